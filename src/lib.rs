@@ -1,0 +1,1 @@
+//! scanaudit: audit and repair OpenAnt scan output directories.
