@@ -1,0 +1,375 @@
+//! What every file in an OpenAnt tree is (spec §1.2, §2, §4): its kind, the scan dir it
+//! belongs to, the shape its JSON must have, and which temp files stand for which targets.
+
+mod scan_dirs;
+mod shapes;
+pub mod safe_filename;
+pub mod temp_names;
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::path::{Component, Path};
+
+use serde::Serialize;
+
+pub use scan_dirs::ScanDirIndex;
+pub use shapes::shape_for;
+pub use temp_names::{TempName, TempWriter};
+
+/// The kind of a file, named the way findings and `--format json` name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileKind {
+    Dataset,
+    AnalyzerOutput,
+    CallGraph,
+    DatasetEnhanced,
+    Results,
+    ResultsVerified,
+    PipelineOutput,
+    DynamicTestResults,
+    ApplicationContext,
+    LlmReachability,
+    DiffManifest,
+    DiffFilterReport,
+    StepReport,
+    Checkpoint,
+    CheckpointSummary,
+    LegacyCheckpoint,
+    ScanMeta,
+    Project,
+    ParserIntermediate,
+    Temp,
+    Backup,
+    GenericJson,
+    Symlink,
+    SpecialFile,
+    Directory,
+    /// Not JSON (Markdown, HTML, CSV, …): counted, not parsed.
+    Other,
+}
+
+impl FileKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileKind::Dataset => "dataset",
+            FileKind::AnalyzerOutput => "analyzer-output",
+            FileKind::CallGraph => "call-graph",
+            FileKind::DatasetEnhanced => "dataset-enhanced",
+            FileKind::Results => "results",
+            FileKind::ResultsVerified => "results-verified",
+            FileKind::PipelineOutput => "pipeline-output",
+            FileKind::DynamicTestResults => "dynamic-test-results",
+            FileKind::ApplicationContext => "application-context",
+            FileKind::LlmReachability => "llm-reachability",
+            FileKind::DiffManifest => "diff-manifest",
+            FileKind::DiffFilterReport => "diff-filter-report",
+            FileKind::StepReport => "step-report",
+            FileKind::Checkpoint => "checkpoint",
+            FileKind::CheckpointSummary => "checkpoint-summary",
+            FileKind::LegacyCheckpoint => "legacy-checkpoint",
+            FileKind::ScanMeta => "scan-meta",
+            FileKind::Project => "project",
+            FileKind::ParserIntermediate => "parser-intermediate",
+            FileKind::Temp => "temp",
+            FileKind::Backup => "backup",
+            FileKind::GenericJson => "generic-json",
+            FileKind::Symlink => "symlink",
+            FileKind::SpecialFile => "special-file",
+            FileKind::Directory => "directory",
+            FileKind::Other => "other",
+        }
+    }
+
+    /// Whether files of this kind are parsed as JSON.
+    pub fn is_json(self) -> bool {
+        !matches!(
+            self,
+            FileKind::Temp
+                | FileKind::Backup
+                | FileKind::Symlink
+                | FileKind::SpecialFile
+                | FileKind::Directory
+                | FileKind::Other
+        )
+    }
+
+    /// Outputs `scanaudit repair` can rebuild from checkpoints or a salvageable temp.
+    pub fn is_rebuildable(self) -> bool {
+        matches!(
+            self,
+            FileKind::DatasetEnhanced
+                | FileKind::Results
+                | FileKind::ResultsVerified
+                | FileKind::PipelineOutput
+                | FileKind::DynamicTestResults
+        )
+    }
+
+    /// What the generic kind means in words, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FileKind::Dataset => "parser dataset",
+            FileKind::AnalyzerOutput => "analyzer output",
+            FileKind::CallGraph => "call graph",
+            FileKind::DatasetEnhanced => "enhanced dataset",
+            FileKind::Results => "stage-1 results",
+            FileKind::ResultsVerified => "verified results",
+            FileKind::PipelineOutput => "pipeline output",
+            FileKind::DynamicTestResults => "dynamic test results",
+            FileKind::ApplicationContext => "application context",
+            FileKind::LlmReachability => "LLM reachability signals",
+            FileKind::DiffManifest => "diff manifest",
+            FileKind::DiffFilterReport => "diff filter report",
+            FileKind::StepReport => "step report",
+            FileKind::Checkpoint => "checkpoint",
+            FileKind::CheckpointSummary => "checkpoint summary",
+            FileKind::LegacyCheckpoint => "single-file checkpoint",
+            FileKind::ScanMeta => "scan meta.json",
+            FileKind::Project => "project.json",
+            FileKind::ParserIntermediate => "parser intermediate",
+            FileKind::Temp => "temp file",
+            FileKind::Backup => "scanaudit backup",
+            FileKind::GenericJson => "JSON file",
+            FileKind::Symlink => "symlink",
+            FileKind::SpecialFile => "special file",
+            FileKind::Directory => "directory",
+            FileKind::Other => "file",
+        }
+    }
+}
+
+impl fmt::Display for FileKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The step a checkpoint directory belongs to (spec §2.1), from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CheckpointStep {
+    Enhance,
+    Analyze,
+    Verify,
+    DynamicTest,
+    /// A `*_checkpoints` dir of a step we do not know (e.g. a parser's own agentic mode).
+    Unknown,
+}
+
+impl CheckpointStep {
+    /// `None` when the directory is not a checkpoint directory at all.
+    pub fn from_dir_name(name: &str) -> Option<CheckpointStep> {
+        let step = name.strip_suffix("_checkpoints")?;
+        Some(match step {
+            "enhance" | "dataset_enhanced_checkpoint" => CheckpointStep::Enhance,
+            "analyze" => CheckpointStep::Analyze,
+            "verify" => CheckpointStep::Verify,
+            "dynamic_test" => CheckpointStep::DynamicTest,
+            _ => CheckpointStep::Unknown,
+        })
+    }
+
+    /// The `openant` verb that resumes this step.
+    pub fn openant_verb(self) -> Option<&'static str> {
+        match self {
+            CheckpointStep::Enhance => Some("enhance"),
+            CheckpointStep::Analyze => Some("analyze"),
+            CheckpointStep::Verify => Some("verify"),
+            CheckpointStep::DynamicTest => Some("dynamic-test"),
+            CheckpointStep::Unknown => None,
+        }
+    }
+}
+
+/// Steps that write `{step}.report.json` (spec §1.4.11).
+pub const STEP_NAMES: &[&str] = &[
+    "parse",
+    "app-context",
+    "llm-reachability",
+    "enhance",
+    "analyze",
+    "verify",
+    "build-output",
+    "dynamic-test",
+    "report",
+    "report-data",
+    "scan",
+];
+
+/// Languages OpenAnt names scan dirs after (`config/languages.json`).
+pub const LANGUAGES: &[&str] = &["python", "javascript", "go", "c", "ruby", "php", "zig"];
+
+/// Prefixes of the ad-hoc scan dirs the Python CLI creates with `mkdtemp`.
+pub const ADHOC_PREFIXES: &[&str] = &["open_ant_", "openant_dyntest_"];
+
+/// Single-file checkpoints of the fork and of upstream before d710b90 (spec §2.6).
+pub const LEGACY_CHECKPOINT_NAMES: &[&str] =
+    &["analyze_checkpoint.json", "verify_checkpoint.json", "dataset_enhanced_checkpoint.json", "enhance_checkpoint.json"];
+
+/// The kind of a top-level file of a scan dir, from its name alone.
+fn scan_dir_file_kind(name: &str) -> Option<FileKind> {
+    Some(match name {
+        "dataset.json" => FileKind::Dataset,
+        "analyzer_output.json" => FileKind::AnalyzerOutput,
+        "call_graph.json" => FileKind::CallGraph,
+        "dataset_enhanced.json" => FileKind::DatasetEnhanced,
+        "results.json" => FileKind::Results,
+        "results_verified.json" => FileKind::ResultsVerified,
+        "pipeline_output.json" => FileKind::PipelineOutput,
+        "dynamic_test_results.json" => FileKind::DynamicTestResults,
+        "application_context.json" => FileKind::ApplicationContext,
+        "llm_reachability.json" => FileKind::LlmReachability,
+        "diff_manifest.json" => FileKind::DiffManifest,
+        "diff_filter.report.json" => FileKind::DiffFilterReport,
+        "scan_result.json" | "functions.json" | "scan_results.json" | "pipeline_results.json" => {
+            FileKind::ParserIntermediate
+        }
+        n if LEGACY_CHECKPOINT_NAMES.contains(&n) => FileKind::LegacyCheckpoint,
+        n if n.ends_with(".report.json") => FileKind::StepReport,
+        _ => return None,
+    })
+}
+
+/// Names whose presence makes their directory a scan dir.
+pub fn is_scan_dir_marker(name: &str, is_dir: bool) -> bool {
+    if is_dir {
+        return CheckpointStep::from_dir_name(name).is_some();
+    }
+    name == "DYNAMIC_TEST_RESULTS.md"
+        || scan_dir_file_kind(name).is_some_and(|k| k != FileKind::ParserIntermediate)
+}
+
+fn is_json_name(name: &str) -> bool {
+    name.ends_with(".json") || name.ends_with(".sarif")
+}
+
+/// Where a file sits and what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classified {
+    pub kind: FileKind,
+    /// For `Checkpoint` and `CheckpointSummary`: the step of the directory.
+    pub checkpoint_step: Option<CheckpointStep>,
+    /// For `Temp`: the writer and target.
+    pub temp: Option<TempName>,
+}
+
+impl Classified {
+    fn plain(kind: FileKind) -> Classified {
+        Classified { kind, checkpoint_step: None, temp: None }
+    }
+}
+
+/// Classifies a regular file. `scan_dir` is the scan dir the file belongs to, if any;
+/// `sibling_exists` answers whether a file of the given name exists beside it.
+pub fn classify_file(path: &Path, scan_dir: Option<&Path>, sibling_exists: &dyn Fn(&str) -> bool) -> Classified {
+    let name = file_name(path);
+    if let Some(temp) = temp_names::recognise_file(&name, sibling_exists) {
+        return Classified { kind: FileKind::Temp, checkpoint_step: None, temp: Some(temp) };
+    }
+    let parent_name = path.parent().map(file_name).unwrap_or_default();
+    if let Some(step) = CheckpointStep::from_dir_name(&parent_name) {
+        if name == "_summary.json" {
+            return Classified { kind: FileKind::CheckpointSummary, checkpoint_step: Some(step), temp: None };
+        }
+        if name.ends_with(".json") {
+            return Classified { kind: FileKind::Checkpoint, checkpoint_step: Some(step), temp: None };
+        }
+    }
+    if let Some(scan_dir) = scan_dir {
+        let rel: Vec<String> = path
+            .strip_prefix(scan_dir)
+            .map(|rel| rel.components().filter_map(|c| match c {
+                Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+                _ => None,
+            }).collect())
+            .unwrap_or_default();
+        let rel: Vec<&str> = rel.iter().map(String::as_str).collect();
+        match rel.as_slice() {
+            [name] => {
+                if let Some(kind) = scan_dir_file_kind(name) {
+                    return Classified::plain(kind);
+                }
+            }
+            ["final-reports", "pipeline_output.json"] => return Classified::plain(FileKind::PipelineOutput),
+            ["final-reports", name] if name.ends_with(".report.json") => return Classified::plain(FileKind::StepReport),
+            _ => {}
+        }
+    } else if name == "project.json" && (sibling_exists("scans") || is_project_dir(path.parent())) {
+        return Classified::plain(FileKind::Project);
+    }
+    // meta.json lives in the run dir `scans/<sha>/`, which before the language level existed
+    // was also the scan dir.
+    if name == "meta.json" && grandparent_name(path).as_deref() == Some("scans") {
+        return Classified::plain(FileKind::ScanMeta);
+    }
+    Classified::plain(if is_json_name(&name) { FileKind::GenericJson } else { FileKind::Other })
+}
+
+/// `projects/<name>/` or `projects/<org>/<repo>/`.
+fn is_project_dir(dir: Option<&Path>) -> bool {
+    let Some(dir) = dir else { return false };
+    let parent = dir.parent();
+    let is_projects = |p: Option<&Path>| p.and_then(Path::file_name) == Some(OsStr::new("projects"));
+    is_projects(parent) || is_projects(parent.and_then(Path::parent))
+}
+
+pub fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn grandparent_name(path: &Path) -> Option<String> {
+    path.parent()?.parent()?.file_name().map(|n| n.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(path: &str, scan_dir: Option<&str>) -> FileKind {
+        classify_file(Path::new(path), scan_dir.map(Path::new), &|_| false).kind
+    }
+
+    #[test]
+    fn scan_dir_files() {
+        let sd = Some("p/scans/abc/python");
+        assert_eq!(kind("p/scans/abc/python/results.json", sd), FileKind::Results);
+        assert_eq!(kind("p/scans/abc/python/analyze.report.json", sd), FileKind::StepReport);
+        assert_eq!(kind("p/scans/abc/python/diff_filter.report.json", sd), FileKind::DiffFilterReport);
+        assert_eq!(kind("p/scans/abc/python/analyze_checkpoint.json", sd), FileKind::LegacyCheckpoint);
+        assert_eq!(kind("p/scans/abc/python/final-reports/pipeline_output.json", sd), FileKind::PipelineOutput);
+        assert_eq!(kind("p/scans/abc/python/report/SUMMARY_REPORT.md", sd), FileKind::Other);
+        assert_eq!(kind("p/scans/abc/python/codeql-results.sarif", sd), FileKind::GenericJson);
+        assert_eq!(kind("p/scans/abc/python/scan_results.json", sd), FileKind::ParserIntermediate);
+        assert_eq!(kind("p/scans/abc/python/sub/results.json", sd), FileKind::GenericJson);
+    }
+
+    #[test]
+    fn checkpoints_by_directory() {
+        let c = classify_file(Path::new("s/analyze_checkpoints/src__a.py_f.json"), Some(Path::new("s")), &|_| false);
+        assert_eq!((c.kind, c.checkpoint_step), (FileKind::Checkpoint, Some(CheckpointStep::Analyze)));
+        let c = classify_file(Path::new("s/dataset_enhanced_checkpoint_checkpoints/_summary.json"), None, &|_| false);
+        assert_eq!((c.kind, c.checkpoint_step), (FileKind::CheckpointSummary, Some(CheckpointStep::Enhance)));
+        // A temp inside a checkpoint dir is a temp, even though it ends in .json.
+        assert_eq!(kind("s/analyze_checkpoints/.tmp-x.json-abcdefgh.json", Some("s")), FileKind::Temp);
+    }
+
+    #[test]
+    fn run_and_project_files_outside_scan_dirs() {
+        assert_eq!(kind("home/projects/acme/scans/abc1234def0/meta.json", None), FileKind::ScanMeta);
+        assert_eq!(kind("home/projects/acme/project.json", None), FileKind::Project);
+        assert_eq!(kind("home/projects/org/repo/project.json", None), FileKind::Project);
+        assert_eq!(kind("elsewhere/project.json", None), FileKind::GenericJson);
+        assert_eq!(kind("notes/x.json", None), FileKind::GenericJson);
+        assert_eq!(kind("notes/x.txt", None), FileKind::Other);
+    }
+
+    #[test]
+    fn markers() {
+        assert!(is_scan_dir_marker("results.json", false));
+        assert!(is_scan_dir_marker("parse.report.json", false));
+        assert!(is_scan_dir_marker("analyze_checkpoints", true));
+        assert!(!is_scan_dir_marker("analyze_checkpoints", false));
+        assert!(!is_scan_dir_marker("functions.json", false));
+        assert!(!is_scan_dir_marker("notes.json", false));
+    }
+}

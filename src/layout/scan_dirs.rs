@@ -1,0 +1,98 @@
+//! Which directories are scan dirs. Content decides (a dir holding OpenAnt outputs or
+//! checkpoint dirs), with the path as a second source (`scans/<sha>/<language>/`, ad-hoc
+//! `open_ant_*` dirs), so a scan dir is found wherever the user's tree puts it.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use super::{file_name, is_scan_dir_marker, temp_names, CheckpointStep, ADHOC_PREFIXES, LANGUAGES};
+
+#[derive(Debug, Default)]
+pub struct ScanDirIndex {
+    dirs: HashSet<PathBuf>,
+}
+
+impl ScanDirIndex {
+    /// Builds the index from every walked path (files and directories).
+    pub fn build<'a>(entries: impl IntoIterator<Item = (&'a Path, bool)>) -> ScanDirIndex {
+        let mut dirs = HashSet::new();
+        for (path, is_dir) in entries {
+            let name = file_name(path);
+            let Some(parent) = path.parent() else { continue };
+            let marks_parent = is_scan_dir_marker(&name, is_dir)
+                || (!is_dir
+                    && temp_names::recognise_file(&name, &|_| false)
+                        .and_then(|t| t.target)
+                        .is_some_and(|target| is_scan_dir_marker(&target, false)));
+            if marks_parent {
+                dirs.insert(parent.to_path_buf());
+            }
+            // A checkpoint file marks its grandparent even when the walk started inside
+            // the checkpoint dir.
+            if !is_dir && CheckpointStep::from_dir_name(&file_name(parent)).is_some() {
+                if let Some(grandparent) = parent.parent() {
+                    dirs.insert(grandparent.to_path_buf());
+                }
+            }
+            if is_dir && (is_language_scan_dir(path) || ADHOC_PREFIXES.iter().any(|p| name.starts_with(p))) {
+                dirs.insert(path.to_path_buf());
+            }
+        }
+        ScanDirIndex { dirs }
+    }
+
+    pub fn len(&self) -> usize {
+        self.dirs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dirs.is_empty()
+    }
+
+    pub fn contains(&self, dir: &Path) -> bool {
+        self.dirs.contains(dir)
+    }
+
+    /// The scan dir `path` belongs to: its nearest ancestor (at most three levels up, enough
+    /// for `report/disclosures/X.md`) that is a scan dir.
+    pub fn scan_dir_of(&self, path: &Path) -> Option<&Path> {
+        path.ancestors().skip(1).take(3).find_map(|a| self.dirs.get(a).map(PathBuf::as_path))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Path> {
+        self.dirs.iter().map(PathBuf::as_path)
+    }
+}
+
+/// `…/scans/<sha>/<language>`
+fn is_language_scan_dir(path: &Path) -> bool {
+    let name = file_name(path);
+    LANGUAGES.contains(&name.as_str())
+        && path.parent().and_then(Path::parent).map(file_name).as_deref() == Some("scans")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_scan_dirs_by_content_and_by_path() {
+        let entries: Vec<(PathBuf, bool)> = vec![
+            ("p/scans/abc/python".into(), true),
+            ("q/out/results.json".into(), false),
+            ("r/analyze_checkpoints/a.json".into(), false),
+            ("t/open_ant_x1".into(), true),
+            ("u/.tmp-pipeline_output.json-abcdefgh.json".into(), false),
+            ("v/notes.json".into(), false),
+            ("w/scans/abc/notalang".into(), true),
+        ];
+        let index = ScanDirIndex::build(entries.iter().map(|(p, d)| (p.as_path(), *d)));
+        for dir in ["p/scans/abc/python", "q/out", "r", "t/open_ant_x1", "u"] {
+            assert!(index.contains(Path::new(dir)), "{dir}");
+        }
+        assert!(!index.contains(Path::new("v")));
+        assert!(!index.contains(Path::new("w/scans/abc/notalang")));
+        assert_eq!(index.scan_dir_of(Path::new("r/analyze_checkpoints/a.json")), Some(Path::new("r")));
+        assert_eq!(index.scan_dir_of(Path::new("v/notes.json")), None);
+    }
+}

@@ -1,0 +1,327 @@
+//! The shape each file kind must have (spec §1.4, §2.3, §2.4, §2.6). Every shape accepts all
+//! the real variants the spec lists — older eras, the fork, error records — so a healthy scan
+//! of any era passes. Keys whose values come from the LLM are left unconstrained.
+
+use std::sync::OnceLock;
+
+use super::{CheckpointStep, FileKind};
+use crate::shape::{array, map, nullable, obj, one_of, Shape};
+
+/// The shape a file of this kind must have; `Shape::Any` for generic JSON.
+pub fn shape_for(kind: FileKind, step: Option<CheckpointStep>) -> &'static Shape {
+    macro_rules! cached {
+        ($build:expr) => {{
+            static SHAPE: OnceLock<Shape> = OnceLock::new();
+            SHAPE.get_or_init(|| $build)
+        }};
+    }
+    match kind {
+        FileKind::Dataset => cached!(dataset(false)),
+        FileKind::DatasetEnhanced => cached!(dataset(true)),
+        FileKind::AnalyzerOutput => cached!(obj().shape()),
+        FileKind::CallGraph => cached!(call_graph()),
+        FileKind::Results => cached!(results(false)),
+        FileKind::ResultsVerified => cached!(results(true)),
+        FileKind::PipelineOutput => cached!(pipeline_output()),
+        FileKind::DynamicTestResults => cached!(dynamic_test_results()),
+        FileKind::ApplicationContext => cached!(application_context()),
+        FileKind::LlmReachability => cached!(llm_reachability()),
+        FileKind::DiffManifest => cached!(diff_manifest()),
+        FileKind::DiffFilterReport => cached!(diff_filter_report()),
+        FileKind::StepReport => cached!(step_report()),
+        FileKind::CheckpointSummary => cached!(checkpoint_summary()),
+        FileKind::Checkpoint => match step.unwrap_or(CheckpointStep::Unknown) {
+            CheckpointStep::Enhance => cached!(enhance_checkpoint()),
+            CheckpointStep::Analyze => cached!(analyze_checkpoint()),
+            CheckpointStep::Verify => cached!(verify_checkpoint()),
+            CheckpointStep::DynamicTest => cached!(dynamic_test_checkpoint()),
+            CheckpointStep::Unknown => cached!(obj().capture("id", Shape::Any).shape()),
+        },
+        FileKind::LegacyCheckpoint => cached!(legacy_checkpoint()),
+        FileKind::ScanMeta => cached!(scan_meta()),
+        FileKind::Project => cached!(project()),
+        FileKind::ParserIntermediate
+        | FileKind::GenericJson
+        | FileKind::Temp
+        | FileKind::Backup
+        | FileKind::Symlink
+        | FileKind::SpecialFile
+        | FileKind::Directory
+        | FileKind::Other => &Shape::Any,
+    }
+}
+
+fn string_or_null() -> Shape {
+    nullable(Shape::String)
+}
+
+fn any_object() -> Shape {
+    obj().shape()
+}
+
+/// `agent_context`: a dict, whose `error` is a string before d710b90 and a dict after.
+fn agent_context() -> Shape {
+    obj().opt("error", one_of(vec![Shape::String, any_object(), Shape::Null])).opt("include_functions", array(Shape::Any)).shape()
+}
+
+/// §1.4.5 (and §1.4.6 for the enhanced dataset, whose metadata gains the agentic keys).
+fn dataset(enhanced: bool) -> Shape {
+    let unit = obj()
+        .req("id", Shape::String)
+        .opt("unit_type", Shape::String)
+        .opt("code", any_object())
+        .opt("diff_selected", Shape::Bool)
+        .opt("agent_context", agent_context())
+        .shape();
+    let metadata = if enhanced {
+        obj().opt("agentic_stats", any_object()).opt("token_usage", any_object()).shape()
+    } else {
+        any_object()
+    };
+    obj()
+        .req("units", array(unit))
+        .opt("name", Shape::String)
+        .opt("statistics", any_object())
+        .opt("metadata", metadata)
+        .shape()
+}
+
+fn call_graph() -> Shape {
+    obj().opt("reverse_call_graph", map(array(Shape::Any))).opt("call_graph", map(Shape::Any)).shape()
+}
+
+/// Stage-1 counters. Values are ints; `insufficient_context` exists on the fork.
+fn metrics() -> Shape {
+    map(Shape::Number)
+}
+
+/// A stage-1 result (§1.4.7): the LLM's keys come first and are free-form; `verdict` is
+/// upper-cased by OpenAnt, so it is always a string, success, parse failure or exception.
+fn stage_one_result(verified: bool) -> Shape {
+    let mut result = obj()
+        .req("verdict", Shape::String)
+        .opt("unit_id", string_or_null())
+        .opt("route_key", string_or_null())
+        .opt("files_included", array(Shape::Any));
+    if verified {
+        result = result.opt("verification", any_object()).opt("verification_note", Shape::String);
+    }
+    result.shape()
+}
+
+/// §1.4.7 results.json and §1.4.8 results_verified.json.
+fn results(verified: bool) -> Shape {
+    let mut shape = obj()
+        .req("metrics", metrics())
+        .req("results", array(stage_one_result(verified)))
+        .opt("dataset", Shape::String)
+        .opt("model", string_or_null())
+        .opt("timestamp", Shape::String)
+        .opt("code_by_route", map(string_or_null()));
+    if verified {
+        shape = shape.opt("verify", Shape::Bool).opt("confirmed_findings", array(stage_one_result(true)));
+    }
+    shape.shape()
+}
+
+/// §1.4.9, the keys `report/schema.py validate_pipeline_output` requires. The hand-written
+/// report-input variant (§5.3) has the same required keys.
+fn pipeline_output() -> Shape {
+    let finding = obj()
+        .req("id", Shape::String)
+        .req("name", Shape::Any)
+        .req("short_name", Shape::Any)
+        .req("location", obj().req("file", Shape::Any).req("function", Shape::Any).shape())
+        .req("cwe_id", Shape::Any)
+        .req("cwe_name", Shape::Any)
+        .req("stage1_verdict", Shape::Any)
+        .req("stage2_verdict", Shape::Any)
+        .shape();
+    obj()
+        .req("repository", obj().req("name", Shape::Any).shape())
+        .req("analysis_date", Shape::String)
+        .req("application_type", Shape::Any)
+        .req("pipeline_stats", any_object())
+        .req("results", any_object())
+        .req("findings", array(finding))
+        .opt("diff", any_object())
+        .shape()
+}
+
+const DYNAMIC_STATUSES: &[&str] = &["CONFIRMED", "NOT_REPRODUCED", "BLOCKED", "INCONCLUSIVE", "ERROR"];
+
+fn dynamic_test_result() -> ObjectShapeBuilder {
+    obj()
+        .req("finding_id", Shape::String)
+        .req("status", Shape::Enum(DYNAMIC_STATUSES))
+        .opt("evidence", array(Shape::Any))
+        .opt("elapsed_seconds", Shape::Number)
+        .opt("generation_cost_usd", Shape::Number)
+}
+
+type ObjectShapeBuilder = crate::shape::ObjectShape;
+
+/// §1.4.10: the normal file, or the no-testable-findings variant.
+fn dynamic_test_results() -> Shape {
+    obj()
+        .req("results", array(dynamic_test_result().shape()))
+        .opt("total_findings", Shape::Number)
+        .opt("total_cost_usd", Shape::Number)
+        .opt("findings_tested", Shape::Number)
+        .variant(&["repository", "total_findings", "total_cost_usd"])
+        .variant(&["findings_tested"])
+        .shape()
+}
+
+fn application_context() -> Shape {
+    obj()
+        .req("application_type", Shape::String)
+        .opt("purpose", string_or_null())
+        .opt("intended_behaviors", array(Shape::Any))
+        .opt("trust_boundaries", any_object())
+        .opt("not_a_vulnerability", array(Shape::Any))
+        .opt("requires_remote_trigger", Shape::Bool)
+        .opt("confidence", Shape::Number)
+        .opt("evidence", array(Shape::Any))
+        .opt("source", Shape::String)
+        .shape()
+}
+
+fn llm_reachability() -> Shape {
+    let signal = obj().req("unit_id", Shape::String).req("kind", Shape::String).shape();
+    obj().req("signals", array(signal)).shape()
+}
+
+fn diff_manifest() -> Shape {
+    obj()
+        .req("base_ref", Shape::String)
+        .req("base_sha", Shape::String)
+        .req("head_sha", Shape::String)
+        .req("scope", Shape::Enum(&["changed_files", "changed_functions", "callers"]))
+        .req("changed_files", nullable(array(Shape::String)))
+        .opt("pr_number", Shape::Number)
+        .opt("hunks", map(Shape::Any))
+        .shape()
+}
+
+fn diff_filter_report() -> Shape {
+    obj()
+        .req("total", Shape::Number)
+        .req("selected", Shape::Number)
+        .req("scope", Shape::String)
+        .opt("base_ref", string_or_null())
+        .opt("base_sha", string_or_null())
+        .opt("head_sha", string_or_null())
+        .opt("pr_number", nullable(Shape::Number))
+        .opt("changed_files", Shape::Number)
+        .shape()
+}
+
+/// §1.4.11, unchanged since the first commit.
+fn step_report() -> Shape {
+    obj()
+        .req("step", Shape::String)
+        .req("status", Shape::Enum(&["success", "error"]))
+        .req("timestamp", Shape::String)
+        .req("duration_seconds", Shape::Number)
+        .req("cost_usd", Shape::Number)
+        .req("token_usage", any_object())
+        .req("summary", any_object())
+        .req("inputs", any_object())
+        .req("outputs", any_object())
+        .req("errors", array(Shape::Any))
+        .shape()
+}
+
+/// §2.4.
+fn checkpoint_summary() -> Shape {
+    obj()
+        .req("step", Shape::String)
+        .req("phase", Shape::Enum(&["in_progress", "done"]))
+        .req("timestamp", Shape::String)
+        .req("total_units", Shape::Number)
+        .req("completed", Shape::Number)
+        .req("errors", Shape::Number)
+        .req("error_breakdown", map(Shape::Number))
+        .opt("usage", any_object())
+        .shape()
+}
+
+/// §2.3 per-unit checkpoints. `id` is captured, not required: its absence is its own
+/// finding (`checkpoint-missing-id`).
+fn enhance_checkpoint() -> Shape {
+    obj()
+        .req("agent_context", agent_context())
+        .opt("code", any_object())
+        .opt("usage", any_object())
+        .capture("id", Shape::Any)
+        .shape()
+}
+
+fn analyze_checkpoint() -> Shape {
+    obj()
+        .req("result", obj().req("verdict", Shape::String).shape())
+        .opt("route_key", string_or_null())
+        .opt("code_for_route", string_or_null())
+        .opt("usage", any_object())
+        .capture("id", Shape::Any)
+        .shape()
+}
+
+fn verify_checkpoint() -> Shape {
+    obj()
+        .req("verification", any_object())
+        .opt("finding", string_or_null())
+        .opt("verification_note", string_or_null())
+        .opt("usage", any_object())
+        .capture("id", Shape::Any)
+        .shape()
+}
+
+fn dynamic_test_checkpoint() -> Shape {
+    dynamic_test_result().capture("id", Shape::Any).shape()
+}
+
+/// §2.6: the fork's `analyze_checkpoint.json` / `verify_checkpoint.json` and the
+/// whole-dataset enhance checkpoints.
+fn legacy_checkpoint() -> Shape {
+    obj()
+        .opt("results", array(Shape::Any))
+        .opt("units", array(Shape::Any))
+        .opt("completed_keys", array(Shape::Any))
+        .opt("verified", array(Shape::Any))
+        .variant(&["results"])
+        .variant(&["units"])
+        .variant(&["completed_keys", "verified"])
+        .shape()
+}
+
+/// §1.4.1; `omitempty` fields optional.
+fn scan_meta() -> Shape {
+    obj()
+        .req("kind", Shape::Enum(&["full", "diff"]))
+        .req("commit", Shape::String)
+        .req("started_at", Shape::String)
+        .req("status", Shape::Enum(&["running", "success", "failed", "interrupted"]))
+        .req("language", Shape::String)
+        .opt("branch", Shape::String)
+        .opt("finished_at", Shape::String)
+        .opt("base", Shape::String)
+        .opt("scope", Shape::String)
+        .opt("diff_stats", any_object())
+        .shape()
+}
+
+/// `internal/config/project.go`.
+fn project() -> Shape {
+    obj()
+        .req("name", Shape::String)
+        .req("repo_path", Shape::String)
+        .req("source", Shape::String)
+        .req("language", Shape::String)
+        .req("commit_sha", Shape::String)
+        .req("created_at", Shape::String)
+        .opt("repo_url", Shape::String)
+        .opt("commit_sha_short", Shape::String)
+        .shape()
+}

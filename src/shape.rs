@@ -1,0 +1,516 @@
+//! Structural checks that run *inside* the parse: a [`Shape`] drives a serde seed over the
+//! document, so a multi-GB file is checked in one streaming pass without building a DOM.
+//! Parts of a document no shape constrains are skipped with `IgnoredAny`, whose serde_json
+//! implementation is iterative: arbitrarily deep nesting there cannot overflow the stack.
+
+use std::cell::RefCell;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+/// The JSON types, named the way messages name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonType {
+    Object,
+    Array,
+    String,
+    Number,
+    Bool,
+    Null,
+}
+
+impl JsonType {
+    pub fn name(self) -> &'static str {
+        match self {
+            JsonType::Object => "an object",
+            JsonType::Array => "an array",
+            JsonType::String => "a string",
+            JsonType::Number => "a number",
+            JsonType::Bool => "a boolean",
+            JsonType::Null => "null",
+        }
+    }
+}
+
+/// What a JSON value must look like.
+#[derive(Debug, Clone)]
+pub enum Shape {
+    Any,
+    String,
+    Number,
+    Bool,
+    Null,
+    /// A string from a closed set.
+    Enum(&'static [&'static str]),
+    Array(Box<Shape>),
+    Object(ObjectShape),
+    /// An object with arbitrary keys whose values all have one shape.
+    Map(Box<Shape>),
+    /// Any of these; picked by the value's JSON type, so at most one alternative per type.
+    Union(Vec<Shape>),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ObjectShape {
+    fields: Vec<Field>,
+    /// When non-empty, the object must hold every key of at least one of these sets.
+    variants: Vec<&'static [&'static str]>,
+}
+
+#[derive(Debug, Clone)]
+struct Field {
+    name: &'static str,
+    shape: Shape,
+    required: bool,
+    capture: bool,
+}
+
+impl ObjectShape {
+    pub fn new() -> ObjectShape {
+        ObjectShape::default()
+    }
+
+    /// A key that must be present, with the shape its value must have.
+    pub fn req(mut self, name: &'static str, shape: Shape) -> ObjectShape {
+        self.fields.push(Field { name, shape, required: true, capture: false });
+        self
+    }
+
+    /// A key that may be absent; when present its value must have the shape.
+    pub fn opt(mut self, name: &'static str, shape: Shape) -> ObjectShape {
+        self.fields.push(Field { name, shape, required: false, capture: false });
+        self
+    }
+
+    /// An optional key whose value is recorded in [`Captures`] (strings verbatim, other
+    /// values by type), for checks that need it after the parse (a checkpoint's `id`).
+    pub fn capture(mut self, name: &'static str, shape: Shape) -> ObjectShape {
+        self.fields.push(Field { name, shape, required: false, capture: true });
+        self
+    }
+
+    /// The object must hold all keys of at least one of the given sets.
+    pub fn variant(mut self, keys: &'static [&'static str]) -> ObjectShape {
+        self.variants.push(keys);
+        self
+    }
+
+    pub fn shape(self) -> Shape {
+        Shape::Object(self)
+    }
+}
+
+pub fn obj() -> ObjectShape {
+    ObjectShape::new()
+}
+
+pub fn array(of: Shape) -> Shape {
+    Shape::Array(Box::new(of))
+}
+
+pub fn map(of: Shape) -> Shape {
+    Shape::Map(Box::new(of))
+}
+
+pub fn one_of(shapes: Vec<Shape>) -> Shape {
+    Shape::Union(shapes)
+}
+
+/// Shorthand for "this shape, or null".
+pub fn nullable(shape: Shape) -> Shape {
+    Shape::Union(vec![shape, Shape::Null])
+}
+
+/// A value recorded by [`ObjectShape::capture`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Captured {
+    Str(String),
+    Other(JsonType),
+}
+
+/// What the checker recorded while it walked the document.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Captures {
+    /// The keys of the top-level object, in document order (empty when it is not an object).
+    pub top_level_keys: Vec<String>,
+    /// Captured fields of the top-level object, by key.
+    pub fields: Vec<(&'static str, Captured)>,
+}
+
+impl Captures {
+    pub fn get(&self, name: &str) -> Option<&Captured> {
+        self.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+}
+
+/// Collects captures and the first schema violation while serde drives the seed.
+#[derive(Debug, Default)]
+pub struct ShapeState {
+    pub captures: Captures,
+    /// The violation, stored here because serde_json appends a position to its own message.
+    pub violation: Option<String>,
+}
+
+/// The seed to hand to a serde_json deserializer.
+pub struct ShapeSeed<'a> {
+    shape: &'a Shape,
+    state: &'a RefCell<ShapeState>,
+    path: JsonPath<'a>,
+    capture: Option<&'static str>,
+}
+
+impl<'a> ShapeSeed<'a> {
+    pub fn new(shape: &'a Shape, state: &'a RefCell<ShapeState>) -> ShapeSeed<'a> {
+        ShapeSeed { shape, state, path: JsonPath::Root, capture: None }
+    }
+
+    fn child(&self, shape: &'a Shape, path: JsonPath<'a>, capture: Option<&'static str>) -> ShapeSeed<'a> {
+        ShapeSeed { shape, state: self.state, path, capture }
+    }
+
+    fn fail<E: de::Error>(&self, message: String) -> E {
+        let mut state = self.state.borrow_mut();
+        if state.violation.is_none() {
+            state.violation = Some(message.clone());
+        }
+        E::custom(message)
+    }
+
+    fn record(&self, value: Captured) {
+        if let (Some(name), JsonPath::Key(JsonPath::Root, _)) = (self.capture, &self.path) {
+            self.state.borrow_mut().captures.fields.push((name, value));
+        }
+    }
+
+    /// The alternative of `self.shape` that accepts a value of type `ty`.
+    fn resolve(&self, ty: JsonType) -> Option<&'a Shape> {
+        fn accepts(shape: &Shape, ty: JsonType) -> bool {
+            matches!(
+                (shape, ty),
+                (Shape::Any, _)
+                    | (Shape::String | Shape::Enum(_), JsonType::String)
+                    | (Shape::Number, JsonType::Number)
+                    | (Shape::Bool, JsonType::Bool)
+                    | (Shape::Null, JsonType::Null)
+                    | (Shape::Array(_), JsonType::Array)
+                    | (Shape::Object(_) | Shape::Map(_), JsonType::Object)
+            )
+        }
+        match self.shape {
+            Shape::Union(alternatives) => alternatives.iter().find(|s| accepts(s, ty)),
+            shape => accepts(shape, ty).then_some(shape),
+        }
+    }
+
+    fn expect<E: de::Error>(&self, ty: JsonType) -> Result<&'a Shape, E> {
+        self.resolve(ty)
+            .ok_or_else(|| self.fail(format!("{}: expected {}, found {}", self.path, describe(self.shape), ty.name())))
+    }
+
+    fn scalar<E: de::Error>(&self, ty: JsonType, captured: Captured) -> Result<(), E> {
+        self.expect::<E>(ty)?;
+        self.record(captured);
+        Ok(())
+    }
+}
+
+fn describe(shape: &Shape) -> String {
+    match shape {
+        Shape::Any => "any value".into(),
+        Shape::String => JsonType::String.name().into(),
+        Shape::Number => JsonType::Number.name().into(),
+        Shape::Bool => JsonType::Bool.name().into(),
+        Shape::Null => JsonType::Null.name().into(),
+        Shape::Enum(values) => {
+            let quoted: Vec<String> = values.iter().map(|v| format!("\"{v}\"")).collect();
+            format!("one of {}", quoted.join(", "))
+        }
+        Shape::Array(_) => JsonType::Array.name().into(),
+        Shape::Object(_) | Shape::Map(_) => JsonType::Object.name().into(),
+        Shape::Union(alternatives) => {
+            let names: Vec<String> = alternatives.iter().map(describe).collect();
+            names.join(" or ")
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for ShapeSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        if matches!(self.shape, Shape::Any) && self.capture.is_none() {
+            IgnoredAny::deserialize(deserializer)?;
+            Ok(())
+        } else {
+            deserializer.deserialize_any(self)
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for ShapeSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&describe(self.shape))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.scalar(JsonType::Bool, Captured::Other(JsonType::Bool))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.scalar(JsonType::Number, Captured::Other(JsonType::Number))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.scalar(JsonType::Number, Captured::Other(JsonType::Number))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.scalar(JsonType::Number, Captured::Other(JsonType::Number))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.scalar(JsonType::Null, Captured::Other(JsonType::Null))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.visit_unit()
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<(), E> {
+        let shape = self.expect::<E>(JsonType::String)?;
+        if let Shape::Enum(values) = shape {
+            if !values.contains(&value) {
+                return Err(self.fail(format!("{}: expected {}, found \"{}\"", self.path, describe(shape), clip(value))));
+            }
+        }
+        if self.capture.is_some() {
+            self.record(Captured::Str(value.to_string()));
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let element = match self.expect::<A::Error>(JsonType::Array)? {
+            Shape::Array(element) => element,
+            _ => &Shape::Any,
+        };
+        self.record(Captured::Other(JsonType::Array));
+        let mut index = 0;
+        loop {
+            let seed = self.child(element, JsonPath::Index(&self.path, index), None);
+            if seq.next_element_seed(seed)?.is_none() {
+                return Ok(());
+            }
+            index += 1;
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
+        let shape = self.expect::<A::Error>(JsonType::Object)?;
+        self.record(Captured::Other(JsonType::Object));
+        let at_top = matches!(self.path, JsonPath::Root);
+        match shape {
+            Shape::Object(object) => {
+                let mut seen = vec![false; object.fields.len()];
+                let mut present: Vec<String> = Vec::new();
+                while let Some(key) = access.next_key::<Key<'de>>()? {
+                    let key = key.as_str();
+                    if at_top {
+                        self.state.borrow_mut().captures.top_level_keys.push(key.to_string());
+                    }
+                    match object.fields.iter().position(|f| f.name == key) {
+                        Some(i) => {
+                            seen[i] = true;
+                            let field = &object.fields[i];
+                            let capture = field.capture.then_some(field.name);
+                            access.next_value_seed(self.child(&field.shape, JsonPath::Key(&self.path, key), capture))?;
+                        }
+                        None => {
+                            access.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                    if !object.variants.is_empty() {
+                        present.push(key.to_string());
+                    }
+                }
+                let missing: Vec<&str> =
+                    object.fields.iter().zip(&seen).filter(|(f, seen)| f.required && !**seen).map(|(f, _)| f.name).collect();
+                if !missing.is_empty() {
+                    let keys: Vec<String> = missing.iter().map(|k| format!("\"{k}\"")).collect();
+                    let noun = if missing.len() == 1 { "key" } else { "keys" };
+                    return Err(self.fail(format!("{}: missing required {noun} {}", self.path, keys.join(", "))));
+                }
+                if !object.variants.is_empty()
+                    && !object.variants.iter().any(|keys| keys.iter().all(|k| present.iter().any(|p| p == k)))
+                {
+                    let sets: Vec<String> = object.variants.iter().map(|keys| format!("{{{}}}", keys.join(", "))).collect();
+                    return Err(self.fail(format!("{}: expected the keys {}", self.path, sets.join(" or "))));
+                }
+                Ok(())
+            }
+            Shape::Map(values) => {
+                while let Some(key) = access.next_key::<Key<'de>>()? {
+                    let key = key.as_str();
+                    if at_top {
+                        self.state.borrow_mut().captures.top_level_keys.push(key.to_string());
+                    }
+                    access.next_value_seed(self.child(values, JsonPath::Key(&self.path, key), None))?;
+                }
+                Ok(())
+            }
+            _ => {
+                while access.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(())
+            }
+        }
+    }
+}
+
+fn clip(value: &str) -> String {
+    const MAX: usize = 40;
+    if value.chars().count() <= MAX {
+        value.to_string()
+    } else {
+        let head: String = value.chars().take(MAX).collect();
+        format!("{head}…")
+    }
+}
+
+/// An object key, borrowed from the input when serde_json can.
+enum Key<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl Key<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Key::Borrowed(s) => s,
+            Key::Owned(s) => s,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Key<'de>, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key::Borrowed(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(v.to_string()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(v))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Where in the document a value sits, as a linked list up to the root (`$.results[3].verdict`).
+enum JsonPath<'a> {
+    Root,
+    Key(&'a JsonPath<'a>, &'a str),
+    Index(&'a JsonPath<'a>, usize),
+}
+
+impl fmt::Display for JsonPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JsonPath::Root => f.write_str("$"),
+            JsonPath::Key(parent, key) => {
+                let plain = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                if plain {
+                    write!(f, "{parent}.{key}")
+                } else {
+                    write!(f, "{parent}[{}]", serde_json::Value::from(*key))
+                }
+            }
+            JsonPath::Index(parent, index) => write!(f, "{parent}[{index}]"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(shape: &Shape, json: &str) -> (Result<(), String>, Captures) {
+        let state = RefCell::new(ShapeState::default());
+        let mut de = serde_json::Deserializer::from_str(json);
+        let result = ShapeSeed::new(shape, &state).deserialize(&mut de).and_then(|()| de.end());
+        let state = state.into_inner();
+        (result.map_err(|e| state.violation.clone().unwrap_or_else(|| e.to_string())), state.captures)
+    }
+
+    fn sample() -> Shape {
+        obj()
+            .req("units", array(obj().req("id", Shape::String).opt("diff_selected", Shape::Bool).shape()))
+            .opt("phase", Shape::Enum(&["in_progress", "done"]))
+            .capture("id", Shape::Any)
+            .shape()
+    }
+
+    #[test]
+    fn accepts_matching_documents_and_ignores_unknown_keys() {
+        let (result, captures) = check(&sample(), r#"{"x": [[[{}]]], "units": [{"id": "a", "code": {}}], "id": "u1"}"#);
+        assert_eq!(result, Ok(()));
+        assert_eq!(captures.top_level_keys, ["x", "units", "id"]);
+        assert_eq!(captures.get("id"), Some(&Captured::Str("u1".into())));
+    }
+
+    #[test]
+    fn names_the_path_of_a_type_error() {
+        let (result, _) = check(&sample(), r#"{"units": [{"id": "a"}, {"id": 7}]}"#);
+        assert_eq!(result, Err("$.units[1].id: expected a string, found a number".into()));
+    }
+
+    #[test]
+    fn reports_missing_keys_and_bad_enum_values() {
+        let (result, _) = check(&sample(), r#"{"phase": "done"}"#);
+        assert_eq!(result, Err(r#"$: missing required key "units""#.into()));
+        let (result, _) = check(&sample(), r#"{"units": [], "phase": 3}"#);
+        assert_eq!(result, Err(r#"$.phase: expected one of "in_progress", "done", found a number"#.into()));
+        let (result, _) = check(&sample(), r#"{"units": [], "phase": "later"}"#);
+        assert_eq!(result, Err(r#"$.phase: expected one of "in_progress", "done", found "later""#.into()));
+    }
+
+    #[test]
+    fn captures_non_string_ids_by_type() {
+        let (_, captures) = check(&sample(), r#"{"units": [], "id": 12}"#);
+        assert_eq!(captures.get("id"), Some(&Captured::Other(JsonType::Number)));
+    }
+
+    #[test]
+    fn variants_need_one_complete_key_set() {
+        let shape = obj().req("results", array(Shape::Any)).variant(&["repository", "total_findings"]).variant(&["findings_tested"]).shape();
+        assert_eq!(check(&shape, r#"{"findings_tested": 0, "results": []}"#).0, Ok(()));
+        assert_eq!(check(&shape, r#"{"repository": "r", "total_findings": 1, "results": []}"#).0, Ok(()));
+        assert_eq!(
+            check(&shape, r#"{"repository": "r", "results": []}"#).0,
+            Err("$: expected the keys {repository, total_findings} or {findings_tested}".into())
+        );
+    }
+
+    #[test]
+    fn odd_keys_are_quoted_in_paths() {
+        let shape = map(Shape::String);
+        assert_eq!(check(&shape, r#"{"a b": 1}"#).0, Err(r#"$["a b"]: expected a string, found a number"#.into()));
+    }
+
+    #[test]
+    fn deep_nesting_under_any_is_fine() {
+        let depth = 100_000;
+        let json = format!("{{\"units\": [], \"deep\": {}{}}}", "[".repeat(depth), "]".repeat(depth));
+        assert_eq!(check(&sample(), &json).0, Ok(()));
+    }
+}

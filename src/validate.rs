@@ -1,0 +1,709 @@
+//! Byte-level JSON validation and damage classification.
+//!
+//! A file is healthy when it is valid UTF-8 and holds exactly one complete JSON document
+//! (Python's dialect: `NaN`, `Infinity` and `-Infinity` are accepted because OpenAnt's `json`
+//! module writes and reads them), followed by nothing but whitespace, and has the shape of
+//! its kind. When it is not, the first problem is classified the way the damage happened:
+//! nothing at all (`empty`), a prefix (`truncated`), NUL bytes where data should be
+//! (`zero-filled`), broken syntax or extra data (`corrupt`), bytes that are not UTF-8
+//! (`invalid-utf8`), or a well-formed document of the wrong shape (`schema`).
+//!
+//! Files up to [`IN_MEMORY_LIMIT`] are read whole (UTF-8 is checked in one pass, then
+//! serde_json parses the `str`); larger files stream through [`Utf8Reader`] in bounded memory.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::Path;
+
+use serde::de::DeserializeSeed;
+use serde_json::error::Category;
+
+use crate::finding::{FindingKind, Location};
+use crate::shape::{Captures, Shape, ShapeSeed, ShapeState};
+
+/// Files larger than this are validated as a stream instead of being read whole.
+pub const IN_MEMORY_LIMIT: u64 = 8 * 1024 * 1024;
+
+/// The first thing wrong with a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// One of the per-file damage kinds: empty, truncated, zero-filled, corrupt, invalid-utf8, schema.
+    pub kind: FindingKind,
+    pub location: Option<Location>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validation {
+    pub problem: Option<Problem>,
+    pub captures: Captures,
+}
+
+impl Validation {
+    pub fn is_valid(&self) -> bool {
+        self.problem.is_none()
+    }
+}
+
+/// Validates an in-memory document against `shape`.
+pub fn validate_bytes(bytes: &[u8], shape: &Shape) -> Validation {
+    if let Some(problem) = leading_problem(bytes) {
+        return Validation { problem: Some(problem), captures: Captures::default() };
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            let state = RefCell::new(ShapeState::default());
+            let mut de = serde_json::Deserializer::from_str(text);
+            let result = ShapeSeed::new(shape, &state).deserialize(&mut de).and_then(|()| de.end());
+            finish(result, state, &SliceBytes(bytes), shape)
+        }
+        Err(error) => {
+            let valid_up_to = error.valid_up_to();
+            // Something earlier than the bad byte may be the real first problem.
+            let prefix = validate_bytes(&bytes[..valid_up_to], shape);
+            match prefix.problem {
+                Some(ref p) if p.kind != FindingKind::Truncated && p.kind != FindingKind::Empty => prefix,
+                _ => Validation {
+                    problem: Some(utf8_problem(&SliceBytes(bytes), valid_up_to as u64, error.error_len().is_none())),
+                    captures: Captures::default(),
+                },
+            }
+        }
+    }
+}
+
+/// Validates a file, streaming it when it is larger than [`IN_MEMORY_LIMIT`].
+/// `Err` means the file could not be read (the caller reports it as `unreadable`).
+pub fn validate_file(path: &Path, shape: &Shape) -> io::Result<Validation> {
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    if len <= IN_MEMORY_LIMIT {
+        let mut bytes = Vec::with_capacity(len as usize + 1);
+        file.read_to_end(&mut bytes)?;
+        return Ok(validate_bytes(&bytes, shape));
+    }
+    validate_stream(file, shape)
+}
+
+fn validate_stream(file: File, shape: &Shape) -> io::Result<Validation> {
+    let bytes = FileBytes::new(file.try_clone()?)?;
+    let mut head = [0u8; 3];
+    let head_len = bytes.read_into(0, &mut head)?;
+    if head_len == 3 && head == BOM {
+        return Ok(Validation { problem: leading_problem(&head), captures: Captures::default() });
+    }
+    let mut reader = Utf8Reader::new(BufReader::with_capacity(64 * 1024, file));
+    let state = RefCell::new(ShapeState::default());
+    let result = {
+        let mut de = serde_json::Deserializer::from_reader(&mut reader);
+        ShapeSeed::new(shape, &state).deserialize(&mut de).and_then(|()| de.end())
+    };
+    if let Err(error) = &result {
+        if error.classify() == Category::Io {
+            return match reader.utf8_error() {
+                Some((offset, incomplete_at_end)) => Ok(Validation {
+                    problem: Some(utf8_problem(&bytes, offset, incomplete_at_end)),
+                    captures: Captures::default(),
+                }),
+                None => Err(io::Error::other(serde_message(error))),
+            };
+        }
+    }
+    Ok(finish(result, state, &bytes, shape))
+}
+
+const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
+fn is_json_whitespace(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// Problems visible before parsing: no document at all, or a byte-order mark.
+fn leading_problem(bytes: &[u8]) -> Option<Problem> {
+    if bytes.iter().all(|&b| is_json_whitespace(b)) {
+        let message = if bytes.is_empty() {
+            "the file is empty (0 bytes)".to_string()
+        } else {
+            format!("the file holds only whitespace ({} bytes)", bytes.len())
+        };
+        return Some(Problem { kind: FindingKind::Empty, location: Some(location_at(&SliceBytes(bytes), 0)), message });
+    }
+    if bytes.starts_with(&BOM) {
+        return Some(Problem {
+            kind: FindingKind::Corrupt,
+            location: Some(Location { offset: 0, line: 1, column: 1 }),
+            message: "starts with a UTF-8 byte-order mark, which OpenAnt never writes and Python's json.load rejects"
+                .into(),
+        });
+    }
+    None
+}
+
+/// Turns the parse outcome into a [`Validation`].
+fn finish(result: Result<(), serde_json::Error>, state: RefCell<ShapeState>, bytes: &dyn ByteSource, shape: &Shape) -> Validation {
+    let state = state.into_inner();
+    let error = match result {
+        Ok(()) => return Validation { problem: None, captures: state.captures },
+        Err(error) => error,
+    };
+    let problem = classify(&error, &state, bytes);
+    if problem.is_none() {
+        // A Python literal (NaN, Infinity): parse again with them neutralised.
+        return retry_with_python_literals(bytes, shape);
+    }
+    Validation { problem, captures: Captures::default() }
+}
+
+/// Classifies a serde_json error; `None` means the error sits on a Python float literal.
+fn classify(error: &serde_json::Error, state: &ShapeState, bytes: &dyn ByteSource) -> Option<Problem> {
+    let len = bytes.len();
+    match error.classify() {
+        Category::Eof => Some(Problem {
+            kind: FindingKind::Truncated,
+            location: Some(location_at(bytes, len)),
+            message: format!("the document ends early: {} (file is {len} bytes)", serde_message(error)),
+        }),
+        Category::Data => Some(Problem {
+            kind: FindingKind::Schema,
+            location: position_of(bytes, error),
+            message: state.violation.clone().unwrap_or_else(|| serde_message(error)),
+        }),
+        Category::Syntax | Category::Io => {
+            let offset = position_of(bytes, error).map(|l| l.offset).unwrap_or(0);
+            // serde_json points at the offending byte, or for some errors one byte before it.
+            if let Some(nul) = [offset, offset + 1, offset.saturating_sub(1)].into_iter().find(|&o| bytes.get(o) == Some(0)) {
+                let mut start = nul;
+                while start > 0 && bytes.get(start - 1) == Some(0) {
+                    start -= 1;
+                }
+                return Some(zero_filled(bytes, start));
+            }
+            if [offset, offset.saturating_sub(1)].into_iter().any(|o| is_python_literal_at(bytes, o)) {
+                return None;
+            }
+            let culprit = offset;
+            let message = serde_message(error);
+            if message.starts_with("trailing characters") {
+                let start = bytes.next_non_whitespace(culprit).unwrap_or(culprit);
+                let what = match bytes.get(start) {
+                    Some(b'{' | b'[') => "a second JSON document follows the first (the file was written twice?)",
+                    _ => "unexpected data after the end of the JSON document",
+                };
+                return Some(Problem {
+                    kind: FindingKind::Corrupt,
+                    location: Some(location_at(bytes, start)),
+                    message: format!("{what} ({} bytes after it)", len - start),
+                });
+            }
+            Some(Problem {
+                kind: FindingKind::Corrupt,
+                location: Some(location_at(bytes, culprit)),
+                message: format!("syntax error: {message}"),
+            })
+        }
+    }
+}
+
+fn zero_filled(bytes: &dyn ByteSource, offset: u64) -> Problem {
+    let run = bytes.nul_run(offset);
+    let len = bytes.len();
+    let message = if offset == 0 && run == len {
+        format!("the whole file is NUL bytes ({len} bytes): the data never reached the disk")
+    } else if offset + run == len {
+        format!("{run} NUL bytes from offset {offset} to the end of the file: the data never reached the disk")
+    } else {
+        format!("{run} NUL bytes at offset {offset} where JSON should be")
+    };
+    Problem { kind: FindingKind::ZeroFilled, location: Some(location_at(bytes, offset)), message }
+}
+
+fn utf8_problem(bytes: &dyn ByteSource, offset: u64, incomplete_at_end: bool) -> Problem {
+    let len = bytes.len();
+    if incomplete_at_end {
+        return Problem {
+            kind: FindingKind::Truncated,
+            location: Some(location_at(bytes, len)),
+            message: format!("the document ends early, in the middle of a UTF-8 character (file is {len} bytes)"),
+        };
+    }
+    // A cut inside a character followed by NUL padding is zero-filling, not an encoding problem.
+    for skip in 1..=3 {
+        let start = offset + skip;
+        if start < len && bytes.get(start) == Some(0) && bytes.nul_run(start) == len - start {
+            return zero_filled(bytes, start);
+        }
+    }
+    let byte = bytes.get(offset).unwrap_or(0);
+    Problem {
+        kind: FindingKind::InvalidUtf8,
+        location: Some(location_at(bytes, offset)),
+        message: format!(
+            "byte 0x{byte:02X} is not valid UTF-8{}",
+            if (0x80..=0xFF).contains(&byte) { " (cp1252/Latin-1 text from a Windows-era scan?)" } else { "" }
+        ),
+    }
+}
+
+fn is_python_literal_at(bytes: &dyn ByteSource, offset: u64) -> bool {
+    let mut buf = [0u8; 9];
+    let n = bytes.read_into(offset, &mut buf).unwrap_or(0);
+    let head = &buf[..n];
+    head.starts_with(b"NaN") || head.starts_with(b"Infinity") || head.starts_with(b"-Infinity")
+}
+
+fn retry_with_python_literals(bytes: &dyn ByteSource, shape: &Shape) -> Validation {
+    let state = RefCell::new(ShapeState::default());
+    let reader = PythonLiterals::new(BufReader::new(SourceReader { bytes, offset: 0 }));
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let result = ShapeSeed::new(shape, &state).deserialize(&mut de).and_then(|()| de.end());
+    let state = state.into_inner();
+    match result {
+        Ok(()) => Validation { problem: None, captures: state.captures },
+        Err(error) => {
+            let problem = classify(&error, &state, bytes).unwrap_or_else(|| Problem {
+                kind: FindingKind::Corrupt,
+                location: position_of(bytes, &error),
+                message: format!("syntax error: {}", serde_message(&error)),
+            });
+            Validation { problem: Some(problem), captures: Captures::default() }
+        }
+    }
+}
+
+/// serde_json's message without the " at line L column C" it appends.
+fn serde_message(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+/// The byte offset serde_json's (line, column) points at.
+fn position_of(bytes: &dyn ByteSource, error: &serde_json::Error) -> Option<Location> {
+    let line = error.line() as u64;
+    if line == 0 {
+        return None;
+    }
+    let line_start = bytes.line_start(line)?;
+    let offset = (line_start + (error.column() as u64).saturating_sub(1)).min(bytes.len());
+    Some(location_at(bytes, offset))
+}
+
+fn location_at(bytes: &dyn ByteSource, offset: u64) -> Location {
+    let (line, column) = bytes.line_col(offset);
+    Location { offset, line, column }
+}
+
+/// Random access to the bytes being validated, in memory or on disk. Only error paths use
+/// it, so the file variant favours simplicity over speed.
+trait ByteSource {
+    fn len(&self) -> u64;
+    fn read_into(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
+
+    fn get(&self, offset: u64) -> Option<u8> {
+        let mut b = [0u8];
+        (self.read_into(offset, &mut b).ok()? == 1).then_some(b[0])
+    }
+
+    /// Calls `f` with successive chunks starting at `offset` until it returns false.
+    fn chunks(&self, mut offset: u64, f: &mut dyn FnMut(u64, &[u8]) -> bool) {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n) = self.read_into(offset, &mut buf) {
+            if n == 0 || !f(offset, &buf[..n]) {
+                return;
+            }
+            offset += n as u64;
+        }
+    }
+
+    fn nul_run(&self, offset: u64) -> u64 {
+        let mut run = 0;
+        self.chunks(offset, &mut |_, chunk| {
+            let zeros = chunk.iter().take_while(|&&b| b == 0).count();
+            run += zeros as u64;
+            zeros == chunk.len()
+        });
+        run
+    }
+
+    fn next_non_whitespace(&self, offset: u64) -> Option<u64> {
+        let mut found = None;
+        self.chunks(offset, &mut |at, chunk| match chunk.iter().position(|&b| !is_json_whitespace(b)) {
+            Some(i) => {
+                found = Some(at + i as u64);
+                false
+            }
+            None => true,
+        });
+        found
+    }
+
+    /// 1-based line and column (in bytes) of `offset`.
+    fn line_col(&self, offset: u64) -> (u64, u64) {
+        let (mut line, mut line_start) = (1u64, 0u64);
+        self.chunks(0, &mut |at, chunk| {
+            let end = (offset.saturating_sub(at) as usize).min(chunk.len());
+            for (i, &b) in chunk[..end].iter().enumerate() {
+                if b == b'\n' {
+                    line += 1;
+                    line_start = at + i as u64 + 1;
+                }
+            }
+            at + (chunk.len() as u64) < offset
+        });
+        (line, offset - line_start + 1)
+    }
+
+    /// Offset of the first byte of 1-based `line`.
+    fn line_start(&self, line: u64) -> Option<u64> {
+        if line == 1 {
+            return Some(0);
+        }
+        let mut seen = 1u64;
+        let mut start = None;
+        self.chunks(0, &mut |at, chunk| {
+            for (i, &b) in chunk.iter().enumerate() {
+                if b == b'\n' {
+                    seen += 1;
+                    if seen == line {
+                        start = Some(at + i as u64 + 1);
+                        return false;
+                    }
+                }
+            }
+            true
+        });
+        start
+    }
+}
+
+struct SliceBytes<'a>(&'a [u8]);
+
+impl ByteSource for SliceBytes<'_> {
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+
+    fn read_into(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let start = (offset as usize).min(self.0.len());
+        let n = buf.len().min(self.0.len() - start);
+        buf[..n].copy_from_slice(&self.0[start..start + n]);
+        Ok(n)
+    }
+}
+
+struct FileBytes {
+    file: File,
+    len: u64,
+}
+
+impl FileBytes {
+    fn new(file: File) -> io::Result<FileBytes> {
+        let len = file.metadata()?.len();
+        Ok(FileBytes { file, len })
+    }
+}
+
+impl ByteSource for FileBytes {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read_into(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileExt;
+            self.file.read_at(buf, offset)
+        }
+        #[cfg(windows)]
+        {
+            use std::os::windows::fs::FileExt;
+            self.file.seek_read(buf, offset)
+        }
+    }
+}
+
+/// Adapts a [`ByteSource`] to `Read`.
+struct SourceReader<'a> {
+    bytes: &'a dyn ByteSource,
+    offset: u64,
+}
+
+impl Read for SourceReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.bytes.read_into(self.offset, buf)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+/// Passes bytes through, checking they are UTF-8, and hands out only whole characters.
+/// At the first invalid sequence it returns what came before, then an `InvalidData` error,
+/// and remembers where: serde_json's `IgnoredAny` would otherwise accept bad bytes inside
+/// strings (anchors §C3).
+pub struct Utf8Reader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    /// `buf[start..checked]` is validated and not yet handed out; `buf[checked..end]` is a
+    /// possibly incomplete character waiting for more input.
+    start: usize,
+    checked: usize,
+    end: usize,
+    /// Offset of `buf[0]` in the stream.
+    base: u64,
+    eof: bool,
+    bad: Option<(u64, bool)>,
+}
+
+impl<R: Read> Utf8Reader<R> {
+    pub fn new(inner: R) -> Utf8Reader<R> {
+        Utf8Reader { inner, buf: vec![0; 256 * 1024], start: 0, checked: 0, end: 0, base: 0, eof: false, bad: None }
+    }
+
+    /// Offset of the first invalid sequence, and whether it was merely cut off by the end
+    /// of the input.
+    pub fn utf8_error(&self) -> Option<(u64, bool)> {
+        self.bad
+    }
+
+    fn fill(&mut self) -> io::Result<()> {
+        // Keep the unchecked tail, move it to the front.
+        self.buf.copy_within(self.checked..self.end, 0);
+        self.base += self.checked as u64;
+        self.end -= self.checked;
+        self.start = 0;
+        self.checked = 0;
+        while !self.eof && self.checked == 0 {
+            let n = self.inner.read(&mut self.buf[self.end..])?;
+            if n == 0 {
+                self.eof = true;
+            }
+            self.end += n;
+            match std::str::from_utf8(&self.buf[..self.end]) {
+                Ok(_) => self.checked = self.end,
+                Err(e) => {
+                    self.checked = e.valid_up_to();
+                    let incomplete = e.error_len().is_none();
+                    if !incomplete || self.eof {
+                        self.bad = Some((self.base + e.valid_up_to() as u64, incomplete));
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Utf8Reader<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.start == self.checked {
+            if self.bad.is_some() {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "invalid UTF-8"));
+            }
+            self.fill()?;
+            if self.start == self.checked {
+                return if self.bad.is_some() {
+                    Err(io::Error::new(io::ErrorKind::InvalidData, "invalid UTF-8"))
+                } else {
+                    Ok(0)
+                };
+            }
+        }
+        let n = out.len().min(self.checked - self.start);
+        out[..n].copy_from_slice(&self.buf[self.start..self.start + n]);
+        self.start += n;
+        Ok(n)
+    }
+}
+
+/// Rewrites Python's `NaN`, `Infinity` and `-Infinity` outside strings into numbers of the
+/// same length, so serde_json can check the rest while offsets stay exact.
+struct PythonLiterals<R> {
+    inner: R,
+    state: LiteralState,
+}
+
+#[derive(Clone, Copy)]
+enum LiteralState {
+    Outside,
+    InString,
+    Escape,
+    /// Inside a literal, with the replacement bytes still to emit.
+    Literal(&'static [u8]),
+}
+
+impl<R: Read> PythonLiterals<R> {
+    fn new(inner: R) -> PythonLiterals<R> {
+        PythonLiterals { inner, state: LiteralState::Outside }
+    }
+}
+
+impl<R: Read> Read for PythonLiterals<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for b in &mut buf[..n] {
+            self.state = match self.state {
+                LiteralState::Outside => match *b {
+                    b'"' => LiteralState::InString,
+                    b'N' => {
+                        *b = b'0';
+                        LiteralState::Literal(b".0")
+                    }
+                    b'I' => {
+                        *b = b'0';
+                        LiteralState::Literal(b".000000")
+                    }
+                    _ => LiteralState::Outside,
+                },
+                LiteralState::InString => match *b {
+                    b'"' => LiteralState::Outside,
+                    b'\\' => LiteralState::Escape,
+                    _ => LiteralState::InString,
+                },
+                LiteralState::Escape => LiteralState::InString,
+                LiteralState::Literal(rest) => {
+                    *b = rest[0];
+                    if rest.len() == 1 {
+                        LiteralState::Outside
+                    } else {
+                        LiteralState::Literal(&rest[1..])
+                    }
+                }
+            };
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shape::obj;
+
+    fn any(bytes: &[u8]) -> (Option<FindingKind>, Option<u64>) {
+        let v = validate_bytes(bytes, &Shape::Any);
+        (v.problem.as_ref().map(|p| p.kind), v.problem.and_then(|p| p.location).map(|l| l.offset))
+    }
+
+    #[test]
+    fn healthy_documents() {
+        for doc in [&b"{}"[..], b"[]", b"0", b"\"x\"", b"{\n  \"a\": [\n    1\n  ]\n}", b"{} \n\t\r\n", b"{\"a\": \"\xc3\xa9\"}"] {
+            assert_eq!(any(doc), (None, None), "{:?}", String::from_utf8_lossy(doc));
+        }
+    }
+
+    #[test]
+    fn python_float_literals_are_accepted() {
+        assert_eq!(any(b"{\"a\": NaN, \"b\": [Infinity, -Infinity], \"c\": \"NaN\"}"), (None, None));
+        assert_eq!(any(b"[NaN, Nope]").0, Some(FindingKind::Corrupt));
+        let shape = obj().req("a", Shape::String).shape();
+        let v = validate_bytes(b"{\"x\": NaN}", &shape);
+        assert_eq!(v.problem.map(|p| p.kind), Some(FindingKind::Schema));
+    }
+
+    #[test]
+    fn empty_and_whitespace() {
+        assert_eq!(any(b""), (Some(FindingKind::Empty), Some(0)));
+        assert_eq!(any(b" \n "), (Some(FindingKind::Empty), Some(0)));
+    }
+
+    #[test]
+    fn truncation_points_at_the_end() {
+        assert_eq!(any(b"{\"a\": [1, 2"), (Some(FindingKind::Truncated), Some(11)));
+        assert_eq!(any(b"{\"a\": \"abc"), (Some(FindingKind::Truncated), Some(10)));
+        assert_eq!(any(b"{\"a\": tr"), (Some(FindingKind::Truncated), Some(8)));
+        // Cut inside a two-byte character.
+        assert_eq!(any(b"{\"a\": \"\xc3"), (Some(FindingKind::Truncated), Some(8)));
+    }
+
+    #[test]
+    fn nul_bytes_are_zero_filled() {
+        assert_eq!(any(&[0u8; 64]), (Some(FindingKind::ZeroFilled), Some(0)));
+        assert_eq!(any(b"{\"a\": 1}\0\0\0"), (Some(FindingKind::ZeroFilled), Some(8)));
+        assert_eq!(any(b"{\"a\": [1,\0\0\0"), (Some(FindingKind::ZeroFilled), Some(9)));
+        assert_eq!(any(b"{\"a\": \"ab\0\0"), (Some(FindingKind::ZeroFilled), Some(9)));
+        assert_eq!(any(b"{\"a\": \"\xc3\0\0\0"), (Some(FindingKind::ZeroFilled), Some(8)));
+        let v = validate_bytes(b"{\"a\": 1}\0\0\0", &Shape::Any);
+        assert!(v.problem.unwrap().message.contains("3 NUL bytes from offset 8 to the end"));
+    }
+
+    #[test]
+    fn corruption_kinds() {
+        assert_eq!(any(b"\xef\xbb\xbf{}"), (Some(FindingKind::Corrupt), Some(0)));
+        assert_eq!(any(b"{\"a\": 1} garbage"), (Some(FindingKind::Corrupt), Some(9)));
+        let v = validate_bytes(b"{\"a\": 1}\n{\"a\": 2}", &Shape::Any);
+        let p = v.problem.unwrap();
+        assert_eq!((p.kind, p.location.map(|l| (l.offset, l.line, l.column))), (FindingKind::Corrupt, Some((9, 2, 1))));
+        assert!(p.message.contains("second JSON document"));
+        assert_eq!(any(b"{\"a\": 1,\n \"b\" 2}"), (Some(FindingKind::Corrupt), Some(14)));
+        assert_eq!(any(b"{\"a\": 1,}"), (Some(FindingKind::Corrupt), Some(8)));
+    }
+
+    #[test]
+    fn invalid_utf8_is_located() {
+        let p = validate_bytes(b"{\"a\": \"caf\xe9\"}", &Shape::Any).problem.unwrap();
+        assert_eq!((p.kind, p.location.map(|l| l.offset)), (FindingKind::InvalidUtf8, Some(10)));
+        assert!(p.message.contains("0xE9"));
+        // An earlier syntax error wins over a later bad byte.
+        assert_eq!(any(b"{\"a\" 1, \"b\": \"\xff\"}").0, Some(FindingKind::Corrupt));
+    }
+
+    #[test]
+    fn schema_errors_carry_the_violation() {
+        let shape = obj().req("results", crate::shape::array(Shape::Any)).shape();
+        let p = validate_bytes(b"{\"results\": {}}", &shape).problem.unwrap();
+        assert_eq!(p.kind, FindingKind::Schema);
+        assert_eq!(p.message, "$.results: expected an array, found an object");
+    }
+
+    #[test]
+    fn lines_and_columns_are_one_based() {
+        let p = validate_bytes(b"{\n  \"a\": x\n}", &Shape::Any).problem.unwrap();
+        assert_eq!(p.location, Some(Location { offset: 9, line: 2, column: 8 }));
+    }
+
+    #[test]
+    fn the_stream_path_agrees_with_the_memory_path() {
+        let cases: Vec<Vec<u8>> = vec![
+            b"{\"a\": [1, 2]}".to_vec(),
+            b"{\"a\": [1, 2".to_vec(),
+            b"{\"a\": \"caf\xe9\"}".to_vec(),
+            b"{\"a\": \"\xc3".to_vec(),
+            b"{\"a\": 1}\0\0\0".to_vec(),
+            b"{\"a\": 1} x".to_vec(),
+            b"[NaN]".to_vec(),
+            b"\xef\xbb\xbf{}".to_vec(),
+        ];
+        for case in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("f.json");
+            std::fs::write(&path, &case).unwrap();
+            let streamed = validate_stream(File::open(&path).unwrap(), &Shape::Any).unwrap();
+            assert_eq!(streamed, validate_bytes(&case, &Shape::Any), "{:?}", String::from_utf8_lossy(&case));
+        }
+    }
+
+    #[test]
+    fn utf8_reader_hands_out_whole_characters_across_tiny_reads() {
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = buf.len().min(1).min(self.0.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let text = "{\"a\": \"héllo 😀\"}";
+        let mut out = String::new();
+        Utf8Reader::new(Trickle(text.as_bytes())).read_to_string(&mut out).unwrap();
+        assert_eq!(out, text);
+        let mut reader = Utf8Reader::new(Trickle(b"ab\xffcd"));
+        let mut out = Vec::new();
+        assert!(reader.read_to_end(&mut out).is_err());
+        assert_eq!((out.as_slice(), reader.utf8_error()), (&b"ab"[..], Some((2, false))));
+    }
+}
