@@ -1,10 +1,16 @@
 //! scanaudit: audit and repair OpenAnt scan output directories.
 //!
-//! The binary is a thin shell over this library: `cli` parses flags, `config` checks them,
-//! `check` runs the audit, `report` renders it, `exit_codes` turns it into a status.
+//! The binary is a thin shell over this library: `cli` defines the flags, `config` checks
+//! them, `check` runs the audit over `walk` + `layout` + `validate`, `report` renders it,
+//! `exit_codes` turns it into a status.
 
-pub mod finding;
+pub mod check;
+pub mod cli;
+pub mod config;
 pub mod exit_codes;
+pub mod finding;
 pub mod layout;
+pub mod report;
 pub mod shape;
 pub mod validate;
+pub mod walk;

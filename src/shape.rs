@@ -283,7 +283,12 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
         let shape = self.expect::<E>(JsonType::String)?;
         if let Shape::Enum(values) = shape {
             if !values.contains(&value) {
-                return Err(self.fail(format!("{}: expected {}, found \"{}\"", self.path, describe(shape), clip(value))));
+                return Err(self.fail(format!(
+                    "{}: expected {}, found \"{}\"",
+                    self.path,
+                    describe(shape),
+                    clip(value)
+                )));
             }
         }
         if self.capture.is_some() {
@@ -326,7 +331,11 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
                             seen[i] = true;
                             let field = &object.fields[i];
                             let capture = field.capture.then_some(field.name);
-                            access.next_value_seed(self.child(&field.shape, JsonPath::Key(&self.path, key), capture))?;
+                            access.next_value_seed(self.child(
+                                &field.shape,
+                                JsonPath::Key(&self.path, key),
+                                capture,
+                            ))?;
                         }
                         None => {
                             access.next_value::<IgnoredAny>()?;
@@ -336,8 +345,13 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
                         present.push(key.to_string());
                     }
                 }
-                let missing: Vec<&str> =
-                    object.fields.iter().zip(&seen).filter(|(f, seen)| f.required && !**seen).map(|(f, _)| f.name).collect();
+                let missing: Vec<&str> = object
+                    .fields
+                    .iter()
+                    .zip(&seen)
+                    .filter(|(f, seen)| f.required && !**seen)
+                    .map(|(f, _)| f.name)
+                    .collect();
                 if !missing.is_empty() {
                     let keys: Vec<String> = missing.iter().map(|k| format!("\"{k}\"")).collect();
                     let noun = if missing.len() == 1 { "key" } else { "keys" };
@@ -346,7 +360,8 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
                 if !object.variants.is_empty()
                     && !object.variants.iter().any(|keys| keys.iter().all(|k| present.iter().any(|p| p == k)))
                 {
-                    let sets: Vec<String> = object.variants.iter().map(|keys| format!("{{{}}}", keys.join(", "))).collect();
+                    let sets: Vec<String> =
+                        object.variants.iter().map(|keys| format!("{{{}}}", keys.join(", "))).collect();
                     return Err(self.fail(format!("{}: expected the keys {}", self.path, sets.join(" or "))));
                 }
                 Ok(())
@@ -492,7 +507,11 @@ mod tests {
 
     #[test]
     fn variants_need_one_complete_key_set() {
-        let shape = obj().req("results", array(Shape::Any)).variant(&["repository", "total_findings"]).variant(&["findings_tested"]).shape();
+        let shape = obj()
+            .req("results", array(Shape::Any))
+            .variant(&["repository", "total_findings"])
+            .variant(&["findings_tested"])
+            .shape();
         assert_eq!(check(&shape, r#"{"findings_tested": 0, "results": []}"#).0, Ok(()));
         assert_eq!(check(&shape, r#"{"repository": "r", "total_findings": 1, "results": []}"#).0, Ok(()));
         assert_eq!(

@@ -141,7 +141,12 @@ fn leading_problem(bytes: &[u8]) -> Option<Problem> {
 }
 
 /// Turns the parse outcome into a [`Validation`].
-fn finish(result: Result<(), serde_json::Error>, state: RefCell<ShapeState>, bytes: &dyn ByteSource, shape: &Shape) -> Validation {
+fn finish(
+    result: Result<(), serde_json::Error>,
+    state: RefCell<ShapeState>,
+    bytes: &dyn ByteSource,
+    shape: &Shape,
+) -> Validation {
     let state = state.into_inner();
     let error = match result {
         Ok(()) => return Validation { problem: None, captures: state.captures },
@@ -172,7 +177,9 @@ fn classify(error: &serde_json::Error, state: &ShapeState, bytes: &dyn ByteSourc
         Category::Syntax | Category::Io => {
             let offset = position_of(bytes, error).map(|l| l.offset).unwrap_or(0);
             // serde_json points at the offending byte, or for some errors one byte before it.
-            if let Some(nul) = [offset, offset + 1, offset.saturating_sub(1)].into_iter().find(|&o| bytes.get(o) == Some(0)) {
+            if let Some(nul) =
+                [offset, offset + 1, offset.saturating_sub(1)].into_iter().find(|&o| bytes.get(o) == Some(0))
+            {
                 let mut start = nul;
                 while start > 0 && bytes.get(start - 1) == Some(0) {
                     start -= 1;
@@ -590,7 +597,15 @@ mod tests {
 
     #[test]
     fn healthy_documents() {
-        for doc in [&b"{}"[..], b"[]", b"0", b"\"x\"", b"{\n  \"a\": [\n    1\n  ]\n}", b"{} \n\t\r\n", b"{\"a\": \"\xc3\xa9\"}"] {
+        for doc in [
+            &b"{}"[..],
+            b"[]",
+            b"0",
+            b"\"x\"",
+            b"{\n  \"a\": [\n    1\n  ]\n}",
+            b"{} \n\t\r\n",
+            b"{\"a\": \"\xc3\xa9\"}",
+        ] {
             assert_eq!(any(doc), (None, None), "{:?}", String::from_utf8_lossy(doc));
         }
     }

@@ -1,9 +1,9 @@
 //! What every file in an OpenAnt tree is (spec §1.2, §2, §4): its kind, the scan dir it
 //! belongs to, the shape its JSON must have, and which temp files stand for which targets.
 
+pub mod safe_filename;
 mod scan_dirs;
 mod shapes;
-pub mod safe_filename;
 pub mod temp_names;
 
 use std::ffi::OsStr;
@@ -203,8 +203,12 @@ pub const LANGUAGES: &[&str] = &["python", "javascript", "go", "c", "ruby", "php
 pub const ADHOC_PREFIXES: &[&str] = &["open_ant_", "openant_dyntest_"];
 
 /// Single-file checkpoints of the fork and of upstream before d710b90 (spec §2.6).
-pub const LEGACY_CHECKPOINT_NAMES: &[&str] =
-    &["analyze_checkpoint.json", "verify_checkpoint.json", "dataset_enhanced_checkpoint.json", "enhance_checkpoint.json"];
+pub const LEGACY_CHECKPOINT_NAMES: &[&str] = &[
+    "analyze_checkpoint.json",
+    "verify_checkpoint.json",
+    "dataset_enhanced_checkpoint.json",
+    "enhance_checkpoint.json",
+];
 
 /// The kind of a top-level file of a scan dir, from its name alone.
 fn scan_dir_file_kind(name: &str) -> Option<FileKind> {
@@ -235,8 +239,7 @@ pub fn is_scan_dir_marker(name: &str, is_dir: bool) -> bool {
     if is_dir {
         return CheckpointStep::from_dir_name(name).is_some();
     }
-    name == "DYNAMIC_TEST_RESULTS.md"
-        || scan_dir_file_kind(name).is_some_and(|k| k != FileKind::ParserIntermediate)
+    name == "DYNAMIC_TEST_RESULTS.md" || scan_dir_file_kind(name).is_some_and(|k| k != FileKind::ParserIntermediate)
 }
 
 fn is_json_name(name: &str) -> bool {
@@ -278,10 +281,14 @@ pub fn classify_file(path: &Path, scan_dir: Option<&Path>, sibling_exists: &dyn 
     if let Some(scan_dir) = scan_dir {
         let rel: Vec<String> = path
             .strip_prefix(scan_dir)
-            .map(|rel| rel.components().filter_map(|c| match c {
-                Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-                _ => None,
-            }).collect())
+            .map(|rel| {
+                rel.components()
+                    .filter_map(|c| match c {
+                        Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+                        _ => None,
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         let rel: Vec<&str> = rel.iter().map(String::as_str).collect();
         match rel.as_slice() {
@@ -291,7 +298,9 @@ pub fn classify_file(path: &Path, scan_dir: Option<&Path>, sibling_exists: &dyn 
                 }
             }
             ["final-reports", "pipeline_output.json"] => return Classified::plain(FileKind::PipelineOutput),
-            ["final-reports", name] if name.ends_with(".report.json") => return Classified::plain(FileKind::StepReport),
+            ["final-reports", name] if name.ends_with(".report.json") => {
+                return Classified::plain(FileKind::StepReport)
+            }
             _ => {}
         }
     } else if name == "project.json" && (sibling_exists("scans") || is_project_dir(path.parent())) {

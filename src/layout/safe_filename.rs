@@ -10,11 +10,7 @@ const MAX_STEM_CHARS: usize = 233;
 /// Replacements happen in OpenAnt's order, and the length limit counts code points (Python
 /// `len`), not bytes.
 pub fn safe_filename(unit_id: &str) -> String {
-    let replaced = unit_id
-        .replace('/', "__")
-        .replace('\\', "__")
-        .replace(':', "_")
-        .replace(' ', "_");
+    let replaced = unit_id.replace(['/', '\\'], "__").replace([':', ' '], "_");
     if replaced.chars().count() <= MAX_STEM_CHARS {
         return replaced;
     }

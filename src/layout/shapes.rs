@@ -61,7 +61,10 @@ fn any_object() -> Shape {
 
 /// `agent_context`: a dict, whose `error` is a string before d710b90 and a dict after.
 fn agent_context() -> Shape {
-    obj().opt("error", one_of(vec![Shape::String, any_object(), Shape::Null])).opt("include_functions", array(Shape::Any)).shape()
+    obj()
+        .opt("error", one_of(vec![Shape::String, any_object(), Shape::Null]))
+        .opt("include_functions", array(Shape::Any))
+        .shape()
 }
 
 /// §1.4.5 (and §1.4.6 for the enhanced dataset, whose metadata gains the agentic keys).

@@ -172,7 +172,10 @@ mod tests {
 
     #[test]
     fn atomic_write_file_shape_needs_a_plausible_target() {
-        assert_eq!(recognise_file(".eslintrc.backup", &|t| t == "eslintrc").map(|t| t.writer), Some(TempWriter::AtomicWriteFile));
+        assert_eq!(
+            recognise_file(".eslintrc.backup", &|t| t == "eslintrc").map(|t| t.writer),
+            Some(TempWriter::AtomicWriteFile)
+        );
         assert_eq!(writer(".pipeline_output.json.Xy12Ab"), Some(TempWriter::AtomicWriteFile));
     }
 }

@@ -1,0 +1,455 @@
+//! `scanaudit check`: walk, classify every file, validate every JSON file in parallel, and
+//! turn what was found into findings. Read-only.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use rayon::prelude::*;
+
+use crate::config::CheckConfig;
+use crate::finding::{Finding, FindingKind, Level, Location};
+use crate::layout::safe_filename::checkpoint_file_name;
+use crate::layout::{self, shape_for, Classified, FileKind, ScanDirIndex, TempName};
+use crate::report::Progress;
+use crate::shape::{Captured, Captures, Shape};
+use crate::validate::{self, Problem, Validation};
+use crate::walk::{self, EntryType};
+
+/// A temp file younger than this may belong to a write still in progress.
+pub const TEMP_GRACE: Duration = Duration::from_secs(3600);
+
+/// Everything `check` learned, before presentation.
+#[derive(Debug)]
+pub struct CheckOutcome {
+    pub findings: Vec<Finding>,
+    pub scan_dirs: usize,
+    pub files: u64,
+    pub bytes: u64,
+    pub elapsed: Duration,
+    /// Some path could not be read: the audit is incomplete.
+    pub incomplete: bool,
+}
+
+/// What the parallel phase learned about one file.
+#[derive(Debug)]
+struct Examined {
+    path: PathBuf,
+    class: Classified,
+    scan_dir: Option<PathBuf>,
+    size: u64,
+    /// The newest of mtime and ctime: the last time anyone touched the file.
+    changed: Option<SystemTime>,
+    outcome: Result<Option<Validation>, String>,
+}
+
+pub fn run(config: &CheckConfig, progress: &Progress) -> CheckOutcome {
+    let started = Instant::now();
+    progress.set_message("walking");
+    let walked = walk::walk(&config.roots, &config.filters);
+
+    let index = ScanDirIndex::build(
+        walked.entries.iter().map(|e| (e.path.as_path(), matches!(e.entry_type, EntryType::Dir | EntryType::TempDir))),
+    );
+    let known: HashSet<&Path> = walked.entries.iter().map(|e| e.path.as_path()).collect();
+
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut incomplete = false;
+    for error in &walked.errors {
+        incomplete = true;
+        findings.push(
+            Finding::new(FindingKind::Unreadable, &error.path, format!("cannot read: {}", error.message))
+                .scan_dir(index.scan_dir_of(&error.path).map(Path::to_path_buf))
+                .file_kind(FileKind::Directory),
+        );
+    }
+
+    let mut jobs: Vec<(PathBuf, Classified, Option<PathBuf>)> = Vec::new();
+    for entry in &walked.entries {
+        let path = &entry.path;
+        let scan_dir = index.scan_dir_of(path).map(Path::to_path_buf);
+        match entry.entry_type {
+            EntryType::Dir => {}
+            EntryType::File => {
+                let parent = path.parent().unwrap_or(Path::new(""));
+                let sibling_exists = |name: &str| known.contains(parent.join(name).as_path());
+                let class = layout::classify_file(path, scan_dir.as_deref(), &sibling_exists);
+                jobs.push((path.clone(), class, scan_dir));
+            }
+            EntryType::TempDir => {
+                let class = Classified {
+                    kind: FileKind::Temp,
+                    checkpoint_step: None,
+                    temp: layout::temp_names::recognise_dir(&layout::file_name(path)),
+                };
+                jobs.push((path.clone(), class, scan_dir));
+            }
+            EntryType::Symlink => findings.push(
+                Finding::new(FindingKind::Symlink, path, symlink_message(path))
+                    .scan_dir(scan_dir)
+                    .file_kind(FileKind::Symlink),
+            ),
+            EntryType::Special => findings.push(
+                Finding::new(
+                    FindingKind::SpecialFile,
+                    path,
+                    "a FIFO, socket or device where scan data belongs; never opened",
+                )
+                .scan_dir(scan_dir)
+                .file_kind(FileKind::SpecialFile),
+            ),
+            EntryType::BackupDir => {
+                let owner = path.ancestors().nth(3).map(Path::to_path_buf);
+                findings.push(
+                    Finding::new(FindingKind::Backup, path, "scanaudit backup of files it replaced or moved")
+                        .scan_dir(owner.clone())
+                        .file_kind(FileKind::Backup)
+                        .fix(owner.map(|dir| format!("scanaudit clean --backups 30d {}", shell_quote(&dir)))),
+                );
+            }
+        }
+    }
+
+    progress.start_files(jobs.len() as u64);
+    let examined: Vec<Examined> = jobs
+        .into_par_iter()
+        .map(|(path, class, scan_dir)| {
+            let result = examine(path, class, scan_dir);
+            progress.inc();
+            result
+        })
+        .collect();
+    progress.finish();
+
+    let by_path: HashMap<&Path, &Examined> = examined.iter().map(|e| (e.path.as_path(), e)).collect();
+    let now = SystemTime::now();
+    let mut files = 0u64;
+    let mut bytes = 0u64;
+    for file in &examined {
+        files += 1;
+        bytes += file.size;
+        match &file.outcome {
+            Err(message) => {
+                incomplete = true;
+                findings.push(
+                    Finding::new(FindingKind::Unreadable, &file.path, format!("cannot read: {message}"))
+                        .scan_dir(file.scan_dir.clone())
+                        .file_kind(file.class.kind),
+                );
+            }
+            Ok(validation) => {
+                if file.class.kind == FileKind::Temp {
+                    findings.push(temp_finding(file, validation.as_ref(), &by_path, now));
+                } else if let Some(validation) = validation {
+                    findings.extend(file_findings(file, validation));
+                }
+            }
+        }
+    }
+
+    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    CheckOutcome { findings, scan_dirs: index.len(), files, bytes, elapsed: started.elapsed(), incomplete }
+}
+
+fn symlink_message(path: &Path) -> String {
+    match std::fs::read_link(path) {
+        Ok(target) => format!("symlink to {}; scanaudit never follows symlinks", target.display()),
+        Err(_) => "symlink; scanaudit never follows symlinks".into(),
+    }
+}
+
+/// Stats and validates one file. Never panics; I/O errors become `Err(message)`.
+fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Examined {
+    let meta = std::fs::symlink_metadata(&path);
+    let (size, changed) = match &meta {
+        Ok(meta) => (if meta.is_file() { meta.len() } else { 0 }, changed_time(meta)),
+        Err(_) => (0, None),
+    };
+    let outcome = match (&meta, class.kind) {
+        (Err(error), _) => Err(error.to_string()),
+        (Ok(_), FileKind::Temp) => validate_temp(&path, &class).map_err(|e| e.to_string()),
+        (Ok(_), kind) if kind.is_json() => {
+            validate::validate_file(&path, shape_for(kind, class.checkpoint_step)).map(Some).map_err(|e| e.to_string())
+        }
+        (Ok(_), _) => Ok(None),
+    };
+    Examined { path, class, scan_dir, size, changed, outcome }
+}
+
+fn changed_time(meta: &std::fs::Metadata) -> Option<SystemTime> {
+    let mtime = meta.modified().ok();
+    #[cfg(unix)]
+    let ctime = {
+        use std::os::unix::fs::MetadataExt;
+        u64::try_from(meta.ctime()).ok().map(|secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+    };
+    #[cfg(not(unix))]
+    let ctime = None;
+    mtime.max(ctime)
+}
+
+/// The document a temp file holds, checked against its target's shape when the name says
+/// what the target is. An atomicwrites dir holds its document in `tmpfile.tmp`.
+fn validate_temp(path: &Path, class: &Classified) -> io::Result<Option<Validation>> {
+    let content = match class.temp.as_ref().map(|t| t.writer) {
+        Some(layout::TempWriter::AtomicWrites) => {
+            let inner = path.join("tmpfile.tmp");
+            match File::open(&inner) {
+                Ok(_) => inner,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(error) => return Err(error),
+            }
+        }
+        _ => path.to_path_buf(),
+    };
+    let target_kind = class.temp.as_ref().and_then(|t| t.target.as_deref()).map(|target| target_kind(path, target));
+    let validation = validate::validate_file(&content, target_kind.map_or(&Shape::Any, |k| shape_for(k, None)))?;
+    if target_kind.is_none() && validation.is_valid() {
+        // The name does not say: let the content tell, and hold it to that kind's shape.
+        if let Some(kind) = sniff_kind(&validation.captures) {
+            return validate::validate_file(&content, shape_for(kind, None)).map(Some);
+        }
+    }
+    Ok(Some(validation))
+}
+
+/// The kind the target of a temp file in the same directory would have.
+fn target_kind(temp: &Path, target: &str) -> FileKind {
+    let target_path = temp.with_file_name(target);
+    let kind = layout::classify_file(&target_path, temp.parent(), &|_| false).kind;
+    if kind == FileKind::Other {
+        FileKind::GenericJson
+    } else {
+        kind
+    }
+}
+
+/// Guesses which OpenAnt output a complete document is, from its top-level keys.
+fn sniff_kind(captures: &Captures) -> Option<FileKind> {
+    let has = |key: &str| captures.top_level_keys.iter().any(|k| k == key);
+    Some(if has("verify") && has("results") {
+        FileKind::ResultsVerified
+    } else if has("metrics") && has("results") && has("code_by_route") {
+        FileKind::Results
+    } else if has("findings") && has("pipeline_stats") {
+        FileKind::PipelineOutput
+    } else if has("units") && has("metadata") {
+        FileKind::DatasetEnhanced
+    } else if has("step") && has("status") && has("outputs") {
+        FileKind::StepReport
+    } else if (has("results") && has("counts")) || has("completed_keys") {
+        FileKind::LegacyCheckpoint
+    } else {
+        return None;
+    })
+}
+
+fn file_findings(file: &Examined, validation: &Validation) -> Vec<Finding> {
+    let scan_dir = file.scan_dir.clone();
+    if let Some(problem) = &validation.problem {
+        let Problem { kind, location, message } = problem;
+        return vec![Finding::new(*kind, &file.path, format!("{}: {message}", file.class.kind.describe()))
+            .scan_dir(scan_dir.clone())
+            .file_kind(file.class.kind)
+            .location(*location)
+            .fix(fix_for_damage(file))];
+    }
+    if file.class.kind == FileKind::Checkpoint {
+        return checkpoint_id_findings(file, &validation.captures);
+    }
+    Vec::new()
+}
+
+/// `id` must be present, a string, and name the file (spec §2.2).
+fn checkpoint_id_findings(file: &Examined, captures: &Captures) -> Vec<Finding> {
+    let finding = |kind, message: String| {
+        Finding::new(kind, &file.path, message).scan_dir(file.scan_dir.clone()).file_kind(FileKind::Checkpoint)
+    };
+    let fix_repair = file.scan_dir.as_deref().map(|dir| format!("scanaudit repair {}", shell_quote(dir)));
+    match captures.get("id") {
+        None => vec![finding(
+            FindingKind::CheckpointMissingId,
+            "checkpoint has no \"id\": OpenAnt cannot tell which unit it belongs to and redoes the unit".into(),
+        )
+        .fix(fix_repair)],
+        Some(Captured::Other(ty)) => {
+            vec![finding(FindingKind::Schema, format!("checkpoint: $.id: expected a string, found {}", ty.name()))
+                .fix(fix_repair)]
+        }
+        Some(Captured::Str(id)) => {
+            let expected = checkpoint_file_name(id);
+            let actual = layout::file_name(&file.path);
+            if expected == actual {
+                return Vec::new();
+            }
+            let sibling = file.path.with_file_name(&expected);
+            let (message, fix) = if sibling.exists() {
+                (
+                    format!("holds unit \"{id}\", whose checkpoint is {expected}, which also exists: two unit ids collide, or this is a copy"),
+                    None,
+                )
+            } else {
+                (
+                    format!("holds unit \"{id}\", which OpenAnt names {expected}"),
+                    Some(format!("mv -n {} {}", shell_quote(&file.path), shell_quote(&sibling))),
+                )
+            };
+            vec![finding(FindingKind::CheckpointNameMismatch, message).fix(fix)]
+        }
+    }
+}
+
+fn temp_finding(
+    file: &Examined,
+    validation: Option<&Validation>,
+    by_path: &HashMap<&Path, &Examined>,
+    now: SystemTime,
+) -> Finding {
+    let temp: &TempName = file.class.temp.as_ref().expect("temp files carry their name");
+    let age = file.changed.and_then(|t| now.duration_since(t).ok());
+    let young = age.is_none_or(|age| age < TEMP_GRACE);
+    let dir = file.path.parent().unwrap_or(Path::new("."));
+    let fix_dir = file.scan_dir.as_deref().unwrap_or(dir);
+
+    let complete = validation.is_some_and(Validation::is_valid);
+    let kind_held = validation.filter(|v| v.is_valid()).and_then(|v| sniff_kind(&v.captures));
+    let target = temp.target.clone().or_else(|| kind_held.and_then(default_name));
+    let target_state = target.as_deref().map(|name| {
+        let target_path = dir.join(name);
+        match by_path.get(target_path.as_path()) {
+            None => TargetState::Missing,
+            Some(t) => match &t.outcome {
+                Ok(Some(v)) if !v.is_valid() => TargetState::Broken,
+                Err(_) => TargetState::Broken,
+                _ => TargetState::Healthy,
+            },
+        }
+    });
+
+    let mut message = format!("left by {}", temp.writer.describe());
+    match (&temp.target, &target) {
+        (Some(t), _) => message.push_str(&format!(" while writing {t}")),
+        (None, Some(t)) => message.push_str(&format!(", probably while writing {t}")),
+        (None, None) => {}
+    }
+    if let Some(age) = age {
+        message.push_str(&format!(", {} ago", human_age(age)));
+    }
+    let content = match validation {
+        None => "holds nothing".to_string(),
+        Some(v) if v.is_valid() => "holds a complete, valid document".to_string(),
+        Some(v) => {
+            format!("holds an incomplete document ({})", v.problem.as_ref().map_or("unreadable", |p| p.kind.as_str()))
+        }
+    };
+    message.push_str(&format!("; {content}"));
+    let salvageable = complete && matches!(target_state, Some(TargetState::Missing | TargetState::Broken));
+    let fix = if salvageable {
+        let name = target.as_deref().unwrap_or("the target");
+        let state = if target_state == Some(TargetState::Missing) { "missing" } else { "damaged" };
+        message.push_str(&format!(" and {name} is {state}: repair can restore it from this file"));
+        format!("scanaudit repair {}", shell_quote(fix_dir))
+    } else {
+        if let (Some(name), Some(TargetState::Healthy)) = (target.as_deref(), target_state) {
+            message.push_str(&format!("; {name} is intact"));
+        }
+        format!("scanaudit clean {}", shell_quote(dir))
+    };
+    let level = if young {
+        message.push_str(" (younger than an hour: a write may still be in progress)");
+        Level::Info
+    } else {
+        Level::Warn
+    };
+    Finding::new(FindingKind::StrayTemp, &file.path, message)
+        .level(level)
+        .scan_dir(file.scan_dir.clone())
+        .file_kind(FileKind::Temp)
+        .location(None::<Location>)
+        .fix(Some(fix))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TargetState {
+    Missing,
+    Broken,
+    Healthy,
+}
+
+fn default_name(kind: FileKind) -> Option<String> {
+    Some(
+        match kind {
+            FileKind::ResultsVerified => "results_verified.json",
+            FileKind::Results => "results.json",
+            FileKind::PipelineOutput => "pipeline_output.json",
+            FileKind::DatasetEnhanced => "dataset_enhanced.json",
+            _ => return None,
+        }
+        .to_string(),
+    )
+}
+
+/// The next command for a damaged file (design.md "Findings").
+fn fix_for_damage(file: &Examined) -> Option<String> {
+    let scan_dir = file.scan_dir.as_deref();
+    let repair = || scan_dir.map(|dir| format!("scanaudit repair {}", shell_quote(dir)));
+    let kind = file.class.kind;
+    if kind.is_rebuildable() || kind == FileKind::Checkpoint {
+        return repair();
+    }
+    let verb = match kind {
+        FileKind::Dataset | FileKind::AnalyzerOutput | FileKind::CallGraph | FileKind::DiffFilterReport => "parse",
+        FileKind::ApplicationContext => "generate-context",
+        FileKind::LlmReachability | FileKind::ScanMeta | FileKind::DiffManifest => "scan",
+        FileKind::Project => "init",
+        FileKind::CheckpointSummary => file.class.checkpoint_step.and_then(|s| s.openant_verb())?,
+        FileKind::StepReport => {
+            let name = layout::file_name(&file.path);
+            let step = name.strip_suffix(".report.json").unwrap_or(&name).to_string();
+            return layout::STEP_NAMES.contains(&step.as_str()).then(|| format!("openant {step}"));
+        }
+        _ => return None,
+    };
+    Some(format!("openant {verb}"))
+}
+
+fn human_age(age: Duration) -> String {
+    let secs = age.as_secs();
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m", secs / 60),
+        3600..=86_399 => format!("{}h {}m", secs / 3600, secs % 3600 / 60),
+        _ => format!("{}d {}h", secs / 86_400, secs % 86_400 / 3600),
+    }
+}
+
+/// Quotes a path for a POSIX shell only when it needs it.
+pub fn shell_quote(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    let safe = !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-./:@%+=,".contains(&b));
+    if safe {
+        text.into_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote(Path::new("a/b-c.json")), "a/b-c.json");
+        assert_eq!(shell_quote(Path::new("a b/it's")), r"'a b/it'\''s'");
+    }
+
+    #[test]
+    fn ages() {
+        assert_eq!(human_age(Duration::from_secs(59)), "59s");
+        assert_eq!(human_age(Duration::from_secs(3 * 3600 + 12 * 60)), "3h 12m");
+        assert_eq!(human_age(Duration::from_secs(2 * 86_400 + 3600)), "2d 1h");
+    }
+}

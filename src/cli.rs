@@ -1,0 +1,125 @@
+//! The command line, as clap derive definitions. Raw flags only: `config` checks them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::finding::FindingKind;
+
+pub const EXIT_STATUS_HELP: &str = "\
+Exit status (bits, OR-ed together):
+  0   nothing wrong
+  1   problems were fixed (repair, clean, migrate)
+  4   problems remain (check found some)
+  8   operational error: a path could not be read, the run is incomplete
+  16  usage error
+  32  interrupted";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "scanaudit",
+    version,
+    about = "Audit and repair OpenAnt scan output directories",
+    long_about = "Audit and repair OpenAnt scan output directories: find truncated, zero-filled and \
+corrupt JSON, stray temp files from interrupted writes, and files of the wrong shape.",
+    after_help = EXIT_STATUS_HELP,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Find every damaged file under the given paths (read-only)
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Check(CheckArgs),
+    /// Print a shell completion script
+    Completions {
+        /// The shell to generate completions for
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Scan trees, scan dirs or single files to check [default: $OPENANT_HOME/projects or ~/.openant/projects]
+    pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub walk: WalkArgs,
+
+    #[command(flatten)]
+    pub grading: GradingArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WalkArgs {
+    /// Only look at files matching GLOB (against the path below the root, or the file name); repeatable
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Skip files and directories matching GLOB; repeatable
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GradingArgs {
+    /// Hide findings of KIND; repeatable
+    #[arg(long, value_name = "KIND")]
+    pub allow: Vec<FindingKind>,
+
+    /// Treat findings of KIND as errors; repeatable
+    #[arg(long, value_name = "KIND")]
+    pub deny: Vec<FindingKind>,
+
+    /// Treat every warning as an error (a pre-release gate)
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// When to use colour (NO_COLOR is honoured under auto)
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// No progress bar, and no output at all when there is nothing to report
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

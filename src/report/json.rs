@@ -1,0 +1,38 @@
+//! `--format json`: one document, `{"scanaudit", "roots", "summary", "findings"}`.
+//! Field names are a public interface (documented in README, pinned by snapshot tests).
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::Summary;
+use crate::finding::Finding;
+
+/// Bumped when a field changes meaning or disappears; adding fields does not bump it.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct Document<'a> {
+    scanaudit: Tool,
+    roots: Vec<String>,
+    summary: &'a Summary,
+    findings: &'a [Finding],
+}
+
+#[derive(Serialize)]
+struct Tool {
+    version: &'static str,
+    format: u32,
+}
+
+pub fn write(out: &mut dyn Write, roots: &[PathBuf], summary: &Summary, findings: &[Finding]) -> io::Result<()> {
+    let document = Document {
+        scanaudit: Tool { version: env!("CARGO_PKG_VERSION"), format: FORMAT_VERSION },
+        roots: roots.iter().map(|r| r.to_string_lossy().into_owned()).collect(),
+        summary,
+        findings,
+    };
+    serde_json::to_writer_pretty(&mut *out, &document)?;
+    writeln!(out)
+}

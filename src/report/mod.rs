@@ -1,0 +1,40 @@
+//! All terminal output: the findings table, the JSON document, the summary line, progress.
+
+mod json;
+mod progress;
+mod summary;
+mod table;
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+pub use progress::Progress;
+pub use summary::{Counts, Summary};
+
+use crate::check::CheckOutcome;
+use crate::cli::Format;
+use crate::config::OutputConfig;
+use crate::finding::Finding;
+
+/// Renders a check: the table (or JSON) and the summary line. `findings` are already graded.
+pub fn render_check(
+    out: &mut dyn Write,
+    output: &OutputConfig,
+    roots: &[PathBuf],
+    outcome: &CheckOutcome,
+    findings: &[Finding],
+) -> io::Result<()> {
+    let summary = Summary::new(outcome, findings);
+    match output.format {
+        Format::Json => json::write(out, roots, &summary, findings),
+        Format::Table => {
+            if output.quiet && findings.is_empty() {
+                return Ok(());
+            }
+            if !findings.is_empty() {
+                writeln!(out, "{}", table::render(findings, output.color))?;
+            }
+            writeln!(out, "{}", summary.line())
+        }
+    }
+}

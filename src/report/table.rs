@@ -1,0 +1,48 @@
+//! The findings table: sorted by path, one row per finding, fitted to the terminal width.
+
+use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
+
+use crate::finding::{Finding, Level};
+
+pub fn render(findings: &[Finding], color: bool) -> Table {
+    let mut table = Table::new();
+    table.load_preset(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    if color {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
+    }
+    let header = ["LEVEL", "KIND", "PATH", "PROBLEM", "FIX"];
+    table.set_header(header.iter().map(|h| {
+        let cell = Cell::new(h);
+        if color {
+            cell.add_attribute(Attribute::Bold)
+        } else {
+            cell
+        }
+    }));
+    for finding in findings {
+        let mut problem = finding.message.clone();
+        if let Some(loc) = finding.location {
+            problem.push_str(&format!(" [line {}, column {}, byte {}]", loc.line, loc.column, loc.offset));
+        }
+        let level = Cell::new(finding.level.as_str());
+        let level = if color {
+            level.fg(match finding.level {
+                Level::Error => Color::Red,
+                Level::Warn => Color::Yellow,
+                Level::Info => Color::Cyan,
+            })
+        } else {
+            level
+        };
+        table.add_row(vec![
+            level,
+            Cell::new(finding.kind.as_str()),
+            Cell::new(finding.path.display()),
+            Cell::new(problem),
+            Cell::new(finding.fix.as_deref().unwrap_or("-")),
+        ]);
+    }
+    table
+}

@@ -1,0 +1,226 @@
+//! Discovery: roots → entries. Hidden files are included (temp files are dotfiles), symlinks
+//! are reported and never followed, other filesystems are never entered, FIFOs, sockets and
+//! devices are never opened, and an unreadable directory is reported while the walk goes on.
+//! Metadata is left for the parallel phase: the walk only reads directories.
+
+use std::path::{Path, PathBuf};
+
+use globset::GlobSet;
+use walkdir::WalkDir;
+
+use crate::layout::{file_name, temp_names};
+
+/// What the walk found at a path, from the directory entry's type alone (no stat).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryType {
+    File,
+    Dir,
+    Symlink,
+    /// FIFO, socket, block or character device.
+    Special,
+    /// atomicwrites' `.atomicwriteXXXXXX/` temp dir; not descended into.
+    TempDir,
+    /// A scanaudit backup folder `.scanaudit/backups/<timestamp>/`; not descended into.
+    BackupDir,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub path: PathBuf,
+    pub entry_type: EntryType,
+}
+
+/// A path the walk could not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+#[derive(Debug, Default)]
+pub struct WalkOutput {
+    pub entries: Vec<Entry>,
+    pub errors: Vec<WalkError>,
+}
+
+/// Narrows the walk. A glob is matched against the path relative to its root and against
+/// the file name, so `*.md` and `**/analyze_checkpoints/**` both work.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub include: Option<GlobSet>,
+    pub exclude: Option<GlobSet>,
+}
+
+impl Filters {
+    fn matches(set: &GlobSet, root: &Path, path: &Path) -> bool {
+        let rel = path.strip_prefix(root).unwrap_or(path);
+        set.is_match(rel) || path.file_name().is_some_and(|name| set.is_match(name))
+    }
+
+    fn excluded(&self, root: &Path, path: &Path) -> bool {
+        self.exclude.as_ref().is_some_and(|set| Filters::matches(set, root, path))
+    }
+
+    fn included(&self, root: &Path, path: &Path) -> bool {
+        self.include.as_ref().is_none_or(|set| Filters::matches(set, root, path))
+    }
+}
+
+pub fn walk(roots: &[PathBuf], filters: &Filters) -> WalkOutput {
+    let mut out = WalkOutput::default();
+    for root in roots {
+        walk_root(root, filters, &mut out);
+    }
+    out
+}
+
+fn walk_root(root: &Path, filters: &Filters, out: &mut WalkOutput) {
+    // An explicitly named root is looked at through a symlink (as fd and ripgrep do), but
+    // nothing below it is.
+    let walker =
+        WalkDir::new(root).follow_links(false).follow_root_links(true).same_file_system(true).sort_by_file_name();
+    let mut it = walker.into_iter();
+    while let Some(next) = it.next() {
+        let dent = match next {
+            Ok(dent) => dent,
+            Err(error) => {
+                let path = error.path().unwrap_or(root).to_path_buf();
+                let message = match error.io_error() {
+                    Some(io) => io.to_string(),
+                    None => error.to_string(),
+                };
+                out.errors.push(WalkError { path, message });
+                continue;
+            }
+        };
+        let path = dent.path();
+        let ft = dent.file_type();
+        if dent.depth() > 0 && filters.excluded(root, path) {
+            if ft.is_dir() {
+                it.skip_current_dir();
+            }
+            continue;
+        }
+        let entry_type = if ft.is_symlink() {
+            EntryType::Symlink
+        } else if ft.is_dir() {
+            let name = file_name(path);
+            if name == ".scanaudit" {
+                // scanaudit's own state: backups are reported, never validated (they hold
+                // torn files on purpose), and the lock file is not data.
+                list_backups(path, out);
+                it.skip_current_dir();
+                continue;
+            }
+            if temp_names::recognise_dir(&name).is_some() {
+                it.skip_current_dir();
+                EntryType::TempDir
+            } else if name == "repo" && path.parent().is_some_and(|p| p.join("project.json").is_file()) {
+                // A project's cloned repository is the scanned code, not scan data.
+                it.skip_current_dir();
+                continue;
+            } else {
+                EntryType::Dir
+            }
+        } else if ft.is_file() {
+            EntryType::File
+        } else {
+            EntryType::Special
+        };
+        if !matches!(entry_type, EntryType::Dir) && !filters.included(root, path) {
+            continue;
+        }
+        out.entries.push(Entry { path: path.to_path_buf(), entry_type });
+    }
+}
+
+fn list_backups(scanaudit_dir: &Path, out: &mut WalkOutput) {
+    let backups = scanaudit_dir.join("backups");
+    let Ok(read) = std::fs::read_dir(&backups) else { return };
+    let mut found: Vec<PathBuf> = Vec::new();
+    for dent in read {
+        match dent {
+            Ok(dent) if dent.file_type().is_ok_and(|t| t.is_dir()) => found.push(dent.path()),
+            Ok(_) => {}
+            Err(error) => out.errors.push(WalkError { path: backups.clone(), message: error.to_string() }),
+        }
+    }
+    found.sort();
+    out.entries.extend(found.into_iter().map(|path| Entry { path, entry_type: EntryType::BackupDir }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use globset::{Glob, GlobSetBuilder};
+
+    fn set(globs: &[&str]) -> GlobSet {
+        let mut b = GlobSetBuilder::new();
+        for g in globs {
+            b.add(Glob::new(g).unwrap());
+        }
+        b.build().unwrap()
+    }
+
+    fn tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::create_dir_all(p.join("s/analyze_checkpoints")).unwrap();
+        std::fs::create_dir_all(p.join("s/.scanaudit/backups/20260101T000000Z")).unwrap();
+        std::fs::create_dir_all(p.join("s/.atomicwriteAbC123")).unwrap();
+        std::fs::write(p.join("s/.atomicwriteAbC123/tmpfile.tmp"), "{").unwrap();
+        std::fs::write(p.join("s/results.json"), "{}").unwrap();
+        std::fs::write(p.join("s/.tmpAbC123"), "{}").unwrap();
+        std::fs::write(p.join("s/analyze_checkpoints/a.json"), "{}").unwrap();
+        std::fs::write(p.join("s/notes.md"), "x").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("/etc/passwd", p.join("s/link.json")).unwrap();
+        dir
+    }
+
+    fn rel(out: &WalkOutput, root: &Path) -> Vec<(String, EntryType)> {
+        out.entries
+            .iter()
+            .map(|e| (e.path.strip_prefix(root).unwrap().to_string_lossy().into_owned(), e.entry_type))
+            .collect()
+    }
+
+    #[test]
+    fn sees_hidden_files_reports_links_and_skips_own_state() {
+        let dir = tree();
+        let out = walk(&[dir.path().to_path_buf()], &Filters::default());
+        let entries = rel(&out, dir.path());
+        assert!(entries.contains(&("s/.tmpAbC123".into(), EntryType::File)));
+        assert!(entries.contains(&("s/.atomicwriteAbC123".into(), EntryType::TempDir)));
+        assert!(entries.contains(&("s/.scanaudit/backups/20260101T000000Z".into(), EntryType::BackupDir)));
+        #[cfg(unix)]
+        assert!(entries.contains(&("s/link.json".into(), EntryType::Symlink)));
+        assert!(!entries.iter().any(|(p, _)| p.contains("tmpfile.tmp")));
+        assert!(out.errors.is_empty());
+    }
+
+    #[test]
+    fn include_and_exclude_globs() {
+        let dir = tree();
+        let filters = Filters { include: Some(set(&["*.json"])), exclude: Some(set(&["analyze_checkpoints"])) };
+        let out = walk(&[dir.path().to_path_buf()], &filters);
+        let files: Vec<String> =
+            rel(&out, dir.path()).into_iter().filter(|(_, t)| *t == EntryType::File).map(|(p, _)| p).collect();
+        assert_eq!(files, ["s/results.json"]);
+    }
+
+    #[test]
+    fn a_missing_root_is_an_error_not_a_panic() {
+        let out = walk(&[PathBuf::from("/nonexistent/scanaudit/root")], &Filters::default());
+        assert_eq!(out.errors.len(), 1);
+        assert!(out.entries.is_empty());
+    }
+
+    #[test]
+    fn a_file_root_is_walked_as_itself() {
+        let dir = tree();
+        let file = dir.path().join("s/results.json");
+        let out = walk(std::slice::from_ref(&file), &Filters::default());
+        assert_eq!(out.entries, [Entry { path: file, entry_type: EntryType::File }]);
+    }
+}
