@@ -1633,14 +1633,14 @@ def storefront_diff():
     manifest = {"base_ref": "origin/main", "base_sha": "4be1c0de9a8f7e6d5c4b3a291807f6e5d4c3b2a1",
                 "head_sha": "9f8e7d6c5b4a39281706f5e4d3c2b1a0fedcba98", "scope": "changed_functions",
                 "pr_number": 482,
-                "changed_files": ["src/lib/format.js", "src/lib/merge.js", "src/routes/admin.js", "src/routes/health.js",
+                "changed_files": ["docs/Q&A <draft>.md", "src/lib/format.js", "src/lib/merge.js", "src/routes/admin.js", "src/routes/health.js",
                                   "src/routes/orders.js", "src/routes/search.js"],
                 "hunks": {"src/lib/format.js": [[1, 6]], "src/lib/merge.js": [[3, 9]],
                           "src/routes/admin.js": [[12, 20]], "src/routes/health.js": [[40, 42]],
                           "src/routes/orders.js": [[5, 11], [30, 31]], "src/routes/search.js": [[7, 12]]}}
     stats = {"total": 10, "selected": 6, "scope": "changed_functions", "base_ref": "origin/main",
              "base_sha": manifest["base_sha"], "head_sha": manifest["head_sha"], "pr_number": 482,
-             "changed_files": 6, "fallback_file_match": 1, "callers_added": 1}
+             "changed_files": 7, "fallback_file_match": 1, "callers_added": 1}
     return manifest, stats
 
 
@@ -1770,7 +1770,9 @@ def gen_damaged(root):
     p = d / "analyze_checkpoints" / (safe_filename("app/engine.py:Engine.process_batch") + ".json")
     data = p.read_bytes()
     assert len(data) > 8192
-    i = data.index(b'"has_deps_inlined": false') + len(b'"has_deps_inlined": fa')   # mid-token
+    # torn after the 8+ KB of embedded code, in the middle of a number token ("input_tokens": 65|43)
+    i = data.rindex(b'"input_tokens": ') + len(b'"input_tokens": ') + 2
+    assert i > 8192 and data[i - 1:i + 1].isdigit()
     D.truncate(p, "checkpoint", i)
 
     # ---- zero-filled --------------------------------------------------------------------------
