@@ -1261,7 +1261,7 @@ def build_dynamic(sc, po):
         ev = []
         if st == "CONFIRMED":
             ev = [{"type": "http_response", "content": "HTTP/1.1 200 OK\nContent-Type: text/html\n\nroot:x:0:0:root:/root:/bin/bash\ncanary-7f3a"},
-                  {"type": "command_output", "content": "uid=0(root) gid=0(root) — canary présent ✓"}]
+                  {"type": "command_output", "content": "uid=0(root) gid=0(root) — canary présent ✓ 🐜"}]
         elif st == "NOT_REPRODUCED":
             ev = [{"type": "http_response", "content": "HTTP/1.1 400 Bad Request\n\n{\"error\": \"invalid input\"}"}]
         test_code = "" if st == "ERROR" else (
