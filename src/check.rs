@@ -14,7 +14,7 @@ use crate::finding::{Finding, FindingKind, Level, Location};
 use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::{self, shape_for, Classified, FileKind, ScanDirIndex, TempName};
 use crate::report::Progress;
-use crate::shape::{Captured, Captures, Shape};
+use crate::shape::{any_recording_keys, Captured, Captures};
 use crate::validate::{self, Problem, Validation};
 use crate::walk::{self, EntryType};
 
@@ -40,8 +40,9 @@ struct Examined {
     class: Classified,
     scan_dir: Option<PathBuf>,
     size: u64,
-    /// The newest of mtime and ctime: the last time anyone touched the file.
-    changed: Option<SystemTime>,
+    /// When the content last changed. Deliberately not ctime: restoring a tree with `cp -a`
+    /// or `rsync` resets ctime, and would make every abandoned temp look like a live write.
+    modified: Option<SystemTime>,
     outcome: Result<Option<Validation>, String>,
 }
 
@@ -163,8 +164,8 @@ fn symlink_message(path: &Path) -> String {
 /// Stats and validates one file. Never panics; I/O errors become `Err(message)`.
 fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Examined {
     let meta = std::fs::symlink_metadata(&path);
-    let (size, changed) = match &meta {
-        Ok(meta) => (if meta.is_file() { meta.len() } else { 0 }, changed_time(meta)),
+    let (size, modified) = match &meta {
+        Ok(meta) => (if meta.is_file() { meta.len() } else { 0 }, meta.modified().ok()),
         Err(_) => (0, None),
     };
     let outcome = match (&meta, class.kind) {
@@ -175,19 +176,7 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
         }
         (Ok(_), _) => Ok(None),
     };
-    Examined { path, class, scan_dir, size, changed, outcome }
-}
-
-fn changed_time(meta: &std::fs::Metadata) -> Option<SystemTime> {
-    let mtime = meta.modified().ok();
-    #[cfg(unix)]
-    let ctime = {
-        use std::os::unix::fs::MetadataExt;
-        u64::try_from(meta.ctime()).ok().map(|secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
-    };
-    #[cfg(not(unix))]
-    let ctime = None;
-    mtime.max(ctime)
+    Examined { path, class, scan_dir, size, modified, outcome }
 }
 
 /// The document a temp file holds, checked against its target's shape when the name says
@@ -205,7 +194,10 @@ fn validate_temp(path: &Path, class: &Classified) -> io::Result<Option<Validatio
         _ => path.to_path_buf(),
     };
     let target_kind = class.temp.as_ref().and_then(|t| t.target.as_deref()).map(|target| target_kind(path, target));
-    let validation = validate::validate_file(&content, target_kind.map_or(&Shape::Any, |k| shape_for(k, None)))?;
+    let validation = match target_kind {
+        Some(kind) => validate::validate_file(&content, shape_for(kind, None))?,
+        None => validate::validate_file(&content, &any_recording_keys())?,
+    };
     if target_kind.is_none() && validation.is_valid() {
         // The name does not say: let the content tell, and hold it to that kind's shape.
         if let Some(kind) = sniff_kind(&validation.captures) {
@@ -287,8 +279,8 @@ fn checkpoint_id_findings(file: &Examined, captures: &Captures) -> Vec<Finding> 
             let sibling = file.path.with_file_name(&expected);
             let (message, fix) = if sibling.exists() {
                 (
-                    format!("holds unit \"{id}\", whose checkpoint is {expected}, which also exists: two unit ids collide, or this is a copy"),
-                    None,
+                    format!("holds unit \"{id}\", whose checkpoint is {expected}, which also exists: two unit ids collide, or this is a copy that OpenAnt may load instead of the real one"),
+                    fix_repair,
                 )
             } else {
                 (
@@ -308,7 +300,7 @@ fn temp_finding(
     now: SystemTime,
 ) -> Finding {
     let temp: &TempName = file.class.temp.as_ref().expect("temp files carry their name");
-    let age = file.changed.and_then(|t| now.duration_since(t).ok());
+    let age = file.modified.and_then(|t| now.duration_since(t).ok());
     let young = age.is_none_or(|age| age < TEMP_GRACE);
     let dir = file.path.parent().unwrap_or(Path::new("."));
     let fix_dir = file.scan_dir.as_deref().unwrap_or(dir);

@@ -117,6 +117,11 @@ pub fn one_of(shapes: Vec<Shape>) -> Shape {
     Shape::Union(shapes)
 }
 
+/// Any document; when it is an object, its top-level keys are recorded in [`Captures`].
+pub fn any_recording_keys() -> Shape {
+    Shape::Union(vec![map(Shape::Any), Shape::Any])
+}
+
 /// Shorthand for "this shape, or null".
 pub fn nullable(shape: Shape) -> Shape {
     Shape::Union(vec![shape, Shape::Null])

@@ -108,7 +108,7 @@ fn walk_root(root: &Path, filters: &Filters, out: &mut WalkOutput) {
             if name == ".scanaudit" {
                 // scanaudit's own state: backups are reported, never validated (they hold
                 // torn files on purpose), and the lock file is not data.
-                list_backups(path, out);
+                list_backups(path, root, filters, out);
                 it.skip_current_dir();
                 continue;
             }
@@ -134,13 +134,15 @@ fn walk_root(root: &Path, filters: &Filters, out: &mut WalkOutput) {
     }
 }
 
-fn list_backups(scanaudit_dir: &Path, out: &mut WalkOutput) {
+fn list_backups(scanaudit_dir: &Path, root: &Path, filters: &Filters, out: &mut WalkOutput) {
     let backups = scanaudit_dir.join("backups");
     let Ok(read) = std::fs::read_dir(&backups) else { return };
     let mut found: Vec<PathBuf> = Vec::new();
     for dent in read {
         match dent {
-            Ok(dent) if dent.file_type().is_ok_and(|t| t.is_dir()) => found.push(dent.path()),
+            Ok(dent) if dent.file_type().is_ok_and(|t| t.is_dir()) && filters.included(root, &dent.path()) => {
+                found.push(dent.path())
+            }
             Ok(_) => {}
             Err(error) => out.errors.push(WalkError { path: backups.clone(), message: error.to_string() }),
         }

@@ -4,9 +4,17 @@ use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
 
 use crate::finding::{Finding, Level};
 
+/// Width of the table when stdout is not a terminal (a pager, a file, a CI log), unless
+/// `COLUMNS` says otherwise: wide enough for paths, narrow enough to read.
+const PIPED_WIDTH: u16 = 160;
+
 pub fn render(findings: &[Finding], color: bool) -> Table {
     let mut table = Table::new();
     table.load_preset(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    if table.width().is_none() {
+        let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|&c: &u16| c >= 40);
+        table.set_width(columns.unwrap_or(PIPED_WIDTH));
+    }
     if color {
         table.enforce_styling();
     } else {

@@ -1,0 +1,111 @@
+//! Helpers that keep each integration test a few readable lines.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, SystemTime};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+pub fn testdata(sub: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(sub)
+}
+
+/// The built `scanaudit` binary, with an environment that does not leak the developer's
+/// terminal or OpenAnt home into the test.
+pub fn scanaudit() -> Command {
+    let mut cmd = Command::cargo_bin("scanaudit").expect("binary is built");
+    cmd.env_remove("OPENANT_HOME").env_remove("NO_COLOR").env("TERM", "dumb");
+    cmd
+}
+
+/// A private copy of a testdata tree. Git does not keep mtimes, so every file is set to
+/// `age` ago: tests decide whether temp files look abandoned or in progress.
+pub struct Tree {
+    pub dir: tempfile::TempDir,
+}
+
+impl Tree {
+    pub fn copy(sub: &str, age: Duration) -> Tree {
+        let dir = tempfile::tempdir().expect("tempdir");
+        copy_dir(&testdata(sub), &dir.path().join(sub));
+        set_age(dir.path(), age);
+        Tree { dir }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let ty = entry.file_type().expect("file type");
+        let target = to.join(entry.file_name());
+        if ty.is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else if ty.is_symlink() {
+            let link = std::fs::read_link(entry.path()).expect("readlink");
+            std::os::unix::fs::symlink(link, &target).expect("symlink");
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Sets the mtime (and so, on the next change, nothing else) of every file below `root`.
+pub fn set_age(root: &Path, age: Duration) {
+    let when = filetime::FileTime::from_system_time(SystemTime::now() - age);
+    for entry in walkdir::WalkDir::new(root).follow_links(false) {
+        let entry = entry.expect("walk");
+        if !entry.file_type().is_symlink() {
+            filetime::set_file_mtime(entry.path(), when).expect("set mtime");
+        }
+    }
+}
+
+/// Runs `check --format json` and returns the exit code and the document.
+pub fn check_json(args: &[&str]) -> (i32, Value) {
+    let output = scanaudit().arg("check").args(args).args(["--format", "json"]).output().expect("run");
+    let doc = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)));
+    (code(&output), doc)
+}
+
+pub fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited normally")
+}
+
+/// The findings of a JSON document as (path relative to `base`, kind) pairs.
+pub fn kinds(doc: &Value, base: &Path) -> Vec<(String, String)> {
+    findings(doc)
+        .iter()
+        .map(|f| {
+            let path = Path::new(f["path"].as_str().expect("path"));
+            let rel = path.strip_prefix(base).unwrap_or(path);
+            (rel.to_string_lossy().into_owned(), f["kind"].as_str().expect("kind").to_string())
+        })
+        .collect()
+}
+
+pub fn findings(doc: &Value) -> &Vec<Value> {
+    doc["findings"].as_array().expect("findings array")
+}
+
+/// insta filters for anything that varies between runs: temp paths, timings, ages.
+pub fn filters(root: &Path) -> Vec<(String, String)> {
+    vec![
+        (regex::escape(&root.to_string_lossy()), "[ROOT]".into()),
+        (r"in \d+\.\d s".into(), "in [ELAPSED] s".into()),
+        (r#""elapsed_ms": \d+"#.into(), r#""elapsed_ms": "[ELAPSED]""#.into()),
+        (r"\d+(s|m|h \d+m|d \d+h) ago".into(), "[AGE] ago".into()),
+        (r#""version": "[^"]+""#.into(), r#""version": "[VERSION]""#.into()),
+    ]
+}
