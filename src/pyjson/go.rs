@@ -180,6 +180,9 @@ mod tests {
             (1.2345e22, "1.2345e+22"),
             (1.7976931348623157e308, "1.7976931348623157e+308"),
             (-2e-9, "-2e-9"),
+            // An exact tie between two shortest candidates goes to the even digit
+            // (strconv/ftoaryu.go ryuDigits32: `cNextDigit == 5 && c0 && central&1 == 1`).
+            (1772326908235441.25, "1772326908235441.2"),
         ];
         for &(x, want) in cases {
             assert_eq!(go_float(x), want, "{x:?}");

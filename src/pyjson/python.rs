@@ -64,13 +64,44 @@ pub(super) fn push_u_escape(out: &mut String, unit: u16) {
 
 /// The shortest round-trip digits of a finite, non-zero `x` (no sign), and the decimal exponent
 /// of the first digit: `x = ±d.ddd × 10^exp`.
+///
+/// These are the digits of Python's `repr` (David Gay's `dtoa` mode 0) and of Go's
+/// `strconv.FormatFloat(x, _, -1, 64)`: the shortest string that reads back as `x`, the one
+/// closest to `x` when several are that short, and the one ending in an even digit when two
+/// are equally close (Gay: "Round-nearest-even"; Go `ryuDigits32`: round up only if
+/// `cNextDigit > 5 || cNextDigit == 5 && (!c0 || central&1 == 1)`).
 pub(super) fn shortest_digits(x: f64) -> (String, i32) {
-    // Rust's `{:e}` without a precision prints the shortest digits that round-trip, choosing
-    // the one closest to the exact value (the same digits as David Gay's mode 0 that Python
-    // uses, and as Go's strconv with precision -1).
-    let text = format!("{:e}", x.abs());
-    let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let x = x.abs();
+    // Rust's `{:e}` without a precision prints the shortest round-trip digits, closest to x,
+    // but breaks an exact tie upwards (e.g. 1772326908235441.25 -> ...441.3, Python ...441.2).
+    let (digits, exp) = split_exp(&format!("{x:e}"));
+    // A tie means the exact value has exactly one more digit, a 5, and Rust's last digit is
+    // the rounded-up, odd one. Cheap filter first, then the exact expansion (every f64 has at
+    // most 767 significant decimal digits, so 1100 is exact).
+    if digits.ends_with(['1', '3', '5', '7', '9']) {
+        let (longer, longer_exp) = split_exp(&format!("{x:.*e}", digits.len()));
+        if longer_exp == exp && longer.ends_with('5') {
+            let (exact, _) = split_exp(&format!("{x:.1100e}"));
+            if exact.trim_end_matches('0') == longer {
+                let mut down = digits.clone().into_bytes();
+                if let Some(last) = down.last_mut() {
+                    *last -= 1;
+                }
+                let down = String::from_utf8_lossy(&down).into_owned();
+                let text = format!("{}.{}e{exp}", &down[..1], &down[1..]);
+                if text.parse::<f64>() == Ok(x) {
+                    return (down.trim_end_matches('0').to_owned(), exp);
+                }
+            }
+        }
+    }
+    (digits, exp)
+}
+
+/// Splits Rust's `{:e}` output `d.ddde-N` into its digits and exponent.
+fn split_exp(text: &str) -> (String, i32) {
+    let (mantissa, exp) = text.split_once('e').unwrap_or((text, "0"));
+    let digits = mantissa.chars().filter(char::is_ascii_digit).collect();
     (digits, exp.parse().unwrap_or(0))
 }
 
@@ -218,6 +249,9 @@ mod tests {
             (123456789.0, "123456789.0"),
             (1.5e15, "1500000000000000.0"),
             (1.5e16, "1.5e+16"),
+            // Exact ties between two shortest candidates go to the even digit.
+            (1772326908235441.25, "1772326908235441.2"),
+            (1772326908235441.75, "1772326908235441.8"),
         ];
         for &(x, want) in cases {
             assert_eq!(python_float_repr(x), want, "{x:?}");
