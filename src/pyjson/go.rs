@@ -182,7 +182,7 @@ mod tests {
             (-2e-9, "-2e-9"),
             // An exact tie between two shortest candidates goes to the even digit
             // (strconv/ftoaryu.go ryuDigits32: `cNextDigit == 5 && c0 && central&1 == 1`).
-            (1772326908235441.25, "1772326908235441.2"),
+            (1772326908235441.0 + 0.25, "1772326908235441.2"),
         ];
         for &(x, want) in cases {
             assert_eq!(go_float(x), want, "{x:?}");

@@ -13,7 +13,9 @@
 //! * invalid UTF-8 — Python's `open(path)` decoding fails too, so only `json.loads(bytes)`
 //!   differs; a UTF-8 BOM is rejected as Python's text-mode `json.load` does;
 //! * a lone surrogate escape such as `"\ud800"`: Python keeps it in a `str`, but no OpenAnt
-//!   writer could write that string back, so the file cannot be rewritten byte-exact;
+//!   writer could write that string back, so the file cannot be rewritten byte-exact (this
+//!   holds even where Python would later drop the string, as an overwritten duplicate key's
+//!   value);
 //! * nesting deeper than [`MAX_DEPTH`] (Python's limit is its recursion limit, about 995).
 
 use std::fmt;
