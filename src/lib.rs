@@ -10,6 +10,7 @@ pub mod config;
 pub mod exit_codes;
 pub mod finding;
 pub mod layout;
+pub mod pyjson;
 pub mod report;
 pub mod shape;
 pub mod validate;
