@@ -526,8 +526,10 @@ impl<R: Read> Read for Utf8Reader<R> {
     }
 }
 
-/// Rewrites Python's `NaN`, `Infinity` and `-Infinity` outside strings into numbers of the
-/// same length, so serde_json can check the rest while offsets stay exact.
+/// Rewrites Python's `NaN`, `Infinity` and `-Infinity` outside strings, where a value starts,
+/// into numbers of the same length, so serde_json can check the rest while offsets stay exact.
+/// Only literals spelled exactly right are rewritten: anything else is left for serde_json
+/// to reject.
 struct PythonLiterals<R> {
     inner: R,
     state: LiteralState,
@@ -535,16 +537,43 @@ struct PythonLiterals<R> {
 
 #[derive(Clone, Copy)]
 enum LiteralState {
-    Outside,
+    /// Between tokens; `value_start` when the next token is a value (after `[`, `,`, `:`).
+    Outside {
+        value_start: bool,
+    },
+    /// Just after a `-`: `-Infinity` is Python, `-NaN` is not.
+    Minus {
+        value_start: bool,
+    },
     InString,
     Escape,
-    /// Inside a literal, with the replacement bytes still to emit.
-    Literal(&'static [u8]),
+    /// Inside a literal: the original bytes still expected and their replacements.
+    Literal {
+        expect: &'static [u8],
+        replace: &'static [u8],
+    },
 }
 
 impl<R: Read> PythonLiterals<R> {
     fn new(inner: R) -> PythonLiterals<R> {
-        PythonLiterals { inner, state: LiteralState::Outside }
+        PythonLiterals { inner, state: LiteralState::Outside { value_start: true } }
+    }
+
+    fn between_tokens(b: &mut u8, value_start: bool) -> LiteralState {
+        match *b {
+            b'"' => LiteralState::InString,
+            b' ' | b'\t' | b'\n' | b'\r' => LiteralState::Outside { value_start },
+            b'[' | b',' | b':' => LiteralState::Outside { value_start: true },
+            b'-' => LiteralState::Minus { value_start },
+            b'N' if value_start => Self::literal(b, b"aN", b".0"),
+            b'I' if value_start => Self::literal(b, b"nfinity", b".000000"),
+            _ => LiteralState::Outside { value_start: false },
+        }
+    }
+
+    fn literal(b: &mut u8, expect: &'static [u8], replace: &'static [u8]) -> LiteralState {
+        *b = b'0';
+        LiteralState::Literal { expect, replace }
     }
 }
 
@@ -553,30 +582,27 @@ impl<R: Read> Read for PythonLiterals<R> {
         let n = self.inner.read(buf)?;
         for b in &mut buf[..n] {
             self.state = match self.state {
-                LiteralState::Outside => match *b {
-                    b'"' => LiteralState::InString,
-                    b'N' => {
-                        *b = b'0';
-                        LiteralState::Literal(b".0")
-                    }
-                    b'I' => {
-                        *b = b'0';
-                        LiteralState::Literal(b".000000")
-                    }
-                    _ => LiteralState::Outside,
+                LiteralState::Outside { value_start } => Self::between_tokens(b, value_start),
+                LiteralState::Minus { value_start } => match *b {
+                    b'I' if value_start => Self::literal(b, b"nfinity", b".000000"),
+                    _ => Self::between_tokens(b, false),
                 },
                 LiteralState::InString => match *b {
-                    b'"' => LiteralState::Outside,
+                    b'"' => LiteralState::Outside { value_start: false },
                     b'\\' => LiteralState::Escape,
                     _ => LiteralState::InString,
                 },
                 LiteralState::Escape => LiteralState::InString,
-                LiteralState::Literal(rest) => {
-                    *b = rest[0];
-                    if rest.len() == 1 {
-                        LiteralState::Outside
+                LiteralState::Literal { expect, replace } => {
+                    if *b != expect[0] {
+                        Self::between_tokens(b, false)
                     } else {
-                        LiteralState::Literal(&rest[1..])
+                        *b = replace[0];
+                        if expect.len() == 1 {
+                            LiteralState::Outside { value_start: false }
+                        } else {
+                            LiteralState::Literal { expect: &expect[1..], replace: &replace[1..] }
+                        }
                     }
                 }
             };
@@ -614,6 +640,12 @@ mod tests {
     fn python_float_literals_are_accepted() {
         assert_eq!(any(b"{\"a\": NaN, \"b\": [Infinity, -Infinity], \"c\": \"NaN\"}"), (None, None));
         assert_eq!(any(b"[NaN, Nope]").0, Some(FindingKind::Corrupt));
+        assert_eq!(any(b"-NaN").0, Some(FindingKind::Corrupt));
+        assert_eq!(any(b"[-Infinity,-1]"), (None, None));
+        assert_eq!(any(b"[-30Infinity]").0, Some(FindingKind::Corrupt));
+        assert_eq!(any(b"[3276N]").0, Some(FindingKind::Corrupt));
+        assert_eq!(any(b"[NaNa]").0, Some(FindingKind::Corrupt));
+        assert_eq!(any(b"{\"a\" : \n Infinity}"), (None, None));
         let shape = obj().req("a", Shape::String).shape();
         let v = validate_bytes(b"{\"x\": NaN}", &shape);
         assert_eq!(v.problem.map(|p| p.kind), Some(FindingKind::Schema));

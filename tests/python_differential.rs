@@ -1,5 +1,6 @@
-//! Differential tests of `scanaudit::pyjson` against the real thing: `python3`'s `json` module
-//! and `round`, byte for byte.
+//! Differential tests against the real thing, `python3`'s `json` module (what OpenAnt reads
+//! and writes with) and `round`: `scanaudit::pyjson` byte for byte, and `check`'s validator
+//! accept for accept.
 //!
 //! Inputs are generated with proptest strategies, written in batches to a temp file (one hex
 //! line per input, so any bytes survive), and one `python3` process per batch answers for the
@@ -16,6 +17,8 @@ use proptest::sample::Index;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use scanaudit::pyjson::{parse, python_float_repr, python_round, to_python_string, ParseErrorKind, PyValue};
+use scanaudit::shape::Shape;
+use scanaudit::validate::validate_bytes;
 
 const BATCH: usize = 500;
 
@@ -581,6 +584,53 @@ fn parser_accepts_exactly_what_json_loads_accepts() {
         "unbalanced fuzz mix: {accepted} accepted, {rejected} rejected"
     );
     eprintln!("accept/reject: {accepted} accepted, {rejected} rejected by python3");
+}
+
+/// `check` accepts a file exactly when OpenAnt's reader (`open()` as UTF-8, `json.load`) does,
+/// on the same generated documents and damage as the parser test. Two documented
+/// differences, neither of which a writer produces: Python refuses ints longer than 4,300
+/// digits (`ValueError`) and nesting past its recursion limit (`RecursionError`); those are
+/// limits of its reader, not damage, so `check` accepts them.
+#[test]
+fn validator_accepts_exactly_what_json_loads_accepts() {
+    let seed = seed();
+    let mut inputs = edge_cases();
+    inputs.extend(sample(fuzz_input(), cases(), seed));
+    let mut failures = Vec::new();
+    let (mut accepted, mut rejected) = (0, 0);
+    for chunk in inputs.chunks(BATCH) {
+        let lines: Vec<String> = chunk.iter().map(|b| hex(b)).collect();
+        for (input, answer) in chunk.iter().zip(python(LOADS_DUMPS, &lines)) {
+            let validation = validate_bytes(input, &Shape::Any);
+            let python_ok = answer.starts_with("OK");
+            let reader_limit = answer == "ERR ValueError" || answer == "ERR RecursionError";
+            if python_ok {
+                accepted += 1;
+            } else {
+                rejected += 1;
+            }
+            if validation.is_valid() != python_ok && !(reader_limit && validation.is_valid()) {
+                failures.push(format!(
+                    "python: {answer:.40}, check: {:?} for {:?}",
+                    validation.problem,
+                    String::from_utf8_lossy(input)
+                ));
+            }
+            if let Some(location) = validation.problem.and_then(|p| p.location) {
+                if location.offset > input.len() as u64 {
+                    failures.push(format!("offset {} beyond {:?}", location.offset, String::from_utf8_lossy(input)));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} inputs disagree with python3 (SCANAUDIT_DIFF_SEED={seed}); first ones:\n{}",
+        failures.len(),
+        inputs.len(),
+        failures.iter().take(8).cloned().collect::<Vec<_>>().join("\n")
+    );
+    assert!(accepted * 10 >= inputs.len() && rejected * 10 >= inputs.len(), "{accepted} accepted, {rejected} rejected");
 }
 
 // ---------------------------------------------------------------------------------------------
