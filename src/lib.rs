@@ -1,1 +1,3 @@
 //! scanaudit: audit and repair OpenAnt scan output directories.
+
+pub mod atomic;
