@@ -1,3 +1,4 @@
 //! scanaudit: audit and repair OpenAnt scan output directories.
 
 pub mod atomic;
+pub mod backup;
