@@ -98,7 +98,7 @@ impl BackupEntry {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub scanaudit: ManifestHeader,
-    /// The scan dir as the session was begun with.
+    /// The scan dir (made absolute, symlinks not resolved).
     pub scan_dir: String,
     /// RFC 3339 UTC time the session began.
     pub created_at: String,
@@ -357,7 +357,12 @@ impl BackupSession {
                 version: env!("CARGO_PKG_VERSION").to_string(),
                 format: MANIFEST_FORMAT,
             },
-            scan_dir: self.scan_dir.to_string_lossy().into_owned(),
+            scan_dir: self
+                .prefixes
+                .first()
+                .unwrap_or(&self.scan_dir)
+                .to_string_lossy()
+                .into_owned(),
             created_at: self.started.to_rfc3339_opts(SecondsFormat::Secs, true),
             complete,
             entries: self.entries.clone(),

@@ -87,6 +87,7 @@ fn replace_backs_up_then_writes_and_records_hashes() {
     let m = read_manifest(&s[0]);
     assert!(m.complete);
     assert_eq!(m.scanaudit.format, 1);
+    assert!(Path::new(&m.scan_dir).is_absolute(), "{}", m.scan_dir);
     assert_eq!(m.entries.len(), 1);
     let e = &m.entries[0];
     assert_eq!(e.path, "results.json");
