@@ -4,6 +4,8 @@
 //! them, `check` runs the audit over `walk` + `layout` + `validate`, `report` renders it,
 //! `exit_codes` turns it into a status.
 
+pub mod atomic;
+pub mod backup;
 pub mod check;
 pub mod cli;
 pub mod config;

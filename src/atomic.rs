@@ -1,0 +1,1119 @@
+//! The one atomic writer every writing verb uses.
+//!
+//! [`write_atomic`] replaces (or creates) a file so that, whatever happens (an error, a panic,
+//! SIGKILL, power loss), the target holds either exactly its old bytes or exactly the new ones,
+//! never a mix, and the new bytes were validated *as read back from disk* before they became
+//! visible. The protocol, all relative to one directory fd opened once:
+//!
+//! 1. `fstatat(AT_SYMLINK_NOFOLLOW)` the target: a symlink, directory, FIFO, socket or device is
+//!    refused (nothing is created or written); a regular file's mode, owner and group are kept.
+//! 2. `openat(O_CREAT | O_EXCL | O_NOFOLLOW, 0600)` a temp file beside the target, named
+//!    `.<name>.scanaudit-XXXXXX.tmp` (see [temp file names](#temp-file-names)).
+//! 3. write everything, `fsync` the temp file;
+//! 4. reopen the temp file by name (checking it is still the same inode), read it back, compare
+//!    with the bytes given, and run the caller's validator on what was read;
+//! 5. `fchown` to the replaced file's owner and group (EPERM tolerated) and `fchmod` to its
+//!    permission bits, or to `0666 & !umask` for a new file;
+//! 6. `renameat` onto the target, then `fsync` the directory. A failing directory fsync after a
+//!    successful rename is *not* an error: the outcome says `durable: false` ("written,
+//!    durability not guaranteed"), because the write did happen and must not be retried as if it
+//!    had failed.
+//!
+//! On every error path (and on unwinding panics) the temp file is removed. Only SIGKILL, power
+//! loss or an OS crash can leave one behind; it is then recognisable by its name.
+//!
+//! # Temp file names
+//!
+//! `"." + NAME + ".scanaudit-" + XXXXXX + ".tmp"`, where `NAME` is the target's file name and
+//! `XXXXXX` is 6 random characters from `[A-Za-z0-9]`. Example: `results.json` →
+//! `.results.json.scanaudit-Q7f2Kx.tmp`. The name never ends in `.json` (OpenAnt's checkpoint
+//! loader reads every `*.json` in a checkpoint directory). When `NAME` is longer than
+//! [`TEMP_NAME_MAX_STEM`] bytes it is cut to that many bytes (at a UTF-8 character boundary when
+//! the name is UTF-8) so the temp name stays within the 255-byte `NAME_MAX`. As a regex over the
+//! whole file name: `^\..+\.scanaudit-[A-Za-z0-9]{6}\.tmp$`. Recognising these names is the
+//! layout module's job; this module only creates them.
+//!
+//! # Failpoints
+//!
+//! With the `failpoints` feature (on for every test target), each step has a
+//! [`fail`](https://docs.rs/fail) point. Configured with `return`, each makes that step fail
+//! with an injected I/O error; `panic` panics there (the temp file is still removed on unwind).
+//!
+//! | name | where it fires | effect of `return` |
+//! |---|---|---|
+//! | `atomic::create` | right after the temp file was created | `Step::Create` error, temp removed |
+//! | `atomic::write` | instead of the write, after writing the first half | torn temp, `Step::Write` error, temp removed |
+//! | `atomic::fsync` | before `fsync` of the temp file | `Step::Fsync` error |
+//! | `atomic::read-back` | before re-reading the temp file | `Step::ReadBack` error |
+//! | `atomic::validate` | replaces the validator's verdict | [`AtomicError::Validation`] |
+//! | `atomic::chown` | before `fchown` (only when replacing a file) | `Step::Chown` error |
+//! | `atomic::chmod` | before `fchmod` | `Step::Chmod` error |
+//! | `atomic::rename` | before `renameat` | `Step::Rename` error, target untouched |
+//! | `atomic::dir-fsync` | replaces the directory `fsync` result | `Ok` with `durable: false` |
+
+use std::ffi::{CStr, CString, OsStr};
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// The validator callback: gets the bytes read back from the temp file, returns a message on
+/// failure. Callers pass the JSON validator for the target's file kind.
+pub type Validator<'a> = &'a dyn Fn(&[u8]) -> Result<(), String>;
+
+/// A validator that accepts anything (for files that are not JSON, e.g. copies of raw bytes).
+pub fn accept_any(_: &[u8]) -> Result<(), String> {
+    Ok(())
+}
+
+/// Longest prefix of the target's name (in bytes) used in a temp file name:
+/// `255 (NAME_MAX) - len(".") - len(".scanaudit-") - 6 - len(".tmp")`.
+pub const TEMP_NAME_MAX_STEM: usize = 255 - 1 - 11 - 6 - 4;
+
+const TEMP_INFIX: &str = ".scanaudit-";
+const TEMP_SUFFIX: &str = ".tmp";
+const TEMP_RANDOM_LEN: usize = 6;
+const CREATE_ATTEMPTS: usize = 64;
+
+/// One step of the protocol, named in errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Opening the target's directory.
+    OpenDir,
+    /// `fstatat` of the target (or of the temp file after creating it).
+    Inspect,
+    /// Creating the temp file.
+    Create,
+    /// Writing the temp file.
+    Write,
+    /// `fsync` of the temp file.
+    Fsync,
+    /// Re-reading the temp file from disk.
+    ReadBack,
+    /// `fchown` to the replaced file's owner and group.
+    Chown,
+    /// `fchmod` to the replaced file's mode (or `0666 & !umask`).
+    Chmod,
+    /// `renameat` onto the target.
+    Rename,
+    /// Creating a directory (backups).
+    CreateDir,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::OpenDir => "open directory",
+            Step::Inspect => "inspect",
+            Step::Create => "create temp file",
+            Step::Write => "write temp file",
+            Step::Fsync => "fsync temp file",
+            Step::ReadBack => "read back temp file",
+            Step::Chown => "chown temp file",
+            Step::Chmod => "chmod temp file",
+            Step::Rename => "rename onto target",
+            Step::CreateDir => "create directory",
+        })
+    }
+}
+
+/// Why an atomic write did not happen. In every case the target is untouched.
+#[derive(Debug, thiserror::Error)]
+pub enum AtomicError {
+    /// The target is a symbolic link; it is never replaced or written through.
+    #[error(
+        "refusing to write {}: it is a symbolic link (scanaudit never replaces or writes through symlinks)",
+        path.display()
+    )]
+    Symlink { path: PathBuf },
+    /// The target exists and is not a regular file.
+    #[error("refusing to write {}: it is a {kind}, not a regular file", path.display())]
+    NotRegularFile { path: PathBuf, kind: &'static str },
+    /// The target path cannot name a file (no file name, `..`, a `/` inside a name, NUL).
+    #[error("refusing to write {}: {reason}", path.display())]
+    InvalidTarget { path: PathBuf, reason: String },
+    /// A system call failed.
+    #[error("writing {} failed at step '{step}': {source}", path.display())]
+    Io {
+        path: PathBuf,
+        step: Step,
+        #[source]
+        source: io::Error,
+    },
+    /// The validator rejected the bytes read back from the temp file.
+    #[error("writing {}: the new contents failed validation, target left unchanged: {message}", path.display())]
+    Validation { path: PathBuf, message: String },
+    /// The temp file read back differs from what was written.
+    #[error("writing {}: the temp file read back from disk differs from what was written ({detail}), target left unchanged", path.display())]
+    ReadBackMismatch { path: PathBuf, detail: String },
+}
+
+impl AtomicError {
+    /// The path the error is about (the target, or the directory for [`Step::OpenDir`]).
+    pub fn path(&self) -> &Path {
+        match self {
+            AtomicError::Symlink { path }
+            | AtomicError::NotRegularFile { path, .. }
+            | AtomicError::InvalidTarget { path, .. }
+            | AtomicError::Io { path, .. }
+            | AtomicError::Validation { path, .. }
+            | AtomicError::ReadBackMismatch { path, .. } => path,
+        }
+    }
+
+    /// The failing step, for I/O errors.
+    pub fn step(&self) -> Option<Step> {
+        match self {
+            AtomicError::Io { step, .. } => Some(*step),
+            _ => None,
+        }
+    }
+
+    fn io(path: &Path, step: Step, source: io::Error) -> Self {
+        AtomicError::Io { path: path.to_path_buf(), step, source }
+    }
+}
+
+/// Who owns the written file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ownership {
+    /// A new file: owned by this process's user and (per the directory) group.
+    New,
+    /// The replaced file's owner and group were kept.
+    Preserved,
+    /// Keeping them was not permitted (EPERM); only the group was kept.
+    GroupOnly,
+    /// Keeping them was not permitted (EPERM); the file now belongs to this process's user.
+    NotPermitted,
+}
+
+/// What a successful write did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// The target path as given.
+    pub path: PathBuf,
+    /// Bytes written.
+    pub bytes: u64,
+    /// An existing regular file was replaced (false: the file is new).
+    pub replaced: bool,
+    /// Permission bits the file now has.
+    pub mode: u32,
+    /// Whether owner and group were kept.
+    pub ownership: Ownership,
+    /// The directory was fsynced after the rename, so the new name survives power loss. False
+    /// when the directory fsync failed (see `dir_sync_error`) or was deferred with
+    /// [`WriteOptions::sync_dir`] `= false`: the file is written, durability is not guaranteed.
+    pub durable: bool,
+    /// Why the directory fsync failed, if it did.
+    pub dir_sync_error: Option<String>,
+}
+
+/// Knobs for [`Dir::write_atomic_with`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// fsync the directory after the rename (default). Set to false to write many files in one
+    /// directory and call [`Dir::sync`] once at the end; the outcomes then say `durable: false`.
+    pub sync_dir: bool,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions { sync_dir: true }
+    }
+}
+
+/// Atomically replace (or create) `target` with `contents`, after `validate` accepted the bytes
+/// read back from the temp file. See the [module docs](self) for the protocol.
+///
+/// The target's directory is opened once (following symlinks in the directory path as the
+/// caller gave it); everything after that is relative to that directory fd. The target itself
+/// must not be a symlink.
+pub fn write_atomic(target: &Path, contents: &[u8], validate: Validator<'_>) -> Result<WriteOutcome, AtomicError> {
+    let (dir_path, name) = split_target(target)?;
+    let dir = Dir::open(&dir_path)?;
+    dir.write_atomic_impl(name, target, contents, validate, WriteOptions::default())
+}
+
+/// Write several files of one directory atomically, fsyncing the directory once at the end
+/// (cheaper than one fsync per file). Stops at the first error: files written before it stay
+/// written (the directory is still fsynced for them) and the error is returned.
+pub fn write_many(dir: &Path, files: &[(&OsStr, &[u8], Validator<'_>)]) -> Result<Vec<WriteOutcome>, AtomicError> {
+    let dir = Dir::open(dir)?;
+    let options = WriteOptions { sync_dir: false };
+    let mut outcomes = Vec::with_capacity(files.len());
+    let mut failure = None;
+    for (name, contents, validate) in files {
+        match dir.write_atomic_with(name, contents, *validate, options) {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(err) => {
+                failure = Some(err);
+                break;
+            }
+        }
+    }
+    if !outcomes.is_empty() {
+        let synced = dir.sync_checked();
+        for outcome in &mut outcomes {
+            match &synced {
+                Ok(()) => outcome.durable = true,
+                Err(err) => outcome.dir_sync_error = Some(err.to_string()),
+            }
+        }
+    }
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(outcomes),
+    }
+}
+
+/// An open directory; all operations are relative to its fd, so renaming or replacing the
+/// directory's path meanwhile cannot redirect them.
+#[derive(Debug)]
+pub struct Dir {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+impl Dir {
+    /// Open a directory by path. Symlinks in `path` are followed (the caller chose the path).
+    pub fn open(path: &Path) -> Result<Dir, AtomicError> {
+        let c = cstring(path.as_os_str(), path)?;
+        Self::open_raw(libc::AT_FDCWD, &c, path, 0)
+    }
+
+    /// Open a directory by path, refusing a symlink as the last component.
+    pub fn open_nofollow(path: &Path) -> Result<Dir, AtomicError> {
+        let c = cstring(path.as_os_str(), path)?;
+        Self::open_raw(libc::AT_FDCWD, &c, path, libc::O_NOFOLLOW)
+    }
+
+    /// Open the subdirectory `name` (one path component), refusing symlinks.
+    pub fn open_child(&self, name: &OsStr) -> Result<Dir, AtomicError> {
+        let path = self.path.join(name);
+        let c = component(name, &path)?;
+        self.refuse_symlink(&c, &path)?;
+        Self::open_raw(self.raw(), &c, &path, libc::O_NOFOLLOW)
+    }
+
+    /// Open the subdirectory `name`, creating it (mode `0777 & !umask`) when missing; symlinks
+    /// are refused.
+    pub fn create_child(&self, name: &OsStr) -> Result<Dir, AtomicError> {
+        let path = self.path.join(name);
+        let c = component(name, &path)?;
+        // SAFETY: valid fd and NUL-terminated name.
+        if unsafe { libc::mkdirat(self.raw(), c.as_ptr(), 0o777) } != 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::AlreadyExists {
+                return Err(AtomicError::io(&path, Step::CreateDir, err));
+            }
+        }
+        self.open_child(name)
+    }
+
+    /// Create the subdirectory `name`; `Ok(None)` if something already has that name.
+    pub fn create_child_exclusive(&self, name: &OsStr) -> Result<Option<Dir>, AtomicError> {
+        let path = self.path.join(name);
+        let c = component(name, &path)?;
+        // SAFETY: valid fd and NUL-terminated name.
+        if unsafe { libc::mkdirat(self.raw(), c.as_ptr(), 0o777) } != 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::AlreadyExists {
+                return Ok(None);
+            }
+            return Err(AtomicError::io(&path, Step::CreateDir, err));
+        }
+        self.open_child(name).map(Some)
+    }
+
+    /// A second handle to the same directory.
+    pub fn try_clone(&self) -> Result<Dir, AtomicError> {
+        let fd = self.fd.try_clone().map_err(|e| AtomicError::io(&self.path, Step::OpenDir, e))?;
+        Ok(Dir { fd, path: self.path.clone() })
+    }
+
+    /// The path this directory was opened as (for messages).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// fsync the directory (makes renames and creations in it durable).
+    pub fn sync(&self) -> Result<(), AtomicError> {
+        self.sync_checked().map_err(|e| AtomicError::io(&self.path, Step::Fsync, e))
+    }
+
+    /// Atomically replace or create `name` in this directory; see [`write_atomic`].
+    pub fn write_atomic(
+        &self,
+        name: &OsStr,
+        contents: &[u8],
+        validate: Validator<'_>,
+    ) -> Result<WriteOutcome, AtomicError> {
+        self.write_atomic_with(name, contents, validate, WriteOptions::default())
+    }
+
+    /// [`Dir::write_atomic`] with options (e.g. deferring the directory fsync).
+    pub fn write_atomic_with(
+        &self,
+        name: &OsStr,
+        contents: &[u8],
+        validate: Validator<'_>,
+        options: WriteOptions,
+    ) -> Result<WriteOutcome, AtomicError> {
+        let target = self.path.join(name);
+        self.write_atomic_impl(name, &target, contents, validate, options)
+    }
+
+    /// What is at `name` (not following symlinks).
+    pub fn entry_kind(&self, name: &OsStr) -> Result<EntryKind, AtomicError> {
+        let path = self.path.join(name);
+        let c = component(name, &path)?;
+        Ok(match self.lstat(&c).map_err(|e| AtomicError::io(&path, Step::Inspect, e))? {
+            None => EntryKind::Missing,
+            Some(st) => EntryKind::from_mode(st.st_mode),
+        })
+    }
+
+    pub(crate) fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    fn open_raw(at: RawFd, c: &CStr, path: &Path, extra: libc::c_int) -> Result<Dir, AtomicError> {
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | extra;
+        // SAFETY: `c` is NUL-terminated; `at` is AT_FDCWD or an open fd.
+        let fd = unsafe { libc::openat(at, c.as_ptr(), flags) };
+        if fd < 0 {
+            let err = io::Error::last_os_error();
+            if extra & libc::O_NOFOLLOW != 0 && err.raw_os_error() == Some(libc::ELOOP) {
+                return Err(AtomicError::Symlink { path: path.to_path_buf() });
+            }
+            return Err(AtomicError::io(path, Step::OpenDir, err));
+        }
+        // SAFETY: `fd` was just returned by openat and is owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Dir { fd, path: path.to_path_buf() })
+    }
+
+    fn refuse_symlink(&self, c: &CStr, path: &Path) -> Result<(), AtomicError> {
+        if let Some(st) = self.lstat(c).map_err(|e| AtomicError::io(path, Step::Inspect, e))? {
+            if EntryKind::from_mode(st.st_mode) == EntryKind::Symlink {
+                return Err(AtomicError::Symlink { path: path.to_path_buf() });
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn lstat(&self, c: &CStr) -> io::Result<Option<libc::stat>> {
+        // SAFETY: zeroed `stat` is a valid out-parameter.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: valid fd, NUL-terminated name, valid out pointer.
+        let rc = unsafe { libc::fstatat(self.raw(), c.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
+        if rc == 0 {
+            return Ok(Some(st));
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() == io::ErrorKind::NotFound {
+            Ok(None)
+        } else {
+            Err(err)
+        }
+    }
+
+    pub(crate) fn sync_checked(&self) -> io::Result<()> {
+        fail::fail_point!("atomic::dir-fsync", |_| Err(injected("atomic::dir-fsync")));
+        // SAFETY: valid fd.
+        if unsafe { libc::fsync(self.raw()) } == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Rename `from` (in this directory) to `to` in `to_dir`.
+    pub(crate) fn rename_to(&self, from: &CStr, to_dir: &Dir, to: &CStr) -> io::Result<()> {
+        // SAFETY: valid fds and NUL-terminated names.
+        let rc = unsafe { libc::renameat(self.raw(), from.as_ptr(), to_dir.raw(), to.as_ptr()) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Open `name` read-only without following symlinks or blocking on FIFOs.
+    pub(crate) fn open_file_nofollow(&self, c: &CStr) -> io::Result<File> {
+        let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+        // SAFETY: valid fd and NUL-terminated name.
+        let fd = unsafe { libc::openat(self.raw(), c.as_ptr(), flags) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fresh fd owned by nobody else.
+        Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    fn write_atomic_impl(
+        &self,
+        name: &OsStr,
+        target: &Path,
+        contents: &[u8],
+        validate: Validator<'_>,
+        options: WriteOptions,
+    ) -> Result<WriteOutcome, AtomicError> {
+        let c_name = component(name, target)?;
+
+        // 1. What is there now? Never a symlink, never a non-regular file.
+        let existing = self.lstat(&c_name).map_err(|e| AtomicError::io(target, Step::Inspect, e))?;
+        if let Some(st) = &existing {
+            match EntryKind::from_mode(st.st_mode) {
+                EntryKind::File => {}
+                EntryKind::Symlink => return Err(AtomicError::Symlink { path: target.to_path_buf() }),
+                other => {
+                    return Err(AtomicError::NotRegularFile { path: target.to_path_buf(), kind: other.describe() })
+                }
+            }
+        }
+
+        // 2. Temp file beside the target, O_EXCL, 0600.
+        let mut temp = TempFile::create(self, name).map_err(|e| AtomicError::io(target, Step::Create, e))?;
+        fail::fail_point!("atomic::create", |_| Err(AtomicError::io(target, Step::Create, injected("atomic::create"))));
+
+        // 3. Write everything, fsync.
+        fail::fail_point!("atomic::write", |_| {
+            let half = &contents[..contents.len() / 2];
+            let _ = temp.file.write_all(half);
+            Err(AtomicError::io(target, Step::Write, injected("atomic::write")))
+        });
+        temp.file.write_all(contents).map_err(|e| AtomicError::io(target, Step::Write, e))?;
+        fail::fail_point!("atomic::fsync", |_| Err(AtomicError::io(target, Step::Fsync, injected("atomic::fsync"))));
+        temp.file.sync_all().map_err(|e| AtomicError::io(target, Step::Fsync, e))?;
+
+        // 4. Read back from disk, compare, validate.
+        fail::fail_point!("atomic::read-back", |_| Err(AtomicError::io(
+            target,
+            Step::ReadBack,
+            injected("atomic::read-back")
+        )));
+        let read_back = temp.read_back(contents.len()).map_err(|e| AtomicError::io(target, Step::ReadBack, e))?;
+        if read_back != contents {
+            return Err(AtomicError::ReadBackMismatch {
+                path: target.to_path_buf(),
+                detail: describe_mismatch(contents, &read_back),
+            });
+        }
+        let verdict = validate(&read_back);
+        fail::fail_point!("atomic::validate", |_| Err(AtomicError::Validation {
+            path: target.to_path_buf(),
+            message: "injected failure at failpoint atomic::validate".to_string(),
+        }));
+        if let Err(message) = verdict {
+            return Err(AtomicError::Validation { path: target.to_path_buf(), message });
+        }
+        drop(read_back);
+
+        // 5. Owner, group and mode of the file being replaced, or 0666 & !umask.
+        let (mode, ownership) = match &existing {
+            Some(st) => {
+                fail::fail_point!("atomic::chown", |_| Err(AtomicError::io(
+                    target,
+                    Step::Chown,
+                    injected("atomic::chown")
+                )));
+                let ownership = temp.chown_like(st).map_err(|e| AtomicError::io(target, Step::Chown, e))?;
+                (mode_bits(st.st_mode) & 0o777, ownership)
+            }
+            None => (0o666 & !current_umask(), Ownership::New),
+        };
+        fail::fail_point!("atomic::chmod", |_| Err(AtomicError::io(target, Step::Chmod, injected("atomic::chmod"))));
+        temp.chmod(mode).map_err(|e| AtomicError::io(target, Step::Chmod, e))?;
+
+        // 6. Rename onto the target, then make the rename durable.
+        fail::fail_point!("atomic::rename", |_| Err(AtomicError::io(target, Step::Rename, injected("atomic::rename"))));
+        temp.commit(&c_name).map_err(|e| AtomicError::io(target, Step::Rename, e))?;
+
+        let (durable, dir_sync_error) = if options.sync_dir {
+            match self.sync_checked() {
+                Ok(()) => (true, None),
+                Err(e) => (false, Some(e.to_string())),
+            }
+        } else {
+            (false, None)
+        };
+        Ok(WriteOutcome {
+            path: target.to_path_buf(),
+            bytes: contents.len() as u64,
+            replaced: existing.is_some(),
+            mode,
+            ownership,
+            durable,
+            dir_sync_error,
+        })
+    }
+}
+
+/// What a directory entry is, without following symlinks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    Missing,
+    File,
+    Dir,
+    Symlink,
+    Fifo,
+    Socket,
+    CharDevice,
+    BlockDevice,
+    Other,
+}
+
+impl EntryKind {
+    pub(crate) fn from_mode(mode: libc::mode_t) -> EntryKind {
+        match mode & libc::S_IFMT {
+            m if m == libc::S_IFREG => EntryKind::File,
+            m if m == libc::S_IFDIR => EntryKind::Dir,
+            m if m == libc::S_IFLNK => EntryKind::Symlink,
+            m if m == libc::S_IFIFO => EntryKind::Fifo,
+            m if m == libc::S_IFSOCK => EntryKind::Socket,
+            m if m == libc::S_IFCHR => EntryKind::CharDevice,
+            m if m == libc::S_IFBLK => EntryKind::BlockDevice,
+            _ => EntryKind::Other,
+        }
+    }
+
+    /// "directory", "FIFO", ... for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            EntryKind::Missing => "missing entry",
+            EntryKind::File => "regular file",
+            EntryKind::Dir => "directory",
+            EntryKind::Symlink => "symbolic link",
+            EntryKind::Fifo => "FIFO",
+            EntryKind::Socket => "socket",
+            EntryKind::CharDevice => "character device",
+            EntryKind::BlockDevice => "block device",
+            EntryKind::Other => "special file",
+        }
+    }
+}
+
+/// A temp file in a [`Dir`], removed on drop unless committed.
+pub(crate) struct TempFile<'d> {
+    dir: &'d Dir,
+    name: CString,
+    pub(crate) file: File,
+    committed: bool,
+}
+
+impl<'d> TempFile<'d> {
+    /// Create `.<target>.scanaudit-XXXXXX.tmp` with O_EXCL, O_NOFOLLOW and mode 0600.
+    pub(crate) fn create(dir: &'d Dir, target: &OsStr) -> io::Result<TempFile<'d>> {
+        let mut last = None;
+        for _ in 0..CREATE_ATTEMPTS {
+            let name = temp_name(target.as_bytes(), &random_suffix());
+            let c = CString::new(name).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in file name"))?;
+            let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+            // SAFETY: valid fd and NUL-terminated name; mode is passed as the variadic arg.
+            let fd = unsafe { libc::openat(dir.raw(), c.as_ptr(), flags, 0o600 as libc::c_uint) };
+            if fd >= 0 {
+                // SAFETY: fresh fd owned by nobody else.
+                let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+                return Ok(TempFile { dir, name: c, file, committed: false });
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::AlreadyExists {
+                return Err(err);
+            }
+            last = Some(err);
+        }
+        Err(last.unwrap_or_else(|| io::Error::other("could not create a unique temp file")))
+    }
+
+    /// Reopen by name, check it is the inode we wrote, read it (at most `expected + 1` bytes).
+    fn read_back(&self, expected: usize) -> io::Result<Vec<u8>> {
+        let reopened = self.dir.open_file_nofollow(&self.name)?;
+        let ours = self.file.metadata()?;
+        let theirs = reopened.metadata()?;
+        use std::os::unix::fs::MetadataExt;
+        if ours.dev() != theirs.dev() || ours.ino() != theirs.ino() {
+            return Err(io::Error::other("the temp file was replaced by another file while being written"));
+        }
+        let mut buf = Vec::with_capacity(expected);
+        reopened.take(expected as u64 + 1).read_to_end(&mut buf)?;
+        Ok(buf)
+    }
+
+    /// fchown to the owner and group in `st`. EPERM: try the group alone, then give up quietly.
+    fn chown_like(&self, st: &libc::stat) -> io::Result<Ownership> {
+        let fd = self.file.as_raw_fd();
+        // SAFETY: valid fd.
+        if unsafe { libc::fchown(fd, st.st_uid, st.st_gid) } == 0 {
+            return Ok(Ownership::Preserved);
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EPERM) {
+            return Err(err);
+        }
+        // (uid_t)-1 leaves the owner alone.
+        // SAFETY: valid fd.
+        if unsafe { libc::fchown(fd, libc::uid_t::MAX, st.st_gid) } == 0 {
+            return Ok(Ownership::GroupOnly);
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EPERM) {
+            return Err(err);
+        }
+        Ok(Ownership::NotPermitted)
+    }
+
+    pub(crate) fn chmod(&self, mode: u32) -> io::Result<()> {
+        // SAFETY: valid fd.
+        if unsafe { libc::fchmod(self.file.as_raw_fd(), (mode & 0o7777) as libc::mode_t) } == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// renameat onto `target` in the same directory; after success the temp name is gone.
+    pub(crate) fn commit(&mut self, target: &CStr) -> io::Result<()> {
+        self.dir.rename_to(&self.name, self.dir, target)?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            // Best effort: nothing more can be done about a failing unlink here.
+            // SAFETY: valid fd and NUL-terminated name.
+            unsafe {
+                libc::unlinkat(self.dir.raw(), self.name.as_ptr(), 0);
+            }
+        }
+    }
+}
+
+/// `"." + stem + ".scanaudit-" + random + ".tmp"`, the stem cut to [`TEMP_NAME_MAX_STEM`].
+fn temp_name(target: &[u8], random: &[u8; TEMP_RANDOM_LEN]) -> Vec<u8> {
+    let stem = truncate_stem(target);
+    let mut name = Vec::with_capacity(1 + stem.len() + 21);
+    name.push(b'.');
+    name.extend_from_slice(stem);
+    name.extend_from_slice(TEMP_INFIX.as_bytes());
+    name.extend_from_slice(random);
+    name.extend_from_slice(TEMP_SUFFIX.as_bytes());
+    name
+}
+
+fn truncate_stem(target: &[u8]) -> &[u8] {
+    if target.len() <= TEMP_NAME_MAX_STEM {
+        return target;
+    }
+    match std::str::from_utf8(target) {
+        Ok(s) => {
+            let mut end = TEMP_NAME_MAX_STEM;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            &target[..end]
+        }
+        Err(_) => &target[..TEMP_NAME_MAX_STEM],
+    }
+}
+
+/// 6 random characters from `[A-Za-z0-9]`. Uses std's per-process random hash keys plus a
+/// counter and the clock; uniqueness is enforced by O_EXCL, so this only has to be unpredictable
+/// enough to avoid collisions.
+fn random_suffix() -> [u8; TEMP_RANDOM_LEN] {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u32(std::process::id());
+    if let Ok(d) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        hasher.write_u128(d.as_nanos());
+    }
+    let mut x = hasher.finish();
+    let mut out = [0u8; TEMP_RANDOM_LEN];
+    for slot in &mut out {
+        *slot = ALPHABET[(x % 62) as usize];
+        x /= 62;
+    }
+    out
+}
+
+/// The process umask, read without changing it where possible (`Umask:` in
+/// /proc/self/status, Linux 4.7+); otherwise umask(2) set-and-restore, which is racy only
+/// against threads creating files in that instant.
+pub fn current_umask() -> u32 {
+    #[cfg(target_os = "linux")]
+    if let Some(mask) = umask_from_proc() {
+        return mask;
+    }
+    // SAFETY: umask cannot fail; the old value is restored immediately.
+    let old = unsafe { libc::umask(0o022) };
+    // SAFETY: as above.
+    unsafe { libc::umask(old) };
+    mode_bits(old) & 0o777
+}
+
+#[cfg(target_os = "linux")]
+fn umask_from_proc() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Umask:"))?;
+    let value = line.trim_start_matches("Umask:").trim();
+    u32::from_str_radix(value, 8).ok().map(|m| m & 0o777)
+}
+
+/// `mode_t` is `u32` on Linux and `u16` on some BSDs.
+#[allow(clippy::useless_conversion)]
+fn mode_bits(mode: libc::mode_t) -> u32 {
+    u32::from(mode)
+}
+
+fn describe_mismatch(expected: &[u8], got: &[u8]) -> String {
+    let first = expected.iter().zip(got).position(|(a, b)| a != b).unwrap_or(expected.len().min(got.len()));
+    let read = if got.len() > expected.len() { format!("more than {}", expected.len()) } else { got.len().to_string() };
+    format!("expected {} bytes, read {read}, first difference at byte {first}", expected.len())
+}
+
+#[cfg(feature = "failpoints")]
+fn injected(name: &str) -> io::Error {
+    io::Error::other(format!("injected failure at failpoint {name}"))
+}
+
+/// Split a target path into its directory and file name.
+fn split_target(target: &Path) -> Result<(PathBuf, &OsStr), AtomicError> {
+    let invalid = |reason: &str| AtomicError::InvalidTarget { path: target.to_path_buf(), reason: reason.to_string() };
+    let bytes = target.as_os_str().as_bytes();
+    if bytes.is_empty() {
+        return Err(invalid("empty path"));
+    }
+    if bytes.ends_with(b"/") {
+        return Err(invalid("the path ends in '/', so it names a directory"));
+    }
+    let name = target.file_name().ok_or_else(|| invalid("the path has no file name"))?;
+    // `file_name` skips a trailing "." (`a/.` → `a`); insist the last component is the name.
+    if !bytes.ends_with(name.as_bytes()) {
+        return Err(invalid("the path does not end in a file name"));
+    }
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok((dir, name))
+}
+
+/// A single path component as a C string: not empty, not `.`/`..`, no `/`, no NUL.
+pub(crate) fn component(name: &OsStr, path: &Path) -> Result<CString, AtomicError> {
+    let bytes = name.as_bytes();
+    let reason = if bytes.is_empty() {
+        Some("empty file name")
+    } else if bytes == b"." || bytes == b".." {
+        Some("'.' and '..' are not file names")
+    } else if bytes.contains(&b'/') {
+        Some("a file name cannot contain '/'")
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        return Err(AtomicError::InvalidTarget { path: path.to_path_buf(), reason: reason.to_string() });
+    }
+    cstring(name, path)
+}
+
+fn cstring(s: &OsStr, path: &Path) -> Result<CString, AtomicError> {
+    CString::new(s.as_bytes()).map_err(|_| AtomicError::InvalidTarget {
+        path: path.to_path_buf(),
+        reason: "the path contains a NUL byte".to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+
+    fn ok(_: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn json(b: &[u8]) -> Result<(), String> {
+        serde_json::from_slice::<serde::de::IgnoredAny>(b).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    fn mode_of(p: &Path) -> u32 {
+        std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    /// Every entry of `dir` except the given names.
+    fn others(dir: &Path, expected: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !expected.contains(&n.as_str()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn is_temp_name_for(name: &str, target: &str) -> bool {
+        let Some(rest) = name.strip_prefix('.') else {
+            return false;
+        };
+        let Some(rest) = rest.strip_prefix(target) else {
+            return false;
+        };
+        let Some(rest) = rest.strip_prefix(".scanaudit-") else {
+            return false;
+        };
+        let Some(random) = rest.strip_suffix(".tmp") else {
+            return false;
+        };
+        random.len() == 6 && random.bytes().all(|b| b.is_ascii_alphanumeric())
+    }
+
+    #[test]
+    fn new_file_gets_0666_minus_umask() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("new.json");
+        let out = write_atomic(&t, b"{}", &json).unwrap();
+        let expected = 0o666 & !current_umask();
+        assert_eq!(mode_of(&t), expected);
+        assert_eq!(out.mode, expected);
+        assert!(!out.replaced);
+        assert_eq!(out.ownership, Ownership::New);
+        assert_eq!(std::fs::read(&t).unwrap(), b"{}");
+    }
+
+    #[test]
+    fn replaced_file_keeps_its_mode() {
+        let d = tempfile::tempdir().unwrap();
+        for mode in [0o640, 0o600, 0o644, 0o444, 0o751] {
+            let t = d.path().join(format!("m{mode:o}.json"));
+            std::fs::write(&t, b"[1]").unwrap();
+            std::fs::set_permissions(&t, std::fs::Permissions::from_mode(mode)).unwrap();
+            let out = write_atomic(&t, b"[2]", &json).unwrap();
+            assert_eq!(mode_of(&t), mode, "mode {mode:o} not kept");
+            assert_eq!(out.mode, mode);
+            assert!(out.replaced);
+            assert_eq!(std::fs::read(&t).unwrap(), b"[2]");
+        }
+    }
+
+    #[test]
+    fn replaced_file_keeps_owner_and_group() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("o.json");
+        std::fs::write(&t, b"1").unwrap();
+        let before = std::fs::metadata(&t).unwrap();
+        let out = write_atomic(&t, b"2", &ok).unwrap();
+        let after = std::fs::metadata(&t).unwrap();
+        assert_eq!((before.uid(), before.gid()), (after.uid(), after.gid()));
+        assert_eq!(out.ownership, Ownership::Preserved);
+        assert_ne!(before.ino(), after.ino(), "must be a new inode (rename)");
+    }
+
+    #[test]
+    fn symlink_target_is_refused_and_untouched() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("real.json");
+        let link = d.path().join("link.json");
+        std::fs::write(&real, b"{\"old\":1}").unwrap();
+        symlink(&real, &link).unwrap();
+        let err = write_atomic(&link, b"{\"new\":1}", &json).unwrap_err();
+        assert!(matches!(err, AtomicError::Symlink { .. }), "{err}");
+        assert_eq!(err.path(), link);
+        assert!(err.to_string().contains("link.json"), "{err}");
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_link(&link).unwrap(), real);
+        assert_eq!(std::fs::read(&real).unwrap(), b"{\"old\":1}");
+        assert_eq!(others(d.path(), &["real.json", "link.json"]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn dangling_symlink_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let link = d.path().join("dangling.json");
+        symlink(d.path().join("nowhere.json"), &link).unwrap();
+        let err = write_atomic(&link, b"{}", &json).unwrap_err();
+        assert!(matches!(err, AtomicError::Symlink { .. }));
+        assert!(!d.path().join("nowhere.json").exists());
+        assert_eq!(others(d.path(), &["dangling.json"]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn directory_and_fifo_targets_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let sub = d.path().join("sub.json");
+        std::fs::create_dir(&sub).unwrap();
+        let err = write_atomic(&sub, b"{}", &json).unwrap_err();
+        assert!(matches!(err, AtomicError::NotRegularFile { kind: "directory", .. }), "{err}");
+        assert!(sub.is_dir());
+
+        let fifo = d.path().join("fifo.json");
+        let c = CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: valid path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let err = write_atomic(&fifo, b"{}", &json).unwrap_err();
+        assert!(matches!(err, AtomicError::NotRegularFile { kind: "FIFO", .. }), "{err}");
+        assert_eq!(others(d.path(), &["sub.json", "fifo.json"]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn invalid_targets_are_refused() {
+        for p in ["", "dir/", ".", "..", "a/..", "a/."] {
+            let err = write_atomic(Path::new(p), b"{}", &ok).unwrap_err();
+            assert!(matches!(err, AtomicError::InvalidTarget { .. }), "{p}: {err}");
+        }
+        let d = tempfile::tempdir().unwrap();
+        let dir = Dir::open(d.path()).unwrap();
+        for n in ["a/b", "..", ""] {
+            let err = dir.write_atomic(OsStr::new(n), b"{}", &ok).unwrap_err();
+            assert!(matches!(err, AtomicError::InvalidTarget { .. }), "{n}: {err}");
+        }
+        assert_eq!(others(d.path(), &[]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn missing_directory_names_the_step_and_path() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("nope").join("x.json");
+        let err = write_atomic(&t, b"{}", &ok).unwrap_err();
+        assert_eq!(err.step(), Some(Step::OpenDir));
+        assert!(err.to_string().contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn temp_name_format() {
+        let n = temp_name(b"results.json", b"Ab3xY9");
+        assert_eq!(n, b".results.json.scanaudit-Ab3xY9.tmp");
+        for _ in 0..1000 {
+            let r = random_suffix();
+            let n = String::from_utf8(temp_name(b"a.json", &r)).unwrap();
+            assert!(is_temp_name_for(&n, "a.json"), "{n}");
+            assert!(!n.ends_with(".json"));
+        }
+        // Long names are cut so the temp name fits NAME_MAX; UTF-8 is cut at a char boundary.
+        let long = "é".repeat(200); // 400 bytes
+        let n = temp_name(long.as_bytes(), b"AAAAAA");
+        assert!(n.len() <= 255, "{}", n.len());
+        let s = String::from_utf8(n).unwrap();
+        assert!(s.ends_with(".scanaudit-AAAAAA.tmp"));
+        assert_eq!(TEMP_NAME_MAX_STEM, 233);
+    }
+
+    #[test]
+    fn long_target_name_writes() {
+        let d = tempfile::tempdir().unwrap();
+        let name = format!("{}.json", "x".repeat(250));
+        let t = d.path().join(&name);
+        write_atomic(&t, b"{}", &json).unwrap();
+        assert_eq!(others(d.path(), &[name.as_str()]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn random_suffixes_differ() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..10_000 {
+            assert!(seen.insert(random_suffix()));
+        }
+    }
+
+    #[test]
+    fn no_temp_left_after_success() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("results.json");
+        for i in 0..20 {
+            write_atomic(&t, format!("{{\"i\":{i}}}").as_bytes(), &json).unwrap();
+        }
+        assert_eq!(std::fs::read(&t).unwrap(), b"{\"i\":19}");
+        assert_eq!(others(d.path(), &["results.json"]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn validate_failure_leaves_old_file_and_no_temp() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("results.json");
+        std::fs::write(&t, b"{\"old\":true}").unwrap();
+        let seen = std::cell::RefCell::new(Vec::new());
+        let spy = |b: &[u8]| {
+            seen.borrow_mut().extend_from_slice(b);
+            json(b)
+        };
+        let err = write_atomic(&t, b"{\"new\":", &spy).unwrap_err();
+        assert!(matches!(err, AtomicError::Validation { .. }), "{err}");
+        assert!(err.to_string().contains("results.json"));
+        assert_eq!(seen.borrow().as_slice(), b"{\"new\":", "validator sees the bytes");
+        assert_eq!(std::fs::read(&t).unwrap(), b"{\"old\":true}");
+        assert_eq!(others(d.path(), &["results.json"]), Vec::<String>::new());
+
+        // Same for a new file: nothing appears.
+        let n = d.path().join("new.json");
+        write_atomic(&n, b"nope", &json).unwrap_err();
+        assert!(!n.exists());
+        assert_eq!(others(d.path(), &["results.json"]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn successful_write_is_durable() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("a.json");
+        let out = write_atomic(&t, b"[]", &json).unwrap();
+        assert!(out.durable);
+        assert_eq!(out.dir_sync_error, None);
+        assert_eq!(out.bytes, 2);
+    }
+
+    #[test]
+    fn deferred_dir_sync_is_reported_not_durable() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = Dir::open(d.path()).unwrap();
+        let out = dir.write_atomic_with(OsStr::new("a.json"), b"[]", &json, WriteOptions { sync_dir: false }).unwrap();
+        assert!(!out.durable);
+        dir.sync().unwrap();
+    }
+
+    #[test]
+    fn write_many_syncs_once_and_reports_durable() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("b.json"), b"old").unwrap();
+        let files: Vec<(&OsStr, &[u8], Validator<'_>)> =
+            vec![(OsStr::new("a.json"), b"[1]", &json), (OsStr::new("b.json"), b"[2]", &json)];
+        let outs = write_many(d.path(), &files).unwrap();
+        assert!(outs.iter().all(|o| o.durable));
+        assert_eq!(std::fs::read(d.path().join("b.json")).unwrap(), b"[2]");
+
+        let bad: Vec<(&OsStr, &[u8], Validator<'_>)> = vec![
+            (OsStr::new("c.json"), b"[3]", &json),
+            (OsStr::new("d.json"), b"[", &json),
+            (OsStr::new("e.json"), b"[5]", &json),
+        ];
+        write_many(d.path(), &bad).unwrap_err();
+        assert!(d.path().join("c.json").exists());
+        assert!(!d.path().join("d.json").exists());
+        assert!(!d.path().join("e.json").exists());
+        assert_eq!(others(d.path(), &["a.json", "b.json", "c.json"]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn readback_mismatch_description() {
+        let s = describe_mismatch(b"abcdef", b"abcxef");
+        assert!(s.contains("first difference at byte 3"), "{s}");
+        let s = describe_mismatch(b"abc", b"abcd");
+        assert!(s.contains("read more than 3"), "{s}");
+    }
+
+    #[test]
+    fn large_file_roundtrip() {
+        let d = tempfile::tempdir().unwrap();
+        let t = d.path().join("big.json");
+        let body = format!("[{}1]", "1234567890,".repeat(300_000));
+        write_atomic(&t, body.as_bytes(), &json).unwrap();
+        assert_eq!(std::fs::read(&t).unwrap(), body.as_bytes());
+    }
+}

@@ -1,0 +1,624 @@
+//! Backups taken before scanaudit replaces or moves a file.
+//!
+//! Layout: `<scan_dir>/.scanaudit/backups/<UTC timestamp>/<path relative to the scan dir>`,
+//! the timestamp like `20261126T101500Z` (one directory per [`BackupSession`]; `-2`, `-3`, ...
+//! is appended if that directory already exists). Beside the copies, `manifest.json` lists
+//! every entry: `path`, `action`, `reason`, `old_sha256`, `new_sha256` (null until the new
+//! contents are recorded, and for moves), `bytes`, `backed_up_at`, plus `backup_path` (relative
+//! to the timestamp dir; a second backup of the same path in one session gets `.~2~` appended)
+//! and `method` (`copy` or `move`).
+//!
+//! Safety: paths are taken relative to the scan dir and may not contain `..` or leave it (a
+//! unit id like `../../x` is data, never a path); every directory below the scan dir is opened
+//! with `O_NOFOLLOW`, so neither the file backed up nor the backup itself goes through a
+//! symlink; copies are written to a temp file, fsynced, then renamed into place, so a file under
+//! its final name in the backup dir is always complete. The manifest is written with
+//! [`crate::atomic`]. By default it is rewritten before every replacement made by
+//! [`BackupSession::replace`], so a crash never leaves a replaced file without a manifest entry.
+
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::atomic::{self, AtomicError, Dir, EntryKind, TempFile, Validator, WriteOutcome};
+
+/// Name of scanaudit's own state directory inside a scan dir.
+pub const STATE_DIR: &str = ".scanaudit";
+/// Name of the backups directory inside [`STATE_DIR`].
+pub const BACKUPS_DIR: &str = "backups";
+/// Name of the manifest in each backup session directory.
+pub const MANIFEST_NAME: &str = "manifest.json";
+/// Version of the manifest format (`scanaudit.format` in the file).
+pub const MANIFEST_FORMAT: u32 = 1;
+
+/// Why a file was backed up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackupAction {
+    /// An output regenerated from checkpoints replaced it.
+    Regenerate,
+    /// A complete temp file was promoted over it.
+    PromoteTemp,
+    /// A torn checkpoint was moved out of the way.
+    Quarantine,
+    /// An old-format file was upgraded.
+    Migrate,
+}
+
+/// How the old file got into the backup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackupMethod {
+    /// Copied; the original stays until replaced.
+    Copy,
+    /// Moved (renamed) into the backup; the original name is gone.
+    Move,
+}
+
+/// Identifies an entry within its session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct EntryId(usize);
+
+/// One backed-up file, as recorded in `manifest.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupEntry {
+    /// Path relative to the scan dir, `/`-separated (lossy for non-UTF-8 names).
+    pub path: String,
+    pub action: BackupAction,
+    pub reason: String,
+    /// sha256 (lower-case hex) of the bytes backed up.
+    pub old_sha256: String,
+    /// sha256 of what replaced it, once recorded; null for moves and failed replacements.
+    pub new_sha256: Option<String>,
+    /// Size of the backed-up file.
+    pub bytes: u64,
+    /// RFC 3339 UTC time of the backup.
+    pub backed_up_at: String,
+    /// Where the copy is, relative to the session (timestamp) directory.
+    pub backup_path: String,
+    pub method: BackupMethod,
+    #[serde(skip)]
+    id: EntryId,
+}
+
+impl BackupEntry {
+    /// The id to pass to [`BackupSession::set_new_hash`].
+    pub fn id(&self) -> EntryId {
+        self.id
+    }
+}
+
+/// `manifest.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub scanaudit: ManifestHeader,
+    /// The scan dir (made absolute, symlinks not resolved).
+    pub scan_dir: String,
+    /// RFC 3339 UTC time the session began.
+    pub created_at: String,
+    /// False while the session is still running (or if it was interrupted).
+    pub complete: bool,
+    pub entries: Vec<BackupEntry>,
+}
+
+/// `manifest.json`'s `scanaudit` object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestHeader {
+    pub version: String,
+    pub format: u32,
+}
+
+/// What [`BackupSession::replace`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replaced {
+    /// The atomic write.
+    pub outcome: WriteOutcome,
+    /// The backup of the old file; `None` when there was no old file.
+    pub backup: Option<BackupEntry>,
+}
+
+/// Why a backup (or a backed-up replacement) did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error(
+        "refusing to back up {}: the path is outside the scan directory {}",
+        path.display(),
+        scan_dir.display()
+    )]
+    OutsideScanDir { path: PathBuf, scan_dir: PathBuf },
+    #[error("refusing to back up {}: it is scanaudit's own state under {STATE_DIR}/", path.display())]
+    OwnState { path: PathBuf },
+    #[error(
+        "refusing to back up {}: it is a symbolic link (scanaudit never follows symlinks)",
+        path.display()
+    )]
+    Symlink { path: PathBuf },
+    #[error("refusing to back up {}: it is a {kind}, not a regular file", path.display())]
+    NotRegularFile { path: PathBuf, kind: &'static str },
+    #[error("backing up {} failed while {op}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Atomic(#[from] AtomicError),
+    #[error("serializing the backup manifest failed: {0}")]
+    Manifest(#[from] serde_json::Error),
+}
+
+impl BackupError {
+    fn io(path: &Path, op: &'static str, source: io::Error) -> Self {
+        BackupError::Io { path: path.to_path_buf(), op, source }
+    }
+}
+
+/// One backup session: one timestamp directory, one manifest.
+///
+/// The timestamp directory is created on the first backup; a session that backs nothing up
+/// leaves nothing behind. Call [`finish`](Self::finish) at the end; dropping an unfinished
+/// session with entries writes the manifest with `"complete": false` (best effort).
+#[derive(Debug)]
+pub struct BackupSession {
+    scan_dir: PathBuf,
+    prefixes: Vec<PathBuf>,
+    root: Dir,
+    started: DateTime<Utc>,
+    session: Option<(Dir, PathBuf)>,
+    entries: Vec<BackupEntry>,
+    used: HashSet<Vec<OsString>>,
+    eager_manifest: bool,
+    finished: bool,
+}
+
+impl BackupSession {
+    /// Start a session for `scan_dir` (opened once; symlinks in the path the caller gave are
+    /// followed, nothing below it is).
+    pub fn begin(scan_dir: &Path) -> Result<BackupSession, BackupError> {
+        let root = Dir::open(scan_dir)?;
+        let mut prefixes = Vec::new();
+        if let Ok(abs) = std::path::absolute(scan_dir) {
+            prefixes.push(abs);
+        }
+        if let Ok(canon) = std::fs::canonicalize(scan_dir) {
+            if !prefixes.contains(&canon) {
+                prefixes.push(canon);
+            }
+        }
+        Ok(BackupSession {
+            scan_dir: scan_dir.to_path_buf(),
+            prefixes,
+            root,
+            started: Utc::now(),
+            session: None,
+            entries: Vec::new(),
+            used: HashSet::new(),
+            eager_manifest: true,
+            finished: false,
+        })
+    }
+
+    /// Whether [`replace`](Self::replace) rewrites the manifest before each replacement
+    /// (default true: no replaced file is ever missing from the manifest, at the cost of one
+    /// manifest write per replacement; turn off for bulk jobs and call [`flush`](Self::flush)).
+    pub fn set_eager_manifest(&mut self, eager: bool) {
+        self.eager_manifest = eager;
+    }
+
+    /// The session directory, once created.
+    pub fn session_dir(&self) -> Option<&Path> {
+        self.session.as_ref().map(|(_, p)| p.as_path())
+    }
+
+    /// Entries so far.
+    pub fn entries(&self) -> &[BackupEntry] {
+        &self.entries
+    }
+
+    /// Copy `path` (relative to the scan dir, or absolute under it) into the backup, byte for
+    /// byte, even when it is torn. The original is left in place.
+    pub fn backup_file(&mut self, path: &Path, action: BackupAction, reason: &str) -> Result<BackupEntry, BackupError> {
+        let comps = self.relative_components(path)?;
+        let (dir, display) = self.open_parent(&comps)?;
+        self.copy_in(&dir, &comps, &display, action, reason)
+    }
+
+    /// Move `path` into the backup (quarantine): afterwards nothing is left at the old name.
+    pub fn move_file(&mut self, path: &Path, action: BackupAction, reason: &str) -> Result<BackupEntry, BackupError> {
+        let comps = self.relative_components(path)?;
+        let (dir, display) = self.open_parent(&comps)?;
+        let (c_name, src, len, old_sha) = open_and_hash(&dir, &comps, &display)?;
+        let (bdir, bcomps) = self.prepare_backup_dir(&comps)?;
+        let bname = last(&bcomps);
+        let c_bname = atomic::component(bname, &display)?;
+        // The name must still be the file we hashed.
+        let st = dir.lstat(&c_name).map_err(|e| BackupError::io(&display, "checking the file before moving it", e))?;
+        let meta = src.metadata().map_err(|e| BackupError::io(&display, "reading metadata", e))?;
+        match st {
+            Some(st) if same_inode(&st, &meta) => {}
+            _ => {
+                return Err(BackupError::io(
+                    &display,
+                    "checking the file before moving it",
+                    io::Error::other("the file was replaced while being backed up"),
+                ))
+            }
+        }
+        dir.rename_to(&c_name, &bdir, &c_bname)
+            .map_err(|e| BackupError::io(&display, "moving into the backup directory", e))?;
+        bdir.sync()?;
+        dir.sync()?;
+        Ok(self.record(comps, bcomps, action, reason, old_sha, len, BackupMethod::Move))
+    }
+
+    /// Record the sha256 (lower-case hex) of what replaced entry `id`.
+    pub fn set_new_hash(&mut self, id: EntryId, sha256_hex: String) {
+        if let Some(e) = self.entries.get_mut(id.0) {
+            e.new_sha256 = Some(sha256_hex);
+        }
+    }
+
+    /// Record the new contents of entry `id` (hashes them).
+    pub fn record_new_contents(&mut self, id: EntryId, contents: &[u8]) {
+        self.set_new_hash(id, sha256_hex(contents));
+    }
+
+    /// Back up `path` (if it exists) and atomically replace it with `new_bytes`, validated by
+    /// `validate`; records the new hash. A missing file is simply created (no backup entry).
+    pub fn replace(
+        &mut self,
+        path: &Path,
+        new_bytes: &[u8],
+        action: BackupAction,
+        reason: &str,
+        validate: Validator<'_>,
+    ) -> Result<Replaced, BackupError> {
+        let comps = self.relative_components(path)?;
+        let (dir, display) = self.open_parent(&comps)?;
+        let name = last(&comps);
+        let backup = match dir.entry_kind(name)? {
+            EntryKind::Missing => None,
+            EntryKind::File => {
+                let entry = self.copy_in(&dir, &comps, &display, action, reason)?;
+                if self.eager_manifest {
+                    self.flush()?;
+                }
+                Some(entry)
+            }
+            EntryKind::Symlink => return Err(BackupError::Symlink { path: display }),
+            other => return Err(BackupError::NotRegularFile { path: display, kind: other.describe() }),
+        };
+        let outcome = dir.write_atomic(name, new_bytes, validate)?;
+        let backup = backup.map(|mut entry| {
+            let hash = sha256_hex(new_bytes);
+            self.set_new_hash(entry.id, hash.clone());
+            entry.new_sha256 = Some(hash);
+            entry
+        });
+        Ok(Replaced { outcome, backup })
+    }
+
+    /// Write the manifest now (`"complete": false`), if anything was backed up.
+    pub fn flush(&mut self) -> Result<Option<PathBuf>, BackupError> {
+        self.write_manifest(false)
+    }
+
+    /// Write the final manifest (`"complete": true`). Returns its path, or `None` when nothing
+    /// was backed up (then nothing was created on disk).
+    pub fn finish(mut self) -> Result<Option<PathBuf>, BackupError> {
+        self.finished = true;
+        self.write_manifest(true)
+    }
+
+    fn write_manifest(&mut self, complete: bool) -> Result<Option<PathBuf>, BackupError> {
+        let Some((dir, path)) = &self.session else {
+            return Ok(None);
+        };
+        let manifest = Manifest {
+            scanaudit: ManifestHeader { version: env!("CARGO_PKG_VERSION").to_string(), format: MANIFEST_FORMAT },
+            scan_dir: self.prefixes.first().unwrap_or(&self.scan_dir).to_string_lossy().into_owned(),
+            created_at: self.started.to_rfc3339_opts(SecondsFormat::Secs, true),
+            complete,
+            entries: self.entries.clone(),
+        };
+        let bytes = serde_json::to_vec_pretty(&manifest)?;
+        dir.write_atomic(OsStr::new(MANIFEST_NAME), &bytes, &validate_manifest)?;
+        Ok(Some(path.join(MANIFEST_NAME)))
+    }
+
+    /// Split `path` into components relative to the scan dir; refuse anything else.
+    fn relative_components(&self, path: &Path) -> Result<Vec<OsString>, BackupError> {
+        let outside = || BackupError::OutsideScanDir { path: path.to_path_buf(), scan_dir: self.scan_dir.clone() };
+        let rel = if path.is_absolute() {
+            self.prefixes.iter().find_map(|p| path.strip_prefix(p).ok()).ok_or_else(outside)?
+        } else {
+            path
+        };
+        let mut comps = Vec::new();
+        for c in rel.components() {
+            match c {
+                Component::Normal(n) => comps.push(n.to_os_string()),
+                Component::CurDir => {}
+                Component::ParentDir | Component::RootDir | Component::Prefix(_) => return Err(outside()),
+            }
+        }
+        match comps.first() {
+            None => Err(outside()),
+            Some(first) if first == STATE_DIR => Err(BackupError::OwnState { path: path.to_path_buf() }),
+            Some(_) => Ok(comps),
+        }
+    }
+
+    /// Open the directory holding `comps`' last element, never following symlinks.
+    fn open_parent(&self, comps: &[OsString]) -> Result<(Dir, PathBuf), BackupError> {
+        let mut display = self.scan_dir.clone();
+        let mut dir: Option<Dir> = None;
+        for c in &comps[..comps.len() - 1] {
+            let next = dir.as_ref().unwrap_or(&self.root).open_child(c)?;
+            dir = Some(next);
+            display.push(c);
+        }
+        display.push(last(comps));
+        let dir = match dir {
+            Some(d) => d,
+            None => self.root.try_clone()?,
+        };
+        Ok((dir, display))
+    }
+
+    /// The session dir, created on first use.
+    fn session_dir_handle(&mut self) -> Result<&Dir, BackupError> {
+        if self.session.is_none() {
+            let state = self.root.create_child(OsStr::new(STATE_DIR))?;
+            let backups = state.create_child(OsStr::new(BACKUPS_DIR))?;
+            let stamp = self.started.format("%Y%m%dT%H%M%SZ").to_string();
+            let mut n = 1u32;
+            let (dir, name) = loop {
+                let name = if n == 1 { stamp.clone() } else { format!("{stamp}-{n}") };
+                if let Some(dir) = backups.create_child_exclusive(OsStr::new(&name))? {
+                    break (dir, name);
+                }
+                n += 1;
+                if n > 10_000 {
+                    return Err(BackupError::io(
+                        backups.path(),
+                        "creating the session directory",
+                        io::Error::other("too many backup sessions with the same timestamp"),
+                    ));
+                }
+            };
+            backups.sync()?;
+            state.sync()?;
+            self.root.sync()?;
+            let path = self.scan_dir.join(STATE_DIR).join(BACKUPS_DIR).join(&name);
+            self.session = Some((dir, path));
+        }
+        match &self.session {
+            Some((dir, _)) => Ok(dir),
+            None => Err(BackupError::io(
+                &self.scan_dir,
+                "creating the session directory",
+                io::Error::other("session directory missing"),
+            )),
+        }
+    }
+
+    /// Create the mirror of `comps`' parent inside the session dir; pick a free backup name.
+    fn prepare_backup_dir(&mut self, comps: &[OsString]) -> Result<(Dir, Vec<OsString>), BackupError> {
+        let session = self.session_dir_handle()?;
+        let mut dir: Option<Dir> = None;
+        for c in &comps[..comps.len() - 1] {
+            let parent = dir.as_ref().unwrap_or(session);
+            let next = match parent.create_child_exclusive(c)? {
+                Some(d) => {
+                    parent.sync()?;
+                    d
+                }
+                None => parent.open_child(c)?,
+            };
+            dir = Some(next);
+        }
+        let dir = match dir {
+            Some(d) => d,
+            None => session.try_clone()?,
+        };
+        let mut bcomps = comps.to_vec();
+        let base = last(comps).to_os_string();
+        let mut n = 1u32;
+        loop {
+            if !self.used.contains(&bcomps) && dir.entry_kind(last(&bcomps))? == EntryKind::Missing {
+                break;
+            }
+            n += 1;
+            let mut name = base.clone();
+            name.push(format!(".~{n}~"));
+            let idx = bcomps.len() - 1;
+            bcomps[idx] = name;
+        }
+        self.used.insert(bcomps.clone());
+        Ok((dir, bcomps))
+    }
+
+    fn copy_in(
+        &mut self,
+        dir: &Dir,
+        comps: &[OsString],
+        display: &Path,
+        action: BackupAction,
+        reason: &str,
+    ) -> Result<BackupEntry, BackupError> {
+        let name = last(comps);
+        let c_name = atomic::component(name, display)?;
+        let mut src = open_regular(dir, &c_name, display)?;
+        let mode = src.metadata().map_err(|e| BackupError::io(display, "reading metadata", e))?.mode();
+        let (bdir, bcomps) = self.prepare_backup_dir(comps)?;
+        let bname = last(&bcomps);
+        let c_bname = atomic::component(bname, display)?;
+        let mut temp =
+            TempFile::create(&bdir, bname).map_err(|e| BackupError::io(display, "creating the backup copy", e))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut len = 0u64;
+        loop {
+            let n = match src.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(BackupError::io(display, "reading the file", e)),
+            };
+            hasher.update(&buf[..n]);
+            temp.file.write_all(&buf[..n]).map_err(|e| BackupError::io(display, "writing the backup copy", e))?;
+            len += n as u64;
+        }
+        temp.file.sync_all().map_err(|e| BackupError::io(display, "fsyncing the backup copy", e))?;
+        temp.chmod(mode & 0o777).map_err(|e| BackupError::io(display, "setting the backup copy's mode", e))?;
+        temp.commit(&c_bname).map_err(|e| BackupError::io(display, "renaming the backup copy into place", e))?;
+        drop(temp);
+        bdir.sync()?;
+        let old_sha = hex(&hasher.finalize());
+        Ok(self.record(comps.to_vec(), bcomps, action, reason, old_sha, len, BackupMethod::Copy))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        comps: Vec<OsString>,
+        bcomps: Vec<OsString>,
+        action: BackupAction,
+        reason: &str,
+        old_sha256: String,
+        bytes: u64,
+        method: BackupMethod,
+    ) -> BackupEntry {
+        let entry = BackupEntry {
+            path: join_lossy(&comps),
+            action,
+            reason: reason.to_string(),
+            old_sha256,
+            new_sha256: None,
+            bytes,
+            backed_up_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+            backup_path: join_lossy(&bcomps),
+            method,
+            id: EntryId(self.entries.len()),
+        };
+        self.entries.push(entry.clone());
+        entry
+    }
+}
+
+impl Drop for BackupSession {
+    fn drop(&mut self) {
+        if !self.finished && !self.entries.is_empty() {
+            // Best effort: an interrupted session still leaves a manifest saying so.
+            let _ = self.write_manifest(false);
+        }
+    }
+}
+
+/// Begin a session, back up `target` (if present), replace it atomically, finish the session.
+/// This is what single-file repairs call.
+pub fn replace_with_backup(
+    scan_dir: &Path,
+    target: &Path,
+    new_bytes: &[u8],
+    action: BackupAction,
+    reason: &str,
+    validate: Validator<'_>,
+) -> Result<Replaced, BackupError> {
+    let mut session = BackupSession::begin(scan_dir)?;
+    let result = session.replace(target, new_bytes, action, reason, validate);
+    let finished = session.finish();
+    let replaced = result?;
+    finished?;
+    Ok(replaced)
+}
+
+/// Lower-case hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn validate_manifest(bytes: &[u8]) -> Result<(), String> {
+    serde_json::from_slice::<Manifest>(bytes).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// `ino_t`/`dev_t` differ in width between unix flavours; `Metadata` uses `u64`.
+#[allow(clippy::unnecessary_cast)]
+fn same_inode(st: &libc::stat, meta: &std::fs::Metadata) -> bool {
+    st.st_ino as u64 == meta.ino() && st.st_dev as u64 == meta.dev()
+}
+
+fn last(comps: &[OsString]) -> &OsStr {
+    comps.last().map(OsString::as_os_str).unwrap_or_default()
+}
+
+fn join_lossy(comps: &[OsString]) -> String {
+    comps.iter().map(|c| c.to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+/// Open `name` in `dir` as a regular file without following symlinks; FIFOs, sockets and
+/// devices are refused before they are opened.
+fn open_regular(dir: &Dir, c_name: &std::ffi::CStr, display: &Path) -> Result<std::fs::File, BackupError> {
+    let st = dir.lstat(c_name).map_err(|e| BackupError::io(display, "inspecting the file", e))?;
+    let kind = match st {
+        None => return Err(BackupError::io(display, "opening the file", io::Error::from(io::ErrorKind::NotFound))),
+        Some(st) => EntryKind::from_mode(st.st_mode),
+    };
+    match kind {
+        EntryKind::File => {}
+        EntryKind::Symlink => return Err(BackupError::Symlink { path: display.to_path_buf() }),
+        other => return Err(BackupError::NotRegularFile { path: display.to_path_buf(), kind: other.describe() }),
+    }
+    let file = dir.open_file_nofollow(c_name).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            BackupError::Symlink { path: display.to_path_buf() }
+        } else {
+            BackupError::io(display, "opening the file", e)
+        }
+    })?;
+    let meta = file.metadata().map_err(|e| BackupError::io(display, "reading metadata", e))?;
+    if !meta.file_type().is_file() {
+        return Err(BackupError::NotRegularFile { path: display.to_path_buf(), kind: "special file" });
+    }
+    Ok(file)
+}
+
+fn open_and_hash(
+    dir: &Dir,
+    comps: &[OsString],
+    display: &Path,
+) -> Result<(std::ffi::CString, std::fs::File, u64, String), BackupError> {
+    let c_name = atomic::component(last(comps), display)?;
+    let mut src = open_regular(dir, &c_name, display)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut len = 0u64;
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(BackupError::io(display, "reading the file", e)),
+        };
+        hasher.update(&buf[..n]);
+        len += n as u64;
+    }
+    Ok((c_name, src, len, hex(&hasher.finalize())))
+}
