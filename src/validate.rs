@@ -49,28 +49,39 @@ impl Validation {
 /// Validates an in-memory document against `shape`.
 pub fn validate_bytes(bytes: &[u8], shape: &Shape) -> Validation {
     if let Some(problem) = leading_problem(bytes) {
-        return Validation { problem: Some(problem), captures: Captures::default() };
+        return invalid(problem);
     }
-    match std::str::from_utf8(bytes) {
-        Ok(text) => {
-            let state = RefCell::new(ShapeState::default());
-            let mut de = serde_json::Deserializer::from_str(text);
-            let result = ShapeSeed::new(shape, &state).deserialize(&mut de).and_then(|()| de.end());
-            finish(result, state, &SliceBytes(bytes), shape)
+    // Parse the valid UTF-8 prefix; whatever it finds first, before the bad byte, wins.
+    let (text, utf8_error) = match std::str::from_utf8(bytes) {
+        Ok(text) => (text, None),
+        Err(error) => (std::str::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or_default(), Some(error)),
+    };
+    let state = RefCell::new(ShapeState::default());
+    let mut de = serde_json::Deserializer::from_str(text);
+    let result = ShapeSeed::new(shape, &state).deserialize(&mut de).and_then(|()| de.end());
+    let source = SliceBytes(bytes);
+    match (utf8_error, &result) {
+        (Some(error), Ok(())) => {
+            invalid(utf8_problem(&source, error.valid_up_to() as u64, error.error_len().is_none()))
         }
-        Err(error) => {
-            let valid_up_to = error.valid_up_to();
-            // Something earlier than the bad byte may be the real first problem.
-            let prefix = validate_bytes(&bytes[..valid_up_to], shape);
-            match prefix.problem {
-                Some(ref p) if p.kind != FindingKind::Truncated && p.kind != FindingKind::Empty => prefix,
-                _ => Validation {
-                    problem: Some(utf8_problem(&SliceBytes(bytes), valid_up_to as u64, error.error_len().is_none())),
-                    captures: Captures::default(),
-                },
-            }
+        // The prefix stops where the bad bytes start: if that is all that is wrong with it,
+        // the bad bytes are the first problem (the stream path sees them the same way).
+        (Some(error), Err(e)) if prefix_ended_early(text.as_bytes(), e) => {
+            invalid(utf8_problem(&source, error.valid_up_to() as u64, error.error_len().is_none()))
         }
+        _ => finish(result, state, &source, shape),
     }
+}
+
+fn prefix_ended_early(prefix: &[u8], error: &serde_json::Error) -> bool {
+    let source = SliceBytes(prefix);
+    error.classify() == Category::Eof
+        || (error.classify() == Category::Syntax
+            && position_of(&source, error).is_some_and(|l| unfinished_token_at_end(&source, l.offset).is_some()))
+}
+
+fn invalid(problem: Problem) -> Validation {
+    Validation { problem: Some(problem), captures: Captures::default() }
 }
 
 /// Validates a file, streaming it when it is larger than [`IN_MEMORY_LIMIT`].
@@ -119,15 +130,19 @@ fn is_json_whitespace(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
+fn empty(len: u64) -> Problem {
+    let message = if len == 0 {
+        "the file is empty (0 bytes)".to_string()
+    } else {
+        format!("the file holds only whitespace ({len} bytes)")
+    };
+    Problem { kind: FindingKind::Empty, location: Some(Location { offset: 0, line: 1, column: 1 }), message }
+}
+
 /// Problems visible before parsing: no document at all, or a byte-order mark.
 fn leading_problem(bytes: &[u8]) -> Option<Problem> {
     if bytes.iter().all(|&b| is_json_whitespace(b)) {
-        let message = if bytes.is_empty() {
-            "the file is empty (0 bytes)".to_string()
-        } else {
-            format!("the file holds only whitespace ({} bytes)", bytes.len())
-        };
-        return Some(Problem { kind: FindingKind::Empty, location: Some(location_at(&SliceBytes(bytes), 0)), message });
+        return Some(empty(bytes.len() as u64));
     }
     if bytes.starts_with(&BOM) {
         return Some(Problem {
@@ -164,6 +179,7 @@ fn finish(
 fn classify(error: &serde_json::Error, state: &ShapeState, bytes: &dyn ByteSource) -> Option<Problem> {
     let len = bytes.len();
     match error.classify() {
+        Category::Eof if bytes.next_non_whitespace(0).is_none() => Some(empty(len)),
         Category::Eof => Some(Problem {
             kind: FindingKind::Truncated,
             location: Some(location_at(bytes, len)),
@@ -189,6 +205,16 @@ fn classify(error: &serde_json::Error, state: &ShapeState, bytes: &dyn ByteSourc
             if [offset, offset.saturating_sub(1)].into_iter().any(|o| is_python_literal_at(bytes, o)) {
                 return None;
             }
+            if let Some(start) = unfinished_token_at_end(bytes, offset) {
+                let len = bytes.len();
+                return Some(Problem {
+                    kind: FindingKind::Truncated,
+                    location: Some(location_at(bytes, len)),
+                    message: format!(
+                        "the document ends early, inside a number or literal at byte {start} (file is {len} bytes)"
+                    ),
+                });
+            }
             let culprit = offset;
             let message = serde_message(error);
             if message.starts_with("trailing characters") {
@@ -210,6 +236,37 @@ fn classify(error: &serde_json::Error, state: &ShapeState, bytes: &dyn ByteSourc
             })
         }
     }
+}
+
+/// serde_json reports a number or literal cut off by the end of the file (`-`, `1.`, `1e+`,
+/// `Na`) as a syntax error, not as EOF. When the token at the error runs to the end of the
+/// file and could still become a valid token, the file is a prefix: truncated. Returns where
+/// the token starts.
+fn unfinished_token_at_end(bytes: &dyn ByteSource, offset: u64) -> Option<u64> {
+    const MAX_TOKEN: u64 = 32;
+    let len = bytes.len();
+    let is_token_byte = |b: u8| b.is_ascii_alphanumeric() || b"+-.".contains(&b);
+    if offset >= len {
+        return Some(len);
+    }
+    if len - offset > MAX_TOKEN || !bytes.get(offset).is_some_and(is_token_byte) {
+        return None;
+    }
+    let mut start = offset;
+    while start > 0 && offset - start < MAX_TOKEN && bytes.get(start - 1).is_some_and(is_token_byte) {
+        start -= 1;
+    }
+    let mut token = vec![0u8; (len - start) as usize];
+    let n = bytes.read_into(start, &mut token).ok()?;
+    let token = &token[..n];
+    if !token.iter().all(|&b| is_token_byte(b)) {
+        return None;
+    }
+    let literal_prefix = [&b"true"[..], b"false", b"null", b"NaN", b"Infinity", b"-Infinity"]
+        .iter()
+        .any(|literal| literal.len() > token.len() && literal.starts_with(token));
+    let number_prefix = token.iter().all(|b| b"0123456789+-.eE".contains(b));
+    (literal_prefix || number_prefix).then_some(start)
 }
 
 fn zero_filled(bytes: &dyn ByteSource, offset: u64) -> Problem {
@@ -261,19 +318,25 @@ fn is_python_literal_at(bytes: &dyn ByteSource, offset: u64) -> bool {
 
 fn retry_with_python_literals(bytes: &dyn ByteSource, shape: &Shape) -> Validation {
     let state = RefCell::new(ShapeState::default());
-    let reader = PythonLiterals::new(BufReader::new(SourceReader { bytes, offset: 0 }));
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    let result = ShapeSeed::new(shape, &state).deserialize(&mut de).and_then(|()| de.end());
+    let mut utf8 = Utf8Reader::new(SourceReader { bytes, offset: 0 });
+    let result = {
+        let reader = PythonLiterals::new(BufReader::new(&mut utf8));
+        let mut de = serde_json::Deserializer::from_reader(reader);
+        ShapeSeed::new(shape, &state).deserialize(&mut de).and_then(|()| de.end())
+    };
     let state = state.into_inner();
     match result {
         Ok(()) => Validation { problem: None, captures: state.captures },
         Err(error) => {
-            let problem = classify(&error, &state, bytes).unwrap_or_else(|| Problem {
-                kind: FindingKind::Corrupt,
-                location: position_of(bytes, &error),
-                message: format!("syntax error: {}", serde_message(&error)),
-            });
-            Validation { problem: Some(problem), captures: Captures::default() }
+            let problem = match (error.classify(), utf8.utf8_error()) {
+                (Category::Io, Some((offset, incomplete))) => utf8_problem(bytes, offset, incomplete),
+                _ => classify(&error, &state, bytes).unwrap_or_else(|| Problem {
+                    kind: FindingKind::Corrupt,
+                    location: position_of(bytes, &error),
+                    message: format!("syntax error: {}", serde_message(&error)),
+                }),
+            };
+            invalid(problem)
         }
     }
 }
@@ -644,6 +707,9 @@ mod tests {
         assert_eq!(any(b"[-Infinity,-1]"), (None, None));
         assert_eq!(any(b"[-30Infinity]").0, Some(FindingKind::Corrupt));
         assert_eq!(any(b"[3276N]").0, Some(FindingKind::Corrupt));
+        assert_eq!(any(b"[NaN, \"\xff\"]").0, Some(FindingKind::InvalidUtf8));
+        assert_eq!(any(b"[Na"), (Some(FindingKind::Truncated), Some(3)));
+        assert_eq!(any(b"[Nope"), (Some(FindingKind::Corrupt), Some(1)));
         assert_eq!(any(b"[NaNa]").0, Some(FindingKind::Corrupt));
         assert_eq!(any(b"{\"a\" : \n Infinity}"), (None, None));
         let shape = obj().req("a", Shape::String).shape();
@@ -662,6 +728,9 @@ mod tests {
         assert_eq!(any(b"{\"a\": [1, 2"), (Some(FindingKind::Truncated), Some(11)));
         assert_eq!(any(b"{\"a\": \"abc"), (Some(FindingKind::Truncated), Some(10)));
         assert_eq!(any(b"{\"a\": tr"), (Some(FindingKind::Truncated), Some(8)));
+        for cut in [&b"{\"a\":-"[..], b"{\"a\": 1.", b"{\"a\": 1e+", b"[-1", b"[-Inf"] {
+            assert_eq!(any(cut), (Some(FindingKind::Truncated), Some(cut.len() as u64)), "{cut:?}");
+        }
         // Cut inside a two-byte character.
         assert_eq!(any(b"{\"a\": \"\xc3"), (Some(FindingKind::Truncated), Some(8)));
     }
@@ -752,5 +821,86 @@ mod tests {
         let mut out = Vec::new();
         assert!(reader.read_to_end(&mut out).is_err());
         assert_eq!((out.as_slice(), reader.utf8_error()), (&b"ab"[..], Some((2, false))));
+    }
+
+    mod properties {
+        use super::{validate_bytes, validate_stream, File, FindingKind, Shape};
+        use proptest::prelude::*;
+        use serde_json::{Map, Value};
+
+        fn value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                (-1e300f64..1e300).prop_map(Value::from),
+                "[a-zé😀\\\\\"\\n\\u{0}-\\u{1f} ]{0,12}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(5, 48, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    prop::collection::vec(("[a-z_]{1,6}", inner), 0..6)
+                        .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+                ]
+            })
+        }
+
+        /// Documents as OpenAnt writes them: an object or array at the top, no trailing newline.
+        fn document() -> impl Strategy<Value = Vec<u8>> {
+            (prop::collection::vec(("[a-z]{1,5}", value()), 0..5), any::<bool>(), any::<bool>()).prop_map(
+                |(kv, array, pretty)| {
+                    let v = if array {
+                        Value::Array(kv.into_iter().map(|(_, v)| v).collect())
+                    } else {
+                        Value::Object(kv.into_iter().collect())
+                    };
+                    if pretty {
+                        serde_json::to_vec_pretty(&v).unwrap()
+                    } else {
+                        serde_json::to_vec(&v).unwrap()
+                    }
+                },
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+
+            #[test]
+            fn every_strict_prefix_is_empty_or_truncated(doc in document()) {
+                prop_assert!(validate_bytes(&doc, &Shape::Any).is_valid());
+                for cut in 0..doc.len() {
+                    let v = validate_bytes(&doc[..cut], &Shape::Any);
+                    let kind = v.problem.as_ref().map(|p| p.kind);
+                    prop_assert!(
+                        matches!(kind, Some(FindingKind::Empty | FindingKind::Truncated)),
+                        "prefix {cut} of {:?} gave {:?}", String::from_utf8_lossy(&doc), v.problem
+                    );
+                }
+            }
+
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+                for kind in [FileKind::Results, FileKind::Checkpoint, FileKind::PipelineOutput, FileKind::GenericJson] {
+                    let v = validate_bytes(&bytes, shape_for(kind, Some(CheckpointStep::Analyze)));
+                    if let Some(loc) = v.problem.and_then(|p| p.location) {
+                        prop_assert!(loc.offset <= bytes.len() as u64);
+                    }
+                }
+            }
+
+            #[test]
+            fn streaming_agrees_with_memory(doc in document(), cut in any::<prop::sample::Index>(), tail in prop::collection::vec(prop_oneof![Just(0u8), Just(0xE9u8), Just(b'x'), Just(b'{')], 0..4)) {
+                let mut bytes = doc[..cut.index(doc.len() + 1)].to_vec();
+                bytes.extend(tail);
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("f.json");
+                std::fs::write(&path, &bytes).unwrap();
+                let streamed = validate_stream(File::open(&path).unwrap(), &Shape::Any).unwrap();
+                prop_assert_eq!(streamed, validate_bytes(&bytes, &Shape::Any));
+            }
+        }
+
+        use crate::layout::{shape_for, CheckpointStep, FileKind};
     }
 }
