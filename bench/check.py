@@ -14,7 +14,6 @@ Best of --runs wall-clock times are reported; peak RSS comes from getrusage of e
 import argparse
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -38,17 +37,18 @@ print(bad)
 
 
 def run(cmd, runs):
-    """Best wall time over `runs` runs, and the peak RSS (MB) seen."""
+    """Best wall time over `runs` runs, and the largest peak RSS (MB) of the command itself."""
     best, peak = None, 0.0
     for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         start = time.perf_counter()
-        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - start
-        if proc.returncode not in (0, 4):
-            sys.exit(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr.decode()[:500]}")
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        peak = max(peak, rss / 1024.0) if rss > before else peak
+        code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 4):
+            sys.exit(f"{cmd[0]} failed ({code}): {proc.stderr.read().decode()[:500]}")
+        proc.stderr.close()
+        peak = max(peak, usage.ru_maxrss / 1024.0)
         best = elapsed if best is None else min(best, elapsed)
     return best, peak
 

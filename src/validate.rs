@@ -8,13 +8,16 @@
 //! (`zero-filled`), broken syntax or extra data (`corrupt`), bytes that are not UTF-8
 //! (`invalid-utf8`), or a well-formed document of the wrong shape (`schema`).
 //!
-//! Files up to [`IN_MEMORY_LIMIT`] are read whole (UTF-8 is checked in one pass, then
-//! serde_json parses the `str`); larger files stream through [`Utf8Reader`] in bounded memory.
+//! A file is read whole when it fits in what is left of [`MEMORY_BUDGET`], shared by all
+//! threads (UTF-8 is checked in one pass, then serde_json parses the `str` at GB/s); otherwise
+//! it streams through [`Utf8Reader`] in bounded memory. So peak memory stays bounded however
+//! many cores validate at once and however large the files are.
 
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::de::DeserializeSeed;
 use serde_json::error::Category;
@@ -22,8 +25,36 @@ use serde_json::error::Category;
 use crate::finding::{FindingKind, Location};
 use crate::shape::{Captures, Shape, ShapeSeed, ShapeState};
 
-/// Files larger than this are validated as a stream instead of being read whole.
-pub const IN_MEMORY_LIMIT: u64 = 8 * 1024 * 1024;
+/// Bytes of file content all threads together may hold in memory at once.
+pub const MEMORY_BUDGET: u64 = 256 * 1024 * 1024;
+
+/// Files larger than this always stream, whatever the budget holds.
+pub const IN_MEMORY_LIMIT: u64 = 64 * 1024 * 1024;
+
+static IN_MEMORY: AtomicU64 = AtomicU64::new(0);
+
+/// A reservation of `len` bytes of [`MEMORY_BUDGET`], released on drop.
+struct Reservation(u64);
+
+impl Reservation {
+    fn take(len: u64) -> Option<Reservation> {
+        if len > IN_MEMORY_LIMIT {
+            return None;
+        }
+        IN_MEMORY
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                (used + len <= MEMORY_BUDGET).then_some(used + len)
+            })
+            .ok()
+            .map(|_| Reservation(len))
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        IN_MEMORY.fetch_sub(self.0, Ordering::AcqRel);
+    }
+}
 
 /// The first thing wrong with a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,12 +115,12 @@ fn invalid(problem: Problem) -> Validation {
     Validation { problem: Some(problem), captures: Captures::default() }
 }
 
-/// Validates a file, streaming it when it is larger than [`IN_MEMORY_LIMIT`].
+/// Validates a file: in memory when the budget allows, else as a stream.
 /// `Err` means the file could not be read (the caller reports it as `unreadable`).
 pub fn validate_file(path: &Path, shape: &Shape) -> io::Result<Validation> {
     let mut file = File::open(path)?;
     let len = file.metadata()?.len();
-    if len <= IN_MEMORY_LIMIT {
+    if let Some(_reservation) = Reservation::take(len) {
         let mut bytes = Vec::with_capacity(len as usize + 1);
         file.read_to_end(&mut bytes)?;
         return Ok(validate_bytes(&bytes, shape));
