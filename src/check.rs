@@ -2,7 +2,6 @@
 //! turn what was found into findings. Read-only.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -162,20 +161,31 @@ fn symlink_message(path: &Path) -> String {
 }
 
 /// Stats and validates one file. Never panics; I/O errors become `Err(message)`.
+/// JSON files are opened once and stat-ed through the open handle.
 fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Examined {
-    let meta = std::fs::symlink_metadata(&path);
-    let (size, modified) = match &meta {
-        Ok(meta) => (if meta.is_file() { meta.len() } else { 0 }, meta.modified().ok()),
-        Err(_) => (0, None),
+    let mut size = 0;
+    let mut modified = None;
+    let mut stat = |meta: &std::fs::Metadata| {
+        size = if meta.is_file() { meta.len() } else { 0 };
+        modified = meta.modified().ok();
     };
-    let outcome = match (&meta, class.kind) {
-        (Err(error), _) => Err(error.to_string()),
-        (Ok(_), FileKind::Temp) => validate_temp(&path, &class).map_err(|e| e.to_string()),
-        (Ok(_), kind) if kind.is_json() => {
-            validate::validate_file(&path, shape_for(kind, class.checkpoint_step)).map(Some).map_err(|e| e.to_string())
-        }
-        (Ok(_), _) => Ok(None),
+    let outcome = if class.kind.is_json() {
+        validate::open_regular(&path)
+            .and_then(|file| {
+                stat(&file.metadata()?);
+                validate::validate_open(file, shape_for(class.kind, class.checkpoint_step))
+            })
+            .map(Some)
+    } else {
+        std::fs::symlink_metadata(&path).and_then(|meta| {
+            stat(&meta);
+            match class.kind {
+                FileKind::Temp => validate_temp(&path, &class),
+                _ => Ok(None),
+            }
+        })
     };
+    let outcome = outcome.map_err(|e| e.to_string());
     Examined { path, class, scan_dir, size, modified, outcome }
 }
 
@@ -185,8 +195,9 @@ fn validate_temp(path: &Path, class: &Classified) -> io::Result<Option<Validatio
     let content = match class.temp.as_ref().map(|t| t.writer) {
         Some(layout::TempWriter::AtomicWrites) => {
             let inner = path.join("tmpfile.tmp");
-            match File::open(&inner) {
-                Ok(_) => inner,
+            match std::fs::symlink_metadata(&inner) {
+                Ok(meta) if meta.is_file() => inner,
+                Ok(_) => return Ok(None),
                 Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
                 Err(error) => return Err(error),
             }
