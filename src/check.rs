@@ -180,7 +180,7 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
         std::fs::symlink_metadata(&path).and_then(|meta| {
             stat(&meta);
             match class.kind {
-                FileKind::Temp => validate_temp(&path, &class),
+                FileKind::Temp => validate_temp(&path, &class, &|p: &Path| validate::open_regular(p)),
                 _ => Ok(None),
             }
         })
@@ -189,12 +189,29 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
     Examined { path, class, scan_dir, size, modified, outcome }
 }
 
+/// How a file's content is opened for reading. `check` opens by path
+/// ([`validate::open_regular`]); `clean` opens relative to a directory handle and refuses
+/// anything but the regular file it judged.
+pub type Opener<'a> = &'a dyn Fn(&Path) -> io::Result<std::fs::File>;
+
+/// Validates a classified file the way `check` does: a temp by [`validate_temp`], a JSON file
+/// against its kind's shape, anything else not at all (`Ok(None)`).
+pub fn validate_classified(path: &Path, class: &Classified, open: Opener<'_>) -> io::Result<Option<Validation>> {
+    match class.kind {
+        FileKind::Temp => validate_temp(path, class, open),
+        kind if kind.is_json() => {
+            validate::validate_open(open(path)?, shape_for(kind, class.checkpoint_step)).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
 /// The document a temp file holds, checked against its target's shape when the name says
 /// what the target is. An atomicwrites dir holds its document in `tmpfile.tmp`.
-fn validate_temp(path: &Path, class: &Classified) -> io::Result<Option<Validation>> {
+pub fn validate_temp(path: &Path, class: &Classified, open: Opener<'_>) -> io::Result<Option<Validation>> {
     let content = match class.temp.as_ref().map(|t| t.writer) {
         Some(layout::TempWriter::AtomicWrites) => {
-            let inner = path.join("tmpfile.tmp");
+            let inner = path.join(ATOMICWRITES_FILE);
             match std::fs::symlink_metadata(&inner) {
                 Ok(meta) if meta.is_file() => inner,
                 Ok(_) => return Ok(None),
@@ -206,17 +223,20 @@ fn validate_temp(path: &Path, class: &Classified) -> io::Result<Option<Validatio
     };
     let target_kind = class.temp.as_ref().and_then(|t| t.target.as_deref()).map(|target| target_kind(path, target));
     let validation = match target_kind {
-        Some(kind) => validate::validate_file(&content, shape_for(kind, None))?,
-        None => validate::validate_file(&content, &any_recording_keys())?,
+        Some(kind) => validate::validate_open(open(&content)?, shape_for(kind, None))?,
+        None => validate::validate_open(open(&content)?, &any_recording_keys())?,
     };
     if target_kind.is_none() && validation.is_valid() {
         // The name does not say: let the content tell, and hold it to that kind's shape.
         if let Some(kind) = sniff_kind(&validation.captures) {
-            return validate::validate_file(&content, shape_for(kind, None)).map(Some);
+            return validate::validate_open(open(&content)?, shape_for(kind, None)).map(Some);
         }
     }
     Ok(Some(validation))
 }
+
+/// The file inside atomicwrites' `.atomicwriteXXXXXX/` temp dir that holds the document.
+pub const ATOMICWRITES_FILE: &str = "tmpfile.tmp";
 
 /// The kind the target of a temp file in the same directory would have.
 fn target_kind(temp: &Path, target: &str) -> FileKind {
@@ -316,46 +336,25 @@ fn temp_finding(
     let dir = file.path.parent().unwrap_or(Path::new("."));
     let fix_dir = file.scan_dir.as_deref().unwrap_or(dir);
 
-    let complete = validation.is_some_and(Validation::is_valid);
-    let kind_held = validation.filter(|v| v.is_valid()).and_then(|v| sniff_kind(&v.captures));
-    let target = temp.target.clone().or_else(|| kind_held.and_then(default_name));
-    let target_state = target.as_deref().map(|name| {
+    let assessment = assess_temp(temp, validation, &|name| {
         let target_path = dir.join(name);
         match by_path.get(target_path.as_path()) {
             None => TargetState::Missing,
-            Some(t) => match &t.outcome {
-                Ok(Some(v)) if !v.is_valid() => TargetState::Broken,
-                Err(_) => TargetState::Broken,
-                _ => TargetState::Healthy,
-            },
+            Some(t) => TargetState::of(&t.outcome),
         }
     });
 
     let mut message = format!("left by {}", temp.writer.describe());
-    match (&temp.target, &target) {
-        (Some(t), _) => message.push_str(&format!(" while writing {t}")),
-        (None, Some(t)) => message.push_str(&format!(", probably while writing {t}")),
-        (None, None) => {}
-    }
+    message.push_str(&assessment.writing());
     if let Some(age) = age {
         message.push_str(&format!(", {} ago", human_age(age)));
     }
-    let content = match validation {
-        None => "holds nothing".to_string(),
-        Some(v) if v.is_valid() => "holds a complete, valid document".to_string(),
-        Some(v) => {
-            format!("holds an incomplete document ({})", v.problem.as_ref().map_or("unreadable", |p| p.kind.as_str()))
-        }
-    };
-    message.push_str(&format!("; {content}"));
-    let salvageable = complete && matches!(target_state, Some(TargetState::Missing | TargetState::Broken));
-    let fix = if salvageable {
-        let name = target.as_deref().unwrap_or("the target");
-        let state = if target_state == Some(TargetState::Missing) { "missing" } else { "damaged" };
-        message.push_str(&format!(" and {name} is {state}: repair can restore it from this file"));
+    message.push_str(&format!("; {}", assessment.content));
+    let fix = if assessment.salvageable() {
+        message.push_str(&format!(" and {}", assessment.salvage_note()));
         format!("scanaudit repair {}", shell_quote(fix_dir))
     } else {
-        if let (Some(name), Some(TargetState::Healthy)) = (target.as_deref(), target_state) {
+        if let (Some(name), Some(TargetState::Healthy)) = (assessment.target.as_deref(), assessment.target_state) {
             message.push_str(&format!("; {name} is intact"));
         }
         format!("scanaudit clean {}", shell_quote(dir))
@@ -374,11 +373,87 @@ fn temp_finding(
         .fix(Some(fix))
 }
 
+/// The state of the file a temp was meant to replace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TargetState {
+pub enum TargetState {
     Missing,
     Broken,
     Healthy,
+}
+
+impl TargetState {
+    /// The state of a target that exists, from how its validation went.
+    pub fn of(outcome: &Result<Option<Validation>, String>) -> TargetState {
+        match outcome {
+            Ok(Some(v)) if !v.is_valid() => TargetState::Broken,
+            Err(_) => TargetState::Broken,
+            _ => TargetState::Healthy,
+        }
+    }
+}
+
+/// What a temp file is worth: who wrote it, for which target, whether it holds a complete
+/// document, and how the target is. `check` reports it; `clean` keeps a salvageable temp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TempAssessment {
+    /// The target the temp's name carries.
+    pub named_target: Option<String>,
+    /// The target: named, or guessed from the kind of the complete document it holds.
+    pub target: Option<String>,
+    pub target_state: Option<TargetState>,
+    /// It holds a complete, valid document.
+    pub complete: bool,
+    /// "holds nothing", "holds a complete, valid document", "holds an incomplete document (...)".
+    pub content: String,
+}
+
+impl TempAssessment {
+    /// Complete, and its target is missing or broken: the temp may be the only good copy.
+    pub fn salvageable(&self) -> bool {
+        self.complete && matches!(self.target_state, Some(TargetState::Missing | TargetState::Broken))
+    }
+
+    /// " while writing results.json", ", probably while writing results.json" or "".
+    pub fn writing(&self) -> String {
+        match (&self.named_target, &self.target) {
+            (Some(t), _) => format!(" while writing {t}"),
+            (None, Some(t)) => format!(", probably while writing {t}"),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// "results.json is missing: repair can restore it from this file".
+    pub fn salvage_note(&self) -> String {
+        let name = self.target.as_deref().unwrap_or("the target");
+        let state = if self.target_state == Some(TargetState::Missing) { "missing" } else { "damaged" };
+        format!("{name} is {state}: repair can restore it from this file")
+    }
+}
+
+/// Assesses a temp from its name and what [`validate_temp`] found in it; `target_state` tells
+/// the state of a target, by file name in the temp's directory.
+pub fn assess_temp(
+    temp: &TempName,
+    validation: Option<&Validation>,
+    target_state: &dyn Fn(&str) -> TargetState,
+) -> TempAssessment {
+    let complete = validation.is_some_and(Validation::is_valid);
+    let kind_held = validation.filter(|v| v.is_valid()).and_then(|v| sniff_kind(&v.captures));
+    let target = temp.target.clone().or_else(|| kind_held.and_then(default_name));
+    let content = match validation {
+        None => "holds nothing".to_string(),
+        Some(v) if v.is_valid() => "holds a complete, valid document".to_string(),
+        Some(v) => {
+            format!("holds an incomplete document ({})", v.problem.as_ref().map_or("unreadable", |p| p.kind.as_str()))
+        }
+    };
+    TempAssessment {
+        named_target: temp.target.clone(),
+        target_state: target.as_deref().map(target_state),
+        target,
+        complete,
+        content,
+    }
 }
 
 fn default_name(kind: FileKind) -> Option<String> {
@@ -418,7 +493,7 @@ fn fix_for_damage(file: &Examined) -> Option<String> {
     Some(format!("openant {verb}"))
 }
 
-fn human_age(age: Duration) -> String {
+pub fn human_age(age: Duration) -> String {
     let secs = age.as_secs();
     match secs {
         0..=59 => format!("{secs}s"),
