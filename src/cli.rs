@@ -35,6 +35,9 @@ pub enum Command {
     /// Find every damaged file under the given paths (read-only)
     #[command(after_help = EXIT_STATUS_HELP)]
     Check(CheckArgs),
+    /// Remove stray temp files left by interrupted writes, safely enough for cron
+    #[command(after_help = CLEAN_HELP)]
+    Clean(CleanArgs),
     /// Print a shell completion script
     Completions {
         /// The shell to generate completions for
@@ -54,6 +57,48 @@ pub struct CheckArgs {
 
     #[command(flatten)]
     pub grading: GradingArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+pub const CLEAN_HELP: &str = "\
+Removes only regular files named like a known temp pattern (and atomicwrites' .atomicwriteXXXXXX/
+dirs) that are older than --older-than by the newest of mtime and ctime, not open in any process,
+not flock-ed, on the root's filesystem, and not salvageable (a complete document whose target is
+missing or broken is kept for `scanaudit repair`). Symlinks are never followed or removed.
+One instance at a time: the lock is $XDG_RUNTIME_DIR/scanaudit/clean.lock, or
+<first PATH>/.scanaudit/clean.lock when XDG_RUNTIME_DIR is unset. Never prompts.
+
+Exit status (bits, OR-ed together):
+  0   nothing removed (temps kept on purpose are not problems; --dry-run always)
+  1   something was removed
+  8   an I/O error (the run went on past it), or another clean holds the lock
+  16  usage error";
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Scan trees or scan dirs to clean [default: $OPENANT_HOME/projects or ~/.openant/projects]
+    pub paths: Vec<PathBuf>,
+
+    /// Only remove temps older than this, by the newest of mtime and ctime (e.g. 30m, 1h, 7d)
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub older_than: String,
+
+    /// List what would be removed; delete nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Also remove scanaudit backup folders (.scanaudit/backups/<timestamp>/) older than AGE
+    #[arg(long, value_name = "AGE")]
+    pub backups: Option<String>,
+
+    /// Start no new removal after this long; the rest is reported as not examined
+    #[arg(long, value_name = "DURATION")]
+    pub max_runtime: Option<String>,
+
+    #[command(flatten)]
+    pub walk: WalkArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,

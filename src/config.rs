@@ -2,11 +2,12 @@
 
 use std::collections::HashSet;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use crate::cli::{CheckArgs, ColorChoice, Format, GradingArgs, OutputArgs};
+use crate::cli::{CheckArgs, CleanArgs, ColorChoice, Format, GradingArgs, OutputArgs};
 use crate::finding::{Finding, FindingKind, Level};
 use crate::walk::Filters;
 
@@ -19,6 +20,63 @@ pub enum UsageError {
     NoDefaultRoot,
     #[error("--allow and --deny both name {0}")]
     AllowDeny(FindingKind),
+    #[error("invalid duration for {flag} {value:?}: {message} (examples: 30m, 1h, 7d)")]
+    Duration { flag: &'static str, value: String, message: String },
+}
+
+/// `scanaudit clean`, checked.
+#[derive(Debug, Clone)]
+pub struct CleanConfig {
+    pub roots: Vec<PathBuf>,
+    pub filters: Filters,
+    pub older_than: Duration,
+    pub dry_run: bool,
+    /// `--backups AGE`: prune scanaudit backup folders older than this.
+    pub backups: Option<Duration>,
+    pub max_runtime: Option<Duration>,
+    /// The single-instance lock file.
+    pub lock_path: PathBuf,
+    pub output: OutputConfig,
+}
+
+impl CleanConfig {
+    pub fn from_args(args: CleanArgs) -> Result<CleanConfig, UsageError> {
+        let roots = if args.paths.is_empty() { vec![default_root()?] } else { args.paths };
+        let lock_path = CleanConfig::lock_path(std::env::var_os("XDG_RUNTIME_DIR"), &roots[0]);
+        Ok(CleanConfig {
+            filters: Filters { include: glob_set(&args.walk.include)?, exclude: glob_set(&args.walk.exclude)? },
+            older_than: duration("--older-than", &args.older_than)?,
+            dry_run: args.dry_run,
+            backups: args.backups.as_deref().map(|v| duration("--backups", v)).transpose()?,
+            max_runtime: args.max_runtime.as_deref().map(|v| duration("--max-runtime", v)).transpose()?,
+            lock_path,
+            output: output(&args.output),
+            roots,
+        })
+    }
+
+    /// `$XDG_RUNTIME_DIR/scanaudit/clean.lock` when that is set (per user, cleared at logout,
+    /// never inside scan data); else `<first root>/.scanaudit/clean.lock` (the parent's, when
+    /// the root is a file), beside scanaudit's other state, which nothing OpenAnt reads.
+    pub fn lock_path(xdg_runtime_dir: Option<std::ffi::OsString>, first_root: &Path) -> PathBuf {
+        match xdg_runtime_dir.filter(|d| !d.is_empty()) {
+            Some(dir) => PathBuf::from(dir).join("scanaudit").join(crate::clean::LOCK_NAME),
+            None => {
+                let base =
+                    if first_root.is_file() { first_root.parent().unwrap_or(Path::new(".")) } else { first_root };
+                base.join(crate::backup::STATE_DIR).join(crate::clean::LOCK_NAME)
+            }
+        }
+    }
+}
+
+/// `30m`, `1h`, `7d`, `1h 30m`, `0s` (humantime's syntax).
+fn duration(flag: &'static str, value: &str) -> Result<Duration, UsageError> {
+    humantime::parse_duration(value.trim()).map_err(|e| UsageError::Duration {
+        flag,
+        value: value.to_string(),
+        message: e.to_string(),
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -138,6 +196,23 @@ mod tests {
         let graded = grading.apply(findings);
         let levels: Vec<(FindingKind, Level)> = graded.iter().map(|f| (f.kind, f.level)).collect();
         assert_eq!(levels, [(FindingKind::Backup, Level::Error), (FindingKind::StrayTemp, Level::Error)]);
+    }
+
+    #[test]
+    fn durations_parse_and_bad_ones_are_usage_errors() {
+        assert_eq!(duration("--older-than", "1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(duration("--backups", "7d").unwrap(), Duration::from_secs(7 * 86_400));
+        assert_eq!(duration("--older-than", "0s").unwrap(), Duration::ZERO);
+        assert!(matches!(duration("--older-than", "soon"), Err(UsageError::Duration { .. })));
+        assert!(matches!(duration("--older-than", "-1h"), Err(UsageError::Duration { .. })));
+    }
+
+    #[test]
+    fn lock_lives_in_the_runtime_dir_else_beside_the_first_root() {
+        let lock = CleanConfig::lock_path(Some("/run/user/1000".into()), Path::new("/data/projects"));
+        assert_eq!(lock, Path::new("/run/user/1000/scanaudit/clean.lock"));
+        let lock = CleanConfig::lock_path(Some("".into()), Path::new("/nonexistent/projects"));
+        assert_eq!(lock, Path::new("/nonexistent/projects/.scanaudit/clean.lock"));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod atomic;
 pub mod backup;
 pub mod check;
+pub mod clean;
 pub mod cli;
 pub mod config;
 pub mod exit_codes;

@@ -6,7 +6,7 @@ use std::process::ExitCode as ProcessExitCode;
 
 use clap::{CommandFactory, Parser};
 use scanaudit::cli::{Cli, Command};
-use scanaudit::config::CheckConfig;
+use scanaudit::config::{CheckConfig, CleanConfig};
 use scanaudit::exit_codes::ExitCode;
 use scanaudit::finding::{FindingKind, Level};
 use scanaudit::report::{self, Progress};
@@ -28,6 +28,13 @@ fn run() -> ExitCode {
     match cli.command {
         Command::Check(args) => match CheckConfig::from_args(args) {
             Ok(config) => check(&config),
+            Err(error) => {
+                eprintln!("scanaudit: error: {error}");
+                ExitCode::USAGE
+            }
+        },
+        Command::Clean(args) => match CleanConfig::from_args(args) {
+            Ok(config) => clean(&config),
             Err(error) => {
                 eprintln!("scanaudit: error: {error}");
                 ExitCode::USAGE
@@ -62,6 +69,33 @@ fn check(config: &CheckConfig) -> ExitCode {
     let mut out = stdout.lock();
     let written =
         report::render_check(&mut out, &config.output, &config.roots, &outcome, &findings).and_then(|()| out.flush());
+    match written {
+        Ok(()) => code,
+        Err(error) => code | output_error(&error),
+    }
+}
+
+fn clean(config: &CleanConfig) -> ExitCode {
+    // One instance at a time; a second one exits at once, never waits (cron must not pile up).
+    let _lock = match scanaudit::clean::lock(&config.lock_path) {
+        Ok(lock) => lock,
+        Err(error) => {
+            eprintln!("scanaudit: {error}");
+            return ExitCode::OPERATIONAL;
+        }
+    };
+    let progress = Progress::new(config.output.progress);
+    let outcome = scanaudit::clean::run(config, &progress);
+    let mut code = ExitCode::SUCCESS;
+    if outcome.removed_any() {
+        code |= ExitCode::FIXED;
+    }
+    if outcome.failed() {
+        code |= ExitCode::OPERATIONAL;
+    }
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let written = report::clean::render(&mut out, &config.output, &config.roots, &outcome).and_then(|()| out.flush());
     match written {
         Ok(()) => code,
         Err(error) => code | output_error(&error),

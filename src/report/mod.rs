@@ -1,5 +1,6 @@
 //! All terminal output: the findings table, the JSON document, the summary line, progress.
 
+pub mod clean;
 mod json;
 mod progress;
 mod summary;

@@ -8,13 +8,18 @@ use crate::finding::{Finding, Level};
 /// `COLUMNS` says otherwise: wide enough for paths, narrow enough to read.
 const PIPED_WIDTH: u16 = 160;
 
-pub fn render(findings: &[Finding], color: bool) -> Table {
-    let mut table = Table::new();
-    table.load_preset(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+/// Off a terminal, the table is `COLUMNS` wide, else [`PIPED_WIDTH`].
+pub fn fit_width(table: &mut Table) {
     if table.width().is_none() {
         let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|&c: &u16| c >= 40);
         table.set_width(columns.unwrap_or(PIPED_WIDTH));
     }
+}
+
+pub fn render(findings: &[Finding], color: bool) -> Table {
+    let mut table = Table::new();
+    table.load_preset(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    fit_width(&mut table);
     if color {
         table.enforce_styling();
     } else {

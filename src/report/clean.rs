@@ -1,0 +1,227 @@
+//! What `scanaudit clean` did: a table (one row per path looked at) or one JSON document,
+//! then a summary line. Field names of the JSON are a public interface (README, snapshot test).
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
+use serde::Serialize;
+
+use super::summary::{human_bytes, plural};
+use super::table::fit_width;
+use crate::clean::{Action, CleanEntry, CleanError, CleanOutcome, OpenCheck, What};
+use crate::cli::Format;
+use crate::config::OutputConfig;
+
+/// The `summary` object of `clean --format json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CleanSummary {
+    pub scan_dirs: u64,
+    /// Paths looked at: temps, temp dirs, backup folders (with `--backups`).
+    pub examined: u64,
+    pub removed: u64,
+    pub would_remove: u64,
+    pub kept: u64,
+    pub already_gone: u64,
+    /// Paths that hit an I/O error, plus paths the walk could not read.
+    pub failed: u64,
+    /// Bytes removed (0 under `--dry-run`).
+    pub bytes_reclaimed: u64,
+    /// Bytes `--dry-run` would remove (0 otherwise).
+    pub bytes_reclaimable: u64,
+    /// Kept paths by reason.
+    pub kept_by_reason: BTreeMap<&'static str, u64>,
+    pub elapsed_ms: u64,
+    /// `--max-runtime` stopped the run before everything was examined.
+    pub cut_short: bool,
+    pub open_file_check: OpenCheck,
+}
+
+impl CleanSummary {
+    pub fn new(outcome: &CleanOutcome) -> CleanSummary {
+        let count = |a| outcome.count(a) as u64;
+        let bytes = |a| outcome.entries.iter().filter(|e| e.action == a).map(|e| e.bytes).sum();
+        let mut kept_by_reason = BTreeMap::new();
+        for e in &outcome.entries {
+            if let (Action::Kept, Some(reason)) = (e.action, e.reason) {
+                *kept_by_reason.entry(reason.as_str()).or_insert(0) += 1;
+            }
+        }
+        CleanSummary {
+            scan_dirs: outcome.scan_dirs as u64,
+            examined: outcome.entries.len() as u64,
+            removed: count(Action::Removed),
+            would_remove: count(Action::WouldRemove),
+            kept: count(Action::Kept),
+            already_gone: count(Action::AlreadyGone),
+            failed: count(Action::Failed) + outcome.errors.len() as u64,
+            bytes_reclaimed: bytes(Action::Removed),
+            bytes_reclaimable: bytes(Action::WouldRemove),
+            kept_by_reason,
+            elapsed_ms: outcome.elapsed.as_millis() as u64,
+            cut_short: outcome.cut_short,
+            open_file_check: outcome.open_check.clone(),
+        }
+    }
+
+    /// `removed 7 temp files (52.3 kB reclaimed) in 0.1 s; kept 2 (1 salvageable, 1 young)`.
+    pub fn line(&self, outcome: &CleanOutcome) -> String {
+        let gone_kind = if outcome.dry_run { Action::WouldRemove } else { Action::Removed };
+        let temps = outcome.entries.iter().filter(|e| e.action == gone_kind && e.what != What::Backup).count() as u64;
+        let backups = outcome.entries.iter().filter(|e| e.action == gone_kind && e.what == What::Backup).count() as u64;
+        let mut what = Vec::new();
+        if temps > 0 {
+            what.push(plural(temps, "temp file", "temp files"));
+        }
+        if backups > 0 {
+            what.push(plural(backups, "backup", "backups"));
+        }
+        let elapsed = format!("in {:.1} s", self.elapsed_ms as f64 / 1000.0);
+        let mut line = match (what.is_empty(), outcome.dry_run) {
+            (true, false) => format!("nothing to remove {elapsed}"),
+            (true, true) => format!("dry run: nothing would be removed {elapsed}"),
+            (false, false) => {
+                format!("removed {} ({} reclaimed) {elapsed}", what.join(" and "), human_bytes(self.bytes_reclaimed))
+            }
+            (false, true) => format!(
+                "dry run: would remove {} ({}) {elapsed}; nothing was deleted",
+                what.join(" and "),
+                human_bytes(self.bytes_reclaimable)
+            ),
+        };
+        if self.kept > 0 {
+            let reasons: Vec<String> = self.kept_by_reason.iter().map(|(r, n)| format!("{n} {r}")).collect();
+            line.push_str(&format!("; kept {} ({})", self.kept, reasons.join(", ")));
+        }
+        if self.already_gone > 0 {
+            line.push_str(&format!("; {} already gone", self.already_gone));
+        }
+        if self.failed > 0 {
+            line.push_str(&format!("; {}", plural(self.failed, "error", "errors")));
+        }
+        line
+    }
+
+    /// Lines that qualify the result: a skipped open-file check, a run cut short.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        match &self.open_file_check {
+            OpenCheck::Skipped { reason } => {
+                notes.push(format!("note: the open-file check was skipped ({reason}); age and flock still protect"))
+            }
+            OpenCheck::Proc { unreadable, .. } if *unreadable > 0 => notes.push(format!(
+                "note: the open files of {} could not be inspected (other users'); a flock they hold is still honoured",
+                plural(*unreadable, "process", "processes")
+            )),
+            _ => {}
+        }
+        if self.cut_short {
+            notes.push(format!(
+                "note: --max-runtime was reached; {} not examined (run again to continue)",
+                plural(self.kept_by_reason.get("max-runtime").copied().unwrap_or(0), "path was", "paths were")
+            ));
+        }
+        notes
+    }
+}
+
+#[derive(Serialize)]
+struct Document<'a> {
+    scanaudit: Tool,
+    roots: Vec<String>,
+    dry_run: bool,
+    summary: &'a CleanSummary,
+    entries: &'a [CleanEntry],
+    errors: &'a [CleanError],
+}
+
+#[derive(Serialize)]
+struct Tool {
+    version: &'static str,
+    format: u32,
+}
+
+pub fn render(out: &mut dyn Write, output: &OutputConfig, roots: &[PathBuf], outcome: &CleanOutcome) -> io::Result<()> {
+    let summary = CleanSummary::new(outcome);
+    match output.format {
+        Format::Json => {
+            let document = Document {
+                scanaudit: Tool { version: env!("CARGO_PKG_VERSION"), format: super::json::FORMAT_VERSION },
+                roots: roots.iter().map(|r| r.to_string_lossy().into_owned()).collect(),
+                dry_run: outcome.dry_run,
+                summary: &summary,
+                entries: &outcome.entries,
+                errors: &outcome.errors,
+            };
+            serde_json::to_writer_pretty(&mut *out, &document)?;
+            writeln!(out)
+        }
+        Format::Table => {
+            if output.quiet && !outcome.worth_reporting() {
+                return Ok(());
+            }
+            if !outcome.entries.is_empty() || !outcome.errors.is_empty() {
+                writeln!(out, "{}", table(outcome, output.color))?;
+            }
+            writeln!(out, "{}", summary.line(outcome))?;
+            for note in summary.notes() {
+                writeln!(out, "{note}")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn table(outcome: &CleanOutcome, color: bool) -> Table {
+    let mut table = Table::new();
+    table.load_preset(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    fit_width(&mut table);
+    if color {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
+    }
+    table.set_header(["ACTION", "PATH", "BYTES", "DETAIL"].iter().map(|h| {
+        let cell = Cell::new(h);
+        if color {
+            cell.add_attribute(Attribute::Bold)
+        } else {
+            cell
+        }
+    }));
+    for e in &outcome.entries {
+        let action = match (e.action, e.reason) {
+            (Action::Removed, _) => "removed".to_string(),
+            (Action::WouldRemove, _) => "would remove".to_string(),
+            (Action::Kept, Some(reason)) => format!("kept: {}", reason.as_str()),
+            (Action::Kept, None) => "kept".to_string(),
+            (Action::AlreadyGone, _) => "already gone".to_string(),
+            (Action::Failed, _) => "error".to_string(),
+        };
+        let action = Cell::new(action);
+        let action = if color {
+            action.fg(match e.action {
+                Action::Removed | Action::WouldRemove => Color::Green,
+                Action::Failed => Color::Red,
+                _ => Color::Cyan,
+            })
+        } else {
+            action
+        };
+        let mut detail = e.message.clone();
+        if let Some(fix) = &e.fix {
+            detail.push_str(&format!(" (run: {fix})"));
+        }
+        table.add_row(vec![action, Cell::new(e.path.display()), Cell::new(human_bytes(e.bytes)), Cell::new(detail)]);
+    }
+    for e in &outcome.errors {
+        table.add_row(vec![
+            Cell::new("error"),
+            Cell::new(e.path.display()),
+            Cell::new("-"),
+            Cell::new(format!("cannot read: {}", e.message)),
+        ]);
+    }
+    table
+}
