@@ -38,6 +38,9 @@ pub enum Command {
     /// Remove stray temp files left by interrupted writes, safely enough for cron
     #[command(after_help = CLEAN_HELP)]
     Clean(CleanArgs),
+    /// Rebuild broken or missing outputs from checkpoints and temp files, with backups
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Repair(RepairArgs),
     /// Print a shell completion script
     Completions {
         /// The shell to generate completions for
@@ -99,6 +102,30 @@ pub struct CleanArgs {
 
     #[command(flatten)]
     pub walk: WalkArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// Scan trees or scan dirs to repair [default: $OPENANT_HOME/projects or ~/.openant/projects]
+    pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub walk: WalkArgs,
+
+    /// Print the plan and change nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Apply the plan without asking (needed when stdin is not a terminal)
+    #[arg(short = 'y', long, conflicts_with = "dry_run")]
+    pub yes: bool,
+
+    /// Leave a scan dir alone when any of its files changed within DURATION (OpenAnt may be writing)
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub min_idle: std::time::Duration,
 
     #[command(flatten)]
     pub output: OutputArgs,

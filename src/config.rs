@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use crate::cli::{CheckArgs, CleanArgs, ColorChoice, Format, GradingArgs, OutputArgs};
+use crate::cli::{CheckArgs, CleanArgs, ColorChoice, Format, GradingArgs, OutputArgs, RepairArgs, WalkArgs};
 use crate::finding::{Finding, FindingKind, Level};
 use crate::walk::Filters;
 
@@ -121,14 +121,51 @@ impl Grading {
 
 impl CheckConfig {
     pub fn from_args(args: CheckArgs) -> Result<CheckConfig, UsageError> {
-        let roots = if args.paths.is_empty() { vec![default_root()?] } else { args.paths };
         Ok(CheckConfig {
-            roots,
-            filters: Filters { include: glob_set(&args.walk.include)?, exclude: glob_set(&args.walk.exclude)? },
+            roots: roots(args.paths)?,
+            filters: filters(&args.walk)?,
             grading: grading(args.grading)?,
             output: output(&args.output),
         })
     }
+}
+
+#[derive(Debug, Clone)]
+pub struct RepairConfig {
+    pub roots: Vec<PathBuf>,
+    pub filters: Filters,
+    pub dry_run: bool,
+    pub yes: bool,
+    pub min_idle: std::time::Duration,
+    /// stdin and stderr are terminals: the plan can be confirmed with a y/N question.
+    pub interactive: bool,
+    pub output: OutputConfig,
+}
+
+impl RepairConfig {
+    pub fn from_args(args: RepairArgs) -> Result<RepairConfig, UsageError> {
+        Ok(RepairConfig {
+            roots: roots(args.paths)?,
+            filters: filters(&args.walk)?,
+            dry_run: args.dry_run,
+            yes: args.yes,
+            min_idle: args.min_idle,
+            interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+            output: output(&args.output),
+        })
+    }
+}
+
+fn roots(paths: Vec<PathBuf>) -> Result<Vec<PathBuf>, UsageError> {
+    if paths.is_empty() {
+        Ok(vec![default_root()?])
+    } else {
+        Ok(paths)
+    }
+}
+
+fn filters(args: &WalkArgs) -> Result<Filters, UsageError> {
+    Ok(Filters { include: glob_set(&args.include)?, exclude: glob_set(&args.exclude)? })
 }
 
 fn grading(args: GradingArgs) -> Result<Grading, UsageError> {

@@ -3,6 +3,7 @@
 pub mod clean;
 mod json;
 mod progress;
+pub mod repair;
 mod summary;
 mod table;
 

@@ -20,10 +20,10 @@ pub fn render(findings: &[Finding], color: bool) -> Table {
     let mut table = Table::new();
     table.load_preset(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
     fit_width(&mut table);
+    // Colour only through the cells styled below, and only when asked for; comfy-table still
+    // measures the terminal for the width.
     if color {
         table.enforce_styling();
-    } else {
-        table.force_no_tty();
     }
     let header = ["LEVEL", "KIND", "PATH", "PROBLEM", "FIX"];
     table.set_header(header.iter().map(|h| {

@@ -1,0 +1,162 @@
+//! What repair will do to each scan dir, decided before anything is touched, so the user
+//! sees the whole plan (and `--dry-run` stops there).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::guard;
+use super::rebuild::{self, Rebuilder};
+use super::state::{output_name, OutputState, ScanDirState, REBUILD_ORDER};
+use crate::layout::FileKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActionKind {
+    /// Restore a target from a temp file that holds its complete document.
+    PromoteTemp,
+    /// Rebuild an output from checkpoints and the scan's other files.
+    Regenerate,
+    /// Move a torn or unusable checkpoint into the backup dir, so OpenAnt redoes that unit.
+    Quarantine,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Action {
+    pub action: ActionKind,
+    pub target: PathBuf,
+    /// The temp file promoted, for `promote-temp`.
+    pub source: Option<PathBuf>,
+    pub reason: String,
+    /// What could not be reproduced exactly, and what was done instead.
+    pub notes: Vec<String>,
+    #[serde(skip)]
+    pub contents: Option<Vec<u8>>,
+    #[serde(skip)]
+    pub kind: Option<FileKind>,
+}
+
+/// Something repair cannot fix, and the command that can.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unfixable {
+    pub path: PathBuf,
+    pub reason: String,
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "status", content = "reason")]
+pub enum DirStatus {
+    /// Nothing to do.
+    Healthy,
+    /// Actions are planned.
+    Planned,
+    /// Work to do, but OpenAnt (or a recent write) may be using the dir: left alone.
+    InUse(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DirPlan {
+    pub scan_dir: PathBuf,
+    #[serde(flatten)]
+    pub status: DirStatus,
+    pub actions: Vec<Action>,
+    pub unfixable: Vec<Unfixable>,
+    #[serde(skip)]
+    pub io_errors: Vec<(PathBuf, String)>,
+}
+
+impl DirPlan {
+    pub fn has_work(&self) -> bool {
+        !self.actions.is_empty()
+    }
+}
+
+/// Plans one scan dir.
+pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
+    let state = ScanDirState::gather(dir);
+    let mut actions = Vec::new();
+    let mut unfixable = Vec::new();
+    let mut rebuilder = Rebuilder::new(dir);
+    for kind in REBUILD_ORDER {
+        let target = dir.join(output_name(kind));
+        let output = &state.outputs[&kind];
+        let why = match output {
+            OutputState::Healthy => continue,
+            OutputState::Missing if !rebuild::step_ran(dir, kind) => continue,
+            OutputState::Missing => "missing".to_string(),
+            OutputState::Damaged(problem) => format!("{}: {}", problem.kind, problem.message),
+            OutputState::NotRegular => {
+                unfixable.push(Unfixable {
+                    path: target,
+                    reason: "not a regular file (symlink or special file): left alone".into(),
+                    fix: None,
+                });
+                continue;
+            }
+            OutputState::Unreadable(error) => {
+                unfixable.push(Unfixable { path: target, reason: format!("cannot read: {error}"), fix: None });
+                continue;
+            }
+        };
+        if let Some(temp) = state.temps.get(&kind).and_then(|temps| temps.first()) {
+            match std::fs::read(&temp.path) {
+                Ok(bytes) => {
+                    rebuilder.provide(kind, bytes.clone());
+                    actions.push(Action {
+                        action: ActionKind::PromoteTemp,
+                        target,
+                        source: Some(temp.path.clone()),
+                        reason: format!("{why}; an interrupted write left its complete document"),
+                        notes: Vec::new(),
+                        contents: Some(bytes),
+                        kind: Some(kind),
+                    });
+                    continue;
+                }
+                Err(error) => unfixable.push(Unfixable {
+                    path: temp.path.clone(),
+                    reason: format!("cannot read: {error}"),
+                    fix: None,
+                }),
+            }
+        }
+        match rebuilder.rebuild(kind) {
+            Ok(rebuilt) => actions.push(Action {
+                action: ActionKind::Regenerate,
+                target,
+                source: None,
+                reason: format!("{why}; rebuilt from {}", rebuilt.inputs.join(", ")),
+                notes: rebuilt.notes,
+                contents: Some(rebuilt.bytes),
+                kind: Some(kind),
+            }),
+            Err(cannot) => {
+                unfixable.push(Unfixable { path: target, reason: format!("{why}; {}", cannot.reason), fix: cannot.fix })
+            }
+        }
+        for missing in rebuilder.take_missing_units() {
+            unfixable.push(missing);
+        }
+    }
+    for bad in &state.bad_checkpoints {
+        actions.push(Action {
+            action: ActionKind::Quarantine,
+            target: bad.path.clone(),
+            source: None,
+            reason: format!("{}: OpenAnt redoes this unit on its next run", bad.reason),
+            notes: Vec::new(),
+            contents: None,
+            kind: None,
+        });
+    }
+    let status = if actions.is_empty() {
+        DirStatus::Healthy
+    } else if let Some(reason) = guard::in_use(&state, min_idle, now) {
+        DirStatus::InUse(reason)
+    } else {
+        DirStatus::Planned
+    };
+    DirPlan { scan_dir: dir.to_path_buf(), status, actions, unfixable, io_errors: state.io_errors }
+}
