@@ -13,6 +13,7 @@ pub mod exit_codes;
 pub mod finding;
 pub mod layout;
 pub mod pyjson;
+pub mod regen;
 pub mod report;
 pub mod shape;
 pub mod validate;
