@@ -48,7 +48,7 @@ fn is_timestamp_dir_name(name: &str) -> bool {
         && b[8] == b'T'
         && b[9..15].iter().all(u8::is_ascii_digit)
         && b[15] == b'Z'
-        && suffix.map_or(true, |n| n.parse::<u32>().is_ok())
+        && suffix.is_none_or(|n| n.parse::<u32>().is_ok())
 }
 
 #[test]
