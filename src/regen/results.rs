@@ -187,6 +187,7 @@ pub fn rebuild_results(
         }
     }
 
+    order_like_old(&mut code_by_route, salvaged, &mut inexact);
     carry_stage1_updates(&mut results, salvaged, &mut inexact);
     note_stage1_groups(&results, &mut inexact);
 
@@ -227,6 +228,32 @@ pub fn rebuild_results(
     let value = PyValue::Object(doc);
     let bytes = to_python_string(&value, true)?;
     Ok(Rebuilt { value, bytes, inexact, missing_units: missing })
+}
+
+/// `code_by_route` order is OpenAnt's restore order (restored units in unit order, then the
+/// re-run ones); a fresh parallel run wrote completion order. When the old file still has its
+/// `code_by_route` with the same keys, its order is kept.
+fn order_like_old(code_by_route: &mut PyObject, salvaged: Option<&SalvagedFields>, inexact: &mut Vec<Inexact>) {
+    let old = salvaged.and_then(|s| s.fields.get("code_by_route")).and_then(PyValue::as_object);
+    match old {
+        Some(old) if old.len() == code_by_route.len() && old.keys().all(|k| code_by_route.contains_key(k)) => {
+            if !old.keys().eq(code_by_route.keys()) {
+                let mut reordered = PyObject::with_capacity(old.len());
+                for k in old.keys() {
+                    if let Some(v) = code_by_route.shift_remove(k) {
+                        reordered.insert(k.clone(), v);
+                    }
+                }
+                *code_by_route = reordered;
+                inexact.push(Inexact::new("code_by_route", "key order taken from the old results.json"));
+            }
+        }
+        _ => inexact.push(Inexact::new(
+            "code_by_route",
+            "keys in restore order (restored units in unit order, then re-run ones); a fresh parallel run wrote \
+             completion order, which is not recoverable (the contents are exact)",
+        )),
+    }
 }
 
 fn sort_key(r: &PyValue) -> &str {
@@ -341,6 +368,12 @@ fn note_stage1_groups(results: &[PyValue], inexact: &mut Vec<Inexact>) {
             }
             let label = r.get("unit_id").map_or_else(|| "<no unit_id>".to_owned(), id_text);
             inexact.push(Inexact::new(
+                result_field(&label, "stage1_consistency_update"),
+                format!(
+                    "may have been added by the stage-1 consistency check on pattern {pattern:?}: not reproducible"
+                ),
+            ));
+            inexact.push(Inexact::new(
                 result_field(&label, "verdict"),
                 format!(
                     "the stage-1 consistency check would run on pattern {pattern:?} (verdicts {}); its LLM edits \
@@ -397,7 +430,7 @@ mod tests {
         let keys: Vec<&String> = r.value.get("code_by_route").unwrap().as_object().unwrap().keys().collect();
         assert_eq!(keys, ["a", "m", "GET:/x", "z"]);
         // results stay in unit order, the errored result included.
-        let ids: Vec<&str> = r.value.get("results").unwrap().as_array().unwrap().iter().map(|r| sort_key(r)).collect();
+        let ids: Vec<&str> = r.value.get("results").unwrap().as_array().unwrap().iter().map(sort_key).collect();
         assert_eq!(ids, ["z", "a", "m", "r"]);
         assert_eq!(r.missing_units, ["z"]);
         assert_eq!(r.value.get("metrics").unwrap().get("errors"), Some(&PyValue::from(1)));
@@ -505,7 +538,7 @@ mod tests {
         let mut inp = AnalyzeInputs::from_report(&ds, None, "d");
         inp.model = Some("sonnet".to_owned());
         let r = rebuild_results(&inp, &set, Era::ForkMaster, None, now()).unwrap();
-        let ids: Vec<&str> = r.value.get("results").unwrap().as_array().unwrap().iter().map(|r| sort_key(r)).collect();
+        let ids: Vec<&str> = r.value.get("results").unwrap().as_array().unwrap().iter().map(sort_key).collect();
         assert_eq!(ids, ["a", "b", "c"]);
         // code_by_route stays in restore (unit) order.
         let keys: Vec<&String> = r.value.get("code_by_route").unwrap().as_object().unwrap().keys().collect();

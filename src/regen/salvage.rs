@@ -55,8 +55,12 @@ pub(crate) fn result_key(r: &PyValue) -> Option<&str> {
 /// Recovers the leading top-level members and the complete prefix of the `results` array from
 /// the bytes of a possibly torn JSON object. Garbage in gives an empty result, never a panic.
 pub fn salvage_leading_fields(bytes: &[u8]) -> SalvagedFields {
-    if let Ok(PyValue::Object(map)) = parse(bytes) {
-        return from_complete(map);
+    // Only a document that ends in `}` can be complete; a torn prefix almost never does, so
+    // most prefixes skip the whole-document parse.
+    if bytes.iter().rev().find(|b| !b.is_ascii_whitespace()) == Some(&b'}') {
+        if let Ok(PyValue::Object(map)) = parse(bytes) {
+            return from_complete(map);
+        }
     }
     let mut out = SalvagedFields::default();
     let mut pos = skip_ws(bytes, 0);

@@ -96,6 +96,18 @@ pub fn rebuild_verified(
     if let Some(old) = salvaged {
         carry_over(&mut all_results, &candidates, old, &mut inexact);
     }
+    for &i in &candidates {
+        let r = &all_results[i];
+        let key = merge_key(r);
+        let in_old = key.as_str().is_some_and(|k| salvaged.is_some_and(|s| s.result_for(k).is_some()));
+        if !in_old && r.get("verification_note").and_then(PyValue::as_str) == Some("") {
+            inexact.push(Inexact::new(
+                result_field(&id_text(&key), "verification_note"),
+                "restored as \"\" (what an OpenAnt restore writes); a fresh run wrote no note on agreement, and \
+                 the old file does not say which",
+            ));
+        }
+    }
     note_crosscheck_groups(&all_results, &candidates, &mut inexact);
 
     // Merge: substitute the verified object with the same key (the last one wins). The
@@ -205,6 +217,7 @@ fn note_crosscheck_groups(all_results: &[PyValue], candidates: &[usize], inexact
         let rk = r.get("route_key").and_then(PyValue::as_str).unwrap_or("");
         groups.entry(crosscheck_pattern(rk)).or_default().push(r);
     }
+    let mut any = false;
     for (pattern, group) in groups {
         if group.len() < 2 {
             continue;
@@ -230,6 +243,13 @@ fn note_crosscheck_groups(all_results: &[PyValue], candidates: &[usize], inexact
                 continue;
             }
             let label = id_text(&merge_key(r));
+            any = true;
+            for k in ["verification", "consistency_update"] {
+                inexact.push(Inexact::new(
+                    result_field(&label, k),
+                    format!("may have been edited by the verify cross-check on pattern {pattern:?}: not reproducible"),
+                ));
+            }
             inexact.push(Inexact::new(
                 result_field(&label, "finding"),
                 format!(
@@ -238,6 +258,11 @@ fn note_crosscheck_groups(all_results: &[PyValue], candidates: &[usize], inexact
                      ones"
                 ),
             ));
+        }
+    }
+    if any {
+        for k in ["metrics", "confirmed_findings"] {
+            inexact.push(Inexact::new(k, "follow the findings the verify cross-check may have changed"));
         }
     }
 }
