@@ -349,3 +349,129 @@ fn every_prefix(old: &[u8], cuts: &[usize]) {
     assert_eq!(last, all.len());
     assert!(salvage_leading_fields(old).complete);
 }
+
+#[test]
+#[ignore = "prints the notes of every rebuild, for eyeballing"]
+fn print_notes() {
+    for scan in SCANS {
+        let rs = [("enhanced", enhanced(scan, scan.era, None)), ("results", results(scan, scan.era, None))];
+        for (what, r) in rs.iter() {
+            println!("== {} {what}: missing {:?}", scan.rel, r.missing_units);
+            for n in &r.inexact {
+                println!("   {n}");
+            }
+        }
+        if scan.verified {
+            let r = verified(scan, scan.era, None);
+            println!("== {} verified: missing {:?}", scan.rel, r.missing_units);
+            for n in &r.inexact {
+                println!("   {n}");
+            }
+        }
+    }
+}
+
+mod no_panic {
+    use super::*;
+    use proptest::prelude::*;
+    use scanaudit::pyjson::{to_python_string, PyObject};
+
+    const KEYS: &[&str] = &[
+        "units",
+        "id",
+        "results",
+        "unit_id",
+        "finding",
+        "verdict",
+        "route_key",
+        "agent_context",
+        "error",
+        "type",
+        "diff_selected",
+        "code",
+        "result",
+        "verification",
+        "correct_finding",
+        "usage",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "metadata",
+        "security_classification",
+        "include_functions",
+        "agent_metadata",
+        "iterations",
+        "code_for_route",
+        "timestamp",
+        "model",
+        "consistency_update",
+        "stage1_consistency_update",
+        "verification_note",
+        "code_by_route",
+        "dataset",
+    ];
+    const STRS: &[&str] = &["vulnerable", "bypassable", "VULNERABLE", "ERROR", "error", "a", "a:b", "x.py:get_f", ""];
+
+    fn value() -> impl Strategy<Value = PyValue> {
+        let leaf = prop_oneof![
+            Just(PyValue::Null),
+            any::<bool>().prop_map(PyValue::Bool),
+            (-3i64..5).prop_map(PyValue::from),
+            prop_oneof![Just(0.5f64), Just(-0.0), Just(f64::NAN), Just(1e300)].prop_map(PyValue::Float),
+            proptest::sample::select(STRS).prop_map(PyValue::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(PyValue::Array),
+                proptest::collection::vec((proptest::sample::select(KEYS), inner), 0..6).prop_map(|kv| {
+                    PyValue::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<PyObject>())
+                }),
+            ]
+        })
+    }
+
+    /// Documents shaped like a dataset / results file, with random members.
+    fn shaped() -> impl Strategy<Value = PyValue> {
+        let obj = || {
+            proptest::collection::vec((proptest::sample::select(KEYS), value()), 0..8)
+                .prop_map(|kv| PyValue::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<PyObject>()))
+        };
+        (proptest::collection::vec(obj(), 0..6), proptest::collection::vec(obj(), 0..6), value()).prop_map(
+            |(units, results, meta)| {
+                PyValue::Object(PyObject::from_iter([
+                    ("units".to_owned(), PyValue::Array(units)),
+                    ("results".to_owned(), PyValue::Array(results)),
+                    ("metadata".to_owned(), meta),
+                ]))
+            },
+        )
+    }
+
+    fn files(vals: Vec<(String, PyValue)>) -> Vec<(String, Result<Vec<u8>, String>)> {
+        vals.into_iter().map(|(n, v)| (n + ".json", Ok(to_python_string(&v, true).unwrap().into_bytes()))).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+        #[test]
+        fn rebuilds_never_panic(
+            doc in prop_oneof![value(), shaped()],
+            cps in proptest::collection::vec((proptest::sample::select(STRS).prop_map(String::from), prop_oneof![value(), shaped()]), 0..5),
+            old in value(),
+            cut in any::<proptest::sample::Index>(),
+            fork in any::<bool>(),
+        ) {
+            let era = if fork { Era::ForkMaster } else { Era::Fix };
+            let old_bytes = to_python_string(&old, false).unwrap();
+            let salvaged = salvage_leading_fields(&old_bytes.as_bytes()[..cut.index(old_bytes.len() + 1)]);
+            for step in [CheckpointStep::Enhance, CheckpointStep::Analyze, CheckpointStep::Verify] {
+                let set = CheckpointSet::from_files(step, files(cps.clone()));
+                let _ = rebuild_enhanced(&EnhanceInputs { dataset: &doc, checkpoints: &set, era, salvaged: Some(&salvaged) });
+                let report = PyValue::Object(PyObject::from_iter([("inputs".to_owned(), doc.clone())]));
+                let inputs = AnalyzeInputs::from_report(&doc, Some(&report), "dataset.json");
+                let _ = rebuild_results(&inputs, &set, era, Some(&salvaged), now());
+                let _ = rebuild_verified(&doc, &set, era, Some(&salvaged));
+            }
+        }
+    }
+}

@@ -137,9 +137,10 @@ pub fn detect_era_in_dir(scan_dir: &Path) -> (Era, &'static str) {
     let old_results = read("results.json").map(|b| salvage_leading_fields(&b));
     let old_verified = read("results_verified.json").map(|b| salvage_leading_fields(&b));
     let scan_report = read("scan.report.json").and_then(|b| parse(&b).ok());
-    let upstream_only = ["diff_manifest.json", "diff_filter.report.json", "llm_reachability.json", "../meta.json"]
-        .iter()
-        .any(|n| scan_dir.join(n).is_file());
+    let upstream_only =
+        ["diff_manifest.json", "diff_filter.report.json", "llm_reachability.json", "meta.json", "../meta.json"]
+            .iter()
+            .any(|n| scan_dir.join(n).is_file());
     detect_era(&EraEvidence {
         has_enhance_checkpoints: scan_dir.join("enhance_checkpoints").is_dir(),
         has_fork_enhance_checkpoints: scan_dir.join("dataset_enhanced_checkpoint_checkpoints").is_dir(),
