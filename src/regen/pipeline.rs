@@ -802,6 +802,9 @@ pub struct PipelineOptions {
     pub old_output: OldOutput,
     /// Force an era instead of detecting it.
     pub era: Option<PipelineEra>,
+    /// Files of the scan dir by name (`results.json`, `results_verified.json`) whose content an
+    /// earlier repair step is about to write: used instead of what is on disk.
+    pub provided: HashMap<String, PyValue>,
 }
 
 struct Collector {
@@ -900,7 +903,11 @@ pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Resul
         (None, None) => "results.json".to_owned(),
     };
     let results_path = scan_dir.join(&results_name);
-    let experiment = match JsonInput::load(&results_path) {
+    let loaded_results = match opts.provided.get(&results_name) {
+        Some(v) => JsonInput::Parsed(v.clone()),
+        None => JsonInput::load(&results_path),
+    };
+    let experiment = match loaded_results {
         JsonInput::Parsed(v) => v,
         JsonInput::Absent => {
             return Err(RebuildError::Input { path: results_path, reason: "missing (rebuild it first)".into() })
