@@ -14,6 +14,7 @@ pub mod exit_codes;
 pub mod finding;
 pub mod layout;
 pub mod pyjson;
+pub mod regen;
 pub mod repair;
 pub mod report;
 pub mod shape;

@@ -1,0 +1,600 @@
+//! Loading a checkpoint directory of any era (spec §2), classifying its files (§2.5), and
+//! deciding the era of a scan (§5.2).
+//!
+//! OpenAnt keys checkpoints by the `id` **inside** each file (`StepCheckpoint.load`), walking the
+//! dir in `os.listdir` order, so when two files carry the same id the one listed last wins —
+//! an order that depends on the file system. Rebuilds must be deterministic, so this module
+//! decides duplicates by a fixed rule instead (see [`CheckpointSet::get`]) and reports them.
+//! Files that do not parse, are not JSON objects, or carry no usable id are reported in
+//! [`CheckpointSet::issues`] and skipped, as OpenAnt skips them; they are never fatal.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use indexmap::IndexMap;
+
+use super::pyops::{get2, is_str, truthy};
+use super::salvage::{salvage_leading_fields, SalvagedFields};
+use crate::layout::safe_filename::checkpoint_file_name;
+use crate::layout::CheckpointStep;
+use crate::pyjson::{parse, PyValue};
+
+/// Name of the per-dir summary file, which is never a unit.
+pub const SUMMARY_FILE: &str = "_summary.json";
+
+/// The OpenAnt line a scan was made with (spec §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Era {
+    /// Upstream (knostic) since `d710b90`, including the fix branch `fix/issue16-20-atomic-json`:
+    /// results in unit order, sonnet = `claude-sonnet-4-20250514`, `results_verified.json`
+    /// without `code_by_route` and written with ensure_ascii=False, the diff filter applies.
+    Fix,
+    /// The fork's `master` line: results sorted by `unit_id`, an `insufficient_context` metric
+    /// in results.json, sonnet = `claude-sonnet-4-6`, `code_by_route` in `results_verified.json`
+    /// (ensure_ascii=True), enhance checkpoints in `dataset_enhanced_checkpoint_checkpoints/`,
+    /// no diff filter.
+    ForkMaster,
+}
+
+impl Era {
+    /// The enhance checkpoint directory this era's `scan` writes.
+    pub fn enhance_checkpoint_dir(self) -> &'static str {
+        match self {
+            Era::Fix => "enhance_checkpoints",
+            Era::ForkMaster => "dataset_enhanced_checkpoint_checkpoints",
+        }
+    }
+
+    /// The model id `run_analysis` writes for the CLI model name (`opus`/`sonnet`): anything
+    /// but `opus` selects sonnet, as in OpenAnt's `model == "opus"` test.
+    pub fn analyze_model_id(self, model: &str) -> &'static str {
+        match (model, self) {
+            ("opus", _) => "claude-opus-4-6",
+            (_, Era::Fix) => "claude-sonnet-4-20250514",
+            (_, Era::ForkMaster) => "claude-sonnet-4-6",
+        }
+    }
+
+    /// `ensure_ascii` of `results_verified.json`.
+    pub fn verified_ensure_ascii(self) -> bool {
+        matches!(self, Era::ForkMaster)
+    }
+
+    /// Whether enhance/analyze honour `diff_selected` (master predates incremental scans).
+    pub fn has_diff_filter(self) -> bool {
+        matches!(self, Era::Fix)
+    }
+}
+
+/// What the era decision looks at. Everything is optional; see [`detect_era`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EraEvidence<'a> {
+    /// `enhance_checkpoints/` exists.
+    pub has_enhance_checkpoints: bool,
+    /// `dataset_enhanced_checkpoint_checkpoints/` exists.
+    pub has_fork_enhance_checkpoints: bool,
+    /// What the old `results.json` still holds.
+    pub old_results: Option<&'a SalvagedFields>,
+    /// What the old `results_verified.json` still holds.
+    pub old_verified: Option<&'a SalvagedFields>,
+    /// The parsed `scan.report.json`.
+    pub scan_report: Option<&'a PyValue>,
+    /// Files only the upstream/fix line writes exist (`meta.json` in the run dir,
+    /// `diff_manifest.json`, `diff_filter.report.json`, `llm_reachability.json`).
+    pub has_upstream_only_files: bool,
+}
+
+/// Decides the era from the scan itself; the first decisive rule wins, and the reason is
+/// returned for the report:
+/// 1. only `dataset_enhanced_checkpoint_checkpoints/` exists (master's enhance dir quirk) → fork;
+/// 2. the old results.json `metrics` has `insufficient_context` → fork;
+/// 3. the old results.json `model` is `claude-sonnet-4-6` → fork, `claude-sonnet-4-20250514` → fix;
+/// 4. the old results_verified.json has `code_by_route` → fork; a complete one without it → fix;
+/// 5. `scan.report.json` `summary.steps_resumed` exists → fork;
+/// 6. upstream-only files exist → fix;
+/// 7. otherwise fix (the reference line).
+pub fn detect_era(e: &EraEvidence<'_>) -> (Era, &'static str) {
+    if e.has_fork_enhance_checkpoints && !e.has_enhance_checkpoints {
+        return (Era::ForkMaster, "enhance checkpoints are in dataset_enhanced_checkpoint_checkpoints/ (fork master)");
+    }
+    if let Some(old) = e.old_results {
+        if get2(&PyValue::Object(old.fields.clone()), "metrics", "insufficient_context").is_some() {
+            return (Era::ForkMaster, "the old results.json counts insufficient_context (fork master)");
+        }
+        match old.str_field("model") {
+            Some("claude-sonnet-4-6") => {
+                return (Era::ForkMaster, "the old results.json names model claude-sonnet-4-6 (fork master)")
+            }
+            Some("claude-sonnet-4-20250514") => {
+                return (Era::Fix, "the old results.json names model claude-sonnet-4-20250514 (fix branch)")
+            }
+            _ => {}
+        }
+    }
+    if let Some(old) = e.old_verified {
+        if old.fields.contains_key("code_by_route") {
+            return (Era::ForkMaster, "the old results_verified.json has code_by_route (fork master)");
+        }
+        if old.complete {
+            return (Era::Fix, "the old results_verified.json has no code_by_route (fix branch)");
+        }
+    }
+    if e.scan_report.and_then(|r| get2(r, "summary", "steps_resumed")).is_some() {
+        return (Era::ForkMaster, "scan.report.json has summary.steps_resumed (fork master)");
+    }
+    if e.has_upstream_only_files {
+        return (Era::Fix, "the scan has files only the upstream line writes (meta.json, diff or reachability files)");
+    }
+    (Era::Fix, "no fork-specific evidence: assuming the upstream/fix-branch formats")
+}
+
+/// [`detect_era`] over a scan dir on disk (reads the old outputs and `scan.report.json` if
+/// present; unreadable files count as absent).
+pub fn detect_era_in_dir(scan_dir: &Path) -> (Era, &'static str) {
+    let read = |name: &str| fs::read(scan_dir.join(name)).ok();
+    let old_results = read("results.json").map(|b| salvage_leading_fields(&b));
+    let old_verified = read("results_verified.json").map(|b| salvage_leading_fields(&b));
+    let scan_report = read("scan.report.json").and_then(|b| parse(&b).ok());
+    let upstream_only =
+        ["diff_manifest.json", "diff_filter.report.json", "llm_reachability.json", "meta.json", "../meta.json"]
+            .iter()
+            .any(|n| scan_dir.join(n).is_file());
+    detect_era(&EraEvidence {
+        has_enhance_checkpoints: scan_dir.join("enhance_checkpoints").is_dir(),
+        has_fork_enhance_checkpoints: scan_dir.join("dataset_enhanced_checkpoint_checkpoints").is_dir(),
+        old_results: old_results.as_ref(),
+        old_verified: old_verified.as_ref(),
+        scan_report: scan_report.as_ref(),
+        has_upstream_only_files: upstream_only,
+    })
+}
+
+/// How `StepCheckpoint.status` classifies a unit file (spec §2.5 rules 2–6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CpStatus {
+    Completed,
+    /// An error, with `status()`'s type: the enhance error type (`unknown` for string or
+    /// type-less errors), `analysis_error`, `verification_error` or `test_error`.
+    Error(String),
+}
+
+/// Classifies the data of one checkpoint file the way `StepCheckpoint.status` does.
+pub fn classify(data: &PyValue) -> CpStatus {
+    if let Some(err) = get2(data, "agent_context", "error").filter(|e| truthy(e)) {
+        let kind = match err {
+            PyValue::Object(o) => o.get("type").map_or_else(|| "unknown".to_owned(), super::pyops::id_text),
+            _ => "unknown".to_owned(),
+        };
+        return CpStatus::Error(kind);
+    }
+    if let Some(res) = data.get("result") {
+        if is_str(res.get("verdict"), "ERROR") || is_str(res.get("finding"), "error") {
+            return CpStatus::Error("analysis_error".to_owned());
+        }
+        return CpStatus::Completed;
+    }
+    if let Some(v) = data.get("verification") {
+        if !truthy(v) || is_str(v.get("correct_finding"), "error") {
+            return CpStatus::Error("verification_error".to_owned());
+        }
+        return CpStatus::Completed;
+    }
+    if is_str(data.get("status"), "ERROR") {
+        return CpStatus::Error("test_error".to_owned());
+    }
+    CpStatus::Completed
+}
+
+/// Whether the step's own resume rule restores this checkpoint instead of re-running the unit
+/// (spec §2.5): enhance needs a non-empty `agent_context` without a truthy `error`; analyze a
+/// result that is neither `verdict:"ERROR"` nor `finding:"error"`; verify a non-empty
+/// `verification` whose `correct_finding` is not `"error"`; dynamic-test `status != "ERROR"`.
+pub fn is_restorable(step: CheckpointStep, data: &PyValue) -> bool {
+    match step {
+        CheckpointStep::Enhance => match data.get("agent_context") {
+            Some(ac) => truthy(ac) && !ac.get("error").is_some_and(truthy),
+            None => false,
+        },
+        CheckpointStep::Analyze => {
+            let res = data.get("result");
+            !(is_str(res.and_then(|r| r.get("verdict")), "ERROR")
+                || is_str(res.and_then(|r| r.get("finding")), "error"))
+        }
+        CheckpointStep::Verify => match data.get("verification") {
+            Some(v) => truthy(v) && !is_str(v.get("correct_finding"), "error"),
+            None => false,
+        },
+        CheckpointStep::DynamicTest => !is_str(data.get("status"), "ERROR"),
+        CheckpointStep::Unknown => classify(data) == CpStatus::Completed,
+    }
+}
+
+/// One parsed checkpoint file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedFile {
+    /// File name inside the checkpoint dir.
+    pub name: String,
+    /// The parsed JSON object.
+    pub data: PyValue,
+    /// The `id` inside, when it is a non-empty string (what `load()` keys by).
+    pub id: Option<String>,
+}
+
+/// A file that was skipped or needs attention, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileIssue {
+    pub name: String,
+    pub kind: IssueKind,
+    pub problem: String,
+}
+
+/// The kinds of [`FileIssue`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IssueKind {
+    /// Could not be read or parsed, or is not a JSON object: skipped (`status()`: `unreadable`).
+    Unreadable,
+    /// No truthy `id`: skipped (`status()`: `missing_id`).
+    MissingId,
+    /// A truthy `id` that is not a string: no unit id can match it.
+    NonStringId,
+    /// The name is not `safe_filename(id).json`: a collision or a foreign file.
+    ForeignName,
+    /// Several files carry the same id; the issue names the one used.
+    DuplicateId,
+}
+
+/// Every unit file of one checkpoint directory, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckpointSet {
+    pub step: CheckpointStep,
+    /// Whether the directory existed at all.
+    pub dir_exists: bool,
+    /// Parsed object files (with or without a usable id), sorted by name (byte order).
+    pub files: Vec<LoadedFile>,
+    /// The winning file (index into `files`) for every id; see [`CheckpointSet::get`].
+    by_id: IndexMap<String, usize>,
+    /// Skipped files, duplicate ids, and names that are not `safe_filename(id).json`.
+    pub issues: Vec<FileIssue>,
+    /// `_summary.json`, when it parses.
+    pub summary: Option<PyValue>,
+}
+
+impl CheckpointSet {
+    /// An empty set, as for a directory that does not exist.
+    pub fn empty(step: CheckpointStep) -> CheckpointSet {
+        CheckpointSet {
+            step,
+            dir_exists: false,
+            files: Vec::new(),
+            by_id: IndexMap::new(),
+            issues: Vec::new(),
+            summary: None,
+        }
+    }
+
+    /// Loads `dir`. A missing directory gives an empty set; only failing to list an existing
+    /// directory is an error. Every `*.json` name is considered, dot-files included (as
+    /// OpenAnt's `os.listdir` loop does); entries that are not regular files (directories,
+    /// symlinks, FIFOs) are reported and never opened.
+    pub fn load_dir(dir: &Path, step: CheckpointStep) -> io::Result<CheckpointSet> {
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(CheckpointSet::empty(step)),
+            Err(e) => return Err(e),
+        };
+        let mut raw: Vec<(String, Result<Vec<u8>, String>)> = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".json") {
+                continue;
+            }
+            let content = match entry.file_type() {
+                Ok(t) if t.is_file() => fs::read(entry.path()).map_err(|e| format!("cannot read: {e}")),
+                Ok(_) => Err("not a regular file: not opened".to_owned()),
+                Err(e) => Err(format!("cannot stat: {e}")),
+            };
+            raw.push((name, content));
+        }
+        let mut set = CheckpointSet::from_files(step, raw);
+        set.dir_exists = true;
+        Ok(set)
+    }
+
+    /// Builds a set from `(file name, bytes or read error)` pairs (names not ending in `.json`
+    /// are ignored, as OpenAnt ignores them).
+    pub fn from_files(step: CheckpointStep, files: Vec<(String, Result<Vec<u8>, String>)>) -> CheckpointSet {
+        let mut set = CheckpointSet::empty(step);
+        set.dir_exists = true;
+        let mut files = files;
+        files.retain(|(name, _)| name.ends_with(".json"));
+        files.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        for (name, content) in files {
+            let bytes = match content {
+                Ok(bytes) => bytes,
+                Err(problem) => {
+                    set.issues.push(FileIssue { name, kind: IssueKind::Unreadable, problem });
+                    continue;
+                }
+            };
+            let data = match parse(&bytes) {
+                Ok(v) => v,
+                Err(e) => {
+                    let problem = if bytes.iter().all(u8::is_ascii_whitespace) {
+                        "empty (a torn write): unreadable".to_owned()
+                    } else {
+                        format!("unreadable ({e})")
+                    };
+                    set.issues.push(FileIssue { name, kind: IssueKind::Unreadable, problem });
+                    continue;
+                }
+            };
+            if name == SUMMARY_FILE {
+                set.summary = Some(data);
+                continue;
+            }
+            if !matches!(data, PyValue::Object(_)) {
+                set.issues.push(FileIssue {
+                    name,
+                    kind: IssueKind::Unreadable,
+                    problem: "not a JSON object: skipped".to_owned(),
+                });
+                continue;
+            }
+            let id = match data.get("id") {
+                Some(PyValue::Str(s)) if !s.is_empty() => Some(s.clone()),
+                Some(v) if truthy(v) => {
+                    set.issues.push(FileIssue {
+                        name: name.clone(),
+                        kind: IssueKind::NonStringId,
+                        problem: "its id is not a string: no unit can match it".to_owned(),
+                    });
+                    None
+                }
+                _ => {
+                    set.issues.push(FileIssue {
+                        name: name.clone(),
+                        kind: IssueKind::MissingId,
+                        problem: "missing_id: skipped".to_owned(),
+                    });
+                    None
+                }
+            };
+            if let Some(id) = &id {
+                let expected = checkpoint_file_name(id);
+                if expected != name {
+                    set.issues.push(FileIssue {
+                        name: name.clone(),
+                        kind: IssueKind::ForeignName,
+                        problem: format!(
+                            "named differently from safe_filename(id) = {expected:?} (collision or foreign file)"
+                        ),
+                    });
+                }
+            }
+            set.files.push(LoadedFile { name, data, id });
+        }
+        set.index_ids();
+        set
+    }
+
+    /// The duplicate rule. `load()` lets the file listed last win, and `os.listdir` order is
+    /// arbitrary, so instead: the file named `safe_filename(id).json` wins (that is the file
+    /// `StepCheckpoint.save` writes, hence the latest save for the id); without one, the file
+    /// whose name sorts last (byte order) wins. Every duplicate is reported.
+    fn index_ids(&mut self) {
+        let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, f) in self.files.iter().enumerate() {
+            if let Some(id) = &f.id {
+                groups.entry(id.as_str()).or_default().push(i);
+            }
+        }
+        let mut by_id = IndexMap::new();
+        let mut issues = Vec::new();
+        // Keep ids in file-name order for stable iteration.
+        for (i, f) in self.files.iter().enumerate() {
+            let Some(id) = &f.id else { continue };
+            if by_id.contains_key(id) {
+                continue;
+            }
+            let group = &groups[id.as_str()];
+            let expected = checkpoint_file_name(id);
+            let winner = group
+                .iter()
+                .copied()
+                .find(|&j| self.files[j].name == expected)
+                .unwrap_or_else(|| group.last().copied().unwrap_or(i));
+            if group.len() > 1 {
+                let names: Vec<&str> = group.iter().map(|&j| self.files[j].name.as_str()).collect();
+                issues.push(FileIssue {
+                    name: self.files[winner].name.clone(),
+                    kind: IssueKind::DuplicateId,
+                    problem: format!(
+                        "id {id:?} appears in {} files ({}); this one is used",
+                        group.len(),
+                        names.join(", ")
+                    ),
+                });
+            }
+            by_id.insert(id.clone(), winner);
+        }
+        self.by_id = by_id;
+        self.issues.extend(issues);
+    }
+
+    /// The checkpoint for `id` as `load()` would return it (with the deterministic duplicate
+    /// rule of this module).
+    pub fn get(&self, id: &str) -> Option<&LoadedFile> {
+        self.by_id.get(id).map(|&i| &self.files[i])
+    }
+
+    /// The checkpoint for `id` if the step's resume rule restores it ([`is_restorable`]).
+    pub fn restorable(&self, id: &str) -> Option<&LoadedFile> {
+        self.get(id).filter(|f| is_restorable(self.step, &f.data))
+    }
+
+    /// The file of this exact name (enhance opens `safe_filename(id).json` directly).
+    pub fn by_name(&self, name: &str) -> Option<&LoadedFile> {
+        self.files.binary_search_by(|f| f.name.as_bytes().cmp(name.as_bytes())).ok().map(|i| &self.files[i])
+    }
+
+    /// The problem of a file of this name that existed but could not be used.
+    pub fn unreadable(&self, name: &str) -> Option<&FileIssue> {
+        self.issues.iter().find(|i| i.name == name && i.kind == IssueKind::Unreadable)
+    }
+
+    /// Ids the enhance step treats as completed (`_load_completed_units`): **any** file with the
+    /// id passes the enhance rule (a set over all files, not the last-wins map).
+    pub fn enhance_completed_ids(&self) -> HashSet<&str> {
+        self.files
+            .iter()
+            .filter(|f| is_restorable(CheckpointStep::Enhance, &f.data))
+            .filter_map(|f| f.id.as_deref())
+            .collect()
+    }
+
+    /// All ids, in file-name order.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.by_id.keys().map(String::as_str)
+    }
+
+    /// `(completed, errors, error_breakdown)` the way `StepCheckpoint.status` counts every file
+    /// (unreadable and id-less files included as errors).
+    pub fn status_counts(&self) -> (usize, usize, BTreeMap<String, usize>) {
+        let mut completed = 0;
+        let mut breakdown: BTreeMap<String, usize> = BTreeMap::new();
+        for f in &self.files {
+            if f.id.is_none() {
+                *breakdown.entry("missing_id".to_owned()).or_default() += 1;
+                continue;
+            }
+            match classify(&f.data) {
+                CpStatus::Completed => completed += 1,
+                CpStatus::Error(kind) => *breakdown.entry(kind).or_default() += 1,
+            }
+        }
+        for issue in &self.issues {
+            if issue.kind == IssueKind::Unreadable && issue.name != SUMMARY_FILE {
+                *breakdown.entry("unreadable".to_owned()).or_default() += 1;
+            }
+        }
+        let errors = breakdown.values().sum();
+        (completed, errors, breakdown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, json: &str) -> (String, Result<Vec<u8>, String>) {
+        (name.to_owned(), Ok(json.as_bytes().to_vec()))
+    }
+
+    #[test]
+    fn classification_and_resume_rules() {
+        let p = |s: &str| parse(s.as_bytes()).unwrap();
+        assert_eq!(
+            classify(&p(r#"{"id":"a","agent_context":{"error":{"type":"rate_limit"}}}"#)),
+            CpStatus::Error("rate_limit".into())
+        );
+        assert_eq!(classify(&p(r#"{"id":"a","agent_context":{"error":"boom"}}"#)), CpStatus::Error("unknown".into()));
+        assert_eq!(classify(&p(r#"{"id":"a","agent_context":{}}"#)), CpStatus::Completed);
+        assert!(!is_restorable(CheckpointStep::Enhance, &p(r#"{"id":"a","agent_context":{}}"#)));
+        assert!(is_restorable(CheckpointStep::Enhance, &p(r#"{"id":"a","agent_context":{"x":1,"error":""}}"#)));
+        assert_eq!(
+            classify(&p(r#"{"result":{"finding":"error","verdict":"SAFE"}}"#)),
+            CpStatus::Error("analysis_error".into())
+        );
+        assert!(!is_restorable(CheckpointStep::Analyze, &p(r#"{"result":{"verdict":"ERROR"}}"#)));
+        // A checkpoint without `result` is restored by analyze (as `{}`).
+        assert!(is_restorable(CheckpointStep::Analyze, &p(r#"{"id":"a"}"#)));
+        assert_eq!(classify(&p(r#"{"verification":{}}"#)), CpStatus::Error("verification_error".into()));
+        assert!(!is_restorable(CheckpointStep::Verify, &p(r#"{"verification":{"correct_finding":"error"}}"#)));
+        assert!(!is_restorable(CheckpointStep::Verify, &p(r#"{"finding":"safe"}"#)));
+        assert!(is_restorable(CheckpointStep::DynamicTest, &p(r#"{"id":"VULN-001"}"#)));
+        assert_eq!(classify(&p(r#"{"status":"ERROR"}"#)), CpStatus::Error("test_error".into()));
+    }
+
+    #[test]
+    fn torn_idless_and_foreign_files_are_reported_not_fatal() {
+        let set = CheckpointSet::from_files(
+            CheckpointStep::Analyze,
+            vec![
+                file("a.json", r#"{"result":{},"id":"a"}"#),
+                file("torn.json", r#"{"result": {"ver"#),
+                file("empty.json", ""),
+                file("noid.json", r#"{"result":{}}"#),
+                file("list.json", "[1]"),
+                file("_summary.json", r#"{"step":"Analyze","phase":"done"}"#),
+                file("notes.txt", "x"),
+                ("gone.json".to_owned(), Err("cannot read: denied".to_owned())),
+            ],
+        );
+        assert_eq!(set.ids().collect::<Vec<_>>(), ["a"]);
+        assert!(set.summary.is_some());
+        let names: Vec<&str> = set.issues.iter().map(|i| i.name.as_str()).collect();
+        for n in ["torn.json", "empty.json", "noid.json", "list.json", "gone.json"] {
+            assert!(names.contains(&n), "{n} in {names:?}");
+        }
+        assert!(!names.contains(&"notes.txt"));
+        let (completed, errors, _) = set.status_counts();
+        assert_eq!((completed, errors), (1, 5));
+    }
+
+    #[test]
+    fn duplicate_ids_prefer_the_safe_filename_then_the_last_name() {
+        // `a/b`, `a__b` and `a\b` all map to `a__b.json`.
+        let set = CheckpointSet::from_files(
+            CheckpointStep::Analyze,
+            vec![
+                file("zz.json", r#"{"result":{"v":3},"id":"a/b"}"#),
+                file("a__b.json", r#"{"result":{"v":1},"id":"a/b"}"#),
+                file("b.json", r#"{"result":{"v":2},"id":"a/b"}"#),
+                file("x.json", r#"{"result":{"v":1},"id":"x y"}"#),
+                file("y.json", r#"{"result":{"v":2},"id":"x y"}"#),
+            ],
+        );
+        assert_eq!(set.get("a/b").unwrap().name, "a__b.json");
+        assert_eq!(set.get("x y").unwrap().name, "y.json");
+        assert!(set.issues.iter().any(|i| i.problem.contains("appears in 3 files")));
+        assert!(set.by_name("zz.json").is_some());
+        assert!(set.by_name("nope.json").is_none());
+    }
+
+    #[test]
+    fn enhance_completed_is_a_set_over_all_files() {
+        let set = CheckpointSet::from_files(
+            CheckpointStep::Enhance,
+            vec![
+                file("u.json", r#"{"id":"u","agent_context":{"error":{"type":"unknown"}}}"#),
+                file("w.json", r#"{"id":"u","agent_context":{"security_classification":"neutral"}}"#),
+            ],
+        );
+        assert!(set.enhance_completed_ids().contains("u"));
+        // The last-wins view picks u.json (the safe_filename of "u").
+        assert_eq!(set.get("u").unwrap().name, "u.json");
+        assert!(set.restorable("u").is_none());
+    }
+
+    #[test]
+    fn era_rules() {
+        let fork_dir = EraEvidence { has_fork_enhance_checkpoints: true, ..Default::default() };
+        assert_eq!(detect_era(&fork_dir).0, Era::ForkMaster);
+        let both =
+            EraEvidence { has_fork_enhance_checkpoints: true, has_enhance_checkpoints: true, ..Default::default() };
+        assert_eq!(detect_era(&both).0, Era::Fix);
+        let old = salvage_leading_fields(br#"{"dataset":"d","model":"claude-sonnet-4-6","timestamp":"t","metrics":{"total":1,"vulnerable":0,"bypassable":0,"inconclusive":0,"insufficient_context":0,"#);
+        assert_eq!(detect_era(&EraEvidence { old_results: Some(&old), ..Default::default() }).0, Era::ForkMaster);
+        let old = salvage_leading_fields(br#"{"dataset":"d","model":"claude-sonnet-4-20250514","#);
+        assert_eq!(detect_era(&EraEvidence { old_results: Some(&old), ..Default::default() }).0, Era::Fix);
+        let report = parse(br#"{"summary":{"steps_resumed":[]}}"#).unwrap();
+        assert_eq!(detect_era(&EraEvidence { scan_report: Some(&report), ..Default::default() }).0, Era::ForkMaster);
+        assert_eq!(detect_era(&EraEvidence::default()).0, Era::Fix);
+        assert_eq!(Era::ForkMaster.analyze_model_id("sonnet"), "claude-sonnet-4-6");
+        assert_eq!(Era::Fix.analyze_model_id("sonnet"), "claude-sonnet-4-20250514");
+        assert_eq!(Era::Fix.analyze_model_id("opus"), "claude-opus-4-6");
+    }
+}

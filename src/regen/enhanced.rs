@@ -1,0 +1,402 @@
+//! `dataset_enhanced.json` ← the input dataset + the enhance checkpoints (spec §3.1; OpenAnt's
+//! `context_enhancer.enhance_dataset_agentic` with every unit restored).
+
+use crate::layout::safe_filename::checkpoint_file_name;
+use crate::pyjson::{python_round, to_python_string, PyObject, PyValue};
+
+use super::checkpoints::{CheckpointSet, Era};
+use super::pyops::{add, get, id_text, key_text, truthy};
+use super::salvage::SalvagedFields;
+use super::{Inexact, Rebuilt, RegenError};
+
+/// What the enhance rebuild reads.
+#[derive(Debug, Clone, Copy)]
+pub struct EnhanceInputs<'a> {
+    /// The input dataset as read (`enhance.report.json` `inputs.dataset_path`, normally
+    /// `dataset.json`).
+    pub dataset: &'a PyValue,
+    /// The enhance checkpoint dir (`enhance_checkpoints/`, or on the fork
+    /// `dataset_enhanced_checkpoint_checkpoints/`).
+    pub checkpoints: &'a CheckpointSet,
+    pub era: Era,
+    /// What the old `dataset_enhanced.json` still holds, if it exists: its `metadata.token_usage`
+    /// is carried over when the file was complete enough to contain it.
+    pub salvaged: Option<&'a SalvagedFields>,
+}
+
+/// Rebuilds `dataset_enhanced.json` (written with ensure_ascii=True).
+///
+/// * Working units: with the diff filter (fix era) only the units whose `diff_selected` is
+///   truthy when any unit has the key; all units stay in the output, in order.
+/// * A working unit whose id is "completed" (any file with that id passes the enhance resume
+///   rule) gets `agent_context` (and `code`, when present) from the file named
+///   `safe_filename(id).json`, exactly as OpenAnt restores it; `agent_context` keeps its place
+///   if the unit had one, otherwise it is appended last.
+/// * An errored unit keeps the checkpoint's error `agent_context` (what a failed retry writes);
+///   a unit with no checkpoint or an empty `agent_context` stays unenhanced. Both are listed
+///   in `missing_units` and noted.
+/// * `metadata` gets `agentic_enhanced`, `enhancement_mode`, `agentic_stats` and `token_usage`
+///   appended (existing keys keep their places).
+pub fn rebuild_enhanced(inp: &EnhanceInputs<'_>) -> Result<Rebuilt, RegenError> {
+    let mut dataset = inp.dataset.clone();
+    let PyValue::Object(doc) = &mut dataset else {
+        return Err(RegenError::BadInput("the input dataset is not a JSON object".to_owned()));
+    };
+    let mut inexact = Vec::new();
+    let mut missing = Vec::new();
+
+    let had_units = doc.contains_key("units");
+    let mut units = match doc.get("units") {
+        None => Vec::new(),
+        Some(PyValue::Array(units)) => units.clone(),
+        Some(_) => return Err(RegenError::BadInput("the input dataset's `units` is not a list".to_owned())),
+    };
+    if let Some(i) = units.iter().position(|u| !matches!(u, PyValue::Object(_))) {
+        return Err(RegenError::BadInput(format!("unit {i} of the input dataset is not an object")));
+    }
+    let working: Vec<usize> = if inp.era.has_diff_filter() && units.iter().any(|u| u.get("diff_selected").is_some()) {
+        (0..units.len()).filter(|&i| units[i].get("diff_selected").is_some_and(truthy)).collect()
+    } else {
+        (0..units.len()).collect()
+    };
+
+    let cps = inp.checkpoints;
+    let completed = cps.enhance_completed_ids();
+    for &i in &working {
+        let unit = &mut units[i];
+        let uid = unit.get("id").cloned();
+        let uid_str = uid.as_ref().and_then(PyValue::as_str).map(str::to_owned);
+        let label = uid.as_ref().map_or_else(|| format!("<unit {i} without id>"), id_text);
+        let field = format!("units[{label}].agent_context");
+        if let Some(id) = uid_str.as_deref().filter(|id| completed.contains(id)) {
+            let name = checkpoint_file_name(id);
+            match cps.by_name(&name) {
+                Some(file) => {
+                    let ac = file.data.get("agent_context").cloned().unwrap_or_else(PyValue::object);
+                    if ac.get("error").is_some_and(truthy) {
+                        inexact.push(Inexact::new(
+                            &field,
+                            format!(
+                                "{name} holds an error while another file with this id is complete; restored from \
+                                 {name} as OpenAnt does (re-run `openant enhance` to retry the unit)"
+                            ),
+                        ));
+                        missing.push(label.clone());
+                    }
+                    set(unit, "agent_context", ac);
+                    if let Some(code) = file.data.get("code") {
+                        set(unit, "code", code.clone());
+                    }
+                }
+                None => {
+                    let why = match cps.unreadable(&name) {
+                        Some(issue) => format!(
+                            "{name} is unusable ({}): OpenAnt would stop on it; left unenhanced, re-run `openant \
+                             enhance` after removing it",
+                            issue.problem
+                        ),
+                        None => format!(
+                            "completed only under another file name, and OpenAnt restores from {name}, which does \
+                             not exist: the unit stays unenhanced and is not re-run (as in OpenAnt)"
+                        ),
+                    };
+                    inexact.push(Inexact::new(&field, why));
+                    missing.push(label.clone());
+                }
+            }
+            continue;
+        }
+        let cp = uid_str.as_deref().and_then(|id| cps.get(id));
+        match cp.and_then(|f| f.data.get("agent_context")).filter(|ac| ac.get("error").is_some_and(truthy)) {
+            Some(ac) => {
+                set(unit, "agent_context", ac.clone());
+                inexact.push(Inexact::new(
+                    &field,
+                    format!(
+                        "unit {label} has only an errored checkpoint: kept its error agent_context (what a failed \
+                         retry writes); re-run `openant enhance` to retry it"
+                    ),
+                ));
+            }
+            None => {
+                let what = if cp.is_some() { "an empty agent_context in its checkpoint" } else { "no checkpoint" };
+                inexact.push(Inexact::new(
+                    &field,
+                    format!("unit {label} has {what}: left unenhanced; re-run `openant enhance`"),
+                ));
+            }
+        }
+        missing.push(label);
+    }
+
+    let stats = agentic_stats(working.iter().map(|&i| &units[i]), &mut inexact);
+    let token_usage = match salvaged_token_usage(inp.salvaged) {
+        Some(tu) => tu,
+        None => {
+            inexact.push(Inexact::new(
+                "metadata.token_usage",
+                "recomputed as a standalone `openant enhance` re-run with every unit restored writes it (total_calls \
+                 0, sums of the checkpoints' usage); the original run's tracker totals are not recoverable",
+            ));
+            token_usage(&working, &units, cps)
+        }
+    };
+
+    if had_units {
+        doc.insert("units".to_owned(), PyValue::Array(units));
+    }
+    let meta = doc.entry("metadata".to_owned()).or_insert_with(PyValue::object);
+    let PyValue::Object(meta) = meta else {
+        return Err(RegenError::BadInput("the input dataset's `metadata` is not an object".to_owned()));
+    };
+    meta.insert("agentic_enhanced".to_owned(), PyValue::Bool(true));
+    meta.insert("enhancement_mode".to_owned(), PyValue::from("agentic"));
+    meta.insert("agentic_stats".to_owned(), stats);
+    meta.insert("token_usage".to_owned(), token_usage);
+
+    let bytes = to_python_string(&dataset, true)?;
+    Ok(Rebuilt { value: dataset, bytes, inexact, missing_units: missing })
+}
+
+/// Python's `d[key] = value`.
+fn set(unit: &mut PyValue, key: &str, value: PyValue) {
+    if let PyValue::Object(map) = unit {
+        map.insert(key.to_owned(), value);
+    }
+}
+
+/// `ContextEnhancer._compute_agentic_stats` over the working units (after restoring).
+pub(crate) fn agentic_stats<'a>(units: impl Iterator<Item = &'a PyValue>, inexact: &mut Vec<Inexact>) -> PyValue {
+    let mut n = [0i64; 9];
+    const PROCESSED: usize = 0;
+    const WITH_CONTEXT: usize = 1;
+    const FUNCS: usize = 3;
+    const CONTROLS: usize = 4;
+    const EXPLOITABLE: usize = 5;
+    const VULNERABLE: usize = 6;
+    const NEUTRAL: usize = 7;
+    const ERRORS: usize = 8;
+    let mut iterations = PyValue::from(0);
+    let mut error_summary = PyObject::new();
+    for unit in units {
+        let Some(ac) = unit.get("agent_context").filter(|ac| truthy(ac)) else { continue };
+        if !matches!(ac, PyValue::Object(_)) {
+            inexact.push(Inexact::new(
+                "metadata.agentic_stats",
+                format!("unit {} has a non-object agent_context (OpenAnt would fail): not counted", unit_label(unit)),
+            ));
+            continue;
+        }
+        if let Some(err) = ac.get("error").filter(|e| truthy(e)) {
+            n[ERRORS] += 1;
+            let kind = match err {
+                PyValue::Object(o) => o.get("type").and_then(key_text).unwrap_or_else(|| "unknown".to_owned()),
+                _ => "legacy_string".to_owned(),
+            };
+            let count = error_summary.entry(kind).or_insert_with(|| PyValue::from(0));
+            *count = add(count, &PyValue::from(1)).unwrap_or(PyValue::from(1));
+            continue;
+        }
+        n[PROCESSED] += 1;
+        if let Some(funcs) = ac.get("include_functions").filter(|f| truthy(f)) {
+            n[WITH_CONTEXT] += 1;
+            n[FUNCS] += match funcs {
+                PyValue::Array(a) => a.len() as i64,
+                PyValue::Object(o) => o.len() as i64,
+                PyValue::Str(s) => s.chars().count() as i64,
+                _ => 0,
+            };
+        }
+        match ac.get("security_classification").map_or(Some("neutral"), PyValue::as_str) {
+            Some("security_control") => n[CONTROLS] += 1,
+            Some("exploitable") => n[EXPLOITABLE] += 1,
+            Some("vulnerable_internal") => n[VULNERABLE] += 1,
+            _ => n[NEUTRAL] += 1,
+        }
+        let it = ac.get("agent_metadata").and_then(|m| m.get("iterations")).cloned().unwrap_or(PyValue::from(0));
+        match add(&iterations, &it) {
+            Some(sum) => iterations = sum,
+            None => inexact.push(Inexact::new(
+                "metadata.agentic_stats.total_iterations",
+                format!("unit {} has non-numeric agent_metadata.iterations: not added", unit_label(unit)),
+            )),
+        }
+    }
+    let mut st = PyObject::new();
+    st.insert("units_processed".to_owned(), PyValue::from(n[PROCESSED]));
+    st.insert("units_with_context".to_owned(), PyValue::from(n[WITH_CONTEXT]));
+    st.insert("total_iterations".to_owned(), iterations);
+    st.insert("functions_added".to_owned(), PyValue::from(n[FUNCS]));
+    st.insert("security_controls_found".to_owned(), PyValue::from(n[CONTROLS]));
+    st.insert("exploitable_found".to_owned(), PyValue::from(n[EXPLOITABLE]));
+    st.insert("vulnerable_found".to_owned(), PyValue::from(n[VULNERABLE]));
+    st.insert("neutral_found".to_owned(), PyValue::from(n[NEUTRAL]));
+    st.insert("errors".to_owned(), PyValue::from(n[ERRORS]));
+    st.insert("error_summary".to_owned(), PyValue::Object(error_summary));
+    PyValue::Object(st)
+}
+
+fn unit_label(unit: &PyValue) -> String {
+    unit.get("id").map_or_else(|| "<without id>".to_owned(), id_text)
+}
+
+fn salvaged_token_usage(salvaged: Option<&SalvagedFields>) -> Option<PyValue> {
+    salvaged?.fields.get("metadata")?.get("token_usage").cloned()
+}
+
+/// `tracker.get_totals()` after a standalone restore: the usage of the checkpoint file of every
+/// working unit (`safe_filename(id).json`, errored files included, in unit order) is injected
+/// as prior usage when the token sums are non-zero; no calls are made.
+fn token_usage(working: &[usize], units: &[PyValue], cps: &CheckpointSet) -> PyValue {
+    let mut tin = PyValue::from(0);
+    let mut tout = PyValue::from(0);
+    let mut cost = PyValue::Float(0.0);
+    for &i in working {
+        let uid = match units[i].get("id") {
+            None => "",
+            Some(PyValue::Str(s)) => s.as_str(),
+            Some(_) => continue,
+        };
+        let Some(file) = cps.by_name(&checkpoint_file_name(uid)) else { continue };
+        let usage = file.data.get("usage");
+        let field = |k: &str, default: PyValue| usage.and_then(|u| get(u, k)).cloned().unwrap_or(default);
+        tin = add(&tin, &field("input_tokens", PyValue::from(0))).unwrap_or(tin);
+        tout = add(&tout, &field("output_tokens", PyValue::from(0))).unwrap_or(tout);
+        cost = add(&cost, &field("cost_usd", PyValue::Float(0.0))).unwrap_or(cost);
+    }
+    let (mut total_in, mut total_out, mut total_cost) = (PyValue::from(0), PyValue::from(0), PyValue::Float(0.0));
+    if truthy(&tin) || truthy(&tout) {
+        total_in = add(&total_in, &tin).unwrap_or(total_in);
+        total_out = add(&total_out, &tout).unwrap_or(total_out);
+        total_cost = add(&total_cost, &cost).unwrap_or(total_cost);
+    }
+    let total = add(&total_in, &total_out).unwrap_or(PyValue::from(0));
+    let rounded = match total_cost {
+        PyValue::Float(x) => PyValue::Float(python_round(x, 6)),
+        other => other,
+    };
+    let mut tu = PyObject::new();
+    tu.insert("total_calls".to_owned(), PyValue::from(0));
+    tu.insert("total_input_tokens".to_owned(), total_in);
+    tu.insert("total_output_tokens".to_owned(), total_out);
+    tu.insert("total_tokens".to_owned(), total);
+    tu.insert("total_cost_usd".to_owned(), rounded);
+    PyValue::Object(tu)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::CheckpointStep;
+    use crate::pyjson::parse;
+
+    fn p(s: &str) -> PyValue {
+        parse(s.as_bytes()).unwrap()
+    }
+
+    fn cps(files: &[(&str, &str)]) -> CheckpointSet {
+        CheckpointSet::from_files(
+            CheckpointStep::Enhance,
+            files.iter().map(|(n, s)| (n.to_string(), Ok(s.as_bytes().to_vec()))).collect(),
+        )
+    }
+
+    #[test]
+    fn agent_context_is_appended_last_when_new_and_keeps_its_place_otherwise() {
+        let ds = p(r#"{"name":"x","units":[
+            {"id":"a","code":{"primary_code":"old"},"metadata":{}},
+            {"id":"b","agent_context":{"stale":true},"code":"c","metadata":{}}],
+            "metadata":{"generator":"g"}}"#);
+        let set = cps(&[
+            (
+                "a.json",
+                r#"{"id":"a","agent_context":{"security_classification":"exploitable","include_functions":[{"id":"b"}],"agent_metadata":{"iterations":3}},"code":{"primary_code":"new"},"usage":{"input_tokens":10,"output_tokens":5,"cost_usd":0.1}}"#,
+            ),
+            (
+                "b.json",
+                r#"{"id":"b","agent_context":{"security_classification":"security_control","agent_metadata":{"iterations":2}},"usage":{"input_tokens":1,"output_tokens":1,"cost_usd":0.2}}"#,
+            ),
+        ]);
+        let r = rebuild_enhanced(&EnhanceInputs { dataset: &ds, checkpoints: &set, era: Era::Fix, salvaged: None })
+            .unwrap();
+        let units = r.value.get("units").unwrap().as_array().unwrap();
+        let keys = |u: &PyValue| u.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&units[0]), ["id", "code", "metadata", "agent_context"]);
+        assert_eq!(units[0].get("code").unwrap().get("primary_code").unwrap().as_str(), Some("new"));
+        assert_eq!(keys(&units[1]), ["id", "agent_context", "code", "metadata"]);
+        let meta = r.value.get("metadata").unwrap();
+        assert_eq!(
+            meta.as_object().unwrap().keys().cloned().collect::<Vec<_>>(),
+            ["generator", "agentic_enhanced", "enhancement_mode", "agentic_stats", "token_usage"]
+        );
+        let st = meta.get("agentic_stats").unwrap();
+        assert_eq!(st.get("units_processed"), Some(&PyValue::from(2)));
+        assert_eq!(st.get("units_with_context"), Some(&PyValue::from(1)));
+        assert_eq!(st.get("functions_added"), Some(&PyValue::from(1)));
+        assert_eq!(st.get("total_iterations"), Some(&PyValue::from(5)));
+        assert_eq!(st.get("exploitable_found"), Some(&PyValue::from(1)));
+        assert_eq!(st.get("security_controls_found"), Some(&PyValue::from(1)));
+        let tu = meta.get("token_usage").unwrap();
+        assert_eq!(tu.get("total_calls"), Some(&PyValue::from(0)));
+        assert_eq!(tu.get("total_tokens"), Some(&PyValue::from(17)));
+        // 0.0 + 0.1 + 0.2 = 0.30000000000000004, rounded to 6 places.
+        assert_eq!(tu.get("total_cost_usd"), Some(&PyValue::Float(0.3)));
+        assert!(r.names_inexact("metadata.token_usage"));
+        assert!(r.missing_units.is_empty());
+    }
+
+    #[test]
+    fn errored_missing_and_unselected_units() {
+        let ds = p(r#"{"units":[
+            {"id":"e","diff_selected":true},{"id":"m","diff_selected":true},
+            {"id":"x","diff_selected":false},{"id":"nokey"},{"id":"z","diff_selected":true}]}"#);
+        let set = cps(&[
+            (
+                "e.json",
+                r#"{"id":"e","agent_context":{"error":{"type":"rate_limit"},"security_classification":"neutral","confidence":0.0}}"#,
+            ),
+            ("x.json", r#"{"id":"x","agent_context":{"security_classification":"exploitable"}}"#),
+            ("z.json", r#"{"id":"z","agent_context":{}}"#),
+        ]);
+        let r = rebuild_enhanced(&EnhanceInputs { dataset: &ds, checkpoints: &set, era: Era::Fix, salvaged: None })
+            .unwrap();
+        let units = r.value.get("units").unwrap().as_array().unwrap();
+        assert!(units[0].get("agent_context").unwrap().get("error").is_some());
+        assert!(units[1].get("agent_context").is_none());
+        // Outside the diff: never touched, even with a checkpoint.
+        assert!(units[2].get("agent_context").is_none());
+        assert!(units[3].get("agent_context").is_none());
+        assert!(units[4].get("agent_context").is_none());
+        assert_eq!(r.missing_units, ["e", "m", "z"]);
+        assert!(r.names_inexact("units[m].agent_context"));
+        let st = r.value.get("metadata").unwrap().get("agentic_stats").unwrap();
+        assert_eq!(st.get("errors"), Some(&PyValue::from(1)));
+        assert_eq!(st.get("error_summary"), Some(&p(r#"{"rate_limit":1}"#)));
+        assert_eq!(st.get("units_processed"), Some(&PyValue::from(0)));
+        // No token usage anywhere: nothing injected.
+        assert_eq!(
+            r.value.get("metadata").unwrap().get("token_usage"),
+            Some(&p(
+                r#"{"total_calls":0,"total_input_tokens":0,"total_output_tokens":0,"total_tokens":0,"total_cost_usd":0.0}"#
+            ))
+        );
+        // The fork has no diff filter.
+        let r =
+            rebuild_enhanced(&EnhanceInputs { dataset: &ds, checkpoints: &set, era: Era::ForkMaster, salvaged: None })
+                .unwrap();
+        assert!(r.value.get("units").unwrap().as_array().unwrap()[2].get("agent_context").is_some());
+    }
+
+    #[test]
+    fn legacy_string_errors_and_neutral_default() {
+        let units = [
+            p(r#"{"agent_context":{"error":"boom"}}"#),
+            p(r#"{"agent_context":{"x":1}}"#),
+            p(r#"{"agent_context":{}}"#),
+        ];
+        let st = agentic_stats(units.iter(), &mut Vec::new());
+        assert_eq!(st.get("error_summary"), Some(&p(r#"{"legacy_string":1}"#)));
+        assert_eq!(st.get("neutral_found"), Some(&PyValue::from(1)));
+        assert_eq!(st.get("units_processed"), Some(&PyValue::from(1)));
+    }
+}

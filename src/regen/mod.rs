@@ -1,0 +1,90 @@
+//! Rebuilding OpenAnt's final outputs from their inputs and checkpoints (spec §3), as pure
+//! functions: parsed documents and a loaded checkpoint set in, the rebuilt document and the exact
+//! bytes OpenAnt would write out. Nothing here writes files.
+//!
+//! * [`enhanced`], [`results`], [`verified`]: `dataset_enhanced.json`, `results.json`,
+//!   `results_verified.json` (spec §3.1–§3.3), over a [`checkpoints::CheckpointSet`].
+//! * [`pipeline`]: `pipeline_output.json` as `scan` built it (spec §3.4).
+//! * [`dynamic`]: `dynamic_test_results.json` and `DYNAMIC_TEST_RESULTS.md` (spec §3.5).
+//! * [`common`]: the Python semantics (truthiness, `==`, `str()`, `+`/`-`) OpenAnt's builders
+//!   rely on, and the result types of `pipeline`/`dynamic`.
+//!
+//! Every rebuild reproduces "re-run the step with every unit restored from its checkpoint"
+//! (spec §3.0) and says, in [`Rebuilt::inexact`], where that cannot be exact without an LLM or
+//! a clock, and in [`Rebuilt::missing_units`] which units had no usable checkpoint.
+
+pub mod checkpoints;
+pub mod common;
+pub mod dynamic;
+pub mod enhanced;
+pub mod pipeline;
+mod pyops;
+pub mod results;
+pub mod salvage;
+pub mod verified;
+
+use std::fmt;
+
+use crate::pyjson::{PyValue, WriteError};
+
+pub use checkpoints::{CheckpointSet, Era};
+pub use salvage::{salvage_leading_fields, SalvagedFields};
+
+/// A rebuilt output file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rebuilt {
+    /// The document.
+    pub value: PyValue,
+    /// `value` serialized exactly as OpenAnt writes this file (`json.dump(indent=2)`, the
+    /// file's `ensure_ascii`, no trailing newline, `\n` line breaks).
+    pub bytes: String,
+    /// Fields and units that could not be reproduced exactly, and what was done instead.
+    pub inexact: Vec<Inexact>,
+    /// Units (ids) without a usable checkpoint; OpenAnt would re-run them with the LLM.
+    pub missing_units: Vec<String>,
+}
+
+impl Rebuilt {
+    /// Whether some note names `field` (tests and reports use this).
+    pub fn names_inexact(&self, field: &str) -> bool {
+        self.inexact.iter().any(|n| n.field == field)
+    }
+}
+
+/// One thing a rebuild could not reproduce exactly (or took from somewhere other than the
+/// checkpoints), e.g. `field: "timestamp"`, `note: "set to now: the original is not recoverable"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inexact {
+    /// The field (a top-level key, or `results[<unit id>].<key>`), or `unit <id>` for a unit.
+    pub field: String,
+    /// What happened and, where it helps, what the user can do.
+    pub note: String,
+}
+
+impl Inexact {
+    pub fn new(field: impl Into<String>, note: impl Into<String>) -> Inexact {
+        Inexact { field: field.into(), note: note.into() }
+    }
+}
+
+impl fmt::Display for Inexact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.note)
+    }
+}
+
+/// Why a rebuild could not produce a document at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegenError {
+    /// An input document does not have the shape the step needs (e.g. no `units` list).
+    #[error("{0}")]
+    BadInput(String),
+    /// The rebuilt document cannot be serialized (nesting deeper than Python can write).
+    #[error("cannot serialize the rebuilt document: {0}")]
+    Write(#[from] WriteError),
+}
+
+/// The key an inexact note uses for one result: `results[<unit id>].<key>`.
+pub(crate) fn result_field(unit: &str, key: &str) -> String {
+    format!("results[{unit}].{key}")
+}

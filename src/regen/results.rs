@@ -1,0 +1,588 @@
+//! `results.json` ← the input dataset + the analyze checkpoints (spec §3.2; OpenAnt's
+//! `core/analyzer.run_analysis` with every unit restored).
+
+use chrono::{NaiveDateTime, Timelike};
+use indexmap::IndexMap;
+
+use crate::pyjson::{to_python_string, PyObject, PyValue};
+
+use super::checkpoints::{is_restorable, CheckpointSet, Era};
+use super::pyops::{get2, id_text, is_str, key_text, lower, truthy};
+use super::salvage::SalvagedFields;
+use super::{result_field, Inexact, Rebuilt, RegenError};
+
+/// What `analyze` was run with (`analyze.report.json` `inputs`, spec §1.4.11) and on.
+#[derive(Debug, Clone)]
+pub struct AnalyzeInputs<'a> {
+    /// The input dataset as read (`dataset_enhanced.json` when enhance ran, else `dataset.json`).
+    pub dataset: &'a PyValue,
+    /// `basename(dataset path)`, written as `dataset`.
+    pub dataset_name: String,
+    /// The CLI model name (`"opus"`/`"sonnet"`), when known.
+    pub model: Option<String>,
+    /// `inputs.limit` (null or 0: no limit).
+    pub limit: Option<PyValue>,
+    /// `inputs.exploitable_filter` (standalone analyze only; null: no filter).
+    pub exploitable_filter: Option<PyValue>,
+}
+
+impl<'a> AnalyzeInputs<'a> {
+    /// Reads `dataset_path` (basename), `model`, `limit` and `exploitable_filter` from a parsed
+    /// `analyze.report.json`; `default_name` is used when the report has no dataset path.
+    pub fn from_report(dataset: &'a PyValue, report: Option<&PyValue>, default_name: &str) -> AnalyzeInputs<'a> {
+        let inputs = report.and_then(|r| r.get("inputs"));
+        let field = |k: &str| inputs.and_then(|i| i.get(k)).filter(|v| !v.is_null()).cloned();
+        let dataset_name =
+            field("dataset_path").and_then(|p| p.as_str().map(basename)).unwrap_or_else(|| default_name.to_owned());
+        AnalyzeInputs {
+            dataset,
+            dataset_name,
+            model: field("model").and_then(|m| m.as_str().map(str::to_owned)),
+            limit: field("limit"),
+            exploitable_filter: field("exploitable_filter"),
+        }
+    }
+}
+
+/// Python's `os.path.basename` for a POSIX path (and a Windows one, as OpenAnt on Windows).
+fn basename(path: &str) -> String {
+    path.rsplit(['/', '\\']).next().unwrap_or(path).to_owned()
+}
+
+/// Python's `datetime.isoformat()` of a naive local time: microseconds, the fraction omitted
+/// when it is zero.
+pub fn python_isoformat(t: NaiveDateTime) -> String {
+    let micros = t.nanosecond() / 1000 % 1_000_000;
+    let base = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    if micros == 0 {
+        base
+    } else {
+        format!("{base}.{micros:06}")
+    }
+}
+
+/// The units `run_analysis` analyzes, in order: the diff filter (fix era), the exploitable
+/// filter, then the limit (spec §3.2.1).
+pub fn analyzed_units(inp: &AnalyzeInputs<'_>, era: Era) -> Result<Vec<PyValue>, RegenError> {
+    let mut units = match inp.dataset.get("units") {
+        None => Vec::new(),
+        Some(PyValue::Array(units)) => units.clone(),
+        Some(_) => return Err(RegenError::BadInput("the input dataset's `units` is not a list".to_owned())),
+    };
+    if let Some(i) = units.iter().position(|u| !matches!(u, PyValue::Object(_))) {
+        return Err(RegenError::BadInput(format!("unit {i} of the input dataset is not an object")));
+    }
+    if era.has_diff_filter() && units.iter().any(|u| u.get("diff_selected").is_some()) {
+        units.retain(|u| u.get("diff_selected").is_some_and(truthy));
+    }
+    if let Some(filter) = inp.exploitable_filter.as_ref().filter(|f| truthy(f)) {
+        let keep: &[&str] =
+            if is_str(Some(filter), "strict") { &["exploitable"] } else { &["exploitable", "vulnerable_internal"] };
+        units.retain(|u| {
+            get2(u, "agent_context", "security_classification")
+                .and_then(PyValue::as_str)
+                .is_some_and(|c| keep.contains(&c))
+        });
+    }
+    if let Some(limit) = inp.limit.as_ref().filter(|l| truthy(l)) {
+        let Some(n) = limit.as_int().and_then(|n| n.as_i128()) else {
+            return Err(RegenError::BadInput(format!("analyze limit {limit:?} is not an integer")));
+        };
+        // Python's `units[:n]`, negative n counting from the end.
+        let len = units.len() as i128;
+        let end = if n < 0 { (len + n).max(0) } else { n.min(len) };
+        units.truncate(end as usize);
+    }
+    Ok(units)
+}
+
+/// `_count_verdicts` (spec §3.2.4): `finding` when the key exists (even null), else
+/// `verdict.lower()`; exact, case-sensitive matches of the metric keys count there, otherwise
+/// `verdict == "ERROR"` counts as `errors`. `insufficient_context` is a key on the fork's
+/// results.json only.
+pub fn count_verdicts(results: &[PyValue], insufficient_context: bool) -> PyObject {
+    let mut keys = vec!["vulnerable", "bypassable", "inconclusive"];
+    if insufficient_context {
+        keys.push("insufficient_context");
+    }
+    keys.extend(["protected", "safe", "errors"]);
+    let mut counts: IndexMap<&str, i64> = keys.iter().map(|k| (*k, 0)).collect();
+    for r in results {
+        let finding: Option<String> = match r.get("finding") {
+            Some(f) => f.as_str().map(str::to_owned),
+            None => match r.get("verdict") {
+                None => Some("error".to_owned()),
+                Some(v) => v.as_str().map(lower),
+            },
+        };
+        match finding.as_deref().and_then(|f| counts.get_mut(f)) {
+            Some(n) => *n += 1,
+            None => {
+                if is_str(r.get("verdict"), "ERROR") {
+                    counts["errors"] += 1;
+                }
+            }
+        }
+    }
+    counts.into_iter().map(|(k, v)| (k.to_owned(), PyValue::from(v))).collect()
+}
+
+/// Rebuilds `results.json` (ensure_ascii=True).
+///
+/// `salvaged` is what the old results.json still holds: its `model` and `timestamp`, and for
+/// every salvaged result that carries a `stage1_consistency_update`, that update and the
+/// `verdict` it set, are carried over (spec §3.7). `now` is the local time used for
+/// `timestamp` when nothing was salvaged.
+pub fn rebuild_results(
+    inp: &AnalyzeInputs<'_>,
+    checkpoints: &CheckpointSet,
+    era: Era,
+    salvaged: Option<&SalvagedFields>,
+    now: NaiveDateTime,
+) -> Result<Rebuilt, RegenError> {
+    let units = analyzed_units(inp, era)?;
+    let mut inexact = Vec::new();
+    let mut missing = Vec::new();
+    let mut results: Vec<PyValue> = Vec::with_capacity(units.len());
+    let mut restored_routes: Vec<(PyValue, PyValue)> = Vec::new();
+    let mut rerun_routes: Vec<(PyValue, PyValue)> = Vec::new();
+    for (i, unit) in units.iter().enumerate() {
+        let uid = unit.get("id").cloned().unwrap_or_else(|| PyValue::from(format!("unit_{i}")));
+        let label = id_text(&uid);
+        let cp = uid.as_str().and_then(|id| checkpoints.get(id));
+        let Some(cp) = cp else {
+            inexact.push(Inexact::new(
+                format!("unit {label}"),
+                "no analyze checkpoint: left out of results (metrics.total still counts it); re-run `openant \
+                 analyze`",
+            ));
+            missing.push(label);
+            continue;
+        };
+        let result = cp.data.get("result").cloned().unwrap_or_else(PyValue::object);
+        let route = (
+            cp.data.get("route_key").cloned().unwrap_or_else(|| uid.clone()),
+            cp.data.get("code_for_route").cloned().unwrap_or_else(|| PyValue::from("")),
+        );
+        if is_restorable(checkpoints.step, &cp.data) {
+            restored_routes.push(route);
+        } else {
+            inexact.push(Inexact::new(
+                format!("unit {label}"),
+                "its analyze checkpoint is an error: used that error result (what a failed retry writes), its \
+                 code_by_route entry placed after every restored one; re-run `openant analyze` to retry it",
+            ));
+            missing.push(label);
+            rerun_routes.push(route);
+        }
+        results.push(result);
+    }
+    let mut code_by_route = PyObject::new();
+    for (key, code) in restored_routes.into_iter().chain(rerun_routes) {
+        match key_text(&key) {
+            Some(k) => {
+                code_by_route.insert(k, code);
+            }
+            None => inexact.push(Inexact::new("code_by_route", "a route_key is a list or object: entry left out")),
+        }
+    }
+
+    order_like_old(&mut code_by_route, salvaged, &mut inexact);
+    carry_stage1_updates(&mut results, salvaged, &mut inexact);
+    note_stage1_groups(&results, &mut inexact);
+
+    if era == Era::ForkMaster {
+        // `results.sort(key=lambda r: r.get("unit_id", ""))`, stable.
+        results.sort_by(|a, b| sort_key(a).cmp(sort_key(b)));
+    }
+
+    let mut metrics = PyObject::new();
+    metrics.insert("total".to_owned(), PyValue::from(units.len()));
+    metrics.extend(count_verdicts(&results, era == Era::ForkMaster));
+
+    let model = pick_model(inp, era, salvaged, &mut inexact);
+    let timestamp = match salvaged.and_then(|s| s.fields.get("timestamp")) {
+        Some(ts) => ts.clone(),
+        None => {
+            inexact.push(Inexact::new(
+                "timestamp",
+                "set to now: the original (datetime.now() when analyze finished) is not recoverable",
+            ));
+            PyValue::from(python_isoformat(now))
+        }
+    };
+    if let Some(old) = salvaged.and_then(|s| s.str_field("dataset")).filter(|d| *d != inp.dataset_name) {
+        inexact.push(Inexact::new(
+            "dataset",
+            format!("the old file named {old:?}; written {:?} from the analyze inputs", inp.dataset_name),
+        ));
+    }
+
+    let mut doc = PyObject::new();
+    doc.insert("dataset".to_owned(), PyValue::from(inp.dataset_name.clone()));
+    doc.insert("model".to_owned(), model);
+    doc.insert("timestamp".to_owned(), timestamp);
+    doc.insert("metrics".to_owned(), PyValue::Object(metrics));
+    doc.insert("results".to_owned(), PyValue::Array(results));
+    doc.insert("code_by_route".to_owned(), PyValue::Object(code_by_route));
+    let value = PyValue::Object(doc);
+    let bytes = to_python_string(&value, true)?;
+    Ok(Rebuilt { value, bytes, inexact, missing_units: missing })
+}
+
+/// `code_by_route` order is OpenAnt's restore order (restored units in unit order, then the
+/// re-run ones); a fresh parallel run wrote completion order. When the old file still has its
+/// `code_by_route` with the same keys, its order is kept.
+fn order_like_old(code_by_route: &mut PyObject, salvaged: Option<&SalvagedFields>, inexact: &mut Vec<Inexact>) {
+    let old = salvaged.and_then(|s| s.fields.get("code_by_route")).and_then(PyValue::as_object);
+    match old {
+        Some(old) if old.len() == code_by_route.len() && old.keys().all(|k| code_by_route.contains_key(k)) => {
+            if !old.keys().eq(code_by_route.keys()) {
+                let mut reordered = PyObject::with_capacity(old.len());
+                for k in old.keys() {
+                    if let Some(v) = code_by_route.shift_remove(k) {
+                        reordered.insert(k.clone(), v);
+                    }
+                }
+                *code_by_route = reordered;
+                inexact.push(Inexact::new("code_by_route", "key order taken from the old results.json"));
+            }
+        }
+        _ => inexact.push(Inexact::new(
+            "code_by_route",
+            "keys in restore order (restored units in unit order, then re-run ones); a fresh parallel run wrote \
+             completion order, which is not recoverable (the contents are exact)",
+        )),
+    }
+}
+
+fn sort_key(r: &PyValue) -> &str {
+    r.get("unit_id").and_then(PyValue::as_str).unwrap_or("")
+}
+
+fn pick_model(
+    inp: &AnalyzeInputs<'_>,
+    era: Era,
+    salvaged: Option<&SalvagedFields>,
+    inexact: &mut Vec<Inexact>,
+) -> PyValue {
+    let from_report = inp.model.as_deref().map(|m| era.analyze_model_id(m));
+    match (salvaged.and_then(|s| s.fields.get("model")), from_report) {
+        (Some(old), report) => {
+            if let Some(r) = report.filter(|r| old.as_str() != Some(*r)) {
+                inexact.push(Inexact::new(
+                    "model",
+                    format!("kept the old file's {old:?}; analyze.report.json inputs would give {r:?}"),
+                ));
+            }
+            old.clone()
+        }
+        (None, Some(id)) => {
+            inexact.push(Inexact::new(
+                "model",
+                format!("{id:?} taken from analyze.report.json inputs (not in checkpoints)"),
+            ));
+            PyValue::from(id)
+        }
+        (None, None) => {
+            inexact.push(Inexact::new(
+                "model",
+                "not in checkpoints and no analyze.report.json or old results.json: assumed the default opus, \
+                 claude-opus-4-6",
+            ));
+            PyValue::from("claude-opus-4-6")
+        }
+    }
+}
+
+/// Carries `verdict` + `stage1_consistency_update` over from salvaged results of the same
+/// `unit_id` that carry an update.
+fn carry_stage1_updates(results: &mut [PyValue], salvaged: Option<&SalvagedFields>, inexact: &mut Vec<Inexact>) {
+    let Some(salvaged) = salvaged else { return };
+    for r in results.iter_mut() {
+        let Some(uid) = r.get("unit_id").and_then(PyValue::as_str).map(str::to_owned) else { continue };
+        let Some(old) = salvaged.results.iter().rev().find(|o| is_str(o.get("unit_id"), &uid)) else { continue };
+        let Some(update) = old.get("stage1_consistency_update") else { continue };
+        let PyValue::Object(map) = r else { continue };
+        if let Some(v) = old.get("verdict") {
+            map.insert("verdict".to_owned(), v.clone());
+        }
+        map.insert("stage1_consistency_update".to_owned(), update.clone());
+        inexact.push(Inexact::new(
+            result_field(&uid, "stage1_consistency_update"),
+            "carried over (with its verdict) from the old results.json: the consistency check's LLM edit is not \
+             in the checkpoints",
+        ));
+    }
+}
+
+/// `_extract_function_signature_pattern` of `utilities/stage1_consistency.py`.
+pub fn stage1_pattern(route_key: &str) -> String {
+    let Some((file_part, func_part)) = route_key.rsplit_once(':') else { return route_key.to_owned() };
+    let filename = file_part.rsplit('/').next().unwrap_or(file_part);
+    let normalized = if let Some((_, method)) = func_part.rsplit_once('.') {
+        format!("*.{method}")
+    } else {
+        const PREFIXES: [&str; 9] =
+            ["build_", "get_", "create_", "make_", "init_", "setup_", "default_", "cached_", "new_"];
+        let mut n = func_part.trim_start_matches('_');
+        while let Some(rest) = PREFIXES.iter().find_map(|p| n.strip_prefix(p)) {
+            n = rest;
+        }
+        format!("*_{n}")
+    };
+    format!("{filename}:{normalized}")
+}
+
+/// Notes every result in a group the stage-1 consistency check would send to the LLM (two or
+/// more results of one pattern whose verdict classes differ), unless an update was carried over
+/// for that result.
+fn note_stage1_groups(results: &[PyValue], inexact: &mut Vec<Inexact>) {
+    let mut groups: IndexMap<String, Vec<&PyValue>> = IndexMap::new();
+    for r in results {
+        let rk = r.get("route_key").and_then(PyValue::as_str).unwrap_or("");
+        groups.entry(stage1_pattern(rk)).or_default().push(r);
+    }
+    for (pattern, group) in groups {
+        if group.len() < 2 {
+            continue;
+        }
+        let mut classes: Vec<String> = Vec::new();
+        for r in &group {
+            let v = r.get("verdict").and_then(PyValue::as_str).unwrap_or("").to_uppercase();
+            let class = match v.as_str() {
+                "VULNERABLE" | "BYPASSABLE" => "VULNERABLE".to_owned(),
+                "SAFE" | "PROTECTED" => "SAFE".to_owned(),
+                _ => v,
+            };
+            if !classes.contains(&class) {
+                classes.push(class);
+            }
+        }
+        if classes.len() < 2 {
+            continue;
+        }
+        for r in group {
+            if r.get("stage1_consistency_update").is_some() {
+                continue;
+            }
+            let label = r.get("unit_id").map_or_else(|| "<no unit_id>".to_owned(), id_text);
+            inexact.push(Inexact::new(
+                result_field(&label, "stage1_consistency_update"),
+                format!(
+                    "may have been added by the stage-1 consistency check on pattern {pattern:?}: not reproducible"
+                ),
+            ));
+            inexact.push(Inexact::new(
+                result_field(&label, "verdict"),
+                format!(
+                    "the stage-1 consistency check would run on pattern {pattern:?} (verdicts {}); its LLM edits \
+                     (verdict, stage1_consistency_update) cannot be reproduced: kept the checkpointed verdict",
+                    classes.join("/")
+                ),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::CheckpointStep;
+    use crate::pyjson::parse;
+    use crate::regen::salvage_leading_fields;
+
+    fn p(s: &str) -> PyValue {
+        parse(s.as_bytes()).unwrap()
+    }
+
+    fn cps(files: &[(&str, &str)]) -> CheckpointSet {
+        CheckpointSet::from_files(
+            CheckpointStep::Analyze,
+            files.iter().map(|(n, s)| (n.to_string(), Ok(s.as_bytes().to_vec()))).collect(),
+        )
+    }
+
+    fn now() -> NaiveDateTime {
+        chrono::NaiveDate::from_ymd_opt(2026, 5, 20).unwrap().and_hms_micro_opt(10, 11, 12, 345).unwrap()
+    }
+
+    fn ok_cp(id: &str, route: &str, finding: &str) -> String {
+        format!(
+            r#"{{"result":{{"finding":"{finding}","verdict":"{}","route_key":"{route}","unit_id":"{id}"}},"route_key":"{route}","code_for_route":"code {id}","usage":{{}},"id":"{id}"}}"#,
+            finding.to_uppercase()
+        )
+    }
+
+    #[test]
+    fn code_by_route_puts_errored_units_after_every_restored_one() {
+        // Spec §3.2.2: units z (errored), a, m, r → keys a, m, GET:/x, z.
+        let ds = p(r#"{"units":[{"id":"z"},{"id":"a"},{"id":"m"},{"id":"r"}]}"#);
+        let z = r#"{"result":{"unit_id":"z","verdict":"ERROR","finding":"error","error":"529"},"route_key":"z","code_for_route":"","usage":{},"id":"z"}"#;
+        let set = cps(&[
+            ("z.json", z),
+            ("a.json", &ok_cp("a", "a", "safe")),
+            ("m.json", &ok_cp("m", "m", "safe")),
+            ("r.json", &ok_cp("r", "GET:/x", "vulnerable")),
+        ]);
+        let inp = AnalyzeInputs::from_report(&ds, None, "dataset.json");
+        let r = rebuild_results(&inp, &set, Era::Fix, None, now()).unwrap();
+        let keys: Vec<&String> = r.value.get("code_by_route").unwrap().as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["a", "m", "GET:/x", "z"]);
+        // results stay in unit order, the errored result included.
+        let ids: Vec<&str> = r.value.get("results").unwrap().as_array().unwrap().iter().map(sort_key).collect();
+        assert_eq!(ids, ["z", "a", "m", "r"]);
+        assert_eq!(r.missing_units, ["z"]);
+        assert_eq!(r.value.get("metrics").unwrap().get("errors"), Some(&PyValue::from(1)));
+        assert_eq!(r.value.get("timestamp"), Some(&PyValue::from("2026-05-20T10:11:12.000345")));
+        assert!(r.names_inexact("timestamp") && r.names_inexact("model"));
+        assert_eq!(r.value.get("model"), Some(&PyValue::from("claude-opus-4-6")));
+    }
+
+    #[test]
+    fn duplicate_route_keys_keep_the_first_place_and_the_last_value() {
+        let ds = p(r#"{"units":[{"id":"a"},{"id":"b"},{"id":"c"}]}"#);
+        let set = cps(&[
+            ("a.json", &ok_cp("a", "K", "safe")),
+            ("b.json", &ok_cp("b", "L", "safe")),
+            ("c.json", &ok_cp("c", "K", "safe")),
+        ]);
+        let r = rebuild_results(&AnalyzeInputs::from_report(&ds, None, "d"), &set, Era::Fix, None, now()).unwrap();
+        assert_eq!(r.value.get("code_by_route"), Some(&p(r#"{"K":"code c","L":"code b"}"#)));
+    }
+
+    #[test]
+    fn missing_units_are_left_out_but_counted_in_total() {
+        let ds = p(r#"{"units":[{"id":"a"},{"id":"b"}]}"#);
+        let set = cps(&[("a.json", &ok_cp("a", "a", "vulnerable"))]);
+        let r = rebuild_results(&AnalyzeInputs::from_report(&ds, None, "d"), &set, Era::Fix, None, now()).unwrap();
+        assert_eq!(r.value.get("results").unwrap().as_array().unwrap().len(), 1);
+        assert_eq!(r.value.get("metrics").unwrap().get("total"), Some(&PyValue::from(2)));
+        assert_eq!(r.missing_units, ["b"]);
+        assert!(r.names_inexact("unit b"));
+    }
+
+    #[test]
+    fn filters_diff_exploitable_and_limit() {
+        let ds = p(r#"{"units":[
+            {"id":"a","diff_selected":true,"agent_context":{"security_classification":"exploitable"}},
+            {"id":"b","diff_selected":true,"agent_context":{"security_classification":"vulnerable_internal"}},
+            {"id":"c","diff_selected":false,"agent_context":{"security_classification":"exploitable"}},
+            {"id":"d","agent_context":{"security_classification":"exploitable"}},
+            {"id":"e","diff_selected":1,"agent_context":{"security_classification":"neutral"}},
+            {"id":"f","diff_selected":"yes"}]}"#);
+        let ids = |inp: &AnalyzeInputs<'_>, era| {
+            analyzed_units(inp, era).unwrap().iter().map(|u| id_text(u.get("id").unwrap())).collect::<Vec<_>>()
+        };
+        let mut inp = AnalyzeInputs::from_report(&ds, None, "d");
+        assert_eq!(ids(&inp, Era::Fix), ["a", "b", "e", "f"]);
+        assert_eq!(ids(&inp, Era::ForkMaster), ["a", "b", "c", "d", "e", "f"]);
+        inp.exploitable_filter = Some(PyValue::from("all"));
+        assert_eq!(ids(&inp, Era::Fix), ["a", "b"]);
+        inp.exploitable_filter = Some(PyValue::from("strict"));
+        assert_eq!(ids(&inp, Era::Fix), ["a"]);
+        inp.exploitable_filter = None;
+        inp.limit = Some(PyValue::from(3));
+        assert_eq!(ids(&inp, Era::Fix), ["a", "b", "e"]);
+        inp.limit = Some(PyValue::from(0));
+        assert_eq!(ids(&inp, Era::Fix), ["a", "b", "e", "f"]);
+        inp.limit = Some(PyValue::from(-1));
+        assert_eq!(ids(&inp, Era::Fix), ["a", "b", "e"]);
+        inp.limit = Some(PyValue::from(99));
+        assert_eq!(ids(&inp, Era::Fix).len(), 4);
+        let report = p(
+            r#"{"inputs":{"dataset_path":"/x/y/dataset_enhanced.json","model":"sonnet","exploitable_filter":null,"limit":2}}"#,
+        );
+        let inp = AnalyzeInputs::from_report(&ds, Some(&report), "d");
+        assert_eq!(inp.dataset_name, "dataset_enhanced.json");
+        assert_eq!(inp.model.as_deref(), Some("sonnet"));
+        assert_eq!(inp.exploitable_filter, None);
+        assert_eq!(ids(&inp, Era::Fix), ["a", "b"]);
+    }
+
+    #[test]
+    fn metrics_are_case_sensitive_and_follow_finding_then_verdict() {
+        let results = [
+            p(r#"{"finding":"vulnerable","verdict":"VULNERABLE"}"#),
+            p(r#"{"finding":"Vulnerable","verdict":"VULNERABLE"}"#),
+            p(r#"{"finding":null,"verdict":"SAFE"}"#),
+            p(r#"{"finding":null,"verdict":"ERROR"}"#),
+            p(r#"{"verdict":"SAFE"}"#),
+            p(r#"{"finding":"error","verdict":"ERROR"}"#),
+            p(r#"{"unit_id":"x"}"#),
+            p(r#"{"finding":"insufficient_context","verdict":"INSUFFICIENT_CONTEXT"}"#),
+            p(r#"{"finding":"errors"}"#),
+        ];
+        let fix = count_verdicts(&results, false);
+        assert_eq!(
+            PyValue::Object(fix),
+            p(r#"{"vulnerable":1,"bypassable":0,"inconclusive":0,"protected":0,"safe":1,"errors":3}"#)
+        );
+        let fork = count_verdicts(&results, true);
+        assert_eq!(
+            PyValue::Object(fork),
+            p(
+                r#"{"vulnerable":1,"bypassable":0,"inconclusive":0,"insufficient_context":1,"protected":0,"safe":1,"errors":3}"#
+            )
+        );
+    }
+
+    #[test]
+    fn fork_sorts_by_unit_id_and_names_its_sonnet() {
+        let ds = p(r#"{"units":[{"id":"b"},{"id":"a"},{"id":"c"}]}"#);
+        let set = cps(&[
+            ("a.json", &ok_cp("a", "a", "safe")),
+            ("b.json", &ok_cp("b", "b", "safe")),
+            ("c.json", &ok_cp("c", "c", "safe")),
+        ]);
+        let mut inp = AnalyzeInputs::from_report(&ds, None, "d");
+        inp.model = Some("sonnet".to_owned());
+        let r = rebuild_results(&inp, &set, Era::ForkMaster, None, now()).unwrap();
+        let ids: Vec<&str> = r.value.get("results").unwrap().as_array().unwrap().iter().map(sort_key).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+        // code_by_route stays in restore (unit) order.
+        let keys: Vec<&String> = r.value.get("code_by_route").unwrap().as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["b", "a", "c"]);
+        assert_eq!(r.value.get("model"), Some(&PyValue::from("claude-sonnet-4-6")));
+        assert!(r.value.get("metrics").unwrap().get("insufficient_context").is_some());
+    }
+
+    #[test]
+    fn stage1_patterns_and_carried_updates() {
+        assert_eq!(stage1_pattern("libs/a/foo.py:_build_async_httpx_client"), "foo.py:*_async_httpx_client");
+        assert_eq!(stage1_pattern("x/bar.py:_get_default_async_httpx_client"), "bar.py:*_async_httpx_client");
+        assert_eq!(stage1_pattern("libs/core/base.py:Blob.as_bytes"), "base.py:*.as_bytes");
+        assert_eq!(stage1_pattern("GET:/x"), "GET:*_/x");
+        assert_eq!(stage1_pattern("nocolon"), "nocolon");
+        assert_eq!(stage1_pattern("a.py:get_new_user"), "a.py:*_user");
+
+        let ds = p(r#"{"units":[{"id":"u.py:get_user"},{"id":"u.py:create_user"}]}"#);
+        let set = cps(&[
+            ("u.py_get_user.json", &ok_cp("u.py:get_user", "u.py:get_user", "vulnerable")),
+            ("u.py_create_user.json", &ok_cp("u.py:create_user", "u.py:create_user", "safe")),
+        ]);
+        let inp = AnalyzeInputs::from_report(&ds, None, "d");
+        let r = rebuild_results(&inp, &set, Era::Fix, None, now()).unwrap();
+        assert!(r.names_inexact("results[u.py:create_user].verdict"));
+        let old = salvage_leading_fields(
+            br#"{"dataset":"d","model":"claude-opus-4-6","timestamp":"2026-01-01T00:00:00","metrics":{},"results":[
+            {"unit_id":"u.py:get_user"},
+            {"verdict":"VULNERABLE","unit_id":"u.py:create_user","finding":"safe","stage1_consistency_update":{"from":"SAFE","to":"VULNERABLE"}},"#,
+        );
+        let r = rebuild_results(&inp, &set, Era::Fix, Some(&old), now()).unwrap();
+        let res = &r.value.get("results").unwrap().as_array().unwrap()[1];
+        assert_eq!(res.get("verdict"), Some(&PyValue::from("VULNERABLE")));
+        let keys: Vec<&String> = res.as_object().unwrap().keys().collect();
+        assert_eq!(keys.last().map(|k| k.as_str()), Some("stage1_consistency_update"));
+        // The finding is unchanged, so the metrics are too.
+        assert_eq!(r.value.get("metrics").unwrap().get("safe"), Some(&PyValue::from(1)));
+        assert_eq!(r.value.get("timestamp"), Some(&PyValue::from("2026-01-01T00:00:00")));
+        assert!(!r.names_inexact("timestamp") && !r.names_inexact("model"));
+    }
+
+    #[test]
+    fn isoformat_drops_a_zero_fraction() {
+        let t = chrono::NaiveDate::from_ymd_opt(2026, 1, 2).unwrap().and_hms_opt(3, 4, 5).unwrap();
+        assert_eq!(python_isoformat(t), "2026-01-02T03:04:05");
+    }
+}

@@ -1,0 +1,283 @@
+//! Salvaging what a torn (or intact) old output still holds (spec §3.7): the fields that
+//! cannot be rebuilt from checkpoints (`model`, `timestamp`, the consistency-check edits) can be
+//! carried over from the old file when it is readable, even only as a prefix.
+//!
+//! A hard kill leaves a **prefix** of the document (spec §4). Python writes members in order, so
+//! the prefix holds the leading top-level members complete (`dataset`, `model`, `timestamp`,
+//! `metrics`, …) and then a prefix of the `results` array. [`salvage_leading_fields`] finds the
+//! boundaries of top-level members and of `results` elements with a small scanner that respects
+//! strings and escapes, and parses each complete piece on its own with [`crate::pyjson::parse`].
+//! It never recurses and never panics, whatever the bytes.
+
+use crate::pyjson::{parse, PyObject, PyValue};
+
+/// What could be recovered from an old output file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SalvagedFields {
+    /// Every complete top-level member before the first incomplete one, in file order, except
+    /// the big unit lists `results` and `units` (a `results` array goes to [`Self::results`]).
+    pub fields: PyObject,
+    /// The complete elements of the top-level `results` array, in order.
+    pub results: Vec<PyValue>,
+    /// Whether the `results` array was seen whole (its closing `]`).
+    pub results_complete: bool,
+    /// Whether the whole file parsed as one JSON object.
+    pub complete: bool,
+}
+
+impl SalvagedFields {
+    /// A top-level string member, e.g. `model` or `timestamp`.
+    pub fn str_field(&self, key: &str) -> Option<&str> {
+        self.fields.get(key).and_then(PyValue::as_str)
+    }
+
+    /// Whether nothing at all was recovered.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty() && self.results.is_empty()
+    }
+
+    /// The salvaged result whose `unit_id` (or, failing that, `route_key`) is `key`; the last
+    /// one wins, as in a Python dict built over the list.
+    pub fn result_for(&self, key: &str) -> Option<&PyValue> {
+        self.results.iter().rev().find(|r| result_key(r) == Some(key))
+    }
+}
+
+/// `r.get("unit_id") or r.get("route_key")`, as a string.
+pub(crate) fn result_key(r: &PyValue) -> Option<&str> {
+    match r.get("unit_id") {
+        Some(PyValue::Str(s)) if !s.is_empty() => Some(s),
+        Some(v) if super::pyops::truthy(v) => None,
+        _ => r.get("route_key").and_then(PyValue::as_str),
+    }
+}
+
+/// Recovers the leading top-level members and the complete prefix of the `results` array from
+/// the bytes of a possibly torn JSON object. Garbage in gives an empty result, never a panic.
+pub fn salvage_leading_fields(bytes: &[u8]) -> SalvagedFields {
+    // Only a document that ends in `}` can be complete; a torn prefix almost never does, so
+    // most prefixes skip the whole-document parse.
+    if bytes.iter().rev().find(|b| !b.is_ascii_whitespace()) == Some(&b'}') {
+        if let Ok(PyValue::Object(map)) = parse(bytes) {
+            return from_complete(map);
+        }
+    }
+    let mut out = SalvagedFields::default();
+    let mut pos = skip_ws(bytes, 0);
+    if bytes.get(pos) != Some(&b'{') {
+        return out;
+    }
+    pos += 1;
+    loop {
+        pos = skip_ws(bytes, pos);
+        if bytes.get(pos) != Some(&b'"') {
+            return out;
+        }
+        let Some(key_end) = value_end(bytes, pos) else { return out };
+        let Ok(PyValue::Str(key)) = parse(&bytes[pos..key_end]) else { return out };
+        pos = skip_ws(bytes, key_end);
+        if bytes.get(pos) != Some(&b':') {
+            return out;
+        }
+        pos = skip_ws(bytes, pos + 1);
+        if key == "results" && bytes.get(pos) == Some(&b'[') {
+            match salvage_array(bytes, pos, &mut out.results) {
+                Some(end) => {
+                    out.results_complete = true;
+                    pos = end;
+                }
+                None => return out,
+            }
+        } else {
+            let Some(end) = value_end(bytes, pos) else { return out };
+            let Ok(value) = parse(&bytes[pos..end]) else { return out };
+            if key != "units" && key != "results" {
+                out.fields.insert(key, value);
+            }
+            pos = end;
+        }
+        pos = skip_ws(bytes, pos);
+        match bytes.get(pos) {
+            Some(b',') => pos += 1,
+            _ => return out,
+        }
+    }
+}
+
+fn from_complete(mut map: PyObject) -> SalvagedFields {
+    let mut out = SalvagedFields { complete: true, ..SalvagedFields::default() };
+    if let Some(PyValue::Array(items)) = map.get("results") {
+        out.results = items.clone();
+        out.results_complete = true;
+    }
+    map.shift_remove("results");
+    map.shift_remove("units");
+    out.fields = map;
+    out
+}
+
+/// Parses the complete elements of the array starting at `start` (a `[`) into `items`.
+/// Returns the offset after the closing `]`, or `None` if the array is torn or malformed.
+fn salvage_array(bytes: &[u8], start: usize, items: &mut Vec<PyValue>) -> Option<usize> {
+    let mut pos = skip_ws(bytes, start + 1);
+    if bytes.get(pos) == Some(&b']') {
+        return Some(pos + 1);
+    }
+    loop {
+        pos = skip_ws(bytes, pos);
+        let end = value_end(bytes, pos)?;
+        items.push(parse(&bytes[pos..end]).ok()?);
+        pos = skip_ws(bytes, end);
+        match bytes.get(pos) {
+            Some(b',') => pos += 1,
+            Some(b']') => return Some(pos + 1),
+            _ => return None,
+        }
+    }
+}
+
+fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
+    while matches!(bytes.get(pos), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        pos += 1;
+    }
+    pos
+}
+
+/// The end (exclusive) of the JSON value starting at `start`, found without parsing it:
+/// strings to their closing quote (skipping escapes), arrays/objects to the bracket that closes
+/// them (counting depth, ignoring brackets inside strings), scalars to the next delimiter.
+/// `None` when the input ends first, so a torn scalar such as `12` at EOF (maybe `123`) is
+/// never taken as complete. The piece still has to pass [`parse`].
+fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
+    match *bytes.get(start)? {
+        b'"' => string_end(bytes, start),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut pos = start;
+            loop {
+                match *bytes.get(pos)? {
+                    b'"' => {
+                        pos = string_end(bytes, pos)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.checked_sub(1)?;
+                        if depth == 0 {
+                            return Some(pos + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                pos += 1;
+            }
+        }
+        _ => {
+            let mut pos = start;
+            while !matches!(bytes.get(pos)?, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                pos += 1;
+            }
+            (pos > start).then_some(pos)
+        }
+    }
+}
+
+/// The end (exclusive) of the string whose opening quote is at `start`.
+fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut pos = start + 1;
+    loop {
+        match *bytes.get(pos)? {
+            b'\\' => pos += 2,
+            b'"' => return Some(pos + 1),
+            _ => pos += 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pyjson::to_python_string;
+    use proptest::prelude::*;
+
+    fn doc() -> String {
+        let v = parse(
+            br#"{"dataset": "d.json", "model": "m", "timestamp": "2026-01-01T00:00:00.5", "metrics": {"total": 2},
+                "results": [{"unit_id": "a", "s": "x\"}]"}, {"unit_id": "b", "n": [1, 2]}], "code_by_route": {"a": "c"}}"#,
+        )
+        .unwrap();
+        to_python_string(&v, true).unwrap()
+    }
+
+    #[test]
+    fn complete_file_gives_everything() {
+        let s = salvage_leading_fields(doc().as_bytes());
+        assert!(s.complete && s.results_complete);
+        assert_eq!(s.results.len(), 2);
+        assert_eq!(s.str_field("model"), Some("m"));
+        assert!(s.fields.contains_key("code_by_route"));
+        assert!(!s.fields.contains_key("results"));
+    }
+
+    #[test]
+    fn prefixes_give_leading_fields_and_complete_elements() {
+        let d = doc();
+        let cut = d.find("\"b\"").unwrap();
+        let s = salvage_leading_fields(&d.as_bytes()[..cut]);
+        assert!(!s.complete && !s.results_complete);
+        assert_eq!(s.str_field("timestamp"), Some("2026-01-01T00:00:00.5"));
+        assert_eq!(s.results.len(), 1);
+        assert_eq!(s.results[0].get("s").and_then(PyValue::as_str), Some("x\"}]"));
+        // Cut inside the timestamp: dataset and model only.
+        let cut = d.find("2026").unwrap() + 3;
+        let s = salvage_leading_fields(&d.as_bytes()[..cut]);
+        assert_eq!(s.fields.keys().map(String::as_str).collect::<Vec<_>>(), ["dataset", "model"]);
+        // A torn number is never taken as complete.
+        let s = salvage_leading_fields(b"{\"a\": 12");
+        assert!(s.fields.is_empty());
+        let s = salvage_leading_fields(b"{\"a\": 12,");
+        assert_eq!(s.fields.get("a"), Some(&PyValue::from(12)));
+    }
+
+    #[test]
+    fn result_lookup_by_unit_id_then_route_key() {
+        let s = salvage_leading_fields(
+            br#"{"results": [{"route_key": "GET:/x"}, {"unit_id": "u"}, {"unit_id": "u", "k": 1}]}"#,
+        );
+        assert_eq!(s.result_for("u").and_then(|r| r.get("k")), Some(&PyValue::from(1)));
+        assert!(s.result_for("GET:/x").is_some());
+        assert!(s.result_for("nope").is_none());
+    }
+
+    #[test]
+    fn garbage_is_empty() {
+        for bad in [&b""[..], b"[1,2]", b"{", b"{\"", b"{\"a\"", b"{\"a\":", b"\xff\xfe", b"{\"a\": }", b"{]]]]"] {
+            let s = salvage_leading_fields(bad);
+            assert!(s.is_empty(), "{bad:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = salvage_leading_fields(&bytes);
+        }
+
+        #[test]
+        fn never_panics_on_json_like_bytes(s in "[{}\\[\\]\",:\\\\ a-z0-9\n]{0,200}") {
+            let _ = salvage_leading_fields(s.as_bytes());
+        }
+    }
+
+    #[test]
+    fn every_prefix_is_monotone() {
+        let d = doc();
+        let mut last = 0;
+        for cut in 0..=d.len() {
+            let s = salvage_leading_fields(&d.as_bytes()[..cut]);
+            let n = s.fields.len() + s.results.len();
+            assert!(n >= last || s.complete, "prefix {cut}");
+            last = n;
+        }
+    }
+}
