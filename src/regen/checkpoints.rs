@@ -343,6 +343,18 @@ impl CheckpointSet {
                 });
                 continue;
             }
+            // The shape `check` requires of this step's checkpoints (e.g. analyze needs a
+            // `result` with a `verdict`): a file without it is not restored from, exactly as
+            // `check` reports it and `repair` quarantines it.
+            let shape = crate::layout::shape_for(crate::layout::FileKind::Checkpoint, Some(step));
+            if let Some(problem) = crate::validate::validate_bytes(&bytes, shape).problem {
+                set.issues.push(FileIssue {
+                    name,
+                    kind: IssueKind::Unreadable,
+                    problem: format!("wrong shape for this step's checkpoints ({}): skipped", problem.message),
+                });
+                continue;
+            }
             let id = match data.get("id") {
                 Some(PyValue::Str(s)) if !s.is_empty() => Some(s.clone()),
                 Some(v) if truthy(v) => {
@@ -523,11 +535,12 @@ mod tests {
         let set = CheckpointSet::from_files(
             CheckpointStep::Analyze,
             vec![
-                file("a.json", r#"{"result":{},"id":"a"}"#),
+                file("a.json", r#"{"result":{"verdict":"SAFE"},"id":"a"}"#),
                 file("torn.json", r#"{"result": {"ver"#),
                 file("empty.json", ""),
-                file("noid.json", r#"{"result":{}}"#),
+                file("noid.json", r#"{"result":{"verdict":"SAFE"}}"#),
                 file("list.json", "[1]"),
+                file("shapeless.json", r#"{"result":{"no":"verdict"},"id":"b"}"#),
                 file("_summary.json", r#"{"step":"Analyze","phase":"done"}"#),
                 file("notes.txt", "x"),
                 ("gone.json".to_owned(), Err("cannot read: denied".to_owned())),
@@ -536,12 +549,14 @@ mod tests {
         assert_eq!(set.ids().collect::<Vec<_>>(), ["a"]);
         assert!(set.summary.is_some());
         let names: Vec<&str> = set.issues.iter().map(|i| i.name.as_str()).collect();
-        for n in ["torn.json", "empty.json", "noid.json", "list.json", "gone.json"] {
+        for n in ["torn.json", "empty.json", "noid.json", "list.json", "gone.json", "shapeless.json"] {
             assert!(names.contains(&n), "{n} in {names:?}");
         }
         assert!(!names.contains(&"notes.txt"));
         let (completed, errors, _) = set.status_counts();
-        assert_eq!((completed, errors), (1, 5));
+        assert_eq!((completed, errors), (1, 6));
+        let shapeless = set.issues.iter().find(|i| i.name == "shapeless.json").unwrap();
+        assert!(shapeless.problem.contains("wrong shape"), "{}", shapeless.problem);
     }
 
     #[test]
@@ -550,11 +565,11 @@ mod tests {
         let set = CheckpointSet::from_files(
             CheckpointStep::Analyze,
             vec![
-                file("zz.json", r#"{"result":{"v":3},"id":"a/b"}"#),
-                file("a__b.json", r#"{"result":{"v":1},"id":"a/b"}"#),
-                file("b.json", r#"{"result":{"v":2},"id":"a/b"}"#),
-                file("x.json", r#"{"result":{"v":1},"id":"x y"}"#),
-                file("y.json", r#"{"result":{"v":2},"id":"x y"}"#),
+                file("zz.json", r#"{"result":{"verdict":"SAFE","v":3},"id":"a/b"}"#),
+                file("a__b.json", r#"{"result":{"verdict":"SAFE","v":1},"id":"a/b"}"#),
+                file("b.json", r#"{"result":{"verdict":"SAFE","v":2},"id":"a/b"}"#),
+                file("x.json", r#"{"result":{"verdict":"SAFE","v":1},"id":"x y"}"#),
+                file("y.json", r#"{"result":{"verdict":"SAFE","v":2},"id":"x y"}"#),
             ],
         );
         assert_eq!(set.get("a/b").unwrap().name, "a__b.json");

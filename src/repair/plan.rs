@@ -73,6 +73,16 @@ impl DirPlan {
     }
 }
 
+/// `a, b, c and 4 more`.
+fn list_inputs(inputs: &[String]) -> String {
+    const SHOWN: usize = 3;
+    if inputs.len() <= SHOWN + 1 {
+        inputs.join(", ")
+    } else {
+        format!("{} and {} more", inputs[..SHOWN].join(", "), inputs.len() - SHOWN)
+    }
+}
+
 /// Plans one scan dir.
 pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
     let state = ScanDirState::gather(dir);
@@ -123,15 +133,19 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
             }
         }
         match rebuilder.rebuild(kind) {
-            Ok(rebuilt) => actions.push(Action {
-                action: ActionKind::Regenerate,
-                target,
-                source: None,
-                reason: format!("{why}; rebuilt from {}", rebuilt.inputs.join(", ")),
-                notes: rebuilt.notes,
-                contents: Some(rebuilt.bytes),
-                kind: Some(kind),
-            }),
+            Ok(rebuilt) => {
+                // Later outputs are built from this one as it will be, not as it is on disk.
+                rebuilder.provide(kind, rebuilt.bytes.clone());
+                actions.push(Action {
+                    action: ActionKind::Regenerate,
+                    target,
+                    source: None,
+                    reason: format!("{why}; rebuilt from {}", list_inputs(&rebuilt.inputs)),
+                    notes: rebuilt.notes,
+                    contents: Some(rebuilt.bytes),
+                    kind: Some(kind),
+                });
+            }
             Err(cannot) => {
                 unfixable.push(Unfixable { path: target, reason: format!("{why}; {}", cannot.reason), fix: cannot.fix })
             }

@@ -6,7 +6,17 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::plan::Unfixable;
-use crate::layout::FileKind;
+use super::state::{output_name, REBUILD_ORDER};
+use crate::layout::{CheckpointStep, FileKind};
+use crate::pyjson::{self, PyValue};
+use crate::regen::checkpoints::{self, CheckpointSet};
+use crate::regen::common::RebuiltOutput;
+use crate::regen::dynamic::{rebuild_dynamic_results, DynamicOptions, MissingReason};
+use crate::regen::enhanced::{rebuild_enhanced, EnhanceInputs};
+use crate::regen::pipeline::{rebuild_pipeline_output, PipelineOptions};
+use crate::regen::results::{rebuild_results, AnalyzeInputs};
+use crate::regen::verified::rebuild_verified;
+use crate::regen::{self, Rebuilt, RegenError};
 
 /// A rebuilt output, ready for the atomic writer.
 #[derive(Debug, Clone)]
@@ -63,13 +73,161 @@ impl Rebuilder {
         std::mem::take(&mut self.missing)
     }
 
-    /// The current bytes of an input: what an earlier action provides, else the file.
-    pub fn input(&self, kind: FileKind, name: &str) -> Option<Vec<u8>> {
-        self.provided.get(&kind).cloned().or_else(|| std::fs::read(self.dir.join(name)).ok())
+    /// Reads and parses an input of the scan dir (or what an earlier action provides). A
+    /// damaged input stops the rebuild: nothing is written from bad input.
+    fn parsed(&self, name: &str) -> Result<PyValue, CannotRebuild> {
+        let provided = REBUILD_ORDER.iter().find(|k| output_name(**k) == name).and_then(|k| self.provided.get(k));
+        let bytes = match provided {
+            Some(bytes) => bytes.clone(),
+            None => std::fs::read(self.dir.join(name)).map_err(|error| CannotRebuild {
+                reason: format!("its input {name} cannot be read ({error})"),
+                fix: None,
+            })?,
+        };
+        pyjson::parse(&bytes).map_err(|error| CannotRebuild {
+            reason: format!("its input {name} is damaged ({error}); repair or re-create it first"),
+            fix: None,
+        })
+    }
+
+    fn optional(&self, name: &str) -> Option<PyValue> {
+        std::fs::read(self.dir.join(name)).ok().and_then(|bytes| pyjson::parse(&bytes).ok())
+    }
+
+    fn old_bytes(&self, kind: FileKind) -> Option<Vec<u8>> {
+        std::fs::read(self.dir.join(output_name(kind))).ok()
+    }
+
+    fn checkpoints(&self, dir_name: &str, step: CheckpointStep) -> Result<CheckpointSet, CannotRebuild> {
+        CheckpointSet::load_dir(&self.dir.join(dir_name), step)
+            .map_err(|error| CannotRebuild { reason: format!("{dir_name}/ cannot be read ({error})"), fix: None })
+    }
+
+    fn missing_units(&mut self, kind: FileKind, units: &[String], verb: &str) {
+        let path = self.dir.join(output_name(kind));
+        for unit in units {
+            self.missing.push(Unfixable {
+                path: path.clone(),
+                reason: format!("unit {unit} has no usable checkpoint: it was not invented; OpenAnt redoes it"),
+                fix: Some(format!("openant {verb}")),
+            });
+        }
     }
 
     pub fn rebuild(&mut self, kind: FileKind) -> Result<RebuiltFile, CannotRebuild> {
-        let _ = kind;
-        Err(CannotRebuild { reason: "regeneration is not wired yet".into(), fix: None })
+        let (era, _) = checkpoints::detect_era_in_dir(&self.dir);
+        let salvaged = self.old_bytes(kind).map(|bytes| regen::salvage_leading_fields(&bytes));
+        let regen_error = |error: RegenError| CannotRebuild { reason: error.to_string(), fix: None };
+        match kind {
+            FileKind::DatasetEnhanced => {
+                let report = self.optional("enhance.report.json");
+                let dataset_name = input_name(report.as_ref(), "dataset_path").unwrap_or_else(|| "dataset.json".into());
+                let dataset = self.parsed(&dataset_name)?;
+                let set = self.checkpoints(era.enhance_checkpoint_dir(), CheckpointStep::Enhance)?;
+                let inputs = EnhanceInputs { dataset: &dataset, checkpoints: &set, era, salvaged: salvaged.as_ref() };
+                let rebuilt = rebuild_enhanced(&inputs).map_err(regen_error)?;
+                self.missing_units(kind, &rebuilt.missing_units, "enhance");
+                Ok(from_regen(rebuilt, vec![dataset_name, format!("{}/", era.enhance_checkpoint_dir())]))
+            }
+            FileKind::Results => {
+                let report = self.optional("analyze.report.json");
+                let default = if self.dir.join("dataset_enhanced.json").exists()
+                    || self.provided.contains_key(&FileKind::DatasetEnhanced)
+                {
+                    "dataset_enhanced.json"
+                } else {
+                    "dataset.json"
+                };
+                let dataset_name = input_name(report.as_ref(), "dataset_path").unwrap_or_else(|| default.into());
+                let dataset = self.parsed(&dataset_name)?;
+                let set = self.checkpoints("analyze_checkpoints", CheckpointStep::Analyze)?;
+                let inputs = AnalyzeInputs::from_report(&dataset, report.as_ref(), default);
+                let now = chrono::Local::now().naive_local();
+                let rebuilt = rebuild_results(&inputs, &set, era, salvaged.as_ref(), now).map_err(regen_error)?;
+                self.missing_units(kind, &rebuilt.missing_units, "analyze");
+                Ok(from_regen(rebuilt, vec![dataset_name, "analyze_checkpoints/".into()]))
+            }
+            FileKind::ResultsVerified => {
+                let results = self.parsed("results.json")?;
+                let set = self.checkpoints("verify_checkpoints", CheckpointStep::Verify)?;
+                let rebuilt = rebuild_verified(&results, &set, era, salvaged.as_ref()).map_err(regen_error)?;
+                self.missing_units(kind, &rebuilt.missing_units, "verify");
+                Ok(from_regen(rebuilt, vec!["results.json".into(), "verify_checkpoints/".into()]))
+            }
+            FileKind::PipelineOutput => {
+                let mut provided = HashMap::new();
+                for source in [FileKind::Results, FileKind::ResultsVerified] {
+                    if let Some(bytes) = self.provided.get(&source) {
+                        let value =
+                            pyjson::parse(bytes).map_err(|e| CannotRebuild { reason: e.to_string(), fix: None })?;
+                        provided.insert(output_name(source).to_string(), value);
+                    }
+                }
+                let options = PipelineOptions { provided, ..PipelineOptions::default() };
+                let rebuilt = rebuild_pipeline_output(&self.dir, &options).map_err(|error| CannotRebuild {
+                    reason: error.to_string(),
+                    fix: Some("openant build-output".into()),
+                })?;
+                Ok(from_output(rebuilt, &self.dir))
+            }
+            FileKind::DynamicTestResults => {
+                let pipeline = self.parsed("pipeline_output.json")?;
+                let rebuilt =
+                    rebuild_dynamic_results(&self.dir, &pipeline, &DynamicOptions::default()).map_err(|error| {
+                        CannotRebuild { reason: error.to_string(), fix: Some("openant dynamic-test".into()) }
+                    })?;
+                let path = self.dir.join(output_name(kind));
+                for missing in &rebuilt.missing {
+                    self.missing.push(Unfixable {
+                        path: path.clone(),
+                        reason: format!(
+                            "finding {} has no usable test result ({}): it was not invented",
+                            missing.finding_id.as_str().unwrap_or("?"),
+                            describe_missing(&missing.reason)
+                        ),
+                        fix: Some("openant dynamic-test".into()),
+                    });
+                }
+                Ok(from_output(rebuilt.json, &self.dir))
+            }
+            _ => Err(CannotRebuild { reason: format!("scanaudit does not rebuild {}", kind.describe()), fix: None }),
+        }
     }
+}
+
+fn describe_missing(reason: &MissingReason) -> String {
+    match reason {
+        MissingReason::NoCheckpoint => "no checkpoint".into(),
+        MissingReason::Errored => "its checkpoint records an ERROR".into(),
+        MissingReason::Stale(why) => format!("its checkpoint belongs to another finding: {why}"),
+        MissingReason::Unrestorable(why) => why.clone(),
+    }
+}
+
+/// The basename of a path a step report recorded among its inputs.
+fn input_name(report: Option<&PyValue>, key: &str) -> Option<String> {
+    let path = report?.get("inputs")?.get(key)?.as_str()?;
+    let name = path.rsplit(['/', '\\']).next()?;
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+fn from_regen(rebuilt: Rebuilt, inputs: Vec<String>) -> RebuiltFile {
+    RebuiltFile {
+        bytes: rebuilt.bytes.into_bytes(),
+        notes: rebuilt.inexact.iter().map(|i| format!("{}: {}", i.field, i.note)).collect(),
+        inputs,
+    }
+}
+
+fn from_output(rebuilt: RebuiltOutput, dir: &Path) -> RebuiltFile {
+    let mut notes: Vec<String> = rebuilt.inexact.iter().map(|i| format!("{}: {}", i.field, i.reason)).collect();
+    notes.extend(rebuilt.notes);
+    let mut inputs: Vec<String> = Vec::new();
+    for input in &rebuilt.inputs {
+        let name = input.path.strip_prefix(dir).unwrap_or(&input.path).display().to_string();
+        if !inputs.contains(&name) {
+            inputs.push(name);
+        }
+    }
+    RebuiltFile { bytes: rebuilt.bytes, notes, inputs }
 }
