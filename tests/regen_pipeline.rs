@@ -100,7 +100,12 @@ fn pipeline_output_rebuilds_from_a_torn_old_file() {
         }
         for cut in cuts {
             let prefix = on_disk[..cut].to_vec();
-            let opts = PipelineOptions { now: Some(fixed_now()), old_output: OldOutput::Bytes(prefix), era: None, ..PipelineOptions::default() };
+            let opts = PipelineOptions {
+                now: Some(fixed_now()),
+                old_output: OldOutput::Bytes(prefix),
+                era: None,
+                ..PipelineOptions::default()
+            };
             let out = pipeline::rebuild_pipeline_output(&dir, &opts).unwrap();
             let ctx = format!("{} cut at {cut}", dir.display());
             assert_equal_except_inexact(&out, &on_disk, &ctx);
@@ -119,7 +124,12 @@ fn pipeline_output_rebuilds_from_a_torn_old_file() {
 fn pipeline_output_rebuilds_without_an_old_file() {
     for dir in scans_with("pipeline_output.json") {
         let on_disk = std::fs::read(dir.join("pipeline_output.json")).unwrap();
-        let opts = PipelineOptions { now: Some(fixed_now()), old_output: OldOutput::Ignore, era: None, ..PipelineOptions::default() };
+        let opts = PipelineOptions {
+            now: Some(fixed_now()),
+            old_output: OldOutput::Ignore,
+            era: None,
+            ..PipelineOptions::default()
+        };
         let out = pipeline::rebuild_pipeline_output(&dir, &opts).unwrap();
         let ctx = dir.display().to_string();
         assert_equal_except_inexact(&out, &on_disk, &ctx);

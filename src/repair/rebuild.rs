@@ -212,15 +212,42 @@ fn input_name(report: Option<&PyValue>, key: &str) -> Option<String> {
 }
 
 fn from_regen(rebuilt: Rebuilt, inputs: Vec<String>) -> RebuiltFile {
-    RebuiltFile {
-        bytes: rebuilt.bytes.into_bytes(),
-        notes: rebuilt.inexact.iter().map(|i| format!("{}: {}", i.field, i.note)).collect(),
-        inputs,
+    let notes = group_notes(rebuilt.inexact.iter().map(|i| (i.field.as_str(), i.note.as_str())));
+    RebuiltFile { bytes: rebuilt.bytes.into_bytes(), notes, inputs }
+}
+
+/// One line per kind of note: the same note on many units (`results[<id>].verification_note`)
+/// becomes `results[*].verification_note (N units, e.g. <id>)`.
+fn group_notes<'a>(notes: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<String> {
+    const LIST_UP_TO: usize = 3;
+    let mut groups: Vec<(String, &str, Vec<&str>)> = Vec::new();
+    for (field, note) in notes {
+        let (pattern, unit) = match (field.find('['), field.rfind(']')) {
+            (Some(open), Some(close)) if open < close => {
+                (format!("{}[*]{}", &field[..open], &field[close + 1..]), &field[open + 1..close])
+            }
+            _ => (field.to_string(), ""),
+        };
+        match groups.iter_mut().find(|(p, n, _)| *p == pattern && *n == note) {
+            Some((_, _, units)) => units.push(unit),
+            None => groups.push((pattern, note, vec![unit])),
+        }
     }
+    groups
+        .into_iter()
+        .flat_map(|(pattern, note, units)| {
+            if units.len() <= LIST_UP_TO {
+                let field = |unit: &str| if unit.is_empty() { pattern.clone() } else { pattern.replacen('*', unit, 1) };
+                units.iter().map(|u| format!("{}: {note}", field(u))).collect::<Vec<_>>()
+            } else {
+                vec![format!("{pattern} ({} units, e.g. {}): {note}", units.len(), units[0])]
+            }
+        })
+        .collect()
 }
 
 fn from_output(rebuilt: RebuiltOutput, dir: &Path) -> RebuiltFile {
-    let mut notes: Vec<String> = rebuilt.inexact.iter().map(|i| format!("{}: {}", i.field, i.reason)).collect();
+    let mut notes = group_notes(rebuilt.inexact.iter().map(|i| (i.field.as_str(), i.reason.as_str())));
     notes.extend(rebuilt.notes);
     let mut inputs: Vec<String> = Vec::new();
     for input in &rebuilt.inputs {
@@ -230,4 +257,27 @@ fn from_output(rebuilt: RebuiltOutput, dir: &Path) -> RebuiltFile {
         }
     }
     RebuiltFile { bytes: rebuilt.bytes, notes, inputs }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_about_many_units_are_grouped() {
+        let many: Vec<(String, &str)> =
+            (0..5).map(|i| (format!("results[u{i}].verification_note"), "restored as \"\"")).collect();
+        let mut notes: Vec<(&str, &str)> = many.iter().map(|(f, n)| (f.as_str(), *n)).collect();
+        notes.push(("timestamp", "set to now"));
+        notes.push(("results[x].finding", "kept"));
+        let grouped = group_notes(notes.into_iter());
+        assert_eq!(
+            grouped,
+            [
+                "results[*].verification_note (5 units, e.g. u0): restored as \"\"",
+                "timestamp: set to now",
+                "results[x].finding: kept"
+            ]
+        );
+    }
 }

@@ -1,0 +1,371 @@
+//! `scanaudit repair` end to end on copies of the healthy reference scans: damage an output
+//! the ways real damage happens, repair, compare with the reference bytes; then check is clean
+//! and a second repair does nothing (e2fsck's two-pass test). Plus the safety rules.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{code, scanaudit, Tree};
+use serde_json::Value;
+
+const OLD: Duration = Duration::from_secs(3 * 86_400);
+/// A full scan with verify and dynamic tests, every unit restored from checkpoints.
+const SCAN: &str = "healthy/projects/acme-webapp/scans/3f9c2e1b7a6/python";
+
+const OUTPUTS: [&str; 5] = [
+    "dataset_enhanced.json",
+    "results.json",
+    "results_verified.json",
+    "pipeline_output.json",
+    "dynamic_test_results.json",
+];
+
+#[derive(Debug, Clone, Copy)]
+enum Damage {
+    Missing,
+    Empty,
+    /// Cut at this fraction of the file.
+    Cut(f64),
+    /// A valid prefix up to this fraction, then NUL bytes to the original length.
+    ZeroTail(f64),
+    /// Missing, with a complete temp from an interrupted atomic write beside it.
+    TempBeside,
+}
+
+const DAMAGES: [Damage; 7] = [
+    Damage::Missing,
+    Damage::Empty,
+    Damage::Cut(0.03),
+    Damage::Cut(0.5),
+    Damage::Cut(0.97),
+    Damage::ZeroTail(0.4),
+    Damage::TempBeside,
+];
+
+fn damage(path: &Path, how: Damage) {
+    let bytes = std::fs::read(path).unwrap();
+    let at = |f: f64| ((bytes.len() as f64) * f) as usize;
+    match how {
+        Damage::Missing => std::fs::remove_file(path).unwrap(),
+        Damage::Empty => std::fs::write(path, b"").unwrap(),
+        Damage::Cut(f) => std::fs::write(path, &bytes[..at(f)]).unwrap(),
+        Damage::ZeroTail(f) => {
+            let mut torn = bytes[..at(f)].to_vec();
+            torn.resize(bytes.len(), 0);
+            std::fs::write(path, torn).unwrap();
+        }
+        Damage::TempBeside => {
+            let name = path.file_name().unwrap().to_string_lossy();
+            std::fs::write(path.with_file_name(format!(".tmp-{name}-k3j_a9xq.json")), &bytes).unwrap();
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+}
+
+fn repair_json(args: &[&str]) -> (i32, Value) {
+    let output = scanaudit().arg("repair").args(args).args(["--format", "json"]).output().unwrap();
+    let doc = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (code(&output), doc)
+}
+
+fn actions(doc: &Value) -> Vec<&Value> {
+    doc["scan_dirs"].as_array().unwrap().iter().flat_map(|d| d["actions"].as_array().unwrap()).collect()
+}
+
+/// Top-level fields the notes of the rebuild name: the only ones allowed to differ.
+fn named_fields(action: &Value) -> Vec<String> {
+    action["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.as_str()?.split(':').next().map(str::to_string))
+        .filter(|f| !f.contains(' ') && !f.contains('[') && !f.contains('.'))
+        .collect()
+}
+
+fn strip_evidence(doc: &mut Value) {
+    if let Some(results) = doc.get_mut("results").and_then(Value::as_array_mut) {
+        for r in results {
+            if let Some(o) = r.as_object_mut() {
+                o.remove("evidence");
+            }
+        }
+    }
+}
+
+/// Every output, damaged every way, comes back as the reference: byte for byte when the old
+/// file still held the fields no checkpoint records, and otherwise equal apart from exactly
+/// the fields the plan names. `dynamic_test_results.json` keeps the evidence the checkpoints
+/// hold, which OpenAnt's own resume drops.
+#[test]
+fn every_output_damaged_every_way_is_rebuilt() {
+    for output in OUTPUTS {
+        for how in DAMAGES {
+            let tree = Tree::copy("healthy", OLD);
+            let scan = tree.path(SCAN);
+            let target = scan.join(output);
+            let reference = std::fs::read(&target).unwrap();
+            damage(&target, how);
+            common::set_age(tree.root(), OLD);
+            let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+            let context = format!("{output} {how:?}: {doc:#}");
+            assert!(status & 1 == 1 && status & 8 == 0, "exit {status}: {context}");
+            let action = actions(&doc)
+                .into_iter()
+                .find(|a| a["target"].as_str().unwrap().ends_with(output))
+                .unwrap_or_else(|| panic!("no action for {context}"));
+            let rebuilt = std::fs::read(&target).unwrap();
+            let named = named_fields(action);
+            if output == "dynamic_test_results.json" {
+                let mut got: Value = serde_json::from_slice(&rebuilt).unwrap();
+                let mut want: Value = serde_json::from_slice(&reference).unwrap();
+                strip_evidence(&mut got);
+                strip_evidence(&mut want);
+                for field in &named {
+                    got.as_object_mut().unwrap().remove(field);
+                    want.as_object_mut().unwrap().remove(field);
+                }
+                assert_eq!(got, want, "{context}");
+            } else if rebuilt != reference {
+                assert!(!matches!(how, Damage::TempBeside), "a promoted temp is the file itself: {context}");
+                assert!(!named.is_empty(), "{output} {how:?} differs without naming why: {context}");
+                let mut got: Value = serde_json::from_slice(&rebuilt).unwrap();
+                let mut want: Value = serde_json::from_slice(&reference).unwrap();
+                for field in &named {
+                    got.as_object_mut().unwrap().remove(field);
+                    want.as_object_mut().unwrap().remove(field);
+                }
+                assert_eq!(got, want, "{context}");
+            }
+
+            // Two passes: check finds nothing wrong with the file, a second repair does nothing.
+            let (_, check) = common::check_json(&[target.to_str().unwrap()]);
+            assert_eq!(common::findings(&check).len(), 0, "{check:#}");
+            let (again, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+            assert_eq!(actions(&doc).len(), 0, "second repair: {doc:#}");
+            assert_eq!(again & 1, 0, "second repair changed something: {doc:#}");
+        }
+    }
+}
+
+#[test]
+fn replaced_files_are_backed_up_with_a_manifest() {
+    let tree = Tree::copy("healthy", OLD);
+    let scan = tree.path(SCAN);
+    let target = scan.join("results.json");
+    damage(&target, Damage::Cut(0.5));
+    let torn = std::fs::read(&target).unwrap();
+    common::set_age(tree.root(), OLD);
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status & 1, 1);
+    let backup_dir = PathBuf::from(doc["scan_dirs"][0]["backup_dir"].as_str().expect("a backup dir"));
+    let backup_dir = if backup_dir.is_absolute() { backup_dir } else { scan.join(backup_dir) };
+    assert_eq!(std::fs::read(backup_dir.join("results.json")).unwrap(), torn);
+    let manifest: Value = serde_json::from_slice(&std::fs::read(backup_dir.join("manifest.json")).unwrap()).unwrap();
+    let entry = &manifest["entries"][0];
+    assert_eq!((entry["path"].as_str(), entry["action"].as_str()), (Some("results.json"), Some("regenerate")));
+    assert_eq!(entry["old_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(entry["new_sha256"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn plan_only_without_yes_off_a_terminal_and_with_dry_run() {
+    for extra in [&[][..], &["--dry-run"][..]] {
+        let tree = Tree::copy("healthy", OLD);
+        let scan = tree.path(SCAN);
+        let target = scan.join("pipeline_output.json");
+        damage(&target, Damage::Empty);
+        common::set_age(tree.root(), OLD);
+        let output = scanaudit().arg("repair").args(extra).arg(&scan).output().unwrap();
+        assert_eq!(code(&output), 4, "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(String::from_utf8_lossy(&output.stdout).contains("regenerate"));
+        assert_eq!(std::fs::read(&target).unwrap(), b"", "nothing written");
+        assert!(!scan.join(".scanaudit").exists(), "no state created by a plan-only run");
+    }
+}
+
+/// A scan dir in use is left alone: a running scan, a recent write, or another scanaudit.
+#[test]
+fn scan_dirs_in_use_are_skipped() {
+    let cases: [(&str, fn(&Path)); 2] = [
+        ("meta running", |scan| {
+            let meta = scan.parent().unwrap().join("meta.json");
+            let text = std::fs::read_to_string(&meta).unwrap().replace("\"success\"", "\"running\"");
+            std::fs::write(meta, text).unwrap();
+        }),
+        ("recent write", |scan| std::fs::write(scan.join("notes.txt"), "just now").unwrap()),
+    ];
+    for (name, make_busy) in cases {
+        let tree = Tree::copy("healthy", OLD);
+        let scan = tree.path(SCAN);
+        damage(&scan.join("results.json"), Damage::Cut(0.5));
+        common::set_age(tree.root(), OLD);
+        make_busy(&scan);
+        let torn = std::fs::read(scan.join("results.json")).unwrap();
+        let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+        assert_eq!(status, 4, "{name}: {doc:#}");
+        assert_eq!(doc["scan_dirs"][0]["status"], "in-use", "{name}");
+        assert_eq!(std::fs::read(scan.join("results.json")).unwrap(), torn, "{name}");
+    }
+    // A healthy dir in use is simply healthy.
+    let tree = Tree::copy("healthy", OLD);
+    let scan = tree.path(SCAN);
+    std::fs::write(scan.join("notes.txt"), "just now").unwrap();
+    assert_eq!(repair_json(&["--yes", scan.to_str().unwrap()]).0, 0);
+}
+
+#[test]
+fn another_scanaudit_holding_the_lock_is_respected() {
+    use std::os::unix::io::AsRawFd;
+    let tree = Tree::copy("healthy", OLD);
+    let scan = tree.path(SCAN);
+    damage(&scan.join("results.json"), Damage::Cut(0.5));
+    common::set_age(tree.root(), OLD);
+    std::fs::create_dir(scan.join(".scanaudit")).unwrap();
+    let lock = std::fs::File::create(scan.join(".scanaudit/lock")).unwrap();
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0);
+    let torn = std::fs::read(scan.join("results.json")).unwrap();
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status & 4, 4, "{doc:#}");
+    assert_eq!(status & 1, 0, "{doc:#}");
+    assert_eq!(std::fs::read(scan.join("results.json")).unwrap(), torn);
+    drop(lock);
+}
+
+/// Damaged inputs: nothing is rebuilt from them, the plan says why, and nothing is written.
+#[test]
+fn damaged_inputs_are_never_rebuilt_from() {
+    let tree = Tree::copy("healthy", OLD);
+    let scan = tree.path(SCAN);
+    damage(&scan.join("dataset.json"), Damage::Cut(0.5));
+    damage(&scan.join("dataset_enhanced.json"), Damage::Missing);
+    common::set_age(tree.root(), OLD);
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status & 4, 4, "{doc:#}");
+    assert!(!scan.join("dataset_enhanced.json").exists(), "nothing written from a torn dataset.json");
+    let unfixable = doc["scan_dirs"][0]["unfixable"].as_array().unwrap();
+    let reason = unfixable[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("dataset.json is damaged"), "{reason}");
+}
+
+/// Unit ids are data: an id that looks like a path never becomes one.
+#[test]
+fn a_unit_id_like_a_path_stays_data() {
+    let tree = Tree::copy("healthy", OLD);
+    let scan = tree.path(SCAN);
+    let checkpoints = scan.join("analyze_checkpoints");
+    let any = std::fs::read_dir(&checkpoints)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| !p.ends_with("_summary.json"))
+        .unwrap();
+    let mut cp: Value = serde_json::from_slice(&std::fs::read(&any).unwrap()).unwrap();
+    cp["id"] = Value::from("../../../../x");
+    std::fs::write(checkpoints.join("..__..__..__..__x.json"), serde_json::to_vec(&cp).unwrap()).unwrap();
+    damage(&scan.join("results.json"), Damage::Missing);
+    common::set_age(tree.root(), OLD);
+    let before = listing(tree.root());
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status & 8, 0, "{doc:#}");
+    let after = listing(tree.root());
+    let new: Vec<&PathBuf> = after.iter().filter(|p| !before.contains(p)).collect();
+    assert!(new.iter().all(|p| p.starts_with(&scan)), "written outside the scan dir: {new:?}");
+    assert!(scan.join("results.json").exists());
+}
+
+fn listing(root: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(root).into_iter().map(|e| e.unwrap().path().to_path_buf()).collect()
+}
+
+/// SIGKILL at random moments while repair rewrites the outputs of a large generated scan
+/// (1,000 units, multi-MB files): every output is exactly the damaged original or exactly what
+/// an uninterrupted repair writes, and the next repair completes. `SCANAUDIT_REPAIR_KILLS`
+/// sets the count.
+#[test]
+fn killed_repairs_leave_old_or_new_and_the_next_one_completes() {
+    let kills: usize = std::env::var("SCANAUDIT_REPAIR_KILLS").ok().and_then(|s| s.parse().ok()).unwrap_or(12);
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("python3")
+        .arg(common::testdata("generate.py"))
+        .args(["bench", dir.path().join("big").to_str().unwrap(), "--scans", "1", "--units", "1000"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let scan = walkdir::WalkDir::new(dir.path().join("big"))
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .find(|p| p.ends_with("results.json"))
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    for output in OUTPUTS {
+        damage(&scan.join(output), Damage::Cut(0.6));
+    }
+    common::set_age(dir.path(), OLD);
+    let damaged: Vec<Vec<u8>> = OUTPUTS.iter().map(|o| std::fs::read(scan.join(o)).unwrap()).collect();
+
+    // What an uninterrupted repair writes, from an identical copy.
+    let reference_dir = dir.path().join("reference");
+    copy_tree(&scan, &reference_dir);
+    let started = std::time::Instant::now();
+    let (status, _) = repair_json(&["--yes", "--min-idle", "0s", reference_dir.to_str().unwrap()]);
+    let took = started.elapsed();
+    assert_eq!(status & 8, 0);
+    let repaired: Vec<Vec<u8>> = OUTPUTS.iter().map(|o| std::fs::read(reference_dir.join(o)).unwrap()).collect();
+    assert!(damaged.iter().zip(&repaired).all(|(d, r)| d != r));
+
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut mixed = 0;
+    for _ in 0..kills {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("scanaudit"))
+            .args(["repair", "--yes", "--quiet", "--min-idle", "0s"])
+            .arg(&scan)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(seed % (took.as_micros() as u64 + 1)));
+        let _ = child.kill();
+        let _ = child.wait();
+        let mut states = Vec::new();
+        for (i, output) in OUTPUTS.iter().enumerate() {
+            let now = std::fs::read(scan.join(output)).unwrap();
+            assert!(now == damaged[i] || now == repaired[i], "{output} is neither the damaged original nor the repair");
+            states.push(now == repaired[i]);
+        }
+        mixed += usize::from(states.iter().any(|s| *s) && states.iter().any(|s| !*s));
+    }
+    let (status, doc) = repair_json(&["--yes", "--min-idle", "0s", scan.to_str().unwrap()]);
+    assert_eq!(status & 8, 0, "{doc:#}");
+    for (i, output) in OUTPUTS.iter().enumerate() {
+        assert!(std::fs::read(scan.join(output)).unwrap() == repaired[i], "{output} after the final repair");
+    }
+    eprintln!("{kills} kills, {mixed} left a mix of repaired and damaged outputs; one repair takes {took:?}");
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+    common::set_age(to, OLD);
+}
