@@ -195,7 +195,8 @@ fn plan_only_without_yes_off_a_terminal_and_with_dry_run() {
 /// A scan dir in use is left alone: a running scan, a recent write, or another scanaudit.
 #[test]
 fn scan_dirs_in_use_are_skipped() {
-    let cases: [(&str, fn(&Path)); 2] = [
+    type MakeBusy = fn(&Path);
+    let cases: [(&str, MakeBusy); 2] = [
         ("meta running", |scan| {
             let meta = scan.parent().unwrap().join("meta.json");
             let text = std::fs::read_to_string(&meta).unwrap().replace("\"success\"", "\"running\"");
