@@ -130,6 +130,7 @@ pub fn truthy(v: &PyValue) -> bool {
         PyValue::Null => false,
         PyValue::Bool(b) => *b,
         PyValue::Int(n) => n.as_str() != "0",
+        // NaN is truthy in Python; -0.0 is falsy.
         PyValue::Float(x) => *x != 0.0,
         PyValue::Str(s) => !s.is_empty(),
         PyValue::Array(a) => !a.is_empty(),

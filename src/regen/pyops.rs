@@ -3,19 +3,8 @@
 
 use crate::pyjson::{python_float_repr, PyInt, PyValue};
 
-/// Python's `bool(x)` for a JSON value.
-pub(crate) fn truthy(v: &PyValue) -> bool {
-    match v {
-        PyValue::Null => false,
-        PyValue::Bool(b) => *b,
-        PyValue::Int(n) => n.as_str() != "0",
-        // NaN is truthy in Python; -0.0 is falsy.
-        PyValue::Float(x) => *x != 0.0,
-        PyValue::Str(s) => !s.is_empty(),
-        PyValue::Array(a) => !a.is_empty(),
-        PyValue::Object(o) => !o.is_empty(),
-    }
-}
+/// Python's `bool(x)`: one definition for every rebuild.
+pub(crate) use super::common::truthy;
 
 /// `d.get(key)` where `d` may not be a dict (Python would raise; we answer `None`).
 pub(crate) fn get<'a>(v: &'a PyValue, key: &str) -> Option<&'a PyValue> {
