@@ -121,21 +121,48 @@ fn result_key(r: &PyObject) -> &PyValue {
 }
 
 /// `next((r for r in all_results if (r.get("route_key") or r.get("unit_id")) == key), None)`,
-/// evaluated lazily: an entry that is not an object raises only if it is reached.
-fn first_result_with_key<'v>(all_results: &'v PyValue, key: &PyValue) -> Result<Option<&'v PyObject>, RebuildError> {
-    let items: &[PyValue] = match all_results {
-        PyValue::Array(items) => items,
-        PyValue::Str(s) if s.is_empty() => &[],
-        PyValue::Object(o) if o.is_empty() => &[],
-        _ => return Err(fail("results is not a list of objects")),
-    };
-    for item in items {
-        let r = item.as_object().ok_or_else(|| fail("an entry of results is not an object"))?;
-        if py_eq(result_key(r), key) {
-            return Ok(Some(r));
-        }
+/// evaluated lazily (an entry that is not an object raises only if it is reached), for many
+/// keys: string keys, the normal case, are looked up in an index built once, so a scan with
+/// thousands of findings is not quadratic.
+struct ResultLookup<'v> {
+    items: &'v [PyValue],
+    /// First index of each string key, when every entry is an object (else the slow path
+    /// keeps Python's "raises only if reached" behaviour).
+    by_str: Option<HashMap<&'v str, usize>>,
+}
+
+impl<'v> ResultLookup<'v> {
+    fn new(all_results: &'v PyValue) -> Result<ResultLookup<'v>, RebuildError> {
+        let items: &[PyValue] = match all_results {
+            PyValue::Array(items) => items,
+            PyValue::Str(s) if s.is_empty() => &[],
+            PyValue::Object(o) if o.is_empty() => &[],
+            _ => return Err(fail("results is not a list of objects")),
+        };
+        let by_str = items.iter().all(|i| i.as_object().is_some()).then(|| {
+            let mut map = HashMap::new();
+            for (i, item) in items.iter().enumerate() {
+                if let Some(key) = item.as_object().and_then(|r| result_key(r).as_str()) {
+                    map.entry(key).or_insert(i);
+                }
+            }
+            map
+        });
+        Ok(ResultLookup { items, by_str })
     }
-    Ok(None)
+
+    fn first(&self, key: &PyValue) -> Result<Option<&'v PyObject>, RebuildError> {
+        if let (Some(by_str), PyValue::Str(k)) = (&self.by_str, key) {
+            return Ok(by_str.get(k.as_str()).and_then(|&i| self.items[i].as_object()));
+        }
+        for item in self.items {
+            let r = item.as_object().ok_or_else(|| fail("an entry of results is not an object"))?;
+            if py_eq(result_key(r), key) {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
+    }
 }
 
 fn str_value(s: &str) -> PyValue {
@@ -249,12 +276,13 @@ pub fn dedup_caller_callee<'v>(
     let mut nan = 0usize;
     let unhashable = || fail("a finding's route_key/unit_id is a list or object (unhashable)");
     let mut cwe_by_key: HashMap<HashKey, PyValue> = HashMap::new();
+    let lookup = ResultLookup::new(all_results);
     for f in &confirmed {
         let rk = dedup_key(f);
         let key = hash_key(&rk, &mut nan).ok_or_else(unhashable)?;
         let cwe = match f.get("cwe_id") {
             Some(c) if !c.is_null() => c.clone(),
-            _ => match first_result_with_key(all_results, &rk)? {
+            _ => match lookup.as_ref().map_err(Clone::clone)?.first(&rk)? {
                 Some(full) => full.get("cwe_id").cloned().unwrap_or_else(|| PyValue::from(0)),
                 None => PyValue::from(0),
             },
@@ -417,6 +445,7 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
     }
 
     let language = inputs.args.language.as_ref();
+    let lookup = ResultLookup::new(all_results)?;
     let mut findings = Vec::with_capacity(confirmed.len());
     for (i, finding) in confirmed.iter().enumerate() {
         let unknown = str_value("unknown");
@@ -427,7 +456,7 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
             .as_str()
             .ok_or_else(|| fail("a finding's route_key/unit_id is not a string (':' in … raises)"))?
             .to_owned();
-        let full_result = first_result_with_key(all_results, &route_key)?.unwrap_or(finding);
+        let full_result = lookup.first(&route_key)?.unwrap_or(finding);
         let vulns = get_or(finding, "vulnerabilities", &empty_list);
         let vuln: &PyObject = if truthy(vulns) {
             match vulns {

@@ -299,9 +299,12 @@ fn pick_model(
 /// `unit_id` that carry an update.
 fn carry_stage1_updates(results: &mut [PyValue], salvaged: Option<&SalvagedFields>, inexact: &mut Vec<Inexact>) {
     let Some(salvaged) = salvaged else { return };
+    // The last old element of each unit id wins, as a reverse search would find it.
+    let old_by_unit: std::collections::HashMap<&str, &PyValue> =
+        salvaged.results.iter().filter_map(|o| Some((o.get("unit_id")?.as_str()?, o))).collect();
     for r in results.iter_mut() {
         let Some(uid) = r.get("unit_id").and_then(PyValue::as_str).map(str::to_owned) else { continue };
-        let Some(old) = salvaged.results.iter().rev().find(|o| is_str(o.get("unit_id"), &uid)) else { continue };
+        let Some(&old) = old_by_unit.get(uid.as_str()) else { continue };
         let Some(update) = old.get("stage1_consistency_update") else { continue };
         let PyValue::Object(map) = r else { continue };
         if let Some(v) = old.get("verdict") {

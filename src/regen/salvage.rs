@@ -23,6 +23,8 @@ pub struct SalvagedFields {
     pub results_complete: bool,
     /// Whether the whole file parsed as one JSON object.
     pub complete: bool,
+    /// `result_for`'s index, built on first use.
+    by_key: std::cell::OnceCell<std::collections::HashMap<String, usize>>,
 }
 
 impl SalvagedFields {
@@ -39,7 +41,11 @@ impl SalvagedFields {
     /// The salvaged result whose `unit_id` (or, failing that, `route_key`) is `key`; the last
     /// one wins, as in a Python dict built over the list.
     pub fn result_for(&self, key: &str) -> Option<&PyValue> {
-        self.results.iter().rev().find(|r| result_key(r) == Some(key))
+        let index = self.by_key.get_or_init(|| {
+            // Inserting in order lets the last element of each key win.
+            self.results.iter().enumerate().filter_map(|(i, r)| Some((result_key(r)?.to_owned(), i))).collect()
+        });
+        index.get(key).map(|&i| &self.results[i])
     }
 }
 

@@ -112,10 +112,15 @@ pub fn rebuild_verified(
 
     // Merge: substitute the verified object with the same key (the last one wins). The
     // candidates were edited in place, so only duplicate keys change anything.
+    // Keys are compared as their exact JSON text, in one map, so this is linear in the results.
+    let key_text = |r: &PyValue| crate::pyjson::to_python_string(&merge_key(r), true).unwrap_or_default();
+    let mut last_candidate: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for &c in &candidates {
+        last_candidate.insert(key_text(&all_results[c]), c);
+    }
     let mut merged = Vec::with_capacity(all_results.len());
     for r in &all_results {
-        let key = merge_key(r);
-        let winner = candidates.iter().rev().find(|&&c| merge_key(&all_results[c]) == key);
+        let winner = last_candidate.get(&key_text(r));
         merged.push(match winner {
             Some(&c) => all_results[c].clone(),
             None => r.clone(),
