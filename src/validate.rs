@@ -669,6 +669,8 @@ enum LiteralState {
         expect: &'static [u8],
         replace: &'static [u8],
     },
+    /// Just after a literal: `NaN8` or `Infinity.5` is not Python, but `0.08` would be JSON.
+    AfterLiteral,
 }
 
 impl<R: Read> PythonLiterals<R> {
@@ -710,13 +712,22 @@ impl<R: Read> Read for PythonLiterals<R> {
                     _ => LiteralState::InString,
                 },
                 LiteralState::Escape => LiteralState::InString,
+                LiteralState::AfterLiteral => {
+                    if b.is_ascii_alphanumeric() || b"+-._".contains(b) {
+                        // Keep the offset, lose the validity: serde_json rejects the byte here.
+                        *b = b'x';
+                        LiteralState::Outside { value_start: false }
+                    } else {
+                        Self::between_tokens(b, false)
+                    }
+                }
                 LiteralState::Literal { expect, replace } => {
                     if *b != expect[0] {
                         Self::between_tokens(b, false)
                     } else {
                         *b = replace[0];
                         if expect.len() == 1 {
-                            LiteralState::Outside { value_start: false }
+                            LiteralState::AfterLiteral
                         } else {
                             LiteralState::Literal { expect: &expect[1..], replace: &replace[1..] }
                         }
@@ -765,6 +776,10 @@ mod tests {
         assert_eq!(any(b"[Na"), (Some(FindingKind::Truncated), Some(3)));
         assert_eq!(any(b"[Nope"), (Some(FindingKind::Corrupt), Some(1)));
         assert_eq!(any(b"[NaNa]").0, Some(FindingKind::Corrupt));
+        for not_python in [&b"NaN8"[..], b"[Infinity.5]", b"[-Infinity1]", b"[NaN e]", b"NaNe5"] {
+            assert_ne!(any(not_python), (None, None), "{}", String::from_utf8_lossy(not_python));
+        }
+        assert_eq!(any(b"[NaN,Infinity ,-Infinity]"), (None, None));
         assert_eq!(any(b"{\"a\" : \n Infinity}"), (None, None));
         let shape = obj().req("a", Shape::String).shape();
         let v = validate_bytes(b"{\"x\": NaN}", &shape);
