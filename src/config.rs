@@ -25,6 +25,8 @@ pub enum UsageError {
 pub struct CheckConfig {
     pub roots: Vec<PathBuf>,
     pub filters: Filters,
+    /// How long a checkpoint dir must be quiet before an in-progress run counts as interrupted.
+    pub min_idle: std::time::Duration,
     pub grading: Grading,
     pub output: OutputConfig,
 }
@@ -67,6 +69,7 @@ impl CheckConfig {
         Ok(CheckConfig {
             roots,
             filters: Filters { include: glob_set(&args.walk.include)?, exclude: glob_set(&args.walk.exclude)? },
+            min_idle: args.min_idle,
             grading: grading(args.grading)?,
             output: output(&args.output),
         })

@@ -9,6 +9,7 @@ pub mod backup;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod consistency;
 pub mod exit_codes;
 pub mod finding;
 pub mod layout;
