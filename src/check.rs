@@ -177,12 +177,16 @@ fn cross_check(
     }
     for file in examined {
         let Some(view) = file.scan_dir.as_deref().and_then(|d| views.get_mut(d)) else { continue };
+        // Below the scan dir, by bytes (component-wise Path comparisons are slow at 100k files).
+        // Names that are not UTF-8 are none of OpenAnt's, and stay out of the view.
+        let Some(rel) = relative(view.dir, &file.path) else { continue };
         let validation = match &file.outcome {
             Ok(Some(v)) => Some(v),
             _ => None,
         };
         view.files.push(FileFacts {
             path: &file.path,
+            rel,
             kind: file.class.kind,
             step: file.class.checkpoint_step,
             modified: file.modified,
@@ -198,7 +202,8 @@ fn cross_check(
     // meta.json sits in the run dir, above the scan dir (or in it, before the language
     // level). When the walk did not reach it (a scan dir given as root), it is read here:
     // a few hundred bytes, once.
-    let by_path: HashMap<&Path, &Examined> = examined.iter().map(|e| (e.path.as_path(), e)).collect();
+    let by_path: HashMap<&Path, &Examined> =
+        examined.iter().filter(|e| e.class.kind == FileKind::ScanMeta).map(|e| (e.path.as_path(), e)).collect();
     let mut outside: HashMap<PathBuf, Option<Validation>> = HashMap::new();
     let meta_path = |dir: &Path| -> Option<PathBuf> {
         let parent = dir.parent()?;
@@ -237,6 +242,14 @@ fn cross_check(
     views.par_iter().flat_map_iter(|view| consistency::check_scan_dir(view, &options)).collect()
 }
 
+/// `path` below `dir` as text, when `path` is strictly below it and the rest is UTF-8.
+fn relative<'p>(dir: &Path, path: &'p Path) -> Option<&'p str> {
+    use std::os::unix::ffi::OsStrExt;
+    let rest = path.as_os_str().as_bytes().strip_prefix(dir.as_os_str().as_bytes())?;
+    let rest = rest.strip_prefix(b"/").filter(|r| !r.is_empty())?;
+    std::str::from_utf8(rest).ok()
+}
+
 fn symlink_message(path: &Path) -> String {
     match std::fs::read_link(path) {
         Ok(target) => format!("symlink to {}; scanaudit never follows symlinks", target.display()),
@@ -260,7 +273,9 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
         validate::open_regular(&path)
             .and_then(|file| {
                 stat(&file.metadata()?);
-                validate::validate_open(file, shape_for(class.kind, class.checkpoint_step))
+                let mut validation = validate::validate_open(file, shape_for(class.kind, class.checkpoint_step))?;
+                consistency::compact(class.kind, &mut validation.captures);
+                Ok(validation)
             })
             .map(Some)
     } else {

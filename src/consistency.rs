@@ -3,7 +3,7 @@
 //! validating parse of each file captured (ids, verdicts, counters: see `layout::shapes::tag`)
 //! plus file names, mtimes and modes; no file is read a second time.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -26,6 +26,8 @@ const SHOWN_IDS: usize = 3;
 #[derive(Debug, Clone, Copy)]
 pub struct FileFacts<'a> {
     pub path: &'a Path,
+    /// The path below the scan dir (`results.json`, `analyze_checkpoints/x.json`).
+    pub rel: &'a str,
     pub kind: FileKind,
     pub step: Option<CheckpointStep>,
     pub modified: Option<SystemTime>,
@@ -36,6 +38,18 @@ pub struct FileFacts<'a> {
 }
 
 impl<'a> FileFacts<'a> {
+    /// Directly in the scan dir.
+    fn top_level(&self) -> bool {
+        !self.rel.contains('/')
+    }
+
+    /// The directory directly in the scan dir that holds it (`analyze_checkpoints`), if it
+    /// sits one level down.
+    fn subdir(&self) -> Option<&'a str> {
+        let (dir, rest) = self.rel.split_once('/')?;
+        (!rest.contains('/')).then_some(dir)
+    }
+
     /// The captures of a file that parsed and had its shape.
     fn captures(&self) -> Option<&'a Captures> {
         self.validation.filter(|v| v.is_valid()).map(|v| &v.captures)
@@ -90,7 +104,16 @@ const RAW_UTF8_KINDS: &[FileKind] =
 
 /// Runs every rule on one scan dir.
 pub fn check_scan_dir(view: &ScanDirView, options: &Options) -> Vec<Finding> {
-    let mut rules = Rules { view, options, findings: Vec::new(), missing: BTreeMap::new(), stale: BTreeMap::new() };
+    let top = view.files.iter().filter(|f| f.top_level()).map(|f| (f.rel, *f)).collect();
+    let mut rules = Rules {
+        view,
+        options,
+        top,
+        checkpoints: checkpoint_dirs(view),
+        findings: Vec::new(),
+        missing: BTreeMap::new(),
+        stale: BTreeMap::new(),
+    };
     rules.checkpoint_dirs();
     rules.step_reports();
     rules.analyze_unit_set();
@@ -107,6 +130,9 @@ pub fn check_scan_dir(view: &ScanDirView, options: &Options) -> Vec<Finding> {
 struct Rules<'v, 'a> {
     view: &'v ScanDirView<'a>,
     options: &'v Options,
+    /// The files directly in the scan dir, by name.
+    top: HashMap<&'a str, FileFacts<'a>>,
+    checkpoints: Vec<CheckpointDir<'a>>,
     findings: Vec<Finding>,
     /// Missing outputs, by path, with why each should exist (several rules may say so).
     missing: BTreeMap<PathBuf, Vec<String>>,
@@ -122,6 +148,30 @@ struct CheckpointDir<'a> {
     units: Vec<FileFacts<'a>>,
 }
 
+/// The checkpoint dirs directly in the scan dir, with their files.
+fn checkpoint_dirs<'a>(view: &ScanDirView<'a>) -> Vec<CheckpointDir<'a>> {
+    let mut dirs: BTreeMap<&'a str, CheckpointDir<'a>> = BTreeMap::new();
+    for file in &view.files {
+        let Some(step) = file.step else { continue };
+        if !matches!(file.kind, FileKind::Checkpoint | FileKind::CheckpointSummary) {
+            continue;
+        }
+        let Some(name) = file.subdir() else { continue };
+        let entry = dirs.entry(name).or_insert_with(|| CheckpointDir {
+            step,
+            dir: view.dir.join(name),
+            summary: None,
+            units: Vec::new(),
+        });
+        if file.kind == FileKind::CheckpointSummary {
+            entry.summary = Some(*file);
+        } else {
+            entry.units.push(*file);
+        }
+    }
+    dirs.into_values().collect()
+}
+
 /// A checkpoint file classified the way `StepCheckpoint.status` does (§2.5).
 struct Classified<'a> {
     id: Option<&'a str>,
@@ -133,15 +183,44 @@ fn classify<'a>(file: &FileFacts<'a>) -> Classified<'a> {
         // Unparseable (or of a shape OpenAnt would still read: counted either way).
         return Classified { id: None, completed: false };
     };
-    let id = c.get("id").and_then(Captured::as_str);
+    let id = c.get(tag::ID).and_then(Captured::as_str);
+    let completed = match c.get(COMPLETED) {
+        Some(done) => done.truthy(),
+        None => completed(c),
+    };
+    Classified { id, completed }
+}
+
+/// Where [`compact`] keeps a checkpoint's classification.
+const COMPLETED: &str = "cp.completed";
+
+/// §2.5, on a checkpoint's captures.
+fn completed(c: &Captures) -> bool {
     let str_of = |t: &str| c.get(t).and_then(Captured::as_str);
-    let errored = id.is_none()
+    let errored = str_of(tag::ID).is_none()
         || c.get(tag::CP_AGENT_CONTEXT_ERROR).is_some_and(Captured::truthy)
         || (c.get(tag::CP_RESULT).is_some()
             && (str_of(tag::CP_RESULT_VERDICT) == Some("ERROR") || str_of(tag::CP_RESULT_FINDING) == Some("error")))
         || c.get(tag::CP_VERIFICATION).is_some_and(|v| !v.truthy() || str_of(tag::CP_CORRECT_FINDING) == Some("error"))
         || str_of(tag::CP_STATUS) == Some("ERROR");
-    Classified { id, completed: !errored }
+    !errored
+}
+
+/// Shrinks what a file's parse captured to what the rules and per-file findings read, right
+/// after the parse: a checkpoint keeps its `id` and its §2.5 classification, and no file keeps
+/// its top-level key list (only temp files need it, to tell what they hold). At 100,000
+/// checkpoints this is most of the memory the captures take.
+pub fn compact(kind: FileKind, captures: &mut Captures) {
+    captures.top_level_keys = Vec::new();
+    if kind == FileKind::Checkpoint {
+        let done = completed(captures);
+        let id = captures.fields.iter().position(|(t, _)| *t == tag::ID).map(|i| captures.fields.swap_remove(i));
+        captures.fields = id.into_iter().chain(std::iter::once((COMPLETED, Captured::Bool(done)))).collect();
+        captures.items = Vec::new();
+    } else {
+        captures.fields.shrink_to_fit();
+        captures.items.shrink_to_fit();
+    }
 }
 
 fn output_of(step: CheckpointStep) -> Option<&'static str> {
@@ -185,8 +264,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 impl<'v, 'a> Rules<'v, 'a> {
     fn file(&self, name: &str) -> Option<&FileFacts<'a>> {
-        let path = self.view.dir.join(name);
-        self.view.files.iter().find(|f| f.path == path)
+        self.top.get(name)
     }
 
     /// The captures of a top-level file that parsed with its shape.
@@ -208,38 +286,19 @@ impl<'v, 'a> Rules<'v, 'a> {
         );
     }
 
-    fn checkpoint_dirs_list(&self) -> Vec<CheckpointDir<'a>> {
-        let mut dirs: BTreeMap<PathBuf, CheckpointDir<'a>> = BTreeMap::new();
-        for file in &self.view.files {
-            let Some(step) = file.step else { continue };
-            if !matches!(file.kind, FileKind::Checkpoint | FileKind::CheckpointSummary) {
-                continue;
-            }
-            let Some(dir) = file.path.parent() else { continue };
-            if dir.parent() != Some(self.view.dir) {
-                continue;
-            }
-            let entry = dirs.entry(dir.to_path_buf()).or_insert_with(|| CheckpointDir {
-                step,
-                dir: dir.to_path_buf(),
-                summary: None,
-                units: Vec::new(),
-            });
-            if file.kind == FileKind::CheckpointSummary {
-                entry.summary = Some(*file);
-            } else {
-                entry.units.push(*file);
-            }
-        }
-        dirs.into_values().collect()
-    }
-
     /// §2.4, §2.7, §9.3: phase against outputs, file-classified counts against `total_units`.
     fn checkpoint_dirs(&mut self) {
-        for cp in self.checkpoint_dirs_list() {
-            let Some(summary) = cp.summary else { continue };
-            let Some(c) = summary.captures() else { continue };
-            let Some(verb) = cp.step.openant_verb() else { continue };
+        for cp in std::mem::take(&mut self.checkpoints) {
+            self.checkpoint_dir(&cp);
+            self.checkpoints.push(cp);
+        }
+    }
+
+    fn checkpoint_dir(&mut self, cp: &CheckpointDir<'a>) {
+        {
+            let Some(summary) = cp.summary else { return };
+            let Some(c) = summary.captures() else { return };
+            let Some(verb) = cp.step.openant_verb() else { return };
             let phase = c.get(tag::PHASE).and_then(Captured::as_str).unwrap_or("");
             let total_units = c.get(tag::TOTAL_UNITS).and_then(Captured::as_f64).unwrap_or(0.0);
             let classified: Vec<Classified> = cp.units.iter().map(classify).collect();
@@ -285,7 +344,7 @@ impl<'v, 'a> Rules<'v, 'a> {
                     );
                 }
             }
-            let (Some(output_name), Some(output_path)) = (output_name, output_path) else { continue };
+            let (Some(output_name), Some(output_path)) = (output_name, output_path) else { return };
             if !output_present && (phase == "done" || all_checkpointed) {
                 let why = if phase == "done" {
                     format!("{dir_name}/_summary.json says the {verb} run is done")
@@ -293,16 +352,16 @@ impl<'v, 'a> Rules<'v, 'a> {
                     format!("every one of the {total_units} units has a checkpoint in {dir_name}")
                 };
                 self.missing.entry(output_path).or_default().push(why);
-                continue;
+                return;
             }
             // §2.7: analyze interrupted on the fix branch writes phase done and no new
             // results.json. phase done is written just before the output (enhance, analyze,
             // verify), so an output older than the summary, by mtime and by the summary's own
             // timestamp, is from an earlier run. Dynamic writes its summary after the output.
             if phase == "done" && cp.step != CheckpointStep::DynamicTest {
-                let Some(output) = self.file(output_name).copied() else { continue };
+                let Some(output) = self.file(output_name).copied() else { return };
                 if output.validation.is_none_or(|v| !v.is_valid()) {
-                    continue;
+                    return;
                 }
                 let recorded = c.get(tag::TIMESTAMP).and_then(Captured::as_str).and_then(parse_utc);
                 if let (Some(out_time), Some(summary_time), Some(recorded)) =
@@ -326,7 +385,7 @@ impl<'v, 'a> Rules<'v, 'a> {
         let mut newest: Option<SystemTime> = None;
         for file in &self.view.files {
             newest = newest.max(file.modified);
-            if file.kind != FileKind::StepReport || file.path.parent() != Some(self.view.dir) {
+            if file.kind != FileKind::StepReport || !file.top_level() {
                 continue;
             }
             let name = file_name(file.path);
@@ -406,8 +465,13 @@ impl<'v, 'a> Rules<'v, 'a> {
 
     /// §9.5 staleness, and results.json's unit set against the analyze checkpoints.
     fn analyze_unit_set(&mut self) {
-        let dirs = self.checkpoint_dirs_list();
-        for cp in &dirs {
+        let dirs = std::mem::take(&mut self.checkpoints);
+        self.unit_sets(&dirs);
+        self.checkpoints = dirs;
+    }
+
+    fn unit_sets(&mut self, dirs: &[CheckpointDir<'a>]) {
+        for cp in dirs {
             let ids: Vec<&str> = cp.units.iter().filter_map(|f| classify(f).id).collect();
             let (input, known): (&str, Option<HashSet<&str>>) = match cp.step {
                 CheckpointStep::Enhance => ("dataset.json", self.dataset_ids("dataset.json").map(|(all, _)| all)),
@@ -610,9 +674,14 @@ impl<'v, 'a> Rules<'v, 'a> {
     fn dynamic(&mut self) {
         let Some(ids) = self.pipeline_ids() else { return };
         let dynamic_dir = self.view.dir.join("dynamic_test_checkpoints");
-        let cp = self.checkpoint_dirs_list().into_iter().find(|d| d.dir == dynamic_dir);
+        let checkpoints = std::mem::take(&mut self.checkpoints);
+        self.dynamic_against(&ids, &dynamic_dir, checkpoints.iter().find(|d| d.step == CheckpointStep::DynamicTest));
+        self.checkpoints = checkpoints;
+    }
+
+    fn dynamic_against(&mut self, ids: &[&'a str], dynamic_dir: &Path, cp: Option<&CheckpointDir<'a>>) {
         let mut stale_checkpoints = false;
-        if let Some(cp) = &cp {
+        if let Some(cp) = cp {
             let current: HashSet<&str> = ids.iter().copied().collect();
             let foreign: BTreeSet<&str> =
                 cp.units.iter().filter_map(|f| classify(f).id).filter(|id| !current.contains(id)).collect();
@@ -644,7 +713,7 @@ impl<'v, 'a> Rules<'v, 'a> {
                 );
                 self.push(
                     FindingKind::DynamicMismatch,
-                    &dynamic_dir,
+                    dynamic_dir,
                     FileKind::Directory,
                     message,
                     Some("openant dynamic-test".into()),
@@ -715,7 +784,7 @@ impl<'v, 'a> Rules<'v, 'a> {
             .view
             .files
             .iter()
-            .filter(|f| f.path.parent() == Some(self.view.dir) && OUTPUT_NAMES.contains(&file_name(f.path).as_str()))
+            .filter(|f| f.top_level() && OUTPUT_NAMES.contains(&f.rel))
             .filter(|f| f.mode & 0o777 == 0o600)
             .copied()
             .collect();
@@ -735,13 +804,8 @@ impl<'v, 'a> Rules<'v, 'a> {
             let message = "scan dir with no language level (scans/<sha>/ itself, before 3b9ceeb): current OpenAnt looks in scans/<sha>/<language>/".to_string();
             self.push(FindingKind::LegacyLayout, dir, FileKind::Directory, message, self.migrate());
         }
-        let legacy_files: Vec<FileFacts> = self
-            .view
-            .files
-            .iter()
-            .filter(|f| f.kind == FileKind::LegacyCheckpoint && f.path.parent() == Some(dir))
-            .copied()
-            .collect();
+        let legacy_files: Vec<FileFacts> =
+            self.view.files.iter().filter(|f| f.kind == FileKind::LegacyCheckpoint && f.top_level()).copied().collect();
         for file in legacy_files {
             let message = format!(
                 "single-file checkpoint {} (fork, or upstream before d710b90): current OpenAnt resumes only from per-unit checkpoint dirs",
@@ -765,9 +829,7 @@ impl<'v, 'a> Rules<'v, 'a> {
             .files
             .iter()
             .filter(|f| {
-                RAW_UTF8_KINDS.contains(&f.kind)
-                    && f.path.parent() == Some(dir)
-                    && f.problem_kind() == Some(FindingKind::InvalidUtf8)
+                RAW_UTF8_KINDS.contains(&f.kind) && f.top_level() && f.problem_kind() == Some(FindingKind::InvalidUtf8)
             })
             .copied()
             .collect();

@@ -41,7 +41,8 @@ pub mod tag {
     pub const PHASE: &str = "phase";
     pub const TOTAL_UNITS: &str = "total_units";
     pub const TIMESTAMP: &str = "timestamp";
-    /// Per-unit checkpoints: `id` and what §2.5 classifies them by.
+    /// Per-unit checkpoints: `id` (captured under its own name by `ObjectShape::capture`) and
+    /// what §2.5 classifies them by.
     pub const ID: &str = "id";
     pub const CP_AGENT_CONTEXT_ERROR: &str = "cp.agent_context.error";
     pub const CP_RESULT: &str = "cp.result";
