@@ -604,6 +604,31 @@ mod tests {
     }
 
     #[test]
+    fn tagged_values_are_recorded_with_their_element_index() {
+        let result = obj()
+            .req("unit_id", tagged("unit", Shape::String))
+            .opt("verification", tagged("verification", obj().opt("agree", tagged("agree", Shape::Any)).shape()))
+            .shape();
+        let shape = obj()
+            .req("results", tagged("results", array(result)))
+            .opt("metrics", obj().opt("total", tagged("total", Shape::Number)).others(Shape::Number).shape())
+            .shape();
+        let json = r#"{"metrics": {"total": 2, "safe": 1},
+            "results": [{"unit_id": "a", "files": [{"unit_id": 1}]}, {"unit_id": "b", "verification": {"agree": true, "x": 1}}]}"#;
+        let (result, captures) = check(&shape, json);
+        assert_eq!(result, Ok(()));
+        assert_eq!(captures.get("total"), Some(&Captured::Number(2.0)));
+        assert_eq!(captures.get("results"), Some(&Captured::Array(2)));
+        let units: Vec<(usize, &Captured)> = captures.items("unit").collect();
+        assert_eq!(units, [(0, &Captured::Str("a".into())), (1, &Captured::Str("b".into()))]);
+        assert_eq!(captures.items("verification").collect::<Vec<_>>(), [(1, &Captured::Object(2))]);
+        assert_eq!(captures.items("agree").collect::<Vec<_>>(), [(1, &Captured::Bool(true))]);
+        // `others` holds unlisted keys to their shape.
+        let (result, _) = check(&shape, r#"{"results": [], "metrics": {"safe": "x"}}"#);
+        assert_eq!(result, Err("$.metrics.safe: expected a number, found a string".into()));
+    }
+
+    #[test]
     fn captures_non_string_ids_by_type() {
         let (_, captures) = check(&sample(), r#"{"units": [], "id": 12}"#);
         assert_eq!(captures.get("id"), Some(&Captured::Number(12.0)));
