@@ -213,3 +213,23 @@ fn partial_views_get_no_cross_file_findings() {
     let (_, doc) = check_json(&[dir.to_str().unwrap()]);
     assert_eq!(findings(&doc).len(), 2, "results.json and results_verified.json: {doc:#}");
 }
+
+/// A scan being written now (meta.json says running, or a checkpoint dir in progress, and
+/// something changed within --min-idle) is between states: only the layout rules apply.
+#[test]
+fn a_scan_in_progress_is_left_to_a_later_check() {
+    for (age, findings_wanted) in [(FRESH, 0), (OLD, 2)] {
+        let tree = Tree::copy("damaged", age);
+        let project = tree.path("damaged/projects/consistency-metrics");
+        let meta = walkdir::WalkDir::new(&project)
+            .into_iter()
+            .map(|e| e.unwrap().into_path())
+            .find(|p| p.ends_with("meta.json"))
+            .unwrap();
+        let text = std::fs::read_to_string(&meta).unwrap().replace("\"success\"", "\"running\"");
+        std::fs::write(&meta, text).unwrap();
+        common::set_age(&project, age);
+        let (_, doc) = check_json(&[project.to_str().unwrap()]);
+        assert_eq!(findings(&doc).len(), findings_wanted, "{doc:#}");
+    }
+}
