@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use rayon::prelude::*;
 
 use crate::config::CheckConfig;
+use crate::consistency::{self, FileFacts, Meta, Options, ScanDirView};
 use crate::finding::{Finding, FindingKind, Level, Location};
 use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::{self, shape_for, Classified, FileKind, ScanDirIndex, TempName};
@@ -42,6 +43,8 @@ struct Examined {
     /// When the content last changed. Deliberately not ctime: restoring a tree with `cp -a`
     /// or `rsync` resets ctime, and would make every abandoned temp look like a live write.
     modified: Option<SystemTime>,
+    /// Permission bits.
+    mode: u32,
     outcome: Result<Option<Validation>, String>,
 }
 
@@ -149,8 +152,102 @@ pub fn run(config: &CheckConfig, progress: &Progress) -> CheckOutcome {
         }
     }
 
+    if config.filters.include.is_none() && config.filters.exclude.is_none() {
+        progress.set_message("cross-checking");
+        findings.extend(cross_check(config, &walked.entries, &index, &examined, now));
+    }
+
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     CheckOutcome { findings, scan_dirs: index.len(), files, bytes, elapsed: started.elapsed(), incomplete }
+}
+
+/// Runs the cross-file rules on every scan dir the walk saw whole: at or below a root (a
+/// single file given as root is checked alone) and not narrowed by --include/--exclude.
+fn cross_check(
+    config: &CheckConfig,
+    entries: &[walk::Entry],
+    index: &ScanDirIndex,
+    examined: &[Examined],
+    now: SystemTime,
+) -> Vec<Finding> {
+    let whole = |dir: &Path| config.roots.iter().any(|root| dir.starts_with(root));
+    let mut views: HashMap<&Path, ScanDirView> = HashMap::new();
+    for dir in index.iter().filter(|d| whole(d)) {
+        views.insert(dir, ScanDirView { dir, files: Vec::new(), dirs: Vec::new(), meta: Meta::Absent });
+    }
+    for file in examined {
+        let Some(view) = file.scan_dir.as_deref().and_then(|d| views.get_mut(d)) else { continue };
+        // Below the scan dir, by bytes (component-wise Path comparisons are slow at 100k files).
+        // Names that are not UTF-8 are none of OpenAnt's, and stay out of the view.
+        let Some(rel) = relative(view.dir, &file.path) else { continue };
+        let validation = match &file.outcome {
+            Ok(Some(v)) => Some(v),
+            _ => None,
+        };
+        view.files.push(FileFacts {
+            path: &file.path,
+            rel,
+            kind: file.class.kind,
+            step: file.class.checkpoint_step,
+            modified: file.modified,
+            mode: file.mode,
+            validation,
+        });
+    }
+    for entry in entries.iter().filter(|e| e.entry_type == EntryType::Dir) {
+        if let Some(view) = index.scan_dir_of(&entry.path).and_then(|d| views.get_mut(d)) {
+            view.dirs.push(&entry.path);
+        }
+    }
+    // meta.json sits in the run dir, above the scan dir (or in it, before the language
+    // level). When the walk did not reach it (a scan dir given as root), it is read here:
+    // a few hundred bytes, once.
+    let by_path: HashMap<&Path, &Examined> =
+        examined.iter().filter(|e| e.class.kind == FileKind::ScanMeta).map(|e| (e.path.as_path(), e)).collect();
+    let mut outside: HashMap<PathBuf, Option<Validation>> = HashMap::new();
+    let meta_path = |dir: &Path| -> Option<PathBuf> {
+        let parent = dir.parent()?;
+        if layout::file_name(parent) == "scans" {
+            return Some(dir.join("meta.json"));
+        }
+        (parent.parent().map(layout::file_name).as_deref() == Some("scans")).then(|| parent.join("meta.json"))
+    };
+    for view in views.values() {
+        if let Some(path) = meta_path(view.dir).filter(|p| !by_path.contains_key(p.as_path())) {
+            let validation = match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.is_file() => validate::validate_file(&path, shape_for(FileKind::ScanMeta, None)).ok(),
+                _ => None,
+            };
+            let present = validation.is_some() || std::fs::symlink_metadata(&path).is_ok();
+            if present {
+                outside.insert(path, validation);
+            }
+        }
+    }
+    for view in views.values_mut() {
+        let Some(path) = meta_path(view.dir) else { continue };
+        view.meta = if let Some(file) = by_path.get(path.as_path()) {
+            Meta::Present(match &file.outcome {
+                Ok(Some(v)) if v.is_valid() => Some(&v.captures),
+                _ => None,
+            })
+        } else if let Some(validation) = outside.get(&path) {
+            Meta::Present(validation.as_ref().filter(|v| v.is_valid()).map(|v| &v.captures))
+        } else {
+            Meta::Absent
+        };
+    }
+    let options = Options { min_idle: config.min_idle, now };
+    let views: Vec<ScanDirView> = views.into_values().collect();
+    views.par_iter().flat_map_iter(|view| consistency::check_scan_dir(view, &options)).collect()
+}
+
+/// `path` below `dir` as text, when `path` is strictly below it and the rest is UTF-8.
+fn relative<'p>(dir: &Path, path: &'p Path) -> Option<&'p str> {
+    use std::os::unix::ffi::OsStrExt;
+    let rest = path.as_os_str().as_bytes().strip_prefix(dir.as_os_str().as_bytes())?;
+    let rest = rest.strip_prefix(b"/").filter(|r| !r.is_empty())?;
+    std::str::from_utf8(rest).ok()
 }
 
 fn symlink_message(path: &Path) -> String {
@@ -163,17 +260,22 @@ fn symlink_message(path: &Path) -> String {
 /// Stats and validates one file. Never panics; I/O errors become `Err(message)`.
 /// JSON files are opened once and stat-ed through the open handle.
 fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Examined {
+    use std::os::unix::fs::PermissionsExt;
     let mut size = 0;
     let mut modified = None;
+    let mut mode = 0;
     let mut stat = |meta: &std::fs::Metadata| {
         size = if meta.is_file() { meta.len() } else { 0 };
         modified = meta.modified().ok();
+        mode = meta.permissions().mode() & 0o7777;
     };
     let outcome = if class.kind.is_json() {
         validate::open_regular(&path)
             .and_then(|file| {
                 stat(&file.metadata()?);
-                validate::validate_open(file, shape_for(class.kind, class.checkpoint_step))
+                let mut validation = validate::validate_open(file, shape_for(class.kind, class.checkpoint_step))?;
+                consistency::compact(class.kind, &mut validation.captures);
+                Ok(validation)
             })
             .map(Some)
     } else {
@@ -186,7 +288,7 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
         })
     };
     let outcome = outcome.map_err(|e| e.to_string());
-    Examined { path, class, scan_dir, size, modified, outcome }
+    Examined { path, class, scan_dir, size, modified, mode, outcome }
 }
 
 /// How a file's content is opened for reading. `check` opens by path
@@ -297,10 +399,6 @@ fn checkpoint_id_findings(file: &Examined, captures: &Captures) -> Vec<Finding> 
             "checkpoint has no \"id\": OpenAnt cannot tell which unit it belongs to and redoes the unit".into(),
         )
         .fix(fix_repair)],
-        Some(Captured::Other(ty)) => {
-            vec![finding(FindingKind::Schema, format!("checkpoint: $.id: expected a string, found {}", ty.name()))
-                .fix(fix_repair)]
-        }
         Some(Captured::Str(id)) => {
             let expected = checkpoint_file_name(id);
             let actual = layout::file_name(&file.path);
@@ -321,6 +419,11 @@ fn checkpoint_id_findings(file: &Examined, captures: &Captures) -> Vec<Finding> 
             };
             vec![finding(FindingKind::CheckpointNameMismatch, message).fix(fix)]
         }
+        Some(other) => vec![finding(
+            FindingKind::Schema,
+            format!("checkpoint: $.id: expected a string, found {}", other.json_type().name()),
+        )
+        .fix(fix_repair)],
     }
 }
 

@@ -58,6 +58,11 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub walk: WalkArgs,
 
+    /// A run whose checkpoints say in progress counts as interrupted once nothing in its
+    /// checkpoint dir changed for this long (e.g. 30s, 10m, 2h, 1d)
+    #[arg(long, value_name = "AGE", default_value = "10m", value_parser = parse_age)]
+    pub min_idle: std::time::Duration,
+
     #[command(flatten)]
     pub grading: GradingArgs,
 
@@ -172,6 +177,23 @@ pub struct OutputArgs {
     pub quiet: bool,
 }
 
+/// `30s`, `10m`, `2h`, `1d` (a bare number is seconds).
+pub fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 =
+        number.parse().map_err(|_| format!("expected an age such as 30s, 10m, 2h or 1d, got {text:?}"))?;
+    let scale = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("unknown unit {unit:?}: use s, m, h or d")),
+    };
+    Ok(std::time::Duration::from_secs(number.saturating_mul(scale)))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Table,
@@ -193,5 +215,14 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn ages_parse() {
+        assert_eq!(parse_age("10m"), Ok(std::time::Duration::from_secs(600)));
+        assert_eq!(parse_age("45"), Ok(std::time::Duration::from_secs(45)));
+        assert_eq!(parse_age("1d"), Ok(std::time::Duration::from_secs(86_400)));
+        assert!(parse_age("10 minutes").is_err());
+        assert!(parse_age("m").is_err());
     }
 }

@@ -41,10 +41,10 @@ pub struct CleanConfig {
 
 impl CleanConfig {
     pub fn from_args(args: CleanArgs) -> Result<CleanConfig, UsageError> {
-        let roots = if args.paths.is_empty() { vec![default_root()?] } else { args.paths };
+        let roots = roots(args.paths)?;
         let lock_path = CleanConfig::lock_path(std::env::var_os("XDG_RUNTIME_DIR"), &roots[0]);
         Ok(CleanConfig {
-            filters: Filters { include: glob_set(&args.walk.include)?, exclude: glob_set(&args.walk.exclude)? },
+            filters: filters(&args.walk)?,
             older_than: duration("--older-than", &args.older_than)?,
             dry_run: args.dry_run,
             backups: args.backups.as_deref().map(|v| duration("--backups", v)).transpose()?,
@@ -83,6 +83,8 @@ fn duration(flag: &'static str, value: &str) -> Result<Duration, UsageError> {
 pub struct CheckConfig {
     pub roots: Vec<PathBuf>,
     pub filters: Filters,
+    /// How long a checkpoint dir must be quiet before an in-progress run counts as interrupted.
+    pub min_idle: std::time::Duration,
     pub grading: Grading,
     pub output: OutputConfig,
 }
@@ -124,6 +126,7 @@ impl CheckConfig {
         Ok(CheckConfig {
             roots: roots(args.paths)?,
             filters: filters(&args.walk)?,
+            min_idle: args.min_idle,
             grading: grading(args.grading)?,
             output: output(&args.output),
         })

@@ -25,6 +25,18 @@ pub enum FindingKind {
     SpecialFile,
     Symlink,
     Backup,
+    OutputMissing,
+    OutputStale,
+    RunIncomplete,
+    RunInterrupted,
+    MetricsMismatch,
+    UnverifiedFinding,
+    FindingIdGap,
+    DynamicMismatch,
+    StaleCheckpoint,
+    StaleDiffManifest,
+    RestrictiveMode,
+    LegacyLayout,
 }
 
 impl FindingKind {
@@ -42,6 +54,18 @@ impl FindingKind {
         FindingKind::SpecialFile,
         FindingKind::Symlink,
         FindingKind::Backup,
+        FindingKind::OutputMissing,
+        FindingKind::OutputStale,
+        FindingKind::RunIncomplete,
+        FindingKind::RunInterrupted,
+        FindingKind::MetricsMismatch,
+        FindingKind::UnverifiedFinding,
+        FindingKind::FindingIdGap,
+        FindingKind::DynamicMismatch,
+        FindingKind::StaleCheckpoint,
+        FindingKind::StaleDiffManifest,
+        FindingKind::RestrictiveMode,
+        FindingKind::LegacyLayout,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +83,18 @@ impl FindingKind {
             FindingKind::SpecialFile => "special-file",
             FindingKind::Symlink => "symlink",
             FindingKind::Backup => "backup",
+            FindingKind::OutputMissing => "output-missing",
+            FindingKind::OutputStale => "output-stale",
+            FindingKind::RunIncomplete => "run-incomplete",
+            FindingKind::RunInterrupted => "run-interrupted",
+            FindingKind::MetricsMismatch => "metrics-mismatch",
+            FindingKind::UnverifiedFinding => "unverified-finding",
+            FindingKind::FindingIdGap => "finding-id-gap",
+            FindingKind::DynamicMismatch => "dynamic-mismatch",
+            FindingKind::StaleCheckpoint => "stale-checkpoint",
+            FindingKind::StaleDiffManifest => "stale-diff-manifest",
+            FindingKind::RestrictiveMode => "restrictive-mode",
+            FindingKind::LegacyLayout => "legacy-layout",
         }
     }
 
@@ -74,11 +110,23 @@ impl FindingKind {
             | FindingKind::InvalidUtf8
             | FindingKind::Schema
             | FindingKind::Unreadable
-            | FindingKind::CheckpointMissingId => Level::Error,
+            | FindingKind::CheckpointMissingId
+            | FindingKind::OutputMissing
+            | FindingKind::OutputStale
+            | FindingKind::MetricsMismatch
+            | FindingKind::FindingIdGap
+            | FindingKind::DynamicMismatch => Level::Error,
             FindingKind::CheckpointNameMismatch
             | FindingKind::StrayTemp
             | FindingKind::SpecialFile
-            | FindingKind::Symlink => Level::Warn,
+            | FindingKind::Symlink
+            | FindingKind::RunIncomplete
+            | FindingKind::RunInterrupted
+            | FindingKind::UnverifiedFinding
+            | FindingKind::StaleCheckpoint
+            | FindingKind::StaleDiffManifest
+            | FindingKind::RestrictiveMode => Level::Warn,
+            FindingKind::LegacyLayout => Level::Warn,
             FindingKind::Backup => Level::Info,
         }
     }

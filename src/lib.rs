@@ -10,6 +10,7 @@ pub mod check;
 pub mod clean;
 pub mod cli;
 pub mod config;
+pub mod consistency;
 pub mod exit_codes;
 pub mod finding;
 pub mod layout;

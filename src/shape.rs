@@ -49,6 +49,9 @@ pub enum Shape {
     Map(Box<Shape>),
     /// Any of these; picked by the value's JSON type, so at most one alternative per type.
     Union(Vec<Shape>),
+    /// The inner shape, and the value is recorded in [`Captures`] under the tag, wherever in
+    /// the document it sits (with the index of the nearest enclosing array element).
+    Tagged(&'static str, Box<Shape>),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -56,6 +59,8 @@ pub struct ObjectShape {
     fields: Vec<Field>,
     /// When non-empty, the object must hold every key of at least one of these sets.
     variants: Vec<&'static [&'static str]>,
+    /// The shape of the values of keys not listed in `fields` (any value when `None`).
+    others: Option<Box<Shape>>,
 }
 
 #[derive(Debug, Clone)]
@@ -63,7 +68,6 @@ struct Field {
     name: &'static str,
     shape: Shape,
     required: bool,
-    capture: bool,
 }
 
 impl ObjectShape {
@@ -73,20 +77,25 @@ impl ObjectShape {
 
     /// A key that must be present, with the shape its value must have.
     pub fn req(mut self, name: &'static str, shape: Shape) -> ObjectShape {
-        self.fields.push(Field { name, shape, required: true, capture: false });
+        self.fields.push(Field { name, shape, required: true });
         self
     }
 
     /// A key that may be absent; when present its value must have the shape.
     pub fn opt(mut self, name: &'static str, shape: Shape) -> ObjectShape {
-        self.fields.push(Field { name, shape, required: false, capture: false });
+        self.fields.push(Field { name, shape, required: false });
         self
     }
 
-    /// An optional key whose value is recorded in [`Captures`] (strings verbatim, other
-    /// values by type), for checks that need it after the parse (a checkpoint's `id`).
-    pub fn capture(mut self, name: &'static str, shape: Shape) -> ObjectShape {
-        self.fields.push(Field { name, shape, required: false, capture: true });
+    /// An optional key whose value is recorded in [`Captures`] under its own name, for
+    /// checks that need it after the parse (a checkpoint's `id`).
+    pub fn capture(self, name: &'static str, shape: Shape) -> ObjectShape {
+        self.opt(name, tagged(name, shape))
+    }
+
+    /// Values of keys not listed must have this shape.
+    pub fn others(mut self, shape: Shape) -> ObjectShape {
+        self.others = Some(Box::new(shape));
         self
     }
 
@@ -122,30 +131,87 @@ pub fn any_recording_keys() -> Shape {
     Shape::Union(vec![map(Shape::Any), Shape::Any])
 }
 
+/// This shape, with the value recorded in [`Captures`] under `tag` (see [`Shape::Tagged`]).
+pub fn tagged(tag: &'static str, shape: Shape) -> Shape {
+    Shape::Tagged(tag, Box::new(shape))
+}
+
 /// Shorthand for "this shape, or null".
 pub fn nullable(shape: Shape) -> Shape {
     Shape::Union(vec![shape, Shape::Null])
 }
 
-/// A value recorded by [`ObjectShape::capture`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A value recorded by a [`Shape::Tagged`]: scalars by value, containers by their length.
+/// Small by construction: nothing a document holds is kept beyond one string.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Captured {
     Str(String),
-    Other(JsonType),
+    Number(f64),
+    Bool(bool),
+    Null,
+    Array(usize),
+    Object(usize),
+}
+
+impl Captured {
+    pub fn json_type(&self) -> JsonType {
+        match self {
+            Captured::Str(_) => JsonType::String,
+            Captured::Number(_) => JsonType::Number,
+            Captured::Bool(_) => JsonType::Bool,
+            Captured::Null => JsonType::Null,
+            Captured::Array(_) => JsonType::Array,
+            Captured::Object(_) => JsonType::Object,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Captured::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Captured::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// Python truthiness, as OpenAnt's `if value:` tests it.
+    pub fn truthy(&self) -> bool {
+        match self {
+            Captured::Str(s) => !s.is_empty(),
+            Captured::Number(n) => *n != 0.0,
+            Captured::Bool(b) => *b,
+            Captured::Null => false,
+            Captured::Array(n) | Captured::Object(n) => *n > 0,
+        }
+    }
 }
 
 /// What the checker recorded while it walked the document.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Captures {
     /// The keys of the top-level object, in document order (empty when it is not an object).
     pub top_level_keys: Vec<String>,
-    /// Captured fields of the top-level object, by key.
+    /// Tagged values outside any array, in document order.
     pub fields: Vec<(&'static str, Captured)>,
+    /// Tagged values inside arrays, with the index of their nearest enclosing array element
+    /// (`$.results[3].unit_id` is recorded with index 3), in document order.
+    pub items: Vec<(&'static str, usize, Captured)>,
 }
 
 impl Captures {
-    pub fn get(&self, name: &str) -> Option<&Captured> {
-        self.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    /// The first value recorded under `tag` outside any array.
+    pub fn get(&self, tag: &str) -> Option<&Captured> {
+        self.fields.iter().find(|(n, _)| *n == tag).map(|(_, v)| v)
+    }
+
+    /// Every value recorded under `tag` inside arrays, with its element index.
+    pub fn items<'a>(&'a self, tag: &'a str) -> impl Iterator<Item = (usize, &'a Captured)> + 'a {
+        self.items.iter().filter(move |(n, _, _)| *n == tag).map(|(_, i, v)| (*i, v))
     }
 }
 
@@ -183,8 +249,12 @@ impl<'a> ShapeSeed<'a> {
     }
 
     fn record(&self, value: Captured) {
-        if let (Some(name), JsonPath::Key(JsonPath::Root, _)) = (self.capture, &self.path) {
-            self.state.borrow_mut().captures.fields.push((name, value));
+        if let Some(tag) = self.capture {
+            let mut state = self.state.borrow_mut();
+            match self.path.element_index() {
+                Some(index) => state.captures.items.push((tag, index, value)),
+                None => state.captures.fields.push((tag, value)),
+            }
         }
     }
 
@@ -204,6 +274,7 @@ impl<'a> ShapeSeed<'a> {
         }
         match self.shape {
             Shape::Union(alternatives) => alternatives.iter().find(|s| accepts(s, ty)),
+            Shape::Tagged(_, inner) => self.child(inner, self.path, self.capture).resolve(ty),
             shape => accepts(shape, ty).then_some(shape),
         }
     }
@@ -237,6 +308,7 @@ fn describe(shape: &Shape) -> String {
             let names: Vec<String> = alternatives.iter().map(describe).collect();
             names.join(" or ")
         }
+        Shape::Tagged(_, inner) => describe(inner),
     }
 }
 
@@ -244,6 +316,9 @@ impl<'de> DeserializeSeed<'de> for ShapeSeed<'_> {
     type Value = ();
 
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        if let Shape::Tagged(tag, inner) = self.shape {
+            return self.child(inner, self.path, Some(tag)).deserialize(deserializer);
+        }
         if matches!(self.shape, Shape::Any) && self.capture.is_none() {
             IgnoredAny::deserialize(deserializer)?;
             Ok(())
@@ -260,24 +335,24 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
         f.write_str(&describe(self.shape))
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        self.scalar(JsonType::Bool, Captured::Other(JsonType::Bool))
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<(), E> {
+        self.scalar(JsonType::Bool, Captured::Bool(value))
     }
 
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        self.scalar(JsonType::Number, Captured::Other(JsonType::Number))
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<(), E> {
+        self.scalar(JsonType::Number, Captured::Number(value as f64))
     }
 
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        self.scalar(JsonType::Number, Captured::Other(JsonType::Number))
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<(), E> {
+        self.scalar(JsonType::Number, Captured::Number(value as f64))
     }
 
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.scalar(JsonType::Number, Captured::Other(JsonType::Number))
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<(), E> {
+        self.scalar(JsonType::Number, Captured::Number(value))
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.scalar(JsonType::Null, Captured::Other(JsonType::Null))
+        self.scalar(JsonType::Null, Captured::Null)
     }
 
     fn visit_none<E: de::Error>(self) -> Result<(), E> {
@@ -307,11 +382,11 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
             Shape::Array(element) => element,
             _ => &Shape::Any,
         };
-        self.record(Captured::Other(JsonType::Array));
         let mut index = 0;
         loop {
             let seed = self.child(element, JsonPath::Index(&self.path, index), None);
             if seq.next_element_seed(seed)?.is_none() {
+                self.record(Captured::Array(index));
                 return Ok(());
             }
             index += 1;
@@ -320,13 +395,14 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
         let shape = self.expect::<A::Error>(JsonType::Object)?;
-        self.record(Captured::Other(JsonType::Object));
         let at_top = matches!(self.path, JsonPath::Root);
         match shape {
             Shape::Object(object) => {
                 let mut seen = vec![false; object.fields.len()];
                 let mut present: Vec<String> = Vec::new();
+                let mut present_count = 0;
                 while let Some(key) = access.next_key::<Key<'de>>()? {
+                    present_count += 1;
                     let key = key.as_str();
                     if at_top {
                         self.state.borrow_mut().captures.top_level_keys.push(key.to_string());
@@ -335,16 +411,16 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
                         Some(i) => {
                             seen[i] = true;
                             let field = &object.fields[i];
-                            let capture = field.capture.then_some(field.name);
-                            access.next_value_seed(self.child(
-                                &field.shape,
-                                JsonPath::Key(&self.path, key),
-                                capture,
-                            ))?;
+                            access.next_value_seed(self.child(&field.shape, JsonPath::Key(&self.path, key), None))?;
                         }
-                        None => {
-                            access.next_value::<IgnoredAny>()?;
-                        }
+                        None => match &object.others {
+                            Some(shape) => {
+                                access.next_value_seed(self.child(shape, JsonPath::Key(&self.path, key), None))?;
+                            }
+                            None => {
+                                access.next_value::<IgnoredAny>()?;
+                            }
+                        },
                     }
                     if !object.variants.is_empty() {
                         present.push(key.to_string());
@@ -369,20 +445,28 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
                         object.variants.iter().map(|keys| format!("{{{}}}", keys.join(", "))).collect();
                     return Err(self.fail(format!("{}: expected the keys {}", self.path, sets.join(" or "))));
                 }
+                self.record(Captured::Object(present_count));
                 Ok(())
             }
             Shape::Map(values) => {
+                let mut count = 0;
                 while let Some(key) = access.next_key::<Key<'de>>()? {
                     let key = key.as_str();
                     if at_top {
                         self.state.borrow_mut().captures.top_level_keys.push(key.to_string());
                     }
                     access.next_value_seed(self.child(values, JsonPath::Key(&self.path, key), None))?;
+                    count += 1;
                 }
+                self.record(Captured::Object(count));
                 Ok(())
             }
             _ => {
-                while access.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                let mut count = 0;
+                while access.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {
+                    count += 1;
+                }
+                self.record(Captured::Object(count));
                 Ok(())
             }
         }
@@ -437,10 +521,25 @@ impl<'de> Deserialize<'de> for Key<'de> {
 }
 
 /// Where in the document a value sits, as a linked list up to the root (`$.results[3].verdict`).
+#[derive(Clone, Copy)]
 enum JsonPath<'a> {
     Root,
     Key(&'a JsonPath<'a>, &'a str),
     Index(&'a JsonPath<'a>, usize),
+}
+
+impl JsonPath<'_> {
+    /// The index of the nearest enclosing array element, if any.
+    fn element_index(&self) -> Option<usize> {
+        let mut path = self;
+        loop {
+            match path {
+                JsonPath::Root => return None,
+                JsonPath::Key(parent, _) => path = parent,
+                JsonPath::Index(_, index) => return Some(*index),
+            }
+        }
+    }
 }
 
 impl fmt::Display for JsonPath<'_> {
@@ -505,9 +604,34 @@ mod tests {
     }
 
     #[test]
+    fn tagged_values_are_recorded_with_their_element_index() {
+        let result = obj()
+            .req("unit_id", tagged("unit", Shape::String))
+            .opt("verification", tagged("verification", obj().opt("agree", tagged("agree", Shape::Any)).shape()))
+            .shape();
+        let shape = obj()
+            .req("results", tagged("results", array(result)))
+            .opt("metrics", obj().opt("total", tagged("total", Shape::Number)).others(Shape::Number).shape())
+            .shape();
+        let json = r#"{"metrics": {"total": 2, "safe": 1},
+            "results": [{"unit_id": "a", "files": [{"unit_id": 1}]}, {"unit_id": "b", "verification": {"agree": true, "x": 1}}]}"#;
+        let (result, captures) = check(&shape, json);
+        assert_eq!(result, Ok(()));
+        assert_eq!(captures.get("total"), Some(&Captured::Number(2.0)));
+        assert_eq!(captures.get("results"), Some(&Captured::Array(2)));
+        let units: Vec<(usize, &Captured)> = captures.items("unit").collect();
+        assert_eq!(units, [(0, &Captured::Str("a".into())), (1, &Captured::Str("b".into()))]);
+        assert_eq!(captures.items("verification").collect::<Vec<_>>(), [(1, &Captured::Object(2))]);
+        assert_eq!(captures.items("agree").collect::<Vec<_>>(), [(1, &Captured::Bool(true))]);
+        // `others` holds unlisted keys to their shape.
+        let (result, _) = check(&shape, r#"{"results": [], "metrics": {"safe": "x"}}"#);
+        assert_eq!(result, Err("$.metrics.safe: expected a number, found a string".into()));
+    }
+
+    #[test]
     fn captures_non_string_ids_by_type() {
         let (_, captures) = check(&sample(), r#"{"units": [], "id": 12}"#);
-        assert_eq!(captures.get("id"), Some(&Captured::Other(JsonType::Number)));
+        assert_eq!(captures.get("id"), Some(&Captured::Number(12.0)));
     }
 
     #[test]

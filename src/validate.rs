@@ -65,7 +65,7 @@ pub struct Problem {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Validation {
     pub problem: Option<Problem>,
     pub captures: Captures,

@@ -31,6 +31,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 HEALTHY = HERE / "healthy"
+LEGACY = HERE / "legacy"
 DAMAGED = HERE / "damaged"
 EXPECTED = HERE / "expected"
 OUTSIDE = HERE / "outside-target.json"
@@ -498,8 +499,11 @@ class Scan:
                  verify=True, dynamic=True, context=True, report=True, restored=True,
                  out_dir=None, repo_path=None, repo_name=None, repo_url="", commit=None,
                  diff=None, model="opus", crlf=False, encoding="utf-8", consistency_update=False,
-                 level="reachable", enhance=True):
+                 level="reachable", enhance=True, fork_enhance_dir=True):
         self.name = name
+        # the fork master names its enhance checkpoint dir dataset_enhanced_checkpoint_checkpoints/
+        # (spec §2.6); False gives the enhance_checkpoints/ that `scanaudit migrate` leaves
+        self.fork_enhance_dir = fork_enhance_dir
         self.units = units
         self.lang = lang
         self.era = era               # "fix" | "legacy" | "fork"
@@ -1420,7 +1424,7 @@ def build_scan(sc):
         enh, ecps, esum, estep, eu = build_enhance(sc, dataset)
         sc.pj("dataset_enhanced.json", enh)
         if not legacy:
-            edir = "dataset_enhanced_checkpoint_checkpoints" if fork else "enhance_checkpoints"
+            edir = "dataset_enhanced_checkpoint_checkpoints" if fork and sc.fork_enhance_dir else "enhance_checkpoints"
             for name, cp in ecps.items():
                 sc.pj(edir + "/" + name, cp)
             sc.pj(edir + "/_summary.json", esum)
@@ -1597,12 +1601,13 @@ def sha40(rng):
 
 def project_scan(root, name, sc_kwargs, units, sha, lang="python", url=None, meta=True, kind="full",
                  project=True, diff=None, era="fix", start="2026-05-14T09:00:00", write_project=True,
-                 status="success", branch="main"):
-    """Build one project scan at root/<name>/scans/<sha11>/<lang>/.  Returns (Scan, scan_dir)."""
+                 status="success", branch="main", prelang=False):
+    """Build one project scan at root/<name>/scans/<sha11>/<lang>/ (or scans/<sha11>/ itself when
+    prelang: before 3b9ceeb).  Returns (Scan, scan_dir)."""
     short = sha if sha == "nogit" else sha[:11]
     proj_dir = Path(root) / name
     run_dir = proj_dir / "scans" / short
-    scan_dir = run_dir / lang if era != "pre-lang" else run_dir
+    scan_dir = run_dir if prelang else run_dir / lang
     home_scan = "%s/projects/%s/scans/%s/%s" % (OPENANT_HOME, name, short, lang)
     repo_path = "%s/projects/%s/repo" % (OPENANT_HOME, name) if url else "/home/dev/src/%s" % name.split("/")[-1]
     kw = dict(out_dir=home_scan, repo_path=repo_path, repo_name=name, repo_url=url or "",
@@ -1669,8 +1674,10 @@ def gen_healthy(root):
                                  meta=False, start="2026-03-02T10:00:00")
     # 4. forkproj: fork master line
     sha_f = "5c3855e0a1b2c3d4e5f60718293a4b5c6d7e8f90"
-    out["fork"] = project_scan(P, "forkproj", dict(seed=41, model="sonnet"), fork_units(), sha_f, era="fork",
-                               meta=False, start="2026-04-29T08:00:00")
+    # (its enhance checkpoints in enhance_checkpoints/, as `scanaudit migrate` leaves them: the
+    # fork's own dir name is a legacy-layout finding, see legacy/)
+    out["fork"] = project_scan(P, "forkproj", dict(seed=41, model="sonnet", fork_enhance_dir=False), fork_units(),
+                               sha_f, era="fork", meta=False, start="2026-04-29T08:00:00")
     # 5c. a local non-git project: scans/nogit/
     out["nogit"] = project_scan(P, "scratchpad", dict(seed=51, verify=False, dynamic=False),
                                 small_units("go", "cmd/server", 6), "nogit", lang="go",
@@ -1702,6 +1709,12 @@ class Damage:
 
     def add(self, p, kind, file_kind, offset):
         self.findings.append({"path": self.rel(p), "kind": kind, "file_kind": file_kind, "offset": offset})
+
+    def cross(self, p, kind, file_kind, level, fix, scan_dir):
+        """A cross-file finding (scanaudit's consistency rules): `fix` may hold {scan_dir}, the
+        scan dir relative to the tree root, which the test replaces with the real path."""
+        self.findings.append({"path": self.rel(p), "kind": kind, "file_kind": file_kind, "offset": None,
+                              "level": level, "fix": fix, "scan_dir": self.rel(scan_dir)})
 
     # -- damage primitives (each leaves exactly one per-file finding) --
     def empty(self, p, fk, content=b""):
@@ -1817,6 +1830,8 @@ def gen_damaged(root):
         except UnicodeDecodeError as e:
             D.add(p, "invalid-utf8", fk, e.start)
             D.originals[D.rel(p)] = None
+            # cp1252 where OpenAnt now writes UTF-8: an old format migrate upgrades
+            D.cross(p, "legacy-layout", fk, "warn", "scanaudit migrate {scan_dir}", d)
     # (b) a stray 0xFF inside a string of an otherwise fine UTF-8 scan
     sc, d = small_scan(P, "damaged-invalid-utf8", 106, start="2026-05-21T09:00:00")
     p = d / "results.json"
@@ -1885,6 +1900,7 @@ def gen_damaged(root):
     run_dir = d.parent
     res = (d / "results.json").read_bytes()
     (d / "results.json").unlink()              # target missing, complete temp beside it (salvageable)
+    D.cross(d / "results.json", "output-missing", "results", "error", "scanaudit repair {scan_dir}", d)
     (d / ".tmp-results.json-k3j_a9xq.json").write_bytes(res)
     D.add(d / ".tmp-results.json-k3j_a9xq.json", "stray-temp", "temp", None)
     enh = (d / "dataset_enhanced.json").read_bytes()
@@ -1908,6 +1924,8 @@ def gen_damaged(root):
     sc, d = small_scan(P, "damaged-temps", 111, era="fork", start="2026-04-29T12:00:00", model="sonnet")
     (d / "tmpk3j_a9xq.tmp").write_bytes((d / "results_verified.json").read_bytes())
     D.add(d / "tmpk3j_a9xq.tmp", "stray-temp", "temp", None)
+    D.cross(d / "dataset_enhanced_checkpoint_checkpoints", "legacy-layout", "directory", "warn",
+            "scanaudit migrate {scan_dir}", d)
 
     # ---- backup -------------------------------------------------------------------------------
     sc, d = small_scan(P, "damaged-backup", 112)
@@ -1941,6 +1959,148 @@ def gen_damaged(root):
     os.symlink(target, link)
     D.add(link, "symlink", "symlink", None)
 
+    gen_consistency(P, D)
+
+    D.findings.sort(key=lambda f: (f["path"], f["kind"]))
+    return D
+
+
+def load(p):
+    return json.loads(Path(p).read_bytes())
+
+
+def dump(p, obj, ensure_ascii=True):
+    Path(p).write_bytes(py_json(obj, ensure_ascii=ensure_ascii))
+
+
+def gen_consistency(P, D):
+    """Scans whose every file is valid but which are wrong for their scan: one project per
+    cross-file rule (spec §2.4, §2.7, §9). Each is a healthy small scan, then edited the way the
+    failure it stands for would leave it."""
+    # output-missing: verify finished (summary done, step report) but results_verified.json is gone
+    sc, d = small_scan(P, "consistency-output-missing", 201)
+    (d / "results_verified.json").unlink()
+    D.cross(d / "results_verified.json", "output-missing", "results-verified", "error",
+            "scanaudit repair {scan_dir}", d)
+    # output-missing: step reports but no scan.report.json (the scan never finished)
+    sc, d = small_scan(P, "consistency-scan-unfinished", 202)
+    (d / "scan.report.json").unlink()
+    D.cross(d / "scan.report.json", "output-missing", "step-report", "warn", "openant scan", d)
+    # output-stale: results.json's unit set disagrees with analyze_checkpoints (a result under an
+    # id no checkpoint has, and the checkpointed unit missing): a results.json of another parse
+    sc, d = small_scan(P, "consistency-output-stale", 203)
+    res = load(d / "results.json")
+    for r in res["results"]:
+        if r["unit_id"] == "app/util.py:normalize":
+            r["unit_id"] = "app/util.py:normalise"
+    dump(d / "results.json", res)
+    D.cross(d / "results.json", "output-stale", "results", "error", "scanaudit repair {scan_dir}", d)
+    # output-stale by age (§2.7, interrupted analyze: summary done, results.json from an earlier
+    # run). Git keeps no mtimes: tests/consistency.rs ages results.json; with uniform ages this
+    # scan is clean, so it is not in expected/damaged.json.
+    sc, d = small_scan(P, "consistency-output-stale-age", 204)
+    res = load(d / "results.json")
+    res["timestamp"] = "2026-05-19T08:12:40.118822"
+    dump(d / "results.json", res)
+    # run-incomplete: dynamic-test done, but one finding's checkpoint is gone
+    sc, d = small_scan(P, "consistency-run-incomplete", 205)
+    (d / "dynamic_test_checkpoints" / "VULN-002.json").unlink()
+    D.cross(d / "dynamic_test_checkpoints", "run-incomplete", "directory", "warn", "openant dynamic-test", d)
+    # run-interrupted: enhance interrupted (§2.7: output written anyway, summary in_progress)
+    sc, d = small_scan(P, "consistency-run-interrupted", 206)
+    summ = load(d / "enhance_checkpoints/_summary.json")
+    summ["phase"] = "in_progress"
+    dump(d / "enhance_checkpoints/_summary.json", summ)
+    enh = load(d / "dataset_enhanced.json")
+    for k in ("agentic_enhanced", "enhancement_mode", "agentic_stats", "token_usage"):
+        enh["metadata"].pop(k, None)
+    dump(d / "dataset_enhanced.json", enh)
+    D.cross(d / "enhance_checkpoints", "run-interrupted", "directory", "warn", "openant enhance", d)
+    # metrics-mismatch: a counter off by one in results.json; a finding dropped from
+    # results_verified.json confirmed_findings
+    sc, d = small_scan(P, "consistency-metrics", 207)
+    res = load(d / "results.json")
+    res["metrics"]["safe"] += 1
+    dump(d / "results.json", res)
+    D.cross(d / "results.json", "metrics-mismatch", "results", "error", "scanaudit repair {scan_dir}", d)
+    rv = load(d / "results_verified.json")
+    rv["confirmed_findings"] = rv["confirmed_findings"][:-1]
+    dump(d / "results_verified.json", rv, ensure_ascii=False)
+    D.cross(d / "results_verified.json", "metrics-mismatch", "results-verified", "error",
+            "scanaudit repair {scan_dir}", d)
+    # unverified-finding (+ run-incomplete): verify cut short (§2.7): one candidate never verified,
+    # no checkpoint for it, phase done anyway
+    sc, d = small_scan(P, "consistency-unverified", 208)
+    rv = load(d / "results_verified.json")
+    for coll in (rv["results"], rv["confirmed_findings"]):
+        for r in coll:
+            if r["unit_id"] == "app/views.py:show_page":
+                r.pop("verification", None)
+                r.pop("verification_note", None)
+    dump(d / "results_verified.json", rv, ensure_ascii=False)
+    (d / "verify_checkpoints" / (safe_filename("app/views.py:show_page") + ".json")).unlink()
+    D.cross(d / "results_verified.json", "unverified-finding", "results-verified", "warn", "openant verify", d)
+    D.cross(d / "verify_checkpoints", "run-incomplete", "directory", "warn", "openant verify", d)
+    # finding-id-gap: pipeline_output ids not VULN-001..N (no dynamic tests in this scan)
+    sc, d = small_scan(P, "consistency-finding-ids", 209, dynamic=False)
+    po = load(d / "pipeline_output.json")
+    assert len(po["findings"]) >= 2
+    po["findings"][1]["id"] = "VULN-003"
+    dump(d / "pipeline_output.json", po, ensure_ascii=False)
+    D.cross(d / "pipeline_output.json", "finding-id-gap", "pipeline-output", "error",
+            "scanaudit repair {scan_dir}", d)
+    # dynamic-mismatch: pipeline_output rebuilt with one finding fewer after dynamic-test ran:
+    # dynamic_test_results and the VULN-keyed checkpoints now disagree with it
+    sc, d = small_scan(P, "consistency-dynamic", 210)
+    po = load(d / "pipeline_output.json")
+    po["findings"] = po["findings"][:-1]
+    po["results"]["vulnerable"] -= 1
+    dump(d / "pipeline_output.json", po, ensure_ascii=False)
+    D.cross(d / "dynamic_test_results.json", "dynamic-mismatch", "dynamic-test-results", "error",
+            "openant dynamic-test", d)
+    D.cross(d / "dynamic_test_checkpoints", "dynamic-mismatch", "directory", "error", "openant dynamic-test", d)
+    # stale-checkpoint: an analyze checkpoint of a unit an earlier parse had
+    sc, d = small_scan(P, "consistency-stale-checkpoint", 211)
+    cpd = d / "analyze_checkpoints"
+    cp = load(cpd / (safe_filename("app/util.py:normalize") + ".json"))
+    gone = "app/removed.py:old_handler"
+    cp["id"] = gone
+    cp["result"]["unit_id"] = gone
+    cp["route_key"] = gone
+    dump(cpd / (safe_filename(gone) + ".json"), cp)
+    D.cross(cpd, "stale-checkpoint", "directory", "warn", None, d)
+    # stale-diff-manifest: diff_manifest.json left in a scan meta.json calls full
+    sc, d = small_scan(P, "consistency-diff-manifest", 212)
+    manifest = {"base_ref": "origin/main", "base_sha": "1" * 40, "head_sha": "2" * 40, "scope": "changed_files",
+                "changed_files": ["app/views.py"]}
+    (d / "diff_manifest.json").write_bytes(go_json(manifest))
+    D.cross(d / "diff_manifest.json", "stale-diff-manifest", "diff-manifest", "warn", "openant scan", d)
+    # restrictive-mode: git keeps no modes; tests/consistency.rs chmods a file of a copy to 0600.
+
+
+def gen_legacy(root):
+    """Old layouts `scanaudit migrate` upgrades (spec §2.6, §5.3): healthy scans otherwise, so
+    their only findings are legacy-layout."""
+    root = Path(root)
+    P = root / "projects"
+    D = Damage(root)
+    # the fork master line as it writes scans: dataset_enhanced_checkpoint_checkpoints/
+    sha_f = "5c3855e0a1b2c3d4e5f60718293a4b5c6d7e8f90"
+    sc, d = project_scan(P, "forkproj", dict(seed=41, model="sonnet"), fork_units(), sha_f, era="fork",
+                         meta=False, start="2026-04-29T08:00:00")
+    D.cross(d / "dataset_enhanced_checkpoint_checkpoints", "legacy-layout", "directory", "warn",
+            "scanaudit migrate {scan_dir}", d)
+    # upstream before 3b9ceeb: no language level, and the whole-dataset enhance checkpoint of
+    # `enhance --checkpoint`, never deleted
+    sha_o = "0d729f6a1b2c3d4e5f60718293a4b5c6d7e8f901"
+    sc, d = project_scan(P, "oldtool", dict(seed=71, level="all"), legacy_units(), sha_o, era="legacy",
+                         meta=False, start="2026-02-26T15:00:00", prelang=True)
+    enh = load(d / "dataset_enhanced.json")
+    enh["metadata"]["checkpoint"] = True
+    dump(d / "enhance_checkpoint.json", enh)
+    D.cross(d, "legacy-layout", "directory", "warn", "scanaudit migrate {scan_dir}", d)
+    D.cross(d / "enhance_checkpoint.json", "legacy-layout", "legacy-checkpoint", "warn",
+            "scanaudit migrate {scan_dir}", d)
     D.findings.sort(key=lambda f: (f["path"], f["kind"]))
     return D
 
@@ -2032,6 +2192,12 @@ def check_damaged(D):
         if kind == "stray-temp":
             assert p.exists()
             continue
+        if "level" in f:                       # cross-file: the file is valid, or absent
+            if kind == "output-missing":
+                assert not p.exists(), p
+            else:
+                assert p.exists(), p
+            continue
         data = p.read_bytes()
         off = f["offset"]
         if kind == "empty":
@@ -2089,7 +2255,7 @@ def check_damaged(D):
 
 def regenerate():
     t0 = time.time()
-    for d in (HEALTHY, DAMAGED, EXPECTED):
+    for d in (HEALTHY, DAMAGED, LEGACY, EXPECTED):
         if d.exists():
             shutil.rmtree(d)
     if OUTSIDE.exists() or OUTSIDE.is_symlink():
@@ -2099,12 +2265,16 @@ def regenerate():
     full = (Path(built["adhoc"][1]) / "results.json").read_bytes()
     OUTSIDE.write_bytes(full[:len(full) // 2])
     D = gen_damaged(DAMAGED)
+    L = gen_legacy(LEGACY)
     EXPECTED.mkdir(parents=True)
+    (EXPECTED / "legacy.json").write_bytes((json.dumps({"findings": L.findings}, indent=2, ensure_ascii=False) + "\n").encode())
     (EXPECTED / "healthy.json").write_bytes((json.dumps({"findings": []}, indent=2) + "\n").encode())
     (EXPECTED / "damaged.json").write_bytes((json.dumps({"findings": D.findings}, indent=2, ensure_ascii=False) + "\n").encode())
     n = check_healthy(HEALTHY, built)
     check_damaged(D)
-    print("healthy: %d JSON files ok; damaged: %d expected findings; %.2fs" % (n, len(D.findings), time.time() - t0))
+    check_damaged(L)
+    print("healthy: %d JSON files ok; damaged: %d expected findings; legacy: %d; %.2fs"
+          % (n, len(D.findings), len(L.findings), time.time() - t0))
 
 
 def bench(outdir, scans, units):

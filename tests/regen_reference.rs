@@ -50,7 +50,8 @@ fn now() -> chrono::NaiveDateTime {
 fn enhanced(scan: &Scan, era: Era, salvaged: Option<&SalvagedFields>) -> Rebuilt {
     let d = dir(scan);
     let dataset = json(&d.join("dataset.json"));
-    let cps = CheckpointSet::load_dir(&d.join(era.enhance_checkpoint_dir()), CheckpointStep::Enhance).unwrap();
+    let cp_dir = scanaudit::regen::checkpoints::enhance_checkpoint_dir_in(&d, era);
+    let cps = CheckpointSet::load_dir(&d.join(cp_dir), CheckpointStep::Enhance).unwrap();
     assert!(cps.dir_exists, "{}: no enhance checkpoints", scan.rel);
     rebuild_enhanced(&EnhanceInputs { dataset: &dataset, checkpoints: &cps, era, salvaged }).unwrap()
 }

@@ -3,7 +3,7 @@
 
 pub mod safe_filename;
 mod scan_dirs;
-mod shapes;
+pub mod shapes;
 pub mod temp_names;
 
 use std::ffi::OsStr;

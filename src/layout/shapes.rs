@@ -5,7 +5,58 @@
 use std::sync::OnceLock;
 
 use super::{CheckpointStep, FileKind};
-use crate::shape::{array, map, nullable, obj, one_of, Shape};
+use crate::shape::{array, map, nullable, obj, one_of, tagged, Shape};
+
+/// The facts the shapes record during the one parse of each file, for the cross-file rules
+/// of `consistency`. Only small values: ids, verdicts, counters, lengths.
+pub mod tag {
+    /// `dataset*.json`: `units[].id`, `units[].diff_selected`.
+    pub const UNIT_ID: &str = "unit.id";
+    pub const UNIT_DIFF_SELECTED: &str = "unit.diff_selected";
+    /// results files: `results[]` fields, and the `metrics` counters by name.
+    pub const RESULT_UNIT_ID: &str = "result.unit_id";
+    pub const RESULT_ROUTE_KEY: &str = "result.route_key";
+    pub const RESULT_VERDICT: &str = "result.verdict";
+    pub const RESULT_FINDING: &str = "result.finding";
+    pub const RESULT_VERIFICATION: &str = "result.verification";
+    pub const RESULT_AGREE: &str = "result.verification.agree";
+    pub const RESULTS: &str = "results";
+    pub const CONFIRMED_FINDINGS: &str = "confirmed_findings";
+    pub const METRICS: &[(&str, &str)] = &[
+        ("total", "metrics.total"),
+        ("vulnerable", "metrics.vulnerable"),
+        ("bypassable", "metrics.bypassable"),
+        ("inconclusive", "metrics.inconclusive"),
+        ("insufficient_context", "metrics.insufficient_context"),
+        ("protected", "metrics.protected"),
+        ("safe", "metrics.safe"),
+        ("errors", "metrics.errors"),
+    ];
+    /// pipeline_output.json: `findings[].id`.
+    pub const FINDING_ID: &str = "finding.id";
+    /// dynamic_test_results.json.
+    pub const TOTAL_FINDINGS: &str = "total_findings";
+    pub const DYNAMIC_FINDING_ID: &str = "dynamic.finding_id";
+    /// `_summary.json`.
+    pub const PHASE: &str = "phase";
+    pub const TOTAL_UNITS: &str = "total_units";
+    pub const TIMESTAMP: &str = "timestamp";
+    /// Per-unit checkpoints: `id` (captured under its own name by `ObjectShape::capture`) and
+    /// what §2.5 classifies them by.
+    pub const ID: &str = "id";
+    pub const CP_AGENT_CONTEXT_ERROR: &str = "cp.agent_context.error";
+    pub const CP_RESULT: &str = "cp.result";
+    pub const CP_RESULT_VERDICT: &str = "cp.result.verdict";
+    pub const CP_RESULT_FINDING: &str = "cp.result.finding";
+    pub const CP_VERIFICATION: &str = "cp.verification";
+    pub const CP_CORRECT_FINDING: &str = "cp.verification.correct_finding";
+    pub const CP_STATUS: &str = "cp.status";
+    /// meta.json.
+    pub const KIND: &str = "kind";
+    pub const STATUS: &str = "status";
+    /// Step reports: `status` (shared tag above) and every `outputs` value.
+    pub const REPORT_OUTPUT: &str = "report.output";
+}
 
 /// The shape a file of this kind must have; `Shape::Any` for generic JSON.
 pub fn shape_for(kind: FileKind, step: Option<CheckpointStep>) -> &'static Shape {
@@ -67,13 +118,21 @@ fn agent_context() -> Shape {
         .shape()
 }
 
+/// The same, in a checkpoint, where `error` decides the classification (§2.5).
+fn checkpoint_agent_context() -> Shape {
+    obj()
+        .opt("error", tagged(tag::CP_AGENT_CONTEXT_ERROR, one_of(vec![Shape::String, any_object(), Shape::Null])))
+        .opt("include_functions", array(Shape::Any))
+        .shape()
+}
+
 /// §1.4.5 (and §1.4.6 for the enhanced dataset, whose metadata gains the agentic keys).
 fn dataset(enhanced: bool) -> Shape {
     let unit = obj()
-        .req("id", Shape::String)
+        .req("id", tagged(tag::UNIT_ID, Shape::String))
         .opt("unit_type", Shape::String)
         .opt("code", any_object())
-        .opt("diff_selected", Shape::Bool)
+        .opt("diff_selected", tagged(tag::UNIT_DIFF_SELECTED, Shape::Bool))
         .opt("agent_context", agent_context())
         .shape();
     let metadata = if enhanced {
@@ -95,19 +154,30 @@ fn call_graph() -> Shape {
 
 /// Stage-1 counters. Values are ints; `insufficient_context` exists on the fork.
 fn metrics() -> Shape {
-    map(Shape::Number)
+    let mut shape = obj();
+    for (name, tag) in tag::METRICS {
+        shape = shape.opt(name, tagged(tag, Shape::Number));
+    }
+    shape.others(Shape::Number).shape()
 }
 
 /// A stage-1 result (§1.4.7): the LLM's keys come first and are free-form; `verdict` is
 /// upper-cased by OpenAnt, so it is always a string, success, parse failure or exception.
-fn stage_one_result(verified: bool) -> Shape {
+/// `captured` records what the cross-file rules need (not for `confirmed_findings`, which
+/// repeats results).
+fn stage_one_result(verified: bool, captured: bool) -> Shape {
+    let t = |tag: &'static str, shape: Shape| if captured { tagged(tag, shape) } else { shape };
     let mut result = obj()
-        .req("verdict", Shape::String)
-        .opt("unit_id", string_or_null())
-        .opt("route_key", string_or_null())
+        .req("verdict", t(tag::RESULT_VERDICT, Shape::String))
+        .opt("finding", t(tag::RESULT_FINDING, Shape::Any))
+        .opt("unit_id", t(tag::RESULT_UNIT_ID, string_or_null()))
+        .opt("route_key", t(tag::RESULT_ROUTE_KEY, string_or_null()))
         .opt("files_included", array(Shape::Any));
     if verified {
-        result = result.opt("verification", any_object()).opt("verification_note", Shape::String);
+        let verification = obj().opt("agree", t(tag::RESULT_AGREE, Shape::Any)).shape();
+        result = result
+            .opt("verification", t(tag::RESULT_VERIFICATION, verification))
+            .opt("verification_note", Shape::String);
     }
     result.shape()
 }
@@ -116,13 +186,15 @@ fn stage_one_result(verified: bool) -> Shape {
 fn results(verified: bool) -> Shape {
     let mut shape = obj()
         .req("metrics", metrics())
-        .req("results", array(stage_one_result(verified)))
+        .req("results", tagged(tag::RESULTS, array(stage_one_result(verified, true))))
         .opt("dataset", Shape::String)
         .opt("model", string_or_null())
         .opt("timestamp", Shape::String)
         .opt("code_by_route", map(string_or_null()));
     if verified {
-        shape = shape.opt("verify", Shape::Bool).opt("confirmed_findings", array(stage_one_result(true)));
+        shape = shape
+            .opt("verify", Shape::Bool)
+            .opt("confirmed_findings", tagged(tag::CONFIRMED_FINDINGS, array(stage_one_result(true, false))));
     }
     shape.shape()
 }
@@ -131,7 +203,7 @@ fn results(verified: bool) -> Shape {
 /// report-input variant (§5.3) has the same required keys.
 fn pipeline_output() -> Shape {
     let finding = obj()
-        .req("id", Shape::String)
+        .req("id", tagged(tag::FINDING_ID, Shape::String))
         .req("name", Shape::Any)
         .req("short_name", Shape::Any)
         .req("location", obj().req("file", Shape::Any).req("function", Shape::Any).shape())
@@ -153,10 +225,10 @@ fn pipeline_output() -> Shape {
 
 const DYNAMIC_STATUSES: &[&str] = &["CONFIRMED", "NOT_REPRODUCED", "BLOCKED", "INCONCLUSIVE", "ERROR"];
 
-fn dynamic_test_result() -> ObjectShapeBuilder {
+fn dynamic_test_result(finding_id: Shape, status: Shape) -> ObjectShapeBuilder {
     obj()
-        .req("finding_id", Shape::String)
-        .req("status", Shape::Enum(DYNAMIC_STATUSES))
+        .req("finding_id", finding_id)
+        .req("status", status)
         .opt("evidence", array(Shape::Any))
         .opt("elapsed_seconds", Shape::Number)
         .opt("generation_cost_usd", Shape::Number)
@@ -167,8 +239,14 @@ type ObjectShapeBuilder = crate::shape::ObjectShape;
 /// §1.4.10: the normal file, or the no-testable-findings variant.
 fn dynamic_test_results() -> Shape {
     obj()
-        .req("results", array(dynamic_test_result().shape()))
-        .opt("total_findings", Shape::Number)
+        .req(
+            "results",
+            array(
+                dynamic_test_result(tagged(tag::DYNAMIC_FINDING_ID, Shape::String), Shape::Enum(DYNAMIC_STATUSES))
+                    .shape(),
+            ),
+        )
+        .opt("total_findings", tagged(tag::TOTAL_FINDINGS, Shape::Number))
         .opt("total_cost_usd", Shape::Number)
         .opt("findings_tested", Shape::Number)
         .variant(&["repository", "total_findings", "total_cost_usd"])
@@ -224,14 +302,14 @@ fn diff_filter_report() -> Shape {
 fn step_report() -> Shape {
     obj()
         .req("step", Shape::String)
-        .req("status", Shape::Enum(&["success", "error"]))
+        .req("status", tagged(tag::STATUS, Shape::Enum(&["success", "error"])))
         .req("timestamp", Shape::String)
         .req("duration_seconds", Shape::Number)
         .req("cost_usd", Shape::Number)
         .req("token_usage", any_object())
         .req("summary", any_object())
         .req("inputs", any_object())
-        .req("outputs", any_object())
+        .req("outputs", map(tagged(tag::REPORT_OUTPUT, Shape::Any)))
         .req("errors", array(Shape::Any))
         .shape()
 }
@@ -240,9 +318,9 @@ fn step_report() -> Shape {
 fn checkpoint_summary() -> Shape {
     obj()
         .req("step", Shape::String)
-        .req("phase", Shape::Enum(&["in_progress", "done"]))
-        .req("timestamp", Shape::String)
-        .req("total_units", Shape::Number)
+        .req("phase", tagged(tag::PHASE, Shape::Enum(&["in_progress", "done"])))
+        .req("timestamp", tagged(tag::TIMESTAMP, Shape::String))
+        .req("total_units", tagged(tag::TOTAL_UNITS, Shape::Number))
         .req("completed", Shape::Number)
         .req("errors", Shape::Number)
         .req("error_breakdown", map(Shape::Number))
@@ -254,7 +332,7 @@ fn checkpoint_summary() -> Shape {
 /// finding (`checkpoint-missing-id`).
 fn enhance_checkpoint() -> Shape {
     obj()
-        .req("agent_context", agent_context())
+        .req("agent_context", checkpoint_agent_context())
         .opt("code", any_object())
         .opt("usage", any_object())
         .capture("id", Shape::Any)
@@ -263,7 +341,16 @@ fn enhance_checkpoint() -> Shape {
 
 fn analyze_checkpoint() -> Shape {
     obj()
-        .req("result", obj().req("verdict", Shape::String).shape())
+        .req(
+            "result",
+            tagged(
+                tag::CP_RESULT,
+                obj()
+                    .req("verdict", tagged(tag::CP_RESULT_VERDICT, Shape::String))
+                    .opt("finding", tagged(tag::CP_RESULT_FINDING, Shape::Any))
+                    .shape(),
+            ),
+        )
         .opt("route_key", string_or_null())
         .opt("code_for_route", string_or_null())
         .opt("usage", any_object())
@@ -273,7 +360,13 @@ fn analyze_checkpoint() -> Shape {
 
 fn verify_checkpoint() -> Shape {
     obj()
-        .req("verification", any_object())
+        .req(
+            "verification",
+            tagged(
+                tag::CP_VERIFICATION,
+                obj().opt("correct_finding", tagged(tag::CP_CORRECT_FINDING, Shape::Any)).shape(),
+            ),
+        )
         .opt("finding", string_or_null())
         .opt("verification_note", string_or_null())
         .opt("usage", any_object())
@@ -282,7 +375,9 @@ fn verify_checkpoint() -> Shape {
 }
 
 fn dynamic_test_checkpoint() -> Shape {
-    dynamic_test_result().capture("id", Shape::Any).shape()
+    dynamic_test_result(Shape::String, tagged(tag::CP_STATUS, Shape::Enum(DYNAMIC_STATUSES)))
+        .capture("id", Shape::Any)
+        .shape()
 }
 
 /// §2.6: the fork's `analyze_checkpoint.json` / `verify_checkpoint.json` and the
@@ -302,10 +397,10 @@ fn legacy_checkpoint() -> Shape {
 /// §1.4.1; `omitempty` fields optional.
 fn scan_meta() -> Shape {
     obj()
-        .req("kind", Shape::Enum(&["full", "diff"]))
+        .req("kind", tagged(tag::KIND, Shape::Enum(&["full", "diff"])))
         .req("commit", Shape::String)
         .req("started_at", Shape::String)
-        .req("status", Shape::Enum(&["running", "success", "failed", "interrupted"]))
+        .req("status", tagged(tag::STATUS, Shape::Enum(&["running", "success", "failed", "interrupted"])))
         .req("language", Shape::String)
         .opt("branch", Shape::String)
         .opt("finished_at", Shape::String)

@@ -132,6 +132,17 @@ pub fn detect_era(e: &EraEvidence<'_>) -> (Era, &'static str) {
 
 /// [`detect_era`] over a scan dir on disk (reads the old outputs and `scan.report.json` if
 /// present; unreadable files count as absent).
+/// The enhance checkpoint dir of a scan: `enhance_checkpoints/` whenever it exists (current
+/// OpenAnt, and fork scans after `scanaudit migrate` renamed the fork's dir), else the era's
+/// own name.
+pub fn enhance_checkpoint_dir_in(scan_dir: &Path, era: Era) -> &'static str {
+    if scan_dir.join(Era::Fix.enhance_checkpoint_dir()).is_dir() {
+        Era::Fix.enhance_checkpoint_dir()
+    } else {
+        era.enhance_checkpoint_dir()
+    }
+}
+
 pub fn detect_era_in_dir(scan_dir: &Path) -> (Era, &'static str) {
     let read = |name: &str| fs::read(scan_dir.join(name)).ok();
     let old_results = read("results.json").map(|b| salvage_leading_fields(&b));

@@ -123,11 +123,12 @@ impl Rebuilder {
                 let report = self.optional("enhance.report.json");
                 let dataset_name = input_name(report.as_ref(), "dataset_path").unwrap_or_else(|| "dataset.json".into());
                 let dataset = self.parsed(&dataset_name)?;
-                let set = self.checkpoints(era.enhance_checkpoint_dir(), CheckpointStep::Enhance)?;
+                let cp_dir = checkpoints::enhance_checkpoint_dir_in(&self.dir, era);
+                let set = self.checkpoints(cp_dir, CheckpointStep::Enhance)?;
                 let inputs = EnhanceInputs { dataset: &dataset, checkpoints: &set, era, salvaged: salvaged.as_ref() };
                 let rebuilt = rebuild_enhanced(&inputs).map_err(regen_error)?;
                 self.missing_units(kind, &rebuilt.missing_units, "enhance");
-                Ok(from_regen(rebuilt, vec![dataset_name, format!("{}/", era.enhance_checkpoint_dir())]))
+                Ok(from_regen(rebuilt, vec![dataset_name, format!("{cp_dir}/")]))
             }
             FileKind::Results => {
                 let report = self.optional("analyze.report.json");

@@ -170,7 +170,7 @@ impl ScanDirState {
                 (expected != layout::file_name(path) && path.with_file_name(&expected).exists())
                     .then(|| format!("duplicate of {expected}"))
             }
-            (None, Some(Captured::Other(_))) => Some("checkpoint whose \"id\" is not a string".to_string()),
+            (None, Some(_)) => Some("checkpoint whose \"id\" is not a string".to_string()),
         };
         if let Some(reason) = reason {
             self.bad_checkpoints.push(BadCheckpoint { path: path.to_path_buf(), reason });

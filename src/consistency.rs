@@ -1,0 +1,948 @@
+//! Cross-file rules per scan dir (spec/openant-layout.md §2.4, §2.5, §2.7, §9): a file can
+//! parse perfectly and still be wrong for its scan. The rules read only what the one
+//! validating parse of each file captured (ids, verdicts, counters: see `layout::shapes::tag`)
+//! plus file names, mtimes and modes; no file is read a second time.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::check::shell_quote;
+use crate::finding::{Finding, FindingKind, Level};
+use crate::layout::safe_filename::checkpoint_file_name;
+use crate::layout::shapes::tag;
+use crate::layout::{file_name, CheckpointStep, FileKind, STEP_NAMES};
+use crate::shape::{Captured, Captures};
+use crate::validate::Validation;
+
+/// Slack when comparing mtimes with each other and with recorded timestamps: copies and
+/// coarse filesystem clocks move mtimes by a little.
+const MTIME_SLACK: Duration = Duration::from_secs(2);
+
+/// How many ids a message lists before it says "and N more".
+const SHOWN_IDS: usize = 3;
+
+/// What the walk and the one parse learned about one file of a scan dir.
+#[derive(Debug, Clone, Copy)]
+pub struct FileFacts<'a> {
+    pub path: &'a Path,
+    /// The path below the scan dir (`results.json`, `analyze_checkpoints/x.json`).
+    pub rel: &'a str,
+    pub kind: FileKind,
+    pub step: Option<CheckpointStep>,
+    pub modified: Option<SystemTime>,
+    /// Permission bits (`st_mode & 0o7777`).
+    pub mode: u32,
+    /// The validation of a JSON file that could be read; `None` for other files.
+    pub validation: Option<&'a Validation>,
+}
+
+impl<'a> FileFacts<'a> {
+    /// Directly in the scan dir.
+    fn top_level(&self) -> bool {
+        !self.rel.contains('/')
+    }
+
+    /// The directory directly in the scan dir that holds it (`analyze_checkpoints`), if it
+    /// sits one level down.
+    fn subdir(&self) -> Option<&'a str> {
+        let (dir, rest) = self.rel.split_once('/')?;
+        (!rest.contains('/')).then_some(dir)
+    }
+
+    /// The captures of a file that parsed and had its shape.
+    fn captures(&self) -> Option<&'a Captures> {
+        self.validation.filter(|v| v.is_valid()).map(|v| &v.captures)
+    }
+
+    fn problem_kind(&self) -> Option<FindingKind> {
+        self.validation.and_then(|v| v.problem.as_ref()).map(|p| p.kind)
+    }
+}
+
+/// `meta.json` of the scan's run dir, where the scan dir has one.
+#[derive(Debug, Clone, Copy)]
+pub enum Meta<'a> {
+    Absent,
+    /// Present; its captures when it parsed and had its shape.
+    Present(Option<&'a Captures>),
+}
+
+/// One scan dir as the rules see it.
+#[derive(Debug)]
+pub struct ScanDirView<'a> {
+    pub dir: &'a Path,
+    /// Its files, checkpoint files included (not the contents of `.scanaudit/`).
+    pub files: Vec<FileFacts<'a>>,
+    /// Its directories (any depth the walk saw).
+    pub dirs: Vec<&'a Path>,
+    pub meta: Meta<'a>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub min_idle: Duration,
+    pub now: SystemTime,
+}
+
+/// The top-level outputs OpenAnt writes as JSON, which the fork's atomic writer may leave 0600.
+const OUTPUT_NAMES: &[&str] = &[
+    "dataset.json",
+    "analyzer_output.json",
+    "dataset_enhanced.json",
+    "results.json",
+    "results_verified.json",
+    "pipeline_output.json",
+    "dynamic_test_results.json",
+    "application_context.json",
+    "llm_reachability.json",
+];
+
+/// Files written with `ensure_ascii=False`: a Windows scan before 3cdca87 left cp1252 there.
+const RAW_UTF8_KINDS: &[FileKind] =
+    &[FileKind::ResultsVerified, FileKind::PipelineOutput, FileKind::DynamicTestResults];
+
+/// Runs every rule on one scan dir.
+pub fn check_scan_dir(view: &ScanDirView, options: &Options) -> Vec<Finding> {
+    let top = view.files.iter().filter(|f| f.top_level()).map(|f| (f.rel, *f)).collect();
+    let mut rules = Rules {
+        view,
+        options,
+        top,
+        checkpoints: checkpoint_dirs(view),
+        findings: Vec::new(),
+        missing: BTreeMap::new(),
+        stale: BTreeMap::new(),
+    };
+    rules.diff_manifest();
+    rules.modes();
+    rules.legacy();
+    // A scan being written right now is between states: its outputs and checkpoints are
+    // expected to disagree until the step ends. Leave it to a later check.
+    if !rules.live() {
+        rules.checkpoint_dirs();
+        rules.step_reports();
+        rules.analyze_unit_set();
+        rules.metrics();
+        rules.unverified();
+        rules.finding_ids();
+        rules.dynamic();
+    }
+    rules.finish()
+}
+
+struct Rules<'v, 'a> {
+    view: &'v ScanDirView<'a>,
+    options: &'v Options,
+    /// The files directly in the scan dir, by name.
+    top: HashMap<&'a str, FileFacts<'a>>,
+    checkpoints: Vec<CheckpointDir<'a>>,
+    findings: Vec<Finding>,
+    /// Missing outputs, by path, with why each should exist (several rules may say so).
+    missing: BTreeMap<PathBuf, Vec<String>>,
+    /// Stale outputs, by path, with the reasons.
+    stale: BTreeMap<PathBuf, Vec<String>>,
+}
+
+/// A checkpoint directory with its `_summary.json` and per-unit files.
+struct CheckpointDir<'a> {
+    step: CheckpointStep,
+    dir: PathBuf,
+    summary: Option<FileFacts<'a>>,
+    units: Vec<FileFacts<'a>>,
+}
+
+/// The checkpoint dirs directly in the scan dir, with their files.
+fn checkpoint_dirs<'a>(view: &ScanDirView<'a>) -> Vec<CheckpointDir<'a>> {
+    let mut dirs: BTreeMap<&'a str, CheckpointDir<'a>> = BTreeMap::new();
+    for file in &view.files {
+        let Some(step) = file.step else { continue };
+        if !matches!(file.kind, FileKind::Checkpoint | FileKind::CheckpointSummary) {
+            continue;
+        }
+        let Some(name) = file.subdir() else { continue };
+        let entry = dirs.entry(name).or_insert_with(|| CheckpointDir {
+            step,
+            dir: view.dir.join(name),
+            summary: None,
+            units: Vec::new(),
+        });
+        if file.kind == FileKind::CheckpointSummary {
+            entry.summary = Some(*file);
+        } else {
+            entry.units.push(*file);
+        }
+    }
+    dirs.into_values().collect()
+}
+
+/// A checkpoint file classified the way `StepCheckpoint.status` does (§2.5).
+struct Classified<'a> {
+    id: Option<&'a str>,
+    completed: bool,
+}
+
+fn classify<'a>(file: &FileFacts<'a>) -> Classified<'a> {
+    let Some(c) = file.captures() else {
+        // Unparseable (or of a shape OpenAnt would still read: counted either way).
+        return Classified { id: None, completed: false };
+    };
+    let id = c.get(tag::ID).and_then(Captured::as_str);
+    let completed = match c.get(COMPLETED) {
+        Some(done) => done.truthy(),
+        None => completed(c),
+    };
+    Classified { id, completed }
+}
+
+/// Where [`compact`] keeps a checkpoint's classification.
+const COMPLETED: &str = "cp.completed";
+
+/// §2.5, on a checkpoint's captures.
+fn completed(c: &Captures) -> bool {
+    let str_of = |t: &str| c.get(t).and_then(Captured::as_str);
+    let errored = str_of(tag::ID).is_none()
+        || c.get(tag::CP_AGENT_CONTEXT_ERROR).is_some_and(Captured::truthy)
+        || (c.get(tag::CP_RESULT).is_some()
+            && (str_of(tag::CP_RESULT_VERDICT) == Some("ERROR") || str_of(tag::CP_RESULT_FINDING) == Some("error")))
+        || c.get(tag::CP_VERIFICATION).is_some_and(|v| !v.truthy() || str_of(tag::CP_CORRECT_FINDING) == Some("error"))
+        || str_of(tag::CP_STATUS) == Some("ERROR");
+    !errored
+}
+
+/// Shrinks what a file's parse captured to what the rules and per-file findings read, right
+/// after the parse: a checkpoint keeps its `id` and its §2.5 classification, and no file keeps
+/// its top-level key list (only temp files need it, to tell what they hold). At 100,000
+/// checkpoints this is most of the memory the captures take.
+pub fn compact(kind: FileKind, captures: &mut Captures) {
+    captures.top_level_keys = Vec::new();
+    if kind == FileKind::Checkpoint {
+        let done = completed(captures);
+        let id = captures.fields.iter().position(|(t, _)| *t == tag::ID).map(|i| captures.fields.swap_remove(i));
+        captures.fields = id.into_iter().chain(std::iter::once((COMPLETED, Captured::Bool(done)))).collect();
+        captures.items = Vec::new();
+    } else {
+        captures.fields.shrink_to_fit();
+        captures.items.shrink_to_fit();
+    }
+}
+
+fn output_of(step: CheckpointStep) -> Option<&'static str> {
+    Some(match step {
+        CheckpointStep::Enhance => "dataset_enhanced.json",
+        CheckpointStep::Analyze => "results.json",
+        CheckpointStep::Verify => "results_verified.json",
+        CheckpointStep::DynamicTest => "dynamic_test_results.json",
+        CheckpointStep::Unknown => return None,
+    })
+}
+
+/// `2026-05-14T09:24:59.991203Z` (fraction optional), as `_summary.json` writes it.
+fn parse_utc(text: &str) -> Option<SystemTime> {
+    let text = text.strip_suffix('Z')?;
+    let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
+    let secs = naive.and_utc().timestamp();
+    let nanos = naive.and_utc().timestamp_subsec_nanos();
+    let secs = u64::try_from(secs).ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::new(secs, nanos))
+}
+
+fn exists(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
+fn list_ids<'s>(ids: impl IntoIterator<Item = &'s str>) -> String {
+    let ids: Vec<&str> = ids.into_iter().collect();
+    let shown: Vec<String> = ids.iter().take(SHOWN_IDS).map(|id| format!("\"{id}\"")).collect();
+    let more = ids.len().saturating_sub(SHOWN_IDS);
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+impl<'v, 'a> Rules<'v, 'a> {
+    fn file(&self, name: &str) -> Option<&FileFacts<'a>> {
+        self.top.get(name)
+    }
+
+    /// The captures of a top-level file that parsed with its shape.
+    fn captures(&self, name: &str) -> Option<&'a Captures> {
+        self.file(name).and_then(FileFacts::captures)
+    }
+
+    fn repair(&self) -> Option<String> {
+        Some(format!("scanaudit repair {}", shell_quote(self.view.dir)))
+    }
+
+    fn migrate(&self) -> Option<String> {
+        Some(format!("scanaudit migrate {}", shell_quote(self.view.dir)))
+    }
+
+    fn push(&mut self, kind: FindingKind, path: &Path, file_kind: FileKind, message: String, fix: Option<String>) {
+        self.findings.push(
+            Finding::new(kind, path, message).scan_dir(Some(self.view.dir.to_path_buf())).file_kind(file_kind).fix(fix),
+        );
+    }
+
+    /// §2.4, §2.7, §9.3: phase against outputs, file-classified counts against `total_units`.
+    fn checkpoint_dirs(&mut self) {
+        for cp in std::mem::take(&mut self.checkpoints) {
+            self.checkpoint_dir(&cp);
+            self.checkpoints.push(cp);
+        }
+    }
+
+    /// Whether a run is writing this scan dir now: a checkpoint dir in progress, or meta.json
+    /// saying running, with something in the scan dir written within `--min-idle`.
+    fn live(&self) -> bool {
+        let newest = self.view.files.iter().filter_map(|f| f.modified).max();
+        let recent = newest
+            .and_then(|t| self.options.now.duration_since(t).ok())
+            .is_none_or(|idle| idle < self.options.min_idle);
+        if !recent {
+            return false;
+        }
+        let in_progress = self.checkpoints.iter().any(|cp| {
+            cp.summary.as_ref().and_then(FileFacts::captures).and_then(|c| c.get(tag::PHASE)).and_then(Captured::as_str)
+                == Some("in_progress")
+        });
+        let running = matches!(self.view.meta, Meta::Present(Some(c)) if c.get(tag::STATUS).and_then(Captured::as_str) == Some("running"));
+        in_progress || running
+    }
+
+    fn checkpoint_dir(&mut self, cp: &CheckpointDir<'a>) {
+        {
+            let Some(summary) = cp.summary else { return };
+            let Some(c) = summary.captures() else { return };
+            let Some(verb) = cp.step.openant_verb() else { return };
+            let phase = c.get(tag::PHASE).and_then(Captured::as_str).unwrap_or("");
+            let total_units = c.get(tag::TOTAL_UNITS).and_then(Captured::as_f64).unwrap_or(0.0);
+            let classified: Vec<Classified> = cp.units.iter().map(classify).collect();
+            let completed = classified.iter().filter(|c| c.completed).count();
+            let errors = classified.len() - completed;
+            let all_checkpointed = total_units > 0.0 && (classified.len() as f64) >= total_units;
+            let dir_name = file_name(&cp.dir);
+            let output_name = output_of(cp.step);
+            let output_path = output_name.map(|n| self.view.dir.join(n));
+            let output_present = output_path.as_deref().is_some_and(exists);
+
+            if phase == "done" && (classified.len() as f64) < total_units {
+                let message = format!(
+                    "{dir_name}: _summary.json says done, but only {completed} completed and {errors} errored unit checkpoints exist for {} units: the {verb} run did not reach every unit, so its output lacks some",
+                    total_units
+                );
+                self.push(
+                    FindingKind::RunIncomplete,
+                    &cp.dir,
+                    FileKind::Directory,
+                    message,
+                    Some(format!("openant {verb}")),
+                );
+            }
+            if phase == "in_progress" {
+                let newest = cp.units.iter().chain(std::iter::once(&summary)).filter_map(|f| f.modified).max();
+                let idle = newest.and_then(|t| self.options.now.duration_since(t).ok());
+                if idle.is_some_and(|idle| idle >= self.options.min_idle) {
+                    let output_note = match (output_name, output_present) {
+                        (Some(name), true) => format!("; {name} is from an unfinished or earlier run"),
+                        _ => String::new(),
+                    };
+                    let message = format!(
+                        "{dir_name}: _summary.json still says in_progress ({completed} completed, {errors} errored of {total_units} units) and nothing in it changed for {}: the {verb} run was interrupted{output_note}",
+                        crate::check::human_age(idle.unwrap_or_default())
+                    );
+                    self.push(
+                        FindingKind::RunInterrupted,
+                        &cp.dir,
+                        FileKind::Directory,
+                        message,
+                        Some(format!("openant {verb}")),
+                    );
+                }
+            }
+            let (Some(output_name), Some(output_path)) = (output_name, output_path) else { return };
+            if !output_present && (phase == "done" || all_checkpointed) {
+                let why = if phase == "done" {
+                    format!("{dir_name}/_summary.json says the {verb} run is done")
+                } else {
+                    format!("every one of the {total_units} units has a checkpoint in {dir_name}")
+                };
+                self.missing.entry(output_path).or_default().push(why);
+                return;
+            }
+            // §2.7: analyze interrupted on the fix branch writes phase done and no new
+            // results.json. phase done is written just before the output (enhance, analyze,
+            // verify), so an output older than the summary, by mtime and by the summary's own
+            // timestamp, is from an earlier run. Dynamic writes its summary after the output.
+            if phase == "done" && cp.step != CheckpointStep::DynamicTest {
+                let Some(output) = self.file(output_name).copied() else { return };
+                if output.validation.is_none_or(|v| !v.is_valid()) {
+                    return;
+                }
+                let recorded = c.get(tag::TIMESTAMP).and_then(Captured::as_str).and_then(parse_utc);
+                if let (Some(out_time), Some(summary_time), Some(recorded)) =
+                    (output.modified, summary.modified, recorded)
+                {
+                    if out_time + MTIME_SLACK < summary_time && out_time + MTIME_SLACK < recorded {
+                        let age = summary_time.duration_since(out_time).unwrap_or_default();
+                        self.stale.entry(output_path).or_default().push(format!(
+                            "it is {} older than {dir_name}/_summary.json, which says the {verb} run finished: that run never wrote it",
+                            crate::check::human_age(age)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Step reports that say an output was written, and `scan.report.json` (written last).
+    fn step_reports(&mut self) {
+        let mut any_step_report = false;
+        let mut newest: Option<SystemTime> = None;
+        for file in &self.view.files {
+            newest = newest.max(file.modified);
+            if file.kind != FileKind::StepReport || !file.top_level() {
+                continue;
+            }
+            let name = file_name(file.path);
+            let step = name.strip_suffix(".report.json").unwrap_or(&name);
+            if !STEP_NAMES.contains(&step) {
+                continue;
+            }
+            if step != "scan" {
+                any_step_report = true;
+            }
+            let Some(c) = file.captures() else { continue };
+            if c.get(tag::STATUS).and_then(Captured::as_str) != Some("success") {
+                continue;
+            }
+            let dir_name = file_name(self.view.dir);
+            for (_, value) in c.fields.iter().filter(|(t, _)| *t == tag::REPORT_OUTPUT) {
+                let Some(recorded) = value.as_str() else { continue };
+                // Recorded paths are absolute paths of where the scan was made: compare by
+                // name, and only for outputs that sat in the scan dir itself.
+                let recorded = Path::new(recorded);
+                let output = file_name(recorded);
+                let parent = recorded.parent().map(file_name).unwrap_or_default();
+                if !OUTPUT_NAMES.contains(&output.as_str()) || parent != dir_name {
+                    continue;
+                }
+                let path = self.view.dir.join(&output);
+                if !exists(&path) {
+                    self.missing.entry(path).or_default().push(format!("{name} says it was written"));
+                }
+            }
+        }
+        let scan_report = self.view.dir.join("scan.report.json");
+        let busy = newest
+            .and_then(|t| self.options.now.duration_since(t).ok())
+            .is_none_or(|idle| idle < self.options.min_idle);
+        if any_step_report && !exists(&scan_report) && !busy {
+            let message = "step reports but no scan.report.json, which `openant scan` writes last: the scan never finished (or its steps were run one by one)".to_string();
+            self.findings.push(
+                Finding::new(FindingKind::OutputMissing, &scan_report, message)
+                    .level(Level::Warn)
+                    .scan_dir(Some(self.view.dir.to_path_buf()))
+                    .file_kind(FileKind::StepReport)
+                    .fix(Some("openant scan".into())),
+            );
+        }
+    }
+
+    /// The unit ids of the analyze input dataset: all of them, and the diff-selected ones.
+    fn dataset_ids(&self, name: &str) -> Option<(HashSet<&'a str>, HashSet<&'a str>)> {
+        let c = self.captures(name)?;
+        let mut ids: BTreeMap<usize, &'a str> = BTreeMap::new();
+        for (i, v) in c.items(tag::UNIT_ID) {
+            if let Some(id) = v.as_str() {
+                ids.insert(i, id);
+            }
+        }
+        let selected_flags: BTreeMap<usize, bool> =
+            c.items(tag::UNIT_DIFF_SELECTED).map(|(i, v)| (i, matches!(v, Captured::Bool(true)))).collect();
+        let all: HashSet<&str> = ids.values().copied().collect();
+        let working: HashSet<&str> = if selected_flags.is_empty() {
+            all.clone()
+        } else {
+            ids.iter().filter(|(i, _)| selected_flags.get(i).copied().unwrap_or(false)).map(|(_, id)| *id).collect()
+        };
+        Some((all, working))
+    }
+
+    /// The analyze input: `dataset_enhanced.json` when enhance ran, else `dataset.json`.
+    fn analyze_input(&self) -> Option<(&'static str, HashSet<&'a str>, HashSet<&'a str>)> {
+        for name in ["dataset_enhanced.json", "dataset.json"] {
+            if self.file(name).is_some() {
+                return self.dataset_ids(name).map(|(all, working)| (name, all, working));
+            }
+        }
+        None
+    }
+
+    /// §9.5 staleness, and results.json's unit set against the analyze checkpoints.
+    fn analyze_unit_set(&mut self) {
+        let dirs = std::mem::take(&mut self.checkpoints);
+        self.unit_sets(&dirs);
+        self.checkpoints = dirs;
+    }
+
+    fn unit_sets(&mut self, dirs: &[CheckpointDir<'a>]) {
+        for cp in dirs {
+            let ids: Vec<&str> = cp.units.iter().filter_map(|f| classify(f).id).collect();
+            let (input, known): (&str, Option<HashSet<&str>>) = match cp.step {
+                CheckpointStep::Enhance => ("dataset.json", self.dataset_ids("dataset.json").map(|(all, _)| all)),
+                CheckpointStep::Analyze => match self.analyze_input() {
+                    Some((name, all, _)) => (name, Some(all)),
+                    None => ("dataset.json", None),
+                },
+                CheckpointStep::Verify => ("results.json", self.results_keys("results.json")),
+                _ => continue,
+            };
+            let Some(known) = known else { continue };
+            let stale: BTreeSet<&str> = ids.iter().copied().filter(|id| !known.contains(id)).collect();
+            if !stale.is_empty() {
+                let message = format!(
+                    "{}: {} for units not in the current {input}: {} (left from an earlier parse; OpenAnt still adds their cost to usage totals)",
+                    file_name(&cp.dir),
+                    plural(stale.len(), "checkpoint", "checkpoints"),
+                    list_ids(stale.iter().copied())
+                );
+                self.push(FindingKind::StaleCheckpoint, &cp.dir, FileKind::Directory, message, None);
+            }
+        }
+
+        let Some(analyze) = dirs.iter().find(|d| d.step == CheckpointStep::Analyze) else { return };
+        let Some(results) = self.captures("results.json") else { return };
+        let Some((_, _, working)) = self.analyze_input() else { return };
+        let checkpointed: HashSet<&str> = analyze.units.iter().filter_map(|f| classify(f).id).collect();
+        // A damaged checkpoint (no id, torn) is its own finding; it still counts by name here.
+        let names: HashSet<String> = analyze.units.iter().map(|f| file_name(f.path)).collect();
+        let in_results: HashSet<&str> = results.items(tag::RESULT_UNIT_ID).filter_map(|(_, v)| v.as_str()).collect();
+        let unchecked: BTreeSet<&str> = in_results
+            .difference(&checkpointed)
+            .copied()
+            .filter(|id| !names.contains(&checkpoint_file_name(id)))
+            .collect();
+        let left_out: BTreeSet<&str> =
+            checkpointed.intersection(&working).copied().filter(|id| !in_results.contains(id)).collect();
+        let path = self.view.dir.join("results.json");
+        if !left_out.is_empty() {
+            self.stale.entry(path.clone()).or_default().push(format!(
+                "{} in analyze_checkpoints {} missing from it: {}",
+                plural(left_out.len(), "unit", "units"),
+                if left_out.len() == 1 { "is" } else { "are" },
+                list_ids(left_out.iter().copied())
+            ));
+        }
+        if !unchecked.is_empty() {
+            self.stale.entry(path).or_default().push(format!(
+                "it holds {} with no analyze checkpoint: {}",
+                plural(unchecked.len(), "unit", "units"),
+                list_ids(unchecked.iter().copied())
+            ));
+        }
+    }
+
+    /// The keys verify checkpoints are named by: `unit_id`, else `route_key` (§2.1).
+    fn results_keys(&self, name: &str) -> Option<HashSet<&'a str>> {
+        let c = self.captures(name)?;
+        let mut keys: BTreeMap<usize, &'a str> = BTreeMap::new();
+        for (i, v) in c.items(tag::RESULT_ROUTE_KEY) {
+            if let Some(key) = v.as_str().filter(|k| !k.is_empty()) {
+                keys.insert(i, key);
+            }
+        }
+        for (i, v) in c.items(tag::RESULT_UNIT_ID) {
+            if let Some(key) = v.as_str().filter(|k| !k.is_empty()) {
+                keys.insert(i, key);
+            }
+        }
+        Some(keys.into_values().collect())
+    }
+
+    /// §3.2 step 4 and §3.3 step 6: the counters against the results they count.
+    fn metrics(&mut self) {
+        for (name, file_kind) in
+            [("results.json", FileKind::Results), ("results_verified.json", FileKind::ResultsVerified)]
+        {
+            let Some(c) = self.captures(name) else { continue };
+            let results = per_result(c);
+            let mut problems: Vec<String> = Vec::new();
+            let metric = |key: &str| {
+                tag::METRICS.iter().find(|(k, _)| *k == key).and_then(|(_, t)| c.get(t)).and_then(Captured::as_f64)
+            };
+            let len = c.get(tag::RESULTS).and_then(|v| match v {
+                Captured::Array(n) => Some(*n),
+                _ => None,
+            });
+            if let (Some(total), Some(len)) = (metric("total"), len) {
+                if total != len as f64 {
+                    problems.push(format!("metrics.total is {total} but there are {len} results"));
+                }
+            }
+            let counted: Vec<&str> = tag::METRICS
+                .iter()
+                .map(|(k, _)| *k)
+                .filter(|k| *k != "total" && *k != "errors" && metric(k).is_some())
+                .collect();
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for r in results.values() {
+                let f = r.stage_finding();
+                if let Some(f) = f.as_deref().filter(|f| counted.contains(f)) {
+                    *counts.entry(tag::METRICS.iter().find(|(k, _)| k == &f).map_or("", |(k, _)| *k)).or_default() += 1;
+                } else if r.verdict == Some("ERROR") {
+                    *counts.entry("errors").or_default() += 1;
+                }
+            }
+            for (key, _) in tag::METRICS.iter().filter(|(k, _)| *k != "total") {
+                let Some(value) = metric(key) else { continue };
+                let recount = counts.get(key).copied().unwrap_or(0);
+                if value != recount as f64 {
+                    problems.push(format!("metrics.{key} is {value} but {recount} results count there"));
+                }
+            }
+            if file_kind == FileKind::ResultsVerified {
+                if let Some(Captured::Array(confirmed)) = c.get(tag::CONFIRMED_FINDINGS) {
+                    // Final finding vulnerable or bypassable; before ec5213b also agree==true.
+                    let finals: Vec<&ResultFacts> = results
+                        .values()
+                        .filter(|r| {
+                            r.finding
+                                .and_then(Captured::as_str)
+                                .map(str::to_lowercase)
+                                .is_some_and(|f| f == "vulnerable" || f == "bypassable")
+                        })
+                        .collect();
+                    let agreed = finals.iter().filter(|r| r.agree.is_some_and(Captured::truthy)).count();
+                    if *confirmed > finals.len() || *confirmed < agreed {
+                        problems.push(format!(
+                            "confirmed_findings holds {confirmed} but {} results end vulnerable or bypassable{}",
+                            finals.len(),
+                            if agreed != finals.len() {
+                                format!(" ({agreed} with Stage 2 agreeing)")
+                            } else {
+                                String::new()
+                            }
+                        ));
+                    }
+                }
+            }
+            if !problems.is_empty() {
+                let path = self.view.dir.join(name);
+                let message = format!("{}: {}", file_kind.describe(), problems.join("; "));
+                self.push(FindingKind::MetricsMismatch, &path, file_kind, message, self.repair());
+            }
+        }
+    }
+
+    /// §9.4: every vulnerable or bypassable stage-1 result verified.
+    fn unverified(&mut self) {
+        let Some(c) = self.captures("results_verified.json") else { return };
+        let results = per_result(c);
+        let unverified: Vec<&str> = results
+            .values()
+            .filter(|r| {
+                r.stage_finding().is_some_and(|f| f == "vulnerable" || f == "bypassable")
+                    && !r.verification.is_some_and(Captured::truthy)
+            })
+            .map(|r| r.unit_id.unwrap_or("?"))
+            .collect();
+        if unverified.is_empty() {
+            return;
+        }
+        let path = self.view.dir.join("results_verified.json");
+        let message = format!(
+            "{} never verified by Stage 2 (no verification): {}; the verify run was cut short or its calls failed",
+            plural(unverified.len(), "vulnerable or bypassable result was", "vulnerable or bypassable results were"),
+            list_ids(unverified.iter().copied())
+        );
+        self.push(
+            FindingKind::UnverifiedFinding,
+            &path,
+            FileKind::ResultsVerified,
+            message,
+            Some("openant verify".into()),
+        );
+    }
+
+    fn pipeline_ids(&self) -> Option<Vec<&'a str>> {
+        let c = self.captures("pipeline_output.json")?;
+        Some(c.items(tag::FINDING_ID).filter_map(|(_, v)| v.as_str()).collect())
+    }
+
+    /// §9.4: pipeline_output ids are VULN-001..VULN-N in order.
+    fn finding_ids(&mut self) {
+        let Some(ids) = self.pipeline_ids() else { return };
+        let wrong = ids.iter().enumerate().find(|(i, id)| **id != format!("VULN-{:03}", i + 1));
+        if let Some((i, id)) = wrong {
+            let path = self.view.dir.join("pipeline_output.json");
+            let message = format!(
+                "finding {} has id \"{id}\" where build-output writes \"VULN-{:03}\": the ids must run VULN-001..VULN-{:03} in order, which dynamic tests and reports key on",
+                i + 1,
+                i + 1,
+                ids.len()
+            );
+            self.push(FindingKind::FindingIdGap, &path, FileKind::PipelineOutput, message, self.repair());
+        }
+    }
+
+    /// §9.4 and §2.7: dynamic results and checkpoints against the current pipeline_output.
+    fn dynamic(&mut self) {
+        let Some(ids) = self.pipeline_ids() else { return };
+        let dynamic_dir = self.view.dir.join("dynamic_test_checkpoints");
+        let checkpoints = std::mem::take(&mut self.checkpoints);
+        self.dynamic_against(&ids, &dynamic_dir, checkpoints.iter().find(|d| d.step == CheckpointStep::DynamicTest));
+        self.checkpoints = checkpoints;
+    }
+
+    fn dynamic_against(&mut self, ids: &[&'a str], dynamic_dir: &Path, cp: Option<&CheckpointDir<'a>>) {
+        let mut stale_checkpoints = false;
+        if let Some(cp) = cp {
+            let current: HashSet<&str> = ids.iter().copied().collect();
+            let foreign: BTreeSet<&str> =
+                cp.units.iter().filter_map(|f| classify(f).id).filter(|id| !current.contains(id)).collect();
+            let total = cp
+                .summary
+                .as_ref()
+                .and_then(FileFacts::captures)
+                .and_then(|c| c.get(tag::TOTAL_UNITS))
+                .and_then(Captured::as_f64);
+            let mut problems = Vec::new();
+            if let Some(total) = total.filter(|t| *t != ids.len() as f64) {
+                problems.push(format!(
+                    "_summary.json counts {total} findings but pipeline_output.json now has {}",
+                    ids.len()
+                ));
+            }
+            if !foreign.is_empty() {
+                problems.push(format!(
+                    "{} for ids pipeline_output.json no longer has: {}",
+                    plural(foreign.len(), "checkpoint", "checkpoints"),
+                    list_ids(foreign.iter().copied())
+                ));
+            }
+            if !problems.is_empty() {
+                stale_checkpoints = true;
+                let message = format!(
+                    "dynamic_test_checkpoints: {}; they were made for another finding list, so their VULN ids now name different findings and a re-run would restore them onto the wrong ones: move the directory aside first",
+                    problems.join("; ")
+                );
+                self.push(
+                    FindingKind::DynamicMismatch,
+                    dynamic_dir,
+                    FileKind::Directory,
+                    message,
+                    Some("openant dynamic-test".into()),
+                );
+            }
+        }
+        let Some(c) = self.captures("dynamic_test_results.json") else { return };
+        let Some(total) = c.get(tag::TOTAL_FINDINGS).and_then(Captured::as_f64) else { return };
+        let tested: Vec<&str> = c.items(tag::DYNAMIC_FINDING_ID).filter_map(|(_, v)| v.as_str()).collect();
+        let mut problems = Vec::new();
+        if total != ids.len() as f64 {
+            problems.push(format!(
+                "total_findings is {total} but pipeline_output.json has {}",
+                plural(ids.len(), "finding", "findings")
+            ));
+        }
+        if tested != ids {
+            problems.push(format!(
+                "its results are for {} where pipeline_output.json has {}",
+                list_ids(tested.iter().copied()),
+                list_ids(ids.iter().copied())
+            ));
+        }
+        if !problems.is_empty() {
+            let path = self.view.dir.join("dynamic_test_results.json");
+            let fix =
+                if stale_checkpoints || cp.is_none() { Some("openant dynamic-test".into()) } else { self.repair() };
+            self.push(FindingKind::DynamicMismatch, &path, FileKind::DynamicTestResults, problems.join("; "), fix);
+        }
+    }
+
+    /// §1.2 hazard: parse uses diff_manifest.json whenever it exists.
+    fn diff_manifest(&mut self) {
+        let Some(manifest) = self.file("diff_manifest.json").copied() else { return };
+        let why = match self.view.meta {
+            Meta::Absent => "there is no meta.json to say this was an incremental scan",
+            Meta::Present(Some(c)) if c.get(tag::KIND).and_then(Captured::as_str) == Some("full") => {
+                "meta.json says kind \"full\""
+            }
+            Meta::Present(_) => return,
+        };
+        let message = format!(
+            "diff_manifest.json is present but {why}: OpenAnt's parse uses it whenever it exists, so this scan's outputs (and the next full scan in this dir) cover only the diff. Move it out of the scan dir, then run a full scan again"
+        );
+        self.push(
+            FindingKind::StaleDiffManifest,
+            manifest.path,
+            FileKind::DiffManifest,
+            message,
+            Some("openant scan".into()),
+        );
+    }
+
+    /// The fork's atomic writer leaves outputs at 0600 (§4, §5.2). Only flagged when the
+    /// scan's plainly written files are readable by others, i.e. not a umask choice.
+    fn modes(&mut self) {
+        let shared = self
+            .view
+            .files
+            .iter()
+            .filter(|f| matches!(f.kind, FileKind::StepReport | FileKind::CheckpointSummary))
+            .map(|f| f.mode & 0o044)
+            .fold(0, |a, b| a | b);
+        if shared == 0 {
+            return;
+        }
+        let outputs: Vec<FileFacts> = self
+            .view
+            .files
+            .iter()
+            .filter(|f| f.top_level() && OUTPUT_NAMES.contains(&f.rel))
+            .filter(|f| f.mode & 0o777 == 0o600)
+            .copied()
+            .collect();
+        for file in outputs {
+            let message = format!(
+                "mode 0600 (left by the fork's atomic writer) while the scan's other files are mode {:o}: other users and tools cannot read it",
+                0o600 | shared
+            );
+            self.push(FindingKind::RestrictiveMode, file.path, file.kind, message, self.migrate());
+        }
+    }
+
+    /// §5.3 and §2.6: layouts `scanaudit migrate` upgrades.
+    fn legacy(&mut self) {
+        let dir = self.view.dir;
+        if dir.parent().map(file_name).as_deref() == Some("scans") {
+            let message = "scan dir with no language level (scans/<sha>/ itself, before 3b9ceeb): current OpenAnt looks in scans/<sha>/<language>/".to_string();
+            self.push(FindingKind::LegacyLayout, dir, FileKind::Directory, message, self.migrate());
+        }
+        let legacy_files: Vec<FileFacts> =
+            self.view.files.iter().filter(|f| f.kind == FileKind::LegacyCheckpoint && f.top_level()).copied().collect();
+        for file in legacy_files {
+            let message = format!(
+                "single-file checkpoint {} (fork, or upstream before d710b90): current OpenAnt resumes only from per-unit checkpoint dirs",
+                file_name(file.path)
+            );
+            self.push(FindingKind::LegacyLayout, file.path, FileKind::LegacyCheckpoint, message, self.migrate());
+        }
+        let misnamed: Vec<&Path> = self
+            .view
+            .dirs
+            .iter()
+            .copied()
+            .filter(|d| d.parent() == Some(dir) && file_name(d) == "dataset_enhanced_checkpoint_checkpoints")
+            .collect();
+        for d in misnamed {
+            let message = "the fork's misnamed enhance checkpoint dir: OpenAnt's resume looks for enhance_checkpoints/ and does not see it".to_string();
+            self.push(FindingKind::LegacyLayout, d, FileKind::Directory, message, self.migrate());
+        }
+        let cp1252: Vec<FileFacts> = self
+            .view
+            .files
+            .iter()
+            .filter(|f| {
+                RAW_UTF8_KINDS.contains(&f.kind) && f.top_level() && f.problem_kind() == Some(FindingKind::InvalidUtf8)
+            })
+            .copied()
+            .collect();
+        for file in cp1252 {
+            let message = format!(
+                "{} holds non-UTF-8 bytes where OpenAnt writes raw UTF-8: a Windows scan from before 3cdca87 wrote it in the locale's code page (cp1252)",
+                file.kind.describe()
+            );
+            self.push(FindingKind::LegacyLayout, file.path, file.kind, message, self.migrate());
+        }
+    }
+
+    fn finish(mut self) -> Vec<Finding> {
+        let dir = self.view.dir.to_path_buf();
+        for (path, reasons) in std::mem::take(&mut self.missing) {
+            let name = file_name(&path);
+            let kind = crate::layout::classify_file(&path, Some(&dir), &|_| false).kind;
+            let fix = if kind.is_rebuildable() {
+                self.repair()
+            } else {
+                Some(match name.as_str() {
+                    "application_context.json" => "openant generate-context".to_string(),
+                    "llm_reachability.json" => "openant scan".to_string(),
+                    _ => "openant parse".to_string(),
+                })
+            };
+            let message = format!("{name} is missing, but {}", reasons.join(", and "));
+            self.push(FindingKind::OutputMissing, &path, kind, message, fix);
+        }
+        for (path, reasons) in std::mem::take(&mut self.stale) {
+            let kind = crate::layout::classify_file(&path, Some(&dir), &|_| false).kind;
+            let message = format!("{} is stale: {}", file_name(&path), reasons.join("; "));
+            self.push(FindingKind::OutputStale, &path, kind, message, self.repair());
+        }
+        self.findings
+    }
+}
+
+/// The captured facts of one `results[]` entry.
+#[derive(Default)]
+struct ResultFacts<'a> {
+    unit_id: Option<&'a str>,
+    verdict: Option<&'a str>,
+    /// Present (even null) or absent.
+    finding: Option<&'a Captured>,
+    verification: Option<&'a Captured>,
+    agree: Option<&'a Captured>,
+}
+
+impl ResultFacts<'_> {
+    /// §3.2 step 4: `finding` when present (even null), else `verdict.lower()`.
+    fn stage_finding(&self) -> Option<String> {
+        match self.finding {
+            Some(f) => f.as_str().map(str::to_string),
+            None => Some(self.verdict.unwrap_or("error").to_lowercase()),
+        }
+    }
+}
+
+fn per_result(c: &Captures) -> BTreeMap<usize, ResultFacts<'_>> {
+    let mut results: BTreeMap<usize, ResultFacts> = BTreeMap::new();
+    for (tag_name, i, value) in &c.items {
+        let r = results.entry(*i).or_default();
+        match *tag_name {
+            t if t == tag::RESULT_UNIT_ID => r.unit_id = value.as_str(),
+            t if t == tag::RESULT_VERDICT => r.verdict = value.as_str(),
+            t if t == tag::RESULT_FINDING => r.finding = Some(value),
+            t if t == tag::RESULT_VERIFICATION => r.verification = Some(value),
+            t if t == tag::RESULT_AGREE => r.agree = Some(value),
+            _ => {}
+        }
+    }
+    results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_timestamps_parse() {
+        let t = parse_utc("2026-05-14T09:24:59.991203Z").unwrap();
+        let secs = t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+        assert_eq!(secs, 1_778_750_699);
+        assert!(parse_utc("2026-05-14T09:24:59Z").is_some());
+        assert!(parse_utc("2026-05-14T09:24:59").is_none());
+    }
+
+    #[test]
+    fn ids_are_listed_briefly() {
+        assert_eq!(list_ids(["a", "b"]), "\"a\", \"b\"");
+        assert_eq!(list_ids(["a", "b", "c", "d", "e"]), "\"a\", \"b\", \"c\" and 2 more");
+    }
+}
