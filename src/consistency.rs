@@ -541,11 +541,16 @@ impl<'v, 'a> Rules<'v, 'a> {
             ));
         }
         if !unchecked.is_empty() {
-            self.stale.entry(path).or_default().push(format!(
-                "it holds {} with no analyze checkpoint: {}",
+            // Results whose checkpoint is gone (torn and quarantined, or deleted): rebuilding
+            // from the checkpoints would drop them, so this is not repair's to fix; OpenAnt's
+            // next analyze run redoes exactly those units.
+            let message = format!(
+                "results.json holds {} with no analyze checkpoint ({}): the next `openant analyze` redoes {}",
                 plural(unchecked.len(), "unit", "units"),
-                list_ids(unchecked.iter().copied())
-            ));
+                list_ids(unchecked.iter().copied()),
+                if unchecked.len() == 1 { "it" } else { "them" }
+            );
+            self.push(FindingKind::RunIncomplete, &path, FileKind::Results, message, Some("openant analyze".into()));
         }
     }
 
@@ -574,6 +579,10 @@ impl<'v, 'a> Rules<'v, 'a> {
             let Some(c) = self.captures(name) else { continue };
             let results = per_result(c);
             let mut problems: Vec<String> = Vec::new();
+            // metrics.total counts every unit analyze was given; fewer results than that means
+            // units without a result, which only re-running the step fills in (repair never
+            // invents a unit, so it would write the same counts again).
+            let mut units_without_results = false;
             let metric = |key: &str| {
                 tag::METRICS.iter().find(|(k, _)| *k == key).and_then(|(_, t)| c.get(t)).and_then(Captured::as_f64)
             };
@@ -584,6 +593,7 @@ impl<'v, 'a> Rules<'v, 'a> {
             if let (Some(total), Some(len)) = (metric("total"), len) {
                 if total != len as f64 {
                     problems.push(format!("metrics.total is {total} but there are {len} results"));
+                    units_without_results = file_kind == FileKind::Results && total > len as f64;
                 }
             }
             let counted: Vec<&str> = tag::METRICS
@@ -636,7 +646,12 @@ impl<'v, 'a> Rules<'v, 'a> {
             if !problems.is_empty() {
                 let path = self.view.dir.join(name);
                 let message = format!("{}: {}", file_kind.describe(), problems.join("; "));
-                self.push(FindingKind::MetricsMismatch, &path, file_kind, message, self.repair());
+                let fix = if units_without_results && problems.len() == 1 {
+                    Some("openant analyze".to_string())
+                } else {
+                    self.repair()
+                };
+                self.push(FindingKind::MetricsMismatch, &path, file_kind, message, fix);
             }
         }
     }

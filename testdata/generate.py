@@ -1994,7 +1994,10 @@ def gen_consistency(P, D):
         if r["unit_id"] == "app/util.py:normalize":
             r["unit_id"] = "app/util.py:normalise"
     dump(d / "results.json", res)
+    # The checkpointed unit missing from results.json: repair rebuilds it in.
     D.cross(d / "results.json", "output-stale", "results", "error", "scanaudit repair {scan_dir}", d)
+    # The result with no checkpoint: a rebuild would drop it, only a re-run redoes it.
+    D.cross(d / "results.json", "run-incomplete", "results", "warn", "openant analyze", d)
     # output-stale by age (§2.7, interrupted analyze: summary done, results.json from an earlier
     # run). Git keeps no mtimes: tests/consistency.rs ages results.json; with uniform ages this
     # scan is clean, so it is not in expected/damaged.json.

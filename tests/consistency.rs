@@ -52,7 +52,7 @@ fn each_rule_finds_its_fixture_and_nothing_else() {
     let rules = [
         ("consistency-output-missing", &["output-missing"][..]),
         ("consistency-scan-unfinished", &["output-missing"]),
-        ("consistency-output-stale", &["output-stale"]),
+        ("consistency-output-stale", &["output-stale", "run-incomplete"]),
         ("consistency-run-incomplete", &["run-incomplete"]),
         ("consistency-run-interrupted", &["run-interrupted"]),
         ("consistency-metrics", &["metrics-mismatch"]),

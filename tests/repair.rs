@@ -370,3 +370,39 @@ fn copy_tree(from: &Path, to: &Path) {
     }
     common::set_age(to, OLD);
 }
+
+/// Every finding check sends to `scanaudit repair` (cross-file ones included: stale outputs,
+/// metrics that disagree, finding-id gaps, missing outputs) is gone after one repair, and a
+/// second repair does nothing.
+#[test]
+fn every_finding_check_sends_to_repair_is_fixed_by_it() {
+    let tree = Tree::copy("damaged", OLD);
+    let projects = tree.path("damaged/projects");
+    let mut exercised = 0;
+    for entry in std::fs::read_dir(&projects).unwrap() {
+        let project = entry.unwrap().path();
+        let (_, before) = common::check_json(&[project.to_str().unwrap()]);
+        let for_repair: Vec<(String, String)> = common::findings(&before)
+            .iter()
+            .filter(|f| f["fix"].as_str().is_some_and(|fix| fix.starts_with("scanaudit repair")))
+            .map(|f| (f["kind"].as_str().unwrap().to_string(), f["path"].as_str().unwrap().to_string()))
+            .collect();
+        if for_repair.is_empty() {
+            continue;
+        }
+        exercised += for_repair.len();
+        let (status, doc) = repair_json(&["--yes", project.to_str().unwrap()]);
+        assert_eq!(status & 8, 0, "{}: {doc:#}", project.display());
+        let (_, after) = common::check_json(&[project.to_str().unwrap()]);
+        let left: Vec<&(String, String)> = for_repair
+            .iter()
+            .filter(|(kind, path)| {
+                common::findings(&after).iter().any(|f| f["kind"] == kind.as_str() && f["path"] == path.as_str())
+            })
+            .collect();
+        assert!(left.is_empty(), "{}: repair left {left:?}\n{doc:#}", project.display());
+        let (_, again) = repair_json(&["--yes", project.to_str().unwrap()]);
+        assert_eq!(actions(&again).len(), 0, "{}: second repair {again:#}", project.display());
+    }
+    assert!(exercised >= 20, "only {exercised} findings pointed at repair");
+}

@@ -9,7 +9,11 @@ use serde::Serialize;
 use super::guard;
 use super::rebuild::{self, Rebuilder};
 use super::state::{output_name, OutputState, ScanDirState, REBUILD_ORDER};
+use crate::cli::Format;
+use crate::config::{CheckConfig, Grading, OutputConfig};
+use crate::finding::FindingKind;
 use crate::layout::FileKind;
+use crate::walk::Filters;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -83,17 +87,48 @@ fn list_inputs(inputs: &[String]) -> String {
     }
 }
 
+/// Outputs that parse but that check's cross-file rules find stale or inconsistent with the
+/// checkpoints (`output-stale`, `metrics-mismatch`, `finding-id-gap`), for which check's fix
+/// is this verb: rebuilding from the checkpoints is what makes them right.
+fn inconsistent_outputs(dir: &Path, min_idle: Duration) -> Vec<(FileKind, String)> {
+    let config = CheckConfig {
+        roots: vec![dir.to_path_buf()],
+        filters: Filters::default(),
+        min_idle,
+        grading: Grading::default(),
+        output: OutputConfig { format: Format::Json, color: false, quiet: true, progress: false },
+    };
+    let outcome = crate::check::run(&config, &crate::report::Progress::hidden());
+    outcome
+        .findings
+        .into_iter()
+        .filter(|f| {
+            matches!(f.kind, FindingKind::OutputStale | FindingKind::MetricsMismatch | FindingKind::FindingIdGap)
+        })
+        .filter(|f| f.fix.as_deref().is_some_and(|fix| fix.starts_with("scanaudit repair")))
+        .filter_map(|f| {
+            let kind = f.file_kind.filter(|k| REBUILD_ORDER.contains(k))?;
+            (f.path.parent() == Some(dir)).then(|| (kind, format!("{}: {}", f.kind, f.message)))
+        })
+        .collect()
+}
+
 /// Plans one scan dir.
 pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
     let state = ScanDirState::gather(dir);
+    let inconsistent = inconsistent_outputs(dir, min_idle);
     let mut actions = Vec::new();
     let mut unfixable = Vec::new();
     let mut rebuilder = Rebuilder::new(dir);
     for kind in REBUILD_ORDER {
         let target = dir.join(output_name(kind));
         let output = &state.outputs[&kind];
+        let stale = inconsistent.iter().find(|(k, _)| *k == kind).map(|(_, why)| why.clone());
         let why = match output {
-            OutputState::Healthy => continue,
+            OutputState::Healthy => match stale {
+                Some(why) => why,
+                None => continue,
+            },
             OutputState::Missing if !rebuild::step_ran(dir, kind) => continue,
             OutputState::Missing => "missing".to_string(),
             OutputState::Damaged(problem) => format!("{}: {}", problem.kind, problem.message),
@@ -110,7 +145,8 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
                 continue;
             }
         };
-        if let Some(temp) = state.temps.get(&kind).and_then(|temps| temps.first()) {
+        let damaged_or_missing = !matches!(output, OutputState::Healthy);
+        if let Some(temp) = state.temps.get(&kind).and_then(|temps| temps.first()).filter(|_| damaged_or_missing) {
             match std::fs::read(&temp.path) {
                 Ok(bytes) => {
                     rebuilder.provide(kind, bytes.clone());
