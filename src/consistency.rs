@@ -280,8 +280,15 @@ impl<'v, 'a> Rules<'v, 'a> {
         Some(format!("scanaudit repair {}", shell_quote(self.view.dir)))
     }
 
+    /// Old layouts: `scanaudit migrate` is the verb that will upgrade them (issue 7); until
+    /// it exists no command is offered, and the message says what is old.
     fn migrate(&self) -> Option<String> {
-        Some(format!("scanaudit migrate {}", shell_quote(self.view.dir)))
+        None
+    }
+
+    /// The mode a new file gets under this process's umask, as OpenAnt's atomic writer sets it.
+    fn chmod(path: &Path) -> Option<String> {
+        Some(format!("chmod {:o} {}", 0o666 & !crate::atomic::current_umask(), shell_quote(path)))
     }
 
     fn push(&mut self, kind: FindingKind, path: &Path, file_kind: FileKind, message: String, fix: Option<String>) {
@@ -830,7 +837,7 @@ impl<'v, 'a> Rules<'v, 'a> {
                 "mode 0600 (left by the fork's atomic writer) while the scan's other files are mode {:o}: other users and tools cannot read it",
                 0o600 | shared
             );
-            self.push(FindingKind::RestrictiveMode, file.path, file.kind, message, self.migrate());
+            self.push(FindingKind::RestrictiveMode, file.path, file.kind, message, Self::chmod(file.path));
         }
     }
 

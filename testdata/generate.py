@@ -1831,7 +1831,7 @@ def gen_damaged(root):
             D.add(p, "invalid-utf8", fk, e.start)
             D.originals[D.rel(p)] = None
             # cp1252 where OpenAnt now writes UTF-8: an old format migrate upgrades
-            D.cross(p, "legacy-layout", fk, "warn", "scanaudit migrate {scan_dir}", d)
+            D.cross(p, "legacy-layout", fk, "warn", None, d)
     # (b) a stray 0xFF inside a string of an otherwise fine UTF-8 scan
     sc, d = small_scan(P, "damaged-invalid-utf8", 106, start="2026-05-21T09:00:00")
     p = d / "results.json"
@@ -1925,7 +1925,7 @@ def gen_damaged(root):
     (d / "tmpk3j_a9xq.tmp").write_bytes((d / "results_verified.json").read_bytes())
     D.add(d / "tmpk3j_a9xq.tmp", "stray-temp", "temp", None)
     D.cross(d / "dataset_enhanced_checkpoint_checkpoints", "legacy-layout", "directory", "warn",
-            "scanaudit migrate {scan_dir}", d)
+            None, d)
 
     # ---- backup -------------------------------------------------------------------------------
     sc, d = small_scan(P, "damaged-backup", 112)
@@ -2092,7 +2092,7 @@ def gen_legacy(root):
     sc, d = project_scan(P, "forkproj", dict(seed=41, model="sonnet"), fork_units(), sha_f, era="fork",
                          meta=False, start="2026-04-29T08:00:00")
     D.cross(d / "dataset_enhanced_checkpoint_checkpoints", "legacy-layout", "directory", "warn",
-            "scanaudit migrate {scan_dir}", d)
+            None, d)
     # upstream before 3b9ceeb: no language level, and the whole-dataset enhance checkpoint of
     # `enhance --checkpoint`, never deleted
     sha_o = "0d729f6a1b2c3d4e5f60718293a4b5c6d7e8f901"
@@ -2101,9 +2101,9 @@ def gen_legacy(root):
     enh = load(d / "dataset_enhanced.json")
     enh["metadata"]["checkpoint"] = True
     dump(d / "enhance_checkpoint.json", enh)
-    D.cross(d, "legacy-layout", "directory", "warn", "scanaudit migrate {scan_dir}", d)
+    D.cross(d, "legacy-layout", "directory", "warn", None, d)
     D.cross(d / "enhance_checkpoint.json", "legacy-layout", "legacy-checkpoint", "warn",
-            "scanaudit migrate {scan_dir}", d)
+            None, d)
     D.findings.sort(key=lambda f: (f["path"], f["kind"]))
     return D
 
