@@ -406,3 +406,25 @@ fn every_finding_check_sends_to_repair_is_fixed_by_it() {
     }
     assert!(exercised >= 20, "only {exercised} findings pointed at repair");
 }
+
+/// Checkpoints of another era: the fork's scan keeps its enhance checkpoints in the misnamed
+/// `dataset_enhanced_checkpoint_checkpoints/` beside current per-unit analyze/verify/dynamic
+/// dirs, and writes results the fork's way (sorted by unit id, `insufficient_context`,
+/// ASCII-escaped verified results with `code_by_route`). Damaged outputs come back as the fork
+/// wrote them.
+#[test]
+fn fork_era_checkpoints_rebuild_fork_era_outputs() {
+    const FORK: &str = "legacy/projects/forkproj/scans/5c3855e0a1b/python";
+    for output in ["dataset_enhanced.json", "results.json", "results_verified.json"] {
+        let tree = Tree::copy("legacy", OLD);
+        let scan = tree.path(FORK);
+        assert!(scan.join("dataset_enhanced_checkpoint_checkpoints").is_dir());
+        let target = scan.join(output);
+        let reference = std::fs::read(&target).unwrap();
+        damage(&target, Damage::Cut(0.7));
+        common::set_age(tree.root(), OLD);
+        let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+        assert_eq!(status & 8, 0, "{output}: {doc:#}");
+        assert!(std::fs::read(&target).unwrap() == reference, "{output} is not what the fork wrote: {doc:#}");
+    }
+}
