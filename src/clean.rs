@@ -579,22 +579,12 @@ impl Run<'_> {
         dev: u64,
         class: &Classified,
     ) -> CleanEntry {
-        let mut entry = self.entry(c, Action::Kept, None, String::new());
-        let dir_st = match lstat_at(dir_fd(parent), name) {
-            Ok(Some(st)) => st,
-            Ok(None) => {
-                entry.action = Action::AlreadyGone;
-                entry.message = "gone before clean got to it".into();
-                return entry;
-            }
-            Err(e) => return failed(entry, format!("cannot stat: {e}")),
+        let entry = self.entry(c, Action::Kept, None, String::new());
+        let (mut entry, dir_st) = match restat_dir(entry, parent, name, dev, |kind| format!("now a {kind}; left alone"))
+        {
+            Ok(ok) => ok,
+            Err(entry) => return *entry,
         };
-        if dir_st.st_mode & libc::S_IFMT != libc::S_IFDIR {
-            return kept(entry, Reason::NotRegular, format!("now a {}; left alone", kind_name(dir_st.st_mode)));
-        }
-        if dir_st.st_dev != dev {
-            return kept(entry, Reason::OtherFilesystem, "on another filesystem than the root".into());
-        }
         let dir = match parent.open_child(OsStr::from_bytes(name.to_bytes())) {
             Ok(dir) => dir,
             Err(AtomicError::Symlink { .. }) => {
@@ -731,23 +721,13 @@ impl Run<'_> {
     }
 
     fn decide_backup(&mut self, c: &Candidate, parent: &Dir, name: &CStr, dev: u64, stamp: SystemTime) -> CleanEntry {
-        let mut entry = self.entry(c, Action::Kept, None, String::new());
+        let entry = self.entry(c, Action::Kept, None, String::new());
         let limit = self.config.backups.unwrap_or(Duration::MAX);
-        let st = match lstat_at(dir_fd(parent), name) {
-            Ok(Some(st)) => st,
-            Ok(None) => {
-                entry.action = Action::AlreadyGone;
-                entry.message = "gone before clean got to it".into();
-                return entry;
-            }
-            Err(e) => return failed(entry, format!("cannot stat: {e}")),
-        };
-        if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
-            return kept(entry, Reason::NotRegular, format!("a {}, not a backup folder", kind_name(st.st_mode)));
-        }
-        if st.st_dev != dev {
-            return kept(entry, Reason::OtherFilesystem, "on another filesystem than the root".into());
-        }
+        let (mut entry, st) =
+            match restat_dir(entry, parent, name, dev, |kind| format!("a {kind}, not a backup folder")) {
+                Ok(ok) => ok,
+                Err(entry) => return *entry,
+            };
         let stamp_age = self.now.duration_since(stamp).unwrap_or(Duration::ZERO);
         let age = stamp_age.min(self.age_of(&st, false));
         entry.age_seconds = Some(age.as_secs());
@@ -778,6 +758,34 @@ impl Run<'_> {
         }
         entry
     }
+}
+
+/// Looks again, just before acting, at a directory the walk listed: still there, still a
+/// directory, still on the root's filesystem. `Err` is the entry to report instead.
+fn restat_dir(
+    mut entry: CleanEntry,
+    parent: &Dir,
+    name: &CStr,
+    dev: u64,
+    not_a_dir: impl Fn(&str) -> String,
+) -> Result<(CleanEntry, libc::stat), Box<CleanEntry>> {
+    let st = match lstat_at(dir_fd(parent), name) {
+        Ok(Some(st)) => st,
+        Ok(None) => {
+            entry.action = Action::AlreadyGone;
+            entry.message = "gone before clean got to it".into();
+            return Err(Box::new(entry));
+        }
+        Err(e) => return Err(Box::new(failed(entry, format!("cannot stat: {e}")))),
+    };
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        let message = not_a_dir(kind_name(st.st_mode));
+        return Err(Box::new(kept(entry, Reason::NotRegular, message)));
+    }
+    if st.st_dev != dev {
+        return Err(Box::new(kept(entry, Reason::OtherFilesystem, "on another filesystem than the root".into())));
+    }
+    Ok((entry, st))
 }
 
 fn kept(mut entry: CleanEntry, reason: Reason, message: String) -> CleanEntry {
