@@ -463,26 +463,14 @@ impl BackupSession {
         let c_bname = atomic::component(bname, display)?;
         let mut temp =
             TempFile::create(&bdir, bname).map_err(|e| BackupError::io(display, "creating the backup copy", e))?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 16];
-        let mut len = 0u64;
-        loop {
-            let n = match src.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(BackupError::io(display, "reading the file", e)),
-            };
-            hasher.update(&buf[..n]);
-            temp.file.write_all(&buf[..n]).map_err(|e| BackupError::io(display, "writing the backup copy", e))?;
-            len += n as u64;
-        }
+        let (len, old_sha) = read_hashing(&mut src, display, |chunk| {
+            temp.file.write_all(chunk).map_err(|e| BackupError::io(display, "writing the backup copy", e))
+        })?;
         temp.file.sync_all().map_err(|e| BackupError::io(display, "fsyncing the backup copy", e))?;
         temp.chmod(mode & 0o777).map_err(|e| BackupError::io(display, "setting the backup copy's mode", e))?;
         temp.commit(&c_bname).map_err(|e| BackupError::io(display, "renaming the backup copy into place", e))?;
         drop(temp);
         bdir.sync()?;
-        let old_sha = hex(&hasher.finalize());
         Ok(self.record(comps.to_vec(), bcomps, action, reason, old_sha, len, BackupMethod::Copy))
     }
 
@@ -607,6 +595,16 @@ fn open_and_hash(
 ) -> Result<(std::ffi::CString, std::fs::File, u64, String), BackupError> {
     let c_name = atomic::component(last(comps), display)?;
     let mut src = open_regular(dir, &c_name, display)?;
+    let (len, sha) = read_hashing(&mut src, display, |_| Ok(()))?;
+    Ok((c_name, src, len, sha))
+}
+
+/// Reads `src` to the end, hashing it (sha256, hex) and handing each chunk to `sink`.
+fn read_hashing(
+    src: &mut std::fs::File,
+    display: &Path,
+    mut sink: impl FnMut(&[u8]) -> Result<(), BackupError>,
+) -> Result<(u64, String), BackupError> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut len = 0u64;
@@ -618,7 +616,8 @@ fn open_and_hash(
             Err(e) => return Err(BackupError::io(display, "reading the file", e)),
         };
         hasher.update(&buf[..n]);
+        sink(&buf[..n])?;
         len += n as u64;
     }
-    Ok((c_name, src, len, hex(&hasher.finalize())))
+    Ok((len, hex(&hasher.finalize())))
 }

@@ -553,22 +553,9 @@ impl Run<'_> {
             return entry;
         }
         fail::fail_point!("clean::before-unlink");
-        match unlink_if_same(dir_fd(parent), name, st, 0) {
-            Ok(Unlinked::Done) => {
-                entry.action = Action::Removed;
-                entry.message = summary;
-            }
-            Ok(Unlinked::Gone) => {
-                entry.action = Action::AlreadyGone;
-                entry.message = "someone else removed it first".into();
-            }
-            Ok(Unlinked::Changed) => {
-                entry.reason = Some(Reason::Changed);
-                entry.message = "replaced by another file since it was judged; left alone".into();
-            }
-            Err(e) => return failed(entry, format!("cannot remove: {e}")),
-        }
-        entry
+        let result = unlink_if_same(dir_fd(parent), name, st, 0);
+        report_unlink(entry, result, summary, "replaced by another file since it was judged; left alone")
+            .unwrap_or_else(|(entry, e)| failed(*entry, format!("cannot remove: {e}")))
     }
 
     fn decide_temp_dir(
@@ -700,24 +687,16 @@ impl Run<'_> {
             }
         }
         drop(held);
-        match unlink_if_same(dir_fd(parent), name, &dir_st, libc::AT_REMOVEDIR) {
-            Ok(Unlinked::Done) => {
-                entry.action = Action::Removed;
-                entry.message = summary;
-            }
-            Ok(Unlinked::Gone) => {
-                entry.action = Action::AlreadyGone;
-                entry.message = "someone else removed it first".into();
-            }
-            Ok(Unlinked::Changed) => {
-                return kept(entry, Reason::Changed, "replaced since it was judged; left alone".into())
-            }
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTEMPTY) | Some(libc::EEXIST)) => {
-                return kept(entry, Reason::NotEmpty, "something was put in it meanwhile; left alone".into())
-            }
-            Err(e) => return failed(entry, format!("cannot remove: {e}")),
-        }
-        entry
+        let result = unlink_if_same(dir_fd(parent), name, &dir_st, libc::AT_REMOVEDIR);
+        report_unlink(entry, result, summary, "replaced since it was judged; left alone").unwrap_or_else(
+            |(entry, e)| {
+                if matches!(e.raw_os_error(), Some(libc::ENOTEMPTY) | Some(libc::EEXIST)) {
+                    kept(*entry, Reason::NotEmpty, "something was put in it meanwhile; left alone".into())
+                } else {
+                    failed(*entry, format!("cannot remove: {e}"))
+                }
+            },
+        )
     }
 
     fn decide_backup(&mut self, c: &Candidate, parent: &Dir, name: &CStr, dev: u64, stamp: SystemTime) -> CleanEntry {
@@ -757,6 +736,30 @@ impl Run<'_> {
             }
         }
         entry
+    }
+}
+
+/// How an `unlink_if_same` outcome reads in the report; an I/O error is handed back for the
+/// caller to word (a directory has its own "not empty" case).
+fn report_unlink(
+    mut entry: CleanEntry,
+    result: io::Result<Unlinked>,
+    summary: String,
+    changed: &str,
+) -> Result<CleanEntry, (Box<CleanEntry>, io::Error)> {
+    match result {
+        Ok(Unlinked::Done) => {
+            entry.action = Action::Removed;
+            entry.message = summary;
+            Ok(entry)
+        }
+        Ok(Unlinked::Gone) => {
+            entry.action = Action::AlreadyGone;
+            entry.message = "someone else removed it first".into();
+            Ok(entry)
+        }
+        Ok(Unlinked::Changed) => Ok(kept(entry, Reason::Changed, changed.into())),
+        Err(e) => Err((Box::new(entry), e)),
     }
 }
 
