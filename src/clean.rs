@@ -464,7 +464,7 @@ impl Run<'_> {
     }
 
     fn decide_temp(&mut self, c: &Candidate, parent: &Dir, name: &CStr, dev: u64, class: &Classified) -> CleanEntry {
-        let st = match lstat_at(dir_fd(parent), name) {
+        let st = match parent.lstat(name) {
             Ok(Some(st)) => st,
             Ok(None) => return self.entry(c, Action::AlreadyGone, None, "gone before clean got to it".into()),
             Err(e) => return self.entry(c, Action::Failed, None, format!("cannot stat: {e}")),
@@ -553,7 +553,7 @@ impl Run<'_> {
             return entry;
         }
         fail::fail_point!("clean::before-unlink");
-        let result = unlink_if_same(dir_fd(parent), name, st, 0);
+        let result = unlink_if_same(parent, name, st, 0);
         report_unlink(entry, result, summary, "replaced by another file since it was judged; left alone")
             .unwrap_or_else(|(entry, e)| failed(*entry, format!("cannot remove: {e}")))
     }
@@ -601,7 +601,7 @@ impl Run<'_> {
             );
         }
         let inner_name = CString::new(ATOMICWRITES_FILE).expect("no NUL");
-        let inner = match lstat_at(dir_fd(&dir), &inner_name) {
+        let inner = match dir.lstat(&inner_name) {
             Ok(inner) => inner,
             Err(e) => return failed(entry, format!("cannot stat {ATOMICWRITES_FILE}: {e}")),
         };
@@ -678,7 +678,7 @@ impl Run<'_> {
         }
         if let Some(inner) = &inner {
             fail::fail_point!("clean::before-unlink");
-            match unlink_if_same(dir_fd(&dir), &inner_name, inner, 0) {
+            match unlink_if_same(&dir, &inner_name, inner, 0) {
                 Ok(Unlinked::Done | Unlinked::Gone) => {}
                 Ok(Unlinked::Changed) => {
                     return kept(entry, Reason::Changed, format!("its {ATOMICWRITES_FILE} changed; left alone"))
@@ -687,7 +687,7 @@ impl Run<'_> {
             }
         }
         drop(held);
-        let result = unlink_if_same(dir_fd(parent), name, &dir_st, libc::AT_REMOVEDIR);
+        let result = unlink_if_same(parent, name, &dir_st, libc::AT_REMOVEDIR);
         report_unlink(entry, result, summary, "replaced since it was judged; left alone").unwrap_or_else(
             |(entry, e)| {
                 if matches!(e.raw_os_error(), Some(libc::ENOTEMPTY) | Some(libc::EEXIST)) {
@@ -772,7 +772,7 @@ fn restat_dir(
     dev: u64,
     not_a_dir: impl Fn(&str) -> String,
 ) -> Result<(CleanEntry, libc::stat), Box<CleanEntry>> {
-    let st = match lstat_at(dir_fd(parent), name) {
+    let st = match parent.lstat(name) {
         Ok(Some(st)) => st,
         Ok(None) => {
             entry.action = Action::AlreadyGone;
@@ -831,7 +831,7 @@ fn target_state(parent: &Dir, dir: &Path, scan_dir: Option<&Path>, target: &str)
     if target.contains('/') || target == "." || target == ".." {
         return TargetState::Broken;
     }
-    let st = match lstat_at(dir_fd(parent), &c_name) {
+    let st = match parent.lstat(&c_name) {
         Ok(None) => return TargetState::Missing,
         Ok(Some(st)) => st,
         Err(_) => return TargetState::Broken,
@@ -906,7 +906,7 @@ fn remove_tree(
         list_dir(dir_fd(&dir)).map_err(|e| TreeError::Io(format!("cannot list {}: {e}", dir.path().display())))?;
     for child in names {
         let c_child = CString::new(child.as_bytes()).map_err(|_| TreeError::Io("NUL in a file name".into()))?;
-        let child_st = match lstat_at(dir_fd(&dir), &c_child) {
+        let child_st = match dir.lstat(&c_child) {
             Ok(Some(s)) => s,
             Ok(None) => continue,
             Err(e) => return Err(TreeError::Io(format!("cannot stat {}: {e}", dir.path().join(&child).display()))),
@@ -921,7 +921,7 @@ fn remove_tree(
                 *bytes += child_st.st_size as u64;
             }
             if !dry {
-                match unlink_if_same(dir_fd(&dir), &c_child, &child_st, 0) {
+                match unlink_if_same(&dir, &c_child, &child_st, 0) {
                     Ok(_) => {}
                     Err(e) => {
                         return Err(TreeError::Io(format!("cannot remove {}: {e}", dir.path().join(&child).display())))
@@ -934,7 +934,7 @@ fn remove_tree(
         return Ok(());
     }
     let c_name = CString::new(name.as_bytes()).map_err(|_| TreeError::Io("NUL in a file name".into()))?;
-    match unlink_if_same(dir_fd(parent), &c_name, st, libc::AT_REMOVEDIR) {
+    match unlink_if_same(parent, &c_name, st, libc::AT_REMOVEDIR) {
         Ok(Unlinked::Done | Unlinked::Gone) => Ok(()),
         Ok(Unlinked::Changed) => {
             Err(TreeError::Kept(Reason::Changed, "changed since it was listed; left alone".into()))
@@ -1062,21 +1062,6 @@ fn kind_name(mode: libc::mode_t) -> &'static str {
     }
 }
 
-fn lstat_at(dir: RawFd, name: &CStr) -> io::Result<Option<libc::stat>> {
-    // SAFETY: a zeroed stat is a valid out-parameter.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: valid fd, NUL-terminated name, valid out pointer.
-    if unsafe { libc::fstatat(dir, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) } == 0 {
-        return Ok(Some(st));
-    }
-    let err = io::Error::last_os_error();
-    if err.kind() == io::ErrorKind::NotFound {
-        Ok(None)
-    } else {
-        Err(err)
-    }
-}
-
 fn fstat(fd: RawFd) -> io::Result<libc::stat> {
     // SAFETY: as above.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -1139,8 +1124,8 @@ enum Unlinked {
 
 /// Re-checks that `name` in `dir` is still (device, inode, type) of `expected`, then
 /// `unlinkat(dir, name, flags)`.
-fn unlink_if_same(dir: RawFd, name: &CStr, expected: &libc::stat, flags: libc::c_int) -> io::Result<Unlinked> {
-    match lstat_at(dir, name)? {
+fn unlink_if_same(dir: &Dir, name: &CStr, expected: &libc::stat, flags: libc::c_int) -> io::Result<Unlinked> {
+    match dir.lstat(name)? {
         None => return Ok(Unlinked::Gone),
         Some(st)
             if st.st_dev != expected.st_dev
@@ -1152,7 +1137,7 @@ fn unlink_if_same(dir: RawFd, name: &CStr, expected: &libc::stat, flags: libc::c
         Some(_) => {}
     }
     // SAFETY: valid fd and NUL-terminated name.
-    if unsafe { libc::unlinkat(dir, name.as_ptr(), flags) } == 0 {
+    if unsafe { libc::unlinkat(dir_fd(dir), name.as_ptr(), flags) } == 0 {
         return Ok(Unlinked::Done);
     }
     let err = io::Error::last_os_error();

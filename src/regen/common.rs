@@ -2,32 +2,13 @@
 //! depend on: truthiness, `==` (with `78 == 78.0` but `"78" != 78`), dict-key identity,
 //! `str()`/f-string formatting of scalars, and `+`/`-` on JSON numbers.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::pyjson::{self, python_float_repr, PyValue};
 
-/// One field of a rebuilt output that is not (or may not be) what OpenAnt wrote.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InexactField {
-    /// Where the field is, as a dotted path from the top of the document (`analysis_date`,
-    /// `pipeline_stats.costs`, `results[VULN-003]`, `total_cost_usd`, `**Date:**`).
-    pub field: String,
-    /// What was done instead, and why.
-    pub reason: String,
-}
-
-impl InexactField {
-    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> InexactField {
-        InexactField { field: field.into(), reason: reason.into() }
-    }
-}
-
-impl fmt::Display for InexactField {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.reason)
-    }
-}
+/// One field of a rebuilt output that is not (or may not be) what OpenAnt wrote: the same
+/// notion the other rebuilds report, under the name these modules use.
+pub use super::Inexact as InexactField;
 
 /// A file the rebuild read, and what it was used for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -248,7 +248,7 @@ fn group_notes<'a>(notes: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<Strin
 }
 
 fn from_output(rebuilt: RebuiltOutput, dir: &Path) -> RebuiltFile {
-    let mut notes = group_notes(rebuilt.inexact.iter().map(|i| (i.field.as_str(), i.reason.as_str())));
+    let mut notes = group_notes(rebuilt.inexact.iter().map(|i| (i.field.as_str(), i.note.as_str())));
     notes.extend(rebuilt.notes);
     let mut inputs: Vec<String> = Vec::new();
     for input in &rebuilt.inputs {
