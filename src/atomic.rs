@@ -441,6 +441,35 @@ impl Dir {
         }
     }
 
+    /// Remove the subdirectory `name` if it is empty (`ENOTEMPTY` otherwise); never a file.
+    pub fn remove_empty_child(&self, name: &OsStr) -> io::Result<()> {
+        let c = component(name, &self.path.join(name)).map_err(io::Error::other)?;
+        // SAFETY: valid fd and NUL-terminated name.
+        if unsafe { libc::unlinkat(self.raw(), c.as_ptr(), libc::AT_REMOVEDIR) } == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Open the regular file `name` read-only, never through a symlink, never a FIFO or device
+    /// (an error names what it is instead).
+    pub fn open_regular_nofollow(&self, name: &OsStr) -> io::Result<File> {
+        let c = component(name, &self.path.join(name)).map_err(io::Error::other)?;
+        match self.lstat(&c)? {
+            None => return Err(io::Error::from(io::ErrorKind::NotFound)),
+            Some(st) => match EntryKind::from_mode(st.st_mode) {
+                EntryKind::File => {}
+                other => return Err(io::Error::other(format!("it is a {}, not a regular file", other.describe()))),
+            },
+        }
+        let file = self.open_file_nofollow(&c)?;
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::other("it was replaced by something that is not a regular file"));
+        }
+        Ok(file)
+    }
+
     /// Open `name` read-only without following symlinks or blocking on FIFOs.
     pub(crate) fn open_file_nofollow(&self, c: &CStr) -> io::Result<File> {
         let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;

@@ -305,6 +305,15 @@ impl BackupSession {
         Ok(Replaced { outcome, backup })
     }
 
+    /// The directory holding `path` (relative to the scan dir, or absolute under it), opened
+    /// without following symlinks, with `path`'s last component and its display path; for
+    /// changes that replace nothing (renames, mode changes) but must stay inside the scan dir.
+    pub fn parent_of(&self, path: &Path) -> Result<(Dir, OsString, PathBuf), BackupError> {
+        let comps = self.relative_components(path)?;
+        let (dir, display) = self.open_parent(&comps)?;
+        Ok((dir, last(&comps).to_os_string(), display))
+    }
+
     /// Write the manifest now (`"complete": false`), if anything was backed up.
     pub fn flush(&mut self) -> Result<Option<PathBuf>, BackupError> {
         self.write_manifest(false)

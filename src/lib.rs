@@ -14,6 +14,7 @@ pub mod consistency;
 pub mod exit_codes;
 pub mod finding;
 pub mod layout;
+pub mod migrate;
 pub mod pyjson;
 pub mod regen;
 pub mod repair;

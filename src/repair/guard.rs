@@ -10,10 +10,20 @@ use super::state::ScanDirState;
 
 /// Why a scan dir with work to do is left alone.
 pub fn in_use(state: &ScanDirState, min_idle: Duration, now: SystemTime) -> Option<String> {
-    if state.scan_running {
+    busy(state.scan_running, state.last_change, min_idle, now)
+}
+
+/// [`in_use`] for a verb that has not gathered a [`ScanDirState`] (migrate).
+pub fn in_use_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> Option<String> {
+    let (running, last_change) = super::state::activity(dir);
+    busy(running, last_change, min_idle, now)
+}
+
+fn busy(scan_running: bool, last_change: Option<SystemTime>, min_idle: Duration, now: SystemTime) -> Option<String> {
+    if scan_running {
         return Some("meta.json says a scan is running".into());
     }
-    if let Some(changed) = state.last_change {
+    if let Some(changed) = last_change {
         let idle = now.duration_since(changed).unwrap_or(Duration::ZERO);
         if idle < min_idle {
             return Some(format!(

@@ -76,21 +76,16 @@ impl ScanDirState {
             temps: BTreeMap::new(),
             bad_checkpoints: Vec::new(),
             last_change: None,
-            scan_running: scan_running(dir),
+            scan_running: false,
             io_errors: Vec::new(),
         };
+        (state.scan_running, state.last_change) = activity(dir);
         for kind in REBUILD_ORDER {
             let state_of = output_state(&dir.join(output_name(kind)), kind);
             state.outputs.insert(kind, state_of);
         }
         state.scan_entries();
         state
-    }
-
-    fn note_change(&mut self, meta: &std::fs::Metadata) {
-        if let Ok(modified) = meta.modified() {
-            self.last_change = self.last_change.max(Some(modified));
-        }
     }
 
     fn scan_entries(&mut self) {
@@ -112,10 +107,6 @@ impl ScanDirState {
             }
             if !entry.file_type().is_file() || entry.depth() == 0 {
                 continue;
-            }
-            // Files only: a directory's mtime also moves when scanaudit creates its own state.
-            if let Ok(meta) = entry.metadata() {
-                self.note_change(&meta);
             }
             let path = entry.path();
             let parent = path.parent().unwrap_or(&self.dir);
@@ -202,6 +193,29 @@ fn output_state(path: &Path, kind: FileKind) -> OutputState {
             Err(error) => OutputState::Unreadable(error.to_string()),
         },
     }
+}
+
+/// Whether `meta.json` says a scan is running, and the newest mtime of any file in the scan
+/// dir (scanaudit's own state excluded; files only, because a directory's mtime also moves
+/// when scanaudit creates its own state).
+pub fn activity(dir: &Path) -> (bool, Option<SystemTime>) {
+    let mut last_change = None;
+    let walker = walkdir::WalkDir::new(dir).follow_links(false).same_file_system(true);
+    let mut it = walker.into_iter();
+    while let Some(entry) = it.next() {
+        // Unreadable entries are reported by the walk that plans the work.
+        let Ok(entry) = entry else { continue };
+        if entry.file_type().is_dir() && entry.depth() > 0 && entry.file_name() == crate::backup::STATE_DIR {
+            it.skip_current_dir();
+            continue;
+        }
+        if entry.file_type().is_file() {
+            if let Some(modified) = entry.metadata().ok().and_then(|m| m.modified().ok()) {
+                last_change = last_change.max(Some(modified));
+            }
+        }
+    }
+    (scan_running(dir), last_change)
 }
 
 /// `meta.json` lives in the run dir (`scans/<sha>/`), or in the scan dir itself before the

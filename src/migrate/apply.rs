@@ -1,0 +1,298 @@
+//! Carrying out a migrate plan: per scan dir, under its lock, one backup session, every step
+//! atomic on its own. A step that finds the disk changed since planning does nothing and
+//! says so; the next run plans again from what is there.
+
+use std::ffi::OsStr;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Serialize;
+
+use super::plan::Plan;
+use super::{ContentCheck, MigrationAction, Step};
+use crate::atomic::{self, EntryKind};
+use crate::backup::{sha256_hex, BackupAction, BackupSession};
+use crate::layout::shape_for;
+use crate::repair::guard::ScanDirLock;
+use crate::validate::validate_bytes;
+
+pub use crate::repair::ActionOutcome;
+
+/// What happened to one action, with what its steps found on the way.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionResult {
+    #[serde(flatten)]
+    pub outcome: ActionOutcome,
+    /// Steps that found something in the way and left it (an existing file kept, a file
+    /// changed since planning).
+    pub details: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DirOutcome {
+    pub scan_dir: PathBuf,
+    pub results: Vec<ActionResult>,
+    pub backup_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    pub dirs: Vec<DirOutcome>,
+    pub interrupted: bool,
+}
+
+impl Applied {
+    pub fn results(&self) -> impl Iterator<Item = &ActionResult> {
+        self.dirs.iter().flat_map(|d| &d.results)
+    }
+}
+
+/// Applies the runnable part of `plan`. Stops between actions once `stop` is set.
+pub fn apply(plan: &Plan, stop: &AtomicBool) -> Applied {
+    let mut applied = Applied::default();
+    for dir in plan.runnable() {
+        let all = |outcome: ActionOutcome| {
+            dir.actions.iter().map(|_| ActionResult { outcome: outcome.clone(), details: Vec::new() }).collect()
+        };
+        let skipped = |why: &str| all(ActionOutcome::Skipped(why.to_string()));
+        if stop.load(Ordering::SeqCst) {
+            applied.interrupted = true;
+            applied.dirs.push(DirOutcome {
+                scan_dir: dir.scan_dir.clone(),
+                results: skipped("interrupted"),
+                backup_dir: None,
+            });
+            continue;
+        }
+        let _lock = match ScanDirLock::try_acquire(&dir.scan_dir) {
+            Ok(Some(lock)) => lock,
+            Ok(None) => {
+                let results = skipped("another scanaudit holds the scan dir's lock");
+                applied.dirs.push(DirOutcome { scan_dir: dir.scan_dir.clone(), results, backup_dir: None });
+                continue;
+            }
+            Err(error) => {
+                let results = all(ActionOutcome::Failed(format!("cannot take the scan dir's lock: {error}")));
+                applied.dirs.push(DirOutcome { scan_dir: dir.scan_dir.clone(), results, backup_dir: None });
+                continue;
+            }
+        };
+        let mut session = match BackupSession::begin(&dir.scan_dir) {
+            Ok(session) => session,
+            Err(error) => {
+                let results = all(ActionOutcome::Failed(format!("cannot start a backup: {error}")));
+                applied.dirs.push(DirOutcome { scan_dir: dir.scan_dir.clone(), results, backup_dir: None });
+                continue;
+            }
+        };
+        let mut results = Vec::new();
+        let mut failed = false;
+        for action in &dir.actions {
+            if stop.load(Ordering::SeqCst) {
+                applied.interrupted = true;
+                results
+                    .push(ActionResult { outcome: ActionOutcome::Skipped("interrupted".into()), details: Vec::new() });
+                continue;
+            }
+            if failed {
+                // Later migrations were planned on the assumption that earlier ones happened
+                // (the language-level move above all): never run them over a failure.
+                let why = "an earlier action in this scan dir failed".to_string();
+                results.push(ActionResult { outcome: ActionOutcome::Skipped(why), details: Vec::new() });
+                continue;
+            }
+            let result = run_action(&mut session, &dir.scan_dir, action);
+            failed |= matches!(result.outcome, ActionOutcome::Failed(_));
+            results.push(result);
+        }
+        let backup_dir = session.session_dir().map(PathBuf::from);
+        if let Err(error) = session.finish() {
+            let outcome = ActionOutcome::Failed(format!("writing the backup manifest: {error}"));
+            results.push(ActionResult { outcome, details: Vec::new() });
+        }
+        applied.dirs.push(DirOutcome { scan_dir: dir.scan_dir.clone(), results, backup_dir });
+    }
+    applied
+}
+
+/// Runs one action's steps in order; the first failing step ends it.
+fn run_action(session: &mut BackupSession, scan_dir: &Path, action: &MigrationAction) -> ActionResult {
+    let mut details = Vec::new();
+    let mut not_durable = None;
+    for step in &action.steps {
+        match run_step(session, scan_dir, step, &action.reason) {
+            Ok(StepDone::Done) => {}
+            Ok(StepDone::NotDurable(why)) => not_durable = Some(why),
+            Ok(StepDone::LeftAlone(why)) => details.push(why),
+            Err(error) => return ActionResult { outcome: ActionOutcome::Failed(error), details },
+        }
+    }
+    let outcome = match not_durable {
+        Some(why) => ActionOutcome::DoneNotDurable(why),
+        None => ActionOutcome::Done,
+    };
+    ActionResult { outcome, details }
+}
+
+enum StepDone {
+    Done,
+    NotDurable(String),
+    /// Nothing changed, for this reason.
+    LeftAlone(String),
+}
+
+fn run_step(session: &mut BackupSession, scan_dir: &Path, step: &Step, reason: &str) -> Result<StepDone, String> {
+    // The backup session names files relative to the scan dir.
+    let rel = |path: &Path| path.strip_prefix(scan_dir).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf());
+    match step {
+        Step::Create { path, contents, check } => {
+            let (dir, name, display) = session.parent_of(&rel(path)).map_err(|e| e.to_string())?;
+            match dir.entry_kind(&name).map_err(|e| e.to_string())? {
+                EntryKind::Missing => {}
+                _ => return Ok(StepDone::LeftAlone(format!("kept the existing {}", display.display()))),
+            }
+            let validator = validator(*check);
+            let outcome = dir.write_atomic(&name, contents, &validator).map_err(|e| e.to_string())?;
+            Ok(durability(outcome))
+        }
+        Step::Rewrite { path, contents, check, expected_sha256 } => {
+            let rel = rel(path);
+            if hash_of(session, &rel)?.as_deref() != Some(expected_sha256.as_str()) {
+                return Ok(StepDone::LeftAlone(changed_since_planning(path)));
+            }
+            let validator = validator(*check);
+            let replaced = session
+                .replace(&rel, contents, BackupAction::Migrate, reason, &validator)
+                .map_err(|e| e.to_string())?;
+            Ok(durability(replaced.outcome))
+        }
+        Step::Retire { path, expected_sha256 } => {
+            let rel = rel(path);
+            if hash_of(session, &rel)?.as_deref() != Some(expected_sha256.as_str()) {
+                return Ok(StepDone::LeftAlone(changed_since_planning(path)));
+            }
+            session.move_file(&rel, BackupAction::Migrate, reason).map_err(|e| e.to_string())?;
+            Ok(StepDone::Done)
+        }
+        Step::Rename { from, to } => {
+            let (from_dir, from_name, from_display) = session.parent_of(&rel(from)).map_err(|e| e.to_string())?;
+            let (to_dir, to_name, to_display) = session.parent_of(&rel(to)).map_err(|e| e.to_string())?;
+            if from_dir.entry_kind(&from_name).map_err(|e| e.to_string())? == EntryKind::Missing {
+                return Ok(StepDone::LeftAlone(format!("{} is gone", from_display.display())));
+            }
+            if to_dir.entry_kind(&to_name).map_err(|e| e.to_string())? != EntryKind::Missing {
+                return Ok(StepDone::LeftAlone(format!(
+                    "{} already exists: {} was not moved",
+                    to_display.display(),
+                    from_display.display()
+                )));
+            }
+            rename_noreplace(&from_dir, &from_name, &to_dir, &to_name)
+                .map_err(|e| format!("moving {} to {}: {e}", from_display.display(), to_display.display()))?;
+            let synced = to_dir.sync().and_then(|()| from_dir.sync());
+            Ok(match synced {
+                Ok(()) => StepDone::Done,
+                Err(error) => StepDone::NotDurable(error.to_string()),
+            })
+        }
+        Step::CreateDir { path } => {
+            let (dir, name, display) = session.parent_of(&rel(path)).map_err(|e| e.to_string())?;
+            match dir.entry_kind(&name).map_err(|e| e.to_string())? {
+                EntryKind::Dir => Ok(StepDone::Done),
+                EntryKind::Missing => {
+                    dir.create_child(&name).map_err(|e| e.to_string())?;
+                    Ok(match dir.sync() {
+                        Ok(()) => StepDone::Done,
+                        Err(error) => StepDone::NotDurable(error.to_string()),
+                    })
+                }
+                other => Err(format!("{} is a {}, not a directory", display.display(), other.describe())),
+            }
+        }
+        Step::RemoveEmptyDir { path } => {
+            let (dir, name, display) = session.parent_of(&rel(path)).map_err(|e| e.to_string())?;
+            match dir.remove_empty_child(&name) {
+                Ok(()) => Ok(match dir.sync() {
+                    Ok(()) => StepDone::Done,
+                    Err(error) => StepDone::NotDurable(error.to_string()),
+                }),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(StepDone::Done),
+                Err(error) if error.raw_os_error() == Some(libc::ENOTEMPTY) => {
+                    Ok(StepDone::LeftAlone(format!("{} is not empty: left in place", display.display())))
+                }
+                Err(error) => Err(format!("removing the empty directory {}: {error}", display.display())),
+            }
+        }
+        Step::SetMode { path, from, to } => {
+            let (dir, name, display) = session.parent_of(&rel(path)).map_err(|e| e.to_string())?;
+            let file = dir.open_regular_nofollow(&name).map_err(|e| format!("{}: {e}", display.display()))?;
+            let mode =
+                file.metadata().map_err(|e| format!("{}: {e}", display.display()))?.permissions().mode() & 0o7777;
+            if mode != *from {
+                return Ok(StepDone::LeftAlone(format!(
+                    "{} is now mode {mode:04o}, not {from:04o}: left alone",
+                    display.display()
+                )));
+            }
+            file.set_permissions(std::fs::Permissions::from_mode(*to))
+                .map_err(|e| format!("chmod {to:04o} {}: {e}", display.display()))?;
+            Ok(StepDone::Done)
+        }
+    }
+}
+
+fn durability(outcome: atomic::WriteOutcome) -> StepDone {
+    if outcome.durable {
+        StepDone::Done
+    } else {
+        StepDone::NotDurable(outcome.dir_sync_error.unwrap_or_else(|| "directory not synced".to_string()))
+    }
+}
+
+fn changed_since_planning(path: &Path) -> String {
+    format!("{} changed since the plan was made: left alone", path.display())
+}
+
+/// sha256 of the regular file at `rel`, `None` when it is gone.
+fn hash_of(session: &BackupSession, rel: &Path) -> Result<Option<String>, String> {
+    let (dir, name, display) = session.parent_of(rel).map_err(|e| e.to_string())?;
+    let mut file = match dir.open_regular_nofollow(&name) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(format!("{}: {error}", display.display())),
+    };
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(|e| format!("reading {}: {e}", display.display()))?;
+    Ok(Some(sha256_hex(&bytes)))
+}
+
+fn validator(check: ContentCheck) -> impl Fn(&[u8]) -> Result<(), String> {
+    move |bytes: &[u8]| match check {
+        ContentCheck::Json(kind) => match validate_bytes(bytes, shape_for(kind, None)).problem {
+            None => Ok(()),
+            Some(problem) => Err(format!("{}: {}", problem.kind, problem.message)),
+        },
+        ContentCheck::Utf8Text => std::str::from_utf8(bytes).map(drop).map_err(|e| format!("not UTF-8: {e}")),
+    }
+}
+
+/// `renameat2(RENAME_NOREPLACE)`: never replaces what is at the target, even if it appeared
+/// after the check. File systems without it (EINVAL) get a plain rename after the check.
+fn rename_noreplace(from_dir: &atomic::Dir, from: &OsStr, to_dir: &atomic::Dir, to: &OsStr) -> std::io::Result<()> {
+    let c_from = atomic::component(from, from_dir.path()).map_err(std::io::Error::other)?;
+    let c_to = atomic::component(to, to_dir.path()).map_err(std::io::Error::other)?;
+    // SAFETY: valid fds and NUL-terminated names.
+    let rc = unsafe {
+        libc::renameat2(from_dir.raw(), c_from.as_ptr(), to_dir.raw(), c_to.as_ptr(), libc::RENAME_NOREPLACE)
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let error = std::io::Error::last_os_error();
+    if error.raw_os_error() == Some(libc::EINVAL) {
+        return from_dir.rename_to(&c_from, to_dir, &c_to);
+    }
+    Err(error)
+}
