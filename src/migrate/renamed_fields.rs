@@ -64,17 +64,20 @@ mod tests {
     #[test]
     fn old_forms_are_left_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let unit = r#"{"id": "tool/cache.py:warm_cache", "code": {"primary_code": "def warm_cache(keys): pass",
-            "primary_origin": {"file_path": "tool/cache.py", "enhanced": true, "files_included": ["tool/cache.py", "tool/db.py"]}},
-            "agent_context": {"error": "Agent error: Connection error.", "security_classification": "neutral", "confidence": 0.0}}"#;
+        let unit = r#"{
+  "id": "tool/cache.py:warm_cache",
+  "code": {"primary_code": "def warm_cache(keys): pass",
+           "primary_origin": {"file_path": "tool/cache.py", "enhanced": true,
+                              "files_included": ["tool/cache.py", "tool/db.py"]}},
+  "agent_context": {"error": "Agent error: Connection error.", "security_classification": "neutral",
+                    "confidence": 0.0}
+}"#;
+        let result =
+            r#"{"finding": "safe", "verdict": "SAFE", "is_enhanced": true, "unit_id": "tool/cache.py:warm_cache"}"#;
         let files = [
             ("dataset_enhanced.json", format!(r#"{{"name": "oldtool", "units": [{unit}], "metadata": {{}}}}"#)),
             ("enhance_checkpoint.json", format!(r#"{{"units": [{unit}], "metadata": {{"checkpoint": true}}}}"#)),
-            (
-                "results.json",
-                r#"{"results": [{"finding": "safe", "verdict": "SAFE", "is_enhanced": true, "unit_id": "tool/cache.py:warm_cache"}]}"#
-                    .to_string(),
-            ),
+            ("results.json", format!(r#"{{"results": [{result}]}}"#)),
         ];
         for (name, text) in &files {
             std::fs::write(dir.path().join(name), text).unwrap();
