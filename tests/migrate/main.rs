@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod fields;
 mod file_modes;
 
 use std::collections::BTreeMap;
