@@ -531,10 +531,16 @@ impl<'v, 'a> Rules<'v, 'a> {
         // A damaged checkpoint (no id, torn) is its own finding; it still counts by name here.
         let names: HashSet<String> = analyze.units.iter().map(|f| file_name(f.path)).collect();
         let in_results: HashSet<&str> = results.items(tag::RESULT_UNIT_ID).filter_map(|(_, v)| v.as_str()).collect();
+        // A unit the fork's analyze_checkpoint.json holds has its checkpoint there (a rebuild
+        // takes it from there); `legacy-layout` already says current OpenAnt needs it migrated.
+        let in_single_file: HashSet<&str> = self
+            .captures("analyze_checkpoint.json")
+            .map(|c| c.items(tag::LEGACY_RESULT_UNIT_ID).filter_map(|(_, v)| v.as_str()).collect())
+            .unwrap_or_default();
         let unchecked: BTreeSet<&str> = in_results
             .difference(&checkpointed)
             .copied()
-            .filter(|id| !names.contains(&checkpoint_file_name(id)))
+            .filter(|id| !names.contains(&checkpoint_file_name(id)) && !in_single_file.contains(id))
             .collect();
         let left_out: BTreeSet<&str> =
             checkpointed.intersection(&working).copied().filter(|id| !in_results.contains(id)).collect();

@@ -2170,10 +2170,72 @@ def gen_legacy(root):
                            raised=[], earlier=True)
     D.cross(d / "verify_checkpoint.json", "legacy-layout", "legacy-checkpoint", "warn", None, d)
     D.mtimes[D.rel(d / "verify_checkpoint.json")] = T("2026-04-18T17:02:55")
+    # the fork before its merge again, killed after each step had saved its last unit and
+    # written its output, before it deleted its single file: every unit is in the single files,
+    # and the outputs are what the fork wrote from them (tests delete or tear an output and
+    # expect `scanaudit repair` to write it back from the single file)
+    sha_k = "3d5e7f9a1c2b4d6e8f0a1b2c3d4e5f6071829304"
+    units = [u for u in forkstop_units() if u.error is None]
+    sc, d = project_scan(P, "forkdone", dict(seed=67, dynamic=False, report=False, checkpoint_dirs=False),
+                         units, sha_k, lang="javascript", era="fork", meta=False, start="2026-03-24T09:00:00")
+    fork_finished_enhance(d)
+    fork_finished_analyze(d, order=["src/routes/health.js:health", "src/lib/données/format.js:formaterMontant",
+                                    "src/routes/invoices.js:getInvoice", "src/lib/i18n.js:traduire",
+                                    "src/auth/session.js:checkSession", "src/routes/export.js:exportCsv",
+                                    "src/lib/merge.js:deepMerge"])
+    fork_verify_checkpoint(d, done=["src/lib/merge.js:deepMerge", "src/routes/invoices.js:getInvoice",
+                                    "src/routes/export.js:exportCsv", "src/lib/données/format.js:formaterMontant"],
+                           raised=[])
+    for name, when in (("dataset_enhanced_checkpoint.json", "2026-03-24T09:06:39"),
+                       ("analyze_checkpoint.json", "2026-03-24T09:24:59"),
+                       ("verify_checkpoint.json", "2026-03-24T09:43:20")):
+        D.cross(d / name, "legacy-layout", "legacy-checkpoint", "warn", None, d)
+        D.mtimes[D.rel(d / name)] = T(when)
     for rel, when in D.mtimes.items():
         os.utime(root / rel, (when, when))
     D.findings.sort(key=lambda f: (f["path"], f["kind"]))
     return D
+
+
+def fork_finished_enhance(d):
+    """dataset_enhanced_checkpoint.json as the fork's enhance saved it after its last unit: the
+    dataset with every unit as dataset_enhanced.json has it, and metadata.checkpoint,
+    agentic_stats and the tracker totals that the output then got."""
+    ds = load(d / "dataset.json")
+    enh = load(d / "dataset_enhanced.json")
+    doc = dict(enh)
+    md = dict(ds["metadata"])
+    md["checkpoint"] = True
+    md["agentic_stats"] = enh["metadata"]["agentic_stats"]
+    md["token_usage"] = enh["metadata"]["token_usage"]
+    doc["metadata"] = md
+    dump(d / "dataset_enhanced_checkpoint.json", doc)
+
+
+def fork_finished_analyze(d, order):
+    """analyze_checkpoint.json as the fork's parallel analyze (6b173c1, token_usage since 73a01a0)
+    saved it after its last unit, `order` being the completion order: results and code_by_route
+    in that order. results.json (sorted by unit_id) kept that code_by_route, and verify copied it
+    into results_verified.json, so both are rewritten with the run's key order."""
+    res = load(d / "results.json")
+    by_id = {r["unit_id"]: r for r in res["results"]}
+    results = [by_id[u] for u in order]
+    code_by_route = {}
+    for r in results:
+        code_by_route[r["route_key"]] = res["code_by_route"][r["route_key"]]
+    assert sorted(code_by_route) == sorted(res["code_by_route"])
+    res["code_by_route"] = code_by_route
+    dump(d / "results.json", res)
+    rv = load(d / "results_verified.json")
+    rv["code_by_route"] = code_by_route
+    dump(d / "results_verified.json", rv)
+    tin = sum(r.get("prompt_length", 0) // 3 for r in results)
+    tout = 400 * len(results)
+    dump(d / "analyze_checkpoint.json", {
+        "results": results, "code_by_route": code_by_route, "counts": count_verdicts(results, fork=True),
+        "dataset": "dataset_enhanced.json", "model": res["model"],
+        "token_usage": {"total_calls": len(results), "total_input_tokens": tin, "total_output_tokens": tout,
+                        "total_tokens": tin + tout, "total_cost_usd": round(tin * 15e-6 + tout * 75e-6, 6)}})
 
 
 def fork_enhance_checkpoint(d, done, raised):
@@ -2286,6 +2348,8 @@ def sf_kind(name, doc):
     if name == "verify_checkpoint.json" and (isinstance(doc.get("verified"), list)
                                              or isinstance(doc.get("completed_keys"), list)):
         return "verify"
+    if name == "dataset_enhanced_checkpoint.json" and isinstance(doc.get("units"), list):
+        return "enhance"      # the fork's own name: its master's retry copy has no checkpoint flag
     md = doc.get("metadata")
     if isinstance(doc.get("units"), list) and isinstance(md, dict) and md.get("checkpoint") is True:
         return "enhance"

@@ -53,7 +53,7 @@ fn enhanced(scan: &Scan, era: Era, salvaged: Option<&SalvagedFields>) -> Rebuilt
     let cp_dir = scanaudit::regen::checkpoints::enhance_checkpoint_dir_in(&d, era);
     let cps = CheckpointSet::load_dir(&d.join(cp_dir), CheckpointStep::Enhance).unwrap();
     assert!(cps.dir_exists, "{}: no enhance checkpoints", scan.rel);
-    rebuild_enhanced(&EnhanceInputs { dataset: &dataset, checkpoints: &cps, era, salvaged }).unwrap()
+    rebuild_enhanced(&EnhanceInputs { dataset: &dataset, checkpoints: &cps, era, salvaged, single_file: None }).unwrap()
 }
 
 fn results(scan: &Scan, era: Era, salvaged: Option<&SalvagedFields>) -> Rebuilt {
@@ -467,7 +467,7 @@ mod no_panic {
             let salvaged = salvage_leading_fields(&old_bytes.as_bytes()[..cut.index(old_bytes.len() + 1)]);
             for step in [CheckpointStep::Enhance, CheckpointStep::Analyze, CheckpointStep::Verify] {
                 let set = CheckpointSet::from_files(step, files(cps.clone()));
-                let _ = rebuild_enhanced(&EnhanceInputs { dataset: &doc, checkpoints: &set, era, salvaged: Some(&salvaged) });
+                let _ = rebuild_enhanced(&EnhanceInputs { dataset: &doc, checkpoints: &set, era, salvaged: Some(&salvaged), single_file: None });
                 let report = PyValue::Object(PyObject::from_iter([("inputs".to_owned(), doc.clone())]));
                 let inputs = AnalyzeInputs::from_report(&doc, Some(&report), "dataset.json");
                 let _ = rebuild_results(&inputs, &set, era, Some(&salvaged), now());

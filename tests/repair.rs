@@ -594,3 +594,282 @@ fn a_torn_dynamic_test_checkpoint_keeps_its_old_result() {
     assert!(notes_of(&doc, "dynamic_test_results.json").iter().any(|n| n.starts_with(note)), "{doc:#}");
     settled(&scan, "dynamic-test");
 }
+
+/// The fork before its merge, killed after each step had saved its last unit and written its
+/// output, before it deleted that step's single-file checkpoint: every unit is in the single
+/// files, and the outputs are what the fork wrote from them (the generator builds both).
+const FORKDONE: &str = "legacy/projects/forkdone/scans/3d5e7f9a1c2/javascript";
+/// The fork before its merge, whose enhance, analyze and verify re-runs were interrupted: the
+/// single files hold some units, errors among them, and the outputs are an earlier run's.
+const FORKSTOP: &str = "legacy/projects/forkstop/scans/7e1a0c3b9d2/javascript";
+/// The fork's master re-ran verify to the end over an interrupted single-file verify; the
+/// leftover `verify_checkpoint.json` says other things than the newer per-unit files.
+const RESUMED: &str = "legacy/projects/forkstop/scans/a565352c0ff/javascript";
+const OLDTOOL: &str = "legacy/projects/oldtool/scans/0d729f6a1b2";
+
+/// Each output and the single file it is rebuilt from.
+const SINGLE_FILES: [(&str, &str); 3] = [
+    ("dataset_enhanced.json", "dataset_enhanced_checkpoint.json"),
+    ("results.json", "analyze_checkpoint.json"),
+    ("results_verified.json", "verify_checkpoint.json"),
+];
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn unfixable(doc: &Value) -> Vec<(String, String, Option<String>)> {
+    doc["scan_dirs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| d["unfixable"].as_array().unwrap())
+        .map(|u| {
+            let name = Path::new(u["path"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned();
+            (name, u["reason"].as_str().unwrap().to_string(), u["fix"].as_str().map(str::to_string))
+        })
+        .collect()
+}
+
+/// After a repair from single files: check asks nothing more of repair and finds no output
+/// missing or stale and no unit it would redo for want of a checkpoint; a second repair does
+/// nothing and exits 0.
+fn settled_after_single_files(scan: &Path) {
+    let (_, check) = common::check_json(&[scan.to_str().unwrap()]);
+    for f in common::findings(&check) {
+        assert!(!f["fix"].as_str().is_some_and(|fix| fix.starts_with("scanaudit repair")), "{f:#}");
+        assert!(!matches!(f["kind"].as_str(), Some("output-missing" | "output-stale" | "run-incomplete")), "{f:#}");
+    }
+    let (again, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!((again, actions(&doc).len()), (0, 0), "second repair: {doc:#}");
+}
+
+/// Each output of a single-file-era scan, missing or torn, comes back from its single file as
+/// the fork wrote it, byte for byte; only results.json's `timestamp` (the clock when analyze
+/// finished, in no checkpoint) cannot come back once the old file has lost it. The single
+/// files are read, never changed or moved.
+#[test]
+fn outputs_are_rebuilt_from_the_single_file_checkpoints_of_their_step() {
+    for (output, single) in SINGLE_FILES {
+        for how in [Damage::Missing, Damage::Empty, Damage::Cut(0.5), Damage::Cut(0.97)] {
+            let tree = Tree::copy("legacy", OLD);
+            let scan = tree.path(FORKDONE);
+            let target = scan.join(output);
+            let reference = read(&target);
+            let singles: Vec<Vec<u8>> = SINGLE_FILES.iter().map(|(_, s)| read(&scan.join(s))).collect();
+            damage(&target, how);
+            common::set_age(tree.root(), OLD);
+            let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+            let context = format!("{output} {how:?}: {doc:#}");
+            assert_eq!(status, 1, "{context}");
+            let [action] = actions(&doc)[..] else { panic!("one action: {context}") };
+            assert!(action["target"].as_str().unwrap().ends_with(output), "{context}");
+            assert!(action["reason"].as_str().unwrap().ends_with(single), "the plan names its input: {context}");
+            let units = if single == "verify_checkpoint.json" { 4 } else { 7 };
+            let taken = format!("{single}: {units} units taken from this");
+            assert!(notes_of(&doc, output).iter().any(|n| n.starts_with(&taken)), "{context}");
+
+            let rebuilt = read(&target);
+            if rebuilt != reference {
+                assert!(
+                    output == "results.json" && matches!(how, Damage::Missing | Damage::Empty),
+                    "{output} is not what the fork wrote: {context}"
+                );
+                assert!(named_fields(action).contains(&"timestamp".to_string()), "{context}");
+                let mut got: Value = serde_json::from_slice(&rebuilt).unwrap();
+                let mut want: Value = serde_json::from_slice(&reference).unwrap();
+                got.as_object_mut().unwrap().remove("timestamp");
+                want.as_object_mut().unwrap().remove("timestamp");
+                assert_eq!(got, want, "{context}");
+                // The bytes too: serde_json's maps would not see a key order the fork kept.
+                let text = String::from_utf8(rebuilt).unwrap();
+                let line = text.lines().nth(3).unwrap();
+                assert!(line.starts_with("  \"timestamp\": "), "{line}");
+                let others = |t: &str| {
+                    t.lines().enumerate().filter(|(i, _)| *i != 3).map(|(_, l)| l.to_string()).collect::<Vec<_>>()
+                };
+                assert_eq!(others(&text), others(&String::from_utf8(reference).unwrap()), "{context}");
+            }
+            for ((_, name), bytes) in SINGLE_FILES.iter().zip(&singles) {
+                assert_eq!(&read(&scan.join(name)), bytes, "{name} changed: {context}");
+            }
+            settled_after_single_files(&scan);
+        }
+    }
+}
+
+/// The fork deleted a single file once its output was written, so one that is left is
+/// evidence the step ran: the output is rebuilt even when no step report says so.
+#[test]
+fn a_single_file_is_evidence_that_its_step_ran() {
+    let tree = Tree::copy("legacy", OLD);
+    let scan = tree.path(FORKDONE);
+    let reference = read(&scan.join("results_verified.json"));
+    std::fs::remove_file(scan.join("verify.report.json")).unwrap();
+    std::fs::remove_file(scan.join("results_verified.json")).unwrap();
+    common::set_age(tree.root(), OLD);
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status, 1, "{doc:#}");
+    assert!(read(&scan.join("results_verified.json")) == reference, "{doc:#}");
+}
+
+/// Where the per-unit dir has a unit too, its file wins over the single file's (OpenAnt wrote
+/// it later); the other units still come from the single file, and check does not count them
+/// as units OpenAnt redoes for want of a checkpoint.
+#[test]
+fn per_unit_files_win_over_the_single_files_units() {
+    // The fork's master finished verify over the single file: every unit has a newer file.
+    let tree = Tree::copy("legacy", OLD);
+    let scan = tree.path(RESUMED);
+    let target = scan.join("results_verified.json");
+    let reference = read(&target);
+    damage(&target, Damage::Missing);
+    common::set_age(tree.root(), OLD);
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status, 1, "{doc:#}");
+    assert!(read(&target) == reference, "the per-unit files' verifications, as before: {doc:#}");
+    let kept = "verify_checkpoint.json: for 2 of its units verify_checkpoints/ has its own file, which wins";
+    assert!(notes_of(&doc, "results_verified.json").iter().any(|n| n.starts_with(kept)), "{doc:#}");
+    settled_after_single_files(&scan);
+
+    // One unit of the single-file scan also has a per-unit file, which says something else.
+    let tree = Tree::copy("legacy", OLD);
+    let scan = tree.path(FORKDONE);
+    let migrated = common::testdata(&FORKDONE.replacen("legacy", "migrated", 1));
+    let name = "src__routes__health.js_health.json";
+    let mut own: Value = serde_json::from_slice(&read(&migrated.join("analyze_checkpoints").join(name))).unwrap();
+    own["result"]["reasoning"] = Value::from("re-analyzed by a later run");
+    std::fs::create_dir(scan.join("analyze_checkpoints")).unwrap();
+    std::fs::write(scan.join("analyze_checkpoints").join(name), serde_json::to_vec_pretty(&own).unwrap()).unwrap();
+    let reference: Value = serde_json::from_slice(&read(&scan.join("results.json"))).unwrap();
+    damage(&scan.join("results.json"), Damage::Missing);
+    common::set_age(tree.root(), OLD);
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status, 1, "{doc:#}");
+    let rebuilt: Value = serde_json::from_slice(&read(&scan.join("results.json"))).unwrap();
+    let results = rebuilt["results"].as_array().unwrap();
+    assert_eq!(results.len(), 7);
+    for (got, want) in results.iter().zip(reference["results"].as_array().unwrap()) {
+        assert_eq!(got["unit_id"], want["unit_id"]);
+        if got["unit_id"] == "src/routes/health.js:health" {
+            assert_eq!(got["reasoning"], "re-analyzed by a later run");
+        } else {
+            assert_eq!(got, want);
+        }
+    }
+    assert_eq!(rebuilt["code_by_route"], reference["code_by_route"]);
+    assert!(notes_of(&doc, "results.json").iter().any(|n| n.starts_with("analyze_checkpoint.json: 6 units taken")));
+    settled_after_single_files(&scan);
+}
+
+/// An interrupted run's single file holds some units: those come back (its errored unit as
+/// the error result a failed retry writes), the rest are listed for OpenAnt to redo, never
+/// invented.
+#[test]
+fn an_interrupted_runs_single_file_gives_back_the_units_it_holds() {
+    let tree = Tree::copy("legacy", OLD);
+    let scan = tree.path(FORKSTOP);
+    damage(&scan.join("results.json"), Damage::Missing);
+    common::set_age(tree.root(), OLD);
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status, 5, "fixed, and units remain for OpenAnt: {doc:#}");
+    let rebuilt: Value = serde_json::from_slice(&read(&scan.join("results.json"))).unwrap();
+    let ids: Vec<&str> =
+        rebuilt["results"].as_array().unwrap().iter().map(|r| r["unit_id"].as_str().unwrap()).collect();
+    // Sorted by unit id, as the fork writes results.json.
+    assert_eq!(
+        ids,
+        [
+            "src/lib/données/format.js:formaterMontant",
+            "src/lib/i18n.js:traduire",
+            "src/routes/export.js:exportCsv",
+            "src/routes/health.js:health",
+            "src/routes/invoices.js:getInvoice"
+        ]
+    );
+    assert_eq!(rebuilt["results"][1]["verdict"], "ERROR");
+    assert_eq!(rebuilt["metrics"]["total"], 8);
+    let mut redo: Vec<String> = unfixable(&doc)
+        .into_iter()
+        .filter(|(name, _, fix)| name == "results.json" && fix.as_deref() == Some("openant analyze"))
+        .map(|(_, reason, _)| reason.split(' ').nth(1).unwrap().to_string())
+        .collect();
+    redo.sort();
+    assert_eq!(
+        redo,
+        [
+            "src/auth/session.js:checkSession",
+            "src/lib/i18n.js:traduire",
+            "src/lib/merge.js:deepMerge",
+            "src/routes/webhook.js:receive"
+        ]
+    );
+    let notes = notes_of(&doc, "results.json");
+    assert!(notes.iter().any(|n| n.starts_with("analyze_checkpoint.json: 4 units taken")), "{notes:#?}");
+    assert!(notes.iter().any(|n| n.contains("errored units taken too") && n.contains("traduire")), "{notes:#?}");
+    settled_after_single_files(&scan);
+}
+
+/// A torn single file is never moved or converted: it is reported, and an output that needs
+/// units only it may hold is not rebuilt. When every unit has a per-unit checkpoint, the
+/// file could add nothing, and the output is rebuilt without it.
+#[test]
+fn a_torn_single_file_is_reported_and_nothing_is_built_from_it() {
+    let tree = Tree::copy("legacy", OLD);
+    let scan = tree.path(FORKDONE);
+    let single = scan.join("analyze_checkpoint.json");
+    tear(&single);
+    let torn = read(&single);
+    damage(&scan.join("results.json"), Damage::Missing);
+    common::set_age(tree.root(), OLD);
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status, 4, "{doc:#}");
+    assert!(actions(&doc).is_empty(), "{doc:#}");
+    assert!(!scan.join("results.json").exists(), "nothing written from a torn single file");
+    assert_eq!(read(&single), torn, "the torn file stays as it is");
+    assert!(!scan.join(".scanaudit").exists(), "nothing moved into a backup");
+    let reported = unfixable(&doc);
+    let output = reported.iter().find(|(name, _, _)| name == "results.json").expect("results.json is unfixable");
+    assert!(output.1.contains("its input analyze_checkpoint.json does not parse"), "{}", output.1);
+    assert!(output.1.contains("nothing is rebuilt from a damaged single-file checkpoint"), "{}", output.1);
+    assert_eq!(output.2.as_deref(), Some("openant analyze"));
+    assert!(reported.iter().any(|(name, _, _)| name == "analyze_checkpoint.json"), "{doc:#}");
+
+    let tree = Tree::copy("legacy", OLD);
+    let scan = tree.path(RESUMED);
+    tear(&scan.join("verify_checkpoint.json"));
+    let target = scan.join("results_verified.json");
+    let reference = read(&target);
+    damage(&target, Damage::Cut(0.5));
+    common::set_age(tree.root(), OLD);
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status, 5, "rebuilt, and the torn file remains: {doc:#}");
+    assert!(read(&target) == reference, "{doc:#}");
+    let notes = notes_of(&doc, "results_verified.json");
+    assert!(notes.iter().any(|n| n.starts_with("verify_checkpoint.json was not read")), "{notes:#?}");
+    assert!(unfixable(&doc).iter().any(|(name, _, fix)| name == "verify_checkpoint.json" && fix.is_none()));
+}
+
+/// Upstream's `enhance --checkpoint FILE` before d710b90 (never deleted): dataset_enhanced.json
+/// comes back from it, its errored unit as the error a failed retry writes. Its
+/// `agentic_stats` are written in the current format, which the plan says.
+#[test]
+fn an_old_upstream_enhance_checkpoint_rebuilds_dataset_enhanced() {
+    let tree = Tree::copy("legacy", OLD);
+    let scan = tree.path(OLDTOOL);
+    let target = scan.join("dataset_enhanced.json");
+    let reference: Value = serde_json::from_slice(&read(&target)).unwrap();
+    damage(&target, Damage::Missing);
+    common::set_age(tree.root(), OLD);
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status, 5, "rebuilt; the errored unit is OpenAnt's to redo: {doc:#}");
+    let notes = notes_of(&doc, "dataset_enhanced.json");
+    assert!(notes.iter().any(|n| n.starts_with("enhance_checkpoint.json: 6 units taken")), "{notes:#?}");
+    assert!(notes.iter().any(|n| n.starts_with("metadata.agentic_stats: in the current format")), "{notes:#?}");
+    let mut rebuilt: Value = serde_json::from_slice(&read(&target)).unwrap();
+    assert_eq!(rebuilt["units"], reference["units"]);
+    let mut want = reference.clone();
+    rebuilt["metadata"].as_object_mut().unwrap().remove("agentic_stats");
+    want["metadata"].as_object_mut().unwrap().remove("agentic_stats");
+    assert_eq!(rebuilt, want);
+}

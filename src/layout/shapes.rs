@@ -51,6 +51,8 @@ pub mod tag {
     pub const CP_VERIFICATION: &str = "cp.verification";
     pub const CP_CORRECT_FINDING: &str = "cp.verification.correct_finding";
     pub const CP_STATUS: &str = "cp.status";
+    /// The fork's `analyze_checkpoint.json`: `results[].unit_id`.
+    pub const LEGACY_RESULT_UNIT_ID: &str = "legacy.result.unit_id";
     /// meta.json.
     pub const KIND: &str = "kind";
     pub const STATUS: &str = "status";
@@ -383,8 +385,9 @@ fn dynamic_test_checkpoint() -> Shape {
 /// §2.6: the fork's `analyze_checkpoint.json` / `verify_checkpoint.json` and the
 /// whole-dataset enhance checkpoints.
 fn legacy_checkpoint() -> Shape {
+    let result = one_of(vec![obj().opt("unit_id", tagged(tag::LEGACY_RESULT_UNIT_ID, Shape::Any)).shape(), Shape::Any]);
     obj()
-        .opt("results", array(Shape::Any))
+        .opt("results", array(result))
         .opt("units", array(Shape::Any))
         .opt("completed_keys", array(Shape::Any))
         .opt("verified", array(Shape::Any))

@@ -16,11 +16,12 @@ use std::time::SystemTime;
 
 use super::{ContentCheck, MigrationAction, Planned, Step, Unfixable};
 use crate::backup::sha256_hex;
-use crate::layout::{classify_file, FileKind, LEGACY_CHECKPOINT_NAMES};
+use crate::layout::FileKind;
 use crate::pyjson::{self, PyValue};
 use crate::regen::common::{read_regular, JsonInput};
 use crate::regen::single_file::{
-    self, brief_list, convert, summary_document, Converted, LeftOutWhy, LegacyInputs, LegacyKind, SUMMARY_FILE,
+    self, brief_list, convert, summary_document, Converted, LeftOutWhy, LegacyInputs, LegacyKind, UnusableWhy,
+    SUMMARY_FILE,
 };
 
 pub const ID: &str = "single-file-checkpoints";
@@ -75,83 +76,33 @@ fn io_error(path: &Path, error: impl std::fmt::Display) -> PlanError {
     PlanError::Io(path.to_path_buf(), error.to_string())
 }
 
-/// The single-file checkpoints at the top of the scan dir: the names the fork and old upstream
-/// used (which must convert, or are reported), and any other unclaimed `*.json` holding a
-/// whole-dataset enhance checkpoint (`enhance --checkpoint FILE` took any name).
+/// The single-file checkpoints at the top of the scan dir ([`single_file::find`]); the ones
+/// under a single-file name that cannot be converted are reported.
 fn find_legacy_files(scan_dir: &Path, planned: &mut Planned) -> Vec<Legacy> {
-    let entries = match std::fs::read_dir(scan_dir) {
-        Ok(entries) => entries,
-        Err(error) => {
-            planned.io_errors.push((scan_dir.to_path_buf(), error.to_string()));
-            return Vec::new();
-        }
-    };
-    let mut names = Vec::new();
-    for entry in entries {
-        match entry {
-            Ok(entry) => names.push(entry.file_name()),
-            Err(error) => planned.io_errors.push((scan_dir.to_path_buf(), error.to_string())),
-        }
-    }
-    names.sort();
-    let mut found = Vec::new();
-    for name in names {
-        let Some(name) = name.to_str().map(str::to_owned) else { continue };
-        if !name.ends_with(".json") {
-            continue;
-        }
-        let path = scan_dir.join(&name);
-        let named = LEGACY_CHECKPOINT_NAMES.contains(&name.as_str());
-        if !named {
-            let sibling = |n: &str| std::fs::symlink_metadata(scan_dir.join(n)).is_ok();
-            if classify_file(&path, Some(scan_dir), &sibling).kind != FileKind::GenericJson {
-                continue;
-            }
-        }
-        match std::fs::symlink_metadata(&path) {
-            Ok(meta) if meta.is_file() => {}
-            Ok(_) => continue,
-            Err(error) => {
-                planned.io_errors.push((path, error.to_string()));
-                continue;
-            }
-        }
-        let bytes = match read_regular(&path) {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                planned.io_errors.push((path, error));
-                continue;
-            }
+    let found = single_file::find(scan_dir);
+    planned.io_errors.extend(found.io_errors);
+    for unusable in found.unusable {
+        let reason = match &unusable.why {
+            UnusableWhy::Torn(_) => format!(
+                "{}: a torn single file is not converted, so no unit is taken from bad input; OpenAnt re-runs the step",
+                unusable.describe()
+            ),
+            UnusableWhy::UnknownShape => unusable.describe(),
         };
-        let unfixable = |reason: String| Unfixable { migration: ID, path: path.clone(), reason };
-        let document = match pyjson::parse(&bytes) {
-            Ok(document) => document,
-            Err(error) if named => {
-                planned.unfixable.push(unfixable(format!(
-                    "{name} does not parse ({error}): a torn single file is not converted, so no unit is taken from bad input; OpenAnt re-runs the step"
-                )));
-                continue;
-            }
-            Err(_) => continue,
-        };
-        let Some(kind) = LegacyKind::of_document(&name, &document) else {
-            if named {
-                planned.unfixable.push(unfixable(format!(
-                    "{name} is not a single-file checkpoint of a known shape (analyze: results[]; verify: verified[]; enhance: units[] with metadata.checkpoint true)"
-                )));
-            }
-            continue;
-        };
-        let modified = match std::fs::symlink_metadata(&path).and_then(|m| m.modified()) {
-            Ok(modified) => modified,
-            Err(error) => {
-                planned.io_errors.push((path, error.to_string()));
-                continue;
-            }
-        };
-        found.push(Legacy { sha256: sha256_hex(&bytes), path, name, document, kind, modified });
+        planned.unfixable.push(Unfixable { migration: ID, path: unusable.path, reason });
     }
     found
+        .files
+        .into_iter()
+        .map(|f| Legacy {
+            sha256: sha256_hex(&f.bytes),
+            path: f.path,
+            name: f.name,
+            document: f.document,
+            kind: f.kind,
+            modified: f.modified,
+        })
+        .collect()
 }
 
 /// Regular files directly in `dir` by name; `Ok(None)` when there is no such dir.

@@ -75,6 +75,9 @@ pub struct EraEvidence<'a> {
     pub has_enhance_checkpoints: bool,
     /// `dataset_enhanced_checkpoint_checkpoints/` exists.
     pub has_fork_enhance_checkpoints: bool,
+    /// A single-file checkpoint under a name only the fork gives one (`analyze_checkpoint.json`,
+    /// `verify_checkpoint.json`, `dataset_enhanced_checkpoint.json`) is at the top of the scan.
+    pub has_fork_single_files: bool,
     /// What the old `results.json` still holds.
     pub old_results: Option<&'a SalvagedFields>,
     /// What the old `results_verified.json` still holds.
@@ -89,15 +92,25 @@ pub struct EraEvidence<'a> {
 /// Decides the era from the scan itself; the first decisive rule wins, and the reason is
 /// returned for the report:
 /// 1. only `dataset_enhanced_checkpoint_checkpoints/` exists (master's enhance dir quirk) → fork;
-/// 2. the old results.json `metrics` has `insufficient_context` → fork;
-/// 3. the old results.json `model` is `claude-sonnet-4-6` → fork, `claude-sonnet-4-20250514` → fix;
-/// 4. the old results_verified.json has `code_by_route` → fork; a complete one without it → fix;
-/// 5. `scan.report.json` `summary.steps_resumed` exists → fork;
-/// 6. upstream-only files exist → fix;
-/// 7. otherwise fix (the reference line).
+/// 2. the fork's single-file checkpoints are there → fork. They come before the evidence of the
+///    old outputs because the fork before c2191e2 still wrote `claude-sonnet-4-20250514` and
+///    before 574360a no `code_by_route` in results_verified.json, as the fix branch does;
+/// 3. the old results.json `metrics` has `insufficient_context` → fork;
+/// 4. the old results.json `model` is `claude-sonnet-4-6` → fork, `claude-sonnet-4-20250514` → fix;
+/// 5. the old results_verified.json has `code_by_route` → fork; a complete one without it → fix;
+/// 6. `scan.report.json` `summary.steps_resumed` exists → fork;
+/// 7. upstream-only files exist → fix;
+/// 8. otherwise fix (the reference line).
+///
+/// The fork's formats are its master's: its writers before the a565352 merge differ in a few
+/// fields, which a rebuild from their single files names in its notes
+/// ([`super::single_file::format_notes`]).
 pub fn detect_era(e: &EraEvidence<'_>) -> (Era, &'static str) {
     if e.has_fork_enhance_checkpoints && !e.has_enhance_checkpoints {
         return (Era::ForkMaster, "enhance checkpoints are in dataset_enhanced_checkpoint_checkpoints/ (fork master)");
+    }
+    if e.has_fork_single_files {
+        return (Era::ForkMaster, "the scan has the fork's single-file checkpoints (fork, before or after its merge)");
     }
     if let Some(old) = e.old_results {
         if get2(&PyValue::Object(old.fields.clone()), "metrics", "insufficient_context").is_some() {
@@ -155,6 +168,7 @@ pub fn detect_era_in_dir(scan_dir: &Path) -> (Era, &'static str) {
     detect_era(&EraEvidence {
         has_enhance_checkpoints: scan_dir.join("enhance_checkpoints").is_dir(),
         has_fork_enhance_checkpoints: scan_dir.join("dataset_enhanced_checkpoint_checkpoints").is_dir(),
+        has_fork_single_files: super::single_file::FORK_FILE_NAMES.iter().any(|n| scan_dir.join(n).is_file()),
         old_results: old_results.as_ref(),
         old_verified: old_verified.as_ref(),
         scan_report: scan_report.as_ref(),
@@ -319,88 +333,99 @@ impl CheckpointSet {
     pub fn from_files(step: CheckpointStep, files: Vec<(String, Result<Vec<u8>, String>)>) -> CheckpointSet {
         let mut set = CheckpointSet::empty(step);
         set.dir_exists = true;
+        set.extend_files(files);
+        set
+    }
+
+    /// Adds files to the set as if they were in its directory (`from_files`' rules), and
+    /// decides duplicate ids again over all of them.
+    pub fn extend_files(&mut self, files: Vec<(String, Result<Vec<u8>, String>)>) {
         let mut files = files;
         files.retain(|(name, _)| name.ends_with(".json"));
         files.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         for (name, content) in files {
-            let bytes = match content {
-                Ok(bytes) => bytes,
-                Err(problem) => {
-                    set.issues.push(FileIssue { name, kind: IssueKind::Unreadable, problem });
-                    continue;
-                }
-            };
-            let data = match parse(&bytes) {
-                Ok(v) => v,
-                Err(e) => {
-                    let problem = if bytes.iter().all(u8::is_ascii_whitespace) {
-                        "empty (a torn write): unreadable".to_owned()
-                    } else {
-                        format!("unreadable ({e})")
-                    };
-                    set.issues.push(FileIssue { name, kind: IssueKind::Unreadable, problem });
-                    continue;
-                }
-            };
-            if name == SUMMARY_FILE {
-                set.summary = Some(data);
-                continue;
-            }
-            if !matches!(data, PyValue::Object(_)) {
-                set.issues.push(FileIssue {
-                    name,
-                    kind: IssueKind::Unreadable,
-                    problem: "not a JSON object: skipped".to_owned(),
-                });
-                continue;
-            }
-            // The shape `check` requires of this step's checkpoints (e.g. analyze needs a
-            // `result` with a `verdict`): a file without it is not restored from, exactly as
-            // `check` reports it and `repair` quarantines it.
-            let shape = crate::layout::shape_for(crate::layout::FileKind::Checkpoint, Some(step));
-            if let Some(problem) = crate::validate::validate_bytes(&bytes, shape).problem {
-                set.issues.push(FileIssue {
-                    name,
-                    kind: IssueKind::Unreadable,
-                    problem: format!("wrong shape for this step's checkpoints ({}): skipped", problem.message),
-                });
-                continue;
-            }
-            let id = match data.get("id") {
-                Some(PyValue::Str(s)) if !s.is_empty() => Some(s.clone()),
-                Some(v) if truthy(v) => {
-                    set.issues.push(FileIssue {
-                        name: name.clone(),
-                        kind: IssueKind::NonStringId,
-                        problem: "its id is not a string: no unit can match it".to_owned(),
-                    });
-                    None
-                }
-                _ => {
-                    set.issues.push(FileIssue {
-                        name: name.clone(),
-                        kind: IssueKind::MissingId,
-                        problem: "missing_id: skipped".to_owned(),
-                    });
-                    None
-                }
-            };
-            if let Some(id) = &id {
-                let expected = checkpoint_file_name(id);
-                if expected != name {
-                    set.issues.push(FileIssue {
-                        name: name.clone(),
-                        kind: IssueKind::ForeignName,
-                        problem: format!(
-                            "named differently from safe_filename(id) = {expected:?} (collision or foreign file)"
-                        ),
-                    });
-                }
-            }
-            set.files.push(LoadedFile { name, data, id });
+            self.push_file(name, content);
         }
-        set.index_ids();
-        set
+        self.files.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+        self.index_ids();
+    }
+
+    fn push_file(&mut self, name: String, content: Result<Vec<u8>, String>) {
+        let bytes = match content {
+            Ok(bytes) => bytes,
+            Err(problem) => {
+                self.issues.push(FileIssue { name, kind: IssueKind::Unreadable, problem });
+                return;
+            }
+        };
+        let data = match parse(&bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                let problem = if bytes.iter().all(u8::is_ascii_whitespace) {
+                    "empty (a torn write): unreadable".to_owned()
+                } else {
+                    format!("unreadable ({e})")
+                };
+                self.issues.push(FileIssue { name, kind: IssueKind::Unreadable, problem });
+                return;
+            }
+        };
+        if name == SUMMARY_FILE {
+            self.summary = Some(data);
+            return;
+        }
+        if !matches!(data, PyValue::Object(_)) {
+            self.issues.push(FileIssue {
+                name,
+                kind: IssueKind::Unreadable,
+                problem: "not a JSON object: skipped".to_owned(),
+            });
+            return;
+        }
+        // The shape `check` requires of this step's checkpoints (e.g. analyze needs a
+        // `result` with a `verdict`): a file without it is not restored from, exactly as
+        // `check` reports it and `repair` quarantines it.
+        let shape = crate::layout::shape_for(crate::layout::FileKind::Checkpoint, Some(self.step));
+        if let Some(problem) = crate::validate::validate_bytes(&bytes, shape).problem {
+            self.issues.push(FileIssue {
+                name,
+                kind: IssueKind::Unreadable,
+                problem: format!("wrong shape for this step's checkpoints ({}): skipped", problem.message),
+            });
+            return;
+        }
+        let id = match data.get("id") {
+            Some(PyValue::Str(s)) if !s.is_empty() => Some(s.clone()),
+            Some(v) if truthy(v) => {
+                self.issues.push(FileIssue {
+                    name: name.clone(),
+                    kind: IssueKind::NonStringId,
+                    problem: "its id is not a string: no unit can match it".to_owned(),
+                });
+                None
+            }
+            _ => {
+                self.issues.push(FileIssue {
+                    name: name.clone(),
+                    kind: IssueKind::MissingId,
+                    problem: "missing_id: skipped".to_owned(),
+                });
+                None
+            }
+        };
+        if let Some(id) = &id {
+            let expected = checkpoint_file_name(id);
+            if expected != name {
+                self.issues.push(FileIssue {
+                    name: name.clone(),
+                    kind: IssueKind::ForeignName,
+                    problem: format!(
+                        "named differently from safe_filename(id) = {expected:?} (collision or foreign file)"
+                    ),
+                });
+            }
+        }
+        self.files.push(LoadedFile { name, data, id });
     }
 
     /// The duplicate rule. `load()` lets the file listed last win, and `os.listdir` order is
@@ -444,6 +469,8 @@ impl CheckpointSet {
             by_id.insert(id.clone(), winner);
         }
         self.by_id = by_id;
+        // Earlier duplicate reports were about a smaller set of files.
+        self.issues.retain(|i| i.kind != IssueKind::DuplicateId);
         self.issues.extend(issues);
     }
 
@@ -591,6 +618,30 @@ mod tests {
     }
 
     #[test]
+    fn files_added_later_are_indexed_with_the_rest() {
+        let mut set = CheckpointSet::from_files(
+            CheckpointStep::Analyze,
+            vec![
+                file("x.json", r#"{"result":{"verdict":"SAFE","v":1},"id":"x y"}"#),
+                file("y.json", r#"{"result":{"verdict":"SAFE","v":2},"id":"x y"}"#),
+            ],
+        );
+        let duplicates = |set: &CheckpointSet| set.issues.iter().filter(|i| i.kind == IssueKind::DuplicateId).count();
+        assert_eq!(duplicates(&set), 1);
+        set.extend_files(vec![
+            file("a.json", r#"{"result":{"verdict":"SAFE"},"id":"a"}"#),
+            file("x_y.json", r#"{"result":{"verdict":"SAFE","v":3},"id":"x y"}"#),
+        ]);
+        // Sorted by name again, and the duplicate decided over all four files, once.
+        let names: Vec<&str> = set.files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["a.json", "x.json", "x_y.json", "y.json"]);
+        assert_eq!(set.get("x y").unwrap().name, "x_y.json");
+        assert_eq!(duplicates(&set), 1);
+        assert!(set.issues.iter().any(|i| i.problem.contains("appears in 3 files")));
+        assert_eq!(set.ids().collect::<Vec<_>>(), ["a", "x y"]);
+    }
+
+    #[test]
     fn enhance_completed_is_a_set_over_all_files() {
         let set = CheckpointSet::from_files(
             CheckpointStep::Enhance,
@@ -616,6 +667,10 @@ mod tests {
         assert_eq!(detect_era(&EraEvidence { old_results: Some(&old), ..Default::default() }).0, Era::ForkMaster);
         let old = salvage_leading_fields(br#"{"dataset":"d","model":"claude-sonnet-4-20250514","#);
         assert_eq!(detect_era(&EraEvidence { old_results: Some(&old), ..Default::default() }).0, Era::Fix);
+        // The fork before c2191e2 wrote the upstream sonnet id: its single files still tell.
+        let old = salvage_leading_fields(br#"{"dataset":"d","model":"claude-sonnet-4-20250514","#);
+        let stopped = EraEvidence { old_results: Some(&old), has_fork_single_files: true, ..Default::default() };
+        assert_eq!(detect_era(&stopped).0, Era::ForkMaster);
         let report = parse(br#"{"summary":{"steps_resumed":[]}}"#).unwrap();
         assert_eq!(detect_era(&EraEvidence { scan_report: Some(&report), ..Default::default() }).0, Era::ForkMaster);
         assert_eq!(detect_era(&EraEvidence::default()).0, Era::Fix);

@@ -7,6 +7,7 @@ use crate::pyjson::{python_round, to_python_string, PyObject, PyValue};
 use super::checkpoints::{CheckpointSet, Era};
 use super::pyops::{add, get, id_text, key_text, truthy};
 use super::salvage::SalvagedFields;
+use super::single_file::RunRecord;
 use super::{Inexact, Rebuilt, RegenError};
 
 /// What the enhance rebuild reads.
@@ -22,6 +23,9 @@ pub struct EnhanceInputs<'a> {
     /// What the old `dataset_enhanced.json` still holds, if it exists: its `metadata.token_usage`
     /// is carried over when the file was complete enough to contain it.
     pub salvaged: Option<&'a SalvagedFields>,
+    /// What a whole-dataset single-file checkpoint recorded of its run, when every checkpoint
+    /// comes from it: its `metadata.token_usage` stands in for the old file's.
+    pub single_file: Option<&'a RunRecord>,
 }
 
 /// Rebuilds `dataset_enhanced.json` (written with ensure_ascii=True).
@@ -130,9 +134,20 @@ pub fn rebuild_enhanced(inp: &EnhanceInputs<'_>) -> Result<Rebuilt, RegenError> 
     }
 
     let stats = agentic_stats(working.iter().map(|&i| &units[i]), &mut inexact);
-    let token_usage = match salvaged_token_usage(inp.salvaged) {
-        Some(tu) => tu,
-        None => {
+    let recorded = inp.single_file.and_then(|r| Some((r, r.token_usage.as_ref()?)));
+    let token_usage = match (salvaged_token_usage(inp.salvaged), recorded) {
+        (Some(tu), _) => tu,
+        (None, Some((record, tu))) => {
+            inexact.push(Inexact::new(
+                "metadata.token_usage",
+                format!(
+                    "taken from {}'s metadata.token_usage: the tracker totals of the run that wrote it, as of its last unit, which that run wrote here when it finished",
+                    record.source
+                ),
+            ));
+            tu.clone()
+        }
+        (None, None) => {
             inexact.push(Inexact::new(
                 "metadata.token_usage",
                 "recomputed as a standalone `openant enhance` re-run with every unit restored writes it (total_calls \
@@ -317,8 +332,14 @@ mod tests {
                 r#"{"id":"b","agent_context":{"security_classification":"security_control","agent_metadata":{"iterations":2}},"usage":{"input_tokens":1,"output_tokens":1,"cost_usd":0.2}}"#,
             ),
         ]);
-        let r = rebuild_enhanced(&EnhanceInputs { dataset: &ds, checkpoints: &set, era: Era::Fix, salvaged: None })
-            .unwrap();
+        let r = rebuild_enhanced(&EnhanceInputs {
+            dataset: &ds,
+            checkpoints: &set,
+            era: Era::Fix,
+            salvaged: None,
+            single_file: None,
+        })
+        .unwrap();
         let units = r.value.get("units").unwrap().as_array().unwrap();
         let keys = |u: &PyValue| u.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
         assert_eq!(keys(&units[0]), ["id", "code", "metadata", "agent_context"]);
@@ -358,8 +379,14 @@ mod tests {
             ("x.json", r#"{"id":"x","agent_context":{"security_classification":"exploitable"}}"#),
             ("z.json", r#"{"id":"z","agent_context":{}}"#),
         ]);
-        let r = rebuild_enhanced(&EnhanceInputs { dataset: &ds, checkpoints: &set, era: Era::Fix, salvaged: None })
-            .unwrap();
+        let r = rebuild_enhanced(&EnhanceInputs {
+            dataset: &ds,
+            checkpoints: &set,
+            era: Era::Fix,
+            salvaged: None,
+            single_file: None,
+        })
+        .unwrap();
         let units = r.value.get("units").unwrap().as_array().unwrap();
         assert!(units[0].get("agent_context").unwrap().get("error").is_some());
         assert!(units[1].get("agent_context").is_none());
@@ -381,10 +408,44 @@ mod tests {
             ))
         );
         // The fork has no diff filter.
-        let r =
-            rebuild_enhanced(&EnhanceInputs { dataset: &ds, checkpoints: &set, era: Era::ForkMaster, salvaged: None })
-                .unwrap();
+        let r = rebuild_enhanced(&EnhanceInputs {
+            dataset: &ds,
+            checkpoints: &set,
+            era: Era::ForkMaster,
+            salvaged: None,
+            single_file: None,
+        })
+        .unwrap();
         assert!(r.value.get("units").unwrap().as_array().unwrap()[2].get("agent_context").is_some());
+    }
+
+    #[test]
+    fn a_whole_dataset_files_token_usage_stands_in_for_the_old_files() {
+        let ds = p(r#"{"units":[{"id":"a"}],"metadata":{}}"#);
+        let set = cps(&[("a.json", r#"{"id":"a","agent_context":{"security_classification":"neutral"}}"#)]);
+        let recorded = p(
+            r#"{"total_calls":4,"total_input_tokens":900,"total_output_tokens":100,"total_tokens":1000,"total_cost_usd":0.0042}"#,
+        );
+        let record = RunRecord {
+            source: "dataset_enhanced_checkpoint.json".to_owned(),
+            token_usage: Some(recorded.clone()),
+            ..RunRecord::default()
+        };
+        let inputs = EnhanceInputs {
+            dataset: &ds,
+            checkpoints: &set,
+            era: Era::ForkMaster,
+            salvaged: None,
+            single_file: Some(&record),
+        };
+        let r = rebuild_enhanced(&inputs).unwrap();
+        assert_eq!(r.value.get("metadata").unwrap().get("token_usage"), Some(&recorded));
+        let note = &r.inexact.iter().find(|n| n.field == "metadata.token_usage").unwrap().note;
+        assert!(note.starts_with("taken from dataset_enhanced_checkpoint.json's metadata.token_usage"), "{note}");
+        // The old file's own totals, when it still holds them, come first.
+        let old = crate::regen::salvage_leading_fields(br#"{"units":[],"metadata":{"token_usage":{"total_calls":9}}}"#);
+        let r = rebuild_enhanced(&EnhanceInputs { salvaged: Some(&old), ..inputs }).unwrap();
+        assert_eq!(r.value.get("metadata").unwrap().get("token_usage"), Some(&p(r#"{"total_calls":9}"#)));
     }
 
     #[test]

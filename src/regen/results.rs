@@ -9,6 +9,7 @@ use crate::pyjson::{to_python_string, PyObject, PyValue};
 use super::checkpoints::{is_restorable, CheckpointSet, Era};
 use super::pyops::{get2, id_text, is_str, key_text, lower, truthy};
 use super::salvage::SalvagedFields;
+use super::single_file::RunRecord;
 use super::{result_field, Inexact, Rebuilt, RegenError};
 use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::CheckpointStep;
@@ -26,6 +27,9 @@ pub struct AnalyzeInputs<'a> {
     pub limit: Option<PyValue>,
     /// `inputs.exploitable_filter` (standalone analyze only; null: no filter).
     pub exploitable_filter: Option<PyValue>,
+    /// What the fork's `analyze_checkpoint.json` recorded of its run, when every checkpoint
+    /// comes from it: its `model` and `code_by_route` order stand in for the old file's.
+    pub single_file: Option<&'a RunRecord>,
 }
 
 impl<'a> AnalyzeInputs<'a> {
@@ -42,6 +46,7 @@ impl<'a> AnalyzeInputs<'a> {
             model: field("model").and_then(|m| m.as_str().map(str::to_owned)),
             limit: field("limit"),
             exploitable_filter: field("exploitable_filter"),
+            single_file: None,
         }
     }
 }
@@ -218,7 +223,7 @@ pub fn rebuild_results(
         }
     }
 
-    order_like_old(&mut code_by_route, salvaged, &mut inexact);
+    order_like_old(&mut code_by_route, salvaged, inp.single_file, &mut inexact);
     carry_stage1_updates(&mut results, salvaged, &mut inexact);
     note_stage1_groups(&results, &mut inexact);
 
@@ -312,28 +317,54 @@ fn unit_code(unit: &PyValue) -> PyValue {
 
 /// `code_by_route` order is OpenAnt's restore order (restored units in unit order, then the
 /// re-run ones); a fresh parallel run wrote completion order. When the old file still has its
-/// `code_by_route` with the same keys, its order is kept.
-fn order_like_old(code_by_route: &mut PyObject, salvaged: Option<&SalvagedFields>, inexact: &mut Vec<Inexact>) {
+/// `code_by_route` with the same keys, its order is kept; else, when every unit came from the
+/// fork's `analyze_checkpoint.json`, that file's order, which the fork's results.json kept
+/// (keys it lacks after it).
+fn order_like_old(
+    code_by_route: &mut PyObject,
+    salvaged: Option<&SalvagedFields>,
+    single_file: Option<&RunRecord>,
+    inexact: &mut Vec<Inexact>,
+) {
     let old = salvaged.and_then(|s| s.fields.get("code_by_route")).and_then(PyValue::as_object);
     match old {
         Some(old) if old.len() == code_by_route.len() && old.keys().all(|k| code_by_route.contains_key(k)) => {
             if !old.keys().eq(code_by_route.keys()) {
-                let mut reordered = PyObject::with_capacity(old.len());
-                for k in old.keys() {
-                    if let Some(v) = code_by_route.shift_remove(k) {
-                        reordered.insert(k.clone(), v);
-                    }
-                }
-                *code_by_route = reordered;
+                reorder(code_by_route, old.keys());
                 inexact.push(Inexact::new("code_by_route", "key order taken from the old results.json"));
             }
         }
-        _ => inexact.push(Inexact::new(
-            "code_by_route",
-            "keys in restore order (restored units in unit order, then re-run ones); a fresh parallel run wrote \
-             completion order, which is not recoverable (the contents are exact)",
-        )),
+        _ => match single_file.filter(|r| !r.code_by_route_order.is_empty()) {
+            Some(record) => {
+                reorder(code_by_route, record.code_by_route_order.iter());
+                inexact.push(Inexact::new(
+                    "code_by_route",
+                    format!(
+                        "key order taken from {}, whose code_by_route the fork's results.json kept (keys it lacks after its own; the contents are exact)",
+                        record.source
+                    ),
+                ));
+            }
+            None => inexact.push(Inexact::new(
+                "code_by_route",
+                "keys in restore order (restored units in unit order, then re-run ones); a fresh parallel run wrote \
+                 completion order, which is not recoverable (the contents are exact)",
+            )),
+        },
     }
+}
+
+/// Moves the keys of `order` that `map` has to its front, in that order; the rest follow in
+/// their own order.
+fn reorder<'k>(map: &mut PyObject, order: impl Iterator<Item = &'k String>) {
+    let mut reordered = PyObject::with_capacity(map.len());
+    for k in order {
+        if let Some(v) = map.shift_remove(k) {
+            reordered.insert(k.clone(), v);
+        }
+    }
+    reordered.extend(std::mem::take(map));
+    *map = reordered;
 }
 
 fn sort_key(r: &PyValue) -> &str {
@@ -347,24 +378,32 @@ fn pick_model(
     inexact: &mut Vec<Inexact>,
 ) -> PyValue {
     let from_report = inp.model.as_deref().map(|m| era.analyze_model_id(m));
-    match (salvaged.and_then(|s| s.fields.get("model")), from_report) {
-        (Some(old), report) => {
-            if let Some(r) = report.filter(|r| old.as_str() != Some(*r)) {
-                inexact.push(Inexact::new(
-                    "model",
-                    format!("kept the old file's {old:?}; analyze.report.json inputs would give {r:?}"),
-                ));
-            }
-            old.clone()
+    if let Some(old) = salvaged.and_then(|s| s.fields.get("model")) {
+        if let Some(r) = from_report.filter(|r| old.as_str() != Some(*r)) {
+            inexact.push(Inexact::new(
+                "model",
+                format!("kept the old file's {old:?}; analyze.report.json inputs would give {r:?}"),
+            ));
         }
-        (None, Some(id)) => {
+        return old.clone();
+    }
+    if let Some((record, model)) = inp.single_file.and_then(|r| Some((r, r.model.as_ref()?))) {
+        let mut note = format!("taken from {}, which records the model of the run that wrote it", record.source);
+        if let Some(r) = from_report.filter(|r| model.as_str() != Some(*r)) {
+            note.push_str(&format!(" (analyze.report.json inputs would give {r:?})"));
+        }
+        inexact.push(Inexact::new("model", note));
+        return model.clone();
+    }
+    match from_report {
+        Some(id) => {
             inexact.push(Inexact::new(
                 "model",
                 format!("{id:?} taken from analyze.report.json inputs (not in checkpoints)"),
             ));
             PyValue::from(id)
         }
-        (None, None) => {
+        None => {
             inexact.push(Inexact::new(
                 "model",
                 "not in checkpoints and no analyze.report.json or old results.json: assumed the default opus, \
@@ -628,6 +667,41 @@ mod tests {
         assert_eq!(keys, ["b", "a", "c"]);
         assert_eq!(r.value.get("model"), Some(&PyValue::from("claude-sonnet-4-6")));
         assert!(r.value.get("metrics").unwrap().get("insufficient_context").is_some());
+    }
+
+    #[test]
+    fn a_single_files_record_gives_the_model_and_key_order_the_old_file_no_longer_has() {
+        let ds = p(r#"{"units":[{"id":"b"},{"id":"a"},{"id":"c"}]}"#);
+        let set = cps(&[
+            ("a.json", &ok_cp("a", "a", "safe")),
+            ("b.json", &ok_cp("b", "b", "safe")),
+            ("c.json", &ok_cp("c", "c", "safe")),
+        ]);
+        // The fork before c2191e2 wrote the upstream sonnet id; the record says what it wrote.
+        let record = RunRecord {
+            source: "analyze_checkpoint.json".to_owned(),
+            model: Some(PyValue::from("claude-sonnet-4-20250514")),
+            code_by_route_order: vec!["c".to_owned(), "gone".to_owned(), "a".to_owned()],
+            token_usage: None,
+        };
+        let mut inp = AnalyzeInputs::from_report(&ds, None, "d");
+        inp.model = Some("sonnet".to_owned());
+        inp.single_file = Some(&record);
+        let r = rebuild_results(&inp, &set, Era::ForkMaster, None, now()).unwrap();
+        assert_eq!(r.value.get("model"), Some(&PyValue::from("claude-sonnet-4-20250514")));
+        let model_note = &r.inexact.iter().find(|n| n.field == "model").unwrap().note;
+        assert!(model_note.contains("analyze.report.json inputs would give \"claude-sonnet-4-6\""), "{model_note}");
+        // The record's order first, then keys it does not have.
+        let keys: Vec<&String> = r.value.get("code_by_route").unwrap().as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["c", "a", "b"]);
+        assert!(r.inexact.iter().any(|n| n.field == "code_by_route" && n.note.contains("analyze_checkpoint.json")));
+
+        // What the old file still holds comes first.
+        let old = salvage_leading_fields(br#"{"dataset":"d","model":"claude-opus-4-6","timestamp":"t","metrics":{},"results":[],"code_by_route":{"a":"code a","b":"code b","c":"code c"}}"#);
+        let r = rebuild_results(&inp, &set, Era::ForkMaster, Some(&old), now()).unwrap();
+        assert_eq!(r.value.get("model"), Some(&PyValue::from("claude-opus-4-6")));
+        let keys: Vec<&String> = r.value.get("code_by_route").unwrap().as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["a", "b", "c"]);
     }
 
     #[test]

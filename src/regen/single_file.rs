@@ -18,24 +18,30 @@
 //! writes right after such a migration (phase `in_progress`), stamped with the legacy file's
 //! mtime (when the work was done) rather than the clock, so a conversion is deterministic.
 //!
-//! Nothing here touches the file system; `migrate` and `repair` decide where the bytes go.
+//! [`find`] reads which single files a scan dir holds (shared by `migrate`, which splits them,
+//! and `repair`, which rebuilds outputs from their units); everything else here is pure, and
+//! `migrate` and `repair` decide where the bytes go.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use chrono::{DateTime, Timelike, Utc};
 
 use super::checkpoints::{classify, is_restorable, CpStatus};
-use super::common::{py_add, truthy};
+use super::common::{py_add, read_regular, truthy};
 use crate::layout::safe_filename::checkpoint_file_name;
-use crate::layout::CheckpointStep;
-use crate::pyjson::{python_round, to_python_string, PyObject, PyValue};
+use crate::layout::{classify_file, CheckpointStep, FileKind, LEGACY_CHECKPOINT_NAMES};
+use crate::pyjson::{self, python_round, to_python_string, PyObject, PyValue};
 
 pub use super::checkpoints::SUMMARY_FILE;
 
 /// Longest file name (bytes) Linux file systems take; OpenAnt's `safe_filename` counts code
 /// points, so a multi-byte id can give a name OpenAnt itself cannot create.
 const NAME_MAX: usize = 255;
+
+/// The fork's whole-dataset enhance checkpoint (`<output stem>_checkpoint.json`, 7606ea3).
+const FORK_ENHANCE_FILE: &str = "dataset_enhanced_checkpoint.json";
 
 /// Which single-file checkpoint a document is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,7 +58,9 @@ impl LegacyKind {
     /// Recognises a parsed top-level file of a scan dir by its name and content. Whole-dataset
     /// enhance checkpoints are recognised by content under any name, so callers must not offer
     /// OpenAnt's own outputs: upstream before d710b90 also left `metadata.checkpoint: true` in
-    /// the finished `dataset_enhanced.json`, which is no checkpoint.
+    /// the finished `dataset_enhanced.json`, which is no checkpoint. The fork's own name needs
+    /// no flag: its master's enhance retry copies `dataset_enhanced.json` there as it is (error
+    /// units included, no `metadata.checkpoint`) and migrates its units like any checkpoint's.
     pub fn of_document(name: &str, doc: &PyValue) -> Option<LegacyKind> {
         let is_array = |key: &str| matches!(doc.get(key), Some(PyValue::Array(_)));
         match name {
@@ -60,6 +68,7 @@ impl LegacyKind {
             "verify_checkpoint.json" if is_array("verified") || is_array("completed_keys") => {
                 Some(LegacyKind::ForkVerify)
             }
+            FORK_ENHANCE_FILE if is_array("units") => Some(LegacyKind::WholeDataset),
             _ if is_array("units")
                 && matches!(doc.get("metadata").and_then(|m| m.get("checkpoint")), Some(PyValue::Bool(true))) =>
             {
@@ -94,6 +103,314 @@ impl LegacyKind {
             LegacyKind::ForkVerify => "Verify",
         }
     }
+}
+
+/// Names only the fork gives its single-file checkpoints (7606ea3, d3b1b84): upstream's
+/// `enhance --checkpoint FILE` took any name.
+pub const FORK_FILE_NAMES: &[&str] = &["analyze_checkpoint.json", "verify_checkpoint.json", FORK_ENHANCE_FILE];
+
+/// A single-file checkpoint at the top of a scan dir.
+#[derive(Debug, Clone)]
+pub struct LegacyFile {
+    pub path: PathBuf,
+    pub name: String,
+    /// The file as read (migrate hashes it before retiring it).
+    pub bytes: Vec<u8>,
+    pub document: PyValue,
+    pub kind: LegacyKind,
+    /// The file's mtime: when its last unit was done.
+    pub modified: SystemTime,
+}
+
+/// Why a file under a single-file checkpoint's name cannot be converted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnusableWhy {
+    /// It does not parse (a kill tore it, or it was never complete): the parse error.
+    Torn(String),
+    /// It parses, but has none of the shapes of spec §2.6.
+    UnknownShape,
+}
+
+/// A file named like a single-file checkpoint that cannot be converted: reported, never read
+/// for units, never moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unusable {
+    pub path: PathBuf,
+    pub name: String,
+    /// The step its name belongs to.
+    pub step: CheckpointStep,
+    pub why: UnusableWhy,
+}
+
+impl Unusable {
+    /// `analyze_checkpoint.json does not parse (…)`, or why its content is not one.
+    pub fn describe(&self) -> String {
+        match &self.why {
+            UnusableWhy::Torn(error) => format!("{} does not parse ({error})", self.name),
+            UnusableWhy::UnknownShape => format!(
+                "{} is not a single-file checkpoint of a known shape (analyze: results[]; verify: verified[]; enhance: units[] with metadata.checkpoint true)",
+                self.name
+            ),
+        }
+    }
+}
+
+/// The single-file checkpoints of one scan dir.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    /// In name order.
+    pub files: Vec<LegacyFile>,
+    pub unusable: Vec<Unusable>,
+    pub io_errors: Vec<(PathBuf, String)>,
+}
+
+impl Found {
+    /// The files that hold `step`'s units, newest first (then by name): where two hold the
+    /// same unit, the newer one's is the later work, as OpenAnt's later write of a per-unit
+    /// file replaces the earlier.
+    pub fn of_step(&self, step: CheckpointStep) -> Vec<&LegacyFile> {
+        let mut files: Vec<&LegacyFile> = self.files.iter().filter(|f| f.kind.step() == step).collect();
+        files.sort_by(|a, b| b.modified.cmp(&a.modified).then_with(|| a.name.cmp(&b.name)));
+        files
+    }
+
+    pub fn unusable_of_step(&self, step: CheckpointStep) -> impl Iterator<Item = &Unusable> {
+        self.unusable.iter().filter(move |u| u.step == step)
+    }
+}
+
+/// The step a single-file checkpoint name belongs to.
+fn step_of_name(name: &str) -> CheckpointStep {
+    match name {
+        "analyze_checkpoint.json" => CheckpointStep::Analyze,
+        "verify_checkpoint.json" => CheckpointStep::Verify,
+        _ => CheckpointStep::Enhance,
+    }
+}
+
+/// The single-file checkpoints at the top of `scan_dir`: the names the fork and old upstream
+/// used (which convert, or are reported as [`Unusable`]), and any other `*.json` that is no
+/// file OpenAnt names and holds a whole-dataset enhance checkpoint (`enhance --checkpoint
+/// FILE` took any name). Symlinks and special files are never opened.
+pub fn find(scan_dir: &Path) -> Found {
+    let mut found = Found::default();
+    let entries = match std::fs::read_dir(scan_dir) {
+        Ok(entries) => entries,
+        Err(error) => {
+            found.io_errors.push((scan_dir.to_path_buf(), error.to_string()));
+            return found;
+        }
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        match entry {
+            Ok(entry) => names.push(entry.file_name()),
+            Err(error) => found.io_errors.push((scan_dir.to_path_buf(), error.to_string())),
+        }
+    }
+    names.sort();
+    for name in names {
+        let Some(name) = name.to_str().map(str::to_owned) else { continue };
+        if !name.ends_with(".json") {
+            continue;
+        }
+        let path = scan_dir.join(&name);
+        let named = LEGACY_CHECKPOINT_NAMES.contains(&name.as_str());
+        if !named {
+            let sibling = |n: &str| std::fs::symlink_metadata(scan_dir.join(n)).is_ok();
+            if classify_file(&path, Some(scan_dir), &sibling).kind != FileKind::GenericJson {
+                continue;
+            }
+        }
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => continue,
+            Err(error) => {
+                found.io_errors.push((path, error.to_string()));
+                continue;
+            }
+        }
+        let bytes = match read_regular(&path) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                found.io_errors.push((path, error));
+                continue;
+            }
+        };
+        let unusable = |why| Unusable { path: path.clone(), name: name.clone(), step: step_of_name(&name), why };
+        let document = match pyjson::parse(&bytes) {
+            Ok(document) => document,
+            Err(error) if named => {
+                found.unusable.push(unusable(UnusableWhy::Torn(error.to_string())));
+                continue;
+            }
+            Err(_) => continue,
+        };
+        let Some(kind) = LegacyKind::of_document(&name, &document) else {
+            if named {
+                found.unusable.push(unusable(UnusableWhy::UnknownShape));
+            }
+            continue;
+        };
+        let modified = match std::fs::symlink_metadata(&path).and_then(|m| m.modified()) {
+            Ok(modified) => modified,
+            Err(error) => {
+                found.io_errors.push((path, error.to_string()));
+                continue;
+            }
+        };
+        found.files.push(LegacyFile { path, name, bytes, document, kind, modified });
+    }
+    found
+}
+
+/// What a single file recorded about the run that wrote it beyond its units: values that run
+/// also wrote into its output and that no per-unit file carries. A rebuild whose units all
+/// come from the file takes them from here when the old output no longer holds them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunRecord {
+    /// The file's name, for notes.
+    pub source: String,
+    /// Analyze: the model id, which the run wrote as results.json `model`.
+    pub model: Option<PyValue>,
+    /// Analyze: the run's `code_by_route` keys in insertion order; results.json kept that dict,
+    /// so its key order is the run's completion order.
+    pub code_by_route_order: Vec<String>,
+    /// Whole dataset: `metadata.token_usage`, the run's tracker totals as of its last unit,
+    /// which it wrote into `dataset_enhanced.json` when it finished.
+    pub token_usage: Option<PyValue>,
+}
+
+impl RunRecord {
+    pub fn of(file: &LegacyFile) -> RunRecord {
+        let doc = &file.document;
+        let mut record = RunRecord { source: file.name.clone(), ..RunRecord::default() };
+        match file.kind {
+            LegacyKind::ForkAnalyze => {
+                record.model = doc.get("model").filter(|m| m.as_str().is_some()).cloned();
+                if let Some(cbr) = doc.get("code_by_route").and_then(PyValue::as_object) {
+                    record.code_by_route_order = cbr.keys().cloned().collect();
+                }
+            }
+            LegacyKind::WholeDataset => {
+                record.token_usage = doc
+                    .get("metadata")
+                    .and_then(|m| m.get("token_usage"))
+                    .filter(|t| matches!(t, PyValue::Object(_)))
+                    .cloned();
+            }
+            LegacyKind::ForkVerify => {}
+        }
+        record
+    }
+}
+
+/// How the OpenAnt version that wrote `file` would have written the step's output differently
+/// from the format a rebuild uses (the fork's master, or upstream's current one), as far as
+/// the file shows which version that was. Versions are told apart by what the fork added to
+/// its single files: `counts.insufficient_context` (24412dc), `token_usage` (73a01a0), and
+/// `agentic_stats.exploitable_found` (upstream d710b90, merged into the fork by a565352).
+pub fn format_notes(file: &LegacyFile) -> Vec<FieldNote> {
+    let doc = &file.document;
+    let name = &file.name;
+    let note = |field: &str, note: String| FieldNote { field: field.to_owned(), note };
+    let mut notes = Vec::new();
+    match file.kind {
+        LegacyKind::ForkAnalyze => {
+            let counts = doc.get("counts").and_then(PyValue::as_object);
+            if counts.is_some_and(|c| !c.contains_key("insufficient_context")) {
+                notes.push(note(
+                    "results",
+                    format!(
+                        "{name} is from the fork before 24412dc (2026-03-22), whose results.json kept the results in unit order and had no metrics.insufficient_context; written as the fork's later versions write it (sorted by unit_id, with insufficient_context)"
+                    ),
+                ));
+            } else if doc.get("token_usage").is_none() {
+                notes.push(note(
+                    "results",
+                    format!(
+                        "sorted by unit_id as the fork did from 6b173c1 (2026-03-22) on; {name} predates 73a01a0 and may come from 24412dc or ac844a5, which kept unit order"
+                    ),
+                ));
+            }
+        }
+        LegacyKind::ForkVerify => {
+            let verified = doc.get("verified").and_then(PyValue::as_array).map_or(&[][..], Vec::as_slice);
+            if verified.iter().any(|v| matches!(v.get("verification_note"), Some(PyValue::Null))) {
+                notes.push(note(
+                    "verification_note",
+                    format!(
+                        "\"\" where {name} holds null, as the fork's master and current OpenAnt restore it; the fork that wrote {name} (before a565352) restored null"
+                    ),
+                ));
+            }
+            if doc.get("token_usage").is_none() {
+                notes.push(note(
+                    "code_by_route",
+                    format!(
+                        "written, as the fork did from 574360a (2026-03-19) on; {name} predates 73a01a0 and may come from d3b1b84, which wrote results_verified.json without it"
+                    ),
+                ));
+            }
+        }
+        LegacyKind::WholeDataset => {
+            let stats = doc.get("metadata").and_then(|m| m.get("agentic_stats")).and_then(PyValue::as_object);
+            if stats.is_some_and(|s| !s.contains_key("exploitable_found")) {
+                notes.push(note(
+                    "metadata.agentic_stats",
+                    format!(
+                        "in the current format; the enhance that wrote {name} (the fork before a565352, or upstream before d710b90) wrote it without exploitable_found and error_summary and counted exploitable and vulnerable_internal units as neutral"
+                    ),
+                ));
+            }
+        }
+    }
+    notes
+}
+
+/// Units of single files added to a checkpoint set (see [`merge_units`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Merged {
+    /// Ids added.
+    pub added: Vec<String>,
+    /// Names of the set's own files that won over a unit of the single file.
+    pub kept: Vec<String>,
+    /// Ids an earlier (newer) single file had already given.
+    pub superseded: Vec<String>,
+}
+
+/// Adds converted units to a set loaded from the step's per-unit dir, as `migrate` would
+/// write them there: a file the dir already has under the unit's name (even one that does not
+/// parse), or for the unit's id, wins, since OpenAnt wrote it after the single file stopped
+/// changing. `earlier` holds the ids and file names that other single files of the step,
+/// merged before, gave; theirs win too.
+pub fn merge_units(
+    set: &mut super::checkpoints::CheckpointSet,
+    units: &[UnitCheckpoint],
+    earlier: &HashSet<String>,
+) -> Merged {
+    let mut merged = Merged::default();
+    let mut files = Vec::new();
+    for unit in units {
+        if earlier.contains(&unit.id) || earlier.contains(&unit.file_name) {
+            merged.superseded.push(unit.id.clone());
+            continue;
+        }
+        if set.unreadable(&unit.file_name).is_some() {
+            merged.kept.push(unit.file_name.clone());
+            continue;
+        }
+        if let Some(own) = set.by_name(&unit.file_name).or_else(|| set.get(&unit.id)) {
+            merged.kept.push(own.name.clone());
+            continue;
+        }
+        merged.added.push(unit.id.clone());
+        files.push((unit.file_name.clone(), Ok(unit.bytes.clone().into_bytes())));
+    }
+    if !files.is_empty() {
+        set.extend_files(files);
+    }
+    merged
 }
 
 /// A legacy document and what its conversion may consult besides it.
@@ -161,6 +478,11 @@ pub struct Converted {
     pub kind: LegacyKind,
     /// In the order OpenAnt would have written them, one per file name.
     pub units: Vec<UnitCheckpoint>,
+    /// The files the step's writer saves for the units that failed (errored results, error
+    /// agent_contexts, empty verifications), which [`Self::units`] leaves out as OpenAnt's own
+    /// legacy migration does. No name is also in `units`. `repair` restores them as what a
+    /// failed retry writes, as it does errored per-unit files.
+    pub errored: Vec<UnitCheckpoint>,
     /// The `total_units` of the summary.
     pub total_units: usize,
     /// The summary's timestamp (from [`LegacyInputs::modified`]).
@@ -212,10 +534,13 @@ pub fn convert(inputs: &LegacyInputs<'_>) -> Converted {
         });
     }
     let units: Vec<UnitCheckpoint> = out.slots.into_iter().flatten().collect();
+    let names: HashSet<&str> = units.iter().map(|u| u.file_name.as_str()).collect();
+    let errored: Vec<UnitCheckpoint> =
+        out.errored.into_values().filter(|e| !names.contains(e.file_name.as_str())).collect();
     let timestamp = summary_timestamp(inputs.modified);
     let (summary, notes) = summary_document(inputs.kind, total_units, &timestamp, units.iter().map(|u| &u.value));
     filled_in.extend(notes);
-    Converted { kind: inputs.kind, units, total_units, timestamp, summary, left_out: out.left_out, filled_in }
+    Converted { kind: inputs.kind, units, errored, total_units, timestamp, summary, left_out: out.left_out, filled_in }
 }
 
 /// `_summary.json` as `StepCheckpoint.write_summary` writes it right after a migration: phase
@@ -307,11 +632,26 @@ struct Units {
     slots: Vec<Option<UnitCheckpoint>>,
     by_name: HashMap<String, usize>,
     left_out: Vec<LeftOut>,
+    /// Errored units' files by name, in first-seen order; a later one of a name replaces it.
+    errored: indexmap::IndexMap<String, UnitCheckpoint>,
 }
 
 impl Units {
     fn left_out(&mut self, id: Option<&str>, why: LeftOutWhy, detail: impl Into<String>) {
         self.left_out.push(LeftOut { id: id.map(str::to_owned), why, detail: detail.into() });
+    }
+
+    /// Leaves an errored unit out of the files, as [`LeftOutWhy::Errored`], and keeps the file
+    /// the step's writer would have saved for it, if it can exist.
+    fn errored(&mut self, id: Option<&str>, detail: impl Into<String>, value: Option<PyValue>) {
+        self.left_out(id, LeftOutWhy::Errored, detail);
+        let (Some(id), Some(value)) = (id, value) else { return };
+        let file_name = checkpoint_file_name(id);
+        if id.contains('\0') || file_name.len() > NAME_MAX || file_name == SUMMARY_FILE {
+            return;
+        }
+        let Ok(bytes) = to_python_string(&value, true) else { return };
+        self.errored.insert(file_name.clone(), UnitCheckpoint { id: id.to_owned(), file_name, value, bytes });
     }
 
     /// Adds the file of `id` unless its name cannot exist, in which case the unit is left out.
@@ -384,37 +724,40 @@ fn enhance_units(doc: &PyValue, out: &mut Units) -> usize {
             out.left_out(id, LeftOutWhy::Unusable, "agent_context is not an object");
             continue;
         }
+        let cp = |id: &str| {
+            let mut cp = vec![("id", PyValue::from(id)), ("agent_context", context.clone())];
+            if let Some(code) = fields.get("code") {
+                cp.push(("code", code.clone()));
+            }
+            if let Some(meta) = context.get("agent_metadata").filter(|m| matches!(m, PyValue::Object(_))) {
+                let input = meta.get("input_tokens");
+                let output = meta.get("output_tokens");
+                if input.is_some_and(truthy) || output.is_some_and(truthy) {
+                    cp.push((
+                        "usage",
+                        object(vec![
+                            ("input_tokens", input.cloned().unwrap_or_else(|| 0.into())),
+                            ("output_tokens", output.cloned().unwrap_or_else(|| 0.into())),
+                            ("cost_usd", meta.get("cost_usd").cloned().unwrap_or(PyValue::Float(0.0))),
+                        ]),
+                    ));
+                }
+            }
+            object(cp)
+        };
         if let Some(error) = context.get("error").filter(|e| truthy(e)) {
             let detail = match error {
                 PyValue::Str(s) => s.clone(),
                 other => other.get("type").and_then(PyValue::as_str).unwrap_or("error").to_owned(),
             };
-            out.left_out(id, LeftOutWhy::Errored, detail);
+            out.errored(id, detail, id.map(cp));
             continue;
         }
         let Some(id) = id else {
             out.left_out(None, LeftOutWhy::Unusable, "a unit without a string id");
             continue;
         };
-        let mut cp = vec![("id", PyValue::from(id)), ("agent_context", context.clone())];
-        if let Some(code) = fields.get("code") {
-            cp.push(("code", code.clone()));
-        }
-        if let Some(meta) = context.get("agent_metadata").filter(|m| matches!(m, PyValue::Object(_))) {
-            let input = meta.get("input_tokens");
-            let output = meta.get("output_tokens");
-            if input.is_some_and(truthy) || output.is_some_and(truthy) {
-                cp.push((
-                    "usage",
-                    object(vec![
-                        ("input_tokens", input.cloned().unwrap_or_else(|| 0.into())),
-                        ("output_tokens", output.cloned().unwrap_or_else(|| 0.into())),
-                        ("cost_usd", meta.get("cost_usd").cloned().unwrap_or(PyValue::Float(0.0))),
-                    ]),
-                ));
-            }
-        }
-        out.push(id, object(cp));
+        out.push(id, cp(id));
     }
     if units.iter().any(|u| u.get("diff_selected").is_some()) {
         units.iter().filter(|u| u.get("diff_selected").is_some_and(truthy)).count()
@@ -439,14 +782,22 @@ fn analyze_units(inputs: &LegacyInputs<'_>, out: &mut Units, notes: &mut Vec<Fie
             out.left_out(None, LeftOutWhy::Unusable, "a result without a string unit_id");
             continue;
         };
-        if is_str(result.get("verdict"), "ERROR") || is_str(result.get("finding"), "error") {
-            let detail = result.get("error").and_then(PyValue::as_str).unwrap_or("verdict ERROR");
-            out.left_out(Some(id), LeftOutWhy::Errored, detail);
-            continue;
-        }
         // The fork and the fix branch both take `result.get("route_key", uid)`.
         let route_key = result.get("route_key").cloned().unwrap_or_else(|| id.into());
         let code = route_key.as_str().and_then(|k| code_by_route?.get(k)).cloned();
+        if is_str(result.get("verdict"), "ERROR") || is_str(result.get("finding"), "error") {
+            let detail = result.get("error").and_then(PyValue::as_str).unwrap_or("verdict ERROR");
+            // An exception result has no route_key and no code_by_route entry: the fix
+            // branch saves it under the unit id with "" as its code.
+            let value = object(vec![
+                ("result", result.clone()),
+                ("route_key", route_key),
+                ("code_for_route", code.unwrap_or_else(|| PyValue::from(""))),
+                ("id", id.into()),
+            ]);
+            out.errored(Some(id), detail, Some(value));
+            continue;
+        }
         let code = code.unwrap_or_else(|| {
             no_code.push(id.to_owned());
             PyValue::from("")
@@ -551,19 +902,27 @@ fn verify_units(inputs: &LegacyInputs<'_>, out: &mut Units, notes: &mut Vec<Fiel
         let verification = entry.get("verification");
         let usable =
             verification.is_some_and(truthy) && !is_str(verification.and_then(|v| v.get("correct_finding")), "error");
-        if !usable {
-            out.left_out(Some(key), LeftOutWhy::Errored, "no usable verification");
-            continue;
-        }
-        let Some(verification @ PyValue::Object(_)) = verification else {
-            out.left_out(Some(key), LeftOutWhy::Unusable, "verification is not an object");
-            continue;
-        };
         // The fork wrote `r.get("finding")` / `r.get("verification_note")`, None when absent;
         // the fix branch writes `r.get(..., "")` for the same absence.
         let text_or_empty = |k: &str| match entry.get(k) {
             None | Some(PyValue::Null) => PyValue::from(""),
             Some(v) => v.clone(),
+        };
+        if !usable {
+            let value = verification.filter(|v| matches!(v, PyValue::Object(_))).map(|v| {
+                object(vec![
+                    ("verification", v.clone()),
+                    ("finding", text_or_empty("finding")),
+                    ("verification_note", text_or_empty("verification_note")),
+                    ("id", key.into()),
+                ])
+            });
+            out.errored(Some(key), "no usable verification", value);
+            continue;
+        }
+        let Some(verification @ PyValue::Object(_)) = verification else {
+            out.left_out(Some(key), LeftOutWhy::Unusable, "verification is not an object");
+            continue;
         };
         out.push(
             key,
@@ -961,5 +1320,181 @@ mod tests {
             "{\n  \"id\": \"na\\u00efve/\\ud83d\\ude00 x:y\",\n  \"agent_context\": {\n    \"r\": \"\\u00ab\\u00e9\\u00bb\",\n    \"f\": 1e+16,\n    \"g\": 3.0\n  }\n}"
         );
         assert_eq!(unit.bytes, to_python_string(&unit.value, true).unwrap());
+    }
+
+    #[test]
+    fn the_forks_enhance_file_needs_no_checkpoint_flag() {
+        // The fork master's retry copy of dataset_enhanced.json: no flag, error units included.
+        let copy =
+            json(r#"{"units": [{"id": "a", "agent_context": {"x": 1}}], "metadata": {"agentic_enhanced": true}}"#);
+        assert_eq!(LegacyKind::of_document("dataset_enhanced_checkpoint.json", &copy), Some(LegacyKind::WholeDataset));
+        assert_eq!(LegacyKind::of_document("enhance_checkpoint.json", &copy), None);
+        assert_eq!(LegacyKind::of_document("my-run.json", &copy), None);
+        assert!(FORK_FILE_NAMES.contains(&"dataset_enhanced_checkpoint.json"));
+    }
+
+    #[test]
+    fn errored_units_keep_the_file_a_failed_unit_gets() {
+        let doc = json(
+            r#"{"results": [
+                {"unit_id": "a.js:boom", "verdict": "ERROR", "finding": "error", "error": "529"},
+                {"verdict": "ERROR", "reasoning": "Failed to parse", "route_key": "GET:/b", "unit_id": "b.js:bad", "finding": "error"},
+                {"finding": "safe", "verdict": "SAFE", "unit_id": "c.js:ok"},
+                {"unit_id": "c.js:ok", "verdict": "ERROR", "finding": "error", "error": "retried later"}
+            ], "code_by_route": {"GET:/b": "function b() {}"}}"#,
+        );
+        let c = run(LegacyKind::ForkAnalyze, &doc);
+        assert_eq!(ids(&c), ["c.js:ok"]);
+        let errored: Vec<&str> = c.errored.iter().map(|u| u.id.as_str()).collect();
+        // A unit that also completed is never among the errored files.
+        assert_eq!(errored, ["a.js:boom", "b.js:bad"]);
+        let boom = &c.errored[0].value;
+        assert_eq!(boom.get("route_key").unwrap().as_str(), Some("a.js:boom"));
+        assert_eq!(boom.get("code_for_route").unwrap().as_str(), Some(""));
+        assert_eq!(c.errored[1].value.get("code_for_route").unwrap().as_str(), Some("function b() {}"));
+        assert_eq!(c.errored[1].bytes, to_python_string(&c.errored[1].value, true).unwrap());
+        // Still left out of what migrate writes, as before.
+        assert_eq!(left(&c, LeftOutWhy::Errored), [Some("a.js:boom"), Some("b.js:bad"), Some("c.js:ok")]);
+
+        let whole = json(
+            r#"{"units": [{"id": "e", "code": {"primary_code": "x"}, "agent_context": {"error": "Agent error"}}, {"agent_context": {"error": "no id"}}],
+                "metadata": {"checkpoint": true}}"#,
+        );
+        let c = run(LegacyKind::WholeDataset, &whole);
+        assert_eq!(c.errored.len(), 1);
+        assert_eq!(
+            c.errored[0].bytes,
+            "{\n  \"id\": \"e\",\n  \"agent_context\": {\n    \"error\": \"Agent error\"\n  },\n  \"code\": {\n    \"primary_code\": \"x\"\n  }\n}"
+        );
+
+        let verify = json(
+            r#"{"completed_keys": ["k1", "k2", "k3"], "verified": [
+                {"route_key": "k1", "verification": {}, "finding": "vulnerable", "verification_note": null},
+                {"route_key": "k2", "finding": "vulnerable"}]}"#,
+        );
+        let c = run(LegacyKind::ForkVerify, &verify);
+        let errored: Vec<&str> = c.errored.iter().map(|u| u.id.as_str()).collect();
+        // k2 has no verification at all and k3 nothing saved: no file to keep.
+        assert_eq!(errored, ["k1"]);
+        assert_eq!(c.errored[0].value.get("verification_note").unwrap().as_str(), Some(""));
+    }
+
+    #[test]
+    fn run_records_and_format_notes_tell_the_forks_versions_apart() {
+        let file = |name: &str, text: &str| {
+            let document = json(text);
+            let kind = LegacyKind::of_document(name, &document).unwrap();
+            LegacyFile {
+                path: PathBuf::from(name),
+                name: name.to_owned(),
+                bytes: Vec::new(),
+                document,
+                kind,
+                modified: at(0),
+            }
+        };
+        let early = file(
+            "analyze_checkpoint.json",
+            r#"{"results": [], "code_by_route": {"z": "", "a": ""}, "counts": {"vulnerable": 0, "safe": 0}, "dataset": "dataset.json", "model": "claude-sonnet-4-20250514"}"#,
+        );
+        let record = RunRecord::of(&early);
+        assert_eq!(record.model.as_ref().and_then(PyValue::as_str), Some("claude-sonnet-4-20250514"));
+        assert_eq!(record.code_by_route_order, ["z", "a"]);
+        assert_eq!(record.token_usage, None);
+        let notes = format_notes(&early);
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].note.contains("before 24412dc"), "{notes:?}");
+        let middle = file("analyze_checkpoint.json", r#"{"results": [], "counts": {"insufficient_context": 0}}"#);
+        assert!(format_notes(&middle)[0].note.contains("may come from 24412dc or ac844a5"));
+        let late = file(
+            "analyze_checkpoint.json",
+            r#"{"results": [], "counts": {"insufficient_context": 0}, "token_usage": {"total_calls": 1}}"#,
+        );
+        assert!(format_notes(&late).is_empty());
+
+        let verify = file(
+            "verify_checkpoint.json",
+            r#"{"completed_keys": ["k"], "verified": [{"route_key": "k", "verification": {"agree": true}, "verification_note": null}], "token_usage": {}}"#,
+        );
+        let fields: Vec<String> = format_notes(&verify).into_iter().map(|n| n.field).collect();
+        assert_eq!(fields, ["verification_note"]);
+
+        let old = file(
+            "enhance_checkpoint.json",
+            r#"{"units": [], "metadata": {"checkpoint": true, "agentic_stats": {"units_processed": 0}, "token_usage": {"total_calls": 3}}}"#,
+        );
+        assert_eq!(format_notes(&old)[0].field, "metadata.agentic_stats");
+        assert_eq!(RunRecord::of(&old).token_usage, Some(json(r#"{"total_calls": 3}"#)));
+        let current = file(
+            "enhance_checkpoint.json",
+            r#"{"units": [], "metadata": {"checkpoint": true, "agentic_stats": {"exploitable_found": 0}}}"#,
+        );
+        assert!(format_notes(&current).is_empty());
+    }
+
+    #[test]
+    fn merged_units_never_displace_the_per_unit_dirs_files() {
+        use super::super::checkpoints::CheckpointSet;
+        let cp = |id: &str, verdict: &str| {
+            let value = json(&format!(r#"{{"result": {{"verdict": "{verdict}"}}, "id": "{id}"}}"#));
+            let bytes = to_python_string(&value, true).unwrap();
+            UnitCheckpoint { id: id.to_owned(), file_name: checkpoint_file_name(id), value, bytes }
+        };
+        let file = |name: &str, text: &str| (name.to_owned(), Ok(text.as_bytes().to_vec()));
+        let mut set = CheckpointSet::from_files(
+            CheckpointStep::Analyze,
+            vec![
+                file("a.json", r#"{"result": {"verdict": "SAFE", "own": true}, "id": "a"}"#),
+                // The file of unit "b" under another name: its id still wins.
+                file("other.json", r#"{"result": {"verdict": "SAFE", "own": true}, "id": "b"}"#),
+                file("c.json", r#"{"result": {"ver"#),
+            ],
+        );
+        let earlier: HashSet<String> = ["e".to_owned()].into();
+        let units =
+            [cp("a", "VULNERABLE"), cp("b", "VULNERABLE"), cp("c", "VULNERABLE"), cp("d", "SAFE"), cp("e", "SAFE")];
+        let merged = merge_units(&mut set, &units, &earlier);
+        assert_eq!(merged.added, ["d"]);
+        assert_eq!(merged.kept, ["a.json", "other.json", "c.json"]);
+        assert_eq!(merged.superseded, ["e"]);
+        assert_eq!(set.get("a").unwrap().data.get("result").unwrap().get("own"), Some(&PyValue::Bool(true)));
+        assert_eq!(set.get("d").unwrap().name, "d.json");
+        assert!(set.get("c").is_none(), "a torn per-unit file is not replaced by the single file's");
+        assert!(set.by_name("d.json").is_some(), "the set stays sorted by name");
+    }
+
+    #[test]
+    fn find_reads_the_single_files_at_the_top_of_a_scan_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let put = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        put("analyze_checkpoint.json", r#"{"results": [{"unit_id": "#);
+        put("verify_checkpoint.json", r#"{"something": "else"}"#);
+        put("dataset_enhanced_checkpoint.json", r#"{"units": []}"#);
+        put("my-run.json", r#"{"units": [], "metadata": {"checkpoint": true}}"#);
+        put("notes.json", r#"{"units": []}"#);
+        put("dataset_enhanced.json", r#"{"units": [], "metadata": {"checkpoint": true}}"#);
+        std::os::unix::fs::symlink("my-run.json", dir.path().join("enhance_checkpoint.json")).unwrap();
+        let found = find(dir.path());
+        let names: Vec<&str> = found.files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["dataset_enhanced_checkpoint.json", "my-run.json"]);
+        let unusable: Vec<(&str, CheckpointStep, bool)> =
+            found.unusable.iter().map(|u| (u.name.as_str(), u.step, matches!(u.why, UnusableWhy::Torn(_)))).collect();
+        assert_eq!(
+            unusable,
+            [
+                ("analyze_checkpoint.json", CheckpointStep::Analyze, true),
+                ("verify_checkpoint.json", CheckpointStep::Verify, false)
+            ]
+        );
+        assert!(found.unusable[0].describe().starts_with("analyze_checkpoint.json does not parse ("));
+        assert_eq!(found.unusable_of_step(CheckpointStep::Verify).count(), 1);
+        assert!(found.io_errors.is_empty(), "{:?}", found.io_errors);
+        // Newest first: the later work wins where two files hold one unit.
+        let older = filetime::FileTime::from_unix_time(1_700_000_000, 0);
+        filetime::set_symlink_file_times(dir.path().join("dataset_enhanced_checkpoint.json"), older, older).unwrap();
+        let found = find(dir.path());
+        let order: Vec<&str> = found.of_step(CheckpointStep::Enhance).iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(order, ["my-run.json", "dataset_enhanced_checkpoint.json"]);
+        assert!(found.of_step(CheckpointStep::Analyze).is_empty());
     }
 }

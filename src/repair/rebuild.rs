@@ -2,19 +2,21 @@
 //! rebuilds one output at a time in order, and lets an output rebuilt (or promoted) earlier
 //! feed the next.
 
-use std::collections::HashMap;
+use std::cell::OnceCell;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::plan::Unfixable;
 use super::state::{output_name, REBUILD_ORDER};
 use crate::layout::{CheckpointStep, FileKind};
 use crate::pyjson::{self, PyValue};
-use crate::regen::checkpoints::{self, CheckpointSet};
+use crate::regen::checkpoints::{self, CheckpointSet, IssueKind};
 use crate::regen::common::RebuiltOutput;
 use crate::regen::dynamic::{rebuild_dynamic_results, DynamicOptions, MissingReason};
 use crate::regen::enhanced::{rebuild_enhanced, EnhanceInputs};
 use crate::regen::pipeline::{rebuild_pipeline_output, PipelineOptions};
 use crate::regen::results::{rebuild_results, AnalyzeInputs};
+use crate::regen::single_file::{self, brief_list, LeftOutWhy, LegacyInputs, LegacyKind, RunRecord, Unusable};
 use crate::regen::verified::rebuild_verified;
 use crate::regen::{self, Rebuilt, RegenError};
 
@@ -36,19 +38,43 @@ pub struct CannotRebuild {
 }
 
 /// Whether a step left evidence that it ran in this scan dir, so that a missing output is
-/// missing and not merely never produced (verify is off by default, for one).
+/// missing and not merely never produced (verify is off by default, for one). A single-file
+/// checkpoint is such evidence: the fork deleted it once the output was written, so one that
+/// is left means a run of the step stopped before or right after writing it.
 pub fn step_ran(dir: &Path, kind: FileKind) -> bool {
     let any = |names: &[&str]| names.iter().any(|n| dir.join(n).exists());
     match kind {
-        FileKind::DatasetEnhanced => {
-            any(&["enhance_checkpoints", "dataset_enhanced_checkpoint_checkpoints", "enhance.report.json"])
-        }
-        FileKind::Results => any(&["analyze_checkpoints", "analyze.report.json"]),
-        FileKind::ResultsVerified => any(&["verify_checkpoints", "verify.report.json"]),
+        FileKind::DatasetEnhanced => any(&[
+            "enhance_checkpoints",
+            "dataset_enhanced_checkpoint_checkpoints",
+            "enhance.report.json",
+            "dataset_enhanced_checkpoint.json",
+            "enhance_checkpoint.json",
+        ]),
+        FileKind::Results => any(&["analyze_checkpoints", "analyze.report.json", "analyze_checkpoint.json"]),
+        FileKind::ResultsVerified => any(&["verify_checkpoints", "verify.report.json", "verify_checkpoint.json"]),
         FileKind::PipelineOutput => any(&["build-output.report.json"]),
         FileKind::DynamicTestResults => any(&["dynamic_test_checkpoints", "dynamic-test.report.json"]),
         _ => false,
     }
+}
+
+/// A step's checkpoints as a rebuild reads them: the per-unit dir's files, plus the units of
+/// the scan's single-file checkpoints of that step (spec §2.6), converted to the per-unit files
+/// `scanaudit migrate` would write, a per-unit file winning for the same unit.
+struct StepCheckpoints {
+    set: CheckpointSet,
+    /// For the plan: the per-unit dir and the single files the units came from.
+    inputs: Vec<String>,
+    /// What the single files gave, what their conversion filled in or left out, and where the
+    /// OpenAnt that wrote them wrote the output differently.
+    notes: Vec<String>,
+    /// The record of the run that wrote the one single file every unit came from.
+    record: Option<RunRecord>,
+    /// Ids taken from a verify single file (the fork's `confirmed_findings` rule differs).
+    from_fork_verify: HashSet<String>,
+    /// Files named like the step's single-file checkpoint that cannot be read.
+    unusable: Vec<Unusable>,
 }
 
 pub struct Rebuilder {
@@ -57,11 +83,13 @@ pub struct Rebuilder {
     /// the damaged files on disk.
     provided: HashMap<FileKind, Vec<u8>>,
     missing: Vec<Unfixable>,
+    /// The scan's single-file checkpoints, read when a rebuild first needs them.
+    legacy: OnceCell<single_file::Found>,
 }
 
 impl Rebuilder {
     pub fn new(dir: &Path) -> Rebuilder {
-        Rebuilder { dir: dir.to_path_buf(), provided: HashMap::new(), missing: Vec::new() }
+        Rebuilder { dir: dir.to_path_buf(), provided: HashMap::new(), missing: Vec::new(), legacy: OnceCell::new() }
     }
 
     pub fn provide(&mut self, kind: FileKind, bytes: Vec<u8>) {
@@ -98,9 +126,100 @@ impl Rebuilder {
         std::fs::read(self.dir.join(output_name(kind))).ok()
     }
 
-    fn checkpoints(&self, dir_name: &str, step: CheckpointStep) -> Result<CheckpointSet, CannotRebuild> {
-        CheckpointSet::load_dir(&self.dir.join(dir_name), step)
-            .map_err(|error| CannotRebuild { reason: format!("{dir_name}/ cannot be read ({error})"), fix: None })
+    /// `dir_name`'s checkpoints plus the units of the step's single files. `results` is the
+    /// results document verify reads: the fork keyed its verify progress by route_key, and
+    /// results.json tells which unit each belongs to.
+    fn checkpoints(
+        &self,
+        dir_name: &str,
+        step: CheckpointStep,
+        results: Option<&PyValue>,
+    ) -> Result<StepCheckpoints, CannotRebuild> {
+        let mut set = CheckpointSet::load_dir(&self.dir.join(dir_name), step)
+            .map_err(|error| CannotRebuild { reason: format!("{dir_name}/ cannot be read ({error})"), fix: None })?;
+        let own_files = set.files.len() + set.issues.iter().filter(|i| i.kind == IssueKind::Unreadable).count();
+        let legacy = self.legacy.get_or_init(|| single_file::find(&self.dir));
+        let mut inputs = Vec::new();
+        if set.dir_exists {
+            inputs.push(format!("{dir_name}/"));
+        }
+        let mut notes = Vec::new();
+        let mut from_fork_verify = HashSet::new();
+        let mut claimed: HashSet<String> = HashSet::new();
+        let mut contributors = Vec::new();
+        for file in legacy.of_step(step) {
+            let converted = single_file::convert(&LegacyInputs {
+                kind: file.kind,
+                document: &file.document,
+                modified: file.modified,
+                results: results.filter(|_| file.kind == LegacyKind::ForkVerify),
+                dataset: None,
+            });
+            let merged = single_file::merge_units(&mut set, &converted.units, &claimed);
+            claimed.extend(converted.units.iter().flat_map(|u| [u.id.clone(), u.file_name.clone()]));
+            // After the good ones: an errored unit never displaces a completed one.
+            let errored = single_file::merge_units(&mut set, &converted.errored, &claimed);
+            claimed.extend(converted.errored.iter().flat_map(|u| [u.id.clone(), u.file_name.clone()]));
+            if file.kind == LegacyKind::ForkVerify {
+                from_fork_verify.extend(merged.added.iter().cloned());
+            }
+            inputs.push(file.name.clone());
+            notes.extend(single_file_notes(file, &converted, &merged, &errored, dir_name));
+            if !merged.added.is_empty() || !errored.added.is_empty() {
+                contributors.push(file);
+            }
+        }
+        if inputs.is_empty() {
+            inputs.push(format!("{dir_name}/"));
+        }
+        let record = match contributors[..] {
+            [only] if own_files == 0 => Some(RunRecord::of(only)),
+            _ => None,
+        };
+        let unusable = legacy.unusable_of_step(step).cloned().collect();
+        Ok(StepCheckpoints { set, inputs, notes, record, from_fork_verify, unusable })
+    }
+
+    /// A torn (or unrecognisable) single-file checkpoint of the step is never converted or
+    /// moved: it is reported. The output is still rebuilt when every unit it needs has another
+    /// checkpoint, since those would win over the file's anyway; otherwise the file may hold
+    /// units nothing else has, and nothing is rebuilt without them.
+    fn refuse_if_unusable(
+        &mut self,
+        loaded: &StepCheckpoints,
+        missing_units: &[String],
+        verb: &str,
+        notes: &mut Vec<String>,
+    ) -> Result<(), CannotRebuild> {
+        let Some(first) = loaded.unusable.first() else { return Ok(()) };
+        for unusable in &loaded.unusable {
+            self.missing.push(Unfixable {
+                path: unusable.path.clone(),
+                reason: format!(
+                    "{}: a single-file checkpoint that cannot be read is neither converted nor moved, and no unit is taken from it",
+                    unusable.describe()
+                ),
+                fix: None,
+            });
+        }
+        if missing_units.is_empty() {
+            notes.push(format!(
+                "{} was not read ({}): every unit has another checkpoint, which would win over its units anyway",
+                first.name,
+                first.describe()
+            ));
+            return Ok(());
+        }
+        Err(CannotRebuild {
+            reason: format!(
+                "its input {}: nothing is rebuilt from a damaged single-file checkpoint, and it may hold the {} {} no other checkpoint has ({})",
+                first.describe(),
+                missing_units.len(),
+                if missing_units.len() == 1 { "unit" } else { "units" },
+                brief_list(missing_units.iter().map(String::as_str))
+            ),
+            fix: Some(format!("openant {verb}")),
+        })
     }
 
     fn missing_units(&mut self, kind: FileKind, units: &[String], verb: &str) {
@@ -124,11 +243,16 @@ impl Rebuilder {
                 let dataset_name = input_name(report.as_ref(), "dataset_path").unwrap_or_else(|| "dataset.json".into());
                 let dataset = self.parsed(&dataset_name)?;
                 let cp_dir = checkpoints::enhance_checkpoint_dir_in(&self.dir, era);
-                let set = self.checkpoints(cp_dir, CheckpointStep::Enhance)?;
-                let inputs = EnhanceInputs { dataset: &dataset, checkpoints: &set, era, salvaged: salvaged.as_ref() };
+                let loaded = self.checkpoints(cp_dir, CheckpointStep::Enhance, None)?;
+                let inputs = EnhanceInputs {
+                    dataset: &dataset,
+                    checkpoints: &loaded.set,
+                    era,
+                    salvaged: salvaged.as_ref(),
+                    single_file: loaded.record.as_ref(),
+                };
                 let rebuilt = rebuild_enhanced(&inputs).map_err(regen_error)?;
-                self.missing_units(kind, &rebuilt.missing_units, "enhance");
-                Ok(from_regen(rebuilt, vec![dataset_name, format!("{cp_dir}/")]))
+                self.finish(kind, rebuilt, loaded, vec![dataset_name], "enhance")
             }
             FileKind::Results => {
                 let report = self.optional("analyze.report.json");
@@ -141,19 +265,22 @@ impl Rebuilder {
                 };
                 let dataset_name = input_name(report.as_ref(), "dataset_path").unwrap_or_else(|| default.into());
                 let dataset = self.parsed(&dataset_name)?;
-                let set = self.checkpoints("analyze_checkpoints", CheckpointStep::Analyze)?;
-                let inputs = AnalyzeInputs::from_report(&dataset, report.as_ref(), default);
+                let loaded = self.checkpoints("analyze_checkpoints", CheckpointStep::Analyze, None)?;
+                let mut inputs = AnalyzeInputs::from_report(&dataset, report.as_ref(), default);
+                inputs.single_file = loaded.record.as_ref();
                 let now = chrono::Local::now().naive_local();
-                let rebuilt = rebuild_results(&inputs, &set, era, salvaged.as_ref(), now).map_err(regen_error)?;
-                self.missing_units(kind, &rebuilt.missing_units, "analyze");
-                Ok(from_regen(rebuilt, vec![dataset_name, "analyze_checkpoints/".into()]))
+                let rebuilt =
+                    rebuild_results(&inputs, &loaded.set, era, salvaged.as_ref(), now).map_err(regen_error)?;
+                self.finish(kind, rebuilt, loaded, vec![dataset_name], "analyze")
             }
             FileKind::ResultsVerified => {
                 let results = self.parsed("results.json")?;
-                let set = self.checkpoints("verify_checkpoints", CheckpointStep::Verify)?;
-                let rebuilt = rebuild_verified(&results, &set, era, salvaged.as_ref()).map_err(regen_error)?;
-                self.missing_units(kind, &rebuilt.missing_units, "verify");
-                Ok(from_regen(rebuilt, vec!["results.json".into(), "verify_checkpoints/".into()]))
+                let mut loaded = self.checkpoints("verify_checkpoints", CheckpointStep::Verify, Some(&results))?;
+                let rebuilt = rebuild_verified(&results, &loaded.set, era, salvaged.as_ref()).map_err(regen_error)?;
+                if let Some(note) = fork_confirmed_note(&rebuilt.value, &loaded.from_fork_verify) {
+                    loaded.notes.push(note);
+                }
+                self.finish(kind, rebuilt, loaded, vec!["results.json".into()], "verify")
             }
             FileKind::PipelineOutput => {
                 let mut provided = HashMap::new();
@@ -194,6 +321,136 @@ impl Rebuilder {
             _ => Err(CannotRebuild { reason: format!("scanaudit does not rebuild {}", kind.describe()), fix: None }),
         }
     }
+
+    /// The plan entry of a rebuild from a step's checkpoints: its inputs (`first` and then the
+    /// checkpoints'), the single files' notes before the rebuild's own, and the units it had
+    /// no usable checkpoint for.
+    fn finish(
+        &mut self,
+        kind: FileKind,
+        rebuilt: Rebuilt,
+        loaded: StepCheckpoints,
+        first: Vec<String>,
+        verb: &str,
+    ) -> Result<RebuiltFile, CannotRebuild> {
+        let mut notes = loaded.notes.clone();
+        self.refuse_if_unusable(&loaded, &rebuilt.missing_units, verb, &mut notes)?;
+        self.missing_units(kind, &rebuilt.missing_units, verb);
+        let mut inputs = first;
+        inputs.extend(loaded.inputs);
+        let mut file = from_regen(rebuilt, inputs);
+        notes.append(&mut file.notes);
+        file.notes = notes;
+        Ok(file)
+    }
+}
+
+/// The notes on one single file a step's units came from: how many, which per-unit files
+/// won over it, and what the conversion filled in or left out. Its `total_units` and `usage`
+/// notes are left out: they concern `_summary.json` and usage totals, which no rebuilt output
+/// holds.
+fn single_file_notes(
+    file: &single_file::LegacyFile,
+    converted: &single_file::Converted,
+    merged: &single_file::Merged,
+    errored: &single_file::Merged,
+    dir_name: &str,
+) -> Vec<String> {
+    let name = &file.name;
+    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut notes = Vec::new();
+    let what = match file.kind {
+        LegacyKind::WholeDataset => "whole-dataset enhance checkpoint",
+        LegacyKind::ForkAnalyze | LegacyKind::ForkVerify => "single-file checkpoint of the fork before a565352",
+    };
+    if !merged.added.is_empty() {
+        notes.push(format!(
+            "{name}: {} taken from this {what}, as `scanaudit migrate` would write them into {}/",
+            plural(merged.added.len(), "unit", "units"),
+            file.kind.dir_name()
+        ));
+    }
+    if !errored.added.is_empty() {
+        notes.push(format!(
+            "{name}: errored units taken too, as what a failed retry writes (`scanaudit migrate` leaves them out, as OpenAnt's own legacy migration does; OpenAnt re-runs them either way): {}",
+            brief_list(errored.added.iter().map(String::as_str))
+        ));
+    }
+    let kept: Vec<&str> = merged.kept.iter().chain(&errored.kept).map(String::as_str).collect();
+    if !kept.is_empty() {
+        notes.push(format!(
+            "{name}: for {} of its units {dir_name}/ has its own file, which wins (OpenAnt wrote it after the single file): {}",
+            kept.len(),
+            brief_list(kept.iter().copied())
+        ));
+    }
+    let superseded: Vec<&str> = merged.superseded.iter().chain(&errored.superseded).map(String::as_str).collect();
+    if !superseded.is_empty() {
+        notes.push(format!(
+            "{name}: {} taken from a newer single file instead: {}",
+            plural(superseded.len(), "unit", "units"),
+            brief_list(superseded.iter().copied())
+        ));
+    }
+    let ids = |why: LeftOutWhy| -> Vec<&str> {
+        converted.left_out(why).map(|l| l.id.as_deref().unwrap_or("(no id)")).collect()
+    };
+    // Errored units without a file to restore (a key the fork marked done but saved nothing for).
+    let restorable: HashSet<&str> = converted.errored.iter().map(|u| u.id.as_str()).collect();
+    let lost: Vec<&str> = ids(LeftOutWhy::Errored).into_iter().filter(|id| !restorable.contains(id)).collect();
+    if !lost.is_empty() {
+        notes.push(format!(
+            "{name}: {} failed with nothing saved, so OpenAnt re-runs them: {}",
+            plural(lost.len(), "unit", "units"),
+            brief_list(lost.iter().copied())
+        ));
+    }
+    let not_reached = ids(LeftOutWhy::NotReached);
+    if !not_reached.is_empty() {
+        notes.push(format!(
+            "{name}: {} the interrupted run had not reached: {}",
+            plural(not_reached.len(), "unit", "units"),
+            brief_list(not_reached.iter().copied())
+        ));
+    }
+    for why in [LeftOutWhy::Unusable, LeftOutWhy::Overwritten] {
+        for left in converted.left_out(why) {
+            let id = left.id.as_deref().map_or_else(String::new, |id| format!("{id:?} "));
+            let label = if why == LeftOutWhy::Unusable { "left out" } else { "superseded" };
+            notes.push(format!("{name}: {id}{label}: {}", left.detail));
+        }
+    }
+    for field in converted.filled_in.iter().filter(|f| f.field != "total_units" && f.field != "usage") {
+        notes.push(format!("{name}: {}: {}", field.field, field.note));
+    }
+    for field in single_file::format_notes(file) {
+        notes.push(format!("{}: {}", field.field, field.note));
+    }
+    notes
+}
+
+/// The fork's verify (every version that wrote `verify_checkpoint.json`, and its master until
+/// 98ff638) put a finding in `confirmed_findings` only when Stage 2 agreed; its master and
+/// current OpenAnt keep every finding whose final verdict is vulnerable or bypassable. Says
+/// which findings from the fork's file that changes, if any.
+fn fork_confirmed_note(rebuilt: &PyValue, from_fork: &HashSet<String>) -> Option<String> {
+    let confirmed = rebuilt.get("confirmed_findings")?.as_array()?;
+    let differ: Vec<&str> = confirmed
+        .iter()
+        .filter(|r| r.get("verification").and_then(|v| v.get("agree")) != Some(&PyValue::Bool(true)))
+        .filter_map(|r| {
+            let key = r.get("unit_id").and_then(PyValue::as_str).filter(|k| !k.is_empty());
+            key.or_else(|| r.get("route_key").and_then(PyValue::as_str))
+        })
+        .filter(|k| from_fork.contains(*k))
+        .collect();
+    (!differ.is_empty()).then(|| {
+        format!(
+            "confirmed_findings: holds {} that Stage 2 did not agree with but left vulnerable or bypassable, as the fork's master writes it; the fork that wrote verify_checkpoint.json required verification.agree and left {} out",
+            brief_list(differ.iter().copied()),
+            if differ.len() == 1 { "it" } else { "them" }
+        )
+    })
 }
 
 fn describe_missing(reason: &MissingReason) -> String {
@@ -263,6 +520,27 @@ fn from_output(rebuilt: RebuiltOutput, dir: &Path) -> RebuiltFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_forks_confirmed_findings_rule_is_named_where_it_differs() {
+        let rebuilt = pyjson::parse(
+            br#"{"confirmed_findings": [
+                {"unit_id": "a", "verification": {"agree": true}, "finding": "vulnerable"},
+                {"unit_id": "b", "verification": {"agree": false}, "finding": "vulnerable"},
+                {"unit_id": "", "route_key": "GET:/c", "verification": {}, "finding": "bypassable"},
+                {"unit_id": "d", "verification": {"agree": false}, "finding": "vulnerable"}
+            ]}"#,
+        )
+        .unwrap();
+        let from_fork: HashSet<String> = ["a", "b", "GET:/c"].iter().map(|s| s.to_string()).collect();
+        let note = fork_confirmed_note(&rebuilt, &from_fork).unwrap();
+        // d's verification is not the fork's: its own checkpoint decided it.
+        assert!(
+            note.starts_with("confirmed_findings: holds \"b\", \"GET:/c\" that Stage 2 did not agree with"),
+            "{note}"
+        );
+        assert!(fork_confirmed_note(&rebuilt, &HashSet::new()).is_none());
+    }
 
     #[test]
     fn notes_about_many_units_are_grouped() {

@@ -111,6 +111,9 @@ impl ScanDirState {
             let path = entry.path();
             let parent = path.parent().unwrap_or(&self.dir);
             let class = layout::classify_file(path, Some(&self.dir), &|n| parent.join(n).exists());
+            // Single-file checkpoints (`FileKind::LegacyCheckpoint`) are never quarantined: a
+            // torn one may be the only record of paid-for units, and `migrate` or a person may
+            // still salvage it. A rebuild that needs it reports it instead (rebuild.rs).
             match class.kind {
                 FileKind::Temp if entry.depth() == 1 => self.consider_temp(path, class.temp.and_then(|t| t.target)),
                 FileKind::Checkpoint => self.consider_checkpoint(path, class.checkpoint_step),

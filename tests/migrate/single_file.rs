@@ -140,6 +140,21 @@ fn fixture_scans_migrate_to_the_expected_tree_and_then_plan_nothing() {
     assert!(bad.is_empty(), "{bad:?}\n{doc:#}");
 }
 
+/// The single-file scan whose files hold every unit (repair's fixture) migrates to the expected
+/// tree as well.
+#[test]
+fn a_scan_whose_single_files_hold_every_unit_migrates_to_the_expected_tree() {
+    const DONE: &str = "projects/forkdone/scans/3d5e7f9a1c2/javascript";
+    let tree = legacy_copy();
+    let scan = tree.path("legacy").join(DONE);
+    let planned = plan_single(&scan, Duration::from_secs(600));
+    assert!(planned.unfixable.is_empty() && planned.io_errors.is_empty(), "{planned:?}");
+    assert_eq!(planned.actions.len(), 3);
+    run(planned);
+    assert_same_tree(&tree.path("legacy/projects/forkdone"), &testdata("migrated/projects/forkdone"));
+    assert!(plan_single(&scan, Duration::from_secs(600)).actions.is_empty());
+}
+
 /// A run killed after some unit files (and again after the summary): the legacy file is still
 /// there, and the next plan writes only what is missing, then retires it.
 #[test]
@@ -303,6 +318,12 @@ fn crafted_single_files_convert_exactly_as_the_python_reference() {
         {"unit_id": "e.js:e", "route_key": "POST:/e", "finding": "vulnerable"}
     ]}"#;
     let dataset = r#"{"units": [{"id": "x.js:get"}, {"id": "y.js:boom"}, {"id": "z.js:plain"}, {"id": "w.js:nocode"}, {"id": "q"}]}"#;
+    // The fork master's enhance retry copies dataset_enhanced.json to the fork's name as it is:
+    // no checkpoint flag, error units included.
+    let retry_copy = r#"{"units": [
+        {"id": "x.js:get", "agent_context": {"security_classification": "exploitable", "agent_metadata": {"iterations": 2, "input_tokens": 5, "output_tokens": 1, "cost_usd": 0.01}}},
+        {"id": "y.js:boom", "agent_context": {"error": {"type": "billing"}, "security_classification": "neutral", "confidence": 0.0}}
+    ], "metadata": {"agentic_enhanced": true, "enhancement_mode": "agentic"}}"#;
     // One file already identical to what the migration writes, one newer and different.
     let identical = "{\n  \"result\": {\n    \"finding\": \"safe\",\n    \"verdict\": \"SAFE\",\n    \"unit_id\": \"z.js:plain\"\n  },\n  \"route_key\": \"z.js:plain\",\n  \"code_for_route\": \"\",\n  \"id\": \"z.js:plain\"\n}";
     let newer = r#"{"result": {"verdict": "SAFE", "finding": "safe"}, "route_key": "GET:/x/:id", "code_for_route": "", "usage": {"input_tokens": 5, "output_tokens": 2, "cost_usd": 0.30000000000000004}, "id": "x.js:get"}"#;
@@ -319,6 +340,7 @@ fn crafted_single_files_convert_exactly_as_the_python_reference() {
         ],
         vec![("dataset.json", dataset), ("results.json", results), ("verify_checkpoint.json", verify)],
         vec![("dataset.json", dataset), ("verify_checkpoint.json", verify)],
+        vec![("dataset.json", dataset), ("dataset_enhanced_checkpoint.json", retry_copy)],
         vec![
             ("dataset.json", dataset),
             ("dataset_enhanced_checkpoint.json", enhance),
