@@ -711,6 +711,32 @@ fn a_single_file_is_evidence_that_its_step_ran() {
     let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
     assert_eq!(status, 1, "{doc:#}");
     assert!(read(&scan.join("results_verified.json")) == reference, "{doc:#}");
+
+    // Without analyze.report.json, the single file also says which dataset and model its run
+    // used; only the clock's timestamp is not in it.
+    let reference: Value = serde_json::from_slice(&read(&scan.join("results.json"))).unwrap();
+    std::fs::remove_file(scan.join("analyze.report.json")).unwrap();
+    std::fs::remove_file(scan.join("results.json")).unwrap();
+    common::set_age(tree.root(), OLD);
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status, 1, "{doc:#}");
+    let mut rebuilt: Value = serde_json::from_slice(&read(&scan.join("results.json"))).unwrap();
+    let mut want = reference;
+    rebuilt.as_object_mut().unwrap().remove("timestamp");
+    want.as_object_mut().unwrap().remove("timestamp");
+    assert_eq!(rebuilt, want, "{doc:#}");
+
+    // A run of analyze on the parser's dataset names that one.
+    let single = scan.join("analyze_checkpoint.json");
+    let text = String::from_utf8(read(&single)).unwrap();
+    std::fs::write(&single, text.replace("\"dataset\": \"dataset_enhanced.json\"", "\"dataset\": \"dataset.json\""))
+        .unwrap();
+    std::fs::remove_file(scan.join("results.json")).unwrap();
+    common::set_age(tree.root(), OLD);
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status, 1, "{doc:#}");
+    let rebuilt: Value = serde_json::from_slice(&read(&scan.join("results.json"))).unwrap();
+    assert_eq!(rebuilt["dataset"], "dataset.json", "{doc:#}");
 }
 
 /// Where the per-unit dir has a unit too, its file wins over the single file's (OpenAnt wrote

@@ -21,7 +21,7 @@ use crate::pyjson::{self, PyValue};
 use crate::regen::common::{read_regular, JsonInput};
 use crate::regen::single_file::{
     self, brief_list, convert, summary_document, Converted, LeftOutWhy, LegacyInputs, LegacyKind, UnusableWhy,
-    SUMMARY_FILE,
+    ANALYZE_DATASETS, SUMMARY_FILE,
 };
 
 pub const ID: &str = "single-file-checkpoints";
@@ -29,10 +29,6 @@ pub const ID: &str = "single-file-checkpoints";
 /// The fork's misnamed enhance dir: `fork-enhance-dir` (applied before this migration) merges
 /// it into `enhance_checkpoints/`, so its files count as already there.
 const FORK_ENHANCE_DIR: &str = "dataset_enhanced_checkpoint_checkpoints";
-
-/// Datasets the fork's analyze reads in a scan dir; its checkpoint's `dataset` field is data, so
-/// only these names are ever opened.
-const ANALYZE_DATASETS: &[&str] = &["dataset.json", "dataset_enhanced.json"];
 
 /// How many file names a note lists before saying how many more.
 const SHOWN: usize = 3;

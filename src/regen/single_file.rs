@@ -105,6 +105,10 @@ impl LegacyKind {
     }
 }
 
+/// Datasets the fork's analyze reads in a scan dir; its checkpoint's `dataset` field is data, so
+/// only these names are ever opened.
+pub const ANALYZE_DATASETS: &[&str] = &["dataset.json", "dataset_enhanced.json"];
+
 /// Names only the fork gives its single-file checkpoints (7606ea3, d3b1b84): upstream's
 /// `enhance --checkpoint FILE` took any name.
 pub const FORK_FILE_NAMES: &[&str] = &["analyze_checkpoint.json", "verify_checkpoint.json", FORK_ENHANCE_FILE];

@@ -163,9 +163,9 @@ impl Rebuilder {
             if file.kind == LegacyKind::ForkVerify {
                 from_fork_verify.extend(merged.added.iter().cloned());
             }
-            inputs.push(file.name.clone());
             notes.extend(single_file_notes(file, &converted, &merged, &errored, dir_name));
             if !merged.added.is_empty() || !errored.added.is_empty() {
+                inputs.push(file.name.clone());
                 contributors.push(file);
             }
         }
@@ -178,6 +178,15 @@ impl Rebuilder {
         };
         let unusable = legacy.unusable_of_step(step).cloned().collect();
         Ok(StepCheckpoints { set, inputs, notes, record, from_fork_verify, unusable })
+    }
+
+    /// The dataset the newest `analyze_checkpoint.json` says its run read, when it is one of
+    /// the two a scan's analyze reads (the field is data: no other name is ever opened).
+    fn single_file_dataset(&self) -> Option<&'static str> {
+        let legacy = self.legacy.get_or_init(|| single_file::find(&self.dir));
+        let file = legacy.of_step(CheckpointStep::Analyze).into_iter().next()?;
+        let named = file.document.get("dataset")?.as_str()?;
+        single_file::ANALYZE_DATASETS.iter().copied().find(|n| *n == named)
     }
 
     /// A torn (or unrecognisable) single-file checkpoint of the step is never converted or
@@ -256,12 +265,14 @@ impl Rebuilder {
             }
             FileKind::Results => {
                 let report = self.optional("analyze.report.json");
-                let default = if self.dir.join("dataset_enhanced.json").exists()
-                    || self.provided.contains_key(&FileKind::DatasetEnhanced)
-                {
-                    "dataset_enhanced.json"
-                } else {
-                    "dataset.json"
+                let enhanced = self.dir.join("dataset_enhanced.json").exists()
+                    || self.provided.contains_key(&FileKind::DatasetEnhanced);
+                // Without a report, the dataset the fork's analyze_checkpoint.json names is the
+                // one that run read.
+                let default = match self.single_file_dataset() {
+                    Some(name) => name,
+                    None if enhanced => "dataset_enhanced.json",
+                    None => "dataset.json",
                 };
                 let dataset_name = input_name(report.as_ref(), "dataset_path").unwrap_or_else(|| default.into());
                 let dataset = self.parsed(&dataset_name)?;
@@ -345,10 +356,11 @@ impl Rebuilder {
     }
 }
 
-/// The notes on one single file a step's units came from: how many, which per-unit files
-/// won over it, and what the conversion filled in or left out. Its `total_units` and `usage`
-/// notes are left out: they concern `_summary.json` and usage totals, which no rebuilt output
-/// holds.
+/// The notes on one single file of a step: how many units came from it, which per-unit files
+/// won over it, and, when any came from it, what the conversion filled in or left out and how
+/// its OpenAnt version wrote the output differently. The conversion's `total_units` and
+/// `usage` notes are left out: they concern `_summary.json` and usage totals, which no rebuilt
+/// output holds.
 fn single_file_notes(
     file: &single_file::LegacyFile,
     converted: &single_file::Converted,
@@ -391,6 +403,10 @@ fn single_file_notes(
             plural(superseded.len(), "unit", "units"),
             brief_list(superseded.iter().copied())
         ));
+    }
+    if merged.added.is_empty() && errored.added.is_empty() {
+        // Nothing of it is in the output: what its conversion filled in does not matter.
+        return notes;
     }
     let ids = |why: LeftOutWhy| -> Vec<&str> {
         converted.left_out(why).map(|l| l.id.as_deref().unwrap_or("(no id)")).collect()
