@@ -366,6 +366,13 @@ pub fn format_notes(file: &LegacyFile) -> Vec<FieldNote> {
                         "in the current format; the enhance that wrote {name} (the fork before a565352, or upstream before d710b90) wrote it without exploitable_found and error_summary and counted exploitable and vulnerable_internal units as neutral"
                     ),
                 ));
+                // Its `_save_checkpoint` set the flag on the dataset it then wrote out.
+                notes.push(note(
+                    "metadata.checkpoint",
+                    format!(
+                        "not written; that enhance left metadata.checkpoint true (before agentic_enhanced) in dataset_enhanced.json whenever a resumed run of it processed a unit, as a retry of {name}'s errored or unreached units would"
+                    ),
+                ));
             }
         }
     }
@@ -1427,7 +1434,8 @@ mod tests {
             "enhance_checkpoint.json",
             r#"{"units": [], "metadata": {"checkpoint": true, "agentic_stats": {"units_processed": 0}, "token_usage": {"total_calls": 3}}}"#,
         );
-        assert_eq!(format_notes(&old)[0].field, "metadata.agentic_stats");
+        let fields: Vec<String> = format_notes(&old).into_iter().map(|n| n.field).collect();
+        assert_eq!(fields, ["metadata.agentic_stats", "metadata.checkpoint"]);
         assert_eq!(RunRecord::of(&old).token_usage, Some(json(r#"{"total_calls": 3}"#)));
         let current = file(
             "enhance_checkpoint.json",

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::plan::Unfixable;
 use super::state::{output_name, REBUILD_ORDER};
+use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::{CheckpointStep, FileKind};
 use crate::pyjson::{self, PyValue};
 use crate::regen::checkpoints::{self, CheckpointSet, IssueKind};
@@ -191,8 +192,8 @@ impl Rebuilder {
 
     /// A torn (or unrecognisable) single-file checkpoint of the step is never converted or
     /// moved: it is reported. The output is still rebuilt when every unit it needs has another
-    /// checkpoint, since those would win over the file's anyway; otherwise the file may hold
-    /// units nothing else has, and nothing is rebuilt without them.
+    /// checkpoint file, even an errored one, since that would win over the single file's;
+    /// otherwise the file may hold units nothing else has, and nothing is rebuilt without them.
     fn refuse_if_unusable(
         &mut self,
         loaded: &StepCheckpoints,
@@ -201,6 +202,11 @@ impl Rebuilder {
         notes: &mut Vec<String>,
     ) -> Result<(), CannotRebuild> {
         let Some(first) = loaded.unusable.first() else { return Ok(()) };
+        let set = &loaded.set;
+        let missing_units: Vec<&String> = missing_units
+            .iter()
+            .filter(|u| set.get(u).is_none() && set.unreadable(&checkpoint_file_name(u)).is_none())
+            .collect();
         for unusable in &loaded.unusable {
             self.missing.push(Unfixable {
                 path: unusable.path.clone(),
@@ -225,7 +231,7 @@ impl Rebuilder {
                 first.describe(),
                 missing_units.len(),
                 if missing_units.len() == 1 { "unit" } else { "units" },
-                brief_list(missing_units.iter().map(String::as_str))
+                brief_list(missing_units.iter().map(|u| u.as_str()))
             ),
             fix: Some(format!("openant {verb}")),
         })
