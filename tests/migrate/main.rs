@@ -7,6 +7,7 @@ mod common;
 
 mod fields;
 mod file_modes;
+mod killed;
 mod single_file;
 
 use std::collections::BTreeMap;
