@@ -554,6 +554,12 @@ def unit_base_code(sc, u):
     return render_code(u.lang, u.kind, u.fname, u.args, big=u.big)
 
 
+def parser_generator(lang):
+    """`metadata.generator` of each parser's dataset and units: the Python-hosted parsers write
+    `<lang>_unit_generator.py`, the JavaScript one `unit_generator.js`, the Go one `go_parser`."""
+    return {"javascript": "unit_generator.js", "go": "go_parser"}.get(lang, "%s_unit_generator.py" % lang)
+
+
 def build_parse(sc):
     """dataset.json, analyzer_output.json, call_graph.json (spec §1.4.5)."""
     legacy = sc.era == "legacy"
@@ -620,10 +626,10 @@ def build_parse(sc):
         if u.lang == "python":
             unit["metadata"] = {"decorators": ["app.route"] if u.entry else [], "is_async": False,
                                 "parameters": [a.strip() for a in u.args.split(",") if a.strip()],
-                                "docstring": None, "generator": "python_unit_generator.py",
+                                "docstring": None, "generator": parser_generator("python"),
                                 "direct_calls": calls[u.id], "direct_callers": callers.get(u.id, [])}
         else:
-            unit["metadata"] = {"exported": True, "generator": "%s_unit_generator" % u.lang,
+            unit["metadata"] = {"exported": True, "generator": parser_generator(u.lang),
                                 "direct_calls": calls[u.id], "direct_callers": callers.get(u.id, [])}
         if sc.level == "reachable" and not legacy:
             unit["reachable"] = True
@@ -646,7 +652,7 @@ def build_parse(sc):
                  "units_with_downstream": len(callers), "units_enhanced": 0,
                  "avg_upstream": round(sum(len(x) for x in calls.values()) / n, 2),
                  "avg_downstream": round(sum(len(x) for x in callers.values()) / n, 2)}
-    meta = {"generator": "python_unit_generator.py" if sc.lang == "python" else "%s_unit_generator" % sc.lang,
+    meta = {"generator": parser_generator(sc.lang),
             "generated_at": local_naive(sc.t0 + 3, 412803), "dependency_depth": 3}
     if sc.level == "reachable" and not legacy:
         # The parser statistics are computed before the reachability filter (3 units dropped).
