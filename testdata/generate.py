@@ -8,9 +8,9 @@ Regenerates (deterministically, byte-identical on every run):
   testdata/outside-target.json    a torn file outside both trees (target of a symlink)
   testdata/expected/healthy.json  {"findings": []}
   testdata/expected/damaged.json  every per-file finding the damaged tree must produce
-  testdata/legacy/...             old layouts `scanaudit migrate` upgrades (expected/legacy.json)
-  testdata/migrated/...           the legacy tree after the reference migrations
-  testdata/expected/legacy-mtimes.json  mtimes migrations depend on (git keeps none)
+  testdata/legacy/...             old layouts `scanaudit migrate` upgrades (expected/legacy.json,
+                                  expected/legacy-mtimes.json)
+  testdata/migrated/...           legacy/ after the reference implementation of every migration
 
 Other modes:
 
@@ -585,6 +585,12 @@ def unit_base_code(sc, u):
     return render_code(u.lang, u.kind, u.fname, u.args, big=u.big)
 
 
+def parser_generator(lang):
+    """`metadata.generator` of each parser's dataset and units: the Python-hosted parsers write
+    `<lang>_unit_generator.py`, the JavaScript one `unit_generator.js`, the Go one `go_parser`."""
+    return {"javascript": "unit_generator.js", "go": "go_parser"}.get(lang, "%s_unit_generator.py" % lang)
+
+
 def build_parse(sc):
     """dataset.json, analyzer_output.json, call_graph.json (spec §1.4.5)."""
     legacy = sc.era == "legacy"
@@ -651,10 +657,10 @@ def build_parse(sc):
         if u.lang == "python":
             unit["metadata"] = {"decorators": ["app.route"] if u.entry else [], "is_async": False,
                                 "parameters": [a.strip() for a in u.args.split(",") if a.strip()],
-                                "docstring": None, "generator": "python_unit_generator.py",
+                                "docstring": None, "generator": parser_generator("python"),
                                 "direct_calls": calls[u.id], "direct_callers": callers.get(u.id, [])}
         else:
-            unit["metadata"] = {"exported": True, "generator": "%s_unit_generator" % u.lang,
+            unit["metadata"] = {"exported": True, "generator": parser_generator(u.lang),
                                 "direct_calls": calls[u.id], "direct_callers": callers.get(u.id, [])}
         if sc.level == "reachable" and not legacy:
             unit["reachable"] = True
@@ -677,7 +683,7 @@ def build_parse(sc):
                  "units_with_downstream": len(callers), "units_enhanced": 0,
                  "avg_upstream": round(sum(len(x) for x in calls.values()) / n, 2),
                  "avg_downstream": round(sum(len(x) for x in callers.values()) / n, 2)}
-    meta = {"generator": "python_unit_generator.py" if sc.lang == "python" else "%s_unit_generator" % sc.lang,
+    meta = {"generator": parser_generator(sc.lang),
             "generated_at": local_naive(sc.t0 + 3, 412803), "dependency_depth": 3}
     if sc.level == "reachable" and not legacy:
         # The parser statistics are computed before the reachability filter (3 units dropped).
@@ -1733,7 +1739,6 @@ class Damage:
     def __init__(self, root):
         self.root = Path(root)
         self.findings = []
-        self.mtimes = {}      # rel path -> epoch seconds a migration depends on (legacy-mtimes.json)
         self.originals = {}   # rel path -> original bytes (for the self-check)
 
     def rel(self, p):
@@ -2113,18 +2118,72 @@ def gen_consistency(P, D):
     # restrictive-mode: git keeps no modes; tests/consistency.rs chmods a file of a copy to 0600.
 
 
+# File mtimes the legacy fixtures depend on (`fork-enhance-dir` keeps the newer of two
+# checkpoints): {path relative to legacy/: epoch seconds}, written to
+# expected/legacy-mtimes.json. Git keeps no mtimes, so the tests set these on their copies.
+LEGACY_MTIMES = {}
+
+
+def set_mtime(root, p, when):
+    """Gives `p` the mtime `when` ('YYYY-mm-ddTHH:MM:SS' UTC) and records it in LEGACY_MTIMES."""
+    t = T(when)
+    os.utime(p, (t, t))
+    LEGACY_MTIMES[str(Path(p).relative_to(root))] = t
+
+
+RATE_LIMIT = {"type": "rate_limit", "exception_class": "RateLimitError",
+              "message": "Error code: 429 - {'type': 'error', 'error': {'type': 'rate_limit_error', 'message': 'Number of request tokens has exceeded your per-minute rate limit'}}",
+              "status_code": 429, "request_id": "req_011CWa2k8fR4", "retry_after": 30.0}
+
+
 def gen_legacy(root):
     """Old layouts `scanaudit migrate` upgrades (spec §2.6, §5.3): healthy scans otherwise, so
     their only findings are legacy-layout."""
     root = Path(root)
     P = root / "projects"
     D = Damage(root)
+    LEGACY_MTIMES.clear()
     # the fork master line as it writes scans: dataset_enhanced_checkpoint_checkpoints/
     sha_f = "5c3855e0a1b2c3d4e5f60718293a4b5c6d7e8f90"
     sc, d = project_scan(P, "forkproj", dict(seed=41, model="sonnet"), fork_units(), sha_f, era="fork",
                          meta=False, start="2026-04-29T08:00:00")
     D.cross(d / "dataset_enhanced_checkpoint_checkpoints", "legacy-layout", "directory", "warn",
             None, d)
+    # a fork scan that a current OpenAnt enhanced too, so both enhance dirs exist. Two units are
+    # in both: round_cents failed (rate limit) in the fork's first run and succeeded in the
+    # current OpenAnt run a day later; delete_invoice failed in that run and succeeded in the
+    # fork's last run. The fork's _summary.json is the newer one. The files the newer attempts
+    # wrote are the ones dataset_enhanced.json holds, and what fork-enhance-dir keeps.
+    sha_m = "7606ea3c1d2e3f405162738495a6b7c8d9e0f1a2"
+    sc, d = project_scan(P, "forkmerge", dict(seed=43, model="sonnet"), fork_units(), sha_m, era="fork",
+                         meta=False, start="2026-04-29T08:00:00")
+    fdir = d / "dataset_enhanced_checkpoint_checkpoints"
+    edir = d / "enhance_checkpoints"
+    edir.mkdir()
+    units = {x["id"]: x for x in load(d / "dataset.json")["units"]}
+
+    def failed(uid):
+        return {"id": uid, "agent_context": {"error": dict(RATE_LIMIT), "security_classification": "neutral",
+                                             "confidence": 0.0}, "code": units[uid]["code"]}
+
+    a, b = "svc/core/money.py:round_cents", "svc/api/handlers.py:delete_invoice"
+    fa, fb = safe_filename(a) + ".json", safe_filename(b) + ".json"
+    (edir / fa).write_bytes((fdir / fa).read_bytes())
+    usage = load(edir / fa)["usage"]
+    dump(fdir / fa, failed(a))
+    dump(edir / fb, failed(b))
+    dump(edir / "_summary.json", {"step": "enhance", "phase": "done", "timestamp": utc_z(T("2026-04-28T17:31:01"), 402211),
+                                   "total_units": 2, "completed": 1, "errors": 1,
+                                   "error_breakdown": {"rate_limit": 1},
+                                   "usage": {"input_tokens": usage["input_tokens"], "output_tokens": usage["output_tokens"],
+                                             "cost_usd": round(usage["cost_usd"], 6)}})
+    set_mtime(root, fdir / fa, "2026-04-27T09:00:00")
+    set_mtime(root, edir / fb, "2026-04-28T17:30:00")
+    set_mtime(root, edir / fa, "2026-04-28T17:31:00")
+    set_mtime(root, edir / "_summary.json", "2026-04-28T17:31:01")
+    set_mtime(root, fdir / fb, "2026-04-29T08:01:40")
+    set_mtime(root, fdir / "_summary.json", "2026-04-29T08:05:00")
+    D.cross(fdir, "legacy-layout", "directory", "warn", None, d)
     # upstream before 3b9ceeb: no language level, and the whole-dataset enhance checkpoint of
     # `enhance --checkpoint`, never deleted
     sha_o = "0d729f6a1b2c3d4e5f60718293a4b5c6d7e8f901"
@@ -2136,7 +2195,7 @@ def gen_legacy(root):
     D.cross(d, "legacy-layout", "directory", "warn", None, d)
     D.cross(d / "enhance_checkpoint.json", "legacy-layout", "legacy-checkpoint", "warn",
             None, d)
-    D.mtimes[D.rel(d / "enhance_checkpoint.json")] = T("2026-02-26T16:42:07")
+    set_mtime(root, d / "enhance_checkpoint.json", "2026-02-26T16:42:07")
     # the fork before its a565352 merge: single-file checkpoints, deleted on success, so a
     # finished scan has no checkpoint dirs. Its enhance, analyze and verify were then re-run
     # with --fresh and interrupted, which leaves all three single files (spec §2.6).
@@ -2158,7 +2217,7 @@ def gen_legacy(root):
                        ("analyze_checkpoint.json", "2026-03-21T11:47:02"),
                        ("verify_checkpoint.json", "2026-03-21T13:20:41")):
         D.cross(d / name, "legacy-layout", "legacy-checkpoint", "warn", None, d)
-        D.mtimes[D.rel(d / name)] = T(when)
+        set_mtime(root, d / name, when)
     # a later scan of the same project, interrupted in verify by that fork; the fork's master
     # (per-unit checkpoint dirs) then re-ran verify to the end. It ignored the single file,
     # which stayed: every unit in it already has a newer per-unit file, which wins.
@@ -2169,9 +2228,14 @@ def gen_legacy(root):
     fork_verify_checkpoint(d, done=["src/routes/invoices.js:getInvoice", "src/routes/export.js:exportCsv"],
                            raised=[], earlier=True)
     D.cross(d / "verify_checkpoint.json", "legacy-layout", "legacy-checkpoint", "warn", None, d)
-    D.mtimes[D.rel(d / "verify_checkpoint.json")] = T("2026-04-18T17:02:55")
-    for rel, when in D.mtimes.items():
-        os.utime(root / rel, (when, when))
+    set_mtime(root, d / "verify_checkpoint.json", "2026-04-18T17:02:55")
+    # the same era in Go, in a project dir without project.json (copied from another machine):
+    # only the dataset's parser (`go_parser`) tells the language
+    sha_g = "1e4d7c0b9a8f7e6d5c4b3a29180f7e6d5c4b3a29"
+    sc, d = project_scan(P, "gotool", dict(seed=73, level="all", verify=False, dynamic=False),
+                         small_units("go", "cmd/gotool", 6), sha_g, lang="go", era="legacy", meta=False,
+                         start="2026-02-26T11:00:00", prelang=True, write_project=False)
+    D.cross(d, "legacy-layout", "directory", "warn", None, d)
     D.findings.sort(key=lambda f: (f["path"], f["kind"]))
     return D
 
@@ -2537,15 +2601,163 @@ def migrate_single_file_checkpoints(scan_dir):
         (scan_dir / name).unlink()
 
 
+# ---------------------------------------------------------------------------------------------
+# The migrated tree: reference implementations of `scanaudit migrate`
+# ---------------------------------------------------------------------------------------------
+
+LANGUAGES = ["python", "javascript", "go", "c", "ruby", "php", "zig"]
+
+
+def scan_dirs_of(root):
+    """The scan dirs of a tree of projects: scans/<sha>/<language>/, and scans/<sha>/ itself
+    when it holds scan files (before 3b9ceeb)."""
+    out = []
+    for scans in sorted(p for p in Path(root).rglob("scans") if p.is_dir()):
+        for run in sorted(p for p in scans.iterdir() if p.is_dir()):
+            children = sorted(run.iterdir())
+            if any(not run_dir_entry(c) for c in children):
+                out.append(run)
+            out.extend(c for c in children if c.is_dir() and c.name in LANGUAGES)
+    return out
+
+
+def run_dir_entry(p):
+    """What belongs to the run dir scans/<sha>/ rather than to a scan: meta.json (and its
+    temps), scanaudit's own state, and the language dirs."""
+    import re
+    return (p.name in ("meta.json", ".scanaudit") or (p.is_dir() and p.name in LANGUAGES)
+            or re.fullmatch(r"meta\.json\.tmp\.[0-9]{1,10}|\.meta\.json\.scanaudit-[A-Za-z0-9]{6}\.tmp", p.name))
+
+
+class MtimeRule:
+    """Compares file mtimes, insisting that both were set from LEGACY_MTIMES: a decision that
+    depends on an mtime the tests do not set would make the expected tree a matter of luck."""
+
+    def __init__(self, root, mtimes):
+        self.known = set()
+        for rel, t in mtimes.items():
+            p = Path(root) / rel
+            os.utime(p, (t, t))
+            self.known.add(os.stat(p).st_ino)
+
+    def newer(self, p, q):
+        sp, sq = os.stat(p), os.stat(q)
+        assert sp.st_ino in self.known and sq.st_ino in self.known, "mtime of %s or %s not in LEGACY_MTIMES" % (p, q)
+        return sp.st_mtime_ns > sq.st_mtime_ns
+
+
+def ref_fork_enhance_dir(scan, mtimes):
+    """fork-enhance-dir: dataset_enhanced_checkpoint_checkpoints/ becomes enhance_checkpoints/,
+    renamed whole, or merged file by file when both exist. Files meet by name and by the id
+    inside; of two, a usable one beats one OpenAnt cannot use, identical bytes keep the one in
+    place, otherwise the newer mtime wins (a tie keeps the one in place). The loser goes to the
+    backup, which the migrated tree does not show. A name holding different units, or a
+    non-checkpoint entry under a taken name, is left for the user."""
+    fdir, edir = scan / "dataset_enhanced_checkpoint_checkpoints", scan / "enhance_checkpoints"
+    if fdir.is_symlink() or not fdir.is_dir():
+        return
+    if not os.path.lexists(edir):
+        os.rename(fdir, edir)
+        return
+    if edir.is_symlink() or not edir.is_dir():
+        return
+
+    def info(p):
+        if p.is_symlink() or not p.is_file() or not p.name.endswith(".json"):
+            return None
+        data = p.read_bytes()
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            obj = None
+        obj = obj if isinstance(obj, dict) else None
+        uid = obj.get("id") if obj is not None else None
+        uid = uid if isinstance(uid, str) and uid else None
+        return {"sha": hashlib.sha256(data).hexdigest(), "id": uid,
+                "usable": obj is not None and (p.name == "_summary.json" or uid is not None)}
+
+    target = {p.name: info(p) for p in edir.iterdir()}
+    left = False
+    for p in sorted(fdir.iterdir(), key=lambda p: os.fsencode(p.name)):
+        f = info(p)
+        rivals = sorted(n for n, t in target.items()
+                        if n == p.name or (f and f["id"] and t and t["id"] == f["id"]))
+        if not rivals:
+            os.rename(p, edir / p.name)
+            target[p.name] = f
+            continue
+        if f is None or any(target[n] is None or (f["id"] and target[n]["id"] and target[n]["id"] != f["id"])
+                            for n in rivals):
+            left = True
+            continue
+
+        def fork_wins(n):
+            t = target[n]
+            if f["usable"] != t["usable"]:
+                return f["usable"]
+            if f["sha"] == t["sha"]:
+                return False
+            return mtimes.newer(p, edir / n)
+
+        if all(fork_wins(n) for n in rivals):
+            for n in rivals:
+                os.remove(edir / n)
+                del target[n]
+            os.rename(p, edir / p.name)
+            target[p.name] = f
+        else:
+            os.remove(p)
+    if not left and not any(fdir.iterdir()):
+        fdir.rmdir()
+
+
+def dataset_language(p):
+    """The language of the parser that wrote a dataset (`metadata.generator`), or None."""
+    try:
+        generator = json.loads(p.read_bytes()).get("metadata", {}).get("generator")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return {parser_generator(lang): lang for lang in LANGUAGES}.get(generator)
+
+
+def ref_language_level(scan):
+    """language-level: a scan dir right under scans/ moves into scans/<sha>/<language>/, the
+    language from the datasets' parser and project.json, which must agree. The run dir's own
+    entries stay; nothing moves over an existing entry."""
+    if scan.parent.name != "scans":
+        return
+    langs = set()
+    for name in ("dataset.json", "dataset_enhanced.json"):
+        if (scan / name).is_file() and dataset_language(scan / name):
+            langs.add(dataset_language(scan / name))
+    project = scan.parent.parent / "project.json"
+    if project.is_file():
+        lang = json.loads(project.read_bytes()).get("language")
+        if lang in LANGUAGES:
+            langs.add(lang)
+    if len(langs) != 1:
+        return
+    target = scan / langs.pop()
+    movable = sorted(c for c in scan.iterdir() if not run_dir_entry(c))
+    if any(os.path.lexists(target / c.name) for c in movable):
+        return
+    target.mkdir(exist_ok=True)
+    for c in movable:
+        os.rename(c, target / c.name)
+
+
 def gen_migrated(legacy_root, migrated_root):
-    """testdata/migrated: a copy of the legacy tree with every reference migration applied, in
-    the order scanaudit applies them (src/migrate/mod.rs MIGRATIONS)."""
-    legacy_root, migrated_root = Path(legacy_root), Path(migrated_root)
-    shutil.copytree(legacy_root, migrated_root, symlinks=True)    # copy2 keeps the recorded mtimes
-    scan_dirs = sorted(Path(dp) for dp, dns, fns in os.walk(migrated_root)
-                       if "dataset.json" in fns or any(n in fns for n in SF_NAMES))
-    for sd in scan_dirs:
-        migrate_single_file_checkpoints(sd)
+    """testdata/migrated/: a copy of legacy/ with the reference implementation of every
+    migration applied to each scan dir, in the order `scanaudit migrate` applies them
+    (src/migrate/mod.rs MIGRATIONS)."""
+    shutil.copytree(legacy_root, migrated_root, symlinks=True)
+    mtimes = MtimeRule(migrated_root, LEGACY_MTIMES)
+    for scan in scan_dirs_of(migrated_root):
+        ref_fork_enhance_dir(scan, mtimes)
+        migrate_single_file_checkpoints(scan)
+        # cp1252-to-utf8 goes here; renamed-fields and file-modes change nothing in this tree
+        # (no reader needs the fields renamed; git keeps no modes)
+        ref_language_level(scan)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2712,7 +2924,7 @@ def regenerate():
     gen_migrated(LEGACY, MIGRATED)
     EXPECTED.mkdir(parents=True)
     (EXPECTED / "legacy.json").write_bytes((json.dumps({"findings": L.findings}, indent=2, ensure_ascii=False) + "\n").encode())
-    (EXPECTED / "legacy-mtimes.json").write_bytes((json.dumps(L.mtimes, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
+    (EXPECTED / "legacy-mtimes.json").write_bytes((json.dumps(LEGACY_MTIMES, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
     (EXPECTED / "healthy.json").write_bytes((json.dumps({"findings": []}, indent=2) + "\n").encode())
     (EXPECTED / "damaged.json").write_bytes((json.dumps({"findings": D.findings}, indent=2, ensure_ascii=False) + "\n").encode())
     n = check_healthy(HEALTHY, built)
