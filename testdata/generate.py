@@ -34,6 +34,7 @@ HEALTHY = HERE / "healthy"
 LEGACY = HERE / "legacy"
 DAMAGED = HERE / "damaged"
 EXPECTED = HERE / "expected"
+MIGRATED = HERE / "migrated"
 OUTSIDE = HERE / "outside-target.json"
 
 # Where the recorded paths inside reports point (the machine the scans were "made" on).
@@ -70,10 +71,12 @@ def go_json(obj):
     return (s + "\n").encode("utf-8")
 
 
-def text(s, crlf=False):
+def text(s, crlf=False, encoding="utf-8"):
+    """A Markdown file as OpenAnt writes it: `open(path, "w")`, so before 3cdca87 on Windows
+    with CRLF line endings and in the locale code page."""
     if crlf:
         s = s.replace("\n", "\r\n")
-    return s.encode("utf-8")
+    return s.encode(encoding)
 
 
 def safe_filename(unit_id):
@@ -441,6 +444,22 @@ def fork_units():
     ]
 
 
+def win_units():
+    """winproj (legacy tree): a Windows scan's units, whose non-ASCII text is all cp1252-encodable
+    and includes characters of cp1252's 0x80-0x9F range (œ, and — in the summary report), where
+    cp1252 is not Latin-1."""
+    return [
+        U("app/exports/relevé.py:exporter_œuvres", "cmd", "vulnerable", enh="exploitable", entry=True,
+          verify=(True, "vulnerable"), dyn="CONFIRMED", args="nom"),
+        U("app/facturation/façade.py:mettre_à_jour_total", "sql", "vulnerable", enh="exploitable", entry=True,
+          verify=(True, "vulnerable"), dyn="NOT_REPRODUCED", args="montant"),
+        U("app/util.py:normalize", "safe", "safe"),
+        U("app/auth.py:check_token", "protected", "protected", enh="security_control", args="token"),
+        U("app/i18n/café.py:grüße", "i18n", "safe", args="names"),
+        U("app/config.py:load", "inconclusive", "inconclusive", args="path"),
+    ]
+
+
 def small_units(lang="python", prefix="pkg", n=6, with_vuln=True, big_unit=False, extra_nonascii=True):
     """Small scans for the ad-hoc/nogit/damaged trees."""
     ext = {"python": "py", "javascript": "js", "go": "go"}[lang]
@@ -499,7 +518,7 @@ class Scan:
                  verify=True, dynamic=True, context=True, report=True, restored=True,
                  out_dir=None, repo_path=None, repo_name=None, repo_url="", commit=None,
                  diff=None, model="opus", crlf=False, encoding="utf-8", consistency_update=False,
-                 level="reachable", enhance=True, fork_enhance_dir=True):
+                 level="reachable", enhance=True, fork_enhance_dir=True, md_encoding="utf-8"):
         self.name = name
         # the fork master names its enhance checkpoint dir dataset_enhanced_checkpoint_checkpoints/
         # (spec §2.6); False gives the enhance_checkpoints/ that `scanaudit migrate` leaves
@@ -522,7 +541,8 @@ class Scan:
         self.diff = diff             # (manifest dict, stats dict) or None
         self.model = model
         self.crlf = crlf
-        self.encoding = encoding
+        self.encoding = encoding     # of the ensure_ascii=False JSON files
+        self.md_encoding = md_encoding
         self.consistency_update = consistency_update
         self.level = level
         self.enhance = enhance
@@ -1462,7 +1482,7 @@ def build_scan(sc):
             for rk, (route_key, v) in expl.items():
                 import re
                 sc.put("verify_explanations/%s.md" % re.sub(r'[\\/:*?"<>|]', "_", route_key),
-                       text(explanation_md(route_key, v), sc.crlf))
+                       text(explanation_md(route_key, v), sc.crlf, sc.md_encoding))
         if not legacy:
             for name, cp in vcps.items():
                 sc.pj("verify_checkpoints/" + name, cp)
@@ -1487,7 +1507,7 @@ def build_scan(sc):
     if sc.dynamic and has_findings and po["findings"]:
         dres, dcps, dsum, dstep, dmd, du = build_dynamic(sc, po)
         sc.pj("dynamic_test_results.json", dres, ensure_ascii=False)
-        sc.put("DYNAMIC_TEST_RESULTS.md", text(dmd, sc.crlf))
+        sc.put("DYNAMIC_TEST_RESULTS.md", text(dmd, sc.crlf, sc.md_encoding))
         if not legacy:
             for name, cp in dcps.items():
                 sc.pj("dynamic_test_checkpoints/" + name, cp)
@@ -1503,13 +1523,13 @@ def build_scan(sc):
     summary_path = None
     if sc.report:
         outputs = {}
-        sc.put("report/SUMMARY_REPORT.md", text(summary_md(sc, po), sc.crlf))
+        sc.put("report/SUMMARY_REPORT.md", text(summary_md(sc, po), sc.crlf, sc.md_encoding))
         summary_path = sc.p("report/SUMMARY_REPORT.md")
         outputs["summary_path"] = summary_path
         if has_findings:
             for i, f in enumerate(po["findings"], 1):
                 sc.put("report/disclosures/DISCLOSURE_%02d_%s.md" % (i, f["short_name"].replace(" ", "_").upper()),
-                       text(disclosure_md(f), sc.crlf))
+                       text(disclosure_md(f), sc.crlf, sc.md_encoding))
             outputs["disclosures_dir"] = sc.p("report/disclosures")
         r = step_report("report", utc_z(t + 3900, 42), 212.9, 0.734115, 31022, 3581,
                         {"formats_generated": list(outputs.keys())}, {"pipeline_output_path": sc.p("pipeline_output.json")},
@@ -1831,7 +1851,7 @@ def gen_damaged(root):
             D.add(p, "invalid-utf8", fk, e.start)
             D.originals[D.rel(p)] = None
             # cp1252 where OpenAnt now writes UTF-8: an old format migrate upgrades
-            D.cross(p, "legacy-layout", fk, "warn", None, d)
+            D.cross(p, "legacy-layout", fk, "warn", MIGRATE_FIX, d)
     # (b) a stray 0xFF inside a string of an otherwise fine UTF-8 scan
     sc, d = small_scan(P, "damaged-invalid-utf8", 106, start="2026-05-21T09:00:00")
     p = d / "results.json"
@@ -1925,7 +1945,7 @@ def gen_damaged(root):
     (d / "tmpk3j_a9xq.tmp").write_bytes((d / "results_verified.json").read_bytes())
     D.add(d / "tmpk3j_a9xq.tmp", "stray-temp", "temp", None)
     D.cross(d / "dataset_enhanced_checkpoint_checkpoints", "legacy-layout", "directory", "warn",
-            None, d)
+            MIGRATE_FIX, d)
 
     # ---- backup -------------------------------------------------------------------------------
     sc, d = small_scan(P, "damaged-backup", 112)
@@ -2092,7 +2112,7 @@ def gen_legacy(root):
     sc, d = project_scan(P, "forkproj", dict(seed=41, model="sonnet"), fork_units(), sha_f, era="fork",
                          meta=False, start="2026-04-29T08:00:00")
     D.cross(d / "dataset_enhanced_checkpoint_checkpoints", "legacy-layout", "directory", "warn",
-            None, d)
+            MIGRATE_FIX, d)
     # upstream before 3b9ceeb: no language level, and the whole-dataset enhance checkpoint of
     # `enhance --checkpoint`, never deleted
     sha_o = "0d729f6a1b2c3d4e5f60718293a4b5c6d7e8f901"
@@ -2101,11 +2121,95 @@ def gen_legacy(root):
     enh = load(d / "dataset_enhanced.json")
     enh["metadata"]["checkpoint"] = True
     dump(d / "enhance_checkpoint.json", enh)
-    D.cross(d, "legacy-layout", "directory", "warn", None, d)
+    D.cross(d, "legacy-layout", "directory", "warn", MIGRATE_FIX, d)
     D.cross(d / "enhance_checkpoint.json", "legacy-layout", "legacy-checkpoint", "warn",
-            None, d)
+            MIGRATE_FIX, d)
+    # a Windows scan on the fix branch between d710b90 and 3cdca87: per-unit checkpoint dirs,
+    # text-mode CRLF everywhere, and the locale code page (cp1252) in the ensure_ascii=False
+    # outputs and the Markdown. Go (meta.json, project.json) writes UTF-8 on every platform.
+    sha_w = "7e1c0ffee2d3b4a5968778695a4b3c2d1e0f9a8b"
+    sc, d = project_scan(P, "winproj", dict(seed=81, crlf=True, encoding="cp1252", md_encoding="cp1252"),
+                         win_units(), sha_w, start="2026-05-06T10:00:00")
+    for rel, fk in (("dynamic_test_results.json", "dynamic-test-results"), ("pipeline_output.json", "pipeline-output"),
+                    ("results_verified.json", "results-verified")):
+        data = (d / rel).read_bytes()
+        try:
+            data.decode("utf-8")
+            raise AssertionError("winproj %s is UTF-8" % rel)
+        except UnicodeDecodeError as e:
+            assert any(0x80 <= b <= 0x9F for b in data), rel
+            # invalid-utf8 (an error: current OpenAnt cannot read it) and legacy-layout, both
+            # pointing to migrate
+            D.findings.append({"path": D.rel(d / rel), "kind": "invalid-utf8", "file_kind": fk, "offset": e.start,
+                               "level": "error", "fix": MIGRATE_FIX, "scan_dir": D.rel(d)})
+            D.cross(d / rel, "legacy-layout", fk, "warn", MIGRATE_FIX, d)
+    mds = sorted(p for p in sc.files if p.endswith(".md"))
+    assert len(mds) == 4, mds
+    # one disclosure a reviewer annotated in a Cyrillic editor (cp1251): not UTF-8, and 0x81 (Ѓ)
+    # has no character in cp1252, so migrate leaves it alone and lists it as not upgradable
+    odd = "report/disclosures/DISCLOSURE_02_VULNERABLE.md"
+    assert odd in mds, mds
+    (d / odd).write_bytes(sc.files[odd] + "\r\n_Прегледано од Ѓорѓе._\r\n".encode("cp1251"))
+    for rel in mds:
+        data = (d / rel).read_bytes()
+        try:
+            data.decode("utf-8")
+            raise AssertionError("winproj %s is UTF-8" % rel)
+        except UnicodeDecodeError:
+            pass
+        if rel != odd:
+            data.decode("cp1252")
+            D.cross(d / rel, "legacy-layout", "other", "warn", MIGRATE_FIX, d)
     D.findings.sort(key=lambda f: (f["path"], f["kind"]))
     return D
+
+
+MIGRATE_FIX = "scanaudit migrate {scan_dir}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The migrated tree: the legacy tree as `scanaudit migrate` must leave it
+# ---------------------------------------------------------------------------------------------
+
+
+RAW_JSON_NAMES = ("results_verified.json", "pipeline_output.json", "dynamic_test_results.json")
+
+
+def ref_cp1252_to_utf8(root):
+    """Reference for migration cp1252-to-utf8. In scan dirs (below `scans/`), the files OpenAnt
+    wrote as raw text (the ensure_ascii=False outputs and Markdown) that are not UTF-8 but
+    decode with Python's cp1252 codec are written back as the same text in UTF-8, CRLF and all;
+    a JSON file only if the decoded text loads. Anything else stays as it is."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(x for x in dirnames if x != ".scanaudit")
+        if "scans" not in Path(dirpath).relative_to(root).parts:
+            continue
+        for fn in sorted(filenames):
+            p = Path(dirpath) / fn
+            if not (fn in RAW_JSON_NAMES or fn.endswith(".md")) or p.is_symlink():
+                continue
+            data = p.read_bytes()
+            try:
+                data.decode("utf-8")
+                continue
+            except UnicodeDecodeError:
+                pass
+            try:
+                s = data.decode("cp1252")
+            except UnicodeDecodeError:
+                continue
+            if fn.endswith(".json"):
+                try:
+                    json.loads(s)
+                except ValueError:
+                    continue
+            p.write_bytes(s.encode("utf-8"))
+
+
+def gen_migrated(legacy_root, migrated_root):
+    """Copies the legacy tree and applies the reference migrations in registry order."""
+    shutil.copytree(legacy_root, migrated_root, symlinks=True)
+    ref_cp1252_to_utf8(migrated_root)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2258,7 +2362,7 @@ def check_damaged(D):
 
 def regenerate():
     t0 = time.time()
-    for d in (HEALTHY, DAMAGED, LEGACY, EXPECTED):
+    for d in (HEALTHY, DAMAGED, LEGACY, MIGRATED, EXPECTED):
         if d.exists():
             shutil.rmtree(d)
     if OUTSIDE.exists() or OUTSIDE.is_symlink():
@@ -2269,6 +2373,7 @@ def regenerate():
     OUTSIDE.write_bytes(full[:len(full) // 2])
     D = gen_damaged(DAMAGED)
     L = gen_legacy(LEGACY)
+    gen_migrated(LEGACY, MIGRATED)
     EXPECTED.mkdir(parents=True)
     (EXPECTED / "legacy.json").write_bytes((json.dumps({"findings": L.findings}, indent=2, ensure_ascii=False) + "\n").encode())
     (EXPECTED / "healthy.json").write_bytes((json.dumps({"findings": []}, indent=2) + "\n").encode())
