@@ -41,6 +41,9 @@ pub enum Command {
     /// Rebuild broken or missing outputs from checkpoints and temp files, with backups
     #[command(after_help = EXIT_STATUS_HELP)]
     Repair(RepairArgs),
+    /// Upgrade scan results written by older OpenAnt versions to the current layout, with backups
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Migrate(MigrateArgs),
     /// Print a shell completion script
     Completions {
         /// The shell to generate completions for
@@ -116,6 +119,34 @@ pub struct CleanArgs {
 pub struct RepairArgs {
     /// Scan trees or scan dirs to repair [default: $OPENANT_HOME/projects or ~/.openant/projects]
     pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub walk: WalkArgs,
+
+    /// Print the plan and change nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Apply the plan without asking (needed when stdin is not a terminal)
+    #[arg(short = 'y', long, conflicts_with = "dry_run")]
+    pub yes: bool,
+
+    /// Leave a scan dir alone when any of its files changed within DURATION (OpenAnt may be writing)
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub min_idle: std::time::Duration,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Scan trees or scan dirs to migrate [default: $OPENANT_HOME/projects or ~/.openant/projects]
+    pub paths: Vec<PathBuf>,
+
+    /// List the migrations (id and description) and exit
+    #[arg(long, conflicts_with_all = ["dry_run", "yes"])]
+    pub list: bool,
 
     #[command(flatten)]
     pub walk: WalkArgs,

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use crate::cli::{CheckArgs, CleanArgs, ColorChoice, Format, GradingArgs, OutputArgs, RepairArgs, WalkArgs};
+use crate::cli::{
+    CheckArgs, CleanArgs, ColorChoice, Format, GradingArgs, MigrateArgs, OutputArgs, RepairArgs, WalkArgs,
+};
 use crate::finding::{Finding, FindingKind, Level};
 use crate::walk::Filters;
 
@@ -150,6 +152,36 @@ impl RepairConfig {
         Ok(RepairConfig {
             roots: roots(args.paths)?,
             filters: filters(&args.walk)?,
+            dry_run: args.dry_run,
+            yes: args.yes,
+            min_idle: args.min_idle,
+            interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+            output: output(&args.output),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MigrateConfig {
+    pub roots: Vec<PathBuf>,
+    pub filters: Filters,
+    /// `--list`: print the migrations and stop.
+    pub list: bool,
+    pub dry_run: bool,
+    pub yes: bool,
+    pub min_idle: std::time::Duration,
+    /// stdin and stderr are terminals: the plan can be confirmed with a y/N question.
+    pub interactive: bool,
+    pub output: OutputConfig,
+}
+
+impl MigrateConfig {
+    pub fn from_args(args: MigrateArgs) -> Result<MigrateConfig, UsageError> {
+        Ok(MigrateConfig {
+            // --list looks at nothing on disk, so it needs no default root either.
+            roots: if args.list { args.paths } else { roots(args.paths)? },
+            filters: filters(&args.walk)?,
+            list: args.list,
             dry_run: args.dry_run,
             yes: args.yes,
             min_idle: args.min_idle,

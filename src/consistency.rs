@@ -85,7 +85,7 @@ pub struct Options {
 }
 
 /// The top-level outputs OpenAnt writes as JSON, which the fork's atomic writer may leave 0600.
-const OUTPUT_NAMES: &[&str] = &[
+pub const OUTPUT_NAMES: &[&str] = &[
     "dataset.json",
     "analyzer_output.json",
     "dataset_enhanced.json",

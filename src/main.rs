@@ -6,7 +6,7 @@ use std::process::ExitCode as ProcessExitCode;
 
 use clap::{CommandFactory, Parser};
 use scanaudit::cli::{Cli, Command};
-use scanaudit::config::{CheckConfig, CleanConfig, RepairConfig};
+use scanaudit::config::{CheckConfig, CleanConfig, MigrateConfig, RepairConfig};
 use scanaudit::exit_codes::ExitCode;
 use scanaudit::finding::{FindingKind, Level};
 use scanaudit::report::{self, Progress};
@@ -42,6 +42,13 @@ fn run() -> ExitCode {
         },
         Command::Repair(args) => match RepairConfig::from_args(args) {
             Ok(config) => repair(&config),
+            Err(error) => {
+                eprintln!("scanaudit: error: {error}");
+                ExitCode::USAGE
+            }
+        },
+        Command::Migrate(args) => match MigrateConfig::from_args(args) {
+            Ok(config) => scanaudit::migrate::run::run(&config),
             Err(error) => {
                 eprintln!("scanaudit: error: {error}");
                 ExitCode::USAGE

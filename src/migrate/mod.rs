@@ -14,6 +14,7 @@ pub mod file_modes;
 pub mod language_level;
 pub mod plan;
 pub mod renamed_fields;
+pub mod run;
 pub mod single_file_checkpoints;
 
 use std::path::{Path, PathBuf};
@@ -68,7 +69,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         id: renamed_fields::ID,
-        description: "rename old field forms that current OpenAnt readers reject",
+        description: "old field forms (primary_origin.enhanced, is_enhanced, string agent_context.error): current OpenAnt reads them as they are, so nothing is rewritten",
         planner: renamed_fields::plan,
     },
     Migration {

@@ -130,8 +130,6 @@ pub fn detect_era(e: &EraEvidence<'_>) -> (Era, &'static str) {
     (Era::Fix, "no fork-specific evidence: assuming the upstream/fix-branch formats")
 }
 
-/// [`detect_era`] over a scan dir on disk (reads the old outputs and `scan.report.json` if
-/// present; unreadable files count as absent).
 /// The enhance checkpoint dir of a scan: `enhance_checkpoints/` whenever it exists (current
 /// OpenAnt, and fork scans after `scanaudit migrate` renamed the fork's dir), else the era's
 /// own name.
@@ -143,6 +141,8 @@ pub fn enhance_checkpoint_dir_in(scan_dir: &Path, era: Era) -> &'static str {
     }
 }
 
+/// [`detect_era`] over a scan dir on disk (reads the old outputs and `scan.report.json` if
+/// present; unreadable files count as absent).
 pub fn detect_era_in_dir(scan_dir: &Path) -> (Era, &'static str) {
     let read = |name: &str| fs::read(scan_dir.join(name)).ok();
     let old_results = read("results.json").map(|b| salvage_leading_fields(&b));

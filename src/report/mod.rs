@@ -2,6 +2,7 @@
 
 pub mod clean;
 mod json;
+pub mod migrate;
 mod progress;
 pub mod repair;
 mod summary;
