@@ -335,7 +335,7 @@ impl<'v, 'a> Rules<'v, 'a> {
 
             if phase == "done" && (classified.len() as f64) < total_units {
                 let message = format!(
-                    "{dir_name}: _summary.json says done, but only {completed} completed and {errors} errored unit checkpoints exist for {} units: the {verb} run did not reach every unit, so its output lacks some",
+                    "{dir_name}: _summary.json says done, but only {completed} completed and {errors} errored unit checkpoints exist for {} units: the {verb} run did not reach every unit (or a torn checkpoint was moved aside), and the next run redoes the units without one",
                     total_units
                 );
                 self.push(
@@ -542,9 +542,9 @@ impl<'v, 'a> Rules<'v, 'a> {
             ));
         }
         if !unchecked.is_empty() {
-            // Results whose checkpoint is gone (torn and quarantined, or deleted): rebuilding
-            // from the checkpoints would drop them, so this is not repair's to fix; OpenAnt's
-            // next analyze run redoes exactly those units.
+            // Results whose checkpoint is gone (torn and quarantined, or deleted): a rebuild
+            // keeps them from the old file, but no checkpoint can be made for them, so this is
+            // not repair's to fix; OpenAnt's next analyze run redoes exactly those units.
             let message = format!(
                 "results.json holds {} with no analyze checkpoint ({}): the next `openant analyze` redoes {}",
                 plural(unchecked.len(), "unit", "units"),

@@ -9,7 +9,7 @@ use scanaudit::cli::{Cli, Command};
 use scanaudit::config::{CheckConfig, CleanConfig, MigrateConfig, RepairConfig};
 use scanaudit::exit_codes::ExitCode;
 use scanaudit::finding::{FindingKind, Level};
-use scanaudit::report::{self, Progress};
+use scanaudit::report::{self, output_error, Progress};
 
 fn main() -> ProcessExitCode {
     run().into()
@@ -41,7 +41,7 @@ fn run() -> ExitCode {
             }
         },
         Command::Repair(args) => match RepairConfig::from_args(args) {
-            Ok(config) => repair(&config),
+            Ok(config) => scanaudit::repair::run::run(&config),
             Err(error) => {
                 eprintln!("scanaudit: error: {error}");
                 ExitCode::USAGE
@@ -113,94 +113,5 @@ fn clean(config: &CleanConfig) -> ExitCode {
     match written {
         Ok(()) => code,
         Err(error) => code | output_error(&error),
-    }
-}
-
-fn repair(config: &RepairConfig) -> ExitCode {
-    use scanaudit::cli::Format;
-    use scanaudit::repair::{self, ActionOutcome, DirStatus};
-    use scanaudit::report::repair as render;
-
-    let stop = repair::stop_flag();
-    let plan = repair::plan(&config.roots, &config.filters, config.min_idle);
-    let mut code = ExitCode::SUCCESS;
-    if !plan.walk_errors.is_empty() || plan.scan_dirs.iter().any(|d| !d.io_errors.is_empty()) {
-        code |= ExitCode::OPERATIONAL;
-    }
-    if plan
-        .scan_dirs
-        .iter()
-        .any(|d| !d.unfixable.is_empty() || (matches!(d.status, DirStatus::InUse(_)) && d.has_work()))
-    {
-        code |= ExitCode::PROBLEMS;
-    }
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    let json = config.output.format == Format::Json;
-    let pending = plan.action_count() > 0;
-    let finish = |out: &mut dyn Write, applied: Option<&repair::Applied>, code: ExitCode| -> ExitCode {
-        let written = if json {
-            render::write_json(out, &config.roots, &plan, applied, config.dry_run)
-        } else {
-            match applied {
-                Some(applied) => render::write_plan(out, &plan, Some(applied))
-                    .and_then(|()| writeln!(out, "{}", render::summary_line(&plan, Some(applied)))),
-                None if config.output.quiet && code == ExitCode::SUCCESS => Ok(()),
-                None => writeln!(out, "{}", render::summary_line(&plan, None)),
-            }
-        };
-        match written.and_then(|()| out.flush()) {
-            Ok(()) => code,
-            Err(error) => code | output_error(&error),
-        }
-    };
-    if let Err(error) = render::render_plan(&mut out, &config.output, &plan) {
-        return code | output_error(&error);
-    }
-    if !pending {
-        return finish(&mut out, None, code);
-    }
-    if config.dry_run {
-        if !json {
-            let _ = writeln!(out, "dry run: nothing was changed");
-        }
-        return finish(&mut out, None, code | ExitCode::PROBLEMS);
-    }
-    if !config.yes {
-        let _ = out.flush();
-        let question = format!("Apply these {} changes?", plan.action_count());
-        if !config.interactive {
-            eprintln!("scanaudit: not applied: no terminal to confirm on; re-run with --yes to apply the plan");
-            return finish(&mut out, None, code | ExitCode::PROBLEMS);
-        }
-        if !render::confirm(&question) {
-            eprintln!("scanaudit: nothing was changed");
-            return finish(&mut out, None, code | ExitCode::PROBLEMS);
-        }
-    }
-    let applied = repair::apply(&plan, &stop);
-    let outcomes = || applied.dirs.iter().flat_map(|d| &d.outcomes);
-    if outcomes().any(|o| matches!(o, ActionOutcome::Done | ActionOutcome::DoneNotDurable(_))) {
-        code |= ExitCode::FIXED;
-    }
-    if outcomes().any(|o| matches!(o, ActionOutcome::Failed(_))) {
-        code |= ExitCode::OPERATIONAL | ExitCode::PROBLEMS;
-    }
-    if outcomes().any(|o| matches!(o, ActionOutcome::Skipped(_))) {
-        code |= ExitCode::PROBLEMS;
-    }
-    if applied.interrupted {
-        code |= ExitCode::INTERRUPTED;
-    }
-    finish(&mut out, Some(&applied), code)
-}
-
-/// A broken pipe (`scanaudit check | head`) is not an error; anything else writing stdout is.
-fn output_error(error: &io::Error) -> ExitCode {
-    if error.kind() == io::ErrorKind::BrokenPipe {
-        ExitCode::SUCCESS
-    } else {
-        eprintln!("scanaudit: error: writing output: {error}");
-        ExitCode::OPERATIONAL
     }
 }

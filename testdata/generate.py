@@ -8,6 +8,9 @@ Regenerates (deterministically, byte-identical on every run):
   testdata/outside-target.json    a torn file outside both trees (target of a symlink)
   testdata/expected/healthy.json  {"findings": []}
   testdata/expected/damaged.json  every per-file finding the damaged tree must produce
+  testdata/legacy/...             old layouts `scanaudit migrate` upgrades (expected/legacy.json)
+  testdata/migrated/...           the legacy tree after the reference migrations
+  testdata/expected/legacy-mtimes.json  mtimes migrations depend on (git keeps none)
 
 Other modes:
 
@@ -32,6 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 HEALTHY = HERE / "healthy"
 LEGACY = HERE / "legacy"
+MIGRATED = HERE / "migrated"
 DAMAGED = HERE / "damaged"
 EXPECTED = HERE / "expected"
 MIGRATED = HERE / "migrated"
@@ -460,6 +464,30 @@ def win_units():
     ]
 
 
+def forkstop_units():
+    """forkstop (javascript, the fork before its a565352 merge): Express routes, whose route_key
+    (`METHOD:/path`) is not their unit id, and a non-ASCII id among the findings."""
+    def R(method, path, handler):
+        return {"method": method, "path": path, "handler": handler, "middleware": []}
+    return [
+        U("src/routes/invoices.js:getInvoice", "sql", "vulnerable", unit_type="route_handler", lang="javascript",
+          enh="exploitable", route=R("GET", "/api/invoices/:id", "getInvoice"), entry=True,
+          verify=(True, "vulnerable")),
+        U("src/routes/export.js:exportCsv", "xss", "vulnerable", unit_type="route_handler", lang="javascript",
+          enh="exploitable", route=R("POST", "/api/export", "exportCsv"), entry=True, verify=(False, "safe")),
+        U("src/lib/données/format.js:formaterMontant", "xss", "bypassable", lang="javascript",
+          enh="vulnerable_internal", verify=(True, "bypassable")),
+        U("src/lib/merge.js:deepMerge", "proto", "bypassable", lang="javascript", enh="vulnerable_internal",
+          verify=(True, "bypassable")),
+        U("src/routes/health.js:health", "safe", "safe", unit_type="route_handler", lang="javascript",
+          route=R("GET", "/healthz", "health"), entry=True),
+        U("src/auth/session.js:checkSession", "protected", "protected", lang="javascript", enh="security_control"),
+        U("src/routes/webhook.js:receive", "misc", "error", error="exception", unit_type="route_handler",
+          lang="javascript", enh="exploitable", route=R("POST", "/hooks/stripe", "receive"), entry=True),
+        U("src/lib/i18n.js:traduire", "misc", "inconclusive", lang="javascript"),
+    ]
+
+
 def small_units(lang="python", prefix="pkg", n=6, with_vuln=True, big_unit=False, extra_nonascii=True):
     """Small scans for the ad-hoc/nogit/damaged trees."""
     ext = {"python": "py", "javascript": "js", "go": "go"}[lang]
@@ -518,8 +546,12 @@ class Scan:
                  verify=True, dynamic=True, context=True, report=True, restored=True,
                  out_dir=None, repo_path=None, repo_name=None, repo_url="", commit=None,
                  diff=None, model="opus", crlf=False, encoding="utf-8", consistency_update=False,
-                 level="reachable", enhance=True, fork_enhance_dir=True, md_encoding="utf-8"):
+                 level="reachable", enhance=True, fork_enhance_dir=True, checkpoint_dirs=True,
+                 md_encoding="utf-8"):
         self.name = name
+        # False: the fork before the a565352 merge, whose single-file checkpoints were deleted
+        # on success, so a finished scan has no per-unit checkpoint dirs
+        self.checkpoint_dirs = checkpoint_dirs
         # the fork master names its enhance checkpoint dir dataset_enhanced_checkpoint_checkpoints/
         # (spec §2.6); False gives the enhance_checkpoints/ that `scanaudit migrate` leaves
         self.fork_enhance_dir = fork_enhance_dir
@@ -1443,7 +1475,7 @@ def build_scan(sc):
     if sc.enhance:
         enh, ecps, esum, estep, eu = build_enhance(sc, dataset)
         sc.pj("dataset_enhanced.json", enh)
-        if not legacy:
+        if not legacy and sc.checkpoint_dirs:
             edir = "dataset_enhanced_checkpoint_checkpoints" if fork and sc.fork_enhance_dir else "enhance_checkpoints"
             for name, cp in ecps.items():
                 sc.pj(edir + "/" + name, cp)
@@ -1460,7 +1492,7 @@ def build_scan(sc):
         skipped.append("enhance")
     res, acps, asum, astep, au = build_analyze(sc, analyze_input, ds_name)
     sc.pj("results.json", res)
-    if not legacy:
+    if not legacy and sc.checkpoint_dirs:
         for name, cp in acps.items():
             sc.pj("analyze_checkpoints/" + name, cp)
         sc.pj("analyze_checkpoints/_summary.json", asum)
@@ -1483,7 +1515,7 @@ def build_scan(sc):
                 import re
                 sc.put("verify_explanations/%s.md" % re.sub(r'[\\/:*?"<>|]', "_", route_key),
                        text(explanation_md(route_key, v), sc.crlf, sc.md_encoding))
-        if not legacy:
+        if not legacy and sc.checkpoint_dirs:
             for name, cp in vcps.items():
                 sc.pj("verify_checkpoints/" + name, cp)
             sc.pj("verify_checkpoints/_summary.json", vsum)
@@ -1508,7 +1540,7 @@ def build_scan(sc):
         dres, dcps, dsum, dstep, dmd, du = build_dynamic(sc, po)
         sc.pj("dynamic_test_results.json", dres, ensure_ascii=False)
         sc.put("DYNAMIC_TEST_RESULTS.md", text(dmd, sc.crlf, sc.md_encoding))
-        if not legacy:
+        if not legacy and sc.checkpoint_dirs:
             for name, cp in dcps.items():
                 sc.pj("dynamic_test_checkpoints/" + name, cp)
             sc.pj("dynamic_test_checkpoints/_summary.json", dsum)
@@ -1722,6 +1754,7 @@ class Damage:
     def __init__(self, root):
         self.root = Path(root)
         self.findings = []
+        self.mtimes = {}      # rel path -> epoch seconds a migration depends on (legacy-mtimes.json)
         self.originals = {}   # rel path -> original bytes (for the self-check)
 
     def rel(self, p):
@@ -2124,6 +2157,40 @@ def gen_legacy(root):
     D.cross(d, "legacy-layout", "directory", "warn", MIGRATE_FIX, d)
     D.cross(d / "enhance_checkpoint.json", "legacy-layout", "legacy-checkpoint", "warn",
             MIGRATE_FIX, d)
+    D.mtimes[D.rel(d / "enhance_checkpoint.json")] = T("2026-02-26T16:42:07")
+    # the fork before its a565352 merge: single-file checkpoints, deleted on success, so a
+    # finished scan has no checkpoint dirs. Its enhance, analyze and verify were then re-run
+    # with --fresh and interrupted, which leaves all three single files (spec §2.6).
+    sha_s = "7e1a0c3b9d2f4e6a8b0c1d2e3f405162738495a6"
+    sc, d = project_scan(P, "forkstop", dict(seed=53, dynamic=False, report=False, checkpoint_dirs=False),
+                         forkstop_units(), sha_s, lang="javascript", era="fork", meta=False,
+                         start="2026-03-20T09:00:00")
+    fork_enhance_checkpoint(d, done=["src/routes/invoices.js:getInvoice", "src/routes/export.js:exportCsv",
+                                     "src/lib/données/format.js:formaterMontant"],
+                            raised={"src/lib/merge.js:deepMerge": "Agent error: Error code: 529 - Overloaded"})
+    fork_analyze_checkpoint(d, order=["src/lib/données/format.js:formaterMontant", "src/routes/invoices.js:getInvoice",
+                                      "src/routes/health.js:health", "src/routes/export.js:exportCsv"],
+                            raised={"src/lib/i18n.js:traduire": "Error code: 529 - {'type': 'error', 'error': "
+                                    "{'type': 'overloaded_error', 'message': 'Overloaded'}}"})
+    fork_verify_checkpoint(d, done=["src/routes/export.js:exportCsv", "src/lib/données/format.js:formaterMontant",
+                                    "src/routes/invoices.js:getInvoice"],
+                           raised=["src/lib/merge.js:deepMerge"])
+    for name, when in (("dataset_enhanced_checkpoint.json", "2026-03-21T10:05:33"),
+                       ("analyze_checkpoint.json", "2026-03-21T11:47:02"),
+                       ("verify_checkpoint.json", "2026-03-21T13:20:41")):
+        D.cross(d / name, "legacy-layout", "legacy-checkpoint", "warn", MIGRATE_FIX, d)
+        D.mtimes[D.rel(d / name)] = T(when)
+    # a later scan of the same project, interrupted in verify by that fork; the fork's master
+    # (per-unit checkpoint dirs) then re-ran verify to the end. It ignored the single file,
+    # which stayed: every unit in it already has a newer per-unit file, which wins.
+    sha_r = "a565352c0ffee4d1e2f3a4b5c6d7e8f901234567"
+    sc, d = project_scan(P, "forkstop", dict(seed=59, dynamic=False, report=False, fork_enhance_dir=False),
+                         forkstop_units(), sha_r, lang="javascript", era="fork", meta=False,
+                         start="2026-04-20T09:00:00", write_project=False)
+    fork_verify_checkpoint(d, done=["src/routes/invoices.js:getInvoice", "src/routes/export.js:exportCsv"],
+                           raised=[], earlier=True)
+    D.cross(d / "verify_checkpoint.json", "legacy-layout", "legacy-checkpoint", "warn", MIGRATE_FIX, d)
+    D.mtimes[D.rel(d / "verify_checkpoint.json")] = T("2026-04-18T17:02:55")
     # a Windows scan on the fix branch between d710b90 and 3cdca87: per-unit checkpoint dirs,
     # text-mode CRLF everywhere, and the locale code page (cp1252) in the ensure_ascii=False
     # outputs and the Markdown. Go (meta.json, project.json) writes UTF-8 on every platform.
@@ -2157,6 +2224,8 @@ def gen_legacy(root):
             pass
         data.decode("cp1252")
         D.cross(d / rel, "legacy-layout", "other", "warn", MIGRATE_FIX, d)
+    for rel, when in D.mtimes.items():
+        os.utime(root / rel, (when, when))
     D.findings.sort(key=lambda f: (f["path"], f["kind"]))
     return D
 
@@ -2164,9 +2233,365 @@ def gen_legacy(root):
 MIGRATE_FIX = "scanaudit migrate {scan_dir}"
 
 
+def fork_enhance_checkpoint(d, done, raised):
+    """The fork's dataset_enhanced_checkpoint.json (7606ea3) of an `enhance --fresh` run stopped
+    after the units in `done` (and `raised`, which failed): the parser dataset with those units'
+    agent_context (the fork's agent_metadata has no per-call tokens, and its errors are strings),
+    `metadata.checkpoint: true`, agentic_stats and the tracker totals."""
+    ds = load(d / "dataset.json")
+    enhanced = {x["id"]: x for x in load(d / "dataset_enhanced.json")["units"]}
+    st = {"units_processed": 0, "units_with_context": 0, "total_iterations": 0, "functions_added": 0,
+          "security_controls_found": 0, "vulnerable_found": 0, "neutral_found": 0, "errors": 0}
+    tokens = 0
+    for x in ds["units"]:
+        if x["id"] in done:
+            ac = json.loads(json.dumps(enhanced[x["id"]]["agent_context"]))
+            meta = ac["agent_metadata"]
+            ac["agent_metadata"] = {"iterations": meta["iterations"], "total_tokens": meta["total_tokens"]}
+            x["code"] = enhanced[x["id"]]["code"]
+            x["agent_context"] = ac
+            st["units_processed"] += 1
+            st["total_iterations"] += meta["iterations"]
+            c = ac.get("security_classification")
+            key = {"security_control": "security_controls_found", "vulnerable_internal": "vulnerable_found"}.get(c, "neutral_found")
+            st[key] += 1
+            tokens += meta["total_tokens"]
+        elif x["id"] in raised:
+            x["agent_context"] = {"error": raised[x["id"]], "security_classification": "neutral", "confidence": 0.0}
+            st["errors"] += 1
+    ds["metadata"]["checkpoint"] = True
+    ds["metadata"]["agentic_stats"] = st
+    tin = tokens * 9 // 10
+    ds["metadata"]["token_usage"] = {"total_calls": st["total_iterations"], "total_input_tokens": tin,
+                                     "total_output_tokens": tokens - tin, "total_tokens": tokens,
+                                     "total_cost_usd": round(tin * 3e-6 + (tokens - tin) * 15e-6, 6)}
+    dump(d / "dataset_enhanced_checkpoint.json", ds)
+
+
+def fork_analyze_checkpoint(d, order, raised):
+    """The fork's analyze_checkpoint.json (d3b1b84, token_usage since 73a01a0) of an `analyze
+    --fresh` run stopped after the units in `order` (completion order, parallel since 6b173c1)
+    and `raised` (failed: `_on_error`'s result, no code_by_route entry)."""
+    res = load(d / "results.json")
+    by_id = {r["unit_id"]: r for r in res["results"]}
+    counts = {"vulnerable": 0, "bypassable": 0, "inconclusive": 0, "insufficient_context": 0, "protected": 0,
+              "safe": 0, "errors": 0}
+    results = []
+    code_by_route = {}
+    for uid in order:
+        r = by_id[uid]
+        results.append(r)
+        code_by_route[r["route_key"]] = res["code_by_route"][r["route_key"]]
+        counts[r["finding"]] += 1
+    for uid, error in raised.items():
+        results.append({"unit_id": uid, "verdict": "ERROR", "finding": "error", "error": error})
+        counts["errors"] += 1
+    tin = sum(r.get("prompt_length", 0) // 3 for r in results)
+    tout = 400 * len(order)
+    dump(d / "analyze_checkpoint.json", {
+        "results": results, "code_by_route": code_by_route, "counts": counts, "dataset": "dataset_enhanced.json",
+        "model": res["model"],
+        "token_usage": {"total_calls": len(results), "total_input_tokens": tin, "total_output_tokens": tout,
+                        "total_tokens": tin + tout, "total_cost_usd": round(tin * 15e-6 + tout * 75e-6, 6)}})
+
+
+def fork_verify_checkpoint(d, done, raised, earlier=False):
+    """The fork's verify_checkpoint.json (d3b1b84) of a `verify --fresh` run stopped after the
+    findings in `done` and `raised` (a failed attempt, which d3b1b84 still marked done, with no
+    verification saved). Keyed by route_key, in results order; `finding`/`verification_note`
+    are `r.get(...)`, so an agreement has a null note. `earlier`: an older run than the
+    results_verified.json on disk, which said other things."""
+    res = load(d / "results.json")
+    rv = {r["unit_id"]: r for r in load(d / "results_verified.json")["results"]}
+    verified = []
+    for r in verify_candidates(res["results"]):
+        if r["unit_id"] not in done:
+            continue
+        v = json.loads(json.dumps(rv[r["unit_id"]]["verification"]))
+        if earlier:
+            v["iterations"] += 4
+            v["explanation"] = "Earlier run: " + v["explanation"]
+        verified.append({"route_key": r["route_key"], "verification": v, "finding": rv[r["unit_id"]].get("finding"),
+                         "verification_note": rv[r["unit_id"]].get("verification_note") or None})
+    route = {r["unit_id"]: r.get("route_key", r["unit_id"]) for r in res["results"]}
+    dump(d / "verify_checkpoint.json", {"completed_keys": [route[u] for u in done + list(raised)],
+                                        "verified": verified})
+
+
 # ---------------------------------------------------------------------------------------------
-# The migrated tree: the legacy tree as `scanaudit migrate` must leave it
+# Reference migrations: what `scanaudit migrate` must leave (testdata/migrated/)
 # ---------------------------------------------------------------------------------------------
+
+SF_NAMES = ("analyze_checkpoint.json", "verify_checkpoint.json", "dataset_enhanced_checkpoint.json",
+            "enhance_checkpoint.json")
+SF_DIR = {"enhance": "enhance_checkpoints", "analyze": "analyze_checkpoints", "verify": "verify_checkpoints"}
+SF_STEP = {"enhance": "enhance", "analyze": "Analyze", "verify": "Verify"}
+# top-level names OpenAnt gives its own files: never taken for a whole-dataset checkpoint (old
+# upstream left metadata.checkpoint=true in the finished dataset_enhanced.json too)
+SF_OWN = ("dataset.json", "analyzer_output.json", "call_graph.json", "dataset_enhanced.json", "results.json",
+          "results_verified.json", "pipeline_output.json", "dynamic_test_results.json", "application_context.json",
+          "llm_reachability.json", "diff_manifest.json", "diff_filter.report.json", "scan_result.json",
+          "functions.json", "scan_results.json", "pipeline_results.json", "meta.json", "project.json")
+
+
+def sf_kind(name, doc):
+    """Which single-file checkpoint (spec §2.6) a top-level document is, if any."""
+    if not isinstance(doc, dict):
+        return None
+    if name == "analyze_checkpoint.json" and isinstance(doc.get("results"), list):
+        return "analyze"
+    if name == "verify_checkpoint.json" and (isinstance(doc.get("verified"), list)
+                                             or isinstance(doc.get("completed_keys"), list)):
+        return "verify"
+    md = doc.get("metadata")
+    if isinstance(doc.get("units"), list) and isinstance(md, dict) and md.get("checkpoint") is True:
+        return "enhance"
+    return None
+
+
+def sf_timestamp(mtime_ns):
+    """write_summary's `datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")`, at the
+    legacy file's mtime instead of now."""
+    import datetime as dt
+    t = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=mtime_ns // 1000)
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def sf_diff_count(units):
+    if any(isinstance(u, dict) and "diff_selected" in u for u in units):
+        return sum(1 for u in units if isinstance(u, dict) and u.get("diff_selected"))
+    return len(units)
+
+
+def sf_candidate(r):
+    if not isinstance(r, dict):
+        return False
+    if "finding" in r:
+        f = r["finding"]
+    else:
+        v = r.get("verdict")
+        f = v.lower() if isinstance(v, str) else None
+    return f in ("vulnerable", "bypassable")
+
+
+def sf_units(kind, doc, results=None, dataset=None):
+    """The per-unit checkpoints current OpenAnt would have written for the legacy document, as
+    [(id, doc)] in write order, and total_units. Errored units are left out, as
+    `_migrate_legacy_checkpoint` leaves them out."""
+    out = []
+    if kind == "enhance":
+        # _migrate_legacy_checkpoint, then _save_unit_checkpoint
+        for u in doc["units"]:
+            if not isinstance(u, dict):
+                continue
+            ac = u.get("agent_context")
+            if not ac or not isinstance(ac, dict) or ac.get("error"):
+                continue
+            uid = u.get("id")
+            if not isinstance(uid, str) or not uid:
+                continue
+            cp = {"id": uid, "agent_context": ac}
+            if "code" in u:
+                cp["code"] = u["code"]
+            meta = ac.get("agent_metadata", {})
+            if isinstance(meta, dict) and (meta.get("input_tokens") or meta.get("output_tokens")):
+                cp["usage"] = {"input_tokens": meta.get("input_tokens", 0),
+                               "output_tokens": meta.get("output_tokens", 0),
+                               "cost_usd": meta.get("cost_usd", 0.0)}
+            out.append((uid, cp))
+        return out, sf_diff_count(doc["units"])
+    if kind == "analyze":
+        # _process_and_save: {result, route_key, code_for_route, usage?, id}; the single file has
+        # no per-unit usage, so none is written
+        cbr = doc.get("code_by_route")
+        cbr = cbr if isinstance(cbr, dict) else {}
+        for r in doc["results"]:
+            if not isinstance(r, dict):
+                continue
+            uid = r.get("unit_id")
+            if not isinstance(uid, str) or not uid:
+                continue
+            if r.get("verdict") == "ERROR" or r.get("finding") == "error":
+                continue
+            rk = r.get("route_key", uid)
+            code = cbr[rk] if isinstance(rk, str) and rk in cbr else ""
+            out.append((uid, {"result": r, "route_key": rk, "code_for_route": code, "id": uid}))
+        units = dataset.get("units") if isinstance(dataset, dict) else None
+        return out, sf_diff_count(units) if isinstance(units, list) else len(doc["results"])
+    # verify: _verify_batch_*, keyed by the result's unit_id, else its route_key
+    res = results.get("results") if isinstance(results, dict) else None
+    cands = [r for r in res if sf_candidate(r)] if isinstance(res, list) else None
+    by_route = {}
+    for r in cands or []:
+        rk = r.get("route_key", "unknown")
+        if not isinstance(rk, str):
+            continue
+        uid = r.get("unit_id")
+        if uid:
+            if not isinstance(uid, str):
+                continue
+            key = uid
+        else:
+            key = rk
+        by_route.setdefault(rk, []).append(key)
+    seen = set()
+    verified = doc.get("verified")
+    for e in verified if isinstance(verified, list) else []:
+        if not isinstance(e, dict):
+            continue
+        rk = e.get("route_key")
+        if not isinstance(rk, str) or not rk:
+            continue
+        seen.add(rk)
+        key = by_route[rk].pop(0) if by_route.get(rk) else rk
+        v = e.get("verification")
+        if not v or not isinstance(v, dict) or v.get("correct_finding") == "error":
+            continue
+        finding = e.get("finding")
+        note = e.get("verification_note")
+        out.append((key, {"verification": v, "finding": "" if finding is None else finding,
+                          "verification_note": "" if note is None else note, "id": key}))
+    if cands is not None:
+        return out, len(cands)
+    keys = doc.get("completed_keys")
+    abandoned = {k for k in (keys if isinstance(keys, list) else []) if isinstance(k, str) and k not in seen}
+    return out, len(seen) + len(abandoned)
+
+
+def sf_restorable(kind, d):
+    if kind == "enhance":
+        ac = d.get("agent_context")
+        return bool(ac) and not (isinstance(ac, dict) and ac.get("error"))
+    if kind == "analyze":
+        r = d.get("result")
+        r = r if isinstance(r, dict) else {}
+        return not (r.get("verdict") == "ERROR" or r.get("finding") == "error")
+    if "verification" not in d:
+        return False
+    v = d["verification"]
+    return bool(v) and not (isinstance(v, dict) and v.get("correct_finding") == "error")
+
+
+def sf_error_type(d):
+    """StepCheckpoint.status's error type of a unit file, None when it counts as completed."""
+    ac = d.get("agent_context")
+    if isinstance(ac, dict) and ac.get("error"):
+        err = ac["error"]
+        return err.get("type", "unknown") if isinstance(err, dict) else "unknown"
+    if "result" in d:
+        r = d["result"] if isinstance(d["result"], dict) else {}
+        return "analysis_error" if r.get("verdict") == "ERROR" or r.get("finding") == "error" else None
+    if "verification" in d:
+        v = d["verification"]
+        return "verification_error" if not v or (isinstance(v, dict) and v.get("correct_finding") == "error") else None
+    return "test_error" if d.get("status") == "ERROR" else None
+
+
+def sf_summary(kind, total, ts, docs):
+    """_summary.json as write_summary writes it right after a migration (phase in_progress),
+    counted and summed over the unit files the dir holds."""
+    completed = errors = 0
+    breakdown = {}
+    tin, tout, cost = 0, 0, 0.0
+    for d in docs:
+        if sf_restorable(kind, d):
+            completed += 1
+        else:
+            et = sf_error_type(d)
+            if et is not None:
+                errors += 1
+                key = et if kind == "enhance" else "api"
+                breakdown[key] = breakdown.get(key, 0) + 1
+        if "usage" not in d or not isinstance(d["usage"], dict):
+            continue
+        u = d["usage"]
+        for name, default in (("input_tokens", 0), ("output_tokens", 0), ("cost_usd", 0.0)):
+            try:
+                if name == "input_tokens":
+                    tin = tin + u.get(name, default)
+                elif name == "output_tokens":
+                    tout = tout + u.get(name, default)
+                else:
+                    cost = cost + u.get(name, default)
+            except TypeError:
+                pass
+    return {"step": SF_STEP[kind], "phase": "in_progress", "timestamp": ts, "total_units": total,
+            "completed": completed, "errors": errors, "error_breakdown": breakdown,
+            "usage": {"input_tokens": tin, "output_tokens": tout, "cost_usd": round(cost, 6)}}
+
+
+def sf_load(p):
+    if p.is_symlink() or not p.is_file():
+        return None
+    try:
+        return json.loads(p.read_bytes().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def migrate_single_file_checkpoints(scan_dir):
+    """Reference of migration `single-file-checkpoints` on one scan dir: every single-file
+    checkpoint at its top becomes {step}_checkpoints/<safe_filename(id)>.json files plus
+    _summary.json, files already there winning, and the single file goes (to the backup)."""
+    scan_dir = Path(scan_dir)
+    found = []
+    for name in sorted(os.listdir(scan_dir)):
+        p = scan_dir / name
+        if not name.endswith(".json") or p.is_symlink() or not p.is_file():
+            continue
+        if name not in SF_NAMES and (name in SF_OWN or name.endswith(".report.json") or name.startswith(".")):
+            continue
+        doc = sf_load(p)
+        kind = sf_kind(name, doc) if doc is not None else None
+        if kind is None:
+            continue          # unconvertible: left in place (an Unfixable in the plan)
+        found.append((kind, p.stat().st_mtime_ns, name, doc))
+    # several files of one step: the newest one's units win
+    found.sort(key=lambda f: (SF_DIR[f[0]], -f[1], f[2]))
+    claimed = {}
+    for kind, mtime_ns, name, doc in found:
+        claim = claimed.setdefault(kind, set())
+        d = scan_dir / SF_DIR[kind]
+        existing = {}
+        dirs = [d] + ([scan_dir / "dataset_enhanced_checkpoint_checkpoints"] if kind == "enhance" else [])
+        for dd in dirs:
+            if dd.is_dir():
+                for n in sorted(os.listdir(dd)):
+                    existing.setdefault(n, dd / n)
+        results = sf_load(scan_dir / "results.json") if kind == "verify" else None
+        ds_name = doc.get("dataset") if kind == "analyze" else None
+        dataset = sf_load(scan_dir / ds_name) if ds_name in ("dataset.json", "dataset_enhanced.json") else None
+        units, total = sf_units(kind, doc, results, dataset)
+        files = {}
+        for uid, cp in units:
+            fn = safe_filename(uid) + ".json"
+            if "\0" in uid or len(fn.encode("utf-8")) > 255 or fn == "_summary.json":
+                continue
+            files.pop(fn, None)          # a later write replaces the file: it moves to the end
+            files[fn] = (uid, cp, json.dumps(cp, indent=2).encode())
+        d.mkdir(exist_ok=True)
+        created = []
+        kept_or_already = False
+        for fn, (uid, cp, data) in files.items():
+            if fn in claim:
+                continue
+            if fn in existing:
+                kept_or_already = True
+                continue
+            (d / fn).write_bytes(data)
+            created.append(cp)
+        if "_summary.json" not in existing and "_summary.json" not in claim:
+            ts = sf_timestamp(mtime_ns)
+            if kept_or_already:
+                docs = [x for n, pth in sorted(existing.items()) if n.endswith(".json") and n != "_summary.json"
+                        for x in [sf_load(pth)] if x is not None]
+                summary = sf_summary(kind, total, ts, docs + created)
+            else:
+                summary = sf_summary(kind, total, ts, [cp for _, cp, _ in files.values()])
+            (d / "_summary.json").write_bytes(json.dumps(summary, indent=2).encode())
+        claim.update(files)
+        claim.add("_summary.json")
+        (scan_dir / name).unlink()
 
 
 RAW_JSON_NAMES = ("results_verified.json", "pipeline_output.json", "dynamic_test_results.json")
@@ -2204,8 +2629,14 @@ def ref_cp1252_to_utf8(root):
 
 
 def gen_migrated(legacy_root, migrated_root):
-    """Copies the legacy tree and applies the reference migrations in registry order."""
-    shutil.copytree(legacy_root, migrated_root, symlinks=True)
+    """testdata/migrated: a copy of the legacy tree with every reference migration applied, in
+    the order scanaudit applies them (src/migrate/mod.rs MIGRATIONS)."""
+    legacy_root, migrated_root = Path(legacy_root), Path(migrated_root)
+    shutil.copytree(legacy_root, migrated_root, symlinks=True)    # copy2 keeps the recorded mtimes
+    scan_dirs = sorted(Path(dp) for dp, dns, fns in os.walk(migrated_root)
+                       if "dataset.json" in fns or any(n in fns for n in SF_NAMES))
+    for sd in scan_dirs:
+        migrate_single_file_checkpoints(sd)
     ref_cp1252_to_utf8(migrated_root)
 
 
@@ -2373,6 +2804,7 @@ def regenerate():
     gen_migrated(LEGACY, MIGRATED)
     EXPECTED.mkdir(parents=True)
     (EXPECTED / "legacy.json").write_bytes((json.dumps({"findings": L.findings}, indent=2, ensure_ascii=False) + "\n").encode())
+    (EXPECTED / "legacy-mtimes.json").write_bytes((json.dumps(L.mtimes, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
     (EXPECTED / "healthy.json").write_bytes((json.dumps({"findings": []}, indent=2) + "\n").encode())
     (EXPECTED / "damaged.json").write_bytes((json.dumps({"findings": D.findings}, indent=2, ensure_ascii=False) + "\n").encode())
     n = check_healthy(HEALTHY, built)

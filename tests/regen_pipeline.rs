@@ -188,10 +188,19 @@ fn dynamic_results_rebuild_from_checkpoints() {
             dynamic::rebuild_dynamic_from_scan_dir(&dir, &dyn_opts(dynamic::EvidencePolicy::KeepFromCheckpoints))
                 .unwrap();
         if !dir.join("dynamic_test_checkpoints").is_dir() {
-            // Legacy: nothing to restore from; every finding is listed, none invented.
-            assert_eq!(kept.missing.len(), disk_results.len(), "{ctx}");
-            assert!(kept.json.value.get("results").and_then(PyValue::as_array).unwrap().is_empty());
-            assert!(kept.missing.iter().all(|m| m.reason == dynamic::MissingReason::NoCheckpoint));
+            // Legacy: no checkpoint to restore from. The old file's results are carried over,
+            // each named; without the old file every finding is listed, none invented.
+            assert!(kept.missing.is_empty(), "{ctx}");
+            assert_eq!(kept.json.value.get("results").and_then(PyValue::as_array).unwrap(), &disk_results, "{ctx}");
+            for r in &disk_results {
+                let field = format!("finding {}", r.get("finding_id").and_then(PyValue::as_str).unwrap());
+                assert!(kept.json.is_inexact(&field), "{ctx}: {field}");
+            }
+            let opts = DynamicOptions { old_json: dynamic::OldFile::Ignore, ..dyn_opts(Default::default()) };
+            let without = dynamic::rebuild_dynamic_from_scan_dir(&dir, &opts).unwrap();
+            assert_eq!(without.missing.len(), disk_results.len(), "{ctx}");
+            assert!(without.json.value.get("results").and_then(PyValue::as_array).unwrap().is_empty());
+            assert!(without.missing.iter().all(|m| m.reason == dynamic::MissingReason::NoCheckpoint));
             continue;
         }
         let missing_ids: Vec<&PyValue> = kept.missing.iter().map(|m| &m.finding_id).collect();

@@ -428,3 +428,169 @@ fn fork_era_checkpoints_rebuild_fork_era_outputs() {
         assert!(std::fs::read(&target).unwrap() == reference, "{output} is not what the fork wrote: {doc:#}");
     }
 }
+
+/// Tears a checkpoint: the first half of its bytes, as a kill mid-write leaves it.
+fn tear(path: &Path) {
+    let bytes = std::fs::read(path).unwrap();
+    std::fs::write(path, &bytes[..bytes.len() / 2]).unwrap();
+}
+
+/// Cuts `path` right after the first `results` entry that holds `needle` (Python's indent-2
+/// layout closes an element of the top-level `results` list with a `}` at four spaces).
+fn cut_after_entry(path: &Path, needle: &str) {
+    let bytes = std::fs::read(path).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    let at = text.find(needle).unwrap_or_else(|| panic!("{needle} not in {}", path.display()));
+    let end = at + text[at..].find("\n    }").unwrap() + "\n    }".len();
+    std::fs::write(path, &bytes[..end]).unwrap();
+}
+
+/// The notes of the action on `output`.
+fn notes_of(doc: &Value, output: &str) -> Vec<String> {
+    let action = actions(doc)
+        .into_iter()
+        .find(|a| a["target"].as_str().unwrap().ends_with(output))
+        .unwrap_or_else(|| panic!("no action on {output}: {doc:#}"));
+    action["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect()
+}
+
+/// After a repair that carried a result over: `check` asks nothing more of repair and only
+/// warns that OpenAnt redoes the unit whose checkpoint was quarantined, and a second repair
+/// does nothing (the two-pass test).
+fn settled(scan: &Path, verb: &str) {
+    let (_, check) = common::check_json(&[scan.to_str().unwrap()]);
+    for f in common::findings(&check) {
+        assert!(matches!(f["level"].as_str(), Some("warn" | "info")), "{f:#}");
+        assert!(!f["fix"].as_str().is_some_and(|fix| fix.starts_with("scanaudit repair")), "{f:#}");
+    }
+    let redo = format!("openant {verb}");
+    assert!(
+        common::findings(&check).iter().any(|f| f["kind"] == "run-incomplete" && f["fix"] == redo.as_str()),
+        "{check:#}"
+    );
+    let (again, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!((again, actions(&doc).len()), (0, 0), "second repair: {doc:#}");
+}
+
+/// A torn analyze checkpoint and a results.json cut after that unit's entry: the rebuilt file
+/// keeps the old entry and is byte for byte the original, the checkpoint is quarantined. The
+/// unit then has no checkpoint at all; a later rebuild still keeps its result.
+#[test]
+fn a_torn_analyze_checkpoint_keeps_its_old_result() {
+    const UNIT: &str = "app/db/queries.py:run_query";
+    let tree = Tree::copy("healthy", OLD);
+    let scan = tree.path(SCAN);
+    let checkpoint = scan.join("analyze_checkpoints/app__db__queries.py_run_query.json");
+    let target = scan.join("results.json");
+    let reference = std::fs::read(&target).unwrap();
+    tear(&checkpoint);
+    cut_after_entry(&target, &format!("\"unit_id\": \"{UNIT}\""));
+    common::set_age(tree.root(), OLD);
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status & 9, 1, "{doc:#}");
+    assert!(std::fs::read(&target).unwrap() == reference, "{doc:#}");
+    let note = format!("unit {UNIT}: carried over from the old results.json: its checkpoint is torn");
+    assert!(notes_of(&doc, "results.json").iter().any(|n| n.starts_with(&note)), "{doc:#}");
+    assert!(!checkpoint.exists(), "the torn checkpoint is quarantined");
+    settled(&scan, "analyze");
+
+    cut_after_entry(&target, &format!("\"unit_id\": \"{UNIT}\""));
+    common::set_age(tree.root(), OLD);
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status & 9, 1, "{doc:#}");
+    assert!(std::fs::read(&target).unwrap() == reference, "{doc:#}");
+    let note = format!("unit {UNIT}: carried over from the old results.json: it has no analyze checkpoint");
+    assert!(notes_of(&doc, "results.json").iter().any(|n| n.starts_with(&note)), "{doc:#}");
+    settled(&scan, "analyze");
+}
+
+/// A complete results.json that is stale (older than the run its checkpoints finished) is
+/// rebuilt; the unit whose checkpoint is torn keeps its entry, code_by_route included.
+#[test]
+fn a_stale_results_json_keeps_the_result_of_a_torn_checkpoint() {
+    let tree = Tree::copy("healthy", OLD);
+    let scan = tree.path(SCAN);
+    let target = scan.join("results.json");
+    let reference = std::fs::read(&target).unwrap();
+    tear(&scan.join("analyze_checkpoints/app__routes__files.py_download_file.json"));
+    common::set_age(tree.root(), OLD);
+    // Older than analyze_checkpoints/_summary.json, by mtime and by its recorded timestamp.
+    filetime::set_file_mtime(&target, filetime::FileTime::from_unix_time(1_767_225_600, 0)).unwrap();
+    let (_, check) = common::check_json(&[scan.to_str().unwrap()]);
+    assert!(common::findings(&check).iter().any(|f| f["kind"] == "output-stale"), "{check:#}");
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status & 9, 1, "{doc:#}");
+    assert!(std::fs::read(&target).unwrap() == reference, "{doc:#}");
+    let note = "unit app/routes/files.py:download_file: carried over from the old results.json: its checkpoint is torn";
+    assert!(notes_of(&doc, "results.json").iter().any(|n| n.starts_with(note)), "{doc:#}");
+    settled(&scan, "analyze");
+}
+
+/// The fork sorts results by unit id: a carried-over entry goes where the fork put it.
+#[test]
+fn a_torn_fork_checkpoint_keeps_its_old_result_in_unit_id_order() {
+    const FORK: &str = "legacy/projects/forkproj/scans/5c3855e0a1b/python";
+    let tree = Tree::copy("legacy", OLD);
+    let scan = tree.path(FORK);
+    let target = scan.join("results.json");
+    let reference = std::fs::read(&target).unwrap();
+    let doc: Value = serde_json::from_slice(&reference).unwrap();
+    // The second result that is not an error (an error result's code_by_route entry goes last).
+    let unit = doc["results"].as_array().unwrap()[1..]
+        .iter()
+        .find(|r| r["verdict"] != "ERROR")
+        .and_then(|r| r["unit_id"].as_str())
+        .unwrap()
+        .to_string();
+    tear(&scan.join("analyze_checkpoints").join(scanaudit::layout::safe_filename::checkpoint_file_name(&unit)));
+    cut_after_entry(&target, &format!("\"unit_id\": \"{unit}\""));
+    common::set_age(tree.root(), OLD);
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status & 9, 1, "{doc:#}");
+    assert!(std::fs::read(&target).unwrap() == reference, "{doc:#}");
+    assert!(notes_of(&doc, "results.json").iter().any(|n| n.starts_with(&format!("unit {unit}: carried over"))));
+}
+
+/// A torn verify checkpoint and a results_verified.json cut after that finding's entry: the
+/// rebuilt file keeps the old verification, byte for byte.
+#[test]
+fn a_torn_verify_checkpoint_keeps_its_old_verification() {
+    let tree = Tree::copy("healthy", OLD);
+    let scan = tree.path(SCAN);
+    let target = scan.join("results_verified.json");
+    let reference = std::fs::read(&target).unwrap();
+    tear(&scan.join("verify_checkpoints/app__db__queries.py_run_query.json"));
+    cut_after_entry(&target, "\"unit_id\": \"app/db/queries.py:run_query\"");
+    common::set_age(tree.root(), OLD);
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status & 9, 1, "{doc:#}");
+    assert!(std::fs::read(&target).unwrap() == reference, "{doc:#}");
+    let note = "unit app/db/queries.py:run_query: verification carried over from the old results_verified.json: its \
+                checkpoint is torn";
+    assert!(notes_of(&doc, "results_verified.json").iter().any(|n| n.starts_with(note)), "{doc:#}");
+    settled(&scan, "verify");
+}
+
+/// A torn dynamic-test checkpoint and a dynamic_test_results.json cut after that finding's
+/// result: the result is carried over as it was, the old total cost stands.
+#[test]
+fn a_torn_dynamic_test_checkpoint_keeps_its_old_result() {
+    let tree = Tree::copy("healthy", OLD);
+    let scan = tree.path(SCAN);
+    let target = scan.join("dynamic_test_results.json");
+    let reference: Value = serde_json::from_slice(&std::fs::read(&target).unwrap()).unwrap();
+    tear(&scan.join("dynamic_test_checkpoints/VULN-002.json"));
+    cut_after_entry(&target, "\"finding_id\": \"VULN-002\"");
+    common::set_age(tree.root(), OLD);
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status & 9, 1, "{doc:#}");
+    let mut rebuilt: Value = serde_json::from_slice(&std::fs::read(&target).unwrap()).unwrap();
+    assert_eq!(rebuilt["results"][1], reference["results"][1], "carried over as it was");
+    let mut want = reference.clone();
+    strip_evidence(&mut rebuilt);
+    strip_evidence(&mut want);
+    assert_eq!(rebuilt, want);
+    let note = "finding VULN-002: carried over from the old dynamic_test_results.json: its checkpoint is torn";
+    assert!(notes_of(&doc, "dynamic_test_results.json").iter().any(|n| n.starts_with(note)), "{doc:#}");
+    settled(&scan, "dynamic-test");
+}

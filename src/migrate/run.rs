@@ -20,7 +20,7 @@ pub fn run(config: &MigrateConfig) -> ExitCode {
     let plan = plan(&config.roots, &config.filters, config.min_idle);
     let mut code = plan_status(&plan);
     if let Err(error) = render::render_plan(&mut out, &config.output, &plan) {
-        return code | write_error(&error);
+        return code | crate::report::output_error(&error);
     }
     if plan.action_count() == 0 {
         return report(&mut out, config, &plan, None, code);
@@ -107,16 +107,6 @@ fn report(
 fn finish_output(written: io::Result<()>, out: &mut dyn Write, code: ExitCode) -> ExitCode {
     match written.and_then(|()| out.flush()) {
         Ok(()) => code,
-        Err(error) => code | write_error(&error),
-    }
-}
-
-/// A broken pipe (`scanaudit migrate | head`) is not an error; anything else writing stdout is.
-fn write_error(error: &io::Error) -> ExitCode {
-    if error.kind() == io::ErrorKind::BrokenPipe {
-        ExitCode::SUCCESS
-    } else {
-        eprintln!("scanaudit: error: writing output: {error}");
-        ExitCode::OPERATIONAL
+        Err(error) => code | crate::report::output_error(&error),
     }
 }

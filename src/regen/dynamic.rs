@@ -5,10 +5,14 @@
 //! What OpenAnt does on a resume with every finding checkpointed, with one deliberate
 //! difference: OpenAnt drops each restored result's `evidence` (it writes `[]`), while this
 //! rebuild keeps the evidence the checkpoints hold by default ([`EvidencePolicy`]), so no data
-//! is lost. Findings without a usable checkpoint (missing, errored, stale, or with values
-//! OpenAnt cannot restore) would be re-run with an LLM and Docker; they are listed in
-//! [`DynamicRebuild::missing`] and left out, never invented.
+//! is lost. A finding whose checkpoint is torn or gone keeps its result from the old
+//! `dynamic_test_results.json` when that file (complete, or the complete entries of a torn
+//! one) holds it and was written for the same number of findings. Other findings without a
+//! usable checkpoint (missing, errored, stale, or with values OpenAnt cannot restore) would be
+//! re-run with an LLM and Docker; they are listed in [`DynamicRebuild::missing`] and left out,
+//! never invented.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -18,6 +22,7 @@ use super::common::{
     hash_key, py_eq, py_format_fixed, py_str, read_regular, truthy, HashKey, InexactField, InputUsed, JsonInput,
     RebuildError, RebuiltOutput,
 };
+use super::salvage::{salvage_leading_fields, SalvagedFields};
 use crate::layout::safe_filename::checkpoint_file_name;
 use crate::pyjson::{self, python_round, PyObject, PyValue};
 
@@ -158,6 +163,26 @@ fn load_checkpoints(dir: &Path) -> (IndexMap<HashKey, Checkpoint>, Vec<SkippedCh
         out.insert(key, Checkpoint { file, data });
     }
     (out, skipped, inputs)
+}
+
+/// The complete results of an old `dynamic_test_results.json`, by `finding_id` (the last one
+/// of an id wins), for findings whose checkpoint is torn or gone (an earlier repair quarantined
+/// it). VULN ids are positional (spec §2.7), so the old results are used only when the old file
+/// was written for as many findings as `pipeline_output.json` has now.
+fn old_results_by_id(old: Option<&SalvagedFields>, findings: usize) -> HashMap<HashKey, &PyValue> {
+    let mut by_id = HashMap::new();
+    let Some(old) = old else { return by_id };
+    if !old.fields.get("total_findings").is_some_and(|t| py_eq(t, &PyValue::from(findings))) {
+        return by_id;
+    }
+    let mut nan = 0usize;
+    for r in &old.results {
+        let Some(key) = r.as_object().and_then(|o| o.get("finding_id")).and_then(|f| hash_key(f, &mut nan)) else {
+            continue;
+        };
+        by_id.insert(key, r);
+    }
+    by_id
 }
 
 /// Python `round(x, n)` on a JSON value: ints (and bools, as ints) unchanged, floats rounded;
@@ -363,14 +388,6 @@ fn load_old(which: &OldFile, path: PathBuf, inputs: &mut Vec<InputUsed>, role: &
     }
 }
 
-/// `total_cost_usd` from an old (possibly torn) `dynamic_test_results.json`.
-fn salvage_total_cost(bytes: &[u8]) -> Option<PyValue> {
-    if let Ok(doc) = pyjson::parse(bytes) {
-        return doc.get("total_cost_usd").cloned();
-    }
-    super::pipeline::leading_member(bytes, "total_cost_usd")
-}
-
 /// Rebuilds `dynamic_test_results.json` and `DYNAMIC_TEST_RESULTS.md` for `scan_dir` from the
 /// parsed `pipeline` (its `pipeline_output.json`) and `scan_dir/dynamic_test_checkpoints/`.
 pub fn rebuild_dynamic_results(
@@ -433,16 +450,45 @@ pub fn rebuild_dynamic_results(
         }
     }
 
+    let old_json = load_old(
+        &opts.old_json,
+        scan_dir.join("dynamic_test_results.json"),
+        &mut inputs,
+        "old dynamic_test_results.json (total_cost_usd, results of findings without a checkpoint)",
+    );
+    let old_salvaged = old_json.as_deref().map(salvage_leading_fields);
+    let old_results = old_results_by_id(old_salvaged.as_ref(), findings.len());
+
     // Restore each finding.
     let mut nan = 0usize;
     let mut results = Vec::new();
     let mut md_results = Vec::new();
     let mut missing = Vec::new();
+    let mut carried = 0usize;
     let mut kept_evidence = false;
     for (i, finding) in findings.iter().enumerate() {
         let fid = finding.get("id").cloned().unwrap_or_else(|| PyValue::Str(format!("FINDING-{}", i + 1)));
         let key = hash_key(&fid, &mut nan).ok_or_else(|| fail("a finding id is a list or object (unhashable)"))?;
         let Some(cp) = checkpoints.get(&key) else {
+            if let Some(&old) = old_results.get(&key) {
+                let label = py_str(&fid).unwrap_or_default();
+                let torn = fid.as_str().is_some_and(|f| {
+                    let name = checkpoint_file_name(f);
+                    skipped.iter().any(|s| s.file == name)
+                });
+                let why = if torn { "its checkpoint is torn" } else { "it has no dynamic-test checkpoint" };
+                inexact.push(InexactField::new(
+                    format!("finding {label}"),
+                    format!(
+                        "carried over from the old dynamic_test_results.json: {why} (the next `openant \
+                         dynamic-test` redoes it)"
+                    ),
+                ));
+                carried += 1;
+                results.push(old.clone());
+                md_results.push(old.clone());
+                continue;
+            }
             missing.push(MissingFinding {
                 index: i,
                 finding_id: fid,
@@ -525,12 +571,6 @@ pub fn rebuild_dynamic_results(
     let tracker_total = if cost > 0.0 || tin > 0.0 || tout > 0.0 { 0.0 + cost } else { 0.0 };
     let mut total_cost = PyValue::Float(python_round(tracker_total, 6));
     let mut md_total_cost = py_format_fixed(&PyValue::Float(tracker_total), 4).unwrap_or_default();
-    let old_json = load_old(
-        &opts.old_json,
-        scan_dir.join("dynamic_test_results.json"),
-        &mut inputs,
-        "old dynamic_test_results.json (total_cost_usd)",
-    );
     let old_md = load_old(
         &opts.old_markdown,
         scan_dir.join("DYNAMIC_TEST_RESULTS.md"),
@@ -544,12 +584,17 @@ pub fn rebuild_dynamic_results(
         .and_then(|s| s.get("steps_completed"))
         .and_then(PyValue::as_array)
         .is_some_and(|a| a.iter().any(|s| s.as_str() == Some("dynamic-test")));
-    let salvaged_cost = old_json.as_deref().and_then(salvage_total_cost);
+    let salvaged_cost = old_salvaged.as_ref().and_then(|old| old.fields.get("total_cost_usd").cloned());
     match salvaged_cost {
         Some(c) if missing.is_empty() => total_cost = c,
         _ if !missing.is_empty() => inexact.push(InexactField::new(
             "total_cost_usd",
             "findings would be re-run, adding their cost; only the checkpointed cost is counted",
+        )),
+        _ if carried > 0 => inexact.push(InexactField::new(
+            "total_cost_usd",
+            "the cost of the findings carried over from the old file is in no checkpoint: only the checkpointed \
+             cost is counted",
         )),
         _ if in_scan => inexact.push(InexactField::new(
             "total_cost_usd",
@@ -712,6 +757,49 @@ mod tests {
             out.json.value.get("results").and_then(|r| r.as_array()).unwrap()[0].get("evidence"),
             Some(&v("[]"))
         );
+    }
+
+    #[test]
+    fn torn_or_gone_checkpoints_keep_the_old_result_of_the_same_finding_list() {
+        let tmp = scan_with(&[
+            (
+                "VULN-001.json",
+                r#"{"finding_id": "VULN-001", "status": "BLOCKED", "generation_cost_usd": 0.1, "id": "VULN-001"}"#,
+            ),
+            ("VULN-002.json", r#"{"finding_id": "VULN-002", "sta"#),
+        ]);
+        let old = |total: usize| {
+            format!(
+                r#"{{"repository": "demo", "total_findings": {total}, "total_cost_usd": 0.7, "results": [
+                {{"finding_id": "VULN-002", "status": "CONFIRMED", "evidence": [{{"type": "t", "content": "c"}}], "generation_cost_usd": 0.2}},
+                {{"finding_id": "VULN-004", "status": "NOT_REPRODUCED", "evidence": [], "generation_cost_usd": 0.4}},
+                {{"finding_id": "VULN-003", "status": "BLO"#
+            )
+        };
+        let with_old = |total| DynamicOptions { old_json: OldFile::Bytes(old(total).into_bytes()), ..opts() };
+        let out = rebuild_dynamic_results(tmp.path(), &v(PO), &with_old(4)).unwrap();
+        let results = out.json.value.get("results").and_then(PyValue::as_array).unwrap();
+        let ids: Vec<&str> = results.iter().map(|r| r.get("finding_id").unwrap().as_str().unwrap()).collect();
+        assert_eq!(ids, ["VULN-001", "VULN-002", "VULN-004"]);
+        // Carried over verbatim, evidence included.
+        assert_eq!(results[1].get("evidence").and_then(PyValue::as_array).map(Vec::len), Some(1));
+        let note = |f: &str| out.json.inexact.iter().find(|n| n.field == format!("finding {f}")).unwrap().note.clone();
+        assert!(note("VULN-002").contains("dynamic_test_results.json: its checkpoint is torn"), "{}", note("VULN-002"));
+        assert!(note("VULN-004").contains("it has no dynamic-test checkpoint"), "{}", note("VULN-004"));
+        // VULN-003's old entry is torn: not carried over, and OpenAnt re-runs it.
+        let missing: Vec<&str> = out.missing.iter().map(|m| m.finding_id.as_str().unwrap()).collect();
+        assert_eq!(missing, ["VULN-003"]);
+        assert!(out.json.is_inexact("total_cost_usd"));
+        // With every finding accounted for, the old total stands.
+        let two = r#"{"repository": {"name": "demo"}, "findings": [
+            {"id": "VULN-001", "stage2_verdict": "agreed"}, {"id": "VULN-002", "stage2_verdict": "agreed"}]}"#;
+        let out = rebuild_dynamic_results(tmp.path(), &v(two), &with_old(2)).unwrap();
+        assert!(out.missing.is_empty());
+        assert_eq!(out.json.value.get("total_cost_usd"), Some(&v("0.7")));
+        // An old file written for another finding list is never used: VULN ids are positional.
+        let out = rebuild_dynamic_results(tmp.path(), &v(PO), &with_old(5)).unwrap();
+        let missing: Vec<&str> = out.missing.iter().map(|m| m.finding_id.as_str().unwrap()).collect();
+        assert_eq!(missing, ["VULN-002", "VULN-003", "VULN-004"]);
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //!   `results_verified.json` (spec §3.1–§3.3), over a [`checkpoints::CheckpointSet`].
 //! * [`pipeline`]: `pipeline_output.json` as `scan` built it (spec §3.4).
 //! * [`dynamic`]: `dynamic_test_results.json` and `DYNAMIC_TEST_RESULTS.md` (spec §3.5).
+//! * [`single_file`]: single-file checkpoints of the fork and of old upstream (spec §2.6) as
+//!   the per-unit checkpoint files current OpenAnt resumes from.
 //! * [`common`]: the Python semantics (truthiness, `==`, `str()`, `+`/`-`) OpenAnt's builders
 //!   rely on, and the result types of `pipeline`/`dynamic`.
 //!
@@ -21,6 +23,7 @@ pub mod pipeline;
 mod pyops;
 pub mod results;
 pub mod salvage;
+pub mod single_file;
 pub mod verified;
 
 use std::fmt;

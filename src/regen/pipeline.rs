@@ -747,11 +747,6 @@ fn object_members(b: &[u8], pos: usize) -> Vec<Member> {
     }
 }
 
-/// The value of the top-level member `key` of a possibly cut JSON object, if complete.
-pub(crate) fn leading_member(bytes: &[u8], key: &str) -> Option<PyValue> {
-    object_members(bytes, skip_ws(bytes, 0)).into_iter().find(|m| m.key == key).and_then(|m| m.value)
-}
-
 /// Reads back the leading fields of an old `pipeline_output.json` from whatever is left of it:
 /// an intact file, a prefix cut anywhere (mid-token, mid-UTF-8 character), or a prefix followed
 /// by NULs. A field is returned only when its whole value is present and valid. Never panics.

@@ -10,6 +10,8 @@ use super::checkpoints::{is_restorable, CheckpointSet, Era};
 use super::pyops::{get2, id_text, is_str, key_text, lower, truthy};
 use super::salvage::SalvagedFields;
 use super::{result_field, Inexact, Rebuilt, RegenError};
+use crate::layout::safe_filename::checkpoint_file_name;
+use crate::layout::CheckpointStep;
 
 /// What `analyze` was run with (`analyze.report.json` `inputs`, spec §1.4.11) and on.
 #[derive(Debug, Clone)]
@@ -133,6 +135,10 @@ pub fn count_verdicts(results: &[PyValue], insufficient_context: bool) -> PyObje
 /// every salvaged result that carries a `stage1_consistency_update`, that update and the
 /// `verdict` it set, are carried over (spec §3.7). `now` is the local time used for
 /// `timestamp` when nothing was salvaged.
+///
+/// A unit with no usable checkpoint (torn, or gone because an earlier repair quarantined it)
+/// keeps its complete entry of the old file, at the place OpenAnt puts results, so no paid-for
+/// result is lost; it stays in [`Rebuilt::missing_units`] only if that entry is an error.
 pub fn rebuild_results(
     inp: &AnalyzeInputs<'_>,
     checkpoints: &CheckpointSet,
@@ -151,10 +157,35 @@ pub fn rebuild_results(
         let label = id_text(&uid);
         let cp = uid.as_str().and_then(|id| checkpoints.get(id));
         let Some(cp) = cp else {
+            let torn = uid.as_str().is_some_and(|id| checkpoints.unreadable(&checkpoint_file_name(id)).is_some());
+            let why = if torn { "its checkpoint is torn" } else { "it has no analyze checkpoint" };
+            if let Some(carried) = carry_over(&uid, unit, salvaged) {
+                inexact.push(Inexact::new(
+                    format!("unit {label}"),
+                    format!(
+                        "carried over from the old results.json: {why} (the next `openant analyze` redoes it); \
+                         its code_by_route entry {}",
+                        carried.code_source
+                    ),
+                ));
+                if carried.restorable {
+                    restored_routes.push(carried.route);
+                } else {
+                    // An error result: OpenAnt re-ran the unit then, as it will now.
+                    missing.push(label);
+                    rerun_routes.push(carried.route);
+                }
+                results.push(carried.result);
+                continue;
+            }
+            let what = if torn {
+                "its analyze checkpoint is torn and the old results.json holds no complete entry for it"
+            } else {
+                "no analyze checkpoint"
+            };
             inexact.push(Inexact::new(
                 format!("unit {label}"),
-                "no analyze checkpoint: left out of results (metrics.total still counts it); re-run `openant \
-                 analyze`",
+                format!("{what}: left out of results (metrics.total still counts it); re-run `openant analyze`"),
             ));
             missing.push(label);
             continue;
@@ -228,6 +259,55 @@ pub fn rebuild_results(
     let value = PyValue::Object(doc);
     let bytes = to_python_string(&value, true)?;
     Ok(Rebuilt { value, bytes, inexact, missing_units: missing })
+}
+
+/// A unit's entry taken over from the old results.json, and its `code_by_route` entry.
+struct Carried {
+    result: PyValue,
+    route: (PyValue, PyValue),
+    /// Where the `code_by_route` value came from, for the note.
+    code_source: &'static str,
+    /// Whether the result passes analyze's resume rule (an error result is re-run).
+    restorable: bool,
+}
+
+/// The old results.json entry of a unit that has no usable analyze checkpoint (torn, or gone
+/// because an earlier repair quarantined it), so that rebuilding never drops a paid-for
+/// result. Only a complete entry whose `unit_id` is the unit's id counts; nothing is
+/// invented. Its `code_by_route` entry is `_process_unit`'s: keyed by the result's
+/// `route_key` (the unit id for an exception result, which has none), valued by the old file's
+/// entry when the old `code_by_route` was read, else by what analyze stores, the unit's
+/// `code.primary_code` (`""` for an exception result).
+fn carry_over(uid: &PyValue, unit: &PyValue, salvaged: Option<&SalvagedFields>) -> Option<Carried> {
+    let salvaged = salvaged?;
+    let id = uid.as_str()?;
+    let old = salvaged.result_for(id).filter(|r| matches!(r, PyValue::Object(_)) && is_str(r.get("unit_id"), id))?;
+    let route_key = old.get("route_key");
+    let old_code =
+        salvaged.fields.get("code_by_route").and_then(|c| c.get(&key_text(route_key.unwrap_or(uid))?).cloned());
+    let (code, code_source) = match (old_code, route_key) {
+        (Some(code), _) => (code, "from the old file too"),
+        (None, Some(_)) => (unit_code(unit), "rebuilt from the unit's code in the input dataset, as analyze stores it"),
+        (None, None) => (PyValue::from(""), "\"\" under the unit id, as for any exception result"),
+    };
+    // Judged by analyze's own resume rule, on the entry as its checkpoint would have held it.
+    let as_checkpoint = PyValue::Object([("result".to_owned(), old.clone())].into_iter().collect());
+    Some(Carried {
+        result: old.clone(),
+        route: (route_key.unwrap_or(uid).clone(), code),
+        code_source,
+        restorable: is_restorable(CheckpointStep::Analyze, &as_checkpoint),
+    })
+}
+
+/// `code_for_route` of `_process_unit`: `unit.get("code", {})`, its `primary_code` (default
+/// `""`) when it is a dict, else the value itself.
+fn unit_code(unit: &PyValue) -> PyValue {
+    match unit.get("code") {
+        None => PyValue::from(""),
+        Some(PyValue::Object(code)) => code.get("primary_code").cloned().unwrap_or_else(|| PyValue::from("")),
+        Some(other) => other.clone(),
+    }
 }
 
 /// `code_by_route` order is OpenAnt's restore order (restored units in unit order, then the
@@ -581,6 +661,101 @@ mod tests {
         assert_eq!(r.value.get("metrics").unwrap().get("safe"), Some(&PyValue::from(1)));
         assert_eq!(r.value.get("timestamp"), Some(&PyValue::from("2026-01-01T00:00:00")));
         assert!(!r.names_inexact("timestamp") && !r.names_inexact("model"));
+    }
+
+    /// A scan of units a, b, c, d whose checkpoint for b is torn, c's is missing and d's is
+    /// fine, and an old results.json written by a full restore (unit order).
+    fn carry_scan() -> (PyValue, CheckpointSet, String) {
+        let ds =
+            p(r#"{"units":[{"id":"a","code":{"primary_code":"code a"}},{"id":"b","code":{"primary_code":"code b"}},
+            {"id":"c","code":"raw c"},{"id":"d","code":{"primary_code":"code d"}}]}"#);
+        let set = cps(&[
+            ("a.json", &ok_cp("a", "a", "safe")),
+            ("b.json", r#"{"result": {"finding": "vulne"#),
+            ("d.json", &ok_cp("d", "d", "vulnerable")),
+        ]);
+        let old = r#"{"dataset": "d", "model": "claude-opus-4-6", "timestamp": "2026-01-01T00:00:00", "metrics": {},
+            "results": [
+            {"finding": "safe", "verdict": "SAFE", "route_key": "a", "unit_id": "a"},
+            {"finding": "vulnerable", "verdict": "VULNERABLE", "route_key": "GET:/b", "unit_id": "b"},
+            {"finding": "safe", "verdict": "SAFE", "route_key": "c", "unit_id": "c"},
+            {"finding": "vulnerable", "verdict": "VULNERABLE", "route_key": "d", "unit_id": "d"},
+            {"finding": "safe", "verdict": "SAFE", "route_key": "gone", "unit_id": "gone"}],
+            "code_by_route": {"a": "code a", "GET:/b": "old code b", "c": "old c", "d": "code d", "gone": "x"}}"#;
+        (ds, set, old.to_owned())
+    }
+
+    #[test]
+    fn units_without_a_usable_checkpoint_keep_their_old_entry() {
+        let (ds, set, old) = carry_scan();
+        let inp = AnalyzeInputs::from_report(&ds, None, "d");
+        // A torn old file: code_by_route is lost, so the codes come from the dataset units.
+        let cut = old.find("{\"finding\": \"vulnerable\", \"verdict\": \"VULNERABLE\", \"route_key\": \"d\"").unwrap();
+        let salvaged = salvage_leading_fields(&old.as_bytes()[..cut]);
+        let r = rebuild_results(&inp, &set, Era::Fix, Some(&salvaged), now()).unwrap();
+        let ids: Vec<&str> = r.value.get("results").unwrap().as_array().unwrap().iter().map(sort_key).collect();
+        assert_eq!(ids, ["a", "b", "c", "d"]);
+        assert_eq!(
+            r.value.get("code_by_route"),
+            Some(&p(r#"{"a":"code a","GET:/b":"code b","c":"raw c","d":"code d"}"#))
+        );
+        assert!(r.missing_units.is_empty(), "{:?}", r.missing_units);
+        let note = |unit: &str| r.inexact.iter().find(|n| n.field == format!("unit {unit}")).unwrap().note.clone();
+        assert!(
+            note("b").starts_with("carried over from the old results.json: its checkpoint is torn"),
+            "{}",
+            note("b")
+        );
+        assert!(note("c").starts_with("carried over from the old results.json: it has no analyze checkpoint"));
+        let metrics = r.value.get("metrics").unwrap();
+        assert_eq!(
+            (metrics.get("total"), metrics.get("vulnerable")),
+            (Some(&PyValue::from(4)), Some(&PyValue::from(2)))
+        );
+
+        // A complete old file: its code_by_route values are used; the unit no longer in the
+        // dataset is not carried over.
+        let salvaged = salvage_leading_fields(old.as_bytes());
+        let r = rebuild_results(&inp, &set, Era::Fix, Some(&salvaged), now()).unwrap();
+        assert_eq!(r.value.get("results").unwrap().as_array().unwrap().len(), 4);
+        assert_eq!(
+            r.value.get("code_by_route"),
+            Some(&p(r#"{"a":"code a","GET:/b":"old code b","c":"old c","d":"code d"}"#))
+        );
+
+        // Without the old entries (cut inside b's), b and c are left out and named.
+        let cut = old.find("\"GET:/b\"").unwrap();
+        let salvaged = salvage_leading_fields(&old.as_bytes()[..cut]);
+        let r = rebuild_results(&inp, &set, Era::Fix, Some(&salvaged), now()).unwrap();
+        assert_eq!(r.missing_units, ["b", "c"]);
+        let b = &r.inexact.iter().find(|n| n.field == "unit b").unwrap().note;
+        assert!(
+            b.starts_with("its analyze checkpoint is torn and the old results.json holds no complete entry"),
+            "{b}"
+        );
+
+        // The fork sorts results by unit id, carried ones included.
+        let ds = p(r#"{"units":[{"id":"d"},{"id":"b"},{"id":"a"}]}"#);
+        let inp = AnalyzeInputs::from_report(&ds, None, "d");
+        let r =
+            rebuild_results(&inp, &set, Era::ForkMaster, Some(&salvage_leading_fields(old.as_bytes())), now()).unwrap();
+        let ids: Vec<&str> = r.value.get("results").unwrap().as_array().unwrap().iter().map(sort_key).collect();
+        assert_eq!(ids, ["a", "b", "d"]);
+    }
+
+    #[test]
+    fn carried_error_results_go_with_the_re_run_units() {
+        // An exception result has no route_key: its code_by_route entry is "" under the unit id,
+        // after every restored entry, and the unit is still one OpenAnt re-runs.
+        let ds = p(r#"{"units":[{"id":"z","code":{"primary_code":"code z"}},{"id":"a"}]}"#);
+        let set = cps(&[("z.json", ""), ("a.json", &ok_cp("a", "a", "safe"))]);
+        let old = br#"{"dataset": "d", "results": [{"unit_id": "z", "verdict": "ERROR", "finding": "error", "error": "529"},"#;
+        let salvaged = salvage_leading_fields(old);
+        let r = rebuild_results(&AnalyzeInputs::from_report(&ds, None, "d"), &set, Era::Fix, Some(&salvaged), now())
+            .unwrap();
+        assert_eq!(r.value.get("code_by_route"), Some(&p(r#"{"a":"code a","z":""}"#)));
+        assert_eq!(r.missing_units, ["z"]);
+        assert_eq!(r.value.get("metrics").unwrap().get("errors"), Some(&PyValue::from(1)));
     }
 
     #[test]

@@ -9,6 +9,8 @@ use super::pyops::{id_text, lower, truthy};
 use super::results::count_verdicts;
 use super::salvage::SalvagedFields;
 use super::{result_field, Inexact, Rebuilt, RegenError};
+use crate::layout::safe_filename::checkpoint_file_name;
+use crate::layout::CheckpointStep;
 
 /// Whether a stage-1 result is a verify candidate: `finding` (or `verdict.lower()` when the key
 /// is missing) is exactly `vulnerable` or `bypassable`.
@@ -43,7 +45,9 @@ fn merge_key(r: &PyValue) -> PyValue {
 /// file: the update, the `finding` and `verification.correct_finding` it set (spec §3.7).
 /// Also, where the old result had **no** `verification_note` while the checkpoint restores
 /// `""` with the same verification (a fresh run writes no note on agreement), the key is left
-/// out as in the old file.
+/// out as in the old file. A candidate whose verify checkpoint is torn or gone (an earlier
+/// repair quarantined it) gets the verification of its complete old entry, when that entry
+/// holds one verify's resume rule accepts.
 pub fn rebuild_verified(
     results_doc: &PyValue,
     checkpoints: &CheckpointSet,
@@ -80,7 +84,37 @@ pub fn rebuild_verified(
                 }
             }
             None => {
-                let what = if cp.is_some() { "only an errored verify checkpoint" } else { "no verify checkpoint" };
+                let torn = cp.is_none()
+                    && key
+                        .as_ref()
+                        .and_then(PyValue::as_str)
+                        .is_some_and(|k| checkpoints.unreadable(&checkpoint_file_name(k)).is_some());
+                if cp.is_none() {
+                    if let Some(prev) = old_verification(r, salvaged) {
+                        let PyValue::Object(map) = r else { continue };
+                        for k in ["verification", "finding", "verification_note"] {
+                            if let Some(v) = prev.get(k) {
+                                map.insert(k.to_owned(), v.clone());
+                            }
+                        }
+                        let why = if torn { "its checkpoint is torn" } else { "it has no verify checkpoint" };
+                        inexact.push(Inexact::new(
+                            format!("unit {label}"),
+                            format!(
+                                "verification carried over from the old results_verified.json: {why} (the next \
+                                 `openant verify` redoes it)"
+                            ),
+                        ));
+                        continue;
+                    }
+                }
+                let what = match cp {
+                    Some(_) => "only an errored verify checkpoint",
+                    None if torn => {
+                        "a torn verify checkpoint, and the old results_verified.json holds no complete verified entry"
+                    }
+                    None => "no verify checkpoint",
+                };
                 inexact.push(Inexact::new(
                     format!("unit {label}"),
                     format!(
@@ -165,6 +199,17 @@ pub fn rebuild_verified(
     let value = PyValue::Object(doc);
     let bytes = to_python_string(&value, era.verified_ensure_ascii())?;
     Ok(Rebuilt { value, bytes, inexact, missing_units: missing })
+}
+
+/// The old results_verified.json entry of a candidate whose verify checkpoint is torn or gone
+/// (an earlier repair quarantined it), when that entry holds a verification verify's resume
+/// rule would have restored: its `verification`, `finding` and `verification_note` are what the
+/// checkpoint held, so they are set as a restore sets them. A complete entry only, never
+/// invented.
+fn old_verification<'s>(r: &PyValue, salvaged: Option<&'s SalvagedFields>) -> Option<&'s PyValue> {
+    let key = merge_key(r);
+    let prev = salvaged?.result_for(key.as_str()?)?;
+    is_restorable(CheckpointStep::Verify, prev).then_some(prev)
 }
 
 fn carry_over(all_results: &mut [PyValue], candidates: &[usize], old: &SalvagedFields, inexact: &mut Vec<Inexact>) {
@@ -407,6 +452,36 @@ mod tests {
         // Confirmed findings follow the final finding, and the output now equals the old file
         // apart from confirmed_findings, which is recomputed from the same objects.
         assert_eq!(r.value.get("results"), old.get("results"));
+    }
+
+    #[test]
+    fn torn_or_gone_checkpoints_keep_the_old_verification() {
+        let full =
+            cps(&[("a.py_f.json", &agree("a.py:f", "vulnerable")), ("b.py_h.json", &agree("b.py:h", "bypassable"))]);
+        let old = rebuild_verified(&results_doc(), &full, Era::Fix, None).unwrap();
+        // a's checkpoint is torn, b's is gone (quarantined by an earlier repair).
+        let set = cps(&[("a.py_f.json", r#"{"verification": {"agree": tr"#)]);
+        let salvaged = salvage_leading_fields(old.bytes.as_bytes());
+        let r = rebuild_verified(&results_doc(), &set, Era::Fix, Some(&salvaged)).unwrap();
+        assert_eq!(r.value.get("results"), old.value.get("results"));
+        assert_eq!(r.missing_units, ["c.py:k"]);
+        let note = |unit: &str| r.inexact.iter().find(|n| n.field == format!("unit {unit}")).unwrap().note.clone();
+        assert!(note("a.py:f").contains("old results_verified.json: its checkpoint is torn"), "{}", note("a.py:f"));
+        assert!(note("b.py:h").contains("it has no verify checkpoint"), "{}", note("b.py:h"));
+
+        // Only a complete old entry whose verification verify would restore is carried over.
+        let cut = old.bytes.find("\"b.py:h\"").unwrap();
+        let salvaged = salvage_leading_fields(&old.bytes.as_bytes()[..cut]);
+        let r = rebuild_verified(&results_doc(), &set, Era::Fix, Some(&salvaged)).unwrap();
+        assert_eq!(r.missing_units, ["b.py:h", "c.py:k"]);
+        let mut errored = old.value.clone();
+        let a = &mut errored.get_mut("results").unwrap().as_array_mut().unwrap()[0];
+        a.get_mut("verification").unwrap().insert("correct_finding", "error").unwrap();
+        let salvaged = salvage_leading_fields(to_python_string(&errored, false).unwrap().as_bytes());
+        let r = rebuild_verified(&results_doc(), &set, Era::Fix, Some(&salvaged)).unwrap();
+        assert_eq!(r.missing_units, ["a.py:f", "c.py:k"]);
+        let note = &r.inexact.iter().find(|n| n.field == "unit a.py:f").unwrap().note;
+        assert!(note.starts_with("a torn verify checkpoint"), "{note}");
     }
 
     #[test]

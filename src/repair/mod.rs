@@ -2,11 +2,13 @@
 //!
 //! Plan first (`plan`), then act (`apply`): per scan dir, in a fixed order, promote complete
 //! temp files, regenerate outputs, quarantine torn checkpoints. Every write goes through the
-//! atomic writer and everything replaced or moved is backed up first.
+//! atomic writer and everything replaced or moved is backed up first. [`run::run`] is the verb:
+//! plan, show, confirm, apply, show again, and the exit status.
 
 pub mod guard;
 pub mod plan;
 pub mod rebuild;
+pub mod run;
 pub mod state;
 
 use std::path::{Path, PathBuf};

@@ -17,7 +17,19 @@ pub use summary::{Counts, Summary};
 use crate::check::CheckOutcome;
 use crate::cli::Format;
 use crate::config::OutputConfig;
+use crate::exit_codes::ExitCode;
 use crate::finding::Finding;
+
+/// The exit bits of a failed write to stdout: none for a broken pipe (`scanaudit check | head`
+/// is not an error), operational for anything else, which is also said on stderr.
+pub fn output_error(error: &io::Error) -> ExitCode {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("scanaudit: error: writing output: {error}");
+        ExitCode::OPERATIONAL
+    }
+}
 
 /// Renders a check: the table (or JSON) and the summary line. `findings` are already graded.
 pub fn render_check(

@@ -8,6 +8,8 @@ mod common;
 mod cp1252;
 mod fields;
 mod file_modes;
+mod killed;
+mod single_file;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
