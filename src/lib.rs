@@ -11,6 +11,7 @@ pub mod clean;
 pub mod cli;
 pub mod config;
 pub mod consistency;
+pub mod cp1252;
 pub mod exit_codes;
 pub mod finding;
 pub mod layout;

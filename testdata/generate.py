@@ -38,6 +38,7 @@ LEGACY = HERE / "legacy"
 MIGRATED = HERE / "migrated"
 DAMAGED = HERE / "damaged"
 EXPECTED = HERE / "expected"
+MIGRATED = HERE / "migrated"
 OUTSIDE = HERE / "outside-target.json"
 
 # Where the recorded paths inside reports point (the machine the scans were "made" on).
@@ -74,10 +75,12 @@ def go_json(obj):
     return (s + "\n").encode("utf-8")
 
 
-def text(s, crlf=False):
+def text(s, crlf=False, encoding="utf-8"):
+    """A Markdown file as OpenAnt writes it: `open(path, "w")`, so before 3cdca87 on Windows
+    with CRLF line endings and in the locale code page."""
     if crlf:
         s = s.replace("\n", "\r\n")
-    return s.encode("utf-8")
+    return s.encode(encoding)
 
 
 def safe_filename(unit_id):
@@ -445,6 +448,22 @@ def fork_units():
     ]
 
 
+def win_units():
+    """winproj (legacy tree): a Windows scan's units, whose non-ASCII text is all cp1252-encodable
+    and includes characters of cp1252's 0x80-0x9F range (œ, and — in the summary report), where
+    cp1252 is not Latin-1."""
+    return [
+        U("app/exports/relevé.py:exporter_œuvres", "cmd", "vulnerable", enh="exploitable", entry=True,
+          verify=(True, "vulnerable"), dyn="CONFIRMED", args="nom"),
+        U("app/facturation/façade.py:mettre_à_jour_total", "sql", "vulnerable", enh="exploitable", entry=True,
+          verify=(True, "vulnerable"), dyn="NOT_REPRODUCED", args="montant"),
+        U("app/util.py:normalize", "safe", "safe"),
+        U("app/auth.py:check_token", "protected", "protected", enh="security_control", args="token"),
+        U("app/i18n/café.py:grüße", "i18n", "safe", args="names"),
+        U("app/config.py:load", "inconclusive", "inconclusive", args="path"),
+    ]
+
+
 def forkstop_units():
     """forkstop (javascript, the fork before its a565352 merge): Express routes, whose route_key
     (`METHOD:/path`) is not their unit id, and a non-ASCII id among the findings."""
@@ -527,7 +546,8 @@ class Scan:
                  verify=True, dynamic=True, context=True, report=True, restored=True,
                  out_dir=None, repo_path=None, repo_name=None, repo_url="", commit=None,
                  diff=None, model="opus", crlf=False, encoding="utf-8", consistency_update=False,
-                 level="reachable", enhance=True, fork_enhance_dir=True, checkpoint_dirs=True):
+                 level="reachable", enhance=True, fork_enhance_dir=True, checkpoint_dirs=True,
+                 md_encoding="utf-8"):
         self.name = name
         # False: the fork before the a565352 merge, whose single-file checkpoints were deleted
         # on success, so a finished scan has no per-unit checkpoint dirs
@@ -553,7 +573,8 @@ class Scan:
         self.diff = diff             # (manifest dict, stats dict) or None
         self.model = model
         self.crlf = crlf
-        self.encoding = encoding
+        self.encoding = encoding     # of the ensure_ascii=False JSON files
+        self.md_encoding = md_encoding
         self.consistency_update = consistency_update
         self.level = level
         self.enhance = enhance
@@ -1499,7 +1520,7 @@ def build_scan(sc):
             for rk, (route_key, v) in expl.items():
                 import re
                 sc.put("verify_explanations/%s.md" % re.sub(r'[\\/:*?"<>|]', "_", route_key),
-                       text(explanation_md(route_key, v), sc.crlf))
+                       text(explanation_md(route_key, v), sc.crlf, sc.md_encoding))
         if not legacy and sc.checkpoint_dirs:
             for name, cp in vcps.items():
                 sc.pj("verify_checkpoints/" + name, cp)
@@ -1524,7 +1545,7 @@ def build_scan(sc):
     if sc.dynamic and has_findings and po["findings"]:
         dres, dcps, dsum, dstep, dmd, du = build_dynamic(sc, po)
         sc.pj("dynamic_test_results.json", dres, ensure_ascii=False)
-        sc.put("DYNAMIC_TEST_RESULTS.md", text(dmd, sc.crlf))
+        sc.put("DYNAMIC_TEST_RESULTS.md", text(dmd, sc.crlf, sc.md_encoding))
         if not legacy and sc.checkpoint_dirs:
             for name, cp in dcps.items():
                 sc.pj("dynamic_test_checkpoints/" + name, cp)
@@ -1540,13 +1561,13 @@ def build_scan(sc):
     summary_path = None
     if sc.report:
         outputs = {}
-        sc.put("report/SUMMARY_REPORT.md", text(summary_md(sc, po), sc.crlf))
+        sc.put("report/SUMMARY_REPORT.md", text(summary_md(sc, po), sc.crlf, sc.md_encoding))
         summary_path = sc.p("report/SUMMARY_REPORT.md")
         outputs["summary_path"] = summary_path
         if has_findings:
             for i, f in enumerate(po["findings"], 1):
                 sc.put("report/disclosures/DISCLOSURE_%02d_%s.md" % (i, f["short_name"].replace(" ", "_").upper()),
-                       text(disclosure_md(f), sc.crlf))
+                       text(disclosure_md(f), sc.crlf, sc.md_encoding))
             outputs["disclosures_dir"] = sc.p("report/disclosures")
         r = step_report("report", utc_z(t + 3900, 42), 212.9, 0.734115, 31022, 3581,
                         {"formats_generated": list(outputs.keys())}, {"pipeline_output_path": sc.p("pipeline_output.json")},
@@ -1868,7 +1889,7 @@ def gen_damaged(root):
             D.add(p, "invalid-utf8", fk, e.start)
             D.originals[D.rel(p)] = None
             # cp1252 where OpenAnt now writes UTF-8: an old format migrate upgrades
-            D.cross(p, "legacy-layout", fk, "warn", None, d)
+            D.cross(p, "legacy-layout", fk, "warn", MIGRATE_FIX, d)
     # (b) a stray 0xFF inside a string of an otherwise fine UTF-8 scan
     sc, d = small_scan(P, "damaged-invalid-utf8", 106, start="2026-05-21T09:00:00")
     p = d / "results.json"
@@ -1962,7 +1983,7 @@ def gen_damaged(root):
     (d / "tmpk3j_a9xq.tmp").write_bytes((d / "results_verified.json").read_bytes())
     D.add(d / "tmpk3j_a9xq.tmp", "stray-temp", "temp", None)
     D.cross(d / "dataset_enhanced_checkpoint_checkpoints", "legacy-layout", "directory", "warn",
-            None, d)
+            MIGRATE_FIX, d)
 
     # ---- backup -------------------------------------------------------------------------------
     sc, d = small_scan(P, "damaged-backup", 112)
@@ -2148,7 +2169,7 @@ def gen_legacy(root):
     sc, d = project_scan(P, "forkproj", dict(seed=41, model="sonnet"), fork_units(), sha_f, era="fork",
                          meta=False, start="2026-04-29T08:00:00")
     D.cross(d / "dataset_enhanced_checkpoint_checkpoints", "legacy-layout", "directory", "warn",
-            None, d)
+            MIGRATE_FIX, d)
     # a fork scan that a current OpenAnt enhanced too, so both enhance dirs exist. Two units are
     # in both: round_cents failed (rate limit) in the fork's first run and succeeded in the
     # current OpenAnt run a day later; delete_invoice failed in that run and succeeded in the
@@ -2183,7 +2204,7 @@ def gen_legacy(root):
     set_mtime(root, edir / "_summary.json", "2026-04-28T17:31:01")
     set_mtime(root, fdir / fb, "2026-04-29T08:01:40")
     set_mtime(root, fdir / "_summary.json", "2026-04-29T08:05:00")
-    D.cross(fdir, "legacy-layout", "directory", "warn", None, d)
+    D.cross(fdir, "legacy-layout", "directory", "warn", MIGRATE_FIX, d)
     # upstream before 3b9ceeb: no language level, and the whole-dataset enhance checkpoint of
     # `enhance --checkpoint`, never deleted
     sha_o = "0d729f6a1b2c3d4e5f60718293a4b5c6d7e8f901"
@@ -2192,9 +2213,9 @@ def gen_legacy(root):
     enh = load(d / "dataset_enhanced.json")
     enh["metadata"]["checkpoint"] = True
     dump(d / "enhance_checkpoint.json", enh)
-    D.cross(d, "legacy-layout", "directory", "warn", None, d)
+    D.cross(d, "legacy-layout", "directory", "warn", MIGRATE_FIX, d)
     D.cross(d / "enhance_checkpoint.json", "legacy-layout", "legacy-checkpoint", "warn",
-            None, d)
+            MIGRATE_FIX, d)
     set_mtime(root, d / "enhance_checkpoint.json", "2026-02-26T16:42:07")
     # the fork before its a565352 merge: single-file checkpoints, deleted on success, so a
     # finished scan has no checkpoint dirs. Its enhance, analyze and verify were then re-run
@@ -2216,7 +2237,7 @@ def gen_legacy(root):
     for name, when in (("dataset_enhanced_checkpoint.json", "2026-03-21T10:05:33"),
                        ("analyze_checkpoint.json", "2026-03-21T11:47:02"),
                        ("verify_checkpoint.json", "2026-03-21T13:20:41")):
-        D.cross(d / name, "legacy-layout", "legacy-checkpoint", "warn", None, d)
+        D.cross(d / name, "legacy-layout", "legacy-checkpoint", "warn", MIGRATE_FIX, d)
         set_mtime(root, d / name, when)
     # a later scan of the same project, interrupted in verify by that fork; the fork's master
     # (per-unit checkpoint dirs) then re-ran verify to the end. It ignored the single file,
@@ -2227,7 +2248,7 @@ def gen_legacy(root):
                          start="2026-04-20T09:00:00", write_project=False)
     fork_verify_checkpoint(d, done=["src/routes/invoices.js:getInvoice", "src/routes/export.js:exportCsv"],
                            raised=[], earlier=True)
-    D.cross(d / "verify_checkpoint.json", "legacy-layout", "legacy-checkpoint", "warn", None, d)
+    D.cross(d / "verify_checkpoint.json", "legacy-layout", "legacy-checkpoint", "warn", MIGRATE_FIX, d)
     set_mtime(root, d / "verify_checkpoint.json", "2026-04-18T17:02:55")
     # the same era in Go, in a project dir without project.json (copied from another machine):
     # only the dataset's parser (`go_parser`) tells the language
@@ -2235,9 +2256,45 @@ def gen_legacy(root):
     sc, d = project_scan(P, "gotool", dict(seed=73, level="all", verify=False, dynamic=False),
                          small_units("go", "cmd/gotool", 6), sha_g, lang="go", era="legacy", meta=False,
                          start="2026-02-26T11:00:00", prelang=True, write_project=False)
-    D.cross(d, "legacy-layout", "directory", "warn", None, d)
+    D.cross(d, "legacy-layout", "directory", "warn", MIGRATE_FIX, d)
+    # a Windows scan on the fix branch between d710b90 and 3cdca87: per-unit checkpoint dirs,
+    # text-mode CRLF everywhere, and the locale code page (cp1252) in the ensure_ascii=False
+    # outputs and the Markdown. Go (meta.json, project.json) writes UTF-8 on every platform.
+    sha_w = "7e1c0ffee2d3b4a5968778695a4b3c2d1e0f9a8b"
+    sc, d = project_scan(P, "winproj", dict(seed=81, crlf=True, encoding="cp1252", md_encoding="cp1252"),
+                         win_units(), sha_w, start="2026-05-06T10:00:00")
+    for rel, fk in (("dynamic_test_results.json", "dynamic-test-results"), ("pipeline_output.json", "pipeline-output"),
+                    ("results_verified.json", "results-verified")):
+        data = (d / rel).read_bytes()
+        try:
+            data.decode("utf-8")
+            raise AssertionError("winproj %s is UTF-8" % rel)
+        except UnicodeDecodeError as e:
+            assert any(0x80 <= b <= 0x9F for b in data), rel
+            # invalid-utf8 (an error: current OpenAnt cannot read it) and legacy-layout, both
+            # pointing to migrate
+            D.findings.append({"path": D.rel(d / rel), "kind": "invalid-utf8", "file_kind": fk, "offset": e.start,
+                               "level": "error", "fix": MIGRATE_FIX, "scan_dir": D.rel(d)})
+            D.cross(d / rel, "legacy-layout", fk, "warn", MIGRATE_FIX, d)
+    # (A file that is not UTF-8 and not cp1252 either, which migrate must leave alone and list as
+    # not upgradable, is made at test time by tests/migrate/cp1252.rs: in the tree it would make
+    # every migrate of it exit 4, where a second migrate must exit 0.)
+    mds = sorted(p for p in sc.files if p.endswith(".md"))
+    assert len(mds) == 4, mds
+    for rel in mds:
+        data = (d / rel).read_bytes()
+        try:
+            data.decode("utf-8")
+            raise AssertionError("winproj %s is UTF-8" % rel)
+        except UnicodeDecodeError:
+            pass
+        data.decode("cp1252")
+        D.cross(d / rel, "legacy-layout", "other", "warn", MIGRATE_FIX, d)
     D.findings.sort(key=lambda f: (f["path"], f["kind"]))
     return D
+
+
+MIGRATE_FIX = "scanaudit migrate {scan_dir}"
 
 
 def fork_enhance_checkpoint(d, done, raised):
@@ -2601,6 +2658,41 @@ def migrate_single_file_checkpoints(scan_dir):
         (scan_dir / name).unlink()
 
 
+RAW_JSON_NAMES = ("results_verified.json", "pipeline_output.json", "dynamic_test_results.json")
+
+
+def ref_cp1252_to_utf8(root):
+    """Reference for migration cp1252-to-utf8. In scan dirs (below `scans/`), the files OpenAnt
+    wrote as raw text (the ensure_ascii=False outputs and Markdown) that are not UTF-8 but
+    decode with Python's cp1252 codec are written back as the same text in UTF-8, CRLF and all;
+    a JSON file only if the decoded text loads. Anything else stays as it is."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(x for x in dirnames if x != ".scanaudit")
+        if "scans" not in Path(dirpath).relative_to(root).parts:
+            continue
+        for fn in sorted(filenames):
+            p = Path(dirpath) / fn
+            if not (fn in RAW_JSON_NAMES or fn.endswith(".md")) or p.is_symlink():
+                continue
+            data = p.read_bytes()
+            try:
+                data.decode("utf-8")
+                continue
+            except UnicodeDecodeError:
+                pass
+            try:
+                s = data.decode("cp1252")
+            except UnicodeDecodeError:
+                continue
+            if fn.endswith(".json"):
+                try:
+                    json.loads(s)
+                except ValueError:
+                    continue
+            p.write_bytes(s.encode("utf-8"))
+
+
+
 # ---------------------------------------------------------------------------------------------
 # The migrated tree: reference implementations of `scanaudit migrate`
 # ---------------------------------------------------------------------------------------------
@@ -2755,9 +2847,12 @@ def gen_migrated(legacy_root, migrated_root):
     for scan in scan_dirs_of(migrated_root):
         ref_fork_enhance_dir(scan, mtimes)
         migrate_single_file_checkpoints(scan)
-        # cp1252-to-utf8 goes here; renamed-fields and file-modes change nothing in this tree
-        # (no reader needs the fields renamed; git keeps no modes)
+        # renamed-fields and file-modes change nothing in this tree (no reader needs the fields
+        # renamed; git keeps no modes)
         ref_language_level(scan)
+    # cp1252-to-utf8 comes before language-level in MIGRATIONS; it only rewrites bytes in place,
+    # so running it over the tree after the moves gives the same files
+    ref_cp1252_to_utf8(migrated_root)
 
 
 # ---------------------------------------------------------------------------------------------

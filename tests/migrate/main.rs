@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod cp1252;
 mod dirs;
 mod fields;
 mod file_modes;
