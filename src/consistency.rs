@@ -280,11 +280,6 @@ impl<'v, 'a> Rules<'v, 'a> {
         Some(crate::check::migrate_command(self.view.dir))
     }
 
-    /// The mode a new file gets under this process's umask, as OpenAnt's atomic writer sets it.
-    fn chmod(path: &Path) -> Option<String> {
-        Some(format!("chmod {:o} {}", 0o666 & !crate::atomic::current_umask(), shell_quote(path)))
-    }
-
     fn push(&mut self, kind: FindingKind, path: &Path, file_kind: FileKind, message: String, fix: Option<String>) {
         self.findings.push(
             Finding::new(kind, path, message).scan_dir(Some(self.view.dir.to_path_buf())).file_kind(file_kind).fix(fix),
@@ -831,7 +826,7 @@ impl<'v, 'a> Rules<'v, 'a> {
                 "mode 0600 (left by the fork's atomic writer) while the scan's other files are mode {:o}: other users and tools cannot read it",
                 0o600 | shared
             );
-            self.push(FindingKind::RestrictiveMode, file.path, file.kind, message, Self::chmod(file.path));
+            self.push(FindingKind::RestrictiveMode, file.path, file.kind, message, self.migrate());
         }
     }
 
