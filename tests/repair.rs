@@ -643,3 +643,22 @@ fn a_migrated_fork_scan_is_told_by_what_only_the_fork_writes() {
     assert_eq!(ids, sorted, "the fork sorts results by unit_id");
     assert!(read("results_verified.json").get("code_by_route").is_some());
 }
+
+/// A Windows-era scan's cp1252 outputs are not damage: rebuilding them from checkpoints would
+/// replace the scan's own text (dynamic-test evidence, for one). Repair leaves them, points to
+/// migrate, and changes nothing.
+#[test]
+fn cp1252_outputs_are_left_to_migrate() {
+    let tree = Tree::copy("legacy", OLD);
+    let scan = tree.path("legacy/projects/winproj/scans/7e1c0ffee2d/python");
+    let before: Vec<Vec<u8>> = OUTPUTS.iter().map(|o| std::fs::read(scan.join(o)).unwrap()).collect();
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status, 4, "{doc:#}");
+    let after: Vec<Vec<u8>> = OUTPUTS.iter().map(|o| std::fs::read(scan.join(o)).unwrap()).collect();
+    assert!(before == after, "repair rewrote a cp1252 output");
+    let unfixable = doc["scan_dirs"][0]["unfixable"].as_array().unwrap();
+    let names: Vec<&str> = unfixable.iter().map(|u| u["path"].as_str().unwrap().rsplit('/').next().unwrap()).collect();
+    assert_eq!(names, ["results_verified.json", "pipeline_output.json", "dynamic_test_results.json"], "{doc:#}");
+    let fix = format!("scanaudit migrate {}", scan.display());
+    assert!(unfixable.iter().all(|u| u["fix"] == fix.as_str()), "{doc:#}");
+}
