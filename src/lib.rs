@@ -16,6 +16,7 @@ pub mod exit_codes;
 pub mod finding;
 pub mod layout;
 pub mod migrate;
+pub mod plan_gate;
 pub mod pyjson;
 pub mod regen;
 pub mod repair;
