@@ -255,7 +255,13 @@ impl BackupSession {
             .map_err(|e| BackupError::io(&display, "moving into the backup directory", e))?;
         bdir.sync()?;
         dir.sync()?;
-        Ok(self.record(comps, bcomps, action, reason, old_sha, len, BackupMethod::Move))
+        let entry = self.record(comps, bcomps, action, reason, old_sha, len, BackupMethod::Move);
+        if self.eager_manifest {
+            // As for replacements: a crash right after the move must not leave the moved file
+            // in the backup dir without a manifest entry saying where it came from.
+            self.flush()?;
+        }
+        Ok(entry)
     }
 
     /// Record the sha256 (lower-case hex) of what replaced entry `id`.

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 
 use crate::config::CheckConfig;
 use crate::consistency::{self, FileFacts, Meta, Options, ScanDirView};
+use crate::cp1252::{self, RawText, Sniffed, Verdict};
 use crate::finding::{Finding, FindingKind, Level, Location};
 use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::{self, shape_for, Classified, FileKind, ScanDirIndex, TempName};
@@ -46,6 +47,20 @@ struct Examined {
     /// Permission bits.
     mode: u32,
     outcome: Result<Option<Validation>, String>,
+    /// For a file OpenAnt writes as raw text whose bytes are not UTF-8: whether they are cp1252.
+    code_page: Option<CodePage>,
+}
+
+/// What the bytes of a raw-text file that is not UTF-8 are (see [`crate::cp1252`]).
+#[derive(Debug)]
+enum CodePage {
+    /// Decodes cleanly as cp1252 (into a healthy document, for JSON): `scanaudit migrate`
+    /// re-encodes it.
+    Cp1252,
+    /// Decodes as cp1252 into a damaged document: repair's business.
+    Cp1252Damaged(Problem),
+    /// Not cp1252 either.
+    Neither,
 }
 
 pub fn run(config: &CheckConfig, progress: &Progress) -> CheckOutcome {
@@ -192,6 +207,7 @@ fn cross_check(
             modified: file.modified,
             mode: file.mode,
             validation,
+            cp1252: matches!(file.code_page, Some(CodePage::Cp1252)),
         });
     }
     for entry in entries.iter().filter(|e| e.entry_type == EntryType::Dir) {
@@ -287,8 +303,46 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
             }
         })
     };
+    let code_page = match (&outcome, RawText::of(class.kind, &path)) {
+        (Ok(Some(v)), Some(RawText::Json(kind)))
+            if v.problem.as_ref().is_some_and(|p| p.kind == FindingKind::InvalidUtf8) =>
+        {
+            code_page_of_json(&path, kind, size)
+        }
+        // Markdown is not validated, only sniffed, and only where a scan dir owns it. A file
+        // that cannot be read is left alone, as check always has for files it does not parse.
+        (Ok(None), Some(RawText::Markdown)) if scan_dir.is_some() => {
+            match validate::open_regular(&path).and_then(cp1252::sniff) {
+                Ok(Sniffed::Cp1252) => Some(CodePage::Cp1252),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
     let outcome = outcome.map_err(|e| e.to_string());
-    Examined { path, class, scan_dir, size, modified, mode, outcome }
+    Examined { path, class, scan_dir, size, modified, mode, outcome, code_page }
+}
+
+/// Reads a raw JSON output that is not UTF-8 again (rare: only Windows-era and damaged files)
+/// and judges its bytes as `migrate` does. One too large to hold is only sniffed.
+fn code_page_of_json(path: &Path, kind: FileKind, size: u64) -> Option<CodePage> {
+    use std::io::Read;
+    let mut file = validate::open_regular(path).ok()?;
+    if size > validate::IN_MEMORY_LIMIT {
+        return match cp1252::sniff(&mut file).ok()? {
+            Sniffed::Cp1252 => Some(CodePage::Cp1252),
+            _ => Some(CodePage::Neither),
+        };
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ok()?;
+    match cp1252::judge(&bytes, RawText::Json(kind), shape_for(kind, None)) {
+        Verdict::Convert(_) => Some(CodePage::Cp1252),
+        Verdict::Damaged(problem) => Some(CodePage::Cp1252Damaged(problem)),
+        Verdict::Undefined(_) => Some(CodePage::Neither),
+        // Changed since it was validated.
+        Verdict::Utf8 => None,
+    }
 }
 
 /// How a file's content is opened for reading. `check` opens by path
@@ -375,11 +429,26 @@ fn file_findings(file: &Examined, validation: &Validation) -> Vec<Finding> {
     let scan_dir = file.scan_dir.clone();
     if let Some(problem) = &validation.problem {
         let Problem { kind, location, message } = problem;
-        return vec![Finding::new(*kind, &file.path, format!("{}: {message}", file.class.kind.describe()))
+        let mut message = format!("{}: {message}", file.class.kind.describe());
+        let mut fix = fix_for_damage(file);
+        match &file.code_page {
+            Some(CodePage::Cp1252) => {
+                message.push_str(
+                    "; it is cp1252 text from a Windows scan before 3cdca87, which current OpenAnt cannot read",
+                );
+                fix = scan_dir.as_deref().map(migrate_command);
+            }
+            Some(CodePage::Cp1252Damaged(damage)) => message.push_str(&format!(
+                "; it decodes as cp1252 (written on Windows before 3cdca87) but is damaged besides: {}: {}",
+                damage.kind, damage.message
+            )),
+            Some(CodePage::Neither) | None => {}
+        }
+        return vec![Finding::new(*kind, &file.path, message)
             .scan_dir(scan_dir.clone())
             .file_kind(file.class.kind)
             .location(*location)
-            .fix(fix_for_damage(file))];
+            .fix(fix)];
     }
     if file.class.kind == FileKind::Checkpoint {
         return checkpoint_id_findings(file, &validation.captures);
@@ -570,6 +639,11 @@ fn default_name(kind: FileKind) -> Option<String> {
         }
         .to_string(),
     )
+}
+
+/// The command that upgrades the old formats of a scan dir.
+pub fn migrate_command(scan_dir: &Path) -> String {
+    format!("scanaudit migrate {}", shell_quote(scan_dir))
 }
 
 /// The next command for a damaged file (design.md "Findings").

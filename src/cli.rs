@@ -123,17 +123,8 @@ pub struct RepairArgs {
     #[command(flatten)]
     pub walk: WalkArgs,
 
-    /// Print the plan and change nothing
-    #[arg(short = 'n', long)]
-    pub dry_run: bool,
-
-    /// Apply the plan without asking (needed when stdin is not a terminal)
-    #[arg(short = 'y', long, conflicts_with = "dry_run")]
-    pub yes: bool,
-
-    /// Leave a scan dir alone when any of its files changed within DURATION (OpenAnt may be writing)
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
-    pub min_idle: std::time::Duration,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -151,6 +142,16 @@ pub struct MigrateArgs {
     #[command(flatten)]
     pub walk: WalkArgs,
 
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// The flags of the verbs that plan, then change things (repair, migrate).
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
     /// Print the plan and change nothing
     #[arg(short = 'n', long)]
     pub dry_run: bool,
@@ -162,9 +163,6 @@ pub struct MigrateArgs {
     /// Leave a scan dir alone when any of its files changed within DURATION (OpenAnt may be writing)
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
     pub min_idle: std::time::Duration,
-
-    #[command(flatten)]
-    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::cli::{
-    CheckArgs, CleanArgs, ColorChoice, Format, GradingArgs, MigrateArgs, OutputArgs, RepairArgs, WalkArgs,
+    ApplyArgs, CheckArgs, CleanArgs, ColorChoice, Format, GradingArgs, MigrateArgs, OutputArgs, RepairArgs, WalkArgs,
 };
 use crate::finding::{Finding, FindingKind, Level};
 use crate::walk::Filters;
@@ -139,11 +139,7 @@ impl CheckConfig {
 pub struct RepairConfig {
     pub roots: Vec<PathBuf>,
     pub filters: Filters,
-    pub dry_run: bool,
-    pub yes: bool,
-    pub min_idle: std::time::Duration,
-    /// stdin and stderr are terminals: the plan can be confirmed with a y/N question.
-    pub interactive: bool,
+    pub apply: ApplyConfig,
     pub output: OutputConfig,
 }
 
@@ -152,12 +148,30 @@ impl RepairConfig {
         Ok(RepairConfig {
             roots: roots(args.paths)?,
             filters: filters(&args.walk)?,
+            apply: ApplyConfig::from_args(&args.apply),
+            output: output(&args.output),
+        })
+    }
+}
+
+/// How a planned change may run (repair, migrate).
+#[derive(Debug, Clone)]
+pub struct ApplyConfig {
+    pub dry_run: bool,
+    pub yes: bool,
+    pub min_idle: std::time::Duration,
+    /// stdin and stderr are terminals: the plan can be confirmed with a y/N question.
+    pub interactive: bool,
+}
+
+impl ApplyConfig {
+    fn from_args(args: &ApplyArgs) -> ApplyConfig {
+        ApplyConfig {
             dry_run: args.dry_run,
             yes: args.yes,
             min_idle: args.min_idle,
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
-            output: output(&args.output),
-        })
+        }
     }
 }
 
@@ -167,11 +181,7 @@ pub struct MigrateConfig {
     pub filters: Filters,
     /// `--list`: print the migrations and stop.
     pub list: bool,
-    pub dry_run: bool,
-    pub yes: bool,
-    pub min_idle: std::time::Duration,
-    /// stdin and stderr are terminals: the plan can be confirmed with a y/N question.
-    pub interactive: bool,
+    pub apply: ApplyConfig,
     pub output: OutputConfig,
 }
 
@@ -182,10 +192,7 @@ impl MigrateConfig {
             roots: if args.list { args.paths } else { roots(args.paths)? },
             filters: filters(&args.walk)?,
             list: args.list,
-            dry_run: args.dry_run,
-            yes: args.yes,
-            min_idle: args.min_idle,
-            interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+            apply: ApplyConfig::from_args(&args.apply),
             output: output(&args.output),
         })
     }

@@ -35,6 +35,9 @@ pub struct FileFacts<'a> {
     pub mode: u32,
     /// The validation of a JSON file that could be read; `None` for other files.
     pub validation: Option<&'a Validation>,
+    /// A file OpenAnt wrote as raw text (see [`crate::cp1252::RawText`]) in cp1252, that
+    /// `scanaudit migrate` re-encodes as UTF-8.
+    pub cp1252: bool,
 }
 
 impl<'a> FileFacts<'a> {
@@ -53,10 +56,6 @@ impl<'a> FileFacts<'a> {
     /// The captures of a file that parsed and had its shape.
     fn captures(&self) -> Option<&'a Captures> {
         self.validation.filter(|v| v.is_valid()).map(|v| &v.captures)
-    }
-
-    fn problem_kind(&self) -> Option<FindingKind> {
-        self.validation.and_then(|v| v.problem.as_ref()).map(|p| p.kind)
     }
 }
 
@@ -97,10 +96,6 @@ pub const OUTPUT_NAMES: &[&str] = &[
     "application_context.json",
     "llm_reachability.json",
 ];
-
-/// Files written with `ensure_ascii=False`: a Windows scan before 3cdca87 left cp1252 there.
-const RAW_UTF8_KINDS: &[FileKind] =
-    &[FileKind::ResultsVerified, FileKind::PipelineOutput, FileKind::DynamicTestResults];
 
 /// Runs every rule on one scan dir.
 pub fn check_scan_dir(view: &ScanDirView, options: &Options) -> Vec<Finding> {
@@ -280,15 +275,9 @@ impl<'v, 'a> Rules<'v, 'a> {
         Some(format!("scanaudit repair {}", shell_quote(self.view.dir)))
     }
 
-    /// Old layouts: `scanaudit migrate` is the verb that will upgrade them (issue 7); until
-    /// it exists no command is offered, and the message says what is old.
+    /// Old layouts: `scanaudit migrate` upgrades them.
     fn migrate(&self) -> Option<String> {
-        None
-    }
-
-    /// The mode a new file gets under this process's umask, as OpenAnt's atomic writer sets it.
-    fn chmod(path: &Path) -> Option<String> {
-        Some(format!("chmod {:o} {}", 0o666 & !crate::atomic::current_umask(), shell_quote(path)))
+        Some(crate::check::migrate_command(self.view.dir))
     }
 
     fn push(&mut self, kind: FindingKind, path: &Path, file_kind: FileKind, message: String, fix: Option<String>) {
@@ -843,7 +832,7 @@ impl<'v, 'a> Rules<'v, 'a> {
                 "mode 0600 (left by the fork's atomic writer) while the scan's other files are mode {:o}: other users and tools cannot read it",
                 0o600 | shared
             );
-            self.push(FindingKind::RestrictiveMode, file.path, file.kind, message, Self::chmod(file.path));
+            self.push(FindingKind::RestrictiveMode, file.path, file.kind, message, self.migrate());
         }
     }
 
@@ -874,19 +863,14 @@ impl<'v, 'a> Rules<'v, 'a> {
             let message = "the fork's misnamed enhance checkpoint dir: OpenAnt's resume looks for enhance_checkpoints/ and does not see it".to_string();
             self.push(FindingKind::LegacyLayout, d, FileKind::Directory, message, self.migrate());
         }
-        let cp1252: Vec<FileFacts> = self
-            .view
-            .files
-            .iter()
-            .filter(|f| {
-                RAW_UTF8_KINDS.contains(&f.kind) && f.top_level() && f.problem_kind() == Some(FindingKind::InvalidUtf8)
-            })
-            .copied()
-            .collect();
+        let cp1252: Vec<FileFacts> = self.view.files.iter().filter(|f| f.cp1252).copied().collect();
         for file in cp1252 {
+            let what = match file.kind {
+                FileKind::Other => "Markdown report",
+                kind => kind.describe(),
+            };
             let message = format!(
-                "{} holds non-UTF-8 bytes where OpenAnt writes raw UTF-8: a Windows scan from before 3cdca87 wrote it in the locale's code page (cp1252)",
-                file.kind.describe()
+                "{what} in cp1252 where OpenAnt now writes UTF-8: a Windows scan from before 3cdca87 wrote it in the locale's code page"
             );
             self.push(FindingKind::LegacyLayout, file.path, file.kind, message, self.migrate());
         }

@@ -356,10 +356,8 @@ fn utf8_problem(bytes: &dyn ByteSource, offset: u64, incomplete_at_end: bool) ->
     Problem {
         kind: FindingKind::InvalidUtf8,
         location: Some(location_at(bytes, offset)),
-        message: format!(
-            "byte 0x{byte:02X} is not valid UTF-8{}",
-            if (0x80..=0xFF).contains(&byte) { " (cp1252/Latin-1 text from a Windows-era scan?)" } else { "" }
-        ),
+        // Whether it is a Windows code page is for the caller, who knows who wrote the file.
+        message: format!("byte 0x{byte:02X} is not valid UTF-8"),
     }
 }
 

@@ -8,9 +8,9 @@ Regenerates (deterministically, byte-identical on every run):
   testdata/outside-target.json    a torn file outside both trees (target of a symlink)
   testdata/expected/healthy.json  {"findings": []}
   testdata/expected/damaged.json  every per-file finding the damaged tree must produce
-  testdata/legacy/...             old layouts `scanaudit migrate` upgrades (expected/legacy.json)
-  testdata/migrated/...           the legacy tree after the reference migrations
-  testdata/expected/legacy-mtimes.json  mtimes migrations depend on (git keeps none)
+  testdata/legacy/...             old layouts `scanaudit migrate` upgrades (expected/legacy.json,
+                                  expected/legacy-mtimes.json)
+  testdata/migrated/...           legacy/ after the reference implementation of every migration
 
 Other modes:
 
@@ -38,6 +38,7 @@ LEGACY = HERE / "legacy"
 MIGRATED = HERE / "migrated"
 DAMAGED = HERE / "damaged"
 EXPECTED = HERE / "expected"
+MIGRATED = HERE / "migrated"
 OUTSIDE = HERE / "outside-target.json"
 
 # Where the recorded paths inside reports point (the machine the scans were "made" on).
@@ -74,10 +75,12 @@ def go_json(obj):
     return (s + "\n").encode("utf-8")
 
 
-def text(s, crlf=False):
+def text(s, crlf=False, encoding="utf-8"):
+    """A Markdown file as OpenAnt writes it: `open(path, "w")`, so before 3cdca87 on Windows
+    with CRLF line endings and in the locale code page."""
     if crlf:
         s = s.replace("\n", "\r\n")
-    return s.encode("utf-8")
+    return s.encode(encoding)
 
 
 def safe_filename(unit_id):
@@ -445,6 +448,22 @@ def fork_units():
     ]
 
 
+def win_units():
+    """winproj (legacy tree): a Windows scan's units, whose non-ASCII text is all cp1252-encodable
+    and includes characters of cp1252's 0x80-0x9F range (œ, and — in the summary report), where
+    cp1252 is not Latin-1."""
+    return [
+        U("app/exports/relevé.py:exporter_œuvres", "cmd", "vulnerable", enh="exploitable", entry=True,
+          verify=(True, "vulnerable"), dyn="CONFIRMED", args="nom"),
+        U("app/facturation/façade.py:mettre_à_jour_total", "sql", "vulnerable", enh="exploitable", entry=True,
+          verify=(True, "vulnerable"), dyn="NOT_REPRODUCED", args="montant"),
+        U("app/util.py:normalize", "safe", "safe"),
+        U("app/auth.py:check_token", "protected", "protected", enh="security_control", args="token"),
+        U("app/i18n/café.py:grüße", "i18n", "safe", args="names"),
+        U("app/config.py:load", "inconclusive", "inconclusive", args="path"),
+    ]
+
+
 def forkstop_units():
     """forkstop (javascript, the fork before its a565352 merge): Express routes, whose route_key
     (`METHOD:/path`) is not their unit id, and a non-ASCII id among the findings."""
@@ -527,7 +546,8 @@ class Scan:
                  verify=True, dynamic=True, context=True, report=True, restored=True,
                  out_dir=None, repo_path=None, repo_name=None, repo_url="", commit=None,
                  diff=None, model="opus", crlf=False, encoding="utf-8", consistency_update=False,
-                 level="reachable", enhance=True, fork_enhance_dir=True, checkpoint_dirs=True):
+                 level="reachable", enhance=True, fork_enhance_dir=True, checkpoint_dirs=True,
+                 md_encoding="utf-8"):
         self.name = name
         # False: the fork before the a565352 merge, whose single-file checkpoints were deleted
         # on success, so a finished scan has no per-unit checkpoint dirs
@@ -553,7 +573,8 @@ class Scan:
         self.diff = diff             # (manifest dict, stats dict) or None
         self.model = model
         self.crlf = crlf
-        self.encoding = encoding
+        self.encoding = encoding     # of the ensure_ascii=False JSON files
+        self.md_encoding = md_encoding
         self.consistency_update = consistency_update
         self.level = level
         self.enhance = enhance
@@ -583,6 +604,12 @@ class Scan:
 
 def unit_base_code(sc, u):
     return render_code(u.lang, u.kind, u.fname, u.args, big=u.big)
+
+
+def parser_generator(lang):
+    """`metadata.generator` of each parser's dataset and units: the Python-hosted parsers write
+    `<lang>_unit_generator.py`, the JavaScript one `unit_generator.js`, the Go one `go_parser`."""
+    return {"javascript": "unit_generator.js", "go": "go_parser"}.get(lang, "%s_unit_generator.py" % lang)
 
 
 def build_parse(sc):
@@ -651,10 +678,10 @@ def build_parse(sc):
         if u.lang == "python":
             unit["metadata"] = {"decorators": ["app.route"] if u.entry else [], "is_async": False,
                                 "parameters": [a.strip() for a in u.args.split(",") if a.strip()],
-                                "docstring": None, "generator": "python_unit_generator.py",
+                                "docstring": None, "generator": parser_generator("python"),
                                 "direct_calls": calls[u.id], "direct_callers": callers.get(u.id, [])}
         else:
-            unit["metadata"] = {"exported": True, "generator": "%s_unit_generator" % u.lang,
+            unit["metadata"] = {"exported": True, "generator": parser_generator(u.lang),
                                 "direct_calls": calls[u.id], "direct_callers": callers.get(u.id, [])}
         if sc.level == "reachable" and not legacy:
             unit["reachable"] = True
@@ -677,7 +704,7 @@ def build_parse(sc):
                  "units_with_downstream": len(callers), "units_enhanced": 0,
                  "avg_upstream": round(sum(len(x) for x in calls.values()) / n, 2),
                  "avg_downstream": round(sum(len(x) for x in callers.values()) / n, 2)}
-    meta = {"generator": "python_unit_generator.py" if sc.lang == "python" else "%s_unit_generator" % sc.lang,
+    meta = {"generator": parser_generator(sc.lang),
             "generated_at": local_naive(sc.t0 + 3, 412803), "dependency_depth": 3}
     if sc.level == "reachable" and not legacy:
         # The parser statistics are computed before the reachability filter (3 units dropped).
@@ -1493,7 +1520,7 @@ def build_scan(sc):
             for rk, (route_key, v) in expl.items():
                 import re
                 sc.put("verify_explanations/%s.md" % re.sub(r'[\\/:*?"<>|]', "_", route_key),
-                       text(explanation_md(route_key, v), sc.crlf))
+                       text(explanation_md(route_key, v), sc.crlf, sc.md_encoding))
         if not legacy and sc.checkpoint_dirs:
             for name, cp in vcps.items():
                 sc.pj("verify_checkpoints/" + name, cp)
@@ -1518,7 +1545,7 @@ def build_scan(sc):
     if sc.dynamic and has_findings and po["findings"]:
         dres, dcps, dsum, dstep, dmd, du = build_dynamic(sc, po)
         sc.pj("dynamic_test_results.json", dres, ensure_ascii=False)
-        sc.put("DYNAMIC_TEST_RESULTS.md", text(dmd, sc.crlf))
+        sc.put("DYNAMIC_TEST_RESULTS.md", text(dmd, sc.crlf, sc.md_encoding))
         if not legacy and sc.checkpoint_dirs:
             for name, cp in dcps.items():
                 sc.pj("dynamic_test_checkpoints/" + name, cp)
@@ -1534,13 +1561,13 @@ def build_scan(sc):
     summary_path = None
     if sc.report:
         outputs = {}
-        sc.put("report/SUMMARY_REPORT.md", text(summary_md(sc, po), sc.crlf))
+        sc.put("report/SUMMARY_REPORT.md", text(summary_md(sc, po), sc.crlf, sc.md_encoding))
         summary_path = sc.p("report/SUMMARY_REPORT.md")
         outputs["summary_path"] = summary_path
         if has_findings:
             for i, f in enumerate(po["findings"], 1):
                 sc.put("report/disclosures/DISCLOSURE_%02d_%s.md" % (i, f["short_name"].replace(" ", "_").upper()),
-                       text(disclosure_md(f), sc.crlf))
+                       text(disclosure_md(f), sc.crlf, sc.md_encoding))
             outputs["disclosures_dir"] = sc.p("report/disclosures")
         r = step_report("report", utc_z(t + 3900, 42), 212.9, 0.734115, 31022, 3581,
                         {"formats_generated": list(outputs.keys())}, {"pipeline_output_path": sc.p("pipeline_output.json")},
@@ -1733,7 +1760,6 @@ class Damage:
     def __init__(self, root):
         self.root = Path(root)
         self.findings = []
-        self.mtimes = {}      # rel path -> epoch seconds a migration depends on (legacy-mtimes.json)
         self.originals = {}   # rel path -> original bytes (for the self-check)
 
     def rel(self, p):
@@ -1863,7 +1889,7 @@ def gen_damaged(root):
             D.add(p, "invalid-utf8", fk, e.start)
             D.originals[D.rel(p)] = None
             # cp1252 where OpenAnt now writes UTF-8: an old format migrate upgrades
-            D.cross(p, "legacy-layout", fk, "warn", None, d)
+            D.cross(p, "legacy-layout", fk, "warn", MIGRATE_FIX, d)
     # (b) a stray 0xFF inside a string of an otherwise fine UTF-8 scan
     sc, d = small_scan(P, "damaged-invalid-utf8", 106, start="2026-05-21T09:00:00")
     p = d / "results.json"
@@ -1957,7 +1983,7 @@ def gen_damaged(root):
     (d / "tmpk3j_a9xq.tmp").write_bytes((d / "results_verified.json").read_bytes())
     D.add(d / "tmpk3j_a9xq.tmp", "stray-temp", "temp", None)
     D.cross(d / "dataset_enhanced_checkpoint_checkpoints", "legacy-layout", "directory", "warn",
-            None, d)
+            MIGRATE_FIX, d)
 
     # ---- backup -------------------------------------------------------------------------------
     sc, d = small_scan(P, "damaged-backup", 112)
@@ -2113,18 +2139,72 @@ def gen_consistency(P, D):
     # restrictive-mode: git keeps no modes; tests/consistency.rs chmods a file of a copy to 0600.
 
 
+# File mtimes the legacy fixtures depend on (`fork-enhance-dir` keeps the newer of two
+# checkpoints): {path relative to legacy/: epoch seconds}, written to
+# expected/legacy-mtimes.json. Git keeps no mtimes, so the tests set these on their copies.
+LEGACY_MTIMES = {}
+
+
+def set_mtime(root, p, when):
+    """Gives `p` the mtime `when` ('YYYY-mm-ddTHH:MM:SS' UTC) and records it in LEGACY_MTIMES."""
+    t = T(when)
+    os.utime(p, (t, t))
+    LEGACY_MTIMES[str(Path(p).relative_to(root))] = t
+
+
+RATE_LIMIT = {"type": "rate_limit", "exception_class": "RateLimitError",
+              "message": "Error code: 429 - {'type': 'error', 'error': {'type': 'rate_limit_error', 'message': 'Number of request tokens has exceeded your per-minute rate limit'}}",
+              "status_code": 429, "request_id": "req_011CWa2k8fR4", "retry_after": 30.0}
+
+
 def gen_legacy(root):
     """Old layouts `scanaudit migrate` upgrades (spec §2.6, §5.3): healthy scans otherwise, so
     their only findings are legacy-layout."""
     root = Path(root)
     P = root / "projects"
     D = Damage(root)
+    LEGACY_MTIMES.clear()
     # the fork master line as it writes scans: dataset_enhanced_checkpoint_checkpoints/
     sha_f = "5c3855e0a1b2c3d4e5f60718293a4b5c6d7e8f90"
     sc, d = project_scan(P, "forkproj", dict(seed=41, model="sonnet"), fork_units(), sha_f, era="fork",
                          meta=False, start="2026-04-29T08:00:00")
     D.cross(d / "dataset_enhanced_checkpoint_checkpoints", "legacy-layout", "directory", "warn",
-            None, d)
+            MIGRATE_FIX, d)
+    # a fork scan that a current OpenAnt enhanced too, so both enhance dirs exist. Two units are
+    # in both: round_cents failed (rate limit) in the fork's first run and succeeded in the
+    # current OpenAnt run a day later; delete_invoice failed in that run and succeeded in the
+    # fork's last run. The fork's _summary.json is the newer one. The files the newer attempts
+    # wrote are the ones dataset_enhanced.json holds, and what fork-enhance-dir keeps.
+    sha_m = "7606ea3c1d2e3f405162738495a6b7c8d9e0f1a2"
+    sc, d = project_scan(P, "forkmerge", dict(seed=43, model="sonnet"), fork_units(), sha_m, era="fork",
+                         meta=False, start="2026-04-29T08:00:00")
+    fdir = d / "dataset_enhanced_checkpoint_checkpoints"
+    edir = d / "enhance_checkpoints"
+    edir.mkdir()
+    units = {x["id"]: x for x in load(d / "dataset.json")["units"]}
+
+    def failed(uid):
+        return {"id": uid, "agent_context": {"error": dict(RATE_LIMIT), "security_classification": "neutral",
+                                             "confidence": 0.0}, "code": units[uid]["code"]}
+
+    a, b = "svc/core/money.py:round_cents", "svc/api/handlers.py:delete_invoice"
+    fa, fb = safe_filename(a) + ".json", safe_filename(b) + ".json"
+    (edir / fa).write_bytes((fdir / fa).read_bytes())
+    usage = load(edir / fa)["usage"]
+    dump(fdir / fa, failed(a))
+    dump(edir / fb, failed(b))
+    dump(edir / "_summary.json", {"step": "enhance", "phase": "done", "timestamp": utc_z(T("2026-04-28T17:31:01"), 402211),
+                                   "total_units": 2, "completed": 1, "errors": 1,
+                                   "error_breakdown": {"rate_limit": 1},
+                                   "usage": {"input_tokens": usage["input_tokens"], "output_tokens": usage["output_tokens"],
+                                             "cost_usd": round(usage["cost_usd"], 6)}})
+    set_mtime(root, fdir / fa, "2026-04-27T09:00:00")
+    set_mtime(root, edir / fb, "2026-04-28T17:30:00")
+    set_mtime(root, edir / fa, "2026-04-28T17:31:00")
+    set_mtime(root, edir / "_summary.json", "2026-04-28T17:31:01")
+    set_mtime(root, fdir / fb, "2026-04-29T08:01:40")
+    set_mtime(root, fdir / "_summary.json", "2026-04-29T08:05:00")
+    D.cross(fdir, "legacy-layout", "directory", "warn", MIGRATE_FIX, d)
     # upstream before 3b9ceeb: no language level, and the whole-dataset enhance checkpoint of
     # `enhance --checkpoint`, never deleted
     sha_o = "0d729f6a1b2c3d4e5f60718293a4b5c6d7e8f901"
@@ -2133,10 +2213,10 @@ def gen_legacy(root):
     enh = load(d / "dataset_enhanced.json")
     enh["metadata"]["checkpoint"] = True
     dump(d / "enhance_checkpoint.json", enh)
-    D.cross(d, "legacy-layout", "directory", "warn", None, d)
+    D.cross(d, "legacy-layout", "directory", "warn", MIGRATE_FIX, d)
     D.cross(d / "enhance_checkpoint.json", "legacy-layout", "legacy-checkpoint", "warn",
-            None, d)
-    D.mtimes[D.rel(d / "enhance_checkpoint.json")] = T("2026-02-26T16:42:07")
+            MIGRATE_FIX, d)
+    set_mtime(root, d / "enhance_checkpoint.json", "2026-02-26T16:42:07")
     # the fork before its a565352 merge: single-file checkpoints, deleted on success, so a
     # finished scan has no checkpoint dirs. Its enhance, analyze and verify were then re-run
     # with --fresh and interrupted, which leaves all three single files (spec §2.6).
@@ -2157,8 +2237,8 @@ def gen_legacy(root):
     for name, when in (("dataset_enhanced_checkpoint.json", "2026-03-21T10:05:33"),
                        ("analyze_checkpoint.json", "2026-03-21T11:47:02"),
                        ("verify_checkpoint.json", "2026-03-21T13:20:41")):
-        D.cross(d / name, "legacy-layout", "legacy-checkpoint", "warn", None, d)
-        D.mtimes[D.rel(d / name)] = T(when)
+        D.cross(d / name, "legacy-layout", "legacy-checkpoint", "warn", MIGRATE_FIX, d)
+        set_mtime(root, d / name, when)
     # a later scan of the same project, interrupted in verify by that fork; the fork's master
     # (per-unit checkpoint dirs) then re-ran verify to the end. It ignored the single file,
     # which stayed: every unit in it already has a newer per-unit file, which wins.
@@ -2168,8 +2248,48 @@ def gen_legacy(root):
                          start="2026-04-20T09:00:00", write_project=False)
     fork_verify_checkpoint(d, done=["src/routes/invoices.js:getInvoice", "src/routes/export.js:exportCsv"],
                            raised=[], earlier=True)
-    D.cross(d / "verify_checkpoint.json", "legacy-layout", "legacy-checkpoint", "warn", None, d)
-    D.mtimes[D.rel(d / "verify_checkpoint.json")] = T("2026-04-18T17:02:55")
+    D.cross(d / "verify_checkpoint.json", "legacy-layout", "legacy-checkpoint", "warn", MIGRATE_FIX, d)
+    set_mtime(root, d / "verify_checkpoint.json", "2026-04-18T17:02:55")
+    # the same era in Go, in a project dir without project.json (copied from another machine):
+    # only the dataset's parser (`go_parser`) tells the language
+    sha_g = "1e4d7c0b9a8f7e6d5c4b3a29180f7e6d5c4b3a29"
+    sc, d = project_scan(P, "gotool", dict(seed=73, level="all", verify=False, dynamic=False),
+                         small_units("go", "cmd/gotool", 6), sha_g, lang="go", era="legacy", meta=False,
+                         start="2026-02-26T11:00:00", prelang=True, write_project=False)
+    D.cross(d, "legacy-layout", "directory", "warn", MIGRATE_FIX, d)
+    # a Windows scan on the fix branch between d710b90 and 3cdca87: per-unit checkpoint dirs,
+    # text-mode CRLF everywhere, and the locale code page (cp1252) in the ensure_ascii=False
+    # outputs and the Markdown. Go (meta.json, project.json) writes UTF-8 on every platform.
+    sha_w = "7e1c0ffee2d3b4a5968778695a4b3c2d1e0f9a8b"
+    sc, d = project_scan(P, "winproj", dict(seed=81, crlf=True, encoding="cp1252", md_encoding="cp1252"),
+                         win_units(), sha_w, start="2026-05-06T10:00:00")
+    for rel, fk in (("dynamic_test_results.json", "dynamic-test-results"), ("pipeline_output.json", "pipeline-output"),
+                    ("results_verified.json", "results-verified")):
+        data = (d / rel).read_bytes()
+        try:
+            data.decode("utf-8")
+            raise AssertionError("winproj %s is UTF-8" % rel)
+        except UnicodeDecodeError as e:
+            assert any(0x80 <= b <= 0x9F for b in data), rel
+            # invalid-utf8 (an error: current OpenAnt cannot read it) and legacy-layout, both
+            # pointing to migrate
+            D.findings.append({"path": D.rel(d / rel), "kind": "invalid-utf8", "file_kind": fk, "offset": e.start,
+                               "level": "error", "fix": MIGRATE_FIX, "scan_dir": D.rel(d)})
+            D.cross(d / rel, "legacy-layout", fk, "warn", MIGRATE_FIX, d)
+    # (A file that is not UTF-8 and not cp1252 either, which migrate must leave alone and list as
+    # not upgradable, is made at test time by tests/migrate/cp1252.rs: in the tree it would make
+    # every migrate of it exit 4, where a second migrate must exit 0.)
+    mds = sorted(p for p in sc.files if p.endswith(".md"))
+    assert len(mds) == 4, mds
+    for rel in mds:
+        data = (d / rel).read_bytes()
+        try:
+            data.decode("utf-8")
+            raise AssertionError("winproj %s is UTF-8" % rel)
+        except UnicodeDecodeError:
+            pass
+        data.decode("cp1252")
+        D.cross(d / rel, "legacy-layout", "other", "warn", MIGRATE_FIX, d)
     # the fork before its merge again, killed after each step had saved its last unit and
     # written its output, before it deleted its single file: every unit is in the single files,
     # and the outputs are what the fork wrote from them (tests delete or tear an output and
@@ -2189,12 +2309,13 @@ def gen_legacy(root):
     for name, when in (("dataset_enhanced_checkpoint.json", "2026-03-24T09:06:39"),
                        ("analyze_checkpoint.json", "2026-03-24T09:24:59"),
                        ("verify_checkpoint.json", "2026-03-24T09:43:20")):
-        D.cross(d / name, "legacy-layout", "legacy-checkpoint", "warn", None, d)
-        D.mtimes[D.rel(d / name)] = T(when)
-    for rel, when in D.mtimes.items():
-        os.utime(root / rel, (when, when))
+        D.cross(d / name, "legacy-layout", "legacy-checkpoint", "warn", MIGRATE_FIX, d)
+        set_mtime(root, d / name, when)
     D.findings.sort(key=lambda f: (f["path"], f["kind"]))
     return D
+
+
+MIGRATE_FIX = "scanaudit migrate {scan_dir}"
 
 
 def fork_finished_enhance(d):
@@ -2601,15 +2722,201 @@ def migrate_single_file_checkpoints(scan_dir):
         (scan_dir / name).unlink()
 
 
+RAW_JSON_NAMES = ("results_verified.json", "pipeline_output.json", "dynamic_test_results.json")
+
+
+def ref_cp1252_to_utf8(root):
+    """Reference for migration cp1252-to-utf8. In scan dirs (below `scans/`), the files OpenAnt
+    wrote as raw text (the ensure_ascii=False outputs and Markdown) that are not UTF-8 but
+    decode with Python's cp1252 codec are written back as the same text in UTF-8, CRLF and all;
+    a JSON file only if the decoded text loads. Anything else stays as it is."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(x for x in dirnames if x != ".scanaudit")
+        if "scans" not in Path(dirpath).relative_to(root).parts:
+            continue
+        for fn in sorted(filenames):
+            p = Path(dirpath) / fn
+            if not (fn in RAW_JSON_NAMES or fn.endswith(".md")) or p.is_symlink():
+                continue
+            data = p.read_bytes()
+            try:
+                data.decode("utf-8")
+                continue
+            except UnicodeDecodeError:
+                pass
+            try:
+                s = data.decode("cp1252")
+            except UnicodeDecodeError:
+                continue
+            if fn.endswith(".json"):
+                try:
+                    json.loads(s)
+                except ValueError:
+                    continue
+            p.write_bytes(s.encode("utf-8"))
+
+
+
+# ---------------------------------------------------------------------------------------------
+# The migrated tree: reference implementations of `scanaudit migrate`
+# ---------------------------------------------------------------------------------------------
+
+LANGUAGES = ["python", "javascript", "go", "c", "ruby", "php", "zig"]
+
+
+def scan_dirs_of(root):
+    """The scan dirs of a tree of projects: scans/<sha>/<language>/, and scans/<sha>/ itself
+    when it holds scan files (before 3b9ceeb)."""
+    out = []
+    for scans in sorted(p for p in Path(root).rglob("scans") if p.is_dir()):
+        for run in sorted(p for p in scans.iterdir() if p.is_dir()):
+            children = sorted(run.iterdir())
+            if any(not run_dir_entry(c) for c in children):
+                out.append(run)
+            out.extend(c for c in children if c.is_dir() and c.name in LANGUAGES)
+    return out
+
+
+def run_dir_entry(p):
+    """What belongs to the run dir scans/<sha>/ rather than to a scan: meta.json (and its
+    temps), scanaudit's own state, and the language dirs."""
+    import re
+    return (p.name in ("meta.json", ".scanaudit") or (p.is_dir() and p.name in LANGUAGES)
+            or re.fullmatch(r"meta\.json\.tmp\.[0-9]{1,10}|\.meta\.json\.scanaudit-[A-Za-z0-9]{6}\.tmp", p.name))
+
+
+class MtimeRule:
+    """Compares file mtimes, insisting that both were set from LEGACY_MTIMES: a decision that
+    depends on an mtime the tests do not set would make the expected tree a matter of luck."""
+
+    def __init__(self, root, mtimes):
+        self.known = set()
+        for rel, t in mtimes.items():
+            p = Path(root) / rel
+            os.utime(p, (t, t))
+            self.known.add(os.stat(p).st_ino)
+
+    def newer(self, p, q):
+        sp, sq = os.stat(p), os.stat(q)
+        assert sp.st_ino in self.known and sq.st_ino in self.known, "mtime of %s or %s not in LEGACY_MTIMES" % (p, q)
+        return sp.st_mtime_ns > sq.st_mtime_ns
+
+
+def ref_fork_enhance_dir(scan, mtimes):
+    """fork-enhance-dir: dataset_enhanced_checkpoint_checkpoints/ becomes enhance_checkpoints/,
+    renamed whole, or merged file by file when both exist. Files meet by name and by the id
+    inside; of two, a usable one beats one OpenAnt cannot use, identical bytes keep the one in
+    place, otherwise the newer mtime wins (a tie keeps the one in place). The loser goes to the
+    backup, which the migrated tree does not show. A name holding different units, or a
+    non-checkpoint entry under a taken name, is left for the user."""
+    fdir, edir = scan / "dataset_enhanced_checkpoint_checkpoints", scan / "enhance_checkpoints"
+    if fdir.is_symlink() or not fdir.is_dir():
+        return
+    if not os.path.lexists(edir):
+        os.rename(fdir, edir)
+        return
+    if edir.is_symlink() or not edir.is_dir():
+        return
+
+    def info(p):
+        if p.is_symlink() or not p.is_file() or not p.name.endswith(".json"):
+            return None
+        data = p.read_bytes()
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            obj = None
+        obj = obj if isinstance(obj, dict) else None
+        uid = obj.get("id") if obj is not None else None
+        uid = uid if isinstance(uid, str) and uid else None
+        return {"sha": hashlib.sha256(data).hexdigest(), "id": uid,
+                "usable": obj is not None and (p.name == "_summary.json" or uid is not None)}
+
+    target = {p.name: info(p) for p in edir.iterdir()}
+    left = False
+    for p in sorted(fdir.iterdir(), key=lambda p: os.fsencode(p.name)):
+        f = info(p)
+        rivals = sorted(n for n, t in target.items()
+                        if n == p.name or (f and f["id"] and t and t["id"] == f["id"]))
+        if not rivals:
+            os.rename(p, edir / p.name)
+            target[p.name] = f
+            continue
+        if f is None or any(target[n] is None or (f["id"] and target[n]["id"] and target[n]["id"] != f["id"])
+                            for n in rivals):
+            left = True
+            continue
+
+        def fork_wins(n):
+            t = target[n]
+            if f["usable"] != t["usable"]:
+                return f["usable"]
+            if f["sha"] == t["sha"]:
+                return False
+            return mtimes.newer(p, edir / n)
+
+        if all(fork_wins(n) for n in rivals):
+            for n in rivals:
+                os.remove(edir / n)
+                del target[n]
+            os.rename(p, edir / p.name)
+            target[p.name] = f
+        else:
+            os.remove(p)
+    if not left and not any(fdir.iterdir()):
+        fdir.rmdir()
+
+
+def dataset_language(p):
+    """The language of the parser that wrote a dataset (`metadata.generator`), or None."""
+    try:
+        generator = json.loads(p.read_bytes()).get("metadata", {}).get("generator")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return {parser_generator(lang): lang for lang in LANGUAGES}.get(generator)
+
+
+def ref_language_level(scan):
+    """language-level: a scan dir right under scans/ moves into scans/<sha>/<language>/, the
+    language from the datasets' parser and project.json, which must agree. The run dir's own
+    entries stay; nothing moves over an existing entry."""
+    if scan.parent.name != "scans":
+        return
+    langs = set()
+    for name in ("dataset.json", "dataset_enhanced.json"):
+        if (scan / name).is_file() and dataset_language(scan / name):
+            langs.add(dataset_language(scan / name))
+    project = scan.parent.parent / "project.json"
+    if project.is_file():
+        lang = json.loads(project.read_bytes()).get("language")
+        if lang in LANGUAGES:
+            langs.add(lang)
+    if len(langs) != 1:
+        return
+    target = scan / langs.pop()
+    movable = sorted(c for c in scan.iterdir() if not run_dir_entry(c))
+    if any(os.path.lexists(target / c.name) for c in movable):
+        return
+    target.mkdir(exist_ok=True)
+    for c in movable:
+        os.rename(c, target / c.name)
+
+
 def gen_migrated(legacy_root, migrated_root):
-    """testdata/migrated: a copy of the legacy tree with every reference migration applied, in
-    the order scanaudit applies them (src/migrate/mod.rs MIGRATIONS)."""
-    legacy_root, migrated_root = Path(legacy_root), Path(migrated_root)
-    shutil.copytree(legacy_root, migrated_root, symlinks=True)    # copy2 keeps the recorded mtimes
-    scan_dirs = sorted(Path(dp) for dp, dns, fns in os.walk(migrated_root)
-                       if "dataset.json" in fns or any(n in fns for n in SF_NAMES))
-    for sd in scan_dirs:
-        migrate_single_file_checkpoints(sd)
+    """testdata/migrated/: a copy of legacy/ with the reference implementation of every
+    migration applied to each scan dir, in the order `scanaudit migrate` applies them
+    (src/migrate/mod.rs MIGRATIONS)."""
+    shutil.copytree(legacy_root, migrated_root, symlinks=True)
+    mtimes = MtimeRule(migrated_root, LEGACY_MTIMES)
+    for scan in scan_dirs_of(migrated_root):
+        ref_fork_enhance_dir(scan, mtimes)
+        migrate_single_file_checkpoints(scan)
+        # renamed-fields and file-modes change nothing in this tree (no reader needs the fields
+        # renamed; git keeps no modes)
+        ref_language_level(scan)
+    # cp1252-to-utf8 comes before language-level in MIGRATIONS; it only rewrites bytes in place,
+    # so running it over the tree after the moves gives the same files
+    ref_cp1252_to_utf8(migrated_root)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2776,7 +3083,7 @@ def regenerate():
     gen_migrated(LEGACY, MIGRATED)
     EXPECTED.mkdir(parents=True)
     (EXPECTED / "legacy.json").write_bytes((json.dumps({"findings": L.findings}, indent=2, ensure_ascii=False) + "\n").encode())
-    (EXPECTED / "legacy-mtimes.json").write_bytes((json.dumps(L.mtimes, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
+    (EXPECTED / "legacy-mtimes.json").write_bytes((json.dumps(LEGACY_MTIMES, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
     (EXPECTED / "healthy.json").write_bytes((json.dumps({"findings": []}, indent=2) + "\n").encode())
     (EXPECTED / "damaged.json").write_bytes((json.dumps({"findings": D.findings}, indent=2, ensure_ascii=False) + "\n").encode())
     n = check_healthy(HEALTHY, built)

@@ -729,3 +729,92 @@ fn round_matches_python() {
         failures[..failures.len().min(10)].join("\n")
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// cp1252: what `migrate` re-encodes and `check` sniffs, against Python's own codec.
+
+/// For each input: `U` when it is UTF-8, else `C <utf-8 of the cp1252 text>` or `E <offset>`
+/// where Python's strict cp1252 decoder stops.
+const CP1252: &str = r#"
+import sys
+out = []
+for line in open(sys.argv[1]):
+    data = bytes.fromhex(line.strip())
+    try:
+        data.decode('utf-8')
+        out.append('U')
+        continue
+    except UnicodeDecodeError:
+        pass
+    try:
+        out.append('C ' + data.decode('cp1252').encode('utf-8').hex())
+    except UnicodeDecodeError as e:
+        out.append('E %d' % e.start)
+sys.stdout.write(''.join(o + '\n' for o in out))
+"#;
+
+/// Bytes a Windows-era file is made of: mostly text, high bytes of every range, the five bytes
+/// cp1252 leaves undefined, and real UTF-8 (which must never be touched).
+fn code_page_input() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![
+        6 => 0x20u8..0x7f,
+        1 => Just(b'\r'),
+        1 => Just(b'\n'),
+        3 => 0x80u8..=0xff,
+        2 => 0x80u8..=0x9f,
+        1 => proptest::sample::select(scanaudit::cp1252::UNDEFINED.to_vec()),
+    ];
+    let bytes = proptest::collection::vec(byte, 0..48);
+    prop_oneof![
+        6 => bytes.clone(),
+        2 => any_string().prop_map(String::into_bytes),
+        2 => (any_string(), bytes).prop_map(|(s, b)| [s.into_bytes(), b].concat()),
+    ]
+}
+
+#[test]
+fn cp1252_matches_pythons_codec() {
+    use scanaudit::cp1252::{decode, judge, sniff, RawText, Sniffed, Verdict};
+    let seed = seed();
+    let mut inputs = sample(code_page_input(), cases(), seed);
+    // Every byte on its own, and all 256 in a row.
+    inputs.extend((0..=255u8).map(|b| vec![b]));
+    inputs.push((0..=255u8).collect());
+    let mut failures = Vec::new();
+    let mut seen = [0usize; 3];
+    for chunk in inputs.chunks(BATCH * 4) {
+        let lines: Vec<String> = chunk.iter().map(|b| hex(b)).collect();
+        for (input, want) in chunk.iter().zip(python(CP1252, &lines)) {
+            let verdict = judge(input, RawText::Markdown, &Shape::Any);
+            let sniffed = sniff(input.as_slice()).unwrap();
+            let ok = match (want.split_once(' '), &verdict) {
+                (None, Verdict::Utf8) => sniffed == Sniffed::Utf8,
+                (Some(("C", text)), Verdict::Convert(ours)) => {
+                    *ours == unhex(text)
+                        && sniffed == Sniffed::Cp1252
+                        && decode(input).is_ok_and(|t| t.as_bytes() == ours.as_slice())
+                }
+                (Some(("E", at)), Verdict::Undefined(undefined)) => {
+                    at.parse() == Ok(undefined.offset) && sniffed == Sniffed::Neither
+                }
+                _ => false,
+            };
+            seen[match &verdict {
+                Verdict::Utf8 => 0,
+                Verdict::Convert(_) => 1,
+                _ => 2,
+            }] += 1;
+            if !ok {
+                failures.push(format!("{input:02x?}: python {want}, ours {verdict:?} / {sniffed:?}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} inputs differ (SCANAUDIT_DIFF_SEED={seed}):\n{}",
+        failures.len(),
+        failures[..failures.len().min(10)].join("\n")
+    );
+    // The inputs exercise all three answers.
+    assert!(seen.iter().all(|&n| n > cases() / 20), "{seen:?}");
+}

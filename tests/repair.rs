@@ -899,3 +899,71 @@ fn an_old_upstream_enhance_checkpoint_rebuilds_dataset_enhanced() {
     want["metadata"].as_object_mut().unwrap().remove("agentic_stats");
     assert_eq!(rebuilt, want);
 }
+
+/// A fork scan after `scanaudit migrate`: its enhance checkpoints are in `enhance_checkpoints/`
+/// (the healthy tree's forkproj is exactly that), so the era comes from the rest of the scan,
+/// and `dataset_enhanced.json` is rebuilt from `enhance_checkpoints/`. Damaged outputs come back
+/// as the fork wrote them.
+#[test]
+fn a_migrated_fork_scan_still_rebuilds_fork_era_outputs() {
+    const FORK: &str = "healthy/projects/forkproj/scans/5c3855e0a1b/python";
+    for output in ["dataset_enhanced.json", "results.json", "results_verified.json"] {
+        let tree = Tree::copy("healthy", OLD);
+        let scan = tree.path(FORK);
+        assert!(
+            scan.join("enhance_checkpoints").is_dir() && !scan.join("dataset_enhanced_checkpoint_checkpoints").exists()
+        );
+        let target = scan.join(output);
+        let reference = std::fs::read(&target).unwrap();
+        damage(&target, Damage::Cut(0.7));
+        common::set_age(tree.root(), OLD);
+        let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+        assert_eq!(status & 8, 0, "{output}: {doc:#}");
+        assert!(std::fs::read(&target).unwrap() == reference, "{output} is not what the fork wrote: {doc:#}");
+    }
+}
+
+/// Without the outputs that name the fork (results.json's model and `insufficient_context`,
+/// results_verified.json's `code_by_route`, scan.report.json's `steps_resumed`), a migrated fork
+/// scan is still told by its `verify_explanations/`: the rebuilt files are the fork's formats.
+#[test]
+fn a_migrated_fork_scan_is_told_by_what_only_the_fork_writes() {
+    const FORK: &str = "healthy/projects/forkproj/scans/5c3855e0a1b/python";
+    let tree = Tree::copy("healthy", OLD);
+    let scan = tree.path(FORK);
+    for gone in ["results.json", "results_verified.json", "scan.report.json"] {
+        std::fs::remove_file(scan.join(gone)).unwrap();
+    }
+    common::set_age(tree.root(), OLD);
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status & 8, 0, "{doc:#}");
+    let read = |name: &str| -> Value { serde_json::from_slice(&std::fs::read(scan.join(name)).unwrap()).unwrap() };
+    let results = read("results.json");
+    assert_eq!(results["model"], "claude-sonnet-4-6", "{results:#}");
+    assert!(results["metrics"].get("insufficient_context").is_some(), "{results:#}");
+    let ids: Vec<&str> =
+        results["results"].as_array().unwrap().iter().map(|r| r["unit_id"].as_str().unwrap()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(ids, sorted, "the fork sorts results by unit_id");
+    assert!(read("results_verified.json").get("code_by_route").is_some());
+}
+
+/// A Windows-era scan's cp1252 outputs are not damage: rebuilding them from checkpoints would
+/// replace the scan's own text (dynamic-test evidence, for one). Repair leaves them, points to
+/// migrate, and changes nothing.
+#[test]
+fn cp1252_outputs_are_left_to_migrate() {
+    let tree = Tree::copy("legacy", OLD);
+    let scan = tree.path("legacy/projects/winproj/scans/7e1c0ffee2d/python");
+    let before: Vec<Vec<u8>> = OUTPUTS.iter().map(|o| std::fs::read(scan.join(o)).unwrap()).collect();
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    assert_eq!(status, 4, "{doc:#}");
+    let after: Vec<Vec<u8>> = OUTPUTS.iter().map(|o| std::fs::read(scan.join(o)).unwrap()).collect();
+    assert!(before == after, "repair rewrote a cp1252 output");
+    let unfixable = doc["scan_dirs"][0]["unfixable"].as_array().unwrap();
+    let names: Vec<&str> = unfixable.iter().map(|u| u["path"].as_str().unwrap().rsplit('/').next().unwrap()).collect();
+    assert_eq!(names, ["results_verified.json", "pipeline_output.json", "dynamic_test_results.json"], "{doc:#}");
+    let fix = format!("scanaudit migrate {}", scan.display());
+    assert!(unfixable.iter().all(|u| u["fix"] == fix.as_str()), "{doc:#}");
+}

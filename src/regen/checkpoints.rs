@@ -33,8 +33,9 @@ pub enum Era {
     Fix,
     /// The fork's `master` line: results sorted by `unit_id`, an `insufficient_context` metric
     /// in results.json, sonnet = `claude-sonnet-4-6`, `code_by_route` in `results_verified.json`
-    /// (ensure_ascii=True), enhance checkpoints in `dataset_enhanced_checkpoint_checkpoints/`,
-    /// no diff filter.
+    /// (ensure_ascii=True), enhance checkpoints in `dataset_enhanced_checkpoint_checkpoints/`
+    /// (`enhance_checkpoints/` once `scanaudit migrate` renamed it), `verify_explanations/`, no
+    /// diff filter.
     ForkMaster,
 }
 
@@ -84,6 +85,8 @@ pub struct EraEvidence<'a> {
     pub old_verified: Option<&'a SalvagedFields>,
     /// The parsed `scan.report.json`.
     pub scan_report: Option<&'a PyValue>,
+    /// `verify_explanations/` exists (only the fork's verifier writes it).
+    pub has_verify_explanations: bool,
     /// Files only the upstream/fix line writes exist (`meta.json` in the run dir,
     /// `diff_manifest.json`, `diff_filter.report.json`, `llm_reachability.json`).
     pub has_upstream_only_files: bool,
@@ -99,8 +102,12 @@ pub struct EraEvidence<'a> {
 /// 4. the old results.json `model` is `claude-sonnet-4-6` → fork, `claude-sonnet-4-20250514` → fix;
 /// 5. the old results_verified.json has `code_by_route` → fork; a complete one without it → fix;
 /// 6. `scan.report.json` `summary.steps_resumed` exists → fork;
-/// 7. upstream-only files exist → fix;
-/// 8. otherwise fix (the reference line).
+/// 7. `verify_explanations/` exists → fork;
+/// 8. upstream-only files exist → fix;
+/// 9. otherwise fix (the reference line).
+///
+/// Rule 1 is the only one a migrated fork scan loses (its enhance dir is `enhance_checkpoints/`
+/// then), so the others must carry it; rule 2 goes once migrate has split the single files.
 ///
 /// The fork's formats are its master's: its writers before the a565352 merge differ in a few
 /// fields, which a rebuild from their single files names in its notes
@@ -137,6 +144,9 @@ pub fn detect_era(e: &EraEvidence<'_>) -> (Era, &'static str) {
     if e.scan_report.and_then(|r| get2(r, "summary", "steps_resumed")).is_some() {
         return (Era::ForkMaster, "scan.report.json has summary.steps_resumed (fork master)");
     }
+    if e.has_verify_explanations {
+        return (Era::ForkMaster, "the scan has verify_explanations/, which only the fork's verifier writes");
+    }
     if e.has_upstream_only_files {
         return (Era::Fix, "the scan has files only the upstream line writes (meta.json, diff or reachability files)");
     }
@@ -172,6 +182,7 @@ pub fn detect_era_in_dir(scan_dir: &Path) -> (Era, &'static str) {
         old_results: old_results.as_ref(),
         old_verified: old_verified.as_ref(),
         scan_report: scan_report.as_ref(),
+        has_verify_explanations: scan_dir.join("verify_explanations").is_dir(),
         has_upstream_only_files: upstream_only,
     })
 }
@@ -673,6 +684,13 @@ mod tests {
         assert_eq!(detect_era(&stopped).0, Era::ForkMaster);
         let report = parse(br#"{"summary":{"steps_resumed":[]}}"#).unwrap();
         assert_eq!(detect_era(&EraEvidence { scan_report: Some(&report), ..Default::default() }).0, Era::ForkMaster);
+        // A migrated fork scan: enhance_checkpoints/ only, told apart by what else the fork wrote.
+        let migrated =
+            EraEvidence { has_enhance_checkpoints: true, has_verify_explanations: true, ..Default::default() };
+        assert_eq!(detect_era(&migrated).0, Era::ForkMaster);
+        let upstream =
+            EraEvidence { has_enhance_checkpoints: true, has_upstream_only_files: true, ..Default::default() };
+        assert_eq!(detect_era(&upstream).0, Era::Fix);
         assert_eq!(detect_era(&EraEvidence::default()).0, Era::Fix);
         assert_eq!(Era::ForkMaster.analyze_model_id("sonnet"), "claude-sonnet-4-6");
         assert_eq!(Era::Fix.analyze_model_id("sonnet"), "claude-sonnet-4-20250514");

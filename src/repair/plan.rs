@@ -113,6 +113,20 @@ fn inconsistent_outputs(dir: &Path, min_idle: Duration) -> Vec<(FileKind, String
         .collect()
 }
 
+/// An output whose only problem is cp1252 text that `migrate` converts into a healthy document.
+fn cp1252_convertible(path: &Path, kind: FileKind, problem: FindingKind) -> bool {
+    if problem != FindingKind::InvalidUtf8 {
+        return false;
+    }
+    let Some(raw) = crate::cp1252::RawText::of(kind, path) else { return false };
+    std::fs::read(path).is_ok_and(|bytes| {
+        matches!(
+            crate::cp1252::judge(&bytes, raw, crate::layout::shape_for(kind, None)),
+            crate::cp1252::Verdict::Convert(_)
+        )
+    })
+}
+
 /// Plans one scan dir.
 pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
     let state = ScanDirState::gather(dir);
@@ -131,6 +145,18 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
             },
             OutputState::Missing if !rebuild::step_ran(dir, kind) => continue,
             OutputState::Missing => "missing".to_string(),
+            OutputState::Damaged(problem) if cp1252_convertible(&target, kind, problem.kind) => {
+                // Rebuilding would replace the scan's own text with what the checkpoints hold
+                // (losing, e.g., dynamic-test evidence); re-encoding it loses nothing.
+                unfixable.push(Unfixable {
+                    path: target,
+                    reason: "holds cp1252 text from a Windows scan (before 3cdca87): not damaged, only in the old \
+                             encoding; migrate re-encodes it without loss"
+                        .into(),
+                    fix: Some(crate::check::migrate_command(dir)),
+                });
+                continue;
+            }
             OutputState::Damaged(problem) => format!("{}: {}", problem.kind, problem.message),
             OutputState::NotRegular => {
                 unfixable.push(Unfixable {

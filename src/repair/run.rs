@@ -3,17 +3,23 @@
 
 use std::io::{self, Write};
 
-use super::{apply, plan, stop_flag, ActionOutcome, Applied, DirStatus, Plan};
+use super::{apply, plan, stop_flag, Applied, DirStatus, Plan};
 use crate::cli::Format;
 use crate::config::RepairConfig;
 use crate::exit_codes::ExitCode;
+use crate::plan_gate::{may_apply, outcome_status, plan_status};
 use crate::report::{output_error, repair as render};
 
 /// Runs the verb, writing everything to stdout (the question goes to stderr).
 pub fn run(config: &RepairConfig) -> ExitCode {
     let stop = stop_flag();
-    let plan = plan(&config.roots, &config.filters, config.min_idle);
-    let mut code = plan_status(&plan);
+    let plan = plan(&config.roots, &config.filters, config.apply.min_idle);
+    let read_errors = !plan.walk_errors.is_empty() || plan.scan_dirs.iter().any(|d| !d.io_errors.is_empty());
+    let left_undone = plan
+        .scan_dirs
+        .iter()
+        .any(|d| !d.unfixable.is_empty() || (matches!(d.status, DirStatus::InUse(_)) && d.has_work()));
+    let mut code = plan_status(read_errors, left_undone);
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if let Err(error) = render::render_plan(&mut out, &config.output, &plan) {
@@ -22,62 +28,12 @@ pub fn run(config: &RepairConfig) -> ExitCode {
     if plan.action_count() == 0 {
         return report(&mut out, config, &plan, None, code);
     }
-    if config.dry_run {
-        if config.output.format == Format::Table {
-            let _ = writeln!(out, "dry run: nothing was changed");
-        }
-        return report(&mut out, config, &plan, None, code | ExitCode::PROBLEMS);
-    }
-    if !config.yes {
-        let _ = out.flush();
-        if !config.interactive {
-            eprintln!("scanaudit: not applied: no terminal to confirm on; re-run with --yes to apply the plan");
-            return report(&mut out, config, &plan, None, code | ExitCode::PROBLEMS);
-        }
-        let question = format!("Apply these {} changes?", plan.action_count());
-        if !render::confirm(&question) {
-            eprintln!("scanaudit: nothing was changed");
-            return report(&mut out, config, &plan, None, code | ExitCode::PROBLEMS);
-        }
+    if let Err(not_applied) = may_apply(&config.apply, config.output.format, plan.action_count(), &mut out) {
+        return report(&mut out, config, &plan, None, code | not_applied);
     }
     let applied = apply(&plan, &stop);
-    code |= applied_status(&applied);
+    code |= outcome_status(applied.dirs.iter().flat_map(|d| &d.outcomes), applied.interrupted);
     report(&mut out, config, &plan, Some(&applied), code)
-}
-
-/// Bits the plan alone decides: unreadable paths (8); something repair cannot fix here, or a
-/// scan dir with work to do that is in use (4).
-fn plan_status(plan: &Plan) -> ExitCode {
-    let mut code = ExitCode::SUCCESS;
-    if !plan.walk_errors.is_empty() || plan.scan_dirs.iter().any(|d| !d.io_errors.is_empty()) {
-        code |= ExitCode::OPERATIONAL;
-    }
-    if plan
-        .scan_dirs
-        .iter()
-        .any(|d| !d.unfixable.is_empty() || (matches!(d.status, DirStatus::InUse(_)) && d.has_work()))
-    {
-        code |= ExitCode::PROBLEMS;
-    }
-    code
-}
-
-fn applied_status(applied: &Applied) -> ExitCode {
-    let mut code = ExitCode::SUCCESS;
-    let any = |f: fn(&ActionOutcome) -> bool| applied.dirs.iter().flat_map(|d| &d.outcomes).any(f);
-    if any(|o| matches!(o, ActionOutcome::Done | ActionOutcome::DoneNotDurable(_))) {
-        code |= ExitCode::FIXED;
-    }
-    if any(|o| matches!(o, ActionOutcome::Failed(_))) {
-        code |= ExitCode::OPERATIONAL | ExitCode::PROBLEMS;
-    }
-    if any(|o| matches!(o, ActionOutcome::Skipped(_))) {
-        code |= ExitCode::PROBLEMS;
-    }
-    if applied.interrupted {
-        code |= ExitCode::INTERRUPTED;
-    }
-    code
 }
 
 /// The closing output: the JSON document, or the table of results and the summary line.
@@ -89,7 +45,7 @@ fn report(
     code: ExitCode,
 ) -> ExitCode {
     let written = if config.output.format == Format::Json {
-        render::write_json(out, &config.roots, plan, applied, config.dry_run)
+        render::write_json(out, &config.roots, plan, applied, config.apply.dry_run)
     } else {
         match applied {
             Some(applied) => render::write_plan(out, plan, Some(applied))

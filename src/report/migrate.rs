@@ -2,41 +2,15 @@
 //! done, as a table or one JSON document.
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use comfy_table::{presets, Cell, ContentArrangement, Table};
+use comfy_table::Cell;
 use serde::Serialize;
 
-use super::json::FORMAT_VERSION;
+use super::repair::{outcome_text, plural, rel, table, tool, Tool};
 use crate::cli::Format;
 use crate::config::OutputConfig;
 use crate::migrate::{ActionOutcome, Applied, DirPlan, DirStatus, Migration, MigrationAction, Plan, Unfixable};
-
-fn rel(path: &Path, dir: &Path) -> String {
-    match path.strip_prefix(dir) {
-        Ok(p) if p.as_os_str().is_empty() => ".".into(),
-        Ok(p) => p.display().to_string(),
-        Err(_) => path.display().to_string(),
-    }
-}
-
-fn table(header: &[&str]) -> Table {
-    let mut table = Table::new();
-    table.load_preset(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
-    super::table::fit_width(&mut table);
-    table.set_header(header.iter().map(Cell::new));
-    table
-}
-
-#[derive(Serialize)]
-struct Tool {
-    version: &'static str,
-    format: u32,
-}
-
-fn tool() -> Tool {
-    Tool { version: env!("CARGO_PKG_VERSION"), format: FORMAT_VERSION }
-}
 
 /// `migrate --list`.
 pub fn write_list(out: &mut dyn Write, output: &OutputConfig, migrations: &[Migration]) -> io::Result<()> {
@@ -63,15 +37,6 @@ fn describe(action: &MigrationAction) -> String {
         text.push_str(&format!("\n• {note}"));
     }
     text
-}
-
-fn outcome_text(outcome: &ActionOutcome) -> String {
-    match outcome {
-        ActionOutcome::Done => "done".into(),
-        ActionOutcome::DoneNotDurable(why) => format!("done, durability not guaranteed ({why})"),
-        ActionOutcome::Failed(why) => format!("FAILED: {why}"),
-        ActionOutcome::Skipped(why) => format!("skipped: {why}"),
-    }
 }
 
 /// The plan as a table (with results once applied), plus what cannot be migrated.
@@ -157,10 +122,6 @@ pub fn summary_line(plan: &Plan, applied: Option<&Applied>) -> String {
         return format!("migrate: checked {dirs}: nothing to migrate");
     }
     format!("migrate: checked {dirs}: {}", parts.join(", "))
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{} {}", super::summary::thousands(n as u64), if n == 1 { one } else { many })
 }
 
 #[derive(Serialize)]

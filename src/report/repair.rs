@@ -12,11 +12,16 @@ use crate::cli::Format;
 use crate::config::OutputConfig;
 use crate::repair::{Action, ActionOutcome, Applied, DirPlan, DirStatus, Plan, Unfixable};
 
-fn rel(path: &Path, dir: &Path) -> String {
-    path.strip_prefix(dir).unwrap_or(path).display().to_string()
+/// `path` relative to `dir` (`.` for `dir` itself), or whole when outside it.
+pub(crate) fn rel(path: &Path, dir: &Path) -> String {
+    match path.strip_prefix(dir) {
+        Ok(p) if p.as_os_str().is_empty() => ".".into(),
+        Ok(p) => p.display().to_string(),
+        Err(_) => path.display().to_string(),
+    }
 }
 
-fn table(header: &[&str]) -> Table {
+pub(crate) fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
     table.load_preset(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
     super::table::fit_width(&mut table);
@@ -38,7 +43,7 @@ fn describe_action(action: &Action) -> String {
     text
 }
 
-fn outcome_text(outcome: &ActionOutcome) -> String {
+pub(crate) fn outcome_text(outcome: &ActionOutcome) -> String {
     match outcome {
         ActionOutcome::Done => "done".into(),
         ActionOutcome::DoneNotDurable(why) => format!("written, durability not guaranteed ({why})"),
@@ -143,7 +148,7 @@ pub fn summary_line(plan: &Plan, applied: Option<&Applied>) -> String {
     format!("repair: checked {}: {}", plural(dirs, "scan dir", "scan dirs"), parts.join(", "))
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{} {}", super::summary::thousands(n as u64), if n == 1 { one } else { many })
 }
 
@@ -159,9 +164,14 @@ struct Document<'a> {
 }
 
 #[derive(Serialize)]
-struct Tool {
+pub(crate) struct Tool {
     version: &'static str,
     format: u32,
+}
+
+/// The `scanaudit` header of every JSON document.
+pub(crate) fn tool() -> Tool {
+    Tool { version: env!("CARGO_PKG_VERSION"), format: FORMAT_VERSION }
 }
 
 #[derive(Serialize)]
@@ -192,7 +202,7 @@ pub fn write_json(
         })
         .collect();
     let document = Document {
-        scanaudit: Tool { version: env!("CARGO_PKG_VERSION"), format: FORMAT_VERSION },
+        scanaudit: tool(),
         roots: roots.iter().map(|r| r.to_string_lossy().into_owned()).collect(),
         dry_run,
         applied: applied.is_some(),

@@ -5,8 +5,11 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod cp1252;
+mod dirs;
 mod fields;
 mod file_modes;
+mod killed;
 mod single_file;
 
 use std::collections::BTreeMap;
