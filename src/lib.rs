@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod consistency;
 pub mod cp1252;
+pub mod dir_plan;
 pub mod exit_codes;
 pub mod finding;
 pub mod layout;

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{apply, plan, Applied, DirStatus, Plan, MIGRATIONS};
+use super::{apply, plan, Applied, Plan, MIGRATIONS};
 use crate::cli::Format;
 use crate::config::MigrateConfig;
 use crate::exit_codes::ExitCode;
@@ -19,12 +19,7 @@ pub fn run(config: &MigrateConfig) -> ExitCode {
     }
     let stop = crate::repair::stop_flag();
     let plan = plan(&config.roots, &config.filters, config.apply.min_idle);
-    let read_errors = !plan.walk_errors.is_empty() || plan.scan_dirs.iter().any(|d| !d.io_errors.is_empty());
-    let left_undone = plan
-        .scan_dirs
-        .iter()
-        .any(|d| !d.unfixable.is_empty() || (matches!(d.status, DirStatus::InUse(_)) && d.has_work()));
-    let mut code = plan_status(read_errors, left_undone);
+    let mut code = plan_status(plan.has_read_errors(), plan.leaves_work_undone());
     if let Err(error) = render::render_plan(&mut out, &config.output, &plan) {
         return code | crate::report::output_error(&error);
     }

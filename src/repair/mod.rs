@@ -19,42 +19,19 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::backup::{BackupAction, BackupSession};
-use crate::layout::{shape_for, ScanDirIndex};
+use crate::layout::shape_for;
 use crate::validate::validate_bytes;
-use crate::walk::{self, EntryType, Filters};
+use crate::walk::Filters;
 
 pub use plan::{Action, ActionKind, DirPlan, DirStatus, Unfixable};
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Plan {
-    pub scan_dirs: Vec<DirPlan>,
-    /// Paths the walk could not read.
-    #[serde(skip)]
-    pub walk_errors: Vec<(PathBuf, String)>,
-}
-
-impl Plan {
-    pub fn action_count(&self) -> usize {
-        self.runnable().map(|d| d.actions.len()).sum()
-    }
-
-    /// Scan dirs whose actions will run.
-    pub fn runnable(&self) -> impl Iterator<Item = &DirPlan> {
-        self.scan_dirs.iter().filter(|d| d.status == DirStatus::Planned)
-    }
-}
+/// What repair will do, per scan dir.
+pub type Plan = crate::dir_plan::Plan<Action, Unfixable>;
 
 /// Finds the scan dirs under `roots` and plans each.
 pub fn plan(roots: &[PathBuf], filters: &Filters, min_idle: Duration) -> Plan {
-    let walked = walk::walk(roots, filters);
-    let index = ScanDirIndex::build(
-        walked.entries.iter().map(|e| (e.path.as_path(), matches!(e.entry_type, EntryType::Dir | EntryType::TempDir))),
-    );
-    let mut dirs: Vec<PathBuf> = index.iter().map(PathBuf::from).collect();
-    dirs.sort();
     let now = SystemTime::now();
-    let scan_dirs = dirs.iter().map(|dir| plan::plan_dir(dir, min_idle, now)).collect();
-    Plan { scan_dirs, walk_errors: walked.errors.into_iter().map(|e| (e.path, e.message)).collect() }
+    Plan::build(roots, filters, |dir| plan::plan_dir(dir, min_idle, now))
 }
 
 /// What happened to one planned action.

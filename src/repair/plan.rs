@@ -49,33 +49,10 @@ pub struct Unfixable {
     pub fix: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "status", content = "reason")]
-pub enum DirStatus {
-    /// Nothing to do.
-    Healthy,
-    /// Actions are planned.
-    Planned,
-    /// Work to do, but OpenAnt (or a recent write) may be using the dir: left alone.
-    InUse(String),
-}
+pub use crate::dir_plan::DirStatus;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct DirPlan {
-    pub scan_dir: PathBuf,
-    #[serde(flatten)]
-    pub status: DirStatus,
-    pub actions: Vec<Action>,
-    pub unfixable: Vec<Unfixable>,
-    #[serde(skip)]
-    pub io_errors: Vec<(PathBuf, String)>,
-}
-
-impl DirPlan {
-    pub fn has_work(&self) -> bool {
-        !self.actions.is_empty()
-    }
-}
+/// What repair will do to one scan dir.
+pub type DirPlan = crate::dir_plan::DirPlan<Action, Unfixable>;
 
 /// `a, b, c and 4 more`.
 fn list_inputs(inputs: &[String]) -> String {

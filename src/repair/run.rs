@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{apply, plan, stop_flag, Applied, DirStatus, Plan};
+use super::{apply, plan, stop_flag, Applied, Plan};
 use crate::cli::Format;
 use crate::config::RepairConfig;
 use crate::exit_codes::ExitCode;
@@ -14,12 +14,7 @@ use crate::report::{output_error, repair as render};
 pub fn run(config: &RepairConfig) -> ExitCode {
     let stop = stop_flag();
     let plan = plan(&config.roots, &config.filters, config.apply.min_idle);
-    let read_errors = !plan.walk_errors.is_empty() || plan.scan_dirs.iter().any(|d| !d.io_errors.is_empty());
-    let left_undone = plan
-        .scan_dirs
-        .iter()
-        .any(|d| !d.unfixable.is_empty() || (matches!(d.status, DirStatus::InUse(_)) && d.has_work()));
-    let mut code = plan_status(read_errors, left_undone);
+    let mut code = plan_status(plan.has_read_errors(), plan.leaves_work_undone());
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if let Err(error) = render::render_plan(&mut out, &config.output, &plan) {
