@@ -303,17 +303,10 @@ fn token_usage(working: &[usize], units: &[PyValue], cps: &CheckpointSet) -> PyV
 mod tests {
     use super::*;
     use crate::layout::CheckpointStep;
-    use crate::pyjson::parse;
-
-    fn p(s: &str) -> PyValue {
-        parse(s.as_bytes()).unwrap()
-    }
+    use crate::regen::test_support::{checkpoint_set, p};
 
     fn cps(files: &[(&str, &str)]) -> CheckpointSet {
-        CheckpointSet::from_files(
-            CheckpointStep::Enhance,
-            files.iter().map(|(n, s)| (n.to_string(), Ok(s.as_bytes().to_vec()))).collect(),
-        )
+        checkpoint_set(CheckpointStep::Enhance, files)
     }
 
     #[test]

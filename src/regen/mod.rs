@@ -24,6 +24,8 @@ mod pyops;
 pub mod results;
 pub mod salvage;
 pub mod single_file;
+#[cfg(test)]
+mod test_support;
 pub mod verified;
 
 use std::fmt;

@@ -511,18 +511,11 @@ fn note_stage1_groups(results: &[PyValue], inexact: &mut Vec<Inexact>) {
 mod tests {
     use super::*;
     use crate::layout::CheckpointStep;
-    use crate::pyjson::parse;
     use crate::regen::salvage_leading_fields;
-
-    fn p(s: &str) -> PyValue {
-        parse(s.as_bytes()).unwrap()
-    }
+    use crate::regen::test_support::{checkpoint_set, p};
 
     fn cps(files: &[(&str, &str)]) -> CheckpointSet {
-        CheckpointSet::from_files(
-            CheckpointStep::Analyze,
-            files.iter().map(|(n, s)| (n.to_string(), Ok(s.as_bytes().to_vec()))).collect(),
-        )
+        checkpoint_set(CheckpointStep::Analyze, files)
     }
 
     fn now() -> NaiveDateTime {

@@ -321,18 +321,11 @@ fn note_crosscheck_groups(all_results: &[PyValue], candidates: &[usize], inexact
 mod tests {
     use super::*;
     use crate::layout::CheckpointStep;
-    use crate::pyjson::parse;
     use crate::regen::salvage_leading_fields;
-
-    fn p(s: &str) -> PyValue {
-        parse(s.as_bytes()).unwrap()
-    }
+    use crate::regen::test_support::{checkpoint_set, p};
 
     fn cps(files: &[(&str, &str)]) -> CheckpointSet {
-        CheckpointSet::from_files(
-            CheckpointStep::Verify,
-            files.iter().map(|(n, s)| (n.to_string(), Ok(s.as_bytes().to_vec()))).collect(),
-        )
+        checkpoint_set(CheckpointStep::Verify, files)
     }
 
     fn results_doc() -> PyValue {

@@ -1,0 +1,15 @@
+//! Fixture helpers the rebuild modules' unit tests share.
+
+use super::CheckpointSet;
+use crate::layout::CheckpointStep;
+use crate::pyjson::{parse, PyValue};
+
+/// A document from JSON text that must parse.
+pub fn p(s: &str) -> PyValue {
+    parse(s.as_bytes()).unwrap()
+}
+
+/// A checkpoint set of `step` from `(file name, JSON text)` pairs, as if read from a dir.
+pub fn checkpoint_set(step: CheckpointStep, files: &[(&str, &str)]) -> CheckpointSet {
+    CheckpointSet::from_files(step, files.iter().map(|(n, s)| (n.to_string(), Ok(s.as_bytes().to_vec()))).collect())
+}
