@@ -295,21 +295,7 @@ fn listing(root: &Path) -> Vec<PathBuf> {
 fn killed_repairs_leave_old_or_new_and_the_next_one_completes() {
     let kills: usize = std::env::var("SCANAUDIT_REPAIR_KILLS").ok().and_then(|s| s.parse().ok()).unwrap_or(12);
     let dir = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new("python3")
-        .arg(common::testdata("generate.py"))
-        .args(["bench", dir.path().join("big").to_str().unwrap(), "--scans", "1", "--units", "1000"])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let scan = walkdir::WalkDir::new(dir.path().join("big"))
-        .into_iter()
-        .map(|e| e.unwrap().into_path())
-        .find(|p| p.ends_with("results.json"))
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let scan = common::generated_scan(&dir.path().join("big"), 1000);
     for output in OUTPUTS {
         damage(&scan.join(output), Damage::Cut(0.6));
     }

@@ -71,6 +71,24 @@ pub fn set_age(root: &Path, age: Duration) {
     }
 }
 
+/// Generates one large current scan under `root` (`generate.py bench`, `units` units) and
+/// returns its scan dir.
+pub fn generated_scan(root: &Path, units: usize) -> PathBuf {
+    let status = std::process::Command::new("python3")
+        .arg(testdata("generate.py"))
+        .args(["bench", root.to_str().unwrap(), "--scans", "1", "--units", &units.to_string()])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run python3");
+    assert!(status.success(), "generate.py bench failed");
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .map(|e| e.expect("walk").into_path())
+        .find(|p| p.ends_with("results.json"))
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .expect("a scan dir with results.json")
+}
+
 /// Runs `check --format json` and returns the exit code and the document.
 pub fn check_json(args: &[&str]) -> (i32, Value) {
     let output = scanaudit().arg("check").args(args).args(["--format", "json"]).output().expect("run");

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::common::{code, testdata};
+use super::common::{code, generated_scan};
 use super::files_of;
 
 /// Fixed, long ago: `_summary.json` timestamps come from the legacy files' mtimes, so the
@@ -26,21 +26,7 @@ fn read_json(path: &Path) -> Value {
 
 /// A generated current scan, turned into what older OpenAnt left behind.
 fn old_big_scan(root: &Path) -> PathBuf {
-    let status = Command::new("python3")
-        .arg(testdata("generate.py"))
-        .args(["bench", root.to_str().unwrap(), "--scans", "1", "--units", "500"])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let scan = walkdir::WalkDir::new(root)
-        .into_iter()
-        .map(|e| e.unwrap().into_path())
-        .find(|p| p.ends_with("results.json"))
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let scan = generated_scan(root, 500);
 
     // The fork's single-file analyze checkpoint (d3b1b84), instead of the per-unit dir.
     let results = read_json(&scan.join("results.json"));
