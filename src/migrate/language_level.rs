@@ -26,7 +26,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{MigrationAction, Planned, Step, Unfixable, MIGRATIONS};
+use super::{MigrationAction, Planned, Step, Unfixable};
 use crate::backup::STATE_DIR;
 use crate::layout::{file_name, temp_names, LANGUAGES};
 use crate::pyjson::{self, PyValue};
@@ -39,7 +39,9 @@ const RUN_DIR_FILES: &[&str] = &["meta.json"];
 /// The files whose `metadata.generator` names the parser, in the order they move (last).
 const DATASETS: &[&str] = &["dataset_enhanced.json", "dataset.json"];
 
-pub fn plan(scan_dir: &Path) -> Planned {
+/// `earlier`: what the migrations before this one planned for `scan_dir`; their steps run
+/// first, on the old paths, so the entries they create, move or retire are accounted for.
+pub fn plan(scan_dir: &Path, earlier: &[MigrationAction]) -> Planned {
     let mut planned = Planned::default();
     // The rule check's `legacy-layout` uses: a scan dir right under `scans/`.
     if scan_dir.parent().map(file_name).as_deref() != Some("scans") {
@@ -52,7 +54,9 @@ pub fn plan(scan_dir: &Path) -> Planned {
             return planned;
         }
     };
-    apply_earlier_migrations(scan_dir, &mut entries);
+    for step in earlier.iter().flat_map(|a| &a.steps) {
+        apply_step(scan_dir, step, &mut entries);
+    }
     let mut left = Vec::new();
     entries.retain(|name, kind| {
         let stays = stays_in_run_dir(name, *kind);
@@ -157,18 +161,6 @@ fn list(dir: &Path) -> io::Result<BTreeMap<OsString, Kind>> {
         entries.insert(item.file_name(), kind);
     }
     Ok(entries)
-}
-
-/// Updates the top-level names of `scan_dir` with what the migrations applied before this one
-/// will create, move and retire there: their steps run first, on the old paths.
-fn apply_earlier_migrations(scan_dir: &Path, entries: &mut BTreeMap<OsString, Kind>) {
-    for migration in MIGRATIONS.iter().take_while(|m| m.id != ID) {
-        for action in (migration.planner)(scan_dir).actions {
-            for step in &action.steps {
-                apply_step(scan_dir, step, entries);
-            }
-        }
-    }
 }
 
 /// The top-level name a path inside `scan_dir` is under, and whether the path is that entry.
@@ -360,6 +352,17 @@ fn project_language(path: &Path) -> Result<Option<String>, SourceError> {
 mod tests {
     use super::*;
     use crate::migrate::enhance_dir::{ENHANCE_DIR, FORK_DIR};
+    use crate::migrate::MIGRATIONS;
+
+    /// This planner as `migrate` runs it: after the migrations before it, given their actions.
+    fn plan(scan_dir: &Path) -> Planned {
+        let mut earlier = Vec::new();
+        for migration in MIGRATIONS.iter().take_while(|m| m.id != ID) {
+            let planned = (migration.planner)(scan_dir, &earlier);
+            earlier.extend(planned.actions);
+        }
+        super::plan(scan_dir, &earlier)
+    }
 
     /// `<tmp>/projects/proj/scans/abc1234def0/` with project.json saying `project_language`.
     struct Run {

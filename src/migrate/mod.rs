@@ -43,8 +43,11 @@ pub struct Migration {
     pub id: &'static str,
     /// One line: what it upgrades.
     pub description: &'static str,
+    /// Plans one scan dir, given the actions the migrations before it planned there (their
+    /// steps run first, so a planner whose work depends on the dir's final contents, like the
+    /// language-level move, sees them without planning them again).
     #[serde(skip)]
-    pub planner: fn(&Path) -> Planned,
+    pub planner: fn(&Path, &[MigrationAction]) -> Planned,
 }
 
 /// Every migration, in the order they are applied to a scan dir. The order matters:
@@ -55,27 +58,27 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         id: enhance_dir::ID,
         description: "rename the fork's dataset_enhanced_checkpoint_checkpoints/ to enhance_checkpoints/ (merged when both exist)",
-        planner: enhance_dir::plan,
+        planner: |dir, _| enhance_dir::plan(dir),
     },
     Migration {
         id: single_file_checkpoints::ID,
         description: "split single-file checkpoints (analyze_checkpoint.json, verify_checkpoint.json, whole-dataset enhance checkpoints) into per-unit {step}_checkpoints/ dirs",
-        planner: single_file_checkpoints::plan,
+        planner: |dir, _| single_file_checkpoints::plan(dir),
     },
     Migration {
         id: cp1252::ID,
         description: "re-encode files written as cp1252 on Windows (before 3cdca87) as UTF-8",
-        planner: cp1252::plan,
+        planner: |dir, _| cp1252::plan(dir),
     },
     Migration {
         id: renamed_fields::ID,
         description: "old field forms (primary_origin.enhanced, is_enhanced, string agent_context.error): current OpenAnt reads them as they are, so nothing is rewritten",
-        planner: renamed_fields::plan,
+        planner: |dir, _| renamed_fields::plan(dir),
     },
     Migration {
         id: file_modes::ID,
         description: "give outputs written at mode 0600 the mode 0666 & ~umask",
-        planner: file_modes::plan,
+        planner: |dir, _| file_modes::plan(dir),
     },
     Migration {
         id: language_level::ID,

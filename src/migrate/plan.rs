@@ -28,7 +28,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
     let mut unfixable = Vec::new();
     let mut io_errors = Vec::new();
     for migration in MIGRATIONS {
-        let planned = (migration.planner)(dir);
+        let planned = (migration.planner)(dir, &actions);
         actions.extend(planned.actions);
         unfixable.extend(planned.unfixable);
         io_errors.extend(planned.io_errors);
