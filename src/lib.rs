@@ -13,6 +13,7 @@ pub mod config;
 pub mod consistency;
 pub mod cp1252;
 pub mod dir_plan;
+pub mod era;
 pub mod exit_codes;
 pub mod finding;
 pub mod layout;

@@ -1,0 +1,438 @@
+//! Which OpenAnt wrote a scan dir, told from markers on disk (issue 11; the table with sources
+//! is `docs/openant-eras.md`). Eras are data: every fact here names its era, and a rule that
+//! differs between eras asks this module, never hard-codes a guess.
+//!
+//! A scan dir is not of one era: OpenAnt resumes old scan dirs, so a verify run of today's
+//! OpenAnt over analyze checkpoints of May's is normal. [`DirEra`] therefore collects every
+//! marker seen, and rules ask what they need ("did today's writer write here?", "does this
+//! output carry a marker no known OpenAnt writes?").
+//!
+//! Markers come in two kinds:
+//! * names ([`name_marker`]): `_fingerprint.json`, `llm_reach_checkpoints/`, archives OpenAnt
+//!   leaves on purpose, the `.tmp-XXXXXXXX.tmp` temp, a `meta.json` inside the scan dir;
+//! * keys ([`key_markers`]): top-level keys and metric names of the outputs. A key that only
+//!   today's writers write marks [`Era::IdentityGate`]; a key that *no* known era writes marks
+//!   a newer OpenAnt than scanaudit knows ([`Marker::unknown`]), whose builder scanaudit
+//!   cannot know: check says so and repair leaves that output alone.
+
+use std::fmt;
+
+use crate::layout::FileKind;
+
+/// The OpenAnt lines and versions whose on-disk formats differ (spec/openant-layout.md §5,
+/// spec/openant-current.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Era {
+    /// Upstream from 0d729f6 to d710b90 (2026-02-26 .. 2026-04-14): no checkpoint dirs.
+    UpstreamEarly,
+    /// Upstream from d710b90 to 368b559 and the fix branch (2026-04-14 .. 2026-05-14):
+    /// per-unit checkpoint dirs, the formats of spec/openant-layout.md §1-§4.
+    Checkpoints,
+    /// The fork's master line (2026-03-19 .. 2026-04-29, spec §5.2).
+    Fork,
+    /// Upstream after 2026-05-13 (spec/openant-current.md): the `write_json` writer (0600,
+    /// `.tmp-XXXXXXXX.tmp`), identity sidecars, three-state records, `provider`.
+    IdentityGate,
+}
+
+impl Era {
+    pub fn id(self) -> &'static str {
+        match self {
+            Era::UpstreamEarly => "upstream-early",
+            Era::Checkpoints => "checkpoints",
+            Era::Fork => "fork",
+            Era::IdentityGate => "identity-gate",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Era::UpstreamEarly => "upstream OpenAnt before d710b90 (no checkpoint dirs)",
+            Era::Checkpoints => "upstream OpenAnt from d710b90 to 2026-05-13",
+            Era::Fork => "the OpenAnt fork's master line",
+            Era::IdentityGate => "upstream OpenAnt after 2026-05-13 (identity-gate era)",
+        }
+    }
+}
+
+impl fmt::Display for Era {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// One thing on disk that tells who wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Marker {
+    /// `None`: no known OpenAnt writes this (a newer one than scanaudit knows).
+    pub era: Option<Era>,
+    /// The path below the scan dir it was seen at.
+    pub rel: String,
+    /// What it is, in words: `key "provider"`, `identity sidecar _fingerprint.json`.
+    pub what: String,
+}
+
+impl Marker {
+    pub fn unknown(&self) -> bool {
+        self.era.is_none()
+    }
+}
+
+impl fmt::Display for Marker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} in {}", self.what, self.rel)
+    }
+}
+
+/// The identity sidecar of a gated checkpoint dir (PR #244): never a unit checkpoint.
+pub const FINGERPRINT_FILE: &str = "_fingerprint.json";
+/// The run summary of a checkpoint dir (§2.4): never a unit checkpoint.
+pub const SUMMARY_FILE: &str = "_summary.json";
+/// `_RESERVED_FILES` of today's `core/checkpoint.py`: files in a checkpoint dir that are not
+/// unit checkpoints. Older OpenAnt knew only `_summary.json`, and it skipped the sidecar
+/// anyway (no `id`), so the rule holds for every era.
+pub const RESERVED_CHECKPOINT_FILES: &[&str] = &[SUMMARY_FILE, FINGERPRINT_FILE];
+
+/// The checkpoint dirs today's OpenAnt gates with an identity sidecar.
+pub const GATED_CHECKPOINT_DIRS: &[&str] = &["analyze_checkpoints", "verify_checkpoints", "llm_reach_checkpoints"];
+
+/// Whether `name` is a checkpoint dir OpenAnt moved aside on an identity mismatch:
+/// `<step>_checkpoints.superseded-<8 hex>[-n]`. An archive: healthy, never read again.
+pub fn is_superseded_checkpoint_dir(name: &str) -> bool {
+    let Some((dir, suffix)) = name.split_once(".superseded-") else { return false };
+    if !dir.ends_with("_checkpoints") {
+        return false;
+    }
+    let (hex, n) = match suffix.split_once('-') {
+        Some((hex, n)) => (hex, Some(n)),
+        None => (suffix, None),
+    };
+    hex.len() == 8
+        && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        && n.is_none_or(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Whether `name` is a results file `_archive_stale_results` moved aside:
+/// `results__<8 hex>.json` or `results__legacy.json`. An archive: healthy.
+pub fn is_archived_results(name: &str) -> bool {
+    let Some(tag) = name.strip_prefix("results__").and_then(|n| n.strip_suffix(".json")) else {
+        return false;
+    };
+    tag == "legacy" || (tag.len() == 8 && tag.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+}
+
+/// The temp today's `utilities/file_io.write_json` leaves when killed: `mkstemp(prefix=".tmp-",
+/// suffix=".tmp")`, 8 characters of mkstemp's alphabet `[a-z0-9_]`.
+pub fn is_write_json_temp(name: &str) -> bool {
+    name.strip_prefix(".tmp-")
+        .and_then(|n| n.strip_suffix(".tmp"))
+        .is_some_and(|r| r.len() == 8 && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'))
+}
+
+/// The marker a path below the scan dir carries by its name alone, if any. `rel` uses `/`.
+pub fn name_marker(rel: &str, is_dir: bool) -> Option<Marker> {
+    let (parent, name) = match rel.rsplit_once('/') {
+        Some((parent, name)) => (Some(parent), name),
+        None => (None, rel),
+    };
+    let marker = |era: Era, what: &str| Some(Marker { era: Some(era), rel: rel.to_string(), what: what.to_string() });
+    if is_dir {
+        return match name {
+            "llm_reach_checkpoints" if parent.is_none() => marker(Era::IdentityGate, "LLM reachability checkpoint dir"),
+            n if parent.is_none() && is_superseded_checkpoint_dir(n) => {
+                marker(Era::IdentityGate, "superseded checkpoint dir (identity mismatch archive)")
+            }
+            "dataset_enhanced_checkpoint_checkpoints" if parent.is_none() => {
+                marker(Era::Fork, "the fork's enhance checkpoint dir")
+            }
+            "verify_explanations" if parent.is_none() => marker(Era::Fork, "the fork's verify explanations"),
+            _ => None,
+        };
+    }
+    match (parent, name) {
+        (Some(dir), FINGERPRINT_FILE) if dir.ends_with("_checkpoints") && !dir.contains('/') => {
+            marker(Era::IdentityGate, "identity sidecar _fingerprint.json")
+        }
+        (None, n) if is_archived_results(n) => marker(Era::IdentityGate, "archived results (analyze identity change)"),
+        (_, n) if is_write_json_temp(n) => marker(Era::IdentityGate, "write_json temp .tmp-XXXXXXXX.tmp"),
+        (None, "analyze_checkpoint.json" | "verify_checkpoint.json" | "dataset_enhanced_checkpoint.json") => {
+            marker(Era::Fork, "the fork's single-file checkpoint")
+        }
+        _ => None,
+    }
+}
+
+/// The marker of a `meta.json` directly inside a language-level scan dir
+/// (`scans/<sha>/<language>/meta.json`, #664): today's Go CLI writes one per language. Before
+/// the language level existed (3b9ceeb) the scan dir *was* the run dir, and its `meta.json` is
+/// the run-dir one, so the caller says which layout the scan dir has.
+pub fn scan_dir_meta_marker(language_level: bool) -> Option<Marker> {
+    language_level.then(|| Marker {
+        era: Some(Era::IdentityGate),
+        rel: "meta.json".to_string(),
+        what: "per-language meta.json (#664)".to_string(),
+    })
+}
+
+/// Keys of one output, by the era that writes them. A key in none of these lists is written by
+/// no OpenAnt scanaudit knows.
+struct KeyTable {
+    kind: FileKind,
+    /// Written by every era that writes this output (or by old eras only).
+    common: &'static [&'static str],
+    /// Written only by the fork.
+    fork: &'static [&'static str],
+    /// Written only by today's OpenAnt.
+    identity_gate: &'static [&'static str],
+    /// Prefixes of key families today's OpenAnt writes (`manual_*`).
+    identity_gate_prefixes: &'static [&'static str],
+}
+
+const TOP_LEVEL_KEYS: &[KeyTable] = &[
+    KeyTable {
+        kind: FileKind::Results,
+        common: &["dataset", "model", "timestamp", "metrics", "results", "code_by_route"],
+        fork: &[],
+        identity_gate: &["provider", "analyze_fingerprint"],
+        identity_gate_prefixes: &[],
+    },
+    KeyTable {
+        kind: FileKind::ResultsVerified,
+        common: &["dataset", "model", "timestamp", "verify", "metrics", "results", "confirmed_findings"],
+        fork: &["code_by_route"],
+        identity_gate: &[],
+        identity_gate_prefixes: &[],
+    },
+    KeyTable {
+        kind: FileKind::PipelineOutput,
+        // The report module's hand-written variant (§5.3) adds `false_positives`.
+        common: &[
+            "repository",
+            "analysis_date",
+            "application_type",
+            "pipeline_stats",
+            "results",
+            "findings",
+            "diff",
+            "false_positives",
+        ],
+        fork: &[],
+        identity_gate: &[
+            "per_language",
+            "parse_errors",
+            "excluded_languages",
+            "degraded",
+            "coverage",
+            "discovery",
+            "context_source",
+            "threat_model_sha256",
+            "threat_model_warnings",
+        ],
+        identity_gate_prefixes: &["manual_"],
+    },
+];
+
+const METRIC_KEYS: &[KeyTable] = &[
+    KeyTable {
+        kind: FileKind::Results,
+        common: &["total", "vulnerable", "bypassable", "inconclusive", "protected", "safe", "errors"],
+        fork: &["insufficient_context"],
+        identity_gate: &["enhance_unclassified_analyzed"],
+        identity_gate_prefixes: &[],
+    },
+    KeyTable {
+        kind: FileKind::ResultsVerified,
+        common: &["total", "vulnerable", "bypassable", "inconclusive", "protected", "safe", "errors"],
+        fork: &["insufficient_context"],
+        identity_gate: &["needs_review"],
+        identity_gate_prefixes: &[],
+    },
+];
+
+/// Metric names upstream's issue tracker dates to versions after the newest code that could
+/// be read (#509, #622): known by name, but how they are counted is not, so an output carrying
+/// them cannot be rebuilt. They are reported like any unknown key.
+pub const UNREAD_NEWER_METRICS: &[&str] = &["disagreed_inconclusive", "disagreed_protected"];
+
+fn marker_for_key(table: Option<&KeyTable>, key: &str, rel: &str, what: &str) -> Option<Marker> {
+    let table = table?;
+    let era = if table.common.contains(&key) {
+        return None;
+    } else if table.fork.contains(&key) {
+        Some(Era::Fork)
+    } else if table.identity_gate.contains(&key) || table.identity_gate_prefixes.iter().any(|p| key.starts_with(p)) {
+        Some(Era::IdentityGate)
+    } else {
+        None
+    };
+    Some(Marker { era, rel: rel.to_string(), what: format!("{what} \"{key}\"") })
+}
+
+/// The markers an output's top-level keys and metric names carry: today's keys mark
+/// [`Era::IdentityGate`], the fork's mark [`Era::Fork`], keys no known era writes are
+/// [`Marker::unknown`]. Kinds without era-specific keys give nothing.
+pub fn key_markers<'k>(
+    kind: FileKind,
+    rel: &str,
+    top_level_keys: impl IntoIterator<Item = &'k str>,
+    metric_keys: impl IntoIterator<Item = &'k str>,
+) -> Vec<Marker> {
+    let top = TOP_LEVEL_KEYS.iter().find(|t| t.kind == kind);
+    let metrics = METRIC_KEYS.iter().find(|t| t.kind == kind);
+    let mut markers: Vec<Marker> =
+        top_level_keys.into_iter().filter_map(|k| marker_for_key(top, k, rel, "top-level key")).collect();
+    markers.extend(metric_keys.into_iter().filter_map(|k| marker_for_key(metrics, k, rel, "metric")));
+    markers
+}
+
+/// Step report statuses, by era (`core/step_report.py`): May's OpenAnt wrote `success` and
+/// `error` only.
+pub const STEP_STATUSES: &[&str] = &["success", "error"];
+pub const IDENTITY_GATE_STEP_STATUSES: &[&str] = &["partial", "interrupted", "skipped"];
+
+/// The marker a step report's `status` carries.
+pub fn step_status_marker(status: &str, rel: &str) -> Option<Marker> {
+    if STEP_STATUSES.contains(&status) {
+        return None;
+    }
+    let era = IDENTITY_GATE_STEP_STATUSES.contains(&status).then_some(Era::IdentityGate);
+    Some(Marker { era, rel: rel.to_string(), what: format!("step status \"{status}\"") })
+}
+
+/// The identity sidecar scheme versions scanaudit knows (`core/backend_identity.py`).
+pub const FINGERPRINT_SCHEME_VERSIONS: &[i64] = &[2];
+
+/// Everything one scan dir's markers say.
+#[derive(Debug, Clone, Default)]
+pub struct DirEra {
+    markers: Vec<Marker>,
+}
+
+impl DirEra {
+    pub fn new() -> DirEra {
+        DirEra::default()
+    }
+
+    pub fn add(&mut self, marker: Marker) {
+        if !self.markers.contains(&marker) {
+            self.markers.push(marker);
+        }
+    }
+
+    pub fn extend(&mut self, markers: impl IntoIterator<Item = Marker>) {
+        for marker in markers {
+            self.add(marker);
+        }
+    }
+
+    /// Whether any marker says `era` wrote something here.
+    pub fn has(&self, era: Era) -> bool {
+        self.markers.iter().any(|m| m.era == Some(era))
+    }
+
+    /// Today's writer wrote at least one file here.
+    pub fn identity_gate(&self) -> bool {
+        self.has(Era::IdentityGate)
+    }
+
+    /// Markers no known OpenAnt writes, sorted: a newer OpenAnt than scanaudit knows.
+    pub fn unknown(&self) -> Vec<&Marker> {
+        let mut unknown: Vec<&Marker> = self.markers.iter().filter(|m| m.unknown()).collect();
+        unknown.sort();
+        unknown
+    }
+
+    pub fn markers(&self) -> &[Marker] {
+        &self.markers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn era_of(rel: &str, is_dir: bool) -> Option<Option<Era>> {
+        name_marker(rel, is_dir).map(|m| m.era)
+    }
+
+    #[test]
+    fn names_tell_todays_openant() {
+        assert_eq!(era_of("analyze_checkpoints/_fingerprint.json", false), Some(Some(Era::IdentityGate)));
+        assert_eq!(era_of("llm_reach_checkpoints", true), Some(Some(Era::IdentityGate)));
+        assert_eq!(era_of("analyze_checkpoints.superseded-0a1b2c3d", true), Some(Some(Era::IdentityGate)));
+        assert_eq!(era_of("verify_checkpoints.superseded-0a1b2c3d-2", true), Some(Some(Era::IdentityGate)));
+        assert_eq!(era_of("results__0a1b2c3d.json", false), Some(Some(Era::IdentityGate)));
+        assert_eq!(era_of("results__legacy.json", false), Some(Some(Era::IdentityGate)));
+        assert_eq!(era_of(".tmp-k3j_a9xq.tmp", false), Some(Some(Era::IdentityGate)));
+        assert_eq!(era_of("analyze_checkpoints/.tmp-k3j_a9xq.tmp", false), Some(Some(Era::IdentityGate)));
+        assert_eq!(scan_dir_meta_marker(true).map(|m| m.era), Some(Some(Era::IdentityGate)));
+        assert_eq!(scan_dir_meta_marker(false), None);
+        assert_eq!(era_of("analyze_checkpoint.json", false), Some(Some(Era::Fork)));
+    }
+
+    #[test]
+    fn near_misses_mark_nothing() {
+        for (rel, dir) in [
+            ("analyze_checkpoints.superseded-0A1B2C3D", true),
+            ("analyze_checkpoints.superseded-0a1b2c3", true),
+            ("analyze_checkpoints.superseded-0a1b2c3d-", true),
+            ("notes.superseded-0a1b2c3d", true),
+            ("results__0a1b2c3.json", false),
+            ("results__LEGACY.json", false),
+            (".tmp-K3J_A9XQ.tmp", false),
+            (".tmp-results.json-k3j_a9xq.json", false),
+            ("_fingerprint.json", false),
+            ("meta.json", false),
+            ("report/meta.json", false),
+            ("results.json", false),
+        ] {
+            assert_eq!(era_of(rel, dir), None, "{rel}");
+        }
+    }
+
+    #[test]
+    fn keys_tell_eras_and_unknown_keys_a_newer_openant() {
+        let m = key_markers(
+            FileKind::Results,
+            "results.json",
+            ["dataset", "model", "provider", "metrics", "analyze_fingerprint", "brand_new"],
+            ["total", "enhance_unclassified_analyzed", "insufficient_context"],
+        );
+        let eras: Vec<(Option<Era>, &str)> = m.iter().map(|m| (m.era, m.what.as_str())).collect();
+        assert_eq!(
+            eras,
+            [
+                (Some(Era::IdentityGate), "top-level key \"provider\""),
+                (Some(Era::IdentityGate), "top-level key \"analyze_fingerprint\""),
+                (None, "top-level key \"brand_new\""),
+                (Some(Era::IdentityGate), "metric \"enhance_unclassified_analyzed\""),
+                (Some(Era::Fork), "metric \"insufficient_context\""),
+            ]
+        );
+        let m = key_markers(FileKind::ResultsVerified, "results_verified.json", [], ["disagreed_inconclusive"]);
+        assert!(m[0].unknown());
+        let m = key_markers(FileKind::PipelineOutput, "pipeline_output.json", ["manual_source", "context_source"], []);
+        assert!(m.iter().all(|m| m.era == Some(Era::IdentityGate)));
+        assert!(key_markers(FileKind::Dataset, "dataset.json", ["whatever"], []).is_empty());
+    }
+
+    #[test]
+    fn step_statuses() {
+        assert_eq!(step_status_marker("success", "x").map(|m| m.era), None);
+        assert_eq!(step_status_marker("partial", "x").map(|m| m.era), Some(Some(Era::IdentityGate)));
+        assert_eq!(step_status_marker("exploded", "x").map(|m| m.era), Some(None));
+    }
+
+    #[test]
+    fn a_dir_collects_markers_once() {
+        let mut era = DirEra::new();
+        era.extend(name_marker("results__legacy.json", false));
+        era.extend(name_marker("results__legacy.json", false));
+        era.extend(step_status_marker("exploded", "scan.report.json"));
+        assert!(era.identity_gate());
+        assert!(!era.has(Era::Fork));
+        assert_eq!(era.markers().len(), 2);
+        assert_eq!(era.unknown().len(), 1);
+        assert_eq!(era.unknown()[0].to_string(), "step status \"exploded\" in scan.report.json");
+    }
+}
