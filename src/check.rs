@@ -59,6 +59,8 @@ enum CodePage {
     Cp1252,
     /// Decodes as cp1252 into a damaged document: repair's business.
     Cp1252Damaged(Problem),
+    /// UTF-8 with damaged bytes: it holds valid multibyte characters, so it is not cp1252.
+    DamagedUtf8,
     /// Not cp1252 either.
     Neither,
 }
@@ -340,6 +342,7 @@ fn code_page_of_json(path: &Path, kind: FileKind, size: u64) -> Option<CodePage>
         Verdict::Convert(_) => Some(CodePage::Cp1252),
         Verdict::Damaged(problem) => Some(CodePage::Cp1252Damaged(problem)),
         Verdict::Undefined(_) => Some(CodePage::Neither),
+        Verdict::DamagedUtf8 { .. } => Some(CodePage::DamagedUtf8),
         // Changed since it was validated.
         Verdict::Utf8 => None,
     }
@@ -442,6 +445,9 @@ fn file_findings(file: &Examined, validation: &Validation) -> Vec<Finding> {
                 "; it decodes as cp1252 (written on Windows before 3cdca87) but is damaged besides: {}: {}",
                 damage.kind, damage.message
             )),
+            Some(CodePage::DamagedUtf8) => message.push_str(
+                "; the rest of the file is UTF-8 (it holds valid multibyte characters), so these are damaged bytes, not a Windows code page",
+            ),
             Some(CodePage::Neither) | None => {}
         }
         return vec![Finding::new(*kind, &file.path, message)

@@ -47,6 +47,40 @@ pub fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, Undefined> {
     Ok(text)
 }
 
+/// Where the first *valid* UTF-8 multibyte sequence starts in `bytes`, if there is one.
+///
+/// Text a cp1252 stream wrote almost never holds one: a valid sequence needs a lead byte
+/// (`Â`..`ô`) followed by exactly the right number of continuation bytes (`\x80`..`\xBF`,
+/// mostly punctuation and symbols in cp1252), as in the mojibake `Ã©`. A file holding one is a
+/// UTF-8 file whose other bytes are damaged (a multibyte character cut by a torn write or a bit
+/// flip), and re-encoding it as if it were cp1252 would turn every character into mojibake
+/// (issue 12). So cp1252 is proven positively: not UTF-8, every byte defined in cp1252, and no
+/// valid UTF-8 multibyte sequence anywhere.
+pub fn first_utf8_multibyte(bytes: &[u8]) -> Option<usize> {
+    let mut rest = bytes;
+    let mut base = 0;
+    loop {
+        let (valid, skip) = match std::str::from_utf8(rest) {
+            Ok(text) => (text, None),
+            Err(error) => {
+                // The first `valid_up_to` bytes are valid UTF-8 by the error's contract.
+                let valid = std::str::from_utf8(&rest[..error.valid_up_to()]).unwrap_or("");
+                (valid, Some(error.valid_up_to() + error.error_len().unwrap_or(rest.len() - error.valid_up_to())))
+            }
+        };
+        if let Some(at) = valid.bytes().position(|b| !b.is_ascii()) {
+            return Some(base + at);
+        }
+        match skip {
+            Some(skip) if skip < rest.len() => {
+                rest = &rest[skip..];
+                base += skip;
+            }
+            _ => return None,
+        }
+    }
+}
+
 /// A file OpenAnt wrote through a text stream with non-ASCII text in it, so in cp1252 on
 /// Windows before 3cdca87.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +112,10 @@ pub enum Verdict {
     Convert(Vec<u8>),
     /// JSON that decodes cleanly as cp1252 into a damaged document: repair's business.
     Damaged(Problem),
+    /// Not UTF-8, but holding valid UTF-8 multibyte characters (at `multibyte`): UTF-8 text
+    /// with damaged bytes (at `invalid`), never cp1252. Re-encoding it would garble every
+    /// character; it is damage, repair's business.
+    DamagedUtf8 { invalid: usize, multibyte: usize },
     /// Not cp1252 either.
     Undefined(Undefined),
 }
@@ -88,8 +126,12 @@ pub enum Verdict {
 /// text stream, so the UTF-8 encoding of the decoded text is byte for byte what the same
 /// writer produces through a UTF-8 stream: the document is never re-serialized.
 pub fn judge(bytes: &[u8], raw: RawText, shape: &Shape) -> Verdict {
-    if std::str::from_utf8(bytes).is_ok() {
-        return Verdict::Utf8;
+    let invalid = match std::str::from_utf8(bytes) {
+        Ok(_) => return Verdict::Utf8,
+        Err(error) => error.valid_up_to(),
+    };
+    if let Some(multibyte) = first_utf8_multibyte(bytes) {
+        return Verdict::DamagedUtf8 { invalid, multibyte };
     }
     let text = match decode(bytes) {
         Ok(text) => text.into_owned().into_bytes(),
@@ -113,14 +155,18 @@ pub enum Sniffed {
     Neither,
 }
 
-/// Reads `reader` to the end in bounded memory (or until the answer is known) and says what
-/// its bytes are. For files `check` does not otherwise read, so no copy is kept.
+/// Reads `reader` to the end in bounded memory and says what its bytes are, by the same
+/// rules as [`judge`]: cp1252 only when not UTF-8, every byte defined in cp1252 and no valid
+/// UTF-8 multibyte sequence anywhere. For files `check` does not otherwise read, so no copy
+/// is kept.
 pub fn sniff(mut reader: impl Read) -> io::Result<Sniffed> {
     const CHUNK: usize = 64 * 1024;
     let mut buf = vec![0u8; CHUNK + 3];
-    // Bytes of a UTF-8 character cut by the end of the previous read.
+    // Bytes of a UTF-8 character possibly cut by the end of the previous read.
     let mut carried = 0;
     let mut utf8 = true;
+    let mut undefined = false;
+    let mut multibyte = false;
     loop {
         let n = match reader.read(&mut buf[carried..]) {
             Ok(0) => break,
@@ -128,62 +174,43 @@ pub fn sniff(mut reader: impl Read) -> io::Result<Sniffed> {
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
             Err(error) => return Err(error),
         };
-        if buf[carried..carried + n].iter().any(|&b| is_undefined(b)) {
-            if !utf8 {
-                return Ok(Sniffed::Neither);
-            }
-            // Undefined in cp1252, but each may still be a UTF-8 continuation byte.
-            return rest_is_utf8(&mut reader, &mut buf, carried + n).map(|ok| {
-                if ok {
-                    Sniffed::Utf8
-                } else {
-                    Sniffed::Neither
-                }
-            });
+        let end = carried + n;
+        // Undefined bytes are counted where they first arrive (never in the carried part).
+        undefined |= buf[carried..end].iter().any(|&b| is_undefined(b));
+        // Split off an incomplete but so far valid sequence at the end; it is judged with the
+        // next read. Everything before it is judged now.
+        let keep = incomplete_tail(&buf[..end]);
+        let judged = &buf[..end - keep];
+        utf8 &= std::str::from_utf8(judged).is_ok();
+        multibyte |= first_utf8_multibyte(judged).is_some();
+        if multibyte && !utf8 {
+            // Damaged UTF-8: nothing later can make it UTF-8 or cp1252.
+            return Ok(Sniffed::Neither);
         }
-        if utf8 {
-            let end = carried + n;
-            match std::str::from_utf8(&buf[..end]) {
-                Ok(_) => carried = 0,
-                Err(error) if error.error_len().is_none() => {
-                    let from = error.valid_up_to();
-                    buf.copy_within(from..end, 0);
-                    carried = end - from;
-                }
-                Err(_) => {
-                    utf8 = false;
-                    carried = 0;
-                }
-            }
-        }
+        buf.copy_within(end - keep..end, 0);
+        carried = keep;
     }
-    Ok(match (utf8, carried) {
-        (true, 0) => Sniffed::Utf8,
-        // Ends in the middle of a character: not UTF-8, and nothing undefined was seen.
-        _ => Sniffed::Cp1252,
+    // A sequence still open at the end of the file is invalid UTF-8.
+    utf8 &= carried == 0;
+    Ok(match (utf8, undefined || multibyte) {
+        (true, _) => Sniffed::Utf8,
+        (false, false) => Sniffed::Cp1252,
+        (false, true) => Sniffed::Neither,
     })
 }
 
-/// Whether the `filled` bytes at the start of `buf` and the rest of `reader` are UTF-8.
-fn rest_is_utf8(reader: &mut impl Read, buf: &mut [u8], mut filled: usize) -> io::Result<bool> {
-    loop {
-        match std::str::from_utf8(&buf[..filled]) {
-            Ok(_) => filled = 0,
-            Err(error) if error.error_len().is_none() => {
-                let from = error.valid_up_to();
-                buf.copy_within(from..filled, 0);
-                filled -= from;
+/// How many bytes at the end of `bytes` start a UTF-8 sequence that is valid so far but cut
+/// short (at most 3).
+fn incomplete_tail(bytes: &[u8]) -> usize {
+    for keep in (1..=3.min(bytes.len())).rev() {
+        let tail = &bytes[bytes.len() - keep..];
+        if let Err(error) = std::str::from_utf8(tail) {
+            if error.valid_up_to() == 0 && error.error_len().is_none() {
+                return keep;
             }
-            Err(_) => return Ok(false),
         }
-        let n = match reader.read(&mut buf[filled..]) {
-            Ok(0) => return Ok(filled == 0),
-            Ok(n) => n,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(error),
-        };
-        filled += n;
     }
+    0
 }
 
 #[cfg(test)]
@@ -274,7 +301,39 @@ mod tests {
         let mut big = vec![b'a'; 64 * 1024 - 1];
         big.extend_from_slice("é".as_bytes());
         assert_eq!(sniff(big.as_slice()).unwrap(), Sniffed::Utf8);
+        // A valid multibyte character before the bad byte: damaged UTF-8, never cp1252.
         big.push(0xE9);
+        assert_eq!(sniff(big.as_slice()).unwrap(), Sniffed::Neither);
+        let mut big = vec![b'a'; 64 * 1024 - 1];
+        big.extend_from_slice(b"\xe9 caf\xe9");
         assert_eq!(sniff(big.as_slice()).unwrap(), Sniffed::Cp1252);
+    }
+
+    /// Issue 12: UTF-8 text with one multibyte character cut (`e2 9c 93` → `e2 9c`) is
+    /// damaged UTF-8. Decoded as cp1252 it would become `VÃ©rifiÃ©`.
+    #[test]
+    fn utf8_with_a_cut_character_is_not_cp1252() {
+        let mut bytes = "{\"note\": \"Vérifié — ".as_bytes().to_vec();
+        bytes.extend_from_slice(b"\xe2\x9c ok\"}");
+        assert_eq!(first_utf8_multibyte(&bytes), Some(11));
+        let raw = RawText::Json(FileKind::ResultsVerified);
+        assert_eq!(judge(&bytes, raw, &Shape::Any), Verdict::DamagedUtf8 { invalid: 24, multibyte: 11 });
+        assert_eq!(sniff(bytes.as_slice()).unwrap(), Sniffed::Neither);
+        assert_eq!(sniff(Trickle(&bytes)).unwrap(), Sniffed::Neither);
+        // The same damage in a file with no other non-ASCII text is indistinguishable from
+        // cp1252 by its bytes; only the document's health decides (see `judge`).
+        assert_eq!(first_utf8_multibyte(b"{\"a\": \"\xe2\x9c\"}"), None);
+    }
+
+    #[test]
+    fn multibyte_sequences_are_found_wherever_they_are() {
+        assert_eq!(first_utf8_multibyte(b"plain ascii"), None);
+        assert_eq!(first_utf8_multibyte(b"caf\xe9 na\xefve"), None);
+        assert_eq!(first_utf8_multibyte(b"\xff\xfe \xc3\xa9"), Some(3));
+        assert_eq!(first_utf8_multibyte("🐜".as_bytes()), Some(0));
+        // Cut at the end: not a valid sequence.
+        assert_eq!(first_utf8_multibyte(b"ab\xf0\x9f\x90"), None);
+        // Overlong and surrogate encodings are not valid UTF-8.
+        assert_eq!(first_utf8_multibyte(b"\xc0\xaf \xed\xa0\x80"), None);
     }
 }

@@ -51,6 +51,9 @@ pub fn plan(scan_dir: &Path) -> Planned {
                 "not UTF-8, and not cp1252 either: byte 0x{:02X} at offset {} has no character in cp1252, so this is not a file OpenAnt wrote on Windows; left alone",
                 undefined.byte, undefined.offset
             ))),
+            Verdict::DamagedUtf8 { invalid, multibyte } => planned.unfixable.push(unfixable(format!(
+                "not UTF-8 at offset {invalid}, but not cp1252 either: it holds valid UTF-8 multibyte characters (the first at offset {multibyte}), so it is UTF-8 text with damaged bytes; re-encoding it would garble every character; left for `scanaudit repair`"
+            ))),
             Verdict::Damaged(problem) => planned.unfixable.push(unfixable(format!(
                 "decodes as cp1252, but the document is damaged besides ({}: {}); left for `scanaudit repair`, which rebuilds it as UTF-8",
                 problem.kind, problem.message

@@ -150,3 +150,44 @@ fn a_torn_cp1252_output_is_left_to_repair() {
     assert!(on_it[0]["fix"].as_str().unwrap().starts_with("scanaudit repair "), "{:#}", on_it[0]);
     assert!(on_it[0]["message"].as_str().unwrap().contains("damaged besides"), "{:#}", on_it[0]);
 }
+
+/// Issue 12: a UTF-8 output (real non-ASCII text, `ensure_ascii=False`) with ONE multibyte
+/// character cut is damaged UTF-8, not cp1252. migrate must never re-encode it (that would turn
+/// every `é` into `Ã©`); it leaves the file byte for byte and says why, and check sends it to
+/// repair.
+#[test]
+fn utf8_with_one_cut_character_is_never_re_encoded() {
+    let tree = super::common::Tree::copy("healthy", OLD);
+    let dir = tree.path("healthy/projects/acme-webapp/scans/3f9c2e1b7a6/python");
+    let target = dir.join("results_verified.json");
+    let mut bytes = std::fs::read(&target).unwrap();
+    // The last byte of the first multibyte character goes, as a bit flip or a bad copy does.
+    let lead = bytes.iter().position(|&b| b >= 0xC2).expect("the fixture holds non-ASCII text");
+    let len = if bytes[lead] >= 0xF0 {
+        4
+    } else if bytes[lead] >= 0xE0 {
+        3
+    } else {
+        2
+    };
+    bytes.remove(lead + len - 1);
+    assert!(String::from_utf8_lossy(&bytes[lead + len..]).chars().any(|c| !c.is_ascii()), "more text follows");
+    std::fs::write(&target, &bytes).unwrap();
+    set_age(&target, OLD);
+
+    let (status, doc) = migrate_json(&[dir.to_str().unwrap(), "--yes"]);
+    assert_eq!(std::fs::read(&target).unwrap(), bytes, "migrate changed the file: {doc:#}");
+    let scan = &doc["scan_dirs"][0];
+    assert!(scan["actions"].as_array().unwrap().iter().all(|a| a["target"] != target.to_str().unwrap()), "{doc:#}");
+    let why = scan["unfixable"].as_array().unwrap().iter().find(|u| u["path"] == target.to_str().unwrap());
+    let why = why.unwrap_or_else(|| panic!("listed as left alone: {doc:#}"));
+    assert!(why["reason"].as_str().unwrap().contains("multibyte"), "{why:#}");
+    assert_eq!(status & 4, 4, "something is left: {doc:#}");
+
+    let (_, found) = check_findings(&dir);
+    let on_it: Vec<&Value> = found.iter().filter(|f| f["path"] == target.to_str().unwrap()).collect();
+    assert_eq!(on_it.len(), 1, "{found:#?}");
+    assert_eq!(on_it[0]["kind"], "invalid-utf8");
+    assert!(on_it[0]["fix"].as_str().unwrap().starts_with("scanaudit repair "), "{:#}", on_it[0]);
+    assert!(on_it[0]["message"].as_str().unwrap().contains("not a Windows code page"), "{:#}", on_it[0]);
+}
