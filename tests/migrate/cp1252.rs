@@ -171,7 +171,7 @@ fn utf8_with_one_cut_character_is_never_re_encoded() {
         2
     };
     bytes.remove(lead + len - 1);
-    assert!(String::from_utf8_lossy(&bytes[lead + len..]).chars().any(|c| !c.is_ascii()), "more text follows");
+    assert!(!bytes[lead + len..].is_ascii(), "more non-ASCII text follows");
     std::fs::write(&target, &bytes).unwrap();
     set_age(&target, OLD);
 
