@@ -112,13 +112,20 @@ pub fn is_superseded_checkpoint_dir(name: &str) -> bool {
         && n.is_none_or(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Whether `name` is a results file `_archive_stale_results` moved aside:
-/// `results__<8 hex>.json` or `results__legacy.json`. An archive: healthy.
+/// Whether `name` is a results file `_archive_stale_results` moved aside (docs/openant-eras.md
+/// §1.1): `results__<8 hex of the old stamp>.json` or `results__legacy.json`, with `-1`, `-2`,
+/// ... appended when the name is taken. An archive: healthy, never read again.
 pub fn is_archived_results(name: &str) -> bool {
     let Some(tag) = name.strip_prefix("results__").and_then(|n| n.strip_suffix(".json")) else {
         return false;
     };
-    tag == "legacy" || (tag.len() == 8 && tag.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+    let (tag, n) = match tag.rsplit_once('-') {
+        Some((tag, n)) => (tag, Some(n)),
+        None => (tag, None),
+    };
+    let stamp =
+        tag == "legacy" || (tag.len() == 8 && tag.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    stamp && n.is_none_or(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The temp today's `utilities/file_io.write_json` leaves when killed: `mkstemp(prefix=".tmp-",
@@ -299,8 +306,10 @@ pub fn step_status_marker(status: &str, rel: &str) -> Option<Marker> {
     Some(Marker { era, rel: rel.to_string(), what: format!("step status \"{status}\"") })
 }
 
-/// The identity sidecar scheme versions scanaudit knows (`core/backend_identity.py`).
-pub const FINGERPRINT_SCHEME_VERSIONS: &[i64] = &[2];
+/// The identity sidecar scheme versions scanaudit knows (`core/backend_identity.py@46df6fd5`,
+/// docs/openant-eras.md §1.5): 1 from PR #244 (2026-08-16), 2 from PR #572 (~2026-09-11). A
+/// scheme-1 sidecar is healthy: OpenAnt treats it as a mismatch and re-runs the phase.
+pub const FINGERPRINT_SCHEME_VERSIONS: &[i64] = &[1, 2];
 
 /// Everything one scan dir's markers say.
 #[derive(Debug, Clone, Default)]
@@ -363,6 +372,8 @@ mod tests {
         assert_eq!(era_of("verify_checkpoints.superseded-0a1b2c3d-2", true), Some(Some(Era::IdentityGate)));
         assert_eq!(era_of("results__0a1b2c3d.json", false), Some(Some(Era::IdentityGate)));
         assert_eq!(era_of("results__legacy.json", false), Some(Some(Era::IdentityGate)));
+        assert_eq!(era_of("results__0a1b2c3d-2.json", false), Some(Some(Era::IdentityGate)));
+        assert_eq!(era_of("results__legacy-1.json", false), Some(Some(Era::IdentityGate)));
         assert_eq!(era_of(".tmp-k3j_a9xq.tmp", false), Some(Some(Era::IdentityGate)));
         assert_eq!(era_of("analyze_checkpoints/.tmp-k3j_a9xq.tmp", false), Some(Some(Era::IdentityGate)));
         assert_eq!(scan_dir_meta_marker(true).map(|m| m.era), Some(Some(Era::IdentityGate)));
@@ -379,6 +390,8 @@ mod tests {
             ("notes.superseded-0a1b2c3d", true),
             ("results__0a1b2c3.json", false),
             ("results__LEGACY.json", false),
+            ("results__0a1b2c3d-.json", false),
+            ("results__0a1b2c3d-x.json", false),
             (".tmp-K3J_A9XQ.tmp", false),
             (".tmp-results.json-k3j_a9xq.json", false),
             ("_fingerprint.json", false),
