@@ -2616,8 +2616,9 @@ def sf_error_type(d):
 
 
 def sf_summary(kind, total, ts, docs):
-    """_summary.json as write_summary writes it right after a migration (phase in_progress),
-    counted and summed over the unit files the dir holds."""
+    """_summary.json as write_summary writes it right after a migration, counted and summed
+    over the unit files the dir holds. The phase is done when the files cover every unit of
+    the step's input (a finished run), else in_progress."""
     completed = errors = 0
     breakdown = {}
     tin, tout, cost = 0, 0, 0.0
@@ -2643,7 +2644,8 @@ def sf_summary(kind, total, ts, docs):
                     cost = cost + u.get(name, default)
             except TypeError:
                 pass
-    return {"step": SF_STEP[kind], "phase": "in_progress", "timestamp": ts, "total_units": total,
+    phase = "done" if total > 0 and completed + errors >= total else "in_progress"
+    return {"step": SF_STEP[kind], "phase": phase, "timestamp": ts, "total_units": total,
             "completed": completed, "errors": errors, "error_breakdown": breakdown,
             "usage": {"input_tokens": tin, "output_tokens": tout, "cost_usd": round(cost, 6)}}
 

@@ -15,7 +15,8 @@
 //! (`_save_unit_checkpoint`, `_process_and_save`, `_verify_batch_*`), keyed and named the way
 //! that writer keys it, and errored units are left out as `_migrate_legacy_checkpoint` leaves
 //! them out, so OpenAnt re-runs them. `_summary.json` is what `StepCheckpoint.write_summary`
-//! writes right after such a migration (phase `in_progress`), stamped with the legacy file's
+//! writes right after such a migration (phase `done` when the files cover every unit of the
+//! step's input, else `in_progress`), stamped with the legacy file's
 //! mtime (when the work was done) rather than the clock, so a conversion is deterministic.
 //!
 //! [`find`] reads which single files a scan dir holds (shared by `migrate`, which splits them,
@@ -554,12 +555,17 @@ pub fn convert(inputs: &LegacyInputs<'_>) -> Converted {
     Converted { kind: inputs.kind, units, errored, total_units, timestamp, summary, left_out: out.left_out, filled_in }
 }
 
-/// `_summary.json` as `StepCheckpoint.write_summary` writes it right after a migration: phase
-/// `in_progress`, the counts of the given per-unit documents classified by the step's resume
+/// `_summary.json` as `StepCheckpoint.write_summary` writes it right after a migration, the counts of the given per-unit documents classified by the step's resume
 /// rule (errors keyed as the step keys them: the enhance error type, `api` for analyze and
 /// verify), and their `usage` summed the way OpenAnt sums it (`cost_usd` rounded to 6 places).
 /// Callers that keep existing files beside converted ones pass all of them. The notes name
 /// usage values OpenAnt could not have added up.
+///
+/// The phase is `done` when the unit files cover every unit of the step's input (completed
+/// plus errored reach `total_units`): that run finished, and OpenAnt writes `done` after a
+/// finished run. Otherwise `in_progress`. An `in_progress` dir makes the Go CLI ask "Previous
+/// analyze run interrupted (7/7 completed), resume?", and answering `n` deletes the dir
+/// (`os.RemoveAll`, spec §6): never a trap to set for a finished run (issue 12).
 pub fn summary_document<'a>(
     kind: LegacyKind,
     total_units: usize,
@@ -612,7 +618,8 @@ pub fn summary_document<'a>(
     usage.insert("cost_usd".to_owned(), cost);
     let mut summary = PyObject::new();
     summary.insert("step".to_owned(), kind.summary_step().into());
-    summary.insert("phase".to_owned(), "in_progress".into());
+    let phase = if total_units > 0 && completed + errors >= total_units { "done" } else { "in_progress" };
+    summary.insert("phase".to_owned(), phase.into());
     summary.insert("timestamp".to_owned(), timestamp.into());
     summary.insert("total_units".to_owned(), total_units.into());
     summary.insert("completed".to_owned(), completed.into());
@@ -1266,6 +1273,20 @@ mod tests {
         // Before 1970 the microseconds are floored, as `st_mtime_ns // 1000` is.
         let before = UNIX_EPOCH - Duration::new(0, 1500);
         assert_eq!(summary_timestamp(before), "1969-12-31T23:59:59.999998Z");
+    }
+
+    #[test]
+    fn a_summary_is_done_only_when_the_files_cover_every_unit() {
+        let done = json(r#"{"result": {"verdict": "SAFE"}, "id": "a"}"#);
+        let errored = json(r#"{"result": {"verdict": "ERROR", "finding": "error"}, "id": "b"}"#);
+        let phase = |total: usize, docs: &[PyValue]| {
+            let (summary, _) = summary_document(LegacyKind::ForkAnalyze, total, "T", docs);
+            summary.get("phase").and_then(PyValue::as_str).unwrap().to_owned()
+        };
+        assert_eq!(phase(2, &[done.clone(), errored.clone()]), "done");
+        assert_eq!(phase(1, std::slice::from_ref(&done)), "done");
+        assert_eq!(phase(3, &[done.clone(), errored]), "in_progress");
+        assert_eq!(phase(0, &[]), "in_progress");
     }
 
     #[test]
