@@ -206,12 +206,17 @@ pub enum LockError {
     Io { path: PathBuf, source: io::Error },
 }
 
-/// Takes the single-instance lock at `path` (creating its directory), or says who has it.
+/// Takes the single-instance lock at `path`, or says who has it. Only the lock's own directory
+/// is created (`scanaudit/` in the runtime dir, `.scanaudit/` in the root), never a parent:
+/// clean must not create the root it was asked to clean (a typo'd path stays a missing path).
 pub fn lock(path: &Path) -> Result<InstanceLock, LockError> {
     use std::os::unix::fs::OpenOptionsExt;
     let io_err = |source| LockError::Io { path: path.to_path_buf(), source };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io_err)?;
+        match std::fs::create_dir(dir) {
+            Err(error) if error.kind() != io::ErrorKind::AlreadyExists => return Err(io_err(error)),
+            _ => {}
+        }
     }
     let file = std::fs::OpenOptions::new()
         .read(true)

@@ -91,12 +91,16 @@ fn check(config: &CheckConfig) -> ExitCode {
 
 fn clean(config: &CleanConfig) -> ExitCode {
     // One instance at a time; a second one exits at once, never waits (cron must not pile up).
-    let _lock = match scanaudit::clean::lock(&config.lock_path) {
-        Ok(lock) => lock,
-        Err(error) => {
-            eprintln!("scanaudit: {error}");
-            return ExitCode::OPERATIONAL;
-        }
+    // A dry run removes nothing, so it needs no lock, and writes nothing: not even a lock file.
+    let _lock = match config.dry_run {
+        true => None,
+        false => match scanaudit::clean::lock(&config.lock_path) {
+            Ok(lock) => Some(lock),
+            Err(error) => {
+                eprintln!("scanaudit: {error}");
+                return ExitCode::OPERATIONAL;
+            }
+        },
     };
     let progress = Progress::new(config.output.progress);
     let outcome = scanaudit::clean::run(config, &progress);

@@ -452,6 +452,52 @@ fn bad_durations_are_usage_errors() {
     clean_cmd(rt.path()).args(["/nonexistent", "--backups", "x"]).assert().code(16);
 }
 
+/// Issue 12: clean never creates the root it was asked to clean, and a dry run writes nothing
+/// at all, even without XDG_RUNTIME_DIR (as under cron), where the lock would go in the root.
+#[test]
+fn a_missing_root_is_an_error_and_is_never_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo/dir");
+    for dry_run in [true, false] {
+        let mut cmd = scanaudit();
+        cmd.env_remove("XDG_RUNTIME_DIR").args(["clean", typo.to_str().unwrap()]);
+        if dry_run {
+            cmd.arg("--dry-run");
+        }
+        let output = cmd.output().unwrap();
+        assert_eq!(code(&output), 8, "dry run {dry_run}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(!dir.path().join("typo").exists(), "dry run {dry_run}: clean created the root");
+    }
+}
+
+#[test]
+fn a_dry_run_writes_nothing_not_even_its_lock() {
+    let tree = Tree::copy("damaged", OLD);
+    let base = tree.path(TEMPS);
+    let before = listing_with_dirs(&base);
+    scanaudit().env_remove("XDG_RUNTIME_DIR").args(["clean", base.to_str().unwrap(), "--dry-run"]).assert().code(0);
+    assert_eq!(listing_with_dirs(&base), before);
+    assert!(!base.join(".scanaudit").exists());
+}
+
+fn listing_with_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = walkdir_paths(root);
+    paths.sort();
+    paths
+}
+
+fn walkdir_paths(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() && !path.is_symlink() {
+            out.extend(walkdir_paths(&path));
+        }
+        out.push(path);
+    }
+    out
+}
+
 #[test]
 fn an_unreadable_root_is_an_io_error_exit_8() {
     let rt = tempfile::tempdir().unwrap();
