@@ -3295,6 +3295,7 @@ def build_verify_current(sc, results_obj, be, ts):
     rows = json.loads(json.dumps(results_obj["results"]))
     cands = [r for r in rows if is_candidate(r)]
     recs = []
+    stage1_of = {}
     tin_s = tout_s = 0
     cost_s = 0.0
     for r in cands:
@@ -3303,11 +3304,11 @@ def build_verify_current(sc, results_obj, be, ts):
         stage1 = str(r.get("finding") or r.get("verdict") or "inconclusive").lower()
         if plan == "error":
             r["error"] = VERIFY_ERROR
-            r["verification"] = {"incomplete": True, "stage1_finding": stage1}
+            r["verification"] = {"incomplete": True}
             r["verification_note"] = "Verification errored: " + VERIFY_ERROR
             usage = be.usage(0, 0)
             rec = {"verification": r["verification"], "finding": r["finding"],
-                   "verification_note": r["verification_note"], "usage": usage, "error": VERIFY_ERROR}
+                   "verification_note": r["verification_note"], "error": VERIFY_ERROR, "usage": usage}
         else:
             tin, tout = sc.rng.randint(20000, 90000), sc.rng.randint(1500, 6000)
             usage = be.usage(tin, tout)
@@ -3331,7 +3332,7 @@ def build_verify_current(sc, results_obj, be, ts):
                 if correct in ("vulnerable", "bypassable"):
                     v["security_weakness"] = "%s (CWE-%d)" % (CWE[u.kind][1], CWE[u.kind][0])
             v["incomplete"] = plan == "incomplete"
-            v["stage1_finding"] = stage1
+            stage1_of[r["unit_id"]] = stage1
             note = "" if agree else "Changed from %s to %s" % (stage1, correct)
             rec = {"verification": v, "finding": stage1 if agree else correct, "verification_note": note,
                    "usage": usage}
@@ -3367,12 +3368,14 @@ def build_verify_current(sc, results_obj, be, ts):
                 confirmed += 1
             else:
                 disagreed += 1
-            a, b = SEVERITY_ORDER.index(v["stage1_finding"]), SEVERITY_ORDER.index(r["finding"])
+            a, b = SEVERITY_ORDER.index(stage1_of[r["unit_id"]]), SEVERITY_ORDER.index(r["finding"])
             down += b > a
             up += b < a
     names = checkpoint_names([rec["id"] for rec in recs])
+    # finding_verifier@03a2feee: completed = restored (non-errored) checkpoints + fresh non-errors;
+    # `incomplete` is never passed to write_summary (always 0); errors = the re-verified errors
     summary = {"step": "Verify", "phase": "done", "timestamp": utc_z(ts, 5012), "total_units": len(cands),
-               "completed": len(cands) - err - needs_review, "incomplete": needs_review, "errors": err,
+               "completed": len(cands) - err, "incomplete": 0, "errors": err,
                "error_breakdown": {"api": err} if err else {},
                "usage": usage_block(be, tin_s, tout_s, cost_s)}
     step_summary = {"findings_input": len(cands), "findings_verified": len(cands), "agreed": agreed,
@@ -3431,13 +3434,16 @@ def build_pipeline_current(sc, experiment, call_graph, step_reports, app_type, r
             vcs = "## Vulnerable Code\n\n`%s`:\n\n```%s\n%s\n```" % (file_path, fence, vcode)
         else:
             vcs = ""
-        parts = []
-        if f.get("attack_vector"):
-            parts.append(f["attack_vector"])
-        steps = "\n\n".join(parts) if parts else None
         v = f.get("verification", {})
         if not isinstance(v, dict):
             v = {}
+        parts = []
+        if f.get("attack_vector"):
+            parts.append(f["attack_vector"])
+        vexp = v.get("explanation") or f.get("verification_explanation")
+        if vexp:
+            parts.append("Verification: " + vexp)
+        steps = "\n\n".join(parts) if parts else None
         if v.get("agree", False):
             s2 = "confirmed" if f.get("exploit_path") else "agreed"
         elif v.get("incomplete"):
@@ -3453,6 +3459,12 @@ def build_pipeline_current(sc, experiment, call_graph, step_reports, app_type, r
              "location": {"file": file_path, "function": func}, "cwe_id": cwe,
              "cwe_name": f.get("cwe_name") or full.get("cwe_name", "Unknown"),
              "stage1_verdict": f.get("verdict", f.get("finding", "vulnerable")), "stage2_verdict": s2}
+        if vexp:
+            d["verification_explanation"] = vexp
+        if f.get("verification_note"):
+            d["verification_note"] = f["verification_note"]
+        if isinstance(f.get("consistency_update"), dict):
+            d["consistency_update"] = f["consistency_update"]
         if f.get("confidence") is not None:
             d["confidence"] = f["confidence"]
         if f.get("json_corrected") is not None:
@@ -3478,6 +3490,8 @@ def build_pipeline_current(sc, experiment, call_graph, step_reports, app_type, r
             for k in ("findings_input", "units_analyzed_total", "downgraded", "upgraded"):
                 if isinstance(sr["summary"].get(k), int):
                     verify_scope[k] = sr["summary"][k]
+            if sr["summary"].get("same_model_verification") is not None:
+                verify_scope["same_model_verification"] = bool(sr["summary"]["same_model_verification"])
             break
     for sr in step_reports:
         costs[sr["step"]] = {"actual": sr["cost_usd"]}
@@ -3495,7 +3509,17 @@ def build_pipeline_current(sc, experiment, call_graph, step_reports, app_type, r
              "reachability_reduction_percentage": reach.get("reduction_percentage") if reach else None,
              "reachability_warnings": []}
     stats.update(verify_scope)
-    stats.update({"units_analyzed": total - metrics.get("errors", 0), "processing_level": sc.level,
+    stage1 = {}
+    for sr in step_reports:
+        if sr["step"] == "parse" and isinstance(sr["summary"].get("total_units"), int):
+            stage1["parsed_units"] = sr["summary"]["total_units"]
+        if sr["step"] == "analyze":
+            stage1["units_analyzed"] = sr["summary"]["analyzed"]
+            stage1["stage1_errors"] = sr["summary"].get("error_count", sr["summary"]["verdicts"]["errors"])
+    stats.update(stage1)
+    if "units_analyzed" not in stats and not verify_scope:
+        stats["units_analyzed"] = total - metrics.get("errors", 0)
+    stats.update({"processing_level": sc.level,
                   "costs": costs, "durations": durations,
                   "skipped_steps": [{"step": s, "reason": why} for s, why in sc.skipped]})
     po["pipeline_stats"] = stats
@@ -3549,6 +3573,19 @@ def build_llm_reach(sc, dataset):
 # ---- the whole scan -------------------------------------------------------------------------
 
 
+def coverage_block(languages):
+    """core/scanner._collect_coverage: no parser here writes a scan_result(s).json with the
+    coverage counts, so every language is listed as without coverage data."""
+    return {"symlinks_skipped": 0, "directories_unreadable": 0, "symlink_examples": [], "unreadable_examples": [],
+            "languages_without_coverage_data": sorted(languages)}
+
+
+def discovery_block(languages):
+    """The scan's `discovery` dict ({"per_language": {...}, languages_without_discovery_data?, ...});
+    its per-language content was not read upstream, so the fixtures carry none."""
+    return {"per_language": {}, "languages_without_discovery_data": sorted(languages)}
+
+
 def unpriced_of(be):
     return [be.model] if be.price is None else None
 
@@ -3566,8 +3603,9 @@ def build_current_scan(sc, llm_reach=False, dyn_failure=None, multi=None, core_p
         sc.pj("analyzer_output.json", analyzer_output)
     else:
         dataset, analyzer_output, call_graph = build_parse(sc)
-        extra_top = None
         languages = [sc.lang]
+        extra_top = {"per_language": {}, "parse_errors": [], "excluded_languages": {}, "degraded": False,
+                     "coverage": coverage_block(languages), "discovery": discovery_block(languages)}
         sc.pj("dataset.json", dataset)
         sc.pj("analyzer_output.json", analyzer_output)
         sc.pj("call_graph.json", call_graph)
@@ -3751,8 +3789,7 @@ def build_current_scan(sc, llm_reach=False, dyn_failure=None, multi=None, core_p
             "degraded": False, "context_source": context_source,
             "openant_core_path": core_path or "~/.local/share/openant/core",
             "threat_model_warnings": [],
-            "coverage": {"symlinks_skipped": 0, "directories_unreadable": 0, "symlink_examples": [],
-                         "unreadable_examples": [], "languages_without_coverage_data": sorted(languages)}}
+            "coverage": coverage_block(languages), "discovery": discovery_block(languages)}
     unpriced = sorted({m_ for x in reports for m_ in x["token_usage"].get("unpriced_models", [])})
     tc = sum(x["cost_usd"] for x in reports)
     td = sum(x["duration_seconds"] for x in reports)
@@ -3963,8 +4000,7 @@ def gen_current_healthy(root):
                 merged_ao.setdefault(k, v)
     languages = [o[0] for o in outcomes]
     extra_top = {"per_language": per_language, "parse_errors": [], "excluded_languages": {}, "degraded": False,
-                 "coverage": {"symlinks_skipped": 0, "directories_unreadable": 0, "symlink_examples": [],
-                              "unreadable_examples": [], "languages_without_coverage_data": sorted(languages)}}
+                 "coverage": coverage_block(languages), "discovery": discovery_block(languages)}
     sc, d = current_project(P, "polyglot-shop", py_units + js_units, sha, "auto", QWEN_BE, "2026-10-06T14:00:00",
                             scan_kw=dict(seed=313, verify=False, single_shot=True, out_dir=run_auto,
                                          repo_path=repo),
