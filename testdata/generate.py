@@ -3550,7 +3550,8 @@ def build_llm_reach(sc, dataset):
         if u.entry or u.route:
             sigs.append({"unit_id": u.id, "kind": "entry_point", "confidence": "high",
                          "reason": "registered as an HTTP route handler"})
-            promoted += 1
+            # the parser already marked it: nothing to promote, dataset.json is not rewritten
+            promoted += 0 if x.get("is_entry_point") else 1
         elif u.kind in ("sql", "cmd", "path", "ssrf"):
             sigs.append({"unit_id": u.id, "kind": "external_input", "confidence": "medium",
                          "reason": "receives request-derived data from its caller"})
