@@ -3566,8 +3566,10 @@ def build_llm_reach(sc, dataset):
     summary = {"step": "llm_reach", "phase": "done", "timestamp": utc_z(sc.t0 + 58, 700112),
                "total_units": len(recs), "completed": len(recs), "incomplete": 0, "errors": 0,
                "error_breakdown": {}}
-    step_summary = {"units_reviewed": len(recs), "signals": sum(len(r["signals"]) for r in recs),
-                    "entry_points_promoted": promoted}
+    # llm-reachability.report.json summary (openant-layout.md §3.5, 368b559+)
+    step_summary = {"units_reviewed": len(recs), "signals_added": sum(len(r["signals"]) for r in recs),
+                    "entry_points_promoted": promoted, "units_touched": sum(1 for r in recs if r["signals"]),
+                    "post_filter_units": len(recs), "refilter_supported": True}
     return {names[r["id"]]: r for r in recs}, summary, step_summary, (tin_s, tout_s, cost_s)
 
 
@@ -3639,9 +3641,17 @@ def build_current_scan(sc, llm_reach=False, dyn_failure=None, multi=None, core_p
         for name, rec in rrecs.items():
             sc.pj("llm_reach_checkpoints/" + name, rec)
         sc.pj("llm_reach_checkpoints/_summary.json", rsum)
+        # the step writes llm_reachability.json and rewrites dataset.json with each unit's signals
+        signals = [s for rec in rrecs.values() for s in rec["signals"]]
+        sc.pj("llm_reachability.json", {"signals": signals})
+        for x in dataset["units"]:
+            own = [s for s in signals if s["unit_id"] == x["id"]]
+            if own:
+                x["llm_reachability_signals"] = own
+        sc.pj("dataset.json", dataset)
         r = step_report_c("llm-reachability", utc_z(t + 55, 118), 61.2, ru[2], ru[0], ru[1], rstep,
-                          {"dataset_path": sc.p("dataset.json")}, {"dataset_path": sc.p("dataset.json")},
-                          unpriced=unpriced_of(sc.reach_be))
+                          {"dataset_path": sc.p("dataset.json"), "model": sc.reach_be.model},
+                          {"signals_path": sc.p("llm_reachability.json")}, unpriced=unpriced_of(sc.reach_be))
         sc.pj("llm-reachability.report.json", r)
         reports.append(r)
     else:
