@@ -818,6 +818,7 @@ def build_enhance(sc, dataset):
                     "vulnerable_internal": "Dangerous sink, but only reachable through internal callers",
                     "security_control": "Implements authentication/validation used by other units",
                     "neutral": "No security-relevant data flow",
+                    "incomplete": "Analysis incomplete",
                 }[u.enh],
                 "confidence": round(0.6 + sc.rng.random() * 0.35, 2),
                 "agent_metadata": meta,
@@ -2018,6 +2019,7 @@ def gen_damaged(root):
     D.add(link, "symlink", "symlink", None)
 
     gen_consistency(P, D)
+    gen_current_damaged(P, D)
 
     D.findings.sort(key=lambda f: (f["path"], f["kind"]))
     return D
@@ -2921,6 +2923,1220 @@ def gen_migrated(legacy_root, migrated_root):
     ref_cp1252_to_utf8(migrated_root)
 
 
+# =============================================================================================
+# Today's upstream OpenAnt: the "identity-gate" era
+# (/work/shared/spec/openant-current.md §1-§5; docs/openant-eras.md §1 "builder facts")
+# =============================================================================================
+
+# {path relative to testdata/: "0600"} for every file of a today's-era scan that is 0600 on disk:
+# everything written through utilities/file_io.write_json (mkstemp's mode survives the rename)
+# and Go's meta.json (os.CreateTemp). Markdown (open_utf8) and Go's project.json (os.WriteFile
+# 0644) keep 0666 & ~umask and are not listed. Written to expected/modes.json.
+MODES = {}
+
+SENTINELS = ("incomplete", "error", "unknown")      # core/verdict_taxonomy SENTINEL_CLASSIFICATIONS
+BUCKETS = ("vulnerable", "bypassable", "inconclusive", "protected", "safe", "errors")
+SEVERITY_ORDER = ("vulnerable", "bypassable", "inconclusive", "protected", "safe")
+
+
+class Backend:
+    """One phase binding: model id, provider name, adapter class name, base URL, price/token.
+    `price` None: a model the price table does not know (cost 0.0, cost_incomplete)."""
+
+    def __init__(self, model, provider, adapter, base_url=None, price=None):
+        self.model = model
+        self.provider = provider
+        self.adapter = adapter
+        self.base_url = base_url
+        self.price = price
+
+    def money(self, tin, tout):
+        if self.price is None:
+            return 0.0
+        return round(tin * self.price[0] + tout * self.price[1], 6)
+
+    def usage(self, tin, tout):
+        u = {"input_tokens": tin, "output_tokens": tout, "cost_usd": self.money(tin, tout)}
+        if self.price is None:
+            u["unpriced_models"] = [self.model]
+        return u
+
+
+OPUS_BE = Backend("claude-opus-4-6", "anthropic", "anthropic", None, (15e-6, 75e-6))
+SONNET_BE = Backend("claude-sonnet-4-6", "anthropic", "anthropic", None, (3e-6, 15e-6))
+# a gateway model the price table does not know: every cost is 0.0 and marked incomplete
+QWEN_BE = Backend("qwen/qwen3-coder-480b-a35b", "openrouter", "openai", "https://openrouter.ai/api/v1", None)
+
+# Stand-ins for each phase's static prompt templates (rendered with app_context=None).
+TEMPLATE_TEXTS = {
+    "analyze": ["You are a security analyst. Decide whether the unit is exploitable...",
+                "## Code\n\n```code\n\n```\n\nRespond with JSON: finding, reasoning, attack_vector, cwe_id"],
+    "verify": ["You are an attacker simulating exploitation. Trace the path from entry point to sink..."],
+    "llm_reach": ["Given a projection of the call graph, name the units an attacker can reach..."],
+}
+VERIFY_EXTRA = {"gen_params": {"max_tokens": 4096},
+                "input_caps": {"max_prompt_chars": 400000, "max_tool_result_chars": 30000}}
+
+
+def canonical_json(obj):
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def sha256_hex(s):
+    return hashlib.sha256(s.encode("utf-8")).hexdigest()
+
+
+def fingerprint(phase, be, extra=None):
+    """core/backend_identity.build_fingerprint: the KEY plus its key_digest (no written_at)."""
+    key = {"scheme_version": 2, "phase": phase, "model": be.model, "provider_name": be.provider,
+           "adapter_type": be.adapter, "config_base_url": be.base_url,
+           "templates_sha": "sha256:" + sha256_hex("\x00".join(TEMPLATE_TEXTS[phase]))}
+    if extra:
+        key["extra"] = {k: extra[k] for k in sorted(extra)}
+    fp = dict(key)
+    fp["key_digest"] = "sha256:" + sha256_hex(canonical_json(key))
+    return fp
+
+
+def sidecar(fp, written_at):
+    """What StepCheckpoint._write_fingerprint writes: the fingerprint plus written_at."""
+    d = dict(fp)
+    d["written_at"] = written_at
+    return d
+
+
+def short8(digest):
+    return digest.split(":")[-1][:8]
+
+
+def checkpoint_names(ids):
+    """#317 (core/checkpoint.disambiguated_checkpoint_path) as it plays out on a
+    case-insensitive filesystem, saving in `ids` order: a unit whose bare name is already taken
+    by another id gets `<safe[:233]>_<sha256(id)[:16]>.json`. Returns {id: file name}."""
+    taken = set()
+    out = {}
+    for i in ids:
+        safe = safe_filename(i)
+        bare = safe + ".json"
+        if len(safe) > 233 or bare.lower() not in taken:
+            out[i] = bare
+            taken.add(bare.lower())
+        else:
+            out[i] = safe[:233] + "_" + hashlib.sha256(i.encode("utf-8")).hexdigest()[:16] + ".json"
+    return out
+
+
+def count_verdicts_current(results):
+    """core/analyzer._count_verdicts@06f37c27: every non-null row counts exactly once."""
+    counts = {k: 0 for k in BUCKETS}
+    for r in results:
+        if r is None:
+            continue
+        f = r.get("finding")
+        v = r.get("verdict")
+        if not isinstance(f, str) or not f.strip():
+            f = v if isinstance(v, str) and v.strip() else None
+        if f is None:
+            counts["errors"] += 1
+            continue
+        f = f.lower()
+        if f == "insufficient_context":       # #623: the legacy synonym of inconclusive
+            f = "inconclusive"
+        if f in counts and f != "errors":
+            counts[f] += 1
+        else:
+            counts["errors"] += 1
+    return counts
+
+
+def recount_verified(rows):
+    """core/verifier._write_verified_results@088cf150: the three-state recount (#284)."""
+    counts = {"vulnerable": 0, "bypassable": 0, "inconclusive": 0, "protected": 0, "safe": 0,
+              "errors": 0, "needs_review": 0}
+    for r in rows:
+        if r.get("error"):
+            counts["errors"] += 1
+            continue
+        v = r.get("verification", {})
+        if isinstance(v, dict) and v.get("incomplete"):
+            counts["needs_review"] += 1
+            continue
+        w = str(r.get("finding") or r.get("verdict") or "error").lower()
+        if w in counts:
+            counts[w] += 1
+        elif r.get("verdict") == "ERROR":
+            counts["errors"] += 1
+    return counts
+
+
+def is_candidate(r):
+    return str(r.get("finding") or r.get("verdict", "")).lower() in ("vulnerable", "bypassable")
+
+
+class CScan(Scan):
+    """A scan written by today's OpenAnt: every JSON through write_json (0600)."""
+
+    def __init__(self, name, units, be, verify_be=None, reach_be=None, single_shot=False, **kw):
+        kw.setdefault("era", "current")
+        super().__init__(name, units, **kw)
+        self.be = be
+        self.verify_be = verify_be or be
+        self.reach_be = reach_be or be
+        self.single_shot = single_shot
+        self.modes = {}            # rel -> "0600"
+        self.skipped = []          # [(step, reason)] in the order the scanner records them
+
+    def money(self, tin, tout):
+        return self.be.money(tin, tout)
+
+    def pj(self, rel, obj, ensure_ascii=True):
+        """utilities/file_io.write_json: indent 2, no newline, ends 0600."""
+        self.put(rel, py_json(obj, ensure_ascii=ensure_ascii))
+        self.modes[rel] = "0600"
+
+    def pj_open(self, rel, obj, ensure_ascii=True):
+        """An older OpenAnt's `open(path, "w")` + json.dump: umask mode (0644)."""
+        self.put(rel, py_json(obj, ensure_ascii=ensure_ascii))
+        self.modes.pop(rel, None)
+
+    def md(self, rel, s):
+        self.put(rel, text(s))
+        self.modes.pop(rel, None)
+
+
+def step_report_c(step, ts, duration, cost, tin, tout, summary, inputs, outputs, status="success",
+                  errors=None, unpriced=None):
+    r = step_report(step, ts, duration, cost, tin, tout, summary, inputs, outputs, status=status, errors=errors)
+    if unpriced:
+        r["token_usage"]["cost_incomplete"] = True
+        r["token_usage"]["unpriced_models"] = sorted(unpriced)
+    return r
+
+
+STATUS_RANK = {"success": 0, "skipped": 1, "partial": 2, "error": 3, "interrupted": 4}
+
+
+def worst_status(reports):
+    return max((r["status"] for r in reports), key=lambda s: STATUS_RANK[s])
+
+
+def usage_block(be, tin, tout, cost):
+    u = {"input_tokens": tin, "output_tokens": tout, "cost_usd": round(cost, 6)}
+    if be.price is None:
+        u["cost_incomplete"] = True
+        u["unpriced_models"] = [be.model]
+    return u
+
+
+# ---- enhance --------------------------------------------------------------------------------
+
+
+def build_enhance_current(sc, dataset):
+    """Agentic enhance as today's enhancer writes it: the fix branch's records plus the third
+    state (security_classification "incomplete", #293/#611) and #317 names. Returns
+    (dataset_enhanced, {file name: record}, _summary, step summary, usage)."""
+    enh, cps, _old_summary, st, usage = build_enhance(sc, dataset)
+    recs = [cp for cp in cps.values()]
+    names = checkpoint_names([cp["id"] for cp in recs])
+    work = enhance_working(sc, enh)
+    errors = sum(1 for x in work if x.get("agent_context", {}).get("error"))
+    incomplete = sum(1 for x in work if not x.get("agent_context", {}).get("error")
+                     and x.get("agent_context", {}).get("security_classification") == "incomplete")
+    breakdown = {}
+    for x in work:
+        e = x.get("agent_context", {}).get("error")
+        if e:
+            t = e.get("type", "unknown") if isinstance(e, dict) else "unknown"
+            breakdown[t] = breakdown.get(t, 0) + 1
+    summary = {"step": "enhance", "phase": "done", "timestamp": utc_z(sc.t0 + 400, 120044),
+               "total_units": len(work), "completed": len(work) - errors - incomplete,
+               "incomplete": incomplete, "errors": errors, "error_breakdown": breakdown,
+               "usage": usage_block(sc.be, usage[0], usage[1], usage[2])}
+    n_inc = sum(1 for x in enh["units"] if x.get("agent_context", {}).get("security_classification") == "incomplete"
+                and not x.get("agent_context", {}).get("error"))
+    st = dict(st)
+    st["units_enhanced"] = st["units_enhanced"] - n_inc
+    st["incomplete_count"] = n_inc
+    st["total_units"] = len(enh["units"])
+    return enh, {names[cp["id"]]: cp for cp in recs}, summary, st, usage
+
+
+def build_enhance_single_shot(sc, dataset):
+    """Single-shot enhance (utilities/context_enhancer, PR #95): each unit gets `llm_context`
+    {missing_dependencies, additional_callers, data_flow, imports, reasoning, confidence}; the
+    checkpoint record is {id, llm_context, context_key: "llm_context"}."""
+    enh = json.loads(json.dumps(dataset))
+    by_id = {u.id: u for u in sc.units}
+    recs = []
+    sum_in = sum_out = 0
+    stats = {"units_processed": 0, "units_enhanced": 0, "dependencies_added": 0, "callers_added": 0,
+             "data_flows_extracted": 0, "errors": 0}
+    for x in enhance_working(sc, enh):
+        u = by_id[x["id"]]
+        tin, tout = sc.rng.randint(3000, 9000), sc.rng.randint(300, 900)
+        sum_in += tin
+        sum_out += tout
+        stats["units_processed"] += 1
+        stats["units_enhanced"] += 1
+        flows = []
+        if u.finding in ("vulnerable", "bypassable"):
+            flows = [{"source": "request parameter", "sink": u.fname + "()", "type": "potential " + CWE[u.kind][1]}]
+            stats["data_flows_extracted"] += 1
+        ctx = {"missing_dependencies": [], "additional_callers": [],
+               "data_flow": {"inputs": ["request parameter"] if u.entry else [], "outputs": [],
+                             "tainted_variables": [u.args.split(",")[0].strip()] if flows else [],
+                             "security_relevant_flows": flows},
+               "imports": [], "reasoning": "%s: %s" % (u.fname, "user input reaches a sink" if flows else
+                                                        "no security-relevant flow"),
+               "confidence": round(0.55 + sc.rng.random() * 0.4, 2)}
+        x["llm_context"] = ctx
+        recs.append({"id": x["id"], "llm_context": ctx, "context_key": "llm_context"})
+    enh["metadata"]["enhancement_mode"] = "single_shot"
+    enh["metadata"]["enhancement_stats"] = stats
+    cost = sc.be.money(sum_in, sum_out)
+    enh["metadata"]["token_usage"] = {"total_calls": 0 if sc.restored else len(recs),
+                                      "total_input_tokens": sum_in, "total_output_tokens": sum_out,
+                                      "total_tokens": sum_in + sum_out, "total_cost_usd": cost}
+    names = checkpoint_names([r["id"] for r in recs])
+    summary = {"step": "enhance", "phase": "done", "timestamp": utc_z(sc.t0 + 400, 120044),
+               "total_units": len(recs), "completed": len(recs), "incomplete": 0, "errors": 0,
+               "error_breakdown": {}, "usage": usage_block(sc.be, sum_in, sum_out, cost)}
+    st = {"units_enhanced": len(recs), "error_count": 0, "classifications": {}, "mode": "single_shot",
+          "incomplete_count": 0, "total_units": len(enh["units"])}
+    return enh, {names[r["id"]]: r for r in recs}, summary, st, (sum_in, sum_out, cost)
+
+
+# ---- analyze --------------------------------------------------------------------------------
+
+ANALYZE_ERROR = "Error code: 529 - {'type': 'error', 'error': {'type': 'overloaded_error', 'message': 'Overloaded'}}"
+
+
+def analyze_error_info(msg):
+    """utilities/context_enhancer._build_error_info@025c52ac for an adapter LLMResponseError
+    whose SDK cause carries status 529."""
+    return {"type": "api_status", "exception_class": "LLMResponseError", "message": msg, "status_code": 529}
+
+
+def stage1_result_current(sc, u, unit):
+    r, rk, cfr = stage1_result(sc, u, unit)
+    if u.error == "exception":
+        r["error"] = ANALYZE_ERROR
+        r["error_info"] = analyze_error_info(ANALYZE_ERROR)
+    if getattr(u, "raw_verdict", None):
+        r["finding"] = u.raw_verdict.lower()
+        r["verdict"] = u.raw_verdict
+    return r, rk, cfr
+
+
+def build_analyze_current(sc, dataset_in, ds_name, fp, timestamp):
+    """results.json as core/analyzer.run_analysis@06f37c27 writes it after a resumed run that
+    restored every checkpoint (errored units re-analyzed, and erroring again).
+    Returns (results_obj, {file name: record}, _summary, step summary, usage, old_style_rows)."""
+    by_id = {u.id: u for u in sc.units}
+    units = analyze_units(sc, dataset_in)
+    results = []
+    ok_cbr, late_cbr = [], []
+    recs = []
+    tin_s = tout_s = 0
+    cost_s = 0.0
+    errors = 0
+    for unit in units:
+        u = by_id[unit["id"]]
+        r, rk, cfr = stage1_result_current(sc, u, unit)
+        rec = {"result": r, "route_key": rk, "code_for_route": cfr}
+        if u.error != "exception":
+            tin, tout = len(cfr) // 3 + 2500, sc.rng.randint(250, 1400)
+            rec["usage"] = sc.be.usage(tin, tout)
+            tin_s += tin
+            tout_s += tout
+            cost_s += rec["usage"]["cost_usd"]
+        rec["id"] = u.id
+        recs.append(rec)
+        results.append(r)
+        if r.get("verdict") == "ERROR" or r.get("finding") == "error":
+            errors += 1
+            late_cbr.append((rk, cfr))
+        else:
+            ok_cbr.append((rk, cfr))
+    code_by_route = {}
+    for k, v in ok_cbr + late_cbr:
+        code_by_route[k] = v
+    results = json.loads(json.dumps(results))
+    counts = count_verdicts_current(results)
+    metrics = {"total": len(units)}
+    metrics.update(counts)
+    metrics["enhance_unclassified_analyzed"] = sum(
+        1 for r in results if isinstance(r.get("security_classification"), str)
+        and r["security_classification"] in SENTINELS)
+    res = {"dataset": ds_name, "model": sc.be.model, "provider": sc.be.provider, "timestamp": timestamp,
+           "metrics": metrics, "results": results, "code_by_route": code_by_route,
+           "analyze_fingerprint": fp["key_digest"]}
+    names = checkpoint_names([rec["id"] for rec in recs])
+    summary = {"step": "Analyze", "phase": "done", "timestamp": utc_z(sc.t0 + 1499, 991203),
+               "total_units": len(units), "completed": len(units) - errors, "incomplete": 0, "errors": errors,
+               "error_breakdown": {"api": errors} if errors else {},
+               "usage": usage_block(sc.be, tin_s, tout_s, cost_s)}
+    step_summary = {"total_units": len(units), "analyzed": len(units) - counts["errors"],
+                    "verdicts": dict(counts), "error_count": counts["errors"]}
+    return res, {names[rec["id"]]: rec for rec in recs}, summary, step_summary, (tin_s, tout_s, cost_s)
+
+
+# ---- verify ---------------------------------------------------------------------------------
+
+VERIFY_ERROR = ("LLMResponseError: Error code: 529 - {'type': 'error', 'error': "
+                "{'type': 'overloaded_error', 'message': 'Overloaded'}}")
+
+
+def build_verify_current(sc, results_obj, be, ts):
+    """results_verified.json (core/verifier@088cf150) after a resumed run that restored every
+    non-errored checkpoint (agreements keep verification_note "" from their checkpoint) and
+    re-verified the errored one, which errored again. Unit plans: u.verify = (agree, finding),
+    "incomplete" (Max iterations reached) or "error" (the adapter raised).
+    Returns (results_verified, {file name: record}, _summary, step summary, usage, fp)."""
+    by_id = {u.id: u for u in sc.units}
+    rows = json.loads(json.dumps(results_obj["results"]))
+    cands = [r for r in rows if is_candidate(r)]
+    recs = []
+    stage1_of = {}
+    tin_s = tout_s = 0
+    cost_s = 0.0
+    for r in cands:
+        u = by_id[r["unit_id"]]
+        plan = u.verify
+        stage1 = str(r.get("finding") or r.get("verdict") or "inconclusive").lower()
+        if plan == "error":
+            r["error"] = VERIFY_ERROR
+            r["verification"] = {"incomplete": True}
+            r["verification_note"] = "Verification errored: " + VERIFY_ERROR
+            usage = be.usage(0, 0)
+            rec = {"verification": r["verification"], "finding": r["finding"],
+                   "verification_note": r["verification_note"], "error": VERIFY_ERROR, "usage": usage}
+        else:
+            tin, tout = sc.rng.randint(20000, 90000), sc.rng.randint(1500, 6000)
+            usage = be.usage(tin, tout)
+            if plan == "incomplete":
+                agree, correct = False, stage1
+                v = {"agree": False, "correct_finding": stage1, "explanation": "Max iterations reached",
+                     "iterations": 20, "total_tokens": tin + tout}
+            else:
+                agree, correct = plan
+                v = {"agree": agree, "correct_finding": correct,
+                     "explanation": ("Confirmed: %s" if agree else "Stage 1 was wrong: %s")
+                     % ATTACK.get(u.kind, "no exploitable path"),
+                     "iterations": sc.rng.randint(3, 12), "total_tokens": tin + tout}
+                if u.exploit_path:
+                    v["exploit_path"] = dict(u.exploit_path)
+                elif agree:
+                    v["exploit_path"] = {"entry_point": "HTTP request",
+                                         "data_flow": ["request parameter", u.fname + "()", "sink"],
+                                         "sink_reached": True, "attacker_control_at_sink": "partial",
+                                         "path_broken_at": None}
+                if correct in ("vulnerable", "bypassable"):
+                    v["security_weakness"] = "%s (CWE-%d)" % (CWE[u.kind][1], CWE[u.kind][0])
+            v["incomplete"] = plan == "incomplete"
+            stage1_of[r["unit_id"]] = stage1
+            note = "" if agree else "Changed from %s to %s" % (stage1, correct)
+            rec = {"verification": v, "finding": stage1 if agree else correct, "verification_note": note,
+                   "usage": usage}
+            # restored from the checkpoint (finding_verifier.verify_batch)
+            r["verification"] = json.loads(json.dumps(v))
+            r["finding"] = rec["finding"]
+            r["verification_note"] = note
+        rec["id"] = r.get("unit_id") or r.get("route_key")
+        recs.append(json.loads(json.dumps(rec)))
+        tin_s += usage["input_tokens"]
+        tout_s += usage["output_tokens"]
+        cost_s += usage["cost_usd"]
+    metrics = {"total": len(rows)}
+    metrics.update(recount_verified(rows))
+    out = {"dataset": results_obj.get("dataset", ""), "model": results_obj.get("model", ""),
+           "timestamp": results_obj.get("timestamp", ""), "verify": True, "metrics": metrics, "results": rows,
+           "confirmed_findings": [r for r in cands if is_candidate(r)]}
+    # buckets of core/verifier._count_verification_outcomes
+    agreed = disagreed = confirmed = needs_review = err = down = up = 0
+    for r in cands:
+        if r.get("error"):
+            err += 1
+            continue
+        v = r.get("verification", {})
+        if v.get("incomplete"):
+            needs_review += 1
+            continue
+        if v.get("agree"):
+            agreed += 1
+            confirmed += is_candidate(r)
+        else:
+            if is_candidate(r):
+                confirmed += 1
+            else:
+                disagreed += 1
+            a, b = SEVERITY_ORDER.index(stage1_of[r["unit_id"]]), SEVERITY_ORDER.index(r["finding"])
+            down += b > a
+            up += b < a
+    names = checkpoint_names([rec["id"] for rec in recs])
+    # finding_verifier@03a2feee: completed = restored (non-errored) checkpoints + fresh non-errors;
+    # `incomplete` is never passed to write_summary (always 0); errors = the re-verified errors
+    summary = {"step": "Verify", "phase": "done", "timestamp": utc_z(ts, 5012), "total_units": len(cands),
+               "completed": len(cands) - err, "incomplete": 0, "errors": err,
+               "error_breakdown": {"api": err} if err else {},
+               "usage": usage_block(be, tin_s, tout_s, cost_s)}
+    step_summary = {"findings_input": len(cands), "findings_verified": len(cands), "agreed": agreed,
+                    "disagreed": disagreed, "disagreed_inconclusive": 0, "confirmed_vulnerabilities": confirmed,
+                    "needs_review": needs_review, "error_count": err, "units_analyzed_total": len(rows),
+                    "downgraded": down, "upgraded": up}
+    return out, {names[rec["id"]]: rec for rec in recs}, summary, step_summary, (tin_s, tout_s, cost_s)
+
+
+# ---- build-output ---------------------------------------------------------------------------
+
+FENCE_BY_EXT = {".py": "python", ".js": "javascript", ".ts": "typescript", ".go": "go"}
+
+
+def identity_key(file_path, function, cwe):
+    try:
+        c = int(cwe or 0)
+    except (TypeError, ValueError):
+        c = 0
+    return hashlib.sha256(("%s|%s|%d" % (file_path, function, c)).encode("utf-8")).hexdigest()[:12]
+
+
+def disclosure_name(short_name):
+    import re
+    s = re.sub(r"[^A-Za-z0-9_-]", "_", (short_name or "").strip()).strip("._-")[:64].upper()
+    return s or "UNNAMED"
+
+
+DISCLOSURE_ELIGIBLE = ("confirmed", "agreed", "unverified", "vulnerable", "bypassable", "error")
+
+
+def build_pipeline_current(sc, experiment, call_graph, step_reports, app_type, reach, extra_top=None,
+                           context_source="generated", language=None):
+    """pipeline_output.json (core/reporter.build_pipeline_output#60800372893, with the zero
+    costs/durations of the newer 0652879a, #535)."""
+    rows = experiment.get("results", [])
+    cbr = experiment.get("code_by_route", {})
+    metrics = experiment.get("metrics", {})
+    confirmed = experiment.get("confirmed_findings")
+    if confirmed is None:
+        confirmed = [r for r in rows if is_candidate(r)]
+    before = len(confirmed)
+    confirmed = dedup(confirmed, rows, call_graph)
+    k_err = sum(1 for c in confirmed if c.get("error"))
+    k_needs = sum(1 for c in confirmed if not c.get("error") and isinstance(c.get("verification"), dict)
+                  and c["verification"].get("incomplete"))
+    findings = []
+    for i, f in enumerate(confirmed):
+        rk = f.get("route_key") or f.get("unit_id", "unknown")
+        full = next((r for r in rows if (r.get("route_key") or r.get("unit_id")) == rk), f)
+        vcode = cbr.get(rk)
+        file_path = rk.split(":")[0] if ":" in rk else "unknown"
+        func = rk.split(":", 1)[1] if ":" in rk else rk
+        if vcode:
+            fence = FENCE_BY_EXT.get(os.path.splitext(file_path)[1], language or "")
+            vcs = "## Vulnerable Code\n\n`%s`:\n\n```%s\n%s\n```" % (file_path, fence, vcode)
+        else:
+            vcs = ""
+        v = f.get("verification", {})
+        if not isinstance(v, dict):
+            v = {}
+        parts = []
+        if f.get("attack_vector"):
+            parts.append(f["attack_vector"])
+        vexp = v.get("explanation") or f.get("verification_explanation")
+        if vexp:
+            parts.append("Verification: " + vexp)
+        steps = "\n\n".join(parts) if parts else None
+        if v.get("agree", False):
+            s2 = "confirmed" if f.get("exploit_path") else "agreed"
+        elif v.get("incomplete"):
+            s2 = "unverified"
+        elif v:
+            corr = str(f.get("finding") or f.get("verdict", "")).lower()
+            s2 = corr if corr in ("vulnerable", "bypassable") else "rejected"
+        else:
+            s2 = f.get("finding", "vulnerable")
+        cwe = f.get("cwe_id") or full.get("cwe_id", 0)
+        d = {"id": "VULN-%03d" % (i + 1), "identity_key": identity_key(file_path, func, cwe),
+             "name": f.get("finding", "Unknown Vulnerability"), "short_name": f.get("verdict", "vuln"),
+             "location": {"file": file_path, "function": func}, "cwe_id": cwe,
+             "cwe_name": f.get("cwe_name") or full.get("cwe_name", "Unknown"),
+             "stage1_verdict": f.get("verdict", f.get("finding", "vulnerable")), "stage2_verdict": s2}
+        if vexp:
+            d["verification_explanation"] = vexp
+        if f.get("verification_note"):
+            d["verification_note"] = f["verification_note"]
+        if isinstance(f.get("consistency_update"), dict):
+            d["consistency_update"] = f["consistency_update"]
+        if f.get("confidence") is not None:
+            d["confidence"] = f["confidence"]
+        if f.get("json_corrected") is not None:
+            d["json_corrected"] = f["json_corrected"]
+        shown = str(f.get("finding") or f.get("verdict", "")).lower()
+        if (v.get("explanation") or f.get("reasoning")) == "Max iterations reached":
+            shown = "inconclusive"
+        if shown in ("vulnerable", "bypassable"):
+            d["severity"] = "high" if shown == "vulnerable" else "medium"
+            d["severity_source"] = "derived"
+        d["description"] = f.get("reasoning") or full.get("reasoning")
+        d["vulnerable_code"] = vcode
+        d["vulnerable_code_section"] = vcs
+        d["impact"] = f.get("attack_vector")
+        d["suggested_fix"] = None
+        d["steps_to_reproduce"] = steps
+        findings.append(d)
+    costs = {}
+    durations = {}
+    verify_scope = {}
+    for sr in step_reports:
+        if sr.get("step") == "verify":
+            for k in ("findings_input", "units_analyzed_total", "downgraded", "upgraded"):
+                if isinstance(sr["summary"].get(k), int):
+                    verify_scope[k] = sr["summary"][k]
+            if sr["summary"].get("same_model_verification") is not None:
+                verify_scope["same_model_verification"] = bool(sr["summary"]["same_model_verification"])
+            break
+    for sr in step_reports:
+        costs[sr["step"]] = {"actual": sr["cost_usd"]}
+        durations[sr["step"]] = sr["duration_seconds"]
+    total = metrics.get("total", len(rows))
+    po = {"repository": {"name": sc.repo_name, "url": sc.repo_url or "", "language": language or sc.lang,
+                         "commit_sha": sc.commit},
+          "analysis_date": utc_iso(sc.t0 + 2700, 318274), "application_type": app_type}
+    po.update(extra_top or {})
+    po["context_source"] = context_source
+    po["threat_model_warnings"] = []
+    stats = {"total_units": total, "reachable_units": reach.get("reachable_units", total) if reach else total,
+             "original_units": reach.get("original_units", total) if reach else total,
+             "reachability_filter_applied": reach is not None,
+             "reachability_reduction_percentage": reach.get("reduction_percentage") if reach else None,
+             "reachability_warnings": []}
+    stats.update(verify_scope)
+    stage1 = {}
+    for sr in step_reports:
+        if sr["step"] == "parse" and isinstance(sr["summary"].get("total_units"), int):
+            stage1["parsed_units"] = sr["summary"]["total_units"]
+        if sr["step"] == "analyze":
+            stage1["units_analyzed"] = sr["summary"]["analyzed"]
+            stage1["stage1_errors"] = sr["summary"].get("error_count", sr["summary"]["verdicts"]["errors"])
+    stats.update(stage1)
+    if "units_analyzed" not in stats and not verify_scope:
+        stats["units_analyzed"] = total - metrics.get("errors", 0)
+    stats.update({"processing_level": sc.level,
+                  "costs": costs, "durations": durations,
+                  "skipped_steps": [{"step": s, "reason": why} for s, why in sc.skipped]})
+    po["pipeline_stats"] = stats
+    po["results"] = {"vulnerable": len(findings), "vulnerable_before_dedup": before,
+                     "deduplicated": before - len(findings), "safe": metrics.get("safe", 0),
+                     "protected": metrics.get("protected", 0), "inconclusive": metrics.get("inconclusive", 0),
+                     "errors": max(0, metrics.get("errors", 0) - k_err),
+                     "needs_review": max(0, metrics.get("needs_review", 0) - k_needs), "total": total}
+    po["findings"] = findings
+    return po
+
+
+# ---- llm-reachability (#532) ----------------------------------------------------------------
+
+
+def build_llm_reach(sc, dataset):
+    """llm_reach_checkpoints/: one record per reviewed unit, {signals, projection_sha, usage, id}
+    (tests of #532: signals are the unit's own in-batch signals, [] when none; projection_sha
+    hashes the unit's code projection). _summary.json: step "llm_reach", no usage."""
+    by_id = {u.id: u for u in sc.units}
+    recs = []
+    tin_s = tout_s = 0
+    cost_s = 0.0
+    promoted = 0
+    for x in dataset["units"]:
+        u = by_id[x["id"]]
+        sigs = []
+        if u.entry or u.route:
+            sigs.append({"unit_id": u.id, "kind": "entry_point", "confidence": "high",
+                         "reason": "registered as an HTTP route handler"})
+            # the parser already marked it: nothing to promote, dataset.json is not rewritten
+            promoted += 0 if x.get("is_entry_point") else 1
+        elif u.kind in ("sql", "cmd", "path", "ssrf"):
+            sigs.append({"unit_id": u.id, "kind": "external_input", "confidence": "medium",
+                         "reason": "receives request-derived data from its caller"})
+        tin, tout = sc.rng.randint(900, 2400), sc.rng.randint(40, 160)
+        usage = sc.reach_be.usage(tin, tout)
+        tin_s += tin
+        tout_s += tout
+        cost_s += usage["cost_usd"]
+        recs.append({"signals": sigs, "projection_sha": sha256_hex(x["code"]["primary_code"]), "usage": usage,
+                     "id": u.id})
+    names = checkpoint_names([r["id"] for r in recs])
+    summary = {"step": "llm_reach", "phase": "done", "timestamp": utc_z(sc.t0 + 58, 700112),
+               "total_units": len(recs), "completed": len(recs), "incomplete": 0, "errors": 0,
+               "error_breakdown": {}}
+    # llm-reachability.report.json summary (openant-layout.md §3.5, 368b559+)
+    step_summary = {"units_reviewed": len(recs), "signals_added": sum(len(r["signals"]) for r in recs),
+                    "entry_points_promoted": promoted, "units_touched": sum(1 for r in recs if r["signals"]),
+                    "post_filter_units": len(recs), "refilter_supported": True}
+    return {names[r["id"]]: r for r in recs}, summary, step_summary, (tin_s, tout_s, cost_s)
+
+
+# ---- the whole scan -------------------------------------------------------------------------
+
+
+def coverage_block(languages):
+    """core/scanner._collect_coverage: no parser here writes a scan_result(s).json with the
+    coverage counts, so every language is listed as without coverage data."""
+    return {"symlinks_skipped": 0, "directories_unreadable": 0, "symlink_examples": [], "unreadable_examples": [],
+            "languages_without_coverage_data": sorted(languages)}
+
+
+def discovery_block(languages):
+    """The scan's `discovery` dict ({"per_language": {...}, languages_without_discovery_data?, ...});
+    its per-language content was not read upstream, so the fixtures carry none."""
+    return {"per_language": {}, "languages_without_discovery_data": sorted(languages)}
+
+
+def unpriced_of(be):
+    return [be.model] if be.price is None else None
+
+
+def build_current_scan(sc, llm_reach=False, dyn_failure=None, multi=None, core_path=None):
+    """Every file of one today's-era scan dir, as a resumed run that restored every checkpoint
+    writes them (spec §3 "restored semantics"). `multi`: (dataset, analyzer_output,
+    extra_top, languages) for a `-l auto` scan whose per-language parse dirs are built apart."""
+    t = sc.t0
+    reports = []
+    if multi:
+        dataset, analyzer_output, extra_top, languages = multi
+        call_graph = None
+        sc.pj("dataset.json", dataset)
+        sc.pj("analyzer_output.json", analyzer_output)
+    else:
+        dataset, analyzer_output, call_graph = build_parse(sc)
+        languages = [sc.lang]
+        extra_top = {"per_language": {}, "parse_errors": [], "excluded_languages": {}, "degraded": False,
+                     "coverage": coverage_block(languages), "discovery": discovery_block(languages)}
+        sc.pj("dataset.json", dataset)
+        sc.pj("analyzer_output.json", analyzer_output)
+        sc.pj("call_graph.json", call_graph)
+    reach = dataset["metadata"].get("reachability_filter")
+    r = step_report_c("parse", utc_z(t, 31337), 12.48, 0.0, 0, 0,
+                      {"total_units": len(dataset["units"]), "language": sc.lang, "processing_level": sc.level},
+                      {"repo_path": sc.repo_path, "language": sc.lang, "processing_level": sc.level,
+                       "skip_tests": True},
+                      {"dataset_path": sc.p("dataset.json"), "analyzer_output_path": sc.p("analyzer_output.json")})
+    sc.pj("parse.report.json", r)
+    reports.append(r)
+    app_type = "unknown"
+    context_source = "none"
+    if sc.context:
+        ctx = build_app_context(sc)
+        sc.pj("application_context.json", ctx)
+        r = step_report_c("app-context", utc_z(t + 13, 200), 41.07, sc.be.money(9120, 616), 9120, 616,
+                          {"application_type": ctx["application_type"]}, {"repo_path": sc.repo_path},
+                          {"app_context_path": sc.p("application_context.json")}, unpriced=unpriced_of(sc.be))
+        sc.pj("app-context.report.json", r)
+        reports.append(r)
+        app_type = ctx["application_type"]
+        context_source = "generated"
+    else:
+        sc.skipped.append(("app-context", "not_requested"))
+    if llm_reach:
+        rrecs, rsum, rstep, ru = build_llm_reach(sc, dataset)
+        fp = fingerprint("llm_reach", sc.reach_be)
+        sc.pj("llm_reach_checkpoints/_fingerprint.json", sidecar(fp, utc_z(t + 55, 301877)))
+        for name, rec in rrecs.items():
+            sc.pj("llm_reach_checkpoints/" + name, rec)
+        sc.pj("llm_reach_checkpoints/_summary.json", rsum)
+        # the step writes llm_reachability.json and rewrites dataset.json with each unit's signals
+        signals = [s for rec in rrecs.values() for s in rec["signals"]]
+        sc.pj("llm_reachability.json", {"signals": signals})
+        for x in dataset["units"]:
+            own = [s for s in signals if s["unit_id"] == x["id"]]
+            if own:
+                x["llm_reachability_signals"] = own
+        sc.pj("dataset.json", dataset)
+        r = step_report_c("llm-reachability", utc_z(t + 55, 118), 61.2, ru[2], ru[0], ru[1], rstep,
+                          {"dataset_path": sc.p("dataset.json"), "model": sc.reach_be.model},
+                          {"signals_path": sc.p("llm_reachability.json")}, unpriced=unpriced_of(sc.reach_be))
+        sc.pj("llm-reachability.report.json", r)
+        reports.append(r)
+    else:
+        sc.skipped.append(("llm-reachability", "not_requested"))
+    # enhance (not identity-gated: no _fingerprint.json)
+    if sc.single_shot:
+        enh, ecps, esum, estep, eu = build_enhance_single_shot(sc, dataset)
+    else:
+        enh, ecps, esum, estep, eu = build_enhance_current(sc, dataset)
+    sc.pj("dataset_enhanced.json", enh)
+    for name, cp in ecps.items():
+        sc.pj("enhance_checkpoints/" + name, cp)
+    sc.pj("enhance_checkpoints/_summary.json", esum)
+    r = step_report_c("enhance", utc_z(t + 60, 5), 338.61, eu[2], eu[0], eu[1], estep,
+                      {"dataset_path": sc.p("dataset.json"), "analyzer_output_path": sc.p("analyzer_output.json"),
+                       "repo_path": sc.repo_path, "mode": "single_shot" if sc.single_shot else "agentic"},
+                      {"enhanced_dataset_path": sc.p("dataset_enhanced.json")},
+                      status="partial" if estep["error_count"] else "success", unpriced=unpriced_of(sc.be))
+    sc.pj("enhance.report.json", r)
+    reports.append(r)
+    # analyze (gated)
+    afp = fingerprint("analyze", sc.be)
+    sc.pj("analyze_checkpoints/_fingerprint.json", sidecar(afp, utc_z(t + 400, 90233)))
+    res, acps, asum, astep, au = build_analyze_current(sc, enh, "dataset_enhanced.json", afp,
+                                                       local_naive(t + 1500, 734512))
+    sc.pj("results.json", res)
+    for name, cp in acps.items():
+        sc.pj("analyze_checkpoints/" + name, cp)
+    sc.pj("analyze_checkpoints/_summary.json", asum)
+    r = step_report_c("analyze", utc_z(t + 400, 77), 1099.35, au[2], au[0], au[1], astep,
+                      {"dataset_path": sc.p("dataset_enhanced.json"), "model": sc.be.model,
+                       "provider": sc.be.provider, "limit": None},
+                      {"results_path": sc.p("results.json")},
+                      status="partial" if astep["error_count"] else "success", unpriced=unpriced_of(sc.be))
+    sc.pj("analyze.report.json", r)
+    reports.append(r)
+    experiment = res
+    results_path = sc.p("results.json")
+    vstep = None
+    cands = [x for x in res["results"] if is_candidate(x)]
+    if sc.verify and cands:
+        vfp = fingerprint("verify", sc.verify_be, dict(analyze_fingerprint=res["analyze_fingerprint"], **VERIFY_EXTRA))
+        sc.pj("verify_checkpoints/_fingerprint.json", sidecar(vfp, utc_z(t + 1501, 40777)))
+        rv, vcps, vsum, vstep, vu = build_verify_current(sc, res, sc.verify_be, t + 2600)
+        if (sc.verify_be.provider, sc.verify_be.model) == (sc.be.provider, sc.be.model):
+            vstep["same_model_verification"] = True
+        sc.pj("results_verified.json", rv, ensure_ascii=False)
+        for name, cp in vcps.items():
+            sc.pj("verify_checkpoints/" + name, cp)
+        sc.pj("verify_checkpoints/_summary.json", vsum)
+        r = step_report_c("verify", utc_z(t + 1501, 4), 1093.7, vu[2], vu[0], vu[1], vstep,
+                          {"results_path": sc.p("results.json"), "analyzer_output_path": sc.p("analyzer_output.json")},
+                          {"verified_results_path": sc.p("results_verified.json")},
+                          status="partial" if vstep["error_count"] else "success",
+                          unpriced=unpriced_of(sc.verify_be))
+        sc.pj("verify.report.json", r)
+        reports.append(r)
+        experiment = rv
+        results_path = sc.p("results_verified.json")
+    elif sc.verify:
+        sc.skipped.append(("verify", "no_candidates"))
+    else:
+        sc.skipped.append(("verify", "not_requested"))
+    po = build_pipeline_current(sc, experiment, call_graph, reports, app_type, reach, extra_top=extra_top,
+                                context_source=context_source, language=sc.lang)
+    sc.pj("pipeline_output.json", po, ensure_ascii=False)
+    r = step_report_c("build-output", utc_z(t + 2700, 9), 0.31, 0.0, 0, 0, {}, {"results_path": results_path},
+                      {"pipeline_output_path": sc.p("pipeline_output.json")})
+    sc.pj("build-output.report.json", r)
+    reports.append(r)
+    dyn_path = None
+    if sc.dynamic and po["findings"]:
+        if dyn_failure:
+            r = step_report_c("dynamic-test", utc_z(t + 2701, 120), 3.07, 0.0, 0, 0,
+                              {"skipped": True, "reason": dyn_failure},
+                              {"pipeline_output_path": sc.p("pipeline_output.json")}, {}, status="skipped")
+            sc.skipped.append(("dynamic-test", "failed"))
+        else:
+            # build_dynamic looks a finding up by its route key (file:function)
+            po_keys = dict(po)
+            po_keys["findings"] = [dict(f, location={"file": f["location"]["file"],
+                                                     "function": f["location"]["file"] + ":" + f["location"]["function"]})
+                                   for f in po["findings"]]
+            dres, dcps, dsum, dstep, dmd, du = build_dynamic(sc, po_keys)
+            dsum = {k: dsum[k] for k in ("step", "phase", "timestamp", "total_units", "completed")}
+            dsum["incomplete"] = 0
+            dsum["errors"] = sum(1 for x in dres["results"] if x["status"] == "ERROR")
+            dsum["error_breakdown"] = {}
+            sc.pj("dynamic_test_results.json", dres, ensure_ascii=False)
+            sc.md("DYNAMIC_TEST_RESULTS.md", dmd)
+            for name, cp in dcps.items():
+                sc.pj("dynamic_test_checkpoints/" + name, cp)
+            sc.pj("dynamic_test_checkpoints/_summary.json", dsum)
+            dyn_path = sc.p("dynamic_test_results.json")
+            r = step_report_c("dynamic-test", utc_z(t + 2701, 120), 1184.52, du[2], du[0], du[1], dstep,
+                              {"pipeline_output_path": sc.p("pipeline_output.json")},
+                              {"results_json_path": dyn_path, "results_md_path": sc.p("DYNAMIC_TEST_RESULTS.md")},
+                              status="partial" if dstep["errors"] else "success", unpriced=unpriced_of(sc.be))
+        sc.pj("dynamic-test.report.json", r)
+        reports.append(r)
+    elif sc.dynamic:
+        sc.skipped.append(("dynamic-test", "no_candidates"))
+    else:
+        sc.skipped.append(("dynamic-test", "not_requested"))
+    summary_path = None
+    if sc.report:
+        outputs = {}
+        sc.md("report/SUMMARY_REPORT.md", summary_md(sc, po))
+        summary_path = sc.p("report/SUMMARY_REPORT.md")
+        outputs["summary_path"] = summary_path
+        if po["findings"]:
+            for i, f in enumerate(po["findings"], 1):
+                if f["stage2_verdict"] in DISCLOSURE_ELIGIBLE:
+                    sc.md("report/disclosures/DISCLOSURE_%02d_%s.md" % (i, disclosure_name(f["short_name"])),
+                          disclosure_md(f))
+            outputs["disclosures_dir"] = sc.p("report/disclosures")
+        r = step_report_c("report", utc_z(t + 3900, 42), 212.9, sc.be.money(31022, 3581), 31022, 3581,
+                          {"formats_generated": list(outputs.keys())},
+                          {"pipeline_output_path": sc.p("pipeline_output.json")}, outputs, unpriced=unpriced_of(sc.be))
+        sc.pj("report.report.json", r)
+        reports.append(r)
+    else:
+        sc.skipped.append(("report", "not_requested"))
+    # scan.report.json (core/scanner._write_scan_report@0652879a; docs/openant-eras.md §1.6)
+    a = astep["verdicts"]
+    m = {"total": astep["total_units"], "vulnerable": a["vulnerable"], "bypassable": a["bypassable"],
+         "inconclusive": a["inconclusive"], "protected": a["protected"], "safe": a["safe"], "errors": a["errors"],
+         "verified": 0, "stage2_agreed": 0, "stage2_disagreed": 0, "needs_review": 0}
+    if vstep:
+        m["vulnerable"] = vstep["confirmed_vulnerabilities"]
+        m["bypassable"] = 0
+        m["inconclusive"] = a["inconclusive"] + vstep["disagreed_inconclusive"]
+        m["safe"] = a["safe"] + vstep["disagreed"]
+        m["errors"] = a["errors"] + vstep["error_count"]
+        m["verified"] = vstep["findings_verified"]
+        m["stage2_agreed"] = vstep["agreed"]
+        m["stage2_disagreed"] = vstep["disagreed"]
+        m["needs_review"] = vstep["needs_review"]
+    extra_top = extra_top or {}
+    summ = {"units_count": len(dataset["units"]), "language": sc.lang, "metrics": m,
+            "steps_completed": [x["step"] for x in reports], "steps_skipped": [s for s, _ in sc.skipped],
+            "steps_skipped_reasons": {s: why for s, why in sc.skipped}, "languages": languages,
+            "language_stats": {lang: {"units": n} for lang, n in
+                               (dataset["statistics"].get("units_per_language") or {sc.lang: len(dataset["units"])}).items()},
+            "per_language": extra_top.get("per_language", {}), "parse_errors": [], "excluded_languages": {},
+            "degraded": False, "context_source": context_source,
+            "openant_core_path": core_path or "~/.local/share/openant/core",
+            "threat_model_warnings": [],
+            "coverage": coverage_block(languages), "discovery": discovery_block(languages)}
+    unpriced = sorted({m_ for x in reports for m_ in x["token_usage"].get("unpriced_models", [])})
+    tc = sum(x["cost_usd"] for x in reports)
+    td = sum(x["duration_seconds"] for x in reports)
+    ti = sum(x["token_usage"]["input_tokens"] for x in reports)
+    to = sum(x["token_usage"]["output_tokens"] for x in reports)
+    r = {"step": "scan", "status": worst_status(reports), "timestamp": utc_z(t - 2, 15),
+         "duration_seconds": round(td, 2), "cost_usd": round(tc, 6),
+         "token_usage": {"input_tokens": ti, "output_tokens": to, "total_tokens": ti + to},
+         "summary": summ, "inputs": {"repo_path": sc.repo_path},
+         "outputs": {"dataset_path": sc.p("dataset.json"), "enhanced_dataset_path": sc.p("dataset_enhanced.json"),
+                     "results_path": sc.p("results.json"),
+                     "verified_results_path": sc.p("results_verified.json") if vstep else None,
+                     "pipeline_output_path": sc.p("pipeline_output.json"),
+                     "summary_path": summary_path, "dynamic_test_path": dyn_path},
+         "errors": [e for x in reports for e in x["errors"]]}
+    if unpriced:
+        r["token_usage"]["cost_incomplete"] = True
+        r["token_usage"]["unpriced_models"] = unpriced
+    sc.pj("scan.report.json", r)
+    return sc
+
+
+def record_mode(p, mode):
+    """Apply a mode on disk and list it in expected/modes.json."""
+    os.chmod(p, int(mode, 8))
+    MODES[str(Path(p).relative_to(HERE))] = mode
+
+
+def write_current(scan_dir, sc):
+    write_files(scan_dir, sc.files)
+    for rel, mode in sorted(sc.modes.items()):
+        record_mode(Path(scan_dir) / rel, mode)
+
+
+def current_project(P, name, units, sha, lang, be, start, url=None, write_project=True, run_meta=None,
+                    scan_kw=None, lang_dir=None, **build_kw):
+    """One project scan by today's OpenAnt at P/<name>/scans/<sha11>/<lang_dir or lang>/, with the
+    per-language meta.json inside the scan dir (#664). `run_meta`: a run-dir meta.json an older
+    OpenAnt left (its kind/status/language)."""
+    short = sha[:11]
+    lang_dir = lang_dir or lang
+    proj = Path(P) / name
+    run_dir = proj / "scans" / short
+    scan_dir = run_dir / lang_dir
+    home_scan = "%s/projects/%s/scans/%s/%s" % (OPENANT_HOME, name, short, lang_dir)
+    repo_path = "%s/projects/%s/repo" % (OPENANT_HOME, name) if url else "/home/dev/src/%s" % name.split("/")[-1]
+    kw = dict(out_dir=home_scan, repo_path=repo_path, repo_name=name, repo_url=url or "", commit=sha,
+              lang=lang, start=start)
+    kw.update(scan_kw or {})
+    sc = CScan(name, units, be, **kw)
+    build_current_scan(sc, **build_kw)
+    write_current(scan_dir, sc)
+    t0 = T(start)
+    if write_project:
+        proj.mkdir(parents=True, exist_ok=True)
+        (proj / "project.json").write_bytes(go_json(project_json(name, repo_path, lang, sha, rfc3339(t0 - 600), url=url)))
+    mj = meta_json("full", sha, rfc3339(t0 - 5), rfc3339(t0 + 4201), lang)
+    (scan_dir / "meta.json").write_bytes(go_json(mj))
+    record_mode(scan_dir / "meta.json", "0600")
+    if run_meta:
+        (run_dir / "meta.json").write_bytes(go_json(run_meta))
+        record_mode(run_dir / "meta.json", "0600")
+    return sc, scan_dir
+
+
+# ---- today's-era projects -------------------------------------------------------------------
+
+CACHE_RATE_LIMIT = {"type": "rate_limit", "exception_class": "LLMRateLimitError",
+                    "message": "Error code: 429 - {'type': 'error', 'error': {'type': 'rate_limit_error', "
+                               "'message': 'Number of request tokens has exceeded your per-minute rate limit'}}",
+                    "retry_after": 30.0, "status_code": 429, "request_id": "req_011CZq4v7LkP"}
+
+
+def nimbus_units():
+    """nimbus-api (python, today's era): every verdict, the three verify states, both new
+    counting rules, an enhance error and an enhance 'incomplete', a #317 case pair, non-ASCII."""
+    us = [
+        U("api/routes/accounts.py:get_account", "sql", "vulnerable", enh="exploitable", entry=True,
+          includes=["api/db/sql.py:run_sql"], verify=(True, "vulnerable"), dyn="CONFIRMED", args="account_id"),
+        U("api/db/sql.py:run_sql", "sql", "vulnerable", enh="vulnerable_internal", verify=(True, "vulnerable"),
+          args="query"),
+        U("api/routes/files.py:fetch_attachment", "path", "bypassable", enh="exploitable", entry=True,
+          verify=(False, "vulnerable"), dyn="CONFIRMED", args="name"),
+        U("api/admin/backup.py:BackupView.dump_table", "cmd", "vulnerable", unit_type="method", cls="BackupView",
+          enh="exploitable", verify=(False, "safe"), args="table"),
+        U("api/routes/profile.py:render_bio", "xss", "vulnerable", enh="exploitable", entry=True,
+          verify="incomplete", dyn="NOT_REPRODUCED", args="user"),
+        U("api/routes/proxy.py:proxy_fetch", "ssrf", "vulnerable", enh="exploitable", entry=True, verify="error",
+          dyn="BLOCKED", args="url"),
+        U("api/auth/jwt.py:decode_token", "protected", "protected", enh="security_control", args="token"),
+        U("api/util/text.py:slugify", "safe", "safe", args="title"),
+        U("api/config.py:load_plugins", "inconclusive", "insufficient_context", args="env"),
+        U("api/webhooks.py:handle_event", "misc", "error", error="exception", enh="exploitable", entry=True,
+          args="payload"),
+        U("api/jobs/scheduler.py:plan_batch", "misc", "inconclusive", args="jobs"),
+        U("api/handlers/Export.py:run", "safe", "safe", args="request"),
+        U("api/handlers/export.py:run", "safe", "safe", args="request"),
+        U("api/cache.py:CacheClient.get", "safe", "safe", unit_type="method", cls="CacheClient",
+          enh_error=dict(CACHE_RATE_LIMIT), args="self, key"),
+        U("api/reports/builder.py:build_summary", "inconclusive", "inconclusive", enh="incomplete", args="report"),
+        U("api/i18n/übersetzung.py:grüße", "i18n", "safe", args="namen"),
+        U("api/routes/upload.py:upload_avatar", "upload", "vulnerable", enh="exploitable", entry=True,
+          verify=(True, "vulnerable"), dyn="INCONCLUSIVE", args="user_id"),
+    ]
+    for u in us:
+        if u.id == "api/jobs/scheduler.py:plan_batch":
+            u.raw_verdict = "UNCERTAIN"      # a verdict the taxonomy does not know (#427 -> errors)
+    return us
+
+
+def polyglot_units():
+    py = [
+        U("shop/api/orders.py:list_orders", "sql", "vulnerable", enh="exploitable", entry=True, args="customer_id"),
+        U("shop/api/auth.py:check_session", "protected", "protected", args="cookie"),
+        U("shop/core/money.py:round_cents", "safe", "safe", args="amount"),
+        U("shop/core/tax.py:tax_for", "inconclusive", "inconclusive", args="region"),
+        U("shop/jobs/export.py:export_ledger", "cmd", "vulnerable", args="fmt"),
+    ]
+    js = [
+        U("web/src/search.js:renderResults", "xss", "vulnerable", lang="javascript"),
+        U("web/src/cart.js:cartTotal", "misc", "safe", lang="javascript"),
+        U("web/src/merge.js:deepMerge", "proto", "bypassable", lang="javascript"),
+        U("web/src/health.js:health", "safe", "safe", lang="javascript"),
+    ]
+    return py, js
+
+
+def harbor_units():
+    return small_units("python", "harbor", 6)
+
+
+def archive_runs(sc_cur, scan_dir, dataset_enh):
+    """The archives OpenAnt leaves on purpose in nimbus-api's scan dir:
+    run 1 (an upstream before 3b9ceeb, 2026-03-30: no checkpoint dirs) wrote an unstamped
+    results.json; run 2 (today's OpenAnt with claude-sonnet-4-6, 2026-09-20) found no
+    analyze_checkpoints/ ("new"), renamed the unstamped results.json to results__legacy.json
+    and wrote its checkpoints, sidecar and results.json (digest S); run 3 (today's OpenAnt with
+    claude-opus-4-6: the scan in this dir) found digest S != its own digest O, moved the dir to
+    analyze_checkpoints.superseded-<O[:8]> and renamed run 2's results.json to
+    results__<S[:8]>.json. Returns the archive dir's name."""
+    d = Path(scan_dir)
+    old = Scan("nimbus-api", nimbus_units(), era="legacy", seed=901, start="2026-03-30T10:00:00",
+               out_dir=sc_cur.out_dir, repo_path=sc_cur.repo_path, repo_name="nimbus-api", commit=sc_cur.commit,
+               model="opus")
+    res1, _c1, _s1, _st1, _u1 = build_analyze(old, dataset_enh, "dataset_enhanced.json")
+    (d / "results__legacy.json").write_bytes(py_json(res1))      # open(..., "w"): umask mode
+    run2 = CScan("nimbus-api", nimbus_units(), SONNET_BE, seed=902, start="2026-09-20T08:00:00",
+                 out_dir=sc_cur.out_dir, repo_path=sc_cur.repo_path, repo_name="nimbus-api", commit=sc_cur.commit)
+    sfp = fingerprint("analyze", SONNET_BE)
+    res2, acps2, asum2, _st2, _u2 = build_analyze_current(run2, dataset_enh, "dataset_enhanced.json", sfp,
+                                                         local_naive(T("2026-09-20T08:31:12"), 118204))
+    asum2["timestamp"] = utc_z(T("2026-09-20T08:31:11"), 907151)
+    arch = "analyze_checkpoints.superseded-" + short8(fingerprint("analyze", sc_cur.be)["key_digest"])
+    run2.pj("results__%s.json" % short8(sfp["key_digest"]), res2)
+    run2.pj(arch + "/_fingerprint.json", sidecar(sfp, utc_z(T("2026-09-20T08:00:04"), 512300)))
+    for name, rec in acps2.items():
+        run2.pj(arch + "/" + name, rec)
+    run2.pj(arch + "/_summary.json", asum2)
+    write_current(d, run2)
+    return arch
+
+
+def gen_current_healthy(root):
+    """Today's-era scans in healthy/projects/. Returns {key: (CScan or None, scan_dir)}."""
+    P = Path(root) / "projects"
+    out = {}
+    # nimbus-api: full scan --verify --dynamic-test --llm-reachability (python), restored run
+    sha = "6b1d0e9c4a2f7e3b8d5c1a0f9e8d7c6b5a493827"
+    sc, d = current_project(P, "nimbus-api", nimbus_units(), sha, "python", OPUS_BE, "2026-10-05T09:00:00",
+                            url="https://github.com/nimbus/nimbus-api",
+                            run_meta=meta_json("full", sha, rfc3339(T("2026-09-20T07:59:55")),
+                                               rfc3339(T("2026-09-20T08:40:02")), "python"),
+                            scan_kw=dict(seed=301), llm_reach=True)
+    enh = json.loads((d / "dataset_enhanced.json").read_bytes())
+    archive_runs(sc, d, enh)
+    out["nimbus"] = (sc, d)
+    # polyglot-shop: `-l auto`, python + javascript parse dirs, merged outputs at auto/
+    sha = "c0ffee5a1b2c3d4e5f60718293a4b5c6d7e8f901"
+    short = sha[:11]
+    run_auto = "%s/projects/polyglot-shop/scans/%s/auto" % (OPENANT_HOME, short)
+    repo = "/home/dev/src/polyglot-shop"
+    py_units, js_units = polyglot_units()
+    outcomes = []
+    auto_dir = P / "polyglot-shop" / "scans" / short / "auto"
+    for lang, us, seed in (("python", py_units, 311), ("javascript", js_units, 312)):
+        psc = Scan("polyglot-shop", us, lang=lang, seed=seed, start="2026-10-06T14:00:00",
+                   out_dir=run_auto + "/" + lang, repo_path=repo, repo_name="polyglot-shop", commit=sha)
+        ds, ao, cg = build_parse(psc)
+        ldir = auto_dir / lang
+        ldir.mkdir(parents=True)
+        for name, obj in (("dataset.json", ds), ("call_graph.json", cg)):
+            (ldir / name).write_bytes(py_json(obj))
+            record_mode(ldir / name, "0600")
+        if lang == "javascript":
+            # node-written (JSON.stringify, raw UTF-8, umask mode)
+            (ldir / "analyzer_output.json").write_bytes(py_json(ao, ensure_ascii=False))
+        else:
+            (ldir / "analyzer_output.json").write_bytes(py_json(ao))
+            record_mode(ldir / "analyzer_output.json", "0600")
+        outcomes.append((lang, ds, ao, run_auto + "/" + lang))
+    merged, per_language = merge_language_datasets(outcomes)
+    merged_ao = {}
+    for _lang, _ds, ao, _out in outcomes:
+        for k, v in ao.items():
+            if isinstance(v, dict):
+                merged_ao.setdefault(k, {}).update(v)
+            else:
+                merged_ao.setdefault(k, v)
+    languages = [o[0] for o in outcomes]
+    extra_top = {"per_language": per_language, "parse_errors": [], "excluded_languages": {}, "degraded": False,
+                 "coverage": coverage_block(languages), "discovery": discovery_block(languages)}
+    sc, d = current_project(P, "polyglot-shop", py_units + js_units, sha, "auto", QWEN_BE, "2026-10-06T14:00:00",
+                            scan_kw=dict(seed=313, verify=False, single_shot=True, out_dir=run_auto,
+                                         repo_path=repo),
+                            multi=(merged, merged_ao, extra_top, languages),
+                            dyn_failure="Docker daemon is not running (Cannot connect to the Docker daemon "
+                                        "at unix:///var/run/docker.sock)")
+    (d / "call_graphs.json").write_bytes(py_json({lang: lang + "/call_graph.json" for lang in languages}))
+    record_mode(d / "call_graphs.json", "0600")
+    out["polyglot"] = (sc, d)
+    # harbor-sync: a fix-branch scan (no verify) whose verify a today's OpenAnt ran later
+    sha = "4a7c9e1f3b5d7f9a1c3e5a7c9e1f3b5d7f9a1c3e"
+    hsc, d = project_scan(P, "harbor-sync", dict(seed=321, verify=False, dynamic=False), harbor_units(), sha,
+                          start="2026-05-20T11:00:00")
+    record_mode(d.parent / "meta.json", "0600")      # Go's meta.json (os.CreateTemp)
+    res = json.loads((d / "results.json").read_bytes())
+    vsc = CScan("harbor-sync", harbor_units(), SONNET_BE, seed=322, start="2026-10-07T16:00:00",
+                out_dir=hsc.out_dir, repo_path=hsc.repo_path, repo_name="harbor-sync", commit=sha)
+    vfp = fingerprint("verify", SONNET_BE, dict(analyze_fingerprint=res.get("analyze_fingerprint"), **VERIFY_EXTRA))
+    rv, vcps, vsum, vstep, vu = build_verify_current(vsc, res, SONNET_BE, vsc.t0 + 900)
+    vsc.pj("verify_checkpoints/_fingerprint.json", sidecar(vfp, utc_z(vsc.t0 + 1, 4471)))
+    vsc.pj("results_verified.json", rv, ensure_ascii=False)
+    for name, cp in vcps.items():
+        vsc.pj("verify_checkpoints/" + name, cp)
+    vsc.pj("verify_checkpoints/_summary.json", vsum)
+    vsc.pj("verify.report.json", step_report_c(
+        "verify", utc_z(vsc.t0, 81), 611.4, vu[2], vu[0], vu[1], vstep,
+        {"results_path": vsc.p("results.json"), "analyzer_output_path": vsc.p("analyzer_output.json")},
+        {"verified_results_path": vsc.p("results_verified.json")},
+        status="partial" if vstep["error_count"] else "success"))
+    write_current(d, vsc)
+    out["harbor"] = (None, d)
+    return out
+
+
+def merge_language_datasets(outcomes):
+    """core/dataset_merge.merge_datasets@f2af16c9 over [(lang, dataset, analyzer_output, out_dir)]."""
+    first = outcomes[0][1]
+    merged = {k: v for k, v in first.items() if k not in ("units", "statistics", "metadata")}
+    units = []
+    seen = set()
+    per_language = {}
+    per_count = {}
+    for lang, ds, _ao, out_dir in outcomes:
+        us = json.loads(json.dumps(ds["units"]))
+        for unit in us:
+            unit.setdefault("language", lang)
+            if unit.get("id") in seen:
+                unit["id"] = "%s::%s" % (lang, unit["id"])
+            seen.add(unit["id"])
+            units.append(unit)
+        per_count[lang] = len(us)
+        per_language[lang] = {"units": len(us), "dataset_path": out_dir + "/dataset.json", "output_dir": out_dir,
+                              "statistics": ds.get("statistics") or {}}
+    merged["units"] = units
+    merged["statistics"] = {"total_units": len(units), "units_per_language": dict(per_count),
+                            "languages": [o[0] for o in outcomes]}
+    merged["metadata"] = dict(first.get("metadata") or {})
+    merged["metadata"]["languages"] = [o[0] for o in outcomes]
+    merged["metadata"]["per_language"] = per_language
+    return merged, per_language
+
+
+# ---- today's-era damage ---------------------------------------------------------------------
+
+
+def gen_current_damaged(P, D):
+    """current-* projects: small today's-era scans, each damaged one way (expected/damaged.json)."""
+    def small(name, seed, **kw):
+        rng = random.Random(seed)
+        sha = sha40(rng)
+        us = small_units("python", "app", 6)
+        for u in us:
+            if u.id == "app/views.py:show_page":
+                u.verify = "incomplete"
+        return current_project(P, name, us, sha, "python", OPUS_BE, "2026-10-08T09:00:00",
+                               scan_kw=dict(seed=seed), **kw)
+
+    # the writer's temps (.tmp-XXXXXXXX.tmp, mkstemp's [a-z0-9_] alphabet), left by a kill
+    sc, d = small("current-temps", 401)
+    res = (d / "results.json").read_bytes()
+    (d / "results.json").unlink()           # killed between the temp's fsync and os.replace
+    D.cross(d / "results.json", "output-missing", "results", "error", "scanaudit repair {scan_dir}", d)
+    t = d / ".tmp-k3j9x_2a.tmp"
+    t.write_bytes(res)
+    record_mode(t, "0600")
+    D.add(t, "stray-temp", "temp", None)
+    summ = (d / "analyze_checkpoints/_summary.json").read_bytes()
+    t = d / "analyze_checkpoints" / ".tmp-q0w_e7rz.tmp"
+    t.write_bytes(summ[:len(summ) // 2])    # a torn rewrite of the summary
+    record_mode(t, "0600")
+    D.add(t, "stray-temp", "temp", None)
+    t = d / "meta.json.tmp.2750183941"      # Go's os.CreateTemp beside the per-language meta.json
+    t.write_bytes((d / "meta.json").read_bytes().replace(b'"success"', b'"running"'))
+    record_mode(t, "0600")
+    D.add(t, "stray-temp", "temp", None)
+
+    # a today's results_verified.json torn mid-file (raw UTF-8, ensure_ascii=False)
+    sc, d = small("current-truncation", 402)
+    p = d / "results_verified.json"
+    data = p.read_bytes()
+    i = data.index(b'"confirmed_findings"') + 40
+    D.truncate(p, "results-verified", i)
+    # a #317 name whose hash is not the id's
+    sc, d = small("current-checkpoint-name", 403)
+    cpd = d / "analyze_checkpoints"
+    uid = "app/util.py:normalize"
+    good = cpd / (safe_filename(uid) + ".json")
+    bad = cpd / (safe_filename(uid) + "_" + "0" * 16 + ".json")
+    good.rename(bad)
+    MODES[str(bad.relative_to(HERE))] = MODES.pop(str(good.relative_to(HERE)))
+    D.add(bad, "checkpoint-name-mismatch", "checkpoint", None)
+    # shapes today's OpenAnt never writes: an unknown step status; a non-integer incomplete count
+    sc, d = small("current-schema", 404)
+    p = d / "enhance.report.json"
+    obj = json.loads(p.read_bytes())
+    obj["status"] = "done"
+    D.replace_json(p, "step-report", "schema", obj)
+    p = d / "verify_checkpoints/_summary.json"
+    obj = json.loads(p.read_bytes())
+    obj["incomplete"] = "1"
+    D.replace_json(p, "checkpoint-summary", "schema", obj)
+
+
 # ---------------------------------------------------------------------------------------------
 # Self-checks
 # ---------------------------------------------------------------------------------------------
@@ -2936,10 +4152,13 @@ def check_healthy(root, built):
                 with open(p, encoding="utf-8") as f:
                     json.load(f)
                 n += 1
-                if os.path.basename(os.path.dirname(p)).endswith("_checkpoints") and fn != "_summary.json":
+                if os.path.basename(os.path.dirname(p)).endswith("_checkpoints") and \
+                        fn not in ("_summary.json", "_fingerprint.json"):
                     with open(p, encoding="utf-8") as f:
                         obj = json.load(f)
-                    assert safe_filename(obj["id"]) + ".json" == fn, (p, obj["id"])
+                    h = hashlib.sha256(obj["id"].encode("utf-8")).hexdigest()[:16]
+                    assert fn in (safe_filename(obj["id"]) + ".json",
+                                  safe_filename(obj["id"])[:233] + "_" + h + ".json"), (p, obj["id"])
     # cross-file consistency of every built scan
     for key, (sc, d) in built.items():
         d = Path(d)
@@ -3064,6 +4283,113 @@ def check_damaged(D):
             raise AssertionError(kind)
 
 
+def check_current(root, built):
+    """Self-checks of the today's-era scans: every cross-file relation today's OpenAnt keeps."""
+    RESERVED = ("_summary.json", "_fingerprint.json")
+
+    def j(p):
+        return json.loads(Path(p).read_bytes())
+
+    def names_ok(fn, uid):
+        safe = safe_filename(uid)
+        return fn in (safe + ".json", safe[:233] + "_" + hashlib.sha256(uid.encode("utf-8")).hexdigest()[:16] + ".json")
+
+    for key, (sc, d) in built.items():
+        d = Path(d)
+        # checkpoint dirs (live and archived): names, ids, sidecars
+        for cpd in sorted(p for p in d.iterdir() if p.is_dir() and "_checkpoints" in p.name):
+            ids = set()
+            for f in sorted(cpd.iterdir()):
+                obj = j(f)
+                if f.name in RESERVED:
+                    assert "id" not in obj, f
+                    continue
+                assert names_ok(f.name, obj["id"]), f
+                assert obj["id"] not in ids, f
+                ids.add(obj["id"])
+            fpp = cpd / "_fingerprint.json"
+            if fpp.exists():
+                fp = j(fpp)
+                assert list(fp)[:2] == ["scheme_version", "phase"] and list(fp)[-2:] == ["key_digest", "written_at"]
+                k = {x: fp[x] for x in fp if x not in ("key_digest", "written_at")}
+                assert fp["key_digest"] == "sha256:" + sha256_hex(canonical_json(k)), fpp
+                assert cpd.name.split("_checkpoints")[0] in ("analyze", "verify", "llm_reach"), cpd
+            summ = cpd / "_summary.json"
+            if summ.exists():
+                s = j(summ)
+                assert s["completed"] + s.get("incomplete", 0) + s["errors"] == s["total_units"], summ
+                assert s["total_units"] == len(ids), summ
+        # results.json and its archives
+        if (d / "results.json").exists() and key != "harbor":
+            res = j(d / "results.json")
+            assert list(res) == ["dataset", "model", "provider", "timestamp", "metrics", "results",
+                                 "code_by_route", "analyze_fingerprint"]
+            assert res["analyze_fingerprint"] == j(d / "analyze_checkpoints/_fingerprint.json")["key_digest"]
+            c = count_verdicts_current(res["results"])
+            m = res["metrics"]
+            assert m["total"] == len(res["results"]) == sum(c.values())
+            assert all(m[k] == c[k] for k in c), key
+            assert m["enhance_unclassified_analyzed"] == sum(
+                1 for r in res["results"] if r.get("security_classification") in SENTINELS)
+            for r in res["results"]:
+                if r.get("verdict") == "ERROR":
+                    assert list(r) == ["unit_id", "verdict", "finding", "error", "error_info"], r
+        for arch in d.glob("results__*.json"):
+            a = j(arch)
+            if arch.name != "results__legacy.json":
+                assert arch.name == "results__%s.json" % short8(a["analyze_fingerprint"]), arch
+                assert a["analyze_fingerprint"] != j(d / "results.json")["analyze_fingerprint"]
+            else:
+                assert "analyze_fingerprint" not in a
+        for arch in d.glob("analyze_checkpoints.superseded-*"):
+            assert arch.name.endswith(short8(j(d / "analyze_checkpoints/_fingerprint.json")["key_digest"]))
+            assert j(arch / "_fingerprint.json")["key_digest"] != j(d / "analyze_checkpoints/_fingerprint.json")["key_digest"]
+        # results_verified.json: three-state recount, #284 confirmed list, verify identity
+        if (d / "results_verified.json").exists():
+            rv = j(d / "results_verified.json")
+            res = j(d / "results.json")
+            assert list(rv) == ["dataset", "model", "timestamp", "verify", "metrics", "results", "confirmed_findings"]
+            assert rv["metrics"] == dict({"total": len(rv["results"])}, **recount_verified(rv["results"]))
+            verified = [r for r in rv["results"] if "verification" in r]
+            assert rv["confirmed_findings"] == [r for r in verified if is_candidate(r)]
+            vfp = j(d / "verify_checkpoints/_fingerprint.json")
+            assert vfp["extra"]["analyze_fingerprint"] == res.get("analyze_fingerprint")
+            for r in verified:
+                if r.get("verification", {}).get("agree"):
+                    assert r["verification_note"] == "", r        # restored agreement
+        # pipeline_output.json
+        if key != "harbor":
+            po = j(d / "pipeline_output.json")
+            exp = j(d / "results_verified.json") if (d / "results_verified.json").exists() else j(d / "results.json")
+            ids = [f["id"] for f in po["findings"]]
+            assert ids == ["VULN-%03d" % (i + 1) for i in range(len(ids))]
+            for f in po["findings"]:
+                assert f["identity_key"] == identity_key(f["location"]["file"], f["location"]["function"], f["cwe_id"])
+                assert ":" not in f["location"]["file"]
+            rs = po["results"]
+            assert rs["vulnerable"] == len(ids) and rs["deduplicated"] == rs["vulnerable_before_dedup"] - len(ids)
+            assert rs["total"] == exp["metrics"]["total"]
+            assert [s["step"] for s in po["pipeline_stats"]["skipped_steps"]] == \
+                [s for s in j(d / "scan.report.json")["summary"]["steps_skipped"] if s in
+                 [x["step"] for x in po["pipeline_stats"]["skipped_steps"]]]
+            rep = j(d / "scan.report.json")
+            steps = [j(d / ("%s.report.json" % s)) for s in rep["summary"]["steps_completed"]]
+            assert rep["status"] == worst_status(steps), key
+            assert rep["status"] in ("partial", "skipped")
+            assert rep["summary"]["steps_skipped_reasons"] == {s["step"]: s["reason"] for s in
+                                                                po["pipeline_stats"]["skipped_steps"]} or key == "polyglot"
+        # modes: every JSON today's writer wrote is listed 0600; Markdown and project.json are not
+        for p in sorted(d.rglob("*")):
+            if p.is_file():
+                rel = str(p.relative_to(HERE))
+                if p.suffix == ".md":
+                    assert rel not in MODES, rel
+                if rel in MODES:
+                    assert "0" + oct(p.stat().st_mode & 0o777)[2:] == MODES[rel], rel
+        if (d / "meta.json").exists():
+            assert MODES[str((d / "meta.json").relative_to(HERE))] == "0600"
+
+
 # ---------------------------------------------------------------------------------------------
 # Modes
 # ---------------------------------------------------------------------------------------------
@@ -3076,7 +4402,9 @@ def regenerate():
             shutil.rmtree(d)
     if OUTSIDE.exists() or OUTSIDE.is_symlink():
         OUTSIDE.unlink()
+    MODES.clear()
     built = gen_healthy(HEALTHY)
+    current = gen_current_healthy(HEALTHY)
     # the symlink target outside both trees: a torn results.json
     full = (Path(built["adhoc"][1]) / "results.json").read_bytes()
     OUTSIDE.write_bytes(full[:len(full) // 2])
@@ -3088,7 +4416,9 @@ def regenerate():
     (EXPECTED / "legacy-mtimes.json").write_bytes((json.dumps(LEGACY_MTIMES, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
     (EXPECTED / "healthy.json").write_bytes((json.dumps({"findings": []}, indent=2) + "\n").encode())
     (EXPECTED / "damaged.json").write_bytes((json.dumps({"findings": D.findings}, indent=2, ensure_ascii=False) + "\n").encode())
+    (EXPECTED / "modes.json").write_bytes((json.dumps(MODES, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
     n = check_healthy(HEALTHY, built)
+    check_current(HEALTHY, current)
     check_damaged(D)
     check_damaged(L)
     print("healthy: %d JSON files ok; damaged: %d expected findings; legacy: %d; %.2fs"
