@@ -17,8 +17,10 @@
 
 pub mod checkpoints;
 pub mod common;
+pub mod current;
 pub mod dynamic;
 pub mod enhanced;
+pub mod lossless;
 pub mod pipeline;
 mod pyops;
 pub mod results;
