@@ -22,6 +22,7 @@ pub mod dynamic;
 pub mod enhanced;
 pub mod lossless;
 pub mod pipeline;
+pub mod pipeline_current;
 mod pyops;
 pub mod results;
 pub mod salvage;
