@@ -350,25 +350,25 @@ fn merge_rows(old: &Node, new: &mut PyValue, path: &str, merged: &mut Merged) {
         return;
     }
     let old_rows = old.elements();
-    // Rebuilt rows by key; a key met twice: the first row (merging into both would double-count
-    // nothing, but the plan names the first).
+    // Rebuilt rows by key.
     let new_keys: Vec<Option<String>> = rows.iter().map(|r| row_key(path, &Node::Complete(r.clone()))).collect();
-    // The last old row of each key wins, as verify's and the reporter's lookups do.
+    // Every old row of a key is merged in, in file order: a key met twice (two rows of one
+    // unit) loses neither row's keys.
     let mut by_key: Vec<(String, Node)> = Vec::new();
     for row in old_rows {
-        let Some(k) = row_key(path, &row) else { continue };
-        match by_key.iter_mut().find(|(ok, _)| *ok == k) {
-            Some(slot) => slot.1 = row,
-            None => by_key.push((k, row)),
+        if let Some(k) = row_key(path, &row) {
+            by_key.push((k, row));
         }
     }
+    let mut named: Vec<String> = Vec::new();
     for (k, old_row) in &by_key {
         let positions: Vec<usize> =
             new_keys.iter().enumerate().filter(|(_, nk)| nk.as_deref() == Some(k.as_str())).map(|(i, _)| i).collect();
         if positions.is_empty() {
             // Only the top-level unit lists are named; confirmed_findings follows results.
-            if path != "confirmed_findings" {
+            if path != "confirmed_findings" && !named.contains(k) {
                 merged.dropped_rows.push(format!("{path}[{k}]"));
+                named.push(k.clone());
             }
             continue;
         }
@@ -453,7 +453,132 @@ mod tests {
         assert_eq!(salvage_tree(b"{"), Some(Node::PartialObject(Vec::new())));
     }
 
+    /// Every complete key path of `old` (objects recursively; keyed rows by key: some row of
+    /// the same key holds it) is in `new`.
+    fn superset(old: &Node, new: &PyValue, path: &str) -> Result<(), String> {
+        for (key, node) in old.members() {
+            let here = join(path, &key);
+            let Some(value) = new.get(&key) else {
+                if matches!(node, Node::Complete(_)) {
+                    return Err(format!("{here} lost"));
+                }
+                continue;
+            };
+            match (&node, value) {
+                (n, PyValue::Object(_)) if n.is_object() => superset(&node, value, &here)?,
+                (Node::Complete(PyValue::Array(_)) | Node::PartialArray(_), PyValue::Array(rows)) => {
+                    for old_row in node.elements() {
+                        let Some(k) = row_key(&here, &old_row) else { continue };
+                        let same: Vec<&PyValue> = rows
+                            .iter()
+                            .filter(|r| row_key(&here, &Node::Complete((*r).clone())).as_deref() == Some(k.as_str()))
+                            .collect();
+                        if !same.is_empty() && !same.iter().any(|r| superset(&old_row, r, &here).is_ok()) {
+                            return Err(format!("{here}[{k}] lost keys"));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn assert_superset(old: &Node, new: &PyValue, path: &str) {
+        if let Err(e) = superset(old, new, path) {
+            panic!("{e}");
+        }
+    }
+
+    fn arb_leaf() -> impl Strategy<Value = PyValue> {
+        prop_oneof![
+            Just(PyValue::Null),
+            any::<bool>().prop_map(PyValue::Bool),
+            any::<i32>().prop_map(|n| PyValue::from(i64::from(n))),
+            "[a-z\\\"é ]{0,6}".prop_map(PyValue::Str),
+        ]
+    }
+
+    fn arb_object(depth: u32) -> BoxedStrategy<PyValue> {
+        let leaf = arb_leaf().boxed();
+        let value = if depth == 0 { leaf } else { prop_oneof![3 => leaf, 1 => arb_object(depth - 1)].boxed() };
+        proptest::collection::vec(("[a-e]{1,2}", value), 0..5)
+            .prop_map(|kv| PyValue::Object(kv.into_iter().collect()))
+            .boxed()
+    }
+
+    /// An old output: top-level keys, a nested object, and keyed rows, as every output has.
+    fn arb_doc() -> impl Strategy<Value = PyValue> {
+        (arb_object(2), arb_object(1), proptest::collection::vec((0u8..4, arb_object(1)), 0..4)).prop_map(
+            |(top, metrics, rows)| {
+                let mut doc = top.as_object().unwrap().clone();
+                doc.insert("metrics".into(), metrics);
+                let rows = rows
+                    .into_iter()
+                    .map(|(id, mut r)| {
+                        r.as_object_mut().unwrap().insert("unit_id".into(), PyValue::from(format!("u{id}")));
+                        r
+                    })
+                    .collect();
+                doc.insert("results".into(), PyValue::Array(rows));
+                PyValue::Object(doc)
+            },
+        )
+    }
+
+    /// What a builder produces: some of the old keys (others its own), rows of some of the
+    /// old units with fewer keys.
+    fn rebuild_of(old: &PyValue, keep: &[bool]) -> PyValue {
+        let mut flag = keep.iter().copied().cycle();
+        let mut new = PyObject::new();
+        new.insert("built".into(), PyValue::from(1));
+        for (k, v) in old.as_object().unwrap() {
+            if !flag.next().unwrap_or(true) {
+                continue;
+            }
+            let v = match (k.as_str(), v) {
+                ("results", PyValue::Array(rows)) => PyValue::Array(
+                    rows.iter()
+                        .filter(|_| flag.next().unwrap_or(true))
+                        .map(|r| {
+                            let mut o = PyObject::new();
+                            o.insert("unit_id".into(), r.get("unit_id").unwrap().clone());
+                            PyValue::Object(o)
+                        })
+                        .collect(),
+                ),
+                (_, PyValue::Object(_)) => PyValue::object(),
+                _ => PyValue::from("rebuilt"),
+            };
+            new.insert(k.clone(), v);
+        }
+        PyValue::Object(new)
+    }
+
     proptest! {
+        /// The lossless property: old file (whole, or cut at any offset) + rebuild ⊇ the old
+        /// file's keys, top-level, nested and per keyed row; ensure_ascii either way.
+        #[test]
+        fn rebuild_plus_old_is_a_superset_of_the_old_keys(
+            old in arb_doc(),
+            keep in proptest::collection::vec(any::<bool>(), 1..12),
+            cut in any::<proptest::sample::Index>(),
+            ascii in any::<bool>(),
+        ) {
+            let text = to_python_string(&old, ascii).unwrap();
+            let whole = salvage_tree(text.as_bytes()).unwrap();
+            let mut new = rebuild_of(&old, &keep);
+            merge_lossless(&whole, &mut new);
+            assert_superset(&whole, &new, "");
+            prop_assert_eq!(new.get("built"), Some(&PyValue::from(1)));
+            let at = cut.index(text.len() + 1);
+            if let Some(prefix) = text.is_char_boundary(at).then(|| salvage_tree(&text.as_bytes()[..at])).flatten() {
+                let mut new = rebuild_of(&old, &keep);
+                merge_lossless(&prefix, &mut new);
+                assert_superset(&prefix, &new, "");
+            }
+        }
+
         #[test]
         fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             if let Some(tree) = salvage_tree(&bytes) {
