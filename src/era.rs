@@ -356,6 +356,59 @@ impl DirEra {
     }
 }
 
+/// Identity sidecar scheme versions of today's era that are older than the newest
+/// (`scheme_version: 1`, PR #244 before #572): healthy; OpenAnt re-pays on its next run.
+pub const OLDER_FINGERPRINT_SCHEME_VERSIONS: &[i64] = &[1];
+
+/// The marker of a gated checkpoint dir's `_fingerprint.json`, from its `scheme_version`
+/// (`None`: missing or not an integer). A scheme scanaudit does not know marks a newer OpenAnt.
+pub fn fingerprint_scheme_marker(rel: &str, scheme_version: Option<i64>) -> Marker {
+    let known = scheme_version
+        .is_some_and(|v| FINGERPRINT_SCHEME_VERSIONS.contains(&v) || OLDER_FINGERPRINT_SCHEME_VERSIONS.contains(&v));
+    let what = match scheme_version {
+        Some(v) => format!("identity sidecar scheme_version {v}"),
+        None => "identity sidecar without an integer scheme_version".to_string(),
+    };
+    Marker { era: known.then_some(Era::IdentityGate), rel: rel.to_string(), what }
+}
+
+/// The marker of `analyze.report.json` whose `inputs` has `provider` (pluggable providers,
+/// `core/analyzer.py` today): the analyze run was today's.
+pub fn analyze_report_provider_marker(rel: &str) -> Marker {
+    Marker { era: Some(Era::IdentityGate), rel: rel.to_string(), what: "analyze inputs.provider".to_string() }
+}
+
+/// Which builder rebuilds one output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Builder {
+    /// The builder of this era.
+    Known(Era),
+    /// No known builder: the output (or the evidence of the run that wrote it) carries markers
+    /// no known OpenAnt writes. Repair leaves that output alone and says which markers.
+    Unknown(Vec<Marker>),
+}
+
+/// Decides the builder of one output, never downgrading:
+/// * any marker no known era writes, in the old file's keys (`own`) or in the evidence of the
+///   run that writes this output (`evidence`: its checkpoint dir's sidecar, its step report, its
+///   input file), makes it [`Builder::Unknown`];
+/// * else any marker of today's era in either makes it today's ([`Era::IdentityGate`]): an
+///   old file with today's keys is never rebuilt in an older format, and a run of today's
+///   OpenAnt would write today's format;
+/// * else `default`, the era the scan dir's older evidence gives.
+pub fn builder_for(own: &[Marker], evidence: &[Marker], default: Era) -> Builder {
+    let mut unknown: Vec<Marker> = own.iter().chain(evidence).filter(|m| m.unknown()).cloned().collect();
+    if !unknown.is_empty() {
+        unknown.sort();
+        unknown.dedup();
+        return Builder::Unknown(unknown);
+    }
+    if own.iter().chain(evidence).any(|m| m.era == Some(Era::IdentityGate)) {
+        return Builder::Known(Era::IdentityGate);
+    }
+    Builder::Known(default)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,5 +500,22 @@ mod tests {
         assert_eq!(era.markers().len(), 2);
         assert_eq!(era.unknown().len(), 1);
         assert_eq!(era.unknown()[0].to_string(), "step status \"exploded\" in scan.report.json");
+    }
+    #[test]
+    fn builders_never_downgrade_and_refuse_unknown_markers() {
+        let own = key_markers(FileKind::Results, "results.json", ["dataset", "provider"], []);
+        assert_eq!(builder_for(&own, &[], Era::Checkpoints), Builder::Known(Era::IdentityGate));
+        let sidecar = fingerprint_scheme_marker("analyze_checkpoints/_fingerprint.json", Some(2));
+        assert_eq!(builder_for(&[], std::slice::from_ref(&sidecar), Era::Fork), Builder::Known(Era::IdentityGate));
+        assert_eq!(builder_for(&[], &[], Era::Fork), Builder::Known(Era::Fork));
+        assert!(fingerprint_scheme_marker("x", Some(1)).era.is_some());
+        let newer = fingerprint_scheme_marker("analyze_checkpoints/_fingerprint.json", Some(3));
+        assert!(newer.unknown());
+        match builder_for(&own, &[newer.clone(), sidecar], Era::Checkpoints) {
+            Builder::Unknown(m) => assert_eq!(m, [newer]),
+            other => panic!("{other:?}"),
+        }
+        let own = key_markers(FileKind::ResultsVerified, "results_verified.json", [], ["disagreed_inconclusive"]);
+        assert!(matches!(builder_for(&own, &[], Era::IdentityGate), Builder::Unknown(_)));
     }
 }

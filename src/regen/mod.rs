@@ -17,9 +17,12 @@
 
 pub mod checkpoints;
 pub mod common;
+pub mod current;
 pub mod dynamic;
 pub mod enhanced;
+pub mod lossless;
 pub mod pipeline;
+pub mod pipeline_current;
 mod pyops;
 pub mod results;
 pub mod salvage;

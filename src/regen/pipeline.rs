@@ -829,6 +829,8 @@ pub struct PipelineOptions {
     /// Files of the scan dir by name (`results.json`, `results_verified.json`) whose content an
     /// earlier repair step is about to write: used instead of what is on disk.
     pub provided: HashMap<String, PyValue>,
+    /// Build today's (identity-gate era) format ([`super::pipeline_current`]).
+    pub today: bool,
 }
 
 struct Collector {
@@ -1056,6 +1058,120 @@ pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Resul
 
     // repository / language.
     let (repository, language, args_repo) = repository_from_sources(&mut c, &salvaged, &parse_report, sr);
+
+    if opts.today {
+        let old_tree = old_bytes.as_deref().and_then(super::lossless::salvage_tree);
+        let old = |k: &str| match old_tree.as_ref().and_then(|t| t.member(k)) {
+            Some(super::lossless::Node::Complete(v)) => Some(v),
+            _ => None,
+        };
+        let summary = get_path(sr, &["summary"]);
+        let from_scan = |k: &str| summary.and_then(|s| s.get(k)).cloned();
+        let mut today = super::pipeline_current::TodayArgs::default();
+        for k in ["per_language", "parse_errors", "excluded_languages", "degraded", "coverage", "discovery"] {
+            if let Some(v) = old(k).or_else(|| from_scan(k)).filter(|v| !v.is_null()) {
+                today.coverage_fields.push((k.to_owned(), v));
+            }
+        }
+        today.context_source = match old("context_source").or_else(|| from_scan("context_source")) {
+            Some(v) => v,
+            None => {
+                c.inexact(
+                    "context_source",
+                    "not in the old file or scan.report.json: written OpenAnt's default \"none\"",
+                );
+                str_value("none")
+            }
+        };
+        today.threat_model_sha256 = old("threat_model_sha256").or_else(|| from_scan("threat_model_sha256"));
+        today.threat_model_warnings = old("threat_model_warnings")
+            .or_else(|| from_scan("threat_model_warnings"))
+            .unwrap_or(PyValue::Array(Vec::new()));
+        for k in ["manual_exclusions", "manual_override_warnings", "manual_override_filename"] {
+            let v = old(k).or_else(|| from_scan(k).filter(|v| truthy(v) || (k == "manual_exclusions" && !v.is_null())));
+            if let Some(v) = v {
+                today.manual_fields.push((k.to_owned(), v));
+            }
+        }
+        today.skipped_steps = match get_path(old("pipeline_stats").as_ref(), &["skipped_steps"]).cloned() {
+            Some(v) => v,
+            None => {
+                let reasons = from_scan("steps_skipped_reasons");
+                let list: Vec<PyValue> = steps_skipped
+                    .iter()
+                    .flatten()
+                    .filter(|s| STEPS_BEFORE_BUILD_OUTPUT.contains(&s.as_str()))
+                    .map(|s| {
+                        let reason = reasons.as_ref().and_then(|r| r.get(s)).cloned().unwrap_or_else(|| str_value(""));
+                        let mut o = PyObject::new();
+                        o.insert("step".into(), str_value(s));
+                        o.insert("reason".into(), reason);
+                        PyValue::Object(o)
+                    })
+                    .collect();
+                if sr.is_none() {
+                    c.inexact("pipeline_stats.skipped_steps", "scan.report.json is unreadable: no skipped steps known");
+                }
+                PyValue::Array(list)
+            }
+        };
+        let dataset = c.load("dataset.json", "dataset.json (metadata.reachability_filter)");
+        today.reachability =
+            get_path(dataset.value(), &["metadata", "reachability_filter"]).and_then(PyValue::as_object).cloned();
+        if let Some(PyValue::Array(findings)) = old("findings") {
+            for f in findings {
+                if let (Some(id), Some(code), Some(section)) =
+                    (f.get("id").and_then(PyValue::as_str), f.get("vulnerable_code"), f.get("vulnerable_code_section"))
+                {
+                    today.old_sections.push((id.to_owned(), code.clone(), section.clone()));
+                }
+            }
+        }
+        let application_type = match old("application_type") {
+            Some(t) => t,
+            None => {
+                let ctx = c.load("application_context.json", "application_context.json (application type)");
+                match ctx.value().and_then(|v| v.get("application_type")).filter(|t| truthy(t)) {
+                    Some(t) => t.clone(),
+                    None => str_value("unknown"),
+                }
+            }
+        };
+        let repository = match repository {
+            Some(r) => r,
+            None => {
+                let mut repo = PyObject::new();
+                let name = match &args_repo.0 {
+                    Some(n) if truthy(n) => n.clone(),
+                    _ => experiment.get("dataset").cloned().unwrap_or_else(unknown_value),
+                };
+                repo.insert("name".into(), name);
+                repo.insert("url".into(), truthy_or_empty(args_repo.1.as_ref()));
+                repo.insert("language".into(), truthy_or_empty(language.as_ref()));
+                repo.insert("commit_sha".into(), args_repo.2.clone());
+                PyValue::Object(repo)
+            }
+        };
+        let inputs = super::pipeline_current::TodayInputs {
+            experiment: &experiment,
+            call_graph: &call_graph,
+            diff_manifest: &diff_manifest,
+            diff_filter_report: &diff_filter,
+            step_reports: &step_reports,
+            repository,
+            analysis_date,
+            application_type,
+            processing_level,
+            language,
+            today: &today,
+        };
+        let (value, build_inexact) = super::pipeline_current::build_today(&inputs)?;
+        c.inexact.extend(build_inexact);
+        let text = pyjson::to_python_string(&value, false)
+            .map_err(|e| RebuildError::Unsupported(format!("cannot serialize the output: {e}")))?;
+        let bytes = if salvaged.crlf { text.replace('\n', "\r\n").into_bytes() } else { text.into_bytes() };
+        return Ok(RebuiltOutput { value, bytes, inexact: c.inexact, inputs: c.inputs, notes: c.notes });
+    }
 
     let args = BuildArgs {
         repo_name: args_repo.0,

@@ -307,7 +307,7 @@ fn carry_over(uid: &PyValue, unit: &PyValue, salvaged: Option<&SalvagedFields>) 
 
 /// `code_for_route` of `_process_unit`: `unit.get("code", {})`, its `primary_code` (default
 /// `""`) when it is a dict, else the value itself.
-fn unit_code(unit: &PyValue) -> PyValue {
+pub(crate) fn unit_code(unit: &PyValue) -> PyValue {
     match unit.get("code") {
         None => PyValue::from(""),
         Some(PyValue::Object(code)) => code.get("primary_code").cloned().unwrap_or_else(|| PyValue::from("")),
@@ -356,7 +356,7 @@ fn order_like_old(
 
 /// Moves the keys of `order` that `map` has to its front, in that order; the rest follow in
 /// their own order.
-fn reorder<'k>(map: &mut PyObject, order: impl Iterator<Item = &'k String>) {
+pub(crate) fn reorder<'k>(map: &mut PyObject, order: impl Iterator<Item = &'k String>) {
     let mut reordered = PyObject::with_capacity(map.len());
     for k in order {
         if let Some(v) = map.shift_remove(k) {
@@ -416,7 +416,11 @@ fn pick_model(
 
 /// Carries `verdict` + `stage1_consistency_update` over from salvaged results of the same
 /// `unit_id` that carry an update.
-fn carry_stage1_updates(results: &mut [PyValue], salvaged: Option<&SalvagedFields>, inexact: &mut Vec<Inexact>) {
+pub(crate) fn carry_stage1_updates(
+    results: &mut [PyValue],
+    salvaged: Option<&SalvagedFields>,
+    inexact: &mut Vec<Inexact>,
+) {
     let Some(salvaged) = salvaged else { return };
     // The last old element of each unit id wins, as a reverse search would find it.
     let old_by_unit: std::collections::HashMap<&str, &PyValue> =
@@ -459,7 +463,7 @@ pub fn stage1_pattern(route_key: &str) -> String {
 /// Notes every result in a group the stage-1 consistency check would send to the LLM (two or
 /// more results of one pattern whose verdict classes differ), unless an update was carried over
 /// for that result.
-fn note_stage1_groups(results: &[PyValue], inexact: &mut Vec<Inexact>) {
+pub(crate) fn note_stage1_groups(results: &[PyValue], inexact: &mut Vec<Inexact>) {
     let mut groups: IndexMap<String, Vec<&PyValue>> = IndexMap::new();
     for r in results {
         let rk = r.get("route_key").and_then(PyValue::as_str).unwrap_or("");

@@ -212,7 +212,12 @@ fn old_verification<'s>(r: &PyValue, salvaged: Option<&'s SalvagedFields>) -> Op
     is_restorable(CheckpointStep::Verify, prev).then_some(prev)
 }
 
-fn carry_over(all_results: &mut [PyValue], candidates: &[usize], old: &SalvagedFields, inexact: &mut Vec<Inexact>) {
+pub(crate) fn carry_over(
+    all_results: &mut [PyValue],
+    candidates: &[usize],
+    old: &SalvagedFields,
+    inexact: &mut Vec<Inexact>,
+) {
     for &i in candidates {
         let key = merge_key(&all_results[i]);
         let Some(k) = key.as_str() else { continue };
@@ -260,7 +265,7 @@ pub fn crosscheck_pattern(route_key: &str) -> String {
 
 /// Notes each candidate of a group the verify cross-check would send to the LLM (its
 /// `verification.correct_finding or finding` values differ), unless an update was carried over.
-fn note_crosscheck_groups(all_results: &[PyValue], candidates: &[usize], inexact: &mut Vec<Inexact>) {
+pub(crate) fn note_crosscheck_groups(all_results: &[PyValue], candidates: &[usize], inexact: &mut Vec<Inexact>) {
     let mut groups: indexmap::IndexMap<String, Vec<&PyValue>> = indexmap::IndexMap::new();
     for &c in candidates {
         let r = &all_results[c];

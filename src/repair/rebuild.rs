@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::plan::Unfixable;
 use super::state::{output_name, REBUILD_ORDER};
+use crate::era::{Builder, Era};
 use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::{CheckpointStep, FileKind};
 use crate::pyjson::{self, PyValue};
@@ -15,11 +16,12 @@ use crate::regen::checkpoints::{self, CheckpointSet, IssueKind};
 use crate::regen::common::RebuiltOutput;
 use crate::regen::dynamic::{rebuild_dynamic_results, DynamicOptions, MissingReason};
 use crate::regen::enhanced::{rebuild_enhanced, EnhanceInputs};
+use crate::regen::lossless;
 use crate::regen::pipeline::{rebuild_pipeline_output, PipelineOptions};
 use crate::regen::results::{rebuild_results, AnalyzeInputs};
 use crate::regen::single_file::{self, brief_list, LeftOutWhy, LegacyInputs, LegacyKind, RunRecord, Unusable};
 use crate::regen::verified::rebuild_verified;
-use crate::regen::{self, Rebuilt, RegenError};
+use crate::regen::{self, current, Rebuilt, RegenError};
 
 /// A rebuilt output, ready for the atomic writer.
 #[derive(Debug, Clone)]
@@ -248,7 +250,142 @@ impl Rebuilder {
         }
     }
 
+    /// Rebuilds `kind` with the builder of its era ([`crate::era::builder_for`]), then carries
+    /// every key of the old file the builder does not produce into the result
+    /// ([`lossless::merge_lossless`]). An output whose own keys or era evidence carry a marker no
+    /// known OpenAnt writes is not rebuilt.
     pub fn rebuild(&mut self, kind: FileKind) -> Result<RebuiltFile, CannotRebuild> {
+        let old_tree = self.old_bytes(kind).and_then(|bytes| lossless::salvage_tree(&bytes));
+        let builder = self.builder_for(kind, old_tree.as_ref());
+        let mut file = match builder {
+            Builder::Unknown(markers) => {
+                let list: Vec<String> = markers.iter().map(|m| m.to_string()).collect();
+                return Err(CannotRebuild {
+                    reason: format!(
+                        "not rebuilt: it (or the run that writes it) carries {} that no OpenAnt version scanaudit knows \
+                         writes, so a newer OpenAnt wrote it and its format is unknown; the file is left as it is",
+                        list.join(", ")
+                    ),
+                    fix: Some(format!("openant {} (re-runs it from its checkpoints), or upgrade scanaudit", step_verb(kind))),
+                });
+            }
+            Builder::Known(Era::IdentityGate) if matches!(kind, FileKind::Results | FileKind::ResultsVerified) => {
+                self.rebuild_current(kind)?
+            }
+            Builder::Known(era) => self.rebuild_era(kind, era == Era::IdentityGate)?,
+        };
+        if let Some(old) = old_tree {
+            file = make_lossless(file, &old, output_name(kind))?;
+        }
+        Ok(file)
+    }
+
+    /// The era evidence of `kind` and the builder it selects.
+    fn builder_for(&self, kind: FileKind, old: Option<&lossless::Node>) -> Builder {
+        let name = output_name(kind);
+        let own = old.map(|o| markers_of(kind, name, o)).unwrap_or_default();
+        let mut evidence = Vec::new();
+        let sidecar = |dir: &str| -> Option<crate::era::Marker> {
+            let rel = format!("{dir}/{}", crate::era::FINGERPRINT_FILE);
+            let value = self.optional(&rel)?;
+            Some(crate::era::fingerprint_scheme_marker(&rel, value.get("scheme_version").and_then(PyValue::as_i64)))
+        };
+        let input_markers = |input: FileKind| -> Vec<crate::era::Marker> {
+            let bytes = self.provided.get(&input).cloned().or_else(|| self.old_bytes(input));
+            bytes
+                .and_then(|b| lossless::salvage_tree(&b))
+                .map(|t| markers_of(input, output_name(input), &t))
+                .unwrap_or_default()
+        };
+        match kind {
+            FileKind::Results => {
+                evidence.extend(sidecar("analyze_checkpoints"));
+                let report = self.optional("analyze.report.json");
+                if report.as_ref().and_then(|r| r.get("inputs")).and_then(|i| i.get("provider")).is_some() {
+                    evidence.push(crate::era::analyze_report_provider_marker("analyze.report.json"));
+                }
+            }
+            FileKind::ResultsVerified => {
+                evidence.extend(sidecar("verify_checkpoints"));
+                evidence.extend(input_markers(FileKind::Results));
+            }
+            FileKind::PipelineOutput => {
+                evidence.extend(input_markers(FileKind::ResultsVerified));
+                evidence.extend(input_markers(FileKind::Results));
+            }
+            _ => {}
+        }
+        let (era, _) = checkpoints::detect_era_in_dir(&self.dir);
+        let default = match era {
+            checkpoints::Era::ForkMaster => Era::Fork,
+            checkpoints::Era::Fix => Era::Checkpoints,
+        };
+        crate::era::builder_for(&own, &evidence, default)
+    }
+
+    /// Today's (identity-gate era) builders.
+    fn rebuild_current(&mut self, kind: FileKind) -> Result<RebuiltFile, CannotRebuild> {
+        let salvaged = self.old_bytes(kind).map(|bytes| regen::salvage_leading_fields(&bytes));
+        let regen_error = |error: RegenError| CannotRebuild {
+            reason: error.to_string(),
+            fix: Some(format!("openant {}", step_verb(kind))),
+        };
+        match kind {
+            FileKind::Results => {
+                let report = self.optional("analyze.report.json");
+                let enhanced = self.dir.join("dataset_enhanced.json").exists()
+                    || self.provided.contains_key(&FileKind::DatasetEnhanced);
+                let default = if enhanced { "dataset_enhanced.json" } else { "dataset.json" };
+                let dataset_name = input_name(report.as_ref(), "dataset_path").unwrap_or_else(|| default.into());
+                let dataset = self.parsed(&dataset_name)?;
+                let loaded = self.checkpoints("analyze_checkpoints", CheckpointStep::Analyze, None)?;
+                let fingerprint = self.optional("analyze_checkpoints/_fingerprint.json");
+                let field = |k: &str| {
+                    report
+                        .as_ref()
+                        .and_then(|r| r.get("inputs"))
+                        .and_then(|i| i.get(k))
+                        .filter(|v| !v.is_null())
+                        .cloned()
+                };
+                let inputs = current::CurrentAnalyze {
+                    dataset: &dataset,
+                    dataset_name: dataset_name.clone(),
+                    limit: field("limit"),
+                    exploitable_filter: field("exploitable_filter"),
+                    model: current::pick_identity("model", salvaged.as_ref(), report.as_ref(), fingerprint.as_ref())
+                        .map_err(regen_error)?,
+                    provider: current::pick_identity(
+                        "provider",
+                        salvaged.as_ref(),
+                        report.as_ref(),
+                        fingerprint.as_ref(),
+                    )
+                    .map_err(regen_error)?,
+                    analyze_fingerprint: current::pick_fingerprint(salvaged.as_ref(), fingerprint.as_ref())
+                        .map_err(regen_error)?,
+                };
+                let now = chrono::Local::now().naive_local();
+                let rebuilt = current::rebuild_results_current(&inputs, &loaded.set, salvaged.as_ref(), now)
+                    .map_err(regen_error)?;
+                let mut inputs = vec![dataset_name];
+                if fingerprint.is_some() {
+                    inputs.push("analyze_checkpoints/_fingerprint.json".into());
+                }
+                self.finish(kind, rebuilt, loaded, inputs, "analyze")
+            }
+            _ => {
+                let results = self.parsed("results.json")?;
+                let loaded = self.checkpoints("verify_checkpoints", CheckpointStep::Verify, Some(&results))?;
+                let rebuilt =
+                    current::rebuild_verified_current(&results, &loaded.set, salvaged.as_ref()).map_err(regen_error)?;
+                self.finish(kind, rebuilt, loaded, vec!["results.json".into()], "verify")
+            }
+        }
+    }
+
+    /// The builders of the older eras (spec/openant-layout.md §3).
+    fn rebuild_era(&mut self, kind: FileKind, today: bool) -> Result<RebuiltFile, CannotRebuild> {
         let (era, _) = checkpoints::detect_era_in_dir(&self.dir);
         let salvaged = self.old_bytes(kind).map(|bytes| regen::salvage_leading_fields(&bytes));
         let regen_error = |error: RegenError| CannotRebuild { reason: error.to_string(), fix: None };
@@ -308,7 +445,7 @@ impl Rebuilder {
                         provided.insert(output_name(source).to_string(), value);
                     }
                 }
-                let options = PipelineOptions { provided, ..PipelineOptions::default() };
+                let options = PipelineOptions { provided, today, ..PipelineOptions::default() };
                 let rebuilt = rebuild_pipeline_output(&self.dir, &options).map_err(|error| CannotRebuild {
                     reason: error.to_string(),
                     fix: Some("openant build-output".into()),
@@ -537,6 +674,47 @@ fn from_output(rebuilt: RebuiltOutput, dir: &Path) -> RebuiltFile {
         }
     }
     RebuiltFile { bytes: rebuilt.bytes, notes, inputs }
+}
+
+/// The `openant` step that writes `kind`.
+fn step_verb(kind: FileKind) -> &'static str {
+    match kind {
+        FileKind::DatasetEnhanced => "enhance",
+        FileKind::Results => "analyze",
+        FileKind::ResultsVerified => "verify",
+        FileKind::PipelineOutput => "build-output",
+        FileKind::DynamicTestResults => "dynamic-test",
+        _ => "scan",
+    }
+}
+
+/// The era markers an old output's keys carry: its top-level keys and its `metrics` keys, as
+/// far as its readable prefix goes.
+fn markers_of(kind: FileKind, rel: &str, old: &lossless::Node) -> Vec<crate::era::Marker> {
+    let metrics = old.member("metrics");
+    let metric_keys: Vec<&str> = metrics.as_ref().map(|m| m.keys()).unwrap_or_default();
+    crate::era::key_markers(kind, rel, old.keys(), metric_keys)
+}
+
+/// Carries every key of the old file the rebuild does not produce into it (see
+/// [`lossless`]), re-serialized the way the builder wrote it (its `ensure_ascii`, its line
+/// breaks), and names the carried keys in the notes.
+fn make_lossless(mut file: RebuiltFile, old: &lossless::Node, name: &str) -> Result<RebuiltFile, CannotRebuild> {
+    let text = String::from_utf8_lossy(&file.bytes).into_owned();
+    let crlf = text.contains("\r\n");
+    let lf = text.replace("\r\n", "\n");
+    let mut value = pyjson::parse(lf.as_bytes())
+        .map_err(|e| CannotRebuild { reason: format!("the rebuilt document does not parse back: {e}"), fix: None })?;
+    let ensure_ascii = pyjson::to_python_string(&value, true).is_ok_and(|s| s == lf);
+    let merged = lossless::merge_lossless(old, &mut value);
+    file.notes.extend(merged.notes(name));
+    if merged.carried.is_empty() {
+        return Ok(file);
+    }
+    let out = pyjson::to_python_string(&value, ensure_ascii)
+        .map_err(|e| CannotRebuild { reason: format!("cannot serialize the merged document: {e}"), fix: None })?;
+    file.bytes = if crlf { out.replace('\n', "\r\n").into_bytes() } else { out.into_bytes() };
+    Ok(file)
 }
 
 #[cfg(test)]

@@ -1,0 +1,595 @@
+//! Lossless by construction (issue 11, item 3): a rebuilt output never holds less than the file
+//! it replaces. One generic merge, used by every rebuilt output of every era:
+//!
+//! 1. [`salvage_tree`] reads the old file, even a torn prefix of it, as a tree: every member and
+//!    element whose value is complete, and, for a container cut short, what it holds so far.
+//! 2. [`merge_lossless`] walks that tree beside the rebuilt document. A key of the old file that
+//!    the builder did not produce is carried over **at its place**: right after the key that
+//!    precedes it in the old file (at the front when none does). Objects present on both sides
+//!    are merged the same way, recursively (`metrics`, `repository`, `pipeline_stats`, a row's
+//!    `verification`, ...). Arrays of rows are merged row by row where rows have a key
+//!    ([`row_key`]: `results[]`/`confirmed_findings[]` by `unit_id`, else `route_key`;
+//!    `findings[]` by `id`), so a row keeps the keys only the old file had (an errored row's
+//!    `error`, `error_info`, a consistency update). Every carried key is returned by its path
+//!    for the plan's notes.
+//!
+//! Limits, by design: the builder's value wins wherever it produced the key (the rebuild is
+//! the truth for what it computes); arrays whose elements have no key (lists of strings,
+//! `skipped_steps`) are the builder's; an old row whose key the rebuilt array does not have (a
+//! unit no longer in the input) is not added back, it is named ([`Merged::dropped_rows`]); a
+//! value that is itself cut short in a torn file is never carried (only complete values are),
+//! it is named ([`Merged::torn`]).
+
+use crate::pyjson::{parse, PyObject, PyValue};
+
+/// A node of an old file's readable prefix.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    /// A value read whole.
+    Complete(PyValue),
+    /// An object cut short: its members read so far (the last one may itself be partial).
+    PartialObject(Vec<(String, Node)>),
+    /// An array cut short: its elements read so far.
+    PartialArray(Vec<Node>),
+    /// A string or scalar cut short (or not valid): nothing of it is readable.
+    Torn,
+}
+
+impl Node {
+    /// The keys this node has (complete or partial), in order; none for non-objects.
+    pub fn keys(&self) -> Vec<&str> {
+        match self {
+            Node::Complete(PyValue::Object(o)) => o.keys().map(String::as_str).collect(),
+            Node::PartialObject(members) => members.iter().map(|(k, _)| k.as_str()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The member `key`, as a node.
+    pub fn member(&self, key: &str) -> Option<Node> {
+        match self {
+            Node::Complete(PyValue::Object(o)) => o.get(key).cloned().map(Node::Complete),
+            Node::PartialObject(members) => members.iter().rev().find(|(k, _)| k == key).map(|(_, n)| n.clone()),
+            _ => None,
+        }
+    }
+
+    fn is_object(&self) -> bool {
+        matches!(self, Node::Complete(PyValue::Object(_)) | Node::PartialObject(_))
+    }
+
+    /// The members of an object node, in order (a later duplicate key keeps the first place and
+    /// takes the last value, as a Python dict).
+    fn members(&self) -> Vec<(String, Node)> {
+        match self {
+            Node::Complete(PyValue::Object(o)) => {
+                o.iter().map(|(k, v)| (k.clone(), Node::Complete(v.clone()))).collect()
+            }
+            Node::PartialObject(members) => {
+                let mut out: Vec<(String, Node)> = Vec::new();
+                for (k, n) in members {
+                    match out.iter_mut().find(|(ok, _)| ok == k) {
+                        Some(slot) => slot.1 = n.clone(),
+                        None => out.push((k.clone(), n.clone())),
+                    }
+                }
+                out
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn elements(&self) -> Vec<Node> {
+        match self {
+            Node::Complete(PyValue::Array(a)) => a.iter().cloned().map(Node::Complete).collect(),
+            Node::PartialArray(items) => items.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Deepest container nesting [`salvage_tree`] descends into; deeper values count only if
+/// complete.
+const MAX_SALVAGE_DEPTH: usize = 64;
+
+/// Reads the old file's bytes as a tree: the whole document when it parses, else its readable
+/// prefix (a kill leaves a prefix, possibly followed by NULs). `None` when not even the opening
+/// `{` of an object is there. Never panics, whatever the bytes.
+pub fn salvage_tree(bytes: &[u8]) -> Option<Node> {
+    if let Ok(v @ PyValue::Object(_)) = parse(bytes) {
+        return Some(Node::Complete(v));
+    }
+    let start = skip_ws(bytes, 0);
+    if bytes.get(start) != Some(&b'{') {
+        return None;
+    }
+    Some(read_value(bytes, start, 0).0)
+}
+
+/// Reads the value at `pos`: `(node, end)` where `end` is `Some(offset after it)` only when the
+/// value is complete.
+fn read_value(b: &[u8], pos: usize, depth: usize) -> (Node, Option<usize>) {
+    if let Some(end) = value_end(b, pos) {
+        if let Ok(v) = parse(&b[pos..end]) {
+            return (Node::Complete(v), Some(end));
+        }
+    }
+    match b.get(pos) {
+        Some(b'{') if depth < MAX_SALVAGE_DEPTH => (Node::PartialObject(read_members(b, pos, depth)), None),
+        Some(b'[') if depth < MAX_SALVAGE_DEPTH => (Node::PartialArray(read_elements(b, pos, depth)), None),
+        _ => (Node::Torn, None),
+    }
+}
+
+fn read_members(b: &[u8], pos: usize, depth: usize) -> Vec<(String, Node)> {
+    let mut out = Vec::new();
+    let mut i = pos + 1;
+    loop {
+        i = skip_ws(b, i);
+        if b.get(i) != Some(&b'"') {
+            return out;
+        }
+        let Some(key_end) = string_end(b, i) else { return out };
+        let Ok(PyValue::Str(key)) = parse(&b[i..key_end]) else { return out };
+        i = skip_ws(b, key_end);
+        if b.get(i) != Some(&b':') {
+            return out;
+        }
+        let start = skip_ws(b, i + 1);
+        if start >= b.len() || b[start] == 0 {
+            return out;
+        }
+        let (node, end) = read_value(b, start, depth + 1);
+        out.push((key, node));
+        let Some(end) = end else { return out };
+        i = skip_ws(b, end);
+        if b.get(i) != Some(&b',') {
+            return out;
+        }
+        i += 1;
+    }
+}
+
+fn read_elements(b: &[u8], pos: usize, depth: usize) -> Vec<Node> {
+    let mut out = Vec::new();
+    let mut i = skip_ws(b, pos + 1);
+    loop {
+        if i >= b.len() || b[i] == 0 || b[i] == b']' {
+            return out;
+        }
+        let (node, end) = read_value(b, i, depth + 1);
+        if !matches!(node, Node::Torn) {
+            out.push(node);
+        }
+        let Some(end) = end else { return out };
+        i = skip_ws(b, end);
+        if b.get(i) != Some(&b',') {
+            return out;
+        }
+        i = skip_ws(b, i + 1);
+    }
+}
+
+fn skip_ws(b: &[u8], mut pos: usize) -> usize {
+    while matches!(b.get(pos), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        pos += 1;
+    }
+    pos
+}
+
+fn string_end(b: &[u8], start: usize) -> Option<usize> {
+    let mut pos = start + 1;
+    loop {
+        match *b.get(pos)? {
+            b'\\' => pos += 2,
+            b'"' => return Some(pos + 1),
+            _ => pos += 1,
+        }
+    }
+}
+
+/// The end of the value at `start` if the input holds all of it (not a validator: the slice
+/// is parsed afterwards). A scalar needs a delimiter after it, so a number cut at the end is
+/// never complete.
+fn value_end(b: &[u8], start: usize) -> Option<usize> {
+    match *b.get(start)? {
+        b'"' => string_end(b, start),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut pos = start;
+            loop {
+                match *b.get(pos)? {
+                    b'"' => {
+                        pos = string_end(b, pos)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.checked_sub(1)?;
+                        if depth == 0 {
+                            return Some(pos + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                pos += 1;
+            }
+        }
+        _ => {
+            let mut pos = start;
+            while !matches!(b.get(pos)?, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                pos += 1;
+            }
+            (pos > start).then_some(pos)
+        }
+    }
+}
+
+/// What the merge did, for the plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Merged {
+    /// Paths of the keys carried over from the old file (`error_info` of a row is
+    /// `results[<unit>].error_info`).
+    pub carried: Vec<String>,
+    /// Paths of keys the old file had but whose value was cut short there: not carried.
+    pub torn: Vec<String>,
+    /// Rows of the old file (by key) the rebuilt array does not have.
+    pub dropped_rows: Vec<String>,
+}
+
+impl Merged {
+    /// One line per kind, for the plan's notes.
+    pub fn notes(&self, file: &str) -> Vec<String> {
+        let mut notes = Vec::new();
+        if !self.carried.is_empty() {
+            notes.push(format!(
+                "carried over from the old {file} at their place (the rebuild does not produce them): {}",
+                brief(&self.carried)
+            ));
+        }
+        if !self.torn.is_empty() {
+            notes.push(format!(
+                "cut short in the old {file}, so not carried (their values were not readable whole): {}",
+                brief(&self.torn)
+            ));
+        }
+        if !self.dropped_rows.is_empty() {
+            notes.push(format!(
+                "rows of the old {file} whose unit or finding the rebuild no longer has (as OpenAnt's own re-run would drop them): {}",
+                brief(&self.dropped_rows)
+            ));
+        }
+        notes
+    }
+}
+
+fn brief(items: &[String]) -> String {
+    const SHOWN: usize = 12;
+    if items.len() <= SHOWN {
+        items.join(", ")
+    } else {
+        format!("{} and {} more", items[..SHOWN].join(", "), items.len() - SHOWN)
+    }
+}
+
+/// The key that identifies a row of the array at `path` (`""` = top level), if rows there are
+/// keyed: `results[]` and `confirmed_findings[]` by `unit_id` (else `route_key`), `findings[]`
+/// by `id`.
+pub fn row_key(path: &str, row: &Node) -> Option<String> {
+    let field = |k: &str| match row.member(k) {
+        Some(Node::Complete(PyValue::Str(s))) if !s.is_empty() => Some(s),
+        _ => None,
+    };
+    match path {
+        "results" | "confirmed_findings" => field("unit_id").or_else(|| field("route_key")),
+        "findings" => field("id"),
+        _ => None,
+    }
+}
+
+/// Carries every key of `old` that `new` lacks into `new`, at its place, recursively (see the
+/// module docs). `new` is the rebuilt document.
+pub fn merge_lossless(old: &Node, new: &mut PyValue) -> Merged {
+    let mut merged = Merged::default();
+    merge_object(old, new, "", &mut merged);
+    merged
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn merge_object(old: &Node, new: &mut PyValue, path: &str, merged: &mut Merged) {
+    let PyValue::Object(map) = new else { return };
+    if !old.is_object() {
+        return;
+    }
+    // The last old key that `new` has, so far: a carried key goes right after it.
+    let mut anchor: Option<String> = None;
+    for (key, node) in old.members() {
+        let here = join(path, &key);
+        match map.get_mut(&key) {
+            Some(value) => {
+                match (&node, &*value) {
+                    (n, PyValue::Object(_)) if n.is_object() => merge_object(&node, value, &here, merged),
+                    (Node::Complete(PyValue::Array(_)) | Node::PartialArray(_), PyValue::Array(_)) => {
+                        merge_rows(&node, value, &here, merged)
+                    }
+                    _ => {}
+                }
+                anchor = Some(key);
+            }
+            None => match node {
+                Node::Complete(value) => {
+                    let at = anchor.as_ref().and_then(|a| map.get_index_of(a)).map_or(0, |i| i + 1);
+                    insert_at(map, at, key.clone(), value);
+                    merged.carried.push(here);
+                    anchor = Some(key);
+                }
+                _ => merged.torn.push(here),
+            },
+        }
+    }
+}
+
+fn insert_at(map: &mut PyObject, at: usize, key: String, value: PyValue) {
+    let (i, _) = map.insert_full(key, value);
+    if at < map.len() {
+        map.move_index(i, at);
+    }
+}
+
+fn merge_rows(old: &Node, new: &mut PyValue, path: &str, merged: &mut Merged) {
+    let PyValue::Array(rows) = new else { return };
+    let keyed = matches!(path, "results" | "confirmed_findings" | "findings");
+    if !keyed {
+        return;
+    }
+    let old_rows = old.elements();
+    // Rebuilt rows by key.
+    let new_keys: Vec<Option<String>> = rows.iter().map(|r| row_key(path, &Node::Complete(r.clone()))).collect();
+    // Every old row of a key is merged in, in file order: a key met twice (two rows of one
+    // unit) loses neither row's keys.
+    let mut by_key: Vec<(String, Node)> = Vec::new();
+    for row in old_rows {
+        if let Some(k) = row_key(path, &row) {
+            by_key.push((k, row));
+        }
+    }
+    let mut named: Vec<String> = Vec::new();
+    for (k, old_row) in &by_key {
+        let positions: Vec<usize> =
+            new_keys.iter().enumerate().filter(|(_, nk)| nk.as_deref() == Some(k.as_str())).map(|(i, _)| i).collect();
+        if positions.is_empty() {
+            // Only the top-level unit lists are named; confirmed_findings follows results.
+            if path != "confirmed_findings" && !named.contains(k) {
+                merged.dropped_rows.push(format!("{path}[{k}]"));
+                named.push(k.clone());
+            }
+            continue;
+        }
+        for i in positions {
+            merge_object(old_row, &mut rows[i], &format!("{path}[{k}]"), merged);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pyjson::to_python_string;
+    use proptest::prelude::*;
+
+    fn p(s: &str) -> PyValue {
+        parse(s.as_bytes()).unwrap()
+    }
+
+    fn keys(v: &PyValue) -> Vec<&str> {
+        v.as_object().unwrap().keys().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn carried_keys_keep_their_place() {
+        let old = salvage_tree(br#"{"a": 1, "x": 2, "b": 3, "y": {"k": 1}, "c": 4, "z": 5}"#).unwrap();
+        let mut new = p(r#"{"a": 10, "b": 30, "c": 40}"#);
+        let m = merge_lossless(&old, &mut new);
+        assert_eq!(keys(&new), ["a", "x", "b", "y", "c", "z"]);
+        assert_eq!(new.get("a"), Some(&PyValue::from(10)));
+        assert_eq!(m.carried, ["x", "y", "z"]);
+        // A key before every rebuilt key goes first.
+        let old = salvage_tree(br#"{"w": 0, "a": 1}"#).unwrap();
+        let mut new = p(r#"{"a": 1, "b": 2}"#);
+        merge_lossless(&old, &mut new);
+        assert_eq!(keys(&new), ["w", "a", "b"]);
+    }
+
+    #[test]
+    fn nested_objects_and_keyed_rows() {
+        let old = salvage_tree(
+            br#"{"metrics": {"total": 2, "extra": 7}, "results": [
+              {"unit_id": "a", "finding": "vulnerable", "error": "boom", "error_info": {"kind": "quota"}},
+              {"unit_id": "gone", "finding": "safe"}]}"#,
+        )
+        .unwrap();
+        let mut new = p(r#"{"metrics": {"total": 1}, "results": [{"unit_id": "a", "finding": "vulnerable"}]}"#);
+        let m = merge_lossless(&old, &mut new);
+        assert_eq!(new.get("metrics"), Some(&p(r#"{"total": 1, "extra": 7}"#)));
+        let row = &new.get("results").unwrap().as_array().unwrap()[0];
+        assert_eq!(keys(row), ["unit_id", "finding", "error", "error_info"]);
+        assert_eq!(m.carried, ["metrics.extra", "results[a].error", "results[a].error_info"]);
+        assert_eq!(m.dropped_rows, ["results[gone]"]);
+    }
+
+    #[test]
+    fn a_torn_file_gives_its_complete_members_only() {
+        let doc = p(
+            r#"{"dataset": "d", "extra": {"k": [1, 2, 3]}, "results": [{"unit_id": "a", "note": "n"}, {"unit_id": "b", "note": "m"}]}"#,
+        );
+        let text = to_python_string(&doc, true).unwrap();
+        let cut = text.find("\"k\": [").unwrap() + 8;
+        let old = salvage_tree(&text.as_bytes()[..cut]).unwrap();
+        let mut new = p(r#"{"dataset": "d", "results": []}"#);
+        let m = merge_lossless(&old, &mut new);
+        assert_eq!(m.torn, ["extra"]);
+        assert!(new.get("extra").is_none());
+        // Cut inside b's row: a's note is carried, b's row is partial but keyed.
+        let cut = text.find("\"m\"").unwrap() + 2;
+        let old = salvage_tree(&text.as_bytes()[..cut]).unwrap();
+        let mut new = p(r#"{"dataset": "d", "results": [{"unit_id": "a"}, {"unit_id": "b"}]}"#);
+        let m = merge_lossless(&old, &mut new);
+        assert_eq!(m.carried, ["extra", "results[a].note"]);
+        assert_eq!(m.torn, ["results[b].note"]);
+    }
+
+    #[test]
+    fn garbage_salvages_nothing() {
+        for bad in [&b""[..], b"[1]", b"\x00\x00", b"nope", b"\xff{"] {
+            assert!(salvage_tree(bad).is_none(), "{bad:?}");
+        }
+        assert_eq!(salvage_tree(b"{"), Some(Node::PartialObject(Vec::new())));
+    }
+
+    /// Every complete key path of `old` (objects recursively; keyed rows by key: some row of
+    /// the same key holds it) is in `new`.
+    fn superset(old: &Node, new: &PyValue, path: &str) -> Result<(), String> {
+        for (key, node) in old.members() {
+            let here = join(path, &key);
+            let Some(value) = new.get(&key) else {
+                if matches!(node, Node::Complete(_)) {
+                    return Err(format!("{here} lost"));
+                }
+                continue;
+            };
+            match (&node, value) {
+                (n, PyValue::Object(_)) if n.is_object() => superset(&node, value, &here)?,
+                (Node::Complete(PyValue::Array(_)) | Node::PartialArray(_), PyValue::Array(rows)) => {
+                    for old_row in node.elements() {
+                        let Some(k) = row_key(&here, &old_row) else { continue };
+                        let same: Vec<&PyValue> = rows
+                            .iter()
+                            .filter(|r| row_key(&here, &Node::Complete((*r).clone())).as_deref() == Some(k.as_str()))
+                            .collect();
+                        if !same.is_empty() && !same.iter().any(|r| superset(&old_row, r, &here).is_ok()) {
+                            return Err(format!("{here}[{k}] lost keys"));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn assert_superset(old: &Node, new: &PyValue, path: &str) {
+        if let Err(e) = superset(old, new, path) {
+            panic!("{e}");
+        }
+    }
+
+    fn arb_leaf() -> impl Strategy<Value = PyValue> {
+        prop_oneof![
+            Just(PyValue::Null),
+            any::<bool>().prop_map(PyValue::Bool),
+            any::<i32>().prop_map(|n| PyValue::from(i64::from(n))),
+            "[a-z\\\"é ]{0,6}".prop_map(PyValue::Str),
+        ]
+    }
+
+    fn arb_object(depth: u32) -> BoxedStrategy<PyValue> {
+        let leaf = arb_leaf().boxed();
+        let value = if depth == 0 { leaf } else { prop_oneof![3 => leaf, 1 => arb_object(depth - 1)].boxed() };
+        proptest::collection::vec(("[a-e]{1,2}", value), 0..5)
+            .prop_map(|kv| PyValue::Object(kv.into_iter().collect()))
+            .boxed()
+    }
+
+    /// An old output: top-level keys, a nested object, and keyed rows, as every output has.
+    fn arb_doc() -> impl Strategy<Value = PyValue> {
+        (arb_object(2), arb_object(1), proptest::collection::vec((0u8..4, arb_object(1)), 0..4)).prop_map(
+            |(top, metrics, rows)| {
+                let mut doc = top.as_object().unwrap().clone();
+                doc.insert("metrics".into(), metrics);
+                let rows = rows
+                    .into_iter()
+                    .map(|(id, mut r)| {
+                        r.as_object_mut().unwrap().insert("unit_id".into(), PyValue::from(format!("u{id}")));
+                        r
+                    })
+                    .collect();
+                doc.insert("results".into(), PyValue::Array(rows));
+                PyValue::Object(doc)
+            },
+        )
+    }
+
+    /// What a builder produces: some of the old keys (others its own), rows of some of the
+    /// old units with fewer keys.
+    fn rebuild_of(old: &PyValue, keep: &[bool]) -> PyValue {
+        let mut flag = keep.iter().copied().cycle();
+        let mut new = PyObject::new();
+        new.insert("built".into(), PyValue::from(1));
+        for (k, v) in old.as_object().unwrap() {
+            if !flag.next().unwrap_or(true) {
+                continue;
+            }
+            let v = match (k.as_str(), v) {
+                ("results", PyValue::Array(rows)) => PyValue::Array(
+                    rows.iter()
+                        .filter(|_| flag.next().unwrap_or(true))
+                        .map(|r| {
+                            let mut o = PyObject::new();
+                            o.insert("unit_id".into(), r.get("unit_id").unwrap().clone());
+                            PyValue::Object(o)
+                        })
+                        .collect(),
+                ),
+                (_, PyValue::Object(_)) => PyValue::object(),
+                _ => PyValue::from("rebuilt"),
+            };
+            new.insert(k.clone(), v);
+        }
+        PyValue::Object(new)
+    }
+
+    proptest! {
+        /// The lossless property: old file (whole, or cut at any offset) + rebuild ⊇ the old
+        /// file's keys, top-level, nested and per keyed row; ensure_ascii either way.
+        #[test]
+        fn rebuild_plus_old_is_a_superset_of_the_old_keys(
+            old in arb_doc(),
+            keep in proptest::collection::vec(any::<bool>(), 1..12),
+            cut in any::<proptest::sample::Index>(),
+            ascii in any::<bool>(),
+        ) {
+            let text = to_python_string(&old, ascii).unwrap();
+            let whole = salvage_tree(text.as_bytes()).unwrap();
+            let mut new = rebuild_of(&old, &keep);
+            merge_lossless(&whole, &mut new);
+            assert_superset(&whole, &new, "");
+            prop_assert_eq!(new.get("built"), Some(&PyValue::from(1)));
+            let at = cut.index(text.len() + 1);
+            if let Some(prefix) = text.is_char_boundary(at).then(|| salvage_tree(&text.as_bytes()[..at])).flatten() {
+                let mut new = rebuild_of(&old, &keep);
+                merge_lossless(&prefix, &mut new);
+                assert_superset(&prefix, &new, "");
+            }
+        }
+
+        #[test]
+        fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            if let Some(tree) = salvage_tree(&bytes) {
+                let mut new = PyValue::object();
+                let _ = merge_lossless(&tree, &mut new);
+            }
+        }
+
+        #[test]
+        fn never_panics_on_json_like(s in "[{}\\[\\]\",:\\\\ a-z0-9\n]{0,200}") {
+            let _ = salvage_tree(s.as_bytes());
+        }
+    }
+}
