@@ -388,6 +388,34 @@ pub enum Builder {
     Unknown(Vec<Marker>),
 }
 
+/// Top-level keys today's writers always write, each with the key that always follows it
+/// (docs/openant-eras.md §1.1, §1.3): a readable prefix of an old file that holds the follower
+/// but not the key was written by an older OpenAnt.
+const ALWAYS_WRITTEN_TODAY: &[(FileKind, &str, &str)] =
+    &[(FileKind::Results, "provider", "timestamp"), (FileKind::PipelineOutput, "context_source", "pipeline_stats")];
+
+/// Metrics today's writers always write (§1.1, §1.2), judged only on a metrics object read whole.
+const METRICS_ALWAYS_WRITTEN_TODAY: &[(FileKind, &str)] =
+    &[(FileKind::Results, "enhance_unclassified_analyzed"), (FileKind::ResultsVerified, "needs_review")];
+
+/// Whether an old output's readable part shows that an OpenAnt older than today's wrote it: a
+/// key today's writer always writes is absent where it would have been read. Returns what
+/// shows it. `complete_metrics` are the metric names when the `metrics` object was read whole.
+pub fn predates_today(kind: FileKind, top_level_keys: &[&str], complete_metrics: Option<&[&str]>) -> Option<String> {
+    for (k, key, follower) in ALWAYS_WRITTEN_TODAY {
+        if *k == kind && top_level_keys.contains(follower) && !top_level_keys.contains(key) {
+            return Some(format!(
+                "it has \"{follower}\" but no \"{key}\", which today's OpenAnt always writes before it"
+            ));
+        }
+    }
+    let metrics = complete_metrics?;
+    METRICS_ALWAYS_WRITTEN_TODAY
+        .iter()
+        .find(|(k, m)| *k == kind && !metrics.contains(m))
+        .map(|(_, m)| format!("its metrics have no \"{m}\", which today's OpenAnt always writes"))
+}
+
 /// Decides the builder of one output, never downgrading:
 /// * any marker no known era writes, in the old file's keys (`own`) or in the evidence of the
 ///   run that writes this output (`evidence`: its checkpoint dir's sidecar, its step report, its
@@ -395,15 +423,19 @@ pub enum Builder {
 /// * else any marker of today's era in either makes it today's ([`Era::IdentityGate`]): an
 ///   old file with today's keys is never rebuilt in an older format, and a run of today's
 ///   OpenAnt would write today's format;
+/// * else, when the old file itself shows an older OpenAnt wrote it (`own_predates_today`, see
+///   [`predates_today`]), `default`: a scan dir whose later steps ran under today's OpenAnt
+///   keeps the outputs of its earlier steps in their own format, never upgraded;
 /// * else `default`, the era the scan dir's older evidence gives.
-pub fn builder_for(own: &[Marker], evidence: &[Marker], default: Era) -> Builder {
+pub fn builder_for(own: &[Marker], evidence: &[Marker], own_predates_today: bool, default: Era) -> Builder {
     let mut unknown: Vec<Marker> = own.iter().chain(evidence).filter(|m| m.unknown()).cloned().collect();
     if !unknown.is_empty() {
         unknown.sort();
         unknown.dedup();
         return Builder::Unknown(unknown);
     }
-    if own.iter().chain(evidence).any(|m| m.era == Some(Era::IdentityGate)) {
+    let today = |markers: &[Marker]| markers.iter().any(|m| m.era == Some(Era::IdentityGate));
+    if today(own) || (!own_predates_today && today(evidence)) {
         return Builder::Known(Era::IdentityGate);
     }
     Builder::Known(default)
@@ -432,6 +464,25 @@ mod tests {
         assert_eq!(scan_dir_meta_marker(true).map(|m| m.era), Some(Some(Era::IdentityGate)));
         assert_eq!(scan_dir_meta_marker(false), None);
         assert_eq!(era_of("analyze_checkpoint.json", false), Some(Some(Era::Fork)));
+    }
+
+    #[test]
+    fn an_old_file_that_shows_an_older_writer_is_never_upgraded() {
+        let pipeline = ["repository", "analysis_date", "application_type", "pipeline_stats"];
+        assert!(predates_today(FileKind::PipelineOutput, &pipeline, None).is_some());
+        let today = ["repository", "analysis_date", "application_type", "context_source", "pipeline_stats"];
+        assert_eq!(predates_today(FileKind::PipelineOutput, &today, None), None);
+        // A prefix that stops before the follower shows nothing.
+        assert_eq!(predates_today(FileKind::PipelineOutput, &pipeline[..3], None), None);
+        assert!(predates_today(FileKind::ResultsVerified, &[], Some(&["total", "errors"])).is_some());
+        assert_eq!(predates_today(FileKind::ResultsVerified, &[], Some(&["total", "needs_review"])), None);
+        assert_eq!(predates_today(FileKind::ResultsVerified, &[], None), None);
+        let sidecar = name_marker("verify_checkpoints/_fingerprint.json", false).unwrap();
+        // Today's verify ran later, but the old pipeline_output.json is of an older writer.
+        assert_eq!(
+            builder_for(&[], std::slice::from_ref(&sidecar), true, Era::Checkpoints),
+            Builder::Known(Era::Checkpoints)
+        );
     }
 
     #[test]
@@ -504,18 +555,21 @@ mod tests {
     #[test]
     fn builders_never_downgrade_and_refuse_unknown_markers() {
         let own = key_markers(FileKind::Results, "results.json", ["dataset", "provider"], []);
-        assert_eq!(builder_for(&own, &[], Era::Checkpoints), Builder::Known(Era::IdentityGate));
+        assert_eq!(builder_for(&own, &[], false, Era::Checkpoints), Builder::Known(Era::IdentityGate));
         let sidecar = fingerprint_scheme_marker("analyze_checkpoints/_fingerprint.json", Some(2));
-        assert_eq!(builder_for(&[], std::slice::from_ref(&sidecar), Era::Fork), Builder::Known(Era::IdentityGate));
-        assert_eq!(builder_for(&[], &[], Era::Fork), Builder::Known(Era::Fork));
+        assert_eq!(
+            builder_for(&[], std::slice::from_ref(&sidecar), false, Era::Fork),
+            Builder::Known(Era::IdentityGate)
+        );
+        assert_eq!(builder_for(&[], &[], false, Era::Fork), Builder::Known(Era::Fork));
         assert!(fingerprint_scheme_marker("x", Some(1)).era.is_some());
         let newer = fingerprint_scheme_marker("analyze_checkpoints/_fingerprint.json", Some(3));
         assert!(newer.unknown());
-        match builder_for(&own, &[newer.clone(), sidecar], Era::Checkpoints) {
+        match builder_for(&own, &[newer.clone(), sidecar], false, Era::Checkpoints) {
             Builder::Unknown(m) => assert_eq!(m, [newer]),
             other => panic!("{other:?}"),
         }
         let own = key_markers(FileKind::ResultsVerified, "results_verified.json", [], ["disagreed_inconclusive"]);
-        assert!(matches!(builder_for(&own, &[], Era::IdentityGate), Builder::Unknown(_)));
+        assert!(matches!(builder_for(&own, &[], false, Era::IdentityGate), Builder::Unknown(_)));
     }
 }

@@ -320,7 +320,14 @@ impl Rebuilder {
             checkpoints::Era::ForkMaster => Era::Fork,
             checkpoints::Era::Fix => Era::Checkpoints,
         };
-        crate::era::builder_for(&own, &evidence, default)
+        let own_predates_today = old.is_some_and(|o| {
+            let keys = o.keys();
+            let metrics = o.member("metrics");
+            let complete: Option<Vec<&str>> =
+                metrics.as_ref().filter(|m| matches!(m, lossless::Node::Complete(_))).map(|m| m.keys());
+            crate::era::predates_today(kind, &keys, complete.as_deref()).is_some()
+        });
+        crate::era::builder_for(&own, &evidence, own_predates_today, default)
     }
 
     /// Today's (identity-gate era) builders.
