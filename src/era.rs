@@ -302,6 +302,84 @@ pub fn step_status_marker(status: &str, rel: &str) -> Option<Marker> {
 /// The identity sidecar scheme versions scanaudit knows (`core/backend_identity.py`).
 pub const FINGERPRINT_SCHEME_VERSIONS: &[i64] = &[2];
 
+/// The marker a `_fingerprint.json`'s `scheme_version` carries: a scheme scanaudit does not
+/// know is a newer OpenAnt; a known one marks the identity-gate era (so does the file name).
+pub fn fingerprint_scheme_marker(scheme_version: f64, rel: &str) -> Marker {
+    let known = FINGERPRINT_SCHEME_VERSIONS.iter().any(|v| *v as f64 == scheme_version);
+    Marker {
+        era: known.then_some(Era::IdentityGate),
+        rel: rel.to_string(),
+        what: format!("identity sidecar scheme_version {scheme_version}"),
+    }
+}
+
+/// The markers one parsed file carries by its content: an output's keys and metric names, a
+/// step report's status, a sidecar's scheme. `check` reports the unknown ones per file and
+/// the cross-file rules ask them which era's rule applies, so both read them here.
+pub fn content_markers(kind: FileKind, rel: &str, captures: &crate::shape::Captures) -> Vec<Marker> {
+    use crate::layout::shapes::tag;
+    match kind {
+        FileKind::Results | FileKind::ResultsVerified | FileKind::PipelineOutput => {
+            let metric_keys = tag::METRICS
+                .iter()
+                .chain(tag::METRICS_IDENTITY_GATE)
+                .filter(|(_, t)| captures.get(t).is_some())
+                .map(|(k, _)| *k)
+                .chain(
+                    captures.fields.iter().filter(|(t, _)| *t == tag::METRIC_OTHER_KEY).filter_map(|(_, v)| v.as_str()),
+                );
+            key_markers(kind, rel, captures.top_level_keys.iter().map(String::as_str), metric_keys)
+        }
+        FileKind::StepReport => captures
+            .get(tag::STATUS)
+            .and_then(crate::shape::Captured::as_str)
+            .and_then(|status| step_status_marker(status, rel))
+            .into_iter()
+            .collect(),
+        FileKind::CheckpointFingerprint => captures
+            .get(tag::SCHEME_VERSION)
+            .and_then(crate::shape::Captured::as_f64)
+            .map(|v| fingerprint_scheme_marker(v, rel))
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The era markers a scan dir carries by its entries' names, read from disk: its top-level
+/// entries and the entries of its `*_checkpoints/` dirs, and its own `meta.json`
+/// (language-level scan dirs only). For verbs that do not parse the scan (migrate).
+pub fn names_on_disk(scan_dir: &std::path::Path) -> std::io::Result<DirEra> {
+    let mut era = DirEra::new();
+    let language_level = scan_dir.parent().and_then(std::path::Path::parent).and_then(std::path::Path::file_name)
+        == Some(std::ffi::OsStr::new("scans"));
+    for entry in std::fs::read_dir(scan_dir)? {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        let is_dir = entry.file_type()?.is_dir();
+        era.extend(name_marker(&name, is_dir));
+        if name == "meta.json" && !is_dir {
+            era.extend(scan_dir_meta_marker(language_level));
+        }
+        if is_dir && name.ends_with("_checkpoints") {
+            for inner in std::fs::read_dir(entry.path())? {
+                let inner = inner?;
+                let Ok(inner_name) = inner.file_name().into_string() else { continue };
+                era.extend(name_marker(&format!("{name}/{inner_name}"), inner.file_type()?.is_dir()));
+            }
+        }
+    }
+    Ok(era)
+}
+
+/// Modes (spec/openant-current.md §1): today's `write_json` writes every JSON file 0600 by
+/// design, so a 0600 output can only be the fork's atomic writer's doing where no file of the
+/// scan dir comes from today's OpenAnt. The one rule behind check's `restrictive-mode` and
+/// migrate's `file-modes`.
+pub fn private_output_is_forks(era: &DirEra) -> bool {
+    !era.identity_gate()
+}
+
 /// Everything one scan dir's markers say.
 #[derive(Debug, Clone, Default)]
 pub struct DirEra {

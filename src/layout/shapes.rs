@@ -20,6 +20,10 @@ pub mod tag {
     pub const RESULT_FINDING: &str = "result.finding";
     pub const RESULT_VERIFICATION: &str = "result.verification";
     pub const RESULT_AGREE: &str = "result.verification.agree";
+    /// Identity-gate era: a row's top-level `error` (an errored row) and
+    /// `verification.incomplete` (a three-state verify result, #286).
+    pub const RESULT_ERROR: &str = "result.error";
+    pub const RESULT_INCOMPLETE: &str = "result.verification.incomplete";
     pub const RESULTS: &str = "results";
     pub const CONFIRMED_FINDINGS: &str = "confirmed_findings";
     pub const METRICS: &[(&str, &str)] = &[
@@ -32,6 +36,14 @@ pub mod tag {
         ("safe", "metrics.safe"),
         ("errors", "metrics.errors"),
     ];
+    /// Metrics only the identity-gate era writes (`needs_review`, `enhance_unclassified_analyzed`,
+    /// #611): not verdict buckets of the older recount.
+    pub const METRICS_IDENTITY_GATE: &[(&str, &str)] = &[
+        ("needs_review", "metrics.needs_review"),
+        ("enhance_unclassified_analyzed", "metrics.enhance_unclassified_analyzed"),
+    ];
+    /// The name of every other metric, for the era markers.
+    pub const METRIC_OTHER_KEY: &str = "metrics.other_key";
     /// pipeline_output.json: `findings[].id`.
     pub const FINDING_ID: &str = "finding.id";
     /// dynamic_test_results.json.
@@ -51,6 +63,13 @@ pub mod tag {
     pub const CP_VERIFICATION: &str = "cp.verification";
     pub const CP_CORRECT_FINDING: &str = "cp.verification.correct_finding";
     pub const CP_STATUS: &str = "cp.status";
+    /// Identity-gate era three-state records (#286): a top-level `error` (errored),
+    /// `verification.incomplete`, an enhance context's `security_classification`.
+    pub const CP_ERROR: &str = "cp.error";
+    pub const CP_VERIFICATION_INCOMPLETE: &str = "cp.verification.incomplete";
+    pub const CP_SECURITY_CLASSIFICATION: &str = "cp.security_classification";
+    /// `_fingerprint.json`.
+    pub const SCHEME_VERSION: &str = "scheme_version";
     /// The fork's `analyze_checkpoint.json`: `results[].unit_id`.
     pub const LEGACY_RESULT_UNIT_ID: &str = "legacy.result.unit_id";
     /// meta.json.
@@ -83,17 +102,21 @@ pub fn shape_for(kind: FileKind, step: Option<CheckpointStep>) -> &'static Shape
         FileKind::DiffFilterReport => cached!(diff_filter_report()),
         FileKind::StepReport => cached!(step_report()),
         FileKind::CheckpointSummary => cached!(checkpoint_summary()),
+        FileKind::CheckpointFingerprint => cached!(checkpoint_fingerprint()),
+        FileKind::ResultsArchive => cached!(results(false)),
         FileKind::Checkpoint => match step.unwrap_or(CheckpointStep::Unknown) {
             CheckpointStep::Enhance => cached!(enhance_checkpoint()),
             CheckpointStep::Analyze => cached!(analyze_checkpoint()),
             CheckpointStep::Verify => cached!(verify_checkpoint()),
             CheckpointStep::DynamicTest => cached!(dynamic_test_checkpoint()),
+            CheckpointStep::LlmReach => cached!(llm_reach_checkpoint()),
             CheckpointStep::Unknown => cached!(obj().capture("id", Shape::Any).shape()),
         },
         FileKind::LegacyCheckpoint => cached!(legacy_checkpoint()),
         FileKind::ScanMeta => cached!(scan_meta()),
         FileKind::Project => cached!(project()),
         FileKind::ParserIntermediate
+        | FileKind::SupersededCheckpoint
         | FileKind::GenericJson
         | FileKind::Temp
         | FileKind::Backup
@@ -120,11 +143,13 @@ fn agent_context() -> Shape {
         .shape()
 }
 
-/// The same, in a checkpoint, where `error` decides the classification (§2.5).
+/// The same, in a checkpoint, where `error` decides the classification (§2.5), and (since
+/// #286) a `security_classification` of `"incomplete"` makes the unit incomplete.
 fn checkpoint_agent_context() -> Shape {
     obj()
         .opt("error", tagged(tag::CP_AGENT_CONTEXT_ERROR, one_of(vec![Shape::String, any_object(), Shape::Null])))
         .opt("include_functions", array(Shape::Any))
+        .opt("security_classification", tagged(tag::CP_SECURITY_CLASSIFICATION, Shape::Any))
         .shape()
 }
 
@@ -157,10 +182,10 @@ fn call_graph() -> Shape {
 /// Stage-1 counters. Values are ints; `insufficient_context` exists on the fork.
 fn metrics() -> Shape {
     let mut shape = obj();
-    for (name, tag) in tag::METRICS {
+    for (name, tag) in tag::METRICS.iter().chain(tag::METRICS_IDENTITY_GATE) {
         shape = shape.opt(name, tagged(tag, Shape::Number));
     }
-    shape.others(Shape::Number).shape()
+    shape.others(Shape::Number).record_other_keys(tag::METRIC_OTHER_KEY).shape()
 }
 
 /// A stage-1 result (§1.4.7): the LLM's keys come first and are free-form; `verdict` is
@@ -169,14 +194,20 @@ fn metrics() -> Shape {
 /// repeats results).
 fn stage_one_result(verified: bool, captured: bool) -> Shape {
     let t = |tag: &'static str, shape: Shape| if captured { tagged(tag, shape) } else { shape };
+    // Identity-gate era rows may carry `verdict: null` or no verdict at all (#324: OpenAnt
+    // counts them as errors); every older era writes a string.
     let mut result = obj()
-        .req("verdict", t(tag::RESULT_VERDICT, Shape::String))
+        .opt("verdict", t(tag::RESULT_VERDICT, string_or_null()))
+        .opt("error", t(tag::RESULT_ERROR, Shape::Any))
         .opt("finding", t(tag::RESULT_FINDING, Shape::Any))
         .opt("unit_id", t(tag::RESULT_UNIT_ID, string_or_null()))
         .opt("route_key", t(tag::RESULT_ROUTE_KEY, string_or_null()))
         .opt("files_included", array(Shape::Any));
     if verified {
-        let verification = obj().opt("agree", t(tag::RESULT_AGREE, Shape::Any)).shape();
+        let verification = obj()
+            .opt("agree", t(tag::RESULT_AGREE, Shape::Any))
+            .opt("incomplete", t(tag::RESULT_INCOMPLETE, Shape::Any))
+            .shape();
         result = result
             .opt("verification", t(tag::RESULT_VERIFICATION, verification))
             .opt("verification_note", Shape::String);
@@ -300,11 +331,13 @@ fn diff_filter_report() -> Shape {
         .shape()
 }
 
-/// §1.4.11, unchanged since the first commit.
+/// §1.4.11. `status` is any string here: May's OpenAnt wrote `success`/`error`, today's adds
+/// `partial`/`interrupted`/`skipped`, and a status no era writes is a newer OpenAnt
+/// (`era::step_status_marker`), not damage.
 fn step_report() -> Shape {
     obj()
         .req("step", Shape::String)
-        .req("status", tagged(tag::STATUS, Shape::Enum(&["success", "error"])))
+        .req("status", tagged(tag::STATUS, Shape::String))
         .req("timestamp", Shape::String)
         .req("duration_seconds", Shape::Number)
         .req("cost_usd", Shape::Number)
@@ -325,16 +358,56 @@ fn checkpoint_summary() -> Shape {
         .req("total_units", tagged(tag::TOTAL_UNITS, Shape::Number))
         .req("completed", Shape::Number)
         .req("errors", Shape::Number)
+        .opt("incomplete", Shape::Number)
         .req("error_breakdown", map(Shape::Number))
         .opt("usage", any_object())
         .shape()
 }
 
+/// Identity-gate era `_fingerprint.json` (`core/backend_identity.py`, scheme 2). Only
+/// `scheme_version` is required by the shape: a scheme scanaudit does not know is a newer
+/// OpenAnt, whose keys it cannot know; the keys scheme 2 requires are checked by
+/// `check` once the version is known ([`FINGERPRINT_V2_KEYS`]).
+fn checkpoint_fingerprint() -> Shape {
+    obj()
+        .req("scheme_version", tagged(tag::SCHEME_VERSION, Shape::Number))
+        .opt("phase", Shape::String)
+        .opt("model", string_or_null())
+        .opt("provider_name", string_or_null())
+        .opt("adapter_type", string_or_null())
+        .opt("config_base_url", string_or_null())
+        .opt("templates_sha", Shape::String)
+        .opt("extra", any_object())
+        .opt("key_digest", Shape::String)
+        .opt("written_at", Shape::String)
+        .shape()
+}
+
+/// The keys every scheme-2 sidecar holds (`extra` only when there are extra members).
+pub const FINGERPRINT_V2_KEYS: &[&str] = &[
+    "scheme_version",
+    "phase",
+    "model",
+    "provider_name",
+    "adapter_type",
+    "config_base_url",
+    "templates_sha",
+    "key_digest",
+    "written_at",
+];
+
 /// §2.3 per-unit checkpoints. `id` is captured, not required: its absence is its own
 /// finding (`checkpoint-missing-id`).
+/// Agentic records hold `agent_context`; single-shot ones (PR #95, identity-gate era)
+/// `{id, llm_context, context_key: "llm_context"}`.
 fn enhance_checkpoint() -> Shape {
     obj()
-        .req("agent_context", checkpoint_agent_context())
+        .opt("agent_context", checkpoint_agent_context())
+        .opt("llm_context", checkpoint_agent_context())
+        .opt("context_key", Shape::String)
+        .opt("error", tagged(tag::CP_ERROR, Shape::Any))
+        .variant(&["agent_context"])
+        .variant(&["llm_context", "context_key"])
         .opt("code", any_object())
         .opt("usage", any_object())
         .capture("id", Shape::Any)
@@ -356,6 +429,7 @@ fn analyze_checkpoint() -> Shape {
         .opt("route_key", string_or_null())
         .opt("code_for_route", string_or_null())
         .opt("usage", any_object())
+        .opt("error", tagged(tag::CP_ERROR, Shape::Any))
         .capture("id", Shape::Any)
         .shape()
 }
@@ -366,12 +440,33 @@ fn verify_checkpoint() -> Shape {
             "verification",
             tagged(
                 tag::CP_VERIFICATION,
-                obj().opt("correct_finding", tagged(tag::CP_CORRECT_FINDING, Shape::Any)).shape(),
+                obj()
+                    .opt("correct_finding", tagged(tag::CP_CORRECT_FINDING, Shape::Any))
+                    .opt("incomplete", tagged(tag::CP_VERIFICATION_INCOMPLETE, Shape::Any))
+                    .shape(),
             ),
         )
         .opt("finding", string_or_null())
         .opt("verification_note", string_or_null())
         .opt("usage", any_object())
+        .opt("error", tagged(tag::CP_ERROR, Shape::Any))
+        .capture("id", Shape::Any)
+        .shape()
+}
+
+/// `llm_reach_checkpoints/` records (#532, identity-gate era).
+fn llm_reach_checkpoint() -> Shape {
+    let signal = obj()
+        .req("unit_id", Shape::String)
+        .req("kind", Shape::String)
+        .opt("confidence", Shape::Any)
+        .opt("reason", Shape::Any)
+        .shape();
+    obj()
+        .req("signals", array(signal))
+        .opt("projection_sha", string_or_null())
+        .opt("usage", any_object())
+        .opt("error", tagged(tag::CP_ERROR, Shape::Any))
         .capture("id", Shape::Any)
         .shape()
 }
