@@ -200,8 +200,8 @@ struct CheckpointDir<'a> {
 fn names_era(view: &ScanDirView) -> DirEra {
     let mut era = DirEra::new();
     for file in &view.files {
-        // Only the top level and one level down (checkpoint dirs), as `era::names_on_disk`.
-        if file.rel.matches('/').count() <= 1 {
+        // Only the top level and the checkpoint dirs' entries, as `era::names_on_disk`.
+        if file.top_level() || file.subdir().is_some_and(|d| d.ends_with("_checkpoints")) {
             era.extend(crate::era::name_marker(file.rel, false));
         }
         if file.rel == "meta.json" && file.kind == FileKind::ScanMeta {
