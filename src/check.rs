@@ -890,6 +890,56 @@ mod tests {
         assert_eq!(shell_quote(Path::new("a b/it's")), r"'a b/it'\''s'");
     }
 
+    fn keys(json: &str) -> Captures {
+        crate::validate::validate_bytes(json.as_bytes(), &any_recording_keys()).captures
+    }
+
+    #[test]
+    fn write_json_temps_are_told_by_content_and_directory() {
+        let w = Some(TempWriter::WriteJson);
+        let cp = Path::new("s/analyze_checkpoints/.tmp-abcdefgh.tmp");
+        let sidecar = temp_kinds(w, cp, &keys(r#"{"scheme_version": 2, "phase": "analyze", "key_digest": "x"}"#));
+        assert_eq!(sidecar[0].kind, FileKind::CheckpointFingerprint);
+        assert_eq!(sidecar[0].name.as_deref(), Some("_fingerprint.json"));
+        let summary = temp_kinds(w, cp, &keys(r#"{"step": "Analyze", "phase": "done", "total_units": 1}"#));
+        assert_eq!(summary[0].name.as_deref(), Some("_summary.json"));
+        // A unit checkpoint is named by its id once its shape has captured it.
+        let v = crate::validate::validate_bytes(
+            br#"{"result": {"verdict": "SAFE"}, "id": "src/a.py:f"}"#,
+            shape_for(FileKind::Checkpoint, Some(CheckpointStep::Analyze)),
+        );
+        let unit = temp_kinds(w, cp, &v.captures);
+        assert_eq!((unit[0].kind, unit[0].name.as_deref()), (FileKind::Checkpoint, Some("src__a.py_f.json")));
+        assert_eq!(unit[0].step, Some(CheckpointStep::Analyze));
+        let top = Path::new("s/.tmp-abcdefgh.tmp");
+        let results =
+            temp_kinds(w, top, &keys(r#"{"metrics": {}, "results": [], "code_by_route": {}, "provider": "p"}"#));
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].name.as_deref(), Some("results.json"));
+        let dataset = temp_kinds(w, top, &keys(r#"{"units": [], "metadata": {}}"#));
+        let names: Vec<_> = dataset.iter().map(|c| c.name.as_deref().unwrap()).collect();
+        assert_eq!(names, ["dataset.json", "dataset_enhanced.json"]);
+        // The fork's temp keeps its older reading: only dataset_enhanced.json.
+        assert_eq!(temp_kinds(Some(TempWriter::OpenAntFork), top, &keys(r#"{"units": [], "metadata": {}}"#)).len(), 1);
+    }
+
+    #[test]
+    fn a_temp_in_a_checkpoint_dir_is_never_salvageable() {
+        let temp = TempName { writer: TempWriter::WriteJson, target: None };
+        let json = br#"{"result": {"verdict": "SAFE"}, "id": "a"}"#;
+        let v = crate::validate::validate_bytes(json, shape_for(FileKind::Checkpoint, Some(CheckpointStep::Analyze)));
+        let path = Path::new("s/analyze_checkpoints/.tmp-abcdefgh.tmp");
+        let a = assess_temp(&temp, path, Some(&v), &|_| TargetState::Missing);
+        assert_eq!(a.target.as_deref(), Some("a.json"));
+        assert!(a.complete && a.in_checkpoint_dir && !a.salvageable());
+        assert!(a.not_promoted_note().unwrap().contains("never promoted"));
+        let v = crate::validate::validate_bytes(br#"{"units": [], "metadata": {}}"#, &any_recording_keys());
+        let a = assess_temp(&temp, Path::new("s/.tmp-abcdefgh.tmp"), Some(&v), &|_| TargetState::Missing);
+        assert_eq!(a.target, None);
+        assert!(!a.salvageable());
+        assert!(a.writing().contains("dataset.json, dataset_enhanced.json"));
+    }
+
     #[test]
     fn ages() {
         assert_eq!(human_age(Duration::from_secs(59)), "59s");

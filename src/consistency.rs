@@ -504,7 +504,15 @@ impl<'v, 'a> Rules<'v, 'a> {
             let output_path = output_name.map(|n| self.view.dir.join(n));
             let output_present = output_path.as_deref().is_some_and(exists);
 
-            if phase == "done" && (classified.len() as f64) < total_units {
+            // The LLM reachability pass (#532) writes no record for a unit of a dropped batch
+            // (absence is its retry marker) and counts it as incomplete in its summary: a gap
+            // the summary accounts for is that run's recorded state, not a lost checkpoint.
+            let recorded_incomplete = if cp.step == CheckpointStep::LlmReach {
+                c.get(tag::SUMMARY_INCOMPLETE).and_then(Captured::as_f64).unwrap_or(0.0)
+            } else {
+                0.0
+            };
+            if phase == "done" && (classified.len() as f64) + recorded_incomplete < total_units {
                 let message = format!(
                     "{dir_name}: _summary.json says done, but only {completed} completed{incomplete_note} and {errors} errored unit checkpoints exist for {} units: the {verb} run did not reach every unit (or a torn checkpoint was moved aside), and the next run redoes the units without one",
                     total_units
@@ -591,7 +599,8 @@ impl<'v, 'a> Rules<'v, 'a> {
                 any_step_report = true;
             }
             let Some(c) = file.captures() else { continue };
-            if c.get(tag::STATUS).and_then(Captured::as_str) != Some("success") {
+            let status = c.get(tag::STATUS).and_then(Captured::as_str).unwrap_or("");
+            if !crate::era::STEP_STATUSES_WITH_OUTPUTS.contains(&status) {
                 continue;
             }
             let dir_name = file_name(self.view.dir);
@@ -1268,6 +1277,123 @@ mod tests {
         assert_eq!(secs, 1_778_750_699);
         assert!(parse_utc("2026-05-14T09:24:59Z").is_some());
         assert!(parse_utc("2026-05-14T09:24:59").is_none());
+    }
+
+    use crate::layout::{shape_for, CheckpointStep, FileKind};
+    use crate::validate::validate_bytes;
+
+    fn captures(kind: FileKind, step: Option<CheckpointStep>, json: &str) -> Captures {
+        let v = validate_bytes(json.as_bytes(), shape_for(kind, step));
+        assert!(v.is_valid(), "{json}: {:?}", v.problem);
+        v.captures
+    }
+
+    fn today(step: CheckpointStep, json: &str) -> UnitStatus {
+        status_today(&captures(FileKind::Checkpoint, Some(step), json))
+    }
+
+    #[test]
+    fn todays_three_state_classification() {
+        use CheckpointStep::*;
+        // The errored verify record also says incomplete: the top-level error wins (#286).
+        let errored = r#"{"verification": {"incomplete": true}, "finding": "vulnerable",
+            "verification_note": "Verification errored: x", "usage": {}, "error": "x", "id": "a"}"#;
+        assert_eq!(today(Verify, errored), UnitStatus::Errored);
+        let incomplete = r#"{"verification": {"agree": true, "incomplete": true}, "id": "a"}"#;
+        assert_eq!(today(Verify, incomplete), UnitStatus::Incomplete);
+        assert_eq!(today(Verify, r#"{"verification": {"agree": true}, "id": "a"}"#), UnitStatus::Completed);
+        assert_eq!(today(Verify, r#"{"verification": {}, "id": "a"}"#), UnitStatus::Errored);
+        let single_shot =
+            r#"{"id": "a", "llm_context": {"security_classification": "neutral"}, "context_key": "llm_context"}"#;
+        assert_eq!(today(Enhance, single_shot), UnitStatus::Completed);
+        let unclassified = r#"{"id": "a", "agent_context": {"security_classification": "incomplete"}}"#;
+        assert_eq!(today(Enhance, unclassified), UnitStatus::Incomplete);
+        let context_error = r#"{"id": "a", "llm_context": {"error": {"type": "api"}}, "context_key": "llm_context"}"#;
+        assert_eq!(today(Enhance, context_error), UnitStatus::Errored);
+        // #324: neither a non-blank verdict nor finding is an analysis error today.
+        assert_eq!(today(Analyze, r#"{"result": {"verdict": null}, "id": "a"}"#), UnitStatus::Errored);
+        assert_eq!(today(Analyze, r#"{"result": {"verdict": " ", "finding": ""}, "id": "a"}"#), UnitStatus::Errored);
+        assert_eq!(today(Analyze, r#"{"result": {"verdict": "SAFE"}, "id": "a"}"#), UnitStatus::Completed);
+        assert_eq!(today(Analyze, r#"{"result": {"verdict": "SAFE"}}"#), UnitStatus::Errored);
+        let reach = r#"{"signals": [], "projection_sha": "sha256:1", "usage": {}, "id": "a"}"#;
+        assert_eq!(today(LlmReach, reach), UnitStatus::Completed);
+        // The older rule, kept for older eras: the errored verify record counted completed.
+        let c = captures(FileKind::Checkpoint, Some(Verify), errored);
+        assert!(completed(&c));
+    }
+
+    #[test]
+    fn compacted_checkpoints_keep_both_classifications() {
+        let json = r#"{"verification": {"incomplete": true}, "error": "x", "id": "a"}"#;
+        let mut c = captures(FileKind::Checkpoint, Some(CheckpointStep::Verify), json);
+        compact(FileKind::Checkpoint, &mut c);
+        let path = Path::new("verify_checkpoints/a.json");
+        let v = Validation { problem: None, captures: c };
+        let file = FileFacts {
+            path,
+            rel: "verify_checkpoints/a.json",
+            kind: FileKind::Checkpoint,
+            step: Some(CheckpointStep::Verify),
+            modified: None,
+            mode: 0o600,
+            validation: Some(&v),
+            cp1252: false,
+        };
+        assert_eq!(classify(&file, true).status, UnitStatus::Errored);
+        assert_eq!(classify(&file, false).status, UnitStatus::Completed);
+        assert_eq!(classify(&file, true).id, Some("a"));
+    }
+
+    fn rows(kind: FileKind, json: &str) -> Vec<(Option<String>, Option<&'static str>)> {
+        let c = Box::leak(Box::new(captures(kind, None, json)));
+        per_result(c)
+            .values()
+            .map(|r| {
+                (
+                    r.unit_id.map(str::to_string),
+                    if kind == FileKind::Results { Some(r.analyze_bucket_today()) } else { r.verify_bucket_today() },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn todays_analyze_counting() {
+        let json = r#"{"metrics": {}, "results": [
+            {"unit_id": "a", "verdict": "VULNERABLE", "finding": "vulnerable"},
+            {"unit_id": "b", "verdict": "INSUFFICIENT_CONTEXT", "finding": "insufficient_context"},
+            {"unit_id": "c", "verdict": null},
+            {"unit_id": "d", "verdict": "WEIRD"},
+            {"unit_id": "e", "verdict": "ERROR", "finding": "error", "error": "x", "error_info": {"kind": "api"}},
+            {"unit_id": "f", "verdict": "Safe"},
+            {"unit_id": "g", "finding": " vulnerable"}]}"#;
+        let buckets: Vec<&str> = rows(FileKind::Results, json).into_iter().map(|(_, b)| b.unwrap()).collect();
+        assert_eq!(buckets, ["vulnerable", "inconclusive", "errors", "errors", "errors", "safe", "errors"]);
+    }
+
+    #[test]
+    fn todays_verify_recount() {
+        let json = r#"{"metrics": {}, "verify": true, "results": [
+            {"unit_id": "a", "verdict": "VULNERABLE", "finding": "vulnerable", "error": "x", "verification": {"incomplete": true}},
+            {"unit_id": "b", "verdict": "VULNERABLE", "finding": "vulnerable", "verification": {"agree": true, "incomplete": true}},
+            {"unit_id": "c", "verdict": "VULNERABLE", "finding": "Protected", "verification": {"agree": false}},
+            {"unit_id": "d", "verdict": "ERROR", "finding": "error"},
+            {"unit_id": "e", "verdict": "INSUFFICIENT_CONTEXT", "finding": "insufficient_context"},
+            {"unit_id": "f", "verdict": "SAFE"}], "confirmed_findings": []}"#;
+        let buckets: Vec<Option<&str>> = rows(FileKind::ResultsVerified, json).into_iter().map(|(_, b)| b).collect();
+        assert_eq!(
+            buckets,
+            [Some("errors"), Some("needs_review"), Some("protected"), Some("errors"), None, Some("safe")]
+        );
+    }
+
+    #[test]
+    fn meta_union() {
+        assert!(meta_union_running(Some("running"), None));
+        assert!(meta_union_running(None, Some("running")));
+        assert!(meta_union_running(Some("failed"), Some("running")));
+        assert!(!meta_union_running(Some("success"), Some("running")));
+        assert!(!meta_union_running(None, Some("success")));
     }
 
     #[test]

@@ -290,6 +290,11 @@ pub fn key_markers<'k>(
 pub const STEP_STATUSES: &[&str] = &["success", "error"];
 pub const IDENTITY_GATE_STEP_STATUSES: &[&str] = &["partial", "interrupted", "skipped"];
 
+/// Statuses of a step that ran to its end and wrote its outputs: `success`, and (identity-gate
+/// era, #209/#285) `partial`, a finished step some units of which errored. `interrupted`
+/// (#420: Ctrl+C, no output, #313) and `skipped` wrote none.
+pub const STEP_STATUSES_WITH_OUTPUTS: &[&str] = &["success", "partial"];
+
 /// The marker a step report's `status` carries.
 pub fn step_status_marker(status: &str, rel: &str) -> Option<Marker> {
     if STEP_STATUSES.contains(&status) {
@@ -499,6 +504,53 @@ mod tests {
         assert_eq!(step_status_marker("success", "x").map(|m| m.era), None);
         assert_eq!(step_status_marker("partial", "x").map(|m| m.era), Some(Some(Era::IdentityGate)));
         assert_eq!(step_status_marker("exploded", "x").map(|m| m.era), Some(None));
+    }
+
+    #[test]
+    fn content_markers_per_kind() {
+        use crate::layout::{shape_for, CheckpointStep};
+        let caps = |kind: FileKind, json: &str| {
+            let v = crate::validate::validate_bytes(json.as_bytes(), shape_for(kind, Some(CheckpointStep::Analyze)));
+            assert!(v.is_valid(), "{json}");
+            v.captures
+        };
+        let c = caps(
+            FileKind::StepReport,
+            r#"{"step": "s", "status": "partial", "timestamp": "t", "duration_seconds": 0, "cost_usd": 0, "token_usage": {}, "summary": {}, "inputs": {}, "outputs": {}, "errors": []}"#,
+        );
+        let m = content_markers(FileKind::StepReport, "analyze.report.json", &c);
+        assert_eq!(m.iter().map(|m| m.era).collect::<Vec<_>>(), [Some(Era::IdentityGate)]);
+        let c = caps(FileKind::CheckpointFingerprint, r#"{"scheme_version": 3}"#);
+        assert!(content_markers(FileKind::CheckpointFingerprint, "x", &c)[0].unknown());
+        let c = caps(FileKind::CheckpointFingerprint, r#"{"scheme_version": 2}"#);
+        assert_eq!(content_markers(FileKind::CheckpointFingerprint, "x", &c)[0].era, Some(Era::IdentityGate));
+        let c = caps(
+            FileKind::ResultsVerified,
+            r#"{"verify": true, "metrics": {"needs_review": 0, "brand_new": 1}, "results": []}"#,
+        );
+        let m = content_markers(FileKind::ResultsVerified, "results_verified.json", &c);
+        assert_eq!(m.iter().map(|m| m.era).collect::<Vec<_>>(), [Some(Era::IdentityGate), None]);
+        assert!(content_markers(FileKind::Dataset, "dataset.json", &Default::default()).is_empty());
+    }
+
+    #[test]
+    fn names_on_disk_and_the_mode_rule() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("scans/abc/python");
+        std::fs::create_dir_all(dir.join("verify_checkpoints")).unwrap();
+        std::fs::write(dir.join("results.json"), "{}").unwrap();
+        let era = names_on_disk(&dir).unwrap();
+        assert!(!era.identity_gate() && private_output_is_forks(&era));
+        std::fs::write(dir.join("verify_checkpoints/_fingerprint.json"), "{}").unwrap();
+        assert!(!private_output_is_forks(&names_on_disk(&dir).unwrap()));
+        std::fs::remove_file(dir.join("verify_checkpoints/_fingerprint.json")).unwrap();
+        std::fs::write(dir.join("meta.json"), "{}").unwrap();
+        assert!(names_on_disk(&dir).unwrap().identity_gate(), "a per-language meta.json (#664)");
+        // Before the language level the scan dir's meta.json is the run dir's.
+        let flat = root.path().join("scans/def");
+        std::fs::create_dir_all(&flat).unwrap();
+        std::fs::write(flat.join("meta.json"), "{}").unwrap();
+        assert!(!names_on_disk(&flat).unwrap().identity_gate());
     }
 
     #[test]

@@ -436,6 +436,41 @@ mod tests {
     }
 
     #[test]
+    fn todays_files() {
+        let sd = Some("p/scans/abc/python");
+        let c = classify_file(
+            Path::new("p/scans/abc/python/analyze_checkpoints/_fingerprint.json"),
+            sd.map(Path::new),
+            &|_| false,
+        );
+        assert_eq!((c.kind, c.checkpoint_step), (FileKind::CheckpointFingerprint, Some(CheckpointStep::Analyze)));
+        let c =
+            classify_file(Path::new("p/scans/abc/python/llm_reach_checkpoints/a_f.json"), sd.map(Path::new), &|_| {
+                false
+            });
+        assert_eq!((c.kind, c.checkpoint_step), (FileKind::Checkpoint, Some(CheckpointStep::LlmReach)));
+        assert_eq!(kind("p/scans/abc/python/results__0a1b2c3d.json", sd), FileKind::ResultsArchive);
+        assert_eq!(kind("p/scans/abc/python/results__legacy.json", sd), FileKind::ResultsArchive);
+        assert_eq!(kind("p/scans/abc/python/results__X.json", sd), FileKind::GenericJson);
+        assert_eq!(
+            kind("p/scans/abc/python/analyze_checkpoints.superseded-0a1b2c3d/_fingerprint.json", sd),
+            FileKind::SupersededCheckpoint
+        );
+        assert_eq!(kind("p/scans/abc/python/.tmp-abcd_123.tmp", sd), FileKind::Temp);
+        assert_eq!(kind("p/scans/abc/python/analyze_checkpoints/.tmp-abcd_123.tmp", sd), FileKind::Temp);
+        assert_eq!(kind("p/scans/abc/python/meta.json", sd), FileKind::ScanMeta);
+        assert_eq!(kind("p/scans/abc/python/meta.json.tmp.123", sd), FileKind::Temp);
+        assert_eq!(kind("p/scans/abc/python/report/meta.json", sd), FileKind::GenericJson);
+        let auto = Some("p/scans/abc/auto");
+        assert_eq!(kind("p/scans/abc/auto/meta.json", auto), FileKind::ScanMeta);
+        assert_eq!(kind("p/scans/abc/auto/call_graphs.json", auto), FileKind::ParserIntermediate);
+        assert_eq!(kind("p/scans/abc/auto/go/dataset.json", auto), FileKind::Dataset);
+        assert_eq!(kind("p/scans/abc/auto/go/call_graph.json", auto), FileKind::CallGraph);
+        assert_eq!(kind("p/scans/abc/auto/go/results.json", auto), FileKind::GenericJson);
+        assert_eq!(kind("p/scans/abc/python/call_graphs.json", sd), FileKind::GenericJson);
+    }
+
+    #[test]
     fn markers() {
         assert!(is_scan_dir_marker("results.json", false));
         assert!(is_scan_dir_marker("parse.report.json", false));

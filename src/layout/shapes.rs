@@ -52,6 +52,8 @@ pub mod tag {
     /// `_summary.json`.
     pub const PHASE: &str = "phase";
     pub const TOTAL_UNITS: &str = "total_units";
+    /// Identity-gate era `_summary.json` `incomplete` (#293/#385).
+    pub const SUMMARY_INCOMPLETE: &str = "summary.incomplete";
     pub const TIMESTAMP: &str = "timestamp";
     /// Per-unit checkpoints: `id` (captured under its own name by `ObjectShape::capture`) and
     /// what §2.5 classifies them by.
@@ -358,7 +360,7 @@ fn checkpoint_summary() -> Shape {
         .req("total_units", tagged(tag::TOTAL_UNITS, Shape::Number))
         .req("completed", Shape::Number)
         .req("errors", Shape::Number)
-        .opt("incomplete", Shape::Number)
+        .opt("incomplete", tagged(tag::SUMMARY_INCOMPLETE, Shape::Number))
         .req("error_breakdown", map(Shape::Number))
         .opt("usage", any_object())
         .shape()
@@ -420,8 +422,11 @@ fn analyze_checkpoint() -> Shape {
             "result",
             tagged(
                 tag::CP_RESULT,
+                // The stage-1 row: today's may hold `verdict: null` (#324, an analysis error
+                // by today's `status()`); older eras always a string. A record without the
+                // key stays a shape error (repair's checkpoint loader relies on it).
                 obj()
-                    .req("verdict", tagged(tag::CP_RESULT_VERDICT, Shape::String))
+                    .req("verdict", tagged(tag::CP_RESULT_VERDICT, string_or_null()))
                     .opt("finding", tagged(tag::CP_RESULT_FINDING, Shape::Any))
                     .shape(),
             ),
@@ -520,4 +525,68 @@ fn project() -> Shape {
         .opt("repo_url", Shape::String)
         .opt("commit_sha_short", Shape::String)
         .shape()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::validate_bytes;
+
+    fn valid(kind: FileKind, step: Option<CheckpointStep>, json: &str) -> bool {
+        validate_bytes(json.as_bytes(), shape_for(kind, step)).is_valid()
+    }
+
+    #[test]
+    fn todays_records_and_reports_have_their_shapes() {
+        use CheckpointStep::*;
+        let cp = FileKind::Checkpoint;
+        assert!(valid(cp, Some(Enhance), r#"{"id": "a", "llm_context": {}, "context_key": "llm_context"}"#));
+        assert!(valid(cp, Some(Enhance), r#"{"id": "a", "agent_context": {"security_classification": "incomplete"}}"#));
+        assert!(!valid(cp, Some(Enhance), r#"{"id": "a", "llm_context": {}}"#));
+        assert!(!valid(cp, Some(Enhance), r#"{"id": "a"}"#));
+        assert!(valid(
+            cp,
+            Some(Verify),
+            r#"{"verification": {"incomplete": true}, "finding": "vulnerable", "verification_note": "Verification errored: x", "usage": {}, "error": "x", "id": "a"}"#
+        ));
+        assert!(valid(
+            cp,
+            Some(Analyze),
+            r#"{"result": {"verdict": null}, "route_key": "a", "code_for_route": "x", "id": "a"}"#
+        ));
+        let reach = r#"{"signals": [{"unit_id": "a", "kind": "entry_point", "confidence": "high", "reason": "r"}], "projection_sha": "sha256:1", "usage": {}, "id": "a"}"#;
+        assert!(valid(cp, Some(LlmReach), reach));
+        assert!(!valid(cp, Some(LlmReach), r#"{"signals": [{"kind": "x"}], "id": "a"}"#));
+        let summary = r#"{"step": "llm_reach", "phase": "done", "timestamp": "t", "total_units": 2, "completed": 1, "incomplete": 1, "errors": 0, "error_breakdown": {}}"#;
+        assert!(valid(FileKind::CheckpointSummary, Some(LlmReach), summary));
+        let report = r#"{"step": "analyze", "status": "interrupted", "timestamp": "t", "duration_seconds": 1, "cost_usd": 0, "token_usage": {"accounting_error": "x"}, "summary": {}, "inputs": {}, "outputs": {}, "errors": []}"#;
+        assert!(valid(FileKind::StepReport, None, report));
+        assert!(valid(FileKind::CheckpointFingerprint, None, r#"{"scheme_version": 2, "extra": {"a": 1}}"#));
+        assert!(valid(FileKind::CheckpointFingerprint, None, r#"{"scheme_version": 9}"#));
+        assert!(!valid(FileKind::CheckpointFingerprint, None, r#"{"phase": "analyze"}"#));
+        // Today's results: provider, analyze_fingerprint, error rows with error_info, null verdicts.
+        let results = r#"{"dataset": "d", "model": "m", "provider": "p", "timestamp": "t",
+            "metrics": {"total": 2, "errors": 2, "enhance_unclassified_analyzed": 0},
+            "results": [{"unit_id": "a", "verdict": "ERROR", "finding": "error", "error": "x", "error_info": {"kind": "quota"}},
+                        {"unit_id": "b", "verdict": null}],
+            "code_by_route": {}, "analyze_fingerprint": "sha256:0"}"#;
+        assert!(valid(FileKind::Results, None, results));
+        assert!(valid(FileKind::ResultsArchive, None, results));
+    }
+
+    #[test]
+    fn unknown_metric_names_are_recorded() {
+        let json = r#"{"metrics": {"total": 0, "needs_review": 0, "disagreed_protected": 1}, "results": []}"#;
+        let v = validate_bytes(json.as_bytes(), shape_for(FileKind::ResultsVerified, None));
+        assert!(v.is_valid());
+        let others: Vec<&str> = v
+            .captures
+            .fields
+            .iter()
+            .filter(|(t, _)| *t == tag::METRIC_OTHER_KEY)
+            .filter_map(|(_, c)| c.as_str())
+            .collect();
+        assert_eq!(others, ["disagreed_protected"]);
+        assert_eq!(v.captures.get("metrics.needs_review").and_then(|c| c.as_f64()), Some(0.0));
+    }
 }
