@@ -794,6 +794,11 @@ pub fn assess_temp(
         [one] => one.name.clone(),
         _ => None,
     });
+    // A torn write_json temp: its readable prefix may still tell the target (never promoted).
+    let target = target.or_else(|| match validation {
+        Some(v) if !v.is_valid() && temp.writer == TempWriter::WriteJson => torn_target(path, &v.captures),
+        _ => None,
+    });
     let candidates: Vec<String> =
         if candidates.len() > 1 { candidates.into_iter().filter_map(|c| c.name).collect() } else { Vec::new() };
     let content = match validation {
@@ -812,6 +817,34 @@ pub fn assess_temp(
         complete,
         content,
     }
+}
+
+/// The target of a torn `write_json` temp, from the top-level keys before the tear
+/// (`json.dump` writes keys in the writer's order: `results.json` starts `dataset, model,
+/// provider`, `results_verified.json` has `verify` before its rows, `pipeline_output.json`
+/// starts `repository, analysis_date`; a sidecar starts `scheme_version`, a summary `step,
+/// phase`). `None` when the prefix does not tell.
+fn torn_target(path: &Path, captures: &Captures) -> Option<String> {
+    let has = |key: &str| captures.top_level_keys.iter().any(|k| k == key);
+    let parent = path.parent().map(layout::file_name).unwrap_or_default();
+    let name = if CheckpointStep::from_dir_name(&parent).is_some() {
+        if has("scheme_version") {
+            crate::era::FINGERPRINT_FILE
+        } else if has("step") && has("phase") {
+            crate::era::SUMMARY_FILE
+        } else {
+            return None;
+        }
+    } else if has("verify") {
+        "results_verified.json"
+    } else if has("provider") || has("analyze_fingerprint") {
+        "results.json"
+    } else if has("repository") && has("analysis_date") {
+        "pipeline_output.json"
+    } else {
+        return None;
+    };
+    Some(name.to_string())
 }
 
 fn default_name(kind: FileKind) -> Option<String> {
@@ -921,6 +954,25 @@ mod tests {
         assert_eq!(names, ["dataset.json", "dataset_enhanced.json"]);
         // The fork's temp keeps its older reading: only dataset_enhanced.json.
         assert_eq!(temp_kinds(Some(TempWriter::OpenAntFork), top, &keys(r#"{"units": [], "metadata": {}}"#)).len(), 1);
+    }
+
+    #[test]
+    fn a_torn_write_json_temp_is_explained_from_its_prefix() {
+        let temp = TempName { writer: TempWriter::WriteJson, target: None };
+        let assess = |path: &str, json: &str| {
+            let v = crate::validate::validate_bytes(json.as_bytes(), &any_recording_keys());
+            assert!(!v.is_valid());
+            assess_temp(&temp, Path::new(path), Some(&v), &|_| TargetState::Missing)
+        };
+        let a = assess("s/.tmp-abcdefgh.tmp", r#"{"dataset": "d", "model": "m", "provider": "p", "metr"#);
+        assert_eq!(a.target.as_deref(), Some("results.json"));
+        assert!(!a.salvageable());
+        assert_eq!(a.writing(), ", probably while writing results.json");
+        let a = assess("s/verify_checkpoints/.tmp-abcdefgh.tmp", r#"{"scheme_version": 2, "pha"#);
+        assert_eq!(a.target.as_deref(), Some("_fingerprint.json"));
+        let a = assess("s/verify_checkpoints/.tmp-abcdefgh.tmp", r#"{"verification": {"agr"#);
+        assert_eq!(a.target, None);
+        assert_eq!(assess("s/.tmp-abcdefgh.tmp", "").target, None);
     }
 
     #[test]
