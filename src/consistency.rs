@@ -895,6 +895,16 @@ impl<'v, 'a> Rules<'v, 'a> {
                 problems.push(format!("metrics.{key} is {value} but {recount} results count there"));
             }
         }
+        // #611: rows analyzed while their enhance classification was a sentinel; it overlaps
+        // the buckets and is in no sum.
+        if let (false, Some(value)) = (verified, metric("enhance_unclassified_analyzed")) {
+            let recount = results.values().filter(|r| r.unclassified_today()).count();
+            if value != recount as f64 {
+                problems.push(format!(
+                    "metrics.enhance_unclassified_analyzed is {value} but {recount} results carry an incomplete, error or unknown security_classification"
+                ));
+            }
+        }
         if verified {
             if let Some(Captured::Array(confirmed)) = c.get(tag::CONFIRMED_FINDINGS) {
                 // The verified rows whose finding (else verdict) is vulnerable or bypassable,
@@ -1188,6 +1198,7 @@ struct ResultFacts<'a> {
     /// Identity-gate era: the row's top-level `error`, and `verification.incomplete`.
     error: Option<&'a Captured>,
     incomplete: Option<&'a Captured>,
+    security_classification: Option<&'a Captured>,
 }
 
 impl ResultFacts<'_> {
@@ -1243,6 +1254,14 @@ impl ResultFacts<'_> {
         named.or((self.verdict == Some("ERROR")).then_some("errors"))
     }
 
+    /// `security_classification` is one of today's sentinels (`SENTINEL_CLASSIFICATIONS`,
+    /// `core/verdict_taxonomy.py`).
+    fn unclassified_today(&self) -> bool {
+        self.security_classification
+            .and_then(Captured::as_str)
+            .is_some_and(|c| matches!(c, "incomplete" | "error" | "unknown"))
+    }
+
     fn final_vulnerable_today(&self) -> bool {
         self.word_today().is_some_and(|w| w == "vulnerable" || w == "bypassable")
     }
@@ -1260,6 +1279,7 @@ fn per_result(c: &Captures) -> BTreeMap<usize, ResultFacts<'_>> {
             t if t == tag::RESULT_AGREE => r.agree = Some(value),
             t if t == tag::RESULT_ERROR => r.error = Some(value),
             t if t == tag::RESULT_INCOMPLETE => r.incomplete = Some(value),
+            t if t == tag::RESULT_SECURITY_CLASSIFICATION => r.security_classification = Some(value),
             _ => {}
         }
     }

@@ -105,7 +105,8 @@ fn todays_scan(root: &Path) -> PathBuf {
     }
     let rows = vec![
         json!({"unit_id": ids[0], "route_key": ids[0], "verdict": "VULNERABLE", "finding": "vulnerable"}),
-        json!({"unit_id": ids[1], "route_key": ids[1], "verdict": "SAFE", "finding": "safe"}),
+        json!({"unit_id": ids[1], "route_key": ids[1], "verdict": "SAFE", "finding": "safe",
+               "security_classification": "incomplete"}),
         json!({"unit_id": ids[2], "route_key": ids[2], "verdict": "INSUFFICIENT_CONTEXT", "finding": "insufficient_context"}),
         json!({"unit_id": ids[3], "verdict": "ERROR", "finding": "error", "error": "boom", "error_info": {"kind": "api"}}),
         json!({"unit_id": ids[4], "route_key": ids[4], "verdict": "VULNERABLE", "finding": "vulnerable"}),
@@ -115,7 +116,7 @@ fn todays_scan(root: &Path) -> PathBuf {
         &json!({
             "dataset": "dataset.json", "model": "gpt-5.1", "provider": "openai", "timestamp": "2026-09-30T12:00:00.5",
             "metrics": {"total": 5, "vulnerable": 2, "bypassable": 0, "inconclusive": 1, "protected": 0, "safe": 1,
-                        "errors": 1, "enhance_unclassified_analyzed": 0},
+                        "errors": 1, "enhance_unclassified_analyzed": 1},
             "results": rows, "code_by_route": {}, "analyze_fingerprint": "sha256:0a1b2c3d4e5f"
         }),
     );
@@ -308,6 +309,7 @@ fn todays_counts_are_recounted_by_todays_rules() {
     let mut results: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
     results["metrics"]["inconclusive"] = json!(0);
     results["metrics"]["errors"] = json!(2);
+    results["metrics"]["enhance_unclassified_analyzed"] = json!(0);
     write_json(&dir.join("results.json"), &results);
     let mut verified: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("results_verified.json")).unwrap()).unwrap();
@@ -329,6 +331,9 @@ fn todays_counts_are_recounted_by_todays_rules() {
     for f in findings(&doc) {
         assert!(f["message"].as_str().unwrap().contains("identity-gate era"), "{f:#}");
     }
+    let message = findings(&doc).iter().find(|f| f["file_kind"] == "results").unwrap()["message"].as_str().unwrap();
+    assert!(message.contains("metrics.enhance_unclassified_analyzed is 0 but 1"), "{message}");
+    assert!(message.contains("metrics.inconclusive is 0 but 1"), "{message}");
 }
 
 #[test]
@@ -518,5 +523,42 @@ fn a_misnamed_checkpoint_is_still_found_next_to_317_names() {
     assert_eq!(
         rel_kinds(&doc, root.path()),
         [("p/scans/abc/python/analyze_checkpoints/wrong.json".to_string(), "checkpoint-name-mismatch".to_string())]
+    );
+}
+
+#[test]
+fn a_scan_mixing_mays_analyze_with_todays_verify_is_healthy() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = todays_scan(root.path());
+    // May's analyze: no sidecar, no provider / analyze_fingerprint, May's counting (the
+    // insufficient_context row is in no bucket), files 0644.
+    std::fs::remove_file(dir.join("analyze_checkpoints/_fingerprint.json")).unwrap();
+    let mut results: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    let obj = results.as_object_mut().unwrap();
+    obj.remove("provider");
+    obj.remove("analyze_fingerprint");
+    results["metrics"] = json!({"total": 5, "vulnerable": 2, "bypassable": 0, "inconclusive": 0, "protected": 0,
+                                "safe": 1, "errors": 1});
+    write_json(&dir.join("results.json"), &results);
+    chmod(&dir.join("results.json"), 0o644);
+    let mut summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("analyze_checkpoints/_summary.json")).unwrap()).unwrap();
+    summary.as_object_mut().unwrap().remove("incomplete");
+    write_json(&dir.join("analyze_checkpoints/_summary.json"), &summary);
+    chmod(&dir.join("analyze_checkpoints/_summary.json"), 0o644);
+    write_json(&dir.join("analyze.report.json"), &step_report("analyze", "success"));
+    chmod(&dir.join("analyze.report.json"), 0o644);
+    set_age(root.path(), OLD);
+    let (code, doc) = check(root.path());
+    assert!(findings(&doc).is_empty(), "{doc:#}");
+    assert_eq!(code, 0);
+    // The same results.json counted by today's rule would be wrong: the era is the file's own.
+    results["provider"] = json!("openai");
+    write_json(&dir.join("results.json"), &results);
+    set_age(root.path(), OLD);
+    let (_, doc) = check(root.path());
+    assert_eq!(
+        rel_kinds(&doc, root.path()),
+        [("p/scans/abc/python/results.json".to_string(), "metrics-mismatch".to_string())]
     );
 }

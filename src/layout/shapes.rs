@@ -24,6 +24,9 @@ pub mod tag {
     /// `verification.incomplete` (a three-state verify result, #286).
     pub const RESULT_ERROR: &str = "result.error";
     pub const RESULT_INCOMPLETE: &str = "result.verification.incomplete";
+    /// Identity-gate era: a row's `security_classification`, which
+    /// `metrics.enhance_unclassified_analyzed` counts (#611).
+    pub const RESULT_SECURITY_CLASSIFICATION: &str = "result.security_classification";
     pub const RESULTS: &str = "results";
     pub const CONFIRMED_FINDINGS: &str = "confirmed_findings";
     pub const METRICS: &[(&str, &str)] = &[
@@ -201,6 +204,7 @@ fn stage_one_result(verified: bool, captured: bool) -> Shape {
     let mut result = obj()
         .opt("verdict", t(tag::RESULT_VERDICT, string_or_null()))
         .opt("error", t(tag::RESULT_ERROR, Shape::Any))
+        .opt("security_classification", t(tag::RESULT_SECURITY_CLASSIFICATION, Shape::Any))
         .opt("finding", t(tag::RESULT_FINDING, Shape::Any))
         .opt("unit_id", t(tag::RESULT_UNIT_ID, string_or_null()))
         .opt("route_key", t(tag::RESULT_ROUTE_KEY, string_or_null()))
