@@ -570,7 +570,8 @@ fn fingerprint_damage_note(file: &Examined) -> String {
     let dir = file.path.parent().map(layout::file_name).unwrap_or_default();
     let verb = file.class.checkpoint_step.and_then(CheckpointStep::openant_verb).unwrap_or("scan");
     format!(
-        "; OpenAnt treats a corrupt sidecar as an identity mismatch: the next `openant {verb}` moves all of {dir}/ aside to {dir}.superseded-<hex> (kept, never read again) and redoes, paying again, every unit. scanaudit cannot rebuild it (its key_digest covers the model and prompt settings these checkpoints were made with). If those settings are unchanged, moving the torn sidecar out of {dir}/ instead makes OpenAnt adopt the checkpoints as legacy and write a new one"
+        "; {} treats a corrupt sidecar as an identity mismatch: the next `openant {verb}` moves all of {dir}/ aside to {dir}.superseded-<hex> (kept, never read again) and redoes, paying again, every unit. scanaudit cannot rebuild it (its key_digest covers the model and prompt settings these checkpoints were made with). If those settings are unchanged, moving the torn sidecar out of {dir}/ instead makes OpenAnt adopt the checkpoints as legacy and write a new one",
+        crate::era::Era::IdentityGate.describe()
     )
 }
 

@@ -1113,7 +1113,9 @@ impl<'v, 'a> Rules<'v, 'a> {
             .collect();
         for file in outputs {
             let message = format!(
-                "mode 0600 (left by the fork's atomic writer; the scan dir has no file of today's OpenAnt, which writes 0600 by design) while the scan's other files are mode {:o}: other users and tools cannot read it",
+                "mode 0600 (left by the atomic writer of {}; no file here comes from {}, which writes every JSON 0600 by design) while the scan's other files are mode {:o}: other users and tools cannot read it",
+                Era::Fork.describe(),
+                Era::IdentityGate.describe(),
                 0o600 | shared
             );
             self.push(FindingKind::RestrictiveMode, file.path, file.kind, message, self.migrate());
