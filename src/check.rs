@@ -575,8 +575,13 @@ fn fingerprint_damage_note(file: &Examined) -> String {
     )
 }
 
-/// A sidecar of a scheme scanaudit knows must hold that scheme's keys.
+/// A scheme-2 sidecar must hold that scheme's keys (scheme 1's exact key set is not recorded,
+/// so a scheme-1 sidecar is held to its shape only).
 fn fingerprint_key_findings(file: &Examined, captures: &Captures) -> Vec<Finding> {
+    let scheme = captures.get(layout::shapes::tag::SCHEME_VERSION).and_then(Captured::as_f64);
+    if scheme != Some(crate::era::FINGERPRINT_SCHEME_WITH_KNOWN_KEYS as f64) {
+        return Vec::new();
+    }
     let missing: Vec<&str> = layout::shapes::FINGERPRINT_V2_KEYS
         .iter()
         .copied()

@@ -304,8 +304,14 @@ pub fn step_status_marker(status: &str, rel: &str) -> Option<Marker> {
     Some(Marker { era, rel: rel.to_string(), what: format!("step status \"{status}\"") })
 }
 
-/// The identity sidecar scheme versions scanaudit knows (`core/backend_identity.py`).
-pub const FINGERPRINT_SCHEME_VERSIONS: &[i64] = &[2];
+/// The identity sidecar scheme versions scanaudit knows (`core/backend_identity.py`): 1 from
+/// PR #244 (2026-08-16) to PR #572 (~2026-09-11), 2 since (docs/openant-eras.md §2, §3 item 18).
+/// A scheme-1 sidecar mismatches today's OpenAnt, which then archives the dir and pays again:
+/// healthy, not damage.
+pub const FINGERPRINT_SCHEME_VERSIONS: &[i64] = &[1, 2];
+
+/// The scheme whose keys scanaudit knows exactly (`layout::shapes::FINGERPRINT_V2_KEYS`).
+pub const FINGERPRINT_SCHEME_WITH_KNOWN_KEYS: i64 = 2;
 
 /// The marker a `_fingerprint.json`'s `scheme_version` carries: a scheme scanaudit does not
 /// know is a newer OpenAnt; a known one marks the identity-gate era (so does the file name).
@@ -523,6 +529,8 @@ mod tests {
         let c = caps(FileKind::CheckpointFingerprint, r#"{"scheme_version": 3}"#);
         assert!(content_markers(FileKind::CheckpointFingerprint, "x", &c)[0].unknown());
         let c = caps(FileKind::CheckpointFingerprint, r#"{"scheme_version": 2}"#);
+        assert_eq!(content_markers(FileKind::CheckpointFingerprint, "x", &c)[0].era, Some(Era::IdentityGate));
+        let c = caps(FileKind::CheckpointFingerprint, r#"{"scheme_version": 1}"#);
         assert_eq!(content_markers(FileKind::CheckpointFingerprint, "x", &c)[0].era, Some(Era::IdentityGate));
         let c = caps(
             FileKind::ResultsVerified,

@@ -259,6 +259,12 @@ fn a_sidecar_missing_scheme_keys_is_a_schema_error_and_a_newer_scheme_is_not() {
     let dir = todays_scan(root.path());
     write_json(&dir.join("verify_checkpoints/_fingerprint.json"), &json!({"scheme_version": 2, "phase": "verify"}));
     write_json(&dir.join("analyze_checkpoints/_fingerprint.json"), &json!({"scheme_version": 3, "digest": "x"}));
+    // Scheme 1 (PR #244 .. PR #572) is an older sidecar of the same era: healthy.
+    write_json(
+        &dir.join("llm_reach_checkpoints/_fingerprint.json"),
+        &json!({"scheme_version": 1, "phase": "llm_reach",
+        "model": "m", "key_digest": "sha256:1", "written_at": "2026-09-01T00:00:00Z"}),
+    );
     set_age(root.path(), OLD);
     let (code, doc) = check(root.path());
     let mut got = rel_kinds(&doc, root.path());
