@@ -877,23 +877,42 @@ impl<'v, 'a> Rules<'v, 'a> {
             }
         }
         let verified = file_kind == FileKind::ResultsVerified;
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for r in results.values() {
-            if let Some(bucket) = if verified { r.verify_bucket_today() } else { Some(r.analyze_bucket_today()) } {
-                *counts.entry(bucket).or_default() += 1;
-            }
-        }
         let buckets: &[&str] = if verified {
             &["vulnerable", "bypassable", "inconclusive", "protected", "safe", "errors", "needs_review"]
         } else {
             &["vulnerable", "bypassable", "inconclusive", "protected", "safe", "errors"]
         };
-        for key in buckets {
-            let Some(value) = metric(key) else { continue };
-            let recount = counts.get(key).copied().unwrap_or(0);
-            if value != recount as f64 {
-                problems.push(format!("metrics.{key} is {value} but {recount} results count there"));
+        // The analyze counting changed within this era (#427/#324 unknown words and null verdicts
+        // to errors, then #623 insufficient_context to inconclusive); only a file with
+        // `enhance_unclassified_analyzed` (#611, newer than all three) is surely today's. An
+        // older file of the era is held to any of the countings its versions used.
+        let rules: &[AnalyzeCounting] = if verified || metric("enhance_unclassified_analyzed").is_some() {
+            &[AnalyzeCounting::Today]
+        } else {
+            &[AnalyzeCounting::Today, AnalyzeCounting::WithoutFold, AnalyzeCounting::May]
+        };
+        let bucket_problems = |rule: AnalyzeCounting| {
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for r in results.values() {
+                let bucket = if verified { r.verify_bucket_today() } else { r.analyze_bucket(rule, &metric) };
+                if let Some(bucket) = bucket {
+                    *counts.entry(bucket).or_default() += 1;
+                }
             }
+            let mut problems = Vec::new();
+            for key in buckets {
+                let Some(value) = metric(key) else { continue };
+                let recount = counts.get(key).copied().unwrap_or(0);
+                if value != recount as f64 {
+                    problems.push(format!("metrics.{key} is {value} but {recount} results count there"));
+                }
+            }
+            problems
+        };
+        let mut by_rule = rules.iter().map(|rule| bucket_problems(*rule));
+        let today = by_rule.next().unwrap_or_default();
+        if !today.is_empty() && by_rule.all(|p| !p.is_empty()) {
+            problems.extend(today);
         }
         // #611: rows analyzed while their enhance classification was a sentinel; it overlaps
         // the buckets and is in no sum.
@@ -1188,6 +1207,18 @@ impl<'v, 'a> Rules<'v, 'a> {
     }
 }
 
+/// The ways OpenAnt counted `results.json` verdicts over the identity-gate era.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AnalyzeCounting {
+    /// #623 and after: `insufficient_context` is `inconclusive`, anything else unknown `errors`.
+    Today,
+    /// #427/#324, before #623: unknown words (`insufficient_context` too) and missing verdicts
+    /// are `errors`.
+    WithoutFold,
+    /// The count of May's OpenAnt (the older eras' rule in [`Rules::metrics`]).
+    May,
+}
+
 /// The captured facts of one `results[]` entry.
 #[derive(Default)]
 struct ResultFacts<'a> {
@@ -1215,18 +1246,31 @@ impl ResultFacts<'_> {
     /// Today's analyze `_count_verdicts`: the effective finding is a non-blank `finding`, else
     /// a non-blank `verdict`; none, or a word outside the six buckets, counts as `errors`;
     /// `insufficient_context` folds into `inconclusive` (#623).
+    #[cfg(test)]
     fn analyze_bucket_today(&self) -> &'static str {
+        self.analyze_bucket(AnalyzeCounting::Today, &|_| None).unwrap_or("errors")
+    }
+
+    /// The analyze bucket of this row by `rule`; `metric` tells which metrics the file has
+    /// (May's counting counts a word only where the file has its metric).
+    fn analyze_bucket(&self, rule: AnalyzeCounting, metric: &dyn Fn(&str) -> Option<f64>) -> Option<&'static str> {
+        const BUCKETS: [&str; 6] = ["vulnerable", "bypassable", "inconclusive", "protected", "safe", "errors"];
+        if rule == AnalyzeCounting::May {
+            let word = self.stage_finding();
+            let named = tag::METRICS
+                .iter()
+                .map(|(k, _)| *k)
+                .filter(|k| *k != "total" && *k != "errors" && metric(k).is_some())
+                .find(|k| word.as_deref() == Some(*k));
+            return named.or((self.verdict == Some("ERROR")).then_some("errors"));
+        }
         let non_blank = |s: Option<&str>| s.filter(|s| !s.trim().is_empty()).map(str::to_string);
         let word = non_blank(self.finding.and_then(Captured::as_str)).or_else(|| non_blank(self.verdict));
-        let Some(word) = word.map(|w| w.to_lowercase()) else { return "errors" };
-        match word.as_str() {
-            "vulnerable" => "vulnerable",
-            "bypassable" => "bypassable",
-            "inconclusive" | "insufficient_context" => "inconclusive",
-            "protected" => "protected",
-            "safe" => "safe",
-            _ => "errors",
+        let Some(mut word) = word.map(|w| w.to_lowercase()) else { return Some("errors") };
+        if rule == AnalyzeCounting::Today && word == "insufficient_context" {
+            word = "inconclusive".to_string();
         }
+        Some(BUCKETS.into_iter().find(|b| *b == word).unwrap_or("errors"))
     }
 
     /// The first truthy of `finding`, `verdict`.

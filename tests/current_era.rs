@@ -558,8 +558,35 @@ fn a_scan_mixing_mays_analyze_with_todays_verify_is_healthy() {
     let (code, doc) = check(root.path());
     assert!(findings(&doc).is_empty(), "{doc:#}");
     assert_eq!(code, 0);
-    // The same results.json counted by today's rule would be wrong: the era is the file's own.
+    // The same counts in a results.json of today's newest OpenAnt (#611's metric present) are
+    // wrong: each file is counted by its own era.
     results["provider"] = json!("openai");
+    results["metrics"]["enhance_unclassified_analyzed"] = json!(1);
+    write_json(&dir.join("results.json"), &results);
+    set_age(root.path(), OLD);
+    let (_, doc) = check(root.path());
+    assert_eq!(
+        rel_kinds(&doc, root.path()),
+        [("p/scans/abc/python/results.json".to_string(), "metrics-mismatch".to_string())]
+    );
+}
+
+#[test]
+fn an_earlier_identity_gate_results_json_is_held_to_its_own_counting() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = todays_scan(root.path());
+    // Before #611 (no enhance_unclassified_analyzed) and #623: insufficient_context counted as
+    // errors (#427). Healthy.
+    let mut results: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    results["metrics"].as_object_mut().unwrap().remove("enhance_unclassified_analyzed");
+    results["metrics"]["inconclusive"] = json!(0);
+    results["metrics"]["errors"] = json!(2);
+    write_json(&dir.join("results.json"), &results);
+    set_age(root.path(), OLD);
+    let (_, doc) = check(root.path());
+    assert!(findings(&doc).is_empty(), "{doc:#}");
+    // Counts no version of the era gives are still damage.
+    results["metrics"]["safe"] = json!(3);
     write_json(&dir.join("results.json"), &results);
     set_age(root.path(), OLD);
     let (_, doc) = check(root.path());
