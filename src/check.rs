@@ -12,8 +12,8 @@ use crate::config::CheckConfig;
 use crate::consistency::{self, FileFacts, Meta, Options, ScanDirView};
 use crate::cp1252::{self, RawText, Sniffed, Verdict};
 use crate::finding::{Finding, FindingKind, Level, Location};
-use crate::layout::safe_filename::checkpoint_file_name;
-use crate::layout::{self, shape_for, Classified, FileKind, ScanDirIndex, TempName};
+use crate::layout::safe_filename::{checkpoint_file_name, is_checkpoint_name_for};
+use crate::layout::{self, shape_for, CheckpointStep, Classified, FileKind, ScanDirIndex, TempName, TempWriter};
 use crate::report::Progress;
 use crate::shape::{any_recording_keys, Captured, Captures};
 use crate::validate::{self, Problem, Validation};
@@ -190,7 +190,10 @@ fn cross_check(
     let whole = |dir: &Path| config.roots.iter().any(|root| dir.starts_with(root));
     let mut views: HashMap<&Path, ScanDirView> = HashMap::new();
     for dir in index.iter().filter(|d| whole(d)) {
-        views.insert(dir, ScanDirView { dir, files: Vec::new(), dirs: Vec::new(), meta: Meta::Absent });
+        views.insert(
+            dir,
+            ScanDirView { dir, files: Vec::new(), dirs: Vec::new(), meta: Meta::Absent, scan_meta: Meta::Absent },
+        );
     }
     for file in examined {
         let Some(view) = file.scan_dir.as_deref().and_then(|d| views.get_mut(d)) else { continue };
@@ -243,6 +246,17 @@ fn cross_check(
         }
     }
     for view in views.values_mut() {
+        // Since #664 a language-level scan dir has its own meta.json; the walk saw it with the
+        // scan dir's files.
+        let own = view.dir.join("meta.json");
+        if meta_path(view.dir).as_deref() != Some(own.as_path()) {
+            if let Some(file) = by_path.get(own.as_path()) {
+                view.scan_meta = Meta::Present(match &file.outcome {
+                    Ok(Some(v)) if v.is_valid() => Some(&v.captures),
+                    _ => None,
+                });
+            }
+        }
         let Some(path) = meta_path(view.dir) else { continue };
         view.meta = if let Some(file) = by_path.get(path.as_path()) {
             Meta::Present(match &file.outcome {
@@ -386,12 +400,62 @@ pub fn validate_temp(path: &Path, class: &Classified, open: Opener<'_>) -> io::R
         None => validate::validate_open(open(&content)?, &any_recording_keys())?,
     };
     if target_kind.is_none() && validation.is_valid() {
-        // The name does not say: let the content tell, and hold it to that kind's shape.
-        if let Some(kind) = sniff_kind(&validation.captures) {
+        // The name does not say: let the content (and, for today's write_json temp, the
+        // directory) tell, and hold it to that kind's shape.
+        let writer = class.temp.as_ref().map(|t| t.writer);
+        let kinds = temp_kinds(writer, path, &validation.captures);
+        if let Some((kind, step)) = kinds.first().filter(|_| kinds.len() == 1).map(|c| (c.kind, c.step)) {
+            return validate::validate_open(open(&content)?, shape_for(kind, step)).map(Some);
+        }
+        // Several kinds fit (dataset.json or dataset_enhanced.json): the shape they share.
+        if let Some(kind) = kinds.first().map(|c| c.kind) {
             return validate::validate_open(open(&content)?, shape_for(kind, None)).map(Some);
         }
     }
     Ok(Some(validation))
+}
+
+/// A file a temp may have been written for, told from its content and directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TempCandidate {
+    pub kind: FileKind,
+    /// The checkpoint dir's step, for a temp inside one.
+    pub step: Option<CheckpointStep>,
+    /// The target's file name in the temp's directory, when the content tells it.
+    pub name: Option<String>,
+}
+
+/// The targets a temp whose name does not say could have been written for, from the top-level
+/// keys of the complete document it holds (`captures`) and its directory. Today's
+/// `write_json` temp (`.tmp-XXXXXXXX.tmp`) sits beside its target: inside a `*_checkpoints/`
+/// dir it is a unit checkpoint (named by its `id`), `_summary.json` or `_fingerprint.json`;
+/// in the scan dir an output, and since `write_json` writes both `dataset.json` and
+/// `dataset_enhanced.json`, a dataset-shaped document is either. One candidate, or none, is
+/// what a promotion needs; repair and clean ask the same question.
+pub fn temp_kinds(writer: Option<TempWriter>, path: &Path, captures: &Captures) -> Vec<TempCandidate> {
+    let has = |key: &str| captures.top_level_keys.iter().any(|k| k == key);
+    let parent = path.parent().map(layout::file_name).unwrap_or_default();
+    if writer == Some(TempWriter::WriteJson) {
+        if let Some(step) = CheckpointStep::from_dir_name(&parent) {
+            let (kind, name) = if has("scheme_version") && has("key_digest") {
+                (FileKind::CheckpointFingerprint, Some(crate::era::FINGERPRINT_FILE.to_string()))
+            } else if has("phase") && has("total_units") {
+                (FileKind::CheckpointSummary, Some(crate::era::SUMMARY_FILE.to_string()))
+            } else if has("id") {
+                let id = captures.get("id").and_then(Captured::as_str);
+                (FileKind::Checkpoint, id.map(checkpoint_file_name))
+            } else {
+                return Vec::new();
+            };
+            return vec![TempCandidate { kind, step: Some(step), name }];
+        }
+    }
+    let Some(kind) = sniff_kind(captures) else { return Vec::new() };
+    let candidate = |kind: FileKind| TempCandidate { kind, step: None, name: default_name(kind) };
+    if writer == Some(TempWriter::WriteJson) && kind == FileKind::DatasetEnhanced {
+        return vec![candidate(FileKind::Dataset), candidate(FileKind::DatasetEnhanced)];
+    }
+    vec![candidate(kind)]
 }
 
 /// The file inside atomicwrites' `.atomicwriteXXXXXX/` temp dir that holds the document.
@@ -411,7 +475,9 @@ fn target_kind(temp: &Path, target: &str) -> FileKind {
 /// Guesses which OpenAnt output a complete document is, from its top-level keys.
 fn sniff_kind(captures: &Captures) -> Option<FileKind> {
     let has = |key: &str| captures.top_level_keys.iter().any(|k| k == key);
-    Some(if has("verify") && has("results") {
+    Some(if has("scheme_version") && has("key_digest") {
+        FileKind::CheckpointFingerprint
+    } else if has("verify") && has("results") {
         FileKind::ResultsVerified
     } else if has("metrics") && has("results") && has("code_by_route") {
         FileKind::Results
@@ -450,16 +516,98 @@ fn file_findings(file: &Examined, validation: &Validation) -> Vec<Finding> {
             ),
             Some(CodePage::Neither) | None => {}
         }
+        match file.class.kind {
+            FileKind::CheckpointFingerprint => message.push_str(&fingerprint_damage_note(file)),
+            FileKind::ResultsArchive | FileKind::SupersededCheckpoint => message.push_str(
+                "; it is an archive today's OpenAnt left on purpose and never reads again: nothing depends on it, and no command rebuilds it",
+            ),
+            _ => {}
+        }
         return vec![Finding::new(*kind, &file.path, message)
             .scan_dir(scan_dir.clone())
             .file_kind(file.class.kind)
             .location(*location)
             .fix(fix)];
     }
-    if file.class.kind == FileKind::Checkpoint {
-        return checkpoint_id_findings(file, &validation.captures);
+    let mut findings = unknown_era_findings(file, &validation.captures);
+    match file.class.kind {
+        FileKind::Checkpoint => findings.extend(checkpoint_id_findings(file, &validation.captures)),
+        FileKind::CheckpointFingerprint if findings.is_empty() => {
+            findings.extend(fingerprint_key_findings(file, &validation.captures))
+        }
+        _ => {}
     }
-    Vec::new()
+    findings
+}
+
+/// The path of a file below its scan dir, as era markers name it.
+fn rel_of(file: &Examined) -> String {
+    file.scan_dir
+        .as_deref()
+        .and_then(|dir| file.path.strip_prefix(dir).ok())
+        .unwrap_or(Path::new(&layout::file_name(&file.path)))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A file whose content carries a marker no known OpenAnt writes (`era::content_markers`:
+/// an output key or metric, a step status, a sidecar scheme): a newer OpenAnt than scanaudit
+/// knows wrote it. Not damage (info); the rules that depend on its era skip it.
+fn unknown_era_findings(file: &Examined, captures: &Captures) -> Vec<Finding> {
+    let markers = crate::era::content_markers(file.class.kind, &rel_of(file), captures);
+    let unknown: Vec<String> = markers.iter().filter(|m| m.unknown()).map(|m| m.what.clone()).collect();
+    if unknown.is_empty() {
+        return Vec::new();
+    }
+    let message = format!(
+        "{}: written by a newer OpenAnt than scanaudit knows: {}; upgrade scanaudit (the rules that depend on this file's format are skipped for it)",
+        file.class.kind.describe(),
+        unknown.join(", ")
+    );
+    vec![Finding::new(FindingKind::UnknownEra, &file.path, message)
+        .scan_dir(file.scan_dir.clone())
+        .file_kind(file.class.kind)]
+}
+
+/// What a damaged identity sidecar means (identity-gate era, `core/checkpoint.py`
+/// `sync_identity`): not a repair rebuild, because its `key_digest` covers the model and
+/// prompt settings the checkpoints were made with, which no other file records.
+fn fingerprint_damage_note(file: &Examined) -> String {
+    let dir = file.path.parent().map(layout::file_name).unwrap_or_default();
+    let verb = file.class.checkpoint_step.and_then(CheckpointStep::openant_verb).unwrap_or("scan");
+    format!(
+        "; {} treats a corrupt sidecar as an identity mismatch: the next `openant {verb}` moves all of {dir}/ aside to {dir}.superseded-<hex> (kept, never read again) and redoes, paying again, every unit. scanaudit cannot rebuild it (its key_digest covers the model and prompt settings these checkpoints were made with). If those settings are unchanged, moving the torn sidecar out of {dir}/ instead makes OpenAnt adopt the checkpoints as legacy and write a new one",
+        crate::era::Era::IdentityGate.describe()
+    )
+}
+
+/// A scheme-2 sidecar must hold that scheme's keys (scheme 1's exact key set is not recorded,
+/// so a scheme-1 sidecar is held to its shape only).
+fn fingerprint_key_findings(file: &Examined, captures: &Captures) -> Vec<Finding> {
+    let scheme = captures.get(layout::shapes::tag::SCHEME_VERSION).and_then(Captured::as_f64);
+    if scheme != Some(crate::era::FINGERPRINT_SCHEME_WITH_KNOWN_KEYS as f64) {
+        return Vec::new();
+    }
+    let missing: Vec<&str> = layout::shapes::FINGERPRINT_V2_KEYS
+        .iter()
+        .copied()
+        .filter(|k| !captures.top_level_keys.iter().any(|have| have == k))
+        .collect();
+    if missing.is_empty() {
+        return Vec::new();
+    }
+    let keys: Vec<String> = missing.iter().map(|k| format!("\"{k}\"")).collect();
+    let message = format!(
+        "{}: $: missing required {} {} of scheme_version 2{}",
+        file.class.kind.describe(),
+        if missing.len() == 1 { "key" } else { "keys" },
+        keys.join(", "),
+        fingerprint_damage_note(file)
+    );
+    vec![Finding::new(FindingKind::Schema, &file.path, message)
+        .scan_dir(file.scan_dir.clone())
+        .file_kind(file.class.kind)
+        .fix(fix_for_damage(file))]
 }
 
 /// `id` must be present, a string, and name the file (spec §2.2).
@@ -477,7 +625,7 @@ fn checkpoint_id_findings(file: &Examined, captures: &Captures) -> Vec<Finding> 
         Some(Captured::Str(id)) => {
             let expected = checkpoint_file_name(id);
             let actual = layout::file_name(&file.path);
-            if expected == actual {
+            if is_checkpoint_name_for(&actual, id) {
                 return Vec::new();
             }
             let sibling = file.path.with_file_name(&expected);
@@ -514,7 +662,7 @@ fn temp_finding(
     let dir = file.path.parent().unwrap_or(Path::new("."));
     let fix_dir = file.scan_dir.as_deref().unwrap_or(dir);
 
-    let assessment = assess_temp(temp, validation, &|name| {
+    let assessment = assess_temp(temp, &file.path, validation, &|name| {
         let target_path = dir.join(name);
         match by_path.get(target_path.as_path()) {
             None => TargetState::Missing,
@@ -534,6 +682,9 @@ fn temp_finding(
     } else {
         if let (Some(name), Some(TargetState::Healthy)) = (assessment.target.as_deref(), assessment.target_state) {
             message.push_str(&format!("; {name} is intact"));
+        }
+        if let Some(note) = assessment.not_promoted_note() {
+            message.push_str(&format!("; {note}"));
         }
         format!("scanaudit clean {}", shell_quote(dir))
     };
@@ -576,6 +727,12 @@ impl TargetState {
 pub struct TempAssessment {
     /// The target the temp's name carries.
     pub named_target: Option<String>,
+    /// Where the name does not say and several targets fit the content, all of them: then
+    /// `target` is `None` and nothing is promoted.
+    pub candidates: Vec<String>,
+    /// The temp sits in a `*_checkpoints/` dir: never promoted (checkpoints are per unit,
+    /// OpenAnt redoes a unit without one), only explained and left to `clean`.
+    pub in_checkpoint_dir: bool,
     /// The target: named, or guessed from the kind of the complete document it holds.
     pub target: Option<String>,
     pub target_state: Option<TargetState>,
@@ -588,7 +745,9 @@ pub struct TempAssessment {
 impl TempAssessment {
     /// Complete, and its target is missing or broken: the temp may be the only good copy.
     pub fn salvageable(&self) -> bool {
-        self.complete && matches!(self.target_state, Some(TargetState::Missing | TargetState::Broken))
+        !self.in_checkpoint_dir
+            && self.complete
+            && matches!(self.target_state, Some(TargetState::Missing | TargetState::Broken))
     }
 
     /// " while writing results.json", ", probably while writing results.json" or "".
@@ -596,8 +755,28 @@ impl TempAssessment {
         match (&self.named_target, &self.target) {
             (Some(t), _) => format!(" while writing {t}"),
             (None, Some(t)) => format!(", probably while writing {t}"),
+            (None, None) if !self.candidates.is_empty() => {
+                format!(", while writing one of {} (its content fits each)", self.candidates.join(", "))
+            }
             (None, None) => String::new(),
         }
+    }
+
+    /// Why a complete temp whose target is missing or damaged is still not promoted.
+    pub fn not_promoted_note(&self) -> Option<String> {
+        let missing = matches!(self.target_state, Some(TargetState::Missing | TargetState::Broken));
+        if !self.complete || self.salvageable() {
+            return None;
+        }
+        if self.in_checkpoint_dir && missing {
+            let name = self.target.as_deref().unwrap_or("its target");
+            let state = if self.target_state == Some(TargetState::Missing) { "missing" } else { "damaged" };
+            return Some(format!(
+                "{name} is {state}, but a temp inside a checkpoint dir is never promoted: OpenAnt redoes a unit it has no checkpoint for"
+            ));
+        }
+        (!self.candidates.is_empty())
+            .then(|| "several targets fit its content, so repair cannot tell which one to restore from it".to_string())
     }
 
     /// "results.json is missing: repair can restore it from this file".
@@ -612,12 +791,28 @@ impl TempAssessment {
 /// the state of a target, by file name in the temp's directory.
 pub fn assess_temp(
     temp: &TempName,
+    path: &Path,
     validation: Option<&Validation>,
     target_state: &dyn Fn(&str) -> TargetState,
 ) -> TempAssessment {
     let complete = validation.is_some_and(Validation::is_valid);
-    let kind_held = validation.filter(|v| v.is_valid()).and_then(|v| sniff_kind(&v.captures));
-    let target = temp.target.clone().or_else(|| kind_held.and_then(default_name));
+    let candidates: Vec<TempCandidate> = match validation.filter(|v| v.is_valid()) {
+        Some(v) if temp.target.is_none() => temp_kinds(Some(temp.writer), path, &v.captures),
+        _ => Vec::new(),
+    };
+    let in_checkpoint_dir = temp.writer == TempWriter::WriteJson
+        && path.parent().is_some_and(|p| CheckpointStep::from_dir_name(&layout::file_name(p)).is_some());
+    let target = temp.target.clone().or_else(|| match candidates.as_slice() {
+        [one] => one.name.clone(),
+        _ => None,
+    });
+    // A torn write_json temp: its readable prefix may still tell the target (never promoted).
+    let target = target.or_else(|| match validation {
+        Some(v) if !v.is_valid() && temp.writer == TempWriter::WriteJson => torn_target(path, &v.captures),
+        _ => None,
+    });
+    let candidates: Vec<String> =
+        if candidates.len() > 1 { candidates.into_iter().filter_map(|c| c.name).collect() } else { Vec::new() };
     let content = match validation {
         None => "holds nothing".to_string(),
         Some(v) if v.is_valid() => "holds a complete, valid document".to_string(),
@@ -627,11 +822,41 @@ pub fn assess_temp(
     };
     TempAssessment {
         named_target: temp.target.clone(),
+        candidates,
+        in_checkpoint_dir,
         target_state: target.as_deref().map(target_state),
         target,
         complete,
         content,
     }
+}
+
+/// The target of a torn `write_json` temp, from the top-level keys before the tear
+/// (`json.dump` writes keys in the writer's order: `results.json` starts `dataset, model,
+/// provider`, `results_verified.json` has `verify` before its rows, `pipeline_output.json`
+/// starts `repository, analysis_date`; a sidecar starts `scheme_version`, a summary `step,
+/// phase`). `None` when the prefix does not tell.
+fn torn_target(path: &Path, captures: &Captures) -> Option<String> {
+    let has = |key: &str| captures.top_level_keys.iter().any(|k| k == key);
+    let parent = path.parent().map(layout::file_name).unwrap_or_default();
+    let name = if CheckpointStep::from_dir_name(&parent).is_some() {
+        if has("scheme_version") {
+            crate::era::FINGERPRINT_FILE
+        } else if has("step") && has("phase") {
+            crate::era::SUMMARY_FILE
+        } else {
+            return None;
+        }
+    } else if has("verify") {
+        "results_verified.json"
+    } else if has("provider") || has("analyze_fingerprint") {
+        "results.json"
+    } else if has("repository") && has("analysis_date") {
+        "pipeline_output.json"
+    } else {
+        return None;
+    };
+    Some(name.to_string())
 }
 
 fn default_name(kind: FileKind) -> Option<String> {
@@ -641,6 +866,7 @@ fn default_name(kind: FileKind) -> Option<String> {
             FileKind::Results => "results.json",
             FileKind::PipelineOutput => "pipeline_output.json",
             FileKind::DatasetEnhanced => "dataset_enhanced.json",
+            FileKind::Dataset => "dataset.json",
             _ => return None,
         }
         .to_string(),
@@ -665,7 +891,9 @@ fn fix_for_damage(file: &Examined) -> Option<String> {
         FileKind::ApplicationContext => "generate-context",
         FileKind::LlmReachability | FileKind::ScanMeta | FileKind::DiffManifest => "scan",
         FileKind::Project => "init",
-        FileKind::CheckpointSummary => file.class.checkpoint_step.and_then(|s| s.openant_verb())?,
+        FileKind::CheckpointSummary | FileKind::CheckpointFingerprint => {
+            file.class.checkpoint_step.and_then(|s| s.openant_verb())?
+        }
         FileKind::StepReport => {
             let name = layout::file_name(&file.path);
             let step = name.strip_suffix(".report.json").unwrap_or(&name).to_string();
@@ -705,6 +933,75 @@ mod tests {
     fn quoting() {
         assert_eq!(shell_quote(Path::new("a/b-c.json")), "a/b-c.json");
         assert_eq!(shell_quote(Path::new("a b/it's")), r"'a b/it'\''s'");
+    }
+
+    fn keys(json: &str) -> Captures {
+        crate::validate::validate_bytes(json.as_bytes(), &any_recording_keys()).captures
+    }
+
+    #[test]
+    fn write_json_temps_are_told_by_content_and_directory() {
+        let w = Some(TempWriter::WriteJson);
+        let cp = Path::new("s/analyze_checkpoints/.tmp-abcdefgh.tmp");
+        let sidecar = temp_kinds(w, cp, &keys(r#"{"scheme_version": 2, "phase": "analyze", "key_digest": "x"}"#));
+        assert_eq!(sidecar[0].kind, FileKind::CheckpointFingerprint);
+        assert_eq!(sidecar[0].name.as_deref(), Some("_fingerprint.json"));
+        let summary = temp_kinds(w, cp, &keys(r#"{"step": "Analyze", "phase": "done", "total_units": 1}"#));
+        assert_eq!(summary[0].name.as_deref(), Some("_summary.json"));
+        // A unit checkpoint is named by its id once its shape has captured it.
+        let v = crate::validate::validate_bytes(
+            br#"{"result": {"verdict": "SAFE"}, "id": "src/a.py:f"}"#,
+            shape_for(FileKind::Checkpoint, Some(CheckpointStep::Analyze)),
+        );
+        let unit = temp_kinds(w, cp, &v.captures);
+        assert_eq!((unit[0].kind, unit[0].name.as_deref()), (FileKind::Checkpoint, Some("src__a.py_f.json")));
+        assert_eq!(unit[0].step, Some(CheckpointStep::Analyze));
+        let top = Path::new("s/.tmp-abcdefgh.tmp");
+        let results =
+            temp_kinds(w, top, &keys(r#"{"metrics": {}, "results": [], "code_by_route": {}, "provider": "p"}"#));
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].name.as_deref(), Some("results.json"));
+        let dataset = temp_kinds(w, top, &keys(r#"{"units": [], "metadata": {}}"#));
+        let names: Vec<_> = dataset.iter().map(|c| c.name.as_deref().unwrap()).collect();
+        assert_eq!(names, ["dataset.json", "dataset_enhanced.json"]);
+        // The fork's temp keeps its older reading: only dataset_enhanced.json.
+        assert_eq!(temp_kinds(Some(TempWriter::OpenAntFork), top, &keys(r#"{"units": [], "metadata": {}}"#)).len(), 1);
+    }
+
+    #[test]
+    fn a_torn_write_json_temp_is_explained_from_its_prefix() {
+        let temp = TempName { writer: TempWriter::WriteJson, target: None };
+        let assess = |path: &str, json: &str| {
+            let v = crate::validate::validate_bytes(json.as_bytes(), &any_recording_keys());
+            assert!(!v.is_valid());
+            assess_temp(&temp, Path::new(path), Some(&v), &|_| TargetState::Missing)
+        };
+        let a = assess("s/.tmp-abcdefgh.tmp", r#"{"dataset": "d", "model": "m", "provider": "p", "metr"#);
+        assert_eq!(a.target.as_deref(), Some("results.json"));
+        assert!(!a.salvageable());
+        assert_eq!(a.writing(), ", probably while writing results.json");
+        let a = assess("s/verify_checkpoints/.tmp-abcdefgh.tmp", r#"{"scheme_version": 2, "pha"#);
+        assert_eq!(a.target.as_deref(), Some("_fingerprint.json"));
+        let a = assess("s/verify_checkpoints/.tmp-abcdefgh.tmp", r#"{"verification": {"agr"#);
+        assert_eq!(a.target, None);
+        assert_eq!(assess("s/.tmp-abcdefgh.tmp", "").target, None);
+    }
+
+    #[test]
+    fn a_temp_in_a_checkpoint_dir_is_never_salvageable() {
+        let temp = TempName { writer: TempWriter::WriteJson, target: None };
+        let json = br#"{"result": {"verdict": "SAFE"}, "id": "a"}"#;
+        let v = crate::validate::validate_bytes(json, shape_for(FileKind::Checkpoint, Some(CheckpointStep::Analyze)));
+        let path = Path::new("s/analyze_checkpoints/.tmp-abcdefgh.tmp");
+        let a = assess_temp(&temp, path, Some(&v), &|_| TargetState::Missing);
+        assert_eq!(a.target.as_deref(), Some("a.json"));
+        assert!(a.complete && a.in_checkpoint_dir && !a.salvageable());
+        assert!(a.not_promoted_note().unwrap().contains("never promoted"));
+        let v = crate::validate::validate_bytes(br#"{"units": [], "metadata": {}}"#, &any_recording_keys());
+        let a = assess_temp(&temp, Path::new("s/.tmp-abcdefgh.tmp"), Some(&v), &|_| TargetState::Missing);
+        assert_eq!(a.target, None);
+        assert!(!a.salvageable());
+        assert!(a.writing().contains("dataset.json, dataset_enhanced.json"));
     }
 
     #[test]

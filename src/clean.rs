@@ -541,7 +541,7 @@ impl Run<'_> {
         v: Option<&crate::validate::Validation>,
     ) -> check::TempAssessment {
         let dir = c.path.parent().unwrap_or(Path::new(""));
-        check::assess_temp(temp, v, &|target| target_state(parent, dir, c.scan_dir.as_deref(), target))
+        check::assess_temp(temp, &c.path, v, &|target| target_state(parent, dir, c.scan_dir.as_deref(), target))
     }
 
     fn remove_file(

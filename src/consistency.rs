@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::check::shell_quote;
+use crate::era::{DirEra, Era};
 use crate::finding::{Finding, FindingKind, Level};
 use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::shapes::tag;
@@ -67,6 +68,19 @@ pub enum Meta<'a> {
     Present(Option<&'a Captures>),
 }
 
+impl<'a> Meta<'a> {
+    fn captures(&self) -> Option<&'a Captures> {
+        match self {
+            Meta::Present(c) => *c,
+            Meta::Absent => None,
+        }
+    }
+
+    fn status(&self) -> Option<&'a str> {
+        self.captures().and_then(|c| c.get(tag::STATUS)).and_then(Captured::as_str)
+    }
+}
+
 /// One scan dir as the rules see it.
 #[derive(Debug)]
 pub struct ScanDirView<'a> {
@@ -75,7 +89,35 @@ pub struct ScanDirView<'a> {
     pub files: Vec<FileFacts<'a>>,
     /// Its directories (any depth the walk saw).
     pub dirs: Vec<&'a Path>,
+    /// The run dir's `meta.json` (`scans/<sha>/meta.json`; the scan dir's own before the
+    /// language level existed).
     pub meta: Meta<'a>,
+    /// The per-language `meta.json` inside a language-level scan dir (identity-gate era, #664).
+    pub scan_meta: Meta<'a>,
+}
+
+impl<'a> ScanDirView<'a> {
+    /// Whether a scan is running, from the union of both `meta.json` files as today's Go CLI
+    /// reads them (`scan_meta.go`): the per-language one decides, and a legacy run-dir one
+    /// still counts unless the per-language one says `success`.
+    pub fn meta_running(&self) -> bool {
+        meta_union_running(self.scan_meta.status(), self.meta.status())
+    }
+
+    /// The `meta.json` whose `kind` applies: the per-language one when present, else the
+    /// run dir's.
+    fn kind_meta(&self) -> Meta<'a> {
+        match self.scan_meta {
+            Meta::Present(_) => self.scan_meta,
+            Meta::Absent => self.meta,
+        }
+    }
+}
+
+/// [`ScanDirView::meta_running`] on the two statuses (`None`: no such file, or unreadable).
+/// Shared with repair's in-use guard.
+pub fn meta_union_running(scan_dir_status: Option<&str>, run_dir_status: Option<&str>) -> bool {
+    scan_dir_status == Some("running") || (scan_dir_status != Some("success") && run_dir_status == Some("running"))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -104,6 +146,8 @@ pub fn check_scan_dir(view: &ScanDirView, options: &Options) -> Vec<Finding> {
         view,
         options,
         top,
+        names_era: names_era(view),
+        era: dir_era(view),
         checkpoints: checkpoint_dirs(view),
         findings: Vec::new(),
         missing: BTreeMap::new(),
@@ -129,6 +173,10 @@ pub fn check_scan_dir(view: &ScanDirView, options: &Options) -> Vec<Finding> {
 struct Rules<'v, 'a> {
     view: &'v ScanDirView<'a>,
     options: &'v Options,
+    /// The era markers of the scan dir's entry names (see [`names_era`]).
+    names_era: DirEra,
+    /// Those and the markers of its files' contents (see [`dir_era`]).
+    era: DirEra,
     /// The files directly in the scan dir, by name.
     top: HashMap<&'a str, FileFacts<'a>>,
     checkpoints: Vec<CheckpointDir<'a>>,
@@ -145,6 +193,46 @@ struct CheckpointDir<'a> {
     dir: PathBuf,
     summary: Option<FileFacts<'a>>,
     units: Vec<FileFacts<'a>>,
+}
+
+/// The era markers a scan dir carries by its names (the same facts `era::names_on_disk`
+/// reads for migrate), plus its files' contents (an output's keys, a step report's status).
+fn names_era(view: &ScanDirView) -> DirEra {
+    let mut era = DirEra::new();
+    for file in &view.files {
+        // Only the top level and the checkpoint dirs' entries, as `era::names_on_disk`.
+        if file.top_level() || file.subdir().is_some_and(|d| d.ends_with("_checkpoints")) {
+            era.extend(crate::era::name_marker(file.rel, false));
+        }
+        if file.rel == "meta.json" && file.kind == FileKind::ScanMeta {
+            let language_level = view.dir.parent().and_then(Path::parent).map(file_name).as_deref() == Some("scans");
+            era.extend(crate::era::scan_dir_meta_marker(language_level));
+        }
+    }
+    for dir in &view.dirs {
+        if let Some(rel) = dir.strip_prefix(view.dir).ok().and_then(Path::to_str).filter(|r| !r.contains('/')) {
+            era.extend(crate::era::name_marker(rel, true));
+        }
+    }
+    era
+}
+
+/// Every era marker of a scan dir: its names and the contents of its files.
+fn dir_era(view: &ScanDirView) -> DirEra {
+    let mut era = names_era(view);
+    for file in &view.files {
+        era.extend(content_era(file).markers().iter().cloned());
+    }
+    era
+}
+
+/// The era markers of one file's content (`era::content_markers`) when it parsed.
+fn content_era(file: &FileFacts) -> DirEra {
+    let mut era = DirEra::new();
+    if let Some(c) = file.captures() {
+        era.extend(crate::era::content_markers(file.kind, file.rel, c));
+    }
+    era
 }
 
 /// The checkpoint dirs directly in the scan dir, with their files.
@@ -171,27 +259,95 @@ fn checkpoint_dirs<'a>(view: &ScanDirView<'a>) -> Vec<CheckpointDir<'a>> {
     dirs.into_values().collect()
 }
 
+/// How `StepCheckpoint.status` counts a unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitStatus {
+    Completed,
+    /// Identity-gate era only (#286): ran, but its result is not final.
+    Incomplete,
+    Errored,
+}
+
 /// A checkpoint file classified the way `StepCheckpoint.status` does (§2.5).
 struct Classified<'a> {
     id: Option<&'a str>,
-    completed: bool,
+    status: UnitStatus,
 }
 
-fn classify<'a>(file: &FileFacts<'a>) -> Classified<'a> {
+impl Classified<'_> {
+    fn completed(&self) -> bool {
+        self.status == UnitStatus::Completed
+    }
+}
+
+/// `identity_gate`: classify by today's three-state `status()`, else by the older §2.5 rule.
+fn classify<'a>(file: &FileFacts<'a>, identity_gate: bool) -> Classified<'a> {
     let Some(c) = file.captures() else {
         // Unparseable (or of a shape OpenAnt would still read: counted either way).
-        return Classified { id: None, completed: false };
+        return Classified { id: None, status: UnitStatus::Errored };
     };
     let id = c.get(tag::ID).and_then(Captured::as_str);
-    let completed = match c.get(COMPLETED) {
-        Some(done) => done.truthy(),
-        None => completed(c),
+    let status = match (c.get(COMPLETED), c.get(STATUS_TODAY)) {
+        (Some(old), Some(Captured::Str(today))) => {
+            if identity_gate {
+                match today.as_str() {
+                    "completed" => UnitStatus::Completed,
+                    "incomplete" => UnitStatus::Incomplete,
+                    _ => UnitStatus::Errored,
+                }
+            } else if old.truthy() {
+                UnitStatus::Completed
+            } else {
+                UnitStatus::Errored
+            }
+        }
+        _ if identity_gate => status_today(c),
+        _ if completed(c) => UnitStatus::Completed,
+        _ => UnitStatus::Errored,
     };
-    Classified { id, completed }
+    Classified { id, status }
 }
 
-/// Where [`compact`] keeps a checkpoint's classification.
+/// Where [`compact`] keeps a checkpoint's classification, by the older rule and by today's.
 const COMPLETED: &str = "cp.completed";
+const STATUS_TODAY: &str = "cp.status_today";
+
+/// Identity-gate era `status()` (`core/checkpoint.py`): the §2.5 error rules (an analyze
+/// result without a non-blank verdict or finding is an error too), then
+/// `verification.incomplete` makes the unit incomplete, then a truthy top-level `error`
+/// overrides to errored (so the errored verify record, which also says incomplete, is an
+/// error), then an enhance context whose `security_classification` is `"incomplete"` is
+/// incomplete.
+fn status_today(c: &Captures) -> UnitStatus {
+    let str_of = |t: &str| c.get(t).and_then(Captured::as_str);
+    let blank = |t: &str| str_of(t).is_none_or(|s| s.trim().is_empty());
+    let result_error = c.get(tag::CP_RESULT).is_some_and(|r| {
+        !matches!(r, Captured::Object(_))
+            || str_of(tag::CP_RESULT_VERDICT) == Some("ERROR")
+            || str_of(tag::CP_RESULT_FINDING) == Some("error")
+            || (blank(tag::CP_RESULT_VERDICT) && blank(tag::CP_RESULT_FINDING))
+    });
+    let verification_error =
+        c.get(tag::CP_VERIFICATION).is_some_and(|v| !v.truthy() || str_of(tag::CP_CORRECT_FINDING) == Some("error"));
+    let mut status = if str_of(tag::ID).is_none()
+        || c.get(tag::CP_AGENT_CONTEXT_ERROR).is_some_and(Captured::truthy)
+        || result_error
+        || verification_error
+        || str_of(tag::CP_STATUS) == Some("ERROR")
+    {
+        UnitStatus::Errored
+    } else if c.get(tag::CP_VERIFICATION_INCOMPLETE).is_some_and(Captured::truthy) {
+        UnitStatus::Incomplete
+    } else {
+        UnitStatus::Completed
+    };
+    if c.get(tag::CP_ERROR).is_some_and(Captured::truthy) {
+        status = UnitStatus::Errored;
+    } else if status == UnitStatus::Completed && str_of(tag::CP_SECURITY_CLASSIFICATION) == Some("incomplete") {
+        status = UnitStatus::Incomplete;
+    }
+    status
+}
 
 /// §2.5, on a checkpoint's captures.
 fn completed(c: &Captures) -> bool {
@@ -210,11 +366,25 @@ fn completed(c: &Captures) -> bool {
 /// its top-level key list (only temp files need it, to tell what they hold). At 100,000
 /// checkpoints this is most of the memory the captures take.
 pub fn compact(kind: FileKind, captures: &mut Captures) {
-    captures.top_level_keys = Vec::new();
+    // The outputs whose keys tell their era (`era::content_markers`) keep their key list.
+    if !matches!(
+        kind,
+        FileKind::Results | FileKind::ResultsVerified | FileKind::PipelineOutput | FileKind::CheckpointFingerprint
+    ) {
+        captures.top_level_keys = Vec::new();
+    }
     if kind == FileKind::Checkpoint {
         let done = completed(captures);
+        let today = match status_today(captures) {
+            UnitStatus::Completed => "completed",
+            UnitStatus::Incomplete => "incomplete",
+            UnitStatus::Errored => "errored",
+        };
         let id = captures.fields.iter().position(|(t, _)| *t == tag::ID).map(|i| captures.fields.swap_remove(i));
-        captures.fields = id.into_iter().chain(std::iter::once((COMPLETED, Captured::Bool(done)))).collect();
+        captures.fields = id
+            .into_iter()
+            .chain([(COMPLETED, Captured::Bool(done)), (STATUS_TODAY, Captured::Str(today.to_string()))])
+            .collect();
         captures.items = Vec::new();
     } else {
         captures.fields.shrink_to_fit();
@@ -228,7 +398,9 @@ fn output_of(step: CheckpointStep) -> Option<&'static str> {
         CheckpointStep::Analyze => "results.json",
         CheckpointStep::Verify => "results_verified.json",
         CheckpointStep::DynamicTest => "dynamic_test_results.json",
-        CheckpointStep::Unknown => return None,
+        // What the LLM reachability pass writes from its checkpoints is not recorded in the
+        // spec: no output rule for it.
+        CheckpointStep::LlmReach | CheckpointStep::Unknown => return None,
     })
 }
 
@@ -308,7 +480,7 @@ impl<'v, 'a> Rules<'v, 'a> {
             cp.summary.as_ref().and_then(FileFacts::captures).and_then(|c| c.get(tag::PHASE)).and_then(Captured::as_str)
                 == Some("in_progress")
         });
-        let running = matches!(self.view.meta, Meta::Present(Some(c)) if c.get(tag::STATUS).and_then(Captured::as_str) == Some("running"));
+        let running = self.view.meta_running();
         in_progress || running
     }
 
@@ -319,18 +491,30 @@ impl<'v, 'a> Rules<'v, 'a> {
             let Some(verb) = cp.step.openant_verb() else { return };
             let phase = c.get(tag::PHASE).and_then(Captured::as_str).unwrap_or("");
             let total_units = c.get(tag::TOTAL_UNITS).and_then(Captured::as_f64).unwrap_or(0.0);
-            let classified: Vec<Classified> = cp.units.iter().map(classify).collect();
-            let completed = classified.iter().filter(|c| c.completed).count();
-            let errors = classified.len() - completed;
+            let ig = self.era.identity_gate();
+            let classified: Vec<Classified> = cp.units.iter().map(|f| classify(f, ig)).collect();
+            let completed = classified.iter().filter(|c| c.completed()).count();
+            let incomplete = classified.iter().filter(|c| c.status == UnitStatus::Incomplete).count();
+            let errors = classified.len() - completed - incomplete;
+            // Today's OpenAnt counts incomplete units apart (#286); older eras had none.
+            let incomplete_note = if incomplete > 0 { format!(", {incomplete} incomplete") } else { String::new() };
             let all_checkpointed = total_units > 0.0 && (classified.len() as f64) >= total_units;
             let dir_name = file_name(&cp.dir);
             let output_name = output_of(cp.step);
             let output_path = output_name.map(|n| self.view.dir.join(n));
             let output_present = output_path.as_deref().is_some_and(exists);
 
-            if phase == "done" && (classified.len() as f64) < total_units {
+            // The LLM reachability pass (#532) writes no record for a unit of a dropped batch
+            // (absence is its retry marker) and counts it as incomplete in its summary: a gap
+            // the summary accounts for is that run's recorded state, not a lost checkpoint.
+            let recorded_incomplete = if cp.step == CheckpointStep::LlmReach {
+                c.get(tag::SUMMARY_INCOMPLETE).and_then(Captured::as_f64).unwrap_or(0.0)
+            } else {
+                0.0
+            };
+            if phase == "done" && (classified.len() as f64) + recorded_incomplete < total_units {
                 let message = format!(
-                    "{dir_name}: _summary.json says done, but only {completed} completed and {errors} errored unit checkpoints exist for {} units: the {verb} run did not reach every unit (or a torn checkpoint was moved aside), and the next run redoes the units without one",
+                    "{dir_name}: _summary.json says done, but only {completed} completed{incomplete_note} and {errors} errored unit checkpoints exist for {} units: the {verb} run did not reach every unit (or a torn checkpoint was moved aside), and the next run redoes the units without one",
                     total_units
                 );
                 self.push(
@@ -350,7 +534,7 @@ impl<'v, 'a> Rules<'v, 'a> {
                         _ => String::new(),
                     };
                     let message = format!(
-                        "{dir_name}: _summary.json still says in_progress ({completed} completed, {errors} errored of {total_units} units) and nothing in it changed for {}: the {verb} run was interrupted{output_note}",
+                        "{dir_name}: _summary.json still says in_progress ({completed} completed{incomplete_note}, {errors} errored of {total_units} units) and nothing in it changed for {}: the {verb} run was interrupted{output_note}",
                         crate::check::human_age(idle.unwrap_or_default())
                     );
                     self.push(
@@ -415,7 +599,8 @@ impl<'v, 'a> Rules<'v, 'a> {
                 any_step_report = true;
             }
             let Some(c) = file.captures() else { continue };
-            if c.get(tag::STATUS).and_then(Captured::as_str) != Some("success") {
+            let status = c.get(tag::STATUS).and_then(Captured::as_str).unwrap_or("");
+            if !crate::era::STEP_STATUSES_WITH_OUTPUTS.contains(&status) {
                 continue;
             }
             let dir_name = file_name(self.view.dir);
@@ -490,7 +675,7 @@ impl<'v, 'a> Rules<'v, 'a> {
 
     fn unit_sets(&mut self, dirs: &[CheckpointDir<'a>]) {
         for cp in dirs {
-            let ids: Vec<&str> = cp.units.iter().filter_map(|f| classify(f).id).collect();
+            let ids: Vec<&str> = cp.units.iter().filter_map(|f| classify(f, false).id).collect();
             let (input, known): (&str, Option<HashSet<&str>>) = match cp.step {
                 CheckpointStep::Enhance => ("dataset.json", self.dataset_ids("dataset.json").map(|(all, _)| all)),
                 CheckpointStep::Analyze => match self.analyze_input() {
@@ -516,7 +701,7 @@ impl<'v, 'a> Rules<'v, 'a> {
         let Some(analyze) = dirs.iter().find(|d| d.step == CheckpointStep::Analyze) else { return };
         let Some(results) = self.captures("results.json") else { return };
         let Some((_, _, working)) = self.analyze_input() else { return };
-        let checkpointed: HashSet<&str> = analyze.units.iter().filter_map(|f| classify(f).id).collect();
+        let checkpointed: HashSet<&str> = analyze.units.iter().filter_map(|f| classify(f, false).id).collect();
         // A damaged checkpoint (no id, torn) is its own finding; it still counts by name here.
         let names: HashSet<String> = analyze.units.iter().map(|f| file_name(f.path)).collect();
         let in_results: HashSet<&str> = results.items(tag::RESULT_UNIT_ID).filter_map(|(_, v)| v.as_str()).collect();
@@ -578,7 +763,19 @@ impl<'v, 'a> Rules<'v, 'a> {
         for (name, file_kind) in
             [("results.json", FileKind::Results), ("results_verified.json", FileKind::ResultsVerified)]
         {
-            let Some(c) = self.captures(name) else { continue };
+            let Some(file) = self.file(name).copied() else { continue };
+            let Some(c) = file.captures() else { continue };
+            // Counted by the rule of the era that wrote the file, told by its own keys; a file
+            // with a key no known era writes is a newer OpenAnt's, whose rule is unknown
+            // (`unknown-era` says so): not guessed.
+            let era = content_era(&file);
+            if !era.unknown().is_empty() {
+                continue;
+            }
+            if era.identity_gate() {
+                self.metrics_today(name, file_kind, c);
+                continue;
+            }
             let results = per_result(c);
             let mut problems: Vec<String> = Vec::new();
             // metrics.total counts every unit analyze was given; fewer results than that means
@@ -658,6 +855,107 @@ impl<'v, 'a> Rules<'v, 'a> {
         }
     }
 
+    /// The identity-gate era's counting (spec/openant-current.md §3, docs/openant-eras.md
+    /// §1.1-§1.2): `results.json` by `_count_verdicts` (#427, #324, #623), and
+    /// `results_verified.json` by verify's three-state recount (#284, #286).
+    fn metrics_today(&mut self, name: &str, file_kind: FileKind, c: &Captures) {
+        let results = per_result(c);
+        let metric = |key: &str| {
+            tag::METRICS
+                .iter()
+                .chain(tag::METRICS_IDENTITY_GATE)
+                .find(|(k, _)| *k == key)
+                .and_then(|(_, t)| c.get(t))
+                .and_then(Captured::as_f64)
+        };
+        let mut problems: Vec<String> = Vec::new();
+        let mut units_without_results = false;
+        if let (Some(total), Some(Captured::Array(len))) = (metric("total"), c.get(tag::RESULTS)) {
+            if total != *len as f64 {
+                problems.push(format!("metrics.total is {total} but there are {len} results"));
+                units_without_results = file_kind == FileKind::Results && total > *len as f64;
+            }
+        }
+        let verified = file_kind == FileKind::ResultsVerified;
+        let buckets: &[&str] = if verified {
+            &["vulnerable", "bypassable", "inconclusive", "protected", "safe", "errors", "needs_review"]
+        } else {
+            &["vulnerable", "bypassable", "inconclusive", "protected", "safe", "errors"]
+        };
+        // The analyze counting changed within this era (#427/#324 unknown words and null verdicts
+        // to errors, then #623 insufficient_context to inconclusive); only a file with
+        // `enhance_unclassified_analyzed` (#611, newer than all three) is surely today's. An
+        // older file of the era is held to any of the countings its versions used.
+        let rules: &[AnalyzeCounting] = if verified || metric("enhance_unclassified_analyzed").is_some() {
+            &[AnalyzeCounting::Today]
+        } else {
+            &[AnalyzeCounting::Today, AnalyzeCounting::WithoutFold, AnalyzeCounting::May]
+        };
+        let bucket_problems = |rule: AnalyzeCounting| {
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for r in results.values() {
+                let bucket = if verified { r.verify_bucket_today() } else { r.analyze_bucket(rule, &metric) };
+                if let Some(bucket) = bucket {
+                    *counts.entry(bucket).or_default() += 1;
+                }
+            }
+            let mut problems = Vec::new();
+            for key in buckets {
+                let Some(value) = metric(key) else { continue };
+                let recount = counts.get(key).copied().unwrap_or(0);
+                if value != recount as f64 {
+                    problems.push(format!("metrics.{key} is {value} but {recount} results count there"));
+                }
+            }
+            problems
+        };
+        let mut by_rule = rules.iter().map(|rule| bucket_problems(*rule));
+        let today = by_rule.next().unwrap_or_default();
+        if !today.is_empty() && by_rule.all(|p| !p.is_empty()) {
+            problems.extend(today);
+        }
+        // #611: rows analyzed while their enhance classification was a sentinel; it overlaps
+        // the buckets and is in no sum.
+        if let (false, Some(value)) = (verified, metric("enhance_unclassified_analyzed")) {
+            let recount = results.values().filter(|r| r.unclassified_today()).count();
+            if value != recount as f64 {
+                problems.push(format!(
+                    "metrics.enhance_unclassified_analyzed is {value} but {recount} results carry an incomplete, error or unknown security_classification"
+                ));
+            }
+        }
+        if verified {
+            if let Some(Captured::Array(confirmed)) = c.get(tag::CONFIRMED_FINDINGS) {
+                // The verified rows whose finding (else verdict) is vulnerable or bypassable,
+                // errored and incomplete ones included (#284, by design). Rows verify never
+                // returned carry no verification and may or may not be among them.
+                let finals: Vec<&ResultFacts> = results.values().filter(|r| r.final_vulnerable_today()).collect();
+                let verified_finals = finals.iter().filter(|r| r.verification.is_some()).count();
+                if *confirmed > finals.len() || *confirmed < verified_finals {
+                    problems.push(format!(
+                        "confirmed_findings holds {confirmed} but {} verified results end vulnerable or bypassable",
+                        verified_finals
+                    ));
+                }
+            }
+        }
+        if !problems.is_empty() {
+            let path = self.view.dir.join(name);
+            let message = format!(
+                "{}: {} (counted as {} counts)",
+                file_kind.describe(),
+                problems.join("; "),
+                Era::IdentityGate.describe()
+            );
+            let fix = if units_without_results && problems.len() == 1 {
+                Some("openant analyze".to_string())
+            } else {
+                self.repair()
+            };
+            self.push(FindingKind::MetricsMismatch, &path, file_kind, message, fix);
+        }
+    }
+
     /// §9.4: every vulnerable or bypassable stage-1 result verified.
     fn unverified(&mut self) {
         let Some(c) = self.captures("results_verified.json") else { return };
@@ -723,7 +1021,7 @@ impl<'v, 'a> Rules<'v, 'a> {
         if let Some(cp) = cp {
             let current: HashSet<&str> = ids.iter().copied().collect();
             let foreign: BTreeSet<&str> =
-                cp.units.iter().filter_map(|f| classify(f).id).filter(|id| !current.contains(id)).collect();
+                cp.units.iter().filter_map(|f| classify(f, false).id).filter(|id| !current.contains(id)).collect();
             let total = cp
                 .summary
                 .as_ref()
@@ -787,7 +1085,7 @@ impl<'v, 'a> Rules<'v, 'a> {
     /// §1.2 hazard: parse uses diff_manifest.json whenever it exists.
     fn diff_manifest(&mut self) {
         let Some(manifest) = self.file("diff_manifest.json").copied() else { return };
-        let why = match self.view.meta {
+        let why = match self.view.kind_meta() {
             Meta::Absent => "there is no meta.json to say this was an incremental scan",
             Meta::Present(Some(c)) if c.get(tag::KIND).and_then(Captured::as_str) == Some("full") => {
                 "meta.json says kind \"full\""
@@ -807,8 +1105,13 @@ impl<'v, 'a> Rules<'v, 'a> {
     }
 
     /// The fork's atomic writer leaves outputs at 0600 (§4, §5.2). Only flagged when the
-    /// scan's plainly written files are readable by others, i.e. not a umask choice.
+    /// scan's plainly written files are readable by others, i.e. not a umask choice, and
+    /// only where no file comes from today's OpenAnt, whose `write_json` writes every JSON
+    /// 0600 by design (`era::private_output_is_forks`, shared with migrate's `file-modes`).
     fn modes(&mut self) {
+        if !crate::era::private_output_is_forks(&self.names_era) {
+            return;
+        }
         let shared = self
             .view
             .files
@@ -829,7 +1132,9 @@ impl<'v, 'a> Rules<'v, 'a> {
             .collect();
         for file in outputs {
             let message = format!(
-                "mode 0600 (left by the fork's atomic writer) while the scan's other files are mode {:o}: other users and tools cannot read it",
+                "mode 0600 (left by the atomic writer of {}; no file here comes from {}, which writes every JSON 0600 by design) while the scan's other files are mode {:o}: other users and tools cannot read it",
+                Era::Fork.describe(),
+                Era::IdentityGate.describe(),
                 0o600 | shared
             );
             self.push(FindingKind::RestrictiveMode, file.path, file.kind, message, self.migrate());
@@ -902,6 +1207,18 @@ impl<'v, 'a> Rules<'v, 'a> {
     }
 }
 
+/// The ways OpenAnt counted `results.json` verdicts over the identity-gate era.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AnalyzeCounting {
+    /// #623 and after: `insufficient_context` is `inconclusive`, anything else unknown `errors`.
+    Today,
+    /// #427/#324, before #623: unknown words (`insufficient_context` too) and missing verdicts
+    /// are `errors`.
+    WithoutFold,
+    /// The count of May's OpenAnt (the older eras' rule in [`Rules::metrics`]).
+    May,
+}
+
 /// The captured facts of one `results[]` entry.
 #[derive(Default)]
 struct ResultFacts<'a> {
@@ -911,6 +1228,10 @@ struct ResultFacts<'a> {
     finding: Option<&'a Captured>,
     verification: Option<&'a Captured>,
     agree: Option<&'a Captured>,
+    /// Identity-gate era: the row's top-level `error`, and `verification.incomplete`.
+    error: Option<&'a Captured>,
+    incomplete: Option<&'a Captured>,
+    security_classification: Option<&'a Captured>,
 }
 
 impl ResultFacts<'_> {
@@ -920,6 +1241,75 @@ impl ResultFacts<'_> {
             Some(f) => f.as_str().map(str::to_string),
             None => Some(self.verdict.unwrap_or("error").to_lowercase()),
         }
+    }
+
+    /// Today's analyze `_count_verdicts`: the effective finding is a non-blank `finding`, else
+    /// a non-blank `verdict`; none, or a word outside the six buckets, counts as `errors`;
+    /// `insufficient_context` folds into `inconclusive` (#623).
+    #[cfg(test)]
+    fn analyze_bucket_today(&self) -> &'static str {
+        self.analyze_bucket(AnalyzeCounting::Today, &|_| None).unwrap_or("errors")
+    }
+
+    /// The analyze bucket of this row by `rule`; `metric` tells which metrics the file has
+    /// (May's counting counts a word only where the file has its metric).
+    fn analyze_bucket(&self, rule: AnalyzeCounting, metric: &dyn Fn(&str) -> Option<f64>) -> Option<&'static str> {
+        const BUCKETS: [&str; 6] = ["vulnerable", "bypassable", "inconclusive", "protected", "safe", "errors"];
+        if rule == AnalyzeCounting::May {
+            let word = self.stage_finding();
+            let named = tag::METRICS
+                .iter()
+                .map(|(k, _)| *k)
+                .filter(|k| *k != "total" && *k != "errors" && metric(k).is_some())
+                .find(|k| word.as_deref() == Some(*k));
+            return named.or((self.verdict == Some("ERROR")).then_some("errors"));
+        }
+        let non_blank = |s: Option<&str>| s.filter(|s| !s.trim().is_empty()).map(str::to_string);
+        let word = non_blank(self.finding.and_then(Captured::as_str)).or_else(|| non_blank(self.verdict));
+        let Some(mut word) = word.map(|w| w.to_lowercase()) else { return Some("errors") };
+        if rule == AnalyzeCounting::Today && word == "insufficient_context" {
+            word = "inconclusive".to_string();
+        }
+        Some(BUCKETS.into_iter().find(|b| *b == word).unwrap_or("errors"))
+    }
+
+    /// The first truthy of `finding`, `verdict`.
+    fn word_today(&self) -> Option<String> {
+        self.finding
+            .and_then(Captured::as_str)
+            .filter(|s| !s.is_empty())
+            .or(self.verdict.filter(|s| !s.is_empty()))
+            .map(str::to_lowercase)
+    }
+
+    /// Today's verify recount: a truthy `error` counts as `errors`; a truthy
+    /// `verification.incomplete` as `needs_review`; else the lower-cased first truthy of
+    /// `finding`, `verdict` (default `"error"`) when it names a metric; else `errors` when
+    /// `verdict` is exactly `"ERROR"`; else the row is not counted.
+    fn verify_bucket_today(&self) -> Option<&'static str> {
+        if self.error.is_some_and(Captured::truthy) {
+            return Some("errors");
+        }
+        if self.incomplete.is_some_and(Captured::truthy) {
+            return Some("needs_review");
+        }
+        let word = self.word_today().unwrap_or_else(|| "error".to_string());
+        let named = ["vulnerable", "bypassable", "inconclusive", "protected", "safe", "errors", "needs_review"]
+            .into_iter()
+            .find(|k| *k == word);
+        named.or((self.verdict == Some("ERROR")).then_some("errors"))
+    }
+
+    /// `security_classification` is one of today's sentinels (`SENTINEL_CLASSIFICATIONS`,
+    /// `core/verdict_taxonomy.py`).
+    fn unclassified_today(&self) -> bool {
+        self.security_classification
+            .and_then(Captured::as_str)
+            .is_some_and(|c| matches!(c, "incomplete" | "error" | "unknown"))
+    }
+
+    fn final_vulnerable_today(&self) -> bool {
+        self.word_today().is_some_and(|w| w == "vulnerable" || w == "bypassable")
     }
 }
 
@@ -933,6 +1323,9 @@ fn per_result(c: &Captures) -> BTreeMap<usize, ResultFacts<'_>> {
             t if t == tag::RESULT_FINDING => r.finding = Some(value),
             t if t == tag::RESULT_VERIFICATION => r.verification = Some(value),
             t if t == tag::RESULT_AGREE => r.agree = Some(value),
+            t if t == tag::RESULT_ERROR => r.error = Some(value),
+            t if t == tag::RESULT_INCOMPLETE => r.incomplete = Some(value),
+            t if t == tag::RESULT_SECURITY_CLASSIFICATION => r.security_classification = Some(value),
             _ => {}
         }
     }
@@ -950,6 +1343,123 @@ mod tests {
         assert_eq!(secs, 1_778_750_699);
         assert!(parse_utc("2026-05-14T09:24:59Z").is_some());
         assert!(parse_utc("2026-05-14T09:24:59").is_none());
+    }
+
+    use crate::layout::{shape_for, CheckpointStep, FileKind};
+    use crate::validate::validate_bytes;
+
+    fn captures(kind: FileKind, step: Option<CheckpointStep>, json: &str) -> Captures {
+        let v = validate_bytes(json.as_bytes(), shape_for(kind, step));
+        assert!(v.is_valid(), "{json}: {:?}", v.problem);
+        v.captures
+    }
+
+    fn today(step: CheckpointStep, json: &str) -> UnitStatus {
+        status_today(&captures(FileKind::Checkpoint, Some(step), json))
+    }
+
+    #[test]
+    fn todays_three_state_classification() {
+        use CheckpointStep::*;
+        // The errored verify record also says incomplete: the top-level error wins (#286).
+        let errored = r#"{"verification": {"incomplete": true}, "finding": "vulnerable",
+            "verification_note": "Verification errored: x", "usage": {}, "error": "x", "id": "a"}"#;
+        assert_eq!(today(Verify, errored), UnitStatus::Errored);
+        let incomplete = r#"{"verification": {"agree": true, "incomplete": true}, "id": "a"}"#;
+        assert_eq!(today(Verify, incomplete), UnitStatus::Incomplete);
+        assert_eq!(today(Verify, r#"{"verification": {"agree": true}, "id": "a"}"#), UnitStatus::Completed);
+        assert_eq!(today(Verify, r#"{"verification": {}, "id": "a"}"#), UnitStatus::Errored);
+        let single_shot =
+            r#"{"id": "a", "llm_context": {"security_classification": "neutral"}, "context_key": "llm_context"}"#;
+        assert_eq!(today(Enhance, single_shot), UnitStatus::Completed);
+        let unclassified = r#"{"id": "a", "agent_context": {"security_classification": "incomplete"}}"#;
+        assert_eq!(today(Enhance, unclassified), UnitStatus::Incomplete);
+        let context_error = r#"{"id": "a", "llm_context": {"error": {"type": "api"}}, "context_key": "llm_context"}"#;
+        assert_eq!(today(Enhance, context_error), UnitStatus::Errored);
+        // #324: neither a non-blank verdict nor finding is an analysis error today.
+        assert_eq!(today(Analyze, r#"{"result": {"verdict": null}, "id": "a"}"#), UnitStatus::Errored);
+        assert_eq!(today(Analyze, r#"{"result": {"verdict": " ", "finding": ""}, "id": "a"}"#), UnitStatus::Errored);
+        assert_eq!(today(Analyze, r#"{"result": {"verdict": "SAFE"}, "id": "a"}"#), UnitStatus::Completed);
+        assert_eq!(today(Analyze, r#"{"result": {"verdict": "SAFE"}}"#), UnitStatus::Errored);
+        let reach = r#"{"signals": [], "projection_sha": "sha256:1", "usage": {}, "id": "a"}"#;
+        assert_eq!(today(LlmReach, reach), UnitStatus::Completed);
+        // The older rule, kept for older eras: the errored verify record counted completed.
+        let c = captures(FileKind::Checkpoint, Some(Verify), errored);
+        assert!(completed(&c));
+    }
+
+    #[test]
+    fn compacted_checkpoints_keep_both_classifications() {
+        let json = r#"{"verification": {"incomplete": true}, "error": "x", "id": "a"}"#;
+        let mut c = captures(FileKind::Checkpoint, Some(CheckpointStep::Verify), json);
+        compact(FileKind::Checkpoint, &mut c);
+        let path = Path::new("verify_checkpoints/a.json");
+        let v = Validation { problem: None, captures: c };
+        let file = FileFacts {
+            path,
+            rel: "verify_checkpoints/a.json",
+            kind: FileKind::Checkpoint,
+            step: Some(CheckpointStep::Verify),
+            modified: None,
+            mode: 0o600,
+            validation: Some(&v),
+            cp1252: false,
+        };
+        assert_eq!(classify(&file, true).status, UnitStatus::Errored);
+        assert_eq!(classify(&file, false).status, UnitStatus::Completed);
+        assert_eq!(classify(&file, true).id, Some("a"));
+    }
+
+    fn rows(kind: FileKind, json: &str) -> Vec<(Option<String>, Option<&'static str>)> {
+        let c = Box::leak(Box::new(captures(kind, None, json)));
+        per_result(c)
+            .values()
+            .map(|r| {
+                (
+                    r.unit_id.map(str::to_string),
+                    if kind == FileKind::Results { Some(r.analyze_bucket_today()) } else { r.verify_bucket_today() },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn todays_analyze_counting() {
+        let json = r#"{"metrics": {}, "results": [
+            {"unit_id": "a", "verdict": "VULNERABLE", "finding": "vulnerable"},
+            {"unit_id": "b", "verdict": "INSUFFICIENT_CONTEXT", "finding": "insufficient_context"},
+            {"unit_id": "c", "verdict": null},
+            {"unit_id": "d", "verdict": "WEIRD"},
+            {"unit_id": "e", "verdict": "ERROR", "finding": "error", "error": "x", "error_info": {"kind": "api"}},
+            {"unit_id": "f", "verdict": "Safe"},
+            {"unit_id": "g", "finding": " vulnerable"}]}"#;
+        let buckets: Vec<&str> = rows(FileKind::Results, json).into_iter().map(|(_, b)| b.unwrap()).collect();
+        assert_eq!(buckets, ["vulnerable", "inconclusive", "errors", "errors", "errors", "safe", "errors"]);
+    }
+
+    #[test]
+    fn todays_verify_recount() {
+        let json = r#"{"metrics": {}, "verify": true, "results": [
+            {"unit_id": "a", "verdict": "VULNERABLE", "finding": "vulnerable", "error": "x", "verification": {"incomplete": true}},
+            {"unit_id": "b", "verdict": "VULNERABLE", "finding": "vulnerable", "verification": {"agree": true, "incomplete": true}},
+            {"unit_id": "c", "verdict": "VULNERABLE", "finding": "Protected", "verification": {"agree": false}},
+            {"unit_id": "d", "verdict": "ERROR", "finding": "error"},
+            {"unit_id": "e", "verdict": "INSUFFICIENT_CONTEXT", "finding": "insufficient_context"},
+            {"unit_id": "f", "verdict": "SAFE"}], "confirmed_findings": []}"#;
+        let buckets: Vec<Option<&str>> = rows(FileKind::ResultsVerified, json).into_iter().map(|(_, b)| b).collect();
+        assert_eq!(
+            buckets,
+            [Some("errors"), Some("needs_review"), Some("protected"), Some("errors"), None, Some("safe")]
+        );
+    }
+
+    #[test]
+    fn meta_union() {
+        assert!(meta_union_running(Some("running"), None));
+        assert!(meta_union_running(None, Some("running")));
+        assert!(meta_union_running(Some("failed"), Some("running")));
+        assert!(!meta_union_running(Some("success"), Some("running")));
+        assert!(!meta_union_running(None, Some("success")));
     }
 
     #[test]

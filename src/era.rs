@@ -297,6 +297,11 @@ pub fn key_markers<'k>(
 pub const STEP_STATUSES: &[&str] = &["success", "error"];
 pub const IDENTITY_GATE_STEP_STATUSES: &[&str] = &["partial", "interrupted", "skipped"];
 
+/// Statuses of a step that ran to its end and wrote its outputs: `success`, and (identity-gate
+/// era, #209/#285) `partial`, a finished step some units of which errored. `interrupted`
+/// (#420: Ctrl+C, no output, #313) and `skipped` wrote none.
+pub const STEP_STATUSES_WITH_OUTPUTS: &[&str] = &["success", "partial"];
+
 /// The marker a step report's `status` carries.
 pub fn step_status_marker(status: &str, rel: &str) -> Option<Marker> {
     if STEP_STATUSES.contains(&status) {
@@ -306,10 +311,92 @@ pub fn step_status_marker(status: &str, rel: &str) -> Option<Marker> {
     Some(Marker { era, rel: rel.to_string(), what: format!("step status \"{status}\"") })
 }
 
-/// The identity sidecar scheme versions scanaudit knows (`core/backend_identity.py@46df6fd5`,
-/// docs/openant-eras.md §1.5): 1 from PR #244 (2026-08-16), 2 from PR #572 (~2026-09-11). A
-/// scheme-1 sidecar is healthy: OpenAnt treats it as a mismatch and re-runs the phase.
+/// The identity sidecar scheme versions scanaudit knows (`core/backend_identity.py`): 1 from
+/// PR #244 (2026-08-16) to PR #572 (~2026-09-11), 2 since (docs/openant-eras.md §2, §3 item 18).
+/// A scheme-1 sidecar mismatches today's OpenAnt, which then archives the dir and pays again:
+/// healthy, not damage.
 pub const FINGERPRINT_SCHEME_VERSIONS: &[i64] = &[1, 2];
+
+/// The scheme whose keys scanaudit knows exactly (`layout::shapes::FINGERPRINT_V2_KEYS`).
+pub const FINGERPRINT_SCHEME_WITH_KNOWN_KEYS: i64 = 2;
+
+/// The marker a `_fingerprint.json`'s `scheme_version` carries: a scheme scanaudit does not
+/// know is a newer OpenAnt; a known one marks the identity-gate era (so does the file name).
+pub fn fingerprint_scheme_marker(scheme_version: f64, rel: &str) -> Marker {
+    let known = FINGERPRINT_SCHEME_VERSIONS.iter().any(|v| *v as f64 == scheme_version);
+    Marker {
+        era: known.then_some(Era::IdentityGate),
+        rel: rel.to_string(),
+        what: format!("identity sidecar scheme_version {scheme_version}"),
+    }
+}
+
+/// The markers one parsed file carries by its content: an output's keys and metric names, a
+/// step report's status, a sidecar's scheme. `check` reports the unknown ones per file and
+/// the cross-file rules ask them which era's rule applies, so both read them here.
+pub fn content_markers(kind: FileKind, rel: &str, captures: &crate::shape::Captures) -> Vec<Marker> {
+    use crate::layout::shapes::tag;
+    match kind {
+        FileKind::Results | FileKind::ResultsVerified | FileKind::PipelineOutput => {
+            let metric_keys = tag::METRICS
+                .iter()
+                .chain(tag::METRICS_IDENTITY_GATE)
+                .filter(|(_, t)| captures.get(t).is_some())
+                .map(|(k, _)| *k)
+                .chain(
+                    captures.fields.iter().filter(|(t, _)| *t == tag::METRIC_OTHER_KEY).filter_map(|(_, v)| v.as_str()),
+                );
+            key_markers(kind, rel, captures.top_level_keys.iter().map(String::as_str), metric_keys)
+        }
+        FileKind::StepReport => captures
+            .get(tag::STATUS)
+            .and_then(crate::shape::Captured::as_str)
+            .and_then(|status| step_status_marker(status, rel))
+            .into_iter()
+            .collect(),
+        FileKind::CheckpointFingerprint => captures
+            .get(tag::SCHEME_VERSION)
+            .and_then(crate::shape::Captured::as_f64)
+            .map(|v| fingerprint_scheme_marker(v, rel))
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The era markers a scan dir carries by its entries' names, read from disk: its top-level
+/// entries and the entries of its `*_checkpoints/` dirs, and its own `meta.json`
+/// (language-level scan dirs only). For verbs that do not parse the scan (migrate).
+pub fn names_on_disk(scan_dir: &std::path::Path) -> std::io::Result<DirEra> {
+    let mut era = DirEra::new();
+    let language_level = scan_dir.parent().and_then(std::path::Path::parent).and_then(std::path::Path::file_name)
+        == Some(std::ffi::OsStr::new("scans"));
+    for entry in std::fs::read_dir(scan_dir)? {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        let is_dir = entry.file_type()?.is_dir();
+        era.extend(name_marker(&name, is_dir));
+        if name == "meta.json" && !is_dir {
+            era.extend(scan_dir_meta_marker(language_level));
+        }
+        if is_dir && name.ends_with("_checkpoints") {
+            for inner in std::fs::read_dir(entry.path())? {
+                let inner = inner?;
+                let Ok(inner_name) = inner.file_name().into_string() else { continue };
+                era.extend(name_marker(&format!("{name}/{inner_name}"), inner.file_type()?.is_dir()));
+            }
+        }
+    }
+    Ok(era)
+}
+
+/// Modes (spec/openant-current.md §1): today's `write_json` writes every JSON file 0600 by
+/// design, so a 0600 output can only be the fork's atomic writer's doing where no file of the
+/// scan dir comes from today's OpenAnt. The one rule behind check's `restrictive-mode` and
+/// migrate's `file-modes`.
+pub fn private_output_is_forks(era: &DirEra) -> bool {
+    !era.identity_gate()
+}
 
 /// Everything one scan dir's markers say.
 #[derive(Debug, Clone, Default)]
@@ -354,22 +441,6 @@ impl DirEra {
     pub fn markers(&self) -> &[Marker] {
         &self.markers
     }
-}
-
-/// Identity sidecar scheme versions of today's era that are older than the newest
-/// (`scheme_version: 1`, PR #244 before #572): healthy; OpenAnt re-pays on its next run.
-pub const OLDER_FINGERPRINT_SCHEME_VERSIONS: &[i64] = &[1];
-
-/// The marker of a gated checkpoint dir's `_fingerprint.json`, from its `scheme_version`
-/// (`None`: missing or not an integer). A scheme scanaudit does not know marks a newer OpenAnt.
-pub fn fingerprint_scheme_marker(rel: &str, scheme_version: Option<i64>) -> Marker {
-    let known = scheme_version
-        .is_some_and(|v| FINGERPRINT_SCHEME_VERSIONS.contains(&v) || OLDER_FINGERPRINT_SCHEME_VERSIONS.contains(&v));
-    let what = match scheme_version {
-        Some(v) => format!("identity sidecar scheme_version {v}"),
-        None => "identity sidecar without an integer scheme_version".to_string(),
-    };
-    Marker { era: known.then_some(Era::IdentityGate), rel: rel.to_string(), what }
 }
 
 /// The marker of `analyze.report.json` whose `inputs` has `provider` (pluggable providers,
@@ -541,6 +612,55 @@ mod tests {
     }
 
     #[test]
+    fn content_markers_per_kind() {
+        use crate::layout::{shape_for, CheckpointStep};
+        let caps = |kind: FileKind, json: &str| {
+            let v = crate::validate::validate_bytes(json.as_bytes(), shape_for(kind, Some(CheckpointStep::Analyze)));
+            assert!(v.is_valid(), "{json}");
+            v.captures
+        };
+        let c = caps(
+            FileKind::StepReport,
+            r#"{"step": "s", "status": "partial", "timestamp": "t", "duration_seconds": 0, "cost_usd": 0, "token_usage": {}, "summary": {}, "inputs": {}, "outputs": {}, "errors": []}"#,
+        );
+        let m = content_markers(FileKind::StepReport, "analyze.report.json", &c);
+        assert_eq!(m.iter().map(|m| m.era).collect::<Vec<_>>(), [Some(Era::IdentityGate)]);
+        let c = caps(FileKind::CheckpointFingerprint, r#"{"scheme_version": 3}"#);
+        assert!(content_markers(FileKind::CheckpointFingerprint, "x", &c)[0].unknown());
+        let c = caps(FileKind::CheckpointFingerprint, r#"{"scheme_version": 2}"#);
+        assert_eq!(content_markers(FileKind::CheckpointFingerprint, "x", &c)[0].era, Some(Era::IdentityGate));
+        let c = caps(FileKind::CheckpointFingerprint, r#"{"scheme_version": 1}"#);
+        assert_eq!(content_markers(FileKind::CheckpointFingerprint, "x", &c)[0].era, Some(Era::IdentityGate));
+        let c = caps(
+            FileKind::ResultsVerified,
+            r#"{"verify": true, "metrics": {"needs_review": 0, "brand_new": 1}, "results": []}"#,
+        );
+        let m = content_markers(FileKind::ResultsVerified, "results_verified.json", &c);
+        assert_eq!(m.iter().map(|m| m.era).collect::<Vec<_>>(), [Some(Era::IdentityGate), None]);
+        assert!(content_markers(FileKind::Dataset, "dataset.json", &Default::default()).is_empty());
+    }
+
+    #[test]
+    fn names_on_disk_and_the_mode_rule() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("scans/abc/python");
+        std::fs::create_dir_all(dir.join("verify_checkpoints")).unwrap();
+        std::fs::write(dir.join("results.json"), "{}").unwrap();
+        let era = names_on_disk(&dir).unwrap();
+        assert!(!era.identity_gate() && private_output_is_forks(&era));
+        std::fs::write(dir.join("verify_checkpoints/_fingerprint.json"), "{}").unwrap();
+        assert!(!private_output_is_forks(&names_on_disk(&dir).unwrap()));
+        std::fs::remove_file(dir.join("verify_checkpoints/_fingerprint.json")).unwrap();
+        std::fs::write(dir.join("meta.json"), "{}").unwrap();
+        assert!(names_on_disk(&dir).unwrap().identity_gate(), "a per-language meta.json (#664)");
+        // Before the language level the scan dir's meta.json is the run dir's.
+        let flat = root.path().join("scans/def");
+        std::fs::create_dir_all(&flat).unwrap();
+        std::fs::write(flat.join("meta.json"), "{}").unwrap();
+        assert!(!names_on_disk(&flat).unwrap().identity_gate());
+    }
+
+    #[test]
     fn a_dir_collects_markers_once() {
         let mut era = DirEra::new();
         era.extend(name_marker("results__legacy.json", false));
@@ -552,18 +672,19 @@ mod tests {
         assert_eq!(era.unknown().len(), 1);
         assert_eq!(era.unknown()[0].to_string(), "step status \"exploded\" in scan.report.json");
     }
+
     #[test]
     fn builders_never_downgrade_and_refuse_unknown_markers() {
         let own = key_markers(FileKind::Results, "results.json", ["dataset", "provider"], []);
         assert_eq!(builder_for(&own, &[], false, Era::Checkpoints), Builder::Known(Era::IdentityGate));
-        let sidecar = fingerprint_scheme_marker("analyze_checkpoints/_fingerprint.json", Some(2));
+        let sidecar = fingerprint_scheme_marker(2.0, "analyze_checkpoints/_fingerprint.json");
         assert_eq!(
             builder_for(&[], std::slice::from_ref(&sidecar), false, Era::Fork),
             Builder::Known(Era::IdentityGate)
         );
         assert_eq!(builder_for(&[], &[], false, Era::Fork), Builder::Known(Era::Fork));
-        assert!(fingerprint_scheme_marker("x", Some(1)).era.is_some());
-        let newer = fingerprint_scheme_marker("analyze_checkpoints/_fingerprint.json", Some(3));
+        assert!(fingerprint_scheme_marker(1.0, "x").era.is_some());
+        let newer = fingerprint_scheme_marker(3.0, "analyze_checkpoints/_fingerprint.json");
         assert!(newer.unknown());
         match builder_for(&own, &[newer.clone(), sidecar], false, Era::Checkpoints) {
             Builder::Unknown(m) => assert_eq!(m, [newer]),

@@ -37,6 +37,7 @@ pub enum FindingKind {
     StaleDiffManifest,
     RestrictiveMode,
     LegacyLayout,
+    UnknownEra,
 }
 
 impl FindingKind {
@@ -66,6 +67,7 @@ impl FindingKind {
         FindingKind::StaleDiffManifest,
         FindingKind::RestrictiveMode,
         FindingKind::LegacyLayout,
+        FindingKind::UnknownEra,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -95,6 +97,7 @@ impl FindingKind {
             FindingKind::StaleDiffManifest => "stale-diff-manifest",
             FindingKind::RestrictiveMode => "restrictive-mode",
             FindingKind::LegacyLayout => "legacy-layout",
+            FindingKind::UnknownEra => "unknown-era",
         }
     }
 
@@ -127,7 +130,8 @@ impl FindingKind {
             | FindingKind::StaleDiffManifest
             | FindingKind::RestrictiveMode => Level::Warn,
             FindingKind::LegacyLayout => Level::Warn,
-            FindingKind::Backup => Level::Info,
+            // A newer OpenAnt wrote it: nothing is wrong with the scan, scanaudit is too old.
+            FindingKind::Backup | FindingKind::UnknownEra => Level::Info,
         }
     }
 

@@ -61,6 +61,8 @@ pub struct ObjectShape {
     variants: Vec<&'static [&'static str]>,
     /// The shape of the values of keys not listed in `fields` (any value when `None`).
     others: Option<Box<Shape>>,
+    /// When set, the name of every key not listed in `fields` is recorded under this tag.
+    other_keys: Option<&'static str>,
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +98,13 @@ impl ObjectShape {
     /// Values of keys not listed must have this shape.
     pub fn others(mut self, shape: Shape) -> ObjectShape {
         self.others = Some(Box::new(shape));
+        self
+    }
+
+    /// Records the names of keys not listed in [`Captures`] under `tag` (a metric no era
+    /// scanaudit knows writes, say).
+    pub fn record_other_keys(mut self, tag: &'static str) -> ObjectShape {
+        self.other_keys = Some(tag);
         self
     }
 
@@ -413,14 +422,24 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
                             let field = &object.fields[i];
                             access.next_value_seed(self.child(&field.shape, JsonPath::Key(&self.path, key), None))?;
                         }
-                        None => match &object.others {
-                            Some(shape) => {
-                                access.next_value_seed(self.child(shape, JsonPath::Key(&self.path, key), None))?;
+                        None => {
+                            if let Some(tag) = object.other_keys {
+                                let value = Captured::Str(key.to_string());
+                                let mut state = self.state.borrow_mut();
+                                match self.path.element_index() {
+                                    Some(index) => state.captures.items.push((tag, index, value)),
+                                    None => state.captures.fields.push((tag, value)),
+                                }
                             }
-                            None => {
-                                access.next_value::<IgnoredAny>()?;
+                            match &object.others {
+                                Some(shape) => {
+                                    access.next_value_seed(self.child(shape, JsonPath::Key(&self.path, key), None))?;
+                                }
+                                None => {
+                                    access.next_value::<IgnoredAny>()?;
+                                }
                             }
-                        },
+                        }
                     }
                     if !object.variants.is_empty() {
                         present.push(key.to_string());

@@ -226,7 +226,10 @@ fn finish(
         // A Python literal (NaN, Infinity): parse again with them neutralised.
         return retry_with_python_literals(bytes, shape);
     }
-    Validation { problem, captures: Captures::default() }
+    // A damaged document keeps only the top-level keys read before the damage: enough to
+    // tell what a torn temp was (check's temp explanation); nothing else trusts them.
+    let captures = Captures { top_level_keys: state.captures.top_level_keys, ..Captures::default() };
+    Validation { problem, captures }
 }
 
 /// Classifies a serde_json error; `None` means the error sits on a Python float literal.

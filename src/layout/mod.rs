@@ -35,6 +35,15 @@ pub enum FileKind {
     StepReport,
     Checkpoint,
     CheckpointSummary,
+    /// `_fingerprint.json` in a gated checkpoint dir (identity-gate era): a reserved file,
+    /// never a unit checkpoint.
+    CheckpointFingerprint,
+    /// `results__<8hex>.json` / `results__legacy.json`: a results file OpenAnt archived on an
+    /// analyze identity change (identity-gate era). Healthy, never read again.
+    ResultsArchive,
+    /// `*_checkpoints.superseded-*/`'s files: a checkpoint dir OpenAnt archived on an identity
+    /// mismatch (identity-gate era). Never read again: checked as generic JSON only.
+    SupersededCheckpoint,
     LegacyCheckpoint,
     ScanMeta,
     Project,
@@ -67,6 +76,9 @@ impl FileKind {
             FileKind::StepReport => "step-report",
             FileKind::Checkpoint => "checkpoint",
             FileKind::CheckpointSummary => "checkpoint-summary",
+            FileKind::CheckpointFingerprint => "checkpoint-fingerprint",
+            FileKind::ResultsArchive => "results-archive",
+            FileKind::SupersededCheckpoint => "superseded-checkpoint",
             FileKind::LegacyCheckpoint => "legacy-checkpoint",
             FileKind::ScanMeta => "scan-meta",
             FileKind::Project => "project",
@@ -124,6 +136,9 @@ impl FileKind {
             FileKind::StepReport => "step report",
             FileKind::Checkpoint => "checkpoint",
             FileKind::CheckpointSummary => "checkpoint summary",
+            FileKind::CheckpointFingerprint => "checkpoint identity sidecar",
+            FileKind::ResultsArchive => "archived stage-1 results",
+            FileKind::SupersededCheckpoint => "archived (superseded) checkpoint",
             FileKind::LegacyCheckpoint => "single-file checkpoint",
             FileKind::ScanMeta => "scan meta.json",
             FileKind::Project => "project.json",
@@ -152,6 +167,8 @@ pub enum CheckpointStep {
     Analyze,
     Verify,
     DynamicTest,
+    /// `llm_reach_checkpoints/` (identity-gate era, #532): per-unit LLM reachability signals.
+    LlmReach,
     /// A `*_checkpoints` dir of a step we do not know (e.g. a parser's own agentic mode).
     Unknown,
 }
@@ -165,6 +182,7 @@ impl CheckpointStep {
             "analyze" => CheckpointStep::Analyze,
             "verify" => CheckpointStep::Verify,
             "dynamic_test" => CheckpointStep::DynamicTest,
+            "llm_reach" => CheckpointStep::LlmReach,
             _ => CheckpointStep::Unknown,
         })
     }
@@ -176,6 +194,8 @@ impl CheckpointStep {
             CheckpointStep::Analyze => Some("analyze"),
             CheckpointStep::Verify => Some("verify"),
             CheckpointStep::DynamicTest => Some("dynamic-test"),
+            // The LLM reachability pass runs inside `openant scan`.
+            CheckpointStep::LlmReach => Some("scan"),
             CheckpointStep::Unknown => None,
         }
     }
@@ -198,6 +218,10 @@ pub const STEP_NAMES: &[&str] = &[
 
 /// Languages OpenAnt names scan dirs after (`config/languages.json`).
 pub const LANGUAGES: &[&str] = &["python", "javascript", "go", "c", "ruby", "php", "zig"];
+
+/// What `-l auto` stores as the language (PR #199): the scan dir of a multi-language scan is
+/// `scans/<sha>/auto/`, holding per-language parse dirs `auto/<language>/`.
+pub const AUTO_LANGUAGE: &str = "auto";
 
 /// Prefixes of the ad-hoc scan dirs the Python CLI creates with `mkdtemp`.
 pub const ADHOC_PREFIXES: &[&str] = &["open_ant_", "openant_dyntest_"];
@@ -270,9 +294,16 @@ pub fn classify_file(path: &Path, scan_dir: Option<&Path>, sibling_exists: &dyn 
         return Classified { kind: FileKind::Temp, checkpoint_step: None, temp: Some(temp) };
     }
     let parent_name = path.parent().map(file_name).unwrap_or_default();
+    if crate::era::is_superseded_checkpoint_dir(&parent_name) && name.ends_with(".json") {
+        return Classified::plain(FileKind::SupersededCheckpoint);
+    }
     if let Some(step) = CheckpointStep::from_dir_name(&parent_name) {
-        if name == "_summary.json" {
+        if name == crate::era::SUMMARY_FILE {
             return Classified { kind: FileKind::CheckpointSummary, checkpoint_step: Some(step), temp: None };
+        }
+        // Today's `_RESERVED_FILES`: the identity sidecar is never a unit checkpoint.
+        if name == crate::era::FINGERPRINT_FILE {
+            return Classified { kind: FileKind::CheckpointFingerprint, checkpoint_step: Some(step), temp: None };
         }
         if name.ends_with(".json") {
             return Classified { kind: FileKind::Checkpoint, checkpoint_step: Some(step), temp: None };
@@ -296,6 +327,21 @@ pub fn classify_file(path: &Path, scan_dir: Option<&Path>, sibling_exists: &dyn 
                 if let Some(kind) = scan_dir_file_kind(name) {
                     return Classified::plain(kind);
                 }
+                if crate::era::is_archived_results(name) {
+                    return Classified::plain(FileKind::ResultsArchive);
+                }
+                if *name == "call_graphs.json" && file_name(scan_dir) == AUTO_LANGUAGE {
+                    return Classified::plain(FileKind::ParserIntermediate);
+                }
+            }
+            // A multi-language scan's per-language parse dir (`auto/<language>/`): flat parser
+            // outputs, checked by their shapes, but not a scan dir of their own.
+            [language, name] if file_name(scan_dir) == AUTO_LANGUAGE && LANGUAGES.contains(language) => {
+                if let Some(kind @ (FileKind::Dataset | FileKind::AnalyzerOutput | FileKind::CallGraph)) =
+                    scan_dir_file_kind(name)
+                {
+                    return Classified::plain(kind);
+                }
             }
             ["final-reports", "pipeline_output.json"] => return Classified::plain(FileKind::PipelineOutput),
             ["final-reports", name] if name.ends_with(".report.json") => {
@@ -311,7 +357,24 @@ pub fn classify_file(path: &Path, scan_dir: Option<&Path>, sibling_exists: &dyn 
     if name == "meta.json" && grandparent_name(path).as_deref() == Some("scans") {
         return Classified::plain(FileKind::ScanMeta);
     }
+    // Since #664 (identity-gate era) the Go CLI also writes one per language, in the scan dir
+    // `scans/<sha>/<language>/meta.json`.
+    if name == "meta.json" && is_language_level_meta(path) {
+        return Classified::plain(FileKind::ScanMeta);
+    }
     Classified::plain(if is_json_name(&name) { FileKind::GenericJson } else { FileKind::Other })
+}
+
+/// `scans/<sha>/<language>/meta.json`.
+pub fn is_language_level_meta(path: &Path) -> bool {
+    let Some(dir) = path.parent() else { return false };
+    is_language_dir_name(&file_name(dir))
+        && dir.parent().and_then(Path::parent).map(file_name).as_deref() == Some("scans")
+}
+
+/// A language-level dir name: a language, or `auto` for multi-language scans (PR #199).
+pub fn is_language_dir_name(name: &str) -> bool {
+    LANGUAGES.contains(&name) || name == AUTO_LANGUAGE
 }
 
 /// `projects/<name>/` or `projects/<org>/<repo>/`.
@@ -370,6 +433,41 @@ mod tests {
         assert_eq!(kind("elsewhere/project.json", None), FileKind::GenericJson);
         assert_eq!(kind("notes/x.json", None), FileKind::GenericJson);
         assert_eq!(kind("notes/x.txt", None), FileKind::Other);
+    }
+
+    #[test]
+    fn todays_files() {
+        let sd = Some("p/scans/abc/python");
+        let c = classify_file(
+            Path::new("p/scans/abc/python/analyze_checkpoints/_fingerprint.json"),
+            sd.map(Path::new),
+            &|_| false,
+        );
+        assert_eq!((c.kind, c.checkpoint_step), (FileKind::CheckpointFingerprint, Some(CheckpointStep::Analyze)));
+        let c =
+            classify_file(Path::new("p/scans/abc/python/llm_reach_checkpoints/a_f.json"), sd.map(Path::new), &|_| {
+                false
+            });
+        assert_eq!((c.kind, c.checkpoint_step), (FileKind::Checkpoint, Some(CheckpointStep::LlmReach)));
+        assert_eq!(kind("p/scans/abc/python/results__0a1b2c3d.json", sd), FileKind::ResultsArchive);
+        assert_eq!(kind("p/scans/abc/python/results__legacy.json", sd), FileKind::ResultsArchive);
+        assert_eq!(kind("p/scans/abc/python/results__X.json", sd), FileKind::GenericJson);
+        assert_eq!(
+            kind("p/scans/abc/python/analyze_checkpoints.superseded-0a1b2c3d/_fingerprint.json", sd),
+            FileKind::SupersededCheckpoint
+        );
+        assert_eq!(kind("p/scans/abc/python/.tmp-abcd_123.tmp", sd), FileKind::Temp);
+        assert_eq!(kind("p/scans/abc/python/analyze_checkpoints/.tmp-abcd_123.tmp", sd), FileKind::Temp);
+        assert_eq!(kind("p/scans/abc/python/meta.json", sd), FileKind::ScanMeta);
+        assert_eq!(kind("p/scans/abc/python/meta.json.tmp.123", sd), FileKind::Temp);
+        assert_eq!(kind("p/scans/abc/python/report/meta.json", sd), FileKind::GenericJson);
+        let auto = Some("p/scans/abc/auto");
+        assert_eq!(kind("p/scans/abc/auto/meta.json", auto), FileKind::ScanMeta);
+        assert_eq!(kind("p/scans/abc/auto/call_graphs.json", auto), FileKind::ParserIntermediate);
+        assert_eq!(kind("p/scans/abc/auto/go/dataset.json", auto), FileKind::Dataset);
+        assert_eq!(kind("p/scans/abc/auto/go/call_graph.json", auto), FileKind::CallGraph);
+        assert_eq!(kind("p/scans/abc/auto/go/results.json", auto), FileKind::GenericJson);
+        assert_eq!(kind("p/scans/abc/python/call_graphs.json", sd), FileKind::GenericJson);
     }
 
     #[test]

@@ -14,12 +14,9 @@ pub fn safe_filename(unit_id: &str) -> String {
     if replaced.chars().count() <= MAX_STEM_CHARS {
         return replaced;
     }
-    let digest = Sha256::digest(unit_id.as_bytes());
     let mut stem: String = replaced.chars().take(MAX_STEM_CHARS).collect();
     stem.push('_');
-    for byte in &digest[..8] {
-        stem.push_str(&format!("{byte:02x}"));
-    }
+    stem.push_str(&id_hash16(unit_id));
     stem
 }
 
@@ -28,6 +25,28 @@ pub fn checkpoint_file_name(unit_id: &str) -> String {
     let mut name = safe_filename(unit_id);
     name.push_str(".json");
     name
+}
+
+/// Whether `name` is a correct checkpoint file name for `unit_id`: the bare
+/// `safe_filename(id).json`, or (identity-gate era, #317) the name OpenAnt gives a unit whose
+/// bare name collides case-insensitively with another unit's:
+/// `<safe_filename(id) cut to 233 chars>_<sha256(id)[:16]>.json`. Once used, that name sticks,
+/// so both are accepted for every id. The one place the accepted names are defined.
+pub fn is_checkpoint_name_for(name: &str, unit_id: &str) -> bool {
+    let Some(stem) = name.strip_suffix(".json") else { return false };
+    let safe = safe_filename(unit_id);
+    if stem == safe {
+        return true;
+    }
+    let mut disambiguated: String = safe.chars().take(MAX_STEM_CHARS).collect();
+    disambiguated.push('_');
+    disambiguated.push_str(&id_hash16(unit_id));
+    stem == disambiguated
+}
+
+/// The first 16 hex digits of sha256(unit_id).
+fn id_hash16(unit_id: &str) -> String {
+    Sha256::digest(unit_id.as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -58,6 +77,25 @@ mod tests {
         let expected = Sha256::digest(id.as_bytes());
         let expected_hex: String = expected[..8].iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hash, expected_hex);
+    }
+
+    #[test]
+    fn case_collision_names_are_accepted() {
+        let id = "src/App.py:f";
+        let hash: String = Sha256::digest(id.as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect();
+        assert!(is_checkpoint_name_for("src__App.py_f.json", id));
+        assert!(is_checkpoint_name_for(&format!("src__App.py_f_{hash}.json"), id));
+        // Another id's hash, or the hash without the stem, is not this unit's name.
+        assert!(!is_checkpoint_name_for(&format!("src__app.py_f_{hash}.json"), "src/app.py:f"));
+        assert!(!is_checkpoint_name_for(&format!("{hash}.json"), id));
+        assert!(!is_checkpoint_name_for("src__App.py_f_0123456789abcdef.json", id));
+        assert!(!is_checkpoint_name_for("src__App.py_f", id));
+        // A long id: the stem is cut to 233 code points before the suffix.
+        let long = format!("src/{}:f", "x".repeat(300));
+        let h: String = Sha256::digest(long.as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let cut: String = safe_filename(&long).chars().take(233).collect();
+        assert!(is_checkpoint_name_for(&format!("{cut}_{h}.json"), &long));
+        assert!(is_checkpoint_name_for(&checkpoint_file_name(&long), &long));
     }
 
     #[test]

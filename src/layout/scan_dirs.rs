@@ -5,7 +5,10 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use super::{file_name, is_scan_dir_marker, temp_names, CheckpointStep, ADHOC_PREFIXES, LANGUAGES};
+use super::{
+    file_name, is_language_dir_name, is_scan_dir_marker, temp_names, CheckpointStep, ADHOC_PREFIXES, AUTO_LANGUAGE,
+    LANGUAGES,
+};
 
 #[derive(Debug, Default)]
 pub struct ScanDirIndex {
@@ -24,7 +27,7 @@ impl ScanDirIndex {
                     && temp_names::recognise_file(&name, &|_| false)
                         .and_then(|t| t.target)
                         .is_some_and(|target| is_scan_dir_marker(&target, false)));
-            if marks_parent {
+            if marks_parent && !is_auto_parse_dir(parent) {
                 dirs.insert(parent.to_path_buf());
             }
             // A checkpoint file marks its grandparent even when the walk started inside
@@ -64,11 +67,17 @@ impl ScanDirIndex {
     }
 }
 
-/// `…/scans/<sha>/<language>`
+/// `…/scans/<sha>/<language>`, `auto` included (multi-language scans, PR #199).
 fn is_language_scan_dir(path: &Path) -> bool {
-    let name = file_name(path);
-    LANGUAGES.contains(&name.as_str())
+    is_language_dir_name(&file_name(path))
         && path.parent().and_then(Path::parent).map(file_name).as_deref() == Some("scans")
+}
+
+/// `…/scans/<sha>/auto/<language>`: a multi-language scan's per-language parse dir, which
+/// holds parser outputs but is not a scan dir.
+fn is_auto_parse_dir(path: &Path) -> bool {
+    LANGUAGES.contains(&file_name(path).as_str())
+        && path.parent().is_some_and(|auto| file_name(auto) == AUTO_LANGUAGE && is_language_scan_dir(auto))
 }
 
 #[cfg(test)]
@@ -94,5 +103,24 @@ mod tests {
         assert!(!index.contains(Path::new("w/scans/abc/notalang")));
         assert_eq!(index.scan_dir_of(Path::new("r/analyze_checkpoints/a.json")), Some(Path::new("r")));
         assert_eq!(index.scan_dir_of(Path::new("v/notes.json")), None);
+    }
+
+    #[test]
+    fn a_multi_language_scan_is_one_scan_dir() {
+        let entries: Vec<(PathBuf, bool)> = vec![
+            ("p/scans/abc/auto".into(), true),
+            ("p/scans/abc/auto/python".into(), true),
+            ("p/scans/abc/auto/python/dataset.json".into(), false),
+            ("p/scans/abc/auto/python/call_graph.json".into(), false),
+            ("p/scans/abc/auto/dataset.json".into(), false),
+            ("p/scans/abc/auto/call_graphs.json".into(), false),
+        ];
+        let index = ScanDirIndex::build(entries.iter().map(|(p, d)| (p.as_path(), *d)));
+        assert_eq!(index.len(), 1);
+        assert!(index.contains(Path::new("p/scans/abc/auto")));
+        assert_eq!(
+            index.scan_dir_of(Path::new("p/scans/abc/auto/python/dataset.json")),
+            Some(Path::new("p/scans/abc/auto"))
+        );
     }
 }

@@ -20,6 +20,13 @@ pub mod tag {
     pub const RESULT_FINDING: &str = "result.finding";
     pub const RESULT_VERIFICATION: &str = "result.verification";
     pub const RESULT_AGREE: &str = "result.verification.agree";
+    /// Identity-gate era: a row's top-level `error` (an errored row) and
+    /// `verification.incomplete` (a three-state verify result, #286).
+    pub const RESULT_ERROR: &str = "result.error";
+    pub const RESULT_INCOMPLETE: &str = "result.verification.incomplete";
+    /// Identity-gate era: a row's `security_classification`, which
+    /// `metrics.enhance_unclassified_analyzed` counts (#611).
+    pub const RESULT_SECURITY_CLASSIFICATION: &str = "result.security_classification";
     pub const RESULTS: &str = "results";
     pub const CONFIRMED_FINDINGS: &str = "confirmed_findings";
     pub const METRICS: &[(&str, &str)] = &[
@@ -32,6 +39,14 @@ pub mod tag {
         ("safe", "metrics.safe"),
         ("errors", "metrics.errors"),
     ];
+    /// Metrics only the identity-gate era writes (`needs_review`, `enhance_unclassified_analyzed`,
+    /// #611): not verdict buckets of the older recount.
+    pub const METRICS_IDENTITY_GATE: &[(&str, &str)] = &[
+        ("needs_review", "metrics.needs_review"),
+        ("enhance_unclassified_analyzed", "metrics.enhance_unclassified_analyzed"),
+    ];
+    /// The name of every other metric, for the era markers.
+    pub const METRIC_OTHER_KEY: &str = "metrics.other_key";
     /// pipeline_output.json: `findings[].id`.
     pub const FINDING_ID: &str = "finding.id";
     /// dynamic_test_results.json.
@@ -40,6 +55,8 @@ pub mod tag {
     /// `_summary.json`.
     pub const PHASE: &str = "phase";
     pub const TOTAL_UNITS: &str = "total_units";
+    /// Identity-gate era `_summary.json` `incomplete` (#293/#385).
+    pub const SUMMARY_INCOMPLETE: &str = "summary.incomplete";
     pub const TIMESTAMP: &str = "timestamp";
     /// Per-unit checkpoints: `id` (captured under its own name by `ObjectShape::capture`) and
     /// what §2.5 classifies them by.
@@ -51,6 +68,13 @@ pub mod tag {
     pub const CP_VERIFICATION: &str = "cp.verification";
     pub const CP_CORRECT_FINDING: &str = "cp.verification.correct_finding";
     pub const CP_STATUS: &str = "cp.status";
+    /// Identity-gate era three-state records (#286): a top-level `error` (errored),
+    /// `verification.incomplete`, an enhance context's `security_classification`.
+    pub const CP_ERROR: &str = "cp.error";
+    pub const CP_VERIFICATION_INCOMPLETE: &str = "cp.verification.incomplete";
+    pub const CP_SECURITY_CLASSIFICATION: &str = "cp.security_classification";
+    /// `_fingerprint.json`.
+    pub const SCHEME_VERSION: &str = "scheme_version";
     /// The fork's `analyze_checkpoint.json`: `results[].unit_id`.
     pub const LEGACY_RESULT_UNIT_ID: &str = "legacy.result.unit_id";
     /// meta.json.
@@ -83,17 +107,21 @@ pub fn shape_for(kind: FileKind, step: Option<CheckpointStep>) -> &'static Shape
         FileKind::DiffFilterReport => cached!(diff_filter_report()),
         FileKind::StepReport => cached!(step_report()),
         FileKind::CheckpointSummary => cached!(checkpoint_summary()),
+        FileKind::CheckpointFingerprint => cached!(checkpoint_fingerprint()),
+        FileKind::ResultsArchive => cached!(results(false)),
         FileKind::Checkpoint => match step.unwrap_or(CheckpointStep::Unknown) {
             CheckpointStep::Enhance => cached!(enhance_checkpoint()),
             CheckpointStep::Analyze => cached!(analyze_checkpoint()),
             CheckpointStep::Verify => cached!(verify_checkpoint()),
             CheckpointStep::DynamicTest => cached!(dynamic_test_checkpoint()),
+            CheckpointStep::LlmReach => cached!(llm_reach_checkpoint()),
             CheckpointStep::Unknown => cached!(obj().capture("id", Shape::Any).shape()),
         },
         FileKind::LegacyCheckpoint => cached!(legacy_checkpoint()),
         FileKind::ScanMeta => cached!(scan_meta()),
         FileKind::Project => cached!(project()),
         FileKind::ParserIntermediate
+        | FileKind::SupersededCheckpoint
         | FileKind::GenericJson
         | FileKind::Temp
         | FileKind::Backup
@@ -120,11 +148,13 @@ fn agent_context() -> Shape {
         .shape()
 }
 
-/// The same, in a checkpoint, where `error` decides the classification (§2.5).
+/// The same, in a checkpoint, where `error` decides the classification (§2.5), and (since
+/// #286) a `security_classification` of `"incomplete"` makes the unit incomplete.
 fn checkpoint_agent_context() -> Shape {
     obj()
         .opt("error", tagged(tag::CP_AGENT_CONTEXT_ERROR, one_of(vec![Shape::String, any_object(), Shape::Null])))
         .opt("include_functions", array(Shape::Any))
+        .opt("security_classification", tagged(tag::CP_SECURITY_CLASSIFICATION, Shape::Any))
         .shape()
 }
 
@@ -157,10 +187,10 @@ fn call_graph() -> Shape {
 /// Stage-1 counters. Values are ints; `insufficient_context` exists on the fork.
 fn metrics() -> Shape {
     let mut shape = obj();
-    for (name, tag) in tag::METRICS {
+    for (name, tag) in tag::METRICS.iter().chain(tag::METRICS_IDENTITY_GATE) {
         shape = shape.opt(name, tagged(tag, Shape::Number));
     }
-    shape.others(Shape::Number).shape()
+    shape.others(Shape::Number).record_other_keys(tag::METRIC_OTHER_KEY).shape()
 }
 
 /// A stage-1 result (§1.4.7): the LLM's keys come first and are free-form; `verdict` is
@@ -169,14 +199,21 @@ fn metrics() -> Shape {
 /// repeats results).
 fn stage_one_result(verified: bool, captured: bool) -> Shape {
     let t = |tag: &'static str, shape: Shape| if captured { tagged(tag, shape) } else { shape };
+    // Identity-gate era rows may carry `verdict: null` or no verdict at all (#324: OpenAnt
+    // counts them as errors); every older era writes a string.
     let mut result = obj()
-        .req("verdict", t(tag::RESULT_VERDICT, Shape::String))
+        .opt("verdict", t(tag::RESULT_VERDICT, string_or_null()))
+        .opt("error", t(tag::RESULT_ERROR, Shape::Any))
+        .opt("security_classification", t(tag::RESULT_SECURITY_CLASSIFICATION, Shape::Any))
         .opt("finding", t(tag::RESULT_FINDING, Shape::Any))
         .opt("unit_id", t(tag::RESULT_UNIT_ID, string_or_null()))
         .opt("route_key", t(tag::RESULT_ROUTE_KEY, string_or_null()))
         .opt("files_included", array(Shape::Any));
     if verified {
-        let verification = obj().opt("agree", t(tag::RESULT_AGREE, Shape::Any)).shape();
+        let verification = obj()
+            .opt("agree", t(tag::RESULT_AGREE, Shape::Any))
+            .opt("incomplete", t(tag::RESULT_INCOMPLETE, Shape::Any))
+            .shape();
         result = result
             .opt("verification", t(tag::RESULT_VERIFICATION, verification))
             .opt("verification_note", Shape::String);
@@ -300,11 +337,13 @@ fn diff_filter_report() -> Shape {
         .shape()
 }
 
-/// §1.4.11, unchanged since the first commit.
+/// §1.4.11. `status` is any string here: May's OpenAnt wrote `success`/`error`, today's adds
+/// `partial`/`interrupted`/`skipped`, and a status no era writes is a newer OpenAnt
+/// (`era::step_status_marker`), not damage.
 fn step_report() -> Shape {
     obj()
         .req("step", Shape::String)
-        .req("status", tagged(tag::STATUS, Shape::Enum(&["success", "error"])))
+        .req("status", tagged(tag::STATUS, Shape::String))
         .req("timestamp", Shape::String)
         .req("duration_seconds", Shape::Number)
         .req("cost_usd", Shape::Number)
@@ -325,16 +364,56 @@ fn checkpoint_summary() -> Shape {
         .req("total_units", tagged(tag::TOTAL_UNITS, Shape::Number))
         .req("completed", Shape::Number)
         .req("errors", Shape::Number)
+        .opt("incomplete", tagged(tag::SUMMARY_INCOMPLETE, Shape::Number))
         .req("error_breakdown", map(Shape::Number))
         .opt("usage", any_object())
         .shape()
 }
 
+/// Identity-gate era `_fingerprint.json` (`core/backend_identity.py`, scheme 2). Only
+/// `scheme_version` is required by the shape: a scheme scanaudit does not know is a newer
+/// OpenAnt, whose keys it cannot know; the keys scheme 2 requires are checked by
+/// `check` once the version is known ([`FINGERPRINT_V2_KEYS`]).
+fn checkpoint_fingerprint() -> Shape {
+    obj()
+        .req("scheme_version", tagged(tag::SCHEME_VERSION, Shape::Number))
+        .opt("phase", Shape::String)
+        .opt("model", string_or_null())
+        .opt("provider_name", string_or_null())
+        .opt("adapter_type", string_or_null())
+        .opt("config_base_url", string_or_null())
+        .opt("templates_sha", Shape::String)
+        .opt("extra", any_object())
+        .opt("key_digest", Shape::String)
+        .opt("written_at", Shape::String)
+        .shape()
+}
+
+/// The keys every scheme-2 sidecar holds (`extra` only when there are extra members).
+pub const FINGERPRINT_V2_KEYS: &[&str] = &[
+    "scheme_version",
+    "phase",
+    "model",
+    "provider_name",
+    "adapter_type",
+    "config_base_url",
+    "templates_sha",
+    "key_digest",
+    "written_at",
+];
+
 /// §2.3 per-unit checkpoints. `id` is captured, not required: its absence is its own
 /// finding (`checkpoint-missing-id`).
+/// Agentic records hold `agent_context`; single-shot ones (PR #95, identity-gate era)
+/// `{id, llm_context, context_key: "llm_context"}`.
 fn enhance_checkpoint() -> Shape {
     obj()
-        .req("agent_context", checkpoint_agent_context())
+        .opt("agent_context", checkpoint_agent_context())
+        .opt("llm_context", checkpoint_agent_context())
+        .opt("context_key", Shape::String)
+        .opt("error", tagged(tag::CP_ERROR, Shape::Any))
+        .variant(&["agent_context"])
+        .variant(&["llm_context", "context_key"])
         .opt("code", any_object())
         .opt("usage", any_object())
         .capture("id", Shape::Any)
@@ -347,8 +426,11 @@ fn analyze_checkpoint() -> Shape {
             "result",
             tagged(
                 tag::CP_RESULT,
+                // The stage-1 row: today's may hold `verdict: null` (#324, an analysis error
+                // by today's `status()`); older eras always a string. A record without the
+                // key stays a shape error (repair's checkpoint loader relies on it).
                 obj()
-                    .req("verdict", tagged(tag::CP_RESULT_VERDICT, Shape::String))
+                    .req("verdict", tagged(tag::CP_RESULT_VERDICT, string_or_null()))
                     .opt("finding", tagged(tag::CP_RESULT_FINDING, Shape::Any))
                     .shape(),
             ),
@@ -356,6 +438,7 @@ fn analyze_checkpoint() -> Shape {
         .opt("route_key", string_or_null())
         .opt("code_for_route", string_or_null())
         .opt("usage", any_object())
+        .opt("error", tagged(tag::CP_ERROR, Shape::Any))
         .capture("id", Shape::Any)
         .shape()
 }
@@ -366,12 +449,33 @@ fn verify_checkpoint() -> Shape {
             "verification",
             tagged(
                 tag::CP_VERIFICATION,
-                obj().opt("correct_finding", tagged(tag::CP_CORRECT_FINDING, Shape::Any)).shape(),
+                obj()
+                    .opt("correct_finding", tagged(tag::CP_CORRECT_FINDING, Shape::Any))
+                    .opt("incomplete", tagged(tag::CP_VERIFICATION_INCOMPLETE, Shape::Any))
+                    .shape(),
             ),
         )
         .opt("finding", string_or_null())
         .opt("verification_note", string_or_null())
         .opt("usage", any_object())
+        .opt("error", tagged(tag::CP_ERROR, Shape::Any))
+        .capture("id", Shape::Any)
+        .shape()
+}
+
+/// `llm_reach_checkpoints/` records (#532, identity-gate era).
+fn llm_reach_checkpoint() -> Shape {
+    let signal = obj()
+        .req("unit_id", Shape::String)
+        .req("kind", Shape::String)
+        .opt("confidence", Shape::Any)
+        .opt("reason", Shape::Any)
+        .shape();
+    obj()
+        .req("signals", array(signal))
+        .opt("projection_sha", string_or_null())
+        .opt("usage", any_object())
+        .opt("error", tagged(tag::CP_ERROR, Shape::Any))
         .capture("id", Shape::Any)
         .shape()
 }
@@ -425,4 +529,68 @@ fn project() -> Shape {
         .opt("repo_url", Shape::String)
         .opt("commit_sha_short", Shape::String)
         .shape()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::validate_bytes;
+
+    fn valid(kind: FileKind, step: Option<CheckpointStep>, json: &str) -> bool {
+        validate_bytes(json.as_bytes(), shape_for(kind, step)).is_valid()
+    }
+
+    #[test]
+    fn todays_records_and_reports_have_their_shapes() {
+        use CheckpointStep::*;
+        let cp = FileKind::Checkpoint;
+        assert!(valid(cp, Some(Enhance), r#"{"id": "a", "llm_context": {}, "context_key": "llm_context"}"#));
+        assert!(valid(cp, Some(Enhance), r#"{"id": "a", "agent_context": {"security_classification": "incomplete"}}"#));
+        assert!(!valid(cp, Some(Enhance), r#"{"id": "a", "llm_context": {}}"#));
+        assert!(!valid(cp, Some(Enhance), r#"{"id": "a"}"#));
+        assert!(valid(
+            cp,
+            Some(Verify),
+            r#"{"verification": {"incomplete": true}, "finding": "vulnerable", "verification_note": "Verification errored: x", "usage": {}, "error": "x", "id": "a"}"#
+        ));
+        assert!(valid(
+            cp,
+            Some(Analyze),
+            r#"{"result": {"verdict": null}, "route_key": "a", "code_for_route": "x", "id": "a"}"#
+        ));
+        let reach = r#"{"signals": [{"unit_id": "a", "kind": "entry_point", "confidence": "high", "reason": "r"}], "projection_sha": "sha256:1", "usage": {}, "id": "a"}"#;
+        assert!(valid(cp, Some(LlmReach), reach));
+        assert!(!valid(cp, Some(LlmReach), r#"{"signals": [{"kind": "x"}], "id": "a"}"#));
+        let summary = r#"{"step": "llm_reach", "phase": "done", "timestamp": "t", "total_units": 2, "completed": 1, "incomplete": 1, "errors": 0, "error_breakdown": {}}"#;
+        assert!(valid(FileKind::CheckpointSummary, Some(LlmReach), summary));
+        let report = r#"{"step": "analyze", "status": "interrupted", "timestamp": "t", "duration_seconds": 1, "cost_usd": 0, "token_usage": {"accounting_error": "x"}, "summary": {}, "inputs": {}, "outputs": {}, "errors": []}"#;
+        assert!(valid(FileKind::StepReport, None, report));
+        assert!(valid(FileKind::CheckpointFingerprint, None, r#"{"scheme_version": 2, "extra": {"a": 1}}"#));
+        assert!(valid(FileKind::CheckpointFingerprint, None, r#"{"scheme_version": 9}"#));
+        assert!(!valid(FileKind::CheckpointFingerprint, None, r#"{"phase": "analyze"}"#));
+        // Today's results: provider, analyze_fingerprint, error rows with error_info, null verdicts.
+        let results = r#"{"dataset": "d", "model": "m", "provider": "p", "timestamp": "t",
+            "metrics": {"total": 2, "errors": 2, "enhance_unclassified_analyzed": 0},
+            "results": [{"unit_id": "a", "verdict": "ERROR", "finding": "error", "error": "x", "error_info": {"kind": "quota"}},
+                        {"unit_id": "b", "verdict": null}],
+            "code_by_route": {}, "analyze_fingerprint": "sha256:0"}"#;
+        assert!(valid(FileKind::Results, None, results));
+        assert!(valid(FileKind::ResultsArchive, None, results));
+    }
+
+    #[test]
+    fn unknown_metric_names_are_recorded() {
+        let json = r#"{"metrics": {"total": 0, "needs_review": 0, "disagreed_protected": 1}, "results": []}"#;
+        let v = validate_bytes(json.as_bytes(), shape_for(FileKind::ResultsVerified, None));
+        assert!(v.is_valid());
+        let others: Vec<&str> = v
+            .captures
+            .fields
+            .iter()
+            .filter(|(t, _)| *t == tag::METRIC_OTHER_KEY)
+            .filter_map(|(_, c)| c.as_str())
+            .collect();
+        assert_eq!(others, ["disagreed_protected"]);
+        assert_eq!(v.captures.get("metrics.needs_review").and_then(|c| c.as_f64()), Some(0.0));
+    }
 }

@@ -9,6 +9,9 @@ use serde::Serialize;
 pub enum TempWriter {
     /// Fix-branch OpenAnt `atomic_write_json`: `.tmp-<target>-XXXXXXXX.json`.
     OpenAnt,
+    /// Today's OpenAnt `utilities/file_io.write_json` (identity-gate era, PR #96):
+    /// `.tmp-XXXXXXXX.tmp`. The name does not say the target; its content and directory do.
+    WriteJson,
     /// The fork's `core/utils.atomic_write_json`: `tmpXXXXXXXX.tmp`.
     OpenAntFork,
     /// Go `SaveScanMeta`: `meta.json.tmp.<digits>`.
@@ -27,6 +30,7 @@ impl TempWriter {
     pub fn describe(self) -> &'static str {
         match self {
             TempWriter::OpenAnt => "OpenAnt's atomic writer",
+            TempWriter::WriteJson => "OpenAnt's write_json (identity-gate era)",
             TempWriter::OpenAntFork => "the OpenAnt fork's atomic writer",
             TempWriter::GoScanMeta => "the OpenAnt Go CLI (meta.json)",
             TempWriter::Tempfile => "the Rust tempfile crate",
@@ -65,6 +69,10 @@ pub fn recognise_file(name: &str, target_exists: &dyn Fn(&str) -> bool) -> Optio
                 return Some(TempName { writer: TempWriter::Scanaudit, target: Some(target.to_string()) });
             }
         }
+    }
+    // Today's OpenAnt: `.tmp-XXXXXXXX.tmp` (the one definition of the name is in `era`).
+    if crate::era::is_write_json_temp(name) {
+        return Some(TempName { writer: TempWriter::WriteJson, target: None });
     }
     // OpenAnt: `.tmp-<target>-XXXXXXXX.json`.
     if let Some(inner) = name.strip_prefix(".tmp-").and_then(|n| n.strip_suffix(".json")) {
@@ -145,6 +153,8 @@ mod tests {
         let t = rec(".results.json.scanaudit-Ab12Cd.tmp").unwrap();
         assert_eq!((t.writer, t.target.as_deref()), (TempWriter::Scanaudit, Some("results.json")));
         assert_eq!(recognise_dir(".atomicwrite8ldufS").map(|t| t.writer), Some(TempWriter::AtomicWrites));
+        let t = rec(".tmp-k3j_a9xq.tmp").unwrap();
+        assert_eq!((t.writer, t.target), (TempWriter::WriteJson, None));
     }
 
     #[test]
@@ -163,6 +173,8 @@ mod tests {
             ".results.json.scanaudit-Ab12C.tmp",
             "_summary.json",
             ".gitignore",
+            ".tmp-K3J_A9XQ.tmp",
+            ".tmp-k3j_a9x.tmp",
         ] {
             assert_eq!(rec(name), None, "{name}");
         }

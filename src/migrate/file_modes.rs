@@ -5,7 +5,9 @@
 //! The same rule as check's `restrictive-mode`: only the top-level JSON outputs, and only when
 //! the scan's plainly written files (step reports, checkpoint summaries) are readable by
 //! others. When every file is private the owner chose a restrictive umask, and 0600 is theirs
-//! to keep.
+//! to keep. And only where no file of the scan dir comes from today's OpenAnt (identity-gate
+//! era), whose `write_json` writes every JSON 0600 by design: the one rule
+//! [`crate::era::private_output_is_forks`], on the markers of the scan dir's names.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -22,6 +24,14 @@ pub fn plan(scan_dir: &Path) -> Planned {
 fn plan_with_umask(scan_dir: &Path, umask: u32) -> Planned {
     let mut planned = Planned::default();
     let target_bits = 0o666 & !umask;
+    match crate::era::names_on_disk(scan_dir) {
+        Ok(era) if !crate::era::private_output_is_forks(&era) => return planned,
+        Ok(_) => {}
+        Err(error) => {
+            planned.io_errors.push((scan_dir.to_path_buf(), error.to_string()));
+            return planned;
+        }
+    }
     if !others_read_plain_files(scan_dir, &mut planned) {
         return planned;
     }
@@ -105,6 +115,19 @@ mod tests {
             }
             other => panic!("unexpected step {other:?}"),
         }
+    }
+
+    #[test]
+    fn todays_openant_writes_0600_by_design() {
+        let dir = tempfile::tempdir().unwrap();
+        touch(&dir.path().join("parse.report.json"), 0o644);
+        touch(&dir.path().join("results.json"), 0o600);
+        std::fs::create_dir(dir.path().join("analyze_checkpoints")).unwrap();
+        touch(&dir.path().join("analyze_checkpoints/_fingerprint.json"), 0o600);
+        assert!(plan_with_umask(dir.path(), 0o022).actions.is_empty());
+        // Without the identity-gate marker, the same modes are the fork's writer's.
+        std::fs::remove_file(dir.path().join("analyze_checkpoints/_fingerprint.json")).unwrap();
+        assert_eq!(plan_with_umask(dir.path(), 0o022).actions.len(), 1);
     }
 
     #[test]

@@ -243,7 +243,7 @@ pub fn is_restorable(step: CheckpointStep, data: &PyValue) -> bool {
             None => false,
         },
         CheckpointStep::DynamicTest => !is_str(data.get("status"), "ERROR"),
-        CheckpointStep::Unknown => classify(data) == CpStatus::Completed,
+        CheckpointStep::LlmReach | CheckpointStep::Unknown => classify(data) == CpStatus::Completed,
     }
 }
 

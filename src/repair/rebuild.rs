@@ -288,7 +288,12 @@ impl Rebuilder {
         let sidecar = |dir: &str| -> Option<crate::era::Marker> {
             let rel = format!("{dir}/{}", crate::era::FINGERPRINT_FILE);
             let value = self.optional(&rel)?;
-            Some(crate::era::fingerprint_scheme_marker(&rel, value.get("scheme_version").and_then(PyValue::as_i64)))
+            // A sidecar without a readable scheme is not a newer OpenAnt's: OpenAnt resets the
+            // dir on it (docs/openant-eras.md §1.5). Its name still says today's OpenAnt ran.
+            match value.get("scheme_version").and_then(PyValue::as_f64) {
+                Some(scheme) => Some(crate::era::fingerprint_scheme_marker(scheme, &rel)),
+                None => crate::era::name_marker(&rel, false),
+            }
         };
         let input_markers = |input: FileKind| -> Vec<crate::era::Marker> {
             let bytes = self.provided.get(&input).cloned().or_else(|| self.old_bytes(input));

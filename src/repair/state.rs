@@ -115,16 +115,40 @@ impl ScanDirState {
             // torn one may be the only record of paid-for units, and `migrate` or a person may
             // still salvage it. A rebuild that needs it reports it instead (rebuild.rs).
             match class.kind {
-                FileKind::Temp if entry.depth() == 1 => self.consider_temp(path, class.temp.and_then(|t| t.target)),
+                // A temp inside a checkpoint dir (depth 2) is never promoted: checkpoints are
+                // per unit, OpenAnt redoes a unit without one; `clean` removes it.
+                FileKind::Temp if entry.depth() == 1 => self.consider_temp(path, class.temp),
+                // `_summary.json` and `_fingerprint.json` are classified apart from unit
+                // checkpoints (today's `_RESERVED_FILES`) and never reach here: the sidecar is
+                // never quarantined, since without it OpenAnt reuses checkpoints of any model.
                 FileKind::Checkpoint => self.consider_checkpoint(path, class.checkpoint_step),
                 _ => {}
             }
         }
     }
 
-    fn consider_temp(&mut self, path: &Path, target: Option<String>) {
-        let kinds: Vec<FileKind> = match target.as_deref() {
+    fn consider_temp(&mut self, path: &Path, temp: Option<layout::TempName>) {
+        let writer = temp.as_ref().map(|t| t.writer);
+        let kinds: Vec<FileKind> = match temp.and_then(|t| t.target).as_deref() {
             Some(name) => REBUILD_ORDER.iter().copied().filter(|k| output_name(*k) == name).collect(),
+            // Today's write_json temp (.tmp-XXXXXXXX.tmp): the kind its content tells, when
+            // exactly one target fits (check's `temp_kinds`, the same question check and
+            // clean ask); a dataset-shaped document may be dataset.json or
+            // dataset_enhanced.json, so it is never promoted.
+            None if writer == Some(layout::TempWriter::WriteJson) => {
+                let keys = match validate::validate_file(path, &crate::shape::any_recording_keys()) {
+                    Ok(v) if v.is_valid() => v.captures,
+                    Ok(_) => return,
+                    Err(error) => {
+                        self.io_errors.push((path.to_path_buf(), error.to_string()));
+                        return;
+                    }
+                };
+                match crate::check::temp_kinds(writer, path, &keys).as_slice() {
+                    [one] if REBUILD_ORDER.contains(&one.kind) => vec![one.kind],
+                    _ => Vec::new(),
+                }
+            }
             // The name does not say (the fork's tmpXXXXXXXX.tmp): try each kind's shape.
             None => REBUILD_ORDER.to_vec(),
         };
@@ -147,6 +171,11 @@ impl ScanDirState {
     }
 
     fn consider_checkpoint(&mut self, path: &Path, step: Option<CheckpointStep>) {
+        // Today's `_RESERVED_FILES`: never a unit checkpoint, never quarantined (layout
+        // classifies them apart already; this keeps the rule where quarantine is decided).
+        if crate::era::RESERVED_CHECKPOINT_FILES.contains(&layout::file_name(path).as_str()) {
+            return;
+        }
         let validation = match validate::validate_file(path, shape_for(FileKind::Checkpoint, step)) {
             Ok(v) => v,
             Err(error) => {
@@ -160,9 +189,12 @@ impl ScanDirState {
             (None, Some(Captured::Str(id))) => {
                 let expected = layout::safe_filename::checkpoint_file_name(id);
                 // A misnamed copy of a unit whose real checkpoint exists: OpenAnt may load
-                // either, so it goes. A misnamed only copy is the unit's work: it stays.
-                (expected != layout::file_name(path) && path.with_file_name(&expected).exists())
-                    .then(|| format!("duplicate of {expected}"))
+                // either, so it goes. A misnamed only copy is the unit's work: it stays. A
+                // #317 case-collision name (`<safe>_<16 hex>.json`) is a correct name, and on
+                // a case-insensitive filesystem its bare name "exists" as another unit's file.
+                (!layout::safe_filename::is_checkpoint_name_for(&layout::file_name(path), id)
+                    && path.with_file_name(&expected).exists())
+                .then(|| format!("duplicate of {expected}"))
             }
             (None, Some(_)) => Some("checkpoint whose \"id\" is not a string".to_string()),
         };
@@ -222,12 +254,84 @@ pub fn activity(dir: &Path) -> (bool, Option<SystemTime>) {
 }
 
 /// `meta.json` lives in the run dir (`scans/<sha>/`), or in the scan dir itself before the
-/// language level existed.
+/// language level existed; since #664 a language-level scan dir has its own too, and the two
+/// are read as their union, as check reads them ([`crate::consistency::meta_union_running`]).
 fn scan_running(dir: &Path) -> bool {
-    [dir.parent().map(|p| p.join("meta.json")), Some(dir.join("meta.json"))].into_iter().flatten().any(|meta| {
-        std::fs::read(&meta)
+    let status = |meta: &Path| -> Option<String> {
+        std::fs::read(meta)
             .ok()
             .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-            .is_some_and(|v| v["status"] == "running")
-    })
+            .and_then(|v| v["status"].as_str().map(str::to_string))
+    };
+    let own = status(&dir.join("meta.json"));
+    let run_dir = dir.parent().and_then(|p| status(&p.join("meta.json")));
+    let language_level = dir.parent().and_then(Path::parent).map(layout::file_name).as_deref() == Some("scans");
+    if language_level {
+        crate::consistency::meta_union_running(own.as_deref(), run_dir.as_deref())
+    } else {
+        own.as_deref() == Some("running") || run_dir.as_deref() == Some("running")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn running_is_the_union_of_both_meta_files() {
+        let root = tempfile::tempdir().unwrap();
+        let run = root.path().join("scans/abc");
+        let scan = run.join("python");
+        std::fs::create_dir_all(&scan).unwrap();
+        assert!(!scan_running(&scan));
+        write(&run.join("meta.json"), r#"{"status": "running"}"#);
+        assert!(scan_running(&scan), "a legacy run-dir meta still counts");
+        write(&scan.join("meta.json"), r#"{"status": "success"}"#);
+        assert!(!scan_running(&scan), "a per-language success suppresses the legacy one");
+        write(&scan.join("meta.json"), r#"{"status": "failed"}"#);
+        assert!(scan_running(&scan));
+        write(&run.join("meta.json"), r#"{"status": "success"}"#);
+        write(&scan.join("meta.json"), r#"{"status": "running"}"#);
+        assert!(scan_running(&scan), "the per-language meta says running");
+    }
+
+    #[test]
+    fn reserved_files_and_317_names_are_never_bad_checkpoints() {
+        let root = tempfile::tempdir().unwrap();
+        let scan = root.path().join("scan");
+        let cp = scan.join("analyze_checkpoints");
+        write(&cp.join("_fingerprint.json"), r#"{"scheme_version": 2, "phase": "analyze"}"#);
+        write(&cp.join("_summary.json"), r#"{"step": "Analyze"}"#);
+        let id = "src/A.py:f";
+        let h: String = {
+            use sha2::{Digest, Sha256};
+            Sha256::digest(id.as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect()
+        };
+        let record = format!(r#"{{"result": {{"verdict": "SAFE"}}, "id": "{id}"}}"#);
+        write(&cp.join(format!("src__A.py_f_{h}.json")), &record);
+        // The bare name holds this id too here (what a case-insensitive filesystem shows).
+        write(&cp.join("src__A.py_f.json"), &record);
+        let state = ScanDirState::gather(&scan);
+        assert!(state.bad_checkpoints.is_empty(), "{:?}", state.bad_checkpoints);
+    }
+
+    #[test]
+    fn a_write_json_temp_is_promoted_only_for_one_fitting_output() {
+        let root = tempfile::tempdir().unwrap();
+        let scan = root.path().join("scan");
+        let results = r#"{"dataset": "dataset.json", "model": "m", "provider": "p", "timestamp": "t",
+            "metrics": {"total": 0}, "results": [], "code_by_route": {}, "analyze_fingerprint": "sha256:00"}"#;
+        write(&scan.join(".tmp-abcd1234.tmp"), results);
+        write(&scan.join(".tmp-dddd1234.tmp"), r#"{"units": [], "metadata": {}}"#);
+        write(&scan.join("analyze_checkpoints/.tmp-eeee1234.tmp"), r#"{"result": {"verdict": "SAFE"}, "id": "x"}"#);
+        let state = ScanDirState::gather(&scan);
+        let kinds: Vec<(FileKind, Vec<String>)> =
+            state.temps.iter().map(|(k, t)| (*k, t.iter().map(|t| layout::file_name(&t.path)).collect())).collect();
+        assert_eq!(kinds, [(FileKind::Results, vec![".tmp-abcd1234.tmp".to_string()])]);
+    }
 }

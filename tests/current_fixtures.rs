@@ -1,0 +1,269 @@
+//! Today's OpenAnt (the identity-gate era, docs/openant-eras.md) through every verb, on the
+//! generator's today's-era scans (issue 11): healthy scans give no finding and no verb plans
+//! anything for them; every output, damaged every way, is rebuilt in today's format and equal
+//! to the reference but for the fields the plan names; `_fingerprint.json` never changes; a
+//! scan dir mixing eras keeps each output in its own era's format; an output carrying a marker
+//! no known OpenAnt writes is left alone with the reason.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{check_json, code, findings, scanaudit, Tree};
+use serde_json::Value;
+
+const OLD: Duration = Duration::from_secs(3 * 86_400);
+/// A full scan by today's OpenAnt, every unit restored: sidecars, three-state records, archives.
+const NIMBUS: &str = "healthy/projects/nimbus-api/scans/6b1d0e9c4a2/python";
+/// A `-l auto` multi-language scan: per-language parse dirs below the scan dir.
+const POLYGLOT: &str = "healthy/projects/polyglot-shop/scans/c0ffee5a1b2/auto";
+/// A fix-branch scan whose verify today's OpenAnt ran later.
+const HARBOR: &str = "healthy/projects/harbor-sync/scans/4a7c9e1f3b5/python";
+const TODAY: [&str; 3] = [NIMBUS, POLYGLOT, HARBOR];
+
+const OUTPUTS: [&str; 4] =
+    ["results.json", "results_verified.json", "pipeline_output.json", "dynamic_test_results.json"];
+
+#[derive(Debug, Clone, Copy)]
+enum Damage {
+    Missing,
+    Empty,
+    Cut(f64),
+    ZeroTail(f64),
+}
+
+const DAMAGES: [Damage; 6] =
+    [Damage::Missing, Damage::Empty, Damage::Cut(0.02), Damage::Cut(0.5), Damage::Cut(0.98), Damage::ZeroTail(0.3)];
+
+fn damage(path: &Path, how: Damage) {
+    let bytes = std::fs::read(path).unwrap();
+    let at = |f: f64| ((bytes.len() as f64) * f) as usize;
+    // Rewriting in place keeps the file's mode (0600), as a torn write of OpenAnt's would.
+    match how {
+        Damage::Missing => std::fs::remove_file(path).unwrap(),
+        Damage::Empty => std::fs::write(path, b"").unwrap(),
+        Damage::Cut(f) => std::fs::write(path, &bytes[..at(f)]).unwrap(),
+        Damage::ZeroTail(f) => {
+            let mut torn = bytes[..at(f)].to_vec();
+            torn.resize(bytes.len(), 0);
+            std::fs::write(path, torn).unwrap();
+        }
+    }
+}
+
+fn verb_json(verb: &str, args: &[&str]) -> (i32, Value) {
+    let output = scanaudit().arg(verb).args(args).args(["--format", "json"]).output().unwrap();
+    let doc = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{verb}: not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (code(&output), doc)
+}
+
+fn actions(doc: &Value) -> Vec<&Value> {
+    doc["scan_dirs"].as_array().unwrap().iter().flat_map(|d| d["actions"].as_array().unwrap()).collect()
+}
+
+fn unfixable(doc: &Value) -> Vec<&Value> {
+    doc["scan_dirs"].as_array().unwrap().iter().flat_map(|d| d["unfixable"].as_array().unwrap()).collect()
+}
+
+/// Top-level fields the notes of a rebuild name ("timestamp: ..."): the only ones allowed to
+/// differ from the reference.
+fn named_fields(action: &Value) -> Vec<String> {
+    action["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.as_str()?.split(':').next().map(str::to_string))
+        .filter(|f| !f.contains(' ') && !f.contains('[') && !f.contains('.'))
+        .collect()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+/// Every `_fingerprint.json` below `root`, with its bytes and mode.
+fn fingerprints(root: &Path) -> Vec<(PathBuf, Vec<u8>, u32)> {
+    let mut found: Vec<(PathBuf, Vec<u8>, u32)> = walkdir::WalkDir::new(root)
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .filter(|p| p.file_name().is_some_and(|n| n == "_fingerprint.json"))
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            let mode = mode(&p);
+            (p, bytes, mode)
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn the_fixtures_carry_todays_modes() {
+    let tree = Tree::copy("healthy", OLD);
+    let scan = tree.path(NIMBUS);
+    // Today's writer leaves every JSON file 0600 and Markdown at the umask's mode: the tests
+    // below mean something only when the copies have those modes.
+    assert_eq!(mode(&scan.join("results.json")), 0o600);
+    assert_eq!(mode(&scan.join("analyze_checkpoints/_fingerprint.json")), 0o600);
+    assert_ne!(mode(&scan.join("report/SUMMARY_REPORT.md")), 0o600);
+}
+
+#[test]
+fn healthy_scans_of_today_give_no_finding() {
+    let tree = Tree::copy("healthy", OLD);
+    for scan in TODAY {
+        let (status, doc) = check_json(&[tree.path(scan).to_str().unwrap()]);
+        assert_eq!(findings(&doc), &Vec::<Value>::new(), "{scan}: {doc:#}");
+        assert_eq!(status, 0, "{scan}");
+        assert_eq!(doc["summary"]["scan_dirs"], 1, "{scan}: one scan dir (parse dirs of an auto scan are not)");
+    }
+}
+
+#[test]
+fn no_verb_plans_anything_for_healthy_scans_of_today() {
+    let tree = Tree::copy("healthy", OLD);
+    for scan in TODAY {
+        let dir = tree.path(scan);
+        let dir = dir.to_str().unwrap();
+        for verb in ["repair", "migrate"] {
+            let (status, doc) = verb_json(verb, &[dir, "--dry-run"]);
+            assert_eq!((status, actions(&doc).len(), unfixable(&doc).len()), (0, 0, 0), "{verb} {scan}: {doc:#}");
+        }
+        let output = scanaudit()
+            .env("XDG_RUNTIME_DIR", tree.root())
+            .args(["clean", dir, "--dry-run", "--older-than", "0s", "--format", "json"])
+            .output()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(code(&output), 0, "clean {scan}: {doc:#}");
+        assert!(doc["entries"].as_array().is_none_or(Vec::is_empty), "clean {scan}: {doc:#}");
+    }
+}
+
+/// Each output of today's scan, damaged every way, comes back in today's format: byte for
+/// byte where the old file still held what no checkpoint records, else equal apart from
+/// exactly the fields the plan names; then check is clean and a second repair does nothing.
+#[test]
+fn every_output_of_today_damaged_every_way_is_rebuilt() {
+    for output in OUTPUTS {
+        for how in DAMAGES {
+            let tree = Tree::copy("healthy", OLD);
+            let scan = tree.path(NIMBUS);
+            let target = scan.join(output);
+            let reference = std::fs::read(&target).unwrap();
+            let sidecars = fingerprints(&scan);
+            damage(&target, how);
+            common::set_age(tree.root(), OLD);
+            let (status, doc) = verb_json("repair", &["--yes", scan.to_str().unwrap()]);
+            let context = format!("{output} {how:?}: {doc:#}");
+            assert!(status & 1 == 1 && status & 8 == 0, "exit {status}: {context}");
+            let action = actions(&doc)
+                .into_iter()
+                .find(|a| a["target"].as_str().unwrap().ends_with(output))
+                .unwrap_or_else(|| panic!("no action for {context}"));
+            let rebuilt = std::fs::read(&target).unwrap();
+            if rebuilt != reference {
+                let named = named_fields(action);
+                assert!(!named.is_empty(), "differs without naming why: {context}");
+                let mut got: Value = serde_json::from_slice(&rebuilt).unwrap();
+                let mut want: Value = serde_json::from_slice(&reference).unwrap();
+                for field in &named {
+                    got.as_object_mut().unwrap().remove(field);
+                    want.as_object_mut().unwrap().remove(field);
+                }
+                assert_eq!(got, want, "{context}");
+            }
+            assert_eq!(fingerprints(&scan), sidecars, "{context}");
+
+            let (_, check) = check_json(&[scan.to_str().unwrap()]);
+            let left: Vec<&Value> = findings(&check).iter().filter(|f| f["kind"] != "backup").collect();
+            assert!(left.is_empty(), "check after repair: {left:#?}\n{context}");
+            let (again, doc) = verb_json("repair", &["--yes", scan.to_str().unwrap()]);
+            assert_eq!((again & 1, actions(&doc).len()), (0, 0), "second repair: {doc:#}");
+        }
+    }
+}
+
+/// The identity sidecars decide what OpenAnt pays for: no verb moves, rewrites or re-modes
+/// one, whatever else it does in the scan dir.
+#[test]
+fn fingerprints_are_byte_identical_after_every_verb() {
+    let tree = Tree::copy("healthy", OLD);
+    let scan = tree.path(NIMBUS);
+    let sidecars = fingerprints(&scan);
+    assert_eq!(sidecars.len(), 3, "analyze, verify and llm_reach sidecars");
+    // Work for every verb: a torn output for repair, an abandoned temp for clean.
+    damage(&scan.join("results_verified.json"), Damage::Cut(0.5));
+    std::fs::write(scan.join("analyze_checkpoints/.tmp-ab12_x9z.tmp"), b"{\"step\": \"Anal").unwrap();
+    common::set_age(tree.root(), OLD);
+    let dir = scan.to_str().unwrap();
+    let (status, doc) = verb_json("repair", &["--yes", dir]);
+    assert_eq!(status & 1, 1, "{doc:#}");
+    assert_eq!(fingerprints(&scan), sidecars, "after repair");
+    common::set_age(tree.root(), OLD);
+    let (status, doc) = verb_json("migrate", &["--yes", dir]);
+    assert_eq!(status & 8, 0, "{doc:#}");
+    assert_eq!(fingerprints(&scan), sidecars, "after migrate");
+    let output =
+        scanaudit().env("XDG_RUNTIME_DIR", tree.root()).args(["clean", dir, "--older-than", "0s"]).output().unwrap();
+    assert_eq!(code(&output), 1, "clean removed the temp: {}", String::from_utf8_lossy(&output.stdout));
+    assert!(!scan.join("analyze_checkpoints/.tmp-ab12_x9z.tmp").exists());
+    assert_eq!(fingerprints(&scan), sidecars, "after clean");
+}
+
+/// A scan dir whose steps ran under two OpenAnts is normal: each output is rebuilt in the
+/// format of the era that wrote it, never upgraded and never downgraded.
+#[test]
+fn a_mixed_era_scan_keeps_each_output_in_its_own_era() {
+    for output in ["pipeline_output.json", "results_verified.json", "results.json"] {
+        let tree = Tree::copy("healthy", OLD);
+        let scan = tree.path(HARBOR);
+        let target = scan.join(output);
+        let reference: Value = serde_json::from_slice(&std::fs::read(&target).unwrap()).unwrap();
+        damage(&target, Damage::Cut(0.6));
+        common::set_age(tree.root(), OLD);
+        let (status, doc) = verb_json("repair", &["--yes", scan.to_str().unwrap()]);
+        assert!(status & 1 == 1 && status & 8 == 0, "{output}: exit {status}: {doc:#}");
+        let rebuilt: Value = serde_json::from_slice(&std::fs::read(&target).unwrap()).unwrap();
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&rebuilt), keys(&reference), "{output}: same era, same keys: {doc:#}");
+        if output == "results_verified.json" {
+            assert_eq!(rebuilt["metrics"], reference["metrics"], "today's recount: {doc:#}");
+        }
+    }
+}
+
+/// Issue 11 item 3: an output holding a key no known OpenAnt writes was written by a newer
+/// OpenAnt whose builder scanaudit cannot know. Repair does not rebuild it: the file stays
+/// byte for byte, the plan names the marker, exit bit 4. Check says so too.
+#[test]
+fn an_output_from_a_newer_openant_is_left_alone_with_the_reason() {
+    let tree = Tree::copy("healthy", OLD);
+    let scan = tree.path(NIMBUS);
+    let target = scan.join("results.json");
+    let text = String::from_utf8(std::fs::read(&target).unwrap()).unwrap();
+    let newer = text.replacen("{\n  \"dataset\"", "{\n  \"analysis_schema\": 3,\n  \"dataset\"", 1);
+    assert_ne!(newer, text);
+    // Torn, so that repair would otherwise rebuild it.
+    let torn = &newer.as_bytes()[..newer.len() / 2];
+    std::fs::write(&target, torn).unwrap();
+    common::set_age(tree.root(), OLD);
+    let (status, doc) = verb_json("repair", &["--yes", scan.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&target).unwrap(), torn, "{doc:#}");
+    assert_eq!(status & 4, 4, "{doc:#}");
+    let why: Vec<&Value> = unfixable(&doc)
+        .into_iter()
+        .filter(|u| u["path"].as_str().is_some_and(|p| p.ends_with("results.json")))
+        .collect();
+    assert_eq!(why.len(), 1, "{doc:#}");
+    let reason = why[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("analysis_schema") && reason.contains("newer"), "{reason}");
+}
