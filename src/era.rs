@@ -302,6 +302,10 @@ pub const IDENTITY_GATE_STEP_STATUSES: &[&str] = &["partial", "interrupted", "sk
 /// (#420: Ctrl+C, no output, #313) and `skipped` wrote none.
 pub const STEP_STATUSES_WITH_OUTPUTS: &[&str] = &["success", "partial"];
 
+/// Statuses of a step report that say the step wrote no output (identity-gate era): a report
+/// with one is no evidence that the step's output should exist.
+pub const STEP_STATUSES_WITHOUT_OUTPUTS: &[&str] = &["interrupted", "skipped"];
+
 /// The marker a step report's `status` carries.
 pub fn step_status_marker(status: &str, rel: &str) -> Option<Marker> {
     if STEP_STATUSES.contains(&status) {

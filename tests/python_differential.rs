@@ -737,6 +737,11 @@ fn round_matches_python() {
 /// where Python's strict cp1252 decoder stops.
 const CP1252: &str = r#"
 import sys
+def _one_char(b):
+    try:
+        return len(b.decode('utf-8')) == 1
+    except UnicodeDecodeError:
+        return False
 out = []
 for line in open(sys.argv[1]):
     data = bytes.fromhex(line.strip())
@@ -746,6 +751,12 @@ for line in open(sys.argv[1]):
         continue
     except UnicodeDecodeError:
         pass
+    # A valid UTF-8 multibyte character anywhere: damaged UTF-8, never cp1252 (issue 12).
+    multibyte = next((i for i in range(len(data)) for n in (2, 3, 4)
+                      if data[i] >= 0x80 and _one_char(data[i:i + n])), None)
+    if multibyte is not None:
+        out.append('M %d' % multibyte)
+        continue
     try:
         out.append('C ' + data.decode('cp1252').encode('utf-8').hex())
     except UnicodeDecodeError as e:
@@ -796,6 +807,9 @@ fn cp1252_matches_pythons_codec() {
                 }
                 (Some(("E", at)), Verdict::Undefined(undefined)) => {
                     at.parse() == Ok(undefined.offset) && sniffed == Sniffed::Neither
+                }
+                (Some(("M", at)), Verdict::DamagedUtf8 { multibyte, .. }) => {
+                    at.parse() == Ok(*multibyte) && sniffed == Sniffed::Neither
                 }
                 _ => false,
             };

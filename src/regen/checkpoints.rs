@@ -352,7 +352,9 @@ impl CheckpointSet {
     /// decides duplicate ids again over all of them.
     pub fn extend_files(&mut self, files: Vec<(String, Result<Vec<u8>, String>)>) {
         let mut files = files;
-        files.retain(|(name, _)| name.ends_with(".json"));
+        // `_fingerprint.json` is no unit checkpoint (today's `_RESERVED_FILES`, era.rs): OpenAnt's
+        // `load` skips it, and so does every rebuild. `_summary.json` is read on its own below.
+        files.retain(|(name, _)| name.ends_with(".json") && name != crate::era::FINGERPRINT_FILE);
         files.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         for (name, content) in files {
             self.push_file(name, content);

@@ -443,6 +443,10 @@ pub fn recount_verified(merged: &[PyValue]) -> PyObject {
 /// The keys a verify record sets on its row.
 const VERIFY_KEYS: [&str; 3] = ["verification", "finding", "verification_note"];
 
+/// What an errored verify run appends to a row, in that order (`finding_verifier.py@03a2feee`,
+/// docs/openant-eras.md §1.2): `finding` keeps its Stage-1 value and place.
+const ERRORED_VERIFY_KEYS: [&str; 3] = ["error", "verification", "verification_note"];
+
 /// Rebuilds today's `results_verified.json` (ensure_ascii=False) from the results document
 /// verify read and the verify checkpoints. An errored three-state record (top-level `error`)
 /// is restored as a failed retry writes it, `error` included, and its unit named in
@@ -487,7 +491,7 @@ pub fn rebuild_verified_current(
                 }
             }
             Some(cp) if cp.data.get("error").is_some_and(truthy) => {
-                for k in VERIFY_KEYS.iter().copied().chain(["error"]) {
+                for k in ERRORED_VERIFY_KEYS {
                     if let Some(v) = cp.data.get(k) {
                         row.insert(k.to_owned(), v.clone());
                     }
@@ -506,7 +510,8 @@ pub fn rebuild_verified_current(
                     .filter(|o| o.get("verification").is_some_and(truthy));
                 match old {
                     Some(old) => {
-                        for k in VERIFY_KEYS.iter().copied().chain(["error"]) {
+                        let keys = if old.get("error").is_some_and(truthy) { ERRORED_VERIFY_KEYS } else { VERIFY_KEYS };
+                        for k in keys {
                             if let Some(v) = old.get(k) {
                                 row.insert(k.to_owned(), v.clone());
                             }

@@ -454,12 +454,8 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<InexactFiel
             _ => {}
         }
     }
-    if !stage1.is_empty() {
-        inexact.push(InexactField::new(
-            "pipeline_stats",
-            "parsed_units / units_analyzed / stage1_errors (#535) placed as docs/openant-eras.md describes reporter.py@0652879a (that version's text was not re-read)",
-        ));
-    }
+    // Their place (after the verify scope, before processing_level) is reporter.py@0652879a's,
+    // as docs/openant-eras.md §1.3 records it.
 
     let total_units = metrics.get("total").cloned().unwrap_or_else(|| PyValue::from(rows.len()));
     let total_i = num(Some(&total_units));

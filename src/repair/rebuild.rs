@@ -44,8 +44,17 @@ pub struct CannotRebuild {
 /// missing and not merely never produced (verify is off by default, for one). A single-file
 /// checkpoint is such evidence: the fork deleted it once the output was written, so one that
 /// is left means a run of the step stopped before or right after writing it.
+///
+/// A step report counts unless its status says the step wrote nothing (today's `skipped` and
+/// `interrupted`, `era::STEP_STATUSES_WITHOUT_OUTPUTS`): a skipped dynamic test leaves a report
+/// and no `dynamic_test_results.json`, and that is healthy.
 pub fn step_ran(dir: &Path, kind: FileKind) -> bool {
-    let any = |names: &[&str]| names.iter().any(|n| dir.join(n).exists());
+    let any = |names: &[&str]| {
+        names.iter().any(|n| match n.strip_suffix(".report.json") {
+            Some(_) => dir.join(n).exists() && !report_wrote_nothing(&dir.join(n)),
+            None => dir.join(n).exists(),
+        })
+    };
     match kind {
         FileKind::DatasetEnhanced => any(&[
             "enhance_checkpoints",
@@ -60,6 +69,19 @@ pub fn step_ran(dir: &Path, kind: FileKind) -> bool {
         FileKind::DynamicTestResults => any(&["dynamic_test_checkpoints", "dynamic-test.report.json"]),
         _ => false,
     }
+}
+
+/// Whether a step report's `status` says the step wrote no output. A report that cannot be
+/// read says nothing either way and counts as evidence, as before.
+fn report_wrote_nothing(path: &Path) -> bool {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let read = crate::validate::open_regular(path).and_then(|mut f| f.read_to_end(&mut bytes));
+    read.is_ok()
+        && pyjson::parse(&bytes)
+            .ok()
+            .and_then(|v| v.get("status").and_then(PyValue::as_str).map(str::to_owned))
+            .is_some_and(|status| crate::era::STEP_STATUSES_WITHOUT_OUTPUTS.contains(&status.as_str()))
 }
 
 /// A step's checkpoints as a rebuild reads them: the per-unit dir's files, plus the units of
@@ -408,6 +430,21 @@ impl Rebuilder {
                 let dataset = self.parsed(&dataset_name)?;
                 let cp_dir = checkpoints::enhance_checkpoint_dir_in(&self.dir, era);
                 let loaded = self.checkpoints(cp_dir, CheckpointStep::Enhance, None)?;
+                // Single-shot enhance records (`{id, llm_context, context_key}`, PR #95) are
+                // restored by a builder whose dataset metadata today's OpenAnt writes in a form
+                // not established (docs/openant-eras.md §1.8): rebuilding would write another
+                // format, or drop the units' `llm_context`. Left alone, with the reason.
+                if let Some(file) = loaded.set.files.iter().find(|f| f.data.get("context_key").is_some()) {
+                    return Err(CannotRebuild {
+                        reason: format!(
+                            "not rebuilt: {cp_dir}/ holds single-shot enhance records ({} has \"context_key\"), whose \
+                             dataset_enhanced.json metadata scanaudit does not know how today's OpenAnt writes; \
+                             the file is left as it is",
+                            file.name
+                        ),
+                        fix: Some("openant enhance (restores every unit from its checkpoints)".into()),
+                    });
+                }
                 let inputs = EnhanceInputs {
                     dataset: &dataset,
                     checkpoints: &loaded.set,
