@@ -34,8 +34,33 @@ enum Damage {
     ZeroTail(f64),
 }
 
-const DAMAGES: [Damage; 6] =
-    [Damage::Missing, Damage::Empty, Damage::Cut(0.02), Damage::Cut(0.5), Damage::Cut(0.98), Damage::ZeroTail(0.3)];
+/// The damages every output gets: gone, empty, cut near both ends, cut at two offsets drawn
+/// from `SCANAUDIT_DAMAGE_SEED` (printed on failure; a new seed each day by default, so runs
+/// explore new offsets while any failure can be replayed), and a NUL tail.
+fn damages() -> (u64, Vec<Damage>) {
+    let seed = std::env::var("SCANAUDIT_DAMAGE_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400)
+    });
+    // splitmix64: a fixed, well-mixed sequence from the seed.
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let damages = vec![
+        Damage::Missing,
+        Damage::Empty,
+        Damage::Cut(0.02),
+        Damage::Cut(0.98),
+        Damage::Cut(next()),
+        Damage::Cut(next()),
+        Damage::ZeroTail(0.3),
+    ];
+    (seed, damages)
+}
 
 fn damage(path: &Path, how: Damage) {
     let bytes = std::fs::read(path).unwrap();
@@ -188,7 +213,8 @@ fn a_single_shot_enhanced_dataset_is_left_alone_with_the_reason() {
 
 fn rebuilt_every_way(scan_rel: &str, outputs: &[&str]) {
     for &output in outputs {
-        for how in DAMAGES {
+        let (seed, damages) = damages();
+        for how in damages {
             let tree = Tree::copy("healthy", OLD);
             let scan = tree.path(scan_rel);
             let target = scan.join(output);
@@ -197,7 +223,7 @@ fn rebuilt_every_way(scan_rel: &str, outputs: &[&str]) {
             damage(&target, how);
             common::set_age(tree.root(), OLD);
             let (status, doc) = verb_json("repair", &["--yes", scan.to_str().unwrap()]);
-            let context = format!("{output} {how:?}: {doc:#}");
+            let context = format!("{output} {how:?} (SCANAUDIT_DAMAGE_SEED={seed}): {doc:#}");
             assert!(status & 1 == 1 && status & 8 == 0, "exit {status}: {context}");
             let action = actions(&doc)
                 .into_iter()

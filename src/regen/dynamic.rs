@@ -500,6 +500,20 @@ pub fn rebuild_dynamic_results(
         let miss =
             |reason| MissingFinding { index: i, finding_id: fid.clone(), reason, checkpoint: Some(cp.file.clone()) };
         if cp.data.get("status").is_some_and(|s| py_eq(s, &str_value("ERROR"))) {
+            // The old file's result of an errored test is what that run wrote (OpenAnt would
+            // re-run it): kept, never dropped.
+            if let Some(&old) = old_results.get(&key) {
+                let label = py_str(&fid).unwrap_or_default();
+                inexact.push(InexactField::new(
+                    format!("finding {label}"),
+                    "carried over from the old dynamic_test_results.json: its checkpoint records an ERROR (the \
+                     next `openant dynamic-test` redoes it)",
+                ));
+                carried += 1;
+                results.push(old.clone());
+                md_results.push(old.clone());
+                continue;
+            }
             missing.push(miss(MissingReason::Errored));
             continue;
         }

@@ -9,16 +9,21 @@
 //!    are merged the same way, recursively (`metrics`, `repository`, `pipeline_stats`, a row's
 //!    `verification`, ...). Arrays of rows are merged row by row where rows have a key
 //!    ([`row_key`]: `results[]`/`confirmed_findings[]` by `unit_id`, else `route_key`;
-//!    `findings[]` by `id`), so a row keeps the keys only the old file had (an errored row's
+//!    `findings[]` and a dataset's `units[]` by `id`; `dynamic_test_results.json`'s `results[]`
+//!    by `finding_id`), so a row keeps the keys only the old file had (an errored row's
 //!    `error`, `error_info`, a consistency update). Every carried key is returned by its path
 //!    for the plan's notes.
 //!
 //! Limits, by design: the builder's value wins wherever it produced the key (the rebuild is
 //! the truth for what it computes); arrays whose elements have no key (lists of strings,
 //! `skipped_steps`) are the builder's; an old row whose key the rebuilt array does not have (a
-//! unit no longer in the input) is not added back, it is named ([`Merged::dropped_rows`]); a
-//! value that is itself cut short in a torn file is never carried (only complete values are),
-//! it is named ([`Merged::torn`]).
+//! unit no longer in the input, or one without a checkpoint whose old row was cut short) is not
+//! added back, since the metrics count rows: it is named ([`Merged::dropped_rows`]); a
+//! dynamic-test result, from which nothing is counted, is carried back as far as it is
+//! readable ([`Merged::carried_rows`]); a
+//! value that is itself cut short in a torn file is carried as far as it is readable (an
+//! object's complete members, an array's complete elements: [`Merged::carried_partly`]), and a
+//! scalar cut short, of which nothing is readable, is named ([`Merged::torn`]).
 
 use crate::pyjson::{parse, PyObject, PyValue};
 
@@ -231,10 +236,17 @@ pub struct Merged {
     /// Paths of the keys carried over from the old file (`error_info` of a row is
     /// `results[<unit>].error_info`).
     pub carried: Vec<String>,
-    /// Paths of keys the old file had but whose value was cut short there: not carried.
+    /// Paths of keys whose value, an object or array, was cut short in the old file: carried
+    /// as far as it was readable (its complete members or elements).
+    pub carried_partly: Vec<String>,
+    /// Paths of keys the old file had but whose scalar value was cut short there: nothing of it
+    /// is readable, so nothing is carried.
     pub torn: Vec<String>,
     /// Rows of the old file (by key) the rebuilt array does not have.
     pub dropped_rows: Vec<String>,
+    /// Standalone rows (dynamic-test results) the rebuild had no data for, carried back from
+    /// the old file as far as they were readable.
+    pub carried_rows: Vec<String>,
 }
 
 impl Merged {
@@ -247,10 +259,22 @@ impl Merged {
                 brief(&self.carried)
             ));
         }
+        if !self.carried_partly.is_empty() {
+            notes.push(format!(
+                "cut short in the old {file}, carried as far as they were readable (their complete members): {}",
+                brief(&self.carried_partly)
+            ));
+        }
         if !self.torn.is_empty() {
             notes.push(format!(
-                "cut short in the old {file}, so not carried (their values were not readable whole): {}",
+                "cut short in the old {file} inside their value, so nothing of them could be carried: {}",
                 brief(&self.torn)
+            ));
+        }
+        if !self.carried_rows.is_empty() {
+            notes.push(format!(
+                "results the rebuild has no checkpoint for, carried back from the old {file} as far as they were readable (the next `openant dynamic-test` redoes them): {}",
+                brief(&self.carried_rows)
             ));
         }
         if !self.dropped_rows.is_empty() {
@@ -273,16 +297,18 @@ fn brief(items: &[String]) -> String {
 }
 
 /// The key that identifies a row of the array at `path` (`""` = top level), if rows there are
-/// keyed: `results[]` and `confirmed_findings[]` by `unit_id` (else `route_key`), `findings[]`
-/// by `id`.
+/// keyed: `results[]` and `confirmed_findings[]` by `unit_id` (else `route_key`; the rows of
+/// `dynamic_test_results.json` by `finding_id`), `findings[]` and a dataset's `units[]` by `id`.
 pub fn row_key(path: &str, row: &Node) -> Option<String> {
     let field = |k: &str| match row.member(k) {
         Some(Node::Complete(PyValue::Str(s))) if !s.is_empty() => Some(s),
         _ => None,
     };
     match path {
-        "results" | "confirmed_findings" => field("unit_id").or_else(|| field("route_key")),
-        "findings" => field("id"),
+        "results" | "confirmed_findings" => {
+            field("unit_id").or_else(|| field("route_key")).or_else(|| field("finding_id"))
+        }
+        "findings" | "units" => field("id"),
         _ => None,
     }
 }
@@ -330,10 +356,44 @@ fn merge_object(old: &Node, new: &mut PyValue, path: &str, merged: &mut Merged) 
                     merged.carried.push(here);
                     anchor = Some(key);
                 }
-                _ => merged.torn.push(here),
+                Node::Torn => merged.torn.push(here),
+                // A container the cut went through: its complete members (elements) are what
+                // the old file still holds of it, and they are carried, named as cut short.
+                partial => {
+                    if let Some(value) = readable_value(&partial) {
+                        let at = anchor.as_ref().and_then(|a| map.get_index_of(a)).map_or(0, |i| i + 1);
+                        insert_at(map, at, key.clone(), value);
+                        merged.carried_partly.push(here);
+                        anchor = Some(key);
+                    }
+                }
             },
         }
     }
+}
+
+/// What a node of a torn file still holds: a complete value whole, a container cut short as its
+/// readable members or elements (recursively), a scalar cut short as nothing.
+fn readable_value(node: &Node) -> Option<PyValue> {
+    match node {
+        Node::Complete(value) => Some(value.clone()),
+        Node::PartialObject(members) => {
+            let mut object = PyObject::new();
+            for (key, member) in members {
+                if let Some(value) = readable_value(member) {
+                    object.insert(key.clone(), value);
+                }
+            }
+            Some(PyValue::Object(object))
+        }
+        Node::PartialArray(elements) => Some(PyValue::Array(elements.iter().filter_map(readable_value).collect())),
+        Node::Torn => None,
+    }
+}
+
+/// A row of `dynamic_test_results.json`: keyed by `finding_id`, with no unit id.
+fn is_standalone_row(row: &Node) -> bool {
+    row.member("finding_id").is_some() && row.member("unit_id").is_none() && row.member("route_key").is_none()
 }
 
 fn insert_at(map: &mut PyObject, at: usize, key: String, value: PyValue) {
@@ -345,7 +405,7 @@ fn insert_at(map: &mut PyObject, at: usize, key: String, value: PyValue) {
 
 fn merge_rows(old: &Node, new: &mut PyValue, path: &str, merged: &mut Merged) {
     let PyValue::Array(rows) = new else { return };
-    let keyed = matches!(path, "results" | "confirmed_findings" | "findings");
+    let keyed = matches!(path, "results" | "confirmed_findings" | "findings" | "units");
     if !keyed {
         return;
     }
@@ -361,10 +421,32 @@ fn merge_rows(old: &Node, new: &mut PyValue, path: &str, merged: &mut Merged) {
         }
     }
     let mut named: Vec<String> = Vec::new();
+    // Where the next carried-back row goes: after the rebuilt row the previous old row matched.
+    let mut after: Option<usize> = None;
+    let mut inserted = 0usize;
     for (k, old_row) in &by_key {
-        let positions: Vec<usize> =
-            new_keys.iter().enumerate().filter(|(_, nk)| nk.as_deref() == Some(k.as_str())).map(|(i, _)| i).collect();
+        let positions: Vec<usize> = new_keys
+            .iter()
+            .enumerate()
+            .filter(|(_, nk)| nk.as_deref() == Some(k.as_str()))
+            .map(|(i, _)| i + inserted)
+            .collect();
         if positions.is_empty() {
+            // A dynamic-test result (keyed by `finding_id`) stands alone: nothing is counted
+            // from it, so a result the rebuild has no data for (no checkpoint, and the old row
+            // cut short or not carried by the builder) comes back as far as it is readable.
+            // Unit rows feed the metrics, which the builder computed from its own rows: those
+            // are named instead (the next OpenAnt run redoes the unit).
+            if is_standalone_row(old_row) {
+                if let Some(value) = readable_value(old_row) {
+                    let at = after.map_or(0, |i| i + 1);
+                    rows.insert(at, value);
+                    inserted += 1;
+                    after = Some(at);
+                    merged.carried_rows.push(format!("{path}[{k}]"));
+                }
+                continue;
+            }
             // Only the top-level unit lists are named; confirmed_findings follows results.
             if path != "confirmed_findings" && !named.contains(k) {
                 merged.dropped_rows.push(format!("{path}[{k}]"));
@@ -372,9 +454,10 @@ fn merge_rows(old: &Node, new: &mut PyValue, path: &str, merged: &mut Merged) {
             }
             continue;
         }
-        for i in positions {
+        for &i in &positions {
             merge_object(old_row, &mut rows[i], &format!("{path}[{k}]"), merged);
         }
+        after = positions.last().copied();
     }
 }
 
@@ -434,8 +517,9 @@ mod tests {
         let old = salvage_tree(&text.as_bytes()[..cut]).unwrap();
         let mut new = p(r#"{"dataset": "d", "results": []}"#);
         let m = merge_lossless(&old, &mut new);
-        assert_eq!(m.torn, ["extra"]);
-        assert!(new.get("extra").is_none());
+        assert_eq!(m.carried_partly, ["extra"]);
+        // The cut left no element of `k` whole.
+        assert_eq!(new.get("extra"), Some(&p(r#"{"k": []}"#)));
         // Cut inside b's row: a's note is carried, b's row is partial but keyed.
         let cut = text.find("\"m\"").unwrap() + 2;
         let old = salvage_tree(&text.as_bytes()[..cut]).unwrap();
@@ -443,6 +527,34 @@ mod tests {
         let m = merge_lossless(&old, &mut new);
         assert_eq!(m.carried, ["extra", "results[a].note"]);
         assert_eq!(m.torn, ["results[b].note"]);
+    }
+
+    #[test]
+    fn a_dynamic_result_without_data_comes_back_as_far_as_it_was_readable() {
+        let doc = p(
+            r#"{"total_findings": 3, "results": [{"finding_id": "VULN-001", "status": "CONFIRMED"}, {"finding_id": "VULN-002", "status": "ERROR", "details": "d", "test_code": "x = 1"}, {"finding_id": "VULN-003", "status": "BLOCKED"}]}"#,
+        );
+        let text = to_python_string(&doc, true).unwrap();
+        let cut = text.find("\"test_code\"").unwrap() + 15;
+        let old = salvage_tree(&text.as_bytes()[..cut]).unwrap();
+        // The rebuild has data for VULN-001 only (and VULN-003, which the cut hid).
+        let mut new = p(
+            r#"{"total_findings": 3, "results": [{"finding_id": "VULN-001", "status": "CONFIRMED"}, {"finding_id": "VULN-003", "status": "BLOCKED"}]}"#,
+        );
+        let m = merge_lossless(&old, &mut new);
+        assert_eq!(m.carried_rows, ["results[VULN-002]"]);
+        let ids: Vec<&str> = new
+            .get("results")
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.get("finding_id").unwrap().as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["VULN-001", "VULN-002", "VULN-003"]);
+        let carried = &new.get("results").unwrap().as_array().unwrap()[1];
+        assert_eq!(keys(carried), ["finding_id", "status", "details"]);
+        assert!(m.dropped_rows.is_empty());
     }
 
     #[test]

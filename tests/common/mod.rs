@@ -30,6 +30,7 @@ impl Tree {
     pub fn copy(sub: &str, age: Duration) -> Tree {
         let dir = tempfile::tempdir().expect("tempdir");
         copy_dir(&testdata(sub), &dir.path().join(sub));
+        apply_modes(dir.path(), sub);
         set_age(dir.path(), age);
         Tree { dir }
     }
@@ -40,6 +41,26 @@ impl Tree {
 
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
+    }
+}
+
+/// Git keeps no modes, so the generator lists in `expected/modes.json` the files it wrote with a
+/// mode other than the checkout's (today's OpenAnt writes every JSON file 0600); a copy of
+/// `sub` gets them back.
+pub fn apply_modes(root: &Path, sub: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let listed = testdata("expected/modes.json");
+    let modes: std::collections::BTreeMap<String, String> =
+        serde_json::from_slice(&std::fs::read(&listed).expect("expected/modes.json")).expect("modes.json");
+    let prefix = format!("{}/", sub.trim_end_matches('/'));
+    for (rel, mode) in modes {
+        if !(rel.starts_with(&prefix) || rel == sub) {
+            continue;
+        }
+        let path = root.join(&rel);
+        let mode = u32::from_str_radix(&mode, 8).expect("octal mode");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+            .unwrap_or_else(|e| panic!("setting the mode of {}: {e}", path.display()));
     }
 }
 
