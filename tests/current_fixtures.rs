@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{check_json, code, findings, scanaudit, Tree};
+use common::{actions, check_json, code, findings, named_fields, scanaudit, unfixable, verb_json, Tree};
 use serde_json::Value;
 
 const OLD: Duration = Duration::from_secs(3 * 86_400);
@@ -76,38 +76,6 @@ fn damage(path: &Path, how: Damage) {
             std::fs::write(path, torn).unwrap();
         }
     }
-}
-
-fn verb_json(verb: &str, args: &[&str]) -> (i32, Value) {
-    let output = scanaudit().arg(verb).args(args).args(["--format", "json"]).output().unwrap();
-    let doc = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{verb}: not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    (code(&output), doc)
-}
-
-fn actions(doc: &Value) -> Vec<&Value> {
-    doc["scan_dirs"].as_array().unwrap().iter().flat_map(|d| d["actions"].as_array().unwrap()).collect()
-}
-
-fn unfixable(doc: &Value) -> Vec<&Value> {
-    doc["scan_dirs"].as_array().unwrap().iter().flat_map(|d| d["unfixable"].as_array().unwrap()).collect()
-}
-
-/// Top-level fields the notes of a rebuild name ("timestamp: ..."): the only ones allowed to
-/// differ from the reference.
-fn named_fields(action: &Value) -> Vec<String> {
-    action["notes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|n| n.as_str()?.split(':').next().map(str::to_string))
-        .filter(|f| !f.contains(' ') && !f.contains('[') && !f.contains('.'))
-        .collect()
 }
 
 fn mode(path: &Path) -> u32 {

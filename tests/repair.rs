@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{code, scanaudit, Tree};
+use common::{actions, code, named_fields, scanaudit, Tree};
 use serde_json::Value;
 
 const OLD: Duration = Duration::from_secs(3 * 86_400);
@@ -74,21 +74,6 @@ fn repair_json(args: &[&str]) -> (i32, Value) {
         )
     });
     (code(&output), doc)
-}
-
-fn actions(doc: &Value) -> Vec<&Value> {
-    doc["scan_dirs"].as_array().unwrap().iter().flat_map(|d| d["actions"].as_array().unwrap()).collect()
-}
-
-/// Top-level fields the notes of the rebuild name: the only ones allowed to differ.
-fn named_fields(action: &Value) -> Vec<String> {
-    action["notes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|n| n.as_str()?.split(':').next().map(str::to_string))
-        .filter(|f| !f.contains(' ') && !f.contains('[') && !f.contains('.'))
-        .collect()
 }
 
 fn strip_evidence(doc: &mut Value) {

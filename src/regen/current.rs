@@ -569,14 +569,7 @@ pub fn rebuild_verified_current(
         candidates.iter().map(|&c| &all_results[c]).filter(|r| is_candidate(r)).cloned().collect();
 
     let copied = |k: &str| experiment.get(k).cloned().unwrap_or_else(|| PyValue::from(""));
-    if let (Some(old), Some(ts)) = (salvaged.and_then(|s| s.fields.get("timestamp")), experiment.get("timestamp")) {
-        if old != ts {
-            inexact.push(Inexact::new(
-                "timestamp",
-                "copied from results.json as OpenAnt does; the old results_verified.json had another one",
-            ));
-        }
-    }
+    super::verified::note_copied_timestamp(experiment, salvaged, &mut inexact);
     let mut doc = PyObject::new();
     doc.insert("dataset".to_owned(), copied("dataset"));
     doc.insert("model".to_owned(), copied("model"));

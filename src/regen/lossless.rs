@@ -25,6 +25,7 @@
 //! object's complete members, an array's complete elements: [`Merged::carried_partly`]), and a
 //! scalar cut short, of which nothing is readable, is named ([`Merged::torn`]).
 
+use super::salvage::{skip_ws, string_end, value_end};
 use crate::pyjson::{parse, PyObject, PyValue};
 
 /// A node of an old file's readable prefix.
@@ -172,61 +173,6 @@ fn read_elements(b: &[u8], pos: usize, depth: usize) -> Vec<Node> {
             return out;
         }
         i = skip_ws(b, i + 1);
-    }
-}
-
-fn skip_ws(b: &[u8], mut pos: usize) -> usize {
-    while matches!(b.get(pos), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-        pos += 1;
-    }
-    pos
-}
-
-fn string_end(b: &[u8], start: usize) -> Option<usize> {
-    let mut pos = start + 1;
-    loop {
-        match *b.get(pos)? {
-            b'\\' => pos += 2,
-            b'"' => return Some(pos + 1),
-            _ => pos += 1,
-        }
-    }
-}
-
-/// The end of the value at `start` if the input holds all of it (not a validator: the slice
-/// is parsed afterwards). A scalar needs a delimiter after it, so a number cut at the end is
-/// never complete.
-fn value_end(b: &[u8], start: usize) -> Option<usize> {
-    match *b.get(start)? {
-        b'"' => string_end(b, start),
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            let mut pos = start;
-            loop {
-                match *b.get(pos)? {
-                    b'"' => {
-                        pos = string_end(b, pos)?;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth = depth.checked_sub(1)?;
-                        if depth == 0 {
-                            return Some(pos + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                pos += 1;
-            }
-        }
-        _ => {
-            let mut pos = start;
-            while !matches!(b.get(pos)?, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
-                pos += 1;
-            }
-            (pos > start).then_some(pos)
-        }
     }
 }
 

@@ -142,7 +142,7 @@ fn salvage_array(bytes: &[u8], start: usize, items: &mut Vec<PyValue>) -> Option
     }
 }
 
-fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
+pub(crate) fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
     while matches!(bytes.get(pos), Some(b' ' | b'\t' | b'\n' | b'\r')) {
         pos += 1;
     }
@@ -154,7 +154,7 @@ fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
 /// them (counting depth, ignoring brackets inside strings), scalars to the next delimiter.
 /// `None` when the input ends first, so a torn scalar such as `12` at EOF (maybe `123`) is
 /// never taken as complete. The piece still has to pass [`parse`].
-fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
+pub(crate) fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
     match *bytes.get(start)? {
         b'"' => string_end(bytes, start),
         b'{' | b'[' => {
@@ -189,7 +189,7 @@ fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
 }
 
 /// The end (exclusive) of the string whose opening quote is at `start`.
-fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+pub(crate) fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
     let mut pos = start + 1;
     loop {
         match *bytes.get(pos)? {

@@ -171,14 +171,7 @@ pub fn rebuild_verified(
         .collect();
 
     let copied = |k: &str| experiment.get(k).cloned().unwrap_or_else(|| PyValue::from(""));
-    if let (Some(old), Some(ts)) = (salvaged.and_then(|s| s.fields.get("timestamp")), experiment.get("timestamp")) {
-        if old != ts {
-            inexact.push(Inexact::new(
-                "timestamp",
-                "copied from results.json as OpenAnt does; the old results_verified.json had another one",
-            ));
-        }
-    }
+    note_copied_timestamp(experiment, salvaged, &mut inexact);
     let mut metrics = PyObject::new();
     metrics.insert("total".to_owned(), PyValue::from(merged.len()));
     metrics.extend(count_verdicts(&merged, false));
@@ -318,6 +311,23 @@ pub(crate) fn note_crosscheck_groups(all_results: &[PyValue], candidates: &[usiz
     if any {
         for k in ["metrics", "confirmed_findings"] {
             inexact.push(Inexact::new(k, "follow the findings the verify cross-check may have changed"));
+        }
+    }
+}
+
+/// `results_verified.json` copies `timestamp` from `results.json` (every era); when the old
+/// file had another one, the plan says so.
+pub(crate) fn note_copied_timestamp(
+    experiment: &PyObject,
+    salvaged: Option<&SalvagedFields>,
+    inexact: &mut Vec<Inexact>,
+) {
+    if let (Some(old), Some(ts)) = (salvaged.and_then(|s| s.fields.get("timestamp")), experiment.get("timestamp")) {
+        if old != ts {
+            inexact.push(Inexact::new(
+                "timestamp",
+                "copied from results.json as OpenAnt does; the old results_verified.json had another one",
+            ));
         }
     }
 }

@@ -148,3 +148,38 @@ pub fn filters(root: &Path) -> Vec<(String, String)> {
         (r#""version": "[^"]+""#.into(), r#""version": "[VERSION]""#.into()),
     ]
 }
+
+/// Runs `scanaudit VERB ARGS... --format json` and returns the exit code and the document.
+pub fn verb_json(verb: &str, args: &[&str]) -> (i32, Value) {
+    let output = scanaudit().arg(verb).args(args).args(["--format", "json"]).output().expect("run");
+    let doc = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{verb}: not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (code(&output), doc)
+}
+
+/// The actions of a repair or migrate document, over all scan dirs.
+pub fn actions(doc: &Value) -> Vec<&Value> {
+    doc["scan_dirs"].as_array().expect("scan_dirs").iter().flat_map(|d| d["actions"].as_array().unwrap()).collect()
+}
+
+/// What a repair or migrate document says cannot be done, over all scan dirs.
+pub fn unfixable(doc: &Value) -> Vec<&Value> {
+    doc["scan_dirs"].as_array().expect("scan_dirs").iter().flat_map(|d| d["unfixable"].as_array().unwrap()).collect()
+}
+
+/// Top-level fields a rebuild's notes name ("timestamp: ..."): the only ones allowed to differ
+/// from the reference.
+pub fn named_fields(action: &Value) -> Vec<String> {
+    action["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter_map(|n| n.as_str()?.split(':').next().map(str::to_string))
+        .filter(|f| !f.contains(' ') && !f.contains('[') && !f.contains('.'))
+        .collect()
+}
