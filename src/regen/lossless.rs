@@ -59,24 +59,62 @@ impl Node {
             _ => None,
         }
     }
+}
 
-    fn is_object(&self) -> bool {
-        matches!(self, Node::Complete(PyValue::Object(_)) | Node::PartialObject(_))
+/// A borrowed view of a node or of a value inside a complete one: the merge walks the old
+/// document without copying it (a results file of 100 MB would otherwise be cloned once per
+/// level it is walked through).
+#[derive(Clone, Copy)]
+enum NodeRef<'a> {
+    Value(&'a PyValue),
+    Node(&'a Node),
+}
+
+impl<'a> NodeRef<'a> {
+    fn of(node: &'a Node) -> NodeRef<'a> {
+        match node {
+            Node::Complete(value) => NodeRef::Value(value),
+            node => NodeRef::Node(node),
+        }
     }
 
-    /// The members of an object node, in order (a later duplicate key keeps the first place and
-    /// takes the last value, as a Python dict).
-    fn members(&self) -> Vec<(String, Node)> {
+    fn is_object(self) -> bool {
+        matches!(self, NodeRef::Value(PyValue::Object(_)) | NodeRef::Node(Node::PartialObject(_)))
+    }
+
+    fn is_array(self) -> bool {
+        matches!(self, NodeRef::Value(PyValue::Array(_)) | NodeRef::Node(Node::PartialArray(_)))
+    }
+
+    /// The value, when it was read whole.
+    fn complete(self) -> Option<&'a PyValue> {
         match self {
-            Node::Complete(PyValue::Object(o)) => {
-                o.iter().map(|(k, v)| (k.clone(), Node::Complete(v.clone()))).collect()
+            NodeRef::Value(value) => Some(value),
+            NodeRef::Node(_) => None,
+        }
+    }
+
+    fn member(self, key: &str) -> Option<NodeRef<'a>> {
+        match self {
+            NodeRef::Value(PyValue::Object(o)) => o.get(key).map(NodeRef::Value),
+            NodeRef::Node(Node::PartialObject(members)) => {
+                members.iter().rev().find(|(k, _)| k == key).map(|(_, n)| NodeRef::of(n))
             }
-            Node::PartialObject(members) => {
-                let mut out: Vec<(String, Node)> = Vec::new();
+            _ => None,
+        }
+    }
+
+    /// The members, in order (a later duplicate key keeps the first place and takes the last
+    /// value, as a Python dict).
+    fn members(self) -> Vec<(&'a str, NodeRef<'a>)> {
+        match self {
+            NodeRef::Value(PyValue::Object(o)) => o.iter().map(|(k, v)| (k.as_str(), NodeRef::Value(v))).collect(),
+            NodeRef::Node(Node::PartialObject(members)) => {
+                let mut out: Vec<(&'a str, NodeRef<'a>)> = Vec::new();
                 for (k, n) in members {
-                    match out.iter_mut().find(|(ok, _)| ok == k) {
-                        Some(slot) => slot.1 = n.clone(),
-                        None => out.push((k.clone(), n.clone())),
+                    match out.iter_mut().find(|(ok, _)| *ok == k.as_str()) {
+                        Some(slot) => slot.1 = NodeRef::of(n),
+                        None => out.push((k.as_str(), NodeRef::of(n))),
                     }
                 }
                 out
@@ -85,12 +123,28 @@ impl Node {
         }
     }
 
-    fn elements(&self) -> Vec<Node> {
+    fn elements(self) -> Vec<NodeRef<'a>> {
         match self {
-            Node::Complete(PyValue::Array(a)) => a.iter().cloned().map(Node::Complete).collect(),
-            Node::PartialArray(items) => items.clone(),
+            NodeRef::Value(PyValue::Array(a)) => a.iter().map(NodeRef::Value).collect(),
+            NodeRef::Node(Node::PartialArray(items)) => items.iter().map(NodeRef::of).collect(),
             _ => Vec::new(),
         }
+    }
+
+    /// What it still holds (see [`readable_value`]).
+    fn readable(self) -> Option<PyValue> {
+        match self {
+            NodeRef::Value(value) => Some(value.clone()),
+            NodeRef::Node(node) => readable_value(node),
+        }
+    }
+
+    fn row_key(self, path: &str) -> Option<String> {
+        let field = |k: &str| match self.member(k).and_then(NodeRef::complete) {
+            Some(PyValue::Str(s)) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        };
+        row_key_by(path, field)
     }
 }
 
@@ -110,6 +164,48 @@ pub fn salvage_tree(bytes: &[u8]) -> Option<Node> {
         return None;
     }
     Some(read_value(bytes, start, 0).0)
+}
+
+/// The top-level keys of a document (or of its readable prefix) and its `metrics` member, read
+/// without building the rest: era markers need only these, and the files they are read from
+/// (results files of many MB) are read whole elsewhere. Values are skipped by their extent,
+/// never parsed, except `metrics`.
+pub fn outline(bytes: &[u8]) -> Option<(Vec<String>, Option<Node>)> {
+    let start = skip_ws(bytes, 0);
+    if bytes.get(start) != Some(&b'{') {
+        return None;
+    }
+    let mut keys = Vec::new();
+    let mut metrics = None;
+    let mut i = start + 1;
+    loop {
+        i = skip_ws(bytes, i);
+        if bytes.get(i) != Some(&b'"') {
+            break;
+        }
+        let Some(key_end) = string_end(bytes, i) else { break };
+        let Ok(PyValue::Str(key)) = parse(&bytes[i..key_end]) else { break };
+        i = skip_ws(bytes, key_end);
+        if bytes.get(i) != Some(&b':') {
+            break;
+        }
+        i = skip_ws(bytes, i + 1);
+        if bytes.get(i).is_none() {
+            break;
+        }
+        let end = value_end(bytes, i);
+        if key == "metrics" {
+            metrics = Some(read_value(bytes, i, 0).0);
+        }
+        keys.push(key);
+        let Some(end) = end else { break };
+        i = skip_ws(bytes, end);
+        if bytes.get(i) != Some(&b',') {
+            break;
+        }
+        i += 1;
+    }
+    Some((keys, metrics))
 }
 
 /// Reads the value at `pos`: `(node, end)` where `end` is `Some(offset after it)` only when the
@@ -196,6 +292,11 @@ pub struct Merged {
 }
 
 impl Merged {
+    /// Whether the merge changed the rebuilt document at all.
+    pub fn changed(&self) -> bool {
+        !(self.carried.is_empty() && self.carried_partly.is_empty() && self.carried_rows.is_empty())
+    }
+
     /// One line per kind, for the plan's notes.
     pub fn notes(&self, file: &str) -> Vec<String> {
         let mut notes = Vec::new();
@@ -250,6 +351,17 @@ pub fn row_key(path: &str, row: &Node) -> Option<String> {
         Some(Node::Complete(PyValue::Str(s))) if !s.is_empty() => Some(s),
         _ => None,
     };
+    row_key_by(path, field)
+}
+
+/// [`row_key`] of a rebuilt row, read in place.
+fn row_key_of_value<'v>(path: &str, row: &'v PyValue) -> Option<&'v str> {
+    let field = |k: &str| row.get(k).and_then(PyValue::as_str).filter(|s| !s.is_empty());
+    row_key_by(path, field)
+}
+
+/// Which field keys the rows at `path` (one rule for old and rebuilt rows).
+fn row_key_by<T>(path: &str, field: impl Fn(&str) -> Option<T>) -> Option<T> {
     match path {
         "results" | "confirmed_findings" => {
             field("unit_id").or_else(|| field("route_key")).or_else(|| field("finding_id"))
@@ -263,7 +375,7 @@ pub fn row_key(path: &str, row: &Node) -> Option<String> {
 /// module docs). `new` is the rebuilt document.
 pub fn merge_lossless(old: &Node, new: &mut PyValue) -> Merged {
     let mut merged = Merged::default();
-    merge_object(old, new, "", &mut merged);
+    merge_object(NodeRef::of(old), new, "", &mut merged);
     merged
 }
 
@@ -275,45 +387,42 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-fn merge_object(old: &Node, new: &mut PyValue, path: &str, merged: &mut Merged) {
+fn merge_object(old: NodeRef<'_>, new: &mut PyValue, path: &str, merged: &mut Merged) {
     let PyValue::Object(map) = new else { return };
     if !old.is_object() {
         return;
     }
     // The last old key that `new` has, so far: a carried key goes right after it.
-    let mut anchor: Option<String> = None;
+    let mut anchor: Option<&str> = None;
     for (key, node) in old.members() {
-        let here = join(path, &key);
-        match map.get_mut(&key) {
+        let here = join(path, key);
+        match map.get_mut(key) {
             Some(value) => {
-                match (&node, &*value) {
-                    (n, PyValue::Object(_)) if n.is_object() => merge_object(&node, value, &here, merged),
-                    (Node::Complete(PyValue::Array(_)) | Node::PartialArray(_), PyValue::Array(_)) => {
-                        merge_rows(&node, value, &here, merged)
-                    }
+                match &*value {
+                    PyValue::Object(_) if node.is_object() => merge_object(node, value, &here, merged),
+                    PyValue::Array(_) if node.is_array() => merge_rows(node, value, &here, merged),
                     _ => {}
                 }
                 anchor = Some(key);
             }
-            None => match node {
-                Node::Complete(value) => {
-                    let at = anchor.as_ref().and_then(|a| map.get_index_of(a)).map_or(0, |i| i + 1);
-                    insert_at(map, at, key.clone(), value);
-                    merged.carried.push(here);
+            None => {
+                let (value, carried) = match node {
+                    NodeRef::Value(value) => (Some(value.clone()), &mut merged.carried),
+                    NodeRef::Node(Node::Torn) => {
+                        merged.torn.push(here);
+                        continue;
+                    }
+                    // A container the cut went through: its complete members (elements) are
+                    // what the old file still holds of it, carried and named as cut short.
+                    partial => (partial.readable(), &mut merged.carried_partly),
+                };
+                if let Some(value) = value {
+                    let at = anchor.and_then(|a| map.get_index_of(a)).map_or(0, |i| i + 1);
+                    insert_at(map, at, key.to_owned(), value);
+                    carried.push(here);
                     anchor = Some(key);
                 }
-                Node::Torn => merged.torn.push(here),
-                // A container the cut went through: its complete members (elements) are what
-                // the old file still holds of it, and they are carried, named as cut short.
-                partial => {
-                    if let Some(value) = readable_value(&partial) {
-                        let at = anchor.as_ref().and_then(|a| map.get_index_of(a)).map_or(0, |i| i + 1);
-                        insert_at(map, at, key.clone(), value);
-                        merged.carried_partly.push(here);
-                        anchor = Some(key);
-                    }
-                }
-            },
+            }
         }
     }
 }
@@ -338,7 +447,7 @@ fn readable_value(node: &Node) -> Option<PyValue> {
 }
 
 /// A row of `dynamic_test_results.json`: keyed by `finding_id`, with no unit id.
-fn is_standalone_row(row: &Node) -> bool {
+fn is_standalone_row(row: NodeRef<'_>) -> bool {
     row.member("finding_id").is_some() && row.member("unit_id").is_none() && row.member("route_key").is_none()
 }
 
@@ -349,20 +458,25 @@ fn insert_at(map: &mut PyObject, at: usize, key: String, value: PyValue) {
     }
 }
 
-fn merge_rows(old: &Node, new: &mut PyValue, path: &str, merged: &mut Merged) {
+fn merge_rows(old: NodeRef<'_>, new: &mut PyValue, path: &str, merged: &mut Merged) {
     let PyValue::Array(rows) = new else { return };
     let keyed = matches!(path, "results" | "confirmed_findings" | "findings" | "units");
     if !keyed {
         return;
     }
     let old_rows = old.elements();
-    // Rebuilt rows by key.
-    let new_keys: Vec<Option<String>> = rows.iter().map(|r| row_key(path, &Node::Complete(r.clone()))).collect();
+    // Rebuilt rows by key: their positions, in order (a map, since scans have many thousands).
+    let mut new_positions: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
+    for (i, row) in rows.iter().enumerate() {
+        if let Some(k) = row_key_of_value(path, row) {
+            new_positions.entry(k.to_owned()).or_default().push(i);
+        }
+    }
     // Every old row of a key is merged in, in file order: a key met twice (two rows of one
     // unit) loses neither row's keys.
-    let mut by_key: Vec<(String, Node)> = Vec::new();
+    let mut by_key: Vec<(String, NodeRef<'_>)> = Vec::new();
     for row in old_rows {
-        if let Some(k) = row_key(path, &row) {
+        if let Some(k) = row.row_key(path) {
             by_key.push((k, row));
         }
     }
@@ -371,20 +485,16 @@ fn merge_rows(old: &Node, new: &mut PyValue, path: &str, merged: &mut Merged) {
     let mut after: Option<usize> = None;
     let mut inserted = 0usize;
     for (k, old_row) in &by_key {
-        let positions: Vec<usize> = new_keys
-            .iter()
-            .enumerate()
-            .filter(|(_, nk)| nk.as_deref() == Some(k.as_str()))
-            .map(|(i, _)| i + inserted)
-            .collect();
+        let positions: Vec<usize> =
+            new_positions.get(k.as_str()).map(|p| p.iter().map(|i| i + inserted).collect()).unwrap_or_default();
         if positions.is_empty() {
             // A dynamic-test result (keyed by `finding_id`) stands alone: nothing is counted
             // from it, so a result the rebuild has no data for (no checkpoint, and the old row
             // cut short or not carried by the builder) comes back as far as it is readable.
             // Unit rows feed the metrics, which the builder computed from its own rows: those
             // are named instead (the next OpenAnt run redoes the unit).
-            if is_standalone_row(old_row) {
-                if let Some(value) = readable_value(old_row) {
+            if is_standalone_row(*old_row) {
+                if let Some(value) = old_row.readable() {
                     let at = after.map_or(0, |i| i + 1);
                     rows.insert(at, value);
                     inserted += 1;
@@ -401,7 +511,7 @@ fn merge_rows(old: &Node, new: &mut PyValue, path: &str, merged: &mut Merged) {
             continue;
         }
         for &i in &positions {
-            merge_object(old_row, &mut rows[i], &format!("{path}[{k}]"), merged);
+            merge_object(*old_row, &mut rows[i], &format!("{path}[{k}]"), merged);
         }
         after = positions.last().copied();
     }
@@ -504,6 +614,20 @@ mod tests {
     }
 
     #[test]
+    fn an_outline_reads_top_level_keys_and_metrics_only() {
+        let text = r#"{"dataset": "d", "metrics": {"total": 2, "needs_review": 0}, "results": [{"unit_id": "a"}, {"unit_id": "b"}], "tail": 1}"#;
+        let (keys, metrics) = outline(text.as_bytes()).unwrap();
+        assert_eq!(keys, ["dataset", "metrics", "results", "tail"]);
+        assert_eq!(metrics.unwrap().keys(), ["total", "needs_review"]);
+        // Cut inside results: the keys up to it.
+        let cut = text.find("\"b\"").unwrap();
+        let (keys, metrics) = outline(&text.as_bytes()[..cut]).unwrap();
+        assert_eq!(keys, ["dataset", "metrics", "results"]);
+        assert!(matches!(metrics, Some(Node::Complete(_))));
+        assert_eq!(outline(b"[1, 2]"), None);
+    }
+
+    #[test]
     fn garbage_salvages_nothing() {
         for bad in [&b""[..], b"[1]", b"\x00\x00", b"nope", b"\xff{"] {
             assert!(salvage_tree(bad).is_none(), "{bad:?}");
@@ -513,25 +637,25 @@ mod tests {
 
     /// Every complete key path of `old` (objects recursively; keyed rows by key: some row of
     /// the same key holds it) is in `new`.
-    fn superset(old: &Node, new: &PyValue, path: &str) -> Result<(), String> {
+    fn superset(old: NodeRef<'_>, new: &PyValue, path: &str) -> Result<(), String> {
         for (key, node) in old.members() {
-            let here = join(path, &key);
-            let Some(value) = new.get(&key) else {
-                if matches!(node, Node::Complete(_)) {
+            let here = join(path, key);
+            let Some(value) = new.get(key) else {
+                if node.complete().is_some() {
                     return Err(format!("{here} lost"));
                 }
                 continue;
             };
-            match (&node, value) {
-                (n, PyValue::Object(_)) if n.is_object() => superset(&node, value, &here)?,
-                (Node::Complete(PyValue::Array(_)) | Node::PartialArray(_), PyValue::Array(rows)) => {
+            match value {
+                PyValue::Object(_) if node.is_object() => superset(node, value, &here)?,
+                PyValue::Array(rows) if node.is_array() => {
                     for old_row in node.elements() {
-                        let Some(k) = row_key(&here, &old_row) else { continue };
+                        let Some(k) = old_row.row_key(&here) else { continue };
                         let same: Vec<&PyValue> = rows
                             .iter()
-                            .filter(|r| row_key(&here, &Node::Complete((*r).clone())).as_deref() == Some(k.as_str()))
+                            .filter(|r| NodeRef::Value(r).row_key(&here).as_deref() == Some(k.as_str()))
                             .collect();
-                        if !same.is_empty() && !same.iter().any(|r| superset(&old_row, r, &here).is_ok()) {
+                        if !same.is_empty() && !same.iter().any(|r| superset(old_row, r, &here).is_ok()) {
                             return Err(format!("{here}[{k}] lost keys"));
                         }
                     }
@@ -543,7 +667,7 @@ mod tests {
     }
 
     fn assert_superset(old: &Node, new: &PyValue, path: &str) {
-        if let Err(e) = superset(old, new, path) {
+        if let Err(e) = superset(NodeRef::of(old), new, path) {
             panic!("{e}");
         }
     }

@@ -110,11 +110,25 @@ pub struct Rebuilder {
     missing: Vec<Unfixable>,
     /// The scan's single-file checkpoints, read when a rebuild first needs them.
     legacy: OnceCell<single_file::Found>,
+    /// The line (upstream or fork) the scan's files on disk tell, read once: telling it reads
+    /// the results files, which the disk does not change while a plan is made.
+    line: OnceCell<checkpoints::Era>,
 }
 
 impl Rebuilder {
     pub fn new(dir: &Path) -> Rebuilder {
-        Rebuilder { dir: dir.to_path_buf(), provided: HashMap::new(), missing: Vec::new(), legacy: OnceCell::new() }
+        Rebuilder {
+            dir: dir.to_path_buf(),
+            provided: HashMap::new(),
+            missing: Vec::new(),
+            legacy: OnceCell::new(),
+            line: OnceCell::new(),
+        }
+    }
+
+    /// [`checkpoints::detect_era_in_dir`], once per scan dir.
+    fn line(&self) -> checkpoints::Era {
+        *self.line.get_or_init(|| checkpoints::detect_era_in_dir(&self.dir).0)
     }
 
     pub fn provide(&mut self, kind: FileKind, bytes: Vec<u8>) {
@@ -318,11 +332,13 @@ impl Rebuilder {
             }
         };
         let input_markers = |input: FileKind| -> Vec<crate::era::Marker> {
-            let bytes = self.provided.get(&input).cloned().or_else(|| self.old_bytes(input));
-            bytes
-                .and_then(|b| lossless::salvage_tree(&b))
-                .map(|t| markers_of(input, output_name(input), &t))
-                .unwrap_or_default()
+            let outline = match self.provided.get(&input) {
+                Some(bytes) => lossless::outline(bytes),
+                None => self.old_bytes(input).and_then(|bytes| lossless::outline(&bytes)),
+            };
+            let Some((keys, metrics)) = outline else { return Vec::new() };
+            let metric_keys: Vec<&str> = metrics.as_ref().map(|m| m.keys()).unwrap_or_default();
+            crate::era::key_markers(input, output_name(input), keys.iter().map(String::as_str), metric_keys)
         };
         match kind {
             FileKind::Results => {
@@ -342,7 +358,7 @@ impl Rebuilder {
             }
             _ => {}
         }
-        let (era, _) = checkpoints::detect_era_in_dir(&self.dir);
+        let era = self.line();
         let default = match era {
             checkpoints::Era::ForkMaster => Era::Fork,
             checkpoints::Era::Fix => Era::Checkpoints,
@@ -420,7 +436,7 @@ impl Rebuilder {
 
     /// The builders of the older eras (spec/openant-layout.md §3).
     fn rebuild_era(&mut self, kind: FileKind, today: bool) -> Result<RebuiltFile, CannotRebuild> {
-        let (era, _) = checkpoints::detect_era_in_dir(&self.dir);
+        let era = self.line();
         let salvaged = self.old_bytes(kind).map(|bytes| regen::salvage_leading_fields(&bytes));
         let regen_error = |error: RegenError| CannotRebuild { reason: error.to_string(), fix: None };
         match kind {
@@ -754,10 +770,12 @@ fn make_lossless(mut file: RebuiltFile, old: &lossless::Node, name: &str) -> Res
     let lf = text.replace("\r\n", "\n");
     let mut value = pyjson::parse(lf.as_bytes())
         .map_err(|e| CannotRebuild { reason: format!("the rebuilt document does not parse back: {e}"), fix: None })?;
-    let ensure_ascii = pyjson::to_python_string(&value, true).is_ok_and(|s| s == lf);
+    // Which `ensure_ascii` the builder wrote with: `False` leaves non-ASCII text and DEL raw;
+    // without either, both settings write the same bytes, so `True` reproduces them.
+    let ensure_ascii = lf.is_ascii() && !lf.as_bytes().contains(&0x7f);
     let merged = lossless::merge_lossless(old, &mut value);
     file.notes.extend(merged.notes(name));
-    if merged.carried.is_empty() {
+    if !merged.changed() {
         return Ok(file);
     }
     let out = pyjson::to_python_string(&value, ensure_ascii)
