@@ -11,7 +11,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{actions, check_json, code, findings, named_fields, scanaudit, unfixable, verb_json, Tree};
+use common::{
+    actions, check_json, code, damage, findings, named_fields, scanaudit, unfixable, verb_json, Damage, Tree,
+};
 use serde_json::Value;
 
 const OLD: Duration = Duration::from_secs(3 * 86_400);
@@ -23,16 +25,13 @@ const POLYGLOT: &str = "healthy/projects/polyglot-shop/scans/c0ffee5a1b2/auto";
 const HARBOR: &str = "healthy/projects/harbor-sync/scans/4a7c9e1f3b5/python";
 const TODAY: [&str; 3] = [NIMBUS, POLYGLOT, HARBOR];
 
-const OUTPUTS: [&str; 4] =
-    ["results.json", "results_verified.json", "pipeline_output.json", "dynamic_test_results.json"];
-
-#[derive(Debug, Clone, Copy)]
-enum Damage {
-    Missing,
-    Empty,
-    Cut(f64),
-    ZeroTail(f64),
-}
+const OUTPUTS: [&str; 5] = [
+    "dataset_enhanced.json",
+    "results.json",
+    "results_verified.json",
+    "pipeline_output.json",
+    "dynamic_test_results.json",
+];
 
 /// The damages every output gets: gone, empty, cut near both ends, cut at two offsets drawn
 /// from `SCANAUDIT_DAMAGE_SEED` (printed on failure; a new seed each day by default, so runs
@@ -60,22 +59,6 @@ fn damages() -> (u64, Vec<Damage>) {
         Damage::ZeroTail(0.3),
     ];
     (seed, damages)
-}
-
-fn damage(path: &Path, how: Damage) {
-    let bytes = std::fs::read(path).unwrap();
-    let at = |f: f64| ((bytes.len() as f64) * f) as usize;
-    // Rewriting in place keeps the file's mode (0600), as a torn write of OpenAnt's would.
-    match how {
-        Damage::Missing => std::fs::remove_file(path).unwrap(),
-        Damage::Empty => std::fs::write(path, b"").unwrap(),
-        Damage::Cut(f) => std::fs::write(path, &bytes[..at(f)]).unwrap(),
-        Damage::ZeroTail(f) => {
-            let mut torn = bytes[..at(f)].to_vec();
-            torn.resize(bytes.len(), 0);
-            std::fs::write(path, torn).unwrap();
-        }
-    }
 }
 
 fn mode(path: &Path) -> u32 {

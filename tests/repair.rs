@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{actions, code, named_fields, scanaudit, Tree};
+use common::{actions, code, damage, named_fields, scanaudit, Damage, Tree};
 use serde_json::Value;
 
 const OLD: Duration = Duration::from_secs(3 * 86_400);
@@ -22,18 +22,6 @@ const OUTPUTS: [&str; 5] = [
     "dynamic_test_results.json",
 ];
 
-#[derive(Debug, Clone, Copy)]
-enum Damage {
-    Missing,
-    Empty,
-    /// Cut at this fraction of the file.
-    Cut(f64),
-    /// A valid prefix up to this fraction, then NUL bytes to the original length.
-    ZeroTail(f64),
-    /// Missing, with a complete temp from an interrupted atomic write beside it.
-    TempBeside,
-}
-
 const DAMAGES: [Damage; 7] = [
     Damage::Missing,
     Damage::Empty,
@@ -43,26 +31,6 @@ const DAMAGES: [Damage; 7] = [
     Damage::ZeroTail(0.4),
     Damage::TempBeside,
 ];
-
-fn damage(path: &Path, how: Damage) {
-    let bytes = std::fs::read(path).unwrap();
-    let at = |f: f64| ((bytes.len() as f64) * f) as usize;
-    match how {
-        Damage::Missing => std::fs::remove_file(path).unwrap(),
-        Damage::Empty => std::fs::write(path, b"").unwrap(),
-        Damage::Cut(f) => std::fs::write(path, &bytes[..at(f)]).unwrap(),
-        Damage::ZeroTail(f) => {
-            let mut torn = bytes[..at(f)].to_vec();
-            torn.resize(bytes.len(), 0);
-            std::fs::write(path, torn).unwrap();
-        }
-        Damage::TempBeside => {
-            let name = path.file_name().unwrap().to_string_lossy();
-            std::fs::write(path.with_file_name(format!(".tmp-{name}-k3j_a9xq.json")), &bytes).unwrap();
-            std::fs::remove_file(path).unwrap();
-        }
-    }
-}
 
 fn repair_json(args: &[&str]) -> (i32, Value) {
     let output = scanaudit().arg("repair").args(args).args(["--format", "json"]).output().unwrap();

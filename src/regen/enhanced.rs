@@ -74,7 +74,7 @@ pub fn rebuild_enhanced(inp: &EnhanceInputs<'_>) -> Result<Rebuilt, RegenError> 
         let field = format!("units[{label}].agent_context");
         if let Some(id) = uid_str.as_deref().filter(|id| completed.contains(id)) {
             let name = checkpoint_file_name(id);
-            match cps.by_name(&name) {
+            match unit_file(cps, id) {
                 Some(file) => {
                     let ac = file.data.get("agent_context").cloned().unwrap_or_else(PyValue::object);
                     if ac.get("error").is_some_and(truthy) {
@@ -262,6 +262,20 @@ fn salvaged_token_usage(salvaged: Option<&SalvagedFields>) -> Option<PyValue> {
 /// `tracker.get_totals()` after a standalone restore: the usage of the checkpoint file of every
 /// working unit (`safe_filename(id).json`, errored files included, in unit order) is injected
 /// as prior usage when the token sums are non-zero; no calls are made.
+/// The file enhance restores a unit from: `safe_filename(id).json`, or, since today's OpenAnt
+/// (#317), the name it gives a unit whose name collides on a case-insensitive filesystem,
+/// `<stem>_<sha256(id)[:16]>.json` holding that id (restored from there, by id).
+fn unit_file<'c>(cps: &'c CheckpointSet, id: &str) -> Option<&'c super::checkpoints::LoadedFile> {
+    let name = checkpoint_file_name(id);
+    cps.by_name(&name).or_else(|| {
+        cps.files.iter().find(|f| {
+            f.name != name
+                && crate::layout::safe_filename::is_checkpoint_name_for(&f.name, id)
+                && f.data.get("id").and_then(PyValue::as_str) == Some(id)
+        })
+    })
+}
+
 fn token_usage(working: &[usize], units: &[PyValue], cps: &CheckpointSet) -> PyValue {
     let mut tin = PyValue::from(0);
     let mut tout = PyValue::from(0);
@@ -272,7 +286,7 @@ fn token_usage(working: &[usize], units: &[PyValue], cps: &CheckpointSet) -> PyV
             Some(PyValue::Str(s)) => s.as_str(),
             Some(_) => continue,
         };
-        let Some(file) = cps.by_name(&checkpoint_file_name(uid)) else { continue };
+        let Some(file) = unit_file(cps, uid) else { continue };
         let usage = file.data.get("usage");
         let field = |k: &str, default: PyValue| usage.and_then(|u| get(u, k)).cloned().unwrap_or(default);
         tin = add(&tin, &field("input_tokens", PyValue::from(0))).unwrap_or(tin);

@@ -183,3 +183,37 @@ pub fn named_fields(action: &Value) -> Vec<String> {
         .filter(|f| !f.contains(' ') && !f.contains('[') && !f.contains('.'))
         .collect()
 }
+
+/// How a test damages an output, the ways real damage happens.
+#[derive(Debug, Clone, Copy)]
+pub enum Damage {
+    Missing,
+    Empty,
+    /// Cut at this fraction of the file.
+    Cut(f64),
+    /// A valid prefix up to this fraction, then NUL bytes to the original length.
+    ZeroTail(f64),
+    /// Missing, with a complete temp from an interrupted atomic write beside it.
+    TempBeside,
+}
+
+/// Damages `path` in place (rewriting keeps the file's mode, as a torn write of OpenAnt's does).
+pub fn damage(path: &Path, how: Damage) {
+    let bytes = std::fs::read(path).expect("read");
+    let at = |f: f64| ((bytes.len() as f64) * f) as usize;
+    match how {
+        Damage::Missing => std::fs::remove_file(path).expect("remove"),
+        Damage::Empty => std::fs::write(path, b"").expect("write"),
+        Damage::Cut(f) => std::fs::write(path, &bytes[..at(f)]).expect("write"),
+        Damage::ZeroTail(f) => {
+            let mut torn = bytes[..at(f)].to_vec();
+            torn.resize(bytes.len(), 0);
+            std::fs::write(path, torn).expect("write");
+        }
+        Damage::TempBeside => {
+            let name = path.file_name().expect("name").to_string_lossy();
+            std::fs::write(path.with_file_name(format!(".tmp-{name}-k3j_a9xq.json")), &bytes).expect("write");
+            std::fs::remove_file(path).expect("remove");
+        }
+    }
+}
