@@ -540,21 +540,13 @@ fn file_findings(file: &Examined, validation: &Validation) -> Vec<Finding> {
     findings
 }
 
-/// The path of a file below its scan dir, as era markers name it.
-fn rel_of(file: &Examined) -> String {
-    file.scan_dir
-        .as_deref()
-        .and_then(|dir| file.path.strip_prefix(dir).ok())
-        .unwrap_or(Path::new(&layout::file_name(&file.path)))
-        .to_string_lossy()
-        .into_owned()
-}
-
 /// A file whose content carries a marker no known OpenAnt writes (`era::content_markers`:
 /// an output key or metric, a step status, a sidecar scheme): a newer OpenAnt than scanaudit
 /// knows wrote it. Not damage (info); the rules that depend on its era skip it.
 fn unknown_era_findings(file: &Examined, captures: &Captures) -> Vec<Finding> {
-    let markers = crate::era::content_markers(file.class.kind, &rel_of(file), captures);
+    // Only what each marker is goes into the message (the finding names the file by its path),
+    // so no per-file relative path is built on this path every file takes.
+    let markers = crate::era::content_markers(file.class.kind, "", captures);
     let unknown: Vec<String> = markers.iter().filter(|m| m.unknown()).map(|m| m.what.clone()).collect();
     if unknown.is_empty() {
         return Vec::new();

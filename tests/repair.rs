@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{actions, code, damage, named_fields, scanaudit, Damage, Tree};
+use common::{actions, code, damage, named_fields, scanaudit, verb_json, Damage, Tree};
 use serde_json::Value;
 
 const OLD: Duration = Duration::from_secs(3 * 86_400);
@@ -33,15 +33,7 @@ const DAMAGES: [Damage; 7] = [
 ];
 
 fn repair_json(args: &[&str]) -> (i32, Value) {
-    let output = scanaudit().arg("repair").args(args).args(["--format", "json"]).output().unwrap();
-    let doc = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    (code(&output), doc)
+    verb_json("repair", args)
 }
 
 fn strip_evidence(doc: &mut Value) {

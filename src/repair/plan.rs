@@ -194,11 +194,6 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
         }
     }
     for bad in &state.bad_checkpoints {
-        // The identity sidecar is never a unit and never moved: without it OpenAnt reuses
-        // checkpoints whatever model made them (spec/openant-current.md §2).
-        if bad.path.file_name().is_some_and(|n| n == crate::era::FINGERPRINT_FILE) {
-            continue;
-        }
         actions.push(Action {
             action: ActionKind::Quarantine,
             target: bad.path.clone(),
