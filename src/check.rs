@@ -607,7 +607,7 @@ fn checkpoint_id_findings(file: &Examined, captures: &Captures) -> Vec<Finding> 
     let finding = |kind, message: String| {
         Finding::new(kind, &file.path, message).scan_dir(file.scan_dir.clone()).file_kind(FileKind::Checkpoint)
     };
-    let fix_repair = file.scan_dir.as_deref().map(|dir| format!("scanaudit repair {}", shell_quote(dir)));
+    let fix_repair = file.scan_dir.as_deref().map(repair_command);
     match captures.get("id") {
         None => vec![finding(
             FindingKind::CheckpointMissingId,
@@ -670,7 +670,7 @@ fn temp_finding(
     message.push_str(&format!("; {}", assessment.content));
     let fix = if assessment.salvageable() {
         message.push_str(&format!(" and {}", assessment.salvage_note()));
-        format!("scanaudit repair {}", shell_quote(fix_dir))
+        repair_command(fix_dir)
     } else {
         if let (Some(name), Some(TargetState::Healthy)) = (assessment.target.as_deref(), assessment.target_state) {
             message.push_str(&format!("; {name} is intact"));
@@ -870,10 +870,22 @@ pub fn migrate_command(scan_dir: &Path) -> String {
     format!("scanaudit migrate {}", shell_quote(scan_dir))
 }
 
+/// The command that rebuilds what is damaged or stale in a scan dir: the `fix` of every
+/// finding that is `scanaudit repair`'s to fix.
+pub fn repair_command(scan_dir: &Path) -> String {
+    format!("scanaudit repair {}", shell_quote(scan_dir))
+}
+
+/// Whether a finding's `fix` makes it `scanaudit repair`'s to fix: what repair acts on, and
+/// what no check after a repair may still report.
+pub fn is_repair_command(fix: &str) -> bool {
+    fix.starts_with("scanaudit repair ")
+}
+
 /// The next command for a damaged file (design.md "Findings").
 fn fix_for_damage(file: &Examined) -> Option<String> {
     let scan_dir = file.scan_dir.as_deref();
-    let repair = || scan_dir.map(|dir| format!("scanaudit repair {}", shell_quote(dir)));
+    let repair = || scan_dir.map(repair_command);
     let kind = file.class.kind;
     if kind.is_rebuildable() || kind == FileKind::Checkpoint {
         return repair();

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::atomic::{AtomicError, Dir};
-use crate::check::{self, shell_quote, TargetState, ATOMICWRITES_FILE};
+use crate::check::{self, TargetState, ATOMICWRITES_FILE};
 use crate::config::CleanConfig;
 use crate::layout::{self, Classified, FileKind, ScanDirIndex, TempName, TempWriter};
 use crate::report::Progress;
@@ -820,7 +820,7 @@ fn young_message(age: Duration, limit: Duration) -> String {
 
 fn repair_fix(c: &Candidate) -> String {
     let dir = c.scan_dir.as_deref().or_else(|| c.path.parent()).unwrap_or(Path::new("."));
-    format!("scanaudit repair {}", shell_quote(dir))
+    check::repair_command(dir)
 }
 
 /// `1h`, `30m`, `7days`: how humantime prints a duration.

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::check::shell_quote;
 use crate::era::{DirEra, Era};
 use crate::finding::{Finding, FindingKind, Level};
 use crate::layout::safe_filename::checkpoint_file_name;
@@ -444,7 +443,7 @@ impl<'v, 'a> Rules<'v, 'a> {
     }
 
     fn repair(&self) -> Option<String> {
-        Some(format!("scanaudit repair {}", shell_quote(self.view.dir)))
+        Some(crate::check::repair_command(self.view.dir))
     }
 
     /// Old layouts: `scanaudit migrate` upgrades them.
@@ -842,15 +841,12 @@ impl<'v, 'a> Rules<'v, 'a> {
                     }
                 }
             }
-            if !problems.is_empty() {
+            if units_without_results && problems.len() == 1 {
+                self.partial_results(c);
+            } else if !problems.is_empty() {
                 let path = self.view.dir.join(name);
                 let message = format!("{}: {}", file_kind.describe(), problems.join("; "));
-                let fix = if units_without_results && problems.len() == 1 {
-                    Some("openant analyze".to_string())
-                } else {
-                    self.repair()
-                };
-                self.push(FindingKind::MetricsMismatch, &path, file_kind, message, fix);
+                self.push(FindingKind::MetricsMismatch, &path, file_kind, message, self.repair());
             }
         }
     }
@@ -939,7 +935,9 @@ impl<'v, 'a> Rules<'v, 'a> {
                 }
             }
         }
-        if !problems.is_empty() {
+        if units_without_results && problems.len() == 1 {
+            self.partial_results(c);
+        } else if !problems.is_empty() {
             let path = self.view.dir.join(name);
             let message = format!(
                 "{}: {} (counted as {} counts)",
@@ -947,13 +945,43 @@ impl<'v, 'a> Rules<'v, 'a> {
                 problems.join("; "),
                 Era::IdentityGate.describe()
             );
-            let fix = if units_without_results && problems.len() == 1 {
-                Some("openant analyze".to_string())
-            } else {
-                self.repair()
-            };
-            self.push(FindingKind::MetricsMismatch, &path, file_kind, message, fix);
+            self.push(FindingKind::MetricsMismatch, &path, file_kind, message, self.repair());
         }
+    }
+
+    /// A results.json with fewer results than `metrics.total` and its counts otherwise right:
+    /// what an interrupted analyze writes (the fork's master, spec §2.7), and what a rebuild
+    /// writes when a unit's result survives nowhere (repair never invents one). Nothing is
+    /// wrong with the file; the run is incomplete, and only `openant analyze` fills it in.
+    fn partial_results(&mut self, c: &Captures) {
+        let len = match c.get(tag::RESULTS) {
+            Some(Captured::Array(n)) => *n,
+            _ => return,
+        };
+        let total =
+            tag::METRICS.iter().find(|(k, _)| *k == "total").and_then(|(_, t)| c.get(t)).and_then(Captured::as_f64);
+        let Some(total) = total else { return };
+        let short = total as usize - len;
+        let in_results: HashSet<&str> = c.items(tag::RESULT_UNIT_ID).filter_map(|(_, v)| v.as_str()).collect();
+        // Named only when the input's analyzed units account for exactly the shortfall (a
+        // limit or the exploitable filter also leave units out).
+        let named = self
+            .analyze_input()
+            .map(|(_, _, working)| {
+                working.into_iter().filter(|id| !in_results.contains(id)).collect::<BTreeSet<&str>>()
+            })
+            .filter(|missing| missing.len() == short)
+            .map(|missing| format!(" ({})", list_ids(missing.iter().copied())))
+            .unwrap_or_default();
+        let message = format!(
+            "results.json: metrics.total is {total} but there are {len} results: {}{named} {} no result, as an interrupted \
+             analyze leaves it (a partial results.json); the next `openant analyze` analyzes {}",
+            plural(short, "unit", "units"),
+            if short == 1 { "has" } else { "have" },
+            if short == 1 { "it" } else { "them" }
+        );
+        let path = self.view.dir.join("results.json");
+        self.push(FindingKind::RunIncomplete, &path, FileKind::Results, message, Some("openant analyze".into()));
     }
 
     /// §9.4: every vulnerable or bypassable stage-1 result verified.

@@ -720,8 +720,9 @@ fn per_unit_files_win_over_the_single_files_units() {
 }
 
 /// An interrupted run's single file holds some units: those come back (its errored unit as
-/// the error result a failed retry writes), the rest are listed for OpenAnt to redo, never
-/// invented.
+/// the error result a failed retry writes). The rest come back as the finished run before it
+/// left them in results_verified.json, never invented: the file is whole again (`metrics.total`
+/// counts every result), and its error results are listed for OpenAnt to redo.
 #[test]
 fn an_interrupted_runs_single_file_gives_back_the_units_it_holds() {
     let tree = Tree::copy("legacy", OLD);
@@ -737,14 +738,17 @@ fn an_interrupted_runs_single_file_gives_back_the_units_it_holds() {
     assert_eq!(
         ids,
         [
+            "src/auth/session.js:checkSession",
             "src/lib/données/format.js:formaterMontant",
             "src/lib/i18n.js:traduire",
+            "src/lib/merge.js:deepMerge",
             "src/routes/export.js:exportCsv",
             "src/routes/health.js:health",
-            "src/routes/invoices.js:getInvoice"
+            "src/routes/invoices.js:getInvoice",
+            "src/routes/webhook.js:receive"
         ]
     );
-    assert_eq!(rebuilt["results"][1]["verdict"], "ERROR");
+    assert_eq!(rebuilt["results"][2]["verdict"], "ERROR");
     assert_eq!(rebuilt["metrics"]["total"], 8);
     let mut redo: Vec<String> = unfixable(&doc)
         .into_iter()
@@ -752,16 +756,13 @@ fn an_interrupted_runs_single_file_gives_back_the_units_it_holds() {
         .map(|(_, reason, _)| reason.split(' ').nth(1).unwrap().to_string())
         .collect();
     redo.sort();
-    assert_eq!(
-        redo,
-        [
-            "src/auth/session.js:checkSession",
-            "src/lib/i18n.js:traduire",
-            "src/lib/merge.js:deepMerge",
-            "src/routes/webhook.js:receive"
-        ]
-    );
+    // The error results: the single file's failed unit, and the finished run's error result.
+    assert_eq!(redo, ["src/lib/i18n.js:traduire", "src/routes/webhook.js:receive"]);
     let notes = notes_of(&doc, "results.json");
+    for unit in ["src/auth/session.js:checkSession", "src/lib/merge.js:deepMerge", "src/routes/webhook.js:receive"] {
+        let carried = format!("unit {unit}: carried over from results_verified.json");
+        assert!(notes.iter().any(|n| n.starts_with(&carried)), "{carried}: {notes:#?}");
+    }
     assert!(notes.iter().any(|n| n.starts_with("analyze_checkpoint.json: 4 units taken")), "{notes:#?}");
     assert!(notes.iter().any(|n| n.contains("errored units taken too") && n.contains("traduire")), "{notes:#?}");
     settled_after_single_files(&scan);

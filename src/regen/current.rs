@@ -62,6 +62,9 @@ pub struct CurrentAnalyze<'a> {
     pub provider: Sourced,
     /// The `key_digest` of `analyze_checkpoints/_fingerprint.json`.
     pub analyze_fingerprint: Sourced,
+    /// The scan's `results_verified.json` as far as it reads: its unchanged stage-1 rows stand
+    /// in for units neither a checkpoint nor the old results.json holds.
+    pub verified: Option<&'a SalvagedFields>,
 }
 
 /// Where `model` and `provider` of a today's results.json come from: the old file, else
@@ -281,6 +284,10 @@ pub fn rebuild_results_current(
         }
         let torn = uid.as_str().is_some_and(|id| checkpoints.unreadable(&checkpoint_file_name(id)).is_some());
         let why = if torn { "its checkpoint is torn" } else { "it has no analyze checkpoint" };
+        let from_verified = || {
+            let row = inp.verified?.stage1_row_of_verified(uid.as_str()?)?;
+            (!analyze_result_is_error(Some(&row))).then_some(row)
+        };
         match old_row(&uid, salvaged) {
             Some(old) => {
                 inexact.push(Inexact::new(
@@ -290,13 +297,27 @@ pub fn rebuild_results_current(
                 adopted.push(old_route(&uid, unit, old, salvaged));
                 results.push(old.clone());
             }
-            None => {
-                inexact.push(Inexact::new(
-                    format!("unit {label}"),
-                    format!("{why}, and the old results.json holds no entry for it: left out (metrics.total still counts it); re-run `openant analyze`"),
-                ));
-                missing.push(label);
-            }
+            None => match from_verified() {
+                Some(row) => {
+                    inexact.push(Inexact::new(
+                        format!("unit {label}"),
+                        format!(
+                            "carried over from results_verified.json (a row verify left as stage 1 wrote it): {why} \
+                             (the next `openant analyze` redoes it)"
+                        ),
+                    ));
+                    // Today's results_verified.json has no code_by_route: analyze's own value.
+                    adopted.push((row.get("route_key").cloned().unwrap_or_else(|| uid.clone()), unit_code(unit)));
+                    results.push(row);
+                }
+                None => {
+                    inexact.push(Inexact::new(
+                        format!("unit {label}"),
+                        format!("{why}, and the old results.json holds no entry for it (nor results_verified.json its stage-1 row): left out (metrics.total still counts it); re-run `openant analyze`"),
+                    ));
+                    missing.push(label);
+                }
+            },
         }
     }
     let mut code_by_route = PyObject::new();
@@ -659,6 +680,7 @@ mod tests {
             model: sourced("m"),
             provider: sourced("p"),
             analyze_fingerprint: sourced("sha256:00"),
+            verified: None,
         };
         let ids = |inp: &CurrentAnalyze<'_>| {
             analyzed_units(inp).unwrap().iter().map(|u| id_text(u.get("id").unwrap())).collect::<Vec<_>>()
@@ -698,6 +720,7 @@ mod tests {
             model: sourced("gpt-5"),
             provider: sourced("openai"),
             analyze_fingerprint: sourced("sha256:abc"),
+            verified: None,
         };
         let r = rebuild_results_current(&inp, &set, None, now()).unwrap();
         let keys: Vec<&String> = r.value.as_object().unwrap().keys().collect();

@@ -831,6 +831,10 @@ pub struct PipelineOptions {
     pub provided: HashMap<String, PyValue>,
     /// Build today's (identity-gate era) format ([`super::pipeline_current`]).
     pub today: bool,
+    /// The scan dir holds evidence that verify ran (its checkpoints, its step report, its
+    /// output), as the caller judges it: without a step report naming build-output's input,
+    /// the verified results are that input (spec §1.1, §1.3).
+    pub verify_ran: bool,
 }
 
 struct Collector {
@@ -916,16 +920,23 @@ pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Resul
     let steps_skipped = str_list(get_path(sr, &["summary", "steps_skipped"]));
     let build_report = c.load("build-output.report.json", "build-output.report.json (results path)");
 
-    // Which results file build-output read.
+    // Which results file build-output read: the one its report names; else, in a scan, the
+    // verified results when verify completed (spec §1.3); else (steps run one by one) the
+    // verified results whenever verify ran, since the Go step verb reads only
+    // `results_verified.json` (spec §1.1, §3.4). An output rebuilt earlier in this same repair
+    // counts as existing: it is what build-output read.
     let recorded = get_path(build_report.value(), &["inputs", "results_path"])
         .and_then(PyValue::as_str)
         .map(py_basename)
         .filter(|n| matches!(*n, "results.json" | "results_verified.json"));
+    let verified_exists = opts.verify_ran
+        || opts.provided.contains_key("results_verified.json")
+        || std::fs::symlink_metadata(scan_dir.join("results_verified.json")).is_ok();
     let results_name = match (recorded, &steps_completed) {
         (Some(n), _) => n.to_owned(),
         (None, Some(steps)) if steps.iter().any(|s| s == "verify") => "results_verified.json".to_owned(),
         (None, Some(_)) => "results.json".to_owned(),
-        (None, None) if scan_dir.join("results_verified.json").exists() => "results_verified.json".to_owned(),
+        (None, None) if verified_exists => "results_verified.json".to_owned(),
         (None, None) => "results.json".to_owned(),
     };
     let results_path = scan_dir.join(&results_name);

@@ -30,6 +30,10 @@ pub struct AnalyzeInputs<'a> {
     /// What the fork's `analyze_checkpoint.json` recorded of its run, when every checkpoint
     /// comes from it: its `model` and `code_by_route` order stand in for the old file's.
     pub single_file: Option<&'a RunRecord>,
+    /// The scan's `results_verified.json` as far as it reads: the stage-1 rows it still holds
+    /// unchanged ([`SalvagedFields::stage1_row_of_verified`]) stand in for units that neither a
+    /// checkpoint nor the old results.json holds.
+    pub verified: Option<&'a SalvagedFields>,
 }
 
 impl<'a> AnalyzeInputs<'a> {
@@ -47,6 +51,7 @@ impl<'a> AnalyzeInputs<'a> {
             limit: field("limit"),
             exploitable_filter: field("exploitable_filter"),
             single_file: None,
+            verified: None,
         }
     }
 }
@@ -164,13 +169,14 @@ pub fn rebuild_results(
         let Some(cp) = cp else {
             let torn = uid.as_str().is_some_and(|id| checkpoints.unreadable(&checkpoint_file_name(id)).is_some());
             let why = if torn { "its checkpoint is torn" } else { "it has no analyze checkpoint" };
-            if let Some(carried) = carry_over(&uid, unit, salvaged) {
+            let carried = carry_over(&uid, unit, salvaged).or_else(|| carry_from_verified(&uid, unit, inp.verified));
+            if let Some(carried) = carried {
                 inexact.push(Inexact::new(
                     format!("unit {label}"),
                     format!(
-                        "carried over from the old results.json: {why} (the next `openant analyze` redoes it); \
+                        "carried over from {}: {why} (the next `openant analyze` redoes it); \
                          its code_by_route entry {}",
-                        carried.code_source
+                        carried.source, carried.code_source
                     ),
                 ));
                 if carried.restorable {
@@ -184,9 +190,9 @@ pub fn rebuild_results(
                 continue;
             }
             let what = if torn {
-                "its analyze checkpoint is torn and the old results.json holds no complete entry for it"
+                "its analyze checkpoint is torn and the old results.json holds no complete entry for it (nor results_verified.json its stage-1 row)"
             } else {
-                "no analyze checkpoint"
+                "no analyze checkpoint, and neither the old results.json nor results_verified.json holds its stage-1 result"
             };
             inexact.push(Inexact::new(
                 format!("unit {label}"),
@@ -274,6 +280,8 @@ struct Carried {
     code_source: &'static str,
     /// Whether the result passes analyze's resume rule (an error result is re-run).
     restorable: bool,
+    /// The file it came from, for the note.
+    source: &'static str,
 }
 
 /// The old results.json entry of a unit that has no usable analyze checkpoint (torn, or gone
@@ -302,6 +310,33 @@ fn carry_over(uid: &PyValue, unit: &PyValue, salvaged: Option<&SalvagedFields>) 
         route: (route_key.unwrap_or(uid).clone(), code),
         code_source,
         restorable: is_restorable(CheckpointStep::Analyze, &as_checkpoint),
+        source: "the old results.json",
+    })
+}
+
+/// A unit's stage-1 result as `results_verified.json` still holds it, when no checkpoint and
+/// no old results.json entry does. The fork's file keeps its `code_by_route`; the fix branch's
+/// has none, and the entry is then rebuilt from the unit's code, as analyze stores it.
+fn carry_from_verified(uid: &PyValue, unit: &PyValue, verified: Option<&SalvagedFields>) -> Option<Carried> {
+    let verified = verified?;
+    let result = verified.stage1_row_of_verified(uid.as_str()?)?;
+    let route_key = result.get("route_key").cloned();
+    let old_code = verified
+        .fields
+        .get("code_by_route")
+        .and_then(|c| c.get(&key_text(route_key.as_ref().unwrap_or(uid))?).cloned());
+    let (code, code_source) = match (old_code, &route_key) {
+        (Some(code), _) => (code, "from results_verified.json too"),
+        (None, Some(_)) => (unit_code(unit), "rebuilt from the unit's code in the input dataset, as analyze stores it"),
+        (None, None) => (PyValue::from(""), "\"\" under the unit id, as for any exception result"),
+    };
+    let as_checkpoint = PyValue::Object([("result".to_owned(), result.clone())].into_iter().collect());
+    Some(Carried {
+        restorable: is_restorable(CheckpointStep::Analyze, &as_checkpoint),
+        route: (route_key.unwrap_or_else(|| uid.clone()), code),
+        code_source,
+        result,
+        source: "results_verified.json (a row verify left as stage 1 wrote it)",
     })
 }
 

@@ -47,7 +47,46 @@ impl SalvagedFields {
         });
         index.get(key).map(|&i| &self.results[i])
     }
+
+    /// Unit `id`'s stage-1 result as the `results_verified.json` salvaged in `self` still holds
+    /// it. Verify edits a candidate row in place and appends its keys (spec §3.3, docs/openant-eras.md
+    /// §1.2): a row without any of them is the stage-1 row as it was; a row Stage 2 agreed with
+    /// (`verification.agree` true, no other word, no consistency pass) kept its `finding`, and
+    /// without the appended keys it is the stage-1 row again. Any other edited row (a
+    /// disagreement, an incomplete or errored verification, a consistency update) no longer says
+    /// what stage 1 found: `None`.
+    pub fn stage1_row_of_verified(&self, id: &str) -> Option<PyValue> {
+        let row = self.result_for(id).filter(|r| r.get("unit_id").and_then(PyValue::as_str) == Some(id))?;
+        let object = row.as_object()?;
+        if VERIFY_CONSISTENCY_KEYS.iter().any(|k| object.contains_key(*k)) {
+            return None;
+        }
+        let Some(verification) = object.get("verification") else {
+            return (!object.contains_key("verification_note")).then(|| row.clone());
+        };
+        let agreed = verification.get("agree").and_then(PyValue::as_bool) == Some(true);
+        let lower = |v: Option<&PyValue>| v.and_then(PyValue::as_str).map(str::to_lowercase);
+        let same_word = match verification.get("correct_finding") {
+            None => true,
+            correct => lower(correct).is_some() && lower(correct) == lower(object.get("finding")),
+        };
+        let note_empty = object.get("verification_note").is_none_or(|n| n.as_str() == Some(""));
+        if !(agreed && same_word && note_empty && !verification.get("incomplete").is_some_and(super::pyops::truthy)) {
+            return None;
+        }
+        let mut stage1 = object.clone();
+        for key in VERIFY_ROW_KEYS {
+            stage1.shift_remove(*key);
+        }
+        Some(PyValue::Object(stage1))
+    }
 }
+
+/// The keys verify appends to a stage-1 row it verified (spec §3.3 step 3).
+const VERIFY_ROW_KEYS: &[&str] = &["verification", "verification_note"];
+
+/// The keys verify's consistency pass appends (spec §3.3 step 4, docs/openant-eras.md §1.2).
+const VERIFY_CONSISTENCY_KEYS: &[&str] = &["consistency_update", "consistency_downgrade_blocked"];
 
 /// `r.get("unit_id") or r.get("route_key")`, as a string.
 pub(crate) fn result_key(r: &PyValue) -> Option<&str> {

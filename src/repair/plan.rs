@@ -82,7 +82,7 @@ fn inconsistent_outputs(dir: &Path, min_idle: Duration) -> Vec<(FileKind, String
         .filter(|f| {
             matches!(f.kind, FindingKind::OutputStale | FindingKind::MetricsMismatch | FindingKind::FindingIdGap)
         })
-        .filter(|f| f.fix.as_deref().is_some_and(|fix| fix.starts_with("scanaudit repair")))
+        .filter(|f| f.fix.as_deref().is_some_and(crate::check::is_repair_command))
         .filter_map(|f| {
             let kind = f.file_kind.filter(|k| REBUILD_ORDER.contains(k))?;
             (f.path.parent() == Some(dir)).then(|| (kind, format!("{}: {}", f.kind, f.message)))
@@ -110,6 +110,8 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
     let inconsistent = inconsistent_outputs(dir, min_idle);
     let mut actions = Vec::new();
     let mut unfixable = Vec::new();
+    // Paths that could not be read: the run is incomplete (exit bit 8), as for check.
+    let mut io_errors = state.io_errors.clone();
     let mut rebuilder = Rebuilder::new(dir);
     for kind in REBUILD_ORDER {
         let target = dir.join(output_name(kind));
@@ -144,7 +146,15 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
                 continue;
             }
             OutputState::Unreadable(error) => {
-                unfixable.push(Unfixable { path: target, reason: format!("cannot read: {error}"), fix: None });
+                unfixable.push(Unfixable {
+                    path: target.clone(),
+                    reason: format!(
+                        "cannot read: {error}: whether it is damaged is unknown, so nothing is planned for it and the \
+                         run is incomplete; make it readable and run repair again"
+                    ),
+                    fix: None,
+                });
+                io_errors.push((target, error.clone()));
                 continue;
             }
         };
@@ -192,6 +202,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
         for missing in rebuilder.take_missing_units() {
             unfixable.push(missing);
         }
+        io_errors.extend(rebuilder.take_unreadable());
     }
     for bad in &state.bad_checkpoints {
         actions.push(Action {
@@ -211,5 +222,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
     } else {
         DirStatus::Planned
     };
-    DirPlan { scan_dir: dir.to_path_buf(), status, actions, unfixable, io_errors: state.io_errors }
+    let mut seen = std::collections::HashSet::new();
+    io_errors.retain(|(path, _)| seen.insert(path.clone()));
+    DirPlan { scan_dir: dir.to_path_buf(), status, actions, unfixable, io_errors }
 }

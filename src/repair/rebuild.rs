@@ -2,7 +2,7 @@
 //! rebuilds one output at a time in order, and lets an output rebuilt (or promoted) earlier
 //! feed the next.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -108,6 +108,8 @@ pub struct Rebuilder {
     /// the damaged files on disk.
     provided: HashMap<FileKind, Vec<u8>>,
     missing: Vec<Unfixable>,
+    /// Inputs that exist but could not be read (an I/O error, not a missing file).
+    unreadable: RefCell<Vec<(PathBuf, String)>>,
     /// The scan's single-file checkpoints, read when a rebuild first needs them.
     legacy: OnceCell<single_file::Found>,
     /// The line (upstream or fork) the scan's files on disk tell, read once: telling it reads
@@ -121,6 +123,7 @@ impl Rebuilder {
             dir: dir.to_path_buf(),
             provided: HashMap::new(),
             missing: Vec::new(),
+            unreadable: RefCell::new(Vec::new()),
             legacy: OnceCell::new(),
             line: OnceCell::new(),
         }
@@ -140,15 +143,22 @@ impl Rebuilder {
         std::mem::take(&mut self.missing)
     }
 
+    /// Inputs the last rebuilds could not read: they make the run incomplete.
+    pub fn take_unreadable(&mut self) -> Vec<(PathBuf, String)> {
+        self.unreadable.take()
+    }
+
     /// Reads and parses an input of the scan dir (or what an earlier action provides). A
     /// damaged input stops the rebuild: nothing is written from bad input.
     fn parsed(&self, name: &str) -> Result<PyValue, CannotRebuild> {
         let provided = REBUILD_ORDER.iter().find(|k| output_name(**k) == name).and_then(|k| self.provided.get(k));
         let bytes = match provided {
             Some(bytes) => bytes.clone(),
-            None => std::fs::read(self.dir.join(name)).map_err(|error| CannotRebuild {
-                reason: format!("its input {name} cannot be read ({error})"),
-                fix: None,
+            None => std::fs::read(self.dir.join(name)).map_err(|error| {
+                if error.kind() != std::io::ErrorKind::NotFound {
+                    self.unreadable.borrow_mut().push((self.dir.join(name), error.to_string()));
+                }
+                CannotRebuild { reason: format!("its input {name} cannot be read ({error})"), fix: None }
             })?,
         };
         pyjson::parse(&bytes).map_err(|error| CannotRebuild {
@@ -163,6 +173,12 @@ impl Rebuilder {
 
     fn old_bytes(&self, kind: FileKind) -> Option<Vec<u8>> {
         std::fs::read(self.dir.join(output_name(kind))).ok()
+    }
+
+    /// What `results_verified.json` still holds, as far as it reads: stage-1 rows verify left
+    /// unchanged, for a results.json rebuild whose units have no other source.
+    fn verified_rows(&self) -> Option<regen::SalvagedFields> {
+        self.old_bytes(FileKind::ResultsVerified).map(|bytes| regen::salvage_leading_fields(&bytes))
     }
 
     /// `dir_name`'s checkpoints plus the units of the step's single files. `results` is the
@@ -382,6 +398,7 @@ impl Rebuilder {
         };
         match kind {
             FileKind::Results => {
+                let verified = self.verified_rows();
                 let report = self.optional("analyze.report.json");
                 let enhanced = self.dir.join("dataset_enhanced.json").exists()
                     || self.provided.contains_key(&FileKind::DatasetEnhanced);
@@ -414,6 +431,7 @@ impl Rebuilder {
                     .map_err(regen_error)?,
                     analyze_fingerprint: current::pick_fingerprint(salvaged.as_ref(), fingerprint.as_ref())
                         .map_err(regen_error)?,
+                    verified: verified.as_ref(),
                 };
                 let now = chrono::Local::now().naive_local();
                 let rebuilt = current::rebuild_results_current(&inputs, &loaded.set, salvaged.as_ref(), now)
@@ -485,8 +503,10 @@ impl Rebuilder {
                 let dataset_name = input_name(report.as_ref(), "dataset_path").unwrap_or_else(|| default.into());
                 let dataset = self.parsed(&dataset_name)?;
                 let loaded = self.checkpoints("analyze_checkpoints", CheckpointStep::Analyze, None)?;
+                let verified = self.verified_rows();
                 let mut inputs = AnalyzeInputs::from_report(&dataset, report.as_ref(), default);
                 inputs.single_file = loaded.record.as_ref();
+                inputs.verified = verified.as_ref();
                 let now = chrono::Local::now().naive_local();
                 let rebuilt =
                     rebuild_results(&inputs, &loaded.set, era, salvaged.as_ref(), now).map_err(regen_error)?;
@@ -510,7 +530,9 @@ impl Rebuilder {
                         provided.insert(output_name(source).to_string(), value);
                     }
                 }
-                let options = PipelineOptions { provided, today, ..PipelineOptions::default() };
+                let verify_ran = step_ran(&self.dir, FileKind::ResultsVerified)
+                    || self.provided.contains_key(&FileKind::ResultsVerified);
+                let options = PipelineOptions { provided, today, verify_ran, ..PipelineOptions::default() };
                 let rebuilt = rebuild_pipeline_output(&self.dir, &options).map_err(|error| CannotRebuild {
                     reason: error.to_string(),
                     fix: Some("openant build-output".into()),

@@ -104,6 +104,12 @@ pub fn write_plan(out: &mut dyn Write, plan: &Plan, applied: Option<&Applied>) -
     for (path, error) in &plan.walk_errors {
         writeln!(out, "cannot read {}: {error}", path.display())?;
     }
+    // Read errors in a scan dir that no row above explains already.
+    for dir in &plan.scan_dirs {
+        for (path, error) in dir.io_errors.iter().filter(|(p, _)| !dir.unfixable.iter().any(|u| &u.path == p)) {
+            writeln!(out, "cannot read {}: {error}", path.display())?;
+        }
+    }
     Ok(())
 }
 

@@ -1,0 +1,241 @@
+//! Issue 12's breaks of repair's own logic, each through the real binary: the results file
+//! `pipeline_output.json` is rebuilt from (4), repair writing what its own check calls an error
+//! (7), an output repair cannot read (11); and the invariant over every damaged fixture: after
+//! `repair`, `check` reports no error that repair could have avoided, and a second repair plans
+//! nothing.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{actions, check_json, damage, findings, unfixable, verb_json, Damage, Tree};
+use scanaudit::check::is_repair_command;
+use serde_json::Value;
+
+const OLD: Duration = Duration::from_secs(3 * 86_400);
+
+/// Scans where verify ran, one per era that writes `results_verified.json`: the fix branch,
+/// today's OpenAnt (identity gate) and the fork's master.
+const VERIFIED_SCANS: [&str; 3] = [
+    "healthy/projects/acme-webapp/scans/3f9c2e1b7a6/python",
+    "healthy/projects/nimbus-api/scans/6b1d0e9c4a2/python",
+    "healthy/projects/forkproj/scans/5c3855e0a1b/python",
+];
+
+/// The fix-branch scan with verify and dynamic tests.
+const ACME: &str = VERIFIED_SCANS[0];
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn repair(scan: &Path) -> (i32, Value) {
+    verb_json("repair", &["--yes", scan.to_str().unwrap()])
+}
+
+fn check(scan: &Path) -> Value {
+    check_json(&[scan.to_str().unwrap()]).1
+}
+
+/// The errors of `after` (a check after a repair) that repair could have avoided: every one
+/// whose fix is `scanaudit repair` (repair's own to fix), and every one `before` (the check
+/// before the repair) did not have at that path (repair wrote it).
+fn avoidable_errors(before: &Value, after: &Value) -> Vec<String> {
+    let had = |f: &Value| {
+        findings(before).iter().any(|b| b["level"] == "error" && b["kind"] == f["kind"] && b["path"] == f["path"])
+    };
+    findings(after)
+        .iter()
+        .filter(|f| f["level"] == "error")
+        .filter(|f| f["fix"].as_str().is_some_and(is_repair_command) || !had(f))
+        .map(|f| format!("{} on {} (fix {}): {}", f["kind"], f["path"], f["fix"], f["message"]))
+        .collect()
+}
+
+/// After a repair: nothing repair could have avoided, and a second repair plans nothing.
+fn settled(scan: &Path, before: &Value, repaired: &Value) {
+    let after = check(scan);
+    let avoidable = avoidable_errors(before, &after);
+    assert!(avoidable.is_empty(), "{}: {avoidable:#?}\nrepair: {repaired:#}", scan.display());
+    let (_, again) = repair(scan);
+    assert!(actions(&again).is_empty(), "{}: second repair {again:#}", scan.display());
+}
+
+/// Break 4. Steps run one by one (no `scan.report.json`) and `build-output.report.json` torn:
+/// no report names build-output's input. Verify ran, so its output is that input, even when
+/// the same repair rebuilds it: the findings are the verified ones, with their Stage-2
+/// verdicts, the costs keep verify's, and the dynamic-test results rebuilt after it attach to
+/// the right findings.
+#[test]
+fn pipeline_output_is_built_from_the_verified_results_when_verify_ran() {
+    for rel in VERIFIED_SCANS {
+        for verified in [Damage::Missing, Damage::Cut(0.5)] {
+            let tree = Tree::copy("healthy", OLD);
+            let scan = tree.path(rel);
+            let reference = read_json(&scan.join("pipeline_output.json"));
+            damage(&scan.join("build-output.report.json"), Damage::Cut(0.4));
+            damage(&scan.join("scan.report.json"), Damage::Missing);
+            damage(&scan.join("results_verified.json"), verified);
+            damage(&scan.join("pipeline_output.json"), Damage::Cut(0.3));
+            damage(&scan.join("dynamic_test_results.json"), Damage::Cut(0.3));
+            common::set_age(tree.root(), OLD);
+            let before = check(&scan);
+            let (status, doc) = repair(&scan);
+            assert_eq!(status & 8, 0, "{rel} ({verified:?}): {doc:#}");
+            let rebuilt = read_json(&scan.join("pipeline_output.json"));
+            let what = format!("{rel} with results_verified.json {verified:?}");
+            let count = |doc: &Value| doc["findings"].as_array().map(Vec::len);
+            assert_eq!(count(&rebuilt), count(&reference), "{what}: findings\n{doc:#}");
+            let verdicts = |doc: &Value| -> Vec<Value> {
+                doc["findings"].as_array().unwrap().iter().map(|f| f["stage2_verdict"].clone()).collect()
+            };
+            assert_eq!(verdicts(&rebuilt), verdicts(&reference), "{what}: stage2_verdict");
+            assert_eq!(rebuilt["findings"], reference["findings"], "{what}: findings differ");
+            assert!(rebuilt["pipeline_stats"]["costs"].get("verify").is_some(), "{what}: costs lost verify");
+            assert_eq!(rebuilt["pipeline_stats"]["costs"], reference["pipeline_stats"]["costs"], "{what}: costs");
+            let after = check(&scan);
+            let mismatched: Vec<&Value> = findings(&after).iter().filter(|f| f["kind"] == "dynamic-mismatch").collect();
+            assert!(mismatched.is_empty(), "{what}: {mismatched:#?}");
+            settled(&scan, &before, &doc);
+        }
+    }
+}
+
+/// Break 7. Units whose analyze checkpoint is gone, and results.json missing or torn before
+/// their entries: their stage-1 rows that results_verified.json still holds as stage 1 wrote
+/// them (a row verify never edited, a row Stage 2 agreed with) are carried, so `metrics.total`
+/// and the results agree. A unit whose result survives nowhere (a row Stage 2 changed) is
+/// left out, as an interrupted analyze leaves it, and check says so as a warning naming
+/// `openant analyze`, not as a `metrics-mismatch` error.
+#[test]
+fn units_without_checkpoints_keep_the_stage1_results_that_survive() {
+    // Untouched by verify; agreed with by Stage 2; changed by Stage 2 (bypassable to vulnerable).
+    const KEPT: [(&str, &str); 2] = [
+        ("app/config.py:load_settings", "app__config.py_load_settings.json"),
+        ("app/routes/users.py:get_user", "app__routes__users.py_get_user.json"),
+    ];
+    const LOST: (&str, &str) = ("app/routes/files.py:download_file", "app__routes__files.py_download_file.json");
+    for results in [Damage::Missing, Damage::Cut(0.02)] {
+        for lose_one in [false, true] {
+            let tree = Tree::copy("healthy", OLD);
+            let scan = tree.path(ACME);
+            let reference = read_json(&scan.join("results.json"));
+            let gone: Vec<(&str, &str)> = KEPT.iter().copied().chain(lose_one.then_some(LOST)).collect();
+            for (_, file) in &gone {
+                std::fs::remove_file(scan.join("analyze_checkpoints").join(file)).unwrap();
+            }
+            damage(&scan.join("results.json"), results);
+            common::set_age(tree.root(), OLD);
+            let what = format!("results.json {results:?}, {} checkpoints gone", gone.len());
+            let before = check(&scan);
+            let (status, doc) = repair(&scan);
+            assert_eq!(status & 8, 0, "{what}: {doc:#}");
+            let rebuilt = read_json(&scan.join("results.json"));
+            let rows = |doc: &Value| -> Vec<Value> { doc["results"].as_array().unwrap().clone() };
+            let mut expected = rows(&reference);
+            if lose_one {
+                expected.retain(|r| r["unit_id"] != LOST.0);
+            }
+            let mut got = rows(&rebuilt);
+            let key = |r: &Value| r["unit_id"].as_str().unwrap().to_string();
+            got.sort_by_key(key);
+            expected.sort_by_key(key);
+            assert_eq!(got, expected, "{what}: the carried rows are not the stage-1 rows\n{doc:#}");
+            assert_eq!(rebuilt["metrics"]["total"], reference["metrics"]["total"], "{what}");
+            let after = check(&scan);
+            let kinds: Vec<(&str, &str)> = findings(&after)
+                .iter()
+                .filter(|f| f["path"].as_str().unwrap().ends_with("/results.json"))
+                .map(|f| (f["kind"].as_str().unwrap(), f["level"].as_str().unwrap()))
+                .collect();
+            assert!(!kinds.iter().any(|(k, _)| *k == "metrics-mismatch"), "{what}: {after:#}");
+            let partial = findings(&after).iter().find(|f| {
+                f["kind"] == "run-incomplete"
+                    && f["path"].as_str().unwrap().ends_with("/results.json")
+                    && f["message"].as_str().unwrap().contains("metrics.total")
+            });
+            if lose_one {
+                let partial = partial.unwrap_or_else(|| panic!("{what}: no warning on the partial results: {after:#}"));
+                assert_eq!(partial["level"], "warn", "{partial:#}");
+                assert_eq!(partial["fix"], "openant analyze", "{partial:#}");
+                assert!(partial["message"].as_str().unwrap().contains(LOST.0), "{partial:#}");
+            } else {
+                assert!(partial.is_none(), "{what}: {partial:#?}");
+            }
+            settled(&scan, &before, &doc);
+        }
+    }
+}
+
+/// Runs `repair --yes` on `scan` as a user who cannot read what mode 000 makes unreadable:
+/// root reads every file, so as root the run drops to `nobody` (the tree made theirs to
+/// read and write).
+fn repair_unprivileged(root: &Path, scan: &Path) -> std::process::Output {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("scanaudit"));
+    cmd.args(["repair", "--yes", "--format", "json", scan.to_str().unwrap()]).env_remove("OPENANT_HOME");
+    if unsafe { libc::geteuid() } == 0 {
+        for entry in walkdir::WalkDir::new(root) {
+            let entry = entry.unwrap();
+            let mode = entry.metadata().unwrap().permissions().mode() & 0o7777;
+            if mode != 0 && !entry.file_type().is_symlink() {
+                let open = if entry.file_type().is_dir() { 0o777 } else { 0o666 };
+                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(open)).unwrap();
+            }
+        }
+        cmd.uid(65534).gid(65534);
+    }
+    cmd.output().unwrap()
+}
+
+/// Break 11. An output (or an input a rebuild needs) that cannot be read makes the run
+/// incomplete: exit bit 8, and the plan says which file and why.
+#[test]
+fn an_unreadable_damaged_output_sets_exit_bit_8() {
+    use std::os::unix::fs::PermissionsExt;
+    // (unreadable, torn): an unreadable torn output; a torn output whose input is unreadable.
+    for (unreadable, torn) in
+        [("pipeline_output.json", "pipeline_output.json"), ("dataset.json", "dataset_enhanced.json")]
+    {
+        let tree = Tree::copy("healthy", OLD);
+        let scan = tree.path(ACME);
+        damage(&scan.join(torn), Damage::Cut(0.5));
+        common::set_age(tree.root(), OLD);
+        std::fs::set_permissions(scan.join(unreadable), std::fs::Permissions::from_mode(0o000)).unwrap();
+        let output = repair_unprivileged(tree.root(), &scan);
+        let doc: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!("{e}: {}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+        });
+        let status = common::code(&output);
+        assert_eq!(status & 8, 8, "{unreadable}: exit {status}: {doc:#}");
+        assert_eq!(status & 4, 4, "{unreadable}: something is left undone: {doc:#}");
+        let said = unfixable(&doc).into_iter().any(|u| {
+            u["path"].as_str().unwrap().ends_with(&format!("/{torn}"))
+                && u["reason"].as_str().unwrap().contains("cannot be read")
+                || u["path"].as_str().unwrap().ends_with(&format!("/{unreadable}"))
+                    && u["reason"].as_str().unwrap().starts_with("cannot read")
+        });
+        assert!(said, "{unreadable}: the plan does not say what cannot be read: {doc:#}");
+        // Nothing was written over what could not be read.
+        assert_eq!(std::fs::metadata(scan.join(unreadable)).unwrap().permissions().mode() & 0o777, 0);
+    }
+}
+
+/// The invariant of break 7, on every damaged fixture: after `repair`, `check` reports no
+/// error that repair could have avoided, and a second repair plans nothing.
+#[test]
+fn after_repair_no_damaged_fixture_has_an_error_repair_could_have_avoided() {
+    let tree = Tree::copy("damaged", OLD);
+    let projects = tree.path("damaged/projects");
+    let mut dirs: Vec<_> = std::fs::read_dir(&projects).unwrap().map(|e| e.unwrap().path()).collect();
+    dirs.sort();
+    assert!(dirs.len() >= 25, "only {} damaged fixtures", dirs.len());
+    for project in dirs {
+        let before = check(&project);
+        let (status, doc) = repair(&project);
+        assert_eq!(status & 8, 0, "{}: {doc:#}", project.display());
+        settled(&project, &before, &doc);
+    }
+}
