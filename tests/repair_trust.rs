@@ -168,6 +168,41 @@ fn units_without_checkpoints_keep_the_stage1_results_that_survive() {
     }
 }
 
+/// The same for dynamic-test results (found by the invariant run on randomly damaged scans): a
+/// finding with no test result anywhere (no checkpoint, and the old file torn before it) is
+/// left out, never invented, and check says the next `openant dynamic-test` tests it, as a
+/// warning, not a `dynamic-mismatch` error.
+#[test]
+fn a_dynamic_test_result_that_survives_nowhere_is_a_warning() {
+    // An upstream scan from before per-unit checkpoints: its dynamic results live only in the file.
+    const SCAN: &str = "healthy/projects/legacy-tool/scans/0d1e2f3a4b5/python";
+    let tree = Tree::copy("healthy", OLD);
+    let scan = tree.path(SCAN);
+    let target = scan.join("dynamic_test_results.json");
+    let bytes = std::fs::read(&target).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    let cut = text.find("\"finding_id\": \"VULN-002\"").unwrap();
+    std::fs::write(&target, &bytes[..cut]).unwrap();
+    common::set_age(tree.root(), OLD);
+    let before = check(&scan);
+    let (status, doc) = repair(&scan);
+    assert_eq!(status & 8, 0, "{doc:#}");
+    let rebuilt = read_json(&target);
+    let ids: Vec<&str> =
+        rebuilt["results"].as_array().unwrap().iter().map(|r| r["finding_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["VULN-001"], "{doc:#}");
+    let after = check(&scan);
+    let on_it: Vec<&Value> = findings(&after)
+        .iter()
+        .filter(|f| f["path"].as_str().unwrap().ends_with("/dynamic_test_results.json"))
+        .collect();
+    assert_eq!(on_it.len(), 1, "{after:#}");
+    assert_eq!((&on_it[0]["kind"], &on_it[0]["level"]), (&Value::from("run-incomplete"), &Value::from("warn")));
+    assert_eq!(on_it[0]["fix"], "openant dynamic-test");
+    assert!(on_it[0]["message"].as_str().unwrap().contains("VULN-002"), "{:#}", on_it[0]);
+    settled(&scan, &before, &doc);
+}
+
 /// Runs `repair --yes` on `scan` as a user who cannot read what mode 000 makes unreadable:
 /// root reads every file, so as root the run drops to `nobody` (the tree made theirs to
 /// read and write).
