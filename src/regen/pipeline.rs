@@ -929,14 +929,14 @@ pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Resul
         .and_then(PyValue::as_str)
         .map(py_basename)
         .filter(|n| matches!(*n, "results.json" | "results_verified.json"));
-    let verified_exists = opts.verify_ran
+    let verify_ran = opts.verify_ran
         || opts.provided.contains_key("results_verified.json")
         || std::fs::symlink_metadata(scan_dir.join("results_verified.json")).is_ok();
     let results_name = match (recorded, &steps_completed) {
         (Some(n), _) => n.to_owned(),
         (None, Some(steps)) if steps.iter().any(|s| s == "verify") => "results_verified.json".to_owned(),
         (None, Some(_)) => "results.json".to_owned(),
-        (None, None) if verified_exists => "results_verified.json".to_owned(),
+        (None, None) if verify_ran => "results_verified.json".to_owned(),
         (None, None) => "results.json".to_owned(),
     };
     let results_path = scan_dir.join(&results_name);
