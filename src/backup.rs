@@ -6,17 +6,21 @@
 //! every entry: `path`, `action`, `reason`, `old_sha256`, `new_sha256` (null until the new
 //! contents are recorded, and for moves), `bytes`, `backed_up_at`, plus `backup_path` (relative
 //! to the timestamp dir; a second backup of the same path in one session gets `.~2~` appended)
-//! and `method` (`copy` or `move`).
+//! and `method` (`copy` or `move`). `written` lists every file the session wrote (created or
+//! replaced), as `path` and `sha256`, recorded *before* the write: a file that holds exactly
+//! those bytes is scanaudit's own write, even after a SIGKILL right after the rename, and is no
+//! sign that OpenAnt is writing the scan dir ([`OwnWrites`]).
 //!
 //! Safety: paths are taken relative to the scan dir and may not contain `..` or leave it (a
 //! unit id like `../../x` is data, never a path); every directory below the scan dir is opened
 //! with `O_NOFOLLOW`, so neither the file backed up nor the backup itself goes through a
 //! symlink; copies are written to a temp file, fsynced, then renamed into place, so a file under
 //! its final name in the backup dir is always complete. The manifest is written with
-//! [`crate::atomic`]. By default it is rewritten before every replacement made by
-//! [`BackupSession::replace`], so a crash never leaves a replaced file without a manifest entry.
+//! [`crate::atomic`]. By default it is rewritten before every write made by
+//! [`BackupSession::replace`], so a crash never leaves a replaced file without a manifest entry
+//! nor a written file without its `written` record.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::MetadataExt;
@@ -105,6 +109,18 @@ pub struct Manifest {
     /// False while the session is still running (or if it was interrupted).
     pub complete: bool,
     pub entries: Vec<BackupEntry>,
+    /// Every file the session wrote or was about to write (absent in older manifests).
+    #[serde(default)]
+    pub written: Vec<WrittenFile>,
+}
+
+/// A file a session wrote, recorded before the write.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrittenFile {
+    /// Path relative to the scan dir, `/`-separated (lossy for non-UTF-8 names).
+    pub path: String,
+    /// sha256 (lower-case hex) of the bytes written.
+    pub sha256: String,
 }
 
 /// `manifest.json`'s `scanaudit` object.
@@ -162,8 +178,8 @@ impl BackupError {
 
 /// One backup session: one timestamp directory, one manifest.
 ///
-/// The timestamp directory is created on the first backup; a session that backs nothing up
-/// leaves nothing behind. Call [`finish`](Self::finish) at the end; dropping an unfinished
+/// The timestamp directory is created on the first backup or write; a session that backs up
+/// and writes nothing leaves nothing behind. Call [`finish`](Self::finish) at the end; dropping an unfinished
 /// session with entries writes the manifest with `"complete": false` (best effort).
 #[derive(Debug)]
 pub struct BackupSession {
@@ -173,6 +189,7 @@ pub struct BackupSession {
     started: DateTime<Utc>,
     session: Option<(Dir, PathBuf)>,
     entries: Vec<BackupEntry>,
+    written: Vec<WrittenFile>,
     used: HashSet<Vec<OsString>>,
     eager_manifest: bool,
     finished: bool,
@@ -199,6 +216,7 @@ impl BackupSession {
             started: Utc::now(),
             session: None,
             entries: Vec::new(),
+            written: Vec::new(),
             used: HashSet::new(),
             eager_manifest: true,
             finished: false,
@@ -291,24 +309,50 @@ impl BackupSession {
         let name = last(&comps);
         let backup = match dir.entry_kind(name)? {
             EntryKind::Missing => None,
-            EntryKind::File => {
-                let entry = self.copy_in(&dir, &comps, &display, action, reason)?;
-                if self.eager_manifest {
-                    self.flush()?;
-                }
-                Some(entry)
-            }
+            EntryKind::File => Some(self.copy_in(&dir, &comps, &display, action, reason)?),
             EntryKind::Symlink => return Err(BackupError::Symlink { path: display }),
             other => return Err(BackupError::NotRegularFile { path: display, kind: other.describe() }),
         };
+        let hash = sha256_hex(new_bytes);
+        self.note_write(&comps, &hash)?;
+        if self.eager_manifest {
+            self.flush()?;
+        }
         let outcome = dir.write_atomic(name, new_bytes, validate)?;
         let backup = backup.map(|mut entry| {
-            let hash = sha256_hex(new_bytes);
             self.set_new_hash(entry.id, hash.clone());
             entry.new_sha256 = Some(hash);
             entry
         });
         Ok(Replaced { outcome, backup })
+    }
+
+    /// Record that each `(path, contents)` (the path relative to the scan dir, or absolute
+    /// under it) is about to be written, for writes made outside [`replace`](Self::replace)
+    /// (new files); with the eager manifest (the default) the records are on disk, in one
+    /// manifest write, when this returns.
+    pub fn will_write(&mut self, files: &[(&Path, &[u8])]) -> Result<(), BackupError> {
+        if files.is_empty() {
+            return Ok(());
+        }
+        for (path, contents) in files {
+            let comps = self.relative_components(path)?;
+            self.note_write(&comps, &sha256_hex(contents))?;
+        }
+        if self.eager_manifest {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn note_write(&mut self, comps: &[OsString], sha256: &str) -> Result<(), BackupError> {
+        // The manifest lives in the session dir: a session that only creates files has one too.
+        self.session_dir_handle()?;
+        let written = WrittenFile { path: join_lossy(comps), sha256: sha256.to_string() };
+        if !self.written.contains(&written) {
+            self.written.push(written);
+        }
+        Ok(())
     }
 
     /// The directory holding `path` (relative to the scan dir, or absolute under it), opened
@@ -342,6 +386,7 @@ impl BackupSession {
             created_at: self.started.to_rfc3339_opts(SecondsFormat::Secs, true),
             complete,
             entries: self.entries.clone(),
+            written: self.written.clone(),
         };
         let bytes = serde_json::to_vec_pretty(&manifest)?;
         dir.write_atomic(OsStr::new(MANIFEST_NAME), &bytes, &validate_manifest)?;
@@ -519,7 +564,7 @@ impl BackupSession {
 
 impl Drop for BackupSession {
     fn drop(&mut self) {
-        if !self.finished && !self.entries.is_empty() {
+        if !self.finished && (!self.entries.is_empty() || !self.written.is_empty()) {
             // Best effort: an interrupted session still leaves a manifest saying so.
             let _ = self.write_manifest(false);
         }
@@ -542,6 +587,67 @@ pub fn replace_with_backup(
     let replaced = result?;
     finished?;
     Ok(replaced)
+}
+
+/// What scanaudit's backup sessions recorded writing in a scan dir: per file name, the sha256
+/// of every file written there. A file that holds exactly such bytes is scanaudit's own write,
+/// which must not make the scan dir look "in use" by OpenAnt. Names, not whole paths, are
+/// kept: the language-level migration moves what it wrote one level down.
+#[derive(Debug, Default)]
+pub struct OwnWrites {
+    by_name: HashMap<String, HashSet<String>>,
+}
+
+/// The most of one manifest read (a manifest lists a session's files, a few hundred bytes each).
+const MANIFEST_READ_LIMIT: u64 = 256 << 20;
+
+impl OwnWrites {
+    /// Reads the manifests of every session under `<dir>/.scanaudit/backups/`, for each of
+    /// `dirs`; unreadable or foreign manifests are skipped (they only cost a refusal).
+    pub fn read(dirs: &[&Path]) -> OwnWrites {
+        let mut own = OwnWrites::default();
+        for dir in dirs {
+            for manifest in read_manifests(dir) {
+                let replaced = manifest.entries.iter().filter_map(|e| Some((&e.path, e.new_sha256.as_ref()?)));
+                let written = manifest.written.iter().map(|w| (&w.path, &w.sha256));
+                for (path, sha256) in replaced.chain(written) {
+                    let name = path.rsplit('/').next().unwrap_or(path);
+                    own.by_name.entry(name.to_string()).or_default().insert(sha256.clone());
+                }
+            }
+        }
+        own
+    }
+
+    /// Whether the regular file at `path` holds exactly bytes scanaudit recorded writing under
+    /// its name (only then is it read and hashed).
+    pub fn wrote(&self, path: &Path) -> bool {
+        let Some(hashes) = path.file_name().and_then(|n| self.by_name.get(n.to_string_lossy().as_ref())) else {
+            return false;
+        };
+        let Ok(mut file) = crate::validate::open_regular(path) else { return false };
+        read_hashing(&mut file, path, |_| Ok(())).is_ok_and(|(_, sha256)| hashes.contains(&sha256))
+    }
+}
+
+/// The manifests of `scan_dir`'s backup sessions; nothing is followed through a symlink.
+fn read_manifests(scan_dir: &Path) -> Vec<Manifest> {
+    let backups = scan_dir.join(STATE_DIR).join(BACKUPS_DIR);
+    let is_dir = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+    if !is_dir(&scan_dir.join(STATE_DIR)) || !is_dir(&backups) {
+        return Vec::new();
+    }
+    let Ok(sessions) = std::fs::read_dir(&backups) else { return Vec::new() };
+    sessions
+        .flatten()
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|entry| {
+            let file = crate::validate::open_regular(&entry.path().join(MANIFEST_NAME)).ok()?;
+            let mut bytes = Vec::new();
+            file.take(MANIFEST_READ_LIMIT).read_to_end(&mut bytes).ok()?;
+            serde_json::from_slice(&bytes).ok()
+        })
+        .collect()
 }
 
 /// Lower-case hex sha256 of `bytes`.

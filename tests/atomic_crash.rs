@@ -150,8 +150,9 @@ fn sigkill_leaves_old_or_new_never_torn() {
         elapsed.as_secs_f64(),
         generations_seen.len()
     );
-    // The kills must land at different points, or the test proves little.
-    if kills >= 50 {
+    // The kills must land at different points, and some mid-write (a temp file left behind),
+    // or the test proves little.
+    if kills >= 20 {
         assert!(generations_seen.len() > 1, "every kill saw the same generation: the child never got to write");
         assert!(temps_left > 0, "no kill ever landed mid-write");
     }

@@ -277,7 +277,16 @@ fn missing_target_is_created_without_backup_and_invalid_contents_change_nothing(
     .unwrap();
     assert!(r.backup.is_none());
     assert!(!r.outcome.replaced);
-    assert_eq!(sessions(d.path()), Vec::<PathBuf>::new(), "nothing backed up");
+    // Nothing backed up, but the write is recorded (before it happened), so that the next run
+    // knows the fresh file is scanaudit's own.
+    let s = sessions(d.path());
+    assert_eq!(s.len(), 1);
+    let m = read_manifest(&s[0]);
+    assert!(m.entries.is_empty(), "nothing backed up");
+    assert_eq!(m.written.len(), 1);
+    assert_eq!(m.written[0].path, "analyze_checkpoints/new.json");
+    assert_eq!(m.written[0].sha256, scanaudit::backup::sha256_hex(b"{}"));
+    std::fs::remove_dir_all(d.path().join(".scanaudit")).unwrap();
 
     // Invalid new contents: backup taken, target unchanged, manifest says not replaced.
     let err =

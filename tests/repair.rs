@@ -232,13 +232,16 @@ fn listing(root: &Path) -> Vec<PathBuf> {
     walkdir::WalkDir::new(root).into_iter().map(|e| e.unwrap().path().to_path_buf()).collect()
 }
 
-/// SIGKILL at random moments while repair rewrites the outputs of a large generated scan
+/// SIGKILL at random moments while repair writes the outputs of a large generated scan
 /// (1,000 units, multi-MB files): every output is exactly the damaged original or exactly what
-/// an uninterrupted repair writes, and the next repair completes. `SCANAUDIT_REPAIR_KILLS`
-/// sets the count.
+/// an uninterrupted repair writes, and the next repair, at once and with the default
+/// --min-idle, completes. Each kill lands while repair writes: it waits for the run's first
+/// write (its backup session appearing), then for a random part of how long a reference run
+/// wrote; kills that stopped a session unfinished are counted, and must be there. Each run
+/// starts from the damaged outputs. `SCANAUDIT_REPAIR_KILLS` sets the count.
 #[test]
 fn killed_repairs_leave_old_or_new_and_the_next_one_completes() {
-    let kills: usize = std::env::var("SCANAUDIT_REPAIR_KILLS").ok().and_then(|s| s.parse().ok()).unwrap_or(12);
+    let kills: usize = std::env::var("SCANAUDIT_REPAIR_KILLS").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
     let dir = tempfile::tempdir().unwrap();
     let scan = common::generated_scan(&dir.path().join("big"), 1000);
     for output in OUTPUTS {
@@ -246,31 +249,36 @@ fn killed_repairs_leave_old_or_new_and_the_next_one_completes() {
     }
     common::set_age(dir.path(), OLD);
     let damaged: Vec<Vec<u8>> = OUTPUTS.iter().map(|o| std::fs::read(scan.join(o)).unwrap()).collect();
+    let repair = |scan: &Path| {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("scanaudit"));
+        cmd.args(["repair", "--yes", "--quiet"])
+            .arg(scan)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd
+    };
 
-    // What an uninterrupted repair writes, from an identical copy.
+    // What an uninterrupted repair writes, and how long it writes, from an identical copy.
     let reference_dir = dir.path().join("reference");
     copy_tree(&scan, &reference_dir);
-    let started = std::time::Instant::now();
-    let (status, _) = repair_json(&["--yes", "--min-idle", "0s", reference_dir.to_str().unwrap()]);
-    let took = started.elapsed();
-    assert_eq!(status & 8, 0);
+    let window = common::writing_window(&mut repair(&reference_dir), &reference_dir);
     let repaired: Vec<Vec<u8>> = OUTPUTS.iter().map(|o| std::fs::read(reference_dir.join(o)).unwrap()).collect();
     assert!(damaged.iter().zip(&repaired).all(|(d, r)| d != r));
 
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut mixed = 0;
+    let (mut mid_write, mut mixed) = (0, 0);
     for _ in 0..kills {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("scanaudit"))
-            .args(["repair", "--yes", "--quiet", "--min-idle", "0s"])
-            .arg(&scan)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_micros(seed % (took.as_micros() as u64 + 1)));
+        for (output, bytes) in OUTPUTS.iter().zip(&damaged) {
+            std::fs::write(scan.join(output), bytes).unwrap();
+        }
+        common::set_age(&scan, OLD);
+        let before = common::backup_sessions(&scan);
+        let mut child = repair(&scan).spawn().unwrap();
+        common::wait_for_first_write(&mut child, &scan, &before);
+        std::thread::sleep(Duration::from_micros(seed % (window.as_micros() as u64 + 1)));
         let _ = child.kill();
         let _ = child.wait();
         let mut states = Vec::new();
@@ -280,13 +288,21 @@ fn killed_repairs_leave_old_or_new_and_the_next_one_completes() {
             states.push(now == repaired[i]);
         }
         mixed += usize::from(states.iter().any(|s| *s) && states.iter().any(|s| !*s));
+        let sessions = common::backup_sessions(&scan);
+        mid_write += usize::from(sessions.difference(&before).any(|s| !common::session_complete(s)));
     }
-    let (status, doc) = repair_json(&["--yes", "--min-idle", "0s", scan.to_str().unwrap()]);
+    eprintln!(
+        "{kills} kills, {mid_write} stopped a repair while it wrote, {mixed} left a mix of repaired and damaged \
+         outputs; a repair writes for {window:?}"
+    );
+    if kills >= 4 {
+        assert!(mid_write > 0, "no kill landed while repair was writing");
+    }
+    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
     assert_eq!(status & 8, 0, "{doc:#}");
     for (i, output) in OUTPUTS.iter().enumerate() {
-        assert!(std::fs::read(scan.join(output)).unwrap() == repaired[i], "{output} after the final repair");
+        assert!(std::fs::read(scan.join(output)).unwrap() == repaired[i], "{output} after the final repair: {doc:#}");
     }
-    eprintln!("{kills} kills, {mixed} left a mix of repaired and damaged outputs; one repair takes {took:?}");
 }
 
 fn copy_tree(from: &Path, to: &Path) {

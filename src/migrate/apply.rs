@@ -120,6 +120,26 @@ pub fn apply(plan: &Plan, stop: &AtomicBool) -> Applied {
 /// Runs one action's steps in order; the first failing step ends it.
 fn run_action(session: &mut BackupSession, scan_dir: &Path, action: &MigrationAction) -> ActionResult {
     let mut details = Vec::new();
+    // New files are recorded before they are written, so that what this run wrote never makes
+    // the scan dir look in use to the next one, even after a SIGKILL (replacements record
+    // themselves).
+    let creates: Vec<(&Path, &[u8])> = action
+        .steps
+        .iter()
+        .filter_map(|step| match step {
+            // The backup session names files relative to the scan dir.
+            Step::Create { path, contents, .. } => {
+                Some((path.strip_prefix(scan_dir).unwrap_or(path), contents.as_slice()))
+            }
+            _ => None,
+        })
+        .collect();
+    if let Err(error) = session.will_write(&creates) {
+        return ActionResult {
+            outcome: ActionOutcome::Failed(format!("writing the backup manifest: {error}")),
+            details,
+        };
+    }
     let mut not_durable = None;
     for step in &action.steps {
         match run_step(session, scan_dir, step, &action.reason) {

@@ -35,7 +35,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
     }
     let status = if actions.is_empty() {
         DirStatus::Healthy
-    } else if let Some(reason) = guard::in_use_dir(dir, min_idle, now) {
+    } else if let Some(reason) = guard::in_use(dir, min_idle, now) {
         DirStatus::InUse(reason)
     } else {
         DirStatus::Planned

@@ -6,34 +6,23 @@ use std::time::{Duration, SystemTime};
 
 use crate::backup::STATE_DIR;
 
-use super::state::ScanDirState;
-
-/// Why a scan dir with work to do is left alone.
-pub fn in_use(state: &ScanDirState, min_idle: Duration, now: SystemTime) -> Option<String> {
-    busy(state.scan_running, state.last_change, min_idle, now)
-}
-
-/// [`in_use`] for a verb that has not gathered a [`ScanDirState`] (migrate).
-pub fn in_use_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> Option<String> {
-    let (running, last_change) = super::state::activity(dir);
-    busy(running, last_change, min_idle, now)
-}
-
-fn busy(scan_running: bool, last_change: Option<SystemTime>, min_idle: Duration, now: SystemTime) -> Option<String> {
-    if scan_running {
+/// Why a scan dir with work to do is left alone: `meta.json` says a scan is running, or a file
+/// that scanaudit did not write changed within `min_idle`.
+pub fn in_use(dir: &Path, min_idle: Duration, now: SystemTime) -> Option<String> {
+    if super::state::scan_running(dir) {
         return Some("meta.json says a scan is running".into());
     }
-    if let Some(changed) = last_change {
-        let idle = now.duration_since(changed).unwrap_or(Duration::ZERO);
-        if idle < min_idle {
-            return Some(format!(
-                "a file changed {}s ago, within --min-idle {}s: OpenAnt may still be writing",
-                idle.as_secs(),
-                min_idle.as_secs()
-            ));
-        }
-    }
-    None
+    // Files older than this cannot make the dir in use: only newer ones are looked at closely.
+    let since = now.checked_sub(min_idle).unwrap_or(SystemTime::UNIX_EPOCH);
+    let changed = super::state::last_foreign_change(dir, since)?;
+    let idle = now.duration_since(changed).unwrap_or(Duration::ZERO);
+    (idle < min_idle).then(|| {
+        format!(
+            "a file changed {}s ago, within --min-idle {}s: OpenAnt may still be writing",
+            idle.as_secs(),
+            min_idle.as_secs()
+        )
+    })
 }
 
 /// The per-scan-dir lock `<scan_dir>/.scanaudit/lock`, held (flock) while repair works.

@@ -102,20 +102,36 @@ pub fn apply(plan: &Plan, stop: &AtomicBool) -> Applied {
                 continue;
             }
         };
-        let mut failed = false;
+        // Why the remaining rebuilds may not run: they were built from earlier outputs as
+        // planned, and an earlier one failed or was not written.
+        let mut blocked: Option<&str> = None;
         for action in &dir.actions {
             if stop.load(Ordering::SeqCst) {
                 applied.interrupted = true;
                 outcomes.push(ActionOutcome::Skipped("interrupted".into()));
                 continue;
             }
-            if failed && action.action != ActionKind::Quarantine {
-                // Later outputs were built from earlier ones: never write them over a failure.
-                outcomes.push(ActionOutcome::Skipped("an earlier action in this scan dir failed".into()));
+            let rebuild = action.action != ActionKind::Quarantine;
+            if let (Some(why), true) = (blocked, rebuild) {
+                outcomes.push(ActionOutcome::Skipped(why.into()));
+                continue;
+            }
+            // Under the lock, before anything is written: the plan was made from what the files
+            // were then, and another repair (or OpenAnt) may have changed them since.
+            if let Some(changed) = action.changed_since_planned() {
+                outcomes.push(ActionOutcome::Skipped(format!(
+                    "{} changed since the plan was made (another repair, or OpenAnt): left alone; run repair again",
+                    changed.display()
+                )));
+                if rebuild {
+                    blocked = Some("an earlier output changed since the plan was made: left alone; run repair again");
+                }
                 continue;
             }
             let outcome = run_action(&mut session, &dir.scan_dir, action);
-            failed |= matches!(outcome, ActionOutcome::Failed(_));
+            if matches!(outcome, ActionOutcome::Failed(_)) && blocked.is_none() {
+                blocked = Some("an earlier action in this scan dir failed");
+            }
             outcomes.push(outcome);
         }
         let backup_dir = session.session_dir().map(PathBuf::from);

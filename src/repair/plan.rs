@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::guard;
 use super::rebuild::{self, Rebuilder};
-use super::state::{output_name, OutputState, ScanDirState, REBUILD_ORDER};
+use super::state::{output_name, FileStamp, OutputState, ScanDirState, REBUILD_ORDER};
 use crate::cli::Format;
 use crate::config::{CheckConfig, Grading, OutputConfig};
 use crate::finding::FindingKind;
@@ -39,6 +39,17 @@ pub struct Action {
     pub contents: Option<Vec<u8>>,
     #[serde(skip)]
     pub kind: Option<FileKind>,
+    /// The files this action was planned from (its target, the temp it promotes), as they
+    /// were before the plan read them: it runs only if they still are.
+    #[serde(skip)]
+    pub planned_from: Vec<(PathBuf, FileStamp)>,
+}
+
+impl Action {
+    /// The first file this action was planned from that has changed since.
+    pub fn changed_since_planned(&self) -> Option<&Path> {
+        self.planned_from.iter().find(|(path, stamp)| !stamp.still_holds(path)).map(|(path, _)| path.as_path())
+    }
 }
 
 /// Something repair cannot fix, and the command that can.
@@ -106,6 +117,9 @@ fn cp1252_convertible(path: &Path, kind: FileKind, problem: FindingKind) -> bool
 
 /// Plans one scan dir.
 pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
+    // Before anything is read: what each output was when the plan was made from it.
+    let stamps: Vec<FileStamp> =
+        REBUILD_ORDER.iter().map(|kind| FileStamp::of(&dir.join(output_name(*kind)))).collect();
     let state = ScanDirState::gather(dir);
     let inconsistent = inconsistent_outputs(dir, min_idle);
     let mut actions = Vec::new();
@@ -113,7 +127,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
     // Paths that could not be read: the run is incomplete (exit bit 8), as for check.
     let mut io_errors = state.io_errors.clone();
     let mut rebuilder = Rebuilder::new(dir);
-    for kind in REBUILD_ORDER {
+    for (kind, stamp) in REBUILD_ORDER.into_iter().zip(stamps) {
         let target = dir.join(output_name(kind));
         let output = &state.outputs[&kind];
         let stale = inconsistent.iter().find(|(k, _)| *k == kind).map(|(_, why)| why.clone());
@@ -165,12 +179,13 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
                     rebuilder.provide(kind, bytes.clone());
                     actions.push(Action {
                         action: ActionKind::PromoteTemp,
-                        target,
+                        target: target.clone(),
                         source: Some(temp.path.clone()),
                         reason: format!("{why}; an interrupted write left its complete document"),
                         notes: Vec::new(),
                         contents: Some(bytes),
                         kind: Some(kind),
+                        planned_from: vec![(target, stamp), (temp.path.clone(), temp.stamp)],
                     });
                     continue;
                 }
@@ -187,12 +202,13 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
                 rebuilder.provide(kind, rebuilt.bytes.clone());
                 actions.push(Action {
                     action: ActionKind::Regenerate,
-                    target,
+                    target: target.clone(),
                     source: None,
                     reason: format!("{why}; rebuilt from {}", list_inputs(&rebuilt.inputs)),
                     notes: rebuilt.notes,
                     contents: Some(rebuilt.bytes),
                     kind: Some(kind),
+                    planned_from: vec![(target, stamp)],
                 });
             }
             Err(cannot) => {
@@ -213,11 +229,12 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
             notes: Vec::new(),
             contents: None,
             kind: None,
+            planned_from: vec![(bad.path.clone(), bad.stamp)],
         });
     }
     let status = if actions.is_empty() {
         DirStatus::Healthy
-    } else if let Some(reason) = guard::in_use(&state, min_idle, now) {
+    } else if let Some(reason) = guard::in_use(dir, min_idle, now) {
         DirStatus::InUse(reason)
     } else {
         DirStatus::Planned

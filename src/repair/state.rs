@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::backup::OwnWrites;
 use crate::layout::{self, shape_for, CheckpointStep, FileKind};
 use crate::shape::Captured;
 use crate::validate::{self, Problem};
@@ -40,11 +41,54 @@ pub enum OutputState {
     Unreadable(String),
 }
 
+/// What a file was when the plan read it: gone, or this inode with this size and these
+/// change times (taken before the read). Repair acts on a file only while it is still so:
+/// another repair, or OpenAnt, may have changed it since, and the plan was made from what it
+/// was. Checked under the scan dir's lock, just before the action runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileStamp {
+    Missing,
+    Present {
+        dev: u64,
+        ino: u64,
+        size: u64,
+        mtime: (i64, i64),
+        ctime: (i64, i64),
+    },
+    /// Could not be looked at: never matches, so nothing is done to it.
+    Unknown,
+}
+
+impl FileStamp {
+    /// The file at `path` now, not following a symlink.
+    pub fn of(path: &Path) -> FileStamp {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::symlink_metadata(path) {
+            Ok(m) => FileStamp::Present {
+                dev: m.dev(),
+                ino: m.ino(),
+                size: m.size(),
+                mtime: (m.mtime(), m.mtime_nsec()),
+                ctime: (m.ctime(), m.ctime_nsec()),
+            },
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => FileStamp::Missing,
+            Err(_) => FileStamp::Unknown,
+        }
+    }
+
+    /// Whether the file at `path` is still what this stamp says.
+    pub fn still_holds(&self, path: &Path) -> bool {
+        *self != FileStamp::Unknown && FileStamp::of(path) == *self
+    }
+}
+
 /// A temp file that holds a complete, valid document of its target's kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SalvageableTemp {
     pub path: PathBuf,
     pub modified: Option<SystemTime>,
+    /// Taken before the temp was read.
+    pub stamp: FileStamp,
 }
 
 /// A checkpoint file OpenAnt cannot use: torn, without id, or a misnamed duplicate.
@@ -52,6 +96,8 @@ pub struct SalvageableTemp {
 pub struct BadCheckpoint {
     pub path: PathBuf,
     pub reason: String,
+    /// Taken before the checkpoint was read.
+    pub stamp: FileStamp,
 }
 
 #[derive(Debug, Clone)]
@@ -61,10 +107,6 @@ pub struct ScanDirState {
     /// Per target output, the salvageable temps, newest first.
     pub temps: BTreeMap<FileKind, Vec<SalvageableTemp>>,
     pub bad_checkpoints: Vec<BadCheckpoint>,
-    /// The newest mtime of any file in the scan dir (scanaudit's own state excluded).
-    pub last_change: Option<SystemTime>,
-    /// `meta.json` (in the run dir or the scan dir) says a scan is running.
-    pub scan_running: bool,
     pub io_errors: Vec<(PathBuf, String)>,
 }
 
@@ -75,11 +117,8 @@ impl ScanDirState {
             outputs: BTreeMap::new(),
             temps: BTreeMap::new(),
             bad_checkpoints: Vec::new(),
-            last_change: None,
-            scan_running: false,
             io_errors: Vec::new(),
         };
-        (state.scan_running, state.last_change) = activity(dir);
         for kind in REBUILD_ORDER {
             let state_of = output_state(&dir.join(output_name(kind)), kind);
             state.outputs.insert(kind, state_of);
@@ -128,6 +167,7 @@ impl ScanDirState {
     }
 
     fn consider_temp(&mut self, path: &Path, temp: Option<layout::TempName>) {
+        let stamp = FileStamp::of(path);
         let writer = temp.as_ref().map(|t| t.writer);
         let kinds: Vec<FileKind> = match temp.and_then(|t| t.target).as_deref() {
             Some(name) => REBUILD_ORDER.iter().copied().filter(|k| output_name(*k) == name).collect(),
@@ -157,7 +197,7 @@ impl ScanDirState {
                 Ok(v) if v.is_valid() && holds_kind(kind, &v.captures.top_level_keys) => {
                     let modified = std::fs::symlink_metadata(path).and_then(|m| m.modified()).ok();
                     let temps = self.temps.entry(kind).or_default();
-                    temps.push(SalvageableTemp { path: path.to_path_buf(), modified });
+                    temps.push(SalvageableTemp { path: path.to_path_buf(), modified, stamp });
                     temps.sort_by(|a, b| b.modified.cmp(&a.modified).then_with(|| a.path.cmp(&b.path)));
                     return;
                 }
@@ -176,6 +216,7 @@ impl ScanDirState {
         if crate::era::RESERVED_CHECKPOINT_FILES.contains(&layout::file_name(path).as_str()) {
             return;
         }
+        let stamp = FileStamp::of(path);
         let validation = match validate::validate_file(path, shape_for(FileKind::Checkpoint, step)) {
             Ok(v) => v,
             Err(error) => {
@@ -199,7 +240,7 @@ impl ScanDirState {
             (None, Some(_)) => Some("checkpoint whose \"id\" is not a string".to_string()),
         };
         if let Some(reason) = reason {
-            self.bad_checkpoints.push(BadCheckpoint { path: path.to_path_buf(), reason });
+            self.bad_checkpoints.push(BadCheckpoint { path: path.to_path_buf(), reason, stamp });
         }
     }
 }
@@ -230,11 +271,13 @@ fn output_state(path: &Path, kind: FileKind) -> OutputState {
     }
 }
 
-/// Whether `meta.json` says a scan is running, and the newest mtime of any file in the scan
-/// dir (scanaudit's own state excluded; files only, because a directory's mtime also moves
-/// when scanaudit creates its own state).
-pub fn activity(dir: &Path) -> (bool, Option<SystemTime>) {
-    let mut last_change = None;
+/// The newest mtime of a file in the scan dir that scanaudit did not write (files only,
+/// because a directory's mtime also moves when scanaudit creates its own state). scanaudit's
+/// own writes are its state dir, its temp files, and files holding exactly what a backup
+/// manifest says it wrote there (the run dir's too: a language-level migration leaves its state
+/// there); only files changed after `since` are hashed to tell, newest first.
+pub fn last_foreign_change(dir: &Path, since: SystemTime) -> Option<SystemTime> {
+    let mut files = Vec::new();
     let walker = walkdir::WalkDir::new(dir).follow_links(false).same_file_system(true);
     let mut it = walker.into_iter();
     while let Some(entry) = it.next() {
@@ -244,19 +287,33 @@ pub fn activity(dir: &Path) -> (bool, Option<SystemTime>) {
             it.skip_current_dir();
             continue;
         }
-        if entry.file_type().is_file() {
+        let ours = layout::temp_names::recognise_file(&entry.file_name().to_string_lossy(), &|_| false)
+            .is_some_and(|temp| temp.writer == layout::TempWriter::Scanaudit);
+        if entry.file_type().is_file() && !ours {
             if let Some(modified) = entry.metadata().ok().and_then(|m| m.modified().ok()) {
-                last_change = last_change.max(Some(modified));
+                files.push((modified, entry.into_path()));
             }
         }
     }
-    (scan_running(dir), last_change)
+    files.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
+    let mut own: Option<OwnWrites> = None;
+    files.into_iter().find_map(|(modified, path)| {
+        if modified <= since {
+            return Some(modified);
+        }
+        let own = own.get_or_insert_with(|| {
+            let run_dir = dir.parent().filter(|p| !p.as_os_str().is_empty());
+            let dirs: Vec<&Path> = std::iter::once(dir).chain(run_dir).collect();
+            OwnWrites::read(&dirs)
+        });
+        (!own.wrote(&path)).then_some(modified)
+    })
 }
 
 /// `meta.json` lives in the run dir (`scans/<sha>/`), or in the scan dir itself before the
 /// language level existed; since #664 a language-level scan dir has its own too, and the two
 /// are read as their union, as check reads them ([`crate::consistency::meta_union_running`]).
-fn scan_running(dir: &Path) -> bool {
+pub fn scan_running(dir: &Path) -> bool {
     let status = |meta: &Path| -> Option<String> {
         std::fs::read(meta)
             .ok()

@@ -217,3 +217,51 @@ pub fn damage(path: &Path, how: Damage) {
         }
     }
 }
+
+/// The backup session dirs scanaudit made under `scan_dir`.
+pub fn backup_sessions(scan_dir: &Path) -> std::collections::BTreeSet<PathBuf> {
+    match std::fs::read_dir(scan_dir.join(".scanaudit/backups")) {
+        Ok(entries) => entries.map(|e| e.expect("entry").path()).collect(),
+        Err(_) => Default::default(),
+    }
+}
+
+/// Whether the backup session at `session` finished: its manifest says `"complete": true`. A
+/// session without one, or with `false`, was stopped while it was writing.
+pub fn session_complete(session: &Path) -> bool {
+    std::fs::read(session.join("manifest.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .is_some_and(|manifest| manifest["complete"] == true)
+}
+
+/// Waits until `child` (a repair or migrate of `scan_dir`) starts writing: a backup session
+/// that is not in `before` appears (the first write records itself there before it happens).
+/// False when the child ended first.
+pub fn wait_for_first_write(
+    child: &mut std::process::Child,
+    scan_dir: &Path,
+    before: &std::collections::BTreeSet<PathBuf>,
+) -> bool {
+    loop {
+        if backup_sessions(scan_dir).difference(before).next().is_some() {
+            return true;
+        }
+        if child.try_wait().expect("try_wait").is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Runs `cmd` (a repair or migrate of `scan_dir`) to the end and returns how long it was
+/// writing: from its first write to its exit.
+pub fn writing_window(cmd: &mut std::process::Command, scan_dir: &Path) -> Duration {
+    let before = backup_sessions(scan_dir);
+    let mut child = cmd.spawn().expect("spawn");
+    assert!(wait_for_first_write(&mut child, scan_dir, &before), "the reference run wrote nothing");
+    let writing = std::time::Instant::now();
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code().map(|c| c & 8), Some(0), "the reference run failed: {status}");
+    writing.elapsed()
+}

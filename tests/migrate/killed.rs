@@ -1,19 +1,22 @@
 //! SIGKILL at random moments while migrate upgrades a large old scan (500 units: a
 //! whole-dataset enhance checkpoint and the fork's analyze_checkpoint.json to split, private
 //! outputs, no language level): every file is always an old file or a file the uninterrupted
-//! migrate writes, never a torn one, and the next migrate finishes the job exactly.
-//! `SCANAUDIT_MIGRATE_KILLS` sets the count.
+//! migrate writes, never a torn one, and the next migrate, at once and with the default
+//! --min-idle, finishes the job exactly. Each kill lands while migrate writes: it waits for the
+//! run's first write (its backup session appearing), then for a random part of how long a
+//! reference run wrote; kills that stopped a session unfinished are counted, and must be there.
+//! Each run starts from a fresh copy of the old scan. `SCANAUDIT_MIGRATE_KILLS` sets the count.
 
 use std::collections::{BTreeMap, HashSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::common::{code, generated_scan};
+use super::common::{backup_sessions, code, generated_scan, session_complete, wait_for_first_write, writing_window};
 use super::files_of;
 
 /// Fixed, long ago: `_summary.json` timestamps come from the legacy files' mtimes, so the
@@ -68,8 +71,39 @@ fn old_big_scan(root: &Path) -> PathBuf {
 
 fn migrate_bin(root: &Path) -> Command {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("scanaudit"));
-    cmd.args(["migrate", "--yes", "--quiet", "--min-idle", "0s"]).arg(root).stdout(Stdio::null()).stderr(Stdio::null());
+    cmd.args(["migrate", "--yes", "--quiet"]).arg(root).stdout(Stdio::null()).stderr(Stdio::null());
     cmd
+}
+
+/// The scan dir of an old big scan: the run dir, where the single-file checkpoint is (and
+/// where scanaudit keeps its state, language level or not).
+fn run_dir(projects: &Path) -> PathBuf {
+    walkdir::WalkDir::new(projects)
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .find(|p| p.ends_with("analyze_checkpoint.json"))
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .expect("analyze_checkpoint.json")
+}
+
+/// `to` becomes an exact copy of `from` (modes kept, every mtime [`MTIME`]).
+fn fresh_copy(from: &Path, to: &Path) {
+    if to.exists() {
+        std::fs::remove_dir_all(to).unwrap();
+    }
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+    for entry in walkdir::WalkDir::new(to) {
+        let entry = entry.unwrap();
+        filetime::set_file_mtime(entry.path(), filetime::FileTime::from_unix_time(MTIME, 0)).unwrap();
+    }
 }
 
 fn is_scanaudit_temp(path: &Path) -> bool {
@@ -93,26 +127,29 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
 fn killed_migrations_leave_old_or_new_files_and_the_next_one_finishes() {
     let kills: usize = std::env::var("SCANAUDIT_MIGRATE_KILLS").ok().and_then(|s| s.parse().ok()).unwrap_or(12);
     let work = tempfile::tempdir().unwrap();
-    let root = old_big_scan(&work.path().join("big"));
-    let reference = old_big_scan(&work.path().join("reference"));
-    let old: HashSet<[u8; 32]> = files_of(&root).values().map(|b| digest(b)).collect();
+    let pristine = old_big_scan(&work.path().join("pristine"));
+    let root = work.path().join("big/projects");
+    let reference = work.path().join("reference/projects");
+    let old: HashSet<[u8; 32]> = files_of(&pristine).values().map(|b| digest(b)).collect();
 
-    let started = Instant::now();
-    let status = migrate_bin(&reference).status().unwrap();
-    let took = started.elapsed();
-    assert_eq!(status.code().unwrap() & 8, 0);
-    assert_eq!(status.code().unwrap() & 1, 1, "the reference migrate changed nothing");
+    fresh_copy(&pristine, &reference);
+    let window = writing_window(&mut migrate_bin(&reference), &run_dir(&reference));
     let migrated = settled_files(&reference);
+    assert!(migrated != settled_files(&pristine), "the reference migrate changed nothing");
     let new: HashSet<[u8; 32]> = migrated.values().map(|b| digest(b)).collect();
 
     let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut partial = 0;
+    let (mut mid_write, mut partial) = (0, 0);
     for _ in 0..kills {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
+        fresh_copy(&pristine, &root);
+        let scan = run_dir(&root);
+        let before = backup_sessions(&scan);
         let mut child = migrate_bin(&root).spawn().unwrap();
-        std::thread::sleep(Duration::from_micros(seed % (took.as_micros() as u64 + 1)));
+        wait_for_first_write(&mut child, &scan, &before);
+        std::thread::sleep(Duration::from_micros(seed % (window.as_micros() as u64 + 1)));
         let _ = child.kill();
         let _ = child.wait();
         let now = files_of(&root);
@@ -125,11 +162,18 @@ fn killed_migrations_leave_old_or_new_files_and_the_next_one_finishes() {
             );
         }
         partial += usize::from(settled_files(&root) != migrated && now.len() != old.len());
+        mid_write += usize::from(backup_sessions(&scan).difference(&before).any(|s| !session_complete(s)));
+    }
+    eprintln!(
+        "{kills} kills, {mid_write} stopped a migrate while it wrote, {partial} left a partly migrated tree; \
+         a migrate writes for {window:?}"
+    );
+    if kills >= 4 {
+        assert!(mid_write > 0, "no kill landed while migrate was writing");
     }
     let output = migrate_bin(&root).output().unwrap();
     assert_eq!(code(&output) & 8, 0);
     assert!(settled_files(&root) == migrated, "the final migrate did not finish the job exactly");
     let again = migrate_bin(&root).status().unwrap();
     assert_eq!(again.code(), Some(0), "a finished migration plans nothing");
-    eprintln!("{kills} kills, {partial} left a partly migrated tree; one migrate takes {took:?}");
 }
