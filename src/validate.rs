@@ -80,8 +80,28 @@ impl Validation {
 
 /// Validates an in-memory document against `shape`.
 pub fn validate_bytes(bytes: &[u8], shape: &Shape) -> Validation {
-    let validation = syntax_and_shape(bytes, shape);
-    apply_limits(validation, limits::first_violation(bytes), &SliceBytes(bytes))
+    let source = SliceBytes(bytes);
+    let validation = damage_before_shape(syntax_and_shape(bytes, shape), &source);
+    apply_limits(validation, limits::first_violation(bytes), &source)
+}
+
+/// The shape is checked while the document is parsed, so a value of the wrong type can stop
+/// the parse before damage further on is seen. But json.load reads the whole document before
+/// OpenAnt looks at its shape: a file it cannot read is damaged, not of the wrong shape. So a
+/// schema problem stands only when the rest of the document parses (an error path: one more
+/// parse, without the shape).
+fn damage_before_shape(validation: Validation, bytes: &dyn ByteSource) -> Validation {
+    if validation.problem.as_ref().is_none_or(|p| p.kind != FindingKind::Schema) {
+        return validation;
+    }
+    let syntax = retry_with_python_text(bytes, &Shape::Any);
+    match syntax.problem {
+        Some(problem) => Validation {
+            problem: Some(problem),
+            captures: Captures { top_level_keys: validation.captures.top_level_keys, ..Captures::default() },
+        },
+        None => validation,
+    }
 }
 
 /// What OpenAnt's reader refuses in an otherwise well-formed document (nesting past its
@@ -208,7 +228,7 @@ fn validate_stream(file: File, shape: &Shape) -> io::Result<Validation> {
         }
     }
     let parsed_whole = result.is_ok();
-    let validation = finish(result, state, &bytes, shape);
+    let validation = damage_before_shape(finish(result, state, &bytes, shape), &bytes);
     // A document parsed to its end was scanned to its end on the way; otherwise the scan
     // stopped early, and the limits are checked over the whole file (an error path).
     let violation = if parsed_whole {
@@ -1209,6 +1229,19 @@ mod tests {
         let p = validate_bytes(b"{\"results\": {}}", &shape).problem.unwrap();
         assert_eq!(p.kind, FindingKind::Schema);
         assert_eq!(p.message, "$.results: expected an array, found an object");
+    }
+
+    #[test]
+    fn damage_after_a_shape_error_wins() {
+        // json.load fails on the syntax before OpenAnt looks at the shape.
+        let shape = obj().req("a", Shape::String).shape();
+        let p = validate_bytes(b"{\"a\": 2026-05-14\"}", &shape).problem.unwrap();
+        assert_eq!((p.kind, p.location.map(|l| l.offset)), (FindingKind::Corrupt, Some(10)));
+        assert_eq!(
+            validate_bytes(b"{\"a\": 1, \"b\": [", &shape).problem.map(|p| p.kind),
+            Some(FindingKind::Truncated)
+        );
+        assert_eq!(validate_bytes(b"{\"a\": 1, \"b\": []}", &shape).problem.map(|p| p.kind), Some(FindingKind::Schema));
     }
 
     #[test]
