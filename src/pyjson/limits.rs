@@ -115,39 +115,67 @@ impl LimitScanner {
 
     /// Feeds the next bytes of the document.
     pub fn feed(&mut self, chunk: &[u8]) {
-        if self.first.is_some() {
-            self.offset += chunk.len() as u64;
-            return;
+        if self.first.is_none() {
+            self.scan(chunk);
         }
+        self.offset += chunk.len() as u64;
+    }
+
+    fn scan(&mut self, chunk: &[u8]) {
         let mut i = 0;
         while i < chunk.len() {
-            let b = chunk[i];
             match self.state {
                 ScanState::InString => {
-                    // Skip the run of plain string bytes in one go.
-                    match chunk[i..].iter().position(|&c| c == b'"' || c == b'\\') {
+                    // Most of a document is string content: skip to its end with memchr.
+                    match memchr::memchr2(b'"', b'\\', &chunk[i..]) {
                         Some(n) => {
                             i += n;
                             self.state = if chunk[i] == b'"' { ScanState::Outside } else { ScanState::Escape };
+                            i += 1;
                         }
-                        None => i = chunk.len(),
+                        None => return,
+                    }
+                }
+                ScanState::Escape => {
+                    self.state = ScanState::InString;
+                    i += 1;
+                }
+                ScanState::Outside => {
+                    // Indentation comes in runs.
+                    while i < chunk.len() && matches!(chunk[i], b' ' | b'\n' | b'\r' | b'\t') {
+                        i += 1;
+                    }
+                    if i < chunk.len() {
+                        self.outside(chunk[i], i);
+                        i += 1;
+                    }
+                }
+                ScanState::IntDigits => {
+                    let run = chunk[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+                    self.digits += run;
+                    i += run;
+                    match chunk.get(i) {
+                        None => return,
+                        Some(b'.' | b'e' | b'E') => self.state = ScanState::OtherToken,
+                        Some(&b) => {
+                            self.end_int();
+                            self.outside(b, i);
+                        }
                     }
                     i += 1;
-                    continue;
                 }
-                ScanState::Escape => self.state = ScanState::InString,
-                ScanState::IntDigits if b.is_ascii_digit() => self.digits += 1,
-                ScanState::IntDigits if matches!(b, b'.' | b'e' | b'E') => self.state = ScanState::OtherToken,
-                ScanState::IntDigits => {
-                    self.end_int();
-                    self.outside(b, i);
+                ScanState::OtherToken => {
+                    let b = chunk[i];
+                    if !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-')) {
+                        self.outside(b, i);
+                    }
+                    i += 1;
                 }
-                ScanState::OtherToken if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-') => {}
-                ScanState::OtherToken | ScanState::Outside => self.outside(b, i),
             }
-            i += 1;
+            if self.first.is_some() {
+                return;
+            }
         }
-        self.offset += chunk.len() as u64;
     }
 
     /// Call at the end of the document (an int may run to the last byte).
@@ -198,10 +226,65 @@ impl LimitScanner {
 }
 
 /// The first limit violation in a whole document.
+///
+/// Cheap, exact pre-filters first (SIMD search, no state): a document can be nested more than
+/// [`MAX_DEPTH`] levels only if it holds more `[`/`{` bytes than that, and hold a too-long int
+/// only if it has a run of more than [`MAX_INT_DIGITS`] digits somewhere, which must cover one
+/// of every `MAX_INT_DIGITS + 1`-th bytes. Most files (checkpoints, reports) pass both; a large
+/// one without long digit runs only needs its nesting followed, which skips strings with
+/// memchr (the full scan costs about as much as the parse).
 pub fn first_violation(bytes: &[u8]) -> Option<LimitViolation> {
-    let mut scanner = LimitScanner::new();
-    scanner.feed(bytes);
-    scanner.finish()
+    if has_long_digit_run(bytes) {
+        let mut scanner = LimitScanner::new();
+        scanner.feed(bytes);
+        return scanner.finish();
+    }
+    // More than MAX_DEPTH opening brackets, or no way to nest that deep.
+    memchr::memchr2_iter(b'[', b'{', bytes).nth(MAX_DEPTH)?;
+    first_too_deep(bytes).map(|offset| LimitViolation { offset, kind: LimitKind::TooDeep })
+}
+
+fn has_long_digit_run(bytes: &[u8]) -> bool {
+    let stride = MAX_INT_DIGITS + 1;
+    (stride - 1..bytes.len()).step_by(stride).any(|at| {
+        bytes[at].is_ascii_digit() && {
+            let before = bytes[..at].iter().rev().take_while(|b| b.is_ascii_digit()).count();
+            let after = bytes[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+            before + after > MAX_INT_DIGITS
+        }
+    })
+}
+
+/// [`LimitScanner`]'s depth rule alone: where an array or object opens more than
+/// [`MAX_DEPTH`] levels deep, strings skipped.
+fn first_too_deep(bytes: &[u8]) -> Option<u64> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => loop {
+                i += 1;
+                match memchr::memchr2(b'"', b'\\', &bytes[i.min(bytes.len())..]) {
+                    None => return None,
+                    Some(k) if bytes[i + k] == b'\\' => i += k + 1,
+                    Some(k) => {
+                        i += k;
+                        break;
+                    }
+                }
+            },
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(i as u64);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -238,6 +321,30 @@ mod tests {
         assert_eq!(first_violation("9".repeat(MAX_INT_DIGITS + 1).as_bytes()).map(|v| v.offset), Some(0));
         for float in [format!("{}.5", "9".repeat(5000)), format!("{}e5", "9".repeat(5000))] {
             assert_eq!(first_violation(float.as_bytes()), None);
+        }
+    }
+
+    #[test]
+    fn the_pre_filter_never_hides_a_violation() {
+        for n in [MAX_INT_DIGITS + 1, MAX_INT_DIGITS + 2, 2 * MAX_INT_DIGITS + 3] {
+            for pad in [0, 1, 7, 4300, 4301] {
+                let doc = format!("[{}, {}]", "1".repeat(pad), "9".repeat(n));
+                assert!(first_violation(doc.as_bytes()).is_some(), "{n} digits after {pad}");
+            }
+        }
+        assert_eq!(first_violation(format!("[{}]", "9".repeat(MAX_INT_DIGITS)).as_bytes()), None);
+        assert!(!has_long_digit_run(format!("[{}]", "9".repeat(MAX_INT_DIGITS)).as_bytes()));
+        // The depth-only path agrees with the scanner.
+        for doc in [
+            deep(MAX_DEPTH + 1),
+            format!("[\"\\\\\", {}]", String::from_utf8(deep(MAX_DEPTH)).unwrap()).into_bytes(),
+            format!("[\"\\\"[\", {}]", String::from_utf8(deep(MAX_DEPTH)).unwrap()).into_bytes(),
+            format!("[\"{}\", 1]", "[".repeat(2000)).into_bytes(),
+            format!("{}\"", "[".repeat(2000)).into_bytes(),
+        ] {
+            let mut scanner = LimitScanner::new();
+            scanner.feed(&doc);
+            assert_eq!(first_violation(&doc), scanner.finish(), "{}", String::from_utf8_lossy(&doc[..40]));
         }
     }
 
