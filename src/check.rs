@@ -91,7 +91,11 @@ pub fn run(config: &CheckConfig, progress: &Progress) -> CheckOutcome {
         let path = &entry.path;
         let scan_dir = index.scan_dir_of(path).map(Path::to_path_buf);
         match entry.entry_type {
-            EntryType::Dir => {}
+            EntryType::Dir => {
+                if let Some(finding) = directory_finding(path, scan_dir, &known) {
+                    findings.push(finding);
+                }
+            }
             EntryType::File => {
                 let parent = path.parent().unwrap_or(Path::new(""));
                 let sibling_exists = |name: &str| known.contains(parent.join(name).as_path());
@@ -280,6 +284,35 @@ fn relative<'p>(dir: &Path, path: &'p Path) -> Option<&'p str> {
     let rest = path.as_os_str().as_bytes().strip_prefix(dir.as_os_str().as_bytes())?;
     let rest = rest.strip_prefix(b"/").filter(|r| !r.is_empty())?;
     std::str::from_utf8(rest).ok()
+}
+
+/// Why a directory stands where OpenAnt reads and writes one of its files: check reports it
+/// (`special-file`) and repair leaves it alone, in these words.
+pub fn directory_in_place_of_file(name: &str) -> String {
+    format!(
+        "a directory where OpenAnt expects its {name} file: OpenAnt can neither read nor replace it, \
+         and scanaudit never opens or removes it (move it aside by hand)"
+    )
+}
+
+/// A `special-file` finding for a directory named like a file OpenAnt reads (`results.json`,
+/// a checkpoint, a step report), inside a scan dir.
+fn directory_finding(path: &Path, scan_dir: Option<PathBuf>, known: &HashSet<&Path>) -> Option<Finding> {
+    let name = layout::file_name(path);
+    if scan_dir.is_none() || !name.ends_with(".json") {
+        return None;
+    }
+    let parent = path.parent().unwrap_or(Path::new(""));
+    let sibling_exists = |n: &str| known.contains(parent.join(n).as_path());
+    let class = layout::classify_file(path, scan_dir.as_deref(), &sibling_exists);
+    if matches!(class.kind, FileKind::Other | FileKind::GenericJson | FileKind::Temp | FileKind::Backup) {
+        return None;
+    }
+    Some(
+        Finding::new(FindingKind::SpecialFile, path, directory_in_place_of_file(&name))
+            .scan_dir(scan_dir)
+            .file_kind(FileKind::Directory),
+    )
 }
 
 fn symlink_message(path: &Path) -> String {

@@ -23,6 +23,7 @@ use serde::de::DeserializeSeed;
 use serde_json::error::Category;
 
 use crate::finding::{FindingKind, Location};
+use crate::pyjson::limits::{self, LimitScanner, LimitViolation};
 use crate::shape::{Captures, Shape, ShapeSeed, ShapeState};
 
 /// Bytes of file content all threads together may hold in memory at once.
@@ -79,6 +80,53 @@ impl Validation {
 
 /// Validates an in-memory document against `shape`.
 pub fn validate_bytes(bytes: &[u8], shape: &Shape) -> Validation {
+    let source = SliceBytes(bytes);
+    let validation = damage_before_shape(syntax_and_shape(bytes, shape), &source);
+    apply_limits(validation, limits::first_violation(bytes), &source)
+}
+
+/// The shape is checked while the document is parsed, so a value of the wrong type can stop
+/// the parse before damage further on is seen. But json.load reads the whole document before
+/// OpenAnt looks at its shape: a file it cannot read is damaged, not of the wrong shape. So a
+/// schema problem stands only when the rest of the document parses (an error path: one more
+/// parse, without the shape).
+fn damage_before_shape(validation: Validation, bytes: &dyn ByteSource) -> Validation {
+    if validation.problem.as_ref().is_none_or(|p| p.kind != FindingKind::Schema) {
+        return validation;
+    }
+    let syntax = retry_with_python_text(bytes, &Shape::Any);
+    match syntax.problem {
+        Some(problem) => Validation {
+            problem: Some(problem),
+            captures: Captures { top_level_keys: validation.captures.top_level_keys, ..Captures::default() },
+        },
+        None => validation,
+    }
+}
+
+/// What OpenAnt's reader refuses in an otherwise well-formed document (nesting past its
+/// recursion limit, ints past its digit limit: the one rule, in [`limits`]) is `corrupt`.
+/// Python reads the whole document before OpenAnt looks at its shape, so a violation anywhere
+/// wins over a schema problem; against damage, the first by offset wins, as Python reads in
+/// order.
+fn apply_limits(validation: Validation, violation: Option<LimitViolation>, bytes: &dyn ByteSource) -> Validation {
+    let Some(violation) = violation else { return validation };
+    let wins = match &validation.problem {
+        None => true,
+        Some(p) if p.kind == FindingKind::Schema => true,
+        Some(p) => p.location.is_none_or(|l| violation.offset < l.offset),
+    };
+    if !wins {
+        return validation;
+    }
+    invalid(Problem {
+        kind: FindingKind::Corrupt,
+        location: Some(location_at(bytes, violation.offset)),
+        message: violation.kind.to_string(),
+    })
+}
+
+fn syntax_and_shape(bytes: &[u8], shape: &Shape) -> Validation {
     if let Some(problem) = leading_problem(bytes) {
         return invalid(problem);
     }
@@ -158,15 +206,19 @@ fn validate_stream(file: File, shape: &Shape) -> io::Result<Validation> {
     if head_len == 3 && head == BOM {
         return Ok(Validation { problem: leading_problem(&head), captures: Captures::default() });
     }
-    let mut reader = Utf8Reader::new(BufReader::with_capacity(64 * 1024, file));
+    let mut scanner = LimitScanner::new();
+    let mut reader =
+        Utf8Reader::new(Scanned { inner: BufReader::with_capacity(64 * 1024, file), scanner: &mut scanner });
     let state = RefCell::new(ShapeState::default());
     let result = {
         let mut de = serde_json::Deserializer::from_reader(&mut reader);
         ShapeSeed::new(shape, &state).deserialize(&mut de).and_then(|()| de.end())
     };
+    let utf8_error = reader.utf8_error();
+    drop(reader);
     if let Err(error) = &result {
         if error.classify() == Category::Io {
-            return match reader.utf8_error() {
+            return match utf8_error {
                 Some((offset, incomplete_at_end)) => Ok(Validation {
                     problem: Some(utf8_problem(&bytes, offset, incomplete_at_end)),
                     captures: Captures::default(),
@@ -175,7 +227,35 @@ fn validate_stream(file: File, shape: &Shape) -> io::Result<Validation> {
             };
         }
     }
-    Ok(finish(result, state, &bytes, shape))
+    let parsed_whole = result.is_ok();
+    let validation = damage_before_shape(finish(result, state, &bytes, shape), &bytes);
+    // A document parsed to its end was scanned to its end on the way; otherwise the scan
+    // stopped early, and the limits are checked over the whole file (an error path).
+    let violation = if parsed_whole {
+        scanner.finish()
+    } else {
+        let mut whole = LimitScanner::new();
+        bytes.chunks(0, &mut |_, chunk| {
+            whole.feed(chunk);
+            true
+        });
+        whole.finish()
+    };
+    Ok(apply_limits(validation, violation, &bytes))
+}
+
+/// Feeds every byte read to a [`LimitScanner`] on the way through.
+struct Scanned<'s, R> {
+    inner: R,
+    scanner: &'s mut LimitScanner,
+}
+
+impl<R: Read> Read for Scanned<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.scanner.feed(&buf[..n]);
+        Ok(n)
+    }
 }
 
 const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
@@ -223,8 +303,8 @@ fn finish(
     };
     let problem = classify(&error, &state, bytes);
     if problem.is_none() {
-        // A Python literal (NaN, Infinity): parse again with them neutralised.
-        return retry_with_python_literals(bytes, shape);
+        // What Python accepts and serde_json does not: parse again with it neutralised.
+        return retry_with_python_text(bytes, shape);
     }
     // A damaged document keeps only the top-level keys read before the damage: enough to
     // tell what a torn temp was (check's temp explanation); nothing else trusts them.
@@ -232,7 +312,9 @@ fn finish(
     Validation { problem, captures }
 }
 
-/// Classifies a serde_json error; `None` means the error sits on a Python float literal.
+/// Classifies a serde_json error; `None` means the error is on something Python's reader
+/// accepts (a float literal, a lone surrogate, an overflowing number): parse again with
+/// [`PythonText`].
 fn classify(error: &serde_json::Error, state: &ShapeState, bytes: &dyn ByteSource) -> Option<Problem> {
     let len = bytes.len();
     match error.classify() {
@@ -259,7 +341,9 @@ fn classify(error: &serde_json::Error, state: &ShapeState, bytes: &dyn ByteSourc
                 }
                 return Some(zero_filled(bytes, start));
             }
-            if [offset, offset.saturating_sub(1)].into_iter().any(|o| is_python_literal_at(bytes, o)) {
+            if [offset, offset.saturating_sub(1)].into_iter().any(|o| is_python_literal_at(bytes, o))
+                || PYTHON_ACCEPTS.contains(&serde_message(error).as_str())
+            {
                 return None;
             }
             if let Some(start) = unfinished_token_at_end(bytes, offset) {
@@ -364,6 +448,12 @@ fn utf8_problem(bytes: &dyn ByteSource, offset: u64, incomplete_at_end: bool) ->
     }
 }
 
+/// serde_json's errors for what Python's reader accepts (a lone surrogate escape, a number
+/// that overflows a float) where a shape makes serde_json read the value: [`PythonText`]
+/// rewrites them for the second pass.
+const PYTHON_ACCEPTS: [&str; 3] =
+    ["number out of range", "lone leading surrogate in hex escape", "unexpected end of hex escape"];
+
 fn is_python_literal_at(bytes: &dyn ByteSource, offset: u64) -> bool {
     let mut buf = [0u8; 9];
     let n = bytes.read_into(offset, &mut buf).unwrap_or(0);
@@ -371,11 +461,11 @@ fn is_python_literal_at(bytes: &dyn ByteSource, offset: u64) -> bool {
     head.starts_with(b"NaN") || head.starts_with(b"Infinity") || head.starts_with(b"-Infinity")
 }
 
-fn retry_with_python_literals(bytes: &dyn ByteSource, shape: &Shape) -> Validation {
+fn retry_with_python_text(bytes: &dyn ByteSource, shape: &Shape) -> Validation {
     let state = RefCell::new(ShapeState::default());
     let mut utf8 = Utf8Reader::new(SourceReader { bytes, offset: 0 });
     let result = {
-        let reader = PythonLiterals::new(BufReader::new(&mut utf8));
+        let reader = PythonText::new(BufReader::new(&mut utf8));
         let mut de = serde_json::Deserializer::from_reader(reader);
         ShapeSeed::new(shape, &state).deserialize(&mut de).and_then(|()| de.end())
     };
@@ -644,27 +734,53 @@ impl<R: Read> Read for Utf8Reader<R> {
     }
 }
 
-/// Rewrites Python's `NaN`, `Infinity` and `-Infinity` outside strings, where a value starts,
-/// into numbers of the same length, so serde_json can check the rest while offsets stay exact.
-/// Only literals spelled exactly right are rewritten: anything else is left for serde_json
-/// to reject.
-struct PythonLiterals<R> {
+/// Rewrites, at the same length so offsets stay exact, what Python's reader accepts and
+/// serde_json refuses, so serde_json can check the rest:
+/// * `NaN`, `Infinity` and `-Infinity` outside strings, where a value starts, into numbers;
+/// * a number that overflows a float (`1e400`, which Python reads as `inf`; also an int of
+///   more than 309 digits, which Python keeps exact) into `1e308` or `-1e308`, padded with
+///   spaces: serde_json refuses to parse it where a shape captures or types the value;
+/// * a `\u` escape of a lone UTF-16 surrogate (Python keeps it in a `str`) into `\ufffd`.
+///
+/// So a captured value is what Python reads but for these: NaN and ±Infinity read as 0,
+/// overflowing numbers as ±1e308 and lone surrogates as U+FFFD. Only literals spelled exactly
+/// right and numbers that are well-formed are rewritten: anything else is left for
+/// serde_json to reject.
+struct PythonText<R> {
     inner: R,
-    state: LiteralState,
+    state: TextState,
+    /// Bytes whose rewriting is not decided yet: a number, a `\u` escape (and the escape after
+    /// a high surrogate).
+    pending: Vec<u8>,
+    /// Decided bytes not handed out yet, from `ready_pos`.
+    ready: Vec<u8>,
+    ready_pos: usize,
+    eof: bool,
 }
 
 #[derive(Clone, Copy)]
-enum LiteralState {
+enum TextState {
     /// Between tokens; `value_start` when the next token is a value (after `[`, `,`, `:`).
     Outside {
         value_start: bool,
     },
-    /// Just after a `-`: `-Infinity` is Python, `-NaN` is not.
+    /// Just after a `-` (pending): `-Infinity` is Python, `-NaN` is not, `-1` is a number.
     Minus {
         value_start: bool,
     },
+    /// Inside a number (pending).
+    Number,
+    /// Inside a number too long to hold back: passed through as it is.
+    LongNumber,
     InString,
+    /// After a backslash in a string (pending).
     Escape,
+    /// After `\u` and `digits` hex digits (pending).
+    UnicodeEscape {
+        digits: u8,
+    },
+    /// After the escape of a high surrogate (pending, with what came after it so far).
+    AfterHighSurrogate,
     /// Inside a literal: the original bytes still expected and their replacements.
     Literal {
         expect: &'static [u8],
@@ -674,69 +790,278 @@ enum LiteralState {
     AfterLiteral,
 }
 
-impl<R: Read> PythonLiterals<R> {
-    fn new(inner: R) -> PythonLiterals<R> {
-        PythonLiterals { inner, state: LiteralState::Outside { value_start: true } }
-    }
+/// A number token longer than this is passed through unchanged (serde_json may then refuse an
+/// overflowing one; no writer produces such a number).
+const MAX_HELD_NUMBER: usize = 1 << 16;
 
-    fn between_tokens(b: &mut u8, value_start: bool) -> LiteralState {
-        match *b {
-            b'"' => LiteralState::InString,
-            b' ' | b'\t' | b'\n' | b'\r' => LiteralState::Outside { value_start },
-            b'[' | b',' | b':' => LiteralState::Outside { value_start: true },
-            b'-' => LiteralState::Minus { value_start },
-            b'N' if value_start => Self::literal(b, b"aN", b".0"),
-            b'I' if value_start => Self::literal(b, b"nfinity", b".000000"),
-            _ => LiteralState::Outside { value_start: false },
+impl<R: Read> PythonText<R> {
+    fn new(inner: R) -> PythonText<R> {
+        PythonText {
+            inner,
+            state: TextState::Outside { value_start: true },
+            pending: Vec::new(),
+            ready: Vec::new(),
+            ready_pos: 0,
+            eof: false,
         }
     }
 
-    fn literal(b: &mut u8, expect: &'static [u8], replace: &'static [u8]) -> LiteralState {
-        *b = b'0';
-        LiteralState::Literal { expect, replace }
+    fn flush_pending(&mut self) {
+        self.ready.append(&mut self.pending);
+    }
+
+    fn between_tokens(&mut self, b: u8, value_start: bool) {
+        self.state = match b {
+            b'"' => TextState::InString,
+            b' ' | b'\t' | b'\n' | b'\r' => TextState::Outside { value_start },
+            b'[' | b',' | b':' => TextState::Outside { value_start: true },
+            b'-' => {
+                self.pending.push(b);
+                return self.state = TextState::Minus { value_start };
+            }
+            b'0'..=b'9' => {
+                self.pending.push(b);
+                return self.state = TextState::Number;
+            }
+            b'N' if value_start => return self.literal(b"aN", b".0"),
+            b'I' if value_start => return self.literal(b"nfinity", b".000000"),
+            _ => TextState::Outside { value_start: false },
+        };
+        self.ready.push(b);
+    }
+
+    fn literal(&mut self, expect: &'static [u8], replace: &'static [u8]) {
+        self.ready.push(b'0');
+        self.state = TextState::Literal { expect, replace };
+    }
+
+    /// Decides a finished number: an overflowing one becomes `±1e308` and spaces.
+    fn end_number(&mut self) {
+        if let Ok(text) = std::str::from_utf8(&self.pending) {
+            let negative = text.starts_with('-');
+            let replacement: &[u8] = if negative { b"-1e308" } else { b"1e308" };
+            if is_json_number(text)
+                && text.parse::<f64>().is_ok_and(f64::is_infinite)
+                && text.len() >= replacement.len()
+            {
+                let len = self.pending.len();
+                self.pending.clear();
+                self.pending.extend_from_slice(replacement);
+                self.pending.resize(len, b' ');
+            }
+        }
+        self.flush_pending();
+    }
+
+    /// The code unit of the `\uXXXX` escape at `pending[at..at + 6]`.
+    fn escaped_unit(&self, at: usize) -> u32 {
+        let hex = std::str::from_utf8(&self.pending[at + 2..at + 6]).unwrap_or("0");
+        u32::from_str_radix(hex, 16).unwrap_or(0)
+    }
+
+    /// Replaces the pending lone surrogate escape (the first six bytes) with `\ufffd`, hands it
+    /// out, and reads whatever followed it again as string content.
+    fn replace_lone_surrogate(&mut self) {
+        let rest = self.pending.split_off(6);
+        self.pending.clear();
+        self.ready.extend_from_slice(b"\\ufffd");
+        self.state = TextState::InString;
+        for b in rest {
+            self.push(b);
+        }
+    }
+
+    fn push(&mut self, b: u8) {
+        match self.state {
+            TextState::Outside { value_start } => self.between_tokens(b, value_start),
+            TextState::Minus { value_start } => match b {
+                b'I' if value_start => {
+                    self.flush_pending();
+                    self.literal(b"nfinity", b".000000");
+                }
+                b'0'..=b'9' => {
+                    self.pending.push(b);
+                    self.state = TextState::Number;
+                }
+                _ => {
+                    self.flush_pending();
+                    self.between_tokens(b, false);
+                }
+            },
+            TextState::Number => {
+                if b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-') {
+                    self.pending.push(b);
+                    if self.pending.len() > MAX_HELD_NUMBER {
+                        self.flush_pending();
+                        self.state = TextState::LongNumber;
+                    }
+                } else {
+                    self.end_number();
+                    self.between_tokens(b, false);
+                }
+            }
+            TextState::LongNumber => {
+                if b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-') {
+                    self.ready.push(b);
+                } else {
+                    self.between_tokens(b, false);
+                }
+            }
+            TextState::InString => match b {
+                b'"' => {
+                    self.ready.push(b);
+                    self.state = TextState::Outside { value_start: false };
+                }
+                b'\\' => {
+                    self.pending.push(b);
+                    self.state = TextState::Escape;
+                }
+                _ => self.ready.push(b),
+            },
+            TextState::Escape => {
+                self.pending.push(b);
+                if b == b'u' {
+                    self.state = TextState::UnicodeEscape { digits: 0 };
+                } else {
+                    self.flush_pending();
+                    self.state = TextState::InString;
+                }
+            }
+            TextState::UnicodeEscape { digits } => {
+                if !b.is_ascii_hexdigit() {
+                    // Not an escape serde_json accepts: its error is the answer.
+                    self.flush_pending();
+                    self.state = TextState::InString;
+                    return self.push(b);
+                }
+                self.pending.push(b);
+                if digits < 3 {
+                    self.state = TextState::UnicodeEscape { digits: digits + 1 };
+                    return;
+                }
+                match self.escaped_unit(0) {
+                    0xD800..=0xDBFF => self.state = TextState::AfterHighSurrogate,
+                    0xDC00..=0xDFFF => self.replace_lone_surrogate(),
+                    _ => {
+                        self.flush_pending();
+                        self.state = TextState::InString;
+                    }
+                }
+            }
+            TextState::AfterHighSurrogate => {
+                let k = self.pending.len() - 6;
+                let fits = match k {
+                    0 => b == b'\\',
+                    1 => b == b'u',
+                    _ => b.is_ascii_hexdigit(),
+                };
+                self.pending.push(b);
+                if !fits {
+                    return self.replace_lone_surrogate();
+                }
+                if k == 5 {
+                    if (0xDC00..=0xDFFF).contains(&self.escaped_unit(6)) {
+                        self.flush_pending();
+                        self.state = TextState::InString;
+                    } else {
+                        self.replace_lone_surrogate();
+                    }
+                }
+            }
+            TextState::AfterLiteral => {
+                if b.is_ascii_alphanumeric() || b"+-._".contains(&b) {
+                    // Keep the offset, lose the validity: serde_json rejects the byte here.
+                    self.ready.push(b'x');
+                    self.state = TextState::Outside { value_start: false };
+                } else {
+                    self.between_tokens(b, false);
+                }
+            }
+            TextState::Literal { expect, replace } => {
+                if b != expect[0] {
+                    self.between_tokens(b, false);
+                } else {
+                    self.ready.push(replace[0]);
+                    self.state = if expect.len() == 1 {
+                        TextState::AfterLiteral
+                    } else {
+                        TextState::Literal { expect: &expect[1..], replace: &replace[1..] }
+                    };
+                }
+            }
+        }
+    }
+
+    /// At the end of the input: a number may end there; anything else pending (a cut escape)
+    /// stays as it is, for serde_json to call truncated.
+    fn finish(&mut self) {
+        if let TextState::Number = self.state {
+            self.end_number();
+        }
+        self.flush_pending();
     }
 }
 
-impl<R: Read> Read for PythonLiterals<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        for b in &mut buf[..n] {
-            self.state = match self.state {
-                LiteralState::Outside { value_start } => Self::between_tokens(b, value_start),
-                LiteralState::Minus { value_start } => match *b {
-                    b'I' if value_start => Self::literal(b, b"nfinity", b".000000"),
-                    _ => Self::between_tokens(b, false),
-                },
-                LiteralState::InString => match *b {
-                    b'"' => LiteralState::Outside { value_start: false },
-                    b'\\' => LiteralState::Escape,
-                    _ => LiteralState::InString,
-                },
-                LiteralState::Escape => LiteralState::InString,
-                LiteralState::AfterLiteral => {
-                    if b.is_ascii_alphanumeric() || b"+-._".contains(b) {
-                        // Keep the offset, lose the validity: serde_json rejects the byte here.
-                        *b = b'x';
-                        LiteralState::Outside { value_start: false }
-                    } else {
-                        Self::between_tokens(b, false)
-                    }
-                }
-                LiteralState::Literal { expect, replace } => {
-                    if *b != expect[0] {
-                        Self::between_tokens(b, false)
-                    } else {
-                        *b = replace[0];
-                        if expect.len() == 1 {
-                            LiteralState::AfterLiteral
-                        } else {
-                            LiteralState::Literal { expect: &expect[1..], replace: &replace[1..] }
-                        }
-                    }
-                }
-            };
+/// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?`
+fn is_json_number(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
         }
-        Ok(n)
+        *i - start
+    };
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            digits(&mut i);
+        }
+        _ => return false,
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+impl<R: Read> Read for PythonText<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.ready_pos < self.ready.len() {
+                let n = buf.len().min(self.ready.len() - self.ready_pos);
+                buf[..n].copy_from_slice(&self.ready[self.ready_pos..self.ready_pos + n]);
+                self.ready_pos += n;
+                return Ok(n);
+            }
+            self.ready.clear();
+            self.ready_pos = 0;
+            if self.eof {
+                return Ok(0);
+            }
+            let mut chunk = [0u8; 8192];
+            let n = self.inner.read(&mut chunk)?;
+            if n == 0 {
+                self.eof = true;
+                self.finish();
+            }
+            for &b in &chunk[..n] {
+                self.push(b);
+            }
+        }
     }
 }
 
@@ -785,6 +1110,67 @@ mod tests {
         let shape = obj().req("a", Shape::String).shape();
         let v = validate_bytes(b"{\"x\": NaN}", &shape);
         assert_eq!(v.problem.map(|p| p.kind), Some(FindingKind::Schema));
+    }
+
+    #[test]
+    fn openants_reader_limits_are_corrupt() {
+        let depth = crate::pyjson::MAX_DEPTH;
+        let deep = |n: usize| format!("{{\"a\": {}{}}}", "[".repeat(n), "]".repeat(n)).into_bytes();
+        assert_eq!(any(&deep(depth - 1)), (None, None));
+        let p = validate_bytes(&deep(depth), &Shape::Any).problem.unwrap();
+        assert_eq!((p.kind, p.location.map(|l| l.offset)), (FindingKind::Corrupt, Some(6 + depth as u64 - 1)));
+        assert!(p.message.contains("RecursionError"), "{}", p.message);
+        // A deep value truncated: Python fails on the depth first.
+        let mut cut = deep(5000);
+        cut.truncate(3000);
+        assert_eq!(any(&cut).0, Some(FindingKind::Corrupt));
+        // Too deep beats a schema problem: json.load fails before the shape is looked at.
+        let shape = obj().req("b", Shape::String).shape();
+        assert_eq!(validate_bytes(&deep(2000), &shape).problem.map(|p| p.kind), Some(FindingKind::Corrupt));
+        // An earlier syntax error wins.
+        let mut early = b"{\"a\" 1, \"b\": ".to_vec();
+        early.extend(deep(2000));
+        assert_eq!(any(&early), (Some(FindingKind::Corrupt), Some(5)));
+        let digits = crate::pyjson::MAX_INT_DIGITS;
+        assert_eq!(any(format!("[{}]", "7".repeat(digits)).as_bytes()), (None, None));
+        let p = validate_bytes(format!("[1, {}]", "7".repeat(digits + 1)).as_bytes(), &Shape::Any).problem.unwrap();
+        assert_eq!((p.kind, p.location.map(|l| l.offset)), (FindingKind::Corrupt, Some(4)));
+        assert!(p.message.contains("ValueError"), "{}", p.message);
+    }
+
+    #[test]
+    fn lone_surrogates_and_overflowing_numbers_are_valid_everywhere() {
+        let shape = obj()
+            .capture("id", Shape::String)
+            .capture("n", Shape::Number)
+            .opt("m", crate::shape::map(Shape::Number))
+            .shape();
+        for doc in [
+            &br#"{"id": "a\ud800b", "n": 1e400}"#[..],
+            br#"{"id": "\udc00", "n": -1e400, "m": {"\ud83d": 2e308}}"#,
+            br#"{"id": "\ud800\ud800\udc00x", "n": 1e-400}"#,
+            br#"{"id": "\ud800\"", "n": 0}"#,
+            br#"{"id": "\ud800\n\ud83d\ude00", "n": [1]}"#,
+        ] {
+            let v = validate_bytes(doc, &shape);
+            let text = String::from_utf8_lossy(doc);
+            if text.contains("[1]") {
+                assert_eq!(v.problem.map(|p| p.kind), Some(FindingKind::Schema), "{text}");
+                continue;
+            }
+            assert_eq!(v.problem, None, "{text}");
+            assert!(v.captures.get("id").is_some(), "{text}");
+        }
+        let big_int = format!("{{\"id\": \"x\", \"n\": {}}}", "9".repeat(400));
+        let v = validate_bytes(big_int.as_bytes(), &shape);
+        assert_eq!(v.problem, None);
+        assert_eq!(v.captures.get("n").and_then(|c| c.as_f64()), Some(1e308));
+        let v = validate_bytes(br#"{"id": "a\ud800", "n": NaN}"#, &shape);
+        assert_eq!(v.captures.get("id").and_then(|c| c.as_str()), Some("a\u{fffd}"));
+        // Malformed escapes and numbers are still corrupt.
+        for bad in [&br#"{"id": "\ud80"}"#[..], br#"{"id": "\ud800\x"}"#, br#"{"n": 1e}"#, br#"{"n": 01}"#] {
+            assert_eq!(validate_bytes(bad, &shape).problem.map(|p| p.kind), Some(FindingKind::Corrupt));
+        }
     }
 
     #[test]
@@ -846,6 +1232,19 @@ mod tests {
     }
 
     #[test]
+    fn damage_after_a_shape_error_wins() {
+        // json.load fails on the syntax before OpenAnt looks at the shape.
+        let shape = obj().req("a", Shape::String).shape();
+        let p = validate_bytes(b"{\"a\": 2026-05-14\"}", &shape).problem.unwrap();
+        assert_eq!((p.kind, p.location.map(|l| l.offset)), (FindingKind::Corrupt, Some(10)));
+        assert_eq!(
+            validate_bytes(b"{\"a\": 1, \"b\": [", &shape).problem.map(|p| p.kind),
+            Some(FindingKind::Truncated)
+        );
+        assert_eq!(validate_bytes(b"{\"a\": 1, \"b\": []}", &shape).problem.map(|p| p.kind), Some(FindingKind::Schema));
+    }
+
+    #[test]
     fn lines_and_columns_are_one_based() {
         let p = validate_bytes(b"{\n  \"a\": x\n}", &Shape::Any).problem.unwrap();
         assert_eq!(p.location, Some(Location { offset: 9, line: 2, column: 8 }));
@@ -862,6 +1261,10 @@ mod tests {
             b"{\"a\": 1} x".to_vec(),
             b"[NaN]".to_vec(),
             b"\xef\xbb\xbf{}".to_vec(),
+            format!("{}{}", "[".repeat(5000), "]".repeat(5000)).into_bytes(),
+            format!("[{}", "[".repeat(5000)).into_bytes(),
+            format!("[{}]", "1".repeat(5000)).into_bytes(),
+            b"[\"\\ud800\", 1e400]".to_vec(),
         ];
         for case in cases {
             let dir = tempfile::tempdir().unwrap();

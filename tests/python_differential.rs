@@ -11,6 +11,7 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -587,10 +588,8 @@ fn parser_accepts_exactly_what_json_loads_accepts() {
 }
 
 /// `check` accepts a file exactly when OpenAnt's reader (`open()` as UTF-8, `json.load`) does,
-/// on the same generated documents and damage as the parser test. Two documented
-/// differences, neither of which a writer produces: Python refuses ints longer than 4,300
-/// digits (`ValueError`) and nesting past its recursion limit (`RecursionError`); those are
-/// limits of its reader, not damage, so `check` accepts them.
+/// on the same generated documents and damage as the parser test, Python's int-digit limit
+/// (`ValueError`) included.
 #[test]
 fn validator_accepts_exactly_what_json_loads_accepts() {
     let seed = seed();
@@ -603,13 +602,12 @@ fn validator_accepts_exactly_what_json_loads_accepts() {
         for (input, answer) in chunk.iter().zip(python(LOADS_DUMPS, &lines)) {
             let validation = validate_bytes(input, &Shape::Any);
             let python_ok = answer.starts_with("OK");
-            let reader_limit = answer == "ERR ValueError" || answer == "ERR RecursionError";
             if python_ok {
                 accepted += 1;
             } else {
                 rejected += 1;
             }
-            if validation.is_valid() != python_ok && !(reader_limit && validation.is_valid()) {
+            if validation.is_valid() != python_ok {
                 failures.push(format!(
                     "python: {answer:.40}, check: {:?} for {:?}",
                     validation.problem,
@@ -831,4 +829,411 @@ fn cp1252_matches_pythons_codec() {
     );
     // The inputs exercise all three answers.
     assert!(seen.iter().all(|&n| n > cases() / 20), "{seen:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fuzz target: real files from testdata, mutated the ways attacks and crashes damage them,
+// judged by a long-lived python3 with OpenAnt's reader limits, for as long as asked.
+//
+// Knobs: `SCANAUDIT_FUZZ_SECONDS` (default 3; `.ci/run` runs 60) and `SCANAUDIT_DIFF_SEED`.
+// A disagreement prints the first inputs and writes every one to a temp dir it names.
+
+fn fuzz_seconds() -> f64 {
+    std::env::var("SCANAUDIT_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3.0)
+}
+
+/// OpenAnt's reader as an oracle: one JSON-lines request per input (its bytes in hex), one
+/// answer line each, `"OK"` or the exception's name. Python's nesting limit depends on the
+/// caller's stack, so the oracle sets its recursion limit to fail exactly where OpenAnt's
+/// documented effective limit is (`MAX_DEPTH`, src/pyjson/limits.rs), calibrated from the very
+/// call site that reads the inputs; the int-digit limit is Python's own default.
+const ORACLE: &str = r#"
+import sys, json
+MAX_DEPTH = int(sys.argv[1])
+
+def attempt(text):
+    try:
+        json.loads(text)
+        return 'OK'
+    except Exception as e:
+        return type(e).__name__
+
+def arrays(depth):
+    return '[' * depth + ']' * depth
+
+def objects(depth):
+    return '{"a":' * (depth - 1) + '{}' + '}' * (depth - 1)
+
+# Every call of attempt() below is made from this module's top level, so the stack under
+# json.loads is the same when calibrating and when judging.
+for limit in range(MAX_DEPTH, MAX_DEPTH + 200):
+    sys.setrecursionlimit(limit)
+    if (attempt(arrays(MAX_DEPTH)) == 'OK' and attempt(objects(MAX_DEPTH)) == 'OK'
+            and attempt(arrays(MAX_DEPTH + 1)) == 'RecursionError'
+            and attempt(objects(MAX_DEPTH + 1)) == 'RecursionError'):
+        break
+else:
+    sys.exit('cannot calibrate the recursion limit to %d levels' % MAX_DEPTH)
+
+for line in sys.stdin:
+    data = bytes.fromhex(json.loads(line))
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError:
+        answer = 'UnicodeDecodeError'
+    else:
+        answer = attempt(text)
+    sys.stdout.write(json.dumps(answer) + '\n')
+    sys.stdout.flush()
+"#;
+
+struct Oracle {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Oracle {
+    fn spawn() -> Oracle {
+        use std::process::Stdio;
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(ORACLE)
+            .arg(scanaudit::pyjson::MAX_DEPTH.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 must be installed for the fuzz target");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        Oracle { child, stdin, stdout }
+    }
+
+    /// Python's answer for each input. A thread writes while this one reads, so neither
+    /// side's pipe can fill up and block the other.
+    fn ask(&mut self, inputs: &[Vec<u8>]) -> Vec<String> {
+        use std::io::BufRead;
+        let Oracle { stdin, stdout, .. } = self;
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                for input in inputs {
+                    writeln!(stdin, "\"{}\"", hex(input)).expect("write to python3");
+                }
+                stdin.flush().expect("flush to python3");
+            });
+            (0..inputs.len())
+                .map(|_| {
+                    let mut line = String::new();
+                    stdout.read_line(&mut line).expect("read from python3");
+                    assert!(!line.is_empty(), "python3 stopped answering");
+                    serde_json::from_str::<String>(&line).expect("an answer is a JSON string")
+                })
+                .collect()
+        })
+    }
+}
+
+impl Drop for Oracle {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// xorshift64*: enough randomness for mutations, reproducible from the seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// In `0..n` (0 when n is 0).
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// Seed files of different kinds (a checkpoint, a summary, step reports, outputs written with
+/// and without ensure_ascii), with the shape `check` holds each to.
+fn fuzz_seeds() -> Vec<(String, Vec<u8>, &'static Shape)> {
+    const SCAN: &str = "healthy/projects/acme-webapp/scans/3f9c2e1b7a6/python";
+    let scan_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(SCAN);
+    [
+        "analyze_checkpoints/app__db__queries.py_run_query.json",
+        "analyze_checkpoints/_summary.json",
+        "verify_checkpoints/app__routes__search.py_search.json",
+        "dynamic_test_checkpoints/VULN-001.json",
+        "application_context.json",
+        "scan.report.json",
+        "pipeline_output.json",
+        "results_verified.json",
+    ]
+    .iter()
+    .map(|rel| {
+        let path = scan_dir.join(rel);
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("seed {}: {e}", path.display()));
+        let class = scanaudit::layout::classify_file(&path, Some(&scan_dir), &|_| false);
+        (rel.to_string(), bytes, scanaudit::layout::shape_for(class.kind, class.checkpoint_step))
+    })
+    .collect()
+}
+
+/// Positions of `byte` in `bytes`.
+fn positions(bytes: &[u8], byte: u8) -> Vec<usize> {
+    bytes.iter().enumerate().filter(|(_, &b)| b == byte).map(|(i, _)| i).collect()
+}
+
+/// One mutation of a real file: what crashes, disks and attackers do to it.
+fn fuzz_mutate(bytes: &mut Vec<u8>, rng: &mut Rng) {
+    let depth = scanaudit::pyjson::MAX_DEPTH;
+    let digits = scanaudit::pyjson::MAX_INT_DIGITS;
+    let len = bytes.len();
+    // A new first member of a random object: `{"fz": VALUE, ...`.
+    let insert_member = |bytes: &mut Vec<u8>, rng: &mut Rng, value: String| {
+        let opens = positions(bytes, b'{');
+        if let Some(&at) = (!opens.is_empty()).then(|| rng.pick(&opens)) {
+            let member = format!("\"fz\": {value}, ");
+            bytes.splice(at + 1..at + 1, member.into_bytes());
+        }
+    };
+    match rng.below(12) {
+        0 => {
+            // A bit flip.
+            if len > 0 {
+                let at = rng.below(len);
+                bytes[at] ^= 1 << rng.below(8);
+            }
+        }
+        1 => {
+            // A byte replaced with one from JSON's alphabet or the high half.
+            if len > 0 {
+                let at = rng.below(len);
+                bytes[at] = *rng.pick(b"[]{}\",:0123456789.eE+-\\u tfnNI \n\x00\x7f\x80\xbf\xc3\xa9\xed\xef\xff");
+            }
+        }
+        2 => bytes.truncate(rng.below(len + 1)),
+        3 => {
+            // Zero-filled: the tail, or a block in the middle, never reached the disk.
+            let start = rng.below(len + 1);
+            let end = if rng.below(2) == 0 { len } else { (start + 1 + rng.below(64)).min(len) };
+            bytes[start..end].fill(0);
+        }
+        4 => {
+            // Deep nesting around OpenAnt's limit (and far past it), arrays or objects.
+            let any = 1 + rng.below(1500);
+            let n = *rng.pick(&[depth - 2, depth - 1, depth, depth + 1, 990, 996, 1000, 2000, any]);
+            let value = if rng.below(2) == 0 {
+                format!("{}{}", "[".repeat(n), "]".repeat(n))
+            } else {
+                format!("{}{{}}{}", "{\"a\": ".repeat(n), "}".repeat(n))
+            };
+            insert_member(bytes, rng, value);
+        }
+        5 => {
+            // Long ints around Python's digit limit, and long floats, which have none.
+            let any = 1 + rng.below(6000);
+            let n = *rng.pick(&[digits - 1, digits, digits + 1, 5000, any]);
+            let value = match rng.below(4) {
+                0 => format!("-{}", "9".repeat(n)),
+                1 => format!("1{}.5", "0".repeat(n)),
+                2 => format!("{}e2", "7".repeat(n)),
+                _ => format!("1{}", "0".repeat(n - 1)),
+            };
+            insert_member(bytes, rng, value);
+        }
+        6 => {
+            // A surrogate escape right after a quote: inside a string when the quote opens one.
+            let quotes = positions(bytes, b'"');
+            if !quotes.is_empty() {
+                let at = *rng.pick(&quotes) + 1;
+                let escape = *rng.pick(&[
+                    "\\ud800",
+                    "\\udc00",
+                    "\\ud83d\\ude00",
+                    "\\ud800\\ud800",
+                    "\\ud800\\u0041",
+                    "\\uDBFF",
+                    "\\ud800\\",
+                    "\\ud80",
+                ]);
+                bytes.splice(at..at, escape.bytes());
+            }
+        }
+        7 => {
+            // A number replaced with one that overflows, underflows or is a Python literal.
+            let digit_runs: Vec<usize> =
+                (0..len).filter(|&i| bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_digit())).collect();
+            if !digit_runs.is_empty() {
+                let start = *rng.pick(&digit_runs);
+                let end = (start..len).find(|&i| !bytes[i].is_ascii_digit()).unwrap_or(len);
+                let big = format!("1{}", "0".repeat(400));
+                let value = *rng.pick(&[
+                    "1e400",
+                    "-1e400",
+                    "1e-400",
+                    "1E309",
+                    "2e308",
+                    "1.7976931348623157e308",
+                    "1.8e308",
+                    big.as_str(),
+                    "NaN",
+                    "Infinity",
+                    "-Infinity",
+                ]);
+                bytes.splice(start..end, value.bytes());
+            }
+        }
+        8 => {
+            // A multibyte UTF-8 character cut: a continuation byte lost, or the file ends in it.
+            let leads: Vec<usize> = (0..len).filter(|&i| bytes[i] >= 0xC2 && bytes[i] <= 0xF4).collect();
+            if leads.is_empty() {
+                let quotes = positions(bytes, b'"');
+                if !quotes.is_empty() {
+                    let at = *rng.pick(&quotes) + 1;
+                    let cuts: [&[u8]; 3] = [b"\xe2\x9c", b"\xc3", b"\xf0\x9f\x98"];
+                    let cut = *rng.pick(&cuts);
+                    bytes.splice(at..at, cut.iter().copied());
+                }
+            } else {
+                let at = *rng.pick(&leads);
+                if rng.below(2) == 0 {
+                    bytes.remove((at + 1).min(bytes.len() - 1));
+                } else {
+                    bytes.truncate(at + 1);
+                }
+            }
+        }
+        9 => {
+            // A range deleted or duplicated (a torn or doubled write).
+            let start = rng.below(len + 1);
+            let end = (start + 1 + rng.below(32)).min(len);
+            if rng.below(2) == 0 {
+                bytes.drain(start..end);
+            } else {
+                let piece = bytes[start..end].to_vec();
+                bytes.splice(start..start, piece);
+            }
+        }
+        10 => {
+            // The document written twice, or with a BOM, or with trailing whitespace.
+            match rng.below(3) {
+                0 => {
+                    let again = bytes.clone();
+                    bytes.extend(again);
+                }
+                1 => {
+                    bytes.splice(0..0, [0xEF, 0xBB, 0xBF]);
+                }
+                _ => bytes.extend_from_slice(b" \n\t\r"),
+            }
+        }
+        _ => {
+            // A string value cut open: a quote removed.
+            let quotes = positions(bytes, b'"');
+            if !quotes.is_empty() {
+                bytes.remove(*rng.pick(&quotes));
+            }
+        }
+    }
+}
+
+/// Our verdicts on one input against Python's answer; `Err` describes a disagreement.
+fn fuzz_judge(input: &[u8], shape: &Shape, answer: &str) -> Result<(), String> {
+    let python_ok = answer == "OK";
+    let any = validate_bytes(input, &Shape::Any);
+    if any.is_valid() != python_ok {
+        return Err(format!("python: {answer}; check (any shape): {:?}", any.problem));
+    }
+    // With its file kind's shape: a document Python reads may only be of the wrong shape;
+    // one it refuses must never pass as merely of the wrong shape.
+    let shaped = validate_bytes(input, shape);
+    let shaped_kind = shaped.problem.as_ref().map(|p| p.kind.as_str());
+    let agrees = if python_ok {
+        matches!(shaped_kind, None | Some("schema"))
+    } else {
+        shaped_kind.is_some_and(|kind| kind != "schema")
+    };
+    if !agrees {
+        return Err(format!("python: {answer}; check (its kind's shape): {:?}", shaped.problem));
+    }
+    for problem in [&any.problem, &shaped.problem].into_iter().flatten() {
+        if problem.location.is_some_and(|l| l.offset > input.len() as u64) {
+            return Err(format!("offset beyond the input: {problem:?}"));
+        }
+    }
+    match (python_ok, parse(input)) {
+        (true, Ok(_)) | (false, Err(_)) => Ok(()),
+        // Documented: Python keeps a lone surrogate in a str, a PyValue cannot hold one; the
+        // parser says so (and repair refuses to rebuild from the file), check calls it valid.
+        (true, Err(e)) if e.kind == ParseErrorKind::LoneSurrogate && is_lone_surrogate_at(input, e.offset) => Ok(()),
+        (true, Err(e)) => Err(format!("python: OK; pyjson::parse: {e}")),
+        (false, Ok(_)) => Err(format!("python: {answer}; pyjson::parse accepts")),
+    }
+}
+
+/// The fuzz target (issue 12, "Keep the attacks"): check's validator (with no shape and with
+/// the file kind's shape) and pyjson::parse accept exactly what OpenAnt's reader accepts, on
+/// real files mutated for `SCANAUDIT_FUZZ_SECONDS`.
+#[test]
+fn fuzz_reader_against_python() {
+    let seed = seed();
+    let budget = Duration::from_secs_f64(fuzz_seconds());
+    let seeds = fuzz_seeds();
+    let mut rng = Rng(seed | 1);
+    let mut oracle = Oracle::spawn();
+    let started = Instant::now();
+    let (mut cases, mut accepted) = (0usize, 0usize);
+    let mut failures: Vec<(String, Vec<u8>, String)> = Vec::new();
+    while started.elapsed() < budget && failures.len() < 20 {
+        let batch: Vec<(usize, Vec<u8>)> = (0..64)
+            .map(|_| {
+                let which = rng.below(seeds.len());
+                let mut bytes = seeds[which].1.clone();
+                for _ in 0..1 + rng.below(3) {
+                    fuzz_mutate(&mut bytes, &mut rng);
+                }
+                (which, bytes)
+            })
+            .collect();
+        let inputs: Vec<Vec<u8>> = batch.iter().map(|(_, b)| b.clone()).collect();
+        for ((which, input), answer) in batch.into_iter().zip(oracle.ask(&inputs)) {
+            cases += 1;
+            accepted += usize::from(answer == "OK");
+            if let Err(why) = fuzz_judge(&input, seeds[which].2, &answer) {
+                failures.push((seeds[which].0.clone(), input, why));
+            }
+        }
+    }
+    if !failures.is_empty() {
+        let dir = std::env::temp_dir().join(format!("scanaudit-fuzz-{seed}"));
+        std::fs::create_dir_all(&dir).expect("failure dir");
+        let mut report = String::new();
+        for (i, (seed_file, input, why)) in failures.iter().enumerate() {
+            std::fs::write(dir.join(format!("case-{i}.json")), input).expect("write failing input");
+            let shown = String::from_utf8_lossy(&input[..input.len().min(300)]).into_owned();
+            let _ = writeln!(report, "case-{i} (from {seed_file}): {why}\n  {shown:?}");
+        }
+        panic!(
+            "{} of {cases} mutated files disagree with python3 (SCANAUDIT_DIFF_SEED={seed}); all written to {}:\n{}",
+            failures.len(),
+            dir.display(),
+            report
+        );
+    }
+    eprintln!("fuzz: {cases} mutated files in {:.1} s, {accepted} read by python3", started.elapsed().as_secs_f64());
+    assert!(cases > 0);
+    // Both verdicts must be exercised, or the run proves little.
+    assert!(accepted > 0 && accepted < cases, "{accepted} of {cases} accepted");
 }

@@ -13,16 +13,22 @@
 //! `0.0`) and object key order. Duplicate keys behave like a Python dict: the key keeps its first
 //! position and takes the last value.
 //!
-//! Two things Python would accept are rejected on purpose, because no such value can be written
-//! back by OpenAnt: lone UTF-16 surrogates in `\u` escapes, and (like Python itself on a text
-//! file) invalid UTF-8. Nesting is limited to [`MAX_DEPTH`] levels, in the parser and in both
-//! writers, so no input can exhaust the stack.
+//! What Python's reader refuses (nesting past its recursion limit, ints past its digit limit)
+//! is defined once, in [`limits`], which `check`'s validator applies too. Nesting is limited to
+//! [`MAX_DEPTH`] levels in the parser and in both writers, so no input can exhaust the stack.
+//!
+//! One thing Python accepts cannot be held in a [`PyValue`]: a lone UTF-16 surrogate in a `\u`
+//! escape (a Rust `String` cannot hold one). [`parse`] reports it as
+//! [`ParseErrorKind::LoneSurrogate`]; the file is valid for OpenAnt (and `check` says so), so a
+//! caller must refuse to rebuild from it rather than drop it. Invalid UTF-8 is rejected, as
+//! Python's text-mode `open` rejects it.
 //!
 //! [`python_round`] is CPython's `round(x, ndigits)` for floats, which repair uses for costs and
 //! durations.
 
 mod go;
 mod layout;
+pub mod limits;
 mod parse;
 mod python;
 
@@ -31,20 +37,9 @@ use std::fmt;
 use indexmap::IndexMap;
 
 pub use go::to_go_string;
+pub use limits::{MAX_DEPTH, MAX_INT_DIGITS};
 pub use parse::{parse, ParseError, ParseErrorKind};
 pub use python::{python_float_repr, python_round, to_python_string};
-
-/// Deepest nesting of arrays/objects that [`parse`] accepts and the writers write.
-///
-/// Python's own limit comes from its recursion limit: with Python 3.11 defaults,
-/// `json.loads` fails from about 995 levels and `json.dumps(indent=2)` likewise, so OpenAnt can
-/// neither read nor write anything deeper than this.
-pub const MAX_DEPTH: usize = 1000;
-
-/// Python refuses to convert an int with more decimal digits than this
-/// (`sys.int_info.default_max_str_digits`, Python ≥ 3.11): `json.loads` raises `ValueError` and
-/// `json.dumps` cannot write one either.
-pub const MAX_INT_DIGITS: usize = 4300;
 
 /// An object: string keys in insertion order.
 pub type PyObject = IndexMap<String, PyValue>;

@@ -9,17 +9,20 @@
 //! (overflowing to ±Infinity like `float()`); an int of more than [`MAX_INT_DIGITS`] digits is an
 //! error (Python raises `ValueError`); anything but whitespace after the value is an error.
 //!
+//! Nesting deeper than [`MAX_DEPTH`] is an error, as OpenAnt's reader raises `RecursionError`
+//! there (the rule and its reasons are in [`super::limits`]).
+//!
 //! Deliberate differences, both rejections of input Python would take:
 //! * invalid UTF-8 — Python's `open(path)` decoding fails too, so only `json.loads(bytes)`
 //!   differs; a UTF-8 BOM is rejected as Python's text-mode `json.load` does;
-//! * a lone surrogate escape such as `"\ud800"`: Python keeps it in a `str`, but no OpenAnt
-//!   writer could write that string back, so the file cannot be rewritten byte-exact (this
-//!   holds even where Python would later drop the string, as an overwritten duplicate key's
-//!   value);
-//! * nesting deeper than [`MAX_DEPTH`] (Python's limit is its recursion limit, about 995).
+//! * a lone surrogate escape such as `"\ud800"`: Python keeps it in a `str`, which a Rust
+//!   `String` cannot hold (this holds even where Python would later drop the string, as an
+//!   overwritten duplicate key's value). The error says the file is valid for OpenAnt, so a
+//!   caller refuses to rebuild from it instead of treating it as damage.
 
 use std::fmt;
 
+use super::limits::LimitKind;
 use super::{PyInt, PyObject, PyValue, MAX_DEPTH, MAX_INT_DIGITS};
 
 /// A rejected input: what is wrong and the byte offset where it was found.
@@ -44,7 +47,8 @@ pub enum ParseErrorKind {
     ControlCharacterInString,
     /// A backslash escape that is not one of JSON's.
     InvalidEscape,
-    /// A `\u` escape naming a lone UTF-16 surrogate (Python accepts it, we cannot write it).
+    /// A `\u` escape naming a lone UTF-16 surrogate. Python accepts it (the file is valid for
+    /// OpenAnt); scanaudit cannot hold it, so it cannot carry the value into a rebuilt file.
     LoneSurrogate,
     /// More than whitespace after the value (Python's "Extra data").
     TrailingData,
@@ -62,12 +66,12 @@ impl fmt::Display for ParseErrorKind {
             ParseErrorKind::Unexpected { expected } => write!(f, "expected {expected}"),
             ParseErrorKind::ControlCharacterInString => f.write_str("raw control character in a string"),
             ParseErrorKind::InvalidEscape => f.write_str("invalid escape in a string"),
-            ParseErrorKind::LoneSurrogate => f.write_str("lone UTF-16 surrogate escape (cannot be written back)"),
+            ParseErrorKind::LoneSurrogate => f.write_str(
+                "a lone UTF-16 surrogate escape (OpenAnt reads it; scanaudit cannot carry it into a rebuilt file)",
+            ),
             ParseErrorKind::TrailingData => f.write_str("extra data after the JSON value"),
-            ParseErrorKind::TooDeep => write!(f, "nesting deeper than {MAX_DEPTH} levels"),
-            ParseErrorKind::IntTooLong => {
-                write!(f, "integer with more than {MAX_INT_DIGITS} digits")
-            }
+            ParseErrorKind::TooDeep => LimitKind::TooDeep.fmt(f),
+            ParseErrorKind::IntTooLong => LimitKind::IntTooLong.fmt(f),
         }
     }
 }

@@ -279,6 +279,9 @@ pub enum IssueKind {
     ForeignName,
     /// Several files carry the same id; the issue names the one used.
     DuplicateId,
+    /// Valid for OpenAnt, but holds what scanaudit cannot carry into a rebuilt file (a lone
+    /// surrogate escape): a rebuild from this set must refuse, never leave the unit out.
+    CannotCarry,
 }
 
 /// Every unit file of one checkpoint directory, parsed.
@@ -373,6 +376,10 @@ impl CheckpointSet {
         };
         let data = match parse(&bytes) {
             Ok(v) => v,
+            Err(e) if e.kind == crate::pyjson::ParseErrorKind::LoneSurrogate => {
+                self.issues.push(FileIssue { name, kind: IssueKind::CannotCarry, problem: e.to_string() });
+                return;
+            }
             Err(e) => {
                 let problem = if bytes.iter().all(u8::is_ascii_whitespace) {
                     "empty (a torn write): unreadable".to_owned()

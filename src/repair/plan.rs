@@ -151,12 +151,8 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
                 continue;
             }
             OutputState::Damaged(problem) => format!("{}: {}", problem.kind, problem.message),
-            OutputState::NotRegular => {
-                unfixable.push(Unfixable {
-                    path: target,
-                    reason: "not a regular file (symlink or special file): left alone".into(),
-                    fix: None,
-                });
+            OutputState::NotRegular(reason) => {
+                unfixable.push(Unfixable { path: target, reason: reason.clone(), fix: None });
                 continue;
             }
             OutputState::Unreadable(error) => {

@@ -162,7 +162,11 @@ impl Rebuilder {
             })?,
         };
         pyjson::parse(&bytes).map_err(|error| CannotRebuild {
-            reason: format!("its input {name} is damaged ({error}); repair or re-create it first"),
+            reason: if error.kind == pyjson::ParseErrorKind::LoneSurrogate {
+                format!("its input {name} holds {error}: nothing is rebuilt from it")
+            } else {
+                format!("its input {name} is damaged ({error}); repair or re-create it first")
+            },
             fix: None,
         })
     }
@@ -192,6 +196,14 @@ impl Rebuilder {
     ) -> Result<StepCheckpoints, CannotRebuild> {
         let mut set = CheckpointSet::load_dir(&self.dir.join(dir_name), step)
             .map_err(|error| CannotRebuild { reason: format!("{dir_name}/ cannot be read ({error})"), fix: None })?;
+        // A checkpoint OpenAnt reads but scanaudit cannot hold: leaving its unit out would
+        // write less than the scan holds (and check would ask for the rebuild again).
+        if let Some(issue) = set.issues.iter().find(|i| i.kind == IssueKind::CannotCarry) {
+            return Err(CannotRebuild {
+                reason: format!("{dir_name}/{} holds {}: nothing is rebuilt from this step", issue.name, issue.problem),
+                fix: None,
+            });
+        }
         let own_files = set.files.len() + set.issues.iter().filter(|i| i.kind == IssueKind::Unreadable).count();
         let legacy = self.legacy.get_or_init(|| single_file::find(&self.dir));
         let mut inputs = Vec::new();

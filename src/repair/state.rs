@@ -36,8 +36,8 @@ pub enum OutputState {
     Missing,
     Damaged(Problem),
     Healthy,
-    /// Not a regular file (a symlink, a FIFO): never touched.
-    NotRegular,
+    /// Not a regular file (a symlink, a FIFO, a directory): never touched, for this reason.
+    NotRegular(String),
     Unreadable(String),
 }
 
@@ -260,7 +260,14 @@ fn output_state(path: &Path, kind: FileKind) -> OutputState {
     match std::fs::symlink_metadata(path) {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => OutputState::Missing,
         Err(error) => OutputState::Unreadable(error.to_string()),
-        Ok(meta) if !meta.is_file() => OutputState::NotRegular,
+        // The same words as check's `special-file` finding: one verdict for both verbs.
+        Ok(meta) if meta.is_dir() => OutputState::NotRegular(format!(
+            "{}: left alone",
+            crate::check::directory_in_place_of_file(&crate::layout::file_name(path))
+        )),
+        Ok(meta) if !meta.is_file() => {
+            OutputState::NotRegular("not a regular file (symlink or special file): left alone".into())
+        }
         Ok(_) => match validate::validate_file(path, shape_for(kind, None)) {
             Ok(v) => match v.problem {
                 Some(problem) => OutputState::Damaged(problem),
