@@ -18,6 +18,7 @@ pub mod exit_codes;
 pub mod finding;
 pub mod layout;
 pub mod migrate;
+pub mod no_follow;
 pub mod plan_gate;
 pub mod pyjson;
 pub mod regen;

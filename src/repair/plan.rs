@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::guard;
 use super::rebuild::{self, Rebuilder};
-use super::state::{output_name, OutputState, ScanDirState, REBUILD_ORDER};
+use super::state::{output_name, OutputState, RefusedInput, ScanDirState, REBUILD_ORDER};
 use crate::cli::Format;
 use crate::config::{CheckConfig, Grading, OutputConfig};
 use crate::finding::FindingKind;
@@ -96,7 +96,7 @@ fn cp1252_convertible(path: &Path, kind: FileKind, problem: FindingKind) -> bool
         return false;
     }
     let Some(raw) = crate::cp1252::RawText::of(kind, path) else { return false };
-    std::fs::read(path).is_ok_and(|bytes| {
+    crate::no_follow::read(path).is_ok_and(|bytes| {
         matches!(
             crate::cp1252::judge(&bytes, raw, crate::layout::shape_for(kind, None)),
             crate::cp1252::Verdict::Convert(_)
@@ -111,6 +111,9 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
     let mut actions = Vec::new();
     let mut unfixable = Vec::new();
     let mut rebuilder = Rebuilder::new(dir);
+    for input in &state.refused {
+        unfixable.push(Unfixable { path: input.path.clone(), reason: input.describe(), fix: None });
+    }
     for kind in REBUILD_ORDER {
         let target = dir.join(output_name(kind));
         let output = &state.outputs[&kind];
@@ -135,12 +138,9 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
                 continue;
             }
             OutputState::Damaged(problem) => format!("{}: {}", problem.kind, problem.message),
-            OutputState::NotRegular => {
-                unfixable.push(Unfixable {
-                    path: target,
-                    reason: "not a regular file (symlink or special file): left alone".into(),
-                    fix: None,
-                });
+            OutputState::NotRegular(what) => {
+                let input = RefusedInput { path: target, kind: *what };
+                unfixable.push(Unfixable { reason: input.describe(), path: input.path, fix: None });
                 continue;
             }
             OutputState::Unreadable(error) => {
@@ -150,7 +150,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
         };
         let damaged_or_missing = !matches!(output, OutputState::Healthy);
         if let Some(temp) = state.temps.get(&kind).and_then(|temps| temps.first()).filter(|_| damaged_or_missing) {
-            match std::fs::read(&temp.path) {
+            match crate::no_follow::read(&temp.path) {
                 Ok(bytes) => {
                     rebuilder.provide(kind, bytes.clone());
                     actions.push(Action {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::layout::{self, shape_for, CheckpointStep, FileKind};
+use crate::no_follow::{self, EntryKind};
 use crate::shape::Captured;
 use crate::validate::{self, Problem};
 
@@ -35,8 +36,8 @@ pub enum OutputState {
     Missing,
     Damaged(Problem),
     Healthy,
-    /// Not a regular file (a symlink, a FIFO): never touched.
-    NotRegular,
+    /// Not a regular file (a symlink, a FIFO): never read or touched.
+    NotRegular(EntryKind),
     Unreadable(String),
 }
 
@@ -65,6 +66,9 @@ pub struct ScanDirState {
     pub last_change: Option<SystemTime>,
     /// `meta.json` (in the run dir or the scan dir) says a scan is running.
     pub scan_running: bool,
+    /// Inputs that are there but are not what repair may read (besides the outputs, whose
+    /// state says so): never opened or entered.
+    pub refused: Vec<RefusedInput>,
     pub io_errors: Vec<(PathBuf, String)>,
 }
 
@@ -77,6 +81,7 @@ impl ScanDirState {
             bad_checkpoints: Vec::new(),
             last_change: None,
             scan_running: false,
+            refused: refused_inputs(dir),
             io_errors: Vec::new(),
         };
         (state.scan_running, state.last_change) = activity(dir);
@@ -216,18 +221,75 @@ fn holds_kind(kind: FileKind, keys: &[String]) -> bool {
 }
 
 fn output_state(path: &Path, kind: FileKind) -> OutputState {
-    match std::fs::symlink_metadata(path) {
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => OutputState::Missing,
+    match no_follow::kind(path) {
+        Ok(EntryKind::Missing) => OutputState::Missing,
         Err(error) => OutputState::Unreadable(error.to_string()),
-        Ok(meta) if !meta.is_file() => OutputState::NotRegular,
-        Ok(_) => match validate::validate_file(path, shape_for(kind, None)) {
+        Ok(EntryKind::File) => match validate::validate_file(path, shape_for(kind, None)) {
             Ok(v) => match v.problem {
                 Some(problem) => OutputState::Damaged(problem),
                 None => OutputState::Healthy,
             },
             Err(error) => OutputState::Unreadable(error.to_string()),
         },
+        Ok(other) => OutputState::NotRegular(other),
     }
+}
+
+/// An input of the scan that is there but is not what repair may read: a symlink or special
+/// file named like a file OpenAnt writes, a checkpoint dir that is a symlink or no directory,
+/// or a `meta.json` that is not a regular file. The same entries check reports as `symlink`
+/// and `special-file`; repair never opens or enters them and says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedInput {
+    pub path: PathBuf,
+    pub kind: EntryKind,
+}
+
+impl RefusedInput {
+    /// What it is and what repair does about it, e.g. "a FIFO, not a regular file: never
+    /// opened; nothing is read from it".
+    pub fn describe(&self) -> String {
+        let what = match self.kind {
+            EntryKind::Symlink => "a symbolic link: never followed".to_owned(),
+            other => format!("a {}, not a regular file: never opened", other.describe()),
+        };
+        format!("{what}; nothing is read from it, and it is left alone")
+    }
+}
+
+/// The scan dir's [`RefusedInput`]s, the outputs repair rebuilds aside (their state tells).
+pub fn refused_inputs(dir: &Path) -> Vec<RefusedInput> {
+    let mut refused = Vec::new();
+    // Unreadable dirs are reported by the walk that plans the work.
+    let entries = no_follow::list_dir(dir).unwrap_or_default();
+    for entry in entries {
+        let name = entry.name.to_string_lossy();
+        if REBUILD_ORDER.iter().any(|k| output_name(*k) == name) {
+            continue;
+        }
+        let read_by_repair = if name.ends_with("_checkpoints") {
+            entry.kind != EntryKind::Dir
+        } else {
+            let kind = layout::classify_file(&entry.path, Some(dir), &|_| false).kind;
+            !matches!(entry.kind, EntryKind::File | EntryKind::Dir) && kind.is_json() && kind != FileKind::GenericJson
+        };
+        if read_by_repair {
+            refused.push(RefusedInput { path: entry.path, kind: entry.kind });
+        }
+    }
+    for meta in scan_meta_paths(dir) {
+        match no_follow::kind(&meta) {
+            Ok(EntryKind::File | EntryKind::Missing) | Err(_) => {}
+            Ok(kind) if !refused.iter().any(|r| r.path == meta) => refused.push(RefusedInput { path: meta, kind }),
+            Ok(_) => {}
+        }
+    }
+    refused
+}
+
+/// The `meta.json` files that say whether a scan runs: the scan dir's own and its run dir's.
+fn scan_meta_paths(dir: &Path) -> Vec<PathBuf> {
+    std::iter::once(dir.join("meta.json")).chain(dir.parent().map(|p| p.join("meta.json"))).collect()
 }
 
 /// Whether `meta.json` says a scan is running, and the newest mtime of any file in the scan
@@ -258,7 +320,8 @@ pub fn activity(dir: &Path) -> (bool, Option<SystemTime>) {
 /// are read as their union, as check reads them ([`crate::consistency::meta_union_running`]).
 fn scan_running(dir: &Path) -> bool {
     let status = |meta: &Path| -> Option<String> {
-        std::fs::read(meta)
+        // A meta.json that is no regular file (a FIFO would block) is never read: it says nothing.
+        no_follow::read(meta)
             .ok()
             .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
             .and_then(|v| v["status"].as_str().map(str::to_string))
