@@ -114,9 +114,9 @@ impl Reason {
 /// One path clean looked at, and what it did.
 #[derive(Debug, Clone, Serialize)]
 pub struct CleanEntry {
-    #[serde(serialize_with = "serialize_path")]
+    #[serde(flatten, serialize_with = "crate::json_path::path")]
     pub path: PathBuf,
-    #[serde(serialize_with = "serialize_opt_path")]
+    #[serde(flatten, serialize_with = "crate::json_path::opt_scan_dir")]
     pub scan_dir: Option<PathBuf>,
     pub what: What,
     /// Who left a temp; `null` for backups.
@@ -136,7 +136,7 @@ pub struct CleanEntry {
 /// A path the walk could not read (exit bit 8).
 #[derive(Debug, Clone, Serialize)]
 pub struct CleanError {
-    #[serde(serialize_with = "serialize_path")]
+    #[serde(flatten, serialize_with = "crate::json_path::path")]
     pub path: PathBuf,
     pub message: String,
 }
@@ -1151,17 +1151,6 @@ fn unlink_if_same(dir: &Dir, name: &CStr, expected: &libc::stat, flags: libc::c_
         Ok(Unlinked::Gone)
     } else {
         Err(err)
-    }
-}
-
-fn serialize_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&path.to_string_lossy())
-}
-
-fn serialize_opt_path<S: serde::Serializer>(path: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
-    match path {
-        Some(p) => s.serialize_str(&p.to_string_lossy()),
-        None => s.serialize_none(),
     }
 }
 

@@ -22,6 +22,7 @@ pub enum DirStatus {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DirPlan<A, U> {
+    #[serde(flatten, serialize_with = "crate::json_path::scan_dir")]
     pub scan_dir: PathBuf,
     #[serde(flatten)]
     pub status: DirStatus,

@@ -29,8 +29,10 @@ pub enum ActionKind {
 #[derive(Debug, Clone, Serialize)]
 pub struct Action {
     pub action: ActionKind,
+    #[serde(flatten, serialize_with = "crate::json_path::target")]
     pub target: PathBuf,
     /// The temp file promoted, for `promote-temp`.
+    #[serde(flatten, serialize_with = "crate::json_path::opt_source")]
     pub source: Option<PathBuf>,
     pub reason: String,
     /// What could not be reproduced exactly, and what was done instead.
@@ -44,6 +46,7 @@ pub struct Action {
 /// Something repair cannot fix, and the command that can.
 #[derive(Debug, Clone, Serialize)]
 pub struct Unfixable {
+    #[serde(flatten, serialize_with = "crate::json_path::path")]
     pub path: PathBuf,
     pub reason: String,
     pub fix: Option<String>,
