@@ -290,3 +290,29 @@ fn a_symlinked_input_is_never_read() {
     let kinds = common::kinds(&checked, &scan);
     assert!(kinds.contains(&("results.json".to_string(), "symlink".to_string())), "{kinds:?}");
 }
+
+/// A scan dir named on the command line through a symlink is looked at through it, as check's
+/// walk does (fd, ripgrep): only what lies below a named root is never reached through one.
+#[test]
+fn a_root_named_through_a_symlink_is_still_read() {
+    let tree = Tree::copy("healthy", OLD);
+    let scan = tree.path(SCAN);
+    damage(&scan.join("results.json"), Damage::Missing);
+    set_age(tree.root(), OLD);
+    let link = tree.path("link-to-scan");
+    std::os::unix::fs::symlink(&scan, &link).unwrap();
+    let migrated = run_with_deadline(&[
+        OsStr::new("migrate"),
+        OsStr::new("--dry-run"),
+        OsStr::new("--format"),
+        OsStr::new("json"),
+        link.as_os_str(),
+    ]);
+    json_of("migrate", &migrated);
+    assert_eq!(migrated.code & 8, 0, "migrate could not read the named root: {}", migrated.stdout);
+    let run = repair(&link);
+    let doc = json_of("repair", &run);
+    assert_eq!(run.code & 8, 0, "repair could not read the named root:\n{doc:#}");
+    assert!(scan.join("results.json").is_file(), "not rebuilt:\n{doc:#}");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+}
