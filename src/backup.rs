@@ -625,7 +625,7 @@ impl OwnWrites {
         let Some(hashes) = path.file_name().and_then(|n| self.by_name.get(n.to_string_lossy().as_ref())) else {
             return false;
         };
-        let Ok(mut file) = crate::validate::open_regular(path) else { return false };
+        let Ok(mut file) = crate::no_follow::open_regular(path) else { return false };
         read_hashing(&mut file, path, |_| Ok(())).is_ok_and(|(_, sha256)| hashes.contains(&sha256))
     }
 }
@@ -633,16 +633,15 @@ impl OwnWrites {
 /// The manifests of `scan_dir`'s backup sessions; nothing is followed through a symlink.
 fn read_manifests(scan_dir: &Path) -> Vec<Manifest> {
     let backups = scan_dir.join(STATE_DIR).join(BACKUPS_DIR);
-    let is_dir = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
-    if !is_dir(&scan_dir.join(STATE_DIR)) || !is_dir(&backups) {
+    if !crate::no_follow::is_dir(&scan_dir.join(STATE_DIR)) {
         return Vec::new();
     }
-    let Ok(sessions) = std::fs::read_dir(&backups) else { return Vec::new() };
+    let Ok(sessions) = crate::no_follow::list_dir(&backups) else { return Vec::new() };
     sessions
-        .flatten()
-        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
+        .into_iter()
+        .filter(|entry| entry.kind == crate::no_follow::EntryKind::Dir)
         .filter_map(|entry| {
-            let file = crate::validate::open_regular(&entry.path().join(MANIFEST_NAME)).ok()?;
+            let file = crate::no_follow::open_regular(&entry.path.join(MANIFEST_NAME)).ok()?;
             let mut bytes = Vec::new();
             file.take(MANIFEST_READ_LIMIT).read_to_end(&mut bytes).ok()?;
             serde_json::from_slice(&bytes).ok()

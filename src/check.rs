@@ -14,6 +14,7 @@ use crate::cp1252::{self, RawText, Sniffed, Verdict};
 use crate::finding::{Finding, FindingKind, Level, Location};
 use crate::layout::safe_filename::{checkpoint_file_name, is_checkpoint_name_for};
 use crate::layout::{self, shape_for, CheckpointStep, Classified, FileKind, ScanDirIndex, TempName, TempWriter};
+use crate::no_follow;
 use crate::report::Progress;
 use crate::shape::{any_recording_keys, Captured, Captures};
 use crate::validate::{self, Problem, Validation};
@@ -335,7 +336,7 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
         mode = meta.permissions().mode() & 0o7777;
     };
     let outcome = if class.kind.is_json() {
-        validate::open_regular(&path)
+        no_follow::open_regular(&path)
             .and_then(|file| {
                 stat(&file.metadata()?);
                 let mut validation = validate::validate_open(file, shape_for(class.kind, class.checkpoint_step))?;
@@ -347,7 +348,7 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
         std::fs::symlink_metadata(&path).and_then(|meta| {
             stat(&meta);
             match class.kind {
-                FileKind::Temp => validate_temp(&path, &class, &|p: &Path| validate::open_regular(p)),
+                FileKind::Temp => validate_temp(&path, &class, &|p: &Path| no_follow::open_regular(p)),
                 _ => Ok(None),
             }
         })
@@ -361,7 +362,7 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
         // Markdown is not validated, only sniffed, and only where a scan dir owns it. A file
         // that cannot be read is left alone, as check always has for files it does not parse.
         (Ok(None), Some(RawText::Markdown)) if scan_dir.is_some() => {
-            match validate::open_regular(&path).and_then(cp1252::sniff) {
+            match no_follow::open_regular(&path).and_then(cp1252::sniff) {
                 Ok(Sniffed::Cp1252) => Some(CodePage::Cp1252),
                 _ => None,
             }
@@ -376,7 +377,7 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
 /// and judges its bytes as `migrate` does. One too large to hold is only sniffed.
 fn code_page_of_json(path: &Path, kind: FileKind, size: u64) -> Option<CodePage> {
     use std::io::Read;
-    let mut file = validate::open_regular(path).ok()?;
+    let mut file = no_follow::open_regular(path).ok()?;
     if size > validate::IN_MEMORY_LIMIT {
         return match cp1252::sniff(&mut file).ok()? {
             Sniffed::Cp1252 => Some(CodePage::Cp1252),
@@ -396,7 +397,7 @@ fn code_page_of_json(path: &Path, kind: FileKind, size: u64) -> Option<CodePage>
 }
 
 /// How a file's content is opened for reading. `check` opens by path
-/// ([`validate::open_regular`]); `clean` opens relative to a directory handle and refuses
+/// ([`no_follow::open_regular`]); `clean` opens relative to a directory handle and refuses
 /// anything but the regular file it judged.
 pub type Opener<'a> = &'a dyn Fn(&Path) -> io::Result<std::fs::File>;
 

@@ -25,7 +25,7 @@
 
 use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
-use std::ffi::{CStr, CString, OsStr, OsString};
+use std::ffi::{CStr, CString, OsStr};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -39,6 +39,7 @@ use crate::atomic::{AtomicError, Dir};
 use crate::check::{self, TargetState, ATOMICWRITES_FILE};
 use crate::config::CleanConfig;
 use crate::layout::{self, Classified, FileKind, ScanDirIndex, TempName, TempWriter};
+use crate::no_follow::names_in;
 use crate::report::Progress;
 use crate::walk::{self, EntryType};
 
@@ -113,9 +114,9 @@ impl Reason {
 /// One path clean looked at, and what it did.
 #[derive(Debug, Clone, Serialize)]
 pub struct CleanEntry {
-    #[serde(serialize_with = "serialize_path")]
+    #[serde(flatten, serialize_with = "crate::json_path::path")]
     pub path: PathBuf,
-    #[serde(serialize_with = "serialize_opt_path")]
+    #[serde(flatten, serialize_with = "crate::json_path::opt_scan_dir")]
     pub scan_dir: Option<PathBuf>,
     pub what: What,
     /// Who left a temp; `null` for backups.
@@ -135,7 +136,7 @@ pub struct CleanEntry {
 /// A path the walk could not read (exit bit 8).
 #[derive(Debug, Clone, Serialize)]
 pub struct CleanError {
-    #[serde(serialize_with = "serialize_path")]
+    #[serde(flatten, serialize_with = "crate::json_path::path")]
     pub path: PathBuf,
     pub message: String,
 }
@@ -589,7 +590,7 @@ impl Run<'_> {
             Ok(_) => return kept(entry, Reason::Changed, "replaced since it was listed; left alone".into()),
             Err(e) => return failed(entry, format!("cannot stat: {e}")),
         }
-        let names = match list_dir(dir_fd(&dir)) {
+        let names = match names_in(dir_fd(&dir)) {
             Ok(names) => names,
             Err(e) => return failed(entry, format!("cannot list: {e}")),
         };
@@ -908,7 +909,7 @@ fn remove_tree(
         ));
     }
     let names =
-        list_dir(dir_fd(&dir)).map_err(|e| TreeError::Io(format!("cannot list {}: {e}", dir.path().display())))?;
+        names_in(dir_fd(&dir)).map_err(|e| TreeError::Io(format!("cannot list {}: {e}", dir.path().display())))?;
     for child in names {
         let c_child = CString::new(child.as_bytes()).map_err(|_| TreeError::Io("NUL in a file name".into()))?;
         let child_st = match dir.lstat(&c_child) {
@@ -1153,56 +1154,6 @@ fn unlink_if_same(dir: &Dir, name: &CStr, expected: &libc::stat, flags: libc::c_
     }
 }
 
-/// The names in a directory (no `.`/`..`), read through its handle.
-fn list_dir(fd: RawFd) -> io::Result<Vec<OsString>> {
-    // SAFETY: dup of a valid fd; fdopendir takes ownership of the duplicate.
-    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
-    if dup < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `dup` is a fresh directory fd.
-    let dirp = unsafe { libc::fdopendir(dup) };
-    if dirp.is_null() {
-        let err = io::Error::last_os_error();
-        // SAFETY: fdopendir failed, so `dup` is still ours to close.
-        unsafe { libc::close(dup) };
-        return Err(err);
-    }
-    // SAFETY: rewind so a reused handle lists from the start.
-    unsafe { libc::rewinddir(dirp) };
-    let mut names = Vec::new();
-    loop {
-        // A read error ends the listing early. That is safe here: a directory listed short
-        // is never emptied, so the final rmdir fails with ENOTEMPTY and is reported.
-        // SAFETY: `dirp` is a valid DIR*.
-        let ent = unsafe { libc::readdir(dirp) };
-        if ent.is_null() {
-            // SAFETY: valid DIR*, closed once.
-            unsafe { libc::closedir(dirp) };
-            break;
-        }
-        // SAFETY: d_name is NUL-terminated inside the dirent readdir returned.
-        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
-        let bytes = name.to_bytes();
-        if bytes != b"." && bytes != b".." {
-            names.push(OsStr::from_bytes(bytes).to_os_string());
-        }
-    }
-    names.sort();
-    Ok(names)
-}
-
-fn serialize_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&path.to_string_lossy())
-}
-
-fn serialize_opt_path<S: serde::Serializer>(path: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
-    match path {
-        Some(p) => s.serialize_str(&p.to_string_lossy()),
-        None => s.serialize_none(),
-    }
-}
-
 /// The single-instance lock file's name, in `$XDG_RUNTIME_DIR/scanaudit/` or the first
 /// root's `.scanaudit/` ([`crate::config::CleanConfig::lock_path`]).
 pub const LOCK_NAME: &str = "clean.lock";
@@ -1222,11 +1173,12 @@ mod tests {
     }
 
     #[test]
-    fn list_dir_reads_through_a_handle() {
+    fn names_in_reads_through_a_handle() {
+        use std::ffi::OsString;
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("b"), "").unwrap();
         std::fs::create_dir(dir.path().join("a")).unwrap();
         let handle = Dir::open(dir.path()).unwrap();
-        assert_eq!(list_dir(dir_fd(&handle)).unwrap(), [OsString::from("a"), OsString::from("b")]);
+        assert_eq!(names_in(dir_fd(&handle)).unwrap(), [OsString::from("a"), OsString::from("b")]);
     }
 }

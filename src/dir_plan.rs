@@ -22,6 +22,7 @@ pub enum DirStatus {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DirPlan<A, U> {
+    #[serde(flatten, serialize_with = "crate::json_path::scan_dir")]
     pub scan_dir: PathBuf,
     #[serde(flatten)]
     pub status: DirStatus,
@@ -48,7 +49,19 @@ pub struct Plan<A, U> {
 impl<A, U> Plan<A, U> {
     /// Finds the scan dirs under `roots` and plans each with `plan_dir`, in path order.
     pub fn build(roots: &[PathBuf], filters: &Filters, plan_dir: impl Fn(&Path) -> DirPlan<A, U>) -> Plan<A, U> {
-        let walked = walk::walk(roots, filters);
+        // A root named on the command line is looked at through a symlink, as check's walk
+        // does (fd, ripgrep); resolved once here, so that a scan dir that is itself the named
+        // root can be read, while nothing below a root is ever reached through a symlink.
+        let roots: Vec<PathBuf> = roots
+            .iter()
+            .map(|root| match crate::no_follow::kind(root) {
+                Ok(crate::no_follow::EntryKind::Symlink) => {
+                    std::fs::canonicalize(root).unwrap_or_else(|_| root.clone())
+                }
+                _ => root.clone(),
+            })
+            .collect();
+        let walked = walk::walk(&roots, filters);
         let index = ScanDirIndex::build(
             walked
                 .entries

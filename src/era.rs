@@ -375,19 +375,18 @@ pub fn names_on_disk(scan_dir: &std::path::Path) -> std::io::Result<DirEra> {
     let mut era = DirEra::new();
     let language_level = scan_dir.parent().and_then(std::path::Path::parent).and_then(std::path::Path::file_name)
         == Some(std::ffi::OsStr::new("scans"));
-    for entry in std::fs::read_dir(scan_dir)? {
-        let entry = entry?;
-        let Ok(name) = entry.file_name().into_string() else { continue };
-        let is_dir = entry.file_type()?.is_dir();
+    use crate::no_follow::{list_dir, EntryKind};
+    for entry in list_dir(scan_dir)? {
+        let Ok(name) = entry.name.into_string() else { continue };
+        let is_dir = entry.kind == EntryKind::Dir;
         era.extend(name_marker(&name, is_dir));
         if name == "meta.json" && !is_dir {
             era.extend(scan_dir_meta_marker(language_level));
         }
         if is_dir && name.ends_with("_checkpoints") {
-            for inner in std::fs::read_dir(entry.path())? {
-                let inner = inner?;
-                let Ok(inner_name) = inner.file_name().into_string() else { continue };
-                era.extend(name_marker(&format!("{name}/{inner_name}"), inner.file_type()?.is_dir()));
+            for inner in list_dir(&entry.path)? {
+                let Ok(inner_name) = inner.name.into_string() else { continue };
+                era.extend(name_marker(&format!("{name}/{inner_name}"), inner.kind == EntryKind::Dir));
             }
         }
     }

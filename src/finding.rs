@@ -183,9 +183,9 @@ pub struct Location {
 pub struct Finding {
     pub kind: FindingKind,
     pub level: Level,
-    #[serde(serialize_with = "serialize_path")]
+    #[serde(flatten, serialize_with = "crate::json_path::path")]
     pub path: PathBuf,
-    #[serde(serialize_with = "serialize_opt_path")]
+    #[serde(flatten, serialize_with = "crate::json_path::opt_scan_dir")]
     pub scan_dir: Option<PathBuf>,
     pub file_kind: Option<FileKind>,
     pub message: String,
@@ -235,17 +235,6 @@ impl Finding {
     /// The order findings are reported in: by path, then kind.
     pub fn sort_key(&self) -> (&PathBuf, FindingKind) {
         (&self.path, self.kind)
-    }
-}
-
-fn serialize_path<S: serde::Serializer>(path: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&path.to_string_lossy())
-}
-
-fn serialize_opt_path<S: serde::Serializer>(path: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
-    match path {
-        Some(p) => s.serialize_str(&p.to_string_lossy()),
-        None => s.serialize_none(),
     }
 }
 

@@ -166,10 +166,10 @@ fn invalid(problem: Problem) -> Validation {
 /// Validates a file: in memory when the budget allows, else as a stream.
 /// `Err` means the file could not be read (the caller reports it as `unreadable`).
 pub fn validate_file(path: &Path, shape: &Shape) -> io::Result<Validation> {
-    validate_open(open_regular(path)?, shape)
+    validate_open(crate::no_follow::open_regular(path)?, shape)
 }
 
-/// Validates an already opened file (see [`open_regular`]).
+/// Validates an already opened file (see [`crate::no_follow::open_regular`]).
 pub fn validate_open(mut file: File, shape: &Shape) -> io::Result<Validation> {
     let len = file.metadata()?.len();
     if let Some(_reservation) = Reservation::take(len) {
@@ -178,25 +178,6 @@ pub fn validate_open(mut file: File, shape: &Shape) -> io::Result<Validation> {
         return Ok(validate_bytes(&bytes, shape));
     }
     validate_stream(file, shape)
-}
-
-/// Opens a file for reading without following a symlink and without blocking on a FIFO,
-/// then refuses anything that is not a regular file: the path may have been swapped since
-/// the walk saw it, and a FIFO with no writer would hang the run.
-pub fn open_regular(path: &Path) -> io::Result<File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
-    }
-    let file = options.open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file (replaced during the run?)"));
-    }
-    Ok(file)
 }
 
 fn validate_stream(file: File, shape: &Shape) -> io::Result<Validation> {

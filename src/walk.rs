@@ -136,15 +136,12 @@ fn walk_root(root: &Path, filters: &Filters, out: &mut WalkOutput) {
 
 fn list_backups(scanaudit_dir: &Path, root: &Path, filters: &Filters, out: &mut WalkOutput) {
     let backups = scanaudit_dir.join("backups");
-    let Ok(read) = std::fs::read_dir(&backups) else { return };
+    // A `backups` that is a symlink is never entered.
+    let Ok(read) = crate::no_follow::list_dir(&backups) else { return };
     let mut found: Vec<PathBuf> = Vec::new();
     for dent in read {
-        match dent {
-            Ok(dent) if dent.file_type().is_ok_and(|t| t.is_dir()) && filters.included(root, &dent.path()) => {
-                found.push(dent.path())
-            }
-            Ok(_) => {}
-            Err(error) => out.errors.push(WalkError { path: backups.clone(), message: error.to_string() }),
+        if dent.kind == crate::no_follow::EntryKind::Dir && filters.included(root, &dent.path) {
+            found.push(dent.path)
         }
     }
     found.sort();

@@ -32,8 +32,10 @@ pub struct ActionResult {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DirOutcome {
+    #[serde(flatten, serialize_with = "crate::json_path::scan_dir")]
     pub scan_dir: PathBuf,
     pub results: Vec<ActionResult>,
+    #[serde(flatten, serialize_with = "crate::json_path::opt_backup_dir")]
     pub backup_dir: Option<PathBuf>,
 }
 

@@ -14,7 +14,7 @@ use super::{ContentCheck, MigrationAction, Planned, Step, Unfixable};
 use crate::backup::sha256_hex;
 use crate::cp1252::{judge, RawText, Verdict};
 use crate::layout::{self, shape_for, ScanDirIndex};
-use crate::validate::open_regular;
+use crate::no_follow::open_regular;
 use crate::walk::{self, EntryType, Filters};
 
 pub const ID: &str = "cp1252-to-utf8";

@@ -159,7 +159,7 @@ impl Entry {
 /// Reads every entry of `dir`; regular `*.json` files are hashed and parsed. Entries that cannot
 /// be read are reported in `io_errors` and left out (so they stay where they are).
 fn read_entries(dir: &Path, io_errors: &mut Vec<(PathBuf, String)>) -> Option<Vec<Entry>> {
-    let listing = match fs::read_dir(dir) {
+    let listing = match crate::no_follow::list_dir(dir) {
         Ok(listing) => listing,
         Err(error) => {
             io_errors.push((dir.to_path_buf(), format!("cannot list the directory: {error}")));
@@ -168,14 +168,7 @@ fn read_entries(dir: &Path, io_errors: &mut Vec<(PathBuf, String)>) -> Option<Ve
     };
     let mut entries = Vec::new();
     for item in listing {
-        let item = match item {
-            Ok(item) => item,
-            Err(error) => {
-                io_errors.push((dir.to_path_buf(), format!("cannot list the directory: {error}")));
-                return None;
-            }
-        };
-        let path = item.path();
+        let path = item.path;
         let meta = match fs::symlink_metadata(&path) {
             Ok(meta) => meta,
             Err(error) => {
@@ -184,10 +177,10 @@ fn read_entries(dir: &Path, io_errors: &mut Vec<(PathBuf, String)>) -> Option<Ve
             }
         };
         let kind = kind_from(meta.file_type());
-        let name = item.file_name();
+        let name = item.name;
         let mut json = None;
         if kind == Kind::File && name.to_string_lossy().ends_with(".json") {
-            let bytes = match fs::read(&path) {
+            let bytes = match crate::no_follow::read(&path) {
                 Ok(bytes) => bytes,
                 Err(error) => {
                     io_errors.push((path, format!("cannot read: {error}")));

@@ -67,23 +67,23 @@ fn plan_with_umask(scan_dir: &Path, umask: u32) -> Planned {
 /// Whether any step report (`*.report.json`) or checkpoint `_summary.json` is readable by group
 /// or others: OpenAnt writes those plainly, so they show the umask the scan ran under.
 fn others_read_plain_files(scan_dir: &Path, planned: &mut Planned) -> bool {
-    let entries = match std::fs::read_dir(scan_dir) {
+    let entries = match crate::no_follow::list_dir(scan_dir) {
         Ok(entries) => entries,
         Err(error) => {
             planned.io_errors.push((scan_dir.to_path_buf(), error.to_string()));
             return false;
         }
     };
+    use crate::no_follow::EntryKind;
     let readable =
         |path: &Path| std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o044 != 0);
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let Ok(file_type) = entry.file_type() else { continue };
-        if file_type.is_file() && name.ends_with(".report.json") && readable(&entry.path()) {
+    for entry in entries {
+        let name = entry.name.to_string_lossy();
+        let is = |kind| entry.kind == kind;
+        if is(EntryKind::File) && name.ends_with(".report.json") && readable(&entry.path) {
             return true;
         }
-        if file_type.is_dir() && name.ends_with("_checkpoints") && readable(&entry.path().join("_summary.json")) {
+        if is(EntryKind::Dir) && name.ends_with("_checkpoints") && readable(&entry.path.join("_summary.json")) {
             return true;
         }
     }

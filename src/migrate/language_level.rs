@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader};
 use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
@@ -29,6 +29,7 @@ use serde::Deserialize;
 use super::{MigrationAction, Planned, Step, Unfixable};
 use crate::backup::STATE_DIR;
 use crate::layout::{file_name, temp_names, LANGUAGES};
+use crate::no_follow;
 use crate::pyjson::{self, PyValue};
 
 pub const ID: &str = "language-level";
@@ -155,10 +156,9 @@ enum Kind {
 
 fn list(dir: &Path) -> io::Result<BTreeMap<OsString, Kind>> {
     let mut entries = BTreeMap::new();
-    for item in fs::read_dir(dir)? {
-        let item = item?;
-        let kind = if item.file_type()?.is_dir() { Kind::Dir } else { Kind::Other };
-        entries.insert(item.file_name(), kind);
+    for item in no_follow::list_dir(dir)? {
+        let kind = if item.kind == no_follow::EntryKind::Dir { Kind::Dir } else { Kind::Other };
+        entries.insert(item.name, kind);
     }
     Ok(entries)
 }
@@ -227,6 +227,7 @@ fn language(scan_dir: &Path, io_errors: &mut Vec<(PathBuf, String)>) -> Result<L
                 None => unknown.push(format!("{name} names the parser {generator:?}, which is not one OpenAnt has")),
             },
             Err(SourceError::Io(error)) => io_errors.push((path, error)),
+            Err(SourceError::Refused(error)) => unknown.push(format!("{} {error}", path.display())),
             Err(SourceError::Silent) => unknown.push(format!("{name} does not name its parser")),
         }
     }
@@ -239,6 +240,7 @@ fn language(scan_dir: &Path, io_errors: &mut Vec<(PathBuf, String)>) -> Result<L
                 None => unknown.push(format!("project.json names the language {language:?}, not one OpenAnt has")),
             },
             Err(SourceError::Io(error)) => io_errors.push((path, error)),
+            Err(SourceError::Refused(error)) => unknown.push(format!("{} {error}", path.display())),
             Err(SourceError::Silent) => unknown.push("project.json has no usable language".to_string()),
         }
     }
@@ -278,8 +280,18 @@ pub fn language_of_generator(generator: &str) -> Option<&'static str> {
 /// Why a source of the language says nothing.
 enum SourceError {
     Io(String),
+    /// There, but not a regular file (a symlink, a FIFO): never opened.
+    Refused(String),
     /// Readable (or torn), but it does not say.
     Silent,
+}
+
+fn source_error(error: io::Error) -> SourceError {
+    if no_follow::is_refusal(&error) {
+        SourceError::Refused(error.to_string())
+    } else {
+        SourceError::Io(format!("cannot read: {error}"))
+    }
 }
 
 #[derive(Deserialize)]
@@ -297,24 +309,18 @@ struct DatasetMetadata {
 /// `metadata.generator` of a dataset; `Ok(None)` when there is no such file. Datasets run to
 /// hundreds of MB, so the units are skipped as they stream by instead of being built.
 fn dataset_generator(path: &Path) -> Result<Option<String>, SourceError> {
-    let file = match fs::File::open(path) {
+    let file = match no_follow::open_regular(path) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(SourceError::Io(format!("cannot open: {error}"))),
+        Err(error) => return Err(source_error(error)),
     };
-    if !file.metadata().map_err(|e| SourceError::Io(e.to_string()))?.is_file() {
-        return Err(SourceError::Silent);
-    }
     let generator = match serde_json::from_reader::<_, DatasetHead>(BufReader::new(file)) {
         Ok(head) => head.metadata.and_then(|m| m.generator),
         // What serde_json refuses but Python writes (NaN, …), or a torn file: the slow parser
         // decides (a torn dataset says nothing).
         Err(error) if error.is_io() => return Err(SourceError::Io(format!("cannot read: {error}"))),
         Err(_) => {
-            let mut bytes = Vec::new();
-            fs::File::open(path)
-                .and_then(|mut f| f.read_to_end(&mut bytes))
-                .map_err(|e| SourceError::Io(format!("cannot read: {e}")))?;
+            let bytes = no_follow::read(path).map_err(source_error)?;
             let value = pyjson::parse(&bytes).map_err(|_| SourceError::Silent)?;
             match value.get("metadata").and_then(|m| m.get("generator")) {
                 Some(PyValue::Str(s)) => Some(serde_json::Value::String(s.clone())),
@@ -337,10 +343,10 @@ struct ProjectHead {
 /// `language` of project.json (Go-written, always valid UTF-8 JSON); `Ok(None)` when there is
 /// no project.json.
 fn project_language(path: &Path) -> Result<Option<String>, SourceError> {
-    let bytes = match fs::read(path) {
+    let bytes = match no_follow::read(path) {
         Ok(bytes) => bytes,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(SourceError::Io(format!("cannot read: {error}"))),
+        Err(error) => return Err(source_error(error)),
     };
     match serde_json::from_slice::<ProjectHead>(&bytes) {
         Ok(ProjectHead { language: Some(serde_json::Value::String(s)), .. }) => Ok(Some(s)),

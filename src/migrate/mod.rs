@@ -93,6 +93,7 @@ pub struct MigrationAction {
     /// The migration's id.
     pub migration: &'static str,
     /// The file or dir the action is about (what the row shows).
+    #[serde(flatten, serialize_with = "crate::json_path::target")]
     pub target: PathBuf,
     /// One line: what changes, and why.
     pub reason: String,
@@ -140,6 +141,7 @@ pub enum Step {
 #[derive(Debug, Clone, Serialize)]
 pub struct Unfixable {
     pub migration: &'static str,
+    #[serde(flatten, serialize_with = "crate::json_path::path")]
     pub path: PathBuf,
     pub reason: String,
 }

@@ -17,8 +17,9 @@ use std::time::SystemTime;
 use super::{ContentCheck, MigrationAction, Planned, Step, Unfixable};
 use crate::backup::sha256_hex;
 use crate::layout::FileKind;
+use crate::no_follow;
 use crate::pyjson::{self, PyValue};
-use crate::regen::common::{read_regular, JsonInput};
+use crate::regen::common::JsonInput;
 use crate::regen::single_file::{
     self, brief_list, convert, summary_document, Converted, LeftOutWhy, LegacyInputs, LegacyKind, UnusableWhy,
     ANALYZE_DATASETS, SUMMARY_FILE,
@@ -115,10 +116,9 @@ fn dir_files(dir: &Path) -> Result<Option<BTreeMap<String, PathBuf>>, PlanError>
         Err(error) => return Err(io_error(dir, error)),
     }
     let mut files = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| io_error(dir, e))? {
-        let entry = entry.map_err(|e| io_error(dir, e))?;
-        if let Some(name) = entry.file_name().to_str() {
-            files.insert(name.to_owned(), entry.path());
+    for entry in no_follow::list_dir(dir).map_err(|e| io_error(dir, e))? {
+        if let Some(name) = entry.name.to_str() {
+            files.insert(name.to_owned(), entry.path);
         }
     }
     Ok(Some(files))
@@ -168,7 +168,7 @@ fn plan_one(
             continue;
         }
         if let Some(path) = existing.get(&unit.file_name) {
-            match read_regular(path) {
+            match no_follow::read(path).map_err(|e| e.to_string()) {
                 Ok(bytes) if bytes == unit.bytes.as_bytes() => already.push(unit.file_name.as_str()),
                 _ => kept.push(unit.file_name.as_str()),
             }
@@ -189,7 +189,7 @@ fn plan_one(
         } else {
             merged_summary(&converted, &existing, &created)
         };
-        match existing.get(SUMMARY_FILE).map(|path| read_regular(path)) {
+        match existing.get(SUMMARY_FILE).map(|path| no_follow::read(path).map_err(|e| e.to_string())) {
             Some(Ok(old)) if old == bytes.as_bytes() => already.push(SUMMARY_FILE),
             Some(_) => summary_kept = true,
             None => steps.push(Step::Create {
@@ -225,7 +225,7 @@ fn merged_summary(
     let mut docs: Vec<PyValue> = existing
         .iter()
         .filter(|(name, _)| name.ends_with(".json") && name.as_str() != SUMMARY_FILE)
-        .filter_map(|(_, path)| pyjson::parse(&read_regular(path).ok()?).ok())
+        .filter_map(|(_, path)| pyjson::parse(&no_follow::read(path).map_err(|e| e.to_string()).ok()?).ok())
         .collect();
     docs.extend(created.iter().map(|u| u.value.clone()));
     let (summary, _) = summary_document(converted.kind, converted.total_units, &converted.timestamp, &docs);

@@ -9,7 +9,7 @@
 //! [`CheckpointSet::issues`] and skipped, as OpenAnt skips them; they are never fatal.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs;
+
 use std::io;
 use std::path::Path;
 
@@ -19,6 +19,7 @@ use super::pyops::{get2, is_str, truthy};
 use super::salvage::{salvage_leading_fields, SalvagedFields};
 use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::CheckpointStep;
+use crate::no_follow;
 use crate::pyjson::{parse, PyValue};
 
 /// Name of the per-dir summary file, which is never a unit.
@@ -157,7 +158,7 @@ pub fn detect_era(e: &EraEvidence<'_>) -> (Era, &'static str) {
 /// OpenAnt, and fork scans after `scanaudit migrate` renamed the fork's dir), else the era's
 /// own name.
 pub fn enhance_checkpoint_dir_in(scan_dir: &Path, era: Era) -> &'static str {
-    if scan_dir.join(Era::Fix.enhance_checkpoint_dir()).is_dir() {
+    if no_follow::is_dir(&scan_dir.join(Era::Fix.enhance_checkpoint_dir())) {
         Era::Fix.enhance_checkpoint_dir()
     } else {
         era.enhance_checkpoint_dir()
@@ -167,22 +168,24 @@ pub fn enhance_checkpoint_dir_in(scan_dir: &Path, era: Era) -> &'static str {
 /// [`detect_era`] over a scan dir on disk (reads the old outputs and `scan.report.json` if
 /// present; unreadable files count as absent).
 pub fn detect_era_in_dir(scan_dir: &Path) -> (Era, &'static str) {
-    let read = |name: &str| fs::read(scan_dir.join(name)).ok();
+    let read = |name: &str| no_follow::read(&scan_dir.join(name)).ok();
     let old_results = read("results.json").map(|b| salvage_leading_fields(&b));
     let old_verified = read("results_verified.json").map(|b| salvage_leading_fields(&b));
     let scan_report = read("scan.report.json").and_then(|b| parse(&b).ok());
     let upstream_only =
         ["diff_manifest.json", "diff_filter.report.json", "llm_reachability.json", "meta.json", "../meta.json"]
             .iter()
-            .any(|n| scan_dir.join(n).is_file());
+            .any(|n| no_follow::is_file(&scan_dir.join(n)));
     detect_era(&EraEvidence {
-        has_enhance_checkpoints: scan_dir.join("enhance_checkpoints").is_dir(),
-        has_fork_enhance_checkpoints: scan_dir.join("dataset_enhanced_checkpoint_checkpoints").is_dir(),
-        has_fork_single_files: super::single_file::FORK_FILE_NAMES.iter().any(|n| scan_dir.join(n).is_file()),
+        has_enhance_checkpoints: no_follow::is_dir(&scan_dir.join("enhance_checkpoints")),
+        has_fork_enhance_checkpoints: no_follow::is_dir(&scan_dir.join("dataset_enhanced_checkpoint_checkpoints")),
+        has_fork_single_files: super::single_file::FORK_FILE_NAMES
+            .iter()
+            .any(|n| no_follow::is_file(&scan_dir.join(n))),
         old_results: old_results.as_ref(),
         old_verified: old_verified.as_ref(),
         scan_report: scan_report.as_ref(),
-        has_verify_explanations: scan_dir.join("verify_explanations").is_dir(),
+        has_verify_explanations: no_follow::is_dir(&scan_dir.join("verify_explanations")),
         has_upstream_only_files: upstream_only,
     })
 }
@@ -316,24 +319,23 @@ impl CheckpointSet {
     /// Loads `dir`. A missing directory gives an empty set; only failing to list an existing
     /// directory is an error. Every `*.json` name is considered, dot-files included (as
     /// OpenAnt's `os.listdir` loop does); entries that are not regular files (directories,
-    /// symlinks, FIFOs) are reported and never opened.
+    /// symlinks, FIFOs) are reported and never opened. A `dir` that is a symlink is refused
+    /// (an error), never entered: its checkpoints are not this scan's.
     pub fn load_dir(dir: &Path, step: CheckpointStep) -> io::Result<CheckpointSet> {
-        let entries = match fs::read_dir(dir) {
+        let entries = match no_follow::list_dir(dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(CheckpointSet::empty(step)),
             Err(e) => return Err(e),
         };
         let mut raw: Vec<(String, Result<Vec<u8>, String>)> = Vec::new();
         for entry in entries {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
+            let name = entry.name.to_string_lossy().into_owned();
             if !name.ends_with(".json") {
                 continue;
             }
-            let content = match entry.file_type() {
-                Ok(t) if t.is_file() => fs::read(entry.path()).map_err(|e| format!("cannot read: {e}")),
-                Ok(_) => Err("not a regular file: not opened".to_owned()),
-                Err(e) => Err(format!("cannot stat: {e}")),
+            let content = match entry.kind {
+                no_follow::EntryKind::File => no_follow::read(&entry.path).map_err(|e| format!("cannot read: {e}")),
+                _ => Err("not a regular file: not opened".to_owned()),
             };
             raw.push((name, content));
         }

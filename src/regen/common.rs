@@ -55,19 +55,6 @@ pub enum RebuildError {
     Unsupported(String),
 }
 
-/// Reads a file the way the rebuilders need it: regular files only (a symlink is never followed,
-/// so a link pointing outside the tree is never read).
-pub(crate) fn read_regular(path: &Path) -> Result<Vec<u8>, String> {
-    let meta = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
-    if meta.file_type().is_symlink() {
-        return Err("is a symlink (not followed)".to_owned());
-    }
-    if !meta.is_file() {
-        return Err("is not a regular file".to_owned());
-    }
-    std::fs::read(path).map_err(|e| e.to_string())
-}
-
 /// The state of one optional JSON input.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JsonInput {
@@ -84,8 +71,8 @@ impl JsonInput {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return JsonInput::Absent,
             _ => {}
         }
-        match read_regular(path) {
-            Err(e) => JsonInput::Unreadable(e),
+        match crate::no_follow::read(path) {
+            Err(e) => JsonInput::Unreadable(e.to_string()),
             Ok(bytes) => match pyjson::parse(&bytes) {
                 Ok(v) => JsonInput::Parsed(v),
                 Err(e) => JsonInput::Unreadable(e.to_string()),

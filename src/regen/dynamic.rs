@@ -19,8 +19,8 @@ use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 
 use super::common::{
-    hash_key, py_eq, py_format_fixed, py_str, read_regular, truthy, HashKey, InexactField, InputUsed, JsonInput,
-    RebuildError, RebuiltOutput,
+    hash_key, py_eq, py_format_fixed, py_str, truthy, HashKey, InexactField, InputUsed, JsonInput, RebuildError,
+    RebuiltOutput,
 };
 use super::salvage::{salvage_leading_fields, SalvagedFields};
 use crate::layout::safe_filename::checkpoint_file_name;
@@ -124,21 +124,22 @@ fn load_checkpoints(dir: &Path) -> (IndexMap<HashKey, Checkpoint>, Vec<SkippedCh
     let mut out = IndexMap::new();
     let mut skipped = Vec::new();
     let mut inputs = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
+    // A checkpoint dir that is a symlink is never entered (its checkpoints are not this scan's).
+    let Ok(entries) = crate::no_follow::list_dir(dir) else {
         return (out, skipped, inputs);
     };
     let mut names: Vec<(Vec<u8>, PathBuf, String)> = entries
-        .filter_map(Result::ok)
+        .into_iter()
         .filter_map(|e| {
-            let name = e.file_name();
-            let shown = name.to_string_lossy().into_owned();
-            shown.ends_with(".json").then(|| (name.as_encoded_bytes().to_vec(), e.path(), shown))
+            let shown = e.name.to_string_lossy().into_owned();
+            shown.ends_with(".json").then(|| (e.name.as_encoded_bytes().to_vec(), e.path, shown))
         })
         .collect();
     names.sort();
     let mut nan = 0usize;
     for (_, path, file) in names {
-        let data = match read_regular(&path).and_then(|b| pyjson::parse(&b).map_err(|e| e.to_string())) {
+        let read = crate::no_follow::read(&path).map_err(|e| e.to_string());
+        let data = match read.and_then(|b| pyjson::parse(&b).map_err(|e| e.to_string())) {
             Ok(v) => v,
             Err(reason) => {
                 skipped.push(SkippedCheckpoint { file, reason: format!("unreadable ({reason})") });
@@ -381,7 +382,7 @@ fn load_old(which: &OldFile, path: PathBuf, inputs: &mut Vec<InputUsed>, role: &
         OldFile::Ignore => None,
         OldFile::Bytes(b) => Some(b.clone()),
         OldFile::FromScanDir => {
-            let b = read_regular(&path).ok()?;
+            let b = crate::no_follow::read(&path).ok()?;
             inputs.push(InputUsed { path, role });
             Some(b)
         }

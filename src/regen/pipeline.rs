@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Timelike, Utc};
 
 use super::common::{
-    hash_key, py_add, py_eq, py_or, py_str, py_sub, read_regular, truthy, HashKey, InexactField, InputUsed, JsonInput,
-    RebuildError, RebuiltOutput,
+    hash_key, py_add, py_eq, py_or, py_str, py_sub, truthy, HashKey, InexactField, InputUsed, JsonInput, RebuildError,
+    RebuiltOutput,
 };
 use crate::pyjson::{self, PyObject, PyValue};
 
@@ -900,7 +900,7 @@ pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Resul
         OldOutput::Bytes(b) => Some(b.clone()),
         OldOutput::FromScanDir => {
             let path = scan_dir.join("pipeline_output.json");
-            match read_regular(&path) {
+            match crate::no_follow::read(&path) {
                 Ok(b) => {
                     c.inputs.push(InputUsed { path, role: "old pipeline_output.json (salvaged leading fields)" });
                     Some(b)

@@ -30,7 +30,7 @@ use std::time::SystemTime;
 use chrono::{DateTime, Timelike, Utc};
 
 use super::checkpoints::{classify, is_restorable, CpStatus};
-use super::common::{py_add, read_regular, truthy};
+use super::common::{py_add, truthy};
 use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::{classify_file, CheckpointStep, FileKind, LEGACY_CHECKPOINT_NAMES};
 use crate::pyjson::{self, python_round, to_python_string, PyObject, PyValue};
@@ -199,23 +199,15 @@ fn step_of_name(name: &str) -> CheckpointStep {
 /// FILE` took any name). Symlinks and special files are never opened.
 pub fn find(scan_dir: &Path) -> Found {
     let mut found = Found::default();
-    let entries = match std::fs::read_dir(scan_dir) {
+    let entries = match crate::no_follow::list_dir(scan_dir) {
         Ok(entries) => entries,
         Err(error) => {
             found.io_errors.push((scan_dir.to_path_buf(), error.to_string()));
             return found;
         }
     };
-    let mut names = Vec::new();
     for entry in entries {
-        match entry {
-            Ok(entry) => names.push(entry.file_name()),
-            Err(error) => found.io_errors.push((scan_dir.to_path_buf(), error.to_string())),
-        }
-    }
-    names.sort();
-    for name in names {
-        let Some(name) = name.to_str().map(str::to_owned) else { continue };
+        let Some(name) = entry.name.to_str().map(str::to_owned) else { continue };
         if !name.ends_with(".json") {
             continue;
         }
@@ -227,15 +219,10 @@ pub fn find(scan_dir: &Path) -> Found {
                 continue;
             }
         }
-        match std::fs::symlink_metadata(&path) {
-            Ok(meta) if meta.is_file() => {}
-            Ok(_) => continue,
-            Err(error) => {
-                found.io_errors.push((path, error.to_string()));
-                continue;
-            }
+        if entry.kind != crate::no_follow::EntryKind::File {
+            continue;
         }
-        let bytes = match read_regular(&path) {
+        let bytes = match crate::no_follow::read(&path).map_err(|e| e.to_string()) {
             Ok(bytes) => bytes,
             Err(error) => {
                 found.io_errors.push((path, error));

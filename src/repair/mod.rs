@@ -48,8 +48,10 @@ pub enum ActionOutcome {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DirOutcome {
+    #[serde(flatten, serialize_with = "crate::json_path::scan_dir")]
     pub scan_dir: PathBuf,
     pub outcomes: Vec<ActionOutcome>,
+    #[serde(flatten, serialize_with = "crate::json_path::opt_backup_dir")]
     pub backup_dir: Option<PathBuf>,
 }
 

@@ -29,8 +29,10 @@ pub enum ActionKind {
 #[derive(Debug, Clone, Serialize)]
 pub struct Action {
     pub action: ActionKind,
+    #[serde(flatten, serialize_with = "crate::json_path::target")]
     pub target: PathBuf,
     /// The temp file promoted, for `promote-temp`.
+    #[serde(flatten, serialize_with = "crate::json_path::opt_source")]
     pub source: Option<PathBuf>,
     pub reason: String,
     /// What could not be reproduced exactly, and what was done instead.
@@ -55,6 +57,7 @@ impl Action {
 /// Something repair cannot fix, and the command that can.
 #[derive(Debug, Clone, Serialize)]
 pub struct Unfixable {
+    #[serde(flatten, serialize_with = "crate::json_path::path")]
     pub path: PathBuf,
     pub reason: String,
     pub fix: Option<String>,
@@ -107,7 +110,7 @@ fn cp1252_convertible(path: &Path, kind: FileKind, problem: FindingKind) -> bool
         return false;
     }
     let Some(raw) = crate::cp1252::RawText::of(kind, path) else { return false };
-    std::fs::read(path).is_ok_and(|bytes| {
+    crate::no_follow::read(path).is_ok_and(|bytes| {
         matches!(
             crate::cp1252::judge(&bytes, raw, crate::layout::shape_for(kind, None)),
             crate::cp1252::Verdict::Convert(_)
@@ -127,6 +130,9 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
     // Paths that could not be read: the run is incomplete (exit bit 8), as for check.
     let mut io_errors = state.io_errors.clone();
     let mut rebuilder = Rebuilder::new(dir);
+    for input in &state.refused {
+        unfixable.push(Unfixable { path: input.path.clone(), reason: input.describe(), fix: None });
+    }
     for (kind, stamp) in REBUILD_ORDER.into_iter().zip(stamps) {
         let target = dir.join(output_name(kind));
         let output = &state.outputs[&kind];
@@ -170,7 +176,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
         };
         let damaged_or_missing = !matches!(output, OutputState::Healthy);
         if let Some(temp) = state.temps.get(&kind).and_then(|temps| temps.first()).filter(|_| damaged_or_missing) {
-            match std::fs::read(&temp.path) {
+            match crate::no_follow::read(&temp.path) {
                 Ok(bytes) => {
                     rebuilder.provide(kind, bytes.clone());
                     actions.push(Action {

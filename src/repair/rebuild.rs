@@ -11,6 +11,7 @@ use super::state::{output_name, REBUILD_ORDER};
 use crate::era::{Builder, Era};
 use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::{CheckpointStep, FileKind};
+use crate::no_follow;
 use crate::pyjson::{self, PyValue};
 use crate::regen::checkpoints::{self, CheckpointSet, IssueKind};
 use crate::regen::common::RebuiltOutput;
@@ -51,8 +52,8 @@ pub struct CannotRebuild {
 pub fn step_ran(dir: &Path, kind: FileKind) -> bool {
     let any = |names: &[&str]| {
         names.iter().any(|n| match n.strip_suffix(".report.json") {
-            Some(_) => dir.join(n).exists() && !report_wrote_nothing(&dir.join(n)),
-            None => dir.join(n).exists(),
+            Some(_) => no_follow::is_present(&dir.join(n)) && !report_wrote_nothing(&dir.join(n)),
+            None => no_follow::is_present(&dir.join(n)),
         })
     };
     match kind {
@@ -74,14 +75,12 @@ pub fn step_ran(dir: &Path, kind: FileKind) -> bool {
 /// Whether a step report's `status` says the step wrote no output. A report that cannot be
 /// read says nothing either way and counts as evidence, as before.
 fn report_wrote_nothing(path: &Path) -> bool {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    let read = crate::validate::open_regular(path).and_then(|mut f| f.read_to_end(&mut bytes));
-    read.is_ok()
-        && pyjson::parse(&bytes)
+    no_follow::read(path).is_ok_and(|bytes| {
+        pyjson::parse(&bytes)
             .ok()
             .and_then(|v| v.get("status").and_then(PyValue::as_str).map(str::to_owned))
             .is_some_and(|status| crate::era::STEP_STATUSES_WITHOUT_OUTPUTS.contains(&status.as_str()))
+    })
 }
 
 /// A step's checkpoints as a rebuild reads them: the per-unit dir's files, plus the units of
@@ -154,8 +153,10 @@ impl Rebuilder {
         let provided = REBUILD_ORDER.iter().find(|k| output_name(**k) == name).and_then(|k| self.provided.get(k));
         let bytes = match provided {
             Some(bytes) => bytes.clone(),
-            None => std::fs::read(self.dir.join(name)).map_err(|error| {
-                if error.kind() != std::io::ErrorKind::NotFound {
+            None => no_follow::read(&self.dir.join(name)).map_err(|error| {
+                // A missing input is no read error, and a refused one (a symlink, a FIFO) is
+                // already named in the plan as left alone; anything else leaves the run incomplete.
+                if error.kind() != std::io::ErrorKind::NotFound && !no_follow::is_refusal(&error) {
                     self.unreadable.borrow_mut().push((self.dir.join(name), error.to_string()));
                 }
                 CannotRebuild { reason: format!("its input {name} cannot be read ({error})"), fix: None }
@@ -172,11 +173,11 @@ impl Rebuilder {
     }
 
     fn optional(&self, name: &str) -> Option<PyValue> {
-        std::fs::read(self.dir.join(name)).ok().and_then(|bytes| pyjson::parse(&bytes).ok())
+        no_follow::read(&self.dir.join(name)).ok().and_then(|bytes| pyjson::parse(&bytes).ok())
     }
 
     fn old_bytes(&self, kind: FileKind) -> Option<Vec<u8>> {
-        std::fs::read(self.dir.join(output_name(kind))).ok()
+        no_follow::read(&self.dir.join(output_name(kind))).ok()
     }
 
     /// What `results_verified.json` still holds, as far as it reads: stage-1 rows verify left

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use crate::backup::OwnWrites;
 use crate::layout::{self, shape_for, CheckpointStep, FileKind};
+use crate::no_follow::{self, EntryKind};
 use crate::shape::Captured;
 use crate::validate::{self, Problem};
 
@@ -36,7 +37,7 @@ pub enum OutputState {
     Missing,
     Damaged(Problem),
     Healthy,
-    /// Not a regular file (a symlink, a FIFO, a directory): never touched, for this reason.
+    /// Not a regular file (a symlink, a FIFO, a directory): never read or touched, for this reason.
     NotRegular(String),
     Unreadable(String),
 }
@@ -107,6 +108,9 @@ pub struct ScanDirState {
     /// Per target output, the salvageable temps, newest first.
     pub temps: BTreeMap<FileKind, Vec<SalvageableTemp>>,
     pub bad_checkpoints: Vec<BadCheckpoint>,
+    /// Inputs that are there but are not what repair may read (besides the outputs, whose
+    /// state says so): never opened or entered.
+    pub refused: Vec<RefusedInput>,
     pub io_errors: Vec<(PathBuf, String)>,
 }
 
@@ -117,6 +121,7 @@ impl ScanDirState {
             outputs: BTreeMap::new(),
             temps: BTreeMap::new(),
             bad_checkpoints: Vec::new(),
+            refused: refused_inputs(dir),
             io_errors: Vec::new(),
         };
         for kind in REBUILD_ORDER {
@@ -257,25 +262,80 @@ fn holds_kind(kind: FileKind, keys: &[String]) -> bool {
 }
 
 fn output_state(path: &Path, kind: FileKind) -> OutputState {
-    match std::fs::symlink_metadata(path) {
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => OutputState::Missing,
+    match no_follow::kind(path) {
+        Ok(EntryKind::Missing) => OutputState::Missing,
         Err(error) => OutputState::Unreadable(error.to_string()),
         // The same words as check's `special-file` finding: one verdict for both verbs.
-        Ok(meta) if meta.is_dir() => OutputState::NotRegular(format!(
+        Ok(EntryKind::Dir) => OutputState::NotRegular(format!(
             "{}: left alone",
             crate::check::directory_in_place_of_file(&crate::layout::file_name(path))
         )),
-        Ok(meta) if !meta.is_file() => {
-            OutputState::NotRegular("not a regular file (symlink or special file): left alone".into())
-        }
-        Ok(_) => match validate::validate_file(path, shape_for(kind, None)) {
+        Ok(EntryKind::File) => match validate::validate_file(path, shape_for(kind, None)) {
             Ok(v) => match v.problem {
                 Some(problem) => OutputState::Damaged(problem),
                 None => OutputState::Healthy,
             },
             Err(error) => OutputState::Unreadable(error.to_string()),
         },
+        Ok(other) => OutputState::NotRegular(RefusedInput { path: path.to_path_buf(), kind: other }.describe()),
     }
+}
+
+/// An input of the scan that is there but is not what repair may read: a symlink or special
+/// file named like a file OpenAnt writes, a checkpoint dir that is a symlink or no directory,
+/// or a `meta.json` that is not a regular file. The same entries check reports as `symlink`
+/// and `special-file`; repair never opens or enters them and says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedInput {
+    pub path: PathBuf,
+    pub kind: EntryKind,
+}
+
+impl RefusedInput {
+    /// What it is and what repair does about it, e.g. "a FIFO, not a regular file: never
+    /// opened; nothing is read from it".
+    pub fn describe(&self) -> String {
+        let what = match self.kind {
+            EntryKind::Symlink => "a symbolic link: never followed".to_owned(),
+            other => format!("a {}, not a regular file: never opened", other.describe()),
+        };
+        format!("{what}; nothing is read from it, and it is left alone")
+    }
+}
+
+/// The scan dir's [`RefusedInput`]s, the outputs repair rebuilds aside (their state tells).
+pub fn refused_inputs(dir: &Path) -> Vec<RefusedInput> {
+    let mut refused = Vec::new();
+    // Unreadable dirs are reported by the walk that plans the work.
+    let entries = no_follow::list_dir(dir).unwrap_or_default();
+    for entry in entries {
+        let name = entry.name.to_string_lossy();
+        if REBUILD_ORDER.iter().any(|k| output_name(*k) == name) {
+            continue;
+        }
+        let read_by_repair = if name.ends_with("_checkpoints") {
+            entry.kind != EntryKind::Dir
+        } else {
+            let kind = layout::classify_file(&entry.path, Some(dir), &|_| false).kind;
+            !matches!(entry.kind, EntryKind::File | EntryKind::Dir) && kind.is_json() && kind != FileKind::GenericJson
+        };
+        if read_by_repair {
+            refused.push(RefusedInput { path: entry.path, kind: entry.kind });
+        }
+    }
+    for meta in scan_meta_paths(dir) {
+        match no_follow::kind(&meta) {
+            Ok(EntryKind::File | EntryKind::Missing) | Err(_) => {}
+            Ok(kind) if !refused.iter().any(|r| r.path == meta) => refused.push(RefusedInput { path: meta, kind }),
+            Ok(_) => {}
+        }
+    }
+    refused
+}
+
+/// The `meta.json` files that say whether a scan runs: the scan dir's own and its run dir's.
+fn scan_meta_paths(dir: &Path) -> Vec<PathBuf> {
+    std::iter::once(dir.join("meta.json")).chain(dir.parent().map(|p| p.join("meta.json"))).collect()
 }
 
 /// The newest mtime of a file in the scan dir that scanaudit did not write (files only,
@@ -322,7 +382,8 @@ pub fn last_foreign_change(dir: &Path, since: SystemTime) -> Option<SystemTime> 
 /// are read as their union, as check reads them ([`crate::consistency::meta_union_running`]).
 pub fn scan_running(dir: &Path) -> bool {
     let status = |meta: &Path| -> Option<String> {
-        std::fs::read(meta)
+        // A meta.json that is no regular file (a FIFO would block) is never read: it says nothing.
+        no_follow::read(meta)
             .ok()
             .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
             .and_then(|v| v["status"].as_str().map(str::to_string))

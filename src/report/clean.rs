@@ -130,6 +130,9 @@ impl CleanSummary {
 struct Document<'a> {
     scanaudit: Tool,
     roots: Vec<String>,
+    /// Per root, its bytes when some root is not UTF-8 (`json_path`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    roots_bytes: Option<Vec<Option<String>>>,
     dry_run: bool,
     summary: &'a CleanSummary,
     entries: &'a [CleanEntry],
@@ -148,7 +151,8 @@ pub fn render(out: &mut dyn Write, output: &OutputConfig, roots: &[PathBuf], out
         Format::Json => {
             let document = Document {
                 scanaudit: Tool { version: env!("CARGO_PKG_VERSION"), format: super::json::FORMAT_VERSION },
-                roots: roots.iter().map(|r| r.to_string_lossy().into_owned()).collect(),
+                roots: crate::json_path::roots(roots),
+                roots_bytes: crate::json_path::roots_bytes(roots),
                 dry_run: outcome.dry_run,
                 summary: &summary,
                 entries: &outcome.entries,

@@ -16,6 +16,9 @@ pub const FORMAT_VERSION: u32 = 1;
 struct Document<'a> {
     scanaudit: Tool,
     roots: Vec<String>,
+    /// Per root, its bytes when some root is not UTF-8 (`json_path`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    roots_bytes: Option<Vec<Option<String>>>,
     summary: &'a Summary,
     findings: &'a [Finding],
 }
@@ -29,7 +32,8 @@ struct Tool {
 pub fn write(out: &mut dyn Write, roots: &[PathBuf], summary: &Summary, findings: &[Finding]) -> io::Result<()> {
     let document = Document {
         scanaudit: Tool { version: env!("CARGO_PKG_VERSION"), format: FORMAT_VERSION },
-        roots: roots.iter().map(|r| r.to_string_lossy().into_owned()).collect(),
+        roots: crate::json_path::roots(roots),
+        roots_bytes: crate::json_path::roots_bytes(roots),
         summary,
         findings,
     };

@@ -162,6 +162,9 @@ pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
 struct Document<'a> {
     scanaudit: Tool,
     roots: Vec<String>,
+    /// Per root, its bytes when some root is not UTF-8 (`json_path`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    roots_bytes: Option<Vec<Option<String>>>,
     dry_run: bool,
     applied: bool,
     interrupted: bool,
@@ -185,6 +188,7 @@ struct DirDoc<'a> {
     #[serde(flatten)]
     plan: &'a DirPlan,
     outcomes: Option<&'a [ActionOutcome]>,
+    #[serde(flatten, serialize_with = "crate::json_path::opt_backup_dir")]
     backup_dir: Option<&'a PathBuf>,
 }
 
@@ -209,7 +213,8 @@ pub fn write_json(
         .collect();
     let document = Document {
         scanaudit: tool(),
-        roots: roots.iter().map(|r| r.to_string_lossy().into_owned()).collect(),
+        roots: crate::json_path::roots(roots),
+        roots_bytes: crate::json_path::roots_bytes(roots),
         dry_run,
         applied: applied.is_some(),
         interrupted: applied.is_some_and(|a| a.interrupted),

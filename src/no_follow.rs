@@ -1,0 +1,237 @@
+//! The one way scanaudit reads what a scan dir holds: never through a symlink, never blocking
+//! on a FIFO, never opening a device. Every verb reads its inputs through here, so a symlink
+//! named `results.json` or an `analyze_checkpoints/` linked elsewhere is refused the same way
+//! everywhere (check reports both; repair and migrate leave them alone), and a FIFO named like
+//! an input is refused instead of hanging the run in `open()`.
+//!
+//! A path is looked at with `lstat` first (a device is never opened at all: opening some has
+//! side effects), then opened with `O_NOFOLLOW | O_NONBLOCK`, and what was opened is checked
+//! again with `fstat`, since the path may have been swapped in between. A refusal is an
+//! `io::Error` of kind `InvalidInput` whose text says what the path is and that it was not read.
+
+use std::ffi::{CStr, CString, OsStr, OsString};
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+pub use crate::atomic::EntryKind;
+
+/// What is at `path`, never following a symlink (`Missing` when nothing is).
+pub fn kind(path: &Path) -> io::Result<EntryKind> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) => Ok(EntryKind::from_mode(meta.mode() as libc::mode_t)),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(EntryKind::Missing),
+        Err(error) => Err(error),
+    }
+}
+
+/// Whether `path` is a directory itself, not a symlink to one.
+pub fn is_dir(path: &Path) -> bool {
+    kind(path).is_ok_and(|k| k == EntryKind::Dir)
+}
+
+/// Whether `path` is a regular file itself, not a symlink to one.
+pub fn is_file(path: &Path) -> bool {
+    kind(path).is_ok_and(|k| k == EntryKind::File)
+}
+
+/// Whether anything is at `path`, a dangling symlink included (`Path::exists` follows links).
+pub fn is_present(path: &Path) -> bool {
+    !matches!(kind(path), Ok(EntryKind::Missing))
+}
+
+/// The error a path that is not what was asked for gets: what it is, and that it was not read.
+pub fn refusal(kind: EntryKind) -> io::Error {
+    let text = match kind {
+        EntryKind::Symlink => "is a symbolic link, never followed; not read".to_owned(),
+        EntryKind::File => "is a regular file, not a directory; not listed".to_owned(),
+        other => format!("is a {}, not a regular file; not read", other.describe()),
+    };
+    io::Error::new(io::ErrorKind::InvalidInput, text)
+}
+
+/// Whether `error` is one of this module's refusals (the path is there but is not a regular
+/// file or directory), as opposed to a missing path or an I/O failure.
+pub fn is_refusal(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::InvalidInput
+}
+
+/// Opens a regular file for reading: not through a symlink, not a FIFO, socket or device.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    match kind(path)? {
+        EntryKind::File => {}
+        // Let open() say "No such file or directory" itself.
+        EntryKind::Missing => {}
+        other => return Err(refusal(other)),
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|error| match error.raw_os_error() {
+            Some(libc::ELOOP) => refusal(EntryKind::Symlink),
+            _ => error,
+        })?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        // Swapped for something else since the lstat above.
+        return Err(refusal(EntryKind::from_mode(meta.mode() as libc::mode_t)));
+    }
+    Ok(file)
+}
+
+/// Reads a regular file whole (see [`open_regular`]).
+pub fn read(path: &Path) -> io::Result<Vec<u8>> {
+    let mut file = open_regular(path)?;
+    let mut bytes = Vec::with_capacity(file.metadata().map_or(0, |m| m.len() as usize) + 1);
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// One entry of a listed directory, with what it is (never following a symlink).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub path: PathBuf,
+    pub name: OsString,
+    pub kind: EntryKind,
+}
+
+/// The entries of a directory, sorted by name, read through a handle opened without following
+/// a symlink: a directory that is a symlink is refused, never entered.
+pub fn list_dir(path: &Path) -> io::Result<Vec<Listed>> {
+    let dir = open_dir(path)?;
+    let mut listed = Vec::new();
+    for name in names_in(dir.as_raw_fd())? {
+        let Ok(c_name) = CString::new(name.as_bytes()) else { continue };
+        let kind = match lstat_at(dir.as_raw_fd(), &c_name)? {
+            Some(st) => EntryKind::from_mode(st.st_mode),
+            // Removed since it was listed.
+            None => continue,
+        };
+        listed.push(Listed { path: path.join(&name), name, kind });
+    }
+    Ok(listed)
+}
+
+/// Opens a directory without following a symlink.
+fn open_dir(path: &Path) -> io::Result<OwnedFd> {
+    let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::other("NUL in a path"))?;
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+    // SAFETY: a NUL-terminated path.
+    let fd = unsafe { libc::open(c_path.as_ptr(), flags) };
+    if fd < 0 {
+        let error = io::Error::last_os_error();
+        if matches!(error.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) {
+            match kind(path)? {
+                EntryKind::Dir | EntryKind::Missing => {}
+                other => return Err(refusal(other)),
+            }
+        }
+        return Err(error);
+    }
+    // SAFETY: a fresh fd owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn lstat_at(dir: RawFd, name: &CStr) -> io::Result<Option<libc::stat>> {
+    // SAFETY: zeroed `stat` is a valid out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd, NUL-terminated name, valid out pointer.
+    if unsafe { libc::fstatat(dir, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) } == 0 {
+        return Ok(Some(st));
+    }
+    let error = io::Error::last_os_error();
+    if error.kind() == io::ErrorKind::NotFound {
+        Ok(None)
+    } else {
+        Err(error)
+    }
+}
+
+/// The names in an open directory (no `.`/`..`), sorted, read through its handle.
+pub(crate) fn names_in(fd: RawFd) -> io::Result<Vec<OsString>> {
+    // SAFETY: dup of a valid fd; fdopendir takes ownership of the duplicate.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if dup < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `dup` is a fresh directory fd.
+    let dirp = unsafe { libc::fdopendir(dup) };
+    if dirp.is_null() {
+        let err = io::Error::last_os_error();
+        // SAFETY: fdopendir failed, so `dup` is still ours to close.
+        unsafe { libc::close(dup) };
+        return Err(err);
+    }
+    // SAFETY: rewind so a reused handle lists from the start.
+    unsafe { libc::rewinddir(dirp) };
+    let mut names = Vec::new();
+    loop {
+        // A read error ends the listing early: a short listing only means fewer entries seen
+        // (`clean`'s final rmdir then fails with ENOTEMPTY and says so).
+        // SAFETY: `dirp` is a valid DIR*.
+        let ent = unsafe { libc::readdir(dirp) };
+        if ent.is_null() {
+            // SAFETY: valid DIR*, closed once.
+            unsafe { libc::closedir(dirp) };
+            break;
+        }
+        // SAFETY: d_name is NUL-terminated inside the dirent readdir returned.
+        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
+        let bytes = name.to_bytes();
+        if bytes != b"." && bytes != b".." {
+            names.push(OsStr::from_bytes(bytes).to_os_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fifo(path: &Path) {
+        let c = CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    }
+
+    #[test]
+    fn reads_regular_files_and_refuses_the_rest_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::write(p.join("a.json"), "{}").unwrap();
+        std::os::unix::fs::symlink(p.join("a.json"), p.join("link.json")).unwrap();
+        fifo(&p.join("fifo.json"));
+        std::fs::create_dir(p.join("d")).unwrap();
+        assert_eq!(read(&p.join("a.json")).unwrap(), b"{}");
+        let refused = |name: &str| read(&p.join(name)).unwrap_err();
+        assert!(refused("link.json").to_string().contains("symbolic link"));
+        assert!(refused("fifo.json").to_string().contains("is a FIFO, not a regular file; not read"));
+        assert!(refused("d").to_string().contains("directory"));
+        assert!(is_refusal(&refused("fifo.json")));
+        let missing = refused("nothing.json");
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+        assert!(!is_refusal(&missing));
+    }
+
+    #[test]
+    fn lists_a_directory_but_never_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::create_dir(p.join("real")).unwrap();
+        std::fs::write(p.join("real/b.json"), "{}").unwrap();
+        fifo(&p.join("real/a.json"));
+        std::os::unix::fs::symlink(p.join("real"), p.join("link")).unwrap();
+        let listed = list_dir(&p.join("real")).unwrap();
+        let seen: Vec<(&OsStr, EntryKind)> = listed.iter().map(|l| (l.name.as_os_str(), l.kind)).collect();
+        assert_eq!(seen, [(OsStr::new("a.json"), EntryKind::Fifo), (OsStr::new("b.json"), EntryKind::File)]);
+        let error = list_dir(&p.join("link")).unwrap_err();
+        assert!(is_refusal(&error) && error.to_string().contains("symbolic link"), "{error}");
+        assert_eq!(list_dir(&p.join("gone")).unwrap_err().kind(), io::ErrorKind::NotFound);
+    }
+}

@@ -1,0 +1,318 @@
+//! Inputs that are not regular files, through the real binary: a FIFO where a scan's input
+//! belongs never hangs `repair` or `migrate` (every run has a deadline and is killed past it),
+//! and a symlink is never followed (text planted outside the scan dir never comes in, and
+//! nothing outside is written).
+
+mod common;
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{damage, set_age, Damage, Tree};
+use serde_json::Value;
+
+const OLD: Duration = Duration::from_secs(3 * 86_400);
+/// Far above any run's time on a loaded machine; only a hang reaches it.
+const DEADLINE: Duration = Duration::from_secs(90);
+/// A language-level scan of today's fix branch: every output, every checkpoint dir.
+const SCAN: &str = "healthy/projects/acme-webapp/scans/3f9c2e1b7a6/python";
+/// An upstream scan from before the language level (its `meta.json` would sit in the scan dir
+/// itself): what migrate moves, reading its datasets to tell the language.
+const OLD_SCAN: &str = "legacy/projects/oldtool/scans/0d729f6a1b2";
+
+const OUTPUTS: [&str; 5] = [
+    "dataset_enhanced.json",
+    "results.json",
+    "results_verified.json",
+    "pipeline_output.json",
+    "dynamic_test_results.json",
+];
+
+/// The inputs a FIFO hung a verb on (issue 12, break 2); `../meta.json` is the run dir's.
+const FIFO_INPUTS: [&str; 7] = [
+    "results.json",
+    "results_verified.json",
+    "dataset_enhanced.json",
+    "dataset.json",
+    "pipeline_output.json",
+    "scan.report.json",
+    "../meta.json",
+];
+
+const MARKER: &str = "PLANTED-OUTSIDE-THE-SCAN-DIR-7f3a";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `scanaudit ARGS...` with stdout and stderr in files (a full pipe never stalls it) and
+/// kills it when it is still running at the deadline: a hang fails the test, never the suite.
+fn run_with_deadline(args: &[&OsStr]) -> Run {
+    let out = tempfile::tempdir().expect("tempdir");
+    let stdout_path = out.path().join("stdout");
+    let stderr_path = out.path().join("stderr");
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("scanaudit"))
+        .args(args)
+        .env_remove("OPENANT_HOME")
+        .env_remove("NO_COLOR")
+        .env("TERM", "dumb")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout_path).expect("stdout file"))
+        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
+        .spawn()
+        .expect("spawn scanaudit");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "scanaudit {:?} still running after {DEADLINE:?}: it hangs\nstdout so far: {}",
+                args,
+                std::fs::read_to_string(&stdout_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Run {
+        code: status.code().expect("exited normally"),
+        stdout: std::fs::read_to_string(&stdout_path).expect("stdout"),
+        stderr: std::fs::read_to_string(&stderr_path).expect("stderr"),
+    }
+}
+
+/// Makes a FIFO at `path` (replacing what is there), as old as the tree around it. Call it
+/// after `set_age`, which opens what it dates and would block on a FIFO.
+fn mkfifo(path: &Path) {
+    if std::fs::symlink_metadata(path).is_ok() {
+        std::fs::remove_file(path).expect("remove");
+    }
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).expect("no NUL");
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo {}", path.display());
+    let old = filetime::FileTime::from_system_time(std::time::SystemTime::now() - OLD);
+    filetime::set_symlink_file_times(path, old, old).expect("date the FIFO");
+}
+
+/// The path of `rel` (which may start with `../`) from `scan`, without `..` in it.
+fn input_path(scan: &Path, rel: &str) -> PathBuf {
+    match rel.strip_prefix("../") {
+        Some(name) => scan.parent().expect("run dir").join(name),
+        None => scan.join(rel),
+    }
+}
+
+fn json_of(verb: &str, run: &Run) -> Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
+        panic!("{verb}: stdout is not one JSON document ({e}):\n{}\nstderr: {}", run.stdout, run.stderr)
+    })
+}
+
+/// Every string in a document, for asserting that a path is named somewhere.
+fn mentions(doc: &Value, needle: &str) -> bool {
+    match doc {
+        Value::String(s) => s.contains(needle),
+        Value::Array(items) => items.iter().any(|v| mentions(v, needle)),
+        Value::Object(map) => map.values().any(|v| mentions(v, needle)),
+        _ => false,
+    }
+}
+
+/// A FIFO in place of any input: repair finishes, and names the FIFO as what it left alone or
+/// could not rebuild from. The other outputs are missing, so every rebuild that can read the
+/// input does.
+#[test]
+fn a_fifo_input_never_hangs_repair() {
+    for input in FIFO_INPUTS {
+        let tree = Tree::copy("healthy", OLD);
+        let scan = tree.path(SCAN);
+        for output in OUTPUTS.iter().filter(|o| **o != input) {
+            damage(&scan.join(output), Damage::Missing);
+        }
+        set_age(tree.root(), OLD);
+        let fifo = input_path(&scan, input);
+        mkfifo(&fifo);
+        let run = run_with_deadline(&[
+            OsStr::new("repair"),
+            OsStr::new("--yes"),
+            OsStr::new("--format"),
+            OsStr::new("json"),
+            scan.as_os_str(),
+        ]);
+        let doc = json_of("repair", &run);
+        assert!(mentions(&doc, fifo.to_str().unwrap()), "{input}: the FIFO is not named:\n{doc:#}");
+        let told = doc.to_string();
+        assert!(told.contains("FIFO"), "{input}: not said to be a FIFO:\n{doc:#}");
+        assert_ne!(run.code & 4, 0, "{input}: a FIFO input leaves work undone: {}", run.code);
+        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "{input}: the FIFO was replaced");
+    }
+}
+
+/// The same for migrate, on a scan it moves into its language level (reading its datasets to
+/// tell the language) and on a language-level scan whose run dir holds `meta.json`: it finishes
+/// with one complete document, and the FIFO is never read or replaced (a move takes it along
+/// as it is).
+#[test]
+fn a_fifo_input_never_hangs_migrate() {
+    for (tree_name, scan_rel) in [("legacy", OLD_SCAN), ("healthy", SCAN)] {
+        for input in FIFO_INPUTS {
+            let tree = Tree::copy(tree_name, OLD);
+            let scan = tree.path(scan_rel);
+            // Before the language level, meta.json sat in the scan dir itself.
+            let fifo = if tree_name == "legacy" && input == "../meta.json" {
+                scan.join("meta.json")
+            } else {
+                input_path(&scan, input)
+            };
+            set_age(tree.root(), OLD);
+            mkfifo(&fifo);
+            let run = run_with_deadline(&[
+                OsStr::new("migrate"),
+                OsStr::new("--yes"),
+                OsStr::new("--format"),
+                OsStr::new("json"),
+                scan.as_os_str(),
+            ]);
+            json_of("migrate", &run);
+            let fifos: Vec<PathBuf> = walkdir::WalkDir::new(tree.root())
+                .into_iter()
+                .map(|e| e.expect("walk"))
+                .filter(|e| e.file_type().is_fifo())
+                .map(|e| e.into_path())
+                .collect();
+            assert_eq!(fifos.len(), 1, "{tree_name} {input}: the FIFO is gone or was copied: {fifos:?}");
+            assert_eq!(fifos[0].file_name(), fifo.file_name(), "{tree_name} {input}");
+        }
+    }
+}
+
+/// Every regular file below `root` (symlinks and special files not followed or opened).
+fn regular_files(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files: Vec<(PathBuf, Vec<u8>)> = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .into_iter()
+        .map(|e| e.expect("walk"))
+        .filter(|e| e.file_type().is_file())
+        .map(|e| (e.path().to_path_buf(), std::fs::read(e.path()).expect("read")))
+        .collect();
+    files.sort();
+    files
+}
+
+fn assert_marker_absent(scan: &Path) {
+    for (path, bytes) in regular_files(scan) {
+        assert!(
+            !bytes.windows(MARKER.len()).any(|w| w == MARKER.as_bytes()),
+            "text from outside the scan dir came in through a symlink: {}",
+            path.display()
+        );
+    }
+}
+
+fn repair(scan: &Path) -> Run {
+    run_with_deadline(&[
+        OsStr::new("repair"),
+        OsStr::new("--yes"),
+        OsStr::new("--format"),
+        OsStr::new("json"),
+        scan.as_os_str(),
+    ])
+}
+
+/// An `analyze_checkpoints/` that is a symlink to checkpoints elsewhere is never read: nothing
+/// of theirs reaches the rebuilt outputs, nothing outside is written, and repair names the link.
+#[test]
+fn a_symlinked_checkpoint_dir_is_never_entered() {
+    let tree = Tree::copy("healthy", OLD);
+    let scan = tree.path(SCAN);
+    let outside = tree.path("outside/analyze_checkpoints");
+    std::fs::create_dir_all(&outside).unwrap();
+    for entry in std::fs::read_dir(scan.join("analyze_checkpoints")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut checkpoint: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        if checkpoint.get("result").is_some_and(Value::is_object) {
+            checkpoint["result"]["reasoning"] = Value::from(MARKER);
+            checkpoint["code_for_route"] = Value::from(MARKER);
+        }
+        std::fs::write(outside.join(path.file_name().unwrap()), serde_json::to_vec_pretty(&checkpoint).unwrap())
+            .unwrap();
+    }
+    std::fs::remove_dir_all(scan.join("analyze_checkpoints")).unwrap();
+    std::os::unix::fs::symlink(&outside, scan.join("analyze_checkpoints")).unwrap();
+    damage(&scan.join("results.json"), Damage::Missing);
+    set_age(tree.root(), OLD);
+    let before = regular_files(&tree.path("outside"));
+    let run = repair(&scan);
+    let doc = json_of("repair", &run);
+    assert_marker_absent(&scan);
+    assert_eq!(regular_files(&tree.path("outside")), before, "written outside the scan dir");
+    let link = scan.join("analyze_checkpoints");
+    assert!(mentions(&doc, link.to_str().unwrap()), "the symlink is not named:\n{doc:#}");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
+}
+
+/// A `results.json` that is a symlink to a file elsewhere is never read as the input of
+/// `results_verified.json`; it is left alone as check reports it, a symlink.
+#[test]
+fn a_symlinked_input_is_never_read() {
+    let tree = Tree::copy("healthy", OLD);
+    let scan = tree.path(SCAN);
+    let mut results: Value = serde_json::from_slice(&std::fs::read(scan.join("results.json")).unwrap()).unwrap();
+    for result in results["results"].as_array_mut().unwrap() {
+        result["reasoning"] = Value::from(MARKER);
+    }
+    std::fs::create_dir_all(tree.path("outside")).unwrap();
+    let outside = tree.path("outside/results.json");
+    std::fs::write(&outside, serde_json::to_vec_pretty(&results).unwrap()).unwrap();
+    std::fs::remove_file(scan.join("results.json")).unwrap();
+    std::os::unix::fs::symlink(&outside, scan.join("results.json")).unwrap();
+    damage(&scan.join("results_verified.json"), Damage::Missing);
+    set_age(tree.root(), OLD);
+    let before = regular_files(&tree.path("outside"));
+    let run = repair(&scan);
+    let doc = json_of("repair", &run);
+    assert_marker_absent(&scan);
+    assert_eq!(regular_files(&tree.path("outside")), before, "written outside the scan dir");
+    let link = scan.join("results.json");
+    assert!(mentions(&doc, link.to_str().unwrap()), "the symlink is not named:\n{doc:#}");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
+    // check names it the same way: a symlink, never followed.
+    let (_, checked) = common::check_json(&[scan.to_str().unwrap()]);
+    let kinds = common::kinds(&checked, &scan);
+    assert!(kinds.contains(&("results.json".to_string(), "symlink".to_string())), "{kinds:?}");
+}
+
+/// A scan dir named on the command line through a symlink is looked at through it, as check's
+/// walk does (fd, ripgrep): only what lies below a named root is never reached through one.
+#[test]
+fn a_root_named_through_a_symlink_is_still_read() {
+    let tree = Tree::copy("healthy", OLD);
+    let scan = tree.path(SCAN);
+    damage(&scan.join("results.json"), Damage::Missing);
+    set_age(tree.root(), OLD);
+    let link = tree.path("link-to-scan");
+    std::os::unix::fs::symlink(&scan, &link).unwrap();
+    let migrated = run_with_deadline(&[
+        OsStr::new("migrate"),
+        OsStr::new("--dry-run"),
+        OsStr::new("--format"),
+        OsStr::new("json"),
+        link.as_os_str(),
+    ]);
+    json_of("migrate", &migrated);
+    assert_eq!(migrated.code & 8, 0, "migrate could not read the named root: {}", migrated.stdout);
+    let run = repair(&link);
+    let doc = json_of("repair", &run);
+    assert_eq!(run.code & 8, 0, "repair could not read the named root:\n{doc:#}");
+    assert!(scan.join("results.json").is_file(), "not rebuilt:\n{doc:#}");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+}
