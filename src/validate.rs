@@ -192,7 +192,9 @@ fn validate_stream(file: File, shape: &Shape) -> io::Result<Validation> {
         Utf8Reader::new(Scanned { inner: BufReader::with_capacity(64 * 1024, file), scanner: &mut scanner });
     let state = RefCell::new(ShapeState::default());
     let result = {
-        let mut de = serde_json::Deserializer::from_reader(&mut reader);
+        // serde_json reads a reader one byte at a time: a BufReader on top keeps that a copy
+        // from its buffer, not a call down the Utf8Reader and scanner stack per byte.
+        let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(64 * 1024, &mut reader));
         ShapeSeed::new(shape, &state).deserialize(&mut de).and_then(|()| de.end())
     };
     let utf8_error = reader.utf8_error();
