@@ -366,3 +366,28 @@ fn crafted_single_files_convert_exactly_as_the_python_reference() {
         assert!(plan_single(ours.path(), Duration::ZERO).actions.is_empty(), "case {i}: a second plan");
     }
 }
+
+/// Issue 12, break 13: a converted checkpoint dir whose unit files cover every unit of the
+/// step's input says `phase: done`, as OpenAnt writes after a finished run, so the Go CLI asks
+/// no "Previous run interrupted, resume?" whose "n" deletes the dir. A dir covering only part of
+/// the units stays `in_progress`, as the interrupted run left it. Through the real binary.
+#[test]
+fn the_verb_says_done_only_for_a_conversion_that_covers_every_unit() {
+    let tree = legacy_copy();
+    let finished = tree.path("legacy/projects/forkdone/scans/3d5e7f9a1c2/javascript");
+    let stopped = tree.path(&format!("legacy/{STOPPED}"));
+    for dir in [&finished, &stopped] {
+        let output = super::migrate(&["--yes", "--quiet", dir.to_str().unwrap()]);
+        assert_eq!(super::common::code(&output) & 8, 0, "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let phase = |dir: &Path, step: &str| -> String {
+        let summary = dir.join(format!("{step}_checkpoints/_summary.json"));
+        let bytes = std::fs::read(&summary).unwrap_or_else(|e| panic!("{}: {e}", summary.display()));
+        let summary: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        summary["phase"].as_str().unwrap_or_else(|| panic!("no phase in {summary}")).to_owned()
+    };
+    for step in ["enhance", "analyze", "verify"] {
+        assert_eq!(phase(&finished, step), "done", "forkdone's {step} single file held every unit");
+        assert_eq!(phase(&stopped, step), "in_progress", "forkstop's {step} run was interrupted");
+    }
+}
