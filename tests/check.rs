@@ -6,11 +6,10 @@ use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{check_json, code, filters, findings, kinds, scanaudit, testdata, Tree};
+use common::{check_json, code, filters, findings, kinds, scanaudit, testdata, Tree, OLD};
 use predicates::prelude::*;
 use serde_json::Value;
 
-const OLD: Duration = Duration::from_secs(3 * 86_400);
 const FRESH: Duration = Duration::from_secs(5);
 
 #[test]

@@ -13,10 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 use std::time::Duration;
 
-use common::{code, filters, scanaudit, Tree};
+use common::{code, filters, scanaudit, Tree, OLD};
 use serde_json::Value;
 
-const OLD: Duration = Duration::from_secs(3 * 86_400);
 const TEMPS: &str = "damaged/projects/damaged-temps";
 const SALVAGEABLE: &str = "scans/c7df82da132/python/.tmp-results.json-k3j_a9xq.json";
 

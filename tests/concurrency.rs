@@ -14,18 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{actions, damage, verb_json, Damage, Tree};
+use common::{actions, damage, verb_json, Damage, Tree, OLD, OUTPUTS};
 use serde_json::Value;
 
-const OLD: Duration = Duration::from_secs(3 * 86_400);
-const SCAN: &str = "healthy/projects/acme-webapp/scans/3f9c2e1b7a6/python";
-const OUTPUTS: [&str; 5] = [
-    "dataset_enhanced.json",
-    "results.json",
-    "results_verified.json",
-    "pipeline_output.json",
-    "dynamic_test_results.json",
-];
+const SCAN: &str = common::FULL_SCAN;
 
 fn bin() -> Command {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("scanaudit"));

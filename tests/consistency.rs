@@ -9,10 +9,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use common::{check_json, findings, kinds, testdata, Tree};
+use common::{check_json, findings, kinds, testdata, Tree, OLD};
 use serde_json::Value;
 
-const OLD: Duration = Duration::from_secs(3 * 86_400);
 const FRESH: Duration = Duration::from_secs(5);
 
 fn expected(name: &str) -> Vec<Value> {

@@ -8,11 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{check_json, findings, kinds, scanaudit, set_age};
+use common::{check_json, findings, kinds, scanaudit, set_age, OLD};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-
-const OLD: Duration = Duration::from_secs(3 * 86_400);
 
 /// Writes `value` as today's `write_json` does: `indent=2`, no trailing newline, mode 0600.
 fn write_json(path: &Path, value: &Value) {

@@ -9,14 +9,13 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use common::{
-    actions, check_json, code, damage, findings, named_fields, scanaudit, unfixable, verb_json, Damage, Tree,
+    actions, check_json, code, damage, findings, named_fields, scanaudit, unfixable, verb_json, Damage, Tree, OLD,
+    OUTPUTS,
 };
 use serde_json::Value;
 
-const OLD: Duration = Duration::from_secs(3 * 86_400);
 /// A full scan by today's OpenAnt, every unit restored: sidecars, three-state records, archives.
 const NIMBUS: &str = "healthy/projects/nimbus-api/scans/6b1d0e9c4a2/python";
 /// A `-l auto` multi-language scan: per-language parse dirs below the scan dir.
@@ -24,14 +23,6 @@ const POLYGLOT: &str = "healthy/projects/polyglot-shop/scans/c0ffee5a1b2/auto";
 /// A fix-branch scan whose verify today's OpenAnt ran later.
 const HARBOR: &str = "healthy/projects/harbor-sync/scans/4a7c9e1f3b5/python";
 const TODAY: [&str; 3] = [NIMBUS, POLYGLOT, HARBOR];
-
-const OUTPUTS: [&str; 5] = [
-    "dataset_enhanced.json",
-    "results.json",
-    "results_verified.json",
-    "pipeline_output.json",
-    "dynamic_test_results.json",
-];
 
 /// The damages every output gets: gone, empty, cut near both ends, cut at two offsets drawn
 /// from `SCANAUDIT_DAMAGE_SEED` (printed on failure; a new seed each day by default, so runs

@@ -10,20 +10,9 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use common::{code, scanaudit, Tree};
+use common::{code, scanaudit, Tree, OLD, OUTPUTS};
 use serde_json::{Map, Value};
-
-const OLD: Duration = Duration::from_secs(3 * 86_400);
-
-const OUTPUTS: [&str; 5] = [
-    "dataset_enhanced.json",
-    "results.json",
-    "results_verified.json",
-    "pipeline_output.json",
-    "dynamic_test_results.json",
-];
 
 /// Outputs whose top-level keys are era markers: an unknown key there means a newer OpenAnt.
 const KEYED_BY_ERA: [&str; 3] = ["results.json", "results_verified.json", "pipeline_output.json"];

@@ -7,12 +7,10 @@ mod common;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use common::{code, damage, scanaudit, set_age, Damage, Tree};
+use common::{code, damage, scanaudit, set_age, Damage, Tree, OLD};
 use serde_json::Value;
 
-const OLD: Duration = Duration::from_secs(3 * 86_400);
 /// A project dir name with a byte that is never UTF-8: every path below it is not UTF-8.
 const ODD_PROJECT: &[u8] = b"acme-\xffwebapp";
 

@@ -7,13 +7,11 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
-use common::{actions, check_json, findings, unfixable, verb_json, Tree};
+use common::{actions, check_json, findings, unfixable, verb_json, Tree, OLD};
 use serde_json::Value;
 
-const OLD: Duration = Duration::from_secs(3 * 86_400);
-const SCAN: &str = "healthy/projects/acme-webapp/scans/3f9c2e1b7a6/python";
+const SCAN: &str = common::FULL_SCAN;
 const CHECKPOINT: &str = "analyze_checkpoints/app__db__queries.py_run_query.json";
 
 /// Inserts `text` right after the first `"confidence": 0.68` of the checkpoint.

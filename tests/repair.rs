@@ -7,20 +7,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{actions, code, damage, named_fields, scanaudit, verb_json, Damage, Tree};
+use common::{actions, code, damage, named_fields, scanaudit, verb_json, Damage, Tree, OLD, OUTPUTS};
 use serde_json::Value;
 
-const OLD: Duration = Duration::from_secs(3 * 86_400);
-/// A full scan with verify and dynamic tests, every unit restored from checkpoints.
-const SCAN: &str = "healthy/projects/acme-webapp/scans/3f9c2e1b7a6/python";
-
-const OUTPUTS: [&str; 5] = [
-    "dataset_enhanced.json",
-    "results.json",
-    "results_verified.json",
-    "pipeline_output.json",
-    "dynamic_test_results.json",
-];
+const SCAN: &str = common::FULL_SCAN;
 
 const DAMAGES: [Damage; 7] = [
     Damage::Missing,

@@ -7,13 +7,10 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
-use common::{actions, check_json, damage, findings, unfixable, verb_json, Damage, Tree};
+use common::{actions, check_json, damage, findings, unfixable, verb_json, Damage, Tree, OLD};
 use scanaudit::check::is_repair_command;
 use serde_json::Value;
-
-const OLD: Duration = Duration::from_secs(3 * 86_400);
 
 /// Scans where verify ran, one per era that writes `results_verified.json`: the fix branch,
 /// today's OpenAnt (identity gate) and the fork's master.

@@ -12,25 +12,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{damage, set_age, Damage, Tree};
+use common::{damage, set_age, Damage, Tree, OLD, OUTPUTS};
 use serde_json::Value;
 
-const OLD: Duration = Duration::from_secs(3 * 86_400);
 /// Far above any run's time on a loaded machine; only a hang reaches it.
 const DEADLINE: Duration = Duration::from_secs(90);
-/// A language-level scan of today's fix branch: every output, every checkpoint dir.
-const SCAN: &str = "healthy/projects/acme-webapp/scans/3f9c2e1b7a6/python";
+const SCAN: &str = common::FULL_SCAN;
 /// An upstream scan from before the language level (its `meta.json` would sit in the scan dir
 /// itself): what migrate moves, reading its datasets to tell the language.
 const OLD_SCAN: &str = "legacy/projects/oldtool/scans/0d729f6a1b2";
-
-const OUTPUTS: [&str; 5] = [
-    "dataset_enhanced.json",
-    "results.json",
-    "results_verified.json",
-    "pipeline_output.json",
-    "dynamic_test_results.json",
-];
 
 /// The inputs a FIFO hung a verb on (issue 12, break 2); `../meta.json` is the run dir's.
 const FIFO_INPUTS: [&str; 7] = [

@@ -8,6 +8,22 @@ use std::time::{Duration, SystemTime};
 use assert_cmd::Command;
 use serde_json::Value;
 
+/// Old enough that no scan dir looks in use (tests set every copied file to this age).
+pub const OLD: Duration = Duration::from_secs(3 * 86_400);
+
+/// A full scan of today's layout with verify and dynamic tests: every output can be rebuilt
+/// from its checkpoints.
+pub const FULL_SCAN: &str = "healthy/projects/acme-webapp/scans/3f9c2e1b7a6/python";
+
+/// The five outputs repair rebuilds, in its rebuild order.
+pub const OUTPUTS: [&str; 5] = [
+    "dataset_enhanced.json",
+    "results.json",
+    "results_verified.json",
+    "pipeline_output.json",
+    "dynamic_test_results.json",
+];
+
 pub fn testdata(sub: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(sub)
 }

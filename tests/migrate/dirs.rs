@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::common::{self, testdata, Tree};
 
-const OLD: Duration = Duration::from_secs(3 * 86_400);
+use super::OLD;
 const FORKPROJ: &str = "projects/forkproj/scans/5c3855e0a1b/python";
 const FORKMERGE: &str = "projects/forkmerge/scans/7606ea3c1d2/python";
 const OLDTOOL: &str = "projects/oldtool/scans/0d729f6a1b2";

@@ -15,13 +15,11 @@ mod single_file;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::Duration;
 
 use common::{scanaudit, testdata, Tree};
 use serde_json::Value;
 
-/// Old enough that no scan dir looks in use.
-pub const OLD: Duration = Duration::from_secs(3 * 86_400);
+pub use common::OLD;
 
 /// A private copy of `testdata/legacy`, every file 3 days old, then the mtimes the generator
 /// recorded in `expected/legacy-mtimes.json` (what "newer wins" and `_summary.json`
