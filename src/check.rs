@@ -916,12 +916,25 @@ pub fn is_repair_command(fix: &str) -> bool {
     fix.starts_with("scanaudit repair ")
 }
 
+/// The fix of a missing or damaged rebuildable output: [`repair_command`], unless a rebuild
+/// would recover nothing of the step's results ([`crate::recoverable::nothing_holds`], which
+/// repair's plan asks too, so the two agree): then the `openant` step that produces it.
+pub fn fix_for_output(scan_dir: &Path, kind: FileKind) -> String {
+    match crate::recoverable::nothing_holds(scan_dir, kind, &|_| false) {
+        Some(nothing) => nothing.fix(),
+        None => repair_command(scan_dir),
+    }
+}
+
 /// The next command for a damaged file (design.md "Findings").
 fn fix_for_damage(file: &Examined) -> Option<String> {
     let scan_dir = file.scan_dir.as_deref();
     let repair = || scan_dir.map(repair_command);
     let kind = file.class.kind;
-    if kind.is_rebuildable() || kind == FileKind::Checkpoint {
+    if kind.is_rebuildable() {
+        return scan_dir.map(|dir| fix_for_output(dir, kind));
+    }
+    if kind == FileKind::Checkpoint {
         return repair();
     }
     let verb = match kind {

@@ -1240,7 +1240,7 @@ impl<'v, 'a> Rules<'v, 'a> {
             let name = file_name(&path);
             let kind = crate::layout::classify_file(&path, Some(&dir), &|_| false).kind;
             let fix = if kind.is_rebuildable() {
-                self.repair()
+                Some(crate::check::fix_for_output(&dir, kind))
             } else {
                 Some(match name.as_str() {
                     "application_context.json" => "openant generate-context".to_string(),

@@ -22,6 +22,7 @@ pub mod migrate;
 pub mod no_follow;
 pub mod plan_gate;
 pub mod pyjson;
+pub mod recoverable;
 pub mod regen;
 pub mod repair;
 pub mod report;

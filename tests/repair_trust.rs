@@ -271,3 +271,85 @@ fn after_repair_no_damaged_fixture_has_an_error_repair_could_have_avoided() {
         settled(&project, &before, &doc);
     }
 }
+
+/// An upstream scan from before per-unit checkpoints: its analyze and verify results live only
+/// in their files.
+const LEGACY_TOOL: &str = "healthy/projects/legacy-tool/scans/0d1e2f3a4b5/python";
+
+/// A file left for OpenAnt: check's fix names `openant <verb>`, repair plans nothing for it and
+/// says why with the same fix, leaves it (and `pipeline_output.json`) byte for byte as it was,
+/// and adds no error check did not report before.
+fn left_for_openant(damages: &[(&str, Damage)], name: &str, verb: &str, why: &str) {
+    let tree = Tree::copy("healthy", OLD);
+    let scan = tree.path(LEGACY_TOOL);
+    for (file, how) in damages {
+        damage(&scan.join(file), *how);
+    }
+    common::set_age(tree.root(), OLD);
+    let what = format!("{damages:?}");
+    let snapshot = |file: &str| std::fs::read(scan.join(file)).ok();
+    let (target, pipeline) = (snapshot(name), snapshot("pipeline_output.json"));
+    let before = check(&scan);
+    let on_it: Vec<&Value> =
+        findings(&before).iter().filter(|f| f["path"].as_str().unwrap().ends_with(&format!("/{name}"))).collect();
+    assert!(!on_it.is_empty(), "{what}: check reports nothing on {name}: {before:#}");
+    for finding in &on_it {
+        assert_eq!(finding["fix"], format!("openant {verb}"), "{what}: {finding:#}");
+    }
+    let (status, doc) = repair(&scan);
+    assert_eq!(status & 8, 0, "{what}: {doc:#}");
+    let planned: Vec<&Value> =
+        actions(&doc).into_iter().filter(|a| a["target"].as_str().unwrap().ends_with(&format!("/{name}"))).collect();
+    assert!(planned.is_empty(), "{what}: repair rebuilt {name} from nothing: {doc:#}");
+    let said = unfixable(&doc).into_iter().any(|u| {
+        u["path"].as_str().unwrap().ends_with(&format!("/{name}"))
+            && u["reason"].as_str().unwrap().contains(why)
+            && u["fix"] == format!("openant {verb}")
+    });
+    assert!(said, "{what}: the plan does not say why {name} is left: {doc:#}");
+    assert_eq!(snapshot(name), target, "{what}: {name} changed");
+    assert_eq!(snapshot("pipeline_output.json"), pipeline, "{what}: pipeline_output.json changed");
+    settled(&scan, &before, &doc);
+}
+
+/// Follow-up of break 7. Verify ran before per-unit checkpoints existed: when
+/// `results_verified.json` is missing or torn before its first row, nothing holds verify's
+/// results, and a rebuild would invent every finding as unverified. Repair leaves it for
+/// `openant verify`, and check's fix says so.
+#[test]
+fn a_verify_output_nothing_holds_is_left_for_openant_verify() {
+    for how in [Damage::Missing, Damage::Cut(0.001)] {
+        left_for_openant(
+            &[("results_verified.json", how)],
+            "results_verified.json",
+            "verify",
+            "nothing holds verify's results",
+        );
+    }
+}
+
+/// The same for `results.json` when nothing holds stage-1 rows: no analyze checkpoint, no
+/// readable row of its own, and no `results_verified.json` to carry them from.
+#[test]
+fn an_analyze_output_nothing_holds_is_left_for_openant_analyze() {
+    for how in [Damage::Missing, Damage::Cut(0.001)] {
+        left_for_openant(
+            &[("results.json", how), ("results_verified.json", Damage::Missing)],
+            "results.json",
+            "analyze",
+            "nothing holds stage-1 rows",
+        );
+    }
+}
+
+/// And no cascade: an output built from one that is left for OpenAnt is not rebuilt from
+/// another input instead (`pipeline_output.json` from `results.json` when verify ran).
+#[test]
+fn an_output_built_from_one_left_for_openant_is_left_too() {
+    left_for_openant(
+        &[("results_verified.json", Damage::Missing), ("pipeline_output.json", Damage::Cut(0.05))],
+        "pipeline_output.json",
+        "verify",
+        "its input results_verified.json is left as it is",
+    );
+}

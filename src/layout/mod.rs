@@ -393,6 +393,19 @@ fn grandparent_name(path: &Path) -> Option<String> {
     path.parent()?.parent()?.file_name().map(|n| n.to_string_lossy().into_owned())
 }
 
+/// The file name of a rebuildable output ([`FileKind::is_rebuildable`]) in its scan dir; `""`
+/// for any other kind.
+pub fn output_file_name(kind: FileKind) -> &'static str {
+    match kind {
+        FileKind::DatasetEnhanced => "dataset_enhanced.json",
+        FileKind::Results => "results.json",
+        FileKind::ResultsVerified => "results_verified.json",
+        FileKind::PipelineOutput => "pipeline_output.json",
+        FileKind::DynamicTestResults => "dynamic_test_results.json",
+        _ => "",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::{CheckpointStep, FileKind};
 use crate::no_follow;
 use crate::pyjson::{self, PyValue};
+use crate::recoverable;
 use crate::regen::checkpoints::{self, CheckpointSet, IssueKind};
 use crate::regen::common::RebuiltOutput;
 use crate::regen::dynamic::{rebuild_dynamic_results, DynamicOptions, MissingReason};
@@ -41,47 +42,7 @@ pub struct CannotRebuild {
     pub fix: Option<String>,
 }
 
-/// Whether a step left evidence that it ran in this scan dir, so that a missing output is
-/// missing and not merely never produced (verify is off by default, for one). A single-file
-/// checkpoint is such evidence: the fork deleted it once the output was written, so one that
-/// is left means a run of the step stopped before or right after writing it.
-///
-/// A step report counts unless its status says the step wrote nothing (today's `skipped` and
-/// `interrupted`, `era::STEP_STATUSES_WITHOUT_OUTPUTS`): a skipped dynamic test leaves a report
-/// and no `dynamic_test_results.json`, and that is healthy.
-pub fn step_ran(dir: &Path, kind: FileKind) -> bool {
-    let any = |names: &[&str]| {
-        names.iter().any(|n| match n.strip_suffix(".report.json") {
-            Some(_) => no_follow::is_present(&dir.join(n)) && !report_wrote_nothing(&dir.join(n)),
-            None => no_follow::is_present(&dir.join(n)),
-        })
-    };
-    match kind {
-        FileKind::DatasetEnhanced => any(&[
-            "enhance_checkpoints",
-            "dataset_enhanced_checkpoint_checkpoints",
-            "enhance.report.json",
-            "dataset_enhanced_checkpoint.json",
-            "enhance_checkpoint.json",
-        ]),
-        FileKind::Results => any(&["analyze_checkpoints", "analyze.report.json", "analyze_checkpoint.json"]),
-        FileKind::ResultsVerified => any(&["verify_checkpoints", "verify.report.json", "verify_checkpoint.json"]),
-        FileKind::PipelineOutput => any(&["build-output.report.json"]),
-        FileKind::DynamicTestResults => any(&["dynamic_test_checkpoints", "dynamic-test.report.json"]),
-        _ => false,
-    }
-}
-
-/// Whether a step report's `status` says the step wrote no output. A report that cannot be
-/// read says nothing either way and counts as evidence, as before.
-fn report_wrote_nothing(path: &Path) -> bool {
-    no_follow::read(path).is_ok_and(|bytes| {
-        pyjson::parse(&bytes)
-            .ok()
-            .and_then(|v| v.get("status").and_then(PyValue::as_str).map(str::to_owned))
-            .is_some_and(|status| crate::era::STEP_STATUSES_WITHOUT_OUTPUTS.contains(&status.as_str()))
-    })
-}
+pub use crate::recoverable::step_ran;
 
 /// A step's checkpoints as a rebuild reads them: the per-unit dir's files, plus the units of
 /// the scan's single-file checkpoints of that step (spec §2.6), converted to the per-unit files
@@ -319,7 +280,14 @@ impl Rebuilder {
     /// every key of the old file the builder does not produce into the result
     /// ([`lossless::merge_lossless`]). An output whose own keys or era evidence carry a marker no
     /// known OpenAnt writes is not rebuilt.
+    ///
+    /// A rebuild that would recover nothing of the step's own results (and one built from such
+    /// an output) is refused first ([`recoverable::nothing_holds`], which check asks too): it
+    /// would invent every row, and the file is left as it is for OpenAnt to produce.
     pub fn rebuild(&mut self, kind: FileKind) -> Result<RebuiltFile, CannotRebuild> {
+        if let Some(nothing) = recoverable::nothing_holds(&self.dir, kind, &|k| self.provided.contains_key(&k)) {
+            return Err(CannotRebuild { fix: Some(nothing.fix()), reason: nothing.reason });
+        }
         let old_tree = self.old_bytes(kind).and_then(|bytes| lossless::salvage_tree(&bytes));
         let builder = self.builder_for(kind, old_tree.as_ref());
         let mut file = match builder {

@@ -21,16 +21,8 @@ pub const REBUILD_ORDER: [FileKind; 5] = [
     FileKind::DynamicTestResults,
 ];
 
-pub fn output_name(kind: FileKind) -> &'static str {
-    match kind {
-        FileKind::DatasetEnhanced => "dataset_enhanced.json",
-        FileKind::Results => "results.json",
-        FileKind::ResultsVerified => "results_verified.json",
-        FileKind::PipelineOutput => "pipeline_output.json",
-        FileKind::DynamicTestResults => "dynamic_test_results.json",
-        _ => "",
-    }
-}
+/// The file name of a rebuildable output.
+pub use crate::layout::output_file_name as output_name;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutputState {
