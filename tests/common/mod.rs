@@ -80,7 +80,8 @@ pub fn apply_modes(root: &Path, sub: &str) {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+/// Copies the tree at `from` to `to` (created), keeping symlinks as symlinks.
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read_dir") {
         let entry = entry.expect("entry");

@@ -91,15 +91,7 @@ fn fresh_copy(from: &Path, to: &Path) {
     if to.exists() {
         std::fs::remove_dir_all(to).unwrap();
     }
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.unwrap();
-        let target = to.join(entry.path().strip_prefix(from).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
+    super::common::copy_dir(from, to);
     for entry in walkdir::WalkDir::new(to) {
         let entry = entry.unwrap();
         filetime::set_file_mtime(entry.path(), filetime::FileTime::from_unix_time(MTIME, 0)).unwrap();
