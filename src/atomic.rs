@@ -405,19 +405,7 @@ impl Dir {
     }
 
     pub(crate) fn lstat(&self, c: &CStr) -> io::Result<Option<libc::stat>> {
-        // SAFETY: zeroed `stat` is a valid out-parameter.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: valid fd, NUL-terminated name, valid out pointer.
-        let rc = unsafe { libc::fstatat(self.raw(), c.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
-        if rc == 0 {
-            return Ok(Some(st));
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() == io::ErrorKind::NotFound {
-            Ok(None)
-        } else {
-            Err(err)
-        }
+        lstat_at(self.raw(), c)
     }
 
     pub(crate) fn sync_checked(&self) -> io::Result<()> {
@@ -860,6 +848,22 @@ fn cstring(s: &OsStr, path: &Path) -> Result<CString, AtomicError> {
         path: path.to_path_buf(),
         reason: "the path contains a NUL byte".to_string(),
     })
+}
+
+/// `fstatat` without following a symlink: `None` when nothing is at `name` in `dir`.
+pub(crate) fn lstat_at(dir: RawFd, name: &CStr) -> io::Result<Option<libc::stat>> {
+    // SAFETY: zeroed `stat` is a valid out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd, NUL-terminated name, valid out pointer.
+    if unsafe { libc::fstatat(dir, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) } == 0 {
+        return Ok(Some(st));
+    }
+    let error = io::Error::last_os_error();
+    if error.kind() == io::ErrorKind::NotFound {
+        Ok(None)
+    } else {
+        Err(error)
+    }
 }
 
 #[cfg(test)]

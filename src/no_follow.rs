@@ -17,6 +17,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::atomic::lstat_at;
 pub use crate::atomic::EntryKind;
 
 /// What is at `path`, never following a symlink (`Missing` when nothing is).
@@ -134,21 +135,6 @@ fn open_dir(path: &Path) -> io::Result<OwnedFd> {
     }
     // SAFETY: a fresh fd owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-fn lstat_at(dir: RawFd, name: &CStr) -> io::Result<Option<libc::stat>> {
-    // SAFETY: zeroed `stat` is a valid out-parameter.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: valid fd, NUL-terminated name, valid out pointer.
-    if unsafe { libc::fstatat(dir, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) } == 0 {
-        return Ok(Some(st));
-    }
-    let error = io::Error::last_os_error();
-    if error.kind() == io::ErrorKind::NotFound {
-        Ok(None)
-    } else {
-        Err(error)
-    }
 }
 
 /// The names in an open directory (no `.`/`..`), sorted, read through its handle.

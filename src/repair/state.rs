@@ -377,8 +377,9 @@ pub fn scan_running(dir: &Path) -> bool {
         // A meta.json that is no regular file (a FIFO would block) is never read: it says nothing.
         no_follow::read(meta)
             .ok()
-            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-            .and_then(|v| v["status"].as_str().map(str::to_string))
+            // Read as OpenAnt reads it (NaN, a lone surrogate elsewhere in it: still its status).
+            .and_then(|bytes| crate::pyjson::parse(&bytes).ok())
+            .and_then(|v| v.get("status").and_then(crate::pyjson::PyValue::as_str).map(str::to_string))
     };
     let own = status(&dir.join("meta.json"));
     let run_dir = dir.parent().and_then(|p| status(&p.join("meta.json")));
