@@ -15,7 +15,7 @@ use std::path::Path;
 
 use indexmap::IndexMap;
 
-use super::pyops::{get2, is_str, truthy};
+use super::py::{get2, is_str, truthy};
 use super::salvage::{salvage_leading_fields, SalvagedFields};
 use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::CheckpointStep;
@@ -203,7 +203,7 @@ pub enum CpStatus {
 pub fn classify(data: &PyValue) -> CpStatus {
     if let Some(err) = get2(data, "agent_context", "error").filter(|e| truthy(e)) {
         let kind = match err {
-            PyValue::Object(o) => o.get("type").map_or_else(|| "unknown".to_owned(), super::pyops::id_text),
+            PyValue::Object(o) => o.get("type").map_or_else(|| "unknown".to_owned(), super::py::id_text),
             _ => "unknown".to_owned(),
         };
         return CpStatus::Error(kind);

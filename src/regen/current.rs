@@ -28,8 +28,7 @@ use chrono::NaiveDateTime;
 use indexmap::IndexMap;
 
 use super::checkpoints::CheckpointSet;
-use super::common::py_str;
-use super::pyops::{id_text, key_text, truthy};
+use super::py::{id_text, key_text, py_str, truthy};
 use super::results::{carry_stage1_updates, note_stage1_groups, python_isoformat, reorder, unit_code};
 use super::salvage::SalvagedFields;
 use super::{Inexact, Rebuilt, RegenError};

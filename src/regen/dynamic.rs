@@ -18,10 +18,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 
-use super::common::{
-    hash_key, py_eq, py_format_fixed, py_str, truthy, HashKey, InexactField, InputUsed, JsonInput, RebuildError,
-    RebuiltOutput,
-};
+use super::common::{InexactField, InputUsed, JsonInput, RebuildError, RebuiltOutput};
+use super::py::{hash_key, py_eq, py_format_fixed, py_str, truthy, HashKey};
 use super::salvage::{salvage_leading_fields, SalvagedFields};
 use crate::layout::safe_filename::checkpoint_file_name;
 use crate::pyjson::{self, python_round, PyObject, PyValue};

@@ -5,7 +5,7 @@ use crate::layout::safe_filename::checkpoint_file_name;
 use crate::pyjson::{python_round, to_python_string, PyObject, PyValue};
 
 use super::checkpoints::{CheckpointSet, Era};
-use super::pyops::{add, get, id_text, key_text, truthy};
+use super::py::{add, get, id_text, key_text, truthy};
 use super::salvage::SalvagedFields;
 use super::single_file::RunRecord;
 use super::{Inexact, Rebuilt, RegenError};
@@ -230,8 +230,8 @@ pub(crate) fn agentic_stats<'a>(units: impl Iterator<Item = &'a PyValue>, inexac
         }
         let it = ac.get("agent_metadata").and_then(|m| m.get("iterations")).cloned().unwrap_or(PyValue::from(0));
         match add(&iterations, &it) {
-            Some(sum) => iterations = sum,
-            None => inexact.push(Inexact::new(
+            Ok(sum) => iterations = sum,
+            Err(_) => inexact.push(Inexact::new(
                 "metadata.agentic_stats.total_iterations",
                 format!("unit {} has non-numeric agent_metadata.iterations: not added", unit_label(unit)),
             )),

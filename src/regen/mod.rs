@@ -8,8 +8,8 @@
 //! * [`dynamic`]: `dynamic_test_results.json` and `DYNAMIC_TEST_RESULTS.md` (spec §3.5).
 //! * [`single_file`]: single-file checkpoints of the fork and of old upstream (spec §2.6) as
 //!   the per-unit checkpoint files current OpenAnt resumes from.
-//! * [`common`]: the Python semantics (truthiness, `==`, `str()`, `+`/`-`) OpenAnt's builders
-//!   rely on, and the result types of `pipeline`/`dynamic`.
+//! * [`py`]: the Python semantics (truthiness, `==`, `str()`, `+`/`-`) OpenAnt's builders rely
+//!   on; [`common`]: the result types of `pipeline`/`dynamic`.
 //!
 //! Every rebuild reproduces "re-run the step with every unit restored from its checkpoint"
 //! (spec §3.0) and says, in [`Rebuilt::inexact`], where that cannot be exact without an LLM or
@@ -23,7 +23,7 @@ pub mod enhanced;
 pub mod lossless;
 pub mod pipeline;
 pub mod pipeline_current;
-mod pyops;
+pub mod py;
 pub mod results;
 pub mod salvage;
 pub mod single_file;

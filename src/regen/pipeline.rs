@@ -17,10 +17,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Timelike, Utc};
 
-use super::common::{
-    hash_key, py_add, py_eq, py_or, py_str, py_sub, truthy, HashKey, InexactField, InputUsed, JsonInput, RebuildError,
-    RebuiltOutput,
-};
+use super::common::{InexactField, InputUsed, JsonInput, RebuildError, RebuiltOutput};
+use super::py::{add, hash_key, py_eq, py_or, py_str, sub, truthy, HashKey};
 use crate::pyjson::{self, PyObject, PyValue};
 
 /// The steps `scan` can run before `build-output`, in pipeline order (spec §1.3).
@@ -536,7 +534,7 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
     };
     let zero = PyValue::from(0);
     let m = |k: &str| get_or(metrics, k, &zero);
-    let units_analyzed = py_sub(&total_units, m("errors"))?;
+    let units_analyzed = sub(&total_units, m("errors"))?;
 
     let args = inputs.args;
     let repository = match &args.repository {
@@ -566,8 +564,8 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
     stats.insert("skipped_steps".into(), PyValue::Array(Vec::new()));
 
     let mut results = PyObject::new();
-    results.insert("vulnerable".into(), py_add(m("vulnerable"), m("bypassable"))?);
-    results.insert("safe".into(), py_add(m("safe"), m("protected"))?);
+    results.insert("vulnerable".into(), add(m("vulnerable"), m("bypassable"))?);
+    results.insert("safe".into(), add(m("safe"), m("protected"))?);
     results.insert("inconclusive".into(), m("inconclusive").clone());
     results.insert("total".into(), total_units);
 

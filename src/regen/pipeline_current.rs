@@ -16,8 +16,9 @@
 
 use sha2::{Digest, Sha256};
 
-use super::common::{py_eq, truthy, InexactField, RebuildError};
+use super::common::{InexactField, RebuildError};
 use super::pipeline::{dedup_caller_callee, diff_block, SidecarInput};
+use super::py::{py_eq, truthy};
 use crate::pyjson::{self, PyObject, PyValue};
 
 /// `finding_identity_key(file, function, cwe)` (#314): the first 12 hex digits of SHA-256 over
@@ -169,7 +170,7 @@ fn final_finding(r: &PyObject) -> String {
         Some(f) => f.clone(),
         None => r.get("verdict").cloned().unwrap_or_else(|| PyValue::from("")),
     };
-    super::common::py_str(&v).unwrap_or_default().to_lowercase()
+    super::py::py_str(&v).unwrap_or_default().to_lowercase()
 }
 
 fn or3<'v>(a: Option<&'v PyValue>, b: Option<&'v PyValue>, c: Option<&'v PyValue>) -> Option<&'v PyValue> {

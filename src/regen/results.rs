@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 use crate::pyjson::{to_python_string, PyObject, PyValue};
 
 use super::checkpoints::{is_restorable, CheckpointSet, Era};
-use super::pyops::{get2, id_text, is_str, key_text, lower, truthy};
+use super::py::{get2, id_text, is_str, key_text, lower, truthy};
 use super::salvage::SalvagedFields;
 use super::single_file::RunRecord;
 use super::{result_field, Inexact, Rebuilt, RegenError};

@@ -71,7 +71,7 @@ impl SalvagedFields {
             correct => lower(correct).is_some() && lower(correct) == lower(object.get("finding")),
         };
         let note_empty = object.get("verification_note").is_none_or(|n| n.as_str() == Some(""));
-        if !(agreed && same_word && note_empty && !verification.get("incomplete").is_some_and(super::pyops::truthy)) {
+        if !(agreed && same_word && note_empty && !verification.get("incomplete").is_some_and(super::py::truthy)) {
             return None;
         }
         let mut stage1 = object.clone();
@@ -92,7 +92,7 @@ const VERIFY_CONSISTENCY_KEYS: &[&str] = &["consistency_update", "consistency_do
 pub(crate) fn result_key(r: &PyValue) -> Option<&str> {
     match r.get("unit_id") {
         Some(PyValue::Str(s)) if !s.is_empty() => Some(s),
-        Some(v) if super::pyops::truthy(v) => None,
+        Some(v) if super::py::truthy(v) => None,
         _ => r.get("route_key").and_then(PyValue::as_str),
     }
 }

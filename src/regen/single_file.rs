@@ -30,7 +30,8 @@ use std::time::SystemTime;
 use chrono::{DateTime, Timelike, Utc};
 
 use super::checkpoints::{classify, is_restorable, CpStatus};
-use super::common::{py_add, truthy};
+use super::common::RebuildError;
+use super::py::{add, truthy};
 use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::{classify_file, CheckpointStep, FileKind, LEGACY_CHECKPOINT_NAMES};
 use crate::pyjson::{self, python_round, to_python_string, PyObject, PyValue};
@@ -591,7 +592,7 @@ pub fn summary_document<'a>(
             (&mut cost, "cost_usd", PyValue::Float(0.0)),
         ] {
             let value = usage.get(key).unwrap_or(&default);
-            match py_add(sum, value) {
+            match add(sum, value).map_err(RebuildError::from) {
                 Ok(total) => *sum = total,
                 Err(error) => notes
                     .push(FieldNote { field: format!("usage.{key}"), note: format!("{id}: not counted ({error})") }),

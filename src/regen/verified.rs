@@ -5,7 +5,7 @@
 use crate::pyjson::{to_python_string, PyObject, PyValue};
 
 use super::checkpoints::{is_restorable, CheckpointSet, Era};
-use super::pyops::{id_text, lower, truthy};
+use super::py::{id_text, lower, truthy};
 use super::results::count_verdicts;
 use super::salvage::SalvagedFields;
 use super::{result_field, Inexact, Rebuilt, RegenError};
