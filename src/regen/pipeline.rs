@@ -19,6 +19,7 @@ use chrono::{DateTime, Timelike, Utc};
 
 use super::common::{InexactField, InputUsed, JsonInput, RebuildError, RebuiltOutput};
 use super::py::{add, hash_key, py_eq, py_or, py_str, sub, truthy, HashKey};
+use super::salvage::{skip_ws, string_end, value_end};
 use crate::pyjson::{self, PyObject, PyValue};
 
 /// The steps `scan` can run before `build-output`, in pipeline order (spec §1.3).
@@ -651,58 +652,6 @@ pub struct SalvagedPipeline {
     pub crlf: bool,
     /// The whole document parsed.
     pub complete: bool,
-}
-
-fn skip_ws(b: &[u8], mut pos: usize) -> usize {
-    while pos < b.len() && matches!(b[pos], b' ' | b'\t' | b'\n' | b'\r') {
-        pos += 1;
-    }
-    pos
-}
-
-/// The end (exclusive) of the string starting at `pos` (a `"`), if it closes.
-fn string_end(b: &[u8], pos: usize) -> Option<usize> {
-    let mut i = pos + 1;
-    while i < b.len() {
-        match b[i] {
-            b'\\' => i += 2,
-            b'"' => return Some(i + 1),
-            _ => i += 1,
-        }
-    }
-    None
-}
-
-/// The end (exclusive) of the JSON value starting at `pos`, if the input holds all of it. Not a
-/// validator: the slice is parsed afterwards. A scalar needs a delimiter after it, so a number
-/// cut short at the end of the input is never taken for complete.
-fn value_end(b: &[u8], pos: usize) -> Option<usize> {
-    match b.get(pos)? {
-        b'"' => string_end(b, pos),
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            let mut i = pos;
-            while i < b.len() {
-                match b[i] {
-                    b'"' => {
-                        i = string_end(b, i)?;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth = depth.checked_sub(1)?;
-                        if depth == 0 {
-                            return Some(i + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-            None
-        }
-        _ => (pos..b.len()).find(|&i| matches!(b[i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')),
-    }
 }
 
 /// One member of a possibly cut object: its key, where its value starts, and the value if the

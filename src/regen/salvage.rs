@@ -7,7 +7,8 @@
 //! `metrics`, …) and then a prefix of the `results` array. [`salvage_leading_fields`] finds the
 //! boundaries of top-level members and of `results` elements with a small scanner that respects
 //! strings and escapes, and parses each complete piece on its own with [`crate::pyjson::parse`].
-//! It never recurses and never panics, whatever the bytes.
+//! It never recurses and never panics, whatever the bytes. The scanner ([`value_end`] and its
+//! helpers) is also the one `pipeline` salvages `pipeline_output.json` with.
 
 use crate::pyjson::{parse, PyObject, PyValue};
 
@@ -192,7 +193,9 @@ pub(crate) fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
 /// strings to their closing quote (skipping escapes), arrays/objects to the bracket that closes
 /// them (counting depth, ignoring brackets inside strings), scalars to the next delimiter.
 /// `None` when the input ends first, so a torn scalar such as `12` at EOF (maybe `123`) is
-/// never taken as complete. The piece still has to pass [`parse`].
+/// never taken as complete, and `None` for an empty scalar (a delimiter where a value should
+/// start): there is no value, as `json.load` would say. The piece still has to pass [`parse`].
+/// This is the one tokenizer of every salvage (this module's and `pipeline`'s).
 pub(crate) fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
     match *bytes.get(start)? {
         b'"' => string_end(bytes, start),
@@ -292,6 +295,21 @@ mod tests {
         assert_eq!(s.result_for("u").and_then(|r| r.get("k")), Some(&PyValue::from(1)));
         assert!(s.result_for("GET:/x").is_some());
         assert!(s.result_for("nope").is_none());
+    }
+
+    /// The pipeline_output.json salvager's copy of this tokenizer answered an empty slice for an
+    /// empty scalar; the one tokenizer answers `None` (no value), so a member `"a": ,` ends the
+    /// salvage there in both callers, as the empty slice did once it failed to parse.
+    #[test]
+    fn an_empty_scalar_is_no_value() {
+        let text = br#"{"a": , "b": 1}"#;
+        assert_eq!(value_end(text, 6), None);
+        assert_eq!(value_end(b"]", 0), None);
+        assert_eq!(value_end(b"", 0), None);
+        assert_eq!(value_end(b"12", 0), None);
+        assert_eq!(value_end(b"12,", 0), Some(2));
+        assert_eq!(salvage_leading_fields(br#"{"model": "m", "a": , "b": 1"#).str_field("model"), Some("m"));
+        assert!(!salvage_leading_fields(br#"{"model": "m", "a": , "b": 1"#).fields.contains_key("b"));
     }
 
     #[test]
