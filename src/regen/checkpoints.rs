@@ -179,9 +179,7 @@ pub fn detect_era_in_dir(scan_dir: &Path) -> (Era, &'static str) {
     detect_era(&EraEvidence {
         has_enhance_checkpoints: no_follow::is_dir(&scan_dir.join("enhance_checkpoints")),
         has_fork_enhance_checkpoints: no_follow::is_dir(&scan_dir.join("dataset_enhanced_checkpoint_checkpoints")),
-        has_fork_single_files: super::single_file::FORK_FILE_NAMES
-            .iter()
-            .any(|n| no_follow::is_file(&scan_dir.join(n))),
+        has_fork_single_files: crate::layout::FORK_FILE_NAMES.iter().any(|n| no_follow::is_file(&scan_dir.join(n))),
         old_results: old_results.as_ref(),
         old_verified: old_verified.as_ref(),
         scan_report: scan_report.as_ref(),

@@ -33,6 +33,7 @@ use super::checkpoints::{classify, is_restorable, CpStatus};
 use super::common::RebuildError;
 use super::py::{add, truthy};
 use crate::layout::safe_filename::checkpoint_file_name;
+use crate::layout::FORK_ENHANCE_FILE;
 use crate::layout::{classify_file, CheckpointStep, FileKind, LEGACY_CHECKPOINT_NAMES};
 use crate::pyjson::{self, python_round, to_python_string, PyObject, PyValue};
 
@@ -41,9 +42,6 @@ pub use super::checkpoints::SUMMARY_FILE;
 /// Longest file name (bytes) Linux file systems take; OpenAnt's `safe_filename` counts code
 /// points, so a multi-byte id can give a name OpenAnt itself cannot create.
 const NAME_MAX: usize = 255;
-
-/// The fork's whole-dataset enhance checkpoint (`<output stem>_checkpoint.json`, 7606ea3).
-const FORK_ENHANCE_FILE: &str = "dataset_enhanced_checkpoint.json";
 
 /// Which single-file checkpoint a document is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -110,10 +108,6 @@ impl LegacyKind {
 /// Datasets the fork's analyze reads in a scan dir; its checkpoint's `dataset` field is data, so
 /// only these names are ever opened.
 pub const ANALYZE_DATASETS: &[&str] = &["dataset.json", "dataset_enhanced.json"];
-
-/// Names only the fork gives its single-file checkpoints (7606ea3, d3b1b84): upstream's
-/// `enhance --checkpoint FILE` took any name.
-pub const FORK_FILE_NAMES: &[&str] = &["analyze_checkpoint.json", "verify_checkpoint.json", FORK_ENHANCE_FILE];
 
 /// A single-file checkpoint at the top of a scan dir.
 #[derive(Debug, Clone)]
@@ -1350,7 +1344,7 @@ mod tests {
         assert_eq!(LegacyKind::of_document("dataset_enhanced_checkpoint.json", &copy), Some(LegacyKind::WholeDataset));
         assert_eq!(LegacyKind::of_document("enhance_checkpoint.json", &copy), None);
         assert_eq!(LegacyKind::of_document("my-run.json", &copy), None);
-        assert!(FORK_FILE_NAMES.contains(&"dataset_enhanced_checkpoint.json"));
+        assert!(crate::layout::FORK_FILE_NAMES.contains(&"dataset_enhanced_checkpoint.json"));
     }
 
     #[test]

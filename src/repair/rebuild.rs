@@ -6,8 +6,8 @@ use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::plan::Unfixable;
 use super::state::{output_name, REBUILD_ORDER};
+use super::unfixable::Unfixable;
 use crate::era::{Builder, Era};
 use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::{CheckpointStep, FileKind};
