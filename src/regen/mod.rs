@@ -22,7 +22,6 @@ pub mod dynamic;
 pub mod enhanced;
 pub mod lossless;
 pub mod pipeline;
-pub mod pipeline_current;
 pub mod py;
 pub mod results;
 pub mod salvage;

@@ -16,10 +16,10 @@
 
 use sha2::{Digest, Sha256};
 
-use super::common::{InexactField, RebuildError};
-use super::pipeline::{dedup_caller_callee, diff_block, SidecarInput};
-use super::py::{py_eq, truthy};
+use super::build::{dedup_caller_callee, diff_block, fence_for, SidecarInput};
 use crate::pyjson::{self, PyObject, PyValue};
+use crate::regen::common::{InexactField, RebuildError};
+use crate::regen::py::{py_eq, truthy};
 
 /// `finding_identity_key(file, function, cwe)` (#314): the first 12 hex digits of SHA-256 over
 /// `"<file>|<function>|<int(cwe or 0)>"`, a CWE that `int()` refuses counting as 0.
@@ -107,7 +107,7 @@ pub fn fence_for_path(file: &str, fallback: Option<&str>) -> (String, bool) {
     };
     match known {
         Some(f) => (f.to_owned(), true),
-        None => (super::pipeline::fence_for(fallback.unwrap_or("")).to_owned(), false),
+        None => (fence_for(fallback.unwrap_or("")).to_owned(), false),
     }
 }
 
@@ -170,7 +170,7 @@ fn final_finding(r: &PyObject) -> String {
         Some(f) => f.clone(),
         None => r.get("verdict").cloned().unwrap_or_else(|| PyValue::from("")),
     };
-    super::py::py_str(&v).unwrap_or_default().to_lowercase()
+    crate::regen::py::py_str(&v).unwrap_or_default().to_lowercase()
 }
 
 fn or3<'v>(a: Option<&'v PyValue>, b: Option<&'v PyValue>, c: Option<&'v PyValue>) -> Option<&'v PyValue> {
