@@ -389,7 +389,7 @@ pub fn rebuild_results_current(
     doc.insert("analyze_fingerprint".to_owned(), inp.analyze_fingerprint.value.clone());
     let value = PyValue::Object(doc);
     let bytes = to_python_string(&value, true)?;
-    Ok(Rebuilt { value, bytes, inexact, missing_units: missing })
+    Ok(Rebuilt::new(value, bytes, inexact, missing))
 }
 
 /// The old file's complete, non-error row of this unit.
@@ -600,7 +600,7 @@ pub fn rebuild_verified_current(
     doc.insert("confirmed_findings".to_owned(), PyValue::Array(confirmed));
     let value = PyValue::Object(doc);
     let bytes = to_python_string(&value, false)?;
-    Ok(Rebuilt { value, bytes, inexact, missing_units: missing })
+    Ok(Rebuilt::new(value, bytes, inexact, missing))
 }
 
 #[cfg(test)]

@@ -170,7 +170,7 @@ pub fn rebuild_enhanced(inp: &EnhanceInputs<'_>) -> Result<Rebuilt, RegenError> 
     meta.insert("token_usage".to_owned(), token_usage);
 
     let bytes = to_python_string(&dataset, true)?;
-    Ok(Rebuilt { value: dataset, bytes, inexact, missing_units: missing })
+    Ok(Rebuilt::new(dataset, bytes, inexact, missing))
 }
 
 /// Python's `d[key] = value`.

@@ -269,7 +269,7 @@ pub fn rebuild_results(
     doc.insert("code_by_route".to_owned(), PyValue::Object(code_by_route));
     let value = PyValue::Object(doc);
     let bytes = to_python_string(&value, true)?;
-    Ok(Rebuilt { value, bytes, inexact, missing_units: missing })
+    Ok(Rebuilt::new(value, bytes, inexact, missing))
 }
 
 /// A unit's entry taken over from the old results.json, and its `code_by_route` entry.

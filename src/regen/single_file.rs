@@ -30,8 +30,8 @@ use std::time::SystemTime;
 use chrono::{DateTime, Timelike, Utc};
 
 use super::checkpoints::{classify, is_restorable, CpStatus};
-use super::common::RebuildError;
 use super::py::{add, truthy};
+use super::RegenError;
 use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::FORK_ENHANCE_FILE;
 use crate::layout::{classify_file, CheckpointStep, FileKind, LEGACY_CHECKPOINT_NAMES};
@@ -586,7 +586,7 @@ pub fn summary_document<'a>(
             (&mut cost, "cost_usd", PyValue::Float(0.0)),
         ] {
             let value = usage.get(key).unwrap_or(&default);
-            match add(sum, value).map_err(RebuildError::from) {
+            match add(sum, value).map_err(RegenError::from) {
                 Ok(total) => *sum = total,
                 Err(error) => notes
                     .push(FieldNote { field: format!("usage.{key}"), note: format!("{id}: not counted ({error})") }),

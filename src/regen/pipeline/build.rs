@@ -6,8 +6,9 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::pyjson::{PyObject, PyValue};
-use crate::regen::common::{InexactField, JsonInput, RebuildError};
+use crate::regen::json_input::JsonInput;
 use crate::regen::py::{add, hash_key, py_eq, py_or, py_str, sub, truthy, HashKey};
+use crate::regen::{Inexact, RegenError};
 
 /// The steps `scan` can run before `build-output`, in pipeline order (spec §1.3).
 pub const STEPS_BEFORE_BUILD_OUTPUT: &[&str] =
@@ -63,16 +64,16 @@ pub struct BuildInputs<'a> {
     pub era: PipelineEra,
 }
 
-fn fail(msg: impl Into<String>) -> RebuildError {
-    RebuildError::OpenAntWouldFail(msg.into())
+fn fail(msg: impl Into<String>) -> RegenError {
+    RegenError::OpenAntWouldFail(msg.into())
 }
 
-fn as_dict<'v>(v: &'v PyValue, what: &str) -> Result<&'v PyObject, RebuildError> {
+fn as_dict<'v>(v: &'v PyValue, what: &str) -> Result<&'v PyObject, RegenError> {
     v.as_object().ok_or_else(|| fail(format!("{what} is not a JSON object ('.get' raises AttributeError)")))
 }
 
 /// Python `len(v)`.
-fn py_len(v: &PyValue, what: &str) -> Result<usize, RebuildError> {
+fn py_len(v: &PyValue, what: &str) -> Result<usize, RegenError> {
     match v {
         PyValue::Array(a) => Ok(a.len()),
         PyValue::Object(o) => Ok(o.len()),
@@ -83,7 +84,7 @@ fn py_len(v: &PyValue, what: &str) -> Result<usize, RebuildError> {
 
 /// The items of something OpenAnt iterates and then calls `.get` on: a list of objects (an
 /// empty string or object iterates nothing).
-fn iter_dicts<'v>(v: &'v PyValue, what: &str) -> Result<Vec<&'v PyObject>, RebuildError> {
+fn iter_dicts<'v>(v: &'v PyValue, what: &str) -> Result<Vec<&'v PyObject>, RegenError> {
     match v {
         PyValue::Array(items) => items
             .iter()
@@ -118,7 +119,7 @@ struct ResultLookup<'v> {
 }
 
 impl<'v> ResultLookup<'v> {
-    fn new(all_results: &'v PyValue) -> Result<ResultLookup<'v>, RebuildError> {
+    fn new(all_results: &'v PyValue) -> Result<ResultLookup<'v>, RegenError> {
         let items: &[PyValue] = match all_results {
             PyValue::Array(items) => items,
             PyValue::Str(s) if s.is_empty() => &[],
@@ -137,7 +138,7 @@ impl<'v> ResultLookup<'v> {
         Ok(ResultLookup { items, by_str })
     }
 
-    fn first(&self, key: &PyValue) -> Result<Option<&'v PyObject>, RebuildError> {
+    fn first(&self, key: &PyValue) -> Result<Option<&'v PyObject>, RegenError> {
         if let (Some(by_str), PyValue::Str(k)) = (&self.by_str, key) {
             return Ok(by_str.get(k.as_str()).and_then(|&i| self.items[i].as_object()));
         }
@@ -178,7 +179,7 @@ pub fn vulnerable_code_section(
     file_path: &str,
     code: &PyValue,
     language: Option<&PyValue>,
-) -> Result<String, RebuildError> {
+) -> Result<String, RegenError> {
     if !truthy(code) {
         return Ok(String::new());
     }
@@ -186,12 +187,12 @@ pub fn vulnerable_code_section(
         Some(l) if truthy(l) => l.as_str().ok_or_else(|| fail("language is not a string ('.lower' raises)"))?,
         _ => "",
     };
-    let code = py_str(code).ok_or_else(|| RebuildError::Unsupported("vulnerable_code is a list or object".into()))?;
+    let code = py_str(code).ok_or_else(|| RegenError::Unsupported("vulnerable_code is a list or object".into()))?;
     Ok(format!("## Vulnerable Code\n\n`{file_path}`:\n\n```{}\n{code}\n```", fence_for(lang)))
 }
 
 /// The `stage2_verdict` of a confirmed finding (spec §3.4.3).
-pub fn stage2_verdict(finding: &PyObject) -> Result<PyValue, RebuildError> {
+pub fn stage2_verdict(finding: &PyObject) -> Result<PyValue, RegenError> {
     let empty = PyValue::object();
     let verification = as_dict(get_or(finding, "verification", &empty), "verification")?;
     Ok(if verification.get("agree").is_some_and(truthy) {
@@ -205,7 +206,7 @@ pub fn stage2_verdict(finding: &PyObject) -> Result<PyValue, RebuildError> {
 
 /// `" -> ".join(x)` for what Python can join: a list of strings, a string (its characters) or
 /// an object (its keys).
-fn join_arrow(x: &PyValue) -> Result<String, RebuildError> {
+fn join_arrow(x: &PyValue) -> Result<String, RegenError> {
     let parts: Vec<String> = match x {
         PyValue::Array(items) => items
             .iter()
@@ -221,7 +222,7 @@ fn join_arrow(x: &PyValue) -> Result<String, RebuildError> {
 /// `steps_to_reproduce` (spec §3.4.3): `vuln.steps_to_reproduce` if truthy, else the truthy
 /// parts attack vector / top-level exploit_path data flow / top-level verification_explanation,
 /// joined by a blank line, else null.
-pub fn steps_to_reproduce(finding: &PyObject, vuln: &PyObject) -> Result<PyValue, RebuildError> {
+pub fn steps_to_reproduce(finding: &PyObject, vuln: &PyObject) -> Result<PyValue, RegenError> {
     if let Some(s) = vuln.get("steps_to_reproduce").filter(|s| truthy(s)) {
         return Ok(s.clone());
     }
@@ -255,7 +256,7 @@ pub fn dedup_caller_callee<'v>(
     confirmed: Vec<&'v PyObject>,
     all_results: &PyValue,
     call_graph: &PyValue,
-) -> Result<Vec<&'v PyObject>, RebuildError> {
+) -> Result<Vec<&'v PyObject>, RegenError> {
     let cg = as_dict(call_graph, "call_graph.json")?;
     let empty = PyValue::object();
     let reverse = as_dict(get_or(cg, "reverse_call_graph", &empty), "reverse_call_graph")?;
@@ -310,7 +311,7 @@ pub fn dedup_caller_callee<'v>(
 
 /// The `diff` block (`_load_diff_metadata`, spec §3.4.6), or `None` when the manifest is
 /// absent or does not parse.
-pub fn diff_block(manifest: &SidecarInput, filter_report: &SidecarInput) -> Result<Option<PyValue>, RebuildError> {
+pub fn diff_block(manifest: &SidecarInput, filter_report: &SidecarInput) -> Result<Option<PyValue>, RegenError> {
     let Some(manifest) = manifest.value() else {
         return Ok(None);
     };
@@ -341,7 +342,7 @@ pub fn diff_block(manifest: &SidecarInput, filter_report: &SidecarInput) -> Resu
 
 /// `pipeline_stats.costs` and `.durations` from the step reports: the key's position comes
 /// from the first report that sets it, the value from the last truthy one (spec §3.4.4).
-pub fn costs_and_durations(step_reports: &[PyValue]) -> Result<(PyObject, PyObject), RebuildError> {
+pub fn costs_and_durations(step_reports: &[PyValue]) -> Result<(PyObject, PyObject), RegenError> {
     let mut costs = PyObject::new();
     let mut durations = PyObject::new();
     for sr in step_reports {
@@ -349,7 +350,7 @@ pub fn costs_and_durations(step_reports: &[PyValue]) -> Result<(PyObject, PyObje
         let step = match sr.get("step") {
             None => "unknown".to_owned(),
             Some(PyValue::Str(s)) => s.clone(),
-            Some(_) => return Err(RebuildError::Unsupported("a step report's `step` is not a string".into())),
+            Some(_) => return Err(RegenError::Unsupported("a step report's `step` is not a string".into())),
         };
         if let Some(cost) = sr.get("cost_usd").filter(|v| truthy(v)) {
             let mut actual = PyObject::new();
@@ -368,7 +369,7 @@ fn confirmed_findings<'a>(
     experiment: &'a PyObject,
     all_results: &'a PyValue,
     era: PipelineEra,
-) -> Result<Vec<&'a PyObject>, RebuildError> {
+) -> Result<Vec<&'a PyObject>, RegenError> {
     match experiment.get("confirmed_findings") {
         Some(c) if !c.is_null() => iter_dicts(c, "confirmed_findings"),
         _ => {
@@ -405,7 +406,7 @@ fn confirmed_findings<'a>(
 /// Returns the document and the fields that may differ from what OpenAnt wrote at scan time
 /// because an input it read then is unreadable now (`findings` when `call_graph.json` is torn,
 /// `diff` when a diff sidecar is torn).
-pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<InexactField>), RebuildError> {
+pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<Inexact>), RegenError> {
     let mut inexact = Vec::new();
     let experiment = as_dict(inputs.experiment, "the results file")?;
     let empty_list = PyValue::Array(Vec::new());
@@ -419,7 +420,7 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
     if inputs.era == PipelineEra::Current {
         match inputs.call_graph {
             SidecarInput::Absent => {}
-            SidecarInput::Unreadable(why) => inexact.push(InexactField::new(
+            SidecarInput::Unreadable(why) => inexact.push(Inexact::new(
                 "findings",
                 format!(
                     "call_graph.json is unreadable ({why}): caller/callee dedup skipped, as OpenAnt would \
@@ -565,14 +566,14 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
     doc.insert("results".into(), PyValue::Object(results));
     doc.insert("findings".into(), PyValue::Array(findings));
     if matches!(inputs.diff_manifest, SidecarInput::Unreadable(_)) {
-        inexact.push(InexactField::new(
+        inexact.push(Inexact::new(
             "diff",
             "diff_manifest.json exists but is unreadable: no diff block, as OpenAnt would write now; \
              the scan-time file had one if the manifest was intact then",
         ));
     } else if inputs.diff_manifest.value().is_some() && matches!(inputs.diff_filter_report, SidecarInput::Unreadable(_))
     {
-        inexact.push(InexactField::new(
+        inexact.push(Inexact::new(
             "diff",
             "diff_filter.report.json is unreadable: the diff block lacks units_in_diff, units_total_parsed, \
              callers_added and fallback_file_match",
@@ -717,7 +718,7 @@ mod tests {
             args: &a,
             era: PipelineEra::Current,
         };
-        assert!(matches!(build_pipeline_output(&inputs), Err(RebuildError::OpenAntWouldFail(_))));
+        assert!(matches!(build_pipeline_output(&inputs), Err(RegenError::OpenAntWouldFail(_))));
     }
 
     #[test]

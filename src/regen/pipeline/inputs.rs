@@ -16,20 +16,9 @@ use super::build::{
 use super::salvage::{salvage_leading_fields, SalvagedPipeline};
 use super::today;
 use crate::pyjson::{self, PyObject, PyValue};
-use crate::regen::common::{InexactField, InputUsed, JsonInput, RebuildError, RebuiltOutput};
+use crate::regen::json_input::JsonInput;
 use crate::regen::py::truthy;
-
-/// Where the old `pipeline_output.json` comes from.
-#[derive(Debug, Clone, Default)]
-pub enum OldOutput {
-    /// `<scan dir>/pipeline_output.json`, if it exists.
-    #[default]
-    FromScanDir,
-    /// These bytes (e.g. a salvaged temp file or a backup copy).
-    Bytes(Vec<u8>),
-    /// Do not use an old file.
-    Ignore,
-}
+use crate::regen::{Inexact, InputUsed, OldOutput, Rebuilt, RegenError};
 
 /// Options for [`rebuild_pipeline_output`].
 #[derive(Debug, Clone, Default)]
@@ -53,7 +42,7 @@ pub struct PipelineOptions {
 struct Collector {
     scan_dir: PathBuf,
     inputs: Vec<InputUsed>,
-    inexact: Vec<InexactField>,
+    inexact: Vec<Inexact>,
     notes: Vec<String>,
 }
 
@@ -68,7 +57,7 @@ impl Collector {
     }
 
     fn inexact(&mut self, field: &str, reason: impl Into<String>) {
-        self.inexact.push(InexactField::new(field, reason));
+        self.inexact.push(Inexact::new(field, reason));
     }
 }
 
@@ -103,25 +92,16 @@ fn project_dir_of(scan_dir: &Path) -> Option<PathBuf> {
 }
 
 /// Rebuilds `<scan_dir>/pipeline_output.json` as `scan` built it. Reads, never writes.
-pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Result<RebuiltOutput, RebuildError> {
+pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Result<Rebuilt, RegenError> {
     let mut c =
         Collector { scan_dir: scan_dir.to_path_buf(), inputs: Vec::new(), inexact: Vec::new(), notes: Vec::new() };
 
     // The old output, for its leading fields.
-    let old_bytes = match &opts.old_output {
-        OldOutput::Ignore => None,
-        OldOutput::Bytes(b) => Some(b.clone()),
-        OldOutput::FromScanDir => {
-            let path = scan_dir.join("pipeline_output.json");
-            match crate::no_follow::read(&path) {
-                Ok(b) => {
-                    c.inputs.push(InputUsed { path, role: "old pipeline_output.json (salvaged leading fields)" });
-                    Some(b)
-                }
-                Err(_) => None,
-            }
-        }
-    };
+    let old_bytes = opts.old_output.read(
+        scan_dir.join("pipeline_output.json"),
+        "old pipeline_output.json (salvaged leading fields)",
+        &mut c.inputs,
+    );
     let salvaged = old_bytes.as_deref().map(salvage_leading_fields).unwrap_or_default();
     if old_bytes.is_some() && !salvaged.complete {
         c.notes.push("the old pipeline_output.json is torn: only its complete leading fields were used".to_owned());
@@ -160,10 +140,10 @@ pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Resul
     let experiment = match loaded_results {
         JsonInput::Parsed(v) => v,
         JsonInput::Absent => {
-            return Err(RebuildError::Input { path: results_path, reason: "missing (rebuild it first)".into() })
+            return Err(RegenError::Input { path: results_path, reason: "missing (rebuild it first)".into() })
         }
         JsonInput::Unreadable(why) => {
-            return Err(RebuildError::Input {
+            return Err(RegenError::Input {
                 path: results_path,
                 reason: format!("unreadable ({why}); rebuild it first"),
             })
@@ -392,10 +372,16 @@ pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Resul
         };
         let (value, build_inexact) = today::build_today(&inputs)?;
         c.inexact.extend(build_inexact);
-        let text = pyjson::to_python_string(&value, false)
-            .map_err(|e| RebuildError::Unsupported(format!("cannot serialize the output: {e}")))?;
-        let bytes = if salvaged.crlf { text.replace('\n', "\r\n").into_bytes() } else { text.into_bytes() };
-        return Ok(RebuiltOutput { value, bytes, inexact: c.inexact, inputs: c.inputs, notes: c.notes });
+        let text = pyjson::to_python_string(&value, false).map_err(RegenError::from)?;
+        let bytes = if salvaged.crlf { text.replace('\n', "\r\n") } else { text };
+        return Ok(Rebuilt {
+            value,
+            bytes,
+            inexact: c.inexact,
+            missing_units: Vec::new(),
+            inputs: c.inputs,
+            notes: c.notes,
+        });
     }
 
     let args = BuildArgs {
@@ -425,15 +411,14 @@ pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Resul
             let _ = stats.insert("durations", durations);
         }
     }
-    let text = pyjson::to_python_string(&value, false)
-        .map_err(|e| RebuildError::Unsupported(format!("cannot serialize the output: {e}")))?;
+    let text = pyjson::to_python_string(&value, false).map_err(RegenError::from)?;
     let bytes = if salvaged.crlf {
         c.notes.push("the old file used CRLF line breaks (a Windows text-mode write); kept".to_owned());
-        text.replace('\n', "\r\n").into_bytes()
+        text.replace('\n', "\r\n")
     } else {
-        text.into_bytes()
+        text
     };
-    Ok(RebuiltOutput { value, bytes, inexact: c.inexact, inputs: c.inputs, notes: c.notes })
+    Ok(Rebuilt { value, bytes, inexact: c.inexact, missing_units: Vec::new(), inputs: c.inputs, notes: c.notes })
 }
 
 /// Era from the results file: stage-1 results carry `cwe_id` since `ec5213b`.

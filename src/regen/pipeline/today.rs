@@ -18,8 +18,8 @@ use sha2::{Digest, Sha256};
 
 use super::build::{dedup_caller_callee, diff_block, fence_for, SidecarInput};
 use crate::pyjson::{self, PyObject, PyValue};
-use crate::regen::common::{InexactField, RebuildError};
 use crate::regen::py::{py_eq, truthy};
+use crate::regen::{Inexact, RegenError};
 
 /// `finding_identity_key(file, function, cwe)` (#314): the first 12 hex digits of SHA-256 over
 /// `"<file>|<function>|<int(cwe or 0)>"`, a CWE that `int()` refuses counting as 0.
@@ -160,8 +160,8 @@ pub struct TodayInputs<'a> {
     pub today: &'a TodayArgs,
 }
 
-fn fail(msg: impl Into<String>) -> RebuildError {
-    RebuildError::OpenAntWouldFail(msg.into())
+fn fail(msg: impl Into<String>) -> RegenError {
+    RegenError::OpenAntWouldFail(msg.into())
 }
 
 /// `str(r.get("finding") or r.get("verdict", "")).lower()`.
@@ -225,7 +225,7 @@ fn num(v: Option<&PyValue>) -> i128 {
 }
 
 /// Today's `build_pipeline_output` on loaded inputs.
-pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<InexactField>), RebuildError> {
+pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), RegenError> {
     let mut inexact = Vec::new();
     let experiment = inputs.experiment.as_object().ok_or_else(|| fail("the results file is not an object"))?;
     let rows: Vec<PyValue> = match experiment.get("results") {
@@ -249,7 +249,7 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<InexactFiel
     let confirmed = match inputs.call_graph {
         SidecarInput::Parsed(cg) => dedup_caller_callee(confirmed, &all_results, cg)?,
         SidecarInput::Unreadable(why) => {
-            inexact.push(InexactField::new(
+            inexact.push(Inexact::new(
                 "findings",
                 format!(
                     "call_graph.json is unreadable ({why}): caller/callee dedup skipped, as OpenAnt would skip it now"
@@ -313,7 +313,7 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<InexactFiel
                 None => {
                     let (fence, known) = fence_for_path(&file, language);
                     if !known {
-                        inexact.push(InexactField::new(
+                        inexact.push(Inexact::new(
                             format!("findings[{id}].vulnerable_code_section"),
                             "code fence tag from the scan language: OpenAnt takes it from its language registry config by the file's extension",
                         ));
