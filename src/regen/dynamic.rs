@@ -12,17 +12,19 @@
 //! re-run with an LLM and Docker; they are listed in [`DynamicRebuild::missing`] and left out,
 //! never invented.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 
+use super::checkpoints::{CheckpointSet, IssueKind};
 use super::json_input::JsonInput;
 use super::py::{hash_key, py_eq, py_format_fixed, py_str, truthy, HashKey};
 use super::salvage::{salvage_leading_fields, SalvagedFields};
 use super::{Inexact, InputUsed, OldOutput, Rebuilt, RegenError};
 use crate::layout::safe_filename::checkpoint_file_name;
+use crate::layout::CheckpointStep;
 use crate::pyjson::{self, python_round, PyObject, PyValue};
 
 /// The statuses in the order the Markdown report lists them.
@@ -103,56 +105,42 @@ struct Checkpoint {
     data: PyObject,
 }
 
-/// `StepCheckpoint.load()` on `dynamic_test_checkpoints/`: every `*.json` name (dot-files and
-/// `_summary.json` included; the summary has no `id` and drops out), keyed by the truthy `id`
-/// inside. Files are read in byte order of their names, standing in for `os.listdir` order:
-/// when two files carry the same id the key keeps its first position and the last file wins,
-/// as in the Python dict. Unparseable files are skipped (as OpenAnt does); files that parse to
-/// a non-object (on which OpenAnt raises) are skipped and reported too.
-fn load_checkpoints(dir: &Path) -> (IndexMap<HashKey, Checkpoint>, Vec<SkippedCheckpoint>, Vec<InputUsed>) {
-    let mut out = IndexMap::new();
+/// `StepCheckpoint.load()` on `dynamic_test_checkpoints/`, through the one checkpoint loader
+/// ([`CheckpointSet`]): keyed by the truthy `id` inside (an int id too, as in the Python dict),
+/// a duplicate id decided by that loader's rule (the file `save` names `safe_filename(id).json`
+/// wins) and reported in the notes. Files the loader skips (unreadable, not an object, the
+/// wrong shape, no usable id) are listed as skipped. A checkpoint dir that is a symlink is
+/// never entered (its checkpoints are not this scan's).
+fn load_checkpoints(
+    dir: &Path,
+) -> (IndexMap<HashKey, Checkpoint>, Vec<SkippedCheckpoint>, Vec<InputUsed>, Vec<String>) {
+    let set = CheckpointSet::load_dir(dir, CheckpointStep::DynamicTest)
+        .unwrap_or_else(|_| CheckpointSet::empty(CheckpointStep::DynamicTest));
+    let keyed: HashSet<&str> = set.files.iter().filter(|f| f.key.is_some()).map(|f| f.name.as_str()).collect();
     let mut skipped = Vec::new();
-    let mut inputs = Vec::new();
-    // A checkpoint dir that is a symlink is never entered (its checkpoints are not this scan's).
-    let Ok(entries) = crate::no_follow::list_dir(dir) else {
-        return (out, skipped, inputs);
-    };
-    let mut names: Vec<(Vec<u8>, PathBuf, String)> = entries
-        .into_iter()
-        .filter_map(|e| {
-            let shown = e.name.to_string_lossy().into_owned();
-            shown.ends_with(".json").then(|| (e.name.as_encoded_bytes().to_vec(), e.path, shown))
+    let mut duplicates = Vec::new();
+    for issue in &set.issues {
+        match issue.kind {
+            IssueKind::DuplicateId => duplicates.push(format!("checkpoint {}: {}", issue.name, issue.problem)),
+            IssueKind::ForeignName => {}
+            _ if keyed.contains(issue.name.as_str()) => {}
+            _ => skipped.push(SkippedCheckpoint { file: issue.name.clone(), reason: issue.problem.clone() }),
+        }
+    }
+    let inputs = set
+        .files
+        .iter()
+        .filter(|f| f.key.is_some())
+        .map(|f| InputUsed { path: dir.join(&f.name), role: "dynamic test checkpoint" })
+        .collect();
+    let checkpoints = set
+        .winners()
+        .filter_map(|f| {
+            let data = f.data.as_object()?.clone();
+            Some((f.key.clone()?, Checkpoint { file: f.name.clone(), data }))
         })
         .collect();
-    names.sort();
-    let mut nan = 0usize;
-    for (_, path, file) in names {
-        let read = crate::no_follow::read(&path).map_err(|e| e.to_string());
-        let data = match read.and_then(|b| pyjson::parse(&b).map_err(|e| e.to_string())) {
-            Ok(v) => v,
-            Err(reason) => {
-                skipped.push(SkippedCheckpoint { file, reason: format!("unreadable ({reason})") });
-                continue;
-            }
-        };
-        let PyValue::Object(data) = data else {
-            skipped.push(SkippedCheckpoint { file, reason: "not a JSON object (OpenAnt's load() raises)".into() });
-            continue;
-        };
-        let Some(id) = data.get("id").filter(|v| truthy(v)) else {
-            if file != "_summary.json" {
-                skipped.push(SkippedCheckpoint { file, reason: "no truthy `id`".into() });
-            }
-            continue;
-        };
-        let Some(key) = hash_key(id, &mut nan) else {
-            skipped.push(SkippedCheckpoint { file, reason: "`id` is a list or object (unhashable)".into() });
-            continue;
-        };
-        inputs.push(InputUsed { path, role: "dynamic test checkpoint" });
-        out.insert(key, Checkpoint { file, data });
-    }
-    (out, skipped, inputs)
+    (checkpoints, skipped, inputs, duplicates)
 }
 
 /// The complete results of an old `dynamic_test_results.json`, by `finding_id` (the last one
@@ -412,11 +400,12 @@ pub fn rebuild_dynamic_results(
     };
 
     let cp_dir = scan_dir.join("dynamic_test_checkpoints");
-    let (checkpoints, skipped, cp_inputs) = load_checkpoints(&cp_dir);
+    let (checkpoints, skipped, cp_inputs, duplicates) = load_checkpoints(&cp_dir);
     inputs.extend(cp_inputs);
     for s in &skipped {
         notes.push(format!("checkpoint {} skipped: {}", s.file, s.reason));
     }
+    notes.extend(duplicates);
     if let Some(total) = JsonInput::load(&cp_dir.join("_summary.json")).value().and_then(|s| s.get("total_units")) {
         if !py_eq(total, &PyValue::from(findings.len())) {
             notes.push(format!(
@@ -446,7 +435,9 @@ pub fn rebuild_dynamic_results(
     for (i, finding) in findings.iter().enumerate() {
         let fid = finding.get("id").cloned().unwrap_or_else(|| PyValue::Str(format!("FINDING-{}", i + 1)));
         let key = hash_key(&fid, &mut nan).ok_or_else(|| fail("a finding id is a list or object (unhashable)"))?;
-        let Some(cp) = checkpoints.get(&key) else {
+        // A NaN id equals nothing, not even another NaN.
+        let is_nan = matches!(fid, PyValue::Float(x) if x.is_nan());
+        let Some(cp) = checkpoints.get(&key).filter(|_| !is_nan) else {
             if let Some(&old) = old_results.get(&key) {
                 let label = py_str(&fid).unwrap_or_default();
                 let torn = fid.as_str().is_some_and(|f| {
@@ -704,22 +695,31 @@ mod tests {
     #[test]
     fn restores_by_id_and_lists_what_it_cannot() {
         let tmp = scan_with(&[
-            // Restored; a later file with the same id wins (name order stands in for listdir).
+            // Restored; of two files with the same id, the one `save` names (safe_filename(id))
+            // wins over a foreign name, even one that sorts last (the one loader's rule).
             (
                 "VULN-001.json",
-                r#"{"finding_id": "VULN-001", "status": "BLOCKED", "generation_cost_usd": 0.1, "id": "VULN-001"}"#,
+                r#"{"finding_id": "VULN-001", "status": "CONFIRMED", "evidence": [{"type": "http_response", "content": "ok"}], "elapsed_seconds": 2.675, "generation_cost_usd": 0.2, "id": "VULN-001"}"#,
             ),
             (
                 "VULN-001~copy.json",
-                r#"{"finding_id": "VULN-001", "status": "CONFIRMED", "evidence": [{"type": "http_response", "content": "ok"}], "elapsed_seconds": 2.675, "generation_cost_usd": 0.2, "id": "VULN-001"}"#,
+                r#"{"finding_id": "VULN-001", "status": "BLOCKED", "generation_cost_usd": 0.1, "id": "VULN-001"}"#,
             ),
             // Errored: re-run by OpenAnt, so missing here; its cost still counts.
-            ("VULN-002.json", r#"{"status": "ERROR", "generation_cost_usd": 0.05, "id": "VULN-002"}"#),
+            // (Every checkpoint has the step's shape, `finding_id` included, as `to_dict()` writes
+            // it: the one loader skips a file `check` calls the wrong shape.)
+            (
+                "VULN-002.json",
+                r#"{"finding_id": "VULN-002", "status": "ERROR", "generation_cost_usd": 0.05, "id": "VULN-002"}"#,
+            ),
             // Stale: written for another finding.
             ("VULN-003.json", r#"{"finding_id": "VULN-009", "status": "CONFIRMED", "id": "VULN-003"}"#),
             // Torn, and a checkpoint for a finding that no longer exists (cost counted).
             ("VULN-004.json", r#"{"finding_id": "VULN-004", "sta"#),
-            ("VULN-009.json", r#"{"status": "ERROR", "generation_cost_usd": 0.05, "id": "VULN-009"}"#),
+            (
+                "VULN-009.json",
+                r#"{"finding_id": "VULN-009", "status": "ERROR", "generation_cost_usd": 0.05, "id": "VULN-009"}"#,
+            ),
             ("_summary.json", r#"{"step": "dynamic_test", "total_units": 9}"#),
         ]);
         let out = rebuild_dynamic_results(tmp.path(), &v(PO), &opts()).unwrap();
@@ -742,6 +742,11 @@ mod tests {
         assert!(out.json.is_inexact("total_cost_usd"));
         assert!(out.json.is_inexact("results[VULN-003]"));
         assert!(out.json.notes.iter().any(|n| n.contains("counts 9 findings")));
+        assert!(out
+            .json
+            .notes
+            .iter()
+            .any(|n| n.starts_with("checkpoint VULN-001.json: id \"VULN-001\" appears in 2 files")));
         assert!(out.json.notes.iter().any(|n| n == "evidence kept from checkpoints (OpenAnt's resume writes [])"));
         let resume = DynamicOptions { evidence: EvidencePolicy::AsOpenAntResume, ..opts() };
         let out = rebuild_dynamic_results(tmp.path(), &v(PO), &resume).unwrap();
