@@ -230,6 +230,31 @@ pub(crate) fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
     }
 }
 
+/// Walks the members of the object whose `{` is at `pos`, as far as the input goes: for each
+/// complete key it calls `value(key, start)`, `start` being where the member's value begins;
+/// the callback answers where that value ends, or `None` when it is torn (the walk stops).
+pub(crate) fn walk_members(bytes: &[u8], pos: usize, mut value: impl FnMut(String, usize) -> Option<usize>) {
+    let mut i = pos + 1;
+    loop {
+        i = skip_ws(bytes, i);
+        if bytes.get(i) != Some(&b'"') {
+            return;
+        }
+        let Some(key_end) = string_end(bytes, i) else { return };
+        let Ok(PyValue::Str(key)) = parse(&bytes[i..key_end]) else { return };
+        i = skip_ws(bytes, key_end);
+        if bytes.get(i) != Some(&b':') {
+            return;
+        }
+        let Some(end) = value(key, skip_ws(bytes, i + 1)) else { return };
+        i = skip_ws(bytes, end);
+        if bytes.get(i) != Some(&b',') {
+            return;
+        }
+        i += 1;
+    }
+}
+
 /// The end (exclusive) of the string whose opening quote is at `start`.
 pub(crate) fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
     let mut pos = start + 1;

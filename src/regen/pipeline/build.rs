@@ -630,19 +630,29 @@ mod tests {
         }
     }
 
+    /// What `build_pipeline_output` reads, without a diff or step reports.
+    fn plain_inputs<'a>(
+        experiment: &'a PyValue,
+        call_graph: &'a JsonInput,
+        args: &'a BuildArgs,
+        era: PipelineEra,
+    ) -> BuildInputs<'a> {
+        BuildInputs {
+            experiment,
+            call_graph,
+            diff_manifest: &JsonInput::Absent,
+            diff_filter_report: &JsonInput::Absent,
+            step_reports: &[],
+            args,
+            era,
+        }
+    }
+
     fn build(experiment: &str, call_graph: Option<&str>, language: &str) -> PyValue {
         let exp = v(experiment);
         let cg = call_graph.map_or(JsonInput::Absent, |t| JsonInput::Parsed(v(t)));
         let a = args(language);
-        let inputs = BuildInputs {
-            experiment: &exp,
-            call_graph: &cg,
-            diff_manifest: &JsonInput::Absent,
-            diff_filter_report: &JsonInput::Absent,
-            step_reports: &[],
-            args: &a,
-            era: PipelineEra::Current,
-        };
+        let inputs = plain_inputs(&exp, &cg, &a, PipelineEra::Current);
         build_pipeline_output(&inputs).unwrap().0
     }
 
@@ -709,15 +719,7 @@ mod tests {
         let exp = v(r#"{"results": [{"unit_id": ["x"], "finding": "vulnerable", "verdict": "V"}]}"#);
         let cg = JsonInput::Parsed(v(r#"{"reverse_call_graph": {}}"#));
         let a = args("python");
-        let inputs = BuildInputs {
-            experiment: &exp,
-            call_graph: &cg,
-            diff_manifest: &JsonInput::Absent,
-            diff_filter_report: &JsonInput::Absent,
-            step_reports: &[],
-            args: &a,
-            era: PipelineEra::Current,
-        };
+        let inputs = plain_inputs(&exp, &cg, &a, PipelineEra::Current);
         assert!(matches!(build_pipeline_output(&inputs), Err(RegenError::OpenAntWouldFail(_))));
     }
 
@@ -858,15 +860,7 @@ mod tests {
         let mut a = args("python");
         a.repo_name = None;
         let exp = v(exp);
-        let inputs = BuildInputs {
-            experiment: &exp,
-            call_graph: &JsonInput::Absent,
-            diff_manifest: &JsonInput::Absent,
-            diff_filter_report: &JsonInput::Absent,
-            step_reports: &[],
-            args: &a,
-            era: PipelineEra::Current,
-        };
+        let inputs = plain_inputs(&exp, &JsonInput::Absent, &a, PipelineEra::Current);
         let doc = build_pipeline_output(&inputs).unwrap().0;
         let text = pyjson::to_python_string(&doc, false).unwrap().replace([' ', '\n'], "");
         assert!(
@@ -919,15 +913,7 @@ mod tests {
             {"unit_id": "a.py:g", "finding": "vulnerable", "verdict": "VULNERABLE", "cwe_id": 78}],
             "code_by_route": {"a.py:g": "code"}}"#);
         let a = args("python");
-        let inputs = BuildInputs {
-            experiment: &exp,
-            call_graph: &JsonInput::Absent,
-            diff_manifest: &JsonInput::Absent,
-            diff_filter_report: &JsonInput::Absent,
-            step_reports: &[],
-            args: &a,
-            era: PipelineEra::Legacy,
-        };
+        let inputs = plain_inputs(&exp, &JsonInput::Absent, &a, PipelineEra::Legacy);
         let doc = build_pipeline_output(&inputs).unwrap().0;
         assert_eq!(finding_keys(&doc), ["a.py:g"]);
         let f = &doc.get("findings").and_then(PyValue::as_array).unwrap()[0];

@@ -4,7 +4,7 @@
 //! [`crate::regen::salvage`].
 
 use crate::pyjson::{self, PyValue};
-use crate::regen::salvage::{skip_ws, string_end, value_end};
+use crate::regen::salvage::{skip_ws, value_end, walk_members};
 
 /// What could be read back from an old `pipeline_output.json`, intact or cut anywhere.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -40,30 +40,14 @@ fn object_members(b: &[u8], pos: usize) -> Vec<Member> {
     if b.get(pos) != Some(&b'{') {
         return out;
     }
-    let mut i = pos + 1;
-    loop {
-        i = skip_ws(b, i);
-        if b.get(i) != Some(&b'"') {
-            return out;
-        }
-        let Some(key_end) = string_end(b, i) else { return out };
-        let Ok(PyValue::Str(key)) = pyjson::parse(&b[i..key_end]) else { return out };
-        i = skip_ws(b, key_end);
-        if b.get(i) != Some(&b':') {
-            return out;
-        }
-        let start = skip_ws(b, i + 1);
+    walk_members(b, pos, |key, start| {
         let end = value_end(b, start);
         let value = end.and_then(|e| pyjson::parse(&b[start..e]).ok());
         let complete = value.is_some();
         out.push(Member { key, start, value });
-        let Some(end) = end.filter(|_| complete) else { return out };
-        i = skip_ws(b, end);
-        if b.get(i) != Some(&b',') {
-            return out;
-        }
-        i += 1;
-    }
+        end.filter(|_| complete)
+    });
+    out
 }
 
 /// Reads back the leading fields of an old `pipeline_output.json` from whatever is left of it:

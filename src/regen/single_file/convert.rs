@@ -644,15 +644,7 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
-    use crate::pyjson::parse;
-
-    fn json(text: &str) -> PyValue {
-        parse(text.as_bytes()).unwrap()
-    }
-
-    fn at(secs: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(secs)
-    }
+    use crate::regen::test_support::{at, p as json};
 
     fn run(kind: LegacyKind, doc: &PyValue) -> Converted {
         convert(&LegacyInputs { kind, document: doc, modified: at(1_774_087_533), results: None, dataset: None })

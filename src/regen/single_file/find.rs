@@ -332,18 +332,8 @@ pub fn format_notes(file: &LegacyFile) -> Vec<FieldNote> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, UNIX_EPOCH};
-
     use super::*;
-    use crate::pyjson::parse;
-
-    fn json(text: &str) -> PyValue {
-        parse(text.as_bytes()).unwrap()
-    }
-
-    fn at(secs: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(secs)
-    }
+    use crate::regen::test_support::{at, p as json};
 
     #[test]
     fn documents_are_recognised_by_name_and_shape() {
