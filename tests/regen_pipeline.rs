@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use scanaudit::pyjson::{self, PyValue};
-use scanaudit::regen::common::RebuiltOutput;
 use scanaudit::regen::dynamic::{self, DynamicOptions};
-use scanaudit::regen::pipeline::{self, OldOutput, PipelineOptions};
+use scanaudit::regen::pipeline::{self, PipelineOptions};
+use scanaudit::regen::OldOutput;
+use scanaudit::regen::Rebuilt as RebuiltOutput;
 
 fn healthy_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/healthy")
@@ -84,10 +85,10 @@ fn pipeline_output_rebuilds_byte_exact_with_the_old_file() {
         let out = pipeline::rebuild_pipeline_output(&dir, &opts).unwrap();
         assert!(out.inexact.is_empty(), "{}: {}", dir.display(), show(&out));
         assert!(
-            out.bytes == on_disk,
+            out.bytes.as_bytes() == on_disk,
             "{}: bytes differ\n--- got\n{}\n--- want\n{}",
             dir.display(),
-            String::from_utf8_lossy(&out.bytes),
+            out.bytes,
             String::from_utf8_lossy(&on_disk)
         );
         assert!(out.inputs.iter().any(|i| i.path.ends_with("pipeline_output.json")));
@@ -122,7 +123,7 @@ fn pipeline_output_rebuilds_from_a_torn_old_file() {
             if cut >= text.find("\"results\": {").unwrap() {
                 // Every leading field was in the prefix: the rebuild is exact.
                 assert!(out.inexact.is_empty(), "{ctx}: {}", show(&out));
-                assert_eq!(out.bytes, on_disk, "{ctx}");
+                assert_eq!(out.bytes.as_bytes(), on_disk, "{ctx}");
             }
         }
     }
@@ -205,7 +206,7 @@ fn dynamic_results_rebuild_from_checkpoints() {
                 let field = format!("finding {}", r.get("finding_id").and_then(PyValue::as_str).unwrap());
                 assert!(kept.json.is_inexact(&field), "{ctx}: {field}");
             }
-            let opts = DynamicOptions { old_json: dynamic::OldFile::Ignore, ..dyn_opts(Default::default()) };
+            let opts = DynamicOptions { old_json: OldOutput::Ignore, ..dyn_opts(Default::default()) };
             let without = dynamic::rebuild_dynamic_from_scan_dir(&dir, &opts).unwrap();
             assert_eq!(without.missing.len(), disk_results.len(), "{ctx}");
             assert!(without.json.value.get("results").and_then(PyValue::as_array).unwrap().is_empty());
@@ -277,16 +278,12 @@ fn dynamic_results_rebuild_from_checkpoints() {
         let md = out.markdown.unwrap();
         if out.missing.is_empty() {
             assert!(md.inexact.is_empty(), "{ctx}: {}", show(&md));
-            assert_eq!(String::from_utf8(md.bytes.clone()).unwrap(), disk_md, "{ctx}");
+            assert_eq!(md.bytes, disk_md, "{ctx}");
         } else {
             assert!(md.is_inexact("results"), "{ctx}");
         }
         // Without the old report only the Date (and total cost) lines may differ.
-        let opts = DynamicOptions {
-            old_markdown: dynamic::OldFile::Ignore,
-            old_json: dynamic::OldFile::Ignore,
-            ..dyn_opts(policy)
-        };
+        let opts = DynamicOptions { old_markdown: OldOutput::Ignore, old_json: OldOutput::Ignore, ..dyn_opts(policy) };
         let out = dynamic::rebuild_dynamic_from_scan_dir(&dir, &opts).unwrap();
         let md = out.markdown.unwrap();
         assert!(md.is_inexact("**Date:**"), "{ctx}");
@@ -317,5 +314,5 @@ fn dynamic_results_no_testable_variant_and_missing_pipeline() {
     .unwrap();
     let out = dynamic::rebuild_dynamic_results(tmp.path(), &po, &DynamicOptions::default()).unwrap();
     assert!(out.no_testable_variant && out.markdown.is_none());
-    assert_eq!(out.json.bytes, b"{\n  \"findings_tested\": 0,\n  \"results\": []\n}");
+    assert_eq!(out.json.bytes, "{\n  \"findings_tested\": 0,\n  \"results\": []\n}");
 }

@@ -227,12 +227,16 @@ pub const AUTO_LANGUAGE: &str = "auto";
 pub const ADHOC_PREFIXES: &[&str] = &["open_ant_", "openant_dyntest_"];
 
 /// Single-file checkpoints of the fork and of upstream before d710b90 (spec §2.6).
-pub const LEGACY_CHECKPOINT_NAMES: &[&str] = &[
-    "analyze_checkpoint.json",
-    "verify_checkpoint.json",
-    "dataset_enhanced_checkpoint.json",
-    "enhance_checkpoint.json",
-];
+pub const LEGACY_CHECKPOINT_NAMES: &[&str] =
+    &["analyze_checkpoint.json", "verify_checkpoint.json", FORK_ENHANCE_FILE, "enhance_checkpoint.json"];
+
+/// The fork's whole-dataset enhance checkpoint (`<output stem>_checkpoint.json`, 7606ea3): a
+/// retry copy of `dataset_enhanced.json`.
+pub const FORK_ENHANCE_FILE: &str = "dataset_enhanced_checkpoint.json";
+
+/// Names only the fork gives its single-file checkpoints (7606ea3, d3b1b84): upstream's
+/// `enhance --checkpoint FILE` took any name.
+pub const FORK_FILE_NAMES: &[&str] = &["analyze_checkpoint.json", "verify_checkpoint.json", FORK_ENHANCE_FILE];
 
 /// The kind of a top-level file of a scan dir, from its name alone.
 fn scan_dir_file_kind(name: &str) -> Option<FileKind> {

@@ -19,7 +19,7 @@ use crate::backup::sha256_hex;
 use crate::layout::FileKind;
 use crate::no_follow;
 use crate::pyjson::{self, PyValue};
-use crate::regen::common::JsonInput;
+use crate::regen::json_input::JsonInput;
 use crate::regen::single_file::{
     self, brief_list, convert, summary_document, Converted, LeftOutWhy, LegacyInputs, LegacyKind, UnusableWhy,
     ANALYZE_DATASETS, SUMMARY_FILE,

@@ -1,21 +1,26 @@
 //! Loading a checkpoint directory of any era (spec §2), classifying its files (§2.5), and
 //! deciding the era of a scan (§5.2).
 //!
-//! OpenAnt keys checkpoints by the `id` **inside** each file (`StepCheckpoint.load`), walking the
-//! dir in `os.listdir` order, so when two files carry the same id the one listed last wins —
-//! an order that depends on the file system. Rebuilds must be deterministic, so this module
-//! decides duplicates by a fixed rule instead (see [`CheckpointSet::get`]) and reports them.
-//! Files that do not parse, are not JSON objects, or carry no usable id are reported in
+//! This is the one checkpoint loader: every rebuild (enhance, analyze, verify, dynamic-test)
+//! reads its checkpoint dir through [`CheckpointSet`].
+//!
+//! OpenAnt keys checkpoints by the `id` **inside** each file (`StepCheckpoint.load`: a Python
+//! dict keyed by any truthy `id`, so an int id is a key too and matches only an id equal to it
+//! in Python, `1 == 1.0`, never the string `"1"`), walking the dir in `os.listdir` order, so when
+//! two files carry the same id the one listed last wins — an order that depends on the file
+//! system. Rebuilds must be deterministic, so this module decides duplicates by a fixed rule
+//! instead (see [`CheckpointSet::get`]) and reports them. Files that do not parse, are not JSON
+//! objects, do not have the step's shape, or carry no usable id are reported in
 //! [`CheckpointSet::issues`] and skipped, as OpenAnt skips them; they are never fatal.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use std::io;
 use std::path::Path;
 
 use indexmap::IndexMap;
 
-use super::pyops::{get2, is_str, truthy};
+use super::py::{get2, hash_key, is_str, key_text, truthy, HashKey};
 use super::salvage::{salvage_leading_fields, SalvagedFields};
 use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::CheckpointStep;
@@ -179,9 +184,7 @@ pub fn detect_era_in_dir(scan_dir: &Path) -> (Era, &'static str) {
     detect_era(&EraEvidence {
         has_enhance_checkpoints: no_follow::is_dir(&scan_dir.join("enhance_checkpoints")),
         has_fork_enhance_checkpoints: no_follow::is_dir(&scan_dir.join("dataset_enhanced_checkpoint_checkpoints")),
-        has_fork_single_files: super::single_file::FORK_FILE_NAMES
-            .iter()
-            .any(|n| no_follow::is_file(&scan_dir.join(n))),
+        has_fork_single_files: crate::layout::FORK_FILE_NAMES.iter().any(|n| no_follow::is_file(&scan_dir.join(n))),
         old_results: old_results.as_ref(),
         old_verified: old_verified.as_ref(),
         scan_report: scan_report.as_ref(),
@@ -203,7 +206,7 @@ pub enum CpStatus {
 pub fn classify(data: &PyValue) -> CpStatus {
     if let Some(err) = get2(data, "agent_context", "error").filter(|e| truthy(e)) {
         let kind = match err {
-            PyValue::Object(o) => o.get("type").map_or_else(|| "unknown".to_owned(), super::pyops::id_text),
+            PyValue::Object(o) => o.get("type").map_or_else(|| "unknown".to_owned(), super::py::id_text),
             _ => "unknown".to_owned(),
         };
         return CpStatus::Error(kind);
@@ -257,8 +260,12 @@ pub struct LoadedFile {
     pub name: String,
     /// The parsed JSON object.
     pub data: PyValue,
-    /// The `id` inside, when it is a non-empty string (what `load()` keys by).
+    /// The `id` inside, when it is a non-empty string (what unit ids match).
     pub id: Option<String>,
+    /// The `id` as `load()`'s dict key: a string id, or a truthy hashable non-string one (an
+    /// int, float or bool, which only an id equal to it in Python matches). `None` when the
+    /// file has no usable id.
+    pub key: Option<HashKey>,
 }
 
 /// A file that was skipped or needs attention, and why.
@@ -295,12 +302,14 @@ pub struct CheckpointSet {
     pub dir_exists: bool,
     /// Parsed object files (with or without a usable id), sorted by name (byte order).
     pub files: Vec<LoadedFile>,
-    /// The winning file (index into `files`) for every id; see [`CheckpointSet::get`].
-    by_id: IndexMap<String, usize>,
+    /// The winning file (index into `files`) for every id key; see [`CheckpointSet::get`].
+    by_id: IndexMap<HashKey, usize>,
     /// Skipped files, duplicate ids, and names that are not `safe_filename(id).json`.
     pub issues: Vec<FileIssue>,
     /// `_summary.json`, when it parses.
     pub summary: Option<PyValue>,
+    /// NaN ids seen so far: each is a key of its own (a NaN equals nothing).
+    nan_ids: usize,
 }
 
 impl CheckpointSet {
@@ -313,6 +322,7 @@ impl CheckpointSet {
             by_id: IndexMap::new(),
             issues: Vec::new(),
             summary: None,
+            nan_ids: 0,
         }
     }
 
@@ -416,13 +426,20 @@ impl CheckpointSet {
             });
             return;
         }
+        let mut key = None;
         let id = match data.get("id") {
             Some(PyValue::Str(s)) if !s.is_empty() => Some(s.clone()),
             Some(v) if truthy(v) => {
+                key = hash_key(v, &mut self.nan_ids);
+                let problem = if key.is_some() {
+                    "its id is not a string: no unit id can match it, only a finding id equal to it"
+                } else {
+                    "its id is a list or object (unhashable): skipped"
+                };
                 self.issues.push(FileIssue {
                     name: name.clone(),
                     kind: IssueKind::NonStringId,
-                    problem: "its id is not a string: no unit can match it".to_owned(),
+                    problem: problem.to_owned(),
                 });
                 None
             }
@@ -447,30 +464,39 @@ impl CheckpointSet {
                 });
             }
         }
-        self.files.push(LoadedFile { name, data, id });
+        if let Some(id) = &id {
+            key = Some(HashKey::Str(id.clone()));
+        }
+        self.files.push(LoadedFile { name, data, id, key });
     }
 
     /// The duplicate rule. `load()` lets the file listed last win, and `os.listdir` order is
     /// arbitrary, so instead: the file named `safe_filename(id).json` wins (that is the file
-    /// `StepCheckpoint.save` writes, hence the latest save for the id); without one, the file
-    /// whose name sorts last (byte order) wins. Every duplicate is reported.
+    /// `StepCheckpoint.save` writes, hence the latest save for the id: what OpenAnt resumes
+    /// from whenever it wrote the dir itself); without one, the file whose name sorts last
+    /// (byte order) wins. Ids are compared as dict keys (`1`, `1.0` and `true` are one id).
+    /// Every duplicate is reported.
     fn index_ids(&mut self) {
-        let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        let mut groups: HashMap<&HashKey, Vec<usize>> = HashMap::new();
         for (i, f) in self.files.iter().enumerate() {
-            if let Some(id) = &f.id {
-                groups.entry(id.as_str()).or_default().push(i);
+            if let Some(key) = &f.key {
+                groups.entry(key).or_default().push(i);
             }
         }
         let mut by_id = IndexMap::new();
         let mut issues = Vec::new();
         // Keep ids in file-name order for stable iteration.
         for (i, f) in self.files.iter().enumerate() {
-            let Some(id) = &f.id else { continue };
-            if by_id.contains_key(id) {
+            let Some(key) = &f.key else { continue };
+            if by_id.contains_key(key) {
                 continue;
             }
-            let group = &groups[id.as_str()];
-            let expected = checkpoint_file_name(id);
+            let group = &groups[key];
+            let id = match &f.id {
+                Some(id) => id.clone(),
+                None => f.data.get("id").and_then(key_text).unwrap_or_default(),
+            };
+            let expected = checkpoint_file_name(&id);
             let winner = group
                 .iter()
                 .copied()
@@ -488,7 +514,7 @@ impl CheckpointSet {
                     ),
                 });
             }
-            by_id.insert(id.clone(), winner);
+            by_id.insert(key.clone(), winner);
         }
         self.by_id = by_id;
         // Earlier duplicate reports were about a smaller set of files.
@@ -499,7 +525,23 @@ impl CheckpointSet {
     /// The checkpoint for `id` as `load()` would return it (with the deterministic duplicate
     /// rule of this module).
     pub fn get(&self, id: &str) -> Option<&LoadedFile> {
-        self.by_id.get(id).map(|&i| &self.files[i])
+        self.by_id.get(&HashKey::Str(id.to_owned())).map(|&i| &self.files[i])
+    }
+
+    /// The checkpoint whose `id` a Python dict lookup with `id` finds: a string matches a
+    /// string id, a number an id equal to it (`1 == 1.0 == true`); a NaN, a list or an object
+    /// matches nothing.
+    pub fn get_value(&self, id: &PyValue) -> Option<&LoadedFile> {
+        if matches!(id, PyValue::Float(x) if x.is_nan()) {
+            return None;
+        }
+        let key = hash_key(id, &mut 0)?;
+        self.by_id.get(&key).map(|&i| &self.files[i])
+    }
+
+    /// The winning file of every id, in file-name order (strings and other ids alike).
+    pub fn winners(&self) -> impl Iterator<Item = &LoadedFile> {
+        self.by_id.values().map(|&i| &self.files[i])
     }
 
     /// The checkpoint for `id` if the step's resume rule restores it ([`is_restorable`]).
@@ -529,7 +571,10 @@ impl CheckpointSet {
 
     /// All ids, in file-name order.
     pub fn ids(&self) -> impl Iterator<Item = &str> {
-        self.by_id.keys().map(String::as_str)
+        self.by_id.keys().filter_map(|k| match k {
+            HashKey::Str(s) => Some(s.as_str()),
+            _ => None,
+        })
     }
 
     /// `(completed, errors, error_breakdown)` the way `StepCheckpoint.status` counts every file
@@ -637,6 +682,55 @@ mod tests {
         assert!(set.issues.iter().any(|i| i.problem.contains("appears in 3 files")));
         assert!(set.by_name("zz.json").is_some());
         assert!(set.by_name("nope.json").is_none());
+    }
+
+    /// The two loaders of old disagreed here: dynamic's took int ids and let the last file
+    /// win; this one took string ids only. The one rule: ids are `load()`'s dict keys (an int
+    /// id is a key, equal to `1.0` and `true`, never to `"1"`), and a duplicate goes to the
+    /// file `save` names `safe_filename(id).json`, else to the name that sorts last.
+    #[test]
+    fn int_ids_are_keys_that_only_equal_numbers() {
+        let set = CheckpointSet::from_files(
+            CheckpointStep::DynamicTest,
+            vec![
+                file("1.json", r#"{"finding_id": "VULN-001", "status": "CONFIRMED", "id": 1}"#),
+                file("s.json", r#"{"finding_id": "VULN-002", "status": "BLOCKED", "id": "1"}"#),
+                file("z.json", r#"{"finding_id": "VULN-003", "status": "BLOCKED", "id": 1.0}"#),
+                file("l.json", r#"{"finding_id": "VULN-004", "status": "BLOCKED", "id": [1]}"#),
+            ],
+        );
+        let p = |s: &str| parse(s.as_bytes()).unwrap();
+        // 1 and 1.0 are one key: `1.json` is safe_filename(1).json, so it wins over `z.json`.
+        assert_eq!(set.get_value(&p("1")).unwrap().name, "1.json");
+        assert_eq!(set.get_value(&p("1.0")).unwrap().name, "1.json");
+        assert_eq!(set.get_value(&p("true")).unwrap().name, "1.json");
+        // The string "1" is another key, and a unit id (a string) never finds the int one.
+        assert_eq!(set.get_value(&p("\"1\"")).unwrap().name, "s.json");
+        assert_eq!(set.get("1").unwrap().name, "s.json");
+        assert_eq!(set.ids().collect::<Vec<_>>(), ["1"]);
+        assert!(set.get_value(&p("[1]")).is_none());
+        assert!(set.get_value(&p("NaN")).is_none());
+        let problem = |name: &str| set.issues.iter().find(|i| i.name == name).map(|i| i.problem.as_str());
+        assert_eq!(problem("l.json"), Some("its id is a list or object (unhashable): skipped"));
+        assert!(set.issues.iter().any(|i| i.kind == IssueKind::DuplicateId && i.name == "1.json"));
+        assert_eq!(set.winners().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["1.json", "s.json"]);
+    }
+
+    #[test]
+    fn two_files_naming_one_id_resolve_to_the_saved_name_whatever_the_order() {
+        let a = r#"{"finding_id": "VULN-001", "status": "CONFIRMED", "id": "VULN-001"}"#;
+        let b = r#"{"finding_id": "VULN-001", "status": "BLOCKED", "id": "VULN-001"}"#;
+        for files in [
+            vec![file("VULN-001.json", a), file("VULN-001~copy.json", b)],
+            vec![file("VULN-001~copy.json", b), file("VULN-001.json", a)],
+            vec![file("0-early.json", b), file("VULN-001.json", a)],
+        ] {
+            let set = CheckpointSet::from_files(CheckpointStep::DynamicTest, files);
+            assert_eq!(set.get("VULN-001").unwrap().name, "VULN-001.json");
+        }
+        // Without the saved name, the name that sorts last.
+        let set = CheckpointSet::from_files(CheckpointStep::DynamicTest, vec![file("b.json", b), file("a.json", a)]);
+        assert_eq!(set.get("VULN-001").unwrap().name, "b.json");
     }
 
     #[test]

@@ -28,9 +28,11 @@ use chrono::NaiveDateTime;
 use indexmap::IndexMap;
 
 use super::checkpoints::CheckpointSet;
-use super::common::py_str;
-use super::pyops::{id_text, key_text, truthy};
-use super::results::{carry_stage1_updates, note_stage1_groups, python_isoformat, reorder, unit_code};
+use super::py::{id_text, key_text, py_str, truthy};
+use super::results::{
+    analyze_timestamp, carry_stage1_updates, dataset_units, note_dataset_rename, note_stage1_groups, reorder,
+    truncate_like_slice, unit_code,
+};
 use super::salvage::SalvagedFields;
 use super::{Inexact, Rebuilt, RegenError};
 use crate::layout::safe_filename::checkpoint_file_name;
@@ -121,14 +123,7 @@ fn unit_classification(unit: &PyValue) -> Option<&str> {
 
 /// The units today's `run_analysis` analyzes, in order.
 pub fn analyzed_units(inp: &CurrentAnalyze<'_>) -> Result<Vec<PyValue>, RegenError> {
-    let mut units = match inp.dataset.get("units") {
-        None => Vec::new(),
-        Some(PyValue::Array(units)) => units.clone(),
-        Some(_) => return Err(RegenError::BadInput("the input dataset's `units` is not a list".to_owned())),
-    };
-    if let Some(i) = units.iter().position(|u| !matches!(u, PyValue::Object(_))) {
-        return Err(RegenError::BadInput(format!("unit {i} of the input dataset is not an object")));
-    }
+    let mut units = dataset_units(inp.dataset)?;
     if units.iter().any(|u| u.get("diff_selected").is_some()) {
         units.retain(|u| u.get("diff_selected").is_some_and(truthy));
     }
@@ -148,9 +143,7 @@ pub fn analyzed_units(inp: &CurrentAnalyze<'_>) -> Result<Vec<PyValue>, RegenErr
             _ => 0,
         };
         units.sort_by_key(|u| std::cmp::Reverse(priority(u)));
-        let len = units.len() as i128;
-        let end = if n < 0 { (len + n).max(0) } else { n.min(len) };
-        units.truncate(end as usize);
+        truncate_like_slice(&mut units, n);
     }
     Ok(units)
 }
@@ -351,16 +344,7 @@ pub fn rebuild_results_current(
     metrics.extend(count_verdicts_current(&results));
     metrics.insert("enhance_unclassified_analyzed".to_owned(), PyValue::from(enhance_unclassified_analyzed(&results)));
 
-    let timestamp = match salvaged.and_then(|s| s.fields.get("timestamp")) {
-        Some(ts) => ts.clone(),
-        None => {
-            inexact.push(Inexact::new(
-                "timestamp",
-                "set to now: the original (datetime.now() when analyze finished) is not recoverable",
-            ));
-            PyValue::from(python_isoformat(now))
-        }
-    };
+    let timestamp = analyze_timestamp(salvaged, now, &mut inexact);
     for (key, s) in
         [("model", &inp.model), ("provider", &inp.provider), ("analyze_fingerprint", &inp.analyze_fingerprint)]
     {
@@ -372,12 +356,7 @@ pub fn rebuild_results_current(
                 .push(Inexact::new(key, format!("the old file had {old:?}; written {:?} from {}", s.value, s.source)));
         }
     }
-    if let Some(old) = salvaged.and_then(|s| s.str_field("dataset")).filter(|d| *d != inp.dataset_name) {
-        inexact.push(Inexact::new(
-            "dataset",
-            format!("the old file named {old:?}; written {:?} from the analyze inputs", inp.dataset_name),
-        ));
-    }
+    note_dataset_rename(salvaged, &inp.dataset_name, &mut inexact);
 
     let mut doc = PyObject::new();
     doc.insert("dataset".to_owned(), PyValue::from(inp.dataset_name.clone()));
@@ -390,7 +369,7 @@ pub fn rebuild_results_current(
     doc.insert("analyze_fingerprint".to_owned(), inp.analyze_fingerprint.value.clone());
     let value = PyValue::Object(doc);
     let bytes = to_python_string(&value, true)?;
-    Ok(Rebuilt { value, bytes, inexact, missing_units: missing })
+    Ok(Rebuilt::new(value, bytes, inexact, missing))
 }
 
 /// The old file's complete, non-error row of this unit.
@@ -601,7 +580,7 @@ pub fn rebuild_verified_current(
     doc.insert("confirmed_findings".to_owned(), PyValue::Array(confirmed));
     let value = PyValue::Object(doc);
     let bytes = to_python_string(&value, false)?;
-    Ok(Rebuilt { value, bytes, inexact, missing_units: missing })
+    Ok(Rebuilt::new(value, bytes, inexact, missing))
 }
 
 #[cfg(test)]

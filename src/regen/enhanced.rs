@@ -5,7 +5,7 @@ use crate::layout::safe_filename::checkpoint_file_name;
 use crate::pyjson::{python_round, to_python_string, PyObject, PyValue};
 
 use super::checkpoints::{CheckpointSet, Era};
-use super::pyops::{add, get, id_text, key_text, truthy};
+use super::py::{add, get, id_text, key_text, truthy};
 use super::salvage::SalvagedFields;
 use super::single_file::RunRecord;
 use super::{Inexact, Rebuilt, RegenError};
@@ -170,7 +170,7 @@ pub fn rebuild_enhanced(inp: &EnhanceInputs<'_>) -> Result<Rebuilt, RegenError> 
     meta.insert("token_usage".to_owned(), token_usage);
 
     let bytes = to_python_string(&dataset, true)?;
-    Ok(Rebuilt { value: dataset, bytes, inexact, missing_units: missing })
+    Ok(Rebuilt::new(dataset, bytes, inexact, missing))
 }
 
 /// Python's `d[key] = value`.
@@ -230,8 +230,8 @@ pub(crate) fn agentic_stats<'a>(units: impl Iterator<Item = &'a PyValue>, inexac
         }
         let it = ac.get("agent_metadata").and_then(|m| m.get("iterations")).cloned().unwrap_or(PyValue::from(0));
         match add(&iterations, &it) {
-            Some(sum) => iterations = sum,
-            None => inexact.push(Inexact::new(
+            Ok(sum) => iterations = sum,
+            Err(_) => inexact.push(Inexact::new(
                 "metadata.agentic_stats.total_iterations",
                 format!("unit {} has non-numeric agent_metadata.iterations: not added", unit_label(unit)),
             )),
@@ -319,6 +319,11 @@ mod tests {
     use crate::layout::CheckpointStep;
     use crate::regen::test_support::{checkpoint_set, p};
 
+    /// `rebuild_enhanced` with nothing salvaged and no single file.
+    fn rebuild_plain(dataset: &PyValue, checkpoints: &CheckpointSet, era: Era) -> Rebuilt {
+        rebuild_enhanced(&EnhanceInputs { dataset, checkpoints, era, salvaged: None, single_file: None }).unwrap()
+    }
+
     fn cps(files: &[(&str, &str)]) -> CheckpointSet {
         checkpoint_set(CheckpointStep::Enhance, files)
     }
@@ -339,14 +344,7 @@ mod tests {
                 r#"{"id":"b","agent_context":{"security_classification":"security_control","agent_metadata":{"iterations":2}},"usage":{"input_tokens":1,"output_tokens":1,"cost_usd":0.2}}"#,
             ),
         ]);
-        let r = rebuild_enhanced(&EnhanceInputs {
-            dataset: &ds,
-            checkpoints: &set,
-            era: Era::Fix,
-            salvaged: None,
-            single_file: None,
-        })
-        .unwrap();
+        let r = rebuild_plain(&ds, &set, Era::Fix);
         let units = r.value.get("units").unwrap().as_array().unwrap();
         let keys = |u: &PyValue| u.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
         assert_eq!(keys(&units[0]), ["id", "code", "metadata", "agent_context"]);
@@ -386,14 +384,7 @@ mod tests {
             ("x.json", r#"{"id":"x","agent_context":{"security_classification":"exploitable"}}"#),
             ("z.json", r#"{"id":"z","agent_context":{}}"#),
         ]);
-        let r = rebuild_enhanced(&EnhanceInputs {
-            dataset: &ds,
-            checkpoints: &set,
-            era: Era::Fix,
-            salvaged: None,
-            single_file: None,
-        })
-        .unwrap();
+        let r = rebuild_plain(&ds, &set, Era::Fix);
         let units = r.value.get("units").unwrap().as_array().unwrap();
         assert!(units[0].get("agent_context").unwrap().get("error").is_some());
         assert!(units[1].get("agent_context").is_none());
@@ -415,14 +406,7 @@ mod tests {
             ))
         );
         // The fork has no diff filter.
-        let r = rebuild_enhanced(&EnhanceInputs {
-            dataset: &ds,
-            checkpoints: &set,
-            era: Era::ForkMaster,
-            salvaged: None,
-            single_file: None,
-        })
-        .unwrap();
+        let r = rebuild_plain(&ds, &set, Era::ForkMaster);
         assert!(r.value.get("units").unwrap().as_array().unwrap()[2].get("agent_context").is_some());
     }
 

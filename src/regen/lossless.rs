@@ -25,7 +25,7 @@
 //! object's complete members, an array's complete elements: [`Merged::carried_partly`]), and a
 //! scalar cut short, of which nothing is readable, is named ([`Merged::torn`]).
 
-use super::salvage::{skip_ws, string_end, value_end};
+use super::salvage::{skip_ws, string_end, value_end, walk_members};
 use crate::pyjson::{parse, PyObject, PyValue};
 
 /// A node of an old file's readable prefix.
@@ -225,31 +225,15 @@ fn read_value(b: &[u8], pos: usize, depth: usize) -> (Node, Option<usize>) {
 
 fn read_members(b: &[u8], pos: usize, depth: usize) -> Vec<(String, Node)> {
     let mut out = Vec::new();
-    let mut i = pos + 1;
-    loop {
-        i = skip_ws(b, i);
-        if b.get(i) != Some(&b'"') {
-            return out;
-        }
-        let Some(key_end) = string_end(b, i) else { return out };
-        let Ok(PyValue::Str(key)) = parse(&b[i..key_end]) else { return out };
-        i = skip_ws(b, key_end);
-        if b.get(i) != Some(&b':') {
-            return out;
-        }
-        let start = skip_ws(b, i + 1);
+    walk_members(b, pos, |key, start| {
         if start >= b.len() || b[start] == 0 {
-            return out;
+            return None;
         }
         let (node, end) = read_value(b, start, depth + 1);
         out.push((key, node));
-        let Some(end) = end else { return out };
-        i = skip_ws(b, end);
-        if b.get(i) != Some(&b',') {
-            return out;
-        }
-        i += 1;
-    }
+        end
+    });
+    out
 }
 
 fn read_elements(b: &[u8], pos: usize, depth: usize) -> Vec<Node> {

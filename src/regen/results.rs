@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 use crate::pyjson::{to_python_string, PyObject, PyValue};
 
 use super::checkpoints::{is_restorable, CheckpointSet, Era};
-use super::pyops::{get2, id_text, is_str, key_text, lower, truthy};
+use super::py::{get2, id_text, is_str, key_text, lower, truthy};
 use super::salvage::SalvagedFields;
 use super::single_file::RunRecord;
 use super::{result_field, Inexact, Rebuilt, RegenError};
@@ -73,17 +73,39 @@ pub fn python_isoformat(t: NaiveDateTime) -> String {
     }
 }
 
+/// results.json `timestamp` (`datetime.now()` when analyze finished): the old file's, else
+/// `now`, named inexact.
+pub(crate) fn analyze_timestamp(
+    salvaged: Option<&SalvagedFields>,
+    now: NaiveDateTime,
+    inexact: &mut Vec<Inexact>,
+) -> PyValue {
+    match salvaged.and_then(|s| s.fields.get("timestamp")) {
+        Some(ts) => ts.clone(),
+        None => {
+            inexact.push(Inexact::new(
+                "timestamp",
+                "set to now: the original (datetime.now() when analyze finished) is not recoverable",
+            ));
+            PyValue::from(python_isoformat(now))
+        }
+    }
+}
+
+/// Notes an old results.json that named another input dataset than the one written.
+pub(crate) fn note_dataset_rename(salvaged: Option<&SalvagedFields>, dataset_name: &str, inexact: &mut Vec<Inexact>) {
+    if let Some(old) = salvaged.and_then(|s| s.str_field("dataset")).filter(|d| *d != dataset_name) {
+        inexact.push(Inexact::new(
+            "dataset",
+            format!("the old file named {old:?}; written {dataset_name:?} from the analyze inputs"),
+        ));
+    }
+}
+
 /// The units `run_analysis` analyzes, in order: the diff filter (fix era), the exploitable
 /// filter, then the limit (spec §3.2.1).
 pub fn analyzed_units(inp: &AnalyzeInputs<'_>, era: Era) -> Result<Vec<PyValue>, RegenError> {
-    let mut units = match inp.dataset.get("units") {
-        None => Vec::new(),
-        Some(PyValue::Array(units)) => units.clone(),
-        Some(_) => return Err(RegenError::BadInput("the input dataset's `units` is not a list".to_owned())),
-    };
-    if let Some(i) = units.iter().position(|u| !matches!(u, PyValue::Object(_))) {
-        return Err(RegenError::BadInput(format!("unit {i} of the input dataset is not an object")));
-    }
+    let mut units = dataset_units(inp.dataset)?;
     if era.has_diff_filter() && units.iter().any(|u| u.get("diff_selected").is_some()) {
         units.retain(|u| u.get("diff_selected").is_some_and(truthy));
     }
@@ -100,12 +122,30 @@ pub fn analyzed_units(inp: &AnalyzeInputs<'_>, era: Era) -> Result<Vec<PyValue>,
         let Some(n) = limit.as_int().and_then(|n| n.as_i128()) else {
             return Err(RegenError::BadInput(format!("analyze limit {limit:?} is not an integer")));
         };
-        // Python's `units[:n]`, negative n counting from the end.
-        let len = units.len() as i128;
-        let end = if n < 0 { (len + n).max(0) } else { n.min(len) };
-        units.truncate(end as usize);
+        truncate_like_slice(&mut units, n);
     }
     Ok(units)
+}
+
+/// The input dataset's `units`, each an object (an absent list is empty), as both eras'
+/// `run_analysis` read them.
+pub(crate) fn dataset_units(dataset: &PyValue) -> Result<Vec<PyValue>, RegenError> {
+    let units = match dataset.get("units") {
+        None => Vec::new(),
+        Some(PyValue::Array(units)) => units.clone(),
+        Some(_) => return Err(RegenError::BadInput("the input dataset's `units` is not a list".to_owned())),
+    };
+    if let Some(i) = units.iter().position(|u| !matches!(u, PyValue::Object(_))) {
+        return Err(RegenError::BadInput(format!("unit {i} of the input dataset is not an object")));
+    }
+    Ok(units)
+}
+
+/// Python's `units[:n]`, a negative `n` counting from the end.
+pub(crate) fn truncate_like_slice(units: &mut Vec<PyValue>, n: i128) {
+    let len = units.len() as i128;
+    let end = if n < 0 { (len + n).max(0) } else { n.min(len) };
+    units.truncate(end as usize);
 }
 
 /// `_count_verdicts` (spec §3.2.4): `finding` when the key exists (even null), else
@@ -243,22 +283,8 @@ pub fn rebuild_results(
     metrics.extend(count_verdicts(&results, era == Era::ForkMaster));
 
     let model = pick_model(inp, era, salvaged, &mut inexact);
-    let timestamp = match salvaged.and_then(|s| s.fields.get("timestamp")) {
-        Some(ts) => ts.clone(),
-        None => {
-            inexact.push(Inexact::new(
-                "timestamp",
-                "set to now: the original (datetime.now() when analyze finished) is not recoverable",
-            ));
-            PyValue::from(python_isoformat(now))
-        }
-    };
-    if let Some(old) = salvaged.and_then(|s| s.str_field("dataset")).filter(|d| *d != inp.dataset_name) {
-        inexact.push(Inexact::new(
-            "dataset",
-            format!("the old file named {old:?}; written {:?} from the analyze inputs", inp.dataset_name),
-        ));
-    }
+    let timestamp = analyze_timestamp(salvaged, now, &mut inexact);
+    note_dataset_rename(salvaged, &inp.dataset_name, &mut inexact);
 
     let mut doc = PyObject::new();
     doc.insert("dataset".to_owned(), PyValue::from(inp.dataset_name.clone()));
@@ -269,7 +295,7 @@ pub fn rebuild_results(
     doc.insert("code_by_route".to_owned(), PyValue::Object(code_by_route));
     let value = PyValue::Object(doc);
     let bytes = to_python_string(&value, true)?;
-    Ok(Rebuilt { value, bytes, inexact, missing_units: missing })
+    Ok(Rebuilt::new(value, bytes, inexact, missing))
 }
 
 /// A unit's entry taken over from the old results.json, and its `code_by_route` entry.

@@ -7,7 +7,8 @@
 //! `metrics`, …) and then a prefix of the `results` array. [`salvage_leading_fields`] finds the
 //! boundaries of top-level members and of `results` elements with a small scanner that respects
 //! strings and escapes, and parses each complete piece on its own with [`crate::pyjson::parse`].
-//! It never recurses and never panics, whatever the bytes.
+//! It never recurses and never panics, whatever the bytes. The scanner ([`value_end`] and its
+//! helpers) is also the one `pipeline` salvages `pipeline_output.json` with.
 
 use crate::pyjson::{parse, PyObject, PyValue};
 
@@ -71,7 +72,7 @@ impl SalvagedFields {
             correct => lower(correct).is_some() && lower(correct) == lower(object.get("finding")),
         };
         let note_empty = object.get("verification_note").is_none_or(|n| n.as_str() == Some(""));
-        if !(agreed && same_word && note_empty && !verification.get("incomplete").is_some_and(super::pyops::truthy)) {
+        if !(agreed && same_word && note_empty && !verification.get("incomplete").is_some_and(super::py::truthy)) {
             return None;
         }
         let mut stage1 = object.clone();
@@ -92,7 +93,7 @@ const VERIFY_CONSISTENCY_KEYS: &[&str] = &["consistency_update", "consistency_do
 pub(crate) fn result_key(r: &PyValue) -> Option<&str> {
     match r.get("unit_id") {
         Some(PyValue::Str(s)) if !s.is_empty() => Some(s),
-        Some(v) if super::pyops::truthy(v) => None,
+        Some(v) if super::py::truthy(v) => None,
         _ => r.get("route_key").and_then(PyValue::as_str),
     }
 }
@@ -192,7 +193,9 @@ pub(crate) fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
 /// strings to their closing quote (skipping escapes), arrays/objects to the bracket that closes
 /// them (counting depth, ignoring brackets inside strings), scalars to the next delimiter.
 /// `None` when the input ends first, so a torn scalar such as `12` at EOF (maybe `123`) is
-/// never taken as complete. The piece still has to pass [`parse`].
+/// never taken as complete, and `None` for an empty scalar (a delimiter where a value should
+/// start): there is no value, as `json.load` would say. The piece still has to pass [`parse`].
+/// This is the one tokenizer of every salvage (this module's and `pipeline`'s).
 pub(crate) fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
     match *bytes.get(start)? {
         b'"' => string_end(bytes, start),
@@ -224,6 +227,31 @@ pub(crate) fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
             }
             (pos > start).then_some(pos)
         }
+    }
+}
+
+/// Walks the members of the object whose `{` is at `pos`, as far as the input goes: for each
+/// complete key it calls `value(key, start)`, `start` being where the member's value begins;
+/// the callback answers where that value ends, or `None` when it is torn (the walk stops).
+pub(crate) fn walk_members(bytes: &[u8], pos: usize, mut value: impl FnMut(String, usize) -> Option<usize>) {
+    let mut i = pos + 1;
+    loop {
+        i = skip_ws(bytes, i);
+        if bytes.get(i) != Some(&b'"') {
+            return;
+        }
+        let Some(key_end) = string_end(bytes, i) else { return };
+        let Ok(PyValue::Str(key)) = parse(&bytes[i..key_end]) else { return };
+        i = skip_ws(bytes, key_end);
+        if bytes.get(i) != Some(&b':') {
+            return;
+        }
+        let Some(end) = value(key, skip_ws(bytes, i + 1)) else { return };
+        i = skip_ws(bytes, end);
+        if bytes.get(i) != Some(&b',') {
+            return;
+        }
+        i += 1;
     }
 }
 
@@ -292,6 +320,21 @@ mod tests {
         assert_eq!(s.result_for("u").and_then(|r| r.get("k")), Some(&PyValue::from(1)));
         assert!(s.result_for("GET:/x").is_some());
         assert!(s.result_for("nope").is_none());
+    }
+
+    /// The pipeline_output.json salvager's copy of this tokenizer answered an empty slice for an
+    /// empty scalar; the one tokenizer answers `None` (no value), so a member `"a": ,` ends the
+    /// salvage there in both callers, as the empty slice did once it failed to parse.
+    #[test]
+    fn an_empty_scalar_is_no_value() {
+        let text = br#"{"a": , "b": 1}"#;
+        assert_eq!(value_end(text, 6), None);
+        assert_eq!(value_end(b"]", 0), None);
+        assert_eq!(value_end(b"", 0), None);
+        assert_eq!(value_end(b"12", 0), None);
+        assert_eq!(value_end(b"12,", 0), Some(2));
+        assert_eq!(salvage_leading_fields(br#"{"model": "m", "a": , "b": 1"#).str_field("model"), Some("m"));
+        assert!(!salvage_leading_fields(br#"{"model": "m", "a": , "b": 1"#).fields.contains_key("b"));
     }
 
     #[test]

@@ -9,6 +9,11 @@ pub fn p(s: &str) -> PyValue {
     parse(s.as_bytes()).unwrap()
 }
 
+/// A file modification time, `secs` after the epoch.
+pub fn at(secs: u64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
+}
+
 /// A checkpoint set of `step` from `(file name, JSON text)` pairs, as if read from a dir.
 pub fn checkpoint_set(step: CheckpointStep, files: &[(&str, &str)]) -> CheckpointSet {
     CheckpointSet::from_files(step, files.iter().map(|(n, s)| (n.to_string(), Ok(s.as_bytes().to_vec()))).collect())

@@ -5,7 +5,7 @@
 use crate::pyjson::{to_python_string, PyObject, PyValue};
 
 use super::checkpoints::{is_restorable, CheckpointSet, Era};
-use super::pyops::{id_text, lower, truthy};
+use super::py::{id_text, lower, truthy};
 use super::results::count_verdicts;
 use super::salvage::SalvagedFields;
 use super::{result_field, Inexact, Rebuilt, RegenError};
@@ -191,7 +191,7 @@ pub fn rebuild_verified(
     doc.insert("confirmed_findings".to_owned(), PyValue::Array(confirmed));
     let value = PyValue::Object(doc);
     let bytes = to_python_string(&value, era.verified_ensure_ascii())?;
-    Ok(Rebuilt { value, bytes, inexact, missing_units: missing })
+    Ok(Rebuilt::new(value, bytes, inexact, missing))
 }
 
 /// The old results_verified.json entry of a candidate whose verify checkpoint is torn or gone

@@ -10,6 +10,7 @@ pub mod plan;
 pub mod rebuild;
 pub mod run;
 pub mod state;
+mod unfixable;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,7 +24,8 @@ use crate::layout::shape_for;
 use crate::validate::validate_bytes;
 use crate::walk::Filters;
 
-pub use plan::{Action, ActionKind, DirPlan, DirStatus, Unfixable};
+pub use plan::{Action, ActionKind, DirPlan, DirStatus};
+pub use unfixable::Unfixable;
 
 /// What repair will do, per scan dir.
 pub type Plan = crate::dir_plan::Plan<Action, Unfixable>;

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::guard;
 use super::rebuild::{self, Rebuilder};
 use super::state::{output_name, FileStamp, OutputState, ScanDirState, REBUILD_ORDER};
+use super::unfixable::Unfixable;
 use crate::cli::Format;
 use crate::config::{CheckConfig, Grading, OutputConfig};
 use crate::finding::FindingKind;
@@ -52,15 +53,6 @@ impl Action {
     pub fn changed_since_planned(&self) -> Option<&Path> {
         self.planned_from.iter().find(|(path, stamp)| !stamp.still_holds(path)).map(|(path, _)| path.as_path())
     }
-}
-
-/// Something repair cannot fix, and the command that can.
-#[derive(Debug, Clone, Serialize)]
-pub struct Unfixable {
-    #[serde(flatten, serialize_with = "crate::json_path::path")]
-    pub path: PathBuf,
-    pub reason: String,
-    pub fix: Option<String>,
 }
 
 pub use crate::dir_plan::DirStatus;

@@ -6,8 +6,8 @@ use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::plan::Unfixable;
 use super::state::{output_name, REBUILD_ORDER};
+use super::unfixable::Unfixable;
 use crate::era::{Builder, Era};
 use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::{CheckpointStep, FileKind};
@@ -15,7 +15,6 @@ use crate::no_follow;
 use crate::pyjson::{self, PyValue};
 use crate::recoverable;
 use crate::regen::checkpoints::{self, CheckpointSet, IssueKind};
-use crate::regen::common::RebuiltOutput;
 use crate::regen::dynamic::{rebuild_dynamic_results, DynamicOptions, MissingReason};
 use crate::regen::enhanced::{rebuild_enhanced, EnhanceInputs};
 use crate::regen::lossless;
@@ -518,7 +517,7 @@ impl Rebuilder {
                     reason: error.to_string(),
                     fix: Some("openant build-output".into()),
                 })?;
-                Ok(from_output(rebuilt, &self.dir))
+                Ok(rebuilt_file(rebuilt, Vec::new(), &self.dir))
             }
             FileKind::DynamicTestResults => {
                 let pipeline = self.parsed("pipeline_output.json")?;
@@ -538,7 +537,7 @@ impl Rebuilder {
                         fix: Some("openant dynamic-test".into()),
                     });
                 }
-                Ok(from_output(rebuilt.json, &self.dir))
+                Ok(rebuilt_file(rebuilt.json, Vec::new(), &self.dir))
             }
             _ => Err(CannotRebuild { reason: format!("scanaudit does not rebuild {}", kind.describe()), fix: None }),
         }
@@ -560,7 +559,7 @@ impl Rebuilder {
         self.missing_units(kind, &rebuilt.missing_units, verb);
         let mut inputs = first;
         inputs.extend(loaded.inputs);
-        let mut file = from_regen(rebuilt, inputs);
+        let mut file = rebuilt_file(rebuilt, inputs, &self.dir);
         notes.append(&mut file.notes);
         file.notes = notes;
         Ok(file)
@@ -696,11 +695,6 @@ fn input_name(report: Option<&PyValue>, key: &str) -> Option<String> {
     (!name.is_empty()).then(|| name.to_string())
 }
 
-fn from_regen(rebuilt: Rebuilt, inputs: Vec<String>) -> RebuiltFile {
-    let notes = group_notes(rebuilt.inexact.iter().map(|i| (i.field.as_str(), i.note.as_str())));
-    RebuiltFile { bytes: rebuilt.bytes.into_bytes(), notes, inputs }
-}
-
 /// One line per kind of note: the same note on many units (`results[<id>].verification_note`)
 /// becomes `results[*].verification_note (N units, e.g. <id>)`.
 fn group_notes<'a>(notes: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<String> {
@@ -731,17 +725,19 @@ fn group_notes<'a>(notes: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<Strin
         .collect()
 }
 
-fn from_output(rebuilt: RebuiltOutput, dir: &Path) -> RebuiltFile {
+/// The plan entry of a rebuilt output: its notes grouped by kind (then the rebuild's own
+/// notes), and the inputs the caller names followed by those the rebuild read itself (as
+/// paths relative to the scan dir, each once).
+fn rebuilt_file(rebuilt: Rebuilt, mut inputs: Vec<String>, dir: &Path) -> RebuiltFile {
     let mut notes = group_notes(rebuilt.inexact.iter().map(|i| (i.field.as_str(), i.note.as_str())));
     notes.extend(rebuilt.notes);
-    let mut inputs: Vec<String> = Vec::new();
     for input in &rebuilt.inputs {
         let name = input.path.strip_prefix(dir).unwrap_or(&input.path).display().to_string();
         if !inputs.contains(&name) {
             inputs.push(name);
         }
     }
-    RebuiltFile { bytes: rebuilt.bytes, notes, inputs }
+    RebuiltFile { bytes: rebuilt.bytes.into_bytes(), notes, inputs }
 }
 
 /// The `openant` step that writes `kind`.

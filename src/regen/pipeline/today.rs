@@ -16,9 +16,10 @@
 
 use sha2::{Digest, Sha256};
 
-use super::common::{py_eq, truthy, InexactField, RebuildError};
-use super::pipeline::{dedup_caller_callee, diff_block, SidecarInput};
+use super::build::{dedup_caller_callee, diff_block, fence_for, SidecarInput};
 use crate::pyjson::{self, PyObject, PyValue};
+use crate::regen::py::{py_eq, truthy};
+use crate::regen::{Inexact, RegenError};
 
 /// `finding_identity_key(file, function, cwe)` (#314): the first 12 hex digits of SHA-256 over
 /// `"<file>|<function>|<int(cwe or 0)>"`, a CWE that `int()` refuses counting as 0.
@@ -106,7 +107,7 @@ pub fn fence_for_path(file: &str, fallback: Option<&str>) -> (String, bool) {
     };
     match known {
         Some(f) => (f.to_owned(), true),
-        None => (super::pipeline::fence_for(fallback.unwrap_or("")).to_owned(), false),
+        None => (fence_for(fallback.unwrap_or("")).to_owned(), false),
     }
 }
 
@@ -159,8 +160,8 @@ pub struct TodayInputs<'a> {
     pub today: &'a TodayArgs,
 }
 
-fn fail(msg: impl Into<String>) -> RebuildError {
-    RebuildError::OpenAntWouldFail(msg.into())
+fn fail(msg: impl Into<String>) -> RegenError {
+    RegenError::OpenAntWouldFail(msg.into())
 }
 
 /// `str(r.get("finding") or r.get("verdict", "")).lower()`.
@@ -169,7 +170,7 @@ fn final_finding(r: &PyObject) -> String {
         Some(f) => f.clone(),
         None => r.get("verdict").cloned().unwrap_or_else(|| PyValue::from("")),
     };
-    super::common::py_str(&v).unwrap_or_default().to_lowercase()
+    crate::regen::py::py_str(&v).unwrap_or_default().to_lowercase()
 }
 
 fn or3<'v>(a: Option<&'v PyValue>, b: Option<&'v PyValue>, c: Option<&'v PyValue>) -> Option<&'v PyValue> {
@@ -224,7 +225,7 @@ fn num(v: Option<&PyValue>) -> i128 {
 }
 
 /// Today's `build_pipeline_output` on loaded inputs.
-pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<InexactField>), RebuildError> {
+pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), RegenError> {
     let mut inexact = Vec::new();
     let experiment = inputs.experiment.as_object().ok_or_else(|| fail("the results file is not an object"))?;
     let rows: Vec<PyValue> = match experiment.get("results") {
@@ -248,7 +249,7 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<InexactFiel
     let confirmed = match inputs.call_graph {
         SidecarInput::Parsed(cg) => dedup_caller_callee(confirmed, &all_results, cg)?,
         SidecarInput::Unreadable(why) => {
-            inexact.push(InexactField::new(
+            inexact.push(Inexact::new(
                 "findings",
                 format!(
                     "call_graph.json is unreadable ({why}): caller/callee dedup skipped, as OpenAnt would skip it now"
@@ -312,7 +313,7 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<InexactFiel
                 None => {
                     let (fence, known) = fence_for_path(&file, language);
                     if !known {
-                        inexact.push(InexactField::new(
+                        inexact.push(Inexact::new(
                             format!("findings[{id}].vulnerable_code_section"),
                             "code fence tag from the scan language: OpenAnt takes it from its language registry config by the file's extension",
                         ));
