@@ -30,7 +30,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::atomic::{self, AtomicError, Dir, EntryKind, TempFile, Validator, WriteOutcome};
+use crate::atomic::{TempFile, Validator, WriteOutcome};
+use crate::fsx::{self, AtomicError, Dir, EntryKind};
 
 /// Name of scanaudit's own state directory inside a scan dir.
 pub const STATE_DIR: &str = ".scanaudit";
@@ -255,7 +256,7 @@ impl BackupSession {
         let (c_name, src, len, old_sha) = open_and_hash(&dir, &comps, &display)?;
         let (bdir, bcomps) = self.prepare_backup_dir(&comps)?;
         let bname = last(&bcomps);
-        let c_bname = atomic::component(bname, &display)?;
+        let c_bname = fsx::component(bname, &display)?;
         // The name must still be the file we hashed.
         let st = dir.lstat(&c_name).map_err(|e| BackupError::io(&display, "checking the file before moving it", e))?;
         let meta = src.metadata().map_err(|e| BackupError::io(&display, "reading metadata", e))?;
@@ -515,12 +516,12 @@ impl BackupSession {
         reason: &str,
     ) -> Result<BackupEntry, BackupError> {
         let name = last(comps);
-        let c_name = atomic::component(name, display)?;
+        let c_name = fsx::component(name, display)?;
         let mut src = open_regular(dir, &c_name, display)?;
         let mode = src.metadata().map_err(|e| BackupError::io(display, "reading metadata", e))?.mode();
         let (bdir, bcomps) = self.prepare_backup_dir(comps)?;
         let bname = last(&bcomps);
-        let c_bname = atomic::component(bname, display)?;
+        let c_bname = fsx::component(bname, display)?;
         let mut temp =
             TempFile::create(&bdir, bname).map_err(|e| BackupError::io(display, "creating the backup copy", e))?;
         let (len, old_sha) = read_hashing(&mut src, display, |chunk| {
@@ -713,7 +714,7 @@ fn open_and_hash(
     comps: &[OsString],
     display: &Path,
 ) -> Result<(std::ffi::CString, std::fs::File, u64, String), BackupError> {
-    let c_name = atomic::component(last(comps), display)?;
+    let c_name = fsx::component(last(comps), display)?;
     let mut src = open_regular(dir, &c_name, display)?;
     let (len, sha) = read_hashing(&mut src, display, |_| Ok(()))?;
     Ok((c_name, src, len, sha))

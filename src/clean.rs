@@ -35,9 +35,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::atomic::{AtomicError, Dir};
 use crate::check::{self, TargetState, ATOMICWRITES_FILE};
 use crate::config::CleanConfig;
+use crate::fsx::{AtomicError, Dir};
 use crate::layout::{self, Classified, FileKind, ScanDirIndex, TempName, TempWriter};
 use crate::no_follow::names_in;
 use crate::report::Progress;

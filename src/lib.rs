@@ -16,6 +16,7 @@ pub mod dir_plan;
 pub mod era;
 pub mod exit_codes;
 pub mod finding;
+pub mod fsx;
 pub mod json_path;
 pub mod layout;
 pub mod migrate;

@@ -17,8 +17,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::atomic::lstat_at;
-pub use crate::atomic::EntryKind;
+use crate::fsx::lstat_at;
+pub use crate::fsx::EntryKind;
 
 /// What is at `path`, never following a symlink (`Missing` when nothing is).
 pub fn kind(path: &Path) -> io::Result<EntryKind> {

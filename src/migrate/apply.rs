@@ -2,7 +2,6 @@
 //! atomic on its own. A step that finds the disk changed since planning does nothing and
 //! says so; the next run plans again from what is there.
 
-use std::ffi::OsStr;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -12,8 +11,9 @@ use serde::Serialize;
 
 use super::plan::Plan;
 use super::{ContentCheck, MigrationAction, Step};
-use crate::atomic::{self, EntryKind};
+use crate::atomic;
 use crate::backup::{sha256_hex, BackupAction, BackupSession};
+use crate::fsx::{rename_noreplace, EntryKind};
 use crate::layout::shape_for;
 use crate::repair::guard::ScanDirLock;
 use crate::validate::validate_bytes;
@@ -298,23 +298,4 @@ fn validator(check: ContentCheck) -> impl Fn(&[u8]) -> Result<(), String> {
         },
         ContentCheck::Utf8Text => std::str::from_utf8(bytes).map(drop).map_err(|e| format!("not UTF-8: {e}")),
     }
-}
-
-/// `renameat2(RENAME_NOREPLACE)`: never replaces what is at the target, even if it appeared
-/// after the check. File systems without it (EINVAL) get a plain rename after the check.
-fn rename_noreplace(from_dir: &atomic::Dir, from: &OsStr, to_dir: &atomic::Dir, to: &OsStr) -> std::io::Result<()> {
-    let c_from = atomic::component(from, from_dir.path()).map_err(std::io::Error::other)?;
-    let c_to = atomic::component(to, to_dir.path()).map_err(std::io::Error::other)?;
-    // SAFETY: valid fds and NUL-terminated names.
-    let rc = unsafe {
-        libc::renameat2(from_dir.raw(), c_from.as_ptr(), to_dir.raw(), c_to.as_ptr(), libc::RENAME_NOREPLACE)
-    };
-    if rc == 0 {
-        return Ok(());
-    }
-    let error = std::io::Error::last_os_error();
-    if error.raw_os_error() == Some(libc::EINVAL) {
-        return from_dir.rename_to(&c_from, to_dir, &c_to);
-    }
-    Err(error)
 }
