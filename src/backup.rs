@@ -32,11 +32,8 @@ use sha2::{Digest, Sha256};
 
 use crate::atomic::{TempFile, Validator, WriteOutcome};
 use crate::fsx::{self, AtomicError, Dir, EntryKind};
+use crate::layout::state_names::{BACKUPS_DIR, BACKUP_STAMP_FORMAT, STATE_DIR};
 
-/// Name of scanaudit's own state directory inside a scan dir.
-pub const STATE_DIR: &str = ".scanaudit";
-/// Name of the backups directory inside [`STATE_DIR`].
-pub const BACKUPS_DIR: &str = "backups";
 /// Name of the manifest in each backup session directory.
 pub const MANIFEST_NAME: &str = "manifest.json";
 /// Version of the manifest format (`scanaudit.format` in the file).
@@ -439,7 +436,7 @@ impl BackupSession {
         if self.session.is_none() {
             let state = self.root.create_child(OsStr::new(STATE_DIR))?;
             let backups = state.create_child(OsStr::new(BACKUPS_DIR))?;
-            let stamp = self.started.format("%Y%m%dT%H%M%SZ").to_string();
+            let stamp = self.started.format(BACKUP_STAMP_FORMAT).to_string();
             let mut n = 1u32;
             let (dir, name) = loop {
                 let name = if n == 1 { stamp.clone() } else { format!("{stamp}-{n}") };

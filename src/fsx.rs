@@ -1,7 +1,7 @@
 //! Plain filesystem access, relative to directory handles: the fd-relative [`Dir`] every verb
 //! opens its scan dir with, [`EntryKind`] and [`lstat_at`] (what a name is, never following a
-//! symlink), the process umask, `flock`, `renameat2(RENAME_NOREPLACE)`, and the path-component
-//! checks every `*at` call needs. Nothing here writes file contents: the atomic write protocol
+//! symlink), `fstat`, the process umask, `flock`, `renameat2(RENAME_NOREPLACE)`, an unlink that
+//! re-checks what it removes, and the path-component checks every `*at` call needs. Nothing here writes file contents: the atomic write protocol
 //! built on these handles is [`crate::atomic`].
 //!
 //! Every operation on a [`Dir`] is relative to its fd, so renaming or replacing the directory's
@@ -16,6 +16,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// One step of a filesystem operation or of the atomic write protocol, named in errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -315,6 +316,79 @@ pub fn rename_noreplace(from_dir: &Dir, from: &OsStr, to_dir: &Dir, to: &OsStr) 
         return from_dir.rename_to(&c_from, to_dir, &c_to);
     }
     Err(error)
+}
+
+/// `fstat`: what an open fd is (device, inode, type, times).
+pub fn fstat(fd: RawFd) -> io::Result<libc::stat> {
+    // SAFETY: zeroed `stat` is a valid out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and out pointer.
+    if unsafe { libc::fstat(fd, &mut st) } == 0 {
+        Ok(st)
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `flock(LOCK_EX|LOCK_NB)`: `Ok(true)` when taken (released when the fd closes), `Ok(false)`
+/// when someone else holds a lock.
+pub fn try_flock(fd: RawFd) -> io::Result<bool> {
+    // SAFETY: valid fd.
+    if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(err)
+    }
+}
+
+/// What [`unlink_if_same`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlinked {
+    Done,
+    /// ENOENT: someone else removed it.
+    Gone,
+    /// Another file now has the name.
+    Changed,
+}
+
+/// Re-checks that `name` in `dir` is still (device, inode, type) of `expected`, then
+/// `unlinkat(dir, name, flags)`.
+pub fn unlink_if_same(dir: &Dir, name: &CStr, expected: &libc::stat, flags: libc::c_int) -> io::Result<Unlinked> {
+    match dir.lstat(name)? {
+        None => return Ok(Unlinked::Gone),
+        Some(st)
+            if st.st_dev != expected.st_dev
+                || st.st_ino != expected.st_ino
+                || st.st_mode & libc::S_IFMT != expected.st_mode & libc::S_IFMT =>
+        {
+            return Ok(Unlinked::Changed)
+        }
+        Some(_) => {}
+    }
+    // SAFETY: valid fd and NUL-terminated name.
+    if unsafe { libc::unlinkat(dir.raw(), name.as_ptr(), flags) } == 0 {
+        return Ok(Unlinked::Done);
+    }
+    let err = io::Error::last_os_error();
+    if err.kind() == io::ErrorKind::NotFound {
+        Ok(Unlinked::Gone)
+    } else {
+        Err(err)
+    }
+}
+
+/// A `stat` timestamp (seconds and nanoseconds since the epoch) as a `SystemTime`; times before
+/// the epoch count as the epoch.
+pub fn stat_time(secs: i64, nsecs: i64) -> SystemTime {
+    if secs >= 0 {
+        UNIX_EPOCH + Duration::new(secs as u64, nsecs.clamp(0, 999_999_999) as u32)
+    } else {
+        UNIX_EPOCH
+    }
 }
 
 /// What a directory entry is, without following symlinks.

@@ -6,6 +6,7 @@
 
 pub mod atomic;
 pub mod backup;
+pub mod backup_prune;
 pub mod check;
 pub mod clean;
 pub mod cli;
@@ -21,12 +22,14 @@ pub mod json_path;
 pub mod layout;
 pub mod migrate;
 pub mod no_follow;
+pub mod open_files;
 pub mod plan_gate;
 pub mod pyjson;
 pub mod recoverable;
 pub mod regen;
 pub mod repair;
 pub mod report;
+pub mod scan_lock;
 pub mod shape;
 pub mod validate;
 pub mod walk;

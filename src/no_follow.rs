@@ -206,6 +206,15 @@ mod tests {
     }
 
     #[test]
+    fn names_in_reads_through_a_handle() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b"), "").unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        let handle = crate::fsx::Dir::open(dir.path()).unwrap();
+        assert_eq!(names_in(handle.raw()).unwrap(), [OsString::from("a"), OsString::from("b")]);
+    }
+
+    #[test]
     fn lists_a_directory_but_never_through_a_symlink() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path();

@@ -4,6 +4,7 @@
 pub mod safe_filename;
 mod scan_dirs;
 pub mod shapes;
+pub mod state_names;
 pub mod temp_names;
 
 use std::ffi::OsStr;

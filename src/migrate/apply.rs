@@ -15,7 +15,7 @@ use crate::atomic;
 use crate::backup::{sha256_hex, BackupAction, BackupSession};
 use crate::fsx::{rename_noreplace, EntryKind};
 use crate::layout::shape_for;
-use crate::repair::guard::ScanDirLock;
+use crate::scan_lock::ScanDirLock;
 use crate::validate::validate_bytes;
 
 pub use crate::repair::ActionOutcome;
