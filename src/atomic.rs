@@ -60,6 +60,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::fsx::{component, current_umask, mode_bits, AtomicError, Dir, EntryKind, Step};
+use crate::no_follow::{open_regular_at, refusal};
 
 /// The validator callback: gets the bytes read back from the temp file, returns a message on
 /// failure. Callers pass the JSON validator for the target's file kind.
@@ -327,7 +328,7 @@ impl<'d> TempFile<'d> {
 
     /// Reopen by name, check it is the inode we wrote, read it (at most `expected + 1` bytes).
     fn read_back(&self, expected: usize) -> io::Result<Vec<u8>> {
-        let reopened = self.dir.open_file_nofollow(&self.name)?;
+        let reopened = open_regular_at(self.dir.raw(), &self.name)?.map_err(refusal)?;
         let ours = self.file.metadata()?;
         let theirs = reopened.metadata()?;
         use std::os::unix::fs::MetadataExt;

@@ -33,6 +33,7 @@ use sha2::{Digest, Sha256};
 use crate::atomic::{TempFile, Validator, WriteOutcome};
 use crate::fsx::{self, AtomicError, Dir, EntryKind};
 use crate::layout::state_names::{BACKUPS_DIR, BACKUP_STAMP_FORMAT, STATE_DIR};
+use crate::no_follow::open_regular_at;
 
 /// Name of the manifest in each backup session directory.
 pub const MANIFEST_NAME: &str = "manifest.json";
@@ -682,28 +683,11 @@ fn join_lossy(comps: &[OsString]) -> String {
 /// Open `name` in `dir` as a regular file without following symlinks; FIFOs, sockets and
 /// devices are refused before they are opened.
 fn open_regular(dir: &Dir, c_name: &std::ffi::CStr, display: &Path) -> Result<std::fs::File, BackupError> {
-    let st = dir.lstat(c_name).map_err(|e| BackupError::io(display, "inspecting the file", e))?;
-    let kind = match st {
-        None => return Err(BackupError::io(display, "opening the file", io::Error::from(io::ErrorKind::NotFound))),
-        Some(st) => EntryKind::from_mode(st.st_mode),
-    };
-    match kind {
-        EntryKind::File => {}
-        EntryKind::Symlink => return Err(BackupError::Symlink { path: display.to_path_buf() }),
-        other => return Err(BackupError::NotRegularFile { path: display.to_path_buf(), kind: other.describe() }),
+    match open_regular_at(dir.raw(), c_name).map_err(|e| BackupError::io(display, "opening the file", e))? {
+        Ok(file) => Ok(file),
+        Err(EntryKind::Symlink) => Err(BackupError::Symlink { path: display.to_path_buf() }),
+        Err(other) => Err(BackupError::NotRegularFile { path: display.to_path_buf(), kind: other.describe() }),
     }
-    let file = dir.open_file_nofollow(c_name).map_err(|e| {
-        if e.raw_os_error() == Some(libc::ELOOP) {
-            BackupError::Symlink { path: display.to_path_buf() }
-        } else {
-            BackupError::io(display, "opening the file", e)
-        }
-    })?;
-    let meta = file.metadata().map_err(|e| BackupError::io(display, "reading metadata", e))?;
-    if !meta.file_type().is_file() {
-        return Err(BackupError::NotRegularFile { path: display.to_path_buf(), kind: "special file" });
-    }
-    Ok(file)
 }
 
 fn open_and_hash(

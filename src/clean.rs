@@ -28,7 +28,7 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::{CStr, CString, OsStr};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -40,7 +40,7 @@ use crate::check::{self, TargetState, ATOMICWRITES_FILE};
 use crate::config::CleanConfig;
 use crate::fsx::{fstat, stat_time, try_flock, unlink_if_same, AtomicError, Dir, Unlinked};
 use crate::layout::{self, Classified, FileKind, ScanDirIndex, TempName, TempWriter};
-use crate::no_follow::names_in;
+use crate::no_follow::{names_in, open_regular_at};
 use crate::open_files::{self, OpenCheck};
 use crate::report::Progress;
 use crate::walk::{self, EntryType};
@@ -443,7 +443,7 @@ impl Run<'_> {
         if self.is_open(st.st_dev, st.st_ino) {
             return kept(entry, Reason::Open, "open in another process: a write may be in progress".into());
         }
-        let file = match open_regular_at(parent.raw(), name, &st) {
+        let file = match open_if_same(parent.raw(), name, &st) {
             Ok(Some(file)) => file,
             Ok(None) => {
                 return kept(entry, Reason::Changed, "replaced by another file since it was listed".into());
@@ -591,7 +591,7 @@ impl Run<'_> {
         let mut summary = "left by the Rust atomicwrites crate".to_string();
         let mut held = None;
         if let Some(inner) = &inner {
-            let file = match open_regular_at(dir.raw(), &inner_name, inner) {
+            let file = match open_if_same(dir.raw(), &inner_name, inner) {
                 Ok(Some(file)) => file,
                 Ok(None) => return kept(entry, Reason::Changed, "replaced since it was listed; left alone".into()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -864,22 +864,12 @@ fn kind_name(mode: libc::mode_t) -> &'static str {
     }
 }
 
-/// Opens `name` in `dir` read-only without following a symlink or blocking on a FIFO, and
-/// returns it only if it is still the regular file `expected` (same device and inode).
-fn open_regular_at(dir: RawFd, name: &CStr, expected: &libc::stat) -> io::Result<Option<File>> {
-    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
-    // SAFETY: valid fd and NUL-terminated name.
-    let fd = unsafe { libc::openat(dir, name.as_ptr(), flags) };
-    if fd < 0 {
-        let err = io::Error::last_os_error();
-        return if err.raw_os_error() == Some(libc::ELOOP) { Ok(None) } else { Err(err) };
-    }
-    // SAFETY: a fresh fd owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let st = fstat(fd.as_raw_fd())?;
-    let same =
-        st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_dev == expected.st_dev && st.st_ino == expected.st_ino;
-    Ok(same.then(|| File::from(fd)))
+/// Opens `name` in `dir` ([`open_regular_at`]) only if it is still the regular file `expected`
+/// (same device and inode): `Ok(None)` when it is something else now.
+fn open_if_same(dir: RawFd, name: &CStr, expected: &libc::stat) -> io::Result<Option<File>> {
+    let Ok(file) = open_regular_at(dir, name)? else { return Ok(None) };
+    let st = fstat(file.as_raw_fd())?;
+    Ok((st.st_dev == expected.st_dev && st.st_ino == expected.st_ino).then_some(file))
 }
 
 /// The [`check::Opener`] clean gives the shared validation: the file name of `path`, opened in
@@ -887,5 +877,5 @@ fn open_regular_at(dir: RawFd, name: &CStr, expected: &libc::stat) -> io::Result
 fn open_regular_by_name(dir: RawFd, path: &Path, expected: &libc::stat) -> io::Result<File> {
     let name = path.file_name().ok_or_else(|| io::Error::other("no file name"))?;
     let c_name = CString::new(name.as_bytes()).map_err(|_| io::Error::other("NUL in a file name"))?;
-    open_regular_at(dir, &c_name, expected)?.ok_or_else(|| io::Error::other("changed since it was listed"))
+    open_if_same(dir, &c_name, expected)?.ok_or_else(|| io::Error::other("changed since it was listed"))
 }

@@ -11,7 +11,6 @@
 
 use std::ffi::{CStr, CString, OsStr};
 use std::fmt;
-use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
@@ -266,36 +265,6 @@ impl Dir {
         } else {
             Err(io::Error::last_os_error())
         }
-    }
-
-    /// Open the regular file `name` read-only, never through a symlink, never a FIFO or device
-    /// (an error names what it is instead).
-    pub fn open_regular_nofollow(&self, name: &OsStr) -> io::Result<File> {
-        let c = component(name, &self.path.join(name)).map_err(io::Error::other)?;
-        match self.lstat(&c)? {
-            None => return Err(io::Error::from(io::ErrorKind::NotFound)),
-            Some(st) => match EntryKind::from_mode(st.st_mode) {
-                EntryKind::File => {}
-                other => return Err(io::Error::other(format!("it is a {}, not a regular file", other.describe()))),
-            },
-        }
-        let file = self.open_file_nofollow(&c)?;
-        if !file.metadata()?.is_file() {
-            return Err(io::Error::other("it was replaced by something that is not a regular file"));
-        }
-        Ok(file)
-    }
-
-    /// Open `name` read-only without following symlinks or blocking on FIFOs.
-    pub(crate) fn open_file_nofollow(&self, c: &CStr) -> io::Result<File> {
-        let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
-        // SAFETY: valid fd and NUL-terminated name.
-        let fd = unsafe { libc::openat(self.raw(), c.as_ptr(), flags) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fresh fd owned by nobody else.
-        Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 }
 

@@ -15,6 +15,7 @@ use crate::atomic;
 use crate::backup::{sha256_hex, BackupAction, BackupSession};
 use crate::fsx::{rename_noreplace, EntryKind};
 use crate::layout::shape_for;
+use crate::no_follow::open_regular_in;
 use crate::scan_lock::ScanDirLock;
 use crate::validate::validate_bytes;
 
@@ -249,7 +250,7 @@ fn run_step(session: &mut BackupSession, scan_dir: &Path, step: &Step, reason: &
         }
         Step::SetMode { path, from, to } => {
             let (dir, name, display) = session.parent_of(&rel(path)).map_err(|e| e.to_string())?;
-            let file = dir.open_regular_nofollow(&name).map_err(|e| format!("{}: {e}", display.display()))?;
+            let file = open_regular_in(&dir, &name).map_err(|e| format!("{}: {e}", display.display()))?;
             let mode =
                 file.metadata().map_err(|e| format!("{}: {e}", display.display()))?.permissions().mode() & 0o7777;
             if mode != *from {
@@ -280,7 +281,7 @@ fn changed_since_planning(path: &Path) -> String {
 /// sha256 of the regular file at `rel`, `None` when it is gone.
 fn hash_of(session: &BackupSession, rel: &Path) -> Result<Option<String>, String> {
     let (dir, name, display) = session.parent_of(rel).map_err(|e| e.to_string())?;
-    let mut file = match dir.open_regular_nofollow(&name) {
+    let mut file = match open_regular_in(&dir, &name) {
         Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(format!("{}: {error}", display.display())),
