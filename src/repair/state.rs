@@ -210,7 +210,7 @@ impl ScanDirState {
     fn consider_checkpoint(&mut self, path: &Path, step: Option<CheckpointStep>) {
         // Today's `_RESERVED_FILES`: never a unit checkpoint, never quarantined (layout
         // classifies them apart already; this keeps the rule where quarantine is decided).
-        if crate::era::RESERVED_CHECKPOINT_FILES.contains(&layout::file_name(path).as_str()) {
+        if crate::layout::reserved_names::RESERVED_CHECKPOINT_FILES.contains(&layout::file_name(path).as_str()) {
             return;
         }
         let stamp = FileStamp::of(path);
