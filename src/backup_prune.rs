@@ -27,7 +27,7 @@ pub fn backup_stamp(name: &str) -> Option<SystemTime> {
 }
 
 /// Why [`remove_tree`] stopped.
-pub enum TreeError {
+pub(crate) enum TreeError {
     /// Someone else removed it first.
     Gone,
     /// It changed since it was listed (became a symlink, another inode); left alone.
@@ -42,7 +42,7 @@ pub enum TreeError {
 /// every level is opened with `O_NOFOLLOW` and checked to be the same filesystem, entries are
 /// removed with `unlinkat` relative to their directory's handle, so a symlink inside is removed
 /// as a link and never followed, and a mount point inside stops the removal.
-pub fn remove_tree(
+pub(crate) fn remove_tree(
     parent: &Dir,
     name: &OsStr,
     st: &libc::stat,

@@ -1,8 +1,9 @@
 //! Plain filesystem access, relative to directory handles: the fd-relative [`Dir`] every verb
 //! opens its scan dir with, [`EntryKind`] and [`lstat_at`] (what a name is, never following a
 //! symlink), `fstat`, the process umask, `flock`, `renameat2(RENAME_NOREPLACE)`, an unlink that
-//! re-checks what it removes, and the path-component checks every `*at` call needs. Nothing here writes file contents: the atomic write protocol
-//! built on these handles is [`crate::atomic`].
+//! re-checks what it removes, and the path-component checks every `*at` call needs. Nothing
+//! here reads or writes file contents: reading is [`crate::no_follow`], the atomic write
+//! protocol built on these handles is [`crate::atomic`].
 //!
 //! Every operation on a [`Dir`] is relative to its fd, so renaming or replacing the directory's
 //! path meanwhile cannot redirect it. Errors are [`AtomicError`]s naming the failing [`Step`]:
@@ -270,7 +271,7 @@ impl Dir {
 
 /// `renameat2(RENAME_NOREPLACE)`: never replaces what is at the target, even if it appeared
 /// after the check. File systems without it (EINVAL) get a plain rename after the check.
-pub fn rename_noreplace(from_dir: &Dir, from: &OsStr, to_dir: &Dir, to: &OsStr) -> io::Result<()> {
+pub(crate) fn rename_noreplace(from_dir: &Dir, from: &OsStr, to_dir: &Dir, to: &OsStr) -> io::Result<()> {
     let c_from = component(from, from_dir.path()).map_err(io::Error::other)?;
     let c_to = component(to, to_dir.path()).map_err(io::Error::other)?;
     // SAFETY: valid fds and NUL-terminated names.
@@ -288,7 +289,7 @@ pub fn rename_noreplace(from_dir: &Dir, from: &OsStr, to_dir: &Dir, to: &OsStr) 
 }
 
 /// `fstat`: what an open fd is (device, inode, type, times).
-pub fn fstat(fd: RawFd) -> io::Result<libc::stat> {
+pub(crate) fn fstat(fd: RawFd) -> io::Result<libc::stat> {
     // SAFETY: zeroed `stat` is a valid out-parameter.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: valid fd and out pointer.
@@ -301,7 +302,7 @@ pub fn fstat(fd: RawFd) -> io::Result<libc::stat> {
 
 /// `flock(LOCK_EX|LOCK_NB)`: `Ok(true)` when taken (released when the fd closes), `Ok(false)`
 /// when someone else holds a lock.
-pub fn try_flock(fd: RawFd) -> io::Result<bool> {
+pub(crate) fn try_flock(fd: RawFd) -> io::Result<bool> {
     // SAFETY: valid fd.
     if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } == 0 {
         return Ok(true);
@@ -316,7 +317,7 @@ pub fn try_flock(fd: RawFd) -> io::Result<bool> {
 
 /// What [`unlink_if_same`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unlinked {
+pub(crate) enum Unlinked {
     Done,
     /// ENOENT: someone else removed it.
     Gone,
@@ -326,7 +327,12 @@ pub enum Unlinked {
 
 /// Re-checks that `name` in `dir` is still (device, inode, type) of `expected`, then
 /// `unlinkat(dir, name, flags)`.
-pub fn unlink_if_same(dir: &Dir, name: &CStr, expected: &libc::stat, flags: libc::c_int) -> io::Result<Unlinked> {
+pub(crate) fn unlink_if_same(
+    dir: &Dir,
+    name: &CStr,
+    expected: &libc::stat,
+    flags: libc::c_int,
+) -> io::Result<Unlinked> {
     match dir.lstat(name)? {
         None => return Ok(Unlinked::Gone),
         Some(st)
@@ -352,7 +358,7 @@ pub fn unlink_if_same(dir: &Dir, name: &CStr, expected: &libc::stat, flags: libc
 
 /// A `stat` timestamp (seconds and nanoseconds since the epoch) as a `SystemTime`; times before
 /// the epoch count as the epoch.
-pub fn stat_time(secs: i64, nsecs: i64) -> SystemTime {
+pub(crate) fn stat_time(secs: i64, nsecs: i64) -> SystemTime {
     if secs >= 0 {
         UNIX_EPOCH + Duration::new(secs as u64, nsecs.clamp(0, 999_999_999) as u32)
     } else {

@@ -23,7 +23,7 @@ pub enum OpenCheck {
 
 /// The (device, inode) of every file open in another process, and how that was found out.
 #[cfg(target_os = "linux")]
-pub fn scan() -> (HashSet<(u64, u64)>, OpenCheck) {
+pub(crate) fn scan() -> (HashSet<(u64, u64)>, OpenCheck) {
     use std::os::unix::fs::MetadataExt;
     let mut set = HashSet::new();
     let proc_dir = match std::fs::read_dir("/proc") {
@@ -58,6 +58,6 @@ pub fn scan() -> (HashSet<(u64, u64)>, OpenCheck) {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn scan() -> (HashSet<(u64, u64)>, OpenCheck) {
+pub(crate) fn scan() -> (HashSet<(u64, u64)>, OpenCheck) {
     (HashSet::new(), OpenCheck::Skipped { reason: "not Linux: no /proc/*/fd to scan".into() })
 }
