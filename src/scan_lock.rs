@@ -38,19 +38,10 @@ pub fn lock(path: &Path) -> Result<InstanceLock, LockError> {
             _ => {}
         }
     }
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(io_err)?;
-    match try_flock(file.as_raw_fd()) {
-        Ok(true) => Ok(InstanceLock { _file: file, path: path.to_path_buf() }),
-        Ok(false) => Err(LockError::Busy { path: path.to_path_buf() }),
-        Err(source) => Err(io_err(source)),
+    // 0600: the lock is per user (clean's runtime dir is), nobody else's to hold.
+    match try_lock_file(path, 0o600).map_err(io_err)? {
+        Some(file) => Ok(InstanceLock { _file: file, path: path.to_path_buf() }),
+        None => Err(LockError::Busy { path: path.to_path_buf() }),
     }
 }
 
@@ -71,13 +62,43 @@ impl ScanDirLock {
             Ok(_) => {}
             Err(_) => std::fs::create_dir(&state)?,
         }
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(state.join(SCAN_DIR_LOCK_NAME))?;
-        Ok(try_flock(file.as_raw_fd())?.then_some(ScanDirLock { _file: file }))
+        // `0666 & !umask`, as the scan dir's other files: whoever may work on the scan dir
+        // may take its lock.
+        Ok(try_lock_file(&state.join(SCAN_DIR_LOCK_NAME), 0o666)?.map(|file| ScanDirLock { _file: file }))
+    }
+}
+
+/// Opens (creating it with `mode & !umask` when missing, never through a symlink) the lock file
+/// at `path` and takes `flock(LOCK_EX|LOCK_NB)` on it: `None` when someone else holds it.
+fn try_lock_file(path: &Path, mode: u32) -> io::Result<Option<File>> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    Ok(try_flock(file.as_raw_fd())?.then_some(file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_lock_is_not_taken_twice_and_is_free_again_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = ScanDirLock::try_acquire(dir.path()).unwrap();
+        assert!(first.is_some());
+        assert!(ScanDirLock::try_acquire(dir.path()).unwrap().is_none());
+        drop(first);
+        assert!(ScanDirLock::try_acquire(dir.path()).unwrap().is_some());
+
+        let path = dir.path().join(STATE_DIR).join("clean.lock");
+        let held = lock(&path).unwrap();
+        assert!(matches!(lock(&path), Err(LockError::Busy { .. })));
+        drop(held);
+        lock(&path).unwrap();
     }
 }
