@@ -38,7 +38,7 @@ use serde::Serialize;
 use crate::backup_prune::{backup_stamp, remove_tree, TreeError};
 use crate::check::{self, TargetState, ATOMICWRITES_FILE};
 use crate::config::CleanConfig;
-use crate::fsx::{fstat, stat_time, try_flock, unlink_if_same, AtomicError, Dir, Unlinked};
+use crate::fsx::{fstat, stat_time, try_flock, unlink_if_same, AtomicError, Dir, EntryKind, Unlinked};
 use crate::layout::{self, Classified, FileKind, ScanDirIndex, TempName, TempWriter};
 use crate::no_follow::{names_in, open_regular_at};
 use crate::open_files::{self, OpenCheck};
@@ -850,19 +850,7 @@ fn open_parent(root: &mut Root<'_>, path: &Path) -> Result<(PathBuf, CString), G
 }
 
 // ------------------------------------------------------------------------------------------
-// Thin syscall wrappers
-
-fn kind_name(mode: libc::mode_t) -> &'static str {
-    match mode & libc::S_IFMT {
-        libc::S_IFREG => "regular file",
-        libc::S_IFDIR => "directory",
-        libc::S_IFLNK => "symlink",
-        libc::S_IFIFO => "FIFO",
-        libc::S_IFSOCK => "socket",
-        libc::S_IFCHR | libc::S_IFBLK => "device",
-        _ => "special file",
-    }
-}
+// Opening and naming what was judged
 
 /// Opens `name` in `dir` ([`open_regular_at`]) only if it is still the regular file `expected`
 /// (same device and inode): `Ok(None)` when it is something else now.
@@ -878,4 +866,28 @@ fn open_regular_by_name(dir: RawFd, path: &Path, expected: &libc::stat) -> io::R
     let name = path.file_name().ok_or_else(|| io::Error::other("no file name"))?;
     let c_name = CString::new(name.as_bytes()).map_err(|_| io::Error::other("NUL in a file name"))?;
     open_if_same(dir, &c_name, expected)?.ok_or_else(|| io::Error::other("changed since it was listed"))
+}
+
+/// What is at `mode`, in the words every refusal uses ([`EntryKind::describe`]).
+fn kind_name(mode: libc::mode_t) -> &'static str {
+    EntryKind::from_mode(mode).describe()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clean names what it found in the words the writer, the reader and backups use: one
+    /// spelling per kind ("symbolic link", "FIFO", "character device"), not a second list.
+    #[test]
+    fn kinds_are_named_as_every_other_refusal_names_them() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("nowhere", dir.path().join("link")).unwrap();
+        let handle = Dir::open(dir.path()).unwrap();
+        let st = handle.lstat(&CString::new("link").unwrap()).unwrap().unwrap();
+        assert_eq!(kind_name(st.st_mode), "symbolic link");
+        assert_eq!(kind_name(libc::S_IFIFO), "FIFO");
+        assert_eq!(kind_name(libc::S_IFCHR), "character device");
+        assert_eq!(kind_name(libc::S_IFDIR), "directory");
+    }
 }
