@@ -1,4 +1,5 @@
-//! The one atomic writer every writing verb uses.
+//! The one atomic writer every writing verb uses (the write protocol only; the directory
+//! handles it works through are [`crate::fsx`]).
 //!
 //! [`write_atomic`] replaces (or creates) a file so that, whatever happens (an error, a panic,
 //! SIGKILL, power loss), the target holds either exactly its old bytes or exactly the new ones,
@@ -52,12 +53,14 @@
 //! | `atomic::dir-fsync` | replaces the directory `fsync` result | `Ok` with `durable: false` |
 
 use std::ffi::{CStr, CString, OsStr};
-use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+
+use crate::fsx::{component, current_umask, mode_bits, AtomicError, Dir, EntryKind, Step};
+use crate::no_follow::{open_regular_at, refusal};
 
 /// The validator callback: gets the bytes read back from the temp file, returns a message on
 /// failure. Callers pass the JSON validator for the target's file kind.
@@ -76,105 +79,6 @@ const TEMP_INFIX: &str = ".scanaudit-";
 const TEMP_SUFFIX: &str = ".tmp";
 const TEMP_RANDOM_LEN: usize = 6;
 const CREATE_ATTEMPTS: usize = 64;
-
-/// One step of the protocol, named in errors.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Step {
-    /// Opening the target's directory.
-    OpenDir,
-    /// `fstatat` of the target (or of the temp file after creating it).
-    Inspect,
-    /// Creating the temp file.
-    Create,
-    /// Writing the temp file.
-    Write,
-    /// `fsync` of the temp file.
-    Fsync,
-    /// Re-reading the temp file from disk.
-    ReadBack,
-    /// `fchown` to the replaced file's owner and group.
-    Chown,
-    /// `fchmod` to the replaced file's mode (or `0666 & !umask`).
-    Chmod,
-    /// `renameat` onto the target.
-    Rename,
-    /// Creating a directory (backups).
-    CreateDir,
-}
-
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Step::OpenDir => "open directory",
-            Step::Inspect => "inspect",
-            Step::Create => "create temp file",
-            Step::Write => "write temp file",
-            Step::Fsync => "fsync temp file",
-            Step::ReadBack => "read back temp file",
-            Step::Chown => "chown temp file",
-            Step::Chmod => "chmod temp file",
-            Step::Rename => "rename onto target",
-            Step::CreateDir => "create directory",
-        })
-    }
-}
-
-/// Why an atomic write did not happen. In every case the target is untouched.
-#[derive(Debug, thiserror::Error)]
-pub enum AtomicError {
-    /// The target is a symbolic link; it is never replaced or written through.
-    #[error(
-        "refusing to write {}: it is a symbolic link (scanaudit never replaces or writes through symlinks)",
-        path.display()
-    )]
-    Symlink { path: PathBuf },
-    /// The target exists and is not a regular file.
-    #[error("refusing to write {}: it is a {kind}, not a regular file", path.display())]
-    NotRegularFile { path: PathBuf, kind: &'static str },
-    /// The target path cannot name a file (no file name, `..`, a `/` inside a name, NUL).
-    #[error("refusing to write {}: {reason}", path.display())]
-    InvalidTarget { path: PathBuf, reason: String },
-    /// A system call failed.
-    #[error("writing {} failed at step '{step}': {source}", path.display())]
-    Io {
-        path: PathBuf,
-        step: Step,
-        #[source]
-        source: io::Error,
-    },
-    /// The validator rejected the bytes read back from the temp file.
-    #[error("writing {}: the new contents failed validation, target left unchanged: {message}", path.display())]
-    Validation { path: PathBuf, message: String },
-    /// The temp file read back differs from what was written.
-    #[error("writing {}: the temp file read back from disk differs from what was written ({detail}), target left unchanged", path.display())]
-    ReadBackMismatch { path: PathBuf, detail: String },
-}
-
-impl AtomicError {
-    /// The path the error is about (the target, or the directory for [`Step::OpenDir`]).
-    pub fn path(&self) -> &Path {
-        match self {
-            AtomicError::Symlink { path }
-            | AtomicError::NotRegularFile { path, .. }
-            | AtomicError::InvalidTarget { path, .. }
-            | AtomicError::Io { path, .. }
-            | AtomicError::Validation { path, .. }
-            | AtomicError::ReadBackMismatch { path, .. } => path,
-        }
-    }
-
-    /// The failing step, for I/O errors.
-    pub fn step(&self) -> Option<Step> {
-        match self {
-            AtomicError::Io { step, .. } => Some(*step),
-            _ => None,
-        }
-    }
-
-    fn io(path: &Path, step: Step, source: io::Error) -> Self {
-        AtomicError::Io { path: path.to_path_buf(), step, source }
-    }
-}
 
 /// Who owns the written file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -254,7 +158,7 @@ pub fn write_many(dir: &Path, files: &[(&OsStr, &[u8], Validator<'_>)]) -> Resul
         }
     }
     if !outcomes.is_empty() {
-        let synced = dir.sync_checked();
+        let synced = sync_dir(&dir);
         for outcome in &mut outcomes {
             match &synced {
                 Ok(()) => outcome.durable = true,
@@ -268,81 +172,7 @@ pub fn write_many(dir: &Path, files: &[(&OsStr, &[u8], Validator<'_>)]) -> Resul
     }
 }
 
-/// An open directory; all operations are relative to its fd, so renaming or replacing the
-/// directory's path meanwhile cannot redirect them.
-#[derive(Debug)]
-pub struct Dir {
-    fd: OwnedFd,
-    path: PathBuf,
-}
-
 impl Dir {
-    /// Open a directory by path. Symlinks in `path` are followed (the caller chose the path).
-    pub fn open(path: &Path) -> Result<Dir, AtomicError> {
-        let c = cstring(path.as_os_str(), path)?;
-        Self::open_raw(libc::AT_FDCWD, &c, path, 0)
-    }
-
-    /// Open a directory by path, refusing a symlink as the last component.
-    pub fn open_nofollow(path: &Path) -> Result<Dir, AtomicError> {
-        let c = cstring(path.as_os_str(), path)?;
-        Self::open_raw(libc::AT_FDCWD, &c, path, libc::O_NOFOLLOW)
-    }
-
-    /// Open the subdirectory `name` (one path component), refusing symlinks.
-    pub fn open_child(&self, name: &OsStr) -> Result<Dir, AtomicError> {
-        let path = self.path.join(name);
-        let c = component(name, &path)?;
-        self.refuse_symlink(&c, &path)?;
-        Self::open_raw(self.raw(), &c, &path, libc::O_NOFOLLOW)
-    }
-
-    /// Open the subdirectory `name`, creating it (mode `0777 & !umask`) when missing; symlinks
-    /// are refused.
-    pub fn create_child(&self, name: &OsStr) -> Result<Dir, AtomicError> {
-        let path = self.path.join(name);
-        let c = component(name, &path)?;
-        // SAFETY: valid fd and NUL-terminated name.
-        if unsafe { libc::mkdirat(self.raw(), c.as_ptr(), 0o777) } != 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::AlreadyExists {
-                return Err(AtomicError::io(&path, Step::CreateDir, err));
-            }
-        }
-        self.open_child(name)
-    }
-
-    /// Create the subdirectory `name`; `Ok(None)` if something already has that name.
-    pub fn create_child_exclusive(&self, name: &OsStr) -> Result<Option<Dir>, AtomicError> {
-        let path = self.path.join(name);
-        let c = component(name, &path)?;
-        // SAFETY: valid fd and NUL-terminated name.
-        if unsafe { libc::mkdirat(self.raw(), c.as_ptr(), 0o777) } != 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::AlreadyExists {
-                return Ok(None);
-            }
-            return Err(AtomicError::io(&path, Step::CreateDir, err));
-        }
-        self.open_child(name).map(Some)
-    }
-
-    /// A second handle to the same directory.
-    pub fn try_clone(&self) -> Result<Dir, AtomicError> {
-        let fd = self.fd.try_clone().map_err(|e| AtomicError::io(&self.path, Step::OpenDir, e))?;
-        Ok(Dir { fd, path: self.path.clone() })
-    }
-
-    /// The path this directory was opened as (for messages).
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// fsync the directory (makes renames and creations in it durable).
-    pub fn sync(&self) -> Result<(), AtomicError> {
-        self.sync_checked().map_err(|e| AtomicError::io(&self.path, Step::Fsync, e))
-    }
-
     /// Atomically replace or create `name` in this directory; see [`write_atomic`].
     pub fn write_atomic(
         &self,
@@ -361,113 +191,8 @@ impl Dir {
         validate: Validator<'_>,
         options: WriteOptions,
     ) -> Result<WriteOutcome, AtomicError> {
-        let target = self.path.join(name);
+        let target = self.path().join(name);
         self.write_atomic_impl(name, &target, contents, validate, options)
-    }
-
-    /// What is at `name` (not following symlinks).
-    pub fn entry_kind(&self, name: &OsStr) -> Result<EntryKind, AtomicError> {
-        let path = self.path.join(name);
-        let c = component(name, &path)?;
-        Ok(match self.lstat(&c).map_err(|e| AtomicError::io(&path, Step::Inspect, e))? {
-            None => EntryKind::Missing,
-            Some(st) => EntryKind::from_mode(st.st_mode),
-        })
-    }
-
-    pub(crate) fn raw(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-
-    fn open_raw(at: RawFd, c: &CStr, path: &Path, extra: libc::c_int) -> Result<Dir, AtomicError> {
-        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | extra;
-        // SAFETY: `c` is NUL-terminated; `at` is AT_FDCWD or an open fd.
-        let fd = unsafe { libc::openat(at, c.as_ptr(), flags) };
-        if fd < 0 {
-            let err = io::Error::last_os_error();
-            if extra & libc::O_NOFOLLOW != 0 && err.raw_os_error() == Some(libc::ELOOP) {
-                return Err(AtomicError::Symlink { path: path.to_path_buf() });
-            }
-            return Err(AtomicError::io(path, Step::OpenDir, err));
-        }
-        // SAFETY: `fd` was just returned by openat and is owned by nobody else.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Dir { fd, path: path.to_path_buf() })
-    }
-
-    fn refuse_symlink(&self, c: &CStr, path: &Path) -> Result<(), AtomicError> {
-        if let Some(st) = self.lstat(c).map_err(|e| AtomicError::io(path, Step::Inspect, e))? {
-            if EntryKind::from_mode(st.st_mode) == EntryKind::Symlink {
-                return Err(AtomicError::Symlink { path: path.to_path_buf() });
-            }
-        }
-        Ok(())
-    }
-
-    pub(crate) fn lstat(&self, c: &CStr) -> io::Result<Option<libc::stat>> {
-        lstat_at(self.raw(), c)
-    }
-
-    pub(crate) fn sync_checked(&self) -> io::Result<()> {
-        fail::fail_point!("atomic::dir-fsync", |_| Err(injected("atomic::dir-fsync")));
-        // SAFETY: valid fd.
-        if unsafe { libc::fsync(self.raw()) } == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
-    }
-
-    /// Rename `from` (in this directory) to `to` in `to_dir`.
-    pub(crate) fn rename_to(&self, from: &CStr, to_dir: &Dir, to: &CStr) -> io::Result<()> {
-        // SAFETY: valid fds and NUL-terminated names.
-        let rc = unsafe { libc::renameat(self.raw(), from.as_ptr(), to_dir.raw(), to.as_ptr()) };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
-    }
-
-    /// Remove the subdirectory `name` if it is empty (`ENOTEMPTY` otherwise); never a file.
-    pub fn remove_empty_child(&self, name: &OsStr) -> io::Result<()> {
-        let c = component(name, &self.path.join(name)).map_err(io::Error::other)?;
-        // SAFETY: valid fd and NUL-terminated name.
-        if unsafe { libc::unlinkat(self.raw(), c.as_ptr(), libc::AT_REMOVEDIR) } == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
-    }
-
-    /// Open the regular file `name` read-only, never through a symlink, never a FIFO or device
-    /// (an error names what it is instead).
-    pub fn open_regular_nofollow(&self, name: &OsStr) -> io::Result<File> {
-        let c = component(name, &self.path.join(name)).map_err(io::Error::other)?;
-        match self.lstat(&c)? {
-            None => return Err(io::Error::from(io::ErrorKind::NotFound)),
-            Some(st) => match EntryKind::from_mode(st.st_mode) {
-                EntryKind::File => {}
-                other => return Err(io::Error::other(format!("it is a {}, not a regular file", other.describe()))),
-            },
-        }
-        let file = self.open_file_nofollow(&c)?;
-        if !file.metadata()?.is_file() {
-            return Err(io::Error::other("it was replaced by something that is not a regular file"));
-        }
-        Ok(file)
-    }
-
-    /// Open `name` read-only without following symlinks or blocking on FIFOs.
-    pub(crate) fn open_file_nofollow(&self, c: &CStr) -> io::Result<File> {
-        let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
-        // SAFETY: valid fd and NUL-terminated name.
-        let fd = unsafe { libc::openat(self.raw(), c.as_ptr(), flags) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fresh fd owned by nobody else.
-        Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
     fn write_atomic_impl(
@@ -550,7 +275,7 @@ impl Dir {
         temp.commit(&c_name).map_err(|e| AtomicError::io(target, Step::Rename, e))?;
 
         let (durable, dir_sync_error) = if options.sync_dir {
-            match self.sync_checked() {
+            match sync_dir(self) {
                 Ok(()) => (true, None),
                 Err(e) => (false, Some(e.to_string())),
             }
@@ -566,50 +291,6 @@ impl Dir {
             durable,
             dir_sync_error,
         })
-    }
-}
-
-/// What a directory entry is, without following symlinks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EntryKind {
-    Missing,
-    File,
-    Dir,
-    Symlink,
-    Fifo,
-    Socket,
-    CharDevice,
-    BlockDevice,
-    Other,
-}
-
-impl EntryKind {
-    pub(crate) fn from_mode(mode: libc::mode_t) -> EntryKind {
-        match mode & libc::S_IFMT {
-            m if m == libc::S_IFREG => EntryKind::File,
-            m if m == libc::S_IFDIR => EntryKind::Dir,
-            m if m == libc::S_IFLNK => EntryKind::Symlink,
-            m if m == libc::S_IFIFO => EntryKind::Fifo,
-            m if m == libc::S_IFSOCK => EntryKind::Socket,
-            m if m == libc::S_IFCHR => EntryKind::CharDevice,
-            m if m == libc::S_IFBLK => EntryKind::BlockDevice,
-            _ => EntryKind::Other,
-        }
-    }
-
-    /// "directory", "FIFO", ... for messages.
-    pub fn describe(self) -> &'static str {
-        match self {
-            EntryKind::Missing => "missing entry",
-            EntryKind::File => "regular file",
-            EntryKind::Dir => "directory",
-            EntryKind::Symlink => "symbolic link",
-            EntryKind::Fifo => "FIFO",
-            EntryKind::Socket => "socket",
-            EntryKind::CharDevice => "character device",
-            EntryKind::BlockDevice => "block device",
-            EntryKind::Other => "special file",
-        }
     }
 }
 
@@ -647,7 +328,7 @@ impl<'d> TempFile<'d> {
 
     /// Reopen by name, check it is the inode we wrote, read it (at most `expected + 1` bytes).
     fn read_back(&self, expected: usize) -> io::Result<Vec<u8>> {
-        let reopened = self.dir.open_file_nofollow(&self.name)?;
+        let reopened = open_regular_at(self.dir.raw(), &self.name)?.map_err(refusal)?;
         let ours = self.file.metadata()?;
         let theirs = reopened.metadata()?;
         use std::os::unix::fs::MetadataExt;
@@ -763,39 +444,16 @@ fn random_suffix() -> [u8; TEMP_RANDOM_LEN] {
     out
 }
 
-/// The process umask, read without changing it where possible (`Umask:` in
-/// /proc/self/status, Linux 4.7+); otherwise umask(2) set-and-restore, which is racy only
-/// against threads creating files in that instant.
-pub fn current_umask() -> u32 {
-    #[cfg(target_os = "linux")]
-    if let Some(mask) = umask_from_proc() {
-        return mask;
-    }
-    // SAFETY: umask cannot fail; the old value is restored immediately.
-    let old = unsafe { libc::umask(0o022) };
-    // SAFETY: as above.
-    unsafe { libc::umask(old) };
-    mode_bits(old) & 0o777
-}
-
-#[cfg(target_os = "linux")]
-fn umask_from_proc() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("Umask:"))?;
-    let value = line.trim_start_matches("Umask:").trim();
-    u32::from_str_radix(value, 8).ok().map(|m| m & 0o777)
-}
-
-/// `mode_t` is `u32` on Linux and `u16` on some BSDs.
-#[allow(clippy::useless_conversion)]
-fn mode_bits(mode: libc::mode_t) -> u32 {
-    u32::from(mode)
-}
-
 fn describe_mismatch(expected: &[u8], got: &[u8]) -> String {
     let first = expected.iter().zip(got).position(|(a, b)| a != b).unwrap_or(expected.len().min(got.len()));
     let read = if got.len() > expected.len() { format!("more than {}", expected.len()) } else { got.len().to_string() };
     format!("expected {} bytes, read {read}, first difference at byte {first}", expected.len())
+}
+
+/// `fsync` of `dir` after a rename, the protocol's last step (with its failpoint).
+fn sync_dir(dir: &Dir) -> io::Result<()> {
+    fail::fail_point!("atomic::dir-fsync", |_| Err(injected("atomic::dir-fsync")));
+    dir.fsync()
 }
 
 #[cfg(feature = "failpoints")]
@@ -823,47 +481,6 @@ fn split_target(target: &Path) -> Result<(PathBuf, &OsStr), AtomicError> {
         _ => PathBuf::from("."),
     };
     Ok((dir, name))
-}
-
-/// A single path component as a C string: not empty, not `.`/`..`, no `/`, no NUL.
-pub(crate) fn component(name: &OsStr, path: &Path) -> Result<CString, AtomicError> {
-    let bytes = name.as_bytes();
-    let reason = if bytes.is_empty() {
-        Some("empty file name")
-    } else if bytes == b"." || bytes == b".." {
-        Some("'.' and '..' are not file names")
-    } else if bytes.contains(&b'/') {
-        Some("a file name cannot contain '/'")
-    } else {
-        None
-    };
-    if let Some(reason) = reason {
-        return Err(AtomicError::InvalidTarget { path: path.to_path_buf(), reason: reason.to_string() });
-    }
-    cstring(name, path)
-}
-
-fn cstring(s: &OsStr, path: &Path) -> Result<CString, AtomicError> {
-    CString::new(s.as_bytes()).map_err(|_| AtomicError::InvalidTarget {
-        path: path.to_path_buf(),
-        reason: "the path contains a NUL byte".to_string(),
-    })
-}
-
-/// `fstatat` without following a symlink: `None` when nothing is at `name` in `dir`.
-pub(crate) fn lstat_at(dir: RawFd, name: &CStr) -> io::Result<Option<libc::stat>> {
-    // SAFETY: zeroed `stat` is a valid out-parameter.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: valid fd, NUL-terminated name, valid out pointer.
-    if unsafe { libc::fstatat(dir, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) } == 0 {
-        return Ok(Some(st));
-    }
-    let error = io::Error::last_os_error();
-    if error.kind() == io::ErrorKind::NotFound {
-        Ok(None)
-    } else {
-        Err(error)
-    }
 }
 
 #[cfg(test)]

@@ -30,12 +30,11 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::atomic::{self, AtomicError, Dir, EntryKind, TempFile, Validator, WriteOutcome};
+use crate::atomic::{TempFile, Validator, WriteOutcome};
+use crate::fsx::{self, AtomicError, Dir, EntryKind};
+use crate::layout::state_names::{BACKUPS_DIR, BACKUP_STAMP_FORMAT, STATE_DIR};
+use crate::no_follow::open_regular_at;
 
-/// Name of scanaudit's own state directory inside a scan dir.
-pub const STATE_DIR: &str = ".scanaudit";
-/// Name of the backups directory inside [`STATE_DIR`].
-pub const BACKUPS_DIR: &str = "backups";
 /// Name of the manifest in each backup session directory.
 pub const MANIFEST_NAME: &str = "manifest.json";
 /// Version of the manifest format (`scanaudit.format` in the file).
@@ -255,7 +254,7 @@ impl BackupSession {
         let (c_name, src, len, old_sha) = open_and_hash(&dir, &comps, &display)?;
         let (bdir, bcomps) = self.prepare_backup_dir(&comps)?;
         let bname = last(&bcomps);
-        let c_bname = atomic::component(bname, &display)?;
+        let c_bname = fsx::component(bname, &display)?;
         // The name must still be the file we hashed.
         let st = dir.lstat(&c_name).map_err(|e| BackupError::io(&display, "checking the file before moving it", e))?;
         let meta = src.metadata().map_err(|e| BackupError::io(&display, "reading metadata", e))?;
@@ -438,7 +437,7 @@ impl BackupSession {
         if self.session.is_none() {
             let state = self.root.create_child(OsStr::new(STATE_DIR))?;
             let backups = state.create_child(OsStr::new(BACKUPS_DIR))?;
-            let stamp = self.started.format("%Y%m%dT%H%M%SZ").to_string();
+            let stamp = self.started.format(BACKUP_STAMP_FORMAT).to_string();
             let mut n = 1u32;
             let (dir, name) = loop {
                 let name = if n == 1 { stamp.clone() } else { format!("{stamp}-{n}") };
@@ -515,12 +514,12 @@ impl BackupSession {
         reason: &str,
     ) -> Result<BackupEntry, BackupError> {
         let name = last(comps);
-        let c_name = atomic::component(name, display)?;
+        let c_name = fsx::component(name, display)?;
         let mut src = open_regular(dir, &c_name, display)?;
         let mode = src.metadata().map_err(|e| BackupError::io(display, "reading metadata", e))?.mode();
         let (bdir, bcomps) = self.prepare_backup_dir(comps)?;
         let bname = last(&bcomps);
-        let c_bname = atomic::component(bname, display)?;
+        let c_bname = fsx::component(bname, display)?;
         let mut temp =
             TempFile::create(&bdir, bname).map_err(|e| BackupError::io(display, "creating the backup copy", e))?;
         let (len, old_sha) = read_hashing(&mut src, display, |chunk| {
@@ -684,28 +683,11 @@ fn join_lossy(comps: &[OsString]) -> String {
 /// Open `name` in `dir` as a regular file without following symlinks; FIFOs, sockets and
 /// devices are refused before they are opened.
 fn open_regular(dir: &Dir, c_name: &std::ffi::CStr, display: &Path) -> Result<std::fs::File, BackupError> {
-    let st = dir.lstat(c_name).map_err(|e| BackupError::io(display, "inspecting the file", e))?;
-    let kind = match st {
-        None => return Err(BackupError::io(display, "opening the file", io::Error::from(io::ErrorKind::NotFound))),
-        Some(st) => EntryKind::from_mode(st.st_mode),
-    };
-    match kind {
-        EntryKind::File => {}
-        EntryKind::Symlink => return Err(BackupError::Symlink { path: display.to_path_buf() }),
-        other => return Err(BackupError::NotRegularFile { path: display.to_path_buf(), kind: other.describe() }),
+    match open_regular_at(dir.raw(), c_name).map_err(|e| BackupError::io(display, "opening the file", e))? {
+        Ok(file) => Ok(file),
+        Err(EntryKind::Symlink) => Err(BackupError::Symlink { path: display.to_path_buf() }),
+        Err(other) => Err(BackupError::NotRegularFile { path: display.to_path_buf(), kind: other.describe() }),
     }
-    let file = dir.open_file_nofollow(c_name).map_err(|e| {
-        if e.raw_os_error() == Some(libc::ELOOP) {
-            BackupError::Symlink { path: display.to_path_buf() }
-        } else {
-            BackupError::io(display, "opening the file", e)
-        }
-    })?;
-    let meta = file.metadata().map_err(|e| BackupError::io(display, "reading metadata", e))?;
-    if !meta.file_type().is_file() {
-        return Err(BackupError::NotRegularFile { path: display.to_path_buf(), kind: "special file" });
-    }
-    Ok(file)
 }
 
 fn open_and_hash(
@@ -713,7 +695,7 @@ fn open_and_hash(
     comps: &[OsString],
     display: &Path,
 ) -> Result<(std::ffi::CString, std::fs::File, u64, String), BackupError> {
-    let c_name = atomic::component(last(comps), display)?;
+    let c_name = fsx::component(last(comps), display)?;
     let mut src = open_regular(dir, &c_name, display)?;
     let (len, sha) = read_hashing(&mut src, display, |_| Ok(()))?;
     Ok((c_name, src, len, sha))

@@ -472,9 +472,9 @@ pub fn temp_kinds(writer: Option<TempWriter>, path: &Path, captures: &Captures) 
     if writer == Some(TempWriter::WriteJson) {
         if let Some(step) = CheckpointStep::from_dir_name(&parent) {
             let (kind, name) = if has("scheme_version") && has("key_digest") {
-                (FileKind::CheckpointFingerprint, Some(crate::era::FINGERPRINT_FILE.to_string()))
+                (FileKind::CheckpointFingerprint, Some(crate::layout::reserved_names::FINGERPRINT_FILE.to_string()))
             } else if has("phase") && has("total_units") {
-                (FileKind::CheckpointSummary, Some(crate::era::SUMMARY_FILE.to_string()))
+                (FileKind::CheckpointSummary, Some(crate::layout::reserved_names::SUMMARY_FILE.to_string()))
             } else if has("id") {
                 let id = captures.get("id").and_then(Captured::as_str);
                 (FileKind::Checkpoint, id.map(checkpoint_file_name))
@@ -867,9 +867,9 @@ fn torn_target(path: &Path, captures: &Captures) -> Option<String> {
     let parent = path.parent().map(layout::file_name).unwrap_or_default();
     let name = if CheckpointStep::from_dir_name(&parent).is_some() {
         if has("scheme_version") {
-            crate::era::FINGERPRINT_FILE
+            crate::layout::reserved_names::FINGERPRINT_FILE
         } else if has("step") && has("phase") {
-            crate::era::SUMMARY_FILE
+            crate::layout::reserved_names::SUMMARY_FILE
         } else {
             return None;
         }

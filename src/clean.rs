@@ -28,18 +28,20 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::{CStr, CString, OsStr};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
-use crate::atomic::{AtomicError, Dir};
+use crate::backup_prune::{backup_stamp, remove_tree, TreeError};
 use crate::check::{self, TargetState, ATOMICWRITES_FILE};
 use crate::config::CleanConfig;
+use crate::fsx::{fstat, stat_time, try_flock, unlink_if_same, AtomicError, Dir, EntryKind, Unlinked};
 use crate::layout::{self, Classified, FileKind, ScanDirIndex, TempName, TempWriter};
-use crate::no_follow::names_in;
+use crate::no_follow::{names_in, open_regular_at};
+use crate::open_files::{self, OpenCheck};
 use crate::report::Progress;
 use crate::walk::{self, EntryType};
 
@@ -141,19 +143,6 @@ pub struct CleanError {
     pub message: String,
 }
 
-/// How the "open in some process" rule was checked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "method", rename_all = "kebab-case")]
-pub enum OpenCheck {
-    /// Not needed: no candidate was old enough to ask.
-    NotNeeded,
-    /// `/proc/*/fd` was scanned. `unreadable` processes (other users', without root) could not
-    /// be inspected; a file only they hold open is still protected if they `flock` it.
-    Proc { processes: u64, unreadable: u64 },
-    /// No `/proc` (not Linux, or not mounted): only the age and `flock` rules protect open files.
-    Skipped { reason: String },
-}
-
 /// Everything clean did, before presentation.
 #[derive(Debug)]
 pub struct CleanOutcome {
@@ -188,50 +177,6 @@ impl CleanOutcome {
             || self.entries.iter().any(|e| {
                 matches!(e.action, Action::Removed | Action::WouldRemove) || e.reason == Some(Reason::Salvageable)
             })
-    }
-}
-
-/// The single-instance lock, held (an open `flock`ed file) until dropped. The file itself is
-/// never deleted: removing a lock file opens a window in which two instances hold two locks.
-#[derive(Debug)]
-pub struct InstanceLock {
-    _file: File,
-    pub path: PathBuf,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum LockError {
-    #[error("another scanaudit clean is running (lock: {})", path.display())]
-    Busy { path: PathBuf },
-    #[error("cannot take the lock {}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
-}
-
-/// Takes the single-instance lock at `path`, or says who has it. Only the lock's own directory
-/// is created (`scanaudit/` in the runtime dir, `.scanaudit/` in the root), never a parent:
-/// clean must not create the root it was asked to clean (a typo'd path stays a missing path).
-pub fn lock(path: &Path) -> Result<InstanceLock, LockError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let io_err = |source| LockError::Io { path: path.to_path_buf(), source };
-    if let Some(dir) = path.parent() {
-        match std::fs::create_dir(dir) {
-            Err(error) if error.kind() != io::ErrorKind::AlreadyExists => return Err(io_err(error)),
-            _ => {}
-        }
-    }
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(io_err)?;
-    match try_flock(file.as_raw_fd()) {
-        Ok(true) => Ok(InstanceLock { _file: file, path: path.to_path_buf() }),
-        Ok(false) => Err(LockError::Busy { path: path.to_path_buf() }),
-        Err(source) => Err(io_err(source)),
     }
 }
 
@@ -367,7 +312,7 @@ impl Run<'_> {
             root.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
         };
         let opened = Dir::open(base).map_err(|e| e.to_string()).and_then(|dir| {
-            let st = fstat(dir_fd(&dir)).map_err(|e| e.to_string())?;
+            let st = fstat(dir.raw()).map_err(|e| e.to_string())?;
             Ok((dir, st.st_dev))
         });
         let (dir, dev) = match opened {
@@ -452,9 +397,9 @@ impl Run<'_> {
     }
 
     fn age_of(&self, st: &libc::stat, with_ctime: bool) -> Duration {
-        let mut newest = time_of(st.st_mtime, st.st_mtime_nsec);
+        let mut newest = stat_time(st.st_mtime, st.st_mtime_nsec);
         if with_ctime {
-            newest = newest.max(time_of(st.st_ctime, st.st_ctime_nsec));
+            newest = newest.max(stat_time(st.st_ctime, st.st_ctime_nsec));
         }
         self.now.duration_since(newest).unwrap_or(Duration::ZERO)
     }
@@ -462,7 +407,7 @@ impl Run<'_> {
     /// Whether another process has (dev, ino) open; scans `/proc` the first time it is asked.
     fn is_open(&mut self, dev: u64, ino: u64) -> bool {
         if self.open_files.get().is_none() {
-            let (set, check) = scan_open_files();
+            let (set, check) = open_files::scan();
             self.open_check = check;
             let _ = self.open_files.set(set);
         }
@@ -498,7 +443,7 @@ impl Run<'_> {
         if self.is_open(st.st_dev, st.st_ino) {
             return kept(entry, Reason::Open, "open in another process: a write may be in progress".into());
         }
-        let file = match open_regular_at(dir_fd(parent), name, &st) {
+        let file = match open_if_same(parent.raw(), name, &st) {
             Ok(Some(file)) => file,
             Ok(None) => {
                 return kept(entry, Reason::Changed, "replaced by another file since it was listed".into());
@@ -518,7 +463,7 @@ impl Run<'_> {
                 return kept(entry, Reason::Locked, format!("its lock could not be tested ({e}); kept to be safe"))
             }
         }
-        let open = |p: &Path| open_regular_by_name(dir_fd(parent), p, &st);
+        let open = |p: &Path| open_regular_by_name(parent.raw(), p, &st);
         let validation = match check::validate_temp(&c.path, class, &open) {
             Ok(v) => v,
             Err(e) => return failed(entry, format!("cannot read: {e}")),
@@ -585,12 +530,12 @@ impl Run<'_> {
             }
             Err(e) => return failed(entry, e.to_string()),
         };
-        match fstat(dir_fd(&dir)) {
+        match fstat(dir.raw()) {
             Ok(st) if st.st_dev == dir_st.st_dev && st.st_ino == dir_st.st_ino => {}
             Ok(_) => return kept(entry, Reason::Changed, "replaced since it was listed; left alone".into()),
             Err(e) => return failed(entry, format!("cannot stat: {e}")),
         }
-        let names = match names_in(dir_fd(&dir)) {
+        let names = match names_in(dir.raw()) {
             Ok(names) => names,
             Err(e) => return failed(entry, format!("cannot list: {e}")),
         };
@@ -636,7 +581,7 @@ impl Run<'_> {
         {
             return kept(entry, Reason::Open, "open in another process: a write may be in progress".into());
         }
-        match try_flock(dir_fd(&dir)) {
+        match try_flock(dir.raw()) {
             Ok(true) => {}
             Ok(false) => return kept(entry, Reason::Locked, "another process holds a flock on it".into()),
             Err(e) => {
@@ -646,7 +591,7 @@ impl Run<'_> {
         let mut summary = "left by the Rust atomicwrites crate".to_string();
         let mut held = None;
         if let Some(inner) = &inner {
-            let file = match open_regular_at(dir_fd(&dir), &inner_name, inner) {
+            let file = match open_if_same(dir.raw(), &inner_name, inner) {
                 Ok(Some(file)) => file,
                 Ok(None) => return kept(entry, Reason::Changed, "replaced since it was listed; left alone".into()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -661,7 +606,7 @@ impl Run<'_> {
                     return kept(entry, Reason::Locked, format!("its lock could not be tested ({e}); kept to be safe"))
                 }
             }
-            let open = |p: &Path| open_regular_by_name(dir_fd(&dir), p, inner);
+            let open = |p: &Path| open_regular_by_name(dir.raw(), p, inner);
             let validation = match check::validate_temp(&c.path, class, &open) {
                 Ok(v) => v,
                 Err(e) => return failed(entry, format!("cannot read: {e}")),
@@ -732,9 +677,13 @@ impl Run<'_> {
                 entry.action = Action::AlreadyGone;
                 entry.message = "someone else removed it first".into();
             }
-            Err(TreeError::Kept(reason, message)) => {
+            Err(TreeError::Changed(message)) => {
                 entry.bytes = bytes;
-                return kept(entry, reason, message);
+                return kept(entry, Reason::Changed, message);
+            }
+            Err(TreeError::OtherFilesystem(message)) => {
+                entry.bytes = bytes;
+                return kept(entry, Reason::OtherFilesystem, message);
             }
             Err(TreeError::Io(message)) => {
                 entry.bytes = bytes;
@@ -847,106 +796,8 @@ fn target_state(parent: &Dir, dir: &Path, scan_dir: Option<&Path>, target: &str)
     }
     let target_path = dir.join(target);
     let class = layout::classify_file(&target_path, scan_dir, &|_| false);
-    let open = |p: &Path| open_regular_by_name(dir_fd(parent), p, &st);
+    let open = |p: &Path| open_regular_by_name(parent.raw(), p, &st);
     TargetState::of(&check::validate_classified(&target_path, &class, &open).map_err(|e| e.to_string()))
-}
-
-// ------------------------------------------------------------------------------------------
-// Backups
-
-/// The time a backup folder's name says it was made: `YYYYMMDDTHHMMSSZ`, optionally `-N`.
-pub fn backup_stamp(name: &str) -> Option<SystemTime> {
-    let stamp = match name.split_once('-') {
-        Some((stamp, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => stamp,
-        Some(_) => return None,
-        None => name,
-    };
-    if stamp.len() != 16 {
-        return None;
-    }
-    let parsed = chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ").ok()?;
-    let secs = parsed.and_utc().timestamp();
-    u64::try_from(secs).ok().map(|s| UNIX_EPOCH + Duration::from_secs(s))
-}
-
-enum TreeError {
-    Gone,
-    Kept(Reason, String),
-    Io(String),
-}
-
-/// Removes (or, `dry`, only measures) the directory `name` in `parent` and everything in it:
-/// every level is opened with `O_NOFOLLOW` and checked to be the same filesystem, entries are
-/// removed with `unlinkat` relative to their directory's handle, so a symlink inside is removed
-/// as a link and never followed, and a mount point inside stops the removal.
-fn remove_tree(
-    parent: &Dir,
-    name: &OsStr,
-    st: &libc::stat,
-    dev: u64,
-    dry: bool,
-    bytes: &mut u64,
-) -> Result<(), TreeError> {
-    let dir = match parent.open_child(name) {
-        Ok(dir) => dir,
-        Err(AtomicError::Symlink { path }) => {
-            return Err(TreeError::Kept(Reason::Changed, format!("{} became a symlink; left alone", path.display())))
-        }
-        Err(AtomicError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => return Err(TreeError::Gone),
-        Err(e) => return Err(TreeError::Io(e.to_string())),
-    };
-    let here = fstat(dir_fd(&dir)).map_err(|e| TreeError::Io(format!("cannot stat {}: {e}", dir.path().display())))?;
-    if here.st_dev != st.st_dev || here.st_ino != st.st_ino {
-        return Err(TreeError::Kept(
-            Reason::Changed,
-            format!("{} changed since it was listed; left alone", dir.path().display()),
-        ));
-    }
-    if here.st_dev != dev {
-        return Err(TreeError::Kept(
-            Reason::OtherFilesystem,
-            format!("{} is on another filesystem (a mount point); nothing below it was removed", dir.path().display()),
-        ));
-    }
-    let names =
-        names_in(dir_fd(&dir)).map_err(|e| TreeError::Io(format!("cannot list {}: {e}", dir.path().display())))?;
-    for child in names {
-        let c_child = CString::new(child.as_bytes()).map_err(|_| TreeError::Io("NUL in a file name".into()))?;
-        let child_st = match dir.lstat(&c_child) {
-            Ok(Some(s)) => s,
-            Ok(None) => continue,
-            Err(e) => return Err(TreeError::Io(format!("cannot stat {}: {e}", dir.path().join(&child).display()))),
-        };
-        if child_st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-            match remove_tree(&dir, &child, &child_st, dev, dry, bytes) {
-                Ok(()) | Err(TreeError::Gone) => {}
-                Err(e) => return Err(e),
-            }
-        } else {
-            if child_st.st_mode & libc::S_IFMT == libc::S_IFREG {
-                *bytes += child_st.st_size as u64;
-            }
-            if !dry {
-                match unlink_if_same(&dir, &c_child, &child_st, 0) {
-                    Ok(_) => {}
-                    Err(e) => {
-                        return Err(TreeError::Io(format!("cannot remove {}: {e}", dir.path().join(&child).display())))
-                    }
-                }
-            }
-        }
-    }
-    if dry {
-        return Ok(());
-    }
-    let c_name = CString::new(name.as_bytes()).map_err(|_| TreeError::Io("NUL in a file name".into()))?;
-    match unlink_if_same(parent, &c_name, st, libc::AT_REMOVEDIR) {
-        Ok(Unlinked::Done | Unlinked::Gone) => Ok(()),
-        Ok(Unlinked::Changed) => {
-            Err(TreeError::Kept(Reason::Changed, "changed since it was listed; left alone".into()))
-        }
-        Err(e) => Err(TreeError::Io(format!("cannot remove {}: {e}", dir.path().display()))),
-    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -988,7 +839,7 @@ fn open_parent(root: &mut Root<'_>, path: &Path) -> Result<(PathBuf, CString), G
             }
             Err(e) => return Err(Gone::Error(e.to_string())),
         };
-        match fstat(dir_fd(&dir)) {
+        match fstat(dir.raw()) {
             Ok(st) if st.st_dev == root.dev => {}
             Ok(_) => return Err(Gone::OtherFs(dir.path().to_path_buf())),
             Err(e) => return Err(Gone::Error(format!("cannot stat {}: {e}", dir.path().display()))),
@@ -999,102 +850,14 @@ fn open_parent(root: &mut Root<'_>, path: &Path) -> Result<(PathBuf, CString), G
 }
 
 // ------------------------------------------------------------------------------------------
-// The open-file check
+// Opening and naming what was judged
 
-#[cfg(target_os = "linux")]
-fn scan_open_files() -> (HashSet<(u64, u64)>, OpenCheck) {
-    use std::os::unix::fs::MetadataExt;
-    let mut set = HashSet::new();
-    let proc_dir = match std::fs::read_dir("/proc") {
-        Ok(dir) => dir,
-        Err(e) => return (set, OpenCheck::Skipped { reason: format!("/proc cannot be read: {e}") }),
-    };
-    let me = std::process::id().to_string();
-    let (mut processes, mut unreadable) = (0u64, 0u64);
-    for pid in proc_dir.flatten() {
-        let name = pid.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if !name.bytes().all(|b| b.is_ascii_digit()) || name == me {
-            continue;
-        }
-        processes += 1;
-        let fds = match std::fs::read_dir(pid.path().join("fd")) {
-            Ok(fds) => fds,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue, // it exited
-            Err(_) => {
-                unreadable += 1;
-                continue;
-            }
-        };
-        for fd in fds.flatten() {
-            // stat follows the magic link to the open file itself, even if it was unlinked.
-            if let Ok(meta) = std::fs::metadata(fd.path()) {
-                set.insert((meta.dev(), meta.ino()));
-            }
-        }
-    }
-    (set, OpenCheck::Proc { processes, unreadable })
-}
-
-#[cfg(not(target_os = "linux"))]
-fn scan_open_files() -> (HashSet<(u64, u64)>, OpenCheck) {
-    (HashSet::new(), OpenCheck::Skipped { reason: "not Linux: no /proc/*/fd to scan".into() })
-}
-
-// ------------------------------------------------------------------------------------------
-// Thin syscall wrappers
-
-fn dir_fd(dir: &Dir) -> RawFd {
-    dir.raw()
-}
-
-fn time_of(secs: i64, nsecs: i64) -> SystemTime {
-    if secs >= 0 {
-        UNIX_EPOCH + Duration::new(secs as u64, nsecs.clamp(0, 999_999_999) as u32)
-    } else {
-        UNIX_EPOCH
-    }
-}
-
-fn kind_name(mode: libc::mode_t) -> &'static str {
-    match mode & libc::S_IFMT {
-        libc::S_IFREG => "regular file",
-        libc::S_IFDIR => "directory",
-        libc::S_IFLNK => "symlink",
-        libc::S_IFIFO => "FIFO",
-        libc::S_IFSOCK => "socket",
-        libc::S_IFCHR | libc::S_IFBLK => "device",
-        _ => "special file",
-    }
-}
-
-fn fstat(fd: RawFd) -> io::Result<libc::stat> {
-    // SAFETY: as above.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: valid fd and out pointer.
-    if unsafe { libc::fstat(fd, &mut st) } == 0 {
-        Ok(st)
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-/// Opens `name` in `dir` read-only without following a symlink or blocking on a FIFO, and
-/// returns it only if it is still the regular file `expected` (same device and inode).
-fn open_regular_at(dir: RawFd, name: &CStr, expected: &libc::stat) -> io::Result<Option<File>> {
-    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
-    // SAFETY: valid fd and NUL-terminated name.
-    let fd = unsafe { libc::openat(dir, name.as_ptr(), flags) };
-    if fd < 0 {
-        let err = io::Error::last_os_error();
-        return if err.raw_os_error() == Some(libc::ELOOP) { Ok(None) } else { Err(err) };
-    }
-    // SAFETY: a fresh fd owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let st = fstat(fd.as_raw_fd())?;
-    let same =
-        st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_dev == expected.st_dev && st.st_ino == expected.st_ino;
-    Ok(same.then(|| File::from(fd)))
+/// Opens `name` in `dir` ([`open_regular_at`]) only if it is still the regular file `expected`
+/// (same device and inode): `Ok(None)` when it is something else now.
+fn open_if_same(dir: RawFd, name: &CStr, expected: &libc::stat) -> io::Result<Option<File>> {
+    let Ok(file) = open_regular_at(dir, name)? else { return Ok(None) };
+    let st = fstat(file.as_raw_fd())?;
+    Ok((st.st_dev == expected.st_dev && st.st_ino == expected.st_ino).then_some(file))
 }
 
 /// The [`check::Opener`] clean gives the shared validation: the file name of `path`, opened in
@@ -1102,83 +865,29 @@ fn open_regular_at(dir: RawFd, name: &CStr, expected: &libc::stat) -> io::Result
 fn open_regular_by_name(dir: RawFd, path: &Path, expected: &libc::stat) -> io::Result<File> {
     let name = path.file_name().ok_or_else(|| io::Error::other("no file name"))?;
     let c_name = CString::new(name.as_bytes()).map_err(|_| io::Error::other("NUL in a file name"))?;
-    open_regular_at(dir, &c_name, expected)?.ok_or_else(|| io::Error::other("changed since it was listed"))
+    open_if_same(dir, &c_name, expected)?.ok_or_else(|| io::Error::other("changed since it was listed"))
 }
 
-/// `flock(LOCK_EX|LOCK_NB)`: `Ok(true)` when taken (released when the fd closes), `Ok(false)`
-/// when someone else holds a lock.
-fn try_flock(fd: RawFd) -> io::Result<bool> {
-    // SAFETY: valid fd.
-    if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        return Ok(true);
-    }
-    let err = io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        Ok(false)
-    } else {
-        Err(err)
-    }
+/// What is at `mode`, in the words every refusal uses ([`EntryKind::describe`]).
+fn kind_name(mode: libc::mode_t) -> &'static str {
+    EntryKind::from_mode(mode).describe()
 }
-
-enum Unlinked {
-    Done,
-    /// ENOENT: someone else removed it.
-    Gone,
-    /// Another file now has the name.
-    Changed,
-}
-
-/// Re-checks that `name` in `dir` is still (device, inode, type) of `expected`, then
-/// `unlinkat(dir, name, flags)`.
-fn unlink_if_same(dir: &Dir, name: &CStr, expected: &libc::stat, flags: libc::c_int) -> io::Result<Unlinked> {
-    match dir.lstat(name)? {
-        None => return Ok(Unlinked::Gone),
-        Some(st)
-            if st.st_dev != expected.st_dev
-                || st.st_ino != expected.st_ino
-                || st.st_mode & libc::S_IFMT != expected.st_mode & libc::S_IFMT =>
-        {
-            return Ok(Unlinked::Changed)
-        }
-        Some(_) => {}
-    }
-    // SAFETY: valid fd and NUL-terminated name.
-    if unsafe { libc::unlinkat(dir_fd(dir), name.as_ptr(), flags) } == 0 {
-        return Ok(Unlinked::Done);
-    }
-    let err = io::Error::last_os_error();
-    if err.kind() == io::ErrorKind::NotFound {
-        Ok(Unlinked::Gone)
-    } else {
-        Err(err)
-    }
-}
-
-/// The single-instance lock file's name, in `$XDG_RUNTIME_DIR/scanaudit/` or the first
-/// root's `.scanaudit/` ([`crate::config::CleanConfig::lock_path`]).
-pub const LOCK_NAME: &str = "clean.lock";
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// clean names what it found in the words the writer, the reader and backups use: one
+    /// spelling per kind ("symbolic link", "FIFO", "character device"), not a second list.
     #[test]
-    fn backup_names() {
-        let t = backup_stamp("20261101T101010Z").unwrap();
-        assert_eq!(t.duration_since(UNIX_EPOCH).unwrap().as_secs(), 1_793_527_810);
-        assert_eq!(backup_stamp("20261101T101010Z-2"), Some(t));
-        for bad in ["20261101T101010Z-", "20261101T101010Z-x", "2026-11-01", "20261301T101010Z", "notes", ""] {
-            assert_eq!(backup_stamp(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn names_in_reads_through_a_handle() {
-        use std::ffi::OsString;
+    fn kinds_are_named_as_every_other_refusal_names_them() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("b"), "").unwrap();
-        std::fs::create_dir(dir.path().join("a")).unwrap();
+        std::os::unix::fs::symlink("nowhere", dir.path().join("link")).unwrap();
         let handle = Dir::open(dir.path()).unwrap();
-        assert_eq!(names_in(dir_fd(&handle)).unwrap(), [OsString::from("a"), OsString::from("b")]);
+        let st = handle.lstat(&CString::new("link").unwrap()).unwrap().unwrap();
+        assert_eq!(kind_name(st.st_mode), "symbolic link");
+        assert_eq!(kind_name(libc::S_IFIFO), "FIFO");
+        assert_eq!(kind_name(libc::S_IFCHR), "character device");
+        assert_eq!(kind_name(libc::S_IFDIR), "directory");
     }
 }

@@ -11,6 +11,7 @@ use crate::cli::{
     ApplyArgs, CheckArgs, CleanArgs, ColorChoice, Format, GradingArgs, MigrateArgs, OutputArgs, RepairArgs, WalkArgs,
 };
 use crate::finding::{Finding, FindingKind, Level};
+use crate::layout::state_names::{CLEAN_LOCK_NAME, RUNTIME_DIR_NAME, STATE_DIR};
 use crate::walk::Filters;
 
 /// A problem with the command line (exit 16).
@@ -62,11 +63,11 @@ impl CleanConfig {
     /// the root is a file), beside scanaudit's other state, which nothing OpenAnt reads.
     pub fn lock_path(xdg_runtime_dir: Option<std::ffi::OsString>, first_root: &Path) -> PathBuf {
         match xdg_runtime_dir.filter(|d| !d.is_empty()) {
-            Some(dir) => PathBuf::from(dir).join("scanaudit").join(crate::clean::LOCK_NAME),
+            Some(dir) => PathBuf::from(dir).join(RUNTIME_DIR_NAME).join(CLEAN_LOCK_NAME),
             None => {
                 let base =
                     if first_root.is_file() { first_root.parent().unwrap_or(Path::new(".")) } else { first_root };
-                base.join(crate::backup::STATE_DIR).join(crate::clean::LOCK_NAME)
+                base.join(STATE_DIR).join(CLEAN_LOCK_NAME)
             }
         }
     }

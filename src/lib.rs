@@ -6,6 +6,7 @@
 
 pub mod atomic;
 pub mod backup;
+pub mod backup_prune;
 pub mod check;
 pub mod clean;
 pub mod cli;
@@ -16,16 +17,19 @@ pub mod dir_plan;
 pub mod era;
 pub mod exit_codes;
 pub mod finding;
+pub mod fsx;
 pub mod json_path;
 pub mod layout;
 pub mod migrate;
 pub mod no_follow;
+pub mod open_files;
 pub mod plan_gate;
 pub mod pyjson;
 pub mod recoverable;
 pub mod regen;
 pub mod repair;
 pub mod report;
+pub mod scan_lock;
 pub mod shape;
 pub mod validate;
 pub mod walk;

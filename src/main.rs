@@ -94,7 +94,7 @@ fn clean(config: &CleanConfig) -> ExitCode {
     // A dry run removes nothing, so it needs no lock, and writes nothing: not even a lock file.
     let _lock = match config.dry_run {
         true => None,
-        false => match scanaudit::clean::lock(&config.lock_path) {
+        false => match scanaudit::scan_lock::lock(&config.lock_path) {
             Ok(lock) => Some(lock),
             Err(error) => {
                 eprintln!("scanaudit: {error}");

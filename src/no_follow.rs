@@ -14,11 +14,11 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::atomic::lstat_at;
-pub use crate::atomic::EntryKind;
+pub use crate::fsx::EntryKind;
+use crate::fsx::{component, fstat, lstat_at, Dir};
 
 /// What is at `path`, never following a symlink (`Missing` when nothing is).
 pub fn kind(path: &Path) -> io::Result<EntryKind> {
@@ -62,26 +62,44 @@ pub fn is_refusal(error: &io::Error) -> bool {
 
 /// Opens a regular file for reading: not through a symlink, not a FIFO, socket or device.
 pub fn open_regular(path: &Path) -> io::Result<File> {
-    match kind(path)? {
-        EntryKind::File => {}
-        // Let open() say "No such file or directory" itself.
-        EntryKind::Missing => {}
-        other => return Err(refusal(other)),
+    let c_path = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a path contains a NUL byte"))?;
+    open_regular_at(libc::AT_FDCWD, &c_path)?.map_err(refusal)
+}
+
+/// [`open_regular`] for the entry `name` of an open directory (one path component).
+pub fn open_regular_in(dir: &Dir, name: &OsStr) -> io::Result<File> {
+    let c_name = component(name, &dir.path().join(name)).map_err(io::Error::other)?;
+    open_regular_at(dir.raw(), &c_name)?.map_err(refusal)
+}
+
+/// The one way scanaudit opens a file to read it: `name` relative to the directory fd `at`
+/// (`AT_FDCWD` for a path), looked at with `fstatat(AT_SYMLINK_NOFOLLOW)` first (a device or
+/// FIFO is never opened), opened with `O_NOFOLLOW | O_NONBLOCK | O_NOCTTY`, and what was opened
+/// checked again with `fstat`, since the name may have been swapped in between.
+///
+/// `Ok(Err(kind))` when the name is something other than a regular file (seen before opening
+/// or after: a symlink swapped in makes the open fail with `ELOOP`); a missing name is the
+/// `ENOENT` error `open` would give.
+pub fn open_regular_at(at: RawFd, name: &CStr) -> io::Result<Result<File, EntryKind>> {
+    match lstat_at(at, name)?.map(|st| EntryKind::from_mode(st.st_mode)) {
+        None => return Err(io::Error::from_raw_os_error(libc::ENOENT)),
+        Some(EntryKind::File) => {}
+        Some(other) => return Ok(Err(other)),
     }
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|error| match error.raw_os_error() {
-            Some(libc::ELOOP) => refusal(EntryKind::Symlink),
-            _ => error,
-        })?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        // Swapped for something else since the lstat above.
-        return Err(refusal(EntryKind::from_mode(meta.mode() as libc::mode_t)));
+    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: `at` is AT_FDCWD or an open directory fd; `name` is NUL-terminated.
+    let fd = unsafe { libc::openat(at, name.as_ptr(), flags) };
+    if fd < 0 {
+        let error = io::Error::last_os_error();
+        return if error.raw_os_error() == Some(libc::ELOOP) { Ok(Err(EntryKind::Symlink)) } else { Err(error) };
     }
-    Ok(file)
+    // SAFETY: a fresh fd owned by nobody else.
+    let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    match EntryKind::from_mode(fstat(file.as_raw_fd())?.st_mode) {
+        EntryKind::File => Ok(Ok(file)),
+        other => Ok(Err(other)),
+    }
 }
 
 /// Reads a regular file whole (see [`open_regular`]).
@@ -203,6 +221,38 @@ mod tests {
         let missing = refused("nothing.json");
         assert_eq!(missing.kind(), io::ErrorKind::NotFound);
         assert!(!is_refusal(&missing));
+    }
+
+    /// Every opener (path, directory entry, raw fd) is this one: the kind found is handed back,
+    /// a FIFO or device is looked at but never opened, and the refusal text is the same.
+    #[test]
+    fn opening_by_handle_refuses_like_opening_by_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::write(p.join("a.json"), "{}").unwrap();
+        std::os::unix::fs::symlink(p.join("a.json"), p.join("link.json")).unwrap();
+        fifo(&p.join("fifo.json"));
+        let handle = Dir::open(p).unwrap();
+        let at = |name: &str| open_regular_at(handle.raw(), &CString::new(name).unwrap()).unwrap().map(drop);
+        assert_eq!(at("a.json"), Ok(()));
+        assert_eq!(at("link.json"), Err(EntryKind::Symlink));
+        assert_eq!(at("fifo.json"), Err(EntryKind::Fifo));
+        for name in ["link.json", "fifo.json"] {
+            let by_path = open_regular(&p.join(name)).unwrap_err().to_string();
+            let in_dir = open_regular_in(&handle, OsStr::new(name)).unwrap_err().to_string();
+            assert_eq!(by_path, in_dir);
+        }
+        let missing = open_regular_in(&handle, OsStr::new("gone.json")).unwrap_err();
+        assert_eq!(missing.raw_os_error(), Some(libc::ENOENT));
+    }
+
+    #[test]
+    fn names_in_reads_through_a_handle() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b"), "").unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        let handle = crate::fsx::Dir::open(dir.path()).unwrap();
+        assert_eq!(names_in(handle.raw()).unwrap(), [OsString::from("a"), OsString::from("b")]);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use globset::GlobSet;
 use walkdir::WalkDir;
 
+use crate::layout::state_names::{BACKUPS_DIR, STATE_DIR};
 use crate::layout::{file_name, temp_names};
 
 /// What the walk found at a path, from the directory entry's type alone (no stat).
@@ -105,7 +106,7 @@ fn walk_root(root: &Path, filters: &Filters, out: &mut WalkOutput) {
             EntryType::Symlink
         } else if ft.is_dir() {
             let name = file_name(path);
-            if name == ".scanaudit" {
+            if name == STATE_DIR {
                 // scanaudit's own state: backups are reported, never validated (they hold
                 // torn files on purpose), and the lock file is not data.
                 list_backups(path, root, filters, out);
@@ -135,7 +136,7 @@ fn walk_root(root: &Path, filters: &Filters, out: &mut WalkOutput) {
 }
 
 fn list_backups(scanaudit_dir: &Path, root: &Path, filters: &Filters, out: &mut WalkOutput) {
-    let backups = scanaudit_dir.join("backups");
+    let backups = scanaudit_dir.join(BACKUPS_DIR);
     // A `backups` that is a symlink is never entered.
     let Ok(read) = crate::no_follow::list_dir(&backups) else { return };
     let mut found: Vec<PathBuf> = Vec::new();

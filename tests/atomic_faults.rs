@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use scanaudit::atomic::{write_atomic, AtomicError, Step};
+use scanaudit::atomic::write_atomic;
+use scanaudit::fsx::{AtomicError, Step};
 
 const OLD: &[u8] = b"{\n  \"generation\": 1,\n  \"payload\": \"old\"\n}";
 

@@ -3,7 +3,8 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use scanaudit::atomic::{accept_any, current_umask, write_atomic};
+use scanaudit::atomic::{accept_any, write_atomic};
+use scanaudit::fsx::current_umask;
 
 #[test]
 fn new_file_mode_follows_umask() {

@@ -1,9 +1,11 @@
 //! What every file in an OpenAnt tree is (spec §1.2, §2, §4): its kind, the scan dir it
 //! belongs to, the shape its JSON must have, and which temp files stand for which targets.
 
+pub mod reserved_names;
 pub mod safe_filename;
 mod scan_dirs;
 pub mod shapes;
+pub mod state_names;
 pub mod temp_names;
 
 use std::ffi::OsStr;
@@ -298,15 +300,15 @@ pub fn classify_file(path: &Path, scan_dir: Option<&Path>, sibling_exists: &dyn 
         return Classified { kind: FileKind::Temp, checkpoint_step: None, temp: Some(temp) };
     }
     let parent_name = path.parent().map(file_name).unwrap_or_default();
-    if crate::era::is_superseded_checkpoint_dir(&parent_name) && name.ends_with(".json") {
+    if reserved_names::is_superseded_checkpoint_dir(&parent_name) && name.ends_with(".json") {
         return Classified::plain(FileKind::SupersededCheckpoint);
     }
     if let Some(step) = CheckpointStep::from_dir_name(&parent_name) {
-        if name == crate::era::SUMMARY_FILE {
+        if name == reserved_names::SUMMARY_FILE {
             return Classified { kind: FileKind::CheckpointSummary, checkpoint_step: Some(step), temp: None };
         }
         // Today's `_RESERVED_FILES`: the identity sidecar is never a unit checkpoint.
-        if name == crate::era::FINGERPRINT_FILE {
+        if name == reserved_names::FINGERPRINT_FILE {
             return Classified { kind: FileKind::CheckpointFingerprint, checkpoint_step: Some(step), temp: None };
         }
         if name.ends_with(".json") {
@@ -331,7 +333,7 @@ pub fn classify_file(path: &Path, scan_dir: Option<&Path>, sibling_exists: &dyn 
                 if let Some(kind) = scan_dir_file_kind(name) {
                     return Classified::plain(kind);
                 }
-                if crate::era::is_archived_results(name) {
+                if reserved_names::is_archived_results(name) {
                     return Classified::plain(FileKind::ResultsArchive);
                 }
                 if *name == "call_graphs.json" && file_name(scan_dir) == AUTO_LANGUAGE {

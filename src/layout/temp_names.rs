@@ -58,6 +58,14 @@ fn all(s: &str, pred: impl Fn(u8) -> bool) -> bool {
     s.bytes().all(pred)
 }
 
+/// The temp today's `utilities/file_io.write_json` leaves when killed: `mkstemp(prefix=".tmp-",
+/// suffix=".tmp")`, 8 characters of mkstemp's alphabet `[a-z0-9_]`.
+pub fn is_write_json_temp(name: &str) -> bool {
+    name.strip_prefix(".tmp-")
+        .and_then(|n| n.strip_suffix(".tmp"))
+        .is_some_and(|r| r.len() == 8 && all(r, is_mkstemp_char))
+}
+
 /// Recognises a temp *file* name. `target_exists` tells whether a sibling of the given name
 /// exists; it disambiguates atomic-write-file's `.<name>.XXXXXX`, which is otherwise the shape
 /// of many ordinary dotfiles (`.eslintrc.backup`).
@@ -70,8 +78,8 @@ pub fn recognise_file(name: &str, target_exists: &dyn Fn(&str) -> bool) -> Optio
             }
         }
     }
-    // Today's OpenAnt: `.tmp-XXXXXXXX.tmp` (the one definition of the name is in `era`).
-    if crate::era::is_write_json_temp(name) {
+    // Today's OpenAnt: `.tmp-XXXXXXXX.tmp`.
+    if is_write_json_temp(name) {
         return Some(TempName { writer: TempWriter::WriteJson, target: None });
     }
     // OpenAnt: `.tmp-<target>-XXXXXXXX.json`.

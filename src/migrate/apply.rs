@@ -2,7 +2,6 @@
 //! atomic on its own. A step that finds the disk changed since planning does nothing and
 //! says so; the next run plans again from what is there.
 
-use std::ffi::OsStr;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -12,10 +11,12 @@ use serde::Serialize;
 
 use super::plan::Plan;
 use super::{ContentCheck, MigrationAction, Step};
-use crate::atomic::{self, EntryKind};
+use crate::atomic;
 use crate::backup::{sha256_hex, BackupAction, BackupSession};
+use crate::fsx::{rename_noreplace, EntryKind};
 use crate::layout::shape_for;
-use crate::repair::guard::ScanDirLock;
+use crate::no_follow::open_regular_in;
+use crate::scan_lock::ScanDirLock;
 use crate::validate::validate_bytes;
 
 pub use crate::repair::ActionOutcome;
@@ -249,7 +250,7 @@ fn run_step(session: &mut BackupSession, scan_dir: &Path, step: &Step, reason: &
         }
         Step::SetMode { path, from, to } => {
             let (dir, name, display) = session.parent_of(&rel(path)).map_err(|e| e.to_string())?;
-            let file = dir.open_regular_nofollow(&name).map_err(|e| format!("{}: {e}", display.display()))?;
+            let file = open_regular_in(&dir, &name).map_err(|e| format!("{}: {e}", display.display()))?;
             let mode =
                 file.metadata().map_err(|e| format!("{}: {e}", display.display()))?.permissions().mode() & 0o7777;
             if mode != *from {
@@ -280,7 +281,7 @@ fn changed_since_planning(path: &Path) -> String {
 /// sha256 of the regular file at `rel`, `None` when it is gone.
 fn hash_of(session: &BackupSession, rel: &Path) -> Result<Option<String>, String> {
     let (dir, name, display) = session.parent_of(rel).map_err(|e| e.to_string())?;
-    let mut file = match dir.open_regular_nofollow(&name) {
+    let mut file = match open_regular_in(&dir, &name) {
         Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(format!("{}: {error}", display.display())),
@@ -298,23 +299,4 @@ fn validator(check: ContentCheck) -> impl Fn(&[u8]) -> Result<(), String> {
         },
         ContentCheck::Utf8Text => std::str::from_utf8(bytes).map(drop).map_err(|e| format!("not UTF-8: {e}")),
     }
-}
-
-/// `renameat2(RENAME_NOREPLACE)`: never replaces what is at the target, even if it appeared
-/// after the check. File systems without it (EINVAL) get a plain rename after the check.
-fn rename_noreplace(from_dir: &atomic::Dir, from: &OsStr, to_dir: &atomic::Dir, to: &OsStr) -> std::io::Result<()> {
-    let c_from = atomic::component(from, from_dir.path()).map_err(std::io::Error::other)?;
-    let c_to = atomic::component(to, to_dir.path()).map_err(std::io::Error::other)?;
-    // SAFETY: valid fds and NUL-terminated names.
-    let rc = unsafe {
-        libc::renameat2(from_dir.raw(), c_from.as_ptr(), to_dir.raw(), c_to.as_ptr(), libc::RENAME_NOREPLACE)
-    };
-    if rc == 0 {
-        return Ok(());
-    }
-    let error = std::io::Error::last_os_error();
-    if error.raw_os_error() == Some(libc::EINVAL) {
-        return from_dir.rename_to(&c_from, to_dir, &c_to);
-    }
-    Err(error)
 }

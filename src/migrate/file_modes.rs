@@ -18,7 +18,7 @@ use crate::consistency::OUTPUT_NAMES;
 pub const ID: &str = "file-modes";
 
 pub fn plan(scan_dir: &Path) -> Planned {
-    plan_with_umask(scan_dir, crate::atomic::current_umask())
+    plan_with_umask(scan_dir, crate::fsx::current_umask())
 }
 
 fn plan_with_umask(scan_dir: &Path, umask: u32) -> Planned {

@@ -27,7 +27,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Deserialize;
 
 use super::{MigrationAction, Planned, Step, Unfixable};
-use crate::backup::STATE_DIR;
+use crate::layout::state_names::STATE_DIR;
 use crate::layout::{file_name, temp_names, LANGUAGES};
 use crate::no_follow;
 use crate::pyjson::{self, PyValue};

@@ -7,8 +7,8 @@
 //! Go 1.22 apply. Keys are written in the order read: Go writes struct fields in declaration
 //! order, which is the order in the file (maps, which Go sorts, come back sorted already).
 
-use super::layout::{write_indented, Scalars};
-use super::python::{push_u_escape, shortest_digits};
+use super::layout::{write_indented, write_string, Scalars};
+use super::python::shortest_digits;
 use super::{PyValue, WriteError};
 
 /// The exact bytes Go's `json.MarshalIndent(v, "", "  ")` plus a trailing `"\n"` produce.
@@ -26,24 +26,9 @@ struct Go;
 impl Scalars for Go {
     /// `appendString(dst, s, escapeHTML=true)`.
     fn string(&self, out: &mut String, s: &str) {
-        out.reserve(s.len() + 2);
-        out.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\u{8}' => out.push_str("\\b"),
-                '\u{c}' => out.push_str("\\f"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                // Other controls, the HTML-sensitive `< > &`, and the JSONP-breaking
-                // U+2028/U+2029, as `\u00xx` / `\u202x` with lower-case hex.
-                '\u{0}'..='\u{1f}' | '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => push_u_escape(out, c as u16),
-                c => out.push(c),
-            }
-        }
-        out.push('"');
+        // Other controls, the HTML-sensitive `< > &`, and the JSONP-breaking U+2028/U+2029 as
+        // `\u00xx` / `\u202x`.
+        write_string(out, s, |c| matches!(c, '\u{0}'..='\u{1f}' | '<' | '>' | '&' | '\u{2028}' | '\u{2029}'));
     }
 
     /// `floatEncoder(64).encode`: like ES6 number-to-string. `strconv.AppendFloat(f, 'f', -1)`

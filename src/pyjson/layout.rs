@@ -1,7 +1,8 @@
 //! The indented layout Python's `json.dumps(indent=2)` and Go's `MarshalIndent(v, "", "  ")`
 //! share: each item on its own line indented by two spaces per level, `,` at the end of every
 //! item but the last, `": "` after keys, and empty containers as `[]` / `{}`.
-//! The two writers differ only in how scalars are spelled, which [`Scalars`] supplies.
+//! The two writers differ only in how scalars are spelled, which [`Scalars`] supplies; even
+//! their strings share [`write_string`] and differ only in which characters become `\uxxxx`.
 
 use super::{PyValue, WriteError, MAX_DEPTH};
 
@@ -9,6 +10,41 @@ use super::{PyValue, WriteError, MAX_DEPTH};
 pub(super) trait Scalars {
     fn string(&self, out: &mut String, s: &str);
     fn float(&self, out: &mut String, x: f64) -> Result<(), WriteError>;
+}
+
+/// A JSON string literal as both writers spell it: `"` and `\` escaped, the five controls
+/// with short escapes (`\b \f \n \r \t`), every character `u_escaped` picks as `\uxxxx`
+/// (lower-case hex; astral characters as a UTF-16 surrogate pair), everything else as is.
+pub(super) fn write_string(out: &mut String, s: &str, u_escaped: impl Fn(char) -> bool) {
+    out.reserve(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u_escaped(c) => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    push_u_escape(out, *unit);
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn push_u_escape(out: &mut String, unit: u16) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push_str("\\u");
+    for shift in [12, 8, 4, 0] {
+        out.push(HEX[usize::from((unit >> shift) & 0xf)] as char);
+    }
 }
 
 pub(super) fn write_indented(value: &PyValue, style: &impl Scalars) -> Result<String, WriteError> {

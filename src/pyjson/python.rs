@@ -6,7 +6,7 @@
 //! floats through `float.__repr__` (`NaN`, `Infinity`, `-Infinity` for the non-finite ones) and
 //! ints through `int.__repr__`.
 
-use super::layout::{write_indented, Scalars};
+use super::layout::{write_indented, write_string, Scalars};
 use super::{PyValue, WriteError};
 
 /// The exact text `json.dumps(value, indent=2, ensure_ascii=ensure_ascii)` returns (what
@@ -22,43 +22,15 @@ struct Python {
 }
 
 impl Scalars for Python {
+    /// `encode_basestring_ascii` / `encode_basestring`: other controls as `\u00xx`, and with
+    /// `ensure_ascii` everything past `~` too.
     fn string(&self, out: &mut String, s: &str) {
-        out.reserve(s.len() + 2);
-        out.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\u{8}' => out.push_str("\\b"),
-                '\u{c}' => out.push_str("\\f"),
-                ' '..='~' => out.push(c),
-                c if !self.ensure_ascii && c >= ' ' => out.push(c),
-                c => {
-                    // Lower-case hex; astral characters as a UTF-16 surrogate pair.
-                    let mut units = [0u16; 2];
-                    for unit in c.encode_utf16(&mut units) {
-                        push_u_escape(out, *unit);
-                    }
-                }
-            }
-        }
-        out.push('"');
+        write_string(out, s, |c| c < ' ' || (self.ensure_ascii && c > '~'));
     }
 
     fn float(&self, out: &mut String, x: f64) -> Result<(), WriteError> {
         out.push_str(&python_float_repr(x));
         Ok(())
-    }
-}
-
-pub(super) fn push_u_escape(out: &mut String, unit: u16) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push_str("\\u");
-    for shift in [12, 8, 4, 0] {
-        out.push(HEX[usize::from((unit >> shift) & 0xf)] as char);
     }
 }
 

@@ -369,7 +369,7 @@ impl CheckpointSet {
         let mut files = files;
         // `_fingerprint.json` is no unit checkpoint (today's `_RESERVED_FILES`, era.rs): OpenAnt's
         // `load` skips it, and so does every rebuild. `_summary.json` is read on its own below.
-        files.retain(|(name, _)| name.ends_with(".json") && name != crate::era::FINGERPRINT_FILE);
+        files.retain(|(name, _)| name.ends_with(".json") && name != crate::layout::reserved_names::FINGERPRINT_FILE);
         files.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         for (name, content) in files {
             self.push_file(name, content);

@@ -17,11 +17,9 @@ pub enum JsonInput {
 
 impl JsonInput {
     pub fn load(path: &Path) -> JsonInput {
-        match std::fs::symlink_metadata(path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return JsonInput::Absent,
-            _ => {}
-        }
+        // One look: a file removed between a stat and the read is absent, not unreadable.
         match crate::no_follow::read(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => JsonInput::Absent,
             Err(e) => JsonInput::Unreadable(e.to_string()),
             Ok(bytes) => match pyjson::parse(&bytes) {
                 Ok(v) => JsonInput::Parsed(v),

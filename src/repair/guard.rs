@@ -1,10 +1,8 @@
-//! Whether a scan dir may be touched: not while OpenAnt or another scanaudit works in it.
+//! Whether a scan dir may be touched: not while OpenAnt works in it (another scanaudit is kept
+//! out by [`crate::scan_lock::ScanDirLock`]).
 
-use std::fs::File;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
-
-use crate::backup::STATE_DIR;
 
 /// Why a scan dir with work to do is left alone: `meta.json` says a scan is running, or a file
 /// that scanaudit did not write changed within `min_idle`.
@@ -23,43 +21,4 @@ pub fn in_use(dir: &Path, min_idle: Duration, now: SystemTime) -> Option<String>
             min_idle.as_secs()
         )
     })
-}
-
-/// The per-scan-dir lock `<scan_dir>/.scanaudit/lock`, held (flock) while repair works.
-pub struct ScanDirLock {
-    _file: File,
-}
-
-impl ScanDirLock {
-    /// `Ok(None)` when another scanaudit holds it.
-    pub fn try_acquire(scan_dir: &Path) -> std::io::Result<Option<ScanDirLock>> {
-        let state = scan_dir.join(STATE_DIR);
-        match std::fs::symlink_metadata(&state) {
-            Ok(meta) if !meta.is_dir() => {
-                return Err(std::io::Error::other(format!("{} is not a directory", state.display())));
-            }
-            Ok(_) => {}
-            Err(_) => std::fs::create_dir(&state)?,
-        }
-        let path = state.join("lock");
-        let mut options = std::fs::OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
-        }
-        let file = options.open(&path)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::io::AsRawFd;
-            // SAFETY: flock on a file descriptor we own; no memory is involved.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-            if rc != 0 {
-                let error = std::io::Error::last_os_error();
-                return if error.raw_os_error() == Some(libc::EWOULDBLOCK) { Ok(None) } else { Err(error) };
-            }
-        }
-        Ok(Some(ScanDirLock { _file: file }))
-    }
 }

@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use crate::backup::{BackupAction, BackupSession};
 use crate::layout::shape_for;
+use crate::scan_lock::ScanDirLock;
 use crate::validate::validate_bytes;
 use crate::walk::Filters;
 
@@ -79,7 +80,7 @@ pub fn apply(plan: &Plan, stop: &AtomicBool) -> Applied {
             });
             continue;
         }
-        let _lock = match guard::ScanDirLock::try_acquire(&dir.scan_dir) {
+        let _lock = match ScanDirLock::try_acquire(&dir.scan_dir) {
             Ok(Some(lock)) => lock,
             Ok(None) => {
                 let why = "another scanaudit holds the scan dir's lock";

@@ -318,7 +318,7 @@ impl Rebuilder {
         let own = old.map(|o| markers_of(kind, name, o)).unwrap_or_default();
         let mut evidence = Vec::new();
         let sidecar = |dir: &str| -> Option<crate::era::Marker> {
-            let rel = format!("{dir}/{}", crate::era::FINGERPRINT_FILE);
+            let rel = format!("{dir}/{}", crate::layout::reserved_names::FINGERPRINT_FILE);
             let value = self.optional(&rel)?;
             // A sidecar without a readable scheme is not a newer OpenAnt's: OpenAnt resets the
             // dir on it (docs/openant-eras.md §1.5). Its name still says today's OpenAnt ran.

@@ -137,7 +137,7 @@ impl ScanDirState {
                 }
             };
             let name = layout::file_name(entry.path());
-            if entry.file_type().is_dir() && entry.depth() > 0 && name == crate::backup::STATE_DIR {
+            if entry.file_type().is_dir() && entry.depth() > 0 && name == crate::layout::state_names::STATE_DIR {
                 it.skip_current_dir();
                 continue;
             }
@@ -210,7 +210,7 @@ impl ScanDirState {
     fn consider_checkpoint(&mut self, path: &Path, step: Option<CheckpointStep>) {
         // Today's `_RESERVED_FILES`: never a unit checkpoint, never quarantined (layout
         // classifies them apart already; this keeps the rule where quarantine is decided).
-        if crate::era::RESERVED_CHECKPOINT_FILES.contains(&layout::file_name(path).as_str()) {
+        if crate::layout::reserved_names::RESERVED_CHECKPOINT_FILES.contains(&layout::file_name(path).as_str()) {
             return;
         }
         let stamp = FileStamp::of(path);
@@ -342,7 +342,8 @@ pub fn last_foreign_change(dir: &Path, since: SystemTime) -> Option<SystemTime> 
     while let Some(entry) = it.next() {
         // Unreadable entries are reported by the walk that plans the work.
         let Ok(entry) = entry else { continue };
-        if entry.file_type().is_dir() && entry.depth() > 0 && entry.file_name() == crate::backup::STATE_DIR {
+        if entry.file_type().is_dir() && entry.depth() > 0 && entry.file_name() == crate::layout::state_names::STATE_DIR
+        {
             it.skip_current_dir();
             continue;
         }

@@ -10,9 +10,10 @@ use serde::Serialize;
 
 use super::summary::{human_bytes, plural};
 use super::table::fit_width;
-use crate::clean::{Action, CleanEntry, CleanError, CleanOutcome, OpenCheck, What};
+use crate::clean::{Action, CleanEntry, CleanError, CleanOutcome, What};
 use crate::cli::Format;
 use crate::config::OutputConfig;
+use crate::open_files::OpenCheck;
 
 /// The `summary` object of `clean --format json`.
 #[derive(Debug, Clone, Serialize)]

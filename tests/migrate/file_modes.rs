@@ -36,7 +36,7 @@ fn private_outputs_get_the_umask_mode_and_nothing_else_changes() {
 
     let output = migrate(&[scan.to_str().unwrap(), "--yes"]);
     assert_eq!(code(&output), 1, "{}", String::from_utf8_lossy(&output.stdout));
-    let want = 0o666 & !scanaudit::atomic::current_umask();
+    let want = 0o666 & !scanaudit::fsx::current_umask();
     for name in PRIVATE {
         assert_eq!(mode(&scan.join(name)), want, "{name}");
     }
