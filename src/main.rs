@@ -9,7 +9,8 @@ use scanaudit::cli::{Cli, Command};
 use scanaudit::config::{CheckConfig, CleanConfig, MigrateConfig, RepairConfig};
 use scanaudit::exit_codes::ExitCode;
 use scanaudit::finding::{FindingKind, Level};
-use scanaudit::report::{self, output_error, Progress};
+use scanaudit::progress::Progress;
+use scanaudit::report::{self, output_error};
 
 fn main() -> ProcessExitCode {
     run().into()

@@ -89,14 +89,14 @@ fn inconsistent_outputs(dir: &Path, min_idle: Duration) -> Vec<(FileKind, String
         grading: Grading::default(),
         output: OutputConfig { format: Format::Json, color: false, quiet: true, progress: false },
     };
-    let outcome = crate::check::run(&config, &crate::report::Progress::hidden());
+    let outcome = crate::check::run(&config, &crate::progress::Progress::hidden());
     outcome
         .findings
         .into_iter()
         .filter(|f| {
             matches!(f.kind, FindingKind::OutputStale | FindingKind::MetricsMismatch | FindingKind::FindingIdGap)
         })
-        .filter(|f| f.fix.as_deref().is_some_and(crate::check::is_repair_command))
+        .filter(|f| f.fix.as_deref().is_some_and(crate::text::is_repair_command))
         .filter_map(|f| {
             let kind = f.file_kind.filter(|k| REBUILD_ORDER.contains(k))?;
             (f.path.parent() == Some(dir)).then(|| (kind, format!("{}: {}", f.kind, f.message)))
@@ -152,7 +152,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
                     reason: "holds cp1252 text from a Windows scan (before 3cdca87): not damaged, only in the old \
                              encoding; migrate re-encodes it without loss"
                         .into(),
-                    fix: Some(crate::check::migrate_command(dir)),
+                    fix: Some(crate::text::migrate_command(dir)),
                 });
                 continue;
             }

@@ -8,11 +8,12 @@ use std::path::PathBuf;
 use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
 use serde::Serialize;
 
-use super::summary::{human_bytes, plural};
+use super::summary::human_bytes;
 use super::table::fit_width;
 use crate::clean::{Action, CleanEntry, CleanError, CleanOutcome, OpenCheck, What};
 use crate::cli::Format;
 use crate::config::OutputConfig;
+use crate::text::plural_grouped;
 
 /// The `summary` object of `clean --format json`.
 #[derive(Debug, Clone, Serialize)]
@@ -72,10 +73,10 @@ impl CleanSummary {
         let backups = outcome.entries.iter().filter(|e| e.action == gone_kind && e.what == What::Backup).count() as u64;
         let mut what = Vec::new();
         if temps > 0 {
-            what.push(plural(temps, "temp file", "temp files"));
+            what.push(plural_grouped(temps, "temp file", "temp files"));
         }
         if backups > 0 {
-            what.push(plural(backups, "backup", "backups"));
+            what.push(plural_grouped(backups, "backup", "backups"));
         }
         let elapsed = format!("in {:.1} s", self.elapsed_ms as f64 / 1000.0);
         let mut line = match (what.is_empty(), outcome.dry_run) {
@@ -98,7 +99,7 @@ impl CleanSummary {
             line.push_str(&format!("; {} already gone", self.already_gone));
         }
         if self.failed > 0 {
-            line.push_str(&format!("; {}", plural(self.failed, "error", "errors")));
+            line.push_str(&format!("; {}", plural_grouped(self.failed, "error", "errors")));
         }
         line
     }
@@ -112,14 +113,14 @@ impl CleanSummary {
             }
             OpenCheck::Proc { unreadable, .. } if *unreadable > 0 => notes.push(format!(
                 "note: the open files of {} could not be inspected (other users'); a flock they hold is still honoured",
-                plural(*unreadable, "process", "processes")
+                plural_grouped(*unreadable, "process", "processes")
             )),
             _ => {}
         }
         if self.cut_short {
             notes.push(format!(
                 "note: --max-runtime was reached; {} not examined (run again to continue)",
-                plural(self.kept_by_reason.get("max-runtime").copied().unwrap_or(0), "path was", "paths were")
+                plural_grouped(self.kept_by_reason.get("max-runtime").copied().unwrap_or(0), "path was", "paths were")
             ));
         }
         notes

@@ -155,7 +155,7 @@ pub fn summary_line(plan: &Plan, applied: Option<&Applied>) -> String {
 }
 
 pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{} {}", super::summary::thousands(n as u64), if n == 1 { one } else { many })
+    crate::text::plural_grouped(n as u64, one, many)
 }
 
 #[derive(Serialize)]
