@@ -23,15 +23,20 @@ struct Document<'a> {
     findings: &'a [Finding],
 }
 
+/// The `scanaudit` header of every JSON document.
 #[derive(Serialize)]
-struct Tool {
+pub(crate) struct Tool {
     version: &'static str,
     format: u32,
 }
 
+pub(crate) fn tool() -> Tool {
+    Tool { version: env!("CARGO_PKG_VERSION"), format: FORMAT_VERSION }
+}
+
 pub fn write(out: &mut dyn Write, roots: &[PathBuf], summary: &Summary, findings: &[Finding]) -> io::Result<()> {
     let document = Document {
-        scanaudit: Tool { version: env!("CARGO_PKG_VERSION"), format: FORMAT_VERSION },
+        scanaudit: tool(),
         roots: crate::json_path::roots(roots),
         roots_bytes: crate::json_path::roots_bytes(roots),
         summary,

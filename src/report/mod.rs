@@ -3,6 +3,7 @@
 pub mod clean;
 mod json;
 pub mod migrate;
+pub mod plan;
 pub mod repair;
 mod summary;
 mod table;
