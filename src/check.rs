@@ -19,7 +19,7 @@ use crate::shape::{Captured, Captures};
 use crate::temps::{assess_temp, validate_temp, TargetState};
 use crate::text::{clean_backups_command, clean_command, human_age, migrate_command, repair_command, shell_quote};
 use crate::validate::{self, Problem, Validation};
-use crate::walk::{self, EntryType};
+use crate::walk::{self, EntryType, Filters};
 
 /// Where the tests still look for it; it lives in [`crate::text`].
 pub use crate::text::is_repair_command;
@@ -71,9 +71,31 @@ enum CodePage {
 }
 
 pub fn run(config: &CheckConfig, progress: &Progress) -> CheckOutcome {
+    audit(&config.roots, &config.filters, config.min_idle, progress)
+}
+
+/// The findings of check's cross-file rules that say an output of `scan_dir` parses but is
+/// stale or inconsistent with the checkpoints (`output-stale`, `metrics-mismatch`,
+/// `finding-id-gap`) and that `scanaudit repair` fixes: what repair rebuilds though nothing
+/// is damaged. `min_idle` as for check.
+pub fn stale_outputs(scan_dir: &Path, min_idle: Duration) -> Vec<Finding> {
+    let outcome = audit(&[scan_dir.to_path_buf()], &Filters::default(), min_idle, &Progress::hidden());
+    outcome
+        .findings
+        .into_iter()
+        .filter(|f| {
+            matches!(f.kind, FindingKind::OutputStale | FindingKind::MetricsMismatch | FindingKind::FindingIdGap)
+        })
+        .filter(|f| f.fix.as_deref().is_some_and(is_repair_command))
+        .collect()
+}
+
+/// Audits `roots`: every file the walk sees through `filters`, and the cross-file rules where
+/// nothing is filtered out.
+fn audit(roots: &[PathBuf], filters: &Filters, min_idle: Duration, progress: &Progress) -> CheckOutcome {
     let started = Instant::now();
     progress.set_message("walking");
-    let walked = walk::walk(&config.roots, &config.filters);
+    let walked = walk::walk(roots, filters);
 
     let index = ScanDirIndex::build(
         walked.entries.iter().map(|e| (e.path.as_path(), matches!(e.entry_type, EntryType::Dir | EntryType::TempDir))),
@@ -178,9 +200,9 @@ pub fn run(config: &CheckConfig, progress: &Progress) -> CheckOutcome {
         }
     }
 
-    if config.filters.include.is_none() && config.filters.exclude.is_none() {
+    if filters.include.is_none() && filters.exclude.is_none() {
         progress.set_message("cross-checking");
-        findings.extend(cross_check(config, &walked.entries, &index, &examined, now));
+        findings.extend(cross_check(roots, min_idle, &walked.entries, &index, &examined, now));
     }
 
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
@@ -190,13 +212,14 @@ pub fn run(config: &CheckConfig, progress: &Progress) -> CheckOutcome {
 /// Runs the cross-file rules on every scan dir the walk saw whole: at or below a root (a
 /// single file given as root is checked alone) and not narrowed by --include/--exclude.
 fn cross_check(
-    config: &CheckConfig,
+    roots: &[PathBuf],
+    min_idle: Duration,
     entries: &[walk::Entry],
     index: &ScanDirIndex,
     examined: &[Examined],
     now: SystemTime,
 ) -> Vec<Finding> {
-    let whole = |dir: &Path| config.roots.iter().any(|root| dir.starts_with(root));
+    let whole = |dir: &Path| roots.iter().any(|root| dir.starts_with(root));
     let mut views: HashMap<&Path, ScanDirView> = HashMap::new();
     for dir in index.iter().filter(|d| whole(d)) {
         views.insert(
@@ -278,7 +301,7 @@ fn cross_check(
             Meta::Absent
         };
     }
-    let options = Options { min_idle: config.min_idle, now };
+    let options = Options { min_idle, now };
     let views: Vec<ScanDirView> = views.into_values().collect();
     views.par_iter().flat_map_iter(|view| consistency::check_scan_dir(view, &options)).collect()
 }

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
@@ -39,6 +40,26 @@ pub struct DirPlan<A, U> {
 }
 
 impl<A, U> DirPlan<A, U> {
+    /// The plan of `dir`, which may be touched when there is work to do and OpenAnt (or a
+    /// recent write) is not using it ([`crate::repair::guard::in_use`]).
+    pub fn new(
+        dir: &Path,
+        actions: Vec<A>,
+        unfixable: Vec<U>,
+        io_errors: Vec<(PathBuf, String)>,
+        min_idle: Duration,
+        now: SystemTime,
+    ) -> DirPlan<A, U> {
+        let status = if actions.is_empty() {
+            DirStatus::Healthy
+        } else if let Some(reason) = crate::repair::guard::in_use(dir, min_idle, now) {
+            DirStatus::InUse(reason)
+        } else {
+            DirStatus::Planned
+        };
+        DirPlan { scan_dir: dir.to_path_buf(), status, actions, unfixable, io_errors }
+    }
+
     pub fn has_work(&self) -> bool {
         !self.actions.is_empty()
     }

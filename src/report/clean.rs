@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
 use serde::Serialize;
 
+use super::json::Header;
 use super::summary::human_bytes;
 use super::table::fit_width;
 use crate::clean::{Action, CleanEntry, CleanError, CleanOutcome, OpenCheck, What};
@@ -129,21 +130,12 @@ impl CleanSummary {
 
 #[derive(Serialize)]
 struct Document<'a> {
-    scanaudit: Tool,
-    roots: Vec<String>,
-    /// Per root, its bytes when some root is not UTF-8 (`json_path`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    roots_bytes: Option<Vec<Option<String>>>,
+    #[serde(flatten)]
+    header: Header,
     dry_run: bool,
     summary: &'a CleanSummary,
     entries: &'a [CleanEntry],
     errors: &'a [CleanError],
-}
-
-#[derive(Serialize)]
-struct Tool {
-    version: &'static str,
-    format: u32,
 }
 
 pub fn render(out: &mut dyn Write, output: &OutputConfig, roots: &[PathBuf], outcome: &CleanOutcome) -> io::Result<()> {
@@ -151,9 +143,7 @@ pub fn render(out: &mut dyn Write, output: &OutputConfig, roots: &[PathBuf], out
     match output.format {
         Format::Json => {
             let document = Document {
-                scanaudit: Tool { version: env!("CARGO_PKG_VERSION"), format: super::json::FORMAT_VERSION },
-                roots: crate::json_path::roots(roots),
-                roots_bytes: crate::json_path::roots_bytes(roots),
+                header: Header::new(roots),
                 dry_run: outcome.dry_run,
                 summary: &summary,
                 entries: &outcome.entries,

@@ -8,7 +8,7 @@ use comfy_table::Cell;
 use serde::Serialize;
 
 use super::json::{tool, Tool};
-use super::plan::{rel, table, PlanRows};
+use super::plan::{rel, table, PlanRows, Words};
 use crate::cli::Format;
 use crate::config::OutputConfig;
 use crate::migrate::apply::ActionResult;
@@ -40,13 +40,15 @@ impl PlanRows for Migrate {
     type Action = MigrationAction;
     type Unfixable = Unfixable;
     type Result = ActionResult;
-    const VERB: &'static str = "migrate";
-    const NOTHING: &'static str = "nothing to migrate";
-    const CANNOT: &'static str = "cannot be migrated";
-    const RESULTS_KEY: &'static str = "results";
-    const ACTION_COLUMNS: [&'static str; 2] = ["MIGRATION", "PATH"];
-    const PLANNED_COLUMN: &'static str = "CHANGE";
-    const UNFIXABLE_COLUMNS: [&'static str; 3] = ["MIGRATION", "CANNOT MIGRATE", "WHY"];
+    const WORDS: Words = Words {
+        verb: "migrate",
+        nothing: "nothing to migrate",
+        cannot: "cannot be migrated",
+        results_key: "results",
+        action_columns: ["MIGRATION", "PATH"],
+        planned_column: "CHANGE",
+        unfixable_columns: ["MIGRATION", "CANNOT MIGRATE", "WHY"],
+    };
 
     fn action_name(action: &MigrationAction) -> String {
         action.migration.to_string()

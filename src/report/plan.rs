@@ -9,7 +9,7 @@ use comfy_table::{presets, Cell, ContentArrangement, Table};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use super::json::{tool, Tool};
+use super::json::Header;
 use crate::cli::Format;
 use crate::config::OutputConfig;
 use crate::dir_plan::{ActionOutcome, Applied, DirPlan, DirStatus, Outcome, Plan};
@@ -20,20 +20,7 @@ pub trait PlanRows {
     type Action: Serialize;
     type Unfixable: Serialize;
     type Result: Outcome + Serialize;
-    /// `repair`, `migrate`: the summary line's first word.
-    const VERB: &'static str;
-    /// The summary when nothing is planned, nothing is left and nothing is in use.
-    const NOTHING: &'static str;
-    /// What the summary says of the rows of the second table: `cannot be fixed here`.
-    const CANNOT: &'static str;
-    /// The key of each scan dir's results in the JSON document.
-    const RESULTS_KEY: &'static str;
-    /// The plan table's columns after `SCAN DIR` and before the last one.
-    const ACTION_COLUMNS: [&'static str; 2];
-    /// The plan table's last column before anything ran (then it is `RESULT`).
-    const PLANNED_COLUMN: &'static str;
-    /// The second table's columns after `SCAN DIR`.
-    const UNFIXABLE_COLUMNS: [&'static str; 3];
+    const WORDS: Words;
 
     /// The action column: what kind of action it is.
     fn action_name(action: &Self::Action) -> String;
@@ -43,6 +30,24 @@ pub trait PlanRows {
     fn unfixable_path(unfixable: &Self::Unfixable) -> &Path;
     /// The second table's cells after `SCAN DIR`.
     fn unfixable_cells(unfixable: &Self::Unfixable, scan_dir: &Path) -> [String; 3];
+}
+
+/// The words a verb's output differs in.
+pub struct Words {
+    /// `repair`, `migrate`: the summary line's first word.
+    pub verb: &'static str,
+    /// The summary when nothing is planned, nothing is left and nothing is in use.
+    pub nothing: &'static str,
+    /// What the summary says of the rows of the second table: `cannot be fixed here`.
+    pub cannot: &'static str,
+    /// The key of each scan dir's results in the JSON document.
+    pub results_key: &'static str,
+    /// The plan table's columns after `SCAN DIR` and before the last one.
+    pub action_columns: [&'static str; 2],
+    /// The plan table's last column before anything ran (then it is `RESULT`).
+    pub planned_column: &'static str,
+    /// The second table's columns after `SCAN DIR`.
+    pub unfixable_columns: [&'static str; 3],
 }
 
 type VerbPlan<V> = Plan<<V as PlanRows>::Action, <V as PlanRows>::Unfixable>;
@@ -82,8 +87,8 @@ pub fn write_plan<V: PlanRows>(
     plan: &VerbPlan<V>,
     applied: Option<&Applied<V::Result>>,
 ) -> io::Result<()> {
-    let [action_column, target_column] = V::ACTION_COLUMNS;
-    let last = if applied.is_some() { "RESULT" } else { V::PLANNED_COLUMN };
+    let [action_column, target_column] = V::WORDS.action_columns;
+    let last = if applied.is_some() { "RESULT" } else { V::WORDS.planned_column };
     let mut actions = table(&["SCAN DIR", action_column, target_column, last]);
     let mut any = false;
     for dir in &plan.scan_dirs {
@@ -120,7 +125,7 @@ pub fn write_plan<V: PlanRows>(
     let unfixable: Vec<(&VerbDirPlan<V>, &V::Unfixable)> =
         plan.scan_dirs.iter().flat_map(|d| d.unfixable.iter().map(move |u| (d, u))).collect();
     if !unfixable.is_empty() {
-        let [a, b, c] = V::UNFIXABLE_COLUMNS;
+        let [a, b, c] = V::WORDS.unfixable_columns;
         let mut t = table(&["SCAN DIR", a, b, c]);
         for (dir, u) in unfixable {
             let mut row = vec![Cell::new(dir.scan_dir.display())];
@@ -169,22 +174,19 @@ pub fn summary_line<V: PlanRows>(plan: &VerbPlan<V>, applied: Option<&Applied<V:
         parts.push(format!("{} in use, left alone", count(in_use, "scan dir", "scan dirs")));
     }
     if unfixable > 0 {
-        parts.push(format!("{unfixable} {}", V::CANNOT));
+        parts.push(format!("{unfixable} {}", V::WORDS.cannot));
     }
     if plan.action_count() == 0 && in_use == 0 && unfixable == 0 {
-        return format!("{}: checked {dirs}: {}", V::VERB, V::NOTHING);
+        return format!("{}: checked {dirs}: {}", V::WORDS.verb, V::WORDS.nothing);
     }
-    format!("{}: checked {dirs}: {}", V::VERB, parts.join(", "))
+    format!("{}: checked {dirs}: {}", V::WORDS.verb, parts.join(", "))
 }
 
 #[derive(Serialize)]
 #[serde(bound = "")]
 struct Document<'a, V: PlanRows> {
-    scanaudit: Tool,
-    roots: Vec<String>,
-    /// Per root, its bytes when some root is not UTF-8 (`json_path`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    roots_bytes: Option<Vec<Option<String>>>,
+    #[serde(flatten)]
+    header: Header,
     dry_run: bool,
     applied: bool,
     interrupted: bool,
@@ -203,14 +205,14 @@ struct DirDoc<'a, V: PlanRows> {
     backup_dir: Option<&'a PathBuf>,
 }
 
-/// A scan dir's results under the verb's own key ([`PlanRows::RESULTS_KEY`]); `null` when
+/// A scan dir's results under the verb's own key ([`Words::results_key`]); `null` when
 /// nothing ran there.
 struct Results<'a, V: PlanRows>(Option<&'a [V::Result]>);
 
 impl<V: PlanRows> Serialize for Results<'_, V> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(1))?;
-        map.serialize_entry(V::RESULTS_KEY, &self.0)?;
+        map.serialize_entry(V::WORDS.results_key, &self.0)?;
         map.end()
     }
 }
@@ -236,9 +238,7 @@ pub fn write_json<V: PlanRows>(
         })
         .collect();
     let document = Document::<V> {
-        scanaudit: tool(),
-        roots: crate::json_path::roots(roots),
-        roots_bytes: crate::json_path::roots_bytes(roots),
+        header: Header::new(roots),
         dry_run,
         applied: applied.is_some(),
         interrupted: applied.is_some_and(|a| a.interrupted),

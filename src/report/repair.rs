@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::plan::{rel, PlanRows};
+use super::plan::{rel, PlanRows, Words};
 use crate::repair::{Action, ActionOutcome, Unfixable};
 
 /// `repair`'s rows.
@@ -13,13 +13,15 @@ impl PlanRows for Repair {
     type Action = Action;
     type Unfixable = Unfixable;
     type Result = ActionOutcome;
-    const VERB: &'static str = "repair";
-    const NOTHING: &'static str = "nothing to do";
-    const CANNOT: &'static str = "cannot be fixed here";
-    const RESULTS_KEY: &'static str = "outcomes";
-    const ACTION_COLUMNS: [&'static str; 2] = ["ACTION", "FILE"];
-    const PLANNED_COLUMN: &'static str = "WHY";
-    const UNFIXABLE_COLUMNS: [&'static str; 3] = ["CANNOT FIX", "WHY", "FIX"];
+    const WORDS: Words = Words {
+        verb: "repair",
+        nothing: "nothing to do",
+        cannot: "cannot be fixed here",
+        results_key: "outcomes",
+        action_columns: ["ACTION", "FILE"],
+        planned_column: "WHY",
+        unfixable_columns: ["CANNOT FIX", "WHY", "FIX"],
+    };
 
     fn action_name(action: &Action) -> String {
         serde_json::to_value(action.action).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
