@@ -1,7 +1,8 @@
 //! scanaudit: audit and repair OpenAnt scan output directories.
 //!
 //! The binary is a thin shell over this library: `cli` defines the flags, `config` checks
-//! them, `check` runs the audit over `walk` + `layout` + `validate`, `report` renders it,
+//! them, `cmd` runs each verb (`check` audits over `walk` + `layout` + `validate`; `repair`
+//! and `migrate` plan and apply through `dir_plan`), `report` renders what happened, and
 //! `exit_codes` turns it into a status.
 
 pub mod atomic;
