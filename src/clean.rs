@@ -13,7 +13,7 @@
 //!   the unlink, as systemd-tmpfiles does;
 //! - it is on the root's filesystem;
 //! - it is not salvageable: a complete, valid document whose target is missing or broken is
-//!   kept for `scanaudit repair` (the same assessment `check` reports, [`check::assess_temp`]).
+//!   kept for `scanaudit repair` (the same assessment `check` reports, [`temps::assess_temp`]).
 //!
 //! Symlinks are never followed and never removed. Every directory is opened from the root down
 //! with `O_NOFOLLOW` and every removal is an `unlinkat` relative to the parent's handle, after
@@ -36,13 +36,14 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 
 use crate::backup_prune::{backup_stamp, remove_tree, TreeError};
-use crate::check::{self, TargetState, ATOMICWRITES_FILE};
 use crate::config::CleanConfig;
 use crate::fsx::{fstat, stat_time, try_flock, unlink_if_same, AtomicError, Dir, EntryKind, Unlinked};
 use crate::layout::{self, Classified, FileKind, ScanDirIndex, TempName, TempWriter};
 use crate::no_follow::{names_in, open_regular_at};
 use crate::open_files::{self, OpenCheck};
-use crate::report::Progress;
+use crate::progress::Progress;
+use crate::temps::{self, TargetState, ATOMICWRITES_FILE};
+use crate::text::{human_age, repair_command};
 use crate::walk::{self, EntryType};
 
 /// What was found at a path.
@@ -464,7 +465,7 @@ impl Run<'_> {
             }
         }
         let open = |p: &Path| open_regular_by_name(parent.raw(), p, &st);
-        let validation = match check::validate_temp(&c.path, class, &open) {
+        let validation = match temps::validate_temp(&c.path, class, &open) {
             Ok(v) => v,
             Err(e) => return failed(entry, format!("cannot read: {e}")),
         };
@@ -485,9 +486,9 @@ impl Run<'_> {
         parent: &Dir,
         temp: &TempName,
         v: Option<&crate::validate::Validation>,
-    ) -> check::TempAssessment {
+    ) -> temps::TempAssessment {
         let dir = c.path.parent().unwrap_or(Path::new(""));
-        check::assess_temp(temp, &c.path, v, &|target| target_state(parent, dir, c.scan_dir.as_deref(), target))
+        temps::assess_temp(temp, &c.path, v, &|target| target_state(parent, dir, c.scan_dir.as_deref(), target))
     }
 
     fn remove_file(
@@ -607,7 +608,7 @@ impl Run<'_> {
                 }
             }
             let open = |p: &Path| open_regular_by_name(dir.raw(), p, inner);
-            let validation = match check::validate_temp(&c.path, class, &open) {
+            let validation = match temps::validate_temp(&c.path, class, &open) {
                 Ok(v) => v,
                 Err(e) => return failed(entry, format!("cannot read: {e}")),
             };
@@ -763,14 +764,14 @@ fn failed(mut entry: CleanEntry, message: String) -> CleanEntry {
 fn young_message(age: Duration, limit: Duration) -> String {
     format!(
         "changed {} ago, younger than --older-than {}: a write may still be in progress",
-        check::human_age(age),
+        human_age(age),
         show(limit)
     )
 }
 
 fn repair_fix(c: &Candidate) -> String {
     let dir = c.scan_dir.as_deref().or_else(|| c.path.parent()).unwrap_or(Path::new("."));
-    check::repair_command(dir)
+    repair_command(dir)
 }
 
 /// `1h`, `30m`, `7days`: how humantime prints a duration.
@@ -797,7 +798,7 @@ fn target_state(parent: &Dir, dir: &Path, scan_dir: Option<&Path>, target: &str)
     let target_path = dir.join(target);
     let class = layout::classify_file(&target_path, scan_dir, &|_| false);
     let open = |p: &Path| open_regular_by_name(parent.raw(), p, &st);
-    TargetState::of(&check::validate_classified(&target_path, &class, &open).map_err(|e| e.to_string()))
+    TargetState::of(&temps::validate_classified(&target_path, &class, &open).map_err(|e| e.to_string()))
 }
 
 // ------------------------------------------------------------------------------------------
@@ -860,7 +861,7 @@ fn open_if_same(dir: RawFd, name: &CStr, expected: &libc::stat) -> io::Result<Op
     Ok((st.st_dev == expected.st_dev && st.st_ino == expected.st_ino).then_some(file))
 }
 
-/// The [`check::Opener`] clean gives the shared validation: the file name of `path`, opened in
+/// The [`temps::Opener`] clean gives the shared validation: the file name of `path`, opened in
 /// `dir`, only if it is still the regular file judged (`expected`), else an error.
 fn open_regular_by_name(dir: RawFd, path: &Path, expected: &libc::stat) -> io::Result<File> {
     let name = path.file_name().ok_or_else(|| io::Error::other("no file name"))?;

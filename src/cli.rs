@@ -121,13 +121,7 @@ pub struct RepairArgs {
     pub paths: Vec<PathBuf>,
 
     #[command(flatten)]
-    pub walk: WalkArgs,
-
-    #[command(flatten)]
-    pub apply: ApplyArgs,
-
-    #[command(flatten)]
-    pub output: OutputArgs,
+    pub rest: PlanVerbArgs,
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +133,13 @@ pub struct MigrateArgs {
     #[arg(long, conflicts_with_all = ["dry_run", "yes"])]
     pub list: bool,
 
+    #[command(flatten)]
+    pub rest: PlanVerbArgs,
+}
+
+/// The flags repair and migrate share, after their own.
+#[derive(Debug, Args)]
+pub struct PlanVerbArgs {
     #[command(flatten)]
     pub walk: WalkArgs,
 

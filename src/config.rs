@@ -148,9 +148,9 @@ impl RepairConfig {
     pub fn from_args(args: RepairArgs) -> Result<RepairConfig, UsageError> {
         Ok(RepairConfig {
             roots: roots(args.paths)?,
-            filters: filters(&args.walk)?,
-            apply: ApplyConfig::from_args(&args.apply),
-            output: output(&args.output),
+            filters: filters(&args.rest.walk)?,
+            apply: ApplyConfig::from_args(&args.rest.apply),
+            output: output(&args.rest.output),
         })
     }
 }
@@ -191,10 +191,10 @@ impl MigrateConfig {
         Ok(MigrateConfig {
             // --list looks at nothing on disk, so it needs no default root either.
             roots: if args.list { args.paths } else { roots(args.paths)? },
-            filters: filters(&args.walk)?,
+            filters: filters(&args.rest.walk)?,
             list: args.list,
-            apply: ApplyConfig::from_args(&args.apply),
-            output: output(&args.output),
+            apply: ApplyConfig::from_args(&args.rest.apply),
+            output: output(&args.rest.output),
         })
     }
 }

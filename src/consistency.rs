@@ -13,14 +13,12 @@ use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::shapes::tag;
 use crate::layout::{file_name, CheckpointStep, FileKind, STEP_NAMES};
 use crate::shape::{Captured, Captures};
+use crate::text::{brief_list, human_age, migrate_command, plural, repair_command};
 use crate::validate::Validation;
 
 /// Slack when comparing mtimes with each other and with recorded timestamps: copies and
 /// coarse filesystem clocks move mtimes by a little.
 const MTIME_SLACK: Duration = Duration::from_secs(2);
-
-/// How many ids a message lists before it says "and N more".
-const SHOWN_IDS: usize = 3;
 
 /// What the walk and the one parse learned about one file of a scan dir.
 #[derive(Debug, Clone, Copy)]
@@ -417,19 +415,14 @@ fn exists(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok()
 }
 
-fn list_ids<'s>(ids: impl IntoIterator<Item = &'s str>) -> String {
-    let ids: Vec<&str> = ids.into_iter().collect();
-    let shown: Vec<String> = ids.iter().take(SHOWN_IDS).map(|id| format!("\"{id}\"")).collect();
-    let more = ids.len().saturating_sub(SHOWN_IDS);
-    if more > 0 {
-        format!("{} and {more} more", shown.join(", "))
-    } else {
-        shown.join(", ")
+/// The fix of a missing or damaged rebuildable output: [`repair_command`], unless a rebuild
+/// would recover nothing of the step's results ([`crate::recoverable::nothing_holds`], which
+/// repair's plan asks too, so the two agree): then the `openant` step that produces it.
+pub fn fix_for_output(scan_dir: &Path, kind: FileKind) -> String {
+    match crate::recoverable::nothing_holds(scan_dir, kind, &|_| false) {
+        Some(nothing) => nothing.fix(),
+        None => repair_command(scan_dir),
     }
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 impl<'v, 'a> Rules<'v, 'a> {
@@ -443,12 +436,12 @@ impl<'v, 'a> Rules<'v, 'a> {
     }
 
     fn repair(&self) -> Option<String> {
-        Some(crate::check::repair_command(self.view.dir))
+        Some(repair_command(self.view.dir))
     }
 
     /// Old layouts: `scanaudit migrate` upgrades them.
     fn migrate(&self) -> Option<String> {
-        Some(crate::check::migrate_command(self.view.dir))
+        Some(migrate_command(self.view.dir))
     }
 
     fn push(&mut self, kind: FindingKind, path: &Path, file_kind: FileKind, message: String, fix: Option<String>) {
@@ -534,7 +527,7 @@ impl<'v, 'a> Rules<'v, 'a> {
                     };
                     let message = format!(
                         "{dir_name}: _summary.json still says in_progress ({completed} completed{incomplete_note}, {errors} errored of {total_units} units) and nothing in it changed for {}: the {verb} run was interrupted{output_note}",
-                        crate::check::human_age(idle.unwrap_or_default())
+                        human_age(idle.unwrap_or_default())
                     );
                     self.push(
                         FindingKind::RunInterrupted,
@@ -572,7 +565,7 @@ impl<'v, 'a> Rules<'v, 'a> {
                         let age = summary_time.duration_since(out_time).unwrap_or_default();
                         self.stale.entry(output_path).or_default().push(format!(
                             "it is {} older than {dir_name}/_summary.json, which says the {verb} run finished: that run never wrote it",
-                            crate::check::human_age(age)
+                            human_age(age)
                         ));
                     }
                 }
@@ -691,7 +684,7 @@ impl<'v, 'a> Rules<'v, 'a> {
                     "{}: {} for units not in the current {input}: {} (left from an earlier parse; OpenAnt still adds their cost to usage totals)",
                     file_name(&cp.dir),
                     plural(stale.len(), "checkpoint", "checkpoints"),
-                    list_ids(stale.iter().copied())
+                    brief_list(stale.iter().copied())
                 );
                 self.push(FindingKind::StaleCheckpoint, &cp.dir, FileKind::Directory, message, None);
             }
@@ -723,7 +716,7 @@ impl<'v, 'a> Rules<'v, 'a> {
                 "{} in analyze_checkpoints {} missing from it: {}",
                 plural(left_out.len(), "unit", "units"),
                 if left_out.len() == 1 { "is" } else { "are" },
-                list_ids(left_out.iter().copied())
+                brief_list(left_out.iter().copied())
             ));
         }
         if !unchecked.is_empty() {
@@ -733,7 +726,7 @@ impl<'v, 'a> Rules<'v, 'a> {
             let message = format!(
                 "results.json holds {} with no analyze checkpoint ({}): the next `openant analyze` redoes {}",
                 plural(unchecked.len(), "unit", "units"),
-                list_ids(unchecked.iter().copied()),
+                brief_list(unchecked.iter().copied()),
                 if unchecked.len() == 1 { "it" } else { "them" }
             );
             self.push(FindingKind::RunIncomplete, &path, FileKind::Results, message, Some("openant analyze".into()));
@@ -971,7 +964,7 @@ impl<'v, 'a> Rules<'v, 'a> {
                 working.into_iter().filter(|id| !in_results.contains(id)).collect::<BTreeSet<&str>>()
             })
             .filter(|missing| missing.len() == short)
-            .map(|missing| format!(" ({})", list_ids(missing.iter().copied())))
+            .map(|missing| format!(" ({})", brief_list(missing.iter().copied())))
             .unwrap_or_default();
         let message = format!(
             "results.json: metrics.total is {total} but there are {len} results: {}{named} {} no result, as an interrupted \
@@ -1003,7 +996,7 @@ impl<'v, 'a> Rules<'v, 'a> {
         let message = format!(
             "{} never verified by Stage 2 (no verification): {}; the verify run was cut short or its calls failed",
             plural(unverified.len(), "vulnerable or bypassable result was", "vulnerable or bypassable results were"),
-            list_ids(unverified.iter().copied())
+            brief_list(unverified.iter().copied())
         );
         self.push(
             FindingKind::UnverifiedFinding,
@@ -1067,7 +1060,7 @@ impl<'v, 'a> Rules<'v, 'a> {
                 problems.push(format!(
                     "{} for ids pipeline_output.json no longer has: {}",
                     plural(foreign.len(), "checkpoint", "checkpoints"),
-                    list_ids(foreign.iter().copied())
+                    brief_list(foreign.iter().copied())
                 ));
             }
             if !problems.is_empty() {
@@ -1106,7 +1099,7 @@ impl<'v, 'a> Rules<'v, 'a> {
             let message = format!(
                 "dynamic_test_results.json has no result for {} ({}) of pipeline_output.json's {}: the next `openant dynamic-test` tests {}",
                 plural(untested.len(), "finding", "findings"),
-                list_ids(untested.iter().copied()),
+                brief_list(untested.iter().copied()),
                 ids.len(),
                 if untested.len() == 1 { "it" } else { "them" }
             );
@@ -1123,8 +1116,8 @@ impl<'v, 'a> Rules<'v, 'a> {
         if tested != ids {
             problems.push(format!(
                 "its results are for {} where pipeline_output.json has {}",
-                list_ids(tested.iter().copied()),
-                list_ids(ids.iter().copied())
+                brief_list(tested.iter().copied()),
+                brief_list(ids.iter().copied())
             ));
         }
         if !problems.is_empty() {
@@ -1240,7 +1233,7 @@ impl<'v, 'a> Rules<'v, 'a> {
             let name = file_name(&path);
             let kind = crate::layout::classify_file(&path, Some(&dir), &|_| false).kind;
             let fix = if kind.is_rebuildable() {
-                Some(crate::check::fix_for_output(&dir, kind))
+                Some(fix_for_output(&dir, kind))
             } else {
                 Some(match name.as_str() {
                     "application_context.json" => "openant generate-context".to_string(),
@@ -1513,11 +1506,5 @@ mod tests {
         assert!(meta_union_running(Some("failed"), Some("running")));
         assert!(!meta_union_running(Some("success"), Some("running")));
         assert!(!meta_union_running(None, Some("success")));
-    }
-
-    #[test]
-    fn ids_are_listed_briefly() {
-        assert_eq!(list_ids(["a", "b"]), "\"a\", \"b\"");
-        assert_eq!(list_ids(["a", "b", "c", "d", "e"]), "\"a\", \"b\", \"c\" and 2 more");
     }
 }

@@ -1,12 +1,19 @@
-//! The plan shape repair and migrate share: per scan dir, the actions a verb will take, what it
-//! cannot do there, and whether the dir may be touched at all. Each verb brings its own action
-//! and "cannot do" types.
+//! What repair and migrate share between planning and acting: the plan (per scan dir, the
+//! actions a verb will take, what it cannot do there, and whether the dir may be touched at
+//! all), the apply loop (per scan dir, under its lock, one backup session, stopping between
+//! actions on SIGINT/SIGTERM), and the outcome of each action. Each verb brings its own
+//! action, "cannot do" and result types, and how one action is carried out ([`ApplyDir`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::backup::BackupSession;
 use crate::layout::ScanDirIndex;
+use crate::scan_lock::ScanDirLock;
 use crate::walk::{self, EntryType, Filters};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -33,6 +40,26 @@ pub struct DirPlan<A, U> {
 }
 
 impl<A, U> DirPlan<A, U> {
+    /// The plan of `dir`, which may be touched when there is work to do and OpenAnt (or a
+    /// recent write) is not using it ([`crate::repair::guard::in_use`]).
+    pub fn new(
+        dir: &Path,
+        actions: Vec<A>,
+        unfixable: Vec<U>,
+        io_errors: Vec<(PathBuf, String)>,
+        min_idle: Duration,
+        now: SystemTime,
+    ) -> DirPlan<A, U> {
+        let status = if actions.is_empty() {
+            DirStatus::Healthy
+        } else if let Some(reason) = crate::repair::guard::in_use(dir, min_idle, now) {
+            DirStatus::InUse(reason)
+        } else {
+            DirStatus::Planned
+        };
+        DirPlan { scan_dir: dir.to_path_buf(), status, actions, unfixable, io_errors }
+    }
+
     pub fn has_work(&self) -> bool {
         !self.actions.is_empty()
     }
@@ -94,4 +121,136 @@ impl<A, U> Plan<A, U> {
             .iter()
             .any(|d| !d.unfixable.is_empty() || (matches!(d.status, DirStatus::InUse(_)) && d.has_work()))
     }
+}
+
+/// What happened to one planned action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "outcome", content = "detail")]
+pub enum ActionOutcome {
+    Done,
+    /// Written, but the directory fsync failed: durability is not guaranteed.
+    DoneNotDurable(String),
+    Failed(String),
+    /// Not attempted: the run was interrupted, the dir was locked, or an earlier action failed.
+    Skipped(String),
+}
+
+/// A verb's record of one action: its [`ActionOutcome`], and for some verbs what the action
+/// found on the way.
+pub trait Outcome {
+    /// The record of an action that was not carried out, or of a failure around the actions.
+    fn of(outcome: ActionOutcome) -> Self;
+    fn outcome(&self) -> &ActionOutcome;
+    /// What the action found in the way and left (shown under its row).
+    fn details(&self) -> &[String] {
+        &[]
+    }
+}
+
+impl Outcome for ActionOutcome {
+    fn of(outcome: ActionOutcome) -> Self {
+        outcome
+    }
+
+    fn outcome(&self) -> &ActionOutcome {
+        self
+    }
+}
+
+/// What was done in one scan dir: one result per planned action, in order (plus a failure to
+/// write the backup manifest, when that failed).
+#[derive(Debug, Clone)]
+pub struct DirOutcome<R> {
+    pub scan_dir: PathBuf,
+    pub results: Vec<R>,
+    pub backup_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Applied<R> {
+    pub dirs: Vec<DirOutcome<R>>,
+    pub interrupted: bool,
+}
+
+impl<R> Default for Applied<R> {
+    fn default() -> Self {
+        Applied { dirs: Vec::new(), interrupted: false }
+    }
+}
+
+impl<R> Applied<R> {
+    /// Every result, dir after dir.
+    pub fn results(&self) -> impl Iterator<Item = &R> {
+        self.dirs.iter().flat_map(|d| &d.results)
+    }
+}
+
+/// How a verb carries out the actions of one scan dir, one after the other. A fresh value per
+/// scan dir holds what an action leaves for the next (an earlier failure blocks the rest).
+pub trait ApplyDir<A>: Default {
+    type Result: Outcome;
+    fn step(&mut self, session: &mut BackupSession, scan_dir: &Path, action: &A) -> Self::Result;
+}
+
+/// Applies the runnable part of `plan`: per scan dir, under its lock and in one backup session,
+/// each action by `S`. Stops between actions once `stop` is set (SIGINT, SIGTERM); whatever
+/// was done is complete and backed up.
+pub fn apply<A, U, S: ApplyDir<A>>(plan: &Plan<A, U>, stop: &AtomicBool) -> Applied<S::Result> {
+    let mut applied = Applied::default();
+    for dir in plan.runnable() {
+        let all = |outcome: ActionOutcome| dir.actions.iter().map(|_| S::Result::of(outcome.clone())).collect();
+        let untouched = |results| DirOutcome { scan_dir: dir.scan_dir.clone(), results, backup_dir: None };
+        if stop.load(Ordering::SeqCst) {
+            applied.interrupted = true;
+            applied.dirs.push(untouched(all(ActionOutcome::Skipped("interrupted".into()))));
+            continue;
+        }
+        let _lock = match ScanDirLock::try_acquire(&dir.scan_dir) {
+            Ok(Some(lock)) => lock,
+            Ok(None) => {
+                let why = "another scanaudit holds the scan dir's lock";
+                applied.dirs.push(untouched(all(ActionOutcome::Skipped(why.into()))));
+                continue;
+            }
+            Err(error) => {
+                let why = format!("cannot take the scan dir's lock: {error}");
+                applied.dirs.push(untouched(all(ActionOutcome::Failed(why))));
+                continue;
+            }
+        };
+        let mut session = match BackupSession::begin(&dir.scan_dir) {
+            Ok(session) => session,
+            Err(error) => {
+                let why = format!("cannot start a backup: {error}");
+                applied.dirs.push(untouched(all(ActionOutcome::Failed(why))));
+                continue;
+            }
+        };
+        let mut verb = S::default();
+        let mut results = Vec::new();
+        for action in &dir.actions {
+            if stop.load(Ordering::SeqCst) {
+                applied.interrupted = true;
+                results.push(S::Result::of(ActionOutcome::Skipped("interrupted".into())));
+                continue;
+            }
+            results.push(verb.step(&mut session, &dir.scan_dir, action));
+        }
+        let backup_dir = session.session_dir().map(PathBuf::from);
+        if let Err(error) = session.finish() {
+            results.push(S::Result::of(ActionOutcome::Failed(format!("writing the backup manifest: {error}"))));
+        }
+        applied.dirs.push(DirOutcome { scan_dir: dir.scan_dir.clone(), results, backup_dir });
+    }
+    applied
+}
+
+/// A flag set by SIGINT or SIGTERM, so a verb stops between actions instead of mid-write.
+pub fn stop_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // Registration only fails for forbidden signals; these two are allowed.
+        let _ = signal_hook::flag::register(signal, Arc::clone(&flag));
+    }
+    flag
 }

@@ -1,7 +1,8 @@
 //! scanaudit: audit and repair OpenAnt scan output directories.
 //!
 //! The binary is a thin shell over this library: `cli` defines the flags, `config` checks
-//! them, `check` runs the audit over `walk` + `layout` + `validate`, `report` renders it,
+//! them, `cmd` runs each verb (`check` audits over `walk` + `layout` + `validate`; `repair`
+//! and `migrate` plan and apply through `dir_plan`), `report` renders what happened, and
 //! `exit_codes` turns it into a status.
 
 pub mod atomic;
@@ -10,6 +11,7 @@ pub mod backup_prune;
 pub mod check;
 pub mod clean;
 pub mod cli;
+pub mod cmd;
 pub mod config;
 pub mod consistency;
 pub mod cp1252;
@@ -23,7 +25,7 @@ pub mod layout;
 pub mod migrate;
 pub mod no_follow;
 pub mod open_files;
-pub mod plan_gate;
+pub mod progress;
 pub mod pyjson;
 pub mod recoverable;
 pub mod regen;
@@ -31,5 +33,7 @@ pub mod repair;
 pub mod report;
 pub mod scan_lock;
 pub mod shape;
+pub mod temps;
+pub mod text;
 pub mod validate;
 pub mod walk;

@@ -4,8 +4,8 @@
 
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
 use serde::Serialize;
 
@@ -16,10 +16,10 @@ use crate::backup::{sha256_hex, BackupAction, BackupSession};
 use crate::fsx::{rename_noreplace, EntryKind};
 use crate::layout::shape_for;
 use crate::no_follow::open_regular_in;
-use crate::scan_lock::ScanDirLock;
 use crate::validate::validate_bytes;
 
-pub use crate::repair::ActionOutcome;
+pub use crate::dir_plan::ActionOutcome;
+use crate::dir_plan::{ApplyDir, Outcome};
 
 /// What happened to one action, with what its steps found on the way.
 #[derive(Debug, Clone, Serialize)]
@@ -31,96 +31,53 @@ pub struct ActionResult {
     pub details: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct DirOutcome {
-    #[serde(flatten, serialize_with = "crate::json_path::scan_dir")]
-    pub scan_dir: PathBuf,
-    pub results: Vec<ActionResult>,
-    #[serde(flatten, serialize_with = "crate::json_path::opt_backup_dir")]
-    pub backup_dir: Option<PathBuf>,
-}
+impl Outcome for ActionResult {
+    fn of(outcome: ActionOutcome) -> Self {
+        ActionResult { outcome, details: Vec::new() }
+    }
 
-#[derive(Debug, Clone, Default)]
-pub struct Applied {
-    pub dirs: Vec<DirOutcome>,
-    pub interrupted: bool,
-}
+    fn outcome(&self) -> &ActionOutcome {
+        &self.outcome
+    }
 
-impl Applied {
-    pub fn results(&self) -> impl Iterator<Item = &ActionResult> {
-        self.dirs.iter().flat_map(|d| &d.results)
+    fn details(&self) -> &[String] {
+        &self.details
     }
 }
 
-/// Applies the runnable part of `plan`. Stops between actions once `stop` is set.
+/// What was done in one scan dir: one result per planned action.
+pub type DirOutcome = crate::dir_plan::DirOutcome<ActionResult>;
+
+/// What migrate did, per scan dir.
+pub type Applied = crate::dir_plan::Applied<ActionResult>;
+
+/// Applies the runnable part of `plan` ([`crate::dir_plan::apply`]). Stops between actions
+/// once `stop` is set.
 pub fn apply(plan: &Plan, stop: &AtomicBool) -> Applied {
-    let mut applied = Applied::default();
-    for dir in plan.runnable() {
-        let all = |outcome: ActionOutcome| {
-            dir.actions.iter().map(|_| ActionResult { outcome: outcome.clone(), details: Vec::new() }).collect()
-        };
-        let skipped = |why: &str| all(ActionOutcome::Skipped(why.to_string()));
-        if stop.load(Ordering::SeqCst) {
-            applied.interrupted = true;
-            applied.dirs.push(DirOutcome {
-                scan_dir: dir.scan_dir.clone(),
-                results: skipped("interrupted"),
-                backup_dir: None,
-            });
-            continue;
-        }
-        let _lock = match ScanDirLock::try_acquire(&dir.scan_dir) {
-            Ok(Some(lock)) => lock,
-            Ok(None) => {
-                let results = skipped("another scanaudit holds the scan dir's lock");
-                applied.dirs.push(DirOutcome { scan_dir: dir.scan_dir.clone(), results, backup_dir: None });
-                continue;
-            }
-            Err(error) => {
-                let results = all(ActionOutcome::Failed(format!("cannot take the scan dir's lock: {error}")));
-                applied.dirs.push(DirOutcome { scan_dir: dir.scan_dir.clone(), results, backup_dir: None });
-                continue;
-            }
-        };
-        let mut session = match BackupSession::begin(&dir.scan_dir) {
-            Ok(session) => session,
-            Err(error) => {
-                let results = all(ActionOutcome::Failed(format!("cannot start a backup: {error}")));
-                applied.dirs.push(DirOutcome { scan_dir: dir.scan_dir.clone(), results, backup_dir: None });
-                continue;
-            }
-        };
-        let mut results = Vec::new();
-        let mut failed = false;
-        for action in &dir.actions {
-            if stop.load(Ordering::SeqCst) {
-                applied.interrupted = true;
-                results
-                    .push(ActionResult { outcome: ActionOutcome::Skipped("interrupted".into()), details: Vec::new() });
-                continue;
-            }
-            if failed {
-                // Later migrations were planned on the assumption that earlier ones happened
-                // (the language-level move above all): never run them over a failure.
-                let why = "an earlier action in this scan dir failed".to_string();
-                results.push(ActionResult { outcome: ActionOutcome::Skipped(why), details: Vec::new() });
-                continue;
-            }
-            let result = run_action(&mut session, &dir.scan_dir, action);
-            failed |= matches!(result.outcome, ActionOutcome::Failed(_));
-            results.push(result);
-        }
-        let backup_dir = session.session_dir().map(PathBuf::from);
-        if let Err(error) = session.finish() {
-            let outcome = ActionOutcome::Failed(format!("writing the backup manifest: {error}"));
-            results.push(ActionResult { outcome, details: Vec::new() });
-        }
-        applied.dirs.push(DirOutcome { scan_dir: dir.scan_dir.clone(), results, backup_dir });
-    }
-    applied
+    crate::dir_plan::apply::<_, _, MigrateDir>(plan, stop)
 }
 
-/// Runs one action's steps in order; the first failing step ends it.
+/// Migrate's actions in one scan dir: whether one has failed.
+#[derive(Default)]
+struct MigrateDir {
+    failed: bool,
+}
+
+impl ApplyDir<MigrationAction> for MigrateDir {
+    type Result = ActionResult;
+
+    fn step(&mut self, session: &mut BackupSession, scan_dir: &Path, action: &MigrationAction) -> ActionResult {
+        if self.failed {
+            // Later migrations were planned on the assumption that earlier ones happened
+            // (the language-level move above all): never run them over a failure.
+            return ActionResult::of(ActionOutcome::Skipped("an earlier action in this scan dir failed".into()));
+        }
+        let result = run_action(session, scan_dir, action);
+        self.failed |= matches!(result.outcome, ActionOutcome::Failed(_));
+        result
+    }
+}
+
 fn run_action(session: &mut BackupSession, scan_dir: &Path, action: &MigrationAction) -> ActionResult {
     let mut details = Vec::new();
     // New files are recorded before they are written, so that what this run wrote never makes

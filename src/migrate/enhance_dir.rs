@@ -25,6 +25,7 @@ use super::{MigrationAction, Planned, Step, Unfixable};
 use crate::backup::sha256_hex;
 use crate::pyjson::{self, PyValue};
 use crate::regen::checkpoints::SUMMARY_FILE;
+use crate::text::plural;
 
 pub const ID: &str = "fork-enhance-dir";
 
@@ -382,7 +383,7 @@ fn merge(fork: &Path, enhance: &Path, planned: &mut Planned) {
         let more = if more > 0 { format!(" and {more} more") } else { String::new() };
         notes.push(format!(
             "{} identical in both dirs; the fork's copies go to the backup: {shown}{more}",
-            plural(identical.len(), "file")
+            plural(identical.len(), "file", "files")
         ));
     }
     if !left && !unreadable_left {
@@ -396,8 +397,8 @@ fn merge(fork: &Path, enhance: &Path, planned: &mut Planned) {
     } else {
         format!(
             "merge the fork's {FORK_DIR}/ into {ENHANCE_DIR}/, where current OpenAnt resumes enhance from: {} moved, {} (older or duplicate) to the backup",
-            plural(moved, "file"),
-            plural(retired, "superseded copy")
+            plural(moved, "file", "files"),
+            plural(retired, "superseded copy", "superseded copies")
         )
     };
     planned.actions.push(MigrationAction { migration: ID, target: fork.to_path_buf(), reason, notes, steps });
@@ -424,14 +425,6 @@ fn incompatible(file: &Entry, rivals: &[Entry]) -> Option<String> {
         }
     }
     None
-}
-
-fn plural(n: usize, what: &str) -> String {
-    match (n, what.strip_suffix('y')) {
-        (1, _) => format!("1 {what}"),
-        (_, Some(stem)) => format!("{n} {stem}ies"),
-        (_, None) => format!("{n} {what}s"),
-    }
 }
 
 #[cfg(test)]

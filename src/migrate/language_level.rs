@@ -31,6 +31,7 @@ use crate::layout::state_names::STATE_DIR;
 use crate::layout::{file_name, temp_names, LANGUAGES};
 use crate::no_follow;
 use crate::pyjson::{self, PyValue};
+use crate::text::plural;
 
 pub const ID: &str = "language-level";
 
@@ -140,10 +141,6 @@ pub fn plan(scan_dir: &Path, earlier: &[MigrationAction]) -> Planned {
         steps,
     });
     planned
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// What a top-level entry is, as far as the move cares.

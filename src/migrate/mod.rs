@@ -14,7 +14,6 @@ pub mod file_modes;
 pub mod language_level;
 pub mod plan;
 pub mod renamed_fields;
-pub mod run;
 pub mod single_file_checkpoints;
 
 use std::path::{Path, PathBuf};

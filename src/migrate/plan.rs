@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::{MigrationAction, Unfixable, MIGRATIONS};
-use crate::repair::guard;
 use crate::walk::Filters;
 
 pub use crate::dir_plan::DirStatus;
@@ -33,12 +32,5 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
         unfixable.extend(planned.unfixable);
         io_errors.extend(planned.io_errors);
     }
-    let status = if actions.is_empty() {
-        DirStatus::Healthy
-    } else if let Some(reason) = guard::in_use(dir, min_idle, now) {
-        DirStatus::InUse(reason)
-    } else {
-        DirStatus::Planned
-    };
-    DirPlan { scan_dir: dir.to_path_buf(), status, actions, unfixable, io_errors }
+    DirPlan::new(dir, actions, unfixable, io_errors, min_idle, now)
 }

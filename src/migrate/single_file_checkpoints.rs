@@ -24,6 +24,7 @@ use crate::regen::single_file::{
     self, brief_list, convert, summary_document, Converted, LeftOutWhy, LegacyInputs, LegacyKind, UnusableWhy,
     ANALYZE_DATASETS, SUMMARY_FILE,
 };
+use crate::text::plural;
 
 pub const ID: &str = "single-file-checkpoints";
 
@@ -238,10 +239,6 @@ fn names(items: &[&str]) -> String {
         text.push_str(&format!(" and {} more", items.len() - SHOWN));
     }
     text
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn notes(

@@ -6,15 +6,11 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use super::guard;
 use super::rebuild::{self, Rebuilder};
 use super::state::{output_name, FileStamp, OutputState, ScanDirState, REBUILD_ORDER};
 use super::unfixable::Unfixable;
-use crate::cli::Format;
-use crate::config::{CheckConfig, Grading, OutputConfig};
 use crate::finding::FindingKind;
 use crate::layout::FileKind;
-use crate::walk::Filters;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -74,21 +70,8 @@ fn list_inputs(inputs: &[String]) -> String {
 /// checkpoints (`output-stale`, `metrics-mismatch`, `finding-id-gap`), for which check's fix
 /// is this verb: rebuilding from the checkpoints is what makes them right.
 fn inconsistent_outputs(dir: &Path, min_idle: Duration) -> Vec<(FileKind, String)> {
-    let config = CheckConfig {
-        roots: vec![dir.to_path_buf()],
-        filters: Filters::default(),
-        min_idle,
-        grading: Grading::default(),
-        output: OutputConfig { format: Format::Json, color: false, quiet: true, progress: false },
-    };
-    let outcome = crate::check::run(&config, &crate::report::Progress::hidden());
-    outcome
-        .findings
+    crate::check::stale_outputs(dir, min_idle)
         .into_iter()
-        .filter(|f| {
-            matches!(f.kind, FindingKind::OutputStale | FindingKind::MetricsMismatch | FindingKind::FindingIdGap)
-        })
-        .filter(|f| f.fix.as_deref().is_some_and(crate::check::is_repair_command))
         .filter_map(|f| {
             let kind = f.file_kind.filter(|k| REBUILD_ORDER.contains(k))?;
             (f.path.parent() == Some(dir)).then(|| (kind, format!("{}: {}", f.kind, f.message)))
@@ -144,7 +127,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
                     reason: "holds cp1252 text from a Windows scan (before 3cdca87): not damaged, only in the old \
                              encoding; migrate re-encodes it without loss"
                         .into(),
-                    fix: Some(crate::check::migrate_command(dir)),
+                    fix: Some(crate::text::migrate_command(dir)),
                 });
                 continue;
             }
@@ -226,14 +209,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
             planned_from: vec![(bad.path.clone(), bad.stamp)],
         });
     }
-    let status = if actions.is_empty() {
-        DirStatus::Healthy
-    } else if let Some(reason) = guard::in_use(dir, min_idle, now) {
-        DirStatus::InUse(reason)
-    } else {
-        DirStatus::Planned
-    };
     let mut seen = std::collections::HashSet::new();
     io_errors.retain(|(path, _)| seen.insert(path.clone()));
-    DirPlan { scan_dir: dir.to_path_buf(), status, actions, unfixable, io_errors }
+    DirPlan::new(dir, actions, unfixable, io_errors, min_idle, now)
 }

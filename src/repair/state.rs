@@ -181,7 +181,7 @@ impl ScanDirState {
                         return;
                     }
                 };
-                match crate::check::temp_kinds(writer, path, &keys).as_slice() {
+                match crate::temps::temp_kinds(writer, path, &keys).as_slice() {
                     [one] if REBUILD_ORDER.contains(&one.kind) => vec![one.kind],
                     _ => Vec::new(),
                 }

@@ -8,12 +8,14 @@ use std::path::PathBuf;
 use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
 use serde::Serialize;
 
-use super::summary::{human_bytes, plural};
+use super::json::Header;
+use super::summary::human_bytes;
 use super::table::fit_width;
 use crate::clean::{Action, CleanEntry, CleanError, CleanOutcome, What};
 use crate::cli::Format;
 use crate::config::OutputConfig;
 use crate::open_files::OpenCheck;
+use crate::text::plural_grouped;
 
 /// The `summary` object of `clean --format json`.
 #[derive(Debug, Clone, Serialize)]
@@ -73,10 +75,10 @@ impl CleanSummary {
         let backups = outcome.entries.iter().filter(|e| e.action == gone_kind && e.what == What::Backup).count() as u64;
         let mut what = Vec::new();
         if temps > 0 {
-            what.push(plural(temps, "temp file", "temp files"));
+            what.push(plural_grouped(temps, "temp file", "temp files"));
         }
         if backups > 0 {
-            what.push(plural(backups, "backup", "backups"));
+            what.push(plural_grouped(backups, "backup", "backups"));
         }
         let elapsed = format!("in {:.1} s", self.elapsed_ms as f64 / 1000.0);
         let mut line = match (what.is_empty(), outcome.dry_run) {
@@ -99,7 +101,7 @@ impl CleanSummary {
             line.push_str(&format!("; {} already gone", self.already_gone));
         }
         if self.failed > 0 {
-            line.push_str(&format!("; {}", plural(self.failed, "error", "errors")));
+            line.push_str(&format!("; {}", plural_grouped(self.failed, "error", "errors")));
         }
         line
     }
@@ -113,14 +115,14 @@ impl CleanSummary {
             }
             OpenCheck::Proc { unreadable, .. } if *unreadable > 0 => notes.push(format!(
                 "note: the open files of {} could not be inspected (other users'); a flock they hold is still honoured",
-                plural(*unreadable, "process", "processes")
+                plural_grouped(*unreadable, "process", "processes")
             )),
             _ => {}
         }
         if self.cut_short {
             notes.push(format!(
                 "note: --max-runtime was reached; {} not examined (run again to continue)",
-                plural(self.kept_by_reason.get("max-runtime").copied().unwrap_or(0), "path was", "paths were")
+                plural_grouped(self.kept_by_reason.get("max-runtime").copied().unwrap_or(0), "path was", "paths were")
             ));
         }
         notes
@@ -129,21 +131,12 @@ impl CleanSummary {
 
 #[derive(Serialize)]
 struct Document<'a> {
-    scanaudit: Tool,
-    roots: Vec<String>,
-    /// Per root, its bytes when some root is not UTF-8 (`json_path`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    roots_bytes: Option<Vec<Option<String>>>,
+    #[serde(flatten)]
+    header: Header,
     dry_run: bool,
     summary: &'a CleanSummary,
     entries: &'a [CleanEntry],
     errors: &'a [CleanError],
-}
-
-#[derive(Serialize)]
-struct Tool {
-    version: &'static str,
-    format: u32,
 }
 
 pub fn render(out: &mut dyn Write, output: &OutputConfig, roots: &[PathBuf], outcome: &CleanOutcome) -> io::Result<()> {
@@ -151,9 +144,7 @@ pub fn render(out: &mut dyn Write, output: &OutputConfig, roots: &[PathBuf], out
     match output.format {
         Format::Json => {
             let document = Document {
-                scanaudit: Tool { version: env!("CARGO_PKG_VERSION"), format: super::json::FORMAT_VERSION },
-                roots: crate::json_path::roots(roots),
-                roots_bytes: crate::json_path::roots_bytes(roots),
+                header: Header::new(roots),
                 dry_run: outcome.dry_run,
                 summary: &summary,
                 entries: &outcome.entries,

@@ -14,29 +14,45 @@ pub const FORMAT_VERSION: u32 = 1;
 
 #[derive(Serialize)]
 struct Document<'a> {
+    #[serde(flatten)]
+    header: Header,
+    summary: &'a Summary,
+    findings: &'a [Finding],
+}
+
+/// The `scanaudit` header of every JSON document.
+#[derive(Serialize)]
+pub(crate) struct Tool {
+    version: &'static str,
+    format: u32,
+}
+
+pub(crate) fn tool() -> Tool {
+    Tool { version: env!("CARGO_PKG_VERSION"), format: FORMAT_VERSION }
+}
+
+/// What every JSON document about some roots opens with: the tool, and the roots.
+#[derive(Serialize)]
+pub(crate) struct Header {
     scanaudit: Tool,
     roots: Vec<String>,
     /// Per root, its bytes when some root is not UTF-8 (`json_path`).
     #[serde(skip_serializing_if = "Option::is_none")]
     roots_bytes: Option<Vec<Option<String>>>,
-    summary: &'a Summary,
-    findings: &'a [Finding],
 }
 
-#[derive(Serialize)]
-struct Tool {
-    version: &'static str,
-    format: u32,
+impl Header {
+    pub(crate) fn new(roots: &[PathBuf]) -> Header {
+        Header {
+            scanaudit: tool(),
+            roots: crate::json_path::roots(roots),
+            roots_bytes: crate::json_path::roots_bytes(roots),
+        }
+    }
 }
 
 pub fn write(out: &mut dyn Write, roots: &[PathBuf], summary: &Summary, findings: &[Finding]) -> io::Result<()> {
-    let document = Document {
-        scanaudit: Tool { version: env!("CARGO_PKG_VERSION"), format: FORMAT_VERSION },
-        roots: crate::json_path::roots(roots),
-        roots_bytes: crate::json_path::roots_bytes(roots),
-        summary,
-        findings,
-    };
+    let document = Document { header: Header::new(roots), summary, findings };
     serde_json::to_writer_pretty(&mut *out, &document)?;
     writeln!(out)
 }

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::check::CheckOutcome;
 use crate::finding::{Finding, Level};
+use crate::text::plural_grouped;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
@@ -64,42 +65,26 @@ impl Summary {
     pub fn line(&self) -> String {
         let head = format!(
             "checked {}, {} ({}) in {:.1} s",
-            plural(self.scan_dirs, "scan dir", "scan dirs"),
-            plural(self.files, "file", "files"),
+            plural_grouped(self.scan_dirs, "scan dir", "scan dirs"),
+            plural_grouped(self.files, "file", "files"),
             human_bytes(self.bytes),
             self.elapsed_ms as f64 / 1000.0
         );
         let mut parts = Vec::new();
         if self.errors > 0 {
-            parts.push(plural(self.errors, "error", "errors"));
+            parts.push(plural_grouped(self.errors, "error", "errors"));
         }
         if self.warnings > 0 {
-            parts.push(plural(self.warnings, "warning", "warnings"));
+            parts.push(plural_grouped(self.warnings, "warning", "warnings"));
         }
-        let notes = if self.infos > 0 { format!(" ({})", plural(self.infos, "note", "notes")) } else { String::new() };
+        let notes =
+            if self.infos > 0 { format!(" ({})", plural_grouped(self.infos, "note", "notes")) } else { String::new() };
         if parts.is_empty() {
             format!("{head}: no problems found{notes}")
         } else {
             format!("{head}: {}{notes}", parts.join(", "))
         }
     }
-}
-
-pub fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{} {}", thousands(n), if n == 1 { one } else { many })
-}
-
-/// `4210` → `4,210`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Decimal units, one decimal place: `1.3 GB`.
@@ -124,9 +109,6 @@ mod tests {
 
     #[test]
     fn numbers_read_well() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(4210), "4,210");
-        assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(human_bytes(999), "999 B");
         assert_eq!(human_bytes(1_300_000_000), "1.3 GB");
     }

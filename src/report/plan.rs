@@ -1,0 +1,294 @@
+//! Rendering of a plan/apply verb (`repair`, `migrate`): the plan table, what cannot be done,
+//! the results once applied, the summary line and the one JSON document. Each verb says only
+//! what its rows hold ([`PlanRows`]); the layout is the same for both.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use comfy_table::{presets, Cell, ContentArrangement, Table};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use super::json::Header;
+use crate::cli::Format;
+use crate::config::OutputConfig;
+use crate::dir_plan::{ActionOutcome, Applied, DirPlan, DirStatus, Outcome, Plan};
+use crate::text::plural_grouped;
+
+/// What one verb's plan rows hold.
+pub trait PlanRows {
+    type Action: Serialize;
+    type Unfixable: Serialize;
+    type Result: Outcome + Serialize;
+    const WORDS: Words;
+
+    /// The action column: what kind of action it is.
+    fn action_name(action: &Self::Action) -> String;
+    fn target(action: &Self::Action) -> &Path;
+    /// Why, and the notes, one per line.
+    fn describe(action: &Self::Action) -> String;
+    fn unfixable_path(unfixable: &Self::Unfixable) -> &Path;
+    /// The second table's cells after `SCAN DIR`.
+    fn unfixable_cells(unfixable: &Self::Unfixable, scan_dir: &Path) -> [String; 3];
+}
+
+/// The words a verb's output differs in.
+pub struct Words {
+    /// `repair`, `migrate`: the summary line's first word.
+    pub verb: &'static str,
+    /// The summary when nothing is planned, nothing is left and nothing is in use.
+    pub nothing: &'static str,
+    /// What the summary says of the rows of the second table: `cannot be fixed here`.
+    pub cannot: &'static str,
+    /// The key of each scan dir's results in the JSON document.
+    pub results_key: &'static str,
+    /// The plan table's columns after `SCAN DIR` and before the last one.
+    pub action_columns: [&'static str; 2],
+    /// The plan table's last column before anything ran (then it is `RESULT`).
+    pub planned_column: &'static str,
+    /// The second table's columns after `SCAN DIR`.
+    pub unfixable_columns: [&'static str; 3],
+}
+
+type VerbPlan<V> = Plan<<V as PlanRows>::Action, <V as PlanRows>::Unfixable>;
+type VerbDirPlan<V> = DirPlan<<V as PlanRows>::Action, <V as PlanRows>::Unfixable>;
+
+/// `path` relative to `dir` (`.` for `dir` itself), or whole when outside it.
+pub fn rel(path: &Path, dir: &Path) -> String {
+    match path.strip_prefix(dir) {
+        Ok(p) if p.as_os_str().is_empty() => ".".into(),
+        Ok(p) => p.display().to_string(),
+        Err(_) => path.display().to_string(),
+    }
+}
+
+/// A table with `header`, fitted to the terminal as the findings table is.
+pub fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table.load_preset(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    super::table::fit_width(&mut table);
+    table.set_header(header.iter().map(Cell::new));
+    table
+}
+
+fn outcome_text(outcome: &ActionOutcome) -> String {
+    match outcome {
+        ActionOutcome::Done => "done".into(),
+        ActionOutcome::DoneNotDurable(why) => format!("written, durability not guaranteed ({why})"),
+        ActionOutcome::Failed(why) => format!("FAILED: {why}"),
+        ActionOutcome::Skipped(why) => format!("skipped: {why}"),
+    }
+}
+
+/// The plan as a table (with results once applied), plus what cannot be done and the paths
+/// that could not be read.
+pub fn write_plan<V: PlanRows>(
+    out: &mut dyn Write,
+    plan: &VerbPlan<V>,
+    applied: Option<&Applied<V::Result>>,
+) -> io::Result<()> {
+    let [action_column, target_column] = V::WORDS.action_columns;
+    let last = if applied.is_some() { "RESULT" } else { V::WORDS.planned_column };
+    let mut actions = table(&["SCAN DIR", action_column, target_column, last]);
+    let mut any = false;
+    for dir in &plan.scan_dirs {
+        let done = applied.and_then(|a| a.dirs.iter().find(|d| d.scan_dir == dir.scan_dir));
+        for (i, action) in dir.actions.iter().enumerate() {
+            any = true;
+            let text = match (&dir.status, done) {
+                (DirStatus::InUse(why), _) => format!("not run: scan dir in use ({why})\n{}", V::describe(action)),
+                (_, Some(done)) => {
+                    let result = done.results.get(i);
+                    let mut text = format!(
+                        "{}\n{}",
+                        result.map_or_else(|| "-".into(), |r| outcome_text(r.outcome())),
+                        V::describe(action)
+                    );
+                    for detail in result.map_or(&[][..], Outcome::details) {
+                        text.push_str(&format!("\n• {detail}"));
+                    }
+                    text
+                }
+                _ => V::describe(action),
+            };
+            actions.add_row(vec![
+                Cell::new(dir.scan_dir.display()),
+                Cell::new(V::action_name(action)),
+                Cell::new(rel(V::target(action), &dir.scan_dir)),
+                Cell::new(text),
+            ]);
+        }
+    }
+    if any {
+        writeln!(out, "{actions}")?;
+    }
+    let unfixable: Vec<(&VerbDirPlan<V>, &V::Unfixable)> =
+        plan.scan_dirs.iter().flat_map(|d| d.unfixable.iter().map(move |u| (d, u))).collect();
+    if !unfixable.is_empty() {
+        let [a, b, c] = V::WORDS.unfixable_columns;
+        let mut t = table(&["SCAN DIR", a, b, c]);
+        for (dir, u) in unfixable {
+            let mut row = vec![Cell::new(dir.scan_dir.display())];
+            row.extend(V::unfixable_cells(u, &dir.scan_dir).into_iter().map(Cell::new));
+            t.add_row(row);
+        }
+        writeln!(out, "{t}")?;
+    }
+    for (path, error) in &plan.walk_errors {
+        writeln!(out, "cannot read {}: {error}", path.display())?;
+    }
+    // Read errors in a scan dir that no row above explains already.
+    for dir in &plan.scan_dirs {
+        let explained = |path: &PathBuf| dir.unfixable.iter().any(|u| V::unfixable_path(u) == path);
+        for (path, error) in dir.io_errors.iter().filter(|(p, _)| !explained(p)) {
+            writeln!(out, "cannot read {}: {error}", path.display())?;
+        }
+    }
+    Ok(())
+}
+
+/// `repair: checked 3 scan dirs: 5 actions planned ...` or what was done.
+pub fn summary_line<V: PlanRows>(plan: &VerbPlan<V>, applied: Option<&Applied<V::Result>>) -> String {
+    let count = |n: usize, one: &str, many: &str| plural_grouped(n as u64, one, many);
+    let dirs = count(plan.scan_dirs.len(), "scan dir", "scan dirs");
+    let in_use = plan.scan_dirs.iter().filter(|d| matches!(d.status, DirStatus::InUse(_)) && d.has_work()).count();
+    let unfixable: usize = plan.scan_dirs.iter().map(|d| d.unfixable.len()).sum();
+    let mut parts = Vec::new();
+    match applied {
+        None => parts.push(format!("{} planned", count(plan.action_count(), "action", "actions"))),
+        Some(applied) => {
+            let outcomes = |f: fn(&ActionOutcome) -> bool| applied.results().filter(|r| f(r.outcome())).count();
+            let done = outcomes(|o| matches!(o, ActionOutcome::Done | ActionOutcome::DoneNotDurable(_)));
+            parts.push(format!("{} done", count(done, "action", "actions")));
+            let failed = outcomes(|o| matches!(o, ActionOutcome::Failed(_)));
+            if failed > 0 {
+                parts.push(format!("{failed} failed"));
+            }
+            let skipped = outcomes(|o| matches!(o, ActionOutcome::Skipped(_)));
+            if skipped > 0 {
+                parts.push(format!("{skipped} skipped"));
+            }
+        }
+    }
+    if in_use > 0 {
+        parts.push(format!("{} in use, left alone", count(in_use, "scan dir", "scan dirs")));
+    }
+    if unfixable > 0 {
+        parts.push(format!("{unfixable} {}", V::WORDS.cannot));
+    }
+    if plan.action_count() == 0 && in_use == 0 && unfixable == 0 {
+        return format!("{}: checked {dirs}: {}", V::WORDS.verb, V::WORDS.nothing);
+    }
+    format!("{}: checked {dirs}: {}", V::WORDS.verb, parts.join(", "))
+}
+
+#[derive(Serialize)]
+#[serde(bound = "")]
+struct Document<'a, V: PlanRows> {
+    #[serde(flatten)]
+    header: Header,
+    dry_run: bool,
+    applied: bool,
+    interrupted: bool,
+    scan_dirs: Vec<DirDoc<'a, V>>,
+    summary: String,
+}
+
+#[derive(Serialize)]
+#[serde(bound = "")]
+struct DirDoc<'a, V: PlanRows> {
+    #[serde(flatten)]
+    plan: &'a VerbDirPlan<V>,
+    #[serde(flatten)]
+    results: Results<'a, V>,
+    #[serde(flatten, serialize_with = "crate::json_path::opt_backup_dir")]
+    backup_dir: Option<&'a PathBuf>,
+}
+
+/// A scan dir's results under the verb's own key ([`Words::results_key`]); `null` when
+/// nothing ran there.
+struct Results<'a, V: PlanRows>(Option<&'a [V::Result]>);
+
+impl<V: PlanRows> Serialize for Results<'_, V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(V::WORDS.results_key, &self.0)?;
+        map.end()
+    }
+}
+
+/// The whole run as one JSON document (`--format json`).
+pub fn write_json<V: PlanRows>(
+    out: &mut dyn Write,
+    roots: &[PathBuf],
+    plan: &VerbPlan<V>,
+    applied: Option<&Applied<V::Result>>,
+    dry_run: bool,
+) -> io::Result<()> {
+    let scan_dirs = plan
+        .scan_dirs
+        .iter()
+        .map(|dir| {
+            let done = applied.and_then(|a| a.dirs.iter().find(|d| d.scan_dir == dir.scan_dir));
+            DirDoc::<V> {
+                plan: dir,
+                results: Results(done.map(|d| d.results.as_slice())),
+                backup_dir: done.and_then(|d| d.backup_dir.as_ref()),
+            }
+        })
+        .collect();
+    let document = Document::<V> {
+        header: Header::new(roots),
+        dry_run,
+        applied: applied.is_some(),
+        interrupted: applied.is_some_and(|a| a.interrupted),
+        scan_dirs,
+        summary: summary_line::<V>(plan, applied),
+    };
+    serde_json::to_writer_pretty(&mut *out, &document)?;
+    writeln!(out)
+}
+
+/// Prints the plan before anything is done (table format only; JSON waits for the outcome).
+pub fn render_plan<V: PlanRows>(out: &mut dyn Write, output: &OutputConfig, plan: &VerbPlan<V>) -> io::Result<()> {
+    let quiet_and_clean = output.quiet
+        && plan.action_count() == 0
+        && plan.scan_dirs.iter().all(|d| d.unfixable.is_empty() && !matches!(d.status, DirStatus::InUse(_)));
+    if output.format == Format::Table && !quiet_and_clean {
+        write_plan::<V>(out, plan, None)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::migrate::Migrate;
+
+    /// The rule picked where repair's renderer and migrate's disagreed: a read error that a
+    /// row of the "cannot" table already names is not said again below it (repair's rule;
+    /// migrate repeated it).
+    #[test]
+    fn a_read_error_a_cannot_row_explains_is_not_repeated() {
+        let dir = PathBuf::from("/scans/s");
+        let path = dir.join("results.json");
+        let unfixable =
+            crate::migrate::Unfixable { migration: "cp1252", path: path.clone(), reason: "undefined bytes".into() };
+        let plan = Plan {
+            scan_dirs: vec![DirPlan {
+                scan_dir: dir.clone(),
+                status: DirStatus::Healthy,
+                actions: Vec::new(),
+                unfixable: vec![unfixable],
+                io_errors: vec![(path, "denied".into()), (dir.join("other.json"), "denied".into())],
+            }],
+            walk_errors: Vec::new(),
+        };
+        let mut out = Vec::new();
+        write_plan::<Migrate>(&mut out, &plan, None).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("CANNOT MIGRATE"), "{text}");
+        assert!(!text.contains("cannot read /scans/s/results.json"), "{text}");
+        assert!(text.contains("cannot read /scans/s/other.json: denied"), "{text}");
+    }
+}
