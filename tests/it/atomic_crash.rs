@@ -3,7 +3,7 @@
 //! one complete generation; the only other entries allowed are our own temp files.
 //!
 //! The child is this same test binary, re-executed with `SCANAUDIT_CRASH_CHILD=<dir>` and
-//! filtered to `crash_child`, which does nothing in a normal test run.
+//! filtered to `atomic_crash::crash_child`, which does nothing in a normal test run.
 //!
 //! `SCANAUDIT_CRASH_KILLS` sets the number of kills (default 200);
 //! `SCANAUDIT_CRASH_SEED` fixes the random sleeps (the seed is printed).
@@ -98,7 +98,7 @@ fn sigkill_leaves_old_or_new_never_torn() {
     for kill in 0..kills {
         let base = u64::from(kill + 1) * 100_000;
         let mut child = Command::new(&exe)
-            .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+            .args(["atomic_crash::crash_child", "--exact", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, d.path())
             .env("SCANAUDIT_CRASH_GEN_BASE", base.to_string())
             .stdout(Stdio::piped())

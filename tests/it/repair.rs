@@ -2,7 +2,7 @@
 //! the ways real damage happens, repair, compare with the reference bytes; then check is clean
 //! and a second repair does nothing (e2fsck's two-pass test). Plus the safety rules.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

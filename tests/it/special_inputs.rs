@@ -3,7 +3,7 @@
 //! and a symlink is never followed (text planted outside the scan dir never comes in, and
 //! nothing outside is written).
 
-mod common;
+use crate::common;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;

@@ -2,7 +2,7 @@
 //! spec/openant-current.md) writes them: healthy ones give no finding, damage is still found,
 //! and what a newer OpenAnt writes is said to be that, not damage.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@
 //! scan dir mixing eras keeps each output in its own era's format; an output carrying a marker
 //! no known OpenAnt writes is left alone with the reason.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

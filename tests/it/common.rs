@@ -1,5 +1,4 @@
 //! Helpers that keep each integration test a few readable lines.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -7,6 +6,33 @@ use std::time::{Duration, SystemTime};
 
 use assert_cmd::Command;
 use serde_json::Value;
+
+/// Runs the calling test alone in a fresh process of this test binary, for a test that changes
+/// process-wide state (the umask, the fail crate's failpoints) which the binary's other tests,
+/// running in parallel threads, would see. `test` is the test's full name, `module_path!()`
+/// and the function's name. True in that child, where the caller runs the test's body; in the
+/// parent the child has run it, and a failure there fails the caller.
+pub fn alone_in_own_process(test: &str) -> bool {
+    const ALONE: &str = "SCANAUDIT_TEST_ALONE";
+    // libtest names a test by its path below the crate.
+    let name = test.split_once("::").map_or(test, |(_crate, path)| path);
+    if std::env::var_os(ALONE).is_some_and(|v| v == name) {
+        return true;
+    }
+    let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([name, "--exact", "--test-threads=1"])
+        .env(ALONE, name)
+        .output()
+        .expect("run the test binary");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{name} failed in its own process ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    false
+}
 
 /// Old enough that no scan dir looks in use (tests set every copied file to this age).
 pub const OLD: Duration = Duration::from_secs(3 * 86_400);

@@ -2,7 +2,7 @@
 //! complete document, a path that is not UTF-8 carries its exact bytes beside its lossy text
 //! (`path` + `path_bytes`, `target` + `target_bytes`, ...), and the table output finishes too.
 
-mod common;
+use crate::common;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;

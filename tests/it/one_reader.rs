@@ -4,7 +4,7 @@
 //! with one thing planted, then checks that the verbs agree and that repair settles: a second
 //! repair plans nothing.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

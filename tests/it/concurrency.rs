@@ -4,7 +4,7 @@
 //! scan dir as "in use", while a fresh write by OpenAnt still does. Two real processes, the
 //! default `--min-idle`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::Read;

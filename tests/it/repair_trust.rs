@@ -4,7 +4,7 @@
 //! `repair`, `check` reports no error that repair could have avoided, and a second repair plans
 //! nothing.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
