@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use scanaudit::atomic::write_atomic;
 
+use crate::common::Rng;
+
 const CHILD_ENV: &str = "SCANAUDIT_CRASH_CHILD";
 const TARGET: &str = "results.json";
 /// Size of each payload; the documents are a bit larger.
@@ -57,18 +59,6 @@ fn crash_child() {
         if started.elapsed() > Duration::from_secs(20) {
             break;
         }
-    }
-}
-
-/// xorshift64*: enough randomness for sleep times.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 }
 

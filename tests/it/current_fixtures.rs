@@ -11,8 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::{
-    actions, check_json, code, damage, findings, named_fields, scanaudit, unfixable, verb_json, Damage, Tree, OLD,
-    OUTPUTS,
+    actions, check_json, code, damage, findings, scanaudit, unfixable, verb_json, Damage, TestEnv, Tree, OLD, OUTPUTS,
 };
 use serde_json::Value;
 
@@ -161,53 +160,13 @@ fn rebuilt_every_way(scan_rel: &str, outputs: &[&str]) {
     for &output in outputs {
         let (seed, damages) = damages();
         for how in damages {
-            let tree = Tree::copy("healthy", OLD);
-            let scan = tree.path(scan_rel);
-            let target = scan.join(output);
-            let reference = std::fs::read(&target).unwrap();
-            let sidecars = fingerprints(&scan);
-            damage(&target, how);
-            common::set_age(tree.root(), OLD);
-            let (status, doc) = verb_json("repair", &["--yes", scan.to_str().unwrap()]);
-            let context = format!("{output} {how:?} (SCANAUDIT_DAMAGE_SEED={seed}): {doc:#}");
-            assert!(status & 1 == 1 && status & 8 == 0, "exit {status}: {context}");
-            let action = actions(&doc)
-                .into_iter()
-                .find(|a| a["target"].as_str().unwrap().ends_with(output))
-                .unwrap_or_else(|| panic!("no action for {context}"));
-            let rebuilt = std::fs::read(&target).unwrap();
-            if output == "dynamic_test_results.json" {
-                // Repair keeps the evidence the checkpoints hold, which OpenAnt's resume drops
-                // (the reference is what OpenAnt's resume writes): compare all but that.
-                let mut got: Value = serde_json::from_slice(&rebuilt).unwrap();
-                let mut want: Value = serde_json::from_slice(&reference).unwrap();
-                for doc in [&mut got, &mut want] {
-                    for field in named_fields(action) {
-                        doc.as_object_mut().unwrap().remove(&field);
-                    }
-                    for r in doc["results"].as_array_mut().unwrap() {
-                        r.as_object_mut().unwrap().remove("evidence");
-                    }
-                }
-                assert_eq!(got, want, "{context}");
-            } else if rebuilt != reference {
-                let named = named_fields(action);
-                assert!(!named.is_empty(), "differs without naming why: {context}");
-                let mut got: Value = serde_json::from_slice(&rebuilt).unwrap();
-                let mut want: Value = serde_json::from_slice(&reference).unwrap();
-                for field in &named {
-                    got.as_object_mut().unwrap().remove(field);
-                    want.as_object_mut().unwrap().remove(field);
-                }
-                assert_eq!(got, want, "{context}");
-            }
-            assert_eq!(fingerprints(&scan), sidecars, "{context}");
-
-            let (_, check) = check_json(&[scan.to_str().unwrap()]);
-            let left: Vec<&Value> = findings(&check).iter().filter(|f| f["kind"] != "backup").collect();
-            assert!(left.is_empty(), "check after repair: {left:#?}\n{context}");
-            let (again, doc) = verb_json("repair", &["--yes", scan.to_str().unwrap()]);
-            assert_eq!((again & 1, actions(&doc).len()), (0, 0), "second repair: {doc:#}");
+            let env = TestEnv::scan(scan_rel);
+            let reference = env.read(output);
+            let sidecars = fingerprints(&env.scan);
+            env.damage(output, how);
+            let context = format!("{output} {how:?} (SCANAUDIT_DAMAGE_SEED={seed})");
+            env.assert_rebuilt(output, &reference, &context);
+            assert_eq!(fingerprints(&env.scan), sidecars, "{context}");
         }
     }
 }
