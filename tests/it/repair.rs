@@ -49,13 +49,13 @@ fn every_output_damaged_every_way_is_rebuilt() {
 
 #[test]
 fn replaced_files_are_backed_up_with_a_manifest() {
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(SCAN);
+    let env = TestEnv::scan(SCAN);
+    let scan = &env.scan;
     let target = scan.join("results.json");
     damage(&target, Damage::Cut(0.5));
     let torn = std::fs::read(&target).unwrap();
-    common::set_age(tree.root(), OLD);
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    env.age();
+    let (status, doc) = env.repair();
     assert_eq!(status & 1, 1);
     let backup_dir = PathBuf::from(doc["scan_dirs"][0]["backup_dir"].as_str().expect("a backup dir"));
     let backup_dir = if backup_dir.is_absolute() { backup_dir } else { scan.join(backup_dir) };
@@ -70,12 +70,12 @@ fn replaced_files_are_backed_up_with_a_manifest() {
 #[test]
 fn plan_only_without_yes_off_a_terminal_and_with_dry_run() {
     for extra in [&[][..], &["--dry-run"][..]] {
-        let tree = Tree::copy("healthy", OLD);
-        let scan = tree.path(SCAN);
+        let env = TestEnv::scan(SCAN);
+        let scan = &env.scan;
         let target = scan.join("pipeline_output.json");
         damage(&target, Damage::Empty);
-        common::set_age(tree.root(), OLD);
-        let output = scanaudit().arg("repair").args(extra).arg(&scan).output().unwrap();
+        env.age();
+        let output = scanaudit().arg("repair").args(extra).arg(scan).output().unwrap();
         assert_eq!(code(&output), 4, "{}", String::from_utf8_lossy(&output.stderr));
         assert!(String::from_utf8_lossy(&output.stdout).contains("regenerate"));
         assert_eq!(std::fs::read(&target).unwrap(), b"", "nothing written");
@@ -117,16 +117,15 @@ fn scan_dirs_in_use_are_skipped() {
 #[test]
 fn another_scanaudit_holding_the_lock_is_respected() {
     use std::os::unix::io::AsRawFd;
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(SCAN);
-    damage(&scan.join("results.json"), Damage::Cut(0.5));
-    common::set_age(tree.root(), OLD);
+    let env = TestEnv::scan(SCAN);
+    let scan = &env.scan;
+    env.damage("results.json", Damage::Cut(0.5));
     std::fs::create_dir(scan.join(".scanaudit")).unwrap();
     let lock = std::fs::File::create(scan.join(".scanaudit/lock")).unwrap();
     // SAFETY: flock on a descriptor this test owns.
     assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0);
     let torn = std::fs::read(scan.join("results.json")).unwrap();
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    let (status, doc) = env.repair();
     assert_eq!(status & 4, 4, "{doc:#}");
     assert_eq!(status & 1, 0, "{doc:#}");
     assert_eq!(std::fs::read(scan.join("results.json")).unwrap(), torn);
@@ -136,12 +135,11 @@ fn another_scanaudit_holding_the_lock_is_respected() {
 /// Damaged inputs: nothing is rebuilt from them, the plan says why, and nothing is written.
 #[test]
 fn damaged_inputs_are_never_rebuilt_from() {
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(SCAN);
-    damage(&scan.join("dataset.json"), Damage::Cut(0.5));
-    damage(&scan.join("dataset_enhanced.json"), Damage::Missing);
-    common::set_age(tree.root(), OLD);
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    let env = TestEnv::scan(SCAN);
+    let scan = &env.scan;
+    env.damage("dataset.json", Damage::Cut(0.5));
+    env.damage("dataset_enhanced.json", Damage::Missing);
+    let (status, doc) = env.repair();
     assert_eq!(status & 4, 4, "{doc:#}");
     assert!(!scan.join("dataset_enhanced.json").exists(), "nothing written from a torn dataset.json");
     let unfixable = doc["scan_dirs"][0]["unfixable"].as_array().unwrap();
@@ -152,8 +150,8 @@ fn damaged_inputs_are_never_rebuilt_from() {
 /// Unit ids are data: an id that looks like a path never becomes one.
 #[test]
 fn a_unit_id_like_a_path_stays_data() {
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(SCAN);
+    let env = TestEnv::scan(SCAN);
+    let scan = &env.scan;
     let checkpoints = scan.join("analyze_checkpoints");
     let any = std::fs::read_dir(&checkpoints)
         .unwrap()
@@ -163,14 +161,13 @@ fn a_unit_id_like_a_path_stays_data() {
     let mut cp: Value = serde_json::from_slice(&std::fs::read(&any).unwrap()).unwrap();
     cp["id"] = Value::from("../../../../x");
     std::fs::write(checkpoints.join("..__..__..__..__x.json"), serde_json::to_vec(&cp).unwrap()).unwrap();
-    damage(&scan.join("results.json"), Damage::Missing);
-    common::set_age(tree.root(), OLD);
-    let before = listing(tree.root());
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    env.damage("results.json", Damage::Missing);
+    let before = listing(env.tree.root());
+    let (status, doc) = env.repair();
     assert_eq!(status & 8, 0, "{doc:#}");
-    let after = listing(tree.root());
+    let after = listing(env.tree.root());
     let new: Vec<&PathBuf> = after.iter().filter(|p| !before.contains(p)).collect();
-    assert!(new.iter().all(|p| p.starts_with(&scan)), "written outside the scan dir: {new:?}");
+    assert!(new.iter().all(|p| p.starts_with(scan)), "written outside the scan dir: {new:?}");
     assert!(scan.join("results.json").exists());
 }
 
@@ -518,14 +515,14 @@ fn settled_after_single_files(scan: &Path) {
 fn outputs_are_rebuilt_from_the_single_file_checkpoints_of_their_step() {
     for (output, single) in SINGLE_FILES {
         for how in [Damage::Missing, Damage::Empty, Damage::Cut(0.5), Damage::Cut(0.97)] {
-            let tree = Tree::copy("legacy", OLD);
-            let scan = tree.path(FORKDONE);
+            let env = TestEnv::scan(FORKDONE);
+            let scan = &env.scan;
             let target = scan.join(output);
             let reference = read(&target);
             let singles: Vec<Vec<u8>> = SINGLE_FILES.iter().map(|(_, s)| read(&scan.join(s))).collect();
             damage(&target, how);
-            common::set_age(tree.root(), OLD);
-            let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+            env.age();
+            let (status, doc) = env.repair();
             let context = format!("{output} {how:?}: {doc:#}");
             assert_eq!(status, 1, "{context}");
             let [action] = actions(&doc)[..] else { panic!("one action: {context}") };
@@ -559,7 +556,7 @@ fn outputs_are_rebuilt_from_the_single_file_checkpoints_of_their_step() {
             for ((_, name), bytes) in SINGLE_FILES.iter().zip(&singles) {
                 assert_eq!(&read(&scan.join(name)), bytes, "{name} changed: {context}");
             }
-            settled_after_single_files(&scan);
+            settled_after_single_files(scan);
         }
     }
 }
@@ -568,13 +565,13 @@ fn outputs_are_rebuilt_from_the_single_file_checkpoints_of_their_step() {
 /// evidence the step ran: the output is rebuilt even when no step report says so.
 #[test]
 fn a_single_file_is_evidence_that_its_step_ran() {
-    let tree = Tree::copy("legacy", OLD);
-    let scan = tree.path(FORKDONE);
+    let env = TestEnv::scan(FORKDONE);
+    let scan = &env.scan;
     let reference = read(&scan.join("results_verified.json"));
     std::fs::remove_file(scan.join("verify.report.json")).unwrap();
     std::fs::remove_file(scan.join("results_verified.json")).unwrap();
-    common::set_age(tree.root(), OLD);
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    env.age();
+    let (status, doc) = env.repair();
     assert_eq!(status, 1, "{doc:#}");
     assert!(read(&scan.join("results_verified.json")) == reference, "{doc:#}");
 
@@ -583,8 +580,8 @@ fn a_single_file_is_evidence_that_its_step_ran() {
     let reference: Value = serde_json::from_slice(&read(&scan.join("results.json"))).unwrap();
     std::fs::remove_file(scan.join("analyze.report.json")).unwrap();
     std::fs::remove_file(scan.join("results.json")).unwrap();
-    common::set_age(tree.root(), OLD);
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    env.age();
+    let (status, doc) = env.repair();
     assert_eq!(status, 1, "{doc:#}");
     let mut rebuilt: Value = serde_json::from_slice(&read(&scan.join("results.json"))).unwrap();
     let mut want = reference;
@@ -598,8 +595,8 @@ fn a_single_file_is_evidence_that_its_step_ran() {
     std::fs::write(&single, text.replace("\"dataset\": \"dataset_enhanced.json\"", "\"dataset\": \"dataset.json\""))
         .unwrap();
     std::fs::remove_file(scan.join("results.json")).unwrap();
-    common::set_age(tree.root(), OLD);
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    env.age();
+    let (status, doc) = env.repair();
     assert_eq!(status, 1, "{doc:#}");
     let rebuilt: Value = serde_json::from_slice(&read(&scan.join("results.json"))).unwrap();
     assert_eq!(rebuilt["dataset"], "dataset.json", "{doc:#}");
@@ -660,11 +657,10 @@ fn per_unit_files_win_over_the_single_files_units() {
 /// counts every result), and its error results are listed for OpenAnt to redo.
 #[test]
 fn an_interrupted_runs_single_file_gives_back_the_units_it_holds() {
-    let tree = Tree::copy("legacy", OLD);
-    let scan = tree.path(FORKSTOP);
-    damage(&scan.join("results.json"), Damage::Missing);
-    common::set_age(tree.root(), OLD);
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    let env = TestEnv::scan(FORKSTOP);
+    let scan = &env.scan;
+    env.damage("results.json", Damage::Missing);
+    let (status, doc) = env.repair();
     assert_eq!(status, 5, "fixed, and units remain for OpenAnt: {doc:#}");
     let rebuilt: Value = serde_json::from_slice(&read(&scan.join("results.json"))).unwrap();
     let ids: Vec<&str> =
@@ -700,7 +696,7 @@ fn an_interrupted_runs_single_file_gives_back_the_units_it_holds() {
     }
     assert!(notes.iter().any(|n| n.starts_with("analyze_checkpoint.json: 4 units taken")), "{notes:#?}");
     assert!(notes.iter().any(|n| n.contains("errored units taken too") && n.contains("traduire")), "{notes:#?}");
-    settled_after_single_files(&scan);
+    settled_after_single_files(scan);
 }
 
 /// A torn single file is never moved or converted: it is reported, and an output that needs
@@ -748,13 +744,13 @@ fn a_torn_single_file_is_reported_and_nothing_is_built_from_it() {
 /// `agentic_stats` are written in the current format, which the plan says.
 #[test]
 fn an_old_upstream_enhance_checkpoint_rebuilds_dataset_enhanced() {
-    let tree = Tree::copy("legacy", OLD);
-    let scan = tree.path(OLDTOOL);
+    let env = TestEnv::scan(OLDTOOL);
+    let scan = &env.scan;
     let target = scan.join("dataset_enhanced.json");
     let reference: Value = serde_json::from_slice(&read(&target)).unwrap();
     damage(&target, Damage::Missing);
-    common::set_age(tree.root(), OLD);
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    env.age();
+    let (status, doc) = env.repair();
     assert_eq!(status, 5, "rebuilt; the errored unit is OpenAnt's to redo: {doc:#}");
     let notes = notes_of(&doc, "dataset_enhanced.json");
     assert!(notes.iter().any(|n| n.starts_with("enhance_checkpoint.json: 6 units taken")), "{notes:#?}");
@@ -784,13 +780,13 @@ fn a_migrated_fork_scan_still_rebuilds_fork_era_outputs() {
 #[test]
 fn a_migrated_fork_scan_is_told_by_what_only_the_fork_writes() {
     const FORK: &str = "healthy/projects/forkproj/scans/5c3855e0a1b/python";
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(FORK);
+    let env = TestEnv::scan(FORK);
+    let scan = &env.scan;
     for gone in ["results.json", "results_verified.json", "scan.report.json"] {
         std::fs::remove_file(scan.join(gone)).unwrap();
     }
-    common::set_age(tree.root(), OLD);
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    env.age();
+    let (status, doc) = env.repair();
     assert_eq!(status & 8, 0, "{doc:#}");
     let read = |name: &str| -> Value { serde_json::from_slice(&std::fs::read(scan.join(name)).unwrap()).unwrap() };
     let results = read("results.json");
@@ -809,10 +805,10 @@ fn a_migrated_fork_scan_is_told_by_what_only_the_fork_writes() {
 /// migrate, and changes nothing.
 #[test]
 fn cp1252_outputs_are_left_to_migrate() {
-    let tree = Tree::copy("legacy", OLD);
-    let scan = tree.path("legacy/projects/winproj/scans/7e1c0ffee2d/python");
+    let env = TestEnv::scan("legacy/projects/winproj/scans/7e1c0ffee2d/python");
+    let scan = &env.scan;
     let before: Vec<Vec<u8>> = OUTPUTS.iter().map(|o| std::fs::read(scan.join(o)).unwrap()).collect();
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    let (status, doc) = env.repair();
     assert_eq!(status, 4, "{doc:#}");
     let after: Vec<Vec<u8>> = OUTPUTS.iter().map(|o| std::fs::read(scan.join(o)).unwrap()).collect();
     assert!(before == after, "repair rewrote a cp1252 output");
