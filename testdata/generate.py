@@ -2059,7 +2059,7 @@ def gen_consistency(P, D):
     # The result with no checkpoint: a rebuild would drop it, only a re-run redoes it.
     D.cross(d / "results.json", "run-incomplete", "results", "warn", "openant analyze", d)
     # output-stale by age (§2.7, interrupted analyze: summary done, results.json from an earlier
-    # run). Git keeps no mtimes: tests/consistency.rs ages results.json; with uniform ages this
+    # run). Git keeps no mtimes: tests/it/consistency.rs ages results.json; with uniform ages this
     # scan is clean, so it is not in expected/damaged.json.
     sc, d = small_scan(P, "consistency-output-stale-age", 204)
     res = load(d / "results.json")
@@ -2138,7 +2138,7 @@ def gen_consistency(P, D):
                 "changed_files": ["app/views.py"]}
     (d / "diff_manifest.json").write_bytes(go_json(manifest))
     D.cross(d / "diff_manifest.json", "stale-diff-manifest", "diff-manifest", "warn", "openant scan", d)
-    # restrictive-mode: git keeps no modes; tests/consistency.rs chmods a file of a copy to 0600.
+    # restrictive-mode: git keeps no modes; tests/it/consistency.rs chmods a file of a copy to 0600.
 
 
 # File mtimes the legacy fixtures depend on (`fork-enhance-dir` keeps the newer of two
@@ -2279,7 +2279,7 @@ def gen_legacy(root):
                                "level": "error", "fix": MIGRATE_FIX, "scan_dir": D.rel(d)})
             D.cross(d / rel, "legacy-layout", fk, "warn", MIGRATE_FIX, d)
     # (A file that is not UTF-8 and not cp1252 either, which migrate must leave alone and list as
-    # not upgradable, is made at test time by tests/migrate/cp1252.rs: in the tree it would make
+    # not upgradable, is made at test time by tests/it/migrate/cp1252.rs: in the tree it would make
     # every migrate of it exit 4, where a second migrate must exit 0.)
     mds = sorted(p for p in sc.files if p.endswith(".md"))
     assert len(mds) == 4, mds

@@ -3,7 +3,7 @@
 //! and a symlink is never followed (text planted outside the scan dir never comes in, and
 //! nothing outside is written).
 
-mod common;
+use crate::common;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -218,63 +218,67 @@ fn repair(scan: &Path) -> Run {
     ])
 }
 
+/// Replaces `name` in the scan dir with a symlink to a copy of it outside the scan dir, each
+/// JSON file of which `plant` marks with [`MARKER`]; damages `output`, repairs, and asserts that
+/// nothing of the outside came in, nothing outside was written, and repair named the link and
+/// left it a link. Returns the tree and the scan dir.
+fn repair_past_a_symlinked(name: &str, plant: fn(&mut Value), output: &str) -> (Tree, PathBuf) {
+    let tree = Tree::copy("healthy", OLD);
+    let scan = tree.path(SCAN);
+    let link = scan.join(name);
+    let outside = tree.path("outside").join(name);
+    let planted = |from: &Path, to: &Path| {
+        let mut value: Value = serde_json::from_slice(&std::fs::read(from).unwrap()).unwrap();
+        plant(&mut value);
+        std::fs::write(to, serde_json::to_vec_pretty(&value).unwrap()).unwrap();
+    };
+    if link.is_dir() {
+        std::fs::create_dir_all(&outside).unwrap();
+        for entry in std::fs::read_dir(&link).unwrap() {
+            let path = entry.unwrap().path();
+            planted(&path, &outside.join(path.file_name().unwrap()));
+        }
+        std::fs::remove_dir_all(&link).unwrap();
+    } else {
+        std::fs::create_dir_all(outside.parent().unwrap()).unwrap();
+        planted(&link, &outside);
+        std::fs::remove_file(&link).unwrap();
+    }
+    std::os::unix::fs::symlink(&outside, &link).unwrap();
+    damage(&scan.join(output), Damage::Missing);
+    set_age(tree.root(), OLD);
+    let before = regular_files(&tree.path("outside"));
+    let doc = json_of("repair", &repair(&scan));
+    assert_marker_absent(&scan);
+    assert_eq!(regular_files(&tree.path("outside")), before, "written outside the scan dir");
+    assert!(mentions(&doc, link.to_str().unwrap()), "the symlink is not named:\n{doc:#}");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
+    (tree, scan)
+}
+
 /// An `analyze_checkpoints/` that is a symlink to checkpoints elsewhere is never read: nothing
 /// of theirs reaches the rebuilt outputs, nothing outside is written, and repair names the link.
 #[test]
 fn a_symlinked_checkpoint_dir_is_never_entered() {
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(SCAN);
-    let outside = tree.path("outside/analyze_checkpoints");
-    std::fs::create_dir_all(&outside).unwrap();
-    for entry in std::fs::read_dir(scan.join("analyze_checkpoints")).unwrap() {
-        let path = entry.unwrap().path();
-        let mut checkpoint: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let plant = |checkpoint: &mut Value| {
         if checkpoint.get("result").is_some_and(Value::is_object) {
             checkpoint["result"]["reasoning"] = Value::from(MARKER);
             checkpoint["code_for_route"] = Value::from(MARKER);
         }
-        std::fs::write(outside.join(path.file_name().unwrap()), serde_json::to_vec_pretty(&checkpoint).unwrap())
-            .unwrap();
-    }
-    std::fs::remove_dir_all(scan.join("analyze_checkpoints")).unwrap();
-    std::os::unix::fs::symlink(&outside, scan.join("analyze_checkpoints")).unwrap();
-    damage(&scan.join("results.json"), Damage::Missing);
-    set_age(tree.root(), OLD);
-    let before = regular_files(&tree.path("outside"));
-    let run = repair(&scan);
-    let doc = json_of("repair", &run);
-    assert_marker_absent(&scan);
-    assert_eq!(regular_files(&tree.path("outside")), before, "written outside the scan dir");
-    let link = scan.join("analyze_checkpoints");
-    assert!(mentions(&doc, link.to_str().unwrap()), "the symlink is not named:\n{doc:#}");
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
+    };
+    repair_past_a_symlinked("analyze_checkpoints", plant, "results.json");
 }
 
 /// A `results.json` that is a symlink to a file elsewhere is never read as the input of
 /// `results_verified.json`; it is left alone as check reports it, a symlink.
 #[test]
 fn a_symlinked_input_is_never_read() {
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(SCAN);
-    let mut results: Value = serde_json::from_slice(&std::fs::read(scan.join("results.json")).unwrap()).unwrap();
-    for result in results["results"].as_array_mut().unwrap() {
-        result["reasoning"] = Value::from(MARKER);
-    }
-    std::fs::create_dir_all(tree.path("outside")).unwrap();
-    let outside = tree.path("outside/results.json");
-    std::fs::write(&outside, serde_json::to_vec_pretty(&results).unwrap()).unwrap();
-    std::fs::remove_file(scan.join("results.json")).unwrap();
-    std::os::unix::fs::symlink(&outside, scan.join("results.json")).unwrap();
-    damage(&scan.join("results_verified.json"), Damage::Missing);
-    set_age(tree.root(), OLD);
-    let before = regular_files(&tree.path("outside"));
-    let run = repair(&scan);
-    let doc = json_of("repair", &run);
-    assert_marker_absent(&scan);
-    assert_eq!(regular_files(&tree.path("outside")), before, "written outside the scan dir");
-    let link = scan.join("results.json");
-    assert!(mentions(&doc, link.to_str().unwrap()), "the symlink is not named:\n{doc:#}");
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
+    let plant = |results: &mut Value| {
+        for result in results["results"].as_array_mut().unwrap() {
+            result["reasoning"] = Value::from(MARKER);
+        }
+    };
+    let (_tree, scan) = repair_past_a_symlinked("results.json", plant, "results_verified.json");
     // check names it the same way: a symlink, never followed.
     let (_, checked) = common::check_json(&[scan.to_str().unwrap()]);
     let kinds = common::kinds(&checked, &scan);

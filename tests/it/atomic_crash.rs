@@ -3,7 +3,7 @@
 //! one complete generation; the only other entries allowed are our own temp files.
 //!
 //! The child is this same test binary, re-executed with `SCANAUDIT_CRASH_CHILD=<dir>` and
-//! filtered to `crash_child`, which does nothing in a normal test run.
+//! filtered to `atomic_crash::crash_child`, which does nothing in a normal test run.
 //!
 //! `SCANAUDIT_CRASH_KILLS` sets the number of kills (default 200);
 //! `SCANAUDIT_CRASH_SEED` fixes the random sleeps (the seed is printed).
@@ -15,6 +15,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use scanaudit::atomic::write_atomic;
+
+use crate::common::Rng;
 
 const CHILD_ENV: &str = "SCANAUDIT_CRASH_CHILD";
 const TARGET: &str = "results.json";
@@ -60,18 +62,6 @@ fn crash_child() {
     }
 }
 
-/// xorshift64*: enough randomness for sleep times.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
 fn is_our_temp(name: &str) -> bool {
     let Some(random) = name.strip_prefix(&format!(".{TARGET}.scanaudit-")).and_then(|r| r.strip_suffix(".tmp")) else {
         return false;
@@ -98,7 +88,7 @@ fn sigkill_leaves_old_or_new_never_torn() {
     for kill in 0..kills {
         let base = u64::from(kill + 1) * 100_000;
         let mut child = Command::new(&exe)
-            .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+            .args(["atomic_crash::crash_child", "--exact", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, d.path())
             .env("SCANAUDIT_CRASH_GEN_BASE", base.to_string())
             .stdout(Stdio::piped())

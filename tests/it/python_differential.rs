@@ -21,6 +21,8 @@ use scanaudit::pyjson::{parse, python_float_repr, python_round, to_python_string
 use scanaudit::shape::Shape;
 use scanaudit::validate::validate_bytes;
 
+use crate::common::Rng;
+
 const BATCH: usize = 500;
 
 fn cases() -> usize {
@@ -937,31 +939,6 @@ impl Drop for Oracle {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// xorshift64*: enough randomness for mutations, reproducible from the seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// In `0..n` (0 when n is 0).
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
     }
 }
 

@@ -4,11 +4,11 @@
 //! `repair`, `check` reports no error that repair could have avoided, and a second repair plans
 //! nothing.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
-use common::{actions, check_json, damage, findings, unfixable, verb_json, Damage, Tree, OLD};
+use common::{actions, check_json, findings, unfixable, verb_json, Damage, TestEnv, Tree, OLD};
 use scanaudit::check::is_repair_command;
 use serde_json::Value;
 
@@ -68,17 +68,16 @@ fn settled(scan: &Path, before: &Value, repaired: &Value) {
 fn pipeline_output_is_built_from_the_verified_results_when_verify_ran() {
     for rel in VERIFIED_SCANS {
         for verified in [Damage::Missing, Damage::Cut(0.5)] {
-            let tree = Tree::copy("healthy", OLD);
-            let scan = tree.path(rel);
+            let env = TestEnv::scan(rel);
+            let scan = &env.scan;
             let reference = read_json(&scan.join("pipeline_output.json"));
-            damage(&scan.join("build-output.report.json"), Damage::Cut(0.4));
-            damage(&scan.join("scan.report.json"), Damage::Missing);
-            damage(&scan.join("results_verified.json"), verified);
-            damage(&scan.join("pipeline_output.json"), Damage::Cut(0.3));
-            damage(&scan.join("dynamic_test_results.json"), Damage::Cut(0.3));
-            common::set_age(tree.root(), OLD);
-            let before = check(&scan);
-            let (status, doc) = repair(&scan);
+            env.damage("build-output.report.json", Damage::Cut(0.4));
+            env.damage("scan.report.json", Damage::Missing);
+            env.damage("results_verified.json", verified);
+            env.damage("pipeline_output.json", Damage::Cut(0.3));
+            env.damage("dynamic_test_results.json", Damage::Cut(0.3));
+            let before = check(scan);
+            let (status, doc) = repair(scan);
             assert_eq!(status & 8, 0, "{rel} ({verified:?}): {doc:#}");
             let rebuilt = read_json(&scan.join("pipeline_output.json"));
             let what = format!("{rel} with results_verified.json {verified:?}");
@@ -91,10 +90,10 @@ fn pipeline_output_is_built_from_the_verified_results_when_verify_ran() {
             assert_eq!(rebuilt["findings"], reference["findings"], "{what}: findings differ");
             assert!(rebuilt["pipeline_stats"]["costs"].get("verify").is_some(), "{what}: costs lost verify");
             assert_eq!(rebuilt["pipeline_stats"]["costs"], reference["pipeline_stats"]["costs"], "{what}: costs");
-            let after = check(&scan);
+            let after = check(scan);
             let mismatched: Vec<&Value> = findings(&after).iter().filter(|f| f["kind"] == "dynamic-mismatch").collect();
             assert!(mismatched.is_empty(), "{what}: {mismatched:#?}");
-            settled(&scan, &before, &doc);
+            settled(scan, &before, &doc);
         }
     }
 }
@@ -115,18 +114,18 @@ fn units_without_checkpoints_keep_the_stage1_results_that_survive() {
     const LOST: (&str, &str) = ("app/routes/files.py:download_file", "app__routes__files.py_download_file.json");
     for results in [Damage::Missing, Damage::Cut(0.02)] {
         for lose_one in [false, true] {
-            let tree = Tree::copy("healthy", OLD);
-            let scan = tree.path(ACME);
+            let env = TestEnv::scan(ACME);
+            let scan = &env.scan;
             let reference = read_json(&scan.join("results.json"));
             let gone: Vec<(&str, &str)> = KEPT.iter().copied().chain(lose_one.then_some(LOST)).collect();
             for (_, file) in &gone {
                 std::fs::remove_file(scan.join("analyze_checkpoints").join(file)).unwrap();
             }
-            damage(&scan.join("results.json"), results);
-            common::set_age(tree.root(), OLD);
+            env.damage("results.json", results);
+            env.age();
             let what = format!("results.json {results:?}, {} checkpoints gone", gone.len());
-            let before = check(&scan);
-            let (status, doc) = repair(&scan);
+            let before = check(scan);
+            let (status, doc) = repair(scan);
             assert_eq!(status & 8, 0, "{what}: {doc:#}");
             let rebuilt = read_json(&scan.join("results.json"));
             let rows = |doc: &Value| -> Vec<Value> { doc["results"].as_array().unwrap().clone() };
@@ -140,7 +139,7 @@ fn units_without_checkpoints_keep_the_stage1_results_that_survive() {
             expected.sort_by_key(key);
             assert_eq!(got, expected, "{what}: the carried rows are not the stage-1 rows\n{doc:#}");
             assert_eq!(rebuilt["metrics"]["total"], reference["metrics"]["total"], "{what}");
-            let after = check(&scan);
+            let after = check(scan);
             let kinds: Vec<(&str, &str)> = findings(&after)
                 .iter()
                 .filter(|f| f["path"].as_str().unwrap().ends_with("/results.json"))
@@ -160,7 +159,7 @@ fn units_without_checkpoints_keep_the_stage1_results_that_survive() {
             } else {
                 assert!(partial.is_none(), "{what}: {partial:#?}");
             }
-            settled(&scan, &before, &doc);
+            settled(scan, &before, &doc);
         }
     }
 }
@@ -173,22 +172,22 @@ fn units_without_checkpoints_keep_the_stage1_results_that_survive() {
 fn a_dynamic_test_result_that_survives_nowhere_is_a_warning() {
     // An upstream scan from before per-unit checkpoints: its dynamic results live only in the file.
     const SCAN: &str = "healthy/projects/legacy-tool/scans/0d1e2f3a4b5/python";
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(SCAN);
+    let env = TestEnv::scan(SCAN);
+    let scan = &env.scan;
     let target = scan.join("dynamic_test_results.json");
     let bytes = std::fs::read(&target).unwrap();
     let text = String::from_utf8_lossy(&bytes);
     let cut = text.find("\"finding_id\": \"VULN-002\"").unwrap();
     std::fs::write(&target, &bytes[..cut]).unwrap();
-    common::set_age(tree.root(), OLD);
-    let before = check(&scan);
-    let (status, doc) = repair(&scan);
+    env.age();
+    let before = check(scan);
+    let (status, doc) = repair(scan);
     assert_eq!(status & 8, 0, "{doc:#}");
     let rebuilt = read_json(&target);
     let ids: Vec<&str> =
         rebuilt["results"].as_array().unwrap().iter().map(|r| r["finding_id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["VULN-001"], "{doc:#}");
-    let after = check(&scan);
+    let after = check(scan);
     let on_it: Vec<&Value> = findings(&after)
         .iter()
         .filter(|f| f["path"].as_str().unwrap().ends_with("/dynamic_test_results.json"))
@@ -197,7 +196,7 @@ fn a_dynamic_test_result_that_survives_nowhere_is_a_warning() {
     assert_eq!((&on_it[0]["kind"], &on_it[0]["level"]), (&Value::from("run-incomplete"), &Value::from("warn")));
     assert_eq!(on_it[0]["fix"], "openant dynamic-test");
     assert!(on_it[0]["message"].as_str().unwrap().contains("VULN-002"), "{:#}", on_it[0]);
-    settled(&scan, &before, &doc);
+    settled(scan, &before, &doc);
 }
 
 /// Runs `repair --yes` on `scan` as a user who cannot read what mode 000 makes unreadable:
@@ -231,12 +230,11 @@ fn an_unreadable_damaged_output_sets_exit_bit_8() {
     for (unreadable, torn) in
         [("pipeline_output.json", "pipeline_output.json"), ("dataset.json", "dataset_enhanced.json")]
     {
-        let tree = Tree::copy("healthy", OLD);
-        let scan = tree.path(ACME);
-        damage(&scan.join(torn), Damage::Cut(0.5));
-        common::set_age(tree.root(), OLD);
+        let env = TestEnv::scan(ACME);
+        let scan = &env.scan;
+        env.damage(torn, Damage::Cut(0.5));
         std::fs::set_permissions(scan.join(unreadable), std::fs::Permissions::from_mode(0o000)).unwrap();
-        let output = repair_unprivileged(tree.root(), &scan);
+        let output = repair_unprivileged(env.tree.root(), scan);
         let doc: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
             panic!("{e}: {}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
         });
@@ -280,23 +278,23 @@ const LEGACY_TOOL: &str = "healthy/projects/legacy-tool/scans/0d1e2f3a4b5/python
 /// says why with the same fix, leaves it (and `pipeline_output.json`) byte for byte as it was,
 /// and adds no error check did not report before.
 fn left_for_openant(damages: &[(&str, Damage)], name: &str, verb: &str, why: &str) {
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(LEGACY_TOOL);
+    let env = TestEnv::scan(LEGACY_TOOL);
+    let scan = &env.scan;
     for (file, how) in damages {
-        damage(&scan.join(file), *how);
+        env.damage(file, *how);
     }
-    common::set_age(tree.root(), OLD);
+    env.age();
     let what = format!("{damages:?}");
     let snapshot = |file: &str| std::fs::read(scan.join(file)).ok();
     let (target, pipeline) = (snapshot(name), snapshot("pipeline_output.json"));
-    let before = check(&scan);
+    let before = check(scan);
     let on_it: Vec<&Value> =
         findings(&before).iter().filter(|f| f["path"].as_str().unwrap().ends_with(&format!("/{name}"))).collect();
     assert!(!on_it.is_empty(), "{what}: check reports nothing on {name}: {before:#}");
     for finding in &on_it {
         assert_eq!(finding["fix"], format!("openant {verb}"), "{what}: {finding:#}");
     }
-    let (status, doc) = repair(&scan);
+    let (status, doc) = repair(scan);
     assert_eq!(status & 8, 0, "{what}: {doc:#}");
     let planned: Vec<&Value> =
         actions(&doc).into_iter().filter(|a| a["target"].as_str().unwrap().ends_with(&format!("/{name}"))).collect();
@@ -309,7 +307,7 @@ fn left_for_openant(damages: &[(&str, Damage)], name: &str, verb: &str, why: &st
     assert!(said, "{what}: the plan does not say why {name} is left: {doc:#}");
     assert_eq!(snapshot(name), target, "{what}: {name} changed");
     assert_eq!(snapshot("pipeline_output.json"), pipeline, "{what}: pipeline_output.json changed");
-    settled(&scan, &before, &doc);
+    settled(scan, &before, &doc);
 }
 
 /// Follow-up of break 7. Verify ran before per-unit checkpoints existed: when

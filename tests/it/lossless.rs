@@ -6,7 +6,7 @@
 //! Every key path the old file's readable part held must be in the result; an output given a
 //! top-level key no era knows must be left untouched (a newer OpenAnt wrote it).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -2,13 +2,13 @@
 //! complete document, a path that is not UTF-8 carries its exact bytes beside its lossy text
 //! (`path` + `path_bytes`, `target` + `target_bytes`, ...), and the table output finishes too.
 
-mod common;
+use crate::common;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use common::{code, damage, scanaudit, set_age, Damage, Tree, OLD};
+use common::{code, damage, scanaudit, set_age, verb_json, Damage, Tree, OLD};
 use serde_json::Value;
 
 /// A project dir name with a byte that is never UTF-8: every path below it is not UTF-8.
@@ -27,18 +27,6 @@ fn odd_tree() -> (Tree, PathBuf) {
     std::fs::write(scan.join(OsStr::from_bytes(b"results\xff.json")), b"{\"torn\": ").unwrap();
     set_age(tree.root(), OLD);
     (tree, scan)
-}
-
-fn run_json(args: &[&OsStr]) -> (i32, Value) {
-    let output = scanaudit().args(args).args(["--format", "json"]).output().expect("run");
-    let doc = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{args:?}: stdout is not one complete JSON document ({e}):\n{}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    (code(&output), doc)
 }
 
 fn decode_base64(text: &str) -> Vec<u8> {
@@ -87,7 +75,7 @@ fn has(found: &[(String, PathBuf)], key: &str, path: &Path) -> bool {
 #[test]
 fn check_json_carries_the_bytes_of_every_odd_path() {
     let (tree, scan) = odd_tree();
-    let (_, doc) = run_json(&[OsStr::new("check"), tree.root().as_os_str()]);
+    let (_, doc) = verb_json("check", &[tree.root().as_os_str()]);
     let found = byte_paths(&doc);
     let stray = scan.join(OsStr::from_bytes(b"results\xff.json"));
     assert!(has(&found, "path_bytes", &stray), "{found:?}");
@@ -103,7 +91,7 @@ fn check_json_carries_the_bytes_of_every_odd_path() {
 #[test]
 fn repair_json_is_complete_and_its_actions_name_odd_paths_exactly() {
     let (_tree, scan) = odd_tree();
-    let (status, doc) = run_json(&[OsStr::new("repair"), OsStr::new("--yes"), scan.as_os_str()]);
+    let (status, doc) = verb_json("repair", &[OsStr::new("--yes"), scan.as_os_str()]);
     let found = byte_paths(&doc);
     assert!(has(&found, "target_bytes", &scan.join("results.json")), "{found:?}\n{doc:#}");
     assert!(has(&found, "scan_dir_bytes", &scan), "{found:?}");
@@ -123,18 +111,18 @@ fn migrate_json_is_complete_with_odd_paths() {
     let odd = projects.join(OsStr::from_bytes(b"old\xfetool"));
     std::fs::rename(projects.join("oldtool"), &odd).unwrap();
     set_age(legacy.root(), OLD);
-    let (_, doc) = run_json(&[OsStr::new("migrate"), OsStr::new("--yes"), legacy.root().as_os_str()]);
+    let (_, doc) = verb_json("migrate", &[OsStr::new("--yes"), legacy.root().as_os_str()]);
     let found = byte_paths(&doc);
     assert!(found.iter().any(|(k, p)| k == "target_bytes" && p.starts_with(&odd)), "{found:?}\n{doc:#}");
     assert!(found.iter().any(|(k, p)| k == "scan_dir_bytes" && p.starts_with(&odd)), "{found:?}");
-    let (_, doc) = run_json(&[OsStr::new("migrate"), tree.root().as_os_str()]);
+    let (_, doc) = verb_json("migrate", &[tree.root().as_os_str()]);
     assert!(doc["scan_dirs"].is_array(), "{doc:#}");
 }
 
 #[test]
 fn clean_json_carries_the_bytes_of_an_odd_temp() {
     let (tree, scan) = odd_tree();
-    let (_, doc) = run_json(&[OsStr::new("clean"), OsStr::new("--dry-run"), tree.root().as_os_str()]);
+    let (_, doc) = verb_json("clean", &[OsStr::new("--dry-run"), tree.root().as_os_str()]);
     let found = byte_paths(&doc);
     assert!(found.iter().any(|(k, p)| k == "path_bytes" && p.starts_with(&scan)), "{found:?}\n{doc:#}");
 }
@@ -142,7 +130,7 @@ fn clean_json_carries_the_bytes_of_an_odd_temp() {
 #[test]
 fn roots_that_are_not_utf8_are_given_back_exactly() {
     let (_tree, scan) = odd_tree();
-    let (_, doc) = run_json(&[OsStr::new("check"), scan.as_os_str()]);
+    let (_, doc) = verb_json("check", &[scan.as_os_str()]);
     let bytes = doc["roots_bytes"][0].as_str().expect("roots_bytes");
     assert_eq!(decode_base64(bytes), scan.as_os_str().as_bytes());
 }

@@ -1,12 +1,39 @@
 //! Helpers that keep each integration test a few readable lines.
-#![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, SystemTime};
 
 use assert_cmd::Command;
 use serde_json::Value;
+
+/// Runs the calling test alone in a fresh process of this test binary, for a test that changes
+/// process-wide state (the umask, the fail crate's failpoints) which the binary's other tests,
+/// running in parallel threads, would see. `test` is the test's full name, `module_path!()`
+/// and the function's name. True in that child, where the caller runs the test's body; in the
+/// parent the child has run it, and a failure there fails the caller.
+pub fn alone_in_own_process(test: &str) -> bool {
+    const ALONE: &str = "SCANAUDIT_TEST_ALONE";
+    // libtest names a test by its path below the crate.
+    let name = test.split_once("::").map_or(test, |(_crate, path)| path);
+    if std::env::var_os(ALONE).is_some_and(|v| v == name) {
+        return true;
+    }
+    let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([name, "--exact", "--test-threads=1"])
+        .env(ALONE, name)
+        .output()
+        .expect("run the test binary");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{name} failed in its own process ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    false
+}
 
 /// Old enough that no scan dir looks in use (tests set every copied file to this age).
 pub const OLD: Duration = Duration::from_secs(3 * 86_400);
@@ -166,17 +193,166 @@ pub fn filters(root: &Path) -> Vec<(String, String)> {
     ]
 }
 
-/// Runs `scanaudit VERB ARGS... --format json` and returns the exit code and the document.
-pub fn verb_json(verb: &str, args: &[&str]) -> (i32, Value) {
+/// Runs `scanaudit VERB ARGS... --format json` and returns the exit code and the document,
+/// which must be one complete JSON document. The arguments may be paths that are not UTF-8.
+pub fn verb_json<A: AsRef<OsStr>>(verb: &str, args: &[A]) -> (i32, Value) {
     let output = scanaudit().arg(verb).args(args).args(["--format", "json"]).output().expect("run");
     let doc = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        let args: Vec<&OsStr> = args.iter().map(AsRef::as_ref).collect();
         panic!(
-            "{verb}: not JSON ({e}): {}\n{}",
+            "{verb} {args:?}: stdout is not one complete JSON document ({e}):\n{}\nstderr: {}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         )
     });
     (code(&output), doc)
+}
+
+/// One case's private copy of a testdata tree and the scan dir it works on, so that a case is
+/// its damage, one run and its asserts:
+///
+/// ```ignore
+/// let env = TestEnv::scan(FULL_SCAN);
+/// env.damage("results.json", Damage::Missing);
+/// let (status, doc) = env.repair();
+/// ```
+pub struct TestEnv {
+    pub tree: Tree,
+    /// The scan dir the case works on, in `tree`.
+    pub scan: PathBuf,
+}
+
+impl TestEnv {
+    /// A copy of the testdata tree `scan` lies in (its first component), every file [`OLD`];
+    /// the case works on the scan dir `scan`.
+    pub fn scan(scan: &str) -> TestEnv {
+        let sub = scan.split('/').next().expect("a testdata tree");
+        let tree = Tree::copy(sub, OLD);
+        let scan = tree.path(scan);
+        TestEnv { tree, scan }
+    }
+
+    /// `name` in the scan dir.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.scan.join(name)
+    }
+
+    /// The bytes of `name` in the scan dir.
+    pub fn read(&self, name: &str) -> Vec<u8> {
+        let path = self.file(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// `name` in the scan dir, parsed.
+    pub fn json(&self, name: &str) -> Value {
+        serde_json::from_slice(&self.read(name)).unwrap_or_else(|e| panic!("{name} is not JSON: {e}"))
+    }
+
+    /// Damages `name` in the scan dir `how`, then ages the tree back to [`OLD`] (the damage
+    /// was a fresh write, and a fresh write makes the scan dir look in use).
+    pub fn damage(&self, name: &str, how: Damage) -> &Self {
+        damage(&self.file(name), how);
+        self.age()
+    }
+
+    /// Ages the whole tree back to [`OLD`], after the case's own changes.
+    pub fn age(&self) -> &Self {
+        set_age(self.tree.root(), OLD);
+        self
+    }
+
+    /// `scanaudit VERB ARGS... SCAN_DIR --format json`: the exit code and the document.
+    pub fn run(&self, verb: &str, args: &[&str]) -> (i32, Value) {
+        let mut args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+        args.push(self.scan.as_os_str());
+        verb_json(verb, &args)
+    }
+
+    /// `scanaudit repair --yes SCAN_DIR`.
+    pub fn repair(&self) -> (i32, Value) {
+        self.run("repair", &["--yes"])
+    }
+
+    /// `scanaudit check SCAN_DIR`.
+    pub fn check(&self) -> (i32, Value) {
+        self.run("check", &[])
+    }
+
+    /// Repairs the scan dir and asserts that `output`, damaged since it held `reference`, came
+    /// back: byte for byte, or equal apart from exactly the top-level fields the plan names
+    /// (and the `evidence` of dynamic_test_results.json's results, which the checkpoints keep
+    /// and OpenAnt's resume drops); then check finds nothing but the backup, and a second repair
+    /// does nothing (e2fsck's two-pass test). `context` names the case in a failure.
+    pub fn assert_rebuilt(&self, output: &str, reference: &[u8], context: &str) {
+        let (status, doc) = self.repair();
+        let context = format!("{context}: {doc:#}");
+        assert!(status & 1 == 1 && status & 8 == 0, "exit {status}: {context}");
+        let action = actions(&doc)
+            .into_iter()
+            .find(|a| a["target"].as_str().unwrap().ends_with(output))
+            .unwrap_or_else(|| panic!("no action for {context}"));
+        let rebuilt = self.read(output);
+        if rebuilt != reference || output == "dynamic_test_results.json" {
+            let named = named_fields(action);
+            assert!(
+                !named.is_empty() || output == "dynamic_test_results.json",
+                "differs without naming why: {context}"
+            );
+            let mut got: Value = serde_json::from_slice(&rebuilt).unwrap();
+            let mut want: Value = serde_json::from_slice(reference).unwrap();
+            for doc in [&mut got, &mut want] {
+                for field in &named {
+                    doc.as_object_mut().unwrap().remove(field);
+                }
+                if output == "dynamic_test_results.json" {
+                    strip_evidence(doc);
+                }
+            }
+            assert_eq!(got, want, "{context}");
+        }
+
+        let (_, check) = self.check();
+        let left: Vec<&Value> = findings(&check).iter().filter(|f| f["kind"] != "backup").collect();
+        assert!(left.is_empty(), "check after repair: {left:#?}\n{context}");
+        let (again, doc) = self.repair();
+        assert_eq!((again & 1, actions(&doc).len()), (0, 0), "second repair: {doc:#}");
+    }
+}
+
+/// Removes the `evidence` of every result of a dynamic_test_results.json document.
+pub fn strip_evidence(doc: &mut Value) {
+    if let Some(results) = doc.get_mut("results").and_then(Value::as_array_mut) {
+        for r in results {
+            if let Some(o) = r.as_object_mut() {
+                o.remove("evidence");
+            }
+        }
+    }
+}
+
+/// xorshift64*: a reproducible random stream from a seed, for sleep times and mutations.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// In `0..n` (0 when n is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
 }
 
 /// The actions of a repair or migrate document, over all scan dirs.

@@ -5,7 +5,7 @@
 //! fresh copy of a tree is therefore young whatever its mtime says (one test proves exactly
 //! that), and the tests that need "old" strays use `--older-than 1s` after sleeping past it.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
@@ -529,6 +529,11 @@ fn config(root: &Path, runtime: &Path) -> scanaudit::config::CleanConfig {
 
 #[test]
 fn a_temp_removed_by_someone_else_between_listing_and_unlink_is_no_error() {
+    // Failpoints are process-wide: the other tests' cleans must not run into them.
+    let test = concat!(module_path!(), "::a_temp_removed_by_someone_else_between_listing_and_unlink_is_no_error");
+    if !common::alone_in_own_process(test) {
+        return;
+    }
     use scanaudit::clean::Action;
     let scenario = fail::FailScenario::setup();
     let tree = Tree::copy("damaged", OLD);

@@ -2,7 +2,7 @@
 //! end on the generated trees. Git keeps neither mtimes nor modes, so the rules that depend on
 //! them get their ages and modes set here.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;

@@ -4,7 +4,7 @@
 //! scan dir as "in use", while a fresh write by OpenAnt still does. Two real processes, the
 //! default `--min-idle`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{actions, damage, verb_json, Damage, Tree, OLD, OUTPUTS};
+use common::{actions, damage, verb_json, Damage, TestEnv, Tree, OLD, OUTPUTS};
 use serde_json::Value;
 
 const SCAN: &str = common::FULL_SCAN;
@@ -27,14 +27,12 @@ fn bin() -> Command {
 
 /// The healthy scan with every output zero-filled or emptied, all of it written long ago.
 fn damaged_scan() -> (Tree, PathBuf) {
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(SCAN);
+    let env = TestEnv::scan(SCAN);
     let hows = [Damage::Empty, Damage::ZeroTail(0.4), Damage::Empty, Damage::ZeroTail(0.5), Damage::Empty];
     for (output, how) in OUTPUTS.iter().zip(hows) {
-        damage(&scan.join(output), how);
+        env.damage(output, how);
     }
-    common::set_age(tree.root(), OLD);
-    (tree, scan)
+    (env.tree, env.scan)
 }
 
 /// Every entry of every backup manifest under `scan`.
@@ -187,15 +185,14 @@ fn repair_then_migrate_and_migrate_then_repair_run_at_once() {
 /// OpenAnt write elsewhere in the dir still makes repair leave the dir alone.
 #[test]
 fn a_fresh_openant_write_still_means_in_use_after_scanaudit_wrote() {
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(SCAN);
-    damage(&scan.join("results.json"), Damage::Cut(0.5));
-    common::set_age(tree.root(), OLD);
-    assert_eq!(verb_json("repair", &["--yes", scan.to_str().unwrap()]).0 & (1 | 8), 1);
+    let env = TestEnv::scan(SCAN);
+    let scan = &env.scan;
+    env.damage("results.json", Damage::Cut(0.5));
+    assert_eq!(env.repair().0 & (1 | 8), 1);
 
-    // OpenAnt rewrites the file scanaudit just wrote (and tears it).
+    // OpenAnt rewrites the file scanaudit just wrote (and tears it): a fresh write, not aged.
     damage(&scan.join("results.json"), Damage::Cut(0.5));
-    let (status, doc) = verb_json("repair", &["--yes", scan.to_str().unwrap()]);
+    let (status, doc) = env.repair();
     assert_eq!(status, 4, "{doc:#}");
     assert_eq!(doc["scan_dirs"][0]["status"], "in-use", "{doc:#}");
 
@@ -204,7 +201,7 @@ fn a_fresh_openant_write_still_means_in_use_after_scanaudit_wrote() {
     filetime::set_file_mtime(&torn, filetime::FileTime::from_system_time(std::time::SystemTime::now() - OLD)).unwrap();
     let checkpoint = std::fs::read_dir(scan.join("analyze_checkpoints")).unwrap().next().unwrap().unwrap().path();
     std::fs::write(&checkpoint, std::fs::read(&checkpoint).unwrap()).unwrap();
-    let (status, doc) = verb_json("repair", &["--yes", scan.to_str().unwrap()]);
+    let (status, doc) = env.repair();
     assert_eq!(status, 4, "{doc:#}");
     assert_eq!(doc["scan_dirs"][0]["status"], "in-use", "{doc:#}");
 }

@@ -4,7 +4,7 @@
 //! file lost, outputs with markers no known OpenAnt writes left alone, and a second repair does
 //! nothing.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! Fault injection: every step of the atomic writer fails in turn (fail crate failpoints), over
 //! an existing file. The target must hold exactly the old or exactly the new bytes, and no temp
-//! file may remain. The fail registry is process-global, so everything runs in ONE test.
+//! file may remain. The fail registry is process-global, so everything runs in ONE test, alone
+//! in its own process.
 
 use std::path::Path;
 
@@ -36,6 +37,10 @@ enum Expect {
 
 #[test]
 fn every_failpoint_leaves_old_or_new_and_no_temp() {
+    if !crate::common::alone_in_own_process(concat!(module_path!(), "::every_failpoint_leaves_old_or_new_and_no_temp"))
+    {
+        return;
+    }
     let scenario = fail::FailScenario::setup();
     let new = new_contents();
     let cases = [

@@ -351,24 +351,59 @@ fn every_prefix(old: &[u8], cuts: &[usize]) {
     assert!(salvage_leading_fields(old).complete);
 }
 
+/// The notes a rebuild without the old file gives (what repair's plan shows) are about this
+/// scan: each names a field the rebuilt or the reference output has (a top-level key, `a.b`),
+/// a key of one of its entries (`results[<unit>].<key>`, `units[<unit>].<key>`) or a unit of
+/// the dataset (`unit <id>`), and says something; and every unit the rebuild lists as missing (OpenAnt's to redo) has a note.
 #[test]
-#[ignore = "prints the notes of every rebuild, for eyeballing"]
-fn print_notes() {
+fn every_note_names_a_field_or_unit_of_the_scan() {
     for scan in SCANS {
-        let rs = [("enhanced", enhanced(scan, scan.era, None)), ("results", results(scan, scan.era, None))];
-        for (what, r) in rs.iter() {
-            println!("== {} {what}: missing {:?}", scan.rel, r.missing_units);
-            for n in &r.inexact {
-                println!("   {n}");
-            }
-        }
+        let d = dir(scan);
+        let mut rebuilds = vec![
+            ("dataset_enhanced.json", enhanced(scan, scan.era, None)),
+            ("results.json", results(scan, scan.era, None)),
+        ];
         if scan.verified {
-            let r = verified(scan, scan.era, None);
-            println!("== {} verified: missing {:?}", scan.rel, r.missing_units);
-            for n in &r.inexact {
-                println!("   {n}");
+            rebuilds.push(("results_verified.json", verified(scan, scan.era, None)));
+        }
+        let dataset = json(&d.join("dataset.json"));
+        let units: Vec<&str> =
+            dataset.at("units").as_array().unwrap().iter().map(|u| u.at("id").as_str().unwrap()).collect();
+        for (name, rebuilt) in &rebuilds {
+            let reference = json(&d.join(name));
+            for note in &rebuilt.inexact {
+                let what = format!("{} {name}: {}: {}", scan.rel, note.field, note.note);
+                assert!(!note.note.trim().is_empty(), "{what}: the note says nothing");
+                let named = [&rebuilt.value, &reference].iter().any(|doc| names(doc, &units, &note.field));
+                assert!(named, "{what}: names no field or unit of the scan");
+            }
+            for unit in &rebuilt.missing_units {
+                let noted = rebuilt
+                    .inexact
+                    .iter()
+                    .any(|n| n.field == format!("unit {unit}") || n.field.starts_with(&format!("units[{unit}].")));
+                assert!(noted, "{} {name}: missing unit {unit} has no note", scan.rel);
             }
         }
+    }
+}
+
+/// Whether an inexact note's `field` names something of `doc` (an output) or a unit in `units`.
+fn names(doc: &PyValue, units: &[&str], field: &str) -> bool {
+    if let Some(unit) = field.strip_prefix("unit ") {
+        return units.contains(&unit);
+    }
+    for (list, id_keys) in [("results[", &["unit_id", "route_key"][..]), ("units[", &["id"][..])] {
+        if let Some(rest) = field.strip_prefix(list) {
+            // The entry, not its key: a note may be about a key an entry lacks or only may have.
+            let Some((id, _key)) = rest.rsplit_once("].") else { return false };
+            let items = doc.at(&list[..list.len() - 1]).as_array().map(Vec::as_slice).unwrap_or_default();
+            return items.iter().any(|item| id_keys.iter().any(|k| item.at(k).as_str() == Some(id)));
+        }
+    }
+    match field.split_once('.') {
+        Some((outer, inner)) => doc.at(outer).get(inner).is_some(),
+        None => doc.get(field).is_some(),
     }
 }
 

@@ -2,7 +2,7 @@
 //! ensure_ascii settings) and Go (MarshalIndent) writers write them — comes back
 //! byte-identical when read with `pyjson::parse` and written in the style its writer uses.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -2,7 +2,7 @@
 //! spec/openant-current.md) writes them: healthy ones give no finding, damage is still found,
 //! and what a newer OpenAnt writes is said to be that, not damage.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -203,12 +203,28 @@ fn todays_scan(root: &Path) -> PathBuf {
     dir
 }
 
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// `check` on the tree at `root`, every file aged [`OLD`] first (the test's writes are fresh).
+fn aged_check(root: &Path) -> (i32, Value) {
+    set_age(root, OLD);
+    check(root)
+}
+
 fn check(root: &Path) -> (i32, Value) {
     check_json(&[root.to_str().unwrap()])
 }
 
 fn rel_kinds(doc: &Value, root: &Path) -> Vec<(String, String)> {
     kinds(doc, root)
+}
+
+fn sorted_kinds(doc: &Value, root: &Path) -> Vec<(String, String)> {
+    let mut kinds = kinds(doc, root);
+    kinds.sort();
+    kinds
 }
 
 fn finding<'d>(doc: &'d Value, kind: &str) -> &'d Value {
@@ -219,8 +235,7 @@ fn finding<'d>(doc: &'d Value, kind: &str) -> &'d Value {
 fn a_healthy_scan_of_todays_openant_gives_no_finding() {
     let root = tempfile::tempdir().unwrap();
     todays_scan(root.path());
-    set_age(root.path(), OLD);
-    let (code, doc) = check(root.path());
+    let (code, doc) = aged_check(root.path());
     assert_eq!(findings(&doc).len(), 0, "{doc:#}");
     assert_eq!(code, 0);
     assert_eq!(doc["summary"]["scan_dirs"], 1);
@@ -238,8 +253,7 @@ fn a_torn_sidecar_is_damage_whose_fix_is_not_a_rebuild() {
     let root = tempfile::tempdir().unwrap();
     let dir = todays_scan(root.path());
     std::fs::write(dir.join("analyze_checkpoints/_fingerprint.json"), "{\"scheme_version\": 2, \"pha").unwrap();
-    set_age(root.path(), OLD);
-    let (code, doc) = check(root.path());
+    let (code, doc) = aged_check(root.path());
     assert_eq!(
         rel_kinds(&doc, root.path()),
         [("p/scans/abc/python/analyze_checkpoints/_fingerprint.json".to_string(), "truncated".to_string())]
@@ -263,10 +277,8 @@ fn a_sidecar_missing_scheme_keys_is_a_schema_error_and_a_newer_scheme_is_not() {
         &json!({"scheme_version": 1, "phase": "llm_reach",
         "model": "m", "key_digest": "sha256:1", "written_at": "2026-09-01T00:00:00Z"}),
     );
-    set_age(root.path(), OLD);
-    let (code, doc) = check(root.path());
-    let mut got = rel_kinds(&doc, root.path());
-    got.sort();
+    let (code, doc) = aged_check(root.path());
+    let got = sorted_kinds(&doc, root.path());
     assert_eq!(
         got,
         [
@@ -285,15 +297,12 @@ fn an_unknown_step_status_or_metric_is_a_newer_openant_and_skips_the_recount() {
     let dir = todays_scan(root.path());
     write_json(&dir.join("analyze.report.json"), &step_report("analyze", "deferred"));
     // A metric no era writes, and counts that no known rule gives: not guessed.
-    let mut verified: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("results_verified.json")).unwrap()).unwrap();
+    let mut verified: Value = read_json(&dir.join("results_verified.json"));
     verified["metrics"]["disagreed_protected"] = json!(1);
     verified["metrics"]["errors"] = json!(0);
     write_json(&dir.join("results_verified.json"), &verified);
-    set_age(root.path(), OLD);
-    let (code, doc) = check(root.path());
-    let mut got = rel_kinds(&doc, root.path());
-    got.sort();
+    let (code, doc) = aged_check(root.path());
+    let got = sorted_kinds(&doc, root.path());
     assert_eq!(
         got,
         [
@@ -310,20 +319,17 @@ fn todays_counts_are_recounted_by_todays_rules() {
     let root = tempfile::tempdir().unwrap();
     let dir = todays_scan(root.path());
     // Counted the old way (the errored row as needs_review, insufficient_context apart).
-    let mut results: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    let mut results: Value = read_json(&dir.join("results.json"));
     results["metrics"]["inconclusive"] = json!(0);
     results["metrics"]["errors"] = json!(2);
     results["metrics"]["enhance_unclassified_analyzed"] = json!(0);
     write_json(&dir.join("results.json"), &results);
-    let mut verified: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("results_verified.json")).unwrap()).unwrap();
+    let mut verified: Value = read_json(&dir.join("results_verified.json"));
     verified["metrics"]["errors"] = json!(1);
     verified["metrics"]["needs_review"] = json!(2);
     write_json(&dir.join("results_verified.json"), &verified);
-    set_age(root.path(), OLD);
-    let (_, doc) = check(root.path());
-    let mut got = rel_kinds(&doc, root.path());
-    got.sort();
+    let (_, doc) = aged_check(root.path());
+    let got = sorted_kinds(&doc, root.path());
     assert_eq!(
         got,
         [
@@ -352,8 +358,7 @@ fn a_write_json_temp_is_explained_from_its_content_and_directory() {
         dir.join("analyze_checkpoints/.tmp-abcd_123.tmp"),
     )
     .unwrap();
-    set_age(root.path(), OLD);
-    let (_, doc) = check(root.path());
+    let (_, doc) = aged_check(root.path());
     let temps: Vec<&Value> = findings(&doc).iter().filter(|f| f["kind"] == "stray-temp").collect();
     assert_eq!(temps.len(), 2, "{doc:#}");
     let top = temps.iter().find(|f| f["path"].as_str().unwrap().ends_with("python/.tmp-k3j_a9xq.tmp")).unwrap();
@@ -400,8 +405,7 @@ fn a_dataset_shaped_write_json_temp_fits_two_targets_and_is_not_promoted() {
     let root = tempfile::tempdir().unwrap();
     let dir = todays_scan(root.path());
     std::fs::rename(dir.join("dataset.json"), dir.join(".tmp-aaaa_bbb.tmp")).unwrap();
-    set_age(root.path(), OLD);
-    let (_, doc) = check(root.path());
+    let (_, doc) = aged_check(root.path());
     let temp = finding(&doc, "stray-temp");
     let message = temp["message"].as_str().unwrap();
     assert!(message.contains("one of dataset.json, dataset_enhanced.json"), "{message}");
@@ -421,8 +425,7 @@ fn restrictive_mode_is_only_the_forks() {
     write_json(&bare.join("results.json"), &json!({"metrics": {"total": 0}, "results": []}));
     write_json(&bare.join("parse.report.json"), &step_report("parse", "success"));
     chmod(&bare.join("parse.report.json"), 0o644);
-    set_age(root.path(), OLD);
-    let (_, doc) = check(root.path());
+    let (_, doc) = aged_check(root.path());
     let modes: Vec<(String, String)> =
         rel_kinds(&doc, root.path()).into_iter().filter(|(_, k)| k == "restrictive-mode").collect();
     assert_eq!(modes, [("q/scans/abc/python/results.json".to_string(), "restrictive-mode".to_string())]);
@@ -443,8 +446,7 @@ fn the_scan_dir_meta_decides_the_scan_kind_and_whether_it_runs() {
         &json!({"kind": "diff", "commit": "abc", "started_at": "t",
         "status": "success", "language": "python"}),
     );
-    set_age(root.path(), OLD);
-    let (_, doc) = check(root.path());
+    let (_, doc) = aged_check(root.path());
     assert!(findings(&doc).is_empty(), "{doc:#}");
     // The per-language one says full: the manifest is stale.
     write_json(
@@ -452,8 +454,7 @@ fn the_scan_dir_meta_decides_the_scan_kind_and_whether_it_runs() {
         &json!({"kind": "full", "commit": "abc", "started_at": "t",
         "status": "success", "language": "python"}),
     );
-    set_age(root.path(), OLD);
-    let (_, doc) = check(root.path());
+    let (_, doc) = aged_check(root.path());
     assert_eq!(
         rel_kinds(&doc, root.path()),
         [("p/scans/abc/python/diff_manifest.json".to_string(), "stale-diff-manifest".to_string())]
@@ -501,15 +502,13 @@ fn a_multi_language_scan_is_one_scan_dir_and_its_parse_dirs_are_not() {
         &json!({"kind": "full", "commit": "abc", "started_at": "t",
         "status": "success", "language": "auto"}),
     );
-    set_age(root.path(), OLD);
-    let (code, doc) = check(root.path());
+    let (code, doc) = aged_check(root.path());
     assert!(findings(&doc).is_empty(), "{doc:#}");
     assert_eq!(doc["summary"]["scan_dirs"], 1);
     assert_eq!(code, 0);
     // A torn per-language parse output is damage, fixed by parsing again.
     std::fs::write(auto.join("go/dataset.json"), "{\"units\": [").unwrap();
-    set_age(root.path(), OLD);
-    let (_, doc) = check(root.path());
+    let (_, doc) = aged_check(root.path());
     let f = finding(&doc, "truncated");
     assert_eq!(f["file_kind"], "dataset");
     assert_eq!(f["fix"], "openant parse");
@@ -522,8 +521,7 @@ fn a_misnamed_checkpoint_is_still_found_next_to_317_names() {
     let dir = todays_scan(root.path());
     std::fs::rename(dir.join("analyze_checkpoints/src__c.py_h.json"), dir.join("analyze_checkpoints/wrong.json"))
         .unwrap();
-    set_age(root.path(), OLD);
-    let (_, doc) = check(root.path());
+    let (_, doc) = aged_check(root.path());
     assert_eq!(
         rel_kinds(&doc, root.path()),
         [("p/scans/abc/python/analyze_checkpoints/wrong.json".to_string(), "checkpoint-name-mismatch".to_string())]
@@ -537,7 +535,7 @@ fn a_scan_mixing_mays_analyze_with_todays_verify_is_healthy() {
     // May's analyze: no sidecar, no provider / analyze_fingerprint, May's counting (the
     // insufficient_context row is in no bucket), files 0644.
     std::fs::remove_file(dir.join("analyze_checkpoints/_fingerprint.json")).unwrap();
-    let mut results: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    let mut results: Value = read_json(&dir.join("results.json"));
     let obj = results.as_object_mut().unwrap();
     obj.remove("provider");
     obj.remove("analyze_fingerprint");
@@ -545,15 +543,13 @@ fn a_scan_mixing_mays_analyze_with_todays_verify_is_healthy() {
                                 "safe": 1, "errors": 1});
     write_json(&dir.join("results.json"), &results);
     chmod(&dir.join("results.json"), 0o644);
-    let mut summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("analyze_checkpoints/_summary.json")).unwrap()).unwrap();
+    let mut summary: Value = read_json(&dir.join("analyze_checkpoints/_summary.json"));
     summary.as_object_mut().unwrap().remove("incomplete");
     write_json(&dir.join("analyze_checkpoints/_summary.json"), &summary);
     chmod(&dir.join("analyze_checkpoints/_summary.json"), 0o644);
     write_json(&dir.join("analyze.report.json"), &step_report("analyze", "success"));
     chmod(&dir.join("analyze.report.json"), 0o644);
-    set_age(root.path(), OLD);
-    let (code, doc) = check(root.path());
+    let (code, doc) = aged_check(root.path());
     assert!(findings(&doc).is_empty(), "{doc:#}");
     assert_eq!(code, 0);
     // The same counts in a results.json of today's newest OpenAnt (#611's metric present) are
@@ -561,8 +557,7 @@ fn a_scan_mixing_mays_analyze_with_todays_verify_is_healthy() {
     results["provider"] = json!("openai");
     results["metrics"]["enhance_unclassified_analyzed"] = json!(1);
     write_json(&dir.join("results.json"), &results);
-    set_age(root.path(), OLD);
-    let (_, doc) = check(root.path());
+    let (_, doc) = aged_check(root.path());
     assert_eq!(
         rel_kinds(&doc, root.path()),
         [("p/scans/abc/python/results.json".to_string(), "metrics-mismatch".to_string())]
@@ -575,19 +570,17 @@ fn an_earlier_identity_gate_results_json_is_held_to_its_own_counting() {
     let dir = todays_scan(root.path());
     // Before #611 (no enhance_unclassified_analyzed) and #623: insufficient_context counted as
     // errors (#427). Healthy.
-    let mut results: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    let mut results: Value = read_json(&dir.join("results.json"));
     results["metrics"].as_object_mut().unwrap().remove("enhance_unclassified_analyzed");
     results["metrics"]["inconclusive"] = json!(0);
     results["metrics"]["errors"] = json!(2);
     write_json(&dir.join("results.json"), &results);
-    set_age(root.path(), OLD);
-    let (_, doc) = check(root.path());
+    let (_, doc) = aged_check(root.path());
     assert!(findings(&doc).is_empty(), "{doc:#}");
     // Counts no version of the era gives are still damage.
     results["metrics"]["safe"] = json!(3);
     write_json(&dir.join("results.json"), &results);
-    set_age(root.path(), OLD);
-    let (_, doc) = check(root.path());
+    let (_, doc) = aged_check(root.path());
     assert_eq!(
         rel_kinds(&doc, root.path()),
         [("p/scans/abc/python/results.json".to_string(), "metrics-mismatch".to_string())]

@@ -5,14 +5,13 @@
 //! scan dir mixing eras keeps each output in its own era's format; an output carrying a marker
 //! no known OpenAnt writes is left alone with the reason.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::{
-    actions, check_json, code, damage, findings, named_fields, scanaudit, unfixable, verb_json, Damage, Tree, OLD,
-    OUTPUTS,
+    actions, check_json, code, damage, findings, scanaudit, unfixable, verb_json, Damage, TestEnv, Tree, OLD, OUTPUTS,
 };
 use serde_json::Value;
 
@@ -74,8 +73,8 @@ fn fingerprints(root: &Path) -> Vec<(PathBuf, Vec<u8>, u32)> {
 
 #[test]
 fn the_fixtures_carry_todays_modes() {
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(NIMBUS);
+    let env = TestEnv::scan(NIMBUS);
+    let scan = &env.scan;
     // Today's writer leaves every JSON file 0600 and Markdown at the umask's mode: the tests
     // below mean something only when the copies have those modes.
     assert_eq!(mode(&scan.join("results.json")), 0o600);
@@ -135,11 +134,11 @@ fn a_multi_language_scans_outputs_are_rebuilt() {
 /// reason and the `openant` step that restores it.
 #[test]
 fn a_single_shot_enhanced_dataset_is_left_alone_with_the_reason() {
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(POLYGLOT);
+    let env = TestEnv::scan(POLYGLOT);
+    let scan = &env.scan;
     let target = scan.join("dataset_enhanced.json");
     damage(&target, Damage::Cut(0.5));
-    let why = left_alone(tree.root(), &scan, &target);
+    let why = left_alone(env.tree.root(), scan, &target);
     assert!(why["reason"].as_str().unwrap().contains("single-shot"), "{why:#}");
     assert!(why["fix"].as_str().unwrap().starts_with("openant enhance"), "{why:#}");
 }
@@ -161,53 +160,13 @@ fn rebuilt_every_way(scan_rel: &str, outputs: &[&str]) {
     for &output in outputs {
         let (seed, damages) = damages();
         for how in damages {
-            let tree = Tree::copy("healthy", OLD);
-            let scan = tree.path(scan_rel);
-            let target = scan.join(output);
-            let reference = std::fs::read(&target).unwrap();
-            let sidecars = fingerprints(&scan);
-            damage(&target, how);
-            common::set_age(tree.root(), OLD);
-            let (status, doc) = verb_json("repair", &["--yes", scan.to_str().unwrap()]);
-            let context = format!("{output} {how:?} (SCANAUDIT_DAMAGE_SEED={seed}): {doc:#}");
-            assert!(status & 1 == 1 && status & 8 == 0, "exit {status}: {context}");
-            let action = actions(&doc)
-                .into_iter()
-                .find(|a| a["target"].as_str().unwrap().ends_with(output))
-                .unwrap_or_else(|| panic!("no action for {context}"));
-            let rebuilt = std::fs::read(&target).unwrap();
-            if output == "dynamic_test_results.json" {
-                // Repair keeps the evidence the checkpoints hold, which OpenAnt's resume drops
-                // (the reference is what OpenAnt's resume writes): compare all but that.
-                let mut got: Value = serde_json::from_slice(&rebuilt).unwrap();
-                let mut want: Value = serde_json::from_slice(&reference).unwrap();
-                for doc in [&mut got, &mut want] {
-                    for field in named_fields(action) {
-                        doc.as_object_mut().unwrap().remove(&field);
-                    }
-                    for r in doc["results"].as_array_mut().unwrap() {
-                        r.as_object_mut().unwrap().remove("evidence");
-                    }
-                }
-                assert_eq!(got, want, "{context}");
-            } else if rebuilt != reference {
-                let named = named_fields(action);
-                assert!(!named.is_empty(), "differs without naming why: {context}");
-                let mut got: Value = serde_json::from_slice(&rebuilt).unwrap();
-                let mut want: Value = serde_json::from_slice(&reference).unwrap();
-                for field in &named {
-                    got.as_object_mut().unwrap().remove(field);
-                    want.as_object_mut().unwrap().remove(field);
-                }
-                assert_eq!(got, want, "{context}");
-            }
-            assert_eq!(fingerprints(&scan), sidecars, "{context}");
-
-            let (_, check) = check_json(&[scan.to_str().unwrap()]);
-            let left: Vec<&Value> = findings(&check).iter().filter(|f| f["kind"] != "backup").collect();
-            assert!(left.is_empty(), "check after repair: {left:#?}\n{context}");
-            let (again, doc) = verb_json("repair", &["--yes", scan.to_str().unwrap()]);
-            assert_eq!((again & 1, actions(&doc).len()), (0, 0), "second repair: {doc:#}");
+            let env = TestEnv::scan(scan_rel);
+            let reference = env.read(output);
+            let sidecars = fingerprints(&env.scan);
+            env.damage(output, how);
+            let context = format!("{output} {how:?} (SCANAUDIT_DAMAGE_SEED={seed})");
+            env.assert_rebuilt(output, &reference, &context);
+            assert_eq!(fingerprints(&env.scan), sidecars, "{context}");
         }
     }
 }
@@ -216,28 +175,31 @@ fn rebuilt_every_way(scan_rel: &str, outputs: &[&str]) {
 /// one, whatever else it does in the scan dir.
 #[test]
 fn fingerprints_are_byte_identical_after_every_verb() {
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(NIMBUS);
-    let sidecars = fingerprints(&scan);
+    let env = TestEnv::scan(NIMBUS);
+    let scan = &env.scan;
+    let sidecars = fingerprints(scan);
     // analyze, verify, llm_reach, and the one in the superseded analyze dir OpenAnt archived.
     assert_eq!(sidecars.len(), 4, "{sidecars:?}");
     // Work for every verb: a torn output for repair, an abandoned temp for clean.
-    damage(&scan.join("results_verified.json"), Damage::Cut(0.5));
+    env.damage("results_verified.json", Damage::Cut(0.5));
     std::fs::write(scan.join("analyze_checkpoints/.tmp-ab12_x9z.tmp"), b"{\"step\": \"Anal").unwrap();
-    common::set_age(tree.root(), OLD);
+    env.age();
     let dir = scan.to_str().unwrap();
     let (status, doc) = verb_json("repair", &["--yes", dir]);
     assert_eq!(status & 1, 1, "{doc:#}");
-    assert_eq!(fingerprints(&scan), sidecars, "after repair");
-    common::set_age(tree.root(), OLD);
+    assert_eq!(fingerprints(scan), sidecars, "after repair");
+    env.age();
     let (status, doc) = verb_json("migrate", &["--yes", dir]);
     assert_eq!(status & 8, 0, "{doc:#}");
-    assert_eq!(fingerprints(&scan), sidecars, "after migrate");
-    let output =
-        scanaudit().env("XDG_RUNTIME_DIR", tree.root()).args(["clean", dir, "--older-than", "0s"]).output().unwrap();
+    assert_eq!(fingerprints(scan), sidecars, "after migrate");
+    let output = scanaudit()
+        .env("XDG_RUNTIME_DIR", env.tree.root())
+        .args(["clean", dir, "--older-than", "0s"])
+        .output()
+        .unwrap();
     assert_eq!(code(&output), 1, "clean removed the temp: {}", String::from_utf8_lossy(&output.stdout));
     assert!(!scan.join("analyze_checkpoints/.tmp-ab12_x9z.tmp").exists());
-    assert_eq!(fingerprints(&scan), sidecars, "after clean");
+    assert_eq!(fingerprints(scan), sidecars, "after clean");
 }
 
 /// A scan dir whose steps ran under two OpenAnts is normal: each output is rebuilt in the
@@ -245,13 +207,13 @@ fn fingerprints_are_byte_identical_after_every_verb() {
 #[test]
 fn a_mixed_era_scan_keeps_each_output_in_its_own_era() {
     for output in ["pipeline_output.json", "results_verified.json", "results.json"] {
-        let tree = Tree::copy("healthy", OLD);
-        let scan = tree.path(HARBOR);
+        let env = TestEnv::scan(HARBOR);
+        let scan = &env.scan;
         let target = scan.join(output);
         let reference: Value = serde_json::from_slice(&std::fs::read(&target).unwrap()).unwrap();
         damage(&target, Damage::Cut(0.6));
-        common::set_age(tree.root(), OLD);
-        let (status, doc) = verb_json("repair", &["--yes", scan.to_str().unwrap()]);
+        env.age();
+        let (status, doc) = env.repair();
         assert!(status & 1 == 1 && status & 8 == 0, "{output}: exit {status}: {doc:#}");
         let rebuilt: Value = serde_json::from_slice(&std::fs::read(&target).unwrap()).unwrap();
         let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
@@ -267,8 +229,8 @@ fn a_mixed_era_scan_keeps_each_output_in_its_own_era() {
 /// byte for byte, the plan names the marker, exit bit 4. Check says so too.
 #[test]
 fn an_output_from_a_newer_openant_is_left_alone_with_the_reason() {
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(NIMBUS);
+    let env = TestEnv::scan(NIMBUS);
+    let scan = &env.scan;
     let target = scan.join("results.json");
     let text = String::from_utf8(std::fs::read(&target).unwrap()).unwrap();
     let newer = text.replacen("{\n  \"dataset\"", "{\n  \"analysis_schema\": 3,\n  \"dataset\"", 1);
@@ -276,7 +238,7 @@ fn an_output_from_a_newer_openant_is_left_alone_with_the_reason() {
     // Torn, so that repair would otherwise rebuild it.
     let torn = &newer.as_bytes()[..newer.len() / 2];
     std::fs::write(&target, torn).unwrap();
-    let why = left_alone(tree.root(), &scan, &target);
+    let why = left_alone(env.tree.root(), scan, &target);
     let reason = why["reason"].as_str().unwrap();
     assert!(reason.contains("analysis_schema") && reason.contains("newer"), "{reason}");
 }

@@ -2,12 +2,14 @@
 //! the ways real damage happens, repair, compare with the reference bytes; then check is clean
 //! and a second repair does nothing (e2fsck's two-pass test). Plus the safety rules.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{actions, code, damage, named_fields, scanaudit, verb_json, Damage, Tree, OLD, OUTPUTS};
+use common::{
+    actions, code, damage, named_fields, scanaudit, strip_evidence, verb_json, Damage, TestEnv, Tree, OLD, OUTPUTS,
+};
 use serde_json::Value;
 
 const SCAN: &str = common::FULL_SCAN;
@@ -26,16 +28,6 @@ fn repair_json(args: &[&str]) -> (i32, Value) {
     verb_json("repair", args)
 }
 
-fn strip_evidence(doc: &mut Value) {
-    if let Some(results) = doc.get_mut("results").and_then(Value::as_array_mut) {
-        for r in results {
-            if let Some(o) = r.as_object_mut() {
-                o.remove("evidence");
-            }
-        }
-    }
-}
-
 /// Every output, damaged every way, comes back as the reference: byte for byte when the old
 /// file still held the fields no checkpoint records, and otherwise equal apart from exactly
 /// the fields the plan names. `dynamic_test_results.json` keeps the evidence the checkpoints
@@ -44,62 +36,26 @@ fn strip_evidence(doc: &mut Value) {
 fn every_output_damaged_every_way_is_rebuilt() {
     for output in OUTPUTS {
         for how in DAMAGES {
-            let tree = Tree::copy("healthy", OLD);
-            let scan = tree.path(SCAN);
-            let target = scan.join(output);
-            let reference = std::fs::read(&target).unwrap();
-            damage(&target, how);
-            common::set_age(tree.root(), OLD);
-            let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
-            let context = format!("{output} {how:?}: {doc:#}");
-            assert!(status & 1 == 1 && status & 8 == 0, "exit {status}: {context}");
-            let action = actions(&doc)
-                .into_iter()
-                .find(|a| a["target"].as_str().unwrap().ends_with(output))
-                .unwrap_or_else(|| panic!("no action for {context}"));
-            let rebuilt = std::fs::read(&target).unwrap();
-            let named = named_fields(action);
-            if output == "dynamic_test_results.json" {
-                let mut got: Value = serde_json::from_slice(&rebuilt).unwrap();
-                let mut want: Value = serde_json::from_slice(&reference).unwrap();
-                strip_evidence(&mut got);
-                strip_evidence(&mut want);
-                for field in &named {
-                    got.as_object_mut().unwrap().remove(field);
-                    want.as_object_mut().unwrap().remove(field);
-                }
-                assert_eq!(got, want, "{context}");
-            } else if rebuilt != reference {
-                assert!(!matches!(how, Damage::TempBeside), "a promoted temp is the file itself: {context}");
-                assert!(!named.is_empty(), "{output} {how:?} differs without naming why: {context}");
-                let mut got: Value = serde_json::from_slice(&rebuilt).unwrap();
-                let mut want: Value = serde_json::from_slice(&reference).unwrap();
-                for field in &named {
-                    got.as_object_mut().unwrap().remove(field);
-                    want.as_object_mut().unwrap().remove(field);
-                }
-                assert_eq!(got, want, "{context}");
+            let env = TestEnv::scan(SCAN);
+            let reference = env.read(output);
+            env.damage(output, how);
+            env.assert_rebuilt(output, &reference, &format!("{output} {how:?}"));
+            if matches!(how, Damage::TempBeside) && output != "dynamic_test_results.json" {
+                assert!(env.read(output) == reference, "a promoted temp is the file itself: {output}");
             }
-
-            // Two passes: check finds nothing wrong with the file, a second repair does nothing.
-            let (_, check) = common::check_json(&[target.to_str().unwrap()]);
-            assert_eq!(common::findings(&check).len(), 0, "{check:#}");
-            let (again, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
-            assert_eq!(actions(&doc).len(), 0, "second repair: {doc:#}");
-            assert_eq!(again & 1, 0, "second repair changed something: {doc:#}");
         }
     }
 }
 
 #[test]
 fn replaced_files_are_backed_up_with_a_manifest() {
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(SCAN);
+    let env = TestEnv::scan(SCAN);
+    let scan = &env.scan;
     let target = scan.join("results.json");
     damage(&target, Damage::Cut(0.5));
     let torn = std::fs::read(&target).unwrap();
-    common::set_age(tree.root(), OLD);
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    env.age();
+    let (status, doc) = env.repair();
     assert_eq!(status & 1, 1);
     let backup_dir = PathBuf::from(doc["scan_dirs"][0]["backup_dir"].as_str().expect("a backup dir"));
     let backup_dir = if backup_dir.is_absolute() { backup_dir } else { scan.join(backup_dir) };
@@ -114,12 +70,12 @@ fn replaced_files_are_backed_up_with_a_manifest() {
 #[test]
 fn plan_only_without_yes_off_a_terminal_and_with_dry_run() {
     for extra in [&[][..], &["--dry-run"][..]] {
-        let tree = Tree::copy("healthy", OLD);
-        let scan = tree.path(SCAN);
+        let env = TestEnv::scan(SCAN);
+        let scan = &env.scan;
         let target = scan.join("pipeline_output.json");
         damage(&target, Damage::Empty);
-        common::set_age(tree.root(), OLD);
-        let output = scanaudit().arg("repair").args(extra).arg(&scan).output().unwrap();
+        env.age();
+        let output = scanaudit().arg("repair").args(extra).arg(scan).output().unwrap();
         assert_eq!(code(&output), 4, "{}", String::from_utf8_lossy(&output.stderr));
         assert!(String::from_utf8_lossy(&output.stdout).contains("regenerate"));
         assert_eq!(std::fs::read(&target).unwrap(), b"", "nothing written");
@@ -161,16 +117,15 @@ fn scan_dirs_in_use_are_skipped() {
 #[test]
 fn another_scanaudit_holding_the_lock_is_respected() {
     use std::os::unix::io::AsRawFd;
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(SCAN);
-    damage(&scan.join("results.json"), Damage::Cut(0.5));
-    common::set_age(tree.root(), OLD);
+    let env = TestEnv::scan(SCAN);
+    let scan = &env.scan;
+    env.damage("results.json", Damage::Cut(0.5));
     std::fs::create_dir(scan.join(".scanaudit")).unwrap();
     let lock = std::fs::File::create(scan.join(".scanaudit/lock")).unwrap();
     // SAFETY: flock on a descriptor this test owns.
     assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0);
     let torn = std::fs::read(scan.join("results.json")).unwrap();
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    let (status, doc) = env.repair();
     assert_eq!(status & 4, 4, "{doc:#}");
     assert_eq!(status & 1, 0, "{doc:#}");
     assert_eq!(std::fs::read(scan.join("results.json")).unwrap(), torn);
@@ -180,12 +135,11 @@ fn another_scanaudit_holding_the_lock_is_respected() {
 /// Damaged inputs: nothing is rebuilt from them, the plan says why, and nothing is written.
 #[test]
 fn damaged_inputs_are_never_rebuilt_from() {
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(SCAN);
-    damage(&scan.join("dataset.json"), Damage::Cut(0.5));
-    damage(&scan.join("dataset_enhanced.json"), Damage::Missing);
-    common::set_age(tree.root(), OLD);
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    let env = TestEnv::scan(SCAN);
+    let scan = &env.scan;
+    env.damage("dataset.json", Damage::Cut(0.5));
+    env.damage("dataset_enhanced.json", Damage::Missing);
+    let (status, doc) = env.repair();
     assert_eq!(status & 4, 4, "{doc:#}");
     assert!(!scan.join("dataset_enhanced.json").exists(), "nothing written from a torn dataset.json");
     let unfixable = doc["scan_dirs"][0]["unfixable"].as_array().unwrap();
@@ -196,8 +150,8 @@ fn damaged_inputs_are_never_rebuilt_from() {
 /// Unit ids are data: an id that looks like a path never becomes one.
 #[test]
 fn a_unit_id_like_a_path_stays_data() {
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(SCAN);
+    let env = TestEnv::scan(SCAN);
+    let scan = &env.scan;
     let checkpoints = scan.join("analyze_checkpoints");
     let any = std::fs::read_dir(&checkpoints)
         .unwrap()
@@ -207,14 +161,13 @@ fn a_unit_id_like_a_path_stays_data() {
     let mut cp: Value = serde_json::from_slice(&std::fs::read(&any).unwrap()).unwrap();
     cp["id"] = Value::from("../../../../x");
     std::fs::write(checkpoints.join("..__..__..__..__x.json"), serde_json::to_vec(&cp).unwrap()).unwrap();
-    damage(&scan.join("results.json"), Damage::Missing);
-    common::set_age(tree.root(), OLD);
-    let before = listing(tree.root());
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    env.damage("results.json", Damage::Missing);
+    let before = listing(env.tree.root());
+    let (status, doc) = env.repair();
     assert_eq!(status & 8, 0, "{doc:#}");
-    let after = listing(tree.root());
+    let after = listing(env.tree.root());
     let new: Vec<&PathBuf> = after.iter().filter(|p| !before.contains(p)).collect();
-    assert!(new.iter().all(|p| p.starts_with(&scan)), "written outside the scan dir: {new:?}");
+    assert!(new.iter().all(|p| p.starts_with(scan)), "written outside the scan dir: {new:?}");
     assert!(scan.join("results.json").exists());
 }
 
@@ -343,18 +296,21 @@ fn every_finding_check_sends_to_repair_is_fixed_by_it() {
 /// wrote them.
 #[test]
 fn fork_era_checkpoints_rebuild_fork_era_outputs() {
-    const FORK: &str = "legacy/projects/forkproj/scans/5c3855e0a1b/python";
+    fork_outputs_come_back("legacy/projects/forkproj/scans/5c3855e0a1b/python", |scan| {
+        scan.join("dataset_enhanced_checkpoint_checkpoints").is_dir()
+    });
+}
+
+/// Each of the fork's outputs of the fork scan `scan` (whose enhance checkpoints `layout`
+/// asserts where they are), cut, comes back as the fork wrote it, byte for byte.
+fn fork_outputs_come_back(scan: &str, layout: fn(&Path) -> bool) {
     for output in ["dataset_enhanced.json", "results.json", "results_verified.json"] {
-        let tree = Tree::copy("legacy", OLD);
-        let scan = tree.path(FORK);
-        assert!(scan.join("dataset_enhanced_checkpoint_checkpoints").is_dir());
-        let target = scan.join(output);
-        let reference = std::fs::read(&target).unwrap();
-        damage(&target, Damage::Cut(0.7));
-        common::set_age(tree.root(), OLD);
-        let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+        let env = TestEnv::scan(scan);
+        assert!(layout(&env.scan), "{scan}: not the fork's enhance checkpoint layout");
+        let reference = env.read(output);
+        let (status, doc) = env.damage(output, Damage::Cut(0.7)).repair();
         assert_eq!(status & 8, 0, "{output}: {doc:#}");
-        assert!(std::fs::read(&target).unwrap() == reference, "{output} is not what the fork wrote: {doc:#}");
+        assert!(env.read(output) == reference, "{output} is not what the fork wrote: {doc:#}");
     }
 }
 
@@ -401,119 +357,97 @@ fn settled(scan: &Path, verb: &str) {
     assert_eq!((again, actions(&doc).len()), (0, 0), "second repair: {doc:#}");
 }
 
+/// Repairs `env`'s scan dir and asserts that `output` came back as `reference`, byte for byte,
+/// with a note that starts with `note`; then, for a unit OpenAnt's `verb` redoes, that the
+/// scan is settled. Returns repair's document.
+fn carried_over(env: &TestEnv, output: &str, reference: &[u8], note: &str, verb: Option<&str>) -> Value {
+    let (status, doc) = env.repair();
+    assert_eq!(status & 9, 1, "{doc:#}");
+    assert!(env.read(output) == reference, "{doc:#}");
+    assert!(notes_of(&doc, output).iter().any(|n| n.starts_with(note)), "{note}: {doc:#}");
+    if let Some(verb) = verb {
+        settled(&env.scan, verb);
+    }
+    doc
+}
+
 /// A torn analyze checkpoint and a results.json cut after that unit's entry: the rebuilt file
 /// keeps the old entry and is byte for byte the original, the checkpoint is quarantined. The
 /// unit then has no checkpoint at all; a later rebuild still keeps its result.
 #[test]
 fn a_torn_analyze_checkpoint_keeps_its_old_result() {
     const UNIT: &str = "app/db/queries.py:run_query";
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(SCAN);
-    let checkpoint = scan.join("analyze_checkpoints/app__db__queries.py_run_query.json");
-    let target = scan.join("results.json");
-    let reference = std::fs::read(&target).unwrap();
+    let env = TestEnv::scan(SCAN);
+    let checkpoint = env.file("analyze_checkpoints/app__db__queries.py_run_query.json");
+    let reference = env.read("results.json");
     tear(&checkpoint);
-    cut_after_entry(&target, &format!("\"unit_id\": \"{UNIT}\""));
-    common::set_age(tree.root(), OLD);
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
-    assert_eq!(status & 9, 1, "{doc:#}");
-    assert!(std::fs::read(&target).unwrap() == reference, "{doc:#}");
+    cut_after_entry(&env.file("results.json"), &format!("\"unit_id\": \"{UNIT}\""));
     let note = format!("unit {UNIT}: carried over from the old results.json: its checkpoint is torn");
-    assert!(notes_of(&doc, "results.json").iter().any(|n| n.starts_with(&note)), "{doc:#}");
+    carried_over(env.age(), "results.json", &reference, &note, Some("analyze"));
     assert!(!checkpoint.exists(), "the torn checkpoint is quarantined");
-    settled(&scan, "analyze");
 
-    cut_after_entry(&target, &format!("\"unit_id\": \"{UNIT}\""));
-    common::set_age(tree.root(), OLD);
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
-    assert_eq!(status & 9, 1, "{doc:#}");
-    assert!(std::fs::read(&target).unwrap() == reference, "{doc:#}");
+    cut_after_entry(&env.file("results.json"), &format!("\"unit_id\": \"{UNIT}\""));
     let note = format!("unit {UNIT}: carried over from the old results.json: it has no analyze checkpoint");
-    assert!(notes_of(&doc, "results.json").iter().any(|n| n.starts_with(&note)), "{doc:#}");
-    settled(&scan, "analyze");
+    carried_over(env.age(), "results.json", &reference, &note, Some("analyze"));
 }
 
 /// A complete results.json that is stale (older than the run its checkpoints finished) is
 /// rebuilt; the unit whose checkpoint is torn keeps its entry, code_by_route included.
 #[test]
 fn a_stale_results_json_keeps_the_result_of_a_torn_checkpoint() {
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(SCAN);
-    let target = scan.join("results.json");
-    let reference = std::fs::read(&target).unwrap();
-    tear(&scan.join("analyze_checkpoints/app__routes__files.py_download_file.json"));
-    common::set_age(tree.root(), OLD);
+    let env = TestEnv::scan(SCAN);
+    let reference = env.read("results.json");
+    tear(&env.file("analyze_checkpoints/app__routes__files.py_download_file.json"));
+    env.age();
     // Older than analyze_checkpoints/_summary.json, by mtime and by its recorded timestamp.
-    filetime::set_file_mtime(&target, filetime::FileTime::from_unix_time(1_767_225_600, 0)).unwrap();
-    let (_, check) = common::check_json(&[scan.to_str().unwrap()]);
+    filetime::set_file_mtime(env.file("results.json"), filetime::FileTime::from_unix_time(1_767_225_600, 0)).unwrap();
+    let (_, check) = env.check();
     assert!(common::findings(&check).iter().any(|f| f["kind"] == "output-stale"), "{check:#}");
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
-    assert_eq!(status & 9, 1, "{doc:#}");
-    assert!(std::fs::read(&target).unwrap() == reference, "{doc:#}");
     let note = "unit app/routes/files.py:download_file: carried over from the old results.json: its checkpoint is torn";
-    assert!(notes_of(&doc, "results.json").iter().any(|n| n.starts_with(note)), "{doc:#}");
-    settled(&scan, "analyze");
+    carried_over(&env, "results.json", &reference, note, Some("analyze"));
 }
 
 /// The fork sorts results by unit id: a carried-over entry goes where the fork put it.
 #[test]
 fn a_torn_fork_checkpoint_keeps_its_old_result_in_unit_id_order() {
-    const FORK: &str = "legacy/projects/forkproj/scans/5c3855e0a1b/python";
-    let tree = Tree::copy("legacy", OLD);
-    let scan = tree.path(FORK);
-    let target = scan.join("results.json");
-    let reference = std::fs::read(&target).unwrap();
-    let doc: Value = serde_json::from_slice(&reference).unwrap();
+    let env = TestEnv::scan("legacy/projects/forkproj/scans/5c3855e0a1b/python");
+    let reference = env.read("results.json");
     // The second result that is not an error (an error result's code_by_route entry goes last).
-    let unit = doc["results"].as_array().unwrap()[1..]
+    let unit = env.json("results.json")["results"].as_array().unwrap()[1..]
         .iter()
         .find(|r| r["verdict"] != "ERROR")
         .and_then(|r| r["unit_id"].as_str())
         .unwrap()
         .to_string();
-    tear(&scan.join("analyze_checkpoints").join(scanaudit::layout::safe_filename::checkpoint_file_name(&unit)));
-    cut_after_entry(&target, &format!("\"unit_id\": \"{unit}\""));
-    common::set_age(tree.root(), OLD);
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
-    assert_eq!(status & 9, 1, "{doc:#}");
-    assert!(std::fs::read(&target).unwrap() == reference, "{doc:#}");
-    assert!(notes_of(&doc, "results.json").iter().any(|n| n.starts_with(&format!("unit {unit}: carried over"))));
+    tear(&env.file("analyze_checkpoints").join(scanaudit::layout::safe_filename::checkpoint_file_name(&unit)));
+    cut_after_entry(&env.file("results.json"), &format!("\"unit_id\": \"{unit}\""));
+    carried_over(env.age(), "results.json", &reference, &format!("unit {unit}: carried over"), None);
 }
 
 /// A torn verify checkpoint and a results_verified.json cut after that finding's entry: the
 /// rebuilt file keeps the old verification, byte for byte.
 #[test]
 fn a_torn_verify_checkpoint_keeps_its_old_verification() {
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(SCAN);
-    let target = scan.join("results_verified.json");
-    let reference = std::fs::read(&target).unwrap();
-    tear(&scan.join("verify_checkpoints/app__db__queries.py_run_query.json"));
-    cut_after_entry(&target, "\"unit_id\": \"app/db/queries.py:run_query\"");
-    common::set_age(tree.root(), OLD);
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
-    assert_eq!(status & 9, 1, "{doc:#}");
-    assert!(std::fs::read(&target).unwrap() == reference, "{doc:#}");
+    let env = TestEnv::scan(SCAN);
+    let reference = env.read("results_verified.json");
+    tear(&env.file("verify_checkpoints/app__db__queries.py_run_query.json"));
+    cut_after_entry(&env.file("results_verified.json"), "\"unit_id\": \"app/db/queries.py:run_query\"");
     let note = "unit app/db/queries.py:run_query: verification carried over from the old results_verified.json: its \
                 checkpoint is torn";
-    assert!(notes_of(&doc, "results_verified.json").iter().any(|n| n.starts_with(note)), "{doc:#}");
-    settled(&scan, "verify");
+    carried_over(env.age(), "results_verified.json", &reference, note, Some("verify"));
 }
 
 /// A torn dynamic-test checkpoint and a dynamic_test_results.json cut after that finding's
 /// result: the result is carried over as it was, the old total cost stands.
 #[test]
 fn a_torn_dynamic_test_checkpoint_keeps_its_old_result() {
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(SCAN);
-    let target = scan.join("dynamic_test_results.json");
-    let reference: Value = serde_json::from_slice(&std::fs::read(&target).unwrap()).unwrap();
-    tear(&scan.join("dynamic_test_checkpoints/VULN-002.json"));
-    cut_after_entry(&target, "\"finding_id\": \"VULN-002\"");
-    common::set_age(tree.root(), OLD);
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    let env = TestEnv::scan(SCAN);
+    let reference = env.json("dynamic_test_results.json");
+    tear(&env.file("dynamic_test_checkpoints/VULN-002.json"));
+    cut_after_entry(&env.file("dynamic_test_results.json"), "\"finding_id\": \"VULN-002\"");
+    let (status, doc) = env.age().repair();
     assert_eq!(status & 9, 1, "{doc:#}");
-    let mut rebuilt: Value = serde_json::from_slice(&std::fs::read(&target).unwrap()).unwrap();
+    let mut rebuilt = env.json("dynamic_test_results.json");
     assert_eq!(rebuilt["results"][1], reference["results"][1], "carried over as it was");
     let mut want = reference.clone();
     strip_evidence(&mut rebuilt);
@@ -521,7 +455,7 @@ fn a_torn_dynamic_test_checkpoint_keeps_its_old_result() {
     assert_eq!(rebuilt, want);
     let note = "finding VULN-002: carried over from the old dynamic_test_results.json: its checkpoint is torn";
     assert!(notes_of(&doc, "dynamic_test_results.json").iter().any(|n| n.starts_with(note)), "{doc:#}");
-    settled(&scan, "dynamic-test");
+    settled(&env.scan, "dynamic-test");
 }
 
 /// The fork before its merge, killed after each step had saved its last unit and written its
@@ -581,14 +515,14 @@ fn settled_after_single_files(scan: &Path) {
 fn outputs_are_rebuilt_from_the_single_file_checkpoints_of_their_step() {
     for (output, single) in SINGLE_FILES {
         for how in [Damage::Missing, Damage::Empty, Damage::Cut(0.5), Damage::Cut(0.97)] {
-            let tree = Tree::copy("legacy", OLD);
-            let scan = tree.path(FORKDONE);
+            let env = TestEnv::scan(FORKDONE);
+            let scan = &env.scan;
             let target = scan.join(output);
             let reference = read(&target);
             let singles: Vec<Vec<u8>> = SINGLE_FILES.iter().map(|(_, s)| read(&scan.join(s))).collect();
             damage(&target, how);
-            common::set_age(tree.root(), OLD);
-            let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+            env.age();
+            let (status, doc) = env.repair();
             let context = format!("{output} {how:?}: {doc:#}");
             assert_eq!(status, 1, "{context}");
             let [action] = actions(&doc)[..] else { panic!("one action: {context}") };
@@ -622,7 +556,7 @@ fn outputs_are_rebuilt_from_the_single_file_checkpoints_of_their_step() {
             for ((_, name), bytes) in SINGLE_FILES.iter().zip(&singles) {
                 assert_eq!(&read(&scan.join(name)), bytes, "{name} changed: {context}");
             }
-            settled_after_single_files(&scan);
+            settled_after_single_files(scan);
         }
     }
 }
@@ -631,13 +565,13 @@ fn outputs_are_rebuilt_from_the_single_file_checkpoints_of_their_step() {
 /// evidence the step ran: the output is rebuilt even when no step report says so.
 #[test]
 fn a_single_file_is_evidence_that_its_step_ran() {
-    let tree = Tree::copy("legacy", OLD);
-    let scan = tree.path(FORKDONE);
+    let env = TestEnv::scan(FORKDONE);
+    let scan = &env.scan;
     let reference = read(&scan.join("results_verified.json"));
     std::fs::remove_file(scan.join("verify.report.json")).unwrap();
     std::fs::remove_file(scan.join("results_verified.json")).unwrap();
-    common::set_age(tree.root(), OLD);
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    env.age();
+    let (status, doc) = env.repair();
     assert_eq!(status, 1, "{doc:#}");
     assert!(read(&scan.join("results_verified.json")) == reference, "{doc:#}");
 
@@ -646,8 +580,8 @@ fn a_single_file_is_evidence_that_its_step_ran() {
     let reference: Value = serde_json::from_slice(&read(&scan.join("results.json"))).unwrap();
     std::fs::remove_file(scan.join("analyze.report.json")).unwrap();
     std::fs::remove_file(scan.join("results.json")).unwrap();
-    common::set_age(tree.root(), OLD);
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    env.age();
+    let (status, doc) = env.repair();
     assert_eq!(status, 1, "{doc:#}");
     let mut rebuilt: Value = serde_json::from_slice(&read(&scan.join("results.json"))).unwrap();
     let mut want = reference;
@@ -661,8 +595,8 @@ fn a_single_file_is_evidence_that_its_step_ran() {
     std::fs::write(&single, text.replace("\"dataset\": \"dataset_enhanced.json\"", "\"dataset\": \"dataset.json\""))
         .unwrap();
     std::fs::remove_file(scan.join("results.json")).unwrap();
-    common::set_age(tree.root(), OLD);
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    env.age();
+    let (status, doc) = env.repair();
     assert_eq!(status, 1, "{doc:#}");
     let rebuilt: Value = serde_json::from_slice(&read(&scan.join("results.json"))).unwrap();
     assert_eq!(rebuilt["dataset"], "dataset.json", "{doc:#}");
@@ -723,11 +657,10 @@ fn per_unit_files_win_over_the_single_files_units() {
 /// counts every result), and its error results are listed for OpenAnt to redo.
 #[test]
 fn an_interrupted_runs_single_file_gives_back_the_units_it_holds() {
-    let tree = Tree::copy("legacy", OLD);
-    let scan = tree.path(FORKSTOP);
-    damage(&scan.join("results.json"), Damage::Missing);
-    common::set_age(tree.root(), OLD);
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    let env = TestEnv::scan(FORKSTOP);
+    let scan = &env.scan;
+    env.damage("results.json", Damage::Missing);
+    let (status, doc) = env.repair();
     assert_eq!(status, 5, "fixed, and units remain for OpenAnt: {doc:#}");
     let rebuilt: Value = serde_json::from_slice(&read(&scan.join("results.json"))).unwrap();
     let ids: Vec<&str> =
@@ -763,7 +696,7 @@ fn an_interrupted_runs_single_file_gives_back_the_units_it_holds() {
     }
     assert!(notes.iter().any(|n| n.starts_with("analyze_checkpoint.json: 4 units taken")), "{notes:#?}");
     assert!(notes.iter().any(|n| n.contains("errored units taken too") && n.contains("traduire")), "{notes:#?}");
-    settled_after_single_files(&scan);
+    settled_after_single_files(scan);
 }
 
 /// A torn single file is never moved or converted: it is reported, and an output that needs
@@ -811,13 +744,13 @@ fn a_torn_single_file_is_reported_and_nothing_is_built_from_it() {
 /// `agentic_stats` are written in the current format, which the plan says.
 #[test]
 fn an_old_upstream_enhance_checkpoint_rebuilds_dataset_enhanced() {
-    let tree = Tree::copy("legacy", OLD);
-    let scan = tree.path(OLDTOOL);
+    let env = TestEnv::scan(OLDTOOL);
+    let scan = &env.scan;
     let target = scan.join("dataset_enhanced.json");
     let reference: Value = serde_json::from_slice(&read(&target)).unwrap();
     damage(&target, Damage::Missing);
-    common::set_age(tree.root(), OLD);
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    env.age();
+    let (status, doc) = env.repair();
     assert_eq!(status, 5, "rebuilt; the errored unit is OpenAnt's to redo: {doc:#}");
     let notes = notes_of(&doc, "dataset_enhanced.json");
     assert!(notes.iter().any(|n| n.starts_with("enhance_checkpoint.json: 6 units taken")), "{notes:#?}");
@@ -836,21 +769,9 @@ fn an_old_upstream_enhance_checkpoint_rebuilds_dataset_enhanced() {
 /// as the fork wrote them.
 #[test]
 fn a_migrated_fork_scan_still_rebuilds_fork_era_outputs() {
-    const FORK: &str = "healthy/projects/forkproj/scans/5c3855e0a1b/python";
-    for output in ["dataset_enhanced.json", "results.json", "results_verified.json"] {
-        let tree = Tree::copy("healthy", OLD);
-        let scan = tree.path(FORK);
-        assert!(
-            scan.join("enhance_checkpoints").is_dir() && !scan.join("dataset_enhanced_checkpoint_checkpoints").exists()
-        );
-        let target = scan.join(output);
-        let reference = std::fs::read(&target).unwrap();
-        damage(&target, Damage::Cut(0.7));
-        common::set_age(tree.root(), OLD);
-        let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
-        assert_eq!(status & 8, 0, "{output}: {doc:#}");
-        assert!(std::fs::read(&target).unwrap() == reference, "{output} is not what the fork wrote: {doc:#}");
-    }
+    fork_outputs_come_back("healthy/projects/forkproj/scans/5c3855e0a1b/python", |scan| {
+        scan.join("enhance_checkpoints").is_dir() && !scan.join("dataset_enhanced_checkpoint_checkpoints").exists()
+    });
 }
 
 /// Without the outputs that name the fork (results.json's model and `insufficient_context`,
@@ -859,13 +780,13 @@ fn a_migrated_fork_scan_still_rebuilds_fork_era_outputs() {
 #[test]
 fn a_migrated_fork_scan_is_told_by_what_only_the_fork_writes() {
     const FORK: &str = "healthy/projects/forkproj/scans/5c3855e0a1b/python";
-    let tree = Tree::copy("healthy", OLD);
-    let scan = tree.path(FORK);
+    let env = TestEnv::scan(FORK);
+    let scan = &env.scan;
     for gone in ["results.json", "results_verified.json", "scan.report.json"] {
         std::fs::remove_file(scan.join(gone)).unwrap();
     }
-    common::set_age(tree.root(), OLD);
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    env.age();
+    let (status, doc) = env.repair();
     assert_eq!(status & 8, 0, "{doc:#}");
     let read = |name: &str| -> Value { serde_json::from_slice(&std::fs::read(scan.join(name)).unwrap()).unwrap() };
     let results = read("results.json");
@@ -884,10 +805,10 @@ fn a_migrated_fork_scan_is_told_by_what_only_the_fork_writes() {
 /// migrate, and changes nothing.
 #[test]
 fn cp1252_outputs_are_left_to_migrate() {
-    let tree = Tree::copy("legacy", OLD);
-    let scan = tree.path("legacy/projects/winproj/scans/7e1c0ffee2d/python");
+    let env = TestEnv::scan("legacy/projects/winproj/scans/7e1c0ffee2d/python");
+    let scan = &env.scan;
     let before: Vec<Vec<u8>> = OUTPUTS.iter().map(|o| std::fs::read(scan.join(o)).unwrap()).collect();
-    let (status, doc) = repair_json(&["--yes", scan.to_str().unwrap()]);
+    let (status, doc) = env.repair();
     assert_eq!(status, 4, "{doc:#}");
     let after: Vec<Vec<u8>> = OUTPUTS.iter().map(|o| std::fs::read(scan.join(o)).unwrap()).collect();
     assert!(before == after, "repair rewrote a cp1252 output");

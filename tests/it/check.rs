@@ -1,6 +1,6 @@
 //! `scanaudit check` end to end: the real binary on the bundled testdata trees.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::process::Stdio;

@@ -1,5 +1,5 @@
-//! New files get `0666 & !umask`. Changes the process umask, so it lives alone in its own
-//! test binary (one test function, nothing runs concurrently).
+//! New files get `0666 & !umask`. Changes the process umask, so it runs alone in its own
+//! process.
 
 use std::os::unix::fs::PermissionsExt;
 
@@ -8,6 +8,9 @@ use scanaudit::fsx::current_umask;
 
 #[test]
 fn new_file_mode_follows_umask() {
+    if !crate::common::alone_in_own_process(concat!(module_path!(), "::new_file_mode_follows_umask")) {
+        return;
+    }
     let d = tempfile::tempdir().unwrap();
     // SAFETY: umask cannot fail; restored at the end.
     let original = unsafe { libc::umask(0o022) };

@@ -2,8 +2,7 @@
 //! behaviour (list, plan, confirm, modes, in-use); each migration's fixtures are tested in
 //! its own module.
 
-#[path = "../common/mod.rs"]
-mod common;
+use crate::common;
 
 mod cp1252;
 mod dirs;
