@@ -1,5 +1,5 @@
 //! Plain filesystem access, relative to directory handles: the fd-relative [`Dir`] every verb
-//! opens its scan dir with, [`EntryKind`] and [`lstat_at`] (what a name is, never following a
+//! opens its scan dir with, [`EntryKind`] and `lstat_at` (what a name is, never following a
 //! symlink), `fstat`, the process umask, `flock`, `renameat2(RENAME_NOREPLACE)`, an unlink that
 //! re-checks what it removes, and the path-component checks every `*at` call needs. Nothing
 //! here reads or writes file contents: reading is [`crate::no_follow`], the atomic write
