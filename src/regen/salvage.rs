@@ -7,7 +7,7 @@
 //! `metrics`, …) and then a prefix of the `results` array. [`salvage_leading_fields`] finds the
 //! boundaries of top-level members and of `results` elements with a small scanner that respects
 //! strings and escapes, and parses each complete piece on its own with [`crate::pyjson::parse`].
-//! It never recurses and never panics, whatever the bytes. The scanner ([`value_end`] and its
+//! It never recurses and never panics, whatever the bytes. The scanner (`value_end` and its
 //! helpers) is also the one `pipeline` salvages `pipeline_output.json` with.
 
 use crate::pyjson::{parse, PyObject, PyValue};
