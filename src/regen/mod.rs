@@ -4,16 +4,21 @@
 //!
 //! * [`enhanced`], [`results`], [`verified`]: `dataset_enhanced.json`, `results.json`,
 //!   `results_verified.json` (spec §3.1–§3.3), over a [`checkpoints::CheckpointSet`].
-//! * [`pipeline`]: `pipeline_output.json` as `scan` built it (spec §3.4).
+//! * [`current`]: `results.json` and `results_verified.json` as today's OpenAnt writes them.
+//! * [`pipeline`]: `pipeline_output.json` as `scan` built it (spec §3.4), both eras.
 //! * [`dynamic`]: `dynamic_test_results.json` and `DYNAMIC_TEST_RESULTS.md` (spec §3.5).
 //! * [`single_file`]: single-file checkpoints of the fork and of old upstream (spec §2.6) as
 //!   the per-unit checkpoint files current OpenAnt resumes from.
+//! * [`checkpoints`]: the one checkpoint loader every rebuild reads through, and the era.
+//! * [`salvage`]: what a torn old output still holds, with the one partial-JSON tokenizer;
+//!   [`lossless`]: the one merge that carries the old file's unknown keys into a rebuild.
 //! * [`py`]: the Python semantics (truthiness, `==`, `str()`, `+`/`-`) OpenAnt's builders rely
 //!   on; [`json_input`]: the state of one optional JSON input a rebuild reads itself.
 //!
-//! Every rebuild reproduces "re-run the step with every unit restored from its checkpoint"
-//! (spec §3.0) and says, in [`Rebuilt::inexact`], where that cannot be exact without an LLM or
-//! a clock, and in [`Rebuilt::missing_units`] which units had no usable checkpoint.
+//! Every rebuild returns one [`Rebuilt`] or one [`RegenError`]. It reproduces "re-run the step
+//! with every unit restored from its checkpoint" (spec §3.0) and says, in
+//! [`Rebuilt::inexact`], where that cannot be exact without an LLM or a clock, and in
+//! [`Rebuilt::missing_units`] which units had no usable checkpoint.
 
 pub mod checkpoints;
 pub mod current;

@@ -7,8 +7,9 @@
 //! `metrics`, …) and then a prefix of the `results` array. [`salvage_leading_fields`] finds the
 //! boundaries of top-level members and of `results` elements with a small scanner that respects
 //! strings and escapes, and parses each complete piece on its own with [`crate::pyjson::parse`].
-//! It never recurses and never panics, whatever the bytes. The scanner ([`value_end`] and its
-//! helpers) is also the one `pipeline` salvages `pipeline_output.json` with.
+//! It never recurses and never panics, whatever the bytes. The scanner (`value_end`,
+//! `string_end`, `skip_ws`, `walk_members`) is the one tokenizer of every salvage: `pipeline`
+//! and `lossless` read torn files with it too.
 
 use crate::pyjson::{parse, PyObject, PyValue};
 
