@@ -29,4 +29,5 @@ mod regen_reference;
 mod repair;
 mod repair_current;
 mod repair_trust;
+mod source_tree;
 mod special_inputs;
