@@ -208,12 +208,9 @@ fn killed_repairs_leave_old_or_new_and_the_next_one_completes() {
     let repaired: Vec<Vec<u8>> = OUTPUTS.iter().map(|o| std::fs::read(reference_dir.join(o)).unwrap()).collect();
     assert!(damaged.iter().zip(&repaired).all(|(d, r)| d != r));
 
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15);
     let (mut mid_write, mut mixed) = (0, 0);
     for _ in 0..kills {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
         for (output, bytes) in OUTPUTS.iter().zip(&damaged) {
             std::fs::write(scan.join(output), bytes).unwrap();
         }
@@ -221,7 +218,7 @@ fn killed_repairs_leave_old_or_new_and_the_next_one_completes() {
         let before = common::backup_sessions(&scan);
         let mut child = repair(&scan).spawn().unwrap();
         common::wait_for_first_write(&mut child, &scan, &before);
-        std::thread::sleep(Duration::from_micros(seed % (window.as_micros() as u64 + 1)));
+        std::thread::sleep(Duration::from_micros(rng.next() % (window.as_micros() as u64 + 1)));
         let _ = child.kill();
         let _ = child.wait();
         let mut states = Vec::new();

@@ -16,7 +16,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::common::{backup_sessions, code, generated_scan, session_complete, wait_for_first_write, writing_window};
+use super::common::{
+    backup_sessions, code, generated_scan, session_complete, wait_for_first_write, writing_window, Rng,
+};
 use super::files_of;
 
 /// Fixed, long ago: `_summary.json` timestamps come from the legacy files' mtimes, so the
@@ -130,18 +132,15 @@ fn killed_migrations_leave_old_or_new_files_and_the_next_one_finishes() {
     assert!(migrated != settled_files(&pristine), "the reference migrate changed nothing");
     let new: HashSet<[u8; 32]> = migrated.values().map(|b| digest(b)).collect();
 
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let (mut mid_write, mut partial) = (0, 0);
     for _ in 0..kills {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
         fresh_copy(&pristine, &root);
         let scan = run_dir(&root);
         let before = backup_sessions(&scan);
         let mut child = migrate_bin(&root).spawn().unwrap();
         wait_for_first_write(&mut child, &scan, &before);
-        std::thread::sleep(Duration::from_micros(seed % (window.as_micros() as u64 + 1)));
+        std::thread::sleep(Duration::from_micros(rng.next() % (window.as_micros() as u64 + 1)));
         let _ = child.kill();
         let _ = child.wait();
         let now = files_of(&root);
