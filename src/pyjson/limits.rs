@@ -4,7 +4,7 @@
 //! Every verb decides validity by this rule. [`super::parse`] (repair, regen, migrate) applies
 //! it while it builds values; `check`'s streaming validator (`crate::validate`) cannot see depth
 //! or digits through serde, so it runs [`LimitScanner`] over the same bytes. Both use the
-//! constants and the wording below, and `tests/python_differential.rs` holds both to python3.
+//! constants and the wording below, and `tests/it/python_differential.rs` holds both to python3.
 //!
 //! Python's reader accepts, and so does scanaudit (`check` never calls these damage):
 //! lone UTF-16 surrogate escapes (`"\ud800"`, kept in a `str`), numbers that overflow a float
