@@ -37,10 +37,7 @@ enum Expect {
 
 #[test]
 fn every_failpoint_leaves_old_or_new_and_no_temp() {
-    if !crate::common::alone_in_own_process(concat!(module_path!(), "::every_failpoint_leaves_old_or_new_and_no_temp"))
-    {
-        return;
-    }
+    crate::common::alone!(every_failpoint_leaves_old_or_new_and_no_temp);
     let scenario = fail::FailScenario::setup();
     let new = new_contents();
     let cases = [

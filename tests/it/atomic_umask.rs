@@ -8,9 +8,7 @@ use scanaudit::fsx::current_umask;
 
 #[test]
 fn new_file_mode_follows_umask() {
-    if !crate::common::alone_in_own_process(concat!(module_path!(), "::new_file_mode_follows_umask")) {
-        return;
-    }
+    crate::common::alone!(new_file_mode_follows_umask);
     let d = tempfile::tempdir().unwrap();
     // SAFETY: umask cannot fail; restored at the end.
     let original = unsafe { libc::umask(0o022) };

@@ -35,6 +35,20 @@ pub fn alone_in_own_process(test: &str) -> bool {
     false
 }
 
+/// Returns from the calling test unless it runs alone in its own process
+/// ([`alone_in_own_process`]): `alone!(test_name)` as the test's first line. For a test that
+/// changes process-wide state, and for one that takes a scan dir's `flock` in this process: a
+/// child another test thread is spawning holds a copy of every descriptor until its `exec`
+/// (close-on-exec or not), so the lock would still be held when the test takes it again.
+macro_rules! alone {
+    ($test:ident) => {
+        if !crate::common::alone_in_own_process(concat!(module_path!(), "::", stringify!($test))) {
+            return;
+        }
+    };
+}
+pub(crate) use alone;
+
 /// Old enough that no scan dir looks in use (tests set every copied file to this age).
 pub const OLD: Duration = Duration::from_secs(3 * 86_400);
 

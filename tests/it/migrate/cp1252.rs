@@ -37,6 +37,7 @@ fn check_findings(root: &Path) -> (i32, Vec<Value>) {
 
 #[test]
 fn the_library_plans_and_applies_the_reference_result() {
+    crate::common::alone!(the_library_plans_and_applies_the_reference_result);
     let tree = legacy_copy();
     let dir = tree.path("legacy").join(SCAN);
 

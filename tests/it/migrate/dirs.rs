@@ -93,6 +93,7 @@ fn debug(root: &Path, steps: &[Step]) -> Vec<String> {
 
 #[test]
 fn the_legacy_tree_migrates_to_the_expected_tree_and_then_has_nothing_to_do() {
+    crate::common::alone!(the_legacy_tree_migrates_to_the_expected_tree_and_then_has_nothing_to_do);
     let (tree, root) = legacy();
     let plan = plan_all(&root);
     let fork = action(&plan, &root.join(FORKPROJ), migrate::enhance_dir::ID).expect("forkproj is renamed");
@@ -196,11 +197,13 @@ fn killed_after_every_step(project: &str, scan: &str, migration: &str, language_
 
 #[test]
 fn a_merge_killed_after_any_step_plans_the_rest_and_ends_the_same() {
+    crate::common::alone!(a_merge_killed_after_any_step_plans_the_rest_and_ends_the_same);
     killed_after_every_step("projects/forkmerge", FORKMERGE, migrate::enhance_dir::ID, None);
 }
 
 #[test]
 fn a_language_move_killed_after_any_step_plans_the_rest_and_ends_the_same() {
+    crate::common::alone!(a_language_move_killed_after_any_step_plans_the_rest_and_ends_the_same);
     killed_after_every_step("projects/oldtool", OLDTOOL, migrate::language_level::ID, Some("python"));
     killed_after_every_step("projects/gotool", GOTOOL, migrate::language_level::ID, Some("go"));
 }
@@ -209,6 +212,7 @@ fn a_language_move_killed_after_any_step_plans_the_rest_and_ends_the_same() {
 /// rename does nothing and says so, and the next plan names both files.
 #[test]
 fn an_entry_that_appears_in_the_language_dir_is_never_replaced() {
+    crate::common::alone!(an_entry_that_appears_in_the_language_dir_is_never_replaced);
     let (_tree, root) = legacy();
     let dir = root.join(OLDTOOL);
     let plan = plan_all(&dir);

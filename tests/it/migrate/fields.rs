@@ -80,6 +80,7 @@ fn old_field_forms_alone_need_no_migration() {
 /// and planning again finds nothing for `renamed-fields`.
 #[test]
 fn full_migrate_keeps_old_forms_byte_for_byte() {
+    crate::common::alone!(full_migrate_keeps_old_forms_byte_for_byte);
     let tree = Tree::copy("legacy", Duration::from_secs(3600));
     let root = tree.path("legacy");
     let before: Vec<(&str, Vec<u8>)> = CARRIERS
