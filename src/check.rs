@@ -17,12 +17,11 @@ use crate::no_follow;
 use crate::progress::Progress;
 use crate::shape::{Captured, Captures};
 use crate::temps::{assess_temp, validate_temp, TargetState};
-use crate::text::{clean_backups_command, clean_command, human_age, migrate_command, repair_command, shell_quote};
+use crate::text::{
+    clean_backups_command, clean_command, human_age, is_repair_command, migrate_command, repair_command, shell_quote,
+};
 use crate::validate::{self, Problem, Validation};
 use crate::walk::{self, EntryType, Filters};
-
-/// Where the tests still look for it; it lives in [`crate::text`].
-pub use crate::text::is_repair_command;
 
 /// A temp file younger than this may belong to a write still in progress.
 pub const TEMP_GRACE: Duration = Duration::from_secs(3600);

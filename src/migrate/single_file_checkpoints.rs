@@ -21,10 +21,10 @@ use crate::no_follow;
 use crate::pyjson::{self, PyValue};
 use crate::regen::json_input::JsonInput;
 use crate::regen::single_file::{
-    self, brief_list, convert, summary_document, Converted, LeftOutWhy, LegacyInputs, LegacyKind, UnusableWhy,
-    ANALYZE_DATASETS, SUMMARY_FILE,
+    self, convert, summary_document, Converted, LeftOutWhy, LegacyInputs, LegacyKind, UnusableWhy, ANALYZE_DATASETS,
+    SUMMARY_FILE,
 };
-use crate::text::plural;
+use crate::text::{brief_list, plural};
 
 pub const ID: &str = "single-file-checkpoints";
 

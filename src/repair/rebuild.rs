@@ -20,9 +20,10 @@ use crate::regen::enhanced::{rebuild_enhanced, EnhanceInputs};
 use crate::regen::lossless;
 use crate::regen::pipeline::{rebuild_pipeline_output, PipelineOptions};
 use crate::regen::results::{rebuild_results, AnalyzeInputs};
-use crate::regen::single_file::{self, brief_list, LeftOutWhy, LegacyInputs, LegacyKind, RunRecord, Unusable};
+use crate::regen::single_file::{self, LeftOutWhy, LegacyInputs, LegacyKind, RunRecord, Unusable};
 use crate::regen::verified::rebuild_verified;
 use crate::regen::{self, current, Rebuilt, RegenError};
+use crate::text::brief_list;
 
 /// A rebuilt output, ready for the atomic writer.
 #[derive(Debug, Clone)]

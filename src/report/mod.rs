@@ -11,8 +11,6 @@ mod table;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-/// Where the tests still look for it; it lives in [`crate::progress`].
-pub use crate::progress::Progress;
 pub use summary::{Counts, Summary};
 
 use crate::check::CheckOutcome;

@@ -549,7 +549,7 @@ fn a_temp_removed_by_someone_else_between_listing_and_unlink_is_no_error() {
         }
     })
     .unwrap();
-    let outcome = scanaudit::clean::run(&config(&base, rt.path()), &scanaudit::report::Progress::hidden());
+    let outcome = scanaudit::clean::run(&config(&base, rt.path()), &scanaudit::progress::Progress::hidden());
     fail::remove("clean::before-unlink");
     assert!(!outcome.failed(), "{:#?}", outcome.entries);
     assert!(outcome.count(Action::AlreadyGone) >= 1, "{:#?}", outcome.entries);
@@ -567,7 +567,7 @@ fn a_temp_removed_by_someone_else_between_listing_and_unlink_is_no_error() {
         }
     })
     .unwrap();
-    let outcome = scanaudit::clean::run(&config(&base, rt.path()), &scanaudit::report::Progress::hidden());
+    let outcome = scanaudit::clean::run(&config(&base, rt.path()), &scanaudit::progress::Progress::hidden());
     fail::remove("clean::after-walk");
     assert!(!outcome.failed(), "{:#?}", outcome.entries);
     assert_eq!(outcome.count(Action::AlreadyGone), DISPOSABLE.len(), "{:#?}", outcome.entries);

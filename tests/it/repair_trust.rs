@@ -9,7 +9,7 @@ use crate::common;
 use std::path::Path;
 
 use common::{actions, check_json, findings, unfixable, verb_json, Damage, TestEnv, Tree, OLD};
-use scanaudit::check::is_repair_command;
+use scanaudit::text::is_repair_command;
 use serde_json::Value;
 
 /// Scans where verify ran, one per era that writes `results_verified.json`: the fix branch,

@@ -15,6 +15,7 @@ use crate::pyjson::{python_round, to_python_string, PyObject, PyValue};
 use crate::regen::checkpoints::{classify, is_restorable, CheckpointSet, CpStatus, SUMMARY_FILE};
 use crate::regen::py::{add, is_str, truthy};
 use crate::regen::RegenError;
+use crate::text::brief_list;
 
 /// Longest file name (bytes) Linux file systems take; OpenAnt's `safe_filename` counts code
 /// points, so a multi-byte id can give a name OpenAnt itself cannot create.
@@ -626,17 +627,6 @@ fn is_verify_candidate(r: &PyValue) -> bool {
         None => r.get("verdict").and_then(PyValue::as_str).map(str::to_lowercase),
     };
     matches!(finding.as_deref(), Some("vulnerable" | "bypassable"))
-}
-
-/// A short quoted list for notes: the first few items, then how many more.
-pub fn brief_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
-    const SHOWN: usize = 3;
-    let items: Vec<&str> = items.into_iter().collect();
-    let mut text = items.iter().take(SHOWN).map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
-    if items.len() > SHOWN {
-        text.push_str(&format!(" and {} more", items.len() - SHOWN));
-    }
-    text
 }
 
 #[cfg(test)]
