@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """List the import cycles between the source files of src/.
 
-Every `use crate::…`, `use super::…` and inline `crate::…` / `super::…` path in a file is an arrow
+Every `use crate::…`, `use super::…`, `use child::…` (of a `mod child;` the file declares) and
+inline `crate::…` / `super::…` path in a file is an arrow
 from that file to the file of the module the path names (the longest prefix that is a module
 file: `crate::regen::py::add` points at src/regen/py.rs, `crate::regen::Rebuilt` at
 src/regen/mod.rs). Code under `#[cfg(test)]` does not count: a test may reach anywhere.
@@ -127,6 +128,7 @@ def arrows(root):
         with open(path, encoding="utf-8") as f:
             text = strip_test_code(strip_comments_and_strings(f.read()))
         here = [] if module in ("crate", "main") else module.split("::")
+        children = set(re.findall(r"\bmod\s+(\w+)\s*;", text))
         found = []
         for m in re.finditer(r"\buse\s+([^;]+);", text):
             line = text.count("\n", 0, m.start()) + 1
@@ -145,6 +147,9 @@ def arrows(root):
                         base = base[:-1]
                     parts = parts[1:]
                 parts = base + parts
+            elif parts[0] in children:
+                # `use build::Rebuilt` in a module that declares `mod build;`.
+                parts = here + parts
             else:
                 continue
             for k in range(len(parts), 0, -1):
