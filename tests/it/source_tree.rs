@@ -47,3 +47,34 @@ fn the_cycle_checker_finds_a_planted_circle() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("src/regen/py.rs:1 -> src/regen/mod.rs"), "{stdout}");
 }
+
+/// README's module map names every file or directory of `src/`, and names nothing that is gone.
+#[test]
+fn the_readme_module_map_matches_the_tree() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme.find("### Module map").expect("README has a module map");
+    let map = &readme[start..];
+    let map = &map[..map[3..].find("\n## ").map_or(map.len(), |end| end + 3)];
+    let named: Vec<&str> = map.split('`').skip(1).step_by(2).collect();
+    let src = root.join("src");
+    for entry in walkdir::WalkDir::new(&src).into_iter().map(Result::unwrap) {
+        let rel = entry.path().strip_prefix(&src).unwrap().to_string_lossy().into_owned();
+        if !rel.ends_with(".rs") || rel == "lib.rs" {
+            continue;
+        }
+        let top = match rel.split_once('/') {
+            Some((dir, _)) => format!("{dir}/"),
+            None => rel.clone(),
+        };
+        assert!(
+            named.contains(&top.as_str()) || named.contains(&rel.as_str()),
+            "README's module map does not name src/{rel}"
+        );
+    }
+    for name in named.iter().filter(|n| n.ends_with(".rs") || n.ends_with('/')) {
+        let exists = src.join(name).exists()
+            || walkdir::WalkDir::new(&src).into_iter().map(Result::unwrap).any(|e| e.path().ends_with(name));
+        assert!(exists, "README's module map names `{name}`, which src/ does not hold");
+    }
+}
