@@ -5,10 +5,11 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use super::{
-    file_name, is_language_dir_name, is_scan_dir_marker, temp_names, CheckpointStep, ADHOC_PREFIXES, AUTO_LANGUAGE,
-    LANGUAGES,
-};
+use super::kinds::CheckpointStep;
+use super::output_names::is_scan_dir_marker;
+use super::path_names::file_name;
+use super::scan_dir_names::{is_language_dir_name, ADHOC_PREFIXES, AUTO_LANGUAGE, LANGUAGES};
+use super::temp_names;
 
 #[derive(Debug, Default)]
 pub struct ScanDirIndex {

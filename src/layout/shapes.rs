@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use super::{CheckpointStep, FileKind};
+use super::kinds::{CheckpointStep, FileKind};
 use crate::shape::{array, map, nullable, obj, one_of, tagged, Shape};
 
 /// The facts the shapes record during the one parse of each file, for the cross-file rules

@@ -7,14 +7,15 @@
 //! Go 1.22 apply. Keys are written in the order read: Go writes struct fields in declaration
 //! order, which is the order in the file (maps, which Go sorts, come back sorted already).
 
+use super::layout::WriteError;
 use super::layout::{write_indented, write_string, Scalars};
 use super::python::shortest_digits;
-use super::{PyValue, WriteError};
+use super::value::PyValue;
 
 /// The exact bytes Go's `json.MarshalIndent(v, "", "  ")` plus a trailing `"\n"` produce.
 ///
 /// Fails for NaN and ±Infinity, which Go refuses to marshal, and for nesting deeper than
-/// [`super::MAX_DEPTH`].
+/// [`super::limits::MAX_DEPTH`].
 pub fn to_go_string(value: &PyValue) -> Result<String, WriteError> {
     let mut out = write_indented(value, &Go)?;
     out.push('\n');

@@ -3,8 +3,21 @@
 //! item but the last, `": "` after keys, and empty containers as `[]` / `{}`.
 //! The two writers differ only in how scalars are spelled, which [`Scalars`] supplies; even
 //! their strings share [`write_string`] and differ only in which characters become `\uxxxx`.
+//! Either writer fails only as [`WriteError`] says.
 
-use super::{PyValue, WriteError, MAX_DEPTH};
+use super::limits::MAX_DEPTH;
+use super::value::PyValue;
+
+/// Why a value cannot be written in the requested style.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    /// Nested deeper than [`MAX_DEPTH`]; Python's `json.dumps` fails with `RecursionError`.
+    #[error("value nested deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+    /// Go's `json.Marshal` refuses NaN and ±Infinity (`UnsupportedValueError`).
+    #[error("Go's encoding/json cannot write the float {0}")]
+    NonFiniteFloat(&'static str),
+}
 
 /// How one writer spells strings and floats.
 pub(super) trait Scalars {

@@ -23,7 +23,8 @@
 use std::fmt;
 
 use super::limits::LimitKind;
-use super::{PyInt, PyObject, PyValue, MAX_DEPTH, MAX_INT_DIGITS};
+use super::limits::{MAX_DEPTH, MAX_INT_DIGITS};
+use super::value::{PyInt, PyObject, PyValue};
 
 /// A rejected input: what is wrong and the byte offset where it was found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

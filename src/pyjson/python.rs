@@ -6,13 +6,14 @@
 //! floats through `float.__repr__` (`NaN`, `Infinity`, `-Infinity` for the non-finite ones) and
 //! ints through `int.__repr__`.
 
+use super::layout::WriteError;
 use super::layout::{write_indented, write_string, Scalars};
-use super::{PyValue, WriteError};
+use super::value::PyValue;
 
 /// The exact text `json.dumps(value, indent=2, ensure_ascii=ensure_ascii)` returns (what
 /// `json.dump` writes to a file): no trailing newline, `\n` line breaks.
 ///
-/// Fails only for nesting deeper than [`super::MAX_DEPTH`], where Python fails too.
+/// Fails only for nesting deeper than [`super::limits::MAX_DEPTH`], where Python fails too.
 pub fn to_python_string(value: &PyValue, ensure_ascii: bool) -> Result<String, WriteError> {
     write_indented(value, &Python { ensure_ascii })
 }

@@ -1,0 +1,9 @@
+//! A path's last component as layout compares it: a lossy UTF-8 `String`, so a name that is
+//! not UTF-8 never equals an OpenAnt name.
+
+use std::path::Path;
+
+/// The last component of `path` (`""` for none, e.g. `..` or `/`).
+pub fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
