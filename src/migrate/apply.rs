@@ -9,8 +9,8 @@ use std::sync::atomic::AtomicBool;
 
 use serde::Serialize;
 
+use super::action::{ContentCheck, MigrationAction, Step};
 use super::plan::Plan;
-use super::{ContentCheck, MigrationAction, Step};
 use crate::atomic;
 use crate::backup::{sha256_hex, BackupAction, BackupSession};
 use crate::fsx::{rename_noreplace, EntryKind};

@@ -10,7 +10,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::{ContentCheck, MigrationAction, Planned, Step, Unfixable};
+use super::action::{ContentCheck, MigrationAction, Planned, Step, Unfixable};
 use crate::backup::sha256_hex;
 use crate::cp1252::{judge, RawText, Verdict};
 use crate::layout::{self, shape_for, ScanDirIndex};

@@ -21,7 +21,7 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::{MigrationAction, Planned, Step, Unfixable};
+use super::action::{MigrationAction, Planned, Step, Unfixable};
 use crate::backup::sha256_hex;
 use crate::pyjson::{self, PyValue};
 use crate::regen::checkpoints::SUMMARY_FILE;

@@ -12,7 +12,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use super::{MigrationAction, Planned, Step};
+use super::action::{MigrationAction, Planned, Step};
 use crate::consistency::OUTPUT_NAMES;
 
 pub const ID: &str = "file-modes";

@@ -26,7 +26,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{MigrationAction, Planned, Step, Unfixable};
+use super::action::{MigrationAction, Planned, Step, Unfixable};
 use crate::layout::state_names::STATE_DIR;
 use crate::layout::{file_name, temp_names, LANGUAGES};
 use crate::no_follow;
@@ -355,7 +355,7 @@ fn project_language(path: &Path) -> Result<Option<String>, SourceError> {
 mod tests {
     use super::*;
     use crate::migrate::enhance_dir::{ENHANCE_DIR, FORK_DIR};
-    use crate::migrate::MIGRATIONS;
+    use crate::migrate::registry::MIGRATIONS;
 
     /// This planner as `migrate` runs it: after the migrations before it, given their actions.
     fn plan(scan_dir: &Path) -> Planned {
@@ -576,7 +576,7 @@ mod tests {
             Step::Create {
                 path: dir.join("new/x.json"),
                 contents: Vec::new(),
-                check: super::super::ContentCheck::Utf8Text,
+                check: super::super::action::ContentCheck::Utf8Text,
             },
             Step::Rename { from: dir.join("old"), to: dir.join("renamed") },
             Step::RemoveEmptyDir { path: dir.join("gone") },

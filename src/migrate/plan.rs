@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::{MigrationAction, Unfixable, MIGRATIONS};
+use super::action::{MigrationAction, Unfixable};
+use super::registry::MIGRATIONS;
 use crate::walk::Filters;
 
 pub use crate::dir_plan::DirStatus;

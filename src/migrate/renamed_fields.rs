@@ -45,7 +45,7 @@
 
 use std::path::Path;
 
-use super::Planned;
+use super::action::Planned;
 
 pub const ID: &str = "renamed-fields";
 
@@ -94,7 +94,7 @@ mod tests {
     /// `migrate --list` must still show the migration, so users see these forms were considered.
     #[test]
     fn listed() {
-        let migration = super::super::find(ID).expect("registered");
+        let migration = super::super::registry::find(ID).expect("registered");
         assert!(migration.description.contains("nothing is rewritten"), "{}", migration.description);
     }
 }

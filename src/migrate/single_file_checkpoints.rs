@@ -14,7 +14,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::{ContentCheck, MigrationAction, Planned, Step, Unfixable};
+use super::action::{ContentCheck, MigrationAction, Planned, Step, Unfixable};
 use crate::backup::sha256_hex;
 use crate::layout::FileKind;
 use crate::no_follow;

@@ -8,7 +8,8 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Timelike, Utc};
 
-use super::LegacyKind;
+use super::field_note::FieldNote;
+use super::kind::LegacyKind;
 use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::CheckpointStep;
 use crate::pyjson::{python_round, to_python_string, PyObject, PyValue};
@@ -112,13 +113,6 @@ pub struct LeftOut {
     pub id: Option<String>,
     pub why: LeftOutWhy,
     pub detail: String,
-}
-
-/// A field that could not be taken from the legacy file: filled in, or left out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldNote {
-    pub field: String,
-    pub note: String,
 }
 
 /// The per-unit files and `_summary.json` of one legacy file.

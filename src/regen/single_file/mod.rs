@@ -19,13 +19,19 @@
 //! step's input, else `in_progress`), stamped with the legacy file's
 //! mtime (when the work was done) rather than the clock, so a conversion is deterministic.
 //!
+//! * [`kind`]: which single-file checkpoint a document is;
 //! * [`find`](mod@find): which single files a scan dir holds, and what each is;
 //! * [`convert`](mod@convert): their units as per-unit files, pure; `migrate` and `repair` decide
-//!   where the bytes go.
+//!   where the bytes go;
+//! * [`field_note`]: a field either of them could not take from the single file as it is.
 
 pub mod convert;
+pub mod field_note;
 pub mod find;
+pub mod kind;
 
 pub use crate::regen::checkpoints::SUMMARY_FILE;
 pub use convert::*;
+pub use field_note::FieldNote;
 pub use find::*;
+pub use kind::LegacyKind;
