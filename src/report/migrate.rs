@@ -58,12 +58,12 @@ impl PlanRows for Migrate {
         &action.target
     }
 
-    fn describe(action: &MigrationAction) -> String {
-        let mut text = action.reason.clone();
-        for note in &action.notes {
-            text.push_str(&format!("\n• {note}"));
-        }
-        text
+    fn reason(action: &MigrationAction) -> String {
+        action.reason.clone()
+    }
+
+    fn notes(action: &MigrationAction) -> &[String] {
+        &action.notes
     }
 
     fn unfixable_path(unfixable: &Unfixable) -> &Path {

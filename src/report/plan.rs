@@ -25,8 +25,10 @@ pub trait PlanRows {
     /// The action column: what kind of action it is.
     fn action_name(action: &Self::Action) -> String;
     fn target(action: &Self::Action) -> &Path;
-    /// Why, and the notes, one per line.
-    fn describe(action: &Self::Action) -> String;
+    /// Why the action is planned, in one line.
+    fn reason(action: &Self::Action) -> String;
+    /// What the action's notes add, one line each under the reason.
+    fn notes(action: &Self::Action) -> &[String];
     fn unfixable_path(unfixable: &Self::Unfixable) -> &Path;
     /// The second table's cells after `SCAN DIR`.
     fn unfixable_cells(unfixable: &Self::Unfixable, scan_dir: &Path) -> [String; 3];
@@ -48,6 +50,15 @@ pub struct Words {
     pub planned_column: &'static str,
     /// The second table's columns after `SCAN DIR`.
     pub unfixable_columns: [&'static str; 3],
+}
+
+/// An action's reason, then its notes, one per line.
+fn describe<V: PlanRows>(action: &V::Action) -> String {
+    let mut text = V::reason(action);
+    for note in V::notes(action) {
+        text.push_str(&format!("\n• {note}"));
+    }
+    text
 }
 
 type VerbPlan<V> = Plan<<V as PlanRows>::Action, <V as PlanRows>::Unfixable>;
@@ -96,20 +107,20 @@ pub fn write_plan<V: PlanRows>(
         for (i, action) in dir.actions.iter().enumerate() {
             any = true;
             let text = match (&dir.status, done) {
-                (DirStatus::InUse(why), _) => format!("not run: scan dir in use ({why})\n{}", V::describe(action)),
+                (DirStatus::InUse(why), _) => format!("not run: scan dir in use ({why})\n{}", describe::<V>(action)),
                 (_, Some(done)) => {
                     let result = done.results.get(i);
                     let mut text = format!(
                         "{}\n{}",
                         result.map_or_else(|| "-".into(), |r| outcome_text(r.outcome())),
-                        V::describe(action)
+                        describe::<V>(action)
                     );
                     for detail in result.map_or(&[][..], Outcome::details) {
                         text.push_str(&format!("\n• {detail}"));
                     }
                     text
                 }
-                _ => V::describe(action),
+                _ => describe::<V>(action),
             };
             actions.add_row(vec![
                 Cell::new(dir.scan_dir.display()),

@@ -31,18 +31,19 @@ impl PlanRows for Repair {
         &action.target
     }
 
-    fn describe(action: &Action) -> String {
-        let mut text = action.reason.clone();
-        if let Some(source) = &action.source {
-            text.push_str(&format!(
-                " (from {})",
+    fn reason(action: &Action) -> String {
+        match &action.source {
+            Some(source) => format!(
+                "{} (from {})",
+                action.reason,
                 source.file_name().map_or_else(String::new, |n| n.to_string_lossy().into())
-            ));
+            ),
+            None => action.reason.clone(),
         }
-        for note in &action.notes {
-            text.push_str(&format!("\n• {note}"));
-        }
-        text
+    }
+
+    fn notes(action: &Action) -> &[String] {
+        &action.notes
     }
 
     fn unfixable_path(unfixable: &Unfixable) -> &Path {
