@@ -36,6 +36,16 @@ pub struct CheckOutcome {
     pub elapsed: Duration,
     /// Some path could not be read: the audit is incomplete.
     pub incomplete: bool,
+    /// Every file examined (the `files` counted), with its scan dir, in walk order: what
+    /// `--format junit` makes a testcase of.
+    pub checked: Vec<CheckedFile>,
+}
+
+/// One file `check` examined, and the scan dir it belongs to (none: outside every scan dir).
+#[derive(Debug, Clone)]
+pub struct CheckedFile {
+    pub path: PathBuf,
+    pub scan_dir: Option<PathBuf>,
 }
 
 /// What the parallel phase learned about one file.
@@ -205,7 +215,8 @@ fn audit(roots: &[PathBuf], filters: &Filters, min_idle: Duration, progress: &Pr
     }
 
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    CheckOutcome { findings, scan_dirs: index.len(), files, bytes, elapsed: started.elapsed(), incomplete }
+    let checked = examined.into_iter().map(|e| CheckedFile { path: e.path, scan_dir: e.scan_dir }).collect();
+    CheckOutcome { findings, scan_dirs: index.len(), files, bytes, elapsed: started.elapsed(), incomplete, checked }
 }
 
 /// Runs the cross-file rules on every scan dir the walk saw whole: at or below a root (a

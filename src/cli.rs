@@ -194,7 +194,7 @@ pub struct GradingArgs {
 
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Output format
+    /// Output format (github and junit: check only)
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 
@@ -228,6 +228,26 @@ pub fn parse_age(text: &str) -> Result<std::time::Duration, String> {
 pub enum Format {
     Table,
     Json,
+    /// GitHub Actions workflow commands, one annotation per finding, then the summary line
+    Github,
+    /// JUnit XML: a testsuite per scan dir, a testcase per checked file
+    Junit,
+}
+
+impl Format {
+    /// The formats every verb takes; `check` also takes github and junit.
+    pub fn is_plain(self) -> bool {
+        matches!(self, Format::Table | Format::Json)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Json => "json",
+            Format::Github => "github",
+            Format::Junit => "junit",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -23,6 +23,8 @@ pub enum UsageError {
     NoDefaultRoot,
     #[error("--allow and --deny both name {0}")]
     AllowDeny(FindingKind),
+    #[error("{verb} does not take --format {format}: its formats are table and json (github and junit are for check)")]
+    Format { verb: &'static str, format: &'static str },
     #[error("invalid duration for {flag} {value:?}: {message} (examples: 30m, 1h, 7d)")]
     Duration { flag: &'static str, value: String, message: String },
 }
@@ -53,7 +55,7 @@ impl CleanConfig {
             backups: args.backups.as_deref().map(|v| duration("--backups", v)).transpose()?,
             max_runtime: args.max_runtime.as_deref().map(|v| duration("--max-runtime", v)).transpose()?,
             lock_path,
-            output: output(&args.output),
+            output: plain_output("clean", &args.output)?,
             roots,
         })
     }
@@ -150,7 +152,7 @@ impl RepairConfig {
             roots: roots(args.paths)?,
             filters: filters(&args.rest.walk)?,
             apply: ApplyConfig::from_args(&args.rest.apply),
-            output: output(&args.rest.output),
+            output: plain_output("repair", &args.rest.output)?,
         })
     }
 }
@@ -194,7 +196,7 @@ impl MigrateConfig {
             filters: filters(&args.rest.walk)?,
             list: args.list,
             apply: ApplyConfig::from_args(&args.rest.apply),
-            output: output(&args.rest.output),
+            output: plain_output("migrate", &args.rest.output)?,
         })
     }
 }
@@ -236,6 +238,15 @@ pub fn output(args: &OutputArgs) -> OutputConfig {
         quiet: args.quiet,
         progress: !args.quiet && std::io::stderr().is_terminal(),
     }
+}
+
+/// The output of a verb that reports actions, not findings (clean, repair, migrate): table or
+/// JSON only; the CI formats (github, junit) describe findings, which only check reports.
+fn plain_output(verb: &'static str, args: &OutputArgs) -> Result<OutputConfig, UsageError> {
+    if !args.format.is_plain() {
+        return Err(UsageError::Format { verb, format: args.format.as_str() });
+    }
+    Ok(output(args))
 }
 
 /// `$OPENANT_HOME/projects`, else `~/.openant/projects`: where OpenAnt keeps scans.

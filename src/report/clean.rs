@@ -153,7 +153,8 @@ pub fn render(out: &mut dyn Write, output: &OutputConfig, roots: &[PathBuf], out
             serde_json::to_writer_pretty(&mut *out, &document)?;
             writeln!(out)
         }
-        Format::Table => {
+        // github and junit describe findings: config refuses them for clean (a usage error).
+        Format::Table | Format::Github | Format::Junit => {
             if output.quiet && !outcome.worth_reporting() {
                 return Ok(());
             }

@@ -1,7 +1,10 @@
-//! All terminal output: the findings table, the JSON document, the summary line.
+//! All terminal output: the findings table, the JSON document, the CI formats (GitHub Actions
+//! annotations, JUnit XML), the summary line.
 
 pub mod clean;
+mod github;
 mod json;
+mod junit;
 pub mod migrate;
 pub mod plan;
 pub mod repair;
@@ -30,7 +33,7 @@ pub fn output_error(error: &io::Error) -> ExitCode {
     }
 }
 
-/// Renders a check: the table (or JSON) and the summary line. `findings` are already graded.
+/// Renders a check: the table (or JSON, GitHub annotations, JUnit XML) and the summary line. `findings` are already graded.
 pub fn render_check(
     out: &mut dyn Write,
     output: &OutputConfig,
@@ -41,11 +44,14 @@ pub fn render_check(
     let summary = Summary::new(outcome, findings);
     match output.format {
         Format::Json => json::write(out, roots, &summary, findings),
-        Format::Table => {
+        Format::Junit => junit::write(out, &outcome.checked, findings),
+        Format::Table | Format::Github => {
             if output.quiet && findings.is_empty() {
                 return Ok(());
             }
-            if !findings.is_empty() {
+            if output.format == Format::Github {
+                github::write(out, findings)?;
+            } else if !findings.is_empty() {
                 writeln!(out, "{}", table::render(findings, output.color))?;
             }
             writeln!(out, "{}", summary.line())

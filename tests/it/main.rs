@@ -13,6 +13,7 @@ mod atomic_faults;
 mod atomic_umask;
 mod backup;
 mod check;
+mod ci_formats;
 mod clean;
 mod concurrency;
 mod consistency;
