@@ -25,6 +25,7 @@ mod non_utf8_names;
 mod one_reader;
 mod pyjson_testdata;
 mod python_differential;
+mod python_package;
 mod regen_pipeline;
 mod regen_reference;
 mod repair;
