@@ -261,20 +261,8 @@ fn junit_read_by_junitparser_matches_the_json_findings() {
 // ------------------------------------------------------------------------------------------
 // README's CI recipe, run as written.
 
-/// The fenced code blocks of README's "## CI recipe" section, by info string.
 fn ci_section_blocks() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(manifest_dir().join("README.md")).unwrap();
-    let section = text.split("\n## CI recipe").nth(1).expect("a '## CI recipe' section");
-    let section = section.split("\n## ").next().unwrap();
-    let mut blocks = Vec::new();
-    let mut lines = section.lines();
-    while let Some(line) = lines.next() {
-        if let Some(info) = line.strip_prefix("```") {
-            let body: Vec<&str> = lines.by_ref().take_while(|l| !l.starts_with("```")).collect();
-            blocks.push((info.trim().to_string(), body.join("\n")));
-        }
-    }
-    blocks
+    crate::common::readme_section_blocks("## CI recipe")
 }
 
 #[test]

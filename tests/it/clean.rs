@@ -577,24 +577,8 @@ fn a_temp_removed_by_someone_else_between_listing_and_unlink_is_no_error() {
 // ------------------------------------------------------------------------------------------
 // The README's crontab line and systemd units, run exactly as written.
 
-fn readme() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README.md")
-}
-
-/// The fenced code blocks of the README's "## Cron and systemd" section, by info string.
 fn cron_section_blocks() -> Vec<(String, String)> {
-    let text = readme();
-    let section = text.split("\n## Cron and systemd").nth(1).expect("a '## Cron and systemd' section");
-    let section = section.split("\n## ").next().unwrap();
-    let mut blocks = Vec::new();
-    let mut lines = section.lines();
-    while let Some(line) = lines.next() {
-        if let Some(info) = line.strip_prefix("```") {
-            let body: Vec<&str> = lines.by_ref().take_while(|l| !l.starts_with("```")).collect();
-            blocks.push((info.trim().to_string(), body.join("\n")));
-        }
-    }
-    blocks
+    crate::common::readme_section_blocks("## Cron and systemd")
 }
 
 /// The arguments after `scanaudit` in a command line (`$HOME/.cargo/bin/scanaudit clean ...`).

@@ -472,3 +472,20 @@ pub fn writing_window(cmd: &mut std::process::Command, scan_dir: &Path) -> Durat
     assert_eq!(status.code().map(|c| c & 8), Some(0), "the reference run failed: {status}");
     writing.elapsed()
 }
+
+/// The fenced code blocks of README's section `heading` (`"## CI recipe"`), as (info string,
+/// body): what the recipe tests run as written.
+pub fn readme_section_blocks(heading: &str) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README.md");
+    let section = text.split(&format!("\n{heading}")).nth(1).unwrap_or_else(|| panic!("a '{heading}' section"));
+    let section = section.split("\n## ").next().unwrap();
+    let mut blocks = Vec::new();
+    let mut lines = section.lines();
+    while let Some(line) = lines.next() {
+        if let Some(info) = line.strip_prefix("```") {
+            let body: Vec<&str> = lines.by_ref().take_while(|l| !l.starts_with("```")).collect();
+            blocks.push((info.trim().to_string(), body.join("\n")));
+        }
+    }
+    blocks
+}
