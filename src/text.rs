@@ -63,6 +63,15 @@ pub fn human_age(age: Duration) -> String {
     }
 }
 
+/// `path` relative to `dir` (`.` for `dir` itself), or whole when outside it.
+pub fn rel(path: &Path, dir: &Path) -> String {
+    match path.strip_prefix(dir) {
+        Ok(p) if p.as_os_str().is_empty() => ".".into(),
+        Ok(p) => p.display().to_string(),
+        Err(_) => path.display().to_string(),
+    }
+}
+
 /// Quotes a path for a POSIX shell only when it needs it.
 pub fn shell_quote(path: &Path) -> String {
     let text = path.to_string_lossy();

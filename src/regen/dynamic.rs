@@ -174,10 +174,6 @@ fn py_round(v: &PyValue, ndigits: i32) -> Option<PyValue> {
     }
 }
 
-fn str_value(s: &str) -> PyValue {
-    PyValue::Str(s.to_owned())
-}
-
 /// The restored `DynamicTestResult.to_dict()` for a checkpoint (spec §3.5.2), or why OpenAnt
 /// could not build it.
 fn restored_result(fid: &PyValue, cp: &PyObject, evidence: EvidencePolicy) -> Result<PyObject, String> {
@@ -185,8 +181,8 @@ fn restored_result(fid: &PyValue, cp: &PyObject, evidence: EvidencePolicy) -> Re
     let zero = || PyValue::from(0);
     let mut r = PyObject::new();
     r.insert("finding_id".into(), fid.clone());
-    r.insert("status".into(), get("status", str_value("ERROR")));
-    r.insert("details".into(), get("details", str_value("")));
+    r.insert("status".into(), get("status", PyValue::from("ERROR")));
+    r.insert("details".into(), get("details", PyValue::from("")));
     let ev = match evidence {
         EvidencePolicy::AsOpenAntResume => PyValue::Array(Vec::new()),
         EvidencePolicy::KeepFromCheckpoints => match cp.get("evidence") {
@@ -195,9 +191,9 @@ fn restored_result(fid: &PyValue, cp: &PyObject, evidence: EvidencePolicy) -> Re
         },
     };
     r.insert("evidence".into(), ev);
-    r.insert("test_code".into(), get("test_code", str_value("")));
-    r.insert("dockerfile".into(), get("dockerfile", str_value("")));
-    r.insert("docker_compose".into(), get("docker_compose", str_value("")));
+    r.insert("test_code".into(), get("test_code", PyValue::from("")));
+    r.insert("dockerfile".into(), get("dockerfile", PyValue::from("")));
+    r.insert("docker_compose".into(), get("docker_compose", PyValue::from("")));
     let elapsed = get("elapsed_seconds", zero());
     r.insert(
         "elapsed_seconds".into(),
@@ -394,8 +390,8 @@ pub fn rebuild_dynamic_results(
     }
 
     let repo = match po.get("repository") {
-        None => str_value("unknown"),
-        Some(PyValue::Object(r)) => r.get("name").cloned().unwrap_or_else(|| str_value("unknown")),
+        None => PyValue::from("unknown"),
+        Some(PyValue::Object(r)) => r.get("name").cloned().unwrap_or_else(|| PyValue::from("unknown")),
         Some(_) => return Err(fail("pipeline_output.json repository is not an object")),
     };
 
@@ -467,7 +463,7 @@ pub fn rebuild_dynamic_results(
         };
         let miss =
             |reason| MissingFinding { index: i, finding_id: fid.clone(), reason, checkpoint: Some(cp.file.clone()) };
-        if cp.data.get("status").is_some_and(|s| py_eq(s, &str_value("ERROR"))) {
+        if cp.data.get("status").is_some_and(|s| py_eq(s, &PyValue::from("ERROR"))) {
             // The old file's result of an errored test is what that run wrote (OpenAnt would
             // re-run it): kept, never dropped.
             if let Some(&old) = old_results.get(&key) {

@@ -89,10 +89,9 @@ pub fn write(out: &mut dyn Write, checked: &[CheckedFile], findings: &[Finding])
 
 /// The path below the scan dir (`.` for the scan dir itself); outside one, the path as given.
 fn case_name(path: &Path, dir: Option<&Path>) -> String {
-    match dir.and_then(|d| path.strip_prefix(d).ok()) {
-        Some(rel) if rel.as_os_str().is_empty() => ".".into(),
-        Some(rel) => rel.to_string_lossy().into_owned(),
-        None => path.to_string_lossy().into_owned(),
+    match dir {
+        Some(dir) => crate::text::rel(path, dir),
+        None => path.display().to_string(),
     }
 }
 

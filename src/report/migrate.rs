@@ -8,11 +8,12 @@ use comfy_table::Cell;
 use serde::Serialize;
 
 use super::json::{tool, Tool};
-use super::plan::{rel, table, PlanRows, Words};
+use super::plan::{table, PlanRows, Words};
 use crate::cli::Format;
 use crate::config::OutputConfig;
 use crate::migrate::apply::ActionResult;
 use crate::migrate::{Migration, MigrationAction, Unfixable};
+use crate::text::rel;
 
 /// `migrate --list`.
 pub fn write_list(out: &mut dyn Write, output: &OutputConfig, migrations: &[Migration]) -> io::Result<()> {

@@ -13,7 +13,7 @@ use super::json::Header;
 use crate::cli::Format;
 use crate::config::OutputConfig;
 use crate::dir_plan::{ActionOutcome, Applied, DirPlan, DirStatus, Outcome, Plan};
-use crate::text::plural_grouped;
+use crate::text::{plural_grouped, rel};
 
 /// What one verb's plan rows hold.
 pub trait PlanRows {
@@ -63,15 +63,6 @@ fn describe<V: PlanRows>(action: &V::Action) -> String {
 
 type VerbPlan<V> = Plan<<V as PlanRows>::Action, <V as PlanRows>::Unfixable>;
 type VerbDirPlan<V> = DirPlan<<V as PlanRows>::Action, <V as PlanRows>::Unfixable>;
-
-/// `path` relative to `dir` (`.` for `dir` itself), or whole when outside it.
-pub fn rel(path: &Path, dir: &Path) -> String {
-    match path.strip_prefix(dir) {
-        Ok(p) if p.as_os_str().is_empty() => ".".into(),
-        Ok(p) => p.display().to_string(),
-        Err(_) => path.display().to_string(),
-    }
-}
 
 /// A table with `header`, fitted to the terminal as the findings table is.
 pub fn table(header: &[&str]) -> Table {

@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
-use super::plan::{rel, PlanRows, Words};
+use super::plan::{PlanRows, Words};
 use crate::repair::{Action, ActionOutcome, Unfixable};
+use crate::text::rel;
 
 /// `repair`'s rows.
 pub struct Repair;

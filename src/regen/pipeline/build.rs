@@ -152,10 +152,6 @@ impl<'v> ResultLookup<'v> {
     }
 }
 
-fn str_value(s: &str) -> PyValue {
-    PyValue::Str(s.to_owned())
-}
-
 /// The Markdown code-fence tag for a language hint (`_FENCE_LANG`); `""` for anything else.
 pub fn fence_for(language: &str) -> &'static str {
     match language.to_lowercase().as_str() {
@@ -196,11 +192,11 @@ pub fn stage2_verdict(finding: &PyObject) -> Result<PyValue, RegenError> {
     let empty = PyValue::object();
     let verification = as_dict(get_or(finding, "verification", &empty), "verification")?;
     Ok(if verification.get("agree").is_some_and(truthy) {
-        str_value(if finding.get("exploit_path").is_some_and(truthy) { "confirmed" } else { "agreed" })
+        PyValue::from(if finding.get("exploit_path").is_some_and(truthy) { "confirmed" } else { "agreed" })
     } else if !verification.is_empty() {
-        str_value("rejected")
+        PyValue::from("rejected")
     } else {
-        get_or(finding, "finding", &str_value("vulnerable")).clone()
+        get_or(finding, "finding", &PyValue::from("vulnerable")).clone()
     })
 }
 
@@ -245,7 +241,7 @@ pub fn steps_to_reproduce(finding: &PyObject, vuln: &PyObject) -> Result<PyValue
 
 /// A finding's key for dedup: `f.get("route_key") or f.get("unit_id", "")`.
 fn dedup_key(f: &PyObject) -> PyValue {
-    let empty = str_value("");
+    let empty = PyValue::from("");
     py_or(f.get("route_key"), Some(f.get("unit_id").unwrap_or(&empty))).cloned().unwrap_or(PyValue::Null)
 }
 
@@ -318,7 +314,7 @@ pub fn diff_block(manifest: &SidecarInput, filter_report: &SidecarInput) -> Resu
     let m = as_dict(manifest, "diff_manifest.json")?;
     let get = |k: &str| m.get(k).cloned().unwrap_or(PyValue::Null);
     let mut out = PyObject::new();
-    out.insert("mode".into(), str_value("incremental"));
+    out.insert("mode".into(), PyValue::from("incremental"));
     for k in ["base_ref", "base_sha", "head_sha", "scope"] {
         out.insert(k.into(), get(k));
     }
@@ -435,7 +431,7 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
     let lookup = ResultLookup::new(all_results)?;
     let mut findings = Vec::with_capacity(confirmed.len());
     for (i, finding) in confirmed.iter().enumerate() {
-        let unknown = str_value("unknown");
+        let unknown = PyValue::from("unknown");
         let route_key = py_or(finding.get("route_key"), Some(get_or(finding, "unit_id", &unknown)))
             .cloned()
             .unwrap_or(PyValue::Null);
@@ -474,9 +470,9 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
 
         let mut out = PyObject::new();
         out.insert("id".into(), PyValue::Str(format!("VULN-{:03}", i + 1)));
-        let name = get_or(finding, "finding", &str_value("Unknown Vulnerability")).clone();
+        let name = get_or(finding, "finding", &PyValue::from("Unknown Vulnerability")).clone();
         out.insert("name".into(), vuln.get("name").cloned().unwrap_or(name));
-        let short = get_or(finding, "verdict", &str_value("vuln")).clone();
+        let short = get_or(finding, "verdict", &PyValue::from("vuln")).clone();
         out.insert("short_name".into(), vuln.get("short_name").cloned().unwrap_or(short));
         let mut location = PyObject::new();
         location.insert("file".into(), PyValue::Str(file_path));
@@ -485,7 +481,7 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
         let (cwe_id, cwe_name) = match inputs.era {
             PipelineEra::Current => {
                 let zero = PyValue::from(0);
-                let unk = str_value("Unknown");
+                let unk = PyValue::from("Unknown");
                 (
                     py_or(py_or(vuln.get("cwe_id"), finding.get("cwe_id")), Some(get_or(full_result, "cwe_id", &zero))),
                     py_or(
@@ -497,12 +493,12 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
             }
             PipelineEra::Legacy => (
                 vuln.get("cwe_id").cloned().unwrap_or(PyValue::from(0)),
-                vuln.get("cwe_name").cloned().unwrap_or(str_value("Unknown")),
+                vuln.get("cwe_name").cloned().unwrap_or(PyValue::from("Unknown")),
             ),
         };
         out.insert("cwe_id".into(), cwe_id);
         out.insert("cwe_name".into(), cwe_name);
-        let s1_default = get_or(finding, "finding", &str_value("vulnerable")).clone();
+        let s1_default = get_or(finding, "finding", &PyValue::from("vulnerable")).clone();
         out.insert("stage1_verdict".into(), finding.get("verdict").cloned().unwrap_or(s1_default));
         out.insert("stage2_verdict".into(), s2);
         out.insert("description".into(), description);
@@ -586,14 +582,14 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
 }
 
 pub(super) fn unknown_value() -> PyValue {
-    str_value("unknown")
+    PyValue::from("unknown")
 }
 
 /// `x or ""`.
 pub(super) fn truthy_or_empty(v: Option<&PyValue>) -> PyValue {
     match v {
         Some(v) if truthy(v) => v.clone(),
-        _ => str_value(""),
+        _ => PyValue::from(""),
     }
 }
 
@@ -621,10 +617,10 @@ mod tests {
         BuildArgs {
             repo_name: Some(v("\"demo\"")),
             repo_url: None,
-            language: Some(str_value(language)),
+            language: Some(PyValue::from(language)),
             commit_sha: PyValue::Null,
-            application_type: str_value("web_app"),
-            processing_level: str_value("reachable"),
+            application_type: PyValue::from("web_app"),
+            processing_level: PyValue::from("reachable"),
             analysis_date: "2026-01-01T00:00:00+00:00".into(),
             repository: None,
         }
@@ -745,24 +741,24 @@ mod tests {
 
     #[test]
     fn code_section_fences() {
-        let code = str_value("x = 1");
+        let code = PyValue::from("x = 1");
         assert_eq!(
-            vulnerable_code_section("a.py", &code, Some(&str_value("Python"))).unwrap(),
+            vulnerable_code_section("a.py", &code, Some(&PyValue::from("Python"))).unwrap(),
             "## Vulnerable Code\n\n`a.py`:\n\n```python\nx = 1\n```"
         );
         assert_eq!(
-            vulnerable_code_section("a.c", &code, Some(&str_value("c++"))).unwrap(),
+            vulnerable_code_section("a.c", &code, Some(&PyValue::from("c++"))).unwrap(),
             "## Vulnerable Code\n\n`a.c`:\n\n```cpp\nx = 1\n```"
         );
         for lang in ["zig", ""] {
             assert_eq!(
-                vulnerable_code_section("a.zig", &code, Some(&str_value(lang))).unwrap(),
+                vulnerable_code_section("a.zig", &code, Some(&PyValue::from(lang))).unwrap(),
                 "## Vulnerable Code\n\n`a.zig`:\n\n```\nx = 1\n```"
             );
         }
         assert_eq!(vulnerable_code_section("a", &code, None).unwrap(), "## Vulnerable Code\n\n`a`:\n\n```\nx = 1\n```");
-        assert_eq!(vulnerable_code_section("a", &str_value(""), Some(&str_value("go"))).unwrap(), "");
-        assert_eq!(vulnerable_code_section("a", &PyValue::Null, Some(&str_value("go"))).unwrap(), "");
+        assert_eq!(vulnerable_code_section("a", &PyValue::from(""), Some(&PyValue::from("go"))).unwrap(), "");
+        assert_eq!(vulnerable_code_section("a", &PyValue::Null, Some(&PyValue::from("go"))).unwrap(), "");
         assert_eq!(fence_for("GOLANG"), "go");
         assert_eq!(fence_for("C#"), "csharp");
         assert_eq!(fence_for("rb"), "ruby");
@@ -775,34 +771,34 @@ mod tests {
                       "code_by_route": {"a.py:f": "def f(): pass", "a.py:g": ""}}"#;
         let doc = build(exp, None, "zig");
         let f = doc.get("findings").and_then(PyValue::as_array).unwrap();
-        assert_eq!(f[0].get("vulnerable_code"), Some(&str_value("def f(): pass")));
+        assert_eq!(f[0].get("vulnerable_code"), Some(&PyValue::from("def f(): pass")));
         assert_eq!(
             f[0].get("vulnerable_code_section").and_then(PyValue::as_str),
             Some("## Vulnerable Code\n\n`a.py`:\n\n```\ndef f(): pass\n```")
         );
-        assert_eq!(f[1].get("vulnerable_code"), Some(&str_value("")));
-        assert_eq!(f[1].get("vulnerable_code_section"), Some(&str_value("")));
+        assert_eq!(f[1].get("vulnerable_code"), Some(&PyValue::from("")));
+        assert_eq!(f[1].get("vulnerable_code_section"), Some(&PyValue::from("")));
         let doc = build(r#"{"results": [{"route_key": "a.py:f", "finding": "vulnerable"}]}"#, None, "python");
         let f = doc.get("findings").and_then(PyValue::as_array).unwrap();
         assert_eq!(f[0].get("vulnerable_code"), Some(&PyValue::Null));
-        assert_eq!(f[0].get("vulnerable_code_section"), Some(&str_value("")));
+        assert_eq!(f[0].get("vulnerable_code_section"), Some(&PyValue::from("")));
     }
 
     #[test]
     fn stage2_verdict_cases() {
         let s2 = |t: &str| stage2_verdict(v(t).as_object().unwrap()).unwrap();
-        assert_eq!(s2(r#"{"verification": {"agree": true}}"#), str_value("agreed"));
-        assert_eq!(s2(r#"{"verification": {"agree": 1}, "exploit_path": {"a": 1}}"#), str_value("confirmed"));
+        assert_eq!(s2(r#"{"verification": {"agree": true}}"#), PyValue::from("agreed"));
+        assert_eq!(s2(r#"{"verification": {"agree": 1}, "exploit_path": {"a": 1}}"#), PyValue::from("confirmed"));
         // verification.exploit_path is ignored; only a top-level one counts.
         assert_eq!(
             s2(r#"{"verification": {"agree": true, "exploit_path": {"data_flow": ["a"]}}}"#),
-            str_value("agreed")
+            PyValue::from("agreed")
         );
-        assert_eq!(s2(r#"{"verification": {"agree": false}, "finding": "vulnerable"}"#), str_value("rejected"));
-        assert_eq!(s2(r#"{"verification": {}, "finding": "bypassable"}"#), str_value("bypassable"));
-        assert_eq!(s2(r#"{"finding": "bypassable"}"#), str_value("bypassable"));
+        assert_eq!(s2(r#"{"verification": {"agree": false}, "finding": "vulnerable"}"#), PyValue::from("rejected"));
+        assert_eq!(s2(r#"{"verification": {}, "finding": "bypassable"}"#), PyValue::from("bypassable"));
+        assert_eq!(s2(r#"{"finding": "bypassable"}"#), PyValue::from("bypassable"));
         assert_eq!(s2(r#"{"finding": null}"#), PyValue::Null);
-        assert_eq!(s2(r#"{}"#), str_value("vulnerable"));
+        assert_eq!(s2(r#"{}"#), PyValue::from("vulnerable"));
         assert!(stage2_verdict(v(r#"{"verification": null}"#).as_object().unwrap()).is_err());
     }
 
@@ -810,22 +806,22 @@ mod tests {
     fn steps_to_reproduce_cases() {
         let empty = PyObject::new();
         let st = |t: &str| steps_to_reproduce(v(t).as_object().unwrap(), &empty).unwrap();
-        assert_eq!(st(r#"{"attack_vector": "send x"}"#), str_value("send x"));
+        assert_eq!(st(r#"{"attack_vector": "send x"}"#), PyValue::from("send x"));
         assert_eq!(st(r#"{"attack_vector": ""}"#), PyValue::Null);
         assert_eq!(st(r#"{}"#), PyValue::Null);
         // verification.explanation and verification.exploit_path are not used.
         assert_eq!(
             st(r#"{"attack_vector": "a", "verification": {"explanation": "e", "exploit_path": {"data_flow": ["p"]}}}"#),
-            str_value("a")
+            PyValue::from("a")
         );
         assert_eq!(
             st(r#"{"attack_vector": "a", "exploit_path": {"data_flow": ["x", "y"]}, "verification_explanation": "v"}"#),
-            str_value("a\n\nData flow: x -> y\n\nVerification: v")
+            PyValue::from("a\n\nData flow: x -> y\n\nVerification: v")
         );
         let vuln = v(r#"{"steps_to_reproduce": "1. do"}"#);
         assert_eq!(
             steps_to_reproduce(v(r#"{"attack_vector": "a"}"#).as_object().unwrap(), vuln.as_object().unwrap()).unwrap(),
-            str_value("1. do")
+            PyValue::from("1. do")
         );
     }
 
@@ -918,7 +914,7 @@ mod tests {
         assert_eq!(finding_keys(&doc), ["a.py:g"]);
         let f = &doc.get("findings").and_then(PyValue::as_array).unwrap()[0];
         assert_eq!(f.get("cwe_id"), Some(&PyValue::from(0)));
-        assert_eq!(f.get("cwe_name"), Some(&str_value("Unknown")));
+        assert_eq!(f.get("cwe_name"), Some(&PyValue::from("Unknown")));
         assert_eq!(f.get("vulnerable_code_section"), None);
     }
 }
