@@ -14,7 +14,7 @@
 //! 4. reopen the temp file by name (checking it is still the same inode), read it back, compare
 //!    with the bytes given, and run the caller's validator on what was read;
 //! 5. `fchown` to the replaced file's owner and group (EPERM tolerated) and `fchmod` to its
-//!    permission bits, or to `0666 & !umask` for a new file;
+//!    permission bits, or to `0666 & !umask` (or the mode the caller asked for) for a new file;
 //! 6. `renameat` onto the target, then `fsync` the directory. A failing directory fsync after a
 //!    successful rename is *not* an error: the outcome says `durable: false` ("written,
 //!    durability not guaranteed"), because the write did happen and must not be retried as if it
@@ -120,11 +120,14 @@ pub struct WriteOptions {
     /// fsync the directory after the rename (default). Set to false to write many files in one
     /// directory and call [`Dir::sync`] once at the end; the outcomes then say `durable: false`.
     pub sync_dir: bool,
+    /// The permission bits a new file gets (default `0666 & !umask`); a replaced file always
+    /// keeps its own. Undo puts a file back with the mode it had.
+    pub new_file_mode: Option<u32>,
 }
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        WriteOptions { sync_dir: true }
+        WriteOptions { sync_dir: true, new_file_mode: None }
     }
 }
 
@@ -145,7 +148,7 @@ pub fn write_atomic(target: &Path, contents: &[u8], validate: Validator<'_>) -> 
 /// written (the directory is still fsynced for them) and the error is returned.
 pub fn write_many(dir: &Path, files: &[(&OsStr, &[u8], Validator<'_>)]) -> Result<Vec<WriteOutcome>, AtomicError> {
     let dir = Dir::open(dir)?;
-    let options = WriteOptions { sync_dir: false };
+    let options = WriteOptions { sync_dir: false, ..WriteOptions::default() };
     let mut outcomes = Vec::with_capacity(files.len());
     let mut failure = None;
     for (name, contents, validate) in files {
@@ -265,7 +268,7 @@ impl Dir {
                 let ownership = temp.chown_like(st).map_err(|e| AtomicError::io(target, Step::Chown, e))?;
                 (mode_bits(st.st_mode) & 0o777, ownership)
             }
-            None => (0o666 & !current_umask(), Ownership::New),
+            None => (options.new_file_mode.map_or(0o666 & !current_umask(), |m| m & 0o7777), Ownership::New),
         };
         fail::fail_point!("atomic::chmod", |_| Err(AtomicError::io(target, Step::Chmod, injected("atomic::chmod"))));
         temp.chmod(mode).map_err(|e| AtomicError::io(target, Step::Chmod, e))?;
@@ -724,7 +727,14 @@ mod tests {
     fn deferred_dir_sync_is_reported_not_durable() {
         let d = tempfile::tempdir().unwrap();
         let dir = Dir::open(d.path()).unwrap();
-        let out = dir.write_atomic_with(OsStr::new("a.json"), b"[]", &json, WriteOptions { sync_dir: false }).unwrap();
+        let out = dir
+            .write_atomic_with(
+                OsStr::new("a.json"),
+                b"[]",
+                &json,
+                WriteOptions { sync_dir: false, ..WriteOptions::default() },
+            )
+            .unwrap();
         assert!(!out.durable);
         dir.sync().unwrap();
     }

@@ -11,6 +11,12 @@
 //! those bytes is scanaudit's own write, even after a SIGKILL right after the rename, and is no
 //! sign that OpenAnt is writing the scan dir ([`OwnWrites`]).
 //!
+//! For `scanaudit undo`, the manifest also says which `verb` wrote the session (and for an
+//! undo, which session it `undoes`), each entry's `mode`, and `changes`: every change the
+//! session made, in order, each recorded before it is made ([`Change`]): replaced, created
+//! and moved files, renames, directories made and removed, modes set. Manifests written before
+//! these fields existed have none of them; undo reads their `entries` and `written` instead.
+//!
 //! Safety: paths are taken relative to the scan dir and may not contain `..` or leave it (a
 //! unit id like `../../x` is data, never a path); every directory below the scan dir is opened
 //! with `O_NOFOLLOW`, so neither the file backed up nor the backup itself goes through a
@@ -30,7 +36,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::atomic::{TempFile, Validator, WriteOutcome};
+use crate::atomic::{TempFile, Validator, WriteOptions, WriteOutcome};
 use crate::fsx::{self, AtomicError, Dir, EntryKind};
 use crate::layout::state_names::{BACKUPS_DIR, BACKUP_STAMP_FORMAT, STATE_DIR};
 use crate::no_follow::open_regular_at;
@@ -52,6 +58,8 @@ pub enum BackupAction {
     Quarantine,
     /// An old-format file was upgraded.
     Migrate,
+    /// `scanaudit undo` put back what a session changed.
+    Undo,
 }
 
 /// How the old file got into the backup.
@@ -62,6 +70,29 @@ pub enum BackupMethod {
     Copy,
     /// Moved (renamed) into the backup; the original name is gone.
     Move,
+}
+
+/// One change a session made in the scan dir, recorded (in `manifest.json`'s `changes`, in
+/// order) before it is made; paths are relative to the scan dir, `/`-separated. A change that
+/// was recorded but never made (a crash in between) leaves the disk as it was before it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "op")]
+pub enum Change {
+    /// The file at `path` was replaced by bytes hashing to `sha256`; the old bytes are
+    /// `entries[entry]`.
+    Replace { path: String, entry: usize, sha256: String },
+    /// A file was created at `path` (nothing was there) with bytes hashing to `sha256`.
+    Create { path: String, sha256: String },
+    /// The file at `path` was moved into the backup as `entries[entry]`.
+    Move { path: String, entry: usize },
+    /// A file or directory was renamed, never over an existing entry.
+    Rename { from: String, to: String },
+    /// A directory was made at `path`.
+    CreateDir { path: String },
+    /// The empty directory at `path` was removed.
+    RemoveDir { path: String },
+    /// The permission bits of the file at `path` were set from `from` to `to`.
+    SetMode { path: String, from: u32, to: u32 },
 }
 
 /// Identifies an entry within its session.
@@ -86,6 +117,9 @@ pub struct BackupEntry {
     /// Where the copy is, relative to the session (timestamp) directory.
     pub backup_path: String,
     pub method: BackupMethod,
+    /// Permission bits of the backed-up file (absent in older manifests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<u32>,
     #[serde(skip)]
     id: EntryId,
 }
@@ -111,6 +145,15 @@ pub struct Manifest {
     /// Every file the session wrote or was about to write (absent in older manifests).
     #[serde(default)]
     pub written: Vec<WrittenFile>,
+    /// The verb that wrote the session: `repair`, `migrate`, `undo` (absent in older manifests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verb: Option<String>,
+    /// For an undo: the name of the session it undid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undoes: Option<String>,
+    /// Every change the session made, in order (absent in older manifests).
+    #[serde(default)]
+    pub changes: Vec<Change>,
 }
 
 /// A file a session wrote, recorded before the write.
@@ -189,6 +232,9 @@ pub struct BackupSession {
     session: Option<(Dir, PathBuf)>,
     entries: Vec<BackupEntry>,
     written: Vec<WrittenFile>,
+    changes: Vec<Change>,
+    verb: Option<String>,
+    undoes: Option<String>,
     used: HashSet<Vec<OsString>>,
     eager_manifest: bool,
     finished: bool,
@@ -216,6 +262,9 @@ impl BackupSession {
             session: None,
             entries: Vec::new(),
             written: Vec::new(),
+            changes: Vec::new(),
+            verb: None,
+            undoes: None,
             used: HashSet::new(),
             eager_manifest: true,
             finished: false,
@@ -227,6 +276,16 @@ impl BackupSession {
     /// manifest write per replacement; turn off for bulk jobs and call [`flush`](Self::flush)).
     pub fn set_eager_manifest(&mut self, eager: bool) {
         self.eager_manifest = eager;
+    }
+
+    /// Name the verb writing this session (`repair`, `migrate`, `undo`) in its manifest.
+    pub fn set_verb(&mut self, verb: &str) {
+        self.verb = Some(verb.to_string());
+    }
+
+    /// Name the session this one undoes (an undo's manifest says which session it undid).
+    pub fn set_undoes(&mut self, session: &str) {
+        self.undoes = Some(session.to_string());
     }
 
     /// The session directory, once created.
@@ -272,7 +331,9 @@ impl BackupSession {
             .map_err(|e| BackupError::io(&display, "moving into the backup directory", e))?;
         bdir.sync()?;
         dir.sync()?;
-        let entry = self.record(comps, bcomps, action, reason, old_sha, len, BackupMethod::Move);
+        let mode = meta.mode() & 0o7777;
+        let entry = self.record(comps, bcomps, action, reason, old_sha, len, BackupMethod::Move, mode);
+        self.changes.push(Change::Move { path: entry.path.clone(), entry: entry.id.0 });
         if self.eager_manifest {
             // As for replacements: a crash right after the move must not leave the moved file
             // in the backup dir without a manifest entry saying where it came from.
@@ -303,6 +364,20 @@ impl BackupSession {
         reason: &str,
         validate: Validator<'_>,
     ) -> Result<Replaced, BackupError> {
+        self.replace_with(path, new_bytes, WriteOptions::default(), action, reason, validate)
+    }
+
+    /// [`replace`](Self::replace) with the writer's options (undo puts a file it creates
+    /// back with the mode it had: [`WriteOptions::new_file_mode`]).
+    pub fn replace_with(
+        &mut self,
+        path: &Path,
+        new_bytes: &[u8],
+        options: WriteOptions,
+        action: BackupAction,
+        reason: &str,
+        validate: Validator<'_>,
+    ) -> Result<Replaced, BackupError> {
         let comps = self.relative_components(path)?;
         let (dir, display) = self.open_parent(&comps)?;
         let name = last(&comps);
@@ -314,10 +389,15 @@ impl BackupSession {
         };
         let hash = sha256_hex(new_bytes);
         self.note_write(&comps, &hash)?;
+        let path = join_lossy(&comps);
+        self.changes.push(match &backup {
+            Some(entry) => Change::Replace { path, entry: entry.id.0, sha256: hash.clone() },
+            None => Change::Create { path, sha256: hash.clone() },
+        });
         if self.eager_manifest {
             self.flush()?;
         }
-        let outcome = dir.write_atomic(name, new_bytes, validate)?;
+        let outcome = dir.write_atomic_with(name, new_bytes, validate, options)?;
         let backup = backup.map(|mut entry| {
             self.set_new_hash(entry.id, hash.clone());
             entry.new_sha256 = Some(hash);
@@ -329,14 +409,17 @@ impl BackupSession {
     /// Record that each `(path, contents)` (the path relative to the scan dir, or absolute
     /// under it) is about to be written, for writes made outside [`replace`](Self::replace)
     /// (new files); with the eager manifest (the default) the records are on disk, in one
-    /// manifest write, when this returns.
+    /// manifest write, when this returns. Each is recorded as a [`Change::Create`]: a file
+    /// found in the way and left alone is what undo then keeps as "changed since".
     pub fn will_write(&mut self, files: &[(&Path, &[u8])]) -> Result<(), BackupError> {
         if files.is_empty() {
             return Ok(());
         }
         for (path, contents) in files {
             let comps = self.relative_components(path)?;
-            self.note_write(&comps, &sha256_hex(contents))?;
+            let sha256 = sha256_hex(contents);
+            self.note_write(&comps, &sha256)?;
+            self.changes.push(Change::Create { path: join_lossy(&comps), sha256 });
         }
         if self.eager_manifest {
             self.flush()?;
@@ -350,6 +433,41 @@ impl BackupSession {
         let written = WrittenFile { path: join_lossy(comps), sha256: sha256.to_string() };
         if !self.written.contains(&written) {
             self.written.push(written);
+        }
+        Ok(())
+    }
+
+    /// Record that `from` is about to be renamed to `to` (both relative to the scan dir, or
+    /// absolute under it).
+    pub fn will_rename(&mut self, from: &Path, to: &Path) -> Result<(), BackupError> {
+        let from = join_lossy(&self.relative_components(from)?);
+        let to = join_lossy(&self.relative_components(to)?);
+        self.will_change(Change::Rename { from, to })
+    }
+
+    /// Record that the directory `path` is about to be made.
+    pub fn will_create_dir(&mut self, path: &Path) -> Result<(), BackupError> {
+        let path = join_lossy(&self.relative_components(path)?);
+        self.will_change(Change::CreateDir { path })
+    }
+
+    /// Record that the empty directory `path` is about to be removed.
+    pub fn will_remove_dir(&mut self, path: &Path) -> Result<(), BackupError> {
+        let path = join_lossy(&self.relative_components(path)?);
+        self.will_change(Change::RemoveDir { path })
+    }
+
+    /// Record that the permission bits of `path` are about to be set from `from` to `to`.
+    pub fn will_set_mode(&mut self, path: &Path, from: u32, to: u32) -> Result<(), BackupError> {
+        let path = join_lossy(&self.relative_components(path)?);
+        self.will_change(Change::SetMode { path, from, to })
+    }
+
+    fn will_change(&mut self, change: Change) -> Result<(), BackupError> {
+        self.session_dir_handle()?;
+        self.changes.push(change);
+        if self.eager_manifest {
+            self.flush()?;
         }
         Ok(())
     }
@@ -386,6 +504,9 @@ impl BackupSession {
             complete,
             entries: self.entries.clone(),
             written: self.written.clone(),
+            verb: self.verb.clone(),
+            undoes: self.undoes.clone(),
+            changes: self.changes.clone(),
         };
         let bytes = serde_json::to_vec_pretty(&manifest)?;
         dir.write_atomic(OsStr::new(MANIFEST_NAME), &bytes, &validate_manifest)?;
@@ -530,7 +651,7 @@ impl BackupSession {
         temp.commit(&c_bname).map_err(|e| BackupError::io(display, "renaming the backup copy into place", e))?;
         drop(temp);
         bdir.sync()?;
-        Ok(self.record(comps.to_vec(), bcomps, action, reason, old_sha, len, BackupMethod::Copy))
+        Ok(self.record(comps.to_vec(), bcomps, action, reason, old_sha, len, BackupMethod::Copy, mode & 0o7777))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -543,6 +664,7 @@ impl BackupSession {
         old_sha256: String,
         bytes: u64,
         method: BackupMethod,
+        mode: u32,
     ) -> BackupEntry {
         let entry = BackupEntry {
             path: join_lossy(&comps),
@@ -554,6 +676,7 @@ impl BackupSession {
             backed_up_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
             backup_path: join_lossy(&bcomps),
             method,
+            mode: Some(mode),
             id: EntryId(self.entries.len()),
         };
         self.entries.push(entry.clone());
@@ -563,7 +686,7 @@ impl BackupSession {
 
 impl Drop for BackupSession {
     fn drop(&mut self) {
-        if !self.finished && (!self.entries.is_empty() || !self.written.is_empty()) {
+        if !self.finished && (!self.entries.is_empty() || !self.written.is_empty() || !self.changes.is_empty()) {
             // Best effort: an interrupted session still leaves a manifest saying so.
             let _ = self.write_manifest(false);
         }
@@ -699,6 +822,11 @@ fn open_and_hash(
     let mut src = open_regular(dir, &c_name, display)?;
     let (len, sha) = read_hashing(&mut src, display, |_| Ok(()))?;
     Ok((c_name, src, len, sha))
+}
+
+/// The size and sha256 (lower-case hex) of what `file` holds from its current offset on.
+pub fn file_sha256(file: &mut std::fs::File, display: &Path) -> Result<(u64, String), BackupError> {
+    read_hashing(file, display, |_| Ok(()))
 }
 
 /// Reads `src` to the end, hashing it (sha256, hex) and handing each chunk to `sink`.

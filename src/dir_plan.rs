@@ -189,6 +189,8 @@ impl<R> Applied<R> {
 /// scan dir holds what an action leaves for the next (an earlier failure blocks the rest).
 pub trait ApplyDir<A>: Default {
     type Result: Outcome;
+    /// The verb, as the backup manifest names it (`repair`, `migrate`, `undo`).
+    const VERB: &'static str;
     fn step(&mut self, session: &mut BackupSession, scan_dir: &Path, action: &A) -> Self::Result;
 }
 
@@ -226,6 +228,7 @@ pub fn apply<A, U, S: ApplyDir<A>>(plan: &Plan<A, U>, stop: &AtomicBool) -> Appl
                 continue;
             }
         };
+        session.set_verb(S::VERB);
         let mut verb = S::default();
         let mut results = Vec::new();
         for action in &dir.actions {

@@ -65,6 +65,7 @@ struct MigrateDir {
 
 impl ApplyDir<MigrationAction> for MigrateDir {
     type Result = ActionResult;
+    const VERB: &'static str = "migrate";
 
     fn step(&mut self, session: &mut BackupSession, scan_dir: &Path, action: &MigrationAction) -> ActionResult {
         if self.failed {
@@ -169,6 +170,7 @@ fn run_step(session: &mut BackupSession, scan_dir: &Path, step: &Step, reason: &
                     from_display.display()
                 )));
             }
+            session.will_rename(&rel(from), &rel(to)).map_err(|e| e.to_string())?;
             rename_noreplace(&from_dir, &from_name, &to_dir, &to_name)
                 .map_err(|e| format!("moving {} to {}: {e}", from_display.display(), to_display.display()))?;
             let synced = to_dir.sync().and_then(|()| from_dir.sync());
@@ -182,6 +184,7 @@ fn run_step(session: &mut BackupSession, scan_dir: &Path, step: &Step, reason: &
             match dir.entry_kind(&name).map_err(|e| e.to_string())? {
                 EntryKind::Dir => Ok(StepDone::Done),
                 EntryKind::Missing => {
+                    session.will_create_dir(&rel(path)).map_err(|e| e.to_string())?;
                     dir.create_child(&name).map_err(|e| e.to_string())?;
                     Ok(match dir.sync() {
                         Ok(()) => StepDone::Done,
@@ -193,6 +196,9 @@ fn run_step(session: &mut BackupSession, scan_dir: &Path, step: &Step, reason: &
         }
         Step::RemoveEmptyDir { path } => {
             let (dir, name, display) = session.parent_of(&rel(path)).map_err(|e| e.to_string())?;
+            if dir.entry_kind(&name).map_err(|e| e.to_string())? == EntryKind::Dir {
+                session.will_remove_dir(&rel(path)).map_err(|e| e.to_string())?;
+            }
             match dir.remove_empty_child(&name) {
                 Ok(()) => Ok(match dir.sync() {
                     Ok(()) => StepDone::Done,
@@ -216,6 +222,7 @@ fn run_step(session: &mut BackupSession, scan_dir: &Path, step: &Step, reason: &
                     display.display()
                 )));
             }
+            session.will_set_mode(&rel(path), *from, *to).map_err(|e| e.to_string())?;
             file.set_permissions(std::fs::Permissions::from_mode(*to))
                 .map_err(|e| format!("chmod {to:04o} {}: {e}", display.display()))?;
             Ok(StepDone::Done)

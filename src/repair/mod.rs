@@ -56,6 +56,7 @@ struct RepairDir {
 
 impl ApplyDir<Action> for RepairDir {
     type Result = ActionOutcome;
+    const VERB: &'static str = "repair";
 
     fn step(&mut self, session: &mut BackupSession, scan_dir: &Path, action: &Action) -> ActionOutcome {
         let rebuild = action.action != ActionKind::Quarantine;
