@@ -44,6 +44,9 @@ pub enum Command {
     /// Upgrade scan results written by older OpenAnt versions to the current layout, with backups
     #[command(after_help = EXIT_STATUS_HELP)]
     Migrate(MigrateArgs),
+    /// Put back what one backup session (a repair, migrate or undo) changed, never over later work
+    #[command(long_about = UNDO_ABOUT, after_help = UNDO_HELP)]
+    Undo(UndoArgs),
     /// Print a shell completion script
     Completions {
         /// The shell to generate completions for
@@ -164,6 +167,56 @@ pub struct ApplyArgs {
     /// Leave a scan dir alone when any of its files changed within DURATION (OpenAnt may be writing)
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
     pub min_idle: std::time::Duration,
+}
+
+pub const UNDO_ABOUT: &str = "\
+Put back what one backup session changed. Every writing verb (repair, migrate, undo) backs up \
+what it replaces into <scan dir>/.scanaudit/backups/<UTC timestamp>/ with a manifest.json; undo \
+reads the chosen session and, in reverse order, puts replaced files back byte for byte (and \
+their mode), removes the files it created, returns moved and renamed files to their old paths, \
+and undoes the directories and modes it changed. A file that changed since the session is kept \
+and reported with where its backup is (exit bit 4); there is no --force. A manifest that is \
+torn, edited, or names a path outside the scan dir (.., absolute, a symlink on the way) is \
+refused and nothing is written. The undo is itself a backup session, so it can be undone. \
+clean removes stray temps without a backup: that is not undoable.";
+
+pub const UNDO_HELP: &str = "\
+Examples:
+  scanaudit undo --list ~/.openant/projects/acme
+  scanaudit undo --last --dry-run ~/.openant/projects/acme
+  scanaudit undo --session 20261207T101500Z --yes ~/.openant/projects/acme
+
+Exit status (bits, OR-ed together):
+  0   nothing to undo (--list always)
+  1   something was put back
+  4   something was kept: changed since the session, a refused manifest, a scan dir in use,
+      or the plan was not applied (--dry-run, no terminal to confirm on, answered no)
+  8   an I/O error, or a refused manifest
+  16  usage error
+  32  interrupted";
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// Scan trees or scan dirs whose backup sessions to list or undo [default: $OPENANT_HOME/projects or ~/.openant/projects]
+    pub paths: Vec<PathBuf>,
+
+    /// List the backup sessions per scan dir (when, which verb, how many files, how big) and exit
+    #[arg(long, conflicts_with_all = ["session", "last", "dry_run", "yes"])]
+    pub list: bool,
+
+    /// Undo the session with this name (the timestamp --list shows, e.g. 20261207T101500Z)
+    #[arg(long, value_name = "TIMESTAMP", conflicts_with = "last")]
+    pub session: Option<String>,
+
+    /// Undo the newest session of each scan dir (an undo's own session included: twice is a redo)
+    #[arg(long)]
+    pub last: bool,
+
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,8 @@ use std::time::Duration;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::cli::{
-    ApplyArgs, CheckArgs, CleanArgs, ColorChoice, Format, GradingArgs, MigrateArgs, OutputArgs, RepairArgs, WalkArgs,
+    ApplyArgs, CheckArgs, CleanArgs, ColorChoice, Format, GradingArgs, MigrateArgs, OutputArgs, RepairArgs, UndoArgs,
+    WalkArgs,
 };
 use crate::finding::{Finding, FindingKind, Level};
 use crate::layout::state_names::{CLEAN_LOCK_NAME, RUNTIME_DIR_NAME, STATE_DIR};
@@ -197,6 +198,43 @@ impl MigrateConfig {
             list: args.list,
             apply: ApplyConfig::from_args(&args.rest.apply),
             output: plain_output("migrate", &args.rest.output)?,
+        })
+    }
+}
+
+/// Which session of each scan dir to undo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Which {
+    /// The newest (an undo's own session included: `undo --last` twice is a redo).
+    Last,
+    /// The session with this name (`20261207T101500Z`, `20261207T101500Z-2`).
+    Named(String),
+}
+
+/// `scanaudit undo`, checked.
+#[derive(Debug, Clone)]
+pub struct UndoConfig {
+    pub roots: Vec<PathBuf>,
+    /// `--list`; also what `undo` without `--session` or `--last` does.
+    pub list: bool,
+    pub which: Option<Which>,
+    pub apply: ApplyConfig,
+    pub output: OutputConfig,
+}
+
+impl UndoConfig {
+    pub fn from_args(args: UndoArgs) -> Result<UndoConfig, UsageError> {
+        let which = match (args.session, args.last) {
+            (Some(name), _) => Some(Which::Named(name)),
+            (None, true) => Some(Which::Last),
+            (None, false) => None,
+        };
+        Ok(UndoConfig {
+            roots: roots(args.paths)?,
+            list: args.list || which.is_none(),
+            which,
+            apply: ApplyConfig::from_args(&args.apply),
+            output: plain_output("undo", &args.output)?,
         })
     }
 }

@@ -35,5 +35,6 @@ pub mod scan_lock;
 pub mod shape;
 pub mod temps;
 pub mod text;
+pub mod undo;
 pub mod validate;
 pub mod walk;

@@ -3,13 +3,14 @@
 //! happened to exit bits. `repair` and `migrate` share one runner ([`plan_and_apply`]).
 
 pub mod plan_and_apply;
+mod undo;
 
 use std::io;
 
 use clap::CommandFactory;
 
 use crate::cli::{Cli, Command};
-use crate::config::{CheckConfig, CleanConfig, MigrateConfig, RepairConfig, UsageError};
+use crate::config::{CheckConfig, CleanConfig, MigrateConfig, RepairConfig, UndoConfig, UsageError};
 use crate::exit_codes::ExitCode;
 use crate::finding::{FindingKind, Level};
 use crate::progress::Progress;
@@ -35,6 +36,7 @@ fn configured(command: Command) -> Result<ExitCode, UsageError> {
         Command::Clean(args) => clean(&CleanConfig::from_args(args)?),
         Command::Repair(args) => repair(&RepairConfig::from_args(args)?),
         Command::Migrate(args) => migrate(&MigrateConfig::from_args(args)?),
+        Command::Undo(args) => undo::run(&UndoConfig::from_args(args)?),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "scanaudit", &mut io::stdout());
             ExitCode::SUCCESS

@@ -10,6 +10,7 @@ pub mod plan;
 pub mod repair;
 mod summary;
 mod table;
+pub mod undo;
 
 use std::io::{self, Write};
 use std::path::PathBuf;

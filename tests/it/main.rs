@@ -33,3 +33,4 @@ mod repair_current;
 mod repair_trust;
 mod source_tree;
 mod special_inputs;
+mod undo;
