@@ -53,7 +53,7 @@ fn revert(session: &mut BackupSession, scan_dir: &Path, action: &UndoAction) -> 
             if !matches!(probe(&root, path)?, Now::File { sha256, .. } if sha256 == *expect) {
                 return changed(path);
             }
-            let bytes = read_backup(scan_dir, &action.session, entry)?;
+            let (bytes, _) = read_backup(scan_dir, &action.session, entry)?;
             let replaced = session
                 .replace(Path::new(path), &bytes, BackupAction::Undo, reason, &accept_any)
                 .map_err(|e| e.to_string())?;
@@ -70,8 +70,7 @@ fn revert(session: &mut BackupSession, scan_dir: &Path, action: &UndoAction) -> 
             if probe(&root, path)? != Now::Missing {
                 return changed(path);
             }
-            let bytes = read_backup(scan_dir, &action.session, entry)?;
-            let mode = entry.mode.unwrap_or(0o644);
+            let (bytes, mode) = read_backup(scan_dir, &action.session, entry)?;
             let options = WriteOptions { new_file_mode: Some(mode), ..WriteOptions::default() };
             let replaced = session
                 .replace_with(Path::new(path), &bytes, options, BackupAction::Undo, reason, &accept_any)

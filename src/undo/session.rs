@@ -7,6 +7,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -168,21 +169,24 @@ pub fn load(scan_dir: &Path, name: &str) -> Result<Loaded, String> {
     Ok(Loaded { name: name.to_string(), dir: session_dir.path().to_path_buf(), manifest, changes, legacy })
 }
 
-/// The bytes of `entry`'s backup copy in the session `name`, checked against its hash.
-pub fn read_backup(scan_dir: &Path, name: &str, entry: &BackupEntry) -> Result<Vec<u8>, String> {
+/// The bytes of `entry`'s backup copy in the session `name`, checked against its hash, and
+/// the mode to put it back with: the one the manifest recorded, else the copy's own (a copy
+/// keeps the original's permission bits).
+pub fn read_backup(scan_dir: &Path, name: &str, entry: &BackupEntry) -> Result<(Vec<u8>, u32), String> {
     let session_dir = open_session_dir(scan_dir, name)?;
     let comps = safe_components(&entry.backup_path)?;
     let dir = open_parent(&session_dir, &comps)?;
     let last = comps.last().map(OsString::as_os_str).unwrap_or_default();
     let display = session_dir.path().join(&entry.backup_path);
     let mut file = open_regular_in(&dir, last).map_err(|e| format!("{}: {e}", display.display()))?;
+    let copy_mode = file.metadata().map_err(|e| format!("{}: {e}", display.display()))?.permissions().mode();
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes).map_err(|e| format!("reading {}: {e}", display.display()))?;
     let sha256 = crate::backup::sha256_hex(&bytes);
     if sha256 != entry.old_sha256 {
         return Err(format!("the backup copy {} changed since the plan was made", display.display()));
     }
-    Ok(bytes)
+    Ok((bytes, entry.mode.unwrap_or(copy_mode & 0o7777)))
 }
 
 /// The paths a change names, the one it is about first.

@@ -322,3 +322,44 @@ fn a_dry_run_shows_the_plan_and_writes_nothing() {
     assert_eq!(output.status.code(), Some(8));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no backup session 20000101T000000Z"));
 }
+
+/// A manifest written before `verb` and `changes` existed is still undone, for its files,
+/// and the plan says what it cannot know.
+#[test]
+fn a_manifest_from_before_changes_were_recorded_is_undone_for_its_files() {
+    let env = TestEnv::scan(FULL_SCAN);
+    damage(&env.file("results.json"), Damage::Cut(0.5));
+    env.age();
+    let damaged = env.read("results.json");
+    let (status, doc) = env.repair();
+    assert_eq!(status & 8, 0, "{doc:#}");
+    let session = backup_sessions(&env.scan).into_iter().next().unwrap();
+    edit_manifest(&session, |m| {
+        let m = m.as_object_mut().unwrap();
+        for key in ["verb", "undoes", "changes"] {
+            m.remove(key);
+        }
+        for entry in m["entries"].as_array_mut().unwrap() {
+            entry.as_object_mut().unwrap().remove("mode");
+        }
+    });
+    let (status, doc) = env.run("undo", &["--last", "--yes"]);
+    assert_eq!(status, 1, "{doc:#}");
+    assert_eq!(env.read("results.json"), damaged);
+    let notes = doc["scan_dirs"][0]["actions"][0]["notes"].to_string();
+    assert!(notes.contains("only its files are put back"), "{doc:#}");
+}
+
+/// A scan dir OpenAnt may be writing (a file scanaudit did not write changed within
+/// --min-idle) is left alone, as repair leaves it.
+#[test]
+fn a_scan_dir_in_use_is_left_alone() {
+    let (env, _) = repaired();
+    let repaired_results = env.read("results.json");
+    let dataset = env.file("dataset.json");
+    std::fs::write(&dataset, std::fs::read(&dataset).unwrap()).unwrap();
+    let (status, doc) = env.run("undo", &["--last", "--yes"]);
+    assert_eq!(status, 4, "{doc:#}");
+    assert_eq!(doc["scan_dirs"][0]["status"], "in-use", "{doc:#}");
+    assert_eq!(env.read("results.json"), repaired_results);
+}
