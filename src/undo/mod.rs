@@ -82,11 +82,15 @@ fn plan_dir(dir: &Path, which: &Which, min_idle: Duration, now: SystemTime) -> O
         Which::Last => names.last()?,
         Which::Named(wanted) => names.iter().find(|n| *n == wanted)?,
     };
-    match session::load(dir, name).and_then(|loaded| plan::plan_session(dir, &loaded)) {
+    let manifest = session::session_path(dir, name).join(MANIFEST_NAME);
+    let planned = session::load(dir, name).and_then(|loaded| {
+        plan::plan_session(dir, &loaded)
+            .map_err(|why| format!("{}: cannot plan its undo: {why}; nothing was changed", manifest.display()))
+    });
+    match planned {
         Ok((actions, kept)) => Some(DirPlan::new(dir, actions, kept, Vec::new(), min_idle, now)),
         Err(why) => {
             // Refused: nothing of it is planned, and the run says why (exit bits 4 and 8).
-            let manifest = session::session_path(dir, name).join(MANIFEST_NAME);
             let kept = Kept { session: name.clone(), path: manifest.clone(), reason: why.clone() };
             Some(DirPlan {
                 scan_dir: dir.to_path_buf(),
