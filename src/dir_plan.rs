@@ -104,7 +104,7 @@ impl<A, U> Plan<A, U> {
         );
         let mut dirs: Vec<PathBuf> = index.iter().map(PathBuf::from).collect();
         dirs.sort();
-        progress.start_count(dirs.len() as u64, "scan dirs planned");
+        progress.start_count("planning", dirs.len() as u64, "scan dirs");
         let scan_dirs = dirs
             .iter()
             .map(|dir| {

@@ -1,7 +1,8 @@
 //! A progress line on stderr, only when stderr is a terminal and `--quiet` is not given: a
 //! spinner with the step's name and elapsed time, or a bar with counts and an integer rate,
-//! grouped by thousands (`12,345/96,924 files  3,210 files/s`). Each step replaces the line;
-//! [`Progress::finish`] clears it, and the verb calls it before writing any output.
+//! grouped by thousands (`reading ███░░ 12,345/96,924 files  3,210 files/s`). Each step
+//! replaces the line; [`Progress::finish`] clears it, and the verb calls it before writing
+//! any output.
 
 use std::sync::Mutex;
 
@@ -30,14 +31,14 @@ impl Progress {
         self.start_step(None, spinner_style(message));
     }
 
-    /// Starts a step over `total` files.
+    /// Starts the step that reads every file, over `total` files.
     pub fn start_files(&self, total: u64) {
-        self.start_count(total, "files");
+        self.start_count("reading", total, "files");
     }
 
-    /// Starts a step over `total` things called `noun` (`files`, `scan dirs`).
-    pub fn start_count(&self, total: u64, noun: &'static str) {
-        self.start_step(Some(total), bar_style(noun));
+    /// Starts the step `step` (`planning`) over `total` things called `noun` (`scan dirs`).
+    pub fn start_count(&self, step: &'static str, total: u64, noun: &'static str) {
+        self.start_step(Some(total), bar_style(step, noun));
     }
 
     fn start_step(&self, total: Option<u64>, style: ProgressStyle) {
@@ -85,9 +86,12 @@ fn spinner_style(message: &'static str) -> ProgressStyle {
         })
 }
 
-fn bar_style(noun: &'static str) -> ProgressStyle {
-    ProgressStyle::with_template("{bar:30} {counts}  {rate}  eta {eta}")
+fn bar_style(step: &'static str, noun: &'static str) -> ProgressStyle {
+    ProgressStyle::with_template("{step} {bar:20} {counts}  {rate}  eta {eta}")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key("step", move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = w.write_str(step);
+        })
         .with_key("counts", move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
             let _ = write!(w, "{}/{} {noun}", thousands(state.pos()), thousands(state.len().unwrap_or(0)));
         })

@@ -240,26 +240,32 @@ fn wrap_all(paras: &[Para], width: usize) -> Vec<String> {
 }
 
 /// First-fit word wrap at spaces, by display width. A word wider than `width` (a path, a
-/// quoted id) gets a line of its own and is never broken. A bullet (`• `) hangs its lines.
+/// quoted id) gets a line of its own and is never broken. A bullet (`• `) hangs its lines and
+/// stays with its first word.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let hang = if text.starts_with("• ") { 2 } else { 0 };
+    if let Some(rest) = text.strip_prefix("• ") {
+        let lines = wrap(rest, width.saturating_sub(2));
+        return lines
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| format!("{}{l}", if i == 0 { "• " } else { "  " }))
+            .collect();
+    }
     let mut lines: Vec<String> = Vec::new();
     let mut current = String::new();
     let mut current_width = 0;
     for word in text.split(' ').filter(|w| !w.is_empty()) {
         let w = word.width();
-        let indent = if lines.is_empty() { 0 } else { hang };
         if current.is_empty() {
-            current = format!("{:indent$}{word}", "");
-            current_width = indent + w;
+            current = word.to_string();
+            current_width = w;
         } else if current_width + 1 + w <= width {
             current.push(' ');
             current.push_str(word);
             current_width += 1 + w;
         } else {
-            lines.push(std::mem::take(&mut current));
-            current = format!("{:hang$}{word}", "");
-            current_width = hang + w;
+            lines.push(std::mem::replace(&mut current, word.to_string()));
+            current_width = w;
         }
     }
     if !current.is_empty() || lines.is_empty() {
@@ -277,6 +283,7 @@ mod tests {
         assert_eq!(wrap("aa bb cc", 5), ["aa bb", "cc"]);
         assert_eq!(wrap("a averyveryverylongword b", 6), ["a", "averyveryverylongword", "b"]);
         assert_eq!(wrap("• one two three", 9), ["• one two", "  three"]);
+        assert_eq!(wrap("• averyverylongword x", 9), ["• averyverylongword", "  x"]);
         assert_eq!(wrap("", 9), [""]);
     }
 
