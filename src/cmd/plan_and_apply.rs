@@ -49,7 +49,10 @@ pub fn run<V: PlanRows>(
     if let Err(not_applied) = may_apply(config.apply, config.output.format, plan.action_count(), &mut out) {
         return report::<V>(&mut out, &config, &plan, None, code | not_applied);
     }
+    let progress = Progress::new(config.output.progress);
+    progress.set_message("applying");
     let applied = apply(&plan, &stop);
+    progress.finish();
     code |= outcome_status(applied.results().map(Outcome::outcome), applied.interrupted);
     report::<V>(&mut out, &config, &plan, Some(&applied), code)
 }
