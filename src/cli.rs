@@ -28,6 +28,17 @@ corrupt JSON, stray temp files from interrupted writes, and files of the wrong s
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// Options every verb takes, before or after the verb's name.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// When to colour by level: auto (on a terminal; NO_COLOR turns it off, CLICOLOR_FORCE on)
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN", global = true)]
+    pub color: ColorChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -247,13 +258,9 @@ pub struct GradingArgs {
 
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Output format (github and junit: check only)
+    /// Output format (github, junit and lines: check only)
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-
-    /// When to use colour (NO_COLOR is honoured under auto)
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
-    pub color: ColorChoice,
 
     /// No progress bar, and no output at all when there is nothing to report
     #[arg(short, long)]
@@ -285,6 +292,8 @@ pub enum Format {
     Github,
     /// JUnit XML: a testsuite per scan dir, a testcase per checked file
     Junit,
+    /// One finding per line, PATH:LINE:COL: LEVEL[KIND] MESSAGE, for grep and editors
+    Lines,
 }
 
 impl Format {
@@ -299,6 +308,7 @@ impl Format {
             Format::Json => "json",
             Format::Github => "github",
             Format::Junit => "junit",
+            Format::Lines => "lines",
         }
     }
 }

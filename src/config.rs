@@ -8,8 +8,8 @@ use std::time::Duration;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::cli::{
-    ApplyArgs, CheckArgs, CleanArgs, ColorChoice, Format, GradingArgs, MigrateArgs, OutputArgs, RepairArgs, UndoArgs,
-    WalkArgs,
+    ApplyArgs, CheckArgs, CleanArgs, ColorChoice, Format, GlobalArgs, GradingArgs, MigrateArgs, OutputArgs, RepairArgs,
+    UndoArgs, WalkArgs,
 };
 use crate::finding::{Finding, FindingKind, Level};
 use crate::layout::state_names::{CLEAN_LOCK_NAME, RUNTIME_DIR_NAME, STATE_DIR};
@@ -24,7 +24,7 @@ pub enum UsageError {
     NoDefaultRoot,
     #[error("--allow and --deny both name {0}")]
     AllowDeny(FindingKind),
-    #[error("{verb} does not take --format {format}: its formats are table and json (github and junit are for check)")]
+    #[error("{verb} does not take --format {format}: its formats are table and json (github, junit and lines are for check)")]
     Format { verb: &'static str, format: &'static str },
     #[error("invalid duration for {flag} {value:?}: {message} (examples: 30m, 1h, 7d)")]
     Duration { flag: &'static str, value: String, message: String },
@@ -46,7 +46,7 @@ pub struct CleanConfig {
 }
 
 impl CleanConfig {
-    pub fn from_args(args: CleanArgs) -> Result<CleanConfig, UsageError> {
+    pub fn from_args(args: CleanArgs, global: &GlobalArgs) -> Result<CleanConfig, UsageError> {
         let roots = roots(args.paths)?;
         let lock_path = CleanConfig::lock_path(std::env::var_os("XDG_RUNTIME_DIR"), &roots[0]);
         Ok(CleanConfig {
@@ -56,7 +56,7 @@ impl CleanConfig {
             backups: args.backups.as_deref().map(|v| duration("--backups", v)).transpose()?,
             max_runtime: args.max_runtime.as_deref().map(|v| duration("--max-runtime", v)).transpose()?,
             lock_path,
-            output: plain_output("clean", &args.output)?,
+            output: plain_output("clean", &args.output, global)?,
             roots,
         })
     }
@@ -128,13 +128,13 @@ impl Grading {
 }
 
 impl CheckConfig {
-    pub fn from_args(args: CheckArgs) -> Result<CheckConfig, UsageError> {
+    pub fn from_args(args: CheckArgs, global: &GlobalArgs) -> Result<CheckConfig, UsageError> {
         Ok(CheckConfig {
             roots: roots(args.paths)?,
             filters: filters(&args.walk)?,
             min_idle: args.min_idle,
             grading: grading(args.grading)?,
-            output: output(&args.output),
+            output: output(&args.output, global),
         })
     }
 }
@@ -148,12 +148,12 @@ pub struct RepairConfig {
 }
 
 impl RepairConfig {
-    pub fn from_args(args: RepairArgs) -> Result<RepairConfig, UsageError> {
+    pub fn from_args(args: RepairArgs, global: &GlobalArgs) -> Result<RepairConfig, UsageError> {
         Ok(RepairConfig {
             roots: roots(args.paths)?,
             filters: filters(&args.rest.walk)?,
             apply: ApplyConfig::from_args(&args.rest.apply),
-            output: plain_output("repair", &args.rest.output)?,
+            output: plain_output("repair", &args.rest.output, global)?,
         })
     }
 }
@@ -190,14 +190,14 @@ pub struct MigrateConfig {
 }
 
 impl MigrateConfig {
-    pub fn from_args(args: MigrateArgs) -> Result<MigrateConfig, UsageError> {
+    pub fn from_args(args: MigrateArgs, global: &GlobalArgs) -> Result<MigrateConfig, UsageError> {
         Ok(MigrateConfig {
             // --list looks at nothing on disk, so it needs no default root either.
             roots: if args.list { args.paths } else { roots(args.paths)? },
             filters: filters(&args.rest.walk)?,
             list: args.list,
             apply: ApplyConfig::from_args(&args.rest.apply),
-            output: plain_output("migrate", &args.rest.output)?,
+            output: plain_output("migrate", &args.rest.output, global)?,
         })
     }
 }
@@ -223,7 +223,7 @@ pub struct UndoConfig {
 }
 
 impl UndoConfig {
-    pub fn from_args(args: UndoArgs) -> Result<UndoConfig, UsageError> {
+    pub fn from_args(args: UndoArgs, global: &GlobalArgs) -> Result<UndoConfig, UsageError> {
         let which = match (args.session, args.last) {
             (Some(name), _) => Some(Which::Named(name)),
             (None, true) => Some(Which::Last),
@@ -234,7 +234,7 @@ impl UndoConfig {
             list: args.list || which.is_none(),
             which,
             apply: ApplyConfig::from_args(&args.apply),
-            output: plain_output("undo", &args.output)?,
+            output: plain_output("undo", &args.output, global)?,
         })
     }
 }
@@ -260,19 +260,10 @@ fn grading(args: GradingArgs) -> Result<Grading, UsageError> {
     Ok(Grading { allow, deny, strict: args.strict })
 }
 
-pub fn output(args: &OutputArgs) -> OutputConfig {
-    let color = match args.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
-                && std::io::stdout().is_terminal()
-        }
-    };
+pub fn output(args: &OutputArgs, global: &GlobalArgs) -> OutputConfig {
     OutputConfig {
         format: args.format,
-        color,
+        color: colour(global.color),
         quiet: args.quiet,
         progress: !args.quiet && std::io::stderr().is_terminal(),
     }
@@ -280,11 +271,29 @@ pub fn output(args: &OutputArgs) -> OutputConfig {
 
 /// The output of a verb that reports actions, not findings (clean, repair, migrate): table or
 /// JSON only; the CI formats (github, junit) describe findings, which only check reports.
-fn plain_output(verb: &'static str, args: &OutputArgs) -> Result<OutputConfig, UsageError> {
+fn plain_output(verb: &'static str, args: &OutputArgs, global: &GlobalArgs) -> Result<OutputConfig, UsageError> {
     if !args.format.is_plain() {
         return Err(UsageError::Format { verb, format: args.format.as_str() });
     }
-    Ok(output(args))
+    Ok(output(args, global))
+}
+
+/// Whether to colour stdout: `--color always|never`, else the conventions (no-color.org,
+/// bixense.com/clicolors; anstyle-query reads most): `NO_COLOR` non-empty turns colour off,
+/// `CLICOLOR_FORCE` other than `0` turns it on even when piped, `CLICOLOR=0`, an unset `TERM`
+/// or `TERM=dumb` off, else on when stdout is a terminal.
+fn colour(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto if anstyle_query::no_color() => false,
+        ColorChoice::Auto if std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0") => true,
+        ColorChoice::Auto => {
+            anstyle_query::clicolor() != Some(false)
+                && anstyle_query::term_supports_color()
+                && std::io::stdout().is_terminal()
+        }
+    }
 }
 
 /// `$OPENANT_HOME/projects`, else `~/.openant/projects`: where OpenAnt keeps scans.

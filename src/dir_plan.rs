@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::backup::BackupSession;
 use crate::layout::ScanDirIndex;
+use crate::progress::Progress;
 use crate::scan_lock::ScanDirLock;
 use crate::walk::{self, EntryType, Filters};
 
@@ -75,7 +76,12 @@ pub struct Plan<A, U> {
 
 impl<A, U> Plan<A, U> {
     /// Finds the scan dirs under `roots` and plans each with `plan_dir`, in path order.
-    pub fn build(roots: &[PathBuf], filters: &Filters, plan_dir: impl Fn(&Path) -> DirPlan<A, U>) -> Plan<A, U> {
+    pub fn build(
+        roots: &[PathBuf],
+        filters: &Filters,
+        progress: &Progress,
+        plan_dir: impl Fn(&Path) -> DirPlan<A, U>,
+    ) -> Plan<A, U> {
         // A root named on the command line is looked at through a symlink, as check's walk
         // does (fd, ripgrep); resolved once here, so that a scan dir that is itself the named
         // root can be read, while nothing below a root is ever reached through a symlink.
@@ -88,6 +94,7 @@ impl<A, U> Plan<A, U> {
                 _ => root.clone(),
             })
             .collect();
+        progress.set_message("walking");
         let walked = walk::walk(&roots, filters);
         let index = ScanDirIndex::build(
             walked
@@ -97,7 +104,15 @@ impl<A, U> Plan<A, U> {
         );
         let mut dirs: Vec<PathBuf> = index.iter().map(PathBuf::from).collect();
         dirs.sort();
-        let scan_dirs = dirs.iter().map(|dir| plan_dir(dir)).collect();
+        progress.start_count("planning", dirs.len() as u64, "scan dirs");
+        let scan_dirs = dirs
+            .iter()
+            .map(|dir| {
+                let planned = plan_dir(dir);
+                progress.inc();
+                planned
+            })
+            .collect();
         Plan { scan_dirs, walk_errors: walked.errors.into_iter().map(|e| (e.path, e.message)).collect() }
     }
 

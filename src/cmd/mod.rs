@@ -9,7 +9,7 @@ use std::io;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, GlobalArgs};
 use crate::config::{CheckConfig, CleanConfig, MigrateConfig, RepairConfig, UndoConfig, UsageError};
 use crate::exit_codes::ExitCode;
 use crate::finding::{FindingKind, Level};
@@ -20,8 +20,8 @@ use crate::report::{self, output_error};
 use plan_and_apply::{finish_output, Run};
 
 /// Runs one parsed command. A configuration the flags cannot make is a usage error (exit 2).
-pub fn run(command: Command) -> ExitCode {
-    match configured(command) {
+pub fn run(cli: Cli) -> ExitCode {
+    match configured(cli.command, &cli.global) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("scanaudit: error: {error}");
@@ -30,13 +30,13 @@ pub fn run(command: Command) -> ExitCode {
     }
 }
 
-fn configured(command: Command) -> Result<ExitCode, UsageError> {
+fn configured(command: Command, global: &GlobalArgs) -> Result<ExitCode, UsageError> {
     Ok(match command {
-        Command::Check(args) => check(&CheckConfig::from_args(args)?),
-        Command::Clean(args) => clean(&CleanConfig::from_args(args)?),
-        Command::Repair(args) => repair(&RepairConfig::from_args(args)?),
-        Command::Migrate(args) => migrate(&MigrateConfig::from_args(args)?),
-        Command::Undo(args) => undo::run(&UndoConfig::from_args(args)?),
+        Command::Check(args) => check(&CheckConfig::from_args(args, global)?),
+        Command::Clean(args) => clean(&CleanConfig::from_args(args, global)?),
+        Command::Repair(args) => repair(&RepairConfig::from_args(args, global)?),
+        Command::Migrate(args) => migrate(&MigrateConfig::from_args(args, global)?),
+        Command::Undo(args) => undo::run(&UndoConfig::from_args(args, global)?),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "scanaudit", &mut io::stdout());
             ExitCode::SUCCESS
@@ -54,6 +54,7 @@ fn configured(command: Command) -> Result<ExitCode, UsageError> {
 fn check(config: &CheckConfig) -> ExitCode {
     let progress = Progress::new(config.output.progress);
     let outcome = crate::check::run(config, &progress);
+    progress.finish();
     let findings = config.grading.apply(outcome.findings.clone());
     let mut code = ExitCode::SUCCESS;
     if findings.iter().any(|f| f.level == Level::Error) {
@@ -83,6 +84,7 @@ fn clean(config: &CleanConfig) -> ExitCode {
     };
     let progress = Progress::new(config.output.progress);
     let outcome = crate::clean::run(config, &progress);
+    progress.finish();
     let mut code = ExitCode::SUCCESS;
     if outcome.removed_any() {
         code |= ExitCode::FIXED;
@@ -100,7 +102,7 @@ fn repair(config: &RepairConfig) -> ExitCode {
     let run = Run { roots: &config.roots, apply: &config.apply, output: &config.output };
     plan_and_apply::run::<Repair>(
         run,
-        || crate::repair::plan(&config.roots, &config.filters, config.apply.min_idle),
+        |progress| crate::repair::plan(&config.roots, &config.filters, config.apply.min_idle, progress),
         crate::repair::apply,
     )
 }
@@ -115,7 +117,7 @@ fn migrate(config: &MigrateConfig) -> ExitCode {
     let run = Run { roots: &config.roots, apply: &config.apply, output: &config.output };
     plan_and_apply::run::<Migrate>(
         run,
-        || crate::migrate::plan(&config.roots, &config.filters, config.apply.min_idle),
+        |progress| crate::migrate::plan(&config.roots, &config.filters, config.apply.min_idle, progress),
         crate::migrate::apply,
     )
 }

@@ -11,6 +11,8 @@ use crate::cli::Format;
 use crate::config::{ApplyConfig, OutputConfig};
 use crate::dir_plan::{stop_flag, ActionOutcome, Applied, Outcome, Plan};
 use crate::exit_codes::ExitCode;
+use crate::progress::Progress;
+use crate::report::layout::Layout;
 use crate::report::output_error;
 use crate::report::plan::{self as render, PlanRows};
 
@@ -28,11 +30,13 @@ type VerbPlan<V> = Plan<<V as PlanRows>::Action, <V as PlanRows>::Unfixable>;
 /// flag is set (SIGINT, SIGTERM).
 pub fn run<V: PlanRows>(
     config: Run<'_>,
-    plan: impl FnOnce() -> VerbPlan<V>,
+    plan: impl FnOnce(&Progress) -> VerbPlan<V>,
     apply: impl FnOnce(&VerbPlan<V>, &AtomicBool) -> Applied<V::Result>,
 ) -> ExitCode {
     let stop = stop_flag();
-    let plan = plan();
+    let progress = Progress::new(config.output.progress);
+    let plan = plan(&progress);
+    progress.finish();
     let mut code = plan_status(plan.has_read_errors(), plan.leaves_work_undone());
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -45,7 +49,10 @@ pub fn run<V: PlanRows>(
     if let Err(not_applied) = may_apply(config.apply, config.output.format, plan.action_count(), &mut out) {
         return report::<V>(&mut out, &config, &plan, None, code | not_applied);
     }
+    let progress = Progress::new(config.output.progress);
+    progress.set_message("applying");
     let applied = apply(&plan, &stop);
+    progress.finish();
     code |= outcome_status(applied.results().map(Outcome::outcome), applied.interrupted);
     report::<V>(&mut out, &config, &plan, Some(&applied), code)
 }
@@ -62,7 +69,7 @@ fn report<V: PlanRows>(
         render::write_json::<V>(out, config.roots, plan, applied, config.apply.dry_run)
     } else {
         match applied {
-            Some(applied) => render::write_plan::<V>(out, plan, Some(applied))
+            Some(applied) => render::write_plan::<V>(out, Layout::stdout(config.output.color), plan, Some(applied))
                 .and_then(|()| writeln!(out, "{}", render::summary_line::<V>(plan, Some(applied)))),
             None if config.output.quiet && code == ExitCode::SUCCESS => Ok(()),
             None => writeln!(out, "{}", render::summary_line::<V>(plan, None)),

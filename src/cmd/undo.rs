@@ -22,7 +22,7 @@ pub fn run(config: &UndoConfig) -> ExitCode {
         return ExitCode::OPERATIONAL;
     }
     let run = Run { roots: &config.roots, apply: &config.apply, output: &config.output };
-    plan_and_apply::run::<Undo>(run, || plan, crate::undo::apply)
+    plan_and_apply::run::<Undo>(run, |_| plan, crate::undo::apply)
 }
 
 fn list(config: &UndoConfig) -> ExitCode {

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use super::action::{MigrationAction, Unfixable};
 use super::registry::MIGRATIONS;
+use crate::progress::Progress;
 use crate::walk::Filters;
 
 pub use crate::dir_plan::DirStatus;
@@ -17,9 +18,9 @@ pub type DirPlan = crate::dir_plan::DirPlan<MigrationAction, Unfixable>;
 pub type Plan = crate::dir_plan::Plan<MigrationAction, Unfixable>;
 
 /// Finds the scan dirs under `roots` and plans each with every migration.
-pub fn plan(roots: &[PathBuf], filters: &Filters, min_idle: Duration) -> Plan {
+pub fn plan(roots: &[PathBuf], filters: &Filters, min_idle: Duration, progress: &Progress) -> Plan {
     let now = SystemTime::now();
-    Plan::build(roots, filters, |dir| plan_dir(dir, min_idle, now))
+    Plan::build(roots, filters, progress, |dir| plan_dir(dir, min_idle, now))
 }
 
 /// Plans one scan dir with every migration, in application order.

@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime};
 use crate::backup::{BackupAction, BackupSession};
 use crate::dir_plan::ApplyDir;
 use crate::layout::shape_for;
+use crate::progress::Progress;
 use crate::validate::validate_bytes;
 use crate::walk::Filters;
 
@@ -28,9 +29,9 @@ pub use unfixable::Unfixable;
 pub type Plan = crate::dir_plan::Plan<Action, Unfixable>;
 
 /// Finds the scan dirs under `roots` and plans each.
-pub fn plan(roots: &[PathBuf], filters: &Filters, min_idle: Duration) -> Plan {
+pub fn plan(roots: &[PathBuf], filters: &Filters, min_idle: Duration, progress: &Progress) -> Plan {
     let now = SystemTime::now();
-    Plan::build(roots, filters, |dir| plan::plan_dir(dir, min_idle, now))
+    Plan::build(roots, filters, progress, |dir| plan::plan_dir(dir, min_idle, now))
 }
 
 pub use crate::dir_plan::ActionOutcome;

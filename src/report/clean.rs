@@ -3,19 +3,18 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use comfy_table::{presets, Attribute, Cell, Color, ContentArrangement, Table};
 use serde::Serialize;
 
 use super::json::Header;
+use super::layout::{self, Cell, Layout, Para, Row, Section, Table};
 use super::summary::human_bytes;
-use super::table::fit_width;
 use crate::clean::{Action, CleanEntry, CleanError, CleanOutcome, What};
 use crate::cli::Format;
 use crate::config::OutputConfig;
 use crate::open_files::OpenCheck;
-use crate::text::plural_grouped;
+use crate::text::{plural_grouped, rel};
 
 /// The `summary` object of `clean --format json`.
 #[derive(Debug, Clone, Serialize)]
@@ -153,13 +152,14 @@ pub fn render(out: &mut dyn Write, output: &OutputConfig, roots: &[PathBuf], out
             serde_json::to_writer_pretty(&mut *out, &document)?;
             writeln!(out)
         }
-        // github and junit describe findings: config refuses them for clean (a usage error).
-        Format::Table | Format::Github | Format::Junit => {
+        // github, junit and lines describe findings: config refuses them for clean (a usage error).
+        Format::Table | Format::Github | Format::Junit | Format::Lines => {
             if output.quiet && !outcome.worth_reporting() {
                 return Ok(());
             }
             if !outcome.entries.is_empty() || !outcome.errors.is_empty() {
-                writeln!(out, "{}", table(outcome, output.color))?;
+                layout::write_sections(out, Layout::stdout(output.color), &sections(outcome))?;
+                writeln!(out)?;
             }
             writeln!(out, "{}", summary.line(outcome))?;
             for note in summary.notes() {
@@ -170,24 +170,21 @@ pub fn render(out: &mut dyn Write, output: &OutputConfig, roots: &[PathBuf], out
     }
 }
 
-fn table(outcome: &CleanOutcome, color: bool) -> Table {
-    let mut table = Table::new();
-    table.load_preset(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
-    fit_width(&mut table);
-    if color {
-        table.enforce_styling();
-    } else {
-        table.force_no_tty();
-    }
-    table.set_header(["ACTION", "PATH", "BYTES", "DETAIL"].iter().map(|h| {
-        let cell = Cell::new(h);
-        if color {
-            cell.add_attribute(Attribute::Bold)
-        } else {
-            cell
-        }
-    }));
+/// One section per scan dir (else per directory holding the path), a table of what happened
+/// to each path in it; the read errors last, in a section of their own.
+fn sections(outcome: &CleanOutcome) -> Vec<Section> {
+    let mut sections: Vec<Section> = Vec::new();
     for e in &outcome.entries {
+        let dir = e.scan_dir.clone().or_else(|| e.path.parent().map(Path::to_path_buf)).unwrap_or_default();
+        let title = dir.display().to_string();
+        if sections.last().is_none_or(|s| s.title != title) {
+            sections.push(Section {
+                title: title.clone(),
+                about: String::new(),
+                lines: Vec::new(),
+                tables: vec![Table { header: vec!["ACTION", "BYTES", "PATH", "DETAIL"], rows: Vec::new() }],
+            });
+        }
         let action = match (e.action, e.reason) {
             (Action::Removed, _) => "removed".to_string(),
             (Action::WouldRemove, _) => "would remove".to_string(),
@@ -196,29 +193,39 @@ fn table(outcome: &CleanOutcome, color: bool) -> Table {
             (Action::AlreadyGone, _) => "already gone".to_string(),
             (Action::Failed, _) => "error".to_string(),
         };
-        let action = Cell::new(action);
-        let action = if color {
-            action.fg(match e.action {
-                Action::Removed | Action::WouldRemove => Color::Green,
-                Action::Failed => Color::Red,
-                _ => Color::Cyan,
-            })
-        } else {
-            action
+        let style = match e.action {
+            Action::Removed | Action::WouldRemove => layout::good_style(),
+            Action::Failed => layout::error_style(),
+            _ => layout::info_style(),
         };
-        let mut detail = e.message.clone();
-        if let Some(fix) = &e.fix {
-            detail.push_str(&format!(" (run: {fix})"));
+        let mut text = vec![Para::Wrap(e.message.clone())];
+        text.extend(e.fix.as_ref().map(|fix| Para::Whole(format!("run: {fix}"))));
+        let row = Row {
+            cells: vec![Cell::styled(action, style), Cell::new(human_bytes(e.bytes)), Cell::new(rel(&e.path, &dir))],
+            text,
+        };
+        if let Some(section) = sections.last_mut() {
+            section.tables[0].rows.push(row);
         }
-        table.add_row(vec![action, Cell::new(e.path.display()), Cell::new(human_bytes(e.bytes)), Cell::new(detail)]);
     }
-    for e in &outcome.errors {
-        table.add_row(vec![
-            Cell::new("error"),
-            Cell::new(e.path.display()),
-            Cell::new("-"),
-            Cell::new(format!("cannot read: {}", e.message)),
-        ]);
+    for section in &mut sections {
+        section.about = plural_grouped(section.tables[0].rows.len() as u64, "path", "paths");
     }
-    table
+    if !outcome.errors.is_empty() {
+        let rows = outcome
+            .errors
+            .iter()
+            .map(|e| Row {
+                cells: vec![Cell::styled("error", layout::error_style()), Cell::new(e.path.display().to_string())],
+                text: vec![Para::Wrap(format!("cannot read: {}", e.message))],
+            })
+            .collect();
+        sections.push(Section {
+            title: "could not be read".into(),
+            about: String::new(),
+            lines: Vec::new(),
+            tables: vec![Table { header: vec!["ACTION", "PATH", "DETAIL"], rows }],
+        });
+    }
+    sections
 }

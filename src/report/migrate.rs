@@ -4,11 +4,11 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use comfy_table::Cell;
 use serde::Serialize;
 
 use super::json::{tool, Tool};
-use super::plan::{table, PlanRows, Words};
+use super::layout::{self, Cell, Layout, Para, Row, Table};
+use super::plan::{PlanRows, Words};
 use crate::cli::Format;
 use crate::config::OutputConfig;
 use crate::migrate::apply::ActionResult;
@@ -26,11 +26,12 @@ pub fn write_list(out: &mut dyn Write, output: &OutputConfig, migrations: &[Migr
         serde_json::to_writer_pretty(&mut *out, &ListDoc { scanaudit: tool(), migrations })?;
         return writeln!(out);
     }
-    let mut t = table(&["ID", "WHAT IT UPGRADES"]);
-    for m in migrations {
-        t.add_row(vec![Cell::new(m.id), Cell::new(m.description)]);
-    }
-    writeln!(out, "{t}")?;
+    let rows = migrations
+        .iter()
+        .map(|m| Row { cells: vec![Cell::new(m.id)], text: vec![Para::Wrap(m.description.into())] })
+        .collect();
+    let table = Table { header: vec!["ID", "WHAT IT UPGRADES"], rows };
+    layout::write_table(out, Layout::stdout(output.color), &table)?;
     writeln!(out, "Migrations run in this order; each one is skipped where it does not apply.")
 }
 
@@ -48,7 +49,7 @@ impl PlanRows for Migrate {
         results_key: "results",
         action_columns: ["MIGRATION", "PATH"],
         planned_column: "CHANGE",
-        unfixable_columns: ["MIGRATION", "CANNOT MIGRATE", "WHY"],
+        unfixable_columns: &["MIGRATION", "CANNOT MIGRATE", "WHY"],
     };
 
     fn action_name(action: &MigrationAction) -> String {
@@ -71,7 +72,10 @@ impl PlanRows for Migrate {
         &unfixable.path
     }
 
-    fn unfixable_cells(u: &Unfixable, scan_dir: &Path) -> [String; 3] {
-        [u.migration.to_string(), rel(&u.path, scan_dir), u.reason.clone()]
+    fn unfixable_row(u: &Unfixable, scan_dir: &Path) -> Row {
+        Row {
+            cells: vec![Cell::new(u.migration.to_string()), Cell::new(rel(&u.path, scan_dir))],
+            text: vec![Para::Wrap(u.reason.clone())],
+        }
     }
 }

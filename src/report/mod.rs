@@ -1,15 +1,17 @@
 //! All terminal output: the findings table, the JSON document, the CI formats (GitHub Actions
-//! annotations, JUnit XML), the summary line.
+//! annotations, JUnit XML), one line per finding, the summary line.
 
 pub mod clean;
 mod github;
 mod json;
 mod junit;
+pub mod layout;
+mod lines;
 pub mod migrate;
 pub mod plan;
 pub mod repair;
 mod summary;
-mod table;
+pub mod table;
 pub mod undo;
 
 use std::io::{self, Write};
@@ -46,15 +48,20 @@ pub fn render_check(
     match output.format {
         Format::Json => json::write(out, roots, &summary, findings),
         Format::Junit => junit::write(out, &outcome.checked, findings),
-        Format::Table | Format::Github => {
+        Format::Table | Format::Github | Format::Lines => {
             if output.quiet && findings.is_empty() {
                 return Ok(());
             }
-            if output.format == Format::Github {
-                github::write(out, findings)?;
-            } else if !findings.is_empty() {
-                writeln!(out, "{}", table::render(findings, output.color))?;
+            match output.format {
+                Format::Github => github::write(out, findings)?,
+                Format::Lines => lines::write(out, findings)?,
+                _ if findings.is_empty() => {}
+                _ => {
+                    layout::write_sections(out, layout::Layout::stdout(output.color), &table::sections(findings))?;
+                    writeln!(out)?;
+                }
             }
+            // Notes and the next step go between the findings and the summary line.
             writeln!(out, "{}", summary.line())
         }
     }

@@ -5,14 +5,14 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use comfy_table::{presets, Cell, ContentArrangement, Table};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use super::json::Header;
+use super::layout::{self, Cell, Layout, Para, Row, Section, Table};
 use crate::cli::Format;
 use crate::config::OutputConfig;
-use crate::dir_plan::{ActionOutcome, Applied, DirPlan, DirStatus, Outcome, Plan};
+use crate::dir_plan::{ActionOutcome, Applied, DirOutcome, DirPlan, DirStatus, Outcome, Plan};
 use crate::text::{plural_grouped, rel};
 
 /// What one verb's plan rows hold.
@@ -30,8 +30,8 @@ pub trait PlanRows {
     /// What the action's notes add, one line each under the reason.
     fn notes(action: &Self::Action) -> &[String];
     fn unfixable_path(unfixable: &Self::Unfixable) -> &Path;
-    /// The second table's cells after `SCAN DIR`.
-    fn unfixable_cells(unfixable: &Self::Unfixable, scan_dir: &Path) -> [String; 3];
+    /// A row of the second table ([`Words::unfixable_columns`]), paths relative to `scan_dir`.
+    fn unfixable_row(unfixable: &Self::Unfixable, scan_dir: &Path) -> Row;
 }
 
 /// The words a verb's output differs in.
@@ -44,97 +44,114 @@ pub struct Words {
     pub cannot: &'static str,
     /// The key of each scan dir's results in the JSON document.
     pub results_key: &'static str,
-    /// The plan table's columns after `SCAN DIR` and before the last one.
+    /// The plan table's columns before the last one: the action, and the path it acts on.
     pub action_columns: [&'static str; 2],
     /// The plan table's last column before anything ran (then it is `RESULT`).
     pub planned_column: &'static str,
-    /// The second table's columns after `SCAN DIR`.
-    pub unfixable_columns: [&'static str; 3],
+    /// The second table's columns, the path last but one, the text last.
+    pub unfixable_columns: &'static [&'static str],
 }
 
-/// An action's reason, then its notes, one per line.
-fn describe<V: PlanRows>(action: &V::Action) -> String {
-    let mut text = V::reason(action);
-    for note in V::notes(action) {
-        text.push_str(&format!("\n• {note}"));
-    }
+/// An action's reason, then its notes, one bullet each.
+fn describe<V: PlanRows>(action: &V::Action) -> Vec<Para> {
+    let mut text = vec![Para::Wrap(V::reason(action))];
+    text.extend(V::notes(action).iter().map(|note| Para::Wrap(format!("• {note}"))));
     text
 }
 
 type VerbPlan<V> = Plan<<V as PlanRows>::Action, <V as PlanRows>::Unfixable>;
 type VerbDirPlan<V> = DirPlan<<V as PlanRows>::Action, <V as PlanRows>::Unfixable>;
 
-/// A table with `header`, fitted to the terminal as the findings table is.
-pub fn table(header: &[&str]) -> Table {
-    let mut table = Table::new();
-    table.load_preset(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
-    super::table::fit_width(&mut table);
-    table.set_header(header.iter().map(Cell::new));
-    table
-}
-
-fn outcome_text(outcome: &ActionOutcome) -> String {
+/// The word of the RESULT column, coloured by how it went, and what it adds.
+fn outcome_cell(outcome: &ActionOutcome) -> (Cell, Option<String>) {
     match outcome {
-        ActionOutcome::Done => "done".into(),
-        ActionOutcome::DoneNotDurable(why) => format!("written, durability not guaranteed ({why})"),
-        ActionOutcome::Failed(why) => format!("FAILED: {why}"),
-        ActionOutcome::Skipped(why) => format!("skipped: {why}"),
+        ActionOutcome::Done => (Cell::styled("done", layout::good_style()), None),
+        ActionOutcome::DoneNotDurable(why) => {
+            (Cell::styled("written", layout::warn_style()), Some(format!("durability not guaranteed ({why})")))
+        }
+        ActionOutcome::Failed(why) => (Cell::styled("FAILED", layout::error_style()), Some(why.clone())),
+        ActionOutcome::Skipped(why) => (Cell::styled("skipped", layout::warn_style()), Some(why.clone())),
     }
 }
 
-/// The plan as a table (with results once applied), plus what cannot be done and the paths
-/// that could not be read.
+/// What a scan dir's section line says of it.
+fn dir_about<V: PlanRows>(dir: &VerbDirPlan<V>, done: Option<&DirOutcome<V::Result>>) -> String {
+    let count = |n: usize, one: &str, many: &str| plural_grouped(n as u64, one, many);
+    let mut parts = Vec::new();
+    match (&dir.status, done) {
+        (DirStatus::InUse(why), _) if !dir.actions.is_empty() => {
+            parts.push(format!("in use ({why}): {} not run", count(dir.actions.len(), "action", "actions")))
+        }
+        (_, Some(done)) => {
+            let ok = done
+                .results
+                .iter()
+                .filter(|r| matches!(r.outcome(), ActionOutcome::Done | ActionOutcome::DoneNotDurable(_)))
+                .count();
+            parts.push(format!("{} done of {}", count(ok, "action", "actions"), dir.actions.len()));
+        }
+        _ if !dir.actions.is_empty() => {
+            parts.push(format!("{} planned", count(dir.actions.len(), "action", "actions")))
+        }
+        _ => {}
+    }
+    if !dir.unfixable.is_empty() {
+        parts.push(format!("{} {}", dir.unfixable.len(), V::WORDS.cannot));
+    }
+    parts.join(", ")
+}
+
+/// The plan, one section per scan dir with work or something it cannot do: the table of its
+/// actions (with their results once applied), the table of what cannot be done; then the
+/// paths that could not be read.
 pub fn write_plan<V: PlanRows>(
     out: &mut dyn Write,
+    layout: Layout,
     plan: &VerbPlan<V>,
     applied: Option<&Applied<V::Result>>,
 ) -> io::Result<()> {
     let [action_column, target_column] = V::WORDS.action_columns;
-    let last = if applied.is_some() { "RESULT" } else { V::WORDS.planned_column };
-    let mut actions = table(&["SCAN DIR", action_column, target_column, last]);
-    let mut any = false;
-    for dir in &plan.scan_dirs {
+    let mut sections = Vec::new();
+    for dir in plan.scan_dirs.iter().filter(|d| !d.actions.is_empty() || !d.unfixable.is_empty()) {
         let done = applied.and_then(|a| a.dirs.iter().find(|d| d.scan_dir == dir.scan_dir));
-        for (i, action) in dir.actions.iter().enumerate() {
-            any = true;
-            let text = match (&dir.status, done) {
-                (DirStatus::InUse(why), _) => format!("not run: scan dir in use ({why})\n{}", describe::<V>(action)),
-                (_, Some(done)) => {
-                    let result = done.results.get(i);
-                    let mut text = format!(
-                        "{}\n{}",
-                        result.map_or_else(|| "-".into(), |r| outcome_text(r.outcome())),
-                        describe::<V>(action)
-                    );
-                    for detail in result.map_or(&[][..], Outcome::details) {
-                        text.push_str(&format!("\n• {detail}"));
-                    }
-                    text
-                }
-                _ => describe::<V>(action),
+        let mut tables = Vec::new();
+        if !dir.actions.is_empty() {
+            let mut table = match done {
+                Some(_) => Table { header: vec!["RESULT", action_column, target_column, "WHY"], rows: Vec::new() },
+                None => Table { header: vec![action_column, target_column, V::WORDS.planned_column], rows: Vec::new() },
             };
-            actions.add_row(vec![
-                Cell::new(dir.scan_dir.display()),
-                Cell::new(V::action_name(action)),
-                Cell::new(rel(V::target(action), &dir.scan_dir)),
-                Cell::new(text),
-            ]);
+            for (i, action) in dir.actions.iter().enumerate() {
+                let mut cells =
+                    vec![Cell::new(V::action_name(action)), Cell::new(rel(V::target(action), &dir.scan_dir))];
+                let mut text = Vec::new();
+                if let Some(done) = done {
+                    let result = done.results.get(i);
+                    let (cell, said) = result.map_or((Cell::new("-"), None), |r| outcome_cell(r.outcome()));
+                    cells.insert(0, cell);
+                    text.extend(said.map(Para::Wrap));
+                    text.extend(describe::<V>(action));
+                    text.extend(result.map_or(&[][..], Outcome::details).iter().map(|d| Para::Wrap(format!("• {d}"))));
+                } else {
+                    text = describe::<V>(action);
+                }
+                table.rows.push(Row { cells, text });
+            }
+            tables.push(table);
         }
-    }
-    if any {
-        writeln!(out, "{actions}")?;
-    }
-    let unfixable: Vec<(&VerbDirPlan<V>, &V::Unfixable)> =
-        plan.scan_dirs.iter().flat_map(|d| d.unfixable.iter().map(move |u| (d, u))).collect();
-    if !unfixable.is_empty() {
-        let [a, b, c] = V::WORDS.unfixable_columns;
-        let mut t = table(&["SCAN DIR", a, b, c]);
-        for (dir, u) in unfixable {
-            let mut row = vec![Cell::new(dir.scan_dir.display())];
-            row.extend(V::unfixable_cells(u, &dir.scan_dir).into_iter().map(Cell::new));
-            t.add_row(row);
+        if !dir.unfixable.is_empty() {
+            let rows = dir.unfixable.iter().map(|u| V::unfixable_row(u, &dir.scan_dir)).collect();
+            tables.push(Table { header: V::WORDS.unfixable_columns.to_vec(), rows });
         }
-        writeln!(out, "{t}")?;
+        sections.push(Section {
+            title: dir.scan_dir.display().to_string(),
+            about: dir_about::<V>(dir, done),
+            lines: Vec::new(),
+            tables,
+        });
+    }
+    layout::write_sections(out, layout, &sections)?;
+    if !sections.is_empty() {
+        writeln!(out)?;
     }
     for (path, error) in &plan.walk_errors {
         writeln!(out, "cannot read {}: {error}", path.display())?;
@@ -257,7 +274,7 @@ pub fn render_plan<V: PlanRows>(out: &mut dyn Write, output: &OutputConfig, plan
         && plan.action_count() == 0
         && plan.scan_dirs.iter().all(|d| d.unfixable.is_empty() && !matches!(d.status, DirStatus::InUse(_)));
     if output.format == Format::Table && !quiet_and_clean {
-        write_plan::<V>(out, plan, None)?;
+        write_plan::<V>(out, Layout::stdout(output.color), plan, None)?;
     }
     Ok(())
 }
@@ -287,7 +304,7 @@ mod tests {
             walk_errors: Vec::new(),
         };
         let mut out = Vec::new();
-        write_plan::<Migrate>(&mut out, &plan, None).unwrap();
+        write_plan::<Migrate>(&mut out, Layout { width: 100, color: false }, &plan, None).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("CANNOT MIGRATE"), "{text}");
         assert!(!text.contains("cannot read /scans/s/results.json"), "{text}");

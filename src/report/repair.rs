@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use super::layout::{Cell, Para, Row};
 use super::plan::{PlanRows, Words};
 use crate::repair::{Action, ActionOutcome, Unfixable};
 use crate::text::rel;
@@ -21,7 +22,7 @@ impl PlanRows for Repair {
         results_key: "outcomes",
         action_columns: ["ACTION", "FILE"],
         planned_column: "WHY",
-        unfixable_columns: ["CANNOT FIX", "WHY", "FIX"],
+        unfixable_columns: &["CANNOT FIX", "WHY"],
     };
 
     fn action_name(action: &Action) -> String {
@@ -51,7 +52,9 @@ impl PlanRows for Repair {
         &unfixable.path
     }
 
-    fn unfixable_cells(u: &Unfixable, scan_dir: &Path) -> [String; 3] {
-        [rel(&u.path, scan_dir), u.reason.clone(), u.fix.clone().unwrap_or_else(|| "-".into())]
+    fn unfixable_row(u: &Unfixable, scan_dir: &Path) -> Row {
+        let mut text = vec![Para::Wrap(u.reason.clone())];
+        text.extend(u.fix.as_ref().map(|fix| Para::Whole(format!("fix: {fix}"))));
+        Row { cells: vec![Cell::new(rel(&u.path, scan_dir))], text }
     }
 }

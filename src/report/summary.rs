@@ -16,7 +16,7 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub fn of(findings: &[Finding]) -> Counts {
+    pub fn of<'f>(findings: impl IntoIterator<Item = &'f Finding>) -> Counts {
         let mut counts = Counts::default();
         for f in findings {
             match f.level {

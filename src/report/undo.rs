@@ -4,11 +4,11 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use comfy_table::Cell;
 use serde::Serialize;
 
 use super::json::Header;
-use super::plan::{table, PlanRows, Words};
+use super::layout::{self, Cell, Layout, Para, Row, Section, Table};
+use super::plan::{PlanRows, Words};
 use crate::cli::Format;
 use crate::config::OutputConfig;
 use crate::dir_plan::ActionOutcome;
@@ -44,26 +44,7 @@ pub fn write_list(
         return writeln!(out);
     }
     if count > 0 {
-        let mut t = table(&["SCAN DIR", "SESSION", "VERB", "FILES", "BYTES", "NOTE"]);
-        for dir in dirs {
-            for s in &dir.sessions {
-                let note = match (&s.problem, s.complete, &s.undoes) {
-                    (Some(problem), _, _) => problem.clone(),
-                    (None, Some(false), _) => "stopped while it wrote".to_string(),
-                    (None, _, Some(undid)) => format!("undid {undid}"),
-                    _ => String::new(),
-                };
-                t.add_row(vec![
-                    Cell::new(dir.scan_dir.display()),
-                    Cell::new(&s.session),
-                    Cell::new(s.verb.as_deref().unwrap_or("?")),
-                    Cell::new(thousands(s.files as u64)),
-                    Cell::new(thousands(s.bytes)),
-                    Cell::new(note),
-                ]);
-            }
-        }
-        writeln!(out, "{t}")?;
+        layout::write_sections(out, Layout::stdout(output.color), &list_sections(dirs))?;
     }
     for (path, error) in errors {
         writeln!(out, "cannot read {}: {error}", path.display())?;
@@ -75,6 +56,42 @@ pub fn write_list(
         }
     }
     Ok(())
+}
+
+/// One section per scan dir: its sessions, oldest first, the note last (the column that wraps).
+fn list_sections(dirs: &[DirSessions]) -> Vec<Section> {
+    dirs.iter()
+        .filter(|dir| !dir.sessions.is_empty())
+        .map(|dir| {
+            let rows = dir
+                .sessions
+                .iter()
+                .map(|s| {
+                    let note = match (&s.problem, s.complete, &s.undoes) {
+                        (Some(problem), _, _) => problem.clone(),
+                        (None, Some(false), _) => "stopped while it wrote".to_string(),
+                        (None, _, Some(undid)) => format!("undid {undid}"),
+                        _ => String::new(),
+                    };
+                    Row {
+                        cells: vec![
+                            Cell::new(s.session.clone()),
+                            Cell::new(s.verb.as_deref().unwrap_or("?")),
+                            Cell::new(thousands(s.files as u64)),
+                            Cell::new(thousands(s.bytes)),
+                        ],
+                        text: vec![Para::Wrap(note)],
+                    }
+                })
+                .collect();
+            Section {
+                title: dir.scan_dir.display().to_string(),
+                about: plural_grouped(dir.sessions.len() as u64, "backup session", "backup sessions"),
+                lines: Vec::new(),
+                tables: vec![Table { header: vec!["SESSION", "VERB", "FILES", "BYTES", "NOTE"], rows }],
+            }
+        })
+        .collect()
 }
 
 /// `undo`'s rows.
@@ -91,7 +108,7 @@ impl PlanRows for Undo {
         results_key: "results",
         action_columns: ["UNDO", "PATH"],
         planned_column: "WHY",
-        unfixable_columns: ["SESSION", "KEPT", "WHY"],
+        unfixable_columns: &["SESSION", "KEPT", "WHY"],
     };
 
     fn action_name(action: &UndoAction) -> String {
@@ -114,7 +131,10 @@ impl PlanRows for Undo {
         &kept.path
     }
 
-    fn unfixable_cells(kept: &Kept, scan_dir: &Path) -> [String; 3] {
-        [kept.session.clone(), rel(&kept.path, scan_dir), kept.reason.clone()]
+    fn unfixable_row(kept: &Kept, scan_dir: &Path) -> Row {
+        Row {
+            cells: vec![Cell::new(kept.session.clone()), Cell::new(rel(&kept.path, scan_dir))],
+            text: vec![Para::Wrap(kept.reason.clone())],
+        }
     }
 }

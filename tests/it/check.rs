@@ -306,18 +306,6 @@ fn a_closed_stdout_is_not_an_error() {
 }
 
 #[test]
-fn table_snapshot() {
-    let tree = Tree::copy("damaged", OLD);
-    let output = scanaudit().current_dir(tree.root()).args(["check", "damaged"]).output().unwrap();
-    assert_eq!(code(&output), 4);
-    let mut settings = insta::Settings::clone_current();
-    for (from, to) in filters(tree.root()) {
-        settings.add_filter(&from, to);
-    }
-    settings.bind(|| insta::assert_snapshot!("damaged_table", String::from_utf8_lossy(&output.stdout)));
-}
-
-#[test]
 fn json_snapshot() {
     let tree = Tree::copy("damaged", OLD);
     let output = scanaudit()

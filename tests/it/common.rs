@@ -74,6 +74,7 @@ pub fn testdata(sub: &str) -> PathBuf {
 pub fn scanaudit() -> Command {
     let mut cmd = Command::cargo_bin("scanaudit").expect("binary is built");
     cmd.env_remove("OPENANT_HOME").env_remove("NO_COLOR").env("TERM", "dumb");
+    cmd.env_remove("COLUMNS").env_remove("CLICOLOR_FORCE").env_remove("CLICOLOR");
     cmd
 }
 

@@ -7,7 +7,7 @@
 use crate::common;
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -75,12 +75,22 @@ fn bytes_waiting(pipe: &std::fs::File) -> usize {
 fn a_repair_that_planned_before_another_finished_rewrites_nothing() {
     let (_tree, scan) = damaged_scan();
     let (mut plan_pipe, write_end) = one_page_pipe();
+    // The plan is written line by line, and a line waits whole for room in the pipe: most of
+    // the page is filled first, so that the plan cannot fit, and the late repair is blocked
+    // once its plan has started to arrive and no more comes.
+    const FILLER: usize = 3500;
+    std::fs::File::from(write_end.try_clone().unwrap()).write_all(&[b'#'; FILLER]).unwrap();
     let mut late = bin().args(["repair", "--yes"]).arg(&scan).stdout(Stdio::from(write_end)).spawn().unwrap();
     let started = Instant::now();
-    while bytes_waiting(&plan_pipe) < 4096 {
+    let (mut waiting, mut still_since) = (FILLER, Instant::now());
+    while waiting == FILLER || still_since.elapsed() < Duration::from_secs(1) {
         assert!(late.try_wait().unwrap().is_none(), "the late repair ended before its plan filled the pipe");
         assert!(started.elapsed() < Duration::from_secs(300), "the late repair never printed its plan");
         std::thread::sleep(Duration::from_millis(20));
+        let now = bytes_waiting(&plan_pipe);
+        if now != waiting {
+            (waiting, still_since) = (now, Instant::now());
+        }
     }
 
     // (Bit 4 throughout: one unit of this scan has no usable checkpoint, which repair reports.)

@@ -23,6 +23,7 @@ mod lossless;
 mod migrate;
 mod non_utf8_names;
 mod one_reader;
+mod output;
 mod pyjson_testdata;
 mod python_differential;
 mod python_package;

@@ -9,6 +9,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, SystemTime};
 
 use scanaudit::migrate::{self, plan::plan_dir, ActionOutcome, MigrationAction, Plan, Step};
+use scanaudit::progress::Progress;
 use scanaudit::walk::Filters;
 use serde_json::Value;
 
@@ -34,7 +35,7 @@ fn legacy() -> (Tree, PathBuf) {
 }
 
 fn plan_all(root: &Path) -> Plan {
-    migrate::plan(&[root.to_path_buf()], &Filters::default(), Duration::ZERO)
+    migrate::plan(&[root.to_path_buf()], &Filters::default(), Duration::ZERO, &Progress::hidden())
 }
 
 fn apply_all(plan: &Plan) -> migrate::Applied {

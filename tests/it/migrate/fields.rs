@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, SystemTime};
 
 use scanaudit::migrate::{self, renamed_fields};
+use scanaudit::progress::Progress;
 use scanaudit::walk::Filters;
 use serde_json::Value;
 
@@ -88,7 +89,7 @@ fn full_migrate_keeps_old_forms_byte_for_byte() {
         .map(|name| (*name, std::fs::read(testdata("legacy").join(OLDTOOL).join(name)).unwrap()))
         .collect();
 
-    let plan = migrate::plan(std::slice::from_ref(&root), &Filters::default(), Duration::ZERO);
+    let plan = migrate::plan(std::slice::from_ref(&root), &Filters::default(), Duration::ZERO, &Progress::hidden());
     assert!(plan.scan_dirs.iter().flat_map(|d| &d.actions).all(|a| a.migration != renamed_fields::ID));
     let applied = migrate::apply(&plan, &AtomicBool::new(false));
     assert!(!applied.interrupted);
@@ -101,6 +102,6 @@ fn full_migrate_keeps_old_forms_byte_for_byte() {
         assert!(std::fs::read(found[0]).unwrap() == *bytes, "{} changed", found[0].display());
     }
 
-    let again = migrate::plan(std::slice::from_ref(&root), &Filters::default(), Duration::ZERO);
+    let again = migrate::plan(std::slice::from_ref(&root), &Filters::default(), Duration::ZERO, &Progress::hidden());
     assert!(again.scan_dirs.iter().flat_map(|d| &d.actions).all(|a| a.migration != renamed_fields::ID));
 }
