@@ -8,7 +8,8 @@ use std::time::Duration;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::cli::{
-    ApplyArgs, CheckArgs, CleanArgs, ColorChoice, Format, GradingArgs, MigrateArgs, OutputArgs, RepairArgs, WalkArgs,
+    ApplyArgs, CheckArgs, CleanArgs, ColorChoice, Format, GlobalArgs, GradingArgs, MigrateArgs, OutputArgs, RepairArgs,
+    WalkArgs,
 };
 use crate::finding::{Finding, FindingKind, Level};
 use crate::layout::state_names::{CLEAN_LOCK_NAME, RUNTIME_DIR_NAME, STATE_DIR};
@@ -25,8 +26,10 @@ pub enum UsageError {
     AllowDeny(FindingKind),
     #[error("{verb} does not take --format {format}: its formats are table and json (github and junit are for check)")]
     Format { verb: &'static str, format: &'static str },
-    #[error("invalid duration for {flag} {value:?}: {message} (examples: 30m, 1h, 7d)")]
-    Duration { flag: &'static str, value: String, message: String },
+    #[error("-q/--quiet and -v/--verbose say opposite things: give one")]
+    QuietAndVerbose,
+    #[error("no man page for {verb:?}: the pages are scanaudit's and those of {verbs}")]
+    NoManPage { verb: String, verbs: String },
 }
 
 /// `scanaudit clean`, checked.
@@ -45,17 +48,17 @@ pub struct CleanConfig {
 }
 
 impl CleanConfig {
-    pub fn from_args(args: CleanArgs) -> Result<CleanConfig, UsageError> {
+    pub fn from_args(args: CleanArgs, global: &GlobalArgs) -> Result<CleanConfig, UsageError> {
         let roots = roots(args.paths)?;
         let lock_path = CleanConfig::lock_path(std::env::var_os("XDG_RUNTIME_DIR"), &roots[0]);
         Ok(CleanConfig {
             filters: filters(&args.walk)?,
-            older_than: duration("--older-than", &args.older_than)?,
+            older_than: args.older_than,
             dry_run: args.dry_run,
-            backups: args.backups.as_deref().map(|v| duration("--backups", v)).transpose()?,
-            max_runtime: args.max_runtime.as_deref().map(|v| duration("--max-runtime", v)).transpose()?,
+            backups: args.backups,
+            max_runtime: args.max_runtime,
             lock_path,
-            output: plain_output("clean", &args.output)?,
+            output: plain_output("clean", &args.output, global)?,
             roots,
         })
     }
@@ -73,15 +76,6 @@ impl CleanConfig {
             }
         }
     }
-}
-
-/// `30m`, `1h`, `7d`, `1h 30m`, `0s` (humantime's syntax).
-fn duration(flag: &'static str, value: &str) -> Result<Duration, UsageError> {
-    humantime::parse_duration(value.trim()).map_err(|e| UsageError::Duration {
-        flag,
-        value: value.to_string(),
-        message: e.to_string(),
-    })
 }
 
 #[derive(Debug, Clone)]
@@ -127,13 +121,13 @@ impl Grading {
 }
 
 impl CheckConfig {
-    pub fn from_args(args: CheckArgs) -> Result<CheckConfig, UsageError> {
+    pub fn from_args(args: CheckArgs, global: &GlobalArgs) -> Result<CheckConfig, UsageError> {
         Ok(CheckConfig {
             roots: roots(args.paths)?,
             filters: filters(&args.walk)?,
             min_idle: args.min_idle,
             grading: grading(args.grading)?,
-            output: output(&args.output),
+            output: output(&args.output, global),
         })
     }
 }
@@ -147,12 +141,12 @@ pub struct RepairConfig {
 }
 
 impl RepairConfig {
-    pub fn from_args(args: RepairArgs) -> Result<RepairConfig, UsageError> {
+    pub fn from_args(args: RepairArgs, global: &GlobalArgs) -> Result<RepairConfig, UsageError> {
         Ok(RepairConfig {
             roots: roots(args.paths)?,
             filters: filters(&args.rest.walk)?,
             apply: ApplyConfig::from_args(&args.rest.apply),
-            output: plain_output("repair", &args.rest.output)?,
+            output: plain_output("repair", &args.rest.output, global)?,
         })
     }
 }
@@ -189,14 +183,14 @@ pub struct MigrateConfig {
 }
 
 impl MigrateConfig {
-    pub fn from_args(args: MigrateArgs) -> Result<MigrateConfig, UsageError> {
+    pub fn from_args(args: MigrateArgs, global: &GlobalArgs) -> Result<MigrateConfig, UsageError> {
         Ok(MigrateConfig {
             // --list looks at nothing on disk, so it needs no default root either.
             roots: if args.list { args.paths } else { roots(args.paths)? },
             filters: filters(&args.rest.walk)?,
             list: args.list,
             apply: ApplyConfig::from_args(&args.rest.apply),
-            output: plain_output("migrate", &args.rest.output)?,
+            output: plain_output("migrate", &args.rest.output, global)?,
         })
     }
 }
@@ -222,7 +216,7 @@ fn grading(args: GradingArgs) -> Result<Grading, UsageError> {
     Ok(Grading { allow, deny, strict: args.strict })
 }
 
-pub fn output(args: &OutputArgs) -> OutputConfig {
+pub fn output(args: &OutputArgs, global: &GlobalArgs) -> OutputConfig {
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -235,18 +229,18 @@ pub fn output(args: &OutputArgs) -> OutputConfig {
     OutputConfig {
         format: args.format,
         color,
-        quiet: args.quiet,
-        progress: !args.quiet && std::io::stderr().is_terminal(),
+        quiet: global.quiet,
+        progress: !global.quiet && std::io::stderr().is_terminal(),
     }
 }
 
 /// The output of a verb that reports actions, not findings (clean, repair, migrate): table or
 /// JSON only; the CI formats (github, junit) describe findings, which only check reports.
-fn plain_output(verb: &'static str, args: &OutputArgs) -> Result<OutputConfig, UsageError> {
+fn plain_output(verb: &'static str, args: &OutputArgs, global: &GlobalArgs) -> Result<OutputConfig, UsageError> {
     if !args.format.is_plain() {
         return Err(UsageError::Format { verb, format: args.format.as_str() });
     }
-    Ok(output(args))
+    Ok(output(args, global))
 }
 
 /// `$OPENANT_HOME/projects`, else `~/.openant/projects`: where OpenAnt keeps scans.
@@ -287,15 +281,6 @@ mod tests {
         let graded = grading.apply(findings);
         let levels: Vec<(FindingKind, Level)> = graded.iter().map(|f| (f.kind, f.level)).collect();
         assert_eq!(levels, [(FindingKind::Backup, Level::Error), (FindingKind::StrayTemp, Level::Error)]);
-    }
-
-    #[test]
-    fn durations_parse_and_bad_ones_are_usage_errors() {
-        assert_eq!(duration("--older-than", "1h").unwrap(), Duration::from_secs(3600));
-        assert_eq!(duration("--backups", "7d").unwrap(), Duration::from_secs(7 * 86_400));
-        assert_eq!(duration("--older-than", "0s").unwrap(), Duration::ZERO);
-        assert!(matches!(duration("--older-than", "soon"), Err(UsageError::Duration { .. })));
-        assert!(matches!(duration("--older-than", "-1h"), Err(UsageError::Duration { .. })));
     }
 
     #[test]

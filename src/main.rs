@@ -9,7 +9,7 @@ use scanaudit::exit_codes::ExitCode;
 
 fn main() -> ProcessExitCode {
     match Cli::try_parse() {
-        Ok(cli) => scanaudit::cmd::run(cli.command),
+        Ok(cli) => scanaudit::cmd::run(cli),
         Err(error) => {
             // --help and --version are not errors.
             let code = if error.use_stderr() { ExitCode::USAGE } else { ExitCode::SUCCESS };

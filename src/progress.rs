@@ -2,6 +2,7 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+#[derive(Clone)]
 pub struct Progress {
     bar: Option<ProgressBar>,
 }
