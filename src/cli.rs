@@ -27,7 +27,8 @@ macro_rules! signals_help {
         "\
 Ctrl-C (SIGINT) and SIGTERM:
   repair, migrate, clean: the change in progress is finished, no other is started (every change
-  is whole and backed up), what was done is reported, and the exit status has bit 32.
+  is whole and backed up), what was done is reported, and the exit status has bit 32; before
+  the first change (planning, the y/N question) they exit 32 at once, having changed nothing.
   check and every --dry-run (which write nothing): the progress bar is cleared, then scanaudit
   dies of the signal, as fd does, so that a shell loop around it stops too."
     };
@@ -69,12 +70,12 @@ pub struct Cli {
 #[derive(Debug, Clone, Default, Args)]
 pub struct GlobalArgs {
     /// No progress bar and no notes; no output at all when there is nothing to report
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Global options")]
     pub quiet: bool,
 
     /// Also say on stderr why each scan dir is what it is: its OpenAnt era and the markers
     /// on disk that decided it
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Global options")]
     pub verbose: bool,
 }
 

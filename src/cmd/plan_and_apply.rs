@@ -42,6 +42,9 @@ pub fn run<V: PlanRows>(
     let interrupt = Interrupt::install(mode, &progress);
     let plan = plan();
     let mut code = plan_status(plan.has_read_errors(), plan.leaves_work_undone());
+    for (path, error) in render::unexplained_read_errors::<V>(&plan) {
+        diag::error(Some(path), format!("cannot read: {error}"));
+    }
     let scan_dirs = || plan.scan_dirs.iter().map(|d| d.scan_dir.as_path());
     super::scope::note_roots_without_scans(config.roots, scan_dirs());
     super::scope::explain_eras(scan_dirs());
