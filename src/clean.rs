@@ -31,6 +31,7 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
@@ -96,6 +97,8 @@ pub enum Reason {
     NotEmpty,
     /// `--max-runtime` was reached before clean got to it.
     MaxRuntime,
+    /// SIGINT or SIGTERM came before clean got to it.
+    Interrupted,
 }
 
 impl Reason {
@@ -110,6 +113,7 @@ impl Reason {
             Reason::Changed => "changed",
             Reason::NotEmpty => "not-empty",
             Reason::MaxRuntime => "max-runtime",
+            Reason::Interrupted => "interrupted",
         }
     }
 }
@@ -155,6 +159,8 @@ pub struct CleanOutcome {
     pub open_check: OpenCheck,
     /// `--max-runtime` stopped the run; the entries with reason `max-runtime` were not examined.
     pub cut_short: bool,
+    /// SIGINT or SIGTERM stopped the run; the entries with reason `interrupted` were not examined.
+    pub interrupted: bool,
 }
 
 impl CleanOutcome {
@@ -206,7 +212,8 @@ struct Root<'a> {
     opened: HashMap<PathBuf, Dir>,
 }
 
-pub fn run(config: &CleanConfig, progress: &Progress) -> CleanOutcome {
+/// Cleans `config.roots`. Once `stop` is set (SIGINT, SIGTERM) no other removal starts.
+pub fn run(config: &CleanConfig, progress: &Progress, stop: &AtomicBool) -> CleanOutcome {
     let started = Instant::now();
     let deadline = config.max_runtime.map(|limit| started + limit);
     let mut run = Run {
@@ -217,7 +224,9 @@ pub fn run(config: &CleanConfig, progress: &Progress) -> CleanOutcome {
         entries: Vec::new(),
         errors: Vec::new(),
         cut_short: false,
+        interrupted: false,
         deadline,
+        stop,
     };
     let mut scan_dirs = 0;
     progress.set_message("walking");
@@ -225,7 +234,7 @@ pub fn run(config: &CleanConfig, progress: &Progress) -> CleanOutcome {
         scan_dirs += run.root(root);
     }
     progress.finish();
-    let Run { mut entries, errors, cut_short, open_check, .. } = run;
+    let Run { mut entries, errors, cut_short, interrupted, open_check, .. } = run;
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     CleanOutcome {
         entries,
@@ -235,6 +244,7 @@ pub fn run(config: &CleanConfig, progress: &Progress) -> CleanOutcome {
         dry_run: config.dry_run,
         open_check,
         cut_short,
+        interrupted,
     }
 }
 
@@ -247,7 +257,9 @@ struct Run<'a> {
     entries: Vec<CleanEntry>,
     errors: Vec<CleanError>,
     cut_short: bool,
+    interrupted: bool,
     deadline: Option<Instant>,
+    stop: &'a AtomicBool,
 }
 
 impl Run<'_> {
@@ -325,7 +337,11 @@ impl Run<'_> {
         };
         let mut root_state = Root { base, dir, dev, opened: HashMap::new() };
         for candidate in candidates {
-            let entry = if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            let entry = if self.stop.load(Ordering::SeqCst) {
+                self.interrupted = true;
+                let why = "not examined: interrupted".into();
+                self.entry(&candidate, Action::Kept, Some(Reason::Interrupted), why)
+            } else if self.deadline.is_some_and(|d| Instant::now() >= d) {
                 self.cut_short = true;
                 self.entry(
                     &candidate,

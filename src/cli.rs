@@ -1,19 +1,50 @@
 //! The command line, as clap derive definitions. Raw flags only: `config` checks them.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::finding::FindingKind;
 
-pub const EXIT_STATUS_HELP: &str = "\
+/// The `--help` sections, as macros so that each verb's text is one `concat!` of them.
+macro_rules! exit_status_help {
+    () => {
+        "\
 Exit status (bits, OR-ed together):
   0   nothing wrong
   1   problems were fixed (repair, clean, migrate)
-  4   problems remain (check found some)
-  8   operational error: a path could not be read, the run is incomplete
+  4   problems remain (check found some; a plan was not applied)
+  8   operational error: a PATH that does not exist or is not a directory or JSON file, a
+      path that could not be read or written: the run is incomplete
   16  usage error
-  32  interrupted";
+  32  interrupted (SIGINT or SIGTERM stopped repair, migrate or clean)"
+    };
+}
+
+macro_rules! signals_help {
+    () => {
+        "\
+Ctrl-C (SIGINT) and SIGTERM:
+  repair, migrate, clean: the change in progress is finished, no other is started (every change
+  is whole and backed up), what was done is reported, and the exit status has bit 32; before
+  the first change (planning, the y/N question) they exit 32 at once, having changed nothing.
+  check and every --dry-run (which write nothing): the progress bar is cleared, then scanaudit
+  dies of the signal, as fd does, so that a shell loop around it stops too."
+    };
+}
+
+macro_rules! durations_help {
+    () => {
+        "\
+DURATION: a number and a unit: 30s, 10m, 1.5h, 7d, 2w, 1h30m, \"10 minutes\" (units ms, s, m, h,
+d, w, M, y and their long names); 0 alone is no time; a bare number is refused (10s or 10m?);
+at most 100 years."
+    };
+}
+
+pub const EXIT_STATUS_HELP: &str = concat!(exit_status_help!(), "\n\n", signals_help!());
+const DURATION_VERB_HELP: &str = concat!(durations_help!(), "\n\n", exit_status_help!(), "\n\n", signals_help!());
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,37 +54,48 @@ Exit status (bits, OR-ed together):
     long_about = "Audit and repair OpenAnt scan output directories: find truncated, zero-filled and \
 corrupt JSON, stray temp files from interrupted writes, and files of the wrong shape.",
     after_help = EXIT_STATUS_HELP,
-    max_term_width = 100
+    max_term_width = 100,
+    propagate_version = true
 )]
 pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-
     #[command(flatten)]
     pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
 }
 
-/// Options every verb takes, before or after the verb's name.
-#[derive(Debug, Args)]
+/// Options every verb takes, before or after the verb's name (`scanaudit -q check`,
+/// `scanaudit check -q`).
+#[derive(Debug, Clone, Default, Args)]
 pub struct GlobalArgs {
+    /// No progress bar and no notes; no output at all when there is nothing to report
+    #[arg(short, long, global = true, help_heading = "Global options")]
+    pub quiet: bool,
+
+    /// Also say on stderr why each scan dir is what it is: its OpenAnt era and the markers
+    /// on disk that decided it
+    #[arg(short, long, global = true, help_heading = "Global options")]
+    pub verbose: bool,
+
     /// When to colour by level: auto (on a terminal; NO_COLOR turns it off, CLICOLOR_FORCE on)
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN", global = true)]
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN", global = true, help_heading = "Global options")]
     pub color: ColorChoice,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Find every damaged file under the given paths (read-only)
-    #[command(after_help = EXIT_STATUS_HELP)]
+    #[command(after_help = DURATION_VERB_HELP)]
     Check(CheckArgs),
     /// Remove stray temp files left by interrupted writes, safely enough for cron
     #[command(after_help = CLEAN_HELP)]
     Clean(CleanArgs),
     /// Rebuild broken or missing outputs from checkpoints and temp files, with backups
-    #[command(after_help = EXIT_STATUS_HELP)]
+    #[command(after_help = DURATION_VERB_HELP)]
     Repair(RepairArgs),
     /// Upgrade scan results written by older OpenAnt versions to the current layout, with backups
-    #[command(after_help = EXIT_STATUS_HELP)]
+    #[command(after_help = DURATION_VERB_HELP)]
     Migrate(MigrateArgs),
     /// Put back what one backup session (a repair, migrate or undo) changed, never over later work
     #[command(long_about = UNDO_ABOUT, after_help = UNDO_HELP)]
@@ -63,8 +105,11 @@ pub enum Command {
         /// The shell to generate completions for
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) to stdout
-    Man,
+    /// Print a man page (roff) to stdout: scanaudit's, or one verb's
+    Man {
+        /// The verb whose page to print (check, clean, repair, migrate, completions, man)
+        verb: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -76,9 +121,9 @@ pub struct CheckArgs {
     pub walk: WalkArgs,
 
     /// A run whose checkpoints say in progress counts as interrupted once nothing in its
-    /// checkpoint dir changed for this long (e.g. 30s, 10m, 2h, 1d)
-    #[arg(long, value_name = "AGE", default_value = "10m", value_parser = parse_age)]
-    pub min_idle: std::time::Duration,
+    /// checkpoint dir changed for this long
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub min_idle: Duration,
 
     #[command(flatten)]
     pub grading: GradingArgs,
@@ -87,7 +132,8 @@ pub struct CheckArgs {
     pub output: OutputArgs,
 }
 
-pub const CLEAN_HELP: &str = "\
+pub const CLEAN_HELP: &str = concat!(
+    "\
 Removes only regular files named like a known temp pattern (and atomicwrites' .atomicwriteXXXXXX/
 dirs) that are older than --older-than by the newest of mtime and ctime, not open in any process,
 not flock-ed, on the root's filesystem, and not salvageable (a complete document whose target is
@@ -95,32 +141,42 @@ missing or broken is kept for `scanaudit repair`). Symlinks are never followed o
 One instance at a time: the lock is $XDG_RUNTIME_DIR/scanaudit/clean.lock, or
 <first PATH>/.scanaudit/clean.lock when XDG_RUNTIME_DIR is unset. Never prompts.
 
+",
+    durations_help!(),
+    "
+
 Exit status (bits, OR-ed together):
   0   nothing removed (temps kept on purpose are not problems; --dry-run always)
   1   something was removed
-  8   an I/O error (the run went on past it), or another clean holds the lock
-  16  usage error";
+  8   an I/O error (the run went on past it), a PATH that does not exist or is not a
+      directory, or another clean holds the lock
+  16  usage error
+  32  interrupted (SIGINT or SIGTERM)
+
+",
+    signals_help!()
+);
 
 #[derive(Debug, Args)]
 pub struct CleanArgs {
     /// Scan trees or scan dirs to clean [default: $OPENANT_HOME/projects or ~/.openant/projects]
     pub paths: Vec<PathBuf>,
 
-    /// Only remove temps older than this, by the newest of mtime and ctime (e.g. 30m, 1h, 7d)
-    #[arg(long, value_name = "DURATION", default_value = "1h")]
-    pub older_than: String,
+    /// Only remove temps older than this, by the newest of mtime and ctime
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub older_than: Duration,
 
     /// List what would be removed; delete nothing
     #[arg(short = 'n', long)]
     pub dry_run: bool,
 
-    /// Also remove scanaudit backup folders (.scanaudit/backups/<timestamp>/) older than AGE
-    #[arg(long, value_name = "AGE")]
-    pub backups: Option<String>,
+    /// Also remove scanaudit backup folders (.scanaudit/backups/<timestamp>/) older than DURATION
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub backups: Option<Duration>,
 
     /// Start no new removal after this long; the rest is reported as not examined
-    #[arg(long, value_name = "DURATION")]
-    pub max_runtime: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub max_runtime: Option<Duration>,
 
     #[command(flatten)]
     pub walk: WalkArgs,
@@ -176,8 +232,8 @@ pub struct ApplyArgs {
     pub yes: bool,
 
     /// Leave a scan dir alone when any of its files changed within DURATION (OpenAnt may be writing)
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
-    pub min_idle: std::time::Duration,
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub min_idle: Duration,
 }
 
 pub const UNDO_ABOUT: &str = "\
@@ -261,27 +317,48 @@ pub struct OutputArgs {
     /// Output format (github, junit and lines: check only)
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-
-    /// No progress bar, and no output at all when there is nothing to report
-    #[arg(short, long)]
-    pub quiet: bool,
 }
 
-/// `30s`, `10m`, `2h`, `1d` (a bare number is seconds).
-pub fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+/// What every duration flag accepts, said once: in `--help` and in every parse error.
+pub const DURATION_FORMS: &str = "a number and a unit, e.g. 30s, 10m, 1.5h, 7d, 2w, 1h30m or \"10 minutes\" \
+(units: ms, s, m, h, d, w, M, y and their long names); 0 alone means no time; at most 100 years";
+
+/// The longest duration any flag takes: more is a typo (a date, an extra digit). 100 of
+/// humantime's years (365.25 days), so that `100y` itself is taken.
+pub const MAX_DURATION: Duration = Duration::from_secs(3_155_760_000);
+
+/// The one parser of every duration flag (`--min-idle`, `--older-than`, `--backups`,
+/// `--max-runtime`): humantime's syntax, plus a decimal number before a unit (`1.5h`), and `0`.
+/// A bare number other than 0 is refused: `10` could mean seconds or minutes.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 =
-        number.parse().map_err(|_| format!("expected an age such as 30s, 10m, 2h or 1d, got {text:?}"))?;
-    let scale = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("unknown unit {unit:?}: use s, m, h or d")),
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(format!("no unit (10s? 10m?): expected {DURATION_FORMS}"));
+    }
+    let parsed = match decimal(text) {
+        Some(parsed) => parsed,
+        None => humantime::parse_duration(text).map_err(|e| format!("{e}: expected {DURATION_FORMS}"))?,
     };
-    Ok(std::time::Duration::from_secs(number.saturating_mul(scale)))
+    if parsed > MAX_DURATION {
+        return Err(format!("more than 100 years: expected {DURATION_FORMS}"));
+    }
+    Ok(parsed)
+}
+
+/// `1.5h`: one decimal number and one unit, which humantime does not take.
+fn decimal(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = text.split_at(split);
+    if !number.contains('.') {
+        return None;
+    }
+    let number: f64 = number.parse().ok()?;
+    let unit = humantime::parse_duration(&format!("1{}", unit.trim())).ok()?;
+    let seconds = number * unit.as_secs_f64();
+    (seconds.is_finite() && seconds <= MAX_DURATION.as_secs_f64()).then(|| Duration::from_secs_f64(seconds))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -313,8 +390,9 @@ impl Format {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
+    #[default]
     Auto,
     Always,
     Never,
@@ -331,11 +409,21 @@ mod tests {
     }
 
     #[test]
-    fn ages_parse() {
-        assert_eq!(parse_age("10m"), Ok(std::time::Duration::from_secs(600)));
-        assert_eq!(parse_age("45"), Ok(std::time::Duration::from_secs(45)));
-        assert_eq!(parse_age("1d"), Ok(std::time::Duration::from_secs(86_400)));
-        assert!(parse_age("10 minutes").is_err());
-        assert!(parse_age("m").is_err());
+    fn durations_parse_one_way() {
+        let secs = Duration::from_secs;
+        assert_eq!(parse_duration("10m"), Ok(secs(600)));
+        assert_eq!(parse_duration("10 minutes"), Ok(secs(600)));
+        assert_eq!(parse_duration("1h30m"), Ok(secs(5400)));
+        assert_eq!(parse_duration("1.5h"), Ok(secs(5400)));
+        assert_eq!(parse_duration("7d"), Ok(secs(7 * 86_400)));
+        assert_eq!(parse_duration(" 0s "), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("100y"), Ok(MAX_DURATION));
+        for bad in ["10", "1.5", "", "m", "soon", "-1h", "99999999999d", "101y", "1e400h"] {
+            let error = parse_duration(bad).expect_err(bad);
+            assert!(error.contains("expected a number and a unit"), "{bad}: {error}");
+        }
+        assert!(parse_duration("10").unwrap_err().contains("no unit"));
+        assert!(parse_duration("101y").unwrap_err().contains("100 years"));
     }
 }

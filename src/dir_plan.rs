@@ -6,7 +6,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -261,14 +260,4 @@ pub fn apply<A, U, S: ApplyDir<A>>(plan: &Plan<A, U>, stop: &AtomicBool) -> Appl
         applied.dirs.push(DirOutcome { scan_dir: dir.scan_dir.clone(), results, backup_dir });
     }
     applied
-}
-
-/// A flag set by SIGINT or SIGTERM, so a verb stops between actions instead of mid-write.
-pub fn stop_flag() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // Registration only fails for forbidden signals; these two are allowed.
-        let _ = signal_hook::flag::register(signal, Arc::clone(&flag));
-    }
-    flag
 }

@@ -4,21 +4,23 @@
 //! replaces the line; [`Progress::finish`] clears it, and the verb calls it before writing
 //! any output.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use crate::text::thousands;
 
+/// Clones share one line: the signal thread ([`crate::interrupt`]) holds a clone to clear it.
+#[derive(Clone)]
 pub struct Progress {
     enabled: bool,
     /// The line of the current step; `None` once finished (or never drawn).
-    bar: Mutex<Option<ProgressBar>>,
+    bar: Arc<Mutex<Option<ProgressBar>>>,
 }
 
 impl Progress {
     pub fn new(enabled: bool) -> Progress {
-        Progress { enabled, bar: Mutex::new(None) }
+        Progress { enabled, bar: Arc::new(Mutex::new(None)) }
     }
 
     /// A progress that draws nothing (library use, tests).

@@ -3,18 +3,22 @@
 //! exit bits of the plan and of what ran (design.md: 1 changed something, 4 something is
 //! left, 8 an I/O error, 32 interrupted).
 
+use std::ffi::OsString;
 use std::io::{self, BufRead, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use crate::cli::Format;
 use crate::config::{ApplyConfig, OutputConfig};
-use crate::dir_plan::{stop_flag, ActionOutcome, Applied, Outcome, Plan};
+use crate::diag;
+use crate::dir_plan::{ActionOutcome, Applied, DirStatus, Outcome, Plan};
 use crate::exit_codes::ExitCode;
+use crate::interrupt::{Interrupt, Mode};
 use crate::progress::Progress;
 use crate::report::layout::Layout;
 use crate::report::output_error;
 use crate::report::plan::{self as render, PlanRows};
+use crate::text::{human_age, shell_quote};
 
 /// What the runner needs of a verb's configuration.
 pub struct Run<'c> {
@@ -27,17 +31,25 @@ type VerbPlan<V> = Plan<<V as PlanRows>::Action, <V as PlanRows>::Unfixable>;
 
 /// Runs a plan/apply verb, writing everything to stdout (the question goes to stderr): `plan`
 /// makes the plan, `apply` carries out its runnable part, stopping between actions once the
-/// flag is set (SIGINT, SIGTERM).
+/// flag is set (SIGINT, SIGTERM: [`crate::interrupt`]).
 pub fn run<V: PlanRows>(
     config: Run<'_>,
     plan: impl FnOnce(&Progress) -> VerbPlan<V>,
     apply: impl FnOnce(&VerbPlan<V>, &AtomicBool) -> Applied<V::Result>,
 ) -> ExitCode {
-    let stop = stop_flag();
     let progress = Progress::new(config.output.progress);
+    let mode = if config.apply.dry_run { Mode::ReadOnly } else { Mode::Writing };
+    let interrupt = Interrupt::install(mode, &progress);
     let plan = plan(&progress);
     progress.finish();
     let mut code = plan_status(plan.has_read_errors(), plan.leaves_work_undone());
+    for (path, error) in render::unexplained_read_errors::<V>(&plan) {
+        diag::error(Some(path), format!("cannot read: {error}"));
+    }
+    let scan_dirs = || plan.scan_dirs.iter().map(|d| d.scan_dir.as_path());
+    super::scope::note_roots_without_scans(config.roots, scan_dirs());
+    super::scope::explain_eras(scan_dirs());
+    note_in_use(&plan, config.apply.min_idle);
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if let Err(error) = render::render_plan::<V>(&mut out, config.output, &plan) {
@@ -49,12 +61,87 @@ pub fn run<V: PlanRows>(
     if let Err(not_applied) = may_apply(config.apply, config.output.format, plan.action_count(), &mut out) {
         return report::<V>(&mut out, &config, &plan, None, code | not_applied);
     }
-    let progress = Progress::new(config.output.progress);
+    interrupt.begin_writing();
     progress.set_message("applying");
-    let applied = apply(&plan, &stop);
+    let applied = apply(&plan, interrupt.stop_flag());
     progress.finish();
     code |= outcome_status(applied.results().map(Outcome::outcome), applied.interrupted);
+    note_backups(&applied);
     report::<V>(&mut out, &config, &plan, Some(&applied), code)
+}
+
+/// The note on scan dirs left alone as in use, with the override when a recent write (not a
+/// running OpenAnt) is why.
+fn note_in_use<A, U>(plan: &Plan<A, U>, min_idle: std::time::Duration) {
+    let in_use: Vec<&String> = plan
+        .scan_dirs
+        .iter()
+        .filter(|d| d.has_work())
+        .filter_map(|d| match &d.status {
+            DirStatus::InUse(why) => Some(why),
+            _ => None,
+        })
+        .collect();
+    if let Some(first) = in_use.first() {
+        diag::note(format!(
+            "{} with work to do left alone as in use ({first}); a scan dir counts as in use while \
+             anything in it changed within --min-idle ({}): if you know nothing writes there, run \
+             again with --min-idle 0s",
+            crate::text::plural(in_use.len(), "scan dir", "scan dirs"),
+            human_age(min_idle),
+        ));
+    }
+}
+
+/// Where the originals of what was changed went.
+fn note_backups<R>(applied: &Applied<R>) {
+    let backups: Vec<&Path> = applied.dirs.iter().filter_map(|d| d.backup_dir.as_deref()).collect();
+    match backups.as_slice() {
+        [] => {}
+        [one] => diag::note(format!("the originals of what changed are backed up in {}", one.display())),
+        [first, ..] => diag::note(format!(
+            "the originals of what changed are backed up in each scan dir's .scanaudit/backups/ ({} sessions, \
+             e.g. {})",
+            backups.len(),
+            first.display()
+        )),
+    }
+}
+
+/// This command line with `--yes` instead of `--dry-run`/`-n`: the line that applies the plan.
+fn rerun_with_yes() -> String {
+    rerun_line(std::env::args_os().skip(1))
+}
+
+fn rerun_line(args: impl IntoIterator<Item = OsString>) -> String {
+    let mut words = vec!["scanaudit".to_string()];
+    let mut after_separator = false;
+    for arg in args {
+        let text = arg.to_string_lossy();
+        if !after_separator {
+            if text == "--" {
+                after_separator = true;
+            } else if text == "--dry-run" || text == "--yes" {
+                continue;
+            } else if text.len() > 1
+                && text.starts_with('-')
+                && !text.starts_with("--")
+                && text[1..].bytes().all(|b| b.is_ascii_alphabetic())
+            {
+                // Short flags together (`-nq`): all but n and y.
+                let rest: String = text[1..].chars().filter(|c| !matches!(c, 'n' | 'y')).collect();
+                if !rest.is_empty() {
+                    words.push(format!("-{rest}"));
+                }
+                continue;
+            }
+        }
+        words.push(shell_quote(Path::new(&arg)));
+    }
+    // Before any `--`, so that it is read as the flag.
+    let at = words.iter().position(|w| w == "--").unwrap_or(words.len());
+    words.insert(at, "--yes".to_string());
+    words.join(" ")
 }
 
 /// The closing output: the JSON document, or the table of results and the summary line.
@@ -93,6 +180,8 @@ fn may_apply(config: &ApplyConfig, format: Format, pending: usize, out: &mut dyn
         if format == Format::Table {
             let _ = writeln!(out, "dry run: nothing was changed");
         }
+        let _ = out.flush();
+        diag::note(format!("to apply this plan: {}", rerun_with_yes()));
         return Err(ExitCode::PROBLEMS);
     }
     if config.yes {
@@ -100,11 +189,11 @@ fn may_apply(config: &ApplyConfig, format: Format, pending: usize, out: &mut dyn
     }
     let _ = out.flush();
     if !config.interactive {
-        eprintln!("scanaudit: not applied: no terminal to confirm on; re-run with --yes to apply the plan");
+        diag::note(format!("not applied: no terminal to confirm on; to apply this plan: {}", rerun_with_yes()));
         return Err(ExitCode::PROBLEMS);
     }
     if !confirm(&format!("Apply these {pending} changes?")) {
-        eprintln!("scanaudit: nothing was changed");
+        diag::note(format!("nothing was changed; to apply this plan without the question: {}", rerun_with_yes()));
         return Err(ExitCode::PROBLEMS);
     }
     Ok(())
@@ -168,5 +257,14 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(may_apply(&config, Format::Table, 3, &mut out), Err(ExitCode::PROBLEMS));
         assert_eq!(String::from_utf8(out).unwrap(), "dry run: nothing was changed\n");
+    }
+
+    #[test]
+    fn the_rerun_line_swaps_the_dry_run_for_yes() {
+        let line = |args: &[&str]| rerun_line(args.iter().map(OsString::from));
+        assert_eq!(line(&["repair", "--dry-run", "/a b"]), "scanaudit repair '/a b' --yes");
+        assert_eq!(line(&["-q", "migrate", "-nq", "x"]), "scanaudit -q migrate -q x --yes");
+        assert_eq!(line(&["repair", "-n", "--", "-odd"]), "scanaudit repair --yes -- -odd");
+        assert_eq!(line(&["repair", "--min-idle", "0s"]), "scanaudit repair --min-idle 0s --yes");
     }
 }

@@ -1,4 +1,4 @@
-//! `--format json`: one document, `{"scanaudit", "roots", "summary", "findings"}`.
+//! `--format json`: one document, `{"scanaudit", "roots", "notes", "summary", "findings"}`.
 //! Field names are a public interface (documented in README, pinned by snapshot tests).
 
 use std::io::{self, Write};
@@ -9,8 +9,10 @@ use serde::Serialize;
 use super::Summary;
 use crate::finding::Finding;
 
-/// Bumped when a field changes meaning or disappears; adding fields does not bump it.
-pub const FORMAT_VERSION: u32 = 1;
+/// Bumped when a field changes meaning or disappears; adding fields does not bump it. The
+/// changes are listed in README ("JSON output", changelog). 2: repair's and migrate's
+/// `summary` is an object of counts (was the summary line, now `summary_line`).
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -39,6 +41,8 @@ pub(crate) struct Header {
     /// Per root, its bytes when some root is not UTF-8 (`json_path`).
     #[serde(skip_serializing_if = "Option::is_none")]
     roots_bytes: Option<Vec<Option<String>>>,
+    /// What changed the run or what to do next, as said on stderr ([`crate::diag::note`]).
+    notes: Vec<String>,
 }
 
 impl Header {
@@ -47,6 +51,7 @@ impl Header {
             scanaudit: tool(),
             roots: crate::json_path::roots(roots),
             roots_bytes: crate::json_path::roots_bytes(roots),
+            notes: crate::diag::notes(),
         }
     }
 }

@@ -31,7 +31,7 @@ pub fn output_error(error: &io::Error) -> ExitCode {
     if error.kind() == io::ErrorKind::BrokenPipe {
         ExitCode::SUCCESS
     } else {
-        eprintln!("scanaudit: error: writing output: {error}");
+        crate::diag::error(None, format!("writing output: {error}"));
         ExitCode::OPERATIONAL
     }
 }

@@ -21,7 +21,6 @@ pub fn write_list(
     output: &OutputConfig,
     roots: &[PathBuf],
     dirs: &[DirSessions],
-    errors: &[(PathBuf, String)],
 ) -> io::Result<()> {
     let count: usize = dirs.iter().map(|d| d.sessions.len()).sum();
     let summary = format!(
@@ -45,9 +44,6 @@ pub fn write_list(
     }
     if count > 0 {
         layout::write_sections(out, Layout::stdout(output.color), &list_sections(dirs))?;
-    }
-    for (path, error) in errors {
-        writeln!(out, "cannot read {}: {error}", path.display())?;
     }
     if !output.quiet || count > 0 {
         writeln!(out, "{summary}")?;

@@ -235,12 +235,14 @@ fn default_root_comes_from_openant_home() {
         .assert()
         .code(0)
         .stdout(predicate::str::contains("no problems found"));
+    // A default root that does not exist is an operational error, not a finding.
     scanaudit()
         .env("OPENANT_HOME", tree.path("nowhere"))
         .args(["check", "--format", "json"])
         .assert()
-        .code(4 | 8)
-        .stdout(predicate::str::contains("nowhere/projects"));
+        .code(8)
+        .stdout("")
+        .stderr(format!("scanaudit: error: {}: no such file or directory\n", tree.path("nowhere/projects").display()));
 }
 
 #[test]

@@ -350,7 +350,7 @@ fn a_second_instance_exits_8_at_once() {
     assert_eq!(code(&output), 8);
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
-        format!("scanaudit: another scanaudit clean is running (lock: {})\n", lock_path.display())
+        format!("scanaudit: error: {}: another scanaudit clean is running and holds this lock\n", lock_path.display())
     );
     assert!(output.stdout.is_empty());
     assert_eq!(contents(&base), before);
@@ -447,7 +447,7 @@ fn bad_durations_are_usage_errors() {
         .args(["/nonexistent", "--older-than", "soon"])
         .assert()
         .code(16)
-        .stderr(predicates::str::contains("invalid duration for --older-than"));
+        .stderr(predicates::str::contains("invalid value 'soon' for '--older-than <DURATION>'"));
     clean_cmd(rt.path()).args(["/nonexistent", "--backups", "x"]).assert().code(16);
 }
 
@@ -498,12 +498,15 @@ fn walkdir_paths(root: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-fn an_unreadable_root_is_an_io_error_exit_8() {
+fn a_missing_root_is_an_operational_error_exit_8() {
     let rt = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (status, doc, _) = clean_json(rt.path(), &[dir.path().join("missing").to_str().unwrap()]);
-    assert_eq!(status, 8);
-    assert_eq!(doc["errors"].as_array().unwrap().len(), 1);
+    let missing = dir.path().join("missing");
+    let output = clean_cmd(rt.path()).args(["--format", "json"]).arg(&missing).output().unwrap();
+    assert_eq!(code(&output), 8);
+    assert!(output.stdout.is_empty(), "no document about a root that is not there");
+    let said = format!("scanaudit: error: {}: no such file or directory\n", missing.display());
+    assert_eq!(String::from_utf8_lossy(&output.stderr), said);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -549,7 +552,8 @@ fn a_temp_removed_by_someone_else_between_listing_and_unlink_is_no_error() {
         }
     })
     .unwrap();
-    let outcome = scanaudit::clean::run(&config(&base, rt.path()), &scanaudit::progress::Progress::hidden());
+    let outcome =
+        scanaudit::clean::run(&config(&base, rt.path()), &scanaudit::progress::Progress::hidden(), &Default::default());
     fail::remove("clean::before-unlink");
     assert!(!outcome.failed(), "{:#?}", outcome.entries);
     assert!(outcome.count(Action::AlreadyGone) >= 1, "{:#?}", outcome.entries);
@@ -567,7 +571,8 @@ fn a_temp_removed_by_someone_else_between_listing_and_unlink_is_no_error() {
         }
     })
     .unwrap();
-    let outcome = scanaudit::clean::run(&config(&base, rt.path()), &scanaudit::progress::Progress::hidden());
+    let outcome =
+        scanaudit::clean::run(&config(&base, rt.path()), &scanaudit::progress::Progress::hidden(), &Default::default());
     fail::remove("clean::after-walk");
     assert!(!outcome.failed(), "{:#?}", outcome.entries);
     assert_eq!(outcome.count(Action::AlreadyGone), DISPOSABLE.len(), "{:#?}", outcome.entries);
