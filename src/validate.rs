@@ -170,14 +170,52 @@ pub fn validate_file(path: &Path, shape: &Shape) -> io::Result<Validation> {
 }
 
 /// Validates an already opened file (see [`crate::no_follow::open_regular`]).
-pub fn validate_open(mut file: File, shape: &Shape) -> io::Result<Validation> {
+pub fn validate_open(file: File, shape: &Shape) -> io::Result<Validation> {
     let len = file.metadata()?.len();
+    validate_open_len(file, len, shape)
+}
+
+/// [`validate_open`] for a file whose length the caller has just learned from its `fstat`.
+pub fn validate_open_len(file: File, len: u64, shape: &Shape) -> io::Result<Validation> {
     if let Some(_reservation) = Reservation::take(len) {
-        let mut bytes = Vec::with_capacity(len as usize + 1);
-        file.read_to_end(&mut bytes)?;
-        return Ok(validate_bytes(&bytes, shape));
+        return Ok(validate_bytes(&read_rest(&file, len)?, shape));
     }
     validate_stream(file, shape)
+}
+
+/// The most one `read` returns on Linux (`MAX_RW_COUNT`): a read this long may be short
+/// without being at the end.
+const MAX_READ: usize = 0x7fff_f000;
+
+/// Reads what is left of `file`, `len` bytes by its `fstat`, into one buffer one byte larger:
+/// a file still `len` bytes long takes one `read`, whose short count says it is at its end
+/// (a regular file reads short only there). std's `read_to_end` adds an `fstat`, an `lseek`
+/// and a last `read` returning 0 to every file. A file that grew meanwhile is read on.
+fn read_rest(file: &File, len: u64) -> io::Result<Vec<u8>> {
+    use std::os::fd::AsRawFd;
+    let mut bytes: Vec<u8> = Vec::with_capacity(len as usize + 1);
+    loop {
+        if bytes.len() == bytes.capacity() {
+            bytes.reserve(bytes.capacity().max(8192));
+        }
+        let spare = bytes.spare_capacity_mut();
+        let asked = spare.len().min(MAX_READ);
+        // SAFETY: the kernel writes at most `asked` bytes into the vector's spare capacity.
+        let n = unsafe { libc::read(file.as_raw_fd(), spare.as_mut_ptr().cast(), asked) };
+        if n < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        let n = n as usize;
+        // SAFETY: `read` initialised the first `n` bytes of the spare capacity.
+        unsafe { bytes.set_len(bytes.len() + n) };
+        if n == 0 || (n < asked && asked < MAX_READ) {
+            return Ok(bytes);
+        }
+    }
 }
 
 fn validate_stream(file: File, shape: &Shape) -> io::Result<Validation> {

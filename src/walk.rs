@@ -1,11 +1,14 @@
 //! Discovery: roots → entries. Hidden files are included (temp files are dotfiles), symlinks
 //! are reported and never followed, other filesystems are never entered, FIFOs, sockets and
 //! devices are never opened, and an unreadable directory is reported while the walk goes on.
-//! Metadata is left for the parallel phase: the walk only reads directories.
+//! Metadata is left for the parallel phase: the walk only reads directories. Entries come out
+//! in path order (a directory's entries by name, right after it), by one sort per root at the
+//! end rather than one per directory.
 
 use std::path::{Path, PathBuf};
 
 use globset::GlobSet;
+use rayon::slice::ParallelSliceMut;
 use walkdir::WalkDir;
 
 use crate::layout::state_names::{BACKUPS_DIR, STATE_DIR};
@@ -78,8 +81,8 @@ pub fn walk(roots: &[PathBuf], filters: &Filters) -> WalkOutput {
 fn walk_root(root: &Path, filters: &Filters, out: &mut WalkOutput) {
     // An explicitly named root is looked at through a symlink (as fd and ripgrep do), but
     // nothing below it is.
-    let walker =
-        WalkDir::new(root).follow_links(false).follow_root_links(true).same_file_system(true).sort_by_file_name();
+    let walker = WalkDir::new(root).follow_links(false).follow_root_links(true).same_file_system(true);
+    let first = out.entries.len();
     let mut it = walker.into_iter();
     while let Some(next) = it.next() {
         let dent = match next {
@@ -133,6 +136,8 @@ fn walk_root(root: &Path, filters: &Filters, out: &mut WalkOutput) {
         }
         out.entries.push(Entry { path: path.to_path_buf(), entry_type });
     }
+    // Path order is component-wise: what walking each directory sorted by name gives.
+    out.entries[first..].par_sort_unstable_by(|a, b| a.path.cmp(&b.path));
 }
 
 fn list_backups(scanaudit_dir: &Path, root: &Path, filters: &Filters, out: &mut WalkOutput) {
