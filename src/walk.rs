@@ -136,8 +136,26 @@ fn walk_root(root: &Path, filters: &Filters, out: &mut WalkOutput) {
         }
         out.entries.push(Entry { path: path.to_path_buf(), entry_type });
     }
-    // Path order is component-wise: what walking each directory sorted by name gives.
-    out.entries[first..].par_sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    out.entries[first..].par_sort_unstable_by(|a, b| walk_order(&a.path, &b.path));
+}
+
+/// What walking each directory sorted by name gives: component-wise path order
+/// (`Path::cmp`), computed on the bytes with `/` below every other byte (the walk's paths
+/// have no `//`, `.` or trailing `/`), at a fraction of the cost of splitting components.
+fn walk_order(a: &Path, b: &Path) -> std::cmp::Ordering {
+    use std::os::unix::ffi::OsStrExt;
+    let (a, b) = (a.as_os_str().as_bytes(), b.as_os_str().as_bytes());
+    let rank = |byte: u8| if byte == b'/' { 0 } else { u16::from(byte) + 1 };
+    // Siblings share long prefixes: skip them eight bytes at a time.
+    let shorter = a.len().min(b.len());
+    let mut at = 0;
+    while at + 8 <= shorter && a[at..at + 8] == b[at..at + 8] {
+        at += 8;
+    }
+    match a[at..shorter].iter().zip(&b[at..shorter]).position(|(x, y)| x != y) {
+        Some(offset) => rank(a[at + offset]).cmp(&rank(b[at + offset])),
+        None => a.len().cmp(&b.len()),
+    }
 }
 
 fn list_backups(scanaudit_dir: &Path, root: &Path, filters: &Filters, out: &mut WalkOutput) {
@@ -212,6 +230,16 @@ mod tests {
         let files: Vec<String> =
             rel(&out, dir.path()).into_iter().filter(|(_, t)| *t == EntryType::File).map(|(p, _)| p).collect();
         assert_eq!(files, ["s/results.json"]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn walk_order_is_path_order(a in "[a./_-]{0,4}(/[a./_-]{1,4}){0,3}", b in "[a./_-]{0,4}(/[a./_-]{1,4}){0,3}") {
+            let normal = |s: &str| !s.contains("//") && !s.ends_with('/') && !s.split('/').any(|c| c == ".");
+            proptest::prop_assume!(normal(&a) && normal(&b));
+            let (a, b) = (Path::new(&a), Path::new(&b));
+            proptest::prop_assert_eq!(walk_order(a, b), a.cmp(b));
+        }
     }
 
     #[test]
