@@ -240,6 +240,23 @@ mod tests {
         assert!(!is_refusal(&missing));
     }
 
+    /// The opener for what a listing showed as a regular file hands back the `fstat` it made,
+    /// and still refuses a symlink or FIFO swapped in since (the FIFO opened without blocking).
+    #[test]
+    fn opening_a_listed_file_refuses_what_was_swapped_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::write(p.join("a.json"), "{}\n").unwrap();
+        std::os::unix::fs::symlink(p.join("a.json"), p.join("link.json")).unwrap();
+        fifo(&p.join("fifo.json"));
+        let (_, st) = open_listed_regular(&p.join("a.json")).unwrap();
+        assert_eq!(st.st_size, 3);
+        let refused = |name: &str| open_listed_regular(&p.join(name)).unwrap_err();
+        assert!(refused("link.json").to_string().contains("symbolic link"));
+        assert!(refused("fifo.json").to_string().contains("is a FIFO, not a regular file; not read"));
+        assert_eq!(refused("nothing.json").kind(), io::ErrorKind::NotFound);
+    }
+
     /// Every opener (path, directory entry, raw fd) is this one: the kind found is handed back,
     /// a FIFO or device is looked at but never opened, and the refusal text is the same.
     #[test]

@@ -1296,6 +1296,22 @@ mod tests {
         }
     }
 
+    /// The length the caller's `fstat` gave is a hint: a file that grew or shrank since is
+    /// still read whole, and only what it holds.
+    #[test]
+    fn a_file_is_read_whole_whatever_length_was_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.json");
+        let text = format!("{{\"a\": \"{}\"}}", "x".repeat(20_000));
+        std::fs::write(&path, &text).unwrap();
+        for seen in [0, 1, 8191, 8192, text.len() as u64 - 1, text.len() as u64, text.len() as u64 + 100] {
+            let bytes = read_rest(&File::open(&path).unwrap(), seen).unwrap();
+            assert_eq!(bytes, text.as_bytes(), "seen {seen}");
+            let validation = validate_open_len(File::open(&path).unwrap(), seen, &Shape::Any).unwrap();
+            assert!(validation.is_valid(), "seen {seen}");
+        }
+    }
+
     #[test]
     fn utf8_reader_hands_out_whole_characters_across_tiny_reads() {
         struct Trickle<'a>(&'a [u8]);
