@@ -1,10 +1,10 @@
 //! `scanaudit check`: walk, classify every file, validate every JSON file in parallel, and
 //! turn what was found into findings. Read-only.
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use foldhash::{HashMap, HashSet};
 use rayon::prelude::*;
 
 use crate::config::CheckConfig;
@@ -109,7 +109,7 @@ fn audit(roots: &[PathBuf], filters: &Filters, min_idle: Duration, progress: &Pr
     let index = ScanDirIndex::build(
         walked.entries.iter().map(|e| (e.path.as_path(), matches!(e.entry_type, EntryType::Dir | EntryType::TempDir))),
     );
-    let known: HashSet<&Path> = walked.entries.iter().map(|e| e.path.as_path()).collect();
+    let known: HashSet<&Path> = walked.entries.par_iter().map(|e| e.path.as_path()).collect();
 
     let mut findings: Vec<Finding> = Vec::new();
     let mut incomplete = false;
@@ -122,33 +122,21 @@ fn audit(roots: &[PathBuf], filters: &Filters, min_idle: Duration, progress: &Pr
         );
     }
 
-    let mut jobs: Vec<(PathBuf, Classified, Option<PathBuf>)> = Vec::new();
+    let mut jobs = 0;
     for entry in &walked.entries {
         let path = &entry.path;
-        let scan_dir = index.scan_dir_of(path).map(Path::to_path_buf);
+        let scan_dir = || index.scan_dir_of(path).map(Path::to_path_buf);
         match entry.entry_type {
             EntryType::Dir => {
-                if let Some(finding) = directory_finding(path, scan_dir, &known) {
+                if let Some(finding) = directory_finding(path, scan_dir(), &known) {
                     findings.push(finding);
                 }
             }
-            EntryType::File => {
-                let parent = path.parent().unwrap_or(Path::new(""));
-                let sibling_exists = |name: &str| known.contains(parent.join(name).as_path());
-                let class = layout::classify_file(path, scan_dir.as_deref(), &sibling_exists);
-                jobs.push((path.clone(), class, scan_dir));
-            }
-            EntryType::TempDir => {
-                let class = Classified {
-                    kind: FileKind::Temp,
-                    checkpoint_step: None,
-                    temp: layout::temp_names::recognise_dir(&layout::file_name(path)),
-                };
-                jobs.push((path.clone(), class, scan_dir));
-            }
+            // Classified and examined in the parallel phase.
+            EntryType::File | EntryType::TempDir => jobs += 1,
             EntryType::Symlink => findings.push(
                 Finding::new(FindingKind::Symlink, path, symlink_message(path))
-                    .scan_dir(scan_dir)
+                    .scan_dir(scan_dir())
                     .file_kind(FileKind::Symlink),
             ),
             EntryType::Special => findings.push(
@@ -157,7 +145,7 @@ fn audit(roots: &[PathBuf], filters: &Filters, min_idle: Duration, progress: &Pr
                     path,
                     "a FIFO, socket or device where scan data belongs; never opened",
                 )
-                .scan_dir(scan_dir)
+                .scan_dir(scan_dir())
                 .file_kind(FileKind::SpecialFile),
             ),
             EntryType::BackupDir => {
@@ -172,11 +160,27 @@ fn audit(roots: &[PathBuf], filters: &Filters, min_idle: Duration, progress: &Pr
         }
     }
 
-    progress.start_files(jobs.len() as u64);
-    let examined: Vec<Examined> = jobs
-        .into_par_iter()
-        .map(|(path, class, scan_dir)| {
-            let result = examine(path, class, scan_dir);
+    progress.start_files(jobs);
+    let examined: Vec<Examined> = walked
+        .entries
+        .par_iter()
+        .filter(|entry| matches!(entry.entry_type, EntryType::File | EntryType::TempDir))
+        .map(|entry| {
+            let path = &entry.path;
+            let scan_dir = index.scan_dir_of(path).map(Path::to_path_buf);
+            let class = match entry.entry_type {
+                EntryType::TempDir => Classified {
+                    kind: FileKind::Temp,
+                    checkpoint_step: None,
+                    temp: layout::temp_names::recognise_dir(&layout::file_name(path)),
+                },
+                _ => {
+                    let parent = path.parent().unwrap_or(Path::new(""));
+                    let sibling_exists = |name: &str| known.contains(parent.join(name).as_path());
+                    layout::classify_file(path, scan_dir.as_deref(), &sibling_exists)
+                }
+            };
+            let result = examine(path.clone(), class, scan_dir);
             progress.inc();
             result
         })
@@ -230,7 +234,7 @@ fn cross_check(
     now: SystemTime,
 ) -> Vec<Finding> {
     let whole = |dir: &Path| roots.iter().any(|root| dir.starts_with(root));
-    let mut views: HashMap<&Path, ScanDirView> = HashMap::new();
+    let mut views: HashMap<&Path, ScanDirView> = HashMap::default();
     for dir in index.iter().filter(|d| whole(d)) {
         views.insert(
             dir,
@@ -267,7 +271,7 @@ fn cross_check(
     // a few hundred bytes, once.
     let by_path: HashMap<&Path, &Examined> =
         examined.iter().filter(|e| e.class.kind == FileKind::ScanMeta).map(|e| (e.path.as_path(), e)).collect();
-    let mut outside: HashMap<PathBuf, Option<Validation>> = HashMap::new();
+    let mut outside: HashMap<PathBuf, Option<Validation>> = HashMap::default();
     let meta_path = |dir: &Path| -> Option<PathBuf> {
         let parent = dir.parent()?;
         if layout::file_name(parent) == "scans" {
@@ -360,8 +364,9 @@ fn symlink_message(path: &Path) -> String {
     }
 }
 
-/// Stats and validates one file. Never panics; I/O errors become `Err(message)`.
-/// JSON files are opened once and stat-ed through the open handle.
+/// Stats and validates one file. Never panics; I/O errors become `Err(message)`. A JSON file
+/// (the walk saw a regular file) is opened once and stat-ed once, through the open handle
+/// (see [`no_follow::open_listed_regular`]).
 fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Examined {
     use std::os::unix::fs::PermissionsExt;
     let mut size = 0;
@@ -373,10 +378,13 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
         mode = meta.permissions().mode() & 0o7777;
     };
     let outcome = if class.kind.is_json() {
-        no_follow::open_regular(&path)
-            .and_then(|file| {
-                stat(&file.metadata()?);
-                let mut validation = validate::validate_open(file, shape_for(class.kind, class.checkpoint_step))?;
+        no_follow::open_listed_regular(&path)
+            .and_then(|(file, st)| {
+                size = st.st_size as u64;
+                modified = mtime(&st);
+                mode = st.st_mode & 0o7777;
+                let shape = shape_for(class.kind, class.checkpoint_step);
+                let mut validation = validate::validate_open_len(file, size, shape)?;
                 consistency::compact(class.kind, &mut validation.captures);
                 Ok(validation)
             })
@@ -408,6 +416,16 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
     };
     let outcome = outcome.map_err(|e| e.to_string());
     Examined { path, class, scan_dir, size, modified, mode, outcome, code_page }
+}
+
+/// The modification time in an `fstat`'s answer.
+fn mtime(st: &libc::stat) -> Option<SystemTime> {
+    let seconds = Duration::from_secs(st.st_mtime.unsigned_abs());
+    let whole = match st.st_mtime >= 0 {
+        true => SystemTime::UNIX_EPOCH.checked_add(seconds),
+        false => SystemTime::UNIX_EPOCH.checked_sub(seconds),
+    };
+    whole?.checked_add(Duration::from_nanos(u64::try_from(st.st_mtime_nsec).ok()?))
 }
 
 /// Reads a raw JSON output that is not UTF-8 again (rare: only Windows-era and damaged files)

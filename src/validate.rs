@@ -170,14 +170,52 @@ pub fn validate_file(path: &Path, shape: &Shape) -> io::Result<Validation> {
 }
 
 /// Validates an already opened file (see [`crate::no_follow::open_regular`]).
-pub fn validate_open(mut file: File, shape: &Shape) -> io::Result<Validation> {
+pub fn validate_open(file: File, shape: &Shape) -> io::Result<Validation> {
     let len = file.metadata()?.len();
+    validate_open_len(file, len, shape)
+}
+
+/// [`validate_open`] for a file whose length the caller has just learned from its `fstat`.
+pub fn validate_open_len(file: File, len: u64, shape: &Shape) -> io::Result<Validation> {
     if let Some(_reservation) = Reservation::take(len) {
-        let mut bytes = Vec::with_capacity(len as usize + 1);
-        file.read_to_end(&mut bytes)?;
-        return Ok(validate_bytes(&bytes, shape));
+        return Ok(validate_bytes(&read_rest(&file, len)?, shape));
     }
     validate_stream(file, shape)
+}
+
+/// The most one `read` returns on Linux (`MAX_RW_COUNT`): a read this long may be short
+/// without being at the end.
+const MAX_READ: usize = 0x7fff_f000;
+
+/// Reads what is left of `file`, `len` bytes by its `fstat`, into one buffer one byte larger:
+/// a file still `len` bytes long takes one `read`, whose short count says it is at its end
+/// (a regular file reads short only there). std's `read_to_end` adds an `fstat`, an `lseek`
+/// and a last `read` returning 0 to every file. A file that grew meanwhile is read on.
+fn read_rest(file: &File, len: u64) -> io::Result<Vec<u8>> {
+    use std::os::fd::AsRawFd;
+    let mut bytes: Vec<u8> = Vec::with_capacity(len as usize + 1);
+    loop {
+        if bytes.len() == bytes.capacity() {
+            bytes.reserve(bytes.capacity().max(8192));
+        }
+        let spare = bytes.spare_capacity_mut();
+        let asked = spare.len().min(MAX_READ);
+        // SAFETY: the kernel writes at most `asked` bytes into the vector's spare capacity.
+        let n = unsafe { libc::read(file.as_raw_fd(), spare.as_mut_ptr().cast(), asked) };
+        if n < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        let n = n as usize;
+        // SAFETY: `read` initialised the first `n` bytes of the spare capacity.
+        unsafe { bytes.set_len(bytes.len() + n) };
+        if n == 0 || (n < asked && asked < MAX_READ) {
+            return Ok(bytes);
+        }
+    }
 }
 
 fn validate_stream(file: File, shape: &Shape) -> io::Result<Validation> {
@@ -1255,6 +1293,22 @@ mod tests {
             std::fs::write(&path, &case).unwrap();
             let streamed = validate_stream(File::open(&path).unwrap(), &Shape::Any).unwrap();
             assert_eq!(streamed, validate_bytes(&case, &Shape::Any), "{:?}", String::from_utf8_lossy(&case));
+        }
+    }
+
+    /// The length the caller's `fstat` gave is a hint: a file that grew or shrank since is
+    /// still read whole, and only what it holds.
+    #[test]
+    fn a_file_is_read_whole_whatever_length_was_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.json");
+        let text = format!("{{\"a\": \"{}\"}}", "x".repeat(20_000));
+        std::fs::write(&path, &text).unwrap();
+        for seen in [0, 1, 8191, 8192, text.len() as u64 - 1, text.len() as u64, text.len() as u64 + 100] {
+            let bytes = read_rest(&File::open(&path).unwrap(), seen).unwrap();
+            assert_eq!(bytes, text.as_bytes(), "seen {seen}");
+            let validation = validate_open_len(File::open(&path).unwrap(), seen, &Shape::Any).unwrap();
+            assert!(validation.is_valid(), "seen {seen}");
         }
     }
 

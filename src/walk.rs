@@ -1,11 +1,14 @@
 //! Discovery: roots → entries. Hidden files are included (temp files are dotfiles), symlinks
 //! are reported and never followed, other filesystems are never entered, FIFOs, sockets and
 //! devices are never opened, and an unreadable directory is reported while the walk goes on.
-//! Metadata is left for the parallel phase: the walk only reads directories.
+//! Metadata is left for the parallel phase: the walk only reads directories. Entries come out
+//! in path order (a directory's entries by name, right after it), by one sort per root at the
+//! end rather than one per directory.
 
 use std::path::{Path, PathBuf};
 
 use globset::GlobSet;
+use rayon::slice::ParallelSliceMut;
 use walkdir::WalkDir;
 
 use crate::layout::state_names::{BACKUPS_DIR, STATE_DIR};
@@ -78,8 +81,8 @@ pub fn walk(roots: &[PathBuf], filters: &Filters) -> WalkOutput {
 fn walk_root(root: &Path, filters: &Filters, out: &mut WalkOutput) {
     // An explicitly named root is looked at through a symlink (as fd and ripgrep do), but
     // nothing below it is.
-    let walker =
-        WalkDir::new(root).follow_links(false).follow_root_links(true).same_file_system(true).sort_by_file_name();
+    let walker = WalkDir::new(root).follow_links(false).follow_root_links(true).same_file_system(true);
+    let first = out.entries.len();
     let mut it = walker.into_iter();
     while let Some(next) = it.next() {
         let dent = match next {
@@ -132,6 +135,26 @@ fn walk_root(root: &Path, filters: &Filters, out: &mut WalkOutput) {
             continue;
         }
         out.entries.push(Entry { path: path.to_path_buf(), entry_type });
+    }
+    out.entries[first..].par_sort_unstable_by(|a, b| walk_order(&a.path, &b.path));
+}
+
+/// What walking each directory sorted by name gives: component-wise path order
+/// (`Path::cmp`), computed on the bytes with `/` below every other byte (the walk's paths
+/// have no `//`, `.` or trailing `/`), at a fraction of the cost of splitting components.
+fn walk_order(a: &Path, b: &Path) -> std::cmp::Ordering {
+    use std::os::unix::ffi::OsStrExt;
+    let (a, b) = (a.as_os_str().as_bytes(), b.as_os_str().as_bytes());
+    let rank = |byte: u8| if byte == b'/' { 0 } else { u16::from(byte) + 1 };
+    // Siblings share long prefixes: skip them eight bytes at a time.
+    let shorter = a.len().min(b.len());
+    let mut at = 0;
+    while at + 8 <= shorter && a[at..at + 8] == b[at..at + 8] {
+        at += 8;
+    }
+    match a[at..shorter].iter().zip(&b[at..shorter]).position(|(x, y)| x != y) {
+        Some(offset) => rank(a[at + offset]).cmp(&rank(b[at + offset])),
+        None => a.len().cmp(&b.len()),
     }
 }
 
@@ -207,6 +230,16 @@ mod tests {
         let files: Vec<String> =
             rel(&out, dir.path()).into_iter().filter(|(_, t)| *t == EntryType::File).map(|(p, _)| p).collect();
         assert_eq!(files, ["s/results.json"]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn walk_order_is_path_order(a in "[a./_-]{0,4}(/[a./_-]{1,4}){0,3}", b in "[a./_-]{0,4}(/[a./_-]{1,4}){0,3}") {
+            let normal = |s: &str| !s.contains("//") && !s.ends_with('/') && !s.split('/').any(|c| c == ".");
+            proptest::prop_assume!(normal(&a) && normal(&b));
+            let (a, b) = (Path::new(&a), Path::new(&b));
+            proptest::prop_assert_eq!(walk_order(a, b), a.cmp(b));
+        }
     }
 
     #[test]

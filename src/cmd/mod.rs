@@ -96,7 +96,10 @@ fn check(mut config: CheckConfig) -> ExitCode {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let written = report::render_check(&mut out, &config.output, &config.roots, &outcome, &findings);
-    finish_output(written, &mut out, code)
+    let code = finish_output(written, &mut out, code);
+    // The process ends next: freeing every path and capture one by one would only cost time.
+    std::mem::forget((outcome, findings));
+    code
 }
 
 fn clean(mut config: CleanConfig) -> ExitCode {

@@ -2,8 +2,9 @@
 //! checkpoint dirs), with the path as a second source (`scans/<sha>/<language>/`, ad-hoc
 //! `open_ant_*` dirs), so a scan dir is found wherever the user's tree puts it.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+
+use foldhash::HashSet;
 
 use super::kinds::CheckpointStep;
 use super::output_names::is_scan_dir_marker;
@@ -19,7 +20,7 @@ pub struct ScanDirIndex {
 impl ScanDirIndex {
     /// Builds the index from every walked path (files and directories).
     pub fn build<'a>(entries: impl IntoIterator<Item = (&'a Path, bool)>) -> ScanDirIndex {
-        let mut dirs = HashSet::new();
+        let mut dirs = HashSet::default();
         for (path, is_dir) in entries {
             let name = file_name(path);
             let Some(parent) = path.parent() else { continue };
