@@ -5,6 +5,7 @@
 use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::state::{output_name, REBUILD_ORDER};
 use super::unfixable::Unfixable;
@@ -29,6 +30,9 @@ use crate::text::brief_list;
 #[derive(Debug, Clone)]
 pub struct RebuiltFile {
     pub bytes: Vec<u8>,
+    /// The document `bytes` hold, when the builder handed it over: the lossless merge works
+    /// on it rather than parsing `bytes` back.
+    pub value: Option<PyValue>,
     /// What could not be reproduced exactly, and what was done.
     pub notes: Vec<String>,
     /// The files it was built from, for the plan.
@@ -66,7 +70,8 @@ pub struct Rebuilder {
     dir: PathBuf,
     /// Outputs an earlier action will write, by kind: later rebuilds read these instead of
     /// the damaged files on disk.
-    provided: HashMap<FileKind, Vec<u8>>,
+    /// The same bytes the plan's action holds (one copy for both).
+    provided: HashMap<FileKind, Arc<Vec<u8>>>,
     missing: Vec<Unfixable>,
     /// Inputs that exist but could not be read (an I/O error, not a missing file).
     unreadable: RefCell<Vec<(PathBuf, String)>>,
@@ -94,7 +99,7 @@ impl Rebuilder {
         *self.line.get_or_init(|| checkpoints::detect_era_in_dir(&self.dir).0)
     }
 
-    pub fn provide(&mut self, kind: FileKind, bytes: Vec<u8>) {
+    pub fn provide(&mut self, kind: FileKind, bytes: Arc<Vec<u8>>) {
         self.provided.insert(kind, bytes);
     }
 
@@ -112,18 +117,22 @@ impl Rebuilder {
     /// damaged input stops the rebuild: nothing is written from bad input.
     fn parsed(&self, name: &str) -> Result<PyValue, CannotRebuild> {
         let provided = REBUILD_ORDER.iter().find(|k| output_name(**k) == name).and_then(|k| self.provided.get(k));
-        let bytes = match provided {
-            Some(bytes) => bytes.clone(),
-            None => no_follow::read(&self.dir.join(name)).map_err(|error| {
-                // A missing input is no read error, and a refused one (a symlink, a FIFO) is
-                // already named in the plan as left alone; anything else leaves the run incomplete.
-                if error.kind() != std::io::ErrorKind::NotFound && !no_follow::is_refusal(&error) {
-                    self.unreadable.borrow_mut().push((self.dir.join(name), error.to_string()));
-                }
-                CannotRebuild { reason: format!("its input {name} cannot be read ({error})"), fix: None }
-            })?,
+        let read;
+        let bytes: &[u8] = match provided {
+            Some(bytes) => bytes,
+            None => {
+                read = no_follow::read(&self.dir.join(name)).map_err(|error| {
+                    // A missing input is no read error, and a refused one (a symlink, a FIFO) is
+                    // already named in the plan as left alone; anything else leaves the run incomplete.
+                    if error.kind() != std::io::ErrorKind::NotFound && !no_follow::is_refusal(&error) {
+                        self.unreadable.borrow_mut().push((self.dir.join(name), error.to_string()));
+                    }
+                    CannotRebuild { reason: format!("its input {name} cannot be read ({error})"), fix: None }
+                })?;
+                &read
+            }
         };
-        pyjson::parse(&bytes).map_err(|error| CannotRebuild {
+        pyjson::parse(bytes).map_err(|error| CannotRebuild {
             reason: if error.kind == pyjson::ParseErrorKind::LoneSurrogate {
                 format!("its input {name} holds {error}: nothing is rebuilt from it")
             } else {
@@ -738,7 +747,7 @@ fn rebuilt_file(rebuilt: Rebuilt, mut inputs: Vec<String>, dir: &Path) -> Rebuil
             inputs.push(name);
         }
     }
-    RebuiltFile { bytes: rebuilt.bytes.into_bytes(), notes, inputs }
+    RebuiltFile { bytes: rebuilt.bytes.into_bytes(), value: Some(rebuilt.value), notes, inputs }
 }
 
 /// The `openant` step that writes `kind`.
@@ -765,19 +774,28 @@ fn markers_of(kind: FileKind, rel: &str, old: &lossless::Node) -> Vec<crate::era
 /// [`lossless`]), re-serialized the way the builder wrote it (its `ensure_ascii`, its line
 /// breaks), and names the carried keys in the notes.
 fn make_lossless(mut file: RebuiltFile, old: &lossless::Node, name: &str) -> Result<RebuiltFile, CannotRebuild> {
-    let text = String::from_utf8_lossy(&file.bytes).into_owned();
-    let crlf = text.contains("\r\n");
-    let lf = text.replace("\r\n", "\n");
-    let mut value = pyjson::parse(lf.as_bytes())
-        .map_err(|e| CannotRebuild { reason: format!("the rebuilt document does not parse back: {e}"), fix: None })?;
+    let crlf = file.bytes.windows(2).any(|w| w == b"\r\n");
     // Which `ensure_ascii` the builder wrote with: `False` leaves non-ASCII text and DEL raw;
     // without either, both settings write the same bytes, so `True` reproduces them.
-    let ensure_ascii = lf.is_ascii() && !lf.as_bytes().contains(&0x7f);
+    let ensure_ascii = file.bytes.is_ascii() && !file.bytes.contains(&0x7f);
+    // Line breaks are whitespace between tokens: the document is the same with either.
+    let mut value = match file.value.take() {
+        Some(value) => value,
+        None => {
+            let text = String::from_utf8_lossy(&file.bytes);
+            pyjson::parse(text.replace("\r\n", "\n").as_bytes()).map_err(|e| CannotRebuild {
+                reason: format!("the rebuilt document does not parse back: {e}"),
+                fix: None,
+            })?
+        }
+    };
     let merged = lossless::merge_lossless(old, &mut value);
     file.notes.extend(merged.notes(name));
     if !merged.changed() {
         return Ok(file);
     }
+    // Serialized anew below: the builder's bytes are not needed beside it.
+    file.bytes = Vec::new();
     let out = pyjson::to_python_string(&value, ensure_ascii)
         .map_err(|e| CannotRebuild { reason: format!("cannot serialize the merged document: {e}"), fix: None })?;
     file.bytes = if crlf { out.replace('\n', "\r\n").into_bytes() } else { out.into_bytes() };
