@@ -48,6 +48,27 @@ pub struct CannotRebuild {
 
 pub use crate::recoverable::step_ran;
 
+/// The largest file a rebuild reads into memory (an input, or the old output it salvages
+/// from). A rebuild holds the documents it reads as trees, several times their size (a torn
+/// 2 GB `results.json` took 14.5 GB): past this, the output is refused with the reason rather
+/// than the machine run out of memory. A 20,000-unit scan's largest output is about 90 MB.
+pub const MAX_REBUILD_READ: u64 = 500_000_000;
+
+/// Why `path` is not read: it is over [`MAX_REBUILD_READ`]. `None` when it is within it (or
+/// cannot be looked at: the read that follows says why).
+fn over_read_limit(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let size = std::fs::symlink_metadata(path).ok().filter(|m| m.is_file())?.size();
+    (size > MAX_REBUILD_READ).then(|| {
+        format!(
+            "{} is {} MB, over the {} MB a rebuild reads into memory: nothing is rebuilt from it, and it is left as it is",
+            path.display(),
+            size / 1_000_000,
+            MAX_REBUILD_READ / 1_000_000
+        )
+    })
+}
+
 /// A step's checkpoints as a rebuild reads them: the per-unit dir's files, plus the units of
 /// the scan's single-file checkpoints of that step (spec §2.6), converted to the per-unit files
 /// `scanaudit migrate` would write, a per-unit file winning for the same unit.
@@ -121,6 +142,9 @@ impl Rebuilder {
         let bytes: &[u8] = match provided {
             Some(bytes) => bytes,
             None => {
+                if let Some(reason) = over_read_limit(&self.dir.join(name)) {
+                    return Err(CannotRebuild { reason: format!("its input {reason}"), fix: None });
+                }
                 read = no_follow::read(&self.dir.join(name)).map_err(|error| {
                     // A missing input is no read error, and a refused one (a symlink, a FIFO) is
                     // already named in the plan as left alone; anything else leaves the run incomplete.
@@ -294,6 +318,20 @@ impl Rebuilder {
     /// an output) is refused first ([`recoverable::nothing_holds`], which check asks too): it
     /// would invent every row, and the file is left as it is for OpenAnt to produce.
     pub fn rebuild(&mut self, kind: FileKind) -> Result<RebuiltFile, CannotRebuild> {
+        // The old outputs this rebuild reads besides its inputs (which `parsed` checks): its own
+        // (salvaged from), and the results files whose keys and rows it takes.
+        let old_outputs: &[FileKind] = match kind {
+            FileKind::Results => &[FileKind::Results, FileKind::ResultsVerified],
+            FileKind::ResultsVerified | FileKind::PipelineOutput => {
+                &[kind, FileKind::Results, FileKind::ResultsVerified]
+            }
+            _ => &[kind],
+        };
+        for old in old_outputs {
+            if let Some(reason) = over_read_limit(&self.dir.join(output_name(*old))) {
+                return Err(CannotRebuild { reason, fix: Some(format!("openant {}", step_verb(kind))) });
+            }
+        }
         if let Some(nothing) = recoverable::nothing_holds(&self.dir, kind, &|k| self.provided.contains_key(&k)) {
             return Err(CannotRebuild { fix: Some(nothing.fix()), reason: nothing.reason });
         }
@@ -825,6 +863,32 @@ mod tests {
             "{note}"
         );
         assert!(fork_confirmed_note(&rebuilt, &HashSet::new()).is_none());
+    }
+
+    /// A torn output too large to hold in memory (a 2 GB `results.json` once took 14.5 GB) is
+    /// refused before it is read, naming the file, its size and the limit; so is a rebuild
+    /// that would read it as an input. Sparse files: the case costs no disk and reads nothing.
+    #[test]
+    fn an_output_over_the_read_limit_is_refused_with_the_reason() {
+        let scan = tempfile::tempdir().unwrap();
+        let results = scan.path().join("results.json");
+        std::fs::write(&results, b"{\"results\": [").unwrap();
+        std::fs::OpenOptions::new().write(true).open(&results).unwrap().set_len(600_000_000).unwrap();
+        let mut rebuilder = Rebuilder::new(scan.path());
+        for kind in [FileKind::Results, FileKind::ResultsVerified, FileKind::PipelineOutput] {
+            let refused = rebuilder.rebuild(kind).unwrap_err();
+            let expected = format!(
+                "{} is 600 MB, over the 500 MB a rebuild reads into memory: nothing is rebuilt from it, and it is \
+                 left as it is",
+                results.display()
+            );
+            assert_eq!(refused.reason, expected, "{kind:?}");
+            assert_eq!(refused.fix, Some(format!("openant {}", step_verb(kind))));
+        }
+        let dataset = scan.path().join("dataset.json");
+        std::fs::File::create(&dataset).unwrap().set_len(MAX_REBUILD_READ + 1).unwrap();
+        let refused = rebuilder.parsed("dataset.json").unwrap_err();
+        assert!(refused.reason.starts_with("its input ") && refused.reason.contains("dataset.json is 500 MB, over"));
     }
 
     #[test]
