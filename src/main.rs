@@ -7,6 +7,11 @@ use clap::Parser;
 use scanaudit::cli::Cli;
 use scanaudit::exit_codes::ExitCode;
 
+/// mimalloc (Microsoft's allocator, the `mimalloc` crate): repair builds and frees millions of
+/// small JSON nodes, where glibc's malloc and free took a fifth of its time (issue 17).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ProcessExitCode {
     match Cli::try_parse() {
         Ok(cli) => scanaudit::cmd::run(cli),

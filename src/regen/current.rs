@@ -122,7 +122,7 @@ fn unit_classification(unit: &PyValue) -> Option<&str> {
 }
 
 /// The units today's `run_analysis` analyzes, in order.
-pub fn analyzed_units(inp: &CurrentAnalyze<'_>) -> Result<Vec<PyValue>, RegenError> {
+pub fn analyzed_units<'a>(inp: &CurrentAnalyze<'a>) -> Result<Vec<&'a PyValue>, RegenError> {
     let mut units = dataset_units(inp.dataset)?;
     if units.iter().any(|u| u.get("diff_selected").is_some()) {
         units.retain(|u| u.get("diff_selected").is_some_and(truthy));

@@ -50,9 +50,10 @@ pub fn rebuild_enhanced(inp: &EnhanceInputs<'_>) -> Result<Rebuilt, RegenError> 
     let mut missing = Vec::new();
 
     let had_units = doc.contains_key("units");
-    let mut units = match doc.get("units") {
+    // Taken out of the copy (and put back below), not copied again: the units are most of it.
+    let mut units = match doc.get_mut("units") {
         None => Vec::new(),
-        Some(PyValue::Array(units)) => units.clone(),
+        Some(PyValue::Array(units)) => std::mem::take(units),
         Some(_) => return Err(RegenError::BadInput("the input dataset's `units` is not a list".to_owned())),
     };
     if let Some(i) = units.iter().position(|u| !matches!(u, PyValue::Object(_))) {

@@ -104,7 +104,7 @@ pub(crate) fn note_dataset_rename(salvaged: Option<&SalvagedFields>, dataset_nam
 
 /// The units `run_analysis` analyzes, in order: the diff filter (fix era), the exploitable
 /// filter, then the limit (spec §3.2.1).
-pub fn analyzed_units(inp: &AnalyzeInputs<'_>, era: Era) -> Result<Vec<PyValue>, RegenError> {
+pub fn analyzed_units<'a>(inp: &AnalyzeInputs<'a>, era: Era) -> Result<Vec<&'a PyValue>, RegenError> {
     let mut units = dataset_units(inp.dataset)?;
     if era.has_diff_filter() && units.iter().any(|u| u.get("diff_selected").is_some()) {
         units.retain(|u| u.get("diff_selected").is_some_and(truthy));
@@ -128,11 +128,11 @@ pub fn analyzed_units(inp: &AnalyzeInputs<'_>, era: Era) -> Result<Vec<PyValue>,
 }
 
 /// The input dataset's `units`, each an object (an absent list is empty), as both eras'
-/// `run_analysis` read them.
-pub(crate) fn dataset_units(dataset: &PyValue) -> Result<Vec<PyValue>, RegenError> {
-    let units = match dataset.get("units") {
+/// `run_analysis` read them: borrowed, since the dataset is most of the memory a rebuild uses.
+pub(crate) fn dataset_units(dataset: &PyValue) -> Result<Vec<&PyValue>, RegenError> {
+    let units: Vec<&PyValue> = match dataset.get("units") {
         None => Vec::new(),
-        Some(PyValue::Array(units)) => units.clone(),
+        Some(PyValue::Array(units)) => units.iter().collect(),
         Some(_) => return Err(RegenError::BadInput("the input dataset's `units` is not a list".to_owned())),
     };
     if let Some(i) = units.iter().position(|u| !matches!(u, PyValue::Object(_))) {
@@ -142,7 +142,7 @@ pub(crate) fn dataset_units(dataset: &PyValue) -> Result<Vec<PyValue>, RegenErro
 }
 
 /// Python's `units[:n]`, a negative `n` counting from the end.
-pub(crate) fn truncate_like_slice(units: &mut Vec<PyValue>, n: i128) {
+pub(crate) fn truncate_like_slice<T>(units: &mut Vec<T>, n: i128) {
     let len = units.len() as i128;
     let end = if n < 0 { (len + n).max(0) } else { n.min(len) };
     units.truncate(end as usize);

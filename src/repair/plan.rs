@@ -2,6 +2,7 @@
 //! sees the whole plan (and `--dry-run` stops there).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -34,8 +35,9 @@ pub struct Action {
     pub reason: String,
     /// What could not be reproduced exactly, and what was done instead.
     pub notes: Vec<String>,
+    /// What it writes; the rebuilds after it read the same bytes.
     #[serde(skip)]
-    pub contents: Option<Vec<u8>>,
+    pub contents: Option<Arc<Vec<u8>>>,
     #[serde(skip)]
     pub kind: Option<FileKind>,
     /// The files this action was planned from (its target, the temp it promotes), as they
@@ -99,7 +101,9 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
     let stamps: Vec<FileStamp> =
         REBUILD_ORDER.iter().map(|kind| FileStamp::of(&dir.join(output_name(*kind)))).collect();
     let state = ScanDirState::gather(dir);
-    let inconsistent = inconsistent_outputs(dir, min_idle);
+    // Check's cross-file rules read the whole scan dir: asked only when some output parses,
+    // since a damaged or missing output is rebuilt whatever they say.
+    let inconsistent = std::cell::OnceCell::new();
     let mut actions = Vec::new();
     let mut unfixable = Vec::new();
     // Paths that could not be read: the run is incomplete (exit bit 8), as for check.
@@ -111,9 +115,13 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
     for (kind, stamp) in REBUILD_ORDER.into_iter().zip(stamps) {
         let target = dir.join(output_name(kind));
         let output = &state.outputs[&kind];
-        let stale = inconsistent.iter().find(|(k, _)| *k == kind).map(|(_, why)| why.clone());
         let why = match output {
-            OutputState::Healthy => match stale {
+            OutputState::Healthy => match inconsistent
+                .get_or_init(|| inconsistent_outputs(dir, min_idle))
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map(|(_, why)| why.clone())
+            {
                 Some(why) => why,
                 None => continue,
             },
@@ -153,7 +161,8 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
         if let Some(temp) = state.temps.get(&kind).and_then(|temps| temps.first()).filter(|_| damaged_or_missing) {
             match crate::no_follow::read(&temp.path) {
                 Ok(bytes) => {
-                    rebuilder.provide(kind, bytes.clone());
+                    let bytes = Arc::new(bytes);
+                    rebuilder.provide(kind, Arc::clone(&bytes));
                     actions.push(Action {
                         action: ActionKind::PromoteTemp,
                         target: target.clone(),
@@ -176,14 +185,15 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
         match rebuilder.rebuild(kind) {
             Ok(rebuilt) => {
                 // Later outputs are built from this one as it will be, not as it is on disk.
-                rebuilder.provide(kind, rebuilt.bytes.clone());
+                let bytes = Arc::new(rebuilt.bytes);
+                rebuilder.provide(kind, Arc::clone(&bytes));
                 actions.push(Action {
                     action: ActionKind::Regenerate,
                     target: target.clone(),
                     source: None,
                     reason: format!("{why}; rebuilt from {}", list_inputs(&rebuilt.inputs)),
                     notes: rebuilt.notes,
-                    contents: Some(rebuilt.bytes),
+                    contents: Some(bytes),
                     kind: Some(kind),
                     planned_from: vec![(target, stamp)],
                 });

@@ -5,6 +5,7 @@
 use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::state::{output_name, REBUILD_ORDER};
 use super::unfixable::Unfixable;
@@ -29,6 +30,9 @@ use crate::text::brief_list;
 #[derive(Debug, Clone)]
 pub struct RebuiltFile {
     pub bytes: Vec<u8>,
+    /// The document `bytes` hold, when the builder handed it over: the lossless merge works
+    /// on it rather than parsing `bytes` back.
+    pub value: Option<PyValue>,
     /// What could not be reproduced exactly, and what was done.
     pub notes: Vec<String>,
     /// The files it was built from, for the plan.
@@ -43,6 +47,27 @@ pub struct CannotRebuild {
 }
 
 pub use crate::recoverable::step_ran;
+
+/// The largest file a rebuild reads into memory (an input, or the old output it salvages
+/// from). A rebuild holds the documents it reads as trees, several times their size (a torn
+/// 2 GB `results.json` took 14.5 GB): past this, the output is refused with the reason rather
+/// than the machine run out of memory. A 20,000-unit scan's largest output is about 90 MB.
+pub const MAX_REBUILD_READ: u64 = 500_000_000;
+
+/// Why `path` is not read: it is over [`MAX_REBUILD_READ`]. `None` when it is within it (or
+/// cannot be looked at: the read that follows says why).
+fn over_read_limit(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let size = std::fs::symlink_metadata(path).ok().filter(|m| m.is_file())?.size();
+    (size > MAX_REBUILD_READ).then(|| {
+        format!(
+            "{} is {} MB, over the {} MB a rebuild reads into memory: nothing is rebuilt from it, and it is left as it is",
+            path.display(),
+            size / 1_000_000,
+            MAX_REBUILD_READ / 1_000_000
+        )
+    })
+}
 
 /// A step's checkpoints as a rebuild reads them: the per-unit dir's files, plus the units of
 /// the scan's single-file checkpoints of that step (spec §2.6), converted to the per-unit files
@@ -66,7 +91,8 @@ pub struct Rebuilder {
     dir: PathBuf,
     /// Outputs an earlier action will write, by kind: later rebuilds read these instead of
     /// the damaged files on disk.
-    provided: HashMap<FileKind, Vec<u8>>,
+    /// The same bytes the plan's action holds (one copy for both).
+    provided: HashMap<FileKind, Arc<Vec<u8>>>,
     missing: Vec<Unfixable>,
     /// Inputs that exist but could not be read (an I/O error, not a missing file).
     unreadable: RefCell<Vec<(PathBuf, String)>>,
@@ -94,7 +120,7 @@ impl Rebuilder {
         *self.line.get_or_init(|| checkpoints::detect_era_in_dir(&self.dir).0)
     }
 
-    pub fn provide(&mut self, kind: FileKind, bytes: Vec<u8>) {
+    pub fn provide(&mut self, kind: FileKind, bytes: Arc<Vec<u8>>) {
         self.provided.insert(kind, bytes);
     }
 
@@ -112,18 +138,25 @@ impl Rebuilder {
     /// damaged input stops the rebuild: nothing is written from bad input.
     fn parsed(&self, name: &str) -> Result<PyValue, CannotRebuild> {
         let provided = REBUILD_ORDER.iter().find(|k| output_name(**k) == name).and_then(|k| self.provided.get(k));
-        let bytes = match provided {
-            Some(bytes) => bytes.clone(),
-            None => no_follow::read(&self.dir.join(name)).map_err(|error| {
-                // A missing input is no read error, and a refused one (a symlink, a FIFO) is
-                // already named in the plan as left alone; anything else leaves the run incomplete.
-                if error.kind() != std::io::ErrorKind::NotFound && !no_follow::is_refusal(&error) {
-                    self.unreadable.borrow_mut().push((self.dir.join(name), error.to_string()));
+        let read;
+        let bytes: &[u8] = match provided {
+            Some(bytes) => bytes,
+            None => {
+                if let Some(reason) = over_read_limit(&self.dir.join(name)) {
+                    return Err(CannotRebuild { reason: format!("its input {reason}"), fix: None });
                 }
-                CannotRebuild { reason: format!("its input {name} cannot be read ({error})"), fix: None }
-            })?,
+                read = no_follow::read(&self.dir.join(name)).map_err(|error| {
+                    // A missing input is no read error, and a refused one (a symlink, a FIFO) is
+                    // already named in the plan as left alone; anything else leaves the run incomplete.
+                    if error.kind() != std::io::ErrorKind::NotFound && !no_follow::is_refusal(&error) {
+                        self.unreadable.borrow_mut().push((self.dir.join(name), error.to_string()));
+                    }
+                    CannotRebuild { reason: format!("its input {name} cannot be read ({error})"), fix: None }
+                })?;
+                &read
+            }
         };
-        pyjson::parse(&bytes).map_err(|error| CannotRebuild {
+        pyjson::parse(bytes).map_err(|error| CannotRebuild {
             reason: if error.kind == pyjson::ParseErrorKind::LoneSurrogate {
                 format!("its input {name} holds {error}: nothing is rebuilt from it")
             } else {
@@ -285,6 +318,20 @@ impl Rebuilder {
     /// an output) is refused first ([`recoverable::nothing_holds`], which check asks too): it
     /// would invent every row, and the file is left as it is for OpenAnt to produce.
     pub fn rebuild(&mut self, kind: FileKind) -> Result<RebuiltFile, CannotRebuild> {
+        // The old outputs this rebuild reads besides its inputs (which `parsed` checks): its own
+        // (salvaged from), and the results files whose keys and rows it takes.
+        let old_outputs: &[FileKind] = match kind {
+            FileKind::Results => &[FileKind::Results, FileKind::ResultsVerified],
+            FileKind::ResultsVerified | FileKind::PipelineOutput => {
+                &[kind, FileKind::Results, FileKind::ResultsVerified]
+            }
+            _ => &[kind],
+        };
+        for old in old_outputs {
+            if let Some(reason) = over_read_limit(&self.dir.join(output_name(*old))) {
+                return Err(CannotRebuild { reason, fix: Some(format!("openant {}", step_verb(kind))) });
+            }
+        }
         if let Some(nothing) = recoverable::nothing_holds(&self.dir, kind, &|k| self.provided.contains_key(&k)) {
             return Err(CannotRebuild { fix: Some(nothing.fix()), reason: nothing.reason });
         }
@@ -738,7 +785,7 @@ fn rebuilt_file(rebuilt: Rebuilt, mut inputs: Vec<String>, dir: &Path) -> Rebuil
             inputs.push(name);
         }
     }
-    RebuiltFile { bytes: rebuilt.bytes.into_bytes(), notes, inputs }
+    RebuiltFile { bytes: rebuilt.bytes.into_bytes(), value: Some(rebuilt.value), notes, inputs }
 }
 
 /// The `openant` step that writes `kind`.
@@ -765,19 +812,28 @@ fn markers_of(kind: FileKind, rel: &str, old: &lossless::Node) -> Vec<crate::era
 /// [`lossless`]), re-serialized the way the builder wrote it (its `ensure_ascii`, its line
 /// breaks), and names the carried keys in the notes.
 fn make_lossless(mut file: RebuiltFile, old: &lossless::Node, name: &str) -> Result<RebuiltFile, CannotRebuild> {
-    let text = String::from_utf8_lossy(&file.bytes).into_owned();
-    let crlf = text.contains("\r\n");
-    let lf = text.replace("\r\n", "\n");
-    let mut value = pyjson::parse(lf.as_bytes())
-        .map_err(|e| CannotRebuild { reason: format!("the rebuilt document does not parse back: {e}"), fix: None })?;
+    let crlf = file.bytes.windows(2).any(|w| w == b"\r\n");
     // Which `ensure_ascii` the builder wrote with: `False` leaves non-ASCII text and DEL raw;
     // without either, both settings write the same bytes, so `True` reproduces them.
-    let ensure_ascii = lf.is_ascii() && !lf.as_bytes().contains(&0x7f);
+    let ensure_ascii = file.bytes.is_ascii() && !file.bytes.contains(&0x7f);
+    // Line breaks are whitespace between tokens: the document is the same with either.
+    let mut value = match file.value.take() {
+        Some(value) => value,
+        None => {
+            let text = String::from_utf8_lossy(&file.bytes);
+            pyjson::parse(text.replace("\r\n", "\n").as_bytes()).map_err(|e| CannotRebuild {
+                reason: format!("the rebuilt document does not parse back: {e}"),
+                fix: None,
+            })?
+        }
+    };
     let merged = lossless::merge_lossless(old, &mut value);
     file.notes.extend(merged.notes(name));
     if !merged.changed() {
         return Ok(file);
     }
+    // Serialized anew below: the builder's bytes are not needed beside it.
+    file.bytes = Vec::new();
     let out = pyjson::to_python_string(&value, ensure_ascii)
         .map_err(|e| CannotRebuild { reason: format!("cannot serialize the merged document: {e}"), fix: None })?;
     file.bytes = if crlf { out.replace('\n', "\r\n").into_bytes() } else { out.into_bytes() };
@@ -807,6 +863,32 @@ mod tests {
             "{note}"
         );
         assert!(fork_confirmed_note(&rebuilt, &HashSet::new()).is_none());
+    }
+
+    /// A torn output too large to hold in memory (a 2 GB `results.json` once took 14.5 GB) is
+    /// refused before it is read, naming the file, its size and the limit; so is a rebuild
+    /// that would read it as an input. Sparse files: the case costs no disk and reads nothing.
+    #[test]
+    fn an_output_over_the_read_limit_is_refused_with_the_reason() {
+        let scan = tempfile::tempdir().unwrap();
+        let results = scan.path().join("results.json");
+        std::fs::write(&results, b"{\"results\": [").unwrap();
+        std::fs::OpenOptions::new().write(true).open(&results).unwrap().set_len(600_000_000).unwrap();
+        let mut rebuilder = Rebuilder::new(scan.path());
+        for kind in [FileKind::Results, FileKind::ResultsVerified, FileKind::PipelineOutput] {
+            let refused = rebuilder.rebuild(kind).unwrap_err();
+            let expected = format!(
+                "{} is 600 MB, over the 500 MB a rebuild reads into memory: nothing is rebuilt from it, and it is \
+                 left as it is",
+                results.display()
+            );
+            assert_eq!(refused.reason, expected, "{kind:?}");
+            assert_eq!(refused.fix, Some(format!("openant {}", step_verb(kind))));
+        }
+        let dataset = scan.path().join("dataset.json");
+        std::fs::File::create(&dataset).unwrap().set_len(MAX_REBUILD_READ + 1).unwrap();
+        let refused = rebuilder.parsed("dataset.json").unwrap_err();
+        assert!(refused.reason.starts_with("its input ") && refused.reason.contains("dataset.json is 500 MB, over"));
     }
 
     #[test]
