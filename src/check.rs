@@ -39,6 +39,9 @@ pub struct CheckOutcome {
     /// Every file examined (the `files` counted), with its scan dir, in walk order: what
     /// `--format junit` makes a testcase of.
     pub checked: Vec<CheckedFile>,
+    /// The scan dirs `--include`/`--exclude` left files out of, sorted: their cross-file
+    /// rules were not run.
+    pub narrowed: Vec<PathBuf>,
 }
 
 /// One file `check` examined, and the scan dir it belongs to (none: outside every scan dir).
@@ -99,8 +102,8 @@ pub fn stale_outputs(scan_dir: &Path, min_idle: Duration) -> Vec<Finding> {
         .collect()
 }
 
-/// Audits `roots`: every file the walk sees through `filters`, and the cross-file rules where
-/// nothing is filtered out.
+/// Audits `roots`: every file the walk sees through `filters`, and the cross-file rules on
+/// every scan dir the filters left nothing out of.
 fn audit(roots: &[PathBuf], filters: &Filters, min_idle: Duration, progress: &Progress) -> CheckOutcome {
     let started = Instant::now();
     progress.set_message("walking");
@@ -213,27 +216,41 @@ fn audit(roots: &[PathBuf], filters: &Filters, min_idle: Duration, progress: &Pr
         }
     }
 
-    if filters.include.is_none() && filters.exclude.is_none() {
-        progress.set_message("cross-checking");
-        findings.extend(cross_check(roots, min_idle, &walked.entries, &index, &examined, now));
-    }
+    // Every scan dir holding something the filters left out, however deep: its view is not
+    // whole. A filter that leaves nothing out (`--exclude nonexistent`) narrows nothing.
+    let narrowed: HashSet<&Path> =
+        walked.left_out.iter().flat_map(|path| path.ancestors().skip(1)).filter(|a| index.contains(a)).collect();
+    progress.set_message("cross-checking");
+    findings.extend(cross_check(roots, &narrowed, min_idle, &walked.entries, &index, &examined, now));
+    let mut narrowed: Vec<PathBuf> = narrowed.into_iter().map(Path::to_path_buf).collect();
+    narrowed.sort();
 
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     let checked = examined.into_iter().map(|e| CheckedFile { path: e.path, scan_dir: e.scan_dir }).collect();
-    CheckOutcome { findings, scan_dirs: index.len(), files, bytes, elapsed: started.elapsed(), incomplete, checked }
+    CheckOutcome {
+        findings,
+        scan_dirs: index.len(),
+        files,
+        bytes,
+        elapsed: started.elapsed(),
+        incomplete,
+        checked,
+        narrowed,
+    }
 }
 
 /// Runs the cross-file rules on every scan dir the walk saw whole: at or below a root (a
-/// single file given as root is checked alone) and not narrowed by --include/--exclude.
+/// single file given as root is checked alone) and not `narrowed` by --include/--exclude.
 fn cross_check(
     roots: &[PathBuf],
+    narrowed: &HashSet<&Path>,
     min_idle: Duration,
     entries: &[walk::Entry],
     index: &ScanDirIndex,
     examined: &[Examined],
     now: SystemTime,
 ) -> Vec<Finding> {
-    let whole = |dir: &Path| roots.iter().any(|root| dir.starts_with(root));
+    let whole = |dir: &Path| roots.iter().any(|root| dir.starts_with(root)) && !narrowed.contains(dir);
     let mut views: HashMap<&Path, ScanDirView> = HashMap::default();
     for dir in index.iter().filter(|d| whole(d)) {
         views.insert(

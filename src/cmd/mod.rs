@@ -24,6 +24,7 @@ use crate::report::migrate::Migrate;
 use crate::report::repair::Repair;
 use crate::report::{self, output_error};
 use crate::scan_lock::LockError;
+use crate::text::thousands;
 use plan_and_apply::{finish_output, Run};
 
 /// Runs one parsed command line. A configuration the flags cannot make is a usage error.
@@ -80,11 +81,17 @@ fn check(mut config: CheckConfig) -> ExitCode {
         outcome.checked.iter().filter_map(|f| f.scan_dir.as_deref()).collect();
     scope::note_roots_without_scans(&config.roots, scan_dirs.iter().copied());
     scope::explain_eras(scan_dirs.iter().copied());
-    if config.filters.include.is_some() || config.filters.exclude.is_some() {
-        diag::note(
-            "--include/--exclude given: the cross-file rules (stale, inconsistent or missing outputs) \
-             were not run, since they need every file of a scan dir",
-        );
+    if let Some(first) = outcome.narrowed.first() {
+        let dirs = match outcome.narrowed.len() {
+            1 => format!("scan dir {}", first.display()),
+            n => {
+                format!("{} scan dirs ({} and {} more)", thousands(n as u64), first.display(), thousands(n as u64 - 1))
+            }
+        };
+        diag::note(format!(
+            "--include/--exclude left files of {dirs} out: the cross-file rules (stale, inconsistent \
+             or missing outputs) were not run there, since they need every file of a scan dir"
+        ));
     }
     let findings = config.grading.apply(outcome.findings.clone());
     if findings.iter().any(|f| f.level == Level::Error) {

@@ -202,8 +202,14 @@ fn include_and_exclude_narrow_the_walk() {
     let base = tree.path("damaged");
     let (_, doc) = check_json(&[base.to_str().unwrap(), "--include", "**/notes/*.json"]);
     assert_eq!(kinds(&doc, &base), [("projects/notes/broken.json".to_string(), "truncated".to_string())]);
-    let (_, doc) =
-        check_json(&[base.to_str().unwrap(), "--exclude", "notes", "--exclude", "damaged-*", "--exclude", "current-*"]);
+    let mut args =
+        vec![base.to_str().unwrap(), "--exclude", "notes", "--exclude", "damaged-*", "--exclude", "current-*"];
+    // Whole projects left out leave the other scan dirs whole: their cross-file rules still run.
+    let (_, doc) = check_json(&args);
+    let found = kinds(&doc, &base);
+    assert!(!found.is_empty() && found.iter().all(|(path, _)| path.starts_with("projects/consistency-")), "{found:?}");
+    args.extend(["--exclude", "consistency-*"]);
+    let (_, doc) = check_json(&args);
     assert_eq!(findings(&doc).len(), 0, "{doc:#}");
 }
 

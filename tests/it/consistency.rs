@@ -203,7 +203,8 @@ fn meta_json_above_a_scan_dir_root_is_still_consulted() {
 }
 
 /// Cross-file rules need the whole scan dir: a single file, or a walk narrowed by
-/// --include/--exclude, gets only per-file findings.
+/// --include/--exclude, gets only per-file findings; a filter that leaves nothing of the scan
+/// dir out narrows nothing.
 #[test]
 fn partial_views_get_no_cross_file_findings() {
     let tree = Tree::copy("damaged", OLD);
@@ -217,6 +218,8 @@ fn partial_views_get_no_cross_file_findings() {
     let dir = scan.parent().unwrap();
     let (_, doc) = check_json(&[dir.to_str().unwrap(), "--exclude", "*.md"]);
     assert_eq!(findings(&doc).len(), 0, "{doc:#}");
+    let (_, doc) = check_json(&[dir.to_str().unwrap(), "--exclude", "*.yaml", "--include", "*"]);
+    assert_eq!(findings(&doc).len(), 2, "nothing left out, the rules run: {doc:#}");
     let (_, doc) = check_json(&[dir.to_str().unwrap()]);
     assert_eq!(findings(&doc).len(), 2, "results.json and results_verified.json: {doc:#}");
 }
