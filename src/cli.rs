@@ -13,7 +13,7 @@ macro_rules! exit_status_help {
         "\
 Exit status (bits, OR-ed together):
   0   nothing wrong
-  1   problems were fixed (repair, clean, migrate)
+  1   problems were fixed (repair, clean, migrate, undo)
   4   problems remain (check found some; a plan was not applied)
   8   operational error: a PATH that does not exist or is not a directory or JSON file, a
       path that could not be read or written: the run is incomplete

@@ -18,7 +18,7 @@ use crate::progress::Progress;
 use crate::report::layout::Layout;
 use crate::report::output_error;
 use crate::report::plan::{self as render, PlanRows};
-use crate::text::{human_age, shell_quote};
+use crate::text::shell_quote;
 
 /// What the runner needs of a verb's configuration.
 pub struct Run<'c> {
@@ -88,7 +88,7 @@ fn note_in_use<A, U>(plan: &Plan<A, U>, min_idle: std::time::Duration) {
              anything in it changed within --min-idle ({}): if you know nothing writes there, run \
              again with --min-idle 0s",
             crate::text::plural(in_use.len(), "scan dir", "scan dirs"),
-            human_age(min_idle),
+            humantime::format_duration(std::time::Duration::from_secs(min_idle.as_secs())),
         ));
     }
 }

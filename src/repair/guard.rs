@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use crate::text::human_age;
+
 /// Why a scan dir with work to do is left alone: `meta.json` says a scan is running, or a file
 /// that scanaudit did not write changed within `min_idle`.
 pub fn in_use(dir: &Path, min_idle: Duration, now: SystemTime) -> Option<String> {
@@ -15,10 +17,11 @@ pub fn in_use(dir: &Path, min_idle: Duration, now: SystemTime) -> Option<String>
     let changed = super::state::last_foreign_change(dir, since)?;
     let idle = now.duration_since(changed).unwrap_or(Duration::ZERO);
     (idle < min_idle).then(|| {
+        // The flag's value in the form the flag takes (`10m`, not `600s`).
         format!(
-            "a file changed {}s ago, within --min-idle {}s: OpenAnt may still be writing",
-            idle.as_secs(),
-            min_idle.as_secs()
+            "a file changed {} ago, within --min-idle {}: OpenAnt may still be writing",
+            human_age(idle),
+            humantime::format_duration(Duration::from_secs(min_idle.as_secs()))
         )
     })
 }
