@@ -259,3 +259,22 @@ fn every_verb_has_a_man_page_naming_each_of_its_options() {
     assert_eq!(unknown.status.code(), Some(16));
     assert!(stderr(&unknown).starts_with("scanaudit: error: no man page for \"chek\""), "{unknown:?}");
 }
+
+/// Another scanaudit holding a scan dir's lock does not hide a dry run's plan (a dry run takes
+/// no lock); a real run leaves the dir untouched and says why.
+#[test]
+fn a_held_scan_dir_lock_hides_no_dry_run_plan_and_stops_the_real_run() {
+    let env = TestEnv::scan(FULL_SCAN);
+    env.damage("results.json", Damage::Cut(0.5));
+    let damaged = std::fs::read(env.scan.join("results.json")).unwrap();
+    let _held = scanaudit::scan_lock::ScanDirLock::try_acquire(&env.scan).unwrap().expect("nobody holds it yet");
+    let (code, planned) = env.run("repair", &["--dry-run"]);
+    assert_eq!(code, 4, "planned, not applied: {planned:#}");
+    let count = planned["summary"]["planned"].as_u64().unwrap();
+    assert!(count >= 1, "{planned:#}");
+    let (code, applied) = env.run("repair", &["--yes"]);
+    assert_eq!(code & 1, 0, "nothing may be fixed under another's lock: {applied:#}");
+    assert_eq!(applied["summary"]["skipped"].as_u64().unwrap(), count, "{applied:#}");
+    assert!(applied.to_string().contains("another scanaudit holds the scan dir's lock"), "{applied:#}");
+    assert_eq!(std::fs::read(env.scan.join("results.json")).unwrap(), damaged);
+}
