@@ -3,17 +3,18 @@
 //! validating parse of each file captured (ids, verdicts, counters: see `layout::shapes::tag`)
 //! plus file names, mtimes and modes; no file is read a second time.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use crate::captures::{Captured, Captures, RowKind, Rows};
 use crate::era::{DirEra, Era};
 use crate::finding::{Finding, FindingKind, Level};
 use crate::layout::safe_filename::checkpoint_file_name;
-use crate::layout::shapes::tag;
+use crate::layout::shapes::{tag, RESULT_ROWS};
 use crate::layout::{file_name, CheckpointStep, FileKind, STEP_NAMES};
-use crate::shape::{Captured, Captures};
-use crate::text::{brief_list, human_age, migrate_command, plural, repair_command};
+use crate::text::{brief_list, brief_list_of, human_age, migrate_command, plural, repair_command, SHOWN_IDS};
 use crate::validate::Validation;
 
 /// Slack when comparing mtimes with each other and with recorded timestamps: copies and
@@ -425,6 +426,22 @@ pub fn fix_for_output(scan_dir: &Path, kind: FileKind) -> String {
     }
 }
 
+/// The ids a set of checkpoints is held against: a dataset's unit ids, or the keys of a
+/// results file's rows.
+enum Known<'a> {
+    Ids(HashSet<&'a str>),
+    Keys(Cow<'a, Rows>),
+}
+
+impl Known<'_> {
+    fn contains(&self, id: &str) -> bool {
+        match self {
+            Known::Ids(ids) => ids.contains(id),
+            Known::Keys(rows) => rows.has_key(id),
+        }
+    }
+}
+
 impl<'v, 'a> Rules<'v, 'a> {
     fn file(&self, name: &str) -> Option<&FileFacts<'a>> {
         self.top.get(name)
@@ -668,10 +685,12 @@ impl<'v, 'a> Rules<'v, 'a> {
     fn unit_sets(&mut self, dirs: &[CheckpointDir<'a>]) {
         for cp in dirs {
             let ids: Vec<&str> = cp.units.iter().filter_map(|f| classify(f, false).id).collect();
-            let (input, known): (&str, Option<HashSet<&str>>) = match cp.step {
-                CheckpointStep::Enhance => ("dataset.json", self.dataset_ids("dataset.json").map(|(all, _)| all)),
+            let (input, known): (&str, Option<Known>) = match cp.step {
+                CheckpointStep::Enhance => {
+                    ("dataset.json", self.dataset_ids("dataset.json").map(|(all, _)| Known::Ids(all)))
+                }
                 CheckpointStep::Analyze => match self.analyze_input() {
-                    Some((name, all, _)) => (name, Some(all)),
+                    Some((name, all, _)) => (name, Some(Known::Ids(all))),
                     None => ("dataset.json", None),
                 },
                 CheckpointStep::Verify => ("results.json", self.results_keys("results.json")),
@@ -693,23 +712,25 @@ impl<'v, 'a> Rules<'v, 'a> {
         let Some(analyze) = dirs.iter().find(|d| d.step == CheckpointStep::Analyze) else { return };
         let Some(results) = self.captures("results.json") else { return };
         let Some((_, _, working)) = self.analyze_input() else { return };
+        let results = results.rows(&RESULT_ROWS);
         let checkpointed: HashSet<&str> = analyze.units.iter().filter_map(|f| classify(f, false).id).collect();
         // A damaged checkpoint (no id, torn) is its own finding; it still counts by name here.
         let names: HashSet<String> = analyze.units.iter().map(|f| file_name(f.path)).collect();
-        let in_results: HashSet<&str> = results.items(tag::RESULT_UNIT_ID).filter_map(|(_, v)| v.as_str()).collect();
         // A unit the fork's analyze_checkpoint.json holds has its checkpoint there (a rebuild
         // takes it from there); `legacy-layout` already says current OpenAnt needs it migrated.
         let in_single_file: HashSet<&str> = self
             .captures("analyze_checkpoint.json")
             .map(|c| c.items(tag::LEGACY_RESULT_UNIT_ID).filter_map(|(_, v)| v.as_str()).collect())
             .unwrap_or_default();
-        let unchecked: BTreeSet<&str> = in_results
-            .difference(&checkpointed)
-            .copied()
-            .filter(|id| !names.contains(&checkpoint_file_name(id)) && !in_single_file.contains(id))
-            .collect();
+        // In byte order, as a set's: counted, and the first few kept (a results file may hold
+        // a million ids).
+        let mut unchecked = results.ids().filter(|id| {
+            !checkpointed.contains(id) && !names.contains(&checkpoint_file_name(id)) && !in_single_file.contains(id)
+        });
+        let unchecked_shown: Vec<&str> = unchecked.by_ref().take(SHOWN_IDS).collect();
+        let unchecked_count = unchecked_shown.len() + unchecked.count();
         let left_out: BTreeSet<&str> =
-            checkpointed.intersection(&working).copied().filter(|id| !in_results.contains(id)).collect();
+            checkpointed.intersection(&working).copied().filter(|id| !results.has_id(id)).collect();
         let path = self.view.dir.join("results.json");
         if !left_out.is_empty() {
             self.stale.entry(path.clone()).or_default().push(format!(
@@ -719,35 +740,23 @@ impl<'v, 'a> Rules<'v, 'a> {
                 brief_list(left_out.iter().copied())
             ));
         }
-        if !unchecked.is_empty() {
+        if unchecked_count > 0 {
             // Results whose checkpoint is gone (torn and quarantined, or deleted): a rebuild
             // keeps them from the old file, but no checkpoint can be made for them, so this is
             // not repair's to fix; OpenAnt's next analyze run redoes exactly those units.
             let message = format!(
                 "results.json holds {} with no analyze checkpoint ({}): the next `openant analyze` redoes {}",
-                plural(unchecked.len(), "unit", "units"),
-                brief_list(unchecked.iter().copied()),
-                if unchecked.len() == 1 { "it" } else { "them" }
+                plural(unchecked_count, "unit", "units"),
+                brief_list_of(unchecked_shown, unchecked_count),
+                if unchecked_count == 1 { "it" } else { "them" }
             );
             self.push(FindingKind::RunIncomplete, &path, FileKind::Results, message, Some("openant analyze".into()));
         }
     }
 
     /// The keys verify checkpoints are named by: `unit_id`, else `route_key` (§2.1).
-    fn results_keys(&self, name: &str) -> Option<HashSet<&'a str>> {
-        let c = self.captures(name)?;
-        let mut keys: BTreeMap<usize, &'a str> = BTreeMap::new();
-        for (i, v) in c.items(tag::RESULT_ROUTE_KEY) {
-            if let Some(key) = v.as_str().filter(|k| !k.is_empty()) {
-                keys.insert(i, key);
-            }
-        }
-        for (i, v) in c.items(tag::RESULT_UNIT_ID) {
-            if let Some(key) = v.as_str().filter(|k| !k.is_empty()) {
-                keys.insert(i, key);
-            }
-        }
-        Some(keys.into_values().collect())
+    fn results_keys(&self, name: &str) -> Option<Known<'a>> {
+        Some(Known::Keys(self.captures(name)?.rows(&RESULT_ROWS)))
     }
 
     /// §3.2 step 4 and §3.3 step 6: the counters against the results they count.
@@ -768,7 +777,8 @@ impl<'v, 'a> Rules<'v, 'a> {
                 self.metrics_today(name, file_kind, c);
                 continue;
             }
-            let results = per_result(c);
+            let rows = c.rows(&RESULT_ROWS);
+            let results = result_kinds(&rows);
             let mut problems: Vec<String> = Vec::new();
             // metrics.total counts every unit analyze was given; fewer results than that means
             // units without a result, which only re-running the step fills in (repair never
@@ -793,12 +803,12 @@ impl<'v, 'a> Rules<'v, 'a> {
                 .filter(|k| *k != "total" && *k != "errors" && metric(k).is_some())
                 .collect();
             let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-            for r in results.values() {
+            for (r, n) in &results {
                 let f = r.stage_finding();
                 if let Some(f) = f.as_deref().filter(|f| counted.contains(f)) {
-                    *counts.entry(tag::METRICS.iter().find(|(k, _)| k == &f).map_or("", |(k, _)| *k)).or_default() += 1;
+                    *counts.entry(tag::METRICS.iter().find(|(k, _)| k == &f).map_or("", |(k, _)| *k)).or_default() += n;
                 } else if r.verdict == Some("ERROR") {
-                    *counts.entry("errors").or_default() += 1;
+                    *counts.entry("errors").or_default() += n;
                 }
             }
             for (key, _) in tag::METRICS.iter().filter(|(k, _)| *k != "total") {
@@ -811,21 +821,23 @@ impl<'v, 'a> Rules<'v, 'a> {
             if file_kind == FileKind::ResultsVerified {
                 if let Some(Captured::Array(confirmed)) = c.get(tag::CONFIRMED_FINDINGS) {
                     // Final finding vulnerable or bypassable; before ec5213b also agree==true.
-                    let finals: Vec<&ResultFacts> = results
-                        .values()
-                        .filter(|r| {
+                    let finals: Vec<&(ResultFacts, usize)> = results
+                        .iter()
+                        .filter(|(r, _)| {
                             r.finding
                                 .and_then(Captured::as_str)
                                 .map(str::to_lowercase)
                                 .is_some_and(|f| f == "vulnerable" || f == "bypassable")
                         })
                         .collect();
-                    let agreed = finals.iter().filter(|r| r.agree.is_some_and(Captured::truthy)).count();
-                    if *confirmed > finals.len() || *confirmed < agreed {
+                    let finals_count: usize = finals.iter().map(|(_, n)| n).sum();
+                    let agreed: usize =
+                        finals.iter().filter(|(r, _)| r.agree.is_some_and(Captured::truthy)).map(|(_, n)| n).sum();
+                    if *confirmed > finals_count || *confirmed < agreed {
                         problems.push(format!(
                             "confirmed_findings holds {confirmed} but {} results end vulnerable or bypassable{}",
-                            finals.len(),
-                            if agreed != finals.len() {
+                            finals_count,
+                            if agreed != finals_count {
                                 format!(" ({agreed} with Stage 2 agreeing)")
                             } else {
                                 String::new()
@@ -848,7 +860,8 @@ impl<'v, 'a> Rules<'v, 'a> {
     /// §1.1-§1.2): `results.json` by `_count_verdicts` (#427, #324, #623), and
     /// `results_verified.json` by verify's three-state recount (#284, #286).
     fn metrics_today(&mut self, name: &str, file_kind: FileKind, c: &Captures) {
-        let results = per_result(c);
+        let rows = c.rows(&RESULT_ROWS);
+        let results = result_kinds(&rows);
         let metric = |key: &str| {
             tag::METRICS
                 .iter()
@@ -882,10 +895,10 @@ impl<'v, 'a> Rules<'v, 'a> {
         };
         let bucket_problems = |rule: AnalyzeCounting| {
             let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-            for r in results.values() {
+            for (r, n) in &results {
                 let bucket = if verified { r.verify_bucket_today() } else { r.analyze_bucket(rule, &metric) };
                 if let Some(bucket) = bucket {
-                    *counts.entry(bucket).or_default() += 1;
+                    *counts.entry(bucket).or_default() += n;
                 }
             }
             let mut problems = Vec::new();
@@ -906,7 +919,7 @@ impl<'v, 'a> Rules<'v, 'a> {
         // #611: rows analyzed while their enhance classification was a sentinel; it overlaps
         // the buckets and is in no sum.
         if let (false, Some(value)) = (verified, metric("enhance_unclassified_analyzed")) {
-            let recount = results.values().filter(|r| r.unclassified_today()).count();
+            let recount: usize = results.iter().filter(|(r, _)| r.unclassified_today()).map(|(_, n)| n).sum();
             if value != recount as f64 {
                 problems.push(format!(
                     "metrics.enhance_unclassified_analyzed is {value} but {recount} results carry an incomplete, error or unknown security_classification"
@@ -918,9 +931,12 @@ impl<'v, 'a> Rules<'v, 'a> {
                 // The verified rows whose finding (else verdict) is vulnerable or bypassable,
                 // errored and incomplete ones included (#284, by design). Rows verify never
                 // returned carry no verification and may or may not be among them.
-                let finals: Vec<&ResultFacts> = results.values().filter(|r| r.final_vulnerable_today()).collect();
-                let verified_finals = finals.iter().filter(|r| r.verification.is_some()).count();
-                if *confirmed > finals.len() || *confirmed < verified_finals {
+                let finals: Vec<&(ResultFacts, usize)> =
+                    results.iter().filter(|(r, _)| r.final_vulnerable_today()).collect();
+                let finals_count: usize = finals.iter().map(|(_, n)| n).sum();
+                let verified_finals: usize =
+                    finals.iter().filter(|(r, _)| r.verification.is_some()).map(|(_, n)| n).sum();
+                if *confirmed > finals_count || *confirmed < verified_finals {
                     problems.push(format!(
                         "confirmed_findings holds {confirmed} but {} verified results end vulnerable or bypassable",
                         verified_finals
@@ -955,14 +971,12 @@ impl<'v, 'a> Rules<'v, 'a> {
             tag::METRICS.iter().find(|(k, _)| *k == "total").and_then(|(_, t)| c.get(t)).and_then(Captured::as_f64);
         let Some(total) = total else { return };
         let short = total as usize - len;
-        let in_results: HashSet<&str> = c.items(tag::RESULT_UNIT_ID).filter_map(|(_, v)| v.as_str()).collect();
+        let in_results = c.rows(&RESULT_ROWS);
         // Named only when the input's analyzed units account for exactly the shortfall (a
         // limit or the exploitable filter also leave units out).
         let named = self
             .analyze_input()
-            .map(|(_, _, working)| {
-                working.into_iter().filter(|id| !in_results.contains(id)).collect::<BTreeSet<&str>>()
-            })
+            .map(|(_, _, working)| working.into_iter().filter(|id| !in_results.has_id(id)).collect::<BTreeSet<&str>>())
             .filter(|missing| missing.len() == short)
             .map(|missing| format!(" ({})", brief_list(missing.iter().copied())))
             .unwrap_or_default();
@@ -980,23 +994,29 @@ impl<'v, 'a> Rules<'v, 'a> {
     /// §9.4: every vulnerable or bypassable stage-1 result verified.
     fn unverified(&mut self) {
         let Some(c) = self.captures("results_verified.json") else { return };
-        let results = per_result(c);
-        let unverified: Vec<&str> = results
-            .values()
-            .filter(|r| {
+        let rows = c.rows(&RESULT_ROWS);
+        let unverified: Vec<&RowKind> = rows
+            .kinds
+            .iter()
+            .filter(|k| {
+                let r = ResultFacts::of(k);
                 r.stage_finding().is_some_and(|f| f == "vulnerable" || f == "bypassable")
                     && !r.verification.is_some_and(Captured::truthy)
             })
-            .map(|r| r.unit_id.unwrap_or("?"))
             .collect();
-        if unverified.is_empty() {
+        let count: usize = unverified.iter().map(|k| k.rows).sum();
+        if count == 0 {
             return;
         }
+        // The first rows in document order, from the first few each kind keeps.
+        let mut first: Vec<&(usize, Option<String>)> = unverified.iter().flat_map(|k| &k.first).collect();
+        first.sort_by_key(|(i, _)| *i);
+        let shown = first.iter().map(|(_, id)| id.as_deref().unwrap_or("?"));
         let path = self.view.dir.join("results_verified.json");
         let message = format!(
             "{} never verified by Stage 2 (no verification): {}; the verify run was cut short or its calls failed",
-            plural(unverified.len(), "vulnerable or bypassable result was", "vulnerable or bypassable results were"),
-            brief_list(unverified.iter().copied())
+            plural(count, "vulnerable or bypassable result was", "vulnerable or bypassable results were"),
+            brief_list_of(shown, count)
         );
         self.push(
             FindingKind::UnverifiedFinding,
@@ -1265,9 +1285,10 @@ enum AnalyzeCounting {
     May,
 }
 
-/// The captured facts of one `results[]` entry.
+/// The captured facts of one `results[]` entry (of every entry of a [`RowKind`]).
 #[derive(Default)]
 struct ResultFacts<'a> {
+    #[cfg(test)]
     unit_id: Option<&'a str>,
     verdict: Option<&'a str>,
     /// Present (even null) or absent.
@@ -1280,7 +1301,22 @@ struct ResultFacts<'a> {
     security_classification: Option<&'a Captured>,
 }
 
-impl ResultFacts<'_> {
+impl<'a> ResultFacts<'a> {
+    /// The facts of a kind of row.
+    fn of(kind: &'a RowKind) -> ResultFacts<'a> {
+        ResultFacts {
+            #[cfg(test)]
+            unit_id: None,
+            verdict: kind.fact(tag::RESULT_VERDICT).and_then(Captured::as_str),
+            finding: kind.fact(tag::RESULT_FINDING),
+            verification: kind.fact(tag::RESULT_VERIFICATION),
+            agree: kind.fact(tag::RESULT_AGREE),
+            error: kind.fact(tag::RESULT_ERROR),
+            incomplete: kind.fact(tag::RESULT_INCOMPLETE),
+            security_classification: kind.fact(tag::RESULT_SECURITY_CLASSIFICATION),
+        }
+    }
+
     /// §3.2 step 4: `finding` when present (even null), else `verdict.lower()`.
     fn stage_finding(&self) -> Option<String> {
         match self.finding {
@@ -1359,6 +1395,14 @@ impl ResultFacts<'_> {
     }
 }
 
+/// Every kind of row with its facts and how many rows are of it.
+fn result_kinds<'r>(rows: &'r Rows) -> Vec<(ResultFacts<'r>, usize)> {
+    rows.kinds.iter().map(|k| (ResultFacts::of(k), k.rows)).collect()
+}
+
+/// The facts of each row, by index, from captures kept value by value (the rules read
+/// [`result_kinds`]; this is the row-by-row reading they must agree with).
+#[cfg(test)]
 fn per_result(c: &Captures) -> BTreeMap<usize, ResultFacts<'_>> {
     let mut results: BTreeMap<usize, ResultFacts> = BTreeMap::new();
     for (tag_name, i, value) in &c.items {
@@ -1497,6 +1541,128 @@ mod tests {
             buckets,
             [Some("errors"), Some("needs_review"), Some("protected"), Some("errors"), None, Some("safe")]
         );
+    }
+
+    /// Serializes the tests that set the global row budget.
+    static BUDGET: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// Every finding of `check` on `root`, as Debug text (kind, path, message, fix), sorted.
+    fn audit(root: &Path) -> Vec<String> {
+        let config = crate::config::CheckConfig {
+            roots: vec![root.to_path_buf()],
+            filters: Default::default(),
+            min_idle: Duration::from_secs(600),
+            grading: Default::default(),
+            output: crate::config::OutputConfig {
+                format: crate::cli::Format::Json,
+                color: false,
+                quiet: true,
+                progress: false,
+            },
+        };
+        let outcome = crate::check::run(&config, &crate::progress::Progress::hidden());
+        let mut findings: Vec<String> = outcome.findings.iter().map(|f| format!("{f:?}")).collect();
+        findings.sort();
+        findings
+    }
+
+    /// `audit` with results rows kept value by value (folded after the parse), folded from
+    /// the first value on, and folded past a small budget: all three must agree.
+    fn audit_at_every_budget(root: &Path) -> Vec<String> {
+        let _serial = BUDGET.lock().unwrap_or_else(|e| e.into_inner());
+        let default = crate::captures::raw_row_budget();
+        let mut by_budget = Vec::new();
+        for budget in [usize::MAX, 0, 7] {
+            crate::captures::set_raw_row_budget(budget);
+            by_budget.push(audit(root));
+        }
+        crate::captures::set_raw_row_budget(default);
+        assert_eq!(by_budget[0], by_budget[1], "folded during the parse");
+        assert_eq!(by_budget[0], by_budget[2], "folded past 7 values");
+        by_budget.remove(0)
+    }
+
+    #[test]
+    fn testdata_findings_are_the_same_past_the_row_budget() {
+        let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+        for tree in ["damaged", "healthy", "legacy", "migrated"] {
+            audit_at_every_budget(&testdata.join(tree));
+        }
+    }
+
+    /// A scan dir whose results files hold many rows of every kind the rules tell apart,
+    /// and all the cross-file findings they feed.
+    #[test]
+    fn a_large_results_file_gives_the_same_findings_past_the_row_budget() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("open_ant_big");
+        std::fs::create_dir_all(dir.join("analyze_checkpoints")).unwrap();
+        std::fs::create_dir_all(dir.join("verify_checkpoints")).unwrap();
+        let n = 400;
+        let ids: Vec<String> = (0..n).map(|i| format!("app/m{i:04}.py:f")).collect();
+        let units: Vec<String> = ids.iter().map(|id| format!(r#"{{"id": "{id}"}}"#)).collect();
+        std::fs::write(dir.join("dataset.json"), format!(r#"{{"units": [{}]}}"#, units.join(", "))).unwrap();
+        let verdicts = ["SAFE", "VULNERABLE", "Safe", "odd words", "", " ", "ERROR", "BYPASSABLE"];
+        let findings = [r#""safe""#, r#""vulnerable""#, "null", r#""Protected""#, "3", r#""""#];
+        let mut rows = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            let verdict = verdicts[i % verdicts.len()];
+            let finding = findings[i % findings.len()];
+            let row = match i % 23 {
+                // No unit id: named by its route key.
+                0 => format!(r#"{{"route_key": "rk{i}", "verdict": "{verdict}"}}"#),
+                // A repeated key: both ids are in the file.
+                1 => format!(r#"{{"unit_id": "dup{i}", "unit_id": "{id}", "verdict": "{verdict}"}}"#),
+                2 => format!(r#"{{"unit_id": null, "finding": {finding}}}"#),
+                3 => format!(r#"{{"unit_id": "{id}", "files_included": []}}"#),
+                _ => format!(
+                    r#"{{"unit_id": "{id}", "route_key": "rk{i}", "verdict": "{verdict}", "finding": {finding}, "error": {}, "security_classification": "{}", "verification": {{"agree": {}, "incomplete": {}}}}}"#,
+                    if i % 5 == 0 { r#""boom""# } else { "null" },
+                    if i % 7 == 0 { "Incomplete" } else { "neutral" },
+                    i % 2 == 0,
+                    i % 11 == 0
+                ),
+            };
+            rows.push(row);
+        }
+        // Rows for units the checkpoints do not have (results ahead of them).
+        rows.push(r#"{"unit_id": "gone/a.py:f", "verdict": "SAFE"}"#.into());
+        rows.push(r#"{"unit_id": "gone/b.py:f", "verdict": "SAFE"}"#.into());
+        let results = |metrics: &str, extra: &str| {
+            format!(r#"{{"metrics": {metrics}, "results": [{}]{extra}}}"#, rows.join(",\n"))
+        };
+        std::fs::write(dir.join("results.json"), results(r#"{"total": 500, "safe": 3, "vulnerable": 1}"#, "")).unwrap();
+        std::fs::write(
+            dir.join("results_verified.json"),
+            results(r#"{"total": 402, "vulnerable": 9}"#, r#", "verify": true, "confirmed_findings": [{}, {}]"#),
+        )
+        .unwrap();
+        let summary = |total: usize| {
+            format!(
+                r#"{{"step": "x", "phase": "done", "timestamp": "2026-05-20T09:24:59.991203Z", "total_units": {total}, "completed": 1, "errors": 0, "error_breakdown": {{}}}}"#
+            )
+        };
+        std::fs::write(dir.join("analyze_checkpoints/_summary.json"), summary(n)).unwrap();
+        std::fs::write(dir.join("verify_checkpoints/_summary.json"), summary(3)).unwrap();
+        // Checkpoints for some units only, one for a unit no longer in the dataset.
+        for id in ids.iter().skip(40).step_by(3).map(String::as_str).chain(["stale/x.py:f"]) {
+            let body = format!(r#"{{"id": "{id}", "result": {{"verdict": "SAFE"}}}}"#);
+            std::fs::write(dir.join("analyze_checkpoints").join(checkpoint_file_name(id)), body).unwrap();
+        }
+        for id in ["rk23", ids[5].as_str(), "dup1", "nowhere"] {
+            let body = format!(r#"{{"id": "{id}", "verification": {{"agree": true}}}}"#);
+            std::fs::write(dir.join("verify_checkpoints").join(checkpoint_file_name(id)), body).unwrap();
+        }
+        let old = SystemTime::now() - Duration::from_secs(86_400);
+        for entry in walkdir::WalkDir::new(&dir) {
+            let entry = entry.unwrap();
+            std::fs::File::options().write(true).open(entry.path()).ok().map(|f| f.set_modified(old));
+        }
+        let findings = audit_at_every_budget(&dir);
+        let all = findings.join("\n");
+        for kind in ["MetricsMismatch", "UnverifiedFinding", "RunIncomplete", "StaleCheckpoint"] {
+            assert!(all.contains(kind), "{kind} in {all}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod atomic;
 pub mod backup;
 pub mod backup_prune;
+pub mod captures;
 pub mod check;
 pub mod clean;
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod era;
 pub mod exit_codes;
 pub mod finding;
 pub mod fsx;
+pub mod id_set;
 pub mod interrupt;
 pub mod json_path;
 pub mod layout;

@@ -9,29 +9,8 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-/// The JSON types, named the way messages name them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JsonType {
-    Object,
-    Array,
-    String,
-    Number,
-    Bool,
-    Null,
-}
-
-impl JsonType {
-    pub fn name(self) -> &'static str {
-        match self {
-            JsonType::Object => "an object",
-            JsonType::Array => "an array",
-            JsonType::String => "a string",
-            JsonType::Number => "a number",
-            JsonType::Bool => "a boolean",
-            JsonType::Null => "null",
-        }
-    }
-}
+use crate::captures::{raw_row_budget, RowFold};
+pub use crate::captures::{Captured, Captures, JsonType, RowPolicy};
 
 /// What a JSON value must look like.
 #[derive(Debug, Clone)]
@@ -52,6 +31,9 @@ pub enum Shape {
     /// The inner shape, and the value is recorded in [`Captures`] under the tag, wherever in
     /// the document it sits (with the index of the nearest enclosing array element).
     Tagged(&'static str, Box<Shape>),
+    /// The inner shape (an array), whose elements' tagged values are rows folded by the
+    /// policy once there are more than [`raw_row_budget`] of them (see [`Captures::rows`]).
+    Rows(&'static RowPolicy, Box<Shape>),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -145,83 +127,14 @@ pub fn tagged(tag: &'static str, shape: Shape) -> Shape {
     Shape::Tagged(tag, Box::new(shape))
 }
 
+/// This array shape, its elements' tagged values folded as rows (see [`Shape::Rows`]).
+pub fn rows(policy: &'static RowPolicy, shape: Shape) -> Shape {
+    Shape::Rows(policy, Box::new(shape))
+}
+
 /// Shorthand for "this shape, or null".
 pub fn nullable(shape: Shape) -> Shape {
     Shape::Union(vec![shape, Shape::Null])
-}
-
-/// A value recorded by a [`Shape::Tagged`]: scalars by value, containers by their length.
-/// Small by construction: nothing a document holds is kept beyond one string.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Captured {
-    Str(String),
-    Number(f64),
-    Bool(bool),
-    Null,
-    Array(usize),
-    Object(usize),
-}
-
-impl Captured {
-    pub fn json_type(&self) -> JsonType {
-        match self {
-            Captured::Str(_) => JsonType::String,
-            Captured::Number(_) => JsonType::Number,
-            Captured::Bool(_) => JsonType::Bool,
-            Captured::Null => JsonType::Null,
-            Captured::Array(_) => JsonType::Array,
-            Captured::Object(_) => JsonType::Object,
-        }
-    }
-
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Captured::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    pub fn as_f64(&self) -> Option<f64> {
-        match self {
-            Captured::Number(n) => Some(*n),
-            _ => None,
-        }
-    }
-
-    /// Python truthiness, as OpenAnt's `if value:` tests it.
-    pub fn truthy(&self) -> bool {
-        match self {
-            Captured::Str(s) => !s.is_empty(),
-            Captured::Number(n) => *n != 0.0,
-            Captured::Bool(b) => *b,
-            Captured::Null => false,
-            Captured::Array(n) | Captured::Object(n) => *n > 0,
-        }
-    }
-}
-
-/// What the checker recorded while it walked the document.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Captures {
-    /// The keys of the top-level object, in document order (empty when it is not an object).
-    pub top_level_keys: Vec<String>,
-    /// Tagged values outside any array, in document order.
-    pub fields: Vec<(&'static str, Captured)>,
-    /// Tagged values inside arrays, with the index of their nearest enclosing array element
-    /// (`$.results[3].unit_id` is recorded with index 3), in document order.
-    pub items: Vec<(&'static str, usize, Captured)>,
-}
-
-impl Captures {
-    /// The first value recorded under `tag` outside any array.
-    pub fn get(&self, tag: &str) -> Option<&Captured> {
-        self.fields.iter().find(|(n, _)| *n == tag).map(|(_, v)| v)
-    }
-
-    /// Every value recorded under `tag` inside arrays, with its element index.
-    pub fn items<'a>(&'a self, tag: &'a str) -> impl Iterator<Item = (usize, &'a Captured)> + 'a {
-        self.items.iter().filter(move |(n, _, _)| *n == tag).map(|(_, i, v)| (*i, v))
-    }
 }
 
 /// Collects captures and the first schema violation while serde drives the seed.
@@ -230,6 +143,67 @@ pub struct ShapeState {
     pub captures: Captures,
     /// The violation, stored here because serde_json appends a position to its own message.
     pub violation: Option<String>,
+    /// The folded array being walked, if any.
+    folding: Option<Folding>,
+}
+
+/// A [`Shape::Rows`] array being walked: its values are kept in `captures.items` from
+/// `start` on until they outgrow the budget, then folded.
+#[derive(Debug)]
+struct Folding {
+    policy: &'static RowPolicy,
+    start: usize,
+    fold: Option<RowFold>,
+}
+
+impl ShapeState {
+    fn record(&mut self, tag: &'static str, index: Option<usize>, value: Captured) {
+        let Some(index) = index else {
+            self.captures.fields.push((tag, value));
+            return;
+        };
+        let items = &mut self.captures.items;
+        match &mut self.folding {
+            Some(Folding { fold: Some(fold), .. }) if fold.covers(tag) => fold.record(tag, index, &value),
+            Some(Folding { policy, start, fold: fold @ None }) if policy.covers(tag) => {
+                items.push((tag, index, value));
+                if items.len() - *start > raw_row_budget() {
+                    let mut folded = RowFold::new(policy);
+                    let kept: Vec<_> = items.drain(*start..).collect();
+                    for (t, i, v) in kept {
+                        if folded.covers(t) {
+                            folded.record(t, i, &v);
+                        } else {
+                            items.push((t, i, v));
+                        }
+                    }
+                    *fold = Some(folded);
+                }
+            }
+            _ => items.push((tag, index, value)),
+        }
+    }
+
+    fn record_str(&mut self, tag: &'static str, index: Option<usize>, value: &str) {
+        match (&mut self.folding, index) {
+            (Some(Folding { fold: Some(fold), .. }), Some(index)) if fold.covers(tag) => {
+                fold.record_str(tag, index, value)
+            }
+            _ => self.record(tag, index, Captured::Str(value.to_string())),
+        }
+    }
+
+    /// Ends a folded array: its rows join the captures when they were folded.
+    fn end_rows(&mut self, outer: Option<Folding>) {
+        if let Some(Folding { policy, fold: Some(fold), .. }) = std::mem::replace(&mut self.folding, outer) {
+            let rows = fold.finish();
+            match &mut self.captures.rows {
+                // A repeated key's second array: both arrays' rows count.
+                Some(earlier) => earlier.merge(&rows, policy.shown),
+                None => self.captures.rows = Some(Box::new(rows)),
+            }
+        }
+    }
 }
 
 /// The seed to hand to a serde_json deserializer.
@@ -259,11 +233,7 @@ impl<'a> ShapeSeed<'a> {
 
     fn record(&self, value: Captured) {
         if let Some(tag) = self.capture {
-            let mut state = self.state.borrow_mut();
-            match self.path.element_index() {
-                Some(index) => state.captures.items.push((tag, index, value)),
-                None => state.captures.fields.push((tag, value)),
-            }
+            self.state.borrow_mut().record(tag, self.path.element_index(), value);
         }
     }
 
@@ -283,7 +253,7 @@ impl<'a> ShapeSeed<'a> {
         }
         match self.shape {
             Shape::Union(alternatives) => alternatives.iter().find(|s| accepts(s, ty)),
-            Shape::Tagged(_, inner) => self.child(inner, self.path, self.capture).resolve(ty),
+            Shape::Tagged(_, inner) | Shape::Rows(_, inner) => self.child(inner, self.path, self.capture).resolve(ty),
             shape => accepts(shape, ty).then_some(shape),
         }
     }
@@ -317,7 +287,7 @@ fn describe(shape: &Shape) -> String {
             let names: Vec<String> = alternatives.iter().map(describe).collect();
             names.join(" or ")
         }
-        Shape::Tagged(_, inner) => describe(inner),
+        Shape::Tagged(_, inner) | Shape::Rows(_, inner) => describe(inner),
     }
 }
 
@@ -327,6 +297,16 @@ impl<'de> DeserializeSeed<'de> for ShapeSeed<'_> {
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         if let Shape::Tagged(tag, inner) = self.shape {
             return self.child(inner, self.path, Some(tag)).deserialize(deserializer);
+        }
+        if let Shape::Rows(policy, inner) = self.shape {
+            let outer = {
+                let mut state = self.state.borrow_mut();
+                let start = state.captures.items.len();
+                state.folding.replace(Folding { policy, start, fold: None })
+            };
+            let result = self.child(inner, self.path, self.capture).deserialize(deserializer);
+            self.state.borrow_mut().end_rows(outer);
+            return result;
         }
         if matches!(self.shape, Shape::Any) && self.capture.is_none() {
             IgnoredAny::deserialize(deserializer)?;
@@ -380,8 +360,8 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
                 )));
             }
         }
-        if self.capture.is_some() {
-            self.record(Captured::Str(value.to_string()));
+        if let Some(tag) = self.capture {
+            self.state.borrow_mut().record_str(tag, self.path.element_index(), value);
         }
         Ok(())
     }
@@ -424,12 +404,7 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
                         }
                         None => {
                             if let Some(tag) = object.other_keys {
-                                let value = Captured::Str(key.to_string());
-                                let mut state = self.state.borrow_mut();
-                                match self.path.element_index() {
-                                    Some(index) => state.captures.items.push((tag, index, value)),
-                                    None => state.captures.fields.push((tag, value)),
-                                }
+                                self.state.borrow_mut().record_str(tag, self.path.element_index(), key);
                             }
                             match &object.others {
                                 Some(shape) => {

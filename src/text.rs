@@ -37,14 +37,20 @@ pub fn thousands(n: u64) -> String {
 }
 
 /// How many ids a [`brief_list`] shows before "and N more".
-const SHOWN_IDS: usize = 3;
+pub const SHOWN_IDS: usize = 3;
 
 /// `"a", "b", "c" and 2 more`: the first few ids, quoted, then how many more. Quoted as Rust
 /// quotes a string, so an id that holds a quote or a control character cannot read as two.
 pub fn brief_list<'s>(ids: impl IntoIterator<Item = &'s str>) -> String {
     let ids: Vec<&str> = ids.into_iter().collect();
-    let shown: Vec<String> = ids.iter().take(SHOWN_IDS).map(|id| format!("{id:?}")).collect();
-    let more = ids.len().saturating_sub(SHOWN_IDS);
+    brief_list_of(ids.iter().copied(), ids.len())
+}
+
+/// [`brief_list`] of `total` ids of which `shown` yields the first (at least
+/// [`SHOWN_IDS`] of them, or all), for lists too long to collect.
+pub fn brief_list_of<'s>(shown: impl IntoIterator<Item = &'s str>, total: usize) -> String {
+    let shown: Vec<String> = shown.into_iter().take(SHOWN_IDS).map(|id| format!("{id:?}")).collect();
+    let more = total.saturating_sub(SHOWN_IDS);
     if more > 0 {
         format!("{} and {more} more", shown.join(", "))
     } else {

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use super::kinds::{CheckpointStep, FileKind};
-use crate::shape::{array, map, nullable, obj, one_of, tagged, Shape};
+use crate::shape::{array, map, nullable, obj, one_of, rows, tagged, RowPolicy, Shape};
 
 /// The facts the shapes record during the one parse of each file, for the cross-file rules
 /// of `consistency`. Only small values: ids, verdicts, counters, lengths.
@@ -82,6 +82,66 @@ pub mod tag {
     pub const STATUS: &str = "status";
     /// Step reports: `status` (shared tag above) and every `outputs` value.
     pub const REPORT_OUTPUT: &str = "report.output";
+}
+
+/// How the `results[]` rows of a results file are kept (folded past a budget, see
+/// [`crate::shape::Shape::Rows`]): their unit ids and route keys exactly, and their other
+/// facts as far as the cross-file rules tell them apart (`consistency::ResultFacts`).
+pub static RESULT_ROWS: RowPolicy = RowPolicy {
+    tags: &[
+        tag::RESULT_UNIT_ID,
+        tag::RESULT_ROUTE_KEY,
+        tag::RESULT_VERDICT,
+        tag::RESULT_FINDING,
+        tag::RESULT_VERIFICATION,
+        tag::RESULT_AGREE,
+        tag::RESULT_ERROR,
+        tag::RESULT_INCOMPLETE,
+        tag::RESULT_SECURITY_CLASSIFICATION,
+    ],
+    id: tag::RESULT_UNIT_ID,
+    fallback_key: tag::RESULT_ROUTE_KEY,
+    canonical_str: result_word,
+    shown: crate::text::SHOWN_IDS,
+};
+
+/// Every word the rules compare a row's verdict, finding or classification with (as is or
+/// lower-cased): the metrics' names, the buckets, and the sentinels.
+pub const RESULT_WORDS: &[&str] = &[
+    "total",
+    "vulnerable",
+    "bypassable",
+    "inconclusive",
+    "insufficient_context",
+    "protected",
+    "safe",
+    "errors",
+    "error",
+    "needs_review",
+    "enhance_unclassified_analyzed",
+    "incomplete",
+    "unknown",
+];
+
+/// A row string as the rules can tell it apart: itself when it is one of [`RESULT_WORDS`] in
+/// any case (the rules compare some exactly, some lower-cased); else only whether it is
+/// empty, blank or neither, which is all the rules ask of other strings.
+fn result_word(s: &str) -> &str {
+    let word = if s.is_ascii() {
+        RESULT_WORDS.iter().any(|w| w.eq_ignore_ascii_case(s))
+    } else {
+        // Rare: a non-ASCII character may lower-case to ASCII (the Kelvin sign).
+        RESULT_WORDS.contains(&s.to_lowercase().as_str())
+    };
+    if word {
+        s
+    } else if s.is_empty() {
+        ""
+    } else if s.trim().is_empty() {
+        " "
+    } else {
+        "\u{1}"
+    }
 }
 
 /// The shape a file of this kind must have; `Shape::Any` for generic JSON.
@@ -225,7 +285,7 @@ fn stage_one_result(verified: bool, captured: bool) -> Shape {
 fn results(verified: bool) -> Shape {
     let mut shape = obj()
         .req("metrics", metrics())
-        .req("results", tagged(tag::RESULTS, array(stage_one_result(verified, true))))
+        .req("results", tagged(tag::RESULTS, rows(&RESULT_ROWS, array(stage_one_result(verified, true)))))
         .opt("dataset", Shape::String)
         .opt("model", string_or_null())
         .opt("timestamp", Shape::String)
