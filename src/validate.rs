@@ -12,6 +12,10 @@
 //! threads (UTF-8 is checked in one pass, then serde_json parses the `str` at GB/s); otherwise
 //! it streams through [`Utf8Reader`] in bounded memory. So peak memory stays bounded however
 //! many cores validate at once and however large the files are.
+//!
+//! Either way [`crate::fastjson`] tries first: one pass that takes a healthy file (the same
+//! [`ShapeSeed`], so the same captures) and gives up on anything else, which the full
+//! validator below then decides and words.
 
 use std::cell::RefCell;
 use std::fs::File;
