@@ -20,6 +20,7 @@ pub mod diag;
 pub mod dir_plan;
 pub mod era;
 pub mod exit_codes;
+pub mod fastjson;
 pub mod finding;
 pub mod fsx;
 pub mod id_set;

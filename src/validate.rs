@@ -12,6 +12,10 @@
 //! threads (UTF-8 is checked in one pass, then serde_json parses the `str` at GB/s); otherwise
 //! it streams through [`Utf8Reader`] in bounded memory. So peak memory stays bounded however
 //! many cores validate at once and however large the files are.
+//!
+//! Either way [`crate::fastjson`] tries first: one pass that takes a healthy file (the same
+//! [`ShapeSeed`], so the same captures) and gives up on anything else, which the full
+//! validator below then decides and words.
 
 use std::cell::RefCell;
 use std::fs::File;
@@ -22,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::de::DeserializeSeed;
 use serde_json::error::Category;
 
+use crate::fastjson;
 use crate::finding::{FindingKind, Location};
 use crate::pyjson::limits::{self, LimitScanner, LimitViolation};
 use crate::shape::{Captures, Shape, ShapeSeed, ShapeState};
@@ -80,6 +85,15 @@ impl Validation {
 
 /// Validates an in-memory document against `shape`.
 pub fn validate_bytes(bytes: &[u8], shape: &Shape) -> Validation {
+    // Most files are healthy: one pass decides that; anything else is decided below.
+    if let Some(captures) = fastjson::validate_slice(bytes, shape) {
+        return Validation { problem: None, captures };
+    }
+    full_validation(bytes, shape)
+}
+
+/// [`validate_bytes`] without the fast path: the validator that decides and words every problem.
+fn full_validation(bytes: &[u8], shape: &Shape) -> Validation {
     let source = SliceBytes(bytes);
     let validation = damage_before_shape(syntax_and_shape(bytes, shape), &source);
     apply_limits(validation, limits::first_violation(bytes), &source)
@@ -219,6 +233,16 @@ fn read_rest(file: &File, len: u64) -> io::Result<Vec<u8>> {
 }
 
 fn validate_stream(file: File, shape: &Shape) -> io::Result<Validation> {
+    // Most files are healthy: one pass in bounded memory decides that (with positioned reads,
+    // leaving the file's offset where the full validator below expects it).
+    if let Some(captures) = fastjson::validate_file(&file, shape) {
+        return Ok(Validation { problem: None, captures });
+    }
+    full_stream_validation(file, shape)
+}
+
+/// [`validate_stream`] without the fast path.
+fn full_stream_validation(file: File, shape: &Shape) -> io::Result<Validation> {
     let bytes = FileBytes::new(file.try_clone()?)?;
     let mut head = [0u8; 3];
     let head_len = bytes.read_into(0, &mut head)?;
@@ -1412,5 +1436,258 @@ mod tests {
         }
 
         use crate::layout::{shape_for, CheckpointStep, FileKind};
+    }
+
+    /// The fast path (crate::fastjson) either gives up or says exactly what the full
+    /// validator says: valid, with the same captures; and so for every chunk size.
+    mod fast_path {
+        use super::{fastjson, full_stream_validation, full_validation, validate_stream, File, Shape, Validation};
+        use crate::layout::{classify_file, shape_for, CheckpointStep, FileKind};
+        use crate::shape::{any_recording_keys, array, obj, tagged};
+        use proptest::prelude::*;
+        use serde_json::{Map, Value};
+        use std::path::{Path, PathBuf};
+        use std::sync::OnceLock;
+
+        /// Every JSON file under testdata/, with the shape check gives it (by its name and
+        /// directory).
+        fn testdata() -> &'static [(PathBuf, Vec<u8>, &'static Shape)] {
+            static FILES: OnceLock<Vec<(PathBuf, Vec<u8>, &'static Shape)>> = OnceLock::new();
+            FILES.get_or_init(|| {
+                let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+                let mut files = Vec::new();
+                for entry in walkdir::WalkDir::new(&root).sort_by_file_name() {
+                    let entry = entry.unwrap();
+                    let path = entry.path();
+                    if !entry.file_type().is_file() || !path.to_string_lossy().ends_with(".json") {
+                        continue;
+                    }
+                    let classified = classify_file(path, path.parent(), &|_| false);
+                    let shape = if classified.kind.is_json() {
+                        shape_for(classified.kind, classified.checkpoint_step)
+                    } else {
+                        shape_for(FileKind::GenericJson, None)
+                    };
+                    files.push((path.to_path_buf(), std::fs::read(path).unwrap(), shape));
+                }
+                files
+            })
+        }
+
+        fn capturing() -> Shape {
+            obj()
+                .capture("id", Shape::Any)
+                .capture("n", Shape::Number)
+                .opt("list", tagged("list", array(obj().capture("k", Shape::Any).shape())))
+                .shape()
+        }
+
+        /// Asserts the agreement; true when the fast path took the document.
+        fn agrees(bytes: &[u8], shape: &Shape, chunk_sizes: &[usize]) -> bool {
+            let fast = fastjson::validate_slice(bytes, shape);
+            if let Some(captures) = &fast {
+                assert_eq!(
+                    full_validation(bytes, shape),
+                    Validation { problem: None, captures: captures.clone() },
+                    "{:?}",
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+                );
+            }
+            for &size in chunk_sizes {
+                assert_eq!(
+                    fastjson::validate_in_chunks(bytes, size, shape),
+                    fast,
+                    "chunks of {size}: {:?}",
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+                );
+            }
+            fast.is_some()
+        }
+
+        #[test]
+        fn every_testdata_file_agrees_and_healthy_ones_are_taken() {
+            let (mut healthy, mut taken) = (0, 0);
+            for (path, bytes, shape) in testdata() {
+                let small: &[usize] =
+                    if bytes.len() < 4096 { &[1, 7, 64, fastjson::CHUNK] } else { &[61, fastjson::CHUNK] };
+                let took = agrees(bytes, shape, small);
+                for other in [&Shape::Any, &any_recording_keys(), &capturing()] {
+                    agrees(bytes, other, &[]);
+                }
+                if path.components().any(|c| c.as_os_str() == "healthy") {
+                    healthy += 1;
+                    // A healthy file the fast path leaves must hold what it leaves on purpose.
+                    if !took && full_validation(bytes, shape).is_valid() {
+                        let text = String::from_utf8_lossy(bytes);
+                        assert!(
+                            text.contains("NaN")
+                                || text.contains("Infinity")
+                                || text.contains("\\ud")
+                                || text.contains("\\udc"),
+                            "healthy {} was not taken",
+                            path.display()
+                        );
+                    }
+                    taken += usize::from(took);
+                }
+            }
+            eprintln!("the fast path took {taken} of {healthy} healthy testdata files");
+            assert!(healthy > 100, "{healthy} healthy files");
+            assert!(taken * 10 >= healthy * 9, "the fast path took {taken} of {healthy} healthy files");
+        }
+
+        #[test]
+        fn the_stream_entry_agrees_on_files() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("f.json");
+            for (_, bytes, shape) in testdata().iter().step_by(25) {
+                std::fs::write(&path, bytes).unwrap();
+                let full = full_stream_validation(File::open(&path).unwrap(), shape).unwrap();
+                let fast = fastjson::validate_file(&File::open(&path).unwrap(), shape);
+                if let Some(captures) = fast {
+                    assert_eq!(full, Validation { problem: None, captures });
+                }
+                assert_eq!(validate_stream(File::open(&path).unwrap(), shape).unwrap(), full);
+            }
+        }
+
+        fn value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                any::<u64>().prop_map(Value::from),
+                any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+                "[a-zé€😀\\\\\"/\\n\\u{0}-\\u{1f} ]{0,12}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(5, 48, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    prop::collection::vec(("id|n|list|k|[a-z_é]{1,6}", inner), 0..6)
+                        .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+                ]
+            })
+        }
+
+        fn document() -> impl Strategy<Value = Vec<u8>> {
+            (value(), any::<bool>(), any::<bool>()).prop_map(|(v, pretty, ascii)| {
+                let text = if pretty { serde_json::to_string_pretty(&v) } else { serde_json::to_string(&v) }.unwrap();
+                if !ascii {
+                    return text.into_bytes();
+                }
+                // Python's ensure_ascii: escapes, surrogate pairs for astral characters.
+                let mut out = String::new();
+                for c in text.chars() {
+                    if c.is_ascii() {
+                        out.push(c);
+                    } else {
+                        for unit in c.encode_utf16(&mut [0; 2]) {
+                            out.push_str(&format!("\\u{unit:04x}"));
+                        }
+                    }
+                }
+                out.into_bytes()
+            })
+        }
+
+        #[derive(Debug, Clone)]
+        enum Mutation {
+            Truncate(prop::sample::Index),
+            Set(prop::sample::Index, u8),
+            Insert(prop::sample::Index, u8),
+            Delete(prop::sample::Index),
+        }
+
+        fn mutation() -> impl Strategy<Value = Mutation> {
+            let byte = prop_oneof![
+                Just(0u8),
+                Just(b'"'),
+                Just(b'\\'),
+                Just(b','),
+                Just(b'['),
+                Just(b'}'),
+                Just(b'N'),
+                Just(b'0'),
+                Just(b'e'),
+                Just(0xE9),
+                Just(0x80),
+                Just(b' '),
+                any::<u8>()
+            ];
+            prop_oneof![
+                any::<prop::sample::Index>().prop_map(Mutation::Truncate),
+                (any::<prop::sample::Index>(), byte.clone()).prop_map(|(i, b)| Mutation::Set(i, b)),
+                (any::<prop::sample::Index>(), byte).prop_map(|(i, b)| Mutation::Insert(i, b)),
+                any::<prop::sample::Index>().prop_map(Mutation::Delete),
+            ]
+        }
+
+        fn mutate(bytes: &mut Vec<u8>, mutation: &Mutation) {
+            match mutation {
+                Mutation::Truncate(i) => bytes.truncate(i.index(bytes.len() + 1)),
+                Mutation::Set(i, b) if !bytes.is_empty() => {
+                    let at = i.index(bytes.len());
+                    bytes[at] = *b;
+                }
+                Mutation::Insert(i, b) => bytes.insert(i.index(bytes.len() + 1), *b),
+                Mutation::Delete(i) if !bytes.is_empty() => {
+                    bytes.remove(i.index(bytes.len()));
+                }
+                _ => {}
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+
+            #[test]
+            fn random_documents_agree(doc in document(), mutations in prop::collection::vec(mutation(), 0..3)) {
+                let mut bytes = doc.clone();
+                agrees(&bytes, &capturing(), &[1, 2, 3, 5, 8, 13, 64]);
+                for m in &mutations {
+                    mutate(&mut bytes, m);
+                }
+                for shape in [&Shape::Any, &any_recording_keys(), &capturing()] {
+                    agrees(&bytes, shape, &[1, 3, 64]);
+                }
+            }
+
+            #[test]
+            fn unmutated_random_documents_are_taken(doc in document()) {
+                // Strict JSON, valid UTF-8, no lone surrogates, within the limits: always taken.
+                prop_assert!(agrees(&doc, &Shape::Any, &[1, 7]));
+                prop_assert!(agrees(&doc, &any_recording_keys(), &[]));
+            }
+
+            #[test]
+            fn mutated_testdata_files_agree(file in any::<prop::sample::Index>(), mutations in prop::collection::vec(mutation(), 1..4)) {
+                let files = testdata();
+                let (_, bytes, shape) = &files[file.index(files.len())];
+                let mut bytes = bytes.clone();
+                for m in &mutations {
+                    mutate(&mut bytes, m);
+                }
+                agrees(&bytes, shape, &[fastjson::CHUNK, 97]);
+                agrees(&bytes, &capturing(), &[]);
+            }
+        }
+
+        #[test]
+        fn every_checkpoint_step_shape_agrees_on_checkpoints() {
+            for (_, bytes, _) in
+                testdata().iter().filter(|(p, _, _)| p.to_string_lossy().contains("_checkpoints/")).take(200)
+            {
+                for step in [
+                    CheckpointStep::Enhance,
+                    CheckpointStep::Analyze,
+                    CheckpointStep::Verify,
+                    CheckpointStep::DynamicTest,
+                    CheckpointStep::LlmReach,
+                    CheckpointStep::Unknown,
+                ] {
+                    agrees(bytes, shape_for(FileKind::Checkpoint, Some(step)), &[]);
+                }
+            }
+        }
     }
 }
