@@ -5,9 +5,10 @@
 //! millions of values; folded, what is kept is its ids (one compact copy, [`IdSet`]) and a
 //! handful of row kinds.
 
+use foldhash::HashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[cfg(test)]
+use std::sync::atomic::AtomicUsize;
 
 use crate::id_set::{self, IdSet};
 
@@ -138,18 +139,40 @@ impl Captures {
 }
 
 /// How many row values a parse keeps one by one before it folds them (see [`Captures::rows`]).
-static RAW_ROW_BUDGET: AtomicUsize = AtomicUsize::new(1 << 14);
+const RAW_ROW_BUDGET: usize = 1 << 14;
 
+#[cfg(not(test))]
 pub fn raw_row_budget() -> usize {
-    RAW_ROW_BUDGET.load(Ordering::Relaxed)
+    RAW_ROW_BUDGET
 }
 
-/// Sets [`raw_row_budget`], for tests that compare a file folded while parsed with the same
-/// file folded after (both must give the same findings, so other tests running meanwhile
-/// are unaffected).
-#[doc(hidden)]
-pub fn set_raw_row_budget(values: usize) {
-    RAW_ROW_BUDGET.store(values, Ordering::Relaxed);
+#[cfg(test)]
+thread_local! {
+    /// This thread's budget: tests set it on the threads of a pool of their own
+    /// ([`with_raw_row_budget`]), so tests running meanwhile keep the real one.
+    static TEST_BUDGET: std::cell::Cell<usize> = const { std::cell::Cell::new(RAW_ROW_BUDGET) };
+}
+
+/// Arrays folded since the process started, so a test can tell that a fold happened.
+#[cfg(test)]
+pub static FOLDS_STARTED: AtomicUsize = AtomicUsize::new(0);
+
+#[cfg(test)]
+pub fn raw_row_budget() -> usize {
+    TEST_BUDGET.with(std::cell::Cell::get)
+}
+
+/// Runs `work` on a thread pool of its own whose threads (and so every parse `work` runs, on
+/// them or through rayon) fold past `budget` values: for the tests that compare a file folded
+/// while parsed with the same file folded after.
+#[cfg(test)]
+pub fn with_raw_row_budget<T: Send>(budget: usize, work: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .start_handler(move |_| TEST_BUDGET.with(|b| b.set(budget)))
+        .build()
+        .expect("a thread pool for the test")
+        .install(work)
 }
 
 /// Which tagged values of an array's elements make a row, and what of them the checks can
@@ -283,8 +306,8 @@ impl RowFold {
     pub fn new(policy: &'static RowPolicy) -> RowFold {
         RowFold {
             policy,
-            strings: HashMap::new(),
-            kind_of: HashMap::new(),
+            strings: HashMap::default(),
+            kind_of: HashMap::default(),
             rows: Rows::default(),
             current: None,
             facts: Vec::new(),

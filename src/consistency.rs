@@ -1543,9 +1543,6 @@ mod tests {
         );
     }
 
-    /// Serializes the tests that set the global row budget.
-    static BUDGET: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
     /// Every finding of `check` on `root`, as Debug text (kind, path, message, fix), sorted.
     fn audit(root: &Path) -> Vec<String> {
         let config = crate::config::CheckConfig {
@@ -1569,14 +1566,16 @@ mod tests {
     /// `audit` with results rows kept value by value (folded after the parse), folded from
     /// the first value on, and folded past a small budget: all three must agree.
     fn audit_at_every_budget(root: &Path) -> Vec<String> {
-        let _serial = BUDGET.lock().unwrap_or_else(|e| e.into_inner());
-        let default = crate::captures::raw_row_budget();
+        use std::sync::atomic::Ordering;
         let mut by_budget = Vec::new();
         for budget in [usize::MAX, 0, 7] {
-            crate::captures::set_raw_row_budget(budget);
-            by_budget.push(audit(root));
+            let folds = crate::captures::FOLDS_STARTED.load(Ordering::Relaxed);
+            by_budget.push(crate::captures::with_raw_row_budget(budget, || audit(root)));
+            if budget == 0 {
+                // Every tree holds a results file with a row: at budget 0 it must have folded.
+                assert!(crate::captures::FOLDS_STARTED.load(Ordering::Relaxed) > folds, "nothing folded at budget 0");
+            }
         }
-        crate::captures::set_raw_row_budget(default);
         assert_eq!(by_budget[0], by_budget[1], "folded during the parse");
         assert_eq!(by_budget[0], by_budget[2], "folded past 7 values");
         by_budget.remove(0)

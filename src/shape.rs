@@ -168,6 +168,8 @@ impl ShapeState {
             Some(Folding { policy, start, fold: fold @ None }) if policy.covers(tag) => {
                 items.push((tag, index, value));
                 if items.len() - *start > raw_row_budget() {
+                    #[cfg(test)]
+                    crate::captures::FOLDS_STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let mut folded = RowFold::new(policy);
                     let kept: Vec<_> = items.drain(*start..).collect();
                     for (t, i, v) in kept {
@@ -387,7 +389,7 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
         let at_top = matches!(self.path, JsonPath::Root);
         match shape {
             Shape::Object(object) => {
-                let mut seen = vec![false; object.fields.len()];
+                let mut seen = Seen::new(object.fields.len());
                 let mut present: Vec<String> = Vec::new();
                 let mut present_count = 0;
                 while let Some(key) = access.next_key::<Key<'de>>()? {
@@ -398,7 +400,7 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
                     }
                     match object.fields.iter().position(|f| f.name == key) {
                         Some(i) => {
-                            seen[i] = true;
+                            seen.insert(i);
                             let field = &object.fields[i];
                             access.next_value_seed(self.child(&field.shape, JsonPath::Key(&self.path, key), None))?;
                         }
@@ -423,9 +425,9 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
                 let missing: Vec<&str> = object
                     .fields
                     .iter()
-                    .zip(&seen)
-                    .filter(|(f, seen)| f.required && !**seen)
-                    .map(|(f, _)| f.name)
+                    .enumerate()
+                    .filter(|(i, f)| f.required && !seen.contains(*i))
+                    .map(|(_, f)| f.name)
                     .collect();
                 if !missing.is_empty() {
                     let keys: Vec<String> = missing.iter().map(|k| format!("\"{k}\"")).collect();
@@ -480,13 +482,38 @@ fn clip(value: &str) -> String {
 /// An object key, borrowed from the input when serde_json can.
 enum Key<'de> {
     Borrowed(&'de str),
+    /// A key read from a stream, copied: short ones (every key a shape names) inline, so a
+    /// streamed object costs no allocation per key.
+    Inline(InlineKey),
     Owned(String),
+}
+
+/// A key of at most [`InlineKey::CAPACITY`] bytes, held without an allocation.
+struct InlineKey {
+    len: u8,
+    bytes: [u8; InlineKey::CAPACITY],
+}
+
+impl InlineKey {
+    const CAPACITY: usize = 39;
+
+    fn new(key: &str) -> Option<InlineKey> {
+        let mut bytes = [0; InlineKey::CAPACITY];
+        bytes.get_mut(..key.len())?.copy_from_slice(key.as_bytes());
+        Some(InlineKey { len: key.len() as u8, bytes })
+    }
+
+    fn as_str(&self) -> &str {
+        // SAFETY: `bytes[..len]` is a copy of a whole `&str` (see `new`), so valid UTF-8.
+        unsafe { std::str::from_utf8_unchecked(&self.bytes[..usize::from(self.len)]) }
+    }
 }
 
 impl Key<'_> {
     fn as_str(&self) -> &str {
         match self {
             Key::Borrowed(s) => s,
+            Key::Inline(key) => key.as_str(),
             Key::Owned(s) => s,
         }
     }
@@ -504,13 +531,44 @@ impl<'de> Deserialize<'de> for Key<'de> {
                 Ok(Key::Borrowed(v))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key::Owned(v.to_string()))
+                Ok(InlineKey::new(v).map_or_else(|| Key::Owned(v.to_string()), Key::Inline))
             }
             fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
                 Ok(Key::Owned(v))
             }
         }
         deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Which of an object shape's fields a document's object held: a bit mask for the usual few
+/// fields, so checking an object allocates nothing.
+enum Seen {
+    Mask(u64),
+    Flags(Vec<bool>),
+}
+
+impl Seen {
+    fn new(fields: usize) -> Seen {
+        if fields <= 64 {
+            Seen::Mask(0)
+        } else {
+            Seen::Flags(vec![false; fields])
+        }
+    }
+
+    fn insert(&mut self, i: usize) {
+        match self {
+            Seen::Mask(mask) => *mask |= 1 << i,
+            Seen::Flags(flags) => flags[i] = true,
+        }
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        match self {
+            Seen::Mask(mask) => mask & (1 << i) != 0,
+            Seen::Flags(flags) => flags[i],
+        }
     }
 }
 
