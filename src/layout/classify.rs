@@ -95,7 +95,9 @@ pub fn classify_file(path: &Path, scan_dir: Option<&Path>, sibling_exists: &dyn 
             }
             _ => {}
         }
-    } else if name == "project.json" && (sibling_exists("scans") || is_project_dir(path.parent())) {
+    // The path test first: it answers for every project in `projects/`, so the sibling
+    // lookup (check builds its path set for it) is left for the rest.
+    } else if name == "project.json" && (is_project_dir(path.parent()) || sibling_exists("scans")) {
         return Classified::plain(FileKind::Project);
     }
     // meta.json lives in the run dir `scans/<sha>/`, which before the language level existed
