@@ -479,6 +479,7 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
     let mut size = 0;
     let mut modified = None;
     let mut mode = 0;
+    let mut opened: Option<std::fs::File> = None;
     let mut stat = |meta: &std::fs::Metadata| {
         size = if meta.is_file() { meta.len() } else { 0 };
         modified = meta.modified().ok();
@@ -497,13 +498,26 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
             })
             .map(Some)
     } else {
-        std::fs::symlink_metadata(&path).and_then(|meta| {
-            stat(&meta);
-            match class.kind {
-                FileKind::Temp => validate_temp(&path, &class, &|p: &Path| no_follow::open_regular(p)),
-                _ => Ok(None),
+        // A Markdown report a scan dir owns is sniffed below: opened once here, as a JSON file
+        // is, its `fstat` standing for the `lstat`. Any failure takes the path every other file
+        // takes, so what is reported for it stays the same.
+        let sniffed = scan_dir.is_some() && matches!(RawText::of(class.kind, &path), Some(RawText::Markdown));
+        match sniffed.then(|| no_follow::open_listed_regular(&path).ok()).flatten() {
+            Some((file, st)) => {
+                size = st.st_size as u64;
+                modified = mtime(&st);
+                mode = st.st_mode & 0o7777;
+                opened = Some(file);
+                Ok(None)
             }
-        })
+            None => std::fs::symlink_metadata(&path).and_then(|meta| {
+                stat(&meta);
+                match class.kind {
+                    FileKind::Temp => validate_temp(&path, &class, &|p: &Path| no_follow::open_regular(p)),
+                    _ => Ok(None),
+                }
+            }),
+        }
     };
     let code_page = match (&outcome, RawText::of(class.kind, &path)) {
         (Ok(Some(v)), Some(RawText::Json(kind)))
@@ -514,7 +528,11 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
         // Markdown is not validated, only sniffed, and only where a scan dir owns it. A file
         // that cannot be read is left alone, as check always has for files it does not parse.
         (Ok(None), Some(RawText::Markdown)) if scan_dir.is_some() => {
-            match no_follow::open_regular(&path).and_then(cp1252::sniff) {
+            let file = match opened.take() {
+                Some(file) => Ok(file),
+                None => no_follow::open_regular(&path),
+            };
+            match file.and_then(cp1252::sniff) {
                 Ok(Sniffed::Cp1252) => Some(CodePage::Cp1252),
                 _ => None,
             }
