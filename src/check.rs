@@ -2,6 +2,7 @@
 //! turn what was found into findings. Read-only.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use foldhash::{HashMap, HashSet};
@@ -66,6 +67,9 @@ struct Examined {
     outcome: Result<Option<Validation>, String>,
     /// For a file OpenAnt writes as raw text whose bytes are not UTF-8: whether they are cp1252.
     code_page: Option<CodePage>,
+    /// What the file alone tells ([`file_findings`]), found in the parallel phase; a temp's
+    /// finding needs the other files, and is made after it.
+    findings: Vec<Finding>,
 }
 
 /// What the bytes of a raw-text file that is not UTF-8 are (see [`crate::cp1252`]).
@@ -83,7 +87,34 @@ enum CodePage {
 }
 
 pub fn run(config: &CheckConfig, progress: &Progress) -> CheckOutcome {
-    audit(&config.roots, &config.filters, config.min_idle, progress)
+    without_huge_pages();
+    audit(&config.roots, &config.filters, config.min_idle, progress, Teardown::Leak)
+}
+
+/// Turns transparent huge pages off for this process (the `check` verb's: repair, which fills
+/// what it allocates, keeps them). mimalloc asks for them on its arena, and check's memory
+/// churns (each file's bytes read, parsed and freed; freed pages purged): every fresh 2 MiB
+/// page is zeroed whole by the kernel, for the few KiB a file needs, and again after each
+/// purge. That zeroing was a sixth to a third of check's CPU on the tree benchmark (issue
+/// 17); with 4 KiB pages only what is touched is zeroed. Best effort: a kernel without the
+/// setting keeps its pages.
+fn without_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes integer arguments only and touches no memory of ours.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
+/// What [`audit`] does with what it built and no longer needs (the walk, the index, every
+/// file's validation and captures).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Teardown {
+    /// Frees it: the process goes on (repair asks for the stale outputs of each scan dir).
+    Free,
+    /// Leaves it allocated: the `check` verb, whose process ends once the report is written,
+    /// where freeing every path and capture one by one would only cost time.
+    Leak,
 }
 
 /// The findings of check's cross-file rules that say an output of `scan_dir` parses but is
@@ -91,7 +122,7 @@ pub fn run(config: &CheckConfig, progress: &Progress) -> CheckOutcome {
 /// `finding-id-gap`) and that `scanaudit repair` fixes: what repair rebuilds though nothing
 /// is damaged. `min_idle` as for check.
 pub fn stale_outputs(scan_dir: &Path, min_idle: Duration) -> Vec<Finding> {
-    let outcome = audit(&[scan_dir.to_path_buf()], &Filters::default(), min_idle, &Progress::hidden());
+    let outcome = audit(&[scan_dir.to_path_buf()], &Filters::default(), min_idle, &Progress::hidden(), Teardown::Free);
     outcome
         .findings
         .into_iter()
@@ -104,7 +135,13 @@ pub fn stale_outputs(scan_dir: &Path, min_idle: Duration) -> Vec<Finding> {
 
 /// Audits `roots`: every file the walk sees through `filters`, and the cross-file rules on
 /// every scan dir the filters left nothing out of.
-fn audit(roots: &[PathBuf], filters: &Filters, min_idle: Duration, progress: &Progress) -> CheckOutcome {
+fn audit(
+    roots: &[PathBuf],
+    filters: &Filters,
+    min_idle: Duration,
+    progress: &Progress,
+    teardown: Teardown,
+) -> CheckOutcome {
     let started = Instant::now();
     progress.set_message("walking");
     let walked = walk::walk(roots, filters);
@@ -112,7 +149,13 @@ fn audit(roots: &[PathBuf], filters: &Filters, min_idle: Duration, progress: &Pr
     let index = ScanDirIndex::build(
         walked.entries.iter().map(|e| (e.path.as_path(), matches!(e.entry_type, EntryType::Dir | EntryType::TempDir))),
     );
-    let known: HashSet<&Path> = walked.entries.par_iter().map(|e| e.path.as_path()).collect();
+    // Every walked path, for the few names whose class depends on a sibling (a dotfile shaped
+    // like an atomic-write temp, a `project.json` outside `projects/`): built the first time
+    // one asks, which a healthy tree may never do.
+    let known_paths: OnceLock<HashSet<&Path>> = OnceLock::new();
+    let is_known = |path: &Path| {
+        known_paths.get_or_init(|| walked.entries.par_iter().map(|e| e.path.as_path()).collect()).contains(path)
+    };
 
     let mut findings: Vec<Finding> = Vec::new();
     let mut incomplete = false;
@@ -131,7 +174,7 @@ fn audit(roots: &[PathBuf], filters: &Filters, min_idle: Duration, progress: &Pr
         let scan_dir = || index.scan_dir_of(path).map(Path::to_path_buf);
         match entry.entry_type {
             EntryType::Dir => {
-                if let Some(finding) = directory_finding(path, scan_dir(), &known) {
+                if let Some(finding) = directory_finding(path, scan_dir(), &is_known) {
                     findings.push(finding);
                 }
             }
@@ -164,13 +207,13 @@ fn audit(roots: &[PathBuf], filters: &Filters, min_idle: Duration, progress: &Pr
     }
 
     progress.start_files(jobs);
-    let examined: Vec<Examined> = walked
+    let mut examined: Vec<Examined> = walked
         .entries
         .par_iter()
         .filter(|entry| matches!(entry.entry_type, EntryType::File | EntryType::TempDir))
-        .map(|entry| {
+        .map_init(ScanDirOfParent::default, |last, entry| {
             let path = &entry.path;
-            let scan_dir = index.scan_dir_of(path).map(Path::to_path_buf);
+            let scan_dir = last.scan_dir_of(&index, path).map(Path::to_path_buf);
             let class = match entry.entry_type {
                 EntryType::TempDir => Classified {
                     kind: FileKind::Temp,
@@ -179,22 +222,30 @@ fn audit(roots: &[PathBuf], filters: &Filters, min_idle: Duration, progress: &Pr
                 },
                 _ => {
                     let parent = path.parent().unwrap_or(Path::new(""));
-                    let sibling_exists = |name: &str| known.contains(parent.join(name).as_path());
+                    let sibling_exists = |name: &str| is_known(&parent.join(name));
                     layout::classify_file(path, scan_dir.as_deref(), &sibling_exists)
                 }
             };
-            let result = examine(path.clone(), class, scan_dir);
+            let mut file = examine(path.clone(), class, scan_dir);
+            if let (Ok(Some(validation)), false) = (&file.outcome, file.class.kind == FileKind::Temp) {
+                file.findings = file_findings(&file, validation);
+            }
             progress.inc();
-            result
+            file
         })
         .collect();
     progress.finish();
 
-    let by_path: HashMap<&Path, &Examined> = examined.iter().map(|e| (e.path.as_path(), e)).collect();
+    let mut own_findings: Vec<Vec<Finding>> = examined.iter_mut().map(|e| std::mem::take(&mut e.findings)).collect();
+    // A temp's finding looks at its target: the map is only built when there is a temp.
+    let by_path: HashMap<&Path, &Examined> = match examined.iter().any(|e| e.class.kind == FileKind::Temp) {
+        true => examined.iter().map(|e| (e.path.as_path(), e)).collect(),
+        false => HashMap::default(),
+    };
     let now = SystemTime::now();
     let mut files = 0u64;
     let mut bytes = 0u64;
-    for file in &examined {
+    for (file, own) in examined.iter().zip(&mut own_findings) {
         files += 1;
         bytes += file.size;
         match &file.outcome {
@@ -209,8 +260,8 @@ fn audit(roots: &[PathBuf], filters: &Filters, min_idle: Duration, progress: &Pr
             Ok(validation) => {
                 if file.class.kind == FileKind::Temp {
                     findings.push(temp_finding(file, validation.as_ref(), &by_path, now));
-                } else if let Some(validation) = validation {
-                    findings.extend(file_findings(file, validation));
+                } else {
+                    findings.append(own);
                 }
             }
         }
@@ -226,16 +277,55 @@ fn audit(roots: &[PathBuf], filters: &Filters, min_idle: Duration, progress: &Pr
     narrowed.sort();
 
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    let checked = examined.into_iter().map(|e| CheckedFile { path: e.path, scan_dir: e.scan_dir }).collect();
-    CheckOutcome {
-        findings,
-        scan_dirs: index.len(),
-        files,
-        bytes,
-        elapsed: started.elapsed(),
-        incomplete,
-        checked,
-        narrowed,
+    drop(by_path);
+    let checked = match teardown {
+        Teardown::Free => examined.into_iter().map(|e| CheckedFile { path: e.path, scan_dir: e.scan_dir }).collect(),
+        Teardown::Leak => examined
+            .into_iter()
+            .map(|e| {
+                let Examined { path, scan_dir, outcome, .. } = e;
+                std::mem::forget(outcome);
+                CheckedFile { path, scan_dir }
+            })
+            .collect(),
+    };
+    let scan_dirs = index.len();
+    if teardown == Teardown::Leak {
+        std::mem::forget(known_paths);
+        std::mem::forget(index);
+        std::mem::forget(walked);
+    }
+    CheckOutcome { findings, scan_dirs, files, bytes, elapsed: started.elapsed(), incomplete, checked, narrowed }
+}
+
+/// [`ScanDirIndex::scan_dir_of`] for paths in walk order, where a directory's files come one
+/// after another: the answer depends on the parent alone, so it is kept for the next file of
+/// the same directory instead of looked up again (three path hashes per file).
+#[derive(Default)]
+struct ScanDirOfParent<'a> {
+    last: Option<(&'a [u8], Option<&'a Path>)>,
+}
+
+impl<'a> ScanDirOfParent<'a> {
+    fn scan_dir_of(&mut self, index: &'a ScanDirIndex, path: &'a Path) -> Option<&'a Path> {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = path.as_os_str().as_bytes();
+        // The bytes before the last `/` name the parent when what follows is a plain name
+        // (not empty, `.` or `..`): two such paths with the same bytes there share the parent.
+        let parent = bytes
+            .iter()
+            .rposition(|&b| b == b'/')
+            .filter(|&slash| !matches!(&bytes[slash + 1..], b"" | b"." | b".."))
+            .map(|slash| &bytes[..slash]);
+        let Some(parent) = parent else { return index.scan_dir_of(path) };
+        match self.last {
+            Some((last, scan_dir)) if last == parent => scan_dir,
+            _ => {
+                let scan_dir = index.scan_dir_of(path);
+                self.last = Some((parent, scan_dir));
+                scan_dir
+            }
+        }
     }
 }
 
@@ -356,13 +446,13 @@ pub fn directory_in_place_of_file(name: &str) -> String {
 
 /// A `special-file` finding for a directory named like a file OpenAnt reads (`results.json`,
 /// a checkpoint, a step report), inside a scan dir.
-fn directory_finding(path: &Path, scan_dir: Option<PathBuf>, known: &HashSet<&Path>) -> Option<Finding> {
+fn directory_finding(path: &Path, scan_dir: Option<PathBuf>, is_known: &dyn Fn(&Path) -> bool) -> Option<Finding> {
     let name = layout::file_name(path);
     if scan_dir.is_none() || !name.ends_with(".json") {
         return None;
     }
     let parent = path.parent().unwrap_or(Path::new(""));
-    let sibling_exists = |n: &str| known.contains(parent.join(n).as_path());
+    let sibling_exists = |n: &str| is_known(&parent.join(n));
     let class = layout::classify_file(path, scan_dir.as_deref(), &sibling_exists);
     if matches!(class.kind, FileKind::Other | FileKind::GenericJson | FileKind::Temp | FileKind::Backup) {
         return None;
@@ -389,6 +479,7 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
     let mut size = 0;
     let mut modified = None;
     let mut mode = 0;
+    let mut opened: Option<std::fs::File> = None;
     let mut stat = |meta: &std::fs::Metadata| {
         size = if meta.is_file() { meta.len() } else { 0 };
         modified = meta.modified().ok();
@@ -407,13 +498,26 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
             })
             .map(Some)
     } else {
-        std::fs::symlink_metadata(&path).and_then(|meta| {
-            stat(&meta);
-            match class.kind {
-                FileKind::Temp => validate_temp(&path, &class, &|p: &Path| no_follow::open_regular(p)),
-                _ => Ok(None),
+        // A Markdown report a scan dir owns is sniffed below: opened once here, as a JSON file
+        // is, its `fstat` standing for the `lstat`. Any failure takes the path every other file
+        // takes, so what is reported for it stays the same.
+        let sniffed = scan_dir.is_some() && matches!(RawText::of(class.kind, &path), Some(RawText::Markdown));
+        match sniffed.then(|| no_follow::open_listed_regular(&path).ok()).flatten() {
+            Some((file, st)) => {
+                size = st.st_size as u64;
+                modified = mtime(&st);
+                mode = st.st_mode & 0o7777;
+                opened = Some(file);
+                Ok(None)
             }
-        })
+            None => std::fs::symlink_metadata(&path).and_then(|meta| {
+                stat(&meta);
+                match class.kind {
+                    FileKind::Temp => validate_temp(&path, &class, &|p: &Path| no_follow::open_regular(p)),
+                    _ => Ok(None),
+                }
+            }),
+        }
     };
     let code_page = match (&outcome, RawText::of(class.kind, &path)) {
         (Ok(Some(v)), Some(RawText::Json(kind)))
@@ -424,7 +528,11 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
         // Markdown is not validated, only sniffed, and only where a scan dir owns it. A file
         // that cannot be read is left alone, as check always has for files it does not parse.
         (Ok(None), Some(RawText::Markdown)) if scan_dir.is_some() => {
-            match no_follow::open_regular(&path).and_then(cp1252::sniff) {
+            let file = match opened.take() {
+                Some(file) => Ok(file),
+                None => no_follow::open_regular(&path),
+            };
+            match file.and_then(cp1252::sniff) {
                 Ok(Sniffed::Cp1252) => Some(CodePage::Cp1252),
                 _ => None,
             }
@@ -432,7 +540,7 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
         _ => None,
     };
     let outcome = outcome.map_err(|e| e.to_string());
-    Examined { path, class, scan_dir, size, modified, mode, outcome, code_page }
+    Examined { path, class, scan_dir, size, modified, mode, outcome, code_page, findings: Vec::new() }
 }
 
 /// The modification time in an `fstat`'s answer.
@@ -581,24 +689,24 @@ fn checkpoint_id_findings(file: &Examined, captures: &Captures) -> Vec<Finding> 
     let finding = |kind, message: String| {
         Finding::new(kind, &file.path, message).scan_dir(file.scan_dir.clone()).file_kind(FileKind::Checkpoint)
     };
-    let fix_repair = file.scan_dir.as_deref().map(repair_command);
+    let fix_repair = || file.scan_dir.as_deref().map(repair_command);
     match captures.get("id") {
         None => vec![finding(
             FindingKind::CheckpointMissingId,
             "checkpoint has no \"id\": OpenAnt cannot tell which unit it belongs to and redoes the unit".into(),
         )
-        .fix(fix_repair)],
+        .fix(fix_repair())],
         Some(Captured::Str(id)) => {
-            let expected = checkpoint_file_name(id);
             let actual = layout::file_name(&file.path);
             if is_checkpoint_name_for(&actual, id) {
                 return Vec::new();
             }
+            let expected = checkpoint_file_name(id);
             let sibling = file.path.with_file_name(&expected);
             let (message, fix) = if sibling.exists() {
                 (
                     format!("holds unit \"{id}\", whose checkpoint is {expected}, which also exists: two unit ids collide, or this is a copy that OpenAnt may load instead of the real one"),
-                    fix_repair,
+                    fix_repair(),
                 )
             } else {
                 (
@@ -612,7 +720,7 @@ fn checkpoint_id_findings(file: &Examined, captures: &Captures) -> Vec<Finding> 
             FindingKind::Schema,
             format!("checkpoint: $.id: expected a string, found {}", other.json_type().name()),
         )
-        .fix(fix_repair)],
+        .fix(fix_repair())],
     }
 }
 
@@ -695,4 +803,40 @@ fn fix_for_damage(file: &Examined) -> Option<String> {
         _ => return None,
     };
     Some(format!("openant {verb}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kept_scan_dir_is_the_one_the_index_gives() {
+        let entries: Vec<(PathBuf, bool)> = vec![
+            ("p/scans/abc/python".into(), true),
+            ("p/scans/abc/python/analyze_checkpoints/a.json".into(), false),
+            ("q/out/results.json".into(), false),
+        ];
+        let index = ScanDirIndex::build(entries.iter().map(|(p, d)| (p.as_path(), *d)));
+        let paths: Vec<PathBuf> = [
+            "p/scans/abc/python/analyze_checkpoints/a.json",
+            "p/scans/abc/python/analyze_checkpoints/b.json",
+            "p/scans/abc/python/results.json",
+            "p/scans/abc/python/report/disclosures/x.md",
+            "p/scans/abc/python/report/disclosures/..",
+            "p/scans/abc/python/report/.",
+            "p/scans/abc/python/report/",
+            "q/out/results.json",
+            "q/out/x/",
+            "q/out/x",
+            "results.json",
+            "v/notes.json",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        let mut kept = ScanDirOfParent::default();
+        for path in &paths {
+            assert_eq!(kept.scan_dir_of(&index, path), index.scan_dir_of(path), "{}", path.display());
+        }
+    }
 }

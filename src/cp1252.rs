@@ -161,7 +161,11 @@ pub enum Sniffed {
 /// is kept.
 pub fn sniff(mut reader: impl Read) -> io::Result<Sniffed> {
     const CHUNK: usize = 64 * 1024;
-    let mut buf = vec![0u8; CHUNK + 3];
+    // Most sniffed files (a scan's Markdown reports) are a few KiB: a small buffer first, the
+    // full chunk once a read fills it. Zeroing 64 KiB per file was most of check's cost for
+    // them (issue 17); the verdict does not depend on where reads split the bytes.
+    const FIRST: usize = 8 * 1024;
+    let mut buf = vec![0u8; FIRST + 3];
     // Bytes of a UTF-8 character possibly cut by the end of the previous read.
     let mut carried = 0;
     let mut utf8 = true;
@@ -189,6 +193,9 @@ pub fn sniff(mut reader: impl Read) -> io::Result<Sniffed> {
         }
         buf.copy_within(end - keep..end, 0);
         carried = keep;
+        if end == buf.len() && buf.len() < CHUNK + 3 {
+            buf.resize(CHUNK + 3, 0);
+        }
     }
     // A sequence still open at the end of the file is invalid UTF-8.
     utf8 &= carried == 0;
@@ -296,6 +303,17 @@ mod tests {
         for (bytes, want) in cases {
             assert_eq!(sniff(*bytes).unwrap(), *want, "{:?}", String::from_utf8_lossy(bytes));
             assert_eq!(sniff(Trickle(bytes)).unwrap(), *want, "{:?}", String::from_utf8_lossy(bytes));
+        }
+        // Across the first, smaller read's boundary, and where the buffer grows.
+        for at in [8 * 1024 - 1, 8 * 1024, 8 * 1024 + 2] {
+            let mut text = vec![b'a'; at];
+            text.extend_from_slice("é".as_bytes());
+            assert_eq!(sniff(text.as_slice()).unwrap(), Sniffed::Utf8, "{at}");
+            text.push(0xE9);
+            assert_eq!(sniff(text.as_slice()).unwrap(), Sniffed::Neither, "{at}");
+            let mut text = vec![b'a'; at];
+            text.extend_from_slice(b"\xe9 caf\xe9");
+            assert_eq!(sniff(text.as_slice()).unwrap(), Sniffed::Cp1252, "{at}");
         }
         // Across the 64 KiB chunk boundary.
         let mut big = vec![b'a'; 64 * 1024 - 1];

@@ -2,12 +2,13 @@
 //! checkpoint of some step, an output of its scan dir, a run's `meta.json`, a `project.json`,
 //! or generic JSON / other.
 
+use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::path::{Component, Path};
 
 use super::kinds::{CheckpointStep, FileKind};
 use super::output_names::scan_dir_file_kind;
-use super::path_names::file_name;
+use super::path_names::name_of;
 use super::reserved_names;
 use super::scan_dir_names::{is_language_level_meta, AUTO_LANGUAGE, LANGUAGES};
 use super::temp_names::{self, TempName};
@@ -35,11 +36,11 @@ impl Classified {
 /// Classifies a regular file. `scan_dir` is the scan dir the file belongs to, if any;
 /// `sibling_exists` answers whether a file of the given name exists beside it.
 pub fn classify_file(path: &Path, scan_dir: Option<&Path>, sibling_exists: &dyn Fn(&str) -> bool) -> Classified {
-    let name = file_name(path);
+    let name = name_of(path);
     if let Some(temp) = temp_names::recognise_file(&name, sibling_exists) {
         return Classified { kind: FileKind::Temp, checkpoint_step: None, temp: Some(temp) };
     }
-    let parent_name = path.parent().map(file_name).unwrap_or_default();
+    let parent_name = path.parent().map(name_of).unwrap_or_default();
     if reserved_names::is_superseded_checkpoint_dir(&parent_name) && name.ends_with(".json") {
         return Classified::plain(FileKind::SupersededCheckpoint);
     }
@@ -56,18 +57,18 @@ pub fn classify_file(path: &Path, scan_dir: Option<&Path>, sibling_exists: &dyn 
         }
     }
     if let Some(scan_dir) = scan_dir {
-        let rel: Vec<String> = path
+        let rel: Vec<Cow<str>> = path
             .strip_prefix(scan_dir)
             .map(|rel| {
                 rel.components()
                     .filter_map(|c| match c {
-                        Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+                        Component::Normal(s) => Some(s.to_string_lossy()),
                         _ => None,
                     })
                     .collect()
             })
             .unwrap_or_default();
-        let rel: Vec<&str> = rel.iter().map(String::as_str).collect();
+        let rel: Vec<&str> = rel.iter().map(Cow::as_ref).collect();
         match rel.as_slice() {
             [name] => {
                 if let Some(kind) = scan_dir_file_kind(name) {
@@ -76,13 +77,13 @@ pub fn classify_file(path: &Path, scan_dir: Option<&Path>, sibling_exists: &dyn 
                 if reserved_names::is_archived_results(name) {
                     return Classified::plain(FileKind::ResultsArchive);
                 }
-                if *name == "call_graphs.json" && file_name(scan_dir) == AUTO_LANGUAGE {
+                if *name == "call_graphs.json" && name_of(scan_dir) == AUTO_LANGUAGE {
                     return Classified::plain(FileKind::ParserIntermediate);
                 }
             }
             // A multi-language scan's per-language parse dir (`auto/<language>/`): flat parser
             // outputs, checked by their shapes, but not a scan dir of their own.
-            [language, name] if file_name(scan_dir) == AUTO_LANGUAGE && LANGUAGES.contains(language) => {
+            [language, name] if name_of(scan_dir) == AUTO_LANGUAGE && LANGUAGES.contains(language) => {
                 if let Some(kind @ (FileKind::Dataset | FileKind::AnalyzerOutput | FileKind::CallGraph)) =
                     scan_dir_file_kind(name)
                 {
@@ -95,7 +96,9 @@ pub fn classify_file(path: &Path, scan_dir: Option<&Path>, sibling_exists: &dyn 
             }
             _ => {}
         }
-    } else if name == "project.json" && (sibling_exists("scans") || is_project_dir(path.parent())) {
+    // The path test first: it answers for every project in `projects/`, so the sibling
+    // lookup (check builds its path set for it) is left for the rest.
+    } else if name == "project.json" && (is_project_dir(path.parent()) || sibling_exists("scans")) {
         return Classified::plain(FileKind::Project);
     }
     // meta.json lives in the run dir `scans/<sha>/`, which before the language level existed

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::path_names::file_name;
+use super::path_names::name_of;
 
 /// Languages OpenAnt names scan dirs after (`config/languages.json`).
 pub const LANGUAGES: &[&str] = &["python", "javascript", "go", "c", "ruby", "php", "zig"];
@@ -19,8 +19,7 @@ pub const ADHOC_PREFIXES: &[&str] = &["open_ant_", "openant_dyntest_"];
 /// `scans/<sha>/<language>/meta.json`.
 pub fn is_language_level_meta(path: &Path) -> bool {
     let Some(dir) = path.parent() else { return false };
-    is_language_dir_name(&file_name(dir))
-        && dir.parent().and_then(Path::parent).map(file_name).as_deref() == Some("scans")
+    is_language_dir_name(&name_of(dir)) && dir.parent().and_then(Path::parent).map(name_of).as_deref() == Some("scans")
 }
 
 /// A language-level dir name: a language, or `auto` for multi-language scans (PR #199).

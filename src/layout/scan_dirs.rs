@@ -8,7 +8,7 @@ use foldhash::HashSet;
 
 use super::kinds::CheckpointStep;
 use super::output_names::is_scan_dir_marker;
-use super::path_names::file_name;
+use super::path_names::name_of;
 use super::scan_dir_names::{is_language_dir_name, ADHOC_PREFIXES, AUTO_LANGUAGE, LANGUAGES};
 use super::temp_names;
 
@@ -22,7 +22,7 @@ impl ScanDirIndex {
     pub fn build<'a>(entries: impl IntoIterator<Item = (&'a Path, bool)>) -> ScanDirIndex {
         let mut dirs = HashSet::default();
         for (path, is_dir) in entries {
-            let name = file_name(path);
+            let name = name_of(path);
             let Some(parent) = path.parent() else { continue };
             let marks_parent = is_scan_dir_marker(&name, is_dir)
                 || (!is_dir
@@ -34,7 +34,7 @@ impl ScanDirIndex {
             }
             // A checkpoint file marks its grandparent even when the walk started inside
             // the checkpoint dir.
-            if !is_dir && CheckpointStep::from_dir_name(&file_name(parent)).is_some() {
+            if !is_dir && CheckpointStep::from_dir_name(&name_of(parent)).is_some() {
                 if let Some(grandparent) = parent.parent() {
                     dirs.insert(grandparent.to_path_buf());
                 }
@@ -71,15 +71,15 @@ impl ScanDirIndex {
 
 /// `…/scans/<sha>/<language>`, `auto` included (multi-language scans, PR #199).
 fn is_language_scan_dir(path: &Path) -> bool {
-    is_language_dir_name(&file_name(path))
-        && path.parent().and_then(Path::parent).map(file_name).as_deref() == Some("scans")
+    is_language_dir_name(&name_of(path))
+        && path.parent().and_then(Path::parent).map(name_of).as_deref() == Some("scans")
 }
 
 /// `…/scans/<sha>/auto/<language>`: a multi-language scan's per-language parse dir, which
 /// holds parser outputs but is not a scan dir.
 fn is_auto_parse_dir(path: &Path) -> bool {
-    LANGUAGES.contains(&file_name(path).as_str())
-        && path.parent().is_some_and(|auto| file_name(auto) == AUTO_LANGUAGE && is_language_scan_dir(auto))
+    LANGUAGES.contains(&name_of(path).as_ref())
+        && path.parent().is_some_and(|auto| name_of(auto) == AUTO_LANGUAGE && is_language_scan_dir(auto))
 }
 
 #[cfg(test)]
