@@ -87,23 +87,7 @@ enum CodePage {
 }
 
 pub fn run(config: &CheckConfig, progress: &Progress) -> CheckOutcome {
-    without_huge_pages();
     audit(&config.roots, &config.filters, config.min_idle, progress, Teardown::Leak)
-}
-
-/// Turns transparent huge pages off for this process (the `check` verb's: repair, which fills
-/// what it allocates, keeps them). mimalloc asks for them on its arena, and check's memory
-/// churns (each file's bytes read, parsed and freed; freed pages purged): every fresh 2 MiB
-/// page is zeroed whole by the kernel, for the few KiB a file needs, and again after each
-/// purge. That zeroing was a sixth to a third of check's CPU on the tree benchmark (issue
-/// 17); with 4 KiB pages only what is touched is zeroed. Best effort: a kernel without the
-/// setting keeps its pages.
-fn without_huge_pages() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_THP_DISABLE takes integer arguments only and touches no memory of ours.
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
-    }
 }
 
 /// What [`audit`] does with what it built and no longer needs (the walk, the index, every
