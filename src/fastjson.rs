@@ -775,10 +775,8 @@ impl<'de, S: Source<'de>> de::Deserializer<'de> for &mut Reader<S> {
                 self.literal(b"null")?;
                 visitor.visit_unit()
             }
-            b'[' => {
-                self.visit_container(false, |r| visitor.visit_seq(Elements { reader: r, first: true, done: false }))
-            }
-            b'{' => self.visit_container(true, |r| visitor.visit_map(Entries { reader: r, first: true, done: false })),
+            b'[' => self.visit_container(false, |r| visitor.visit_seq(Elements { reader: r, items: Items::new() })),
+            b'{' => self.visit_container(true, |r| visitor.visit_map(Entries { reader: r, items: Items::new() })),
             _ => Err(GiveUp),
         }
     }
@@ -795,70 +793,74 @@ impl<'de, S: Source<'de>> de::Deserializer<'de> for &mut Reader<S> {
     }
 }
 
-struct Elements<'r, S> {
-    reader: &'r mut Reader<S>,
+/// Where a walk through one array's or object's items is: before the first, between two, or
+/// past the closing bracket.
+struct Items {
     first: bool,
     done: bool,
+}
+
+impl Items {
+    fn new() -> Items {
+        Items { first: true, done: false }
+    }
+
+    /// The first byte of the next item, its separating comma consumed; `None` once `close`
+    /// ends the container.
+    fn next<'de, S: Source<'de>>(&mut self, reader: &mut Reader<S>, close: u8) -> Result<Option<u8>> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut b = reader.peek_token()?;
+        if b == close {
+            reader.pos += 1;
+            reader.depth -= 1;
+            self.done = true;
+            return Ok(None);
+        }
+        if !self.first {
+            if b != b',' {
+                return Err(GiveUp);
+            }
+            reader.pos += 1;
+            b = reader.peek_token()?;
+        }
+        self.first = false;
+        Ok(Some(b))
+    }
+}
+
+struct Elements<'r, S> {
+    reader: &'r mut Reader<S>,
+    items: Items,
 }
 
 impl<'de, S: Source<'de>> SeqAccess<'de> for Elements<'_, S> {
     type Error = GiveUp;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
-        if self.done {
-            return Ok(None);
+        match self.items.next(self.reader, b']')? {
+            None => Ok(None),
+            Some(_) => seed.deserialize(&mut *self.reader).map(Some),
         }
-        let b = self.reader.peek_token()?;
-        if b == b']' {
-            self.reader.pos += 1;
-            self.reader.depth -= 1;
-            self.done = true;
-            return Ok(None);
-        }
-        if !self.first {
-            if b != b',' {
-                return Err(GiveUp);
-            }
-            self.reader.pos += 1;
-        }
-        self.first = false;
-        seed.deserialize(&mut *self.reader).map(Some)
     }
 }
 
 struct Entries<'r, S> {
     reader: &'r mut Reader<S>,
-    first: bool,
-    done: bool,
+    items: Items,
 }
 
 impl<'de, S: Source<'de>> MapAccess<'de> for Entries<'_, S> {
     type Error = GiveUp;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
-        if self.done {
-            return Ok(None);
+        match self.items.next(self.reader, b'}')? {
+            None => Ok(None),
+            // Keys are strings; the seed reads one whether it wants its text or not.
+            Some(b'"') => seed.deserialize(&mut *self.reader).map(Some),
+            Some(_) => Err(GiveUp),
         }
-        let mut b = self.reader.peek_token()?;
-        if b == b'}' {
-            self.reader.pos += 1;
-            self.reader.depth -= 1;
-            self.done = true;
-            return Ok(None);
-        }
-        if !self.first {
-            if b != b',' {
-                return Err(GiveUp);
-            }
-            self.reader.pos += 1;
-            b = self.reader.peek_token()?;
-        }
-        self.first = false;
-        // Keys are strings; the seed reads one whether it wants its text or not.
-        if b != b'"' {
-            return Err(GiveUp);
-        }
-        seed.deserialize(&mut *self.reader).map(Some)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
