@@ -135,10 +135,12 @@ fn audit(
     );
     // Every walked path, for the few names whose class depends on a sibling (a dotfile shaped
     // like an atomic-write temp, a `project.json` outside `projects/`): built the first time
-    // one asks, which a healthy tree may never do.
+    // one asks, which a healthy tree may never do. Built serially: the first asker is a rayon
+    // worker, and rayon work inside the lock could run another classify job on the same thread,
+    // which would wait on the lock it holds.
     let known_paths: OnceLock<HashSet<&Path>> = OnceLock::new();
     let is_known = |path: &Path| {
-        known_paths.get_or_init(|| walked.entries.par_iter().map(|e| e.path.as_path()).collect()).contains(path)
+        known_paths.get_or_init(|| walked.entries.iter().map(|e| e.path.as_path()).collect()).contains(path)
     };
 
     let mut findings: Vec<Finding> = Vec::new();
