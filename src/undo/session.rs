@@ -287,12 +287,16 @@ fn hash_backup(session_dir: &Dir, comps: &[OsString]) -> Result<(u64, String), S
 }
 
 /// What a manifest written before `changes` existed says the session changed: each replaced
-/// file (its new hash recorded), each file moved into the backup, each file written where no
-/// entry says one was replaced (created); in that order.
+/// file, each file moved into the backup, each file written where no entry says one was
+/// replaced (created); in that order. A replaced file's new hash is its entry's, or, when a
+/// kill came between the write and the entry's update, the last `written` record of its path
+/// (recorded before the write: if the write never came, the file still hashes to its old bytes
+/// and the plan leaves it); with neither, nothing was written there.
 fn legacy_changes(manifest: &Manifest) -> Vec<Change> {
     let mut changes = Vec::new();
     for (i, e) in manifest.entries.iter().enumerate() {
-        match (e.method, &e.new_sha256) {
+        let written_last = || manifest.written.iter().rev().find(|w| w.path == e.path).map(|w| &w.sha256);
+        match (e.method, e.new_sha256.as_ref().or_else(written_last)) {
             (BackupMethod::Copy, Some(sha256)) => {
                 changes.push(Change::Replace { path: e.path.clone(), entry: i, sha256: sha256.clone() })
             }
@@ -328,6 +332,31 @@ mod tests {
         for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a/\0b", ".scanaudit/lock"] {
             assert!(safe_components(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_legacy_replacement_killed_before_its_new_hash_takes_the_written_hash() {
+        let entry = |path: &str, new: Option<&str>| {
+            serde_json::json!({"path": path, "action": "regenerate", "reason": "r", "old_sha256": "old",
+                "new_sha256": new, "bytes": 1, "backed_up_at": "2026-01-01T00:00:00Z",
+                "backup_path": path, "method": "copy"})
+        };
+        let manifest: Manifest = serde_json::from_value(serde_json::json!({
+            "scanaudit": {"version": "0.1.0", "format": 1}, "scan_dir": "/s",
+            "created_at": "2026-01-01T00:00:00Z", "complete": false,
+            "entries": [entry("a.json", Some("new-a")), entry("b.json", None), entry("c.json", None)],
+            "written": [{"path": "b.json", "sha256": "first-b"}, {"path": "b.json", "sha256": "new-b"},
+                        {"path": "d.json", "sha256": "new-d"}],
+        }))
+        .unwrap();
+        assert_eq!(
+            legacy_changes(&manifest),
+            [
+                Change::Replace { path: "a.json".into(), entry: 0, sha256: "new-a".into() },
+                Change::Replace { path: "b.json".into(), entry: 1, sha256: "new-b".into() },
+                Change::Create { path: "d.json".into(), sha256: "new-d".into() },
+            ]
+        );
     }
 
     #[test]
