@@ -24,7 +24,7 @@ pub enum DirStatus {
     /// Actions are planned.
     Planned,
     /// Work to do, but OpenAnt (or a recent write) may be using the dir: left alone.
-    InUse(String),
+    InUse(crate::repair::guard::InUse),
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -15,6 +15,7 @@ use crate::dir_plan::{ActionOutcome, Applied, DirStatus, Outcome, Plan};
 use crate::exit_codes::ExitCode;
 use crate::interrupt::{Interrupt, Mode};
 use crate::progress::Progress;
+use crate::repair::guard::{flag_duration, InUse};
 use crate::report::layout::Layout;
 use crate::report::output_error;
 use crate::report::plan::{self as render, PlanRows};
@@ -49,7 +50,7 @@ pub fn run<V: PlanRows>(
     let scan_dirs = || plan.scan_dirs.iter().map(|d| d.scan_dir.as_path());
     super::scope::note_roots_without_scans(config.roots, scan_dirs());
     super::scope::explain_eras(scan_dirs());
-    note_in_use(&plan, config.apply.min_idle);
+    note_in_use(&plan);
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if let Err(error) = render::render_plan::<V>(&mut out, config.output, &plan) {
@@ -71,9 +72,9 @@ pub fn run<V: PlanRows>(
 }
 
 /// The note on scan dirs left alone as in use, with the override when a recent write (not a
-/// running OpenAnt) is why.
-fn note_in_use<A, U>(plan: &Plan<A, U>, min_idle: std::time::Duration) {
-    let in_use: Vec<&String> = plan
+/// running OpenAnt, which no flag overrides) is why.
+fn note_in_use<A, U>(plan: &Plan<A, U>) {
+    let in_use: Vec<&InUse> = plan
         .scan_dirs
         .iter()
         .filter(|d| d.has_work())
@@ -82,14 +83,21 @@ fn note_in_use<A, U>(plan: &Plan<A, U>, min_idle: std::time::Duration) {
             _ => None,
         })
         .collect();
-    if let Some(first) = in_use.first() {
-        diag::note(format!(
-            "{} with work to do left alone as in use ({first}); a scan dir counts as in use while \
+    let Some(first) = in_use.first() else { return };
+    let dirs = crate::text::plural(in_use.len(), "scan dir", "scan dirs");
+    match in_use.iter().find_map(|why| match why {
+        InUse::RecentWrite { min_idle, .. } => Some(*min_idle),
+        InUse::ScanRunning => None,
+    }) {
+        Some(min_idle) => diag::note(format!(
+            "{dirs} with work to do left alone as in use ({first}); a scan dir counts as in use while \
              anything in it changed within --min-idle ({}): if you know nothing writes there, run \
              again with --min-idle 0s",
-            crate::text::plural(in_use.len(), "scan dir", "scan dirs"),
-            humantime::format_duration(std::time::Duration::from_secs(min_idle.as_secs())),
-        ));
+            flag_duration(min_idle),
+        )),
+        None => diag::note(format!(
+            "{dirs} with work to do left alone as in use ({first}); run again once the scan has ended"
+        )),
     }
 }
 
