@@ -107,7 +107,7 @@ pub enum Command {
     },
     /// Print a man page (roff) to stdout: scanaudit's, or one verb's
     Man {
-        /// The verb whose page to print (check, clean, repair, migrate, completions, man)
+        /// The verb whose page to print
         verb: Option<String>,
     },
 }

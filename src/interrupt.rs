@@ -78,8 +78,4 @@ impl Interrupt {
     pub fn stop_flag(&self) -> &AtomicBool {
         &self.stop
     }
-
-    pub fn stopped(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
-    }
 }

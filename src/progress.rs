@@ -58,6 +58,9 @@ impl Progress {
     }
 
     pub fn inc(&self) {
+        if !self.enabled {
+            return;
+        }
         // Cloned out of the lock (an Arc), so parallel workers do not wait on each other's draw.
         let bar = self.bar.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(bar) = bar {
