@@ -202,8 +202,8 @@ pub fn validate_open_len(file: File, len: u64, shape: &Shape) -> io::Result<Vali
 const MAX_READ: usize = 0x7fff_f000;
 
 /// Reads what is left of `file`, `len` bytes by its `fstat`, into one buffer one byte larger:
-/// a file still `len` bytes long takes one `read`, whose short count says it is at its end
-/// (a regular file reads short only there). std's `read_to_end` adds an `fstat`, an `lseek`
+/// a file still `len` bytes long takes one `read`, whose short count with all `len` bytes in
+/// says it is at its end (a file that reads short before that is read on until a `read` gives 0). std's `read_to_end` adds an `fstat`, an `lseek`
 /// and a last `read` returning 0 to every file. A file that grew meanwhile is read on.
 fn read_rest(file: &File, len: u64) -> io::Result<Vec<u8>> {
     use std::os::fd::AsRawFd;
@@ -226,7 +226,9 @@ fn read_rest(file: &File, len: u64) -> io::Result<Vec<u8>> {
         let n = n as usize;
         // SAFETY: `read` initialised the first `n` bytes of the spare capacity.
         unsafe { bytes.set_len(bytes.len() + n) };
-        if n == 0 || (n < asked && asked < MAX_READ) {
+        // A short read is the end only once the `fstat` length is in: a network or FUSE file
+        // system may read short before it, and a file cut there would be judged truncated.
+        if n == 0 || (n < asked && asked < MAX_READ && bytes.len() as u64 >= len) {
             return Ok(bytes);
         }
     }
