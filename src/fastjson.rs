@@ -49,7 +49,7 @@ pub fn validate_file(file: &File, shape: &Shape) -> Option<Captures> {
 /// would be (the tests hold every chunk size to the same answer).
 #[cfg(test)]
 pub fn validate_in_chunks(bytes: &[u8], chunk: usize, shape: &Shape) -> Option<Captures> {
-    run(Chunked::new(SliceChunks { rest: bytes, chunk }, chunk), shape)
+    run(Chunked::new(bytes, chunk), shape)
 }
 
 fn run<'de, S: Source<'de>>(source: S, shape: &Shape) -> Option<Captures> {
@@ -122,24 +122,17 @@ impl<'de> Source<'de> for SliceSource<'de> {
     }
 }
 
-/// Something read in chunks; `Ok(0)` is the end.
-trait ChunkRead {
-    fn read_chunk(&mut self, buf: &mut [u8]) -> io::Result<usize>;
-}
-
+/// A file read from an offset of its own with positioned reads, so the file's offset stays
+/// where the full validator expects it.
 struct FileChunks<'f> {
     file: &'f File,
     offset: u64,
 }
 
-impl ChunkRead for FileChunks<'_> {
-    fn read_chunk(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+impl io::Read for FileChunks<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            #[cfg(unix)]
-            let read = std::os::unix::fs::FileExt::read_at(self.file, buf, self.offset);
-            #[cfg(windows)]
-            let read = std::os::windows::fs::FileExt::seek_read(self.file, buf, self.offset);
-            match read {
+            match std::os::unix::fs::FileExt::read_at(self.file, buf, self.offset) {
                 Ok(n) => {
                     self.offset += n as u64;
                     return Ok(n);
@@ -151,23 +144,7 @@ impl ChunkRead for FileChunks<'_> {
     }
 }
 
-#[cfg(test)]
-struct SliceChunks<'a> {
-    rest: &'a [u8],
-    chunk: usize,
-}
-
-#[cfg(test)]
-impl ChunkRead for SliceChunks<'_> {
-    fn read_chunk(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.rest.len().min(self.chunk).min(buf.len());
-        buf[..n].copy_from_slice(&self.rest[..n]);
-        self.rest = &self.rest[n..];
-        Ok(n)
-    }
-}
-
-/// A [`ChunkRead`] seen one chunk at a time, each checked for UTF-8 as it arrives.
+/// A reader seen one chunk at a time, each checked for UTF-8 as it arrives.
 struct Chunked<R> {
     reader: R,
     buf: Vec<u8>,
@@ -175,19 +152,19 @@ struct Chunked<R> {
     utf8: Utf8Stream,
 }
 
-impl<R: ChunkRead> Chunked<R> {
+impl<R: io::Read> Chunked<R> {
     fn new(reader: R, size: usize) -> Chunked<R> {
         Chunked { reader, buf: vec![0; size.max(1)], len: 0, utf8: Utf8Stream::default() }
     }
 }
 
-impl<'de, R: ChunkRead> Source<'de> for Chunked<R> {
+impl<'de, R: io::Read> Source<'de> for Chunked<R> {
     fn window(&self) -> &[u8] {
         &self.buf[..self.len]
     }
 
     fn refill(&mut self) -> Result<bool> {
-        let n = self.reader.read_chunk(&mut self.buf).map_err(|_| GiveUp)?;
+        let n = self.reader.read(&mut self.buf).map_err(|_| GiveUp)?;
         self.len = n;
         if !self.utf8.feed(&self.buf[..n]) {
             return Err(GiveUp);
