@@ -113,6 +113,18 @@ impl Captures {
         self.items.iter().filter(move |(n, _, _)| *n == tag).map(|(_, i, v)| (*i, v))
     }
 
+    /// Folds the rows of `policy`'s tags once for all, right after the parse: later
+    /// [`Captures::rows`] calls borrow them instead of folding the same values again (the
+    /// cross-file rules ask a results file for its rows five times).
+    pub fn fold_rows(&mut self, policy: &'static RowPolicy) {
+        if !self.items.iter().any(|(t, _, _)| policy.covers(t)) {
+            return;
+        }
+        let rows = self.rows(policy).into_owned();
+        self.items.retain(|(t, _, _)| !policy.covers(t));
+        self.rows = Some(Box::new(rows));
+    }
+
     /// The rows of `policy`'s tags, folded: those folded during the parse, and those still
     /// kept value by value (under the budget) folded now, the same way.
     pub fn rows(&self, policy: &'static RowPolicy) -> Cow<'_, Rows> {

@@ -385,6 +385,9 @@ pub fn compact(kind: FileKind, captures: &mut Captures) {
             .collect();
         captures.items = Vec::new();
     } else {
+        if matches!(kind, FileKind::Results | FileKind::ResultsVerified) {
+            captures.fold_rows(&RESULT_ROWS);
+        }
         captures.fields.shrink_to_fit();
         captures.items.shrink_to_fit();
     }
