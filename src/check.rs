@@ -689,7 +689,7 @@ fn checkpoint_id_findings(file: &Examined, captures: &Captures) -> Vec<Finding> 
             }
             let expected = checkpoint_file_name(id);
             let sibling = file.path.with_file_name(&expected);
-            let (message, fix) = if sibling.exists() {
+            let (message, fix) = if crate::no_follow::is_present(&sibling) {
                 (
                     format!("holds unit \"{id}\", whose checkpoint is {expected}, which also exists: two unit ids collide, or this is a copy that OpenAnt may load instead of the real one"),
                     fix_repair(),

@@ -37,7 +37,7 @@ fn unusable_because(root: &Path) -> Option<String> {
     if metadata.is_dir() {
         return None;
     }
-    let sibling_exists = |name: &str| root.parent().is_some_and(|dir| dir.join(name).exists());
+    let sibling_exists = |name: &str| root.parent().is_some_and(|dir| crate::no_follow::is_present(&dir.join(name)));
     if metadata.is_file() && classify_file(root, None, &sibling_exists).kind != FileKind::Other {
         return None;
     }
