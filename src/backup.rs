@@ -723,6 +723,13 @@ pub struct OwnWrites {
 /// The most of one manifest read (a manifest lists a session's files, a few hundred bytes each).
 const MANIFEST_READ_LIMIT: u64 = 256 << 20;
 
+/// The bytes of an opened `manifest.json`, at most [`MANIFEST_READ_LIMIT`] of them.
+pub fn read_manifest_bytes(file: std::fs::File) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    file.take(MANIFEST_READ_LIMIT).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 impl OwnWrites {
     /// Reads the manifests of every session under `<dir>/.scanaudit/backups/`, for each of
     /// `dirs`; unreadable or foreign manifests are skipped (they only cost a refusal).
@@ -764,9 +771,7 @@ fn read_manifests(scan_dir: &Path) -> Vec<Manifest> {
         .filter(|entry| entry.kind == crate::no_follow::EntryKind::Dir)
         .filter_map(|entry| {
             let file = crate::no_follow::open_regular(&entry.path.join(MANIFEST_NAME)).ok()?;
-            let mut bytes = Vec::new();
-            file.take(MANIFEST_READ_LIMIT).read_to_end(&mut bytes).ok()?;
-            serde_json::from_slice(&bytes).ok()
+            serde_json::from_slice(&read_manifest_bytes(file).ok()?).ok()
         })
         .collect()
 }

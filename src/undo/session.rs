@@ -12,13 +12,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::backup::{file_sha256, BackupAction, BackupEntry, BackupMethod, Change, Manifest, MANIFEST_NAME};
+use crate::backup::{
+    file_sha256, read_manifest_bytes, BackupAction, BackupEntry, BackupMethod, Change, Manifest, MANIFEST_NAME,
+};
 use crate::fsx::{AtomicError, Dir};
 use crate::layout::state_names::{BACKUPS_DIR, STATE_DIR};
 use crate::no_follow::open_regular_in;
-
-/// The most of one manifest read (a few hundred bytes per file the session touched).
-const MANIFEST_READ_LIMIT: u64 = 256 << 20;
 
 /// A session as `undo --list` shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -261,10 +260,7 @@ fn read_manifest(scan_dir: &Path, name: &str) -> Result<(Dir, Manifest), String>
     let path = session_dir.path().join(MANIFEST_NAME);
     let file = open_regular_in(&session_dir, OsStr::new(MANIFEST_NAME))
         .map_err(|e| format!("{}: cannot open the manifest: {e}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(MANIFEST_READ_LIMIT)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{}: cannot read the manifest: {e}", path.display()))?;
+    let bytes = read_manifest_bytes(file).map_err(|e| format!("{}: cannot read the manifest: {e}", path.display()))?;
     let manifest = serde_json::from_slice::<Manifest>(&bytes)
         .map_err(|e| format!("{}: refused: the manifest is torn or not a scanaudit manifest ({e})", path.display()))?;
     Ok((session_dir, manifest))
