@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::backup::MANIFEST_NAME;
 pub use crate::config::Which;
-use crate::dir_plan::{DirPlan, DirStatus};
+use crate::dir_plan::DirPlan;
 use crate::walk::{self, EntryType, Filters};
 pub use plan::{Kept, UndoAction};
 pub use session::SessionInfo;
@@ -92,13 +92,7 @@ fn plan_dir(dir: &Path, which: &Which, min_idle: Duration, now: SystemTime) -> O
         Err(why) => {
             // Refused: nothing of it is planned, and the run says why (exit bits 4 and 8).
             let kept = Kept { session: name.clone(), path: manifest.clone(), reason: why.clone() };
-            Some(DirPlan {
-                scan_dir: dir.to_path_buf(),
-                status: DirStatus::Healthy,
-                actions: Vec::new(),
-                unfixable: vec![kept],
-                io_errors: vec![(manifest, why)],
-            })
+            Some(DirPlan::new(dir, Vec::new(), vec![kept], vec![(manifest, why)], min_idle, now))
         }
     }
 }
