@@ -144,8 +144,8 @@ fn clean_stops_between_removals_and_exits_32() {
     let env = TestEnv::scan(FULL_SCAN);
     let runtime = tempfile::tempdir().unwrap();
     let temps: Vec<_> = (0..20_000).map(|i| env.scan.join(format!(".tmp-{i:08}.tmp"))).collect();
-    // On a loaded machine this process may not run again before clean has removed all 20,000
-    // temps; such a try tested nothing and is made again, with the temps put back.
+    // On a loaded machine the signal may land before clean's first removal or after its last;
+    // such a try tested nothing of a stop between removals and is made again, temps put back.
     for _try in 0..5 {
         for temp in &temps {
             std::fs::write(temp, b"{\"torn").unwrap();
@@ -166,6 +166,14 @@ fn clean_stops_between_removals_and_exits_32() {
             continue;
         }
         let code = output.status.code().expect("an exit status, not death by the signal");
+        if output.stdout.is_empty() {
+            // The signal came before the first removal: the documented early stop (as the
+            // writing verbs' test checks), not the stop between removals this test is for.
+            assert_eq!(code, 32, "{output:?}");
+            assert_eq!(String::from_utf8_lossy(&output.stderr), "scanaudit: error: interrupted: nothing was changed\n");
+            assert_eq!(left, temps.len() as u64, "an early stop removed something");
+            continue;
+        }
         assert_eq!(code & 32, 32, "{}", String::from_utf8_lossy(&output.stderr));
         let doc: Value = serde_json::from_slice(&output.stdout).expect("the report is whole");
         assert_eq!(doc["summary"]["kept_by_reason"]["interrupted"].as_u64().unwrap(), left, "{}", doc["summary"]);
@@ -174,5 +182,5 @@ fn clean_stops_between_removals_and_exits_32() {
         }
         return;
     }
-    panic!("clean removed every temp before the signal came, five times: nothing was tested");
+    panic!("the signal came before the first removal or after the last, five times: nothing was tested");
 }
