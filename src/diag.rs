@@ -31,7 +31,7 @@ pub fn verbose() -> bool {
 /// `scanaudit: error: <path>: <what>` (or `scanaudit: error: <what>` when no path is to blame).
 /// Always said, `-q` or not.
 pub fn error(path: Option<&Path>, what: impl Display) {
-    eprintln!("{}", error_line(path, &what));
+    eprintln!("{}", crate::text::printable(&error_line(path, &what)));
 }
 
 fn error_line(path: Option<&Path>, what: &dyn Display) -> String {
@@ -46,7 +46,7 @@ fn error_line(path: Option<&Path>, what: &dyn Display) -> String {
 pub fn note(what: impl Display) {
     let what = what.to_string();
     if VERBOSITY.load(Ordering::Relaxed) >= 1 {
-        eprintln!("scanaudit: note: {what}");
+        eprintln!("scanaudit: note: {}", crate::text::printable(&what));
     }
     NOTES.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(what);
 }
@@ -59,7 +59,7 @@ pub fn notes() -> Vec<String> {
 /// A line only `-v` shows.
 pub fn explain(what: impl Display) {
     if verbose() {
-        eprintln!("scanaudit: {what}");
+        eprintln!("scanaudit: {}", crate::text::printable(&what.to_string()));
     }
 }
 

@@ -4,6 +4,19 @@
 use std::path::Path;
 use std::time::Duration;
 
+/// `text` with every control character escaped as Rust escapes it (`\n`, `\u{1b}`): file
+/// names and unit ids come from the scanned repository and the scan dir, and a name holding
+/// an escape sequence must not move the cursor, recolour or clear a user's terminal, nor
+/// break a one-line format in two. Borrowed when there is nothing to escape (nearly always).
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect(),
+    )
+}
+
 /// `one` for exactly one, else `many`: the one plural rule of every message.
 pub fn noun<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 {
@@ -119,6 +132,13 @@ pub fn clean_backups_command(scan_dir: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_kept() {
+        assert_eq!(printable("scans/a\u{1b}[2Jb\n\tc é"), r"scans/a\u{1b}[2Jb\n\tc é");
+        assert!(matches!(printable("plain é ✓"), std::borrow::Cow::Borrowed("plain é ✓")));
+        assert_eq!(printable("del\u{7f} c1\u{9b}"), r"del\u{7f} c1\u{9b}");
+    }
 
     #[test]
     fn quoting() {

@@ -9,6 +9,8 @@ use std::io::{self, IsTerminal, Write};
 use anstyle::{AnsiColor, Style};
 use unicode_width::UnicodeWidthStr;
 
+use crate::text::printable;
+
 /// Width of the output when stdout is not a terminal (a pager, a file, a CI log) and `COLUMNS`
 /// does not say: what a reader's window comfortably shows.
 pub const PIPED_WIDTH: usize = 100;
@@ -107,6 +109,23 @@ pub struct Row {
     pub text: Vec<Para>,
 }
 
+impl Row {
+    /// The row with every control character in its cells and text escaped
+    /// ([`crate::text::printable`]).
+    fn printable(&self) -> Row {
+        let cells = self.cells.iter().map(|c| Cell { text: printable(&c.text).into_owned(), style: c.style }).collect();
+        let text = self
+            .text
+            .iter()
+            .map(|p| match p {
+                Para::Wrap(t) => Para::Wrap(printable(t).into_owned()),
+                Para::Whole(t) => Para::Whole(printable(t).into_owned()),
+            })
+            .collect();
+        Row { cells, text }
+    }
+}
+
 /// A table: `header` names every column, the text column last.
 #[derive(Debug, Clone, Default)]
 pub struct Table {
@@ -130,13 +149,13 @@ pub fn write_sections(out: &mut dyn Write, layout: Layout, sections: &[Section])
         if i > 0 {
             writeln!(out)?;
         }
-        let title = paint(&section.title, heading_style(), layout.color);
+        let title = paint(&printable(&section.title), heading_style(), layout.color);
         match section.about.is_empty() {
             true => writeln!(out, "{title}")?,
-            false => writeln!(out, "{title}: {}", section.about)?,
+            false => writeln!(out, "{title}: {}", printable(&section.about))?,
         }
         for line in &section.lines {
-            writeln!(out, "  {line}")?;
+            writeln!(out, "  {}", printable(line))?;
         }
         for table in &section.tables {
             write_table(out, layout, table)?;
@@ -151,11 +170,13 @@ pub fn write_table(out: &mut dyn Write, layout: Layout, table: &Table) -> io::Re
     if table.rows.is_empty() {
         return Ok(());
     }
+    // Measured and wrapped as they will be shown: control characters escaped.
+    let rows: Vec<Row> = table.rows.iter().map(Row::printable).collect();
     let fixed = table.header.len().saturating_sub(1);
     // Every column but the last fixed one is short (a level, a kind, an action): as wide as
     // its widest cell.
     let mut widths: Vec<usize> = table.header[..fixed].iter().map(|h| h.width()).collect();
-    for row in &table.rows {
+    for row in &rows {
         for (i, cell) in row.cells.iter().take(fixed.saturating_sub(1)).enumerate() {
             widths[i] = widths[i].max(cell.text.width());
         }
@@ -166,8 +187,7 @@ pub fn write_table(out: &mut dyn Write, layout: Layout, table: &Table) -> io::Re
     let room = layout.width.saturating_sub(long_start + GAP.len() + MIN_TEXT);
     let fits = |row: &Row| row.cells.get(long).is_none_or(|c| c.text.width() <= room);
     if fixed > 0 {
-        widths[long] = table
-            .rows
+        widths[long] = rows
             .iter()
             .filter(|r| fits(r))
             .filter_map(|r| r.cells.get(long))
@@ -179,7 +199,7 @@ pub fn write_table(out: &mut dyn Write, layout: Layout, table: &Table) -> io::Re
     let header: Vec<Cell> = table.header[..fixed].iter().map(|h| Cell::styled(*h, heading_style())).collect();
     let last_header = table.header.last().copied().unwrap_or_default();
     writeln!(out, "{}", line(&header, &widths, Some(&paint(last_header, heading_style(), layout.color)), layout))?;
-    for row in &table.rows {
+    for row in &rows {
         if fits(row) {
             let mut text = wrap_all(&row.text, text_width).into_iter();
             let first = text.next();
@@ -328,6 +348,24 @@ error  schema  analyze_checkpoints/a_rather_long_checkpoint_file_name_of_a_unit.
         );
         // Wide enough, every row is one line.
         assert_eq!(render(200, &table).lines().count(), 3);
+    }
+
+    /// A name from the scanned repository holding terminal escapes is shown escaped, measured
+    /// as shown, and never splits a row.
+    #[test]
+    fn control_characters_in_cells_and_text_are_escaped() {
+        let table = Table {
+            header: vec!["LEVEL", "KIND", "FILE", "PROBLEM"],
+            rows: vec![row("truncated", "a\u{1b}[2J\nb.json", "ends\r\nearly")],
+        };
+        let shown = render(80, &table);
+        assert!(!shown.chars().any(|c| c.is_control() && c != '\n'), "{shown:?}");
+        assert_eq!(shown.lines().nth(1).unwrap(), r"error  truncated  a\u{1b}[2J\nb.json  ends\r\nearly");
+        let mut out = Vec::new();
+        let section =
+            Section { title: "x\u{7}y".into(), about: "ok\u{1b}".into(), lines: vec!["z\n".into()], tables: vec![] };
+        write_sections(&mut out, Layout { width: 80, color: false }, &[section]).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "x\\u{7}y: ok\\u{1b}\n  z\\n\n");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use std::io::{self, Write};
 
 use crate::finding::Finding;
+use crate::text::printable;
 
 pub fn write(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
     for finding in findings {
@@ -16,17 +17,12 @@ pub fn write(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
 }
 
 fn line(finding: &Finding) -> String {
-    let path = one_line(&finding.path.to_string_lossy());
+    let path = printable(&finding.path.to_string_lossy()).into_owned();
     let place = match finding.location {
         Some(loc) => format!("{path}:{}:{}", loc.line, loc.column),
         None => path,
     };
-    format!("{place}: {}[{}] {}", finding.level.as_str(), finding.kind.as_str(), one_line(&finding.message))
-}
-
-/// `text` with every control character escaped as Rust escapes it (`\n`, `\u{1b}`).
-fn one_line(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+    format!("{place}: {}[{}] {}", finding.level.as_str(), finding.kind.as_str(), printable(&finding.message))
 }
 
 #[cfg(test)]

@@ -201,3 +201,33 @@ fn repair_plan_at_80_columns_splits_no_path() {
     }
     assert!(targets > 5, "{text}");
 }
+
+/// File names come from the scanned repository and the scan dir: one holding a terminal
+/// escape (clear screen, set title, bell) is shown escaped in the table, in `lines` and in an
+/// error line, never sent raw to the user's terminal.
+#[test]
+fn control_characters_in_names_never_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let torn = dir.path().join("evil\u{1b}[2J.json");
+    std::fs::write(&torn, b"{\"a\": [1, 2").unwrap();
+    let missing = dir.path().join("gone\u{1b}]0;title\u{7}.json");
+    for format in ["table", "lines"] {
+        let output = scanaudit()
+            .env("COLUMNS", "100")
+            .args(["check", "--color", "never", "--format", format])
+            .arg(&torn)
+            .arg(&missing)
+            .output()
+            .unwrap();
+        let exit = code(&output);
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        for text in [&stdout, &stderr] {
+            assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{format}: {text:?}");
+        }
+        assert!(stdout.contains(r"evil\u{1b}[2J.json"), "{format}: {stdout}");
+        assert!(stdout.contains("truncated"), "{format}: {stdout}");
+        assert!(stderr.contains(r"gone\u{1b}]0;title\u{7}.json"), "{format}: {stderr}");
+        assert_eq!(exit, 4 | 8, "{format}: a finding (4) and an operational error (8)");
+    }
+}
