@@ -87,7 +87,7 @@ enum CodePage {
 }
 
 pub fn run(config: &CheckConfig, progress: &Progress) -> CheckOutcome {
-    audit(&config.roots, &config.filters, config.min_idle, progress, Teardown::Leak)
+    audit(&config.roots, &config.filters, config.min_idle, config.now, progress, Teardown::Leak)
 }
 
 /// What [`audit`] does with what it built and no longer needs (the walk, the index, every
@@ -105,8 +105,9 @@ enum Teardown {
 /// stale or inconsistent with the checkpoints (`output-stale`, `metrics-mismatch`,
 /// `finding-id-gap`) and that `scanaudit repair` fixes: what repair rebuilds though nothing
 /// is damaged. `min_idle` as for check.
-pub fn stale_outputs(scan_dir: &Path, min_idle: Duration) -> Vec<Finding> {
-    let outcome = audit(&[scan_dir.to_path_buf()], &Filters::default(), min_idle, &Progress::hidden(), Teardown::Free);
+pub fn stale_outputs(scan_dir: &Path, min_idle: Duration, now: SystemTime) -> Vec<Finding> {
+    let outcome =
+        audit(&[scan_dir.to_path_buf()], &Filters::default(), min_idle, now, &Progress::hidden(), Teardown::Free);
     outcome
         .findings
         .into_iter()
@@ -123,6 +124,7 @@ fn audit(
     roots: &[PathBuf],
     filters: &Filters,
     min_idle: Duration,
+    now: SystemTime,
     progress: &Progress,
     teardown: Teardown,
 ) -> CheckOutcome {
@@ -228,7 +230,6 @@ fn audit(
         true => examined.iter().map(|e| (e.path.as_path(), e)).collect(),
         false => HashMap::default(),
     };
-    let now = SystemTime::now();
     let mut files = 0u64;
     let mut bytes = 0u64;
     for (file, own) in examined.iter().zip(&mut own_findings) {

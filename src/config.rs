@@ -84,6 +84,10 @@ pub struct CheckConfig {
     pub filters: Filters,
     /// How long a checkpoint dir must be quiet before an in-progress run counts as interrupted.
     pub min_idle: std::time::Duration,
+    /// The moment every age of the run is measured from (how long a checkpoint dir has been
+    /// quiet, how old a temp is): taken once, so all rules and findings of a run agree, and
+    /// two runs given the same moment say the same.
+    pub now: std::time::SystemTime,
     pub grading: Grading,
     pub output: OutputConfig,
 }
@@ -126,6 +130,7 @@ impl CheckConfig {
             roots: roots(args.paths)?,
             filters: filters(&args.walk)?,
             min_idle: args.min_idle,
+            now: std::time::SystemTime::now(),
             grading: grading(args.grading)?,
             output: output(&args.output, global),
         })

@@ -1546,12 +1546,15 @@ mod tests {
         );
     }
 
-    /// Every finding of `check` on `root`, as Debug text (kind, path, message, fix), sorted.
-    fn audit(root: &Path) -> Vec<String> {
+    /// Every finding of `check` on `root` at the moment `now`, as Debug text (kind, path,
+    /// message, fix), sorted. Runs compared with each other share `now`: messages say ages
+    /// ("a temp 7m ago"), and a minute boundary between two runs once failed this comparison.
+    fn audit(root: &Path, now: SystemTime) -> Vec<String> {
         let config = crate::config::CheckConfig {
             roots: vec![root.to_path_buf()],
             filters: Default::default(),
             min_idle: Duration::from_secs(600),
+            now,
             grading: Default::default(),
             output: crate::config::OutputConfig {
                 format: crate::cli::Format::Json,
@@ -1571,9 +1574,10 @@ mod tests {
     fn audit_at_every_budget(root: &Path) -> Vec<String> {
         use std::sync::atomic::Ordering;
         let mut by_budget = Vec::new();
+        let now = SystemTime::now();
         for budget in [usize::MAX, 0, 7] {
             let folds = crate::captures::FOLDS_STARTED.load(Ordering::Relaxed);
-            by_budget.push(crate::captures::with_raw_row_budget(budget, || audit(root)));
+            by_budget.push(crate::captures::with_raw_row_budget(budget, || audit(root, now)));
             if budget == 0 {
                 // Every tree holds a results file with a row: at budget 0 it must have folded.
                 assert!(crate::captures::FOLDS_STARTED.load(Ordering::Relaxed) > folds, "nothing folded at budget 0");

@@ -71,8 +71,8 @@ fn list_inputs(inputs: &[String]) -> String {
 /// Outputs that parse but that check's cross-file rules find stale or inconsistent with the
 /// checkpoints (`output-stale`, `metrics-mismatch`, `finding-id-gap`), for which check's fix
 /// is this verb: rebuilding from the checkpoints is what makes them right.
-fn inconsistent_outputs(dir: &Path, min_idle: Duration) -> Vec<(FileKind, String)> {
-    crate::check::stale_outputs(dir, min_idle)
+fn inconsistent_outputs(dir: &Path, min_idle: Duration, now: SystemTime) -> Vec<(FileKind, String)> {
+    crate::check::stale_outputs(dir, min_idle, now)
         .into_iter()
         .filter_map(|f| {
             let kind = f.file_kind.filter(|k| REBUILD_ORDER.contains(k))?;
@@ -117,7 +117,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
         let output = &state.outputs[&kind];
         let why = match output {
             OutputState::Healthy => match inconsistent
-                .get_or_init(|| inconsistent_outputs(dir, min_idle))
+                .get_or_init(|| inconsistent_outputs(dir, min_idle, now))
                 .iter()
                 .find(|(k, _)| *k == kind)
                 .map(|(_, why)| why.clone())
