@@ -156,8 +156,14 @@ const MAX_SALVAGE_DEPTH: usize = 64;
 /// prefix (a kill leaves a prefix, possibly followed by NULs). `None` when not even the opening
 /// `{` of an object is there. Never panics, whatever the bytes.
 pub fn salvage_tree(bytes: &[u8]) -> Option<Node> {
-    if let Ok(v @ PyValue::Object(_)) = parse(bytes) {
-        return Some(Node::Complete(v));
+    // Only a document whose last byte but JSON whitespace is `}` can parse as an object; a torn
+    // one almost never ends so, and parsing it whole would build (and drop) the tree of its
+    // entire readable prefix just to fail at the end.
+    let last = bytes.iter().rev().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if last == Some(&b'}') {
+        if let Ok(v @ PyValue::Object(_)) = parse(bytes) {
+            return Some(Node::Complete(v));
+        }
     }
     let start = skip_ws(bytes, 0);
     if bytes.get(start) != Some(&b'{') {
