@@ -385,17 +385,19 @@ fn merge_object(old: NodeRef<'_>, new: &mut PyValue, path: &str, merged: &mut Me
     // The last old key that `new` has, so far: a carried key goes right after it.
     let mut anchor: Option<&str> = None;
     for (key, node) in old.members() {
-        let here = join(path, key);
+        // The member's path is spelled only where it is used: most members of most rows are
+        // scalars the rebuild has too, and need none.
         match map.get_mut(key) {
             Some(value) => {
                 match &*value {
-                    PyValue::Object(_) if node.is_object() => merge_object(node, value, &here, merged),
-                    PyValue::Array(_) if node.is_array() => merge_rows(node, value, &here, merged),
+                    PyValue::Object(_) if node.is_object() => merge_object(node, value, &join(path, key), merged),
+                    PyValue::Array(_) if node.is_array() => merge_rows(node, value, &join(path, key), merged),
                     _ => {}
                 }
                 anchor = Some(key);
             }
             None => {
+                let here = join(path, key);
                 let (value, carried) = match node {
                     NodeRef::Value(value) => (Some(value.clone()), &mut merged.carried),
                     NodeRef::Node(Node::Torn) => {
