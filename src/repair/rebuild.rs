@@ -433,7 +433,7 @@ impl Rebuilder {
                 let default = if enhanced { "dataset_enhanced.json" } else { "dataset.json" };
                 let dataset_name = input_name(report.as_ref(), "dataset_path").unwrap_or_else(|| default.into());
                 let dataset = self.parsed(&dataset_name)?;
-                let loaded = self.checkpoints("analyze_checkpoints", CheckpointStep::Analyze, None)?;
+                let mut loaded = self.checkpoints("analyze_checkpoints", CheckpointStep::Analyze, None)?;
                 let fingerprint = self.optional("analyze_checkpoints/_fingerprint.json");
                 let field = |k: &str| {
                     report
@@ -462,7 +462,7 @@ impl Rebuilder {
                     verified: verified.as_ref(),
                 };
                 let now = chrono::Local::now().naive_local();
-                let rebuilt = current::rebuild_results_current(&inputs, &loaded.set, salvaged.as_ref(), now)
+                let rebuilt = current::rebuild_results_current(&inputs, &mut loaded.set, salvaged.as_ref(), now)
                     .map_err(regen_error)?;
                 let mut inputs = vec![dataset_name];
                 if fingerprint.is_some() {
@@ -474,7 +474,7 @@ impl Rebuilder {
                 let results = self.parsed("results.json")?;
                 let loaded = self.checkpoints("verify_checkpoints", CheckpointStep::Verify, Some(&results))?;
                 let rebuilt =
-                    current::rebuild_verified_current(&results, &loaded.set, salvaged.as_ref()).map_err(regen_error)?;
+                    current::rebuild_verified_current(results, &loaded.set, salvaged.as_ref()).map_err(regen_error)?;
                 self.finish(kind, rebuilt, loaded, vec!["results.json".into()], "verify")
             }
         }
