@@ -79,6 +79,8 @@ const TEMP_INFIX: &str = ".scanaudit-";
 const TEMP_SUFFIX: &str = ".tmp";
 const TEMP_RANDOM_LEN: usize = 6;
 const CREATE_ATTEMPTS: usize = 64;
+/// How much of a written file is read back at a time to compare it with what was written.
+const READ_BACK_CHUNK: usize = 1 << 20;
 
 /// Who owns the written file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -206,6 +208,33 @@ impl Dir {
         validate: Validator<'_>,
         options: WriteOptions,
     ) -> Result<WriteOutcome, AtomicError> {
+        self.prepare_impl(name, target, contents, validate, options)?.commit()
+    }
+
+    /// Steps 1 to 5 of the protocol for `name` in this directory: the temp file is written,
+    /// fsynced, read back, validated and given its mode, but not yet renamed onto the target;
+    /// [`Prepared::commit`] does that (dropping the [`Prepared`] removes the temp file). A
+    /// caller uses the time in between for work that must be done before the target is
+    /// replaced but not before the new bytes are written (the backup, its manifest).
+    pub fn prepare_atomic_with(
+        &self,
+        name: &OsStr,
+        contents: &[u8],
+        validate: Validator<'_>,
+        options: WriteOptions,
+    ) -> Result<Prepared<'_>, AtomicError> {
+        let target = self.path().join(name);
+        self.prepare_impl(name, &target, contents, validate, options)
+    }
+
+    fn prepare_impl(
+        &self,
+        name: &OsStr,
+        target: &Path,
+        contents: &[u8],
+        validate: Validator<'_>,
+        options: WriteOptions,
+    ) -> Result<Prepared<'_>, AtomicError> {
         let c_name = component(name, target)?;
 
         // 1. What is there now? Never a symlink, never a non-regular file.
@@ -234,20 +263,21 @@ impl Dir {
         fail::fail_point!("atomic::fsync", |_| Err(AtomicError::io(target, Step::Fsync, injected("atomic::fsync"))));
         temp.file.sync_all().map_err(|e| AtomicError::io(target, Step::Fsync, e))?;
 
-        // 4. Read back from disk, compare, validate.
+        // 4. Read back from disk and compare, then validate. The file was read back in chunks
+        // and compared byte for byte with `contents`, so the validator is handed `contents`:
+        // exactly the bytes on disk, without a second whole-file buffer (for a 100 MB output,
+        // 100 MB of fresh memory to fault in).
         fail::fail_point!("atomic::read-back", |_| Err(AtomicError::io(
             target,
             Step::ReadBack,
             injected("atomic::read-back")
         )));
-        let read_back = temp.read_back(contents.len()).map_err(|e| AtomicError::io(target, Step::ReadBack, e))?;
-        if read_back != contents {
-            return Err(AtomicError::ReadBackMismatch {
-                path: target.to_path_buf(),
-                detail: describe_mismatch(contents, &read_back),
-            });
+        if let Some(detail) =
+            temp.read_back_differs(contents).map_err(|e| AtomicError::io(target, Step::ReadBack, e))?
+        {
+            return Err(AtomicError::ReadBackMismatch { path: target.to_path_buf(), detail });
         }
-        let verdict = validate(&read_back);
+        let verdict = validate(contents);
         fail::fail_point!("atomic::validate", |_| Err(AtomicError::Validation {
             path: target.to_path_buf(),
             message: "injected failure at failpoint atomic::validate".to_string(),
@@ -255,7 +285,6 @@ impl Dir {
         if let Err(message) = verdict {
             return Err(AtomicError::Validation { path: target.to_path_buf(), message });
         }
-        drop(read_back);
 
         // 5. Owner, group and mode of the file being replaced, or 0666 & !umask.
         let (mode, ownership) = match &existing {
@@ -273,12 +302,42 @@ impl Dir {
         fail::fail_point!("atomic::chmod", |_| Err(AtomicError::io(target, Step::Chmod, injected("atomic::chmod"))));
         temp.chmod(mode).map_err(|e| AtomicError::io(target, Step::Chmod, e))?;
 
-        // 6. Rename onto the target, then make the rename durable.
-        fail::fail_point!("atomic::rename", |_| Err(AtomicError::io(target, Step::Rename, injected("atomic::rename"))));
-        temp.commit(&c_name).map_err(|e| AtomicError::io(target, Step::Rename, e))?;
+        Ok(Prepared {
+            temp,
+            c_name,
+            target: target.to_path_buf(),
+            bytes: contents.len() as u64,
+            replaced: existing.is_some(),
+            mode,
+            ownership,
+            sync_dir: options.sync_dir,
+        })
+    }
+}
 
-        let (durable, dir_sync_error) = if options.sync_dir {
-            match sync_dir(self) {
+/// A written, fsynced, read-back and validated temp file, waiting to be renamed onto its
+/// target ([`Dir::prepare_atomic_with`]). Dropped without [`commit`](Self::commit), the temp
+/// file is removed and the target was never touched.
+pub struct Prepared<'d> {
+    temp: TempFile<'d>,
+    c_name: CString,
+    target: PathBuf,
+    bytes: u64,
+    replaced: bool,
+    mode: u32,
+    ownership: Ownership,
+    sync_dir: bool,
+}
+
+impl Prepared<'_> {
+    /// Step 6: rename onto the target, then make the rename durable.
+    pub fn commit(mut self) -> Result<WriteOutcome, AtomicError> {
+        let target = &self.target;
+        fail::fail_point!("atomic::rename", |_| Err(AtomicError::io(target, Step::Rename, injected("atomic::rename"))));
+        self.temp.commit(&self.c_name).map_err(|e| AtomicError::io(target, Step::Rename, e))?;
+
+        let (durable, dir_sync_error) = if self.sync_dir {
+            match sync_dir(self.temp.dir) {
                 Ok(()) => (true, None),
                 Err(e) => (false, Some(e.to_string())),
             }
@@ -286,11 +345,11 @@ impl Dir {
             (false, None)
         };
         Ok(WriteOutcome {
-            path: target.to_path_buf(),
-            bytes: contents.len() as u64,
-            replaced: existing.is_some(),
-            mode,
-            ownership,
+            path: self.target.clone(),
+            bytes: self.bytes,
+            replaced: self.replaced,
+            mode: self.mode,
+            ownership: self.ownership,
             durable,
             dir_sync_error,
         })
@@ -329,8 +388,10 @@ impl<'d> TempFile<'d> {
         Err(last.unwrap_or_else(|| io::Error::other("could not create a unique temp file")))
     }
 
-    /// Reopen by name, check it is the inode we wrote, read it (at most `expected + 1` bytes).
-    fn read_back(&self, expected: usize) -> io::Result<Vec<u8>> {
+    /// Reopen by name, check it is the inode we wrote, and compare what it holds with
+    /// `expected`, chunk by chunk (reading at most `expected.len() + 1` bytes). `None` when
+    /// the file holds exactly `expected`; otherwise what differs.
+    fn read_back_differs(&self, expected: &[u8]) -> io::Result<Option<String>> {
         let reopened = open_regular_at(self.dir.raw(), &self.name)?.map_err(refusal)?;
         let ours = self.file.metadata()?;
         let theirs = reopened.metadata()?;
@@ -338,9 +399,31 @@ impl<'d> TempFile<'d> {
         if ours.dev() != theirs.dev() || ours.ino() != theirs.ino() {
             return Err(io::Error::other("the temp file was replaced by another file while being written"));
         }
-        let mut buf = Vec::with_capacity(expected);
-        reopened.take(expected as u64 + 1).read_to_end(&mut buf)?;
-        Ok(buf)
+        let mut reader = reopened.take(expected.len() as u64 + 1);
+        let mut buf = vec![0u8; READ_BACK_CHUNK.min(expected.len() + 1)];
+        let mut read = 0usize;
+        let mut first_difference = None;
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if first_difference.is_none() {
+                let want = &expected[read.min(expected.len())..(read + n).min(expected.len())];
+                let got = &buf[..n];
+                if want != got {
+                    let at = want.iter().zip(got).position(|(a, b)| a != b).unwrap_or(want.len().min(got.len()));
+                    first_difference = Some(read + at);
+                }
+            }
+            read += n;
+        }
+        if first_difference.is_none() && read != expected.len() {
+            first_difference = Some(read.min(expected.len()));
+        }
+        Ok(first_difference.map(|first| describe_mismatch_at(expected.len(), read, first)))
     }
 
     /// fchown to the owner and group in `st`. EPERM: try the group alone, then give up quietly.
@@ -447,10 +530,17 @@ fn random_suffix() -> [u8; TEMP_RANDOM_LEN] {
     out
 }
 
+#[cfg(test)]
 fn describe_mismatch(expected: &[u8], got: &[u8]) -> String {
     let first = expected.iter().zip(got).position(|(a, b)| a != b).unwrap_or(expected.len().min(got.len()));
-    let read = if got.len() > expected.len() { format!("more than {}", expected.len()) } else { got.len().to_string() };
-    format!("expected {} bytes, read {read}, first difference at byte {first}", expected.len())
+    describe_mismatch_at(expected.len(), got.len(), first)
+}
+
+/// What a read-back found: `read` bytes (at most `expected + 1` are read) where `expected`
+/// were written, the first differing at byte `first`.
+fn describe_mismatch_at(expected: usize, read: usize, first: usize) -> String {
+    let read = if read > expected { format!("more than {expected}") } else { read.to_string() };
+    format!("expected {expected} bytes, read {read}, first difference at byte {first}")
 }
 
 /// `fsync` of `dir` after a rename, the protocol's last step (with its failpoint).

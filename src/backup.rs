@@ -381,13 +381,41 @@ impl BackupSession {
         let comps = self.relative_components(path)?;
         let (dir, display) = self.open_parent(&comps)?;
         let name = last(&comps);
-        let backup = match dir.entry_kind(name)? {
+        let old = match dir.entry_kind(name)? {
             EntryKind::Missing => None,
-            EntryKind::File => Some(self.copy_in(&dir, &comps, &display, action, reason)?),
+            EntryKind::File => Some(self.open_for_copy(&dir, &comps, &display)?),
             EntryKind::Symlink => return Err(BackupError::Symlink { path: display }),
             other => return Err(BackupError::NotRegularFile { path: display, kind: other.describe() }),
         };
-        let hash = sha256_hex(new_bytes);
+        // Three jobs that need nothing from each other run at once: copying the old file into
+        // the backup (hashing it on the way), hashing the new bytes (the manifest records
+        // them), and writing the new bytes to a temp file beside the target (written, fsynced,
+        // read back, compared, validated: all of the atomic protocol but the rename). What
+        // must come before the target is replaced still does: the rename waits for all three,
+        // then for the manifest naming the backup and the write. The validator stays on this
+        // thread (it need not be Send).
+        let (copied, hash, prepared) = std::thread::scope(|scope| {
+            let side = scope.spawn(|| {
+                let copied = old.as_ref().map(|old| old.copy(&display));
+                (copied, sha256_hex(new_bytes))
+            });
+            let prepared = dir.prepare_atomic_with(name, new_bytes, validate, options);
+            match side.join() {
+                Ok((copied, hash)) => (copied, hash, prepared),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        // A failed backup: nothing is replaced (the prepared temp file is removed on return).
+        let backup = match (old, copied) {
+            (Some(old), Some(copied)) => {
+                let (len, old_sha) = copied?;
+                Some(self.record(comps.clone(), old.bcomps, action, reason, old_sha, len, BackupMethod::Copy, old.mode))
+            }
+            _ => None,
+        };
+        // Recorded (and with the eager manifest, on disk) before the rename, even when the
+        // new bytes were refused: the manifest then says what was backed up, and that nothing
+        // replaced it.
         self.note_write(&comps, &hash)?;
         let path = join_lossy(&comps);
         self.changes.push(match &backup {
@@ -397,7 +425,7 @@ impl BackupSession {
         if self.eager_manifest {
             self.flush()?;
         }
-        let outcome = dir.write_atomic_with(name, new_bytes, validate, options)?;
+        let outcome = prepared?.commit()?;
         let backup = backup.map(|mut entry| {
             self.set_new_hash(entry.id, hash.clone());
             entry.new_sha256 = Some(hash);
@@ -634,24 +662,20 @@ impl BackupSession {
         action: BackupAction,
         reason: &str,
     ) -> Result<BackupEntry, BackupError> {
-        let name = last(comps);
-        let c_name = fsx::component(name, display)?;
-        let mut src = open_regular(dir, &c_name, display)?;
+        let old = self.open_for_copy(dir, comps, display)?;
+        let (len, old_sha) = old.copy(display)?;
+        Ok(self.record(comps.to_vec(), old.bcomps, action, reason, old_sha, len, BackupMethod::Copy, old.mode))
+    }
+
+    /// Open the file `comps` names (in `dir`) for a copy into the backup, and pick its place
+    /// there ([`OldFile::copy`] makes the copy).
+    fn open_for_copy(&mut self, dir: &Dir, comps: &[OsString], display: &Path) -> Result<OldFile, BackupError> {
+        let c_name = fsx::component(last(comps), display)?;
+        let src = open_regular(dir, &c_name, display)?;
         let mode = src.metadata().map_err(|e| BackupError::io(display, "reading metadata", e))?.mode();
         let (bdir, bcomps) = self.prepare_backup_dir(comps)?;
-        let bname = last(&bcomps);
-        let c_bname = fsx::component(bname, display)?;
-        let mut temp =
-            TempFile::create(&bdir, bname).map_err(|e| BackupError::io(display, "creating the backup copy", e))?;
-        let (len, old_sha) = read_hashing(&mut src, display, |chunk| {
-            temp.file.write_all(chunk).map_err(|e| BackupError::io(display, "writing the backup copy", e))
-        })?;
-        temp.file.sync_all().map_err(|e| BackupError::io(display, "fsyncing the backup copy", e))?;
-        temp.chmod(mode & 0o777).map_err(|e| BackupError::io(display, "setting the backup copy's mode", e))?;
-        temp.commit(&c_bname).map_err(|e| BackupError::io(display, "renaming the backup copy into place", e))?;
-        drop(temp);
-        bdir.sync()?;
-        Ok(self.record(comps.to_vec(), bcomps, action, reason, old_sha, len, BackupMethod::Copy, mode & 0o7777))
+        let c_bname = fsx::component(last(&bcomps), display)?;
+        Ok(OldFile { src, mode: mode & 0o7777, bdir, bcomps, c_bname })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -681,6 +705,34 @@ impl BackupSession {
         };
         self.entries.push(entry.clone());
         entry
+    }
+}
+
+/// A file about to be copied into the backup: opened (never through a symlink), with its
+/// permission bits and the place picked for its copy.
+struct OldFile {
+    src: std::fs::File,
+    mode: u32,
+    bdir: Dir,
+    bcomps: Vec<OsString>,
+    c_bname: std::ffi::CString,
+}
+
+impl OldFile {
+    /// Copy the file into its place in the backup, byte for byte: a temp file, fsynced, given
+    /// the original's mode, renamed into place, the directory fsynced. Its size and sha256.
+    fn copy(&self, display: &Path) -> Result<(u64, String), BackupError> {
+        let mut temp = TempFile::create(&self.bdir, last(&self.bcomps))
+            .map_err(|e| BackupError::io(display, "creating the backup copy", e))?;
+        let (len, old_sha) = read_hashing(&mut &self.src, display, |chunk| {
+            temp.file.write_all(chunk).map_err(|e| BackupError::io(display, "writing the backup copy", e))
+        })?;
+        temp.file.sync_all().map_err(|e| BackupError::io(display, "fsyncing the backup copy", e))?;
+        temp.chmod(self.mode & 0o777).map_err(|e| BackupError::io(display, "setting the backup copy's mode", e))?;
+        temp.commit(&self.c_bname).map_err(|e| BackupError::io(display, "renaming the backup copy into place", e))?;
+        drop(temp);
+        self.bdir.sync()?;
+        Ok((len, old_sha))
     }
 }
 
@@ -834,14 +886,18 @@ pub fn file_sha256(file: &mut std::fs::File, display: &Path) -> Result<(u64, Str
     read_hashing(file, display, |_| Ok(()))
 }
 
+/// How much [`read_hashing`] reads at a time: big enough that a 100 MB backup copy is a
+/// hundred reads and writes, not thousands.
+const HASHING_CHUNK: usize = 1 << 20;
+
 /// Reads `src` to the end, hashing it (sha256, hex) and handing each chunk to `sink`.
 fn read_hashing(
-    src: &mut std::fs::File,
+    src: &mut impl Read,
     display: &Path,
     mut sink: impl FnMut(&[u8]) -> Result<(), BackupError>,
 ) -> Result<(u64, String), BackupError> {
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
+    let mut buf = vec![0u8; HASHING_CHUNK];
     let mut len = 0u64;
     loop {
         let n = match src.read(&mut buf) {

@@ -5,6 +5,7 @@
 //! their strings share [`write_string`] and differ only in which characters become `\uxxxx`.
 //! Either writer fails only as [`WriteError`] says.
 
+use super::bytescan::find_special;
 use super::limits::MAX_DEPTH;
 use super::value::PyValue;
 
@@ -19,8 +20,9 @@ pub enum WriteError {
     NonFiniteFloat(&'static str),
 }
 
-/// How one writer spells strings and floats.
-pub(super) trait Scalars {
+/// How one writer spells strings and floats. `Sync`: a long array's elements are written by
+/// several threads at once.
+pub(super) trait Scalars: Sync {
     fn string(&self, out: &mut String, s: &str);
     fn float(&self, out: &mut String, x: f64) -> Result<(), WriteError>;
 }
@@ -31,45 +33,129 @@ pub(super) trait Scalars {
 pub(super) fn write_string(out: &mut String, s: &str, u_escaped: impl Fn(char) -> bool) {
     out.reserve(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u_escaped(c) => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    push_u_escape(out, *unit);
-                }
-            }
-            c => out.push(c),
+    // Characters written as they are go out in runs, one copy per run.
+    let mut run_start = 0;
+    for (i, c) in s.char_indices() {
+        if short_escape(c).is_some() || u_escaped(c) {
+            out.push_str(&s[run_start..i]);
+            push_escaped(out, c);
+            run_start = i + c.len_utf8();
         }
+    }
+    out.push_str(&s[run_start..]);
+    out.push('"');
+}
+
+/// [`write_string`] for a writer whose `u_escaped` picks exactly the controls below U+0020
+/// and, with `escape_from_del`, every character from U+007F on (Python's `encode_basestring`
+/// and `encode_basestring_ascii`): the same bytes, with the runs between escapes found a word
+/// at a time instead of a character at a time.
+pub(super) fn write_string_escaping_controls(out: &mut String, s: &str, escape_from_del: bool) {
+    if escape_from_del {
+        write_runs::<true>(out, s);
+    } else {
+        write_runs::<false>(out, s);
+    }
+}
+
+fn write_runs<const FROM_DEL: bool>(out: &mut String, s: &str) {
+    let bytes = s.as_bytes();
+    out.reserve(s.len() + 2);
+    out.push('"');
+    let mut run_start = 0;
+    loop {
+        // Every byte `find_special` stops at starts a character to escape: `"`, `\`, a control,
+        // or (FROM_DEL) U+007F or the first byte of a non-ASCII character. The bytes before it
+        // are ASCII, so it is a char boundary.
+        let at = find_special::<FROM_DEL>(bytes, run_start);
+        out.push_str(&s[run_start..at]);
+        let Some(c) = s[at..].chars().next() else { break };
+        push_escaped(out, c);
+        run_start = at + c.len_utf8();
     }
     out.push('"');
 }
 
-fn push_u_escape(out: &mut String, unit: u16) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push_str("\\u");
-    for shift in [12, 8, 4, 0] {
-        out.push(HEX[usize::from((unit >> shift) & 0xf)] as char);
+/// The two-character escape of `"`, `\` and the five controls that have one.
+fn short_escape(c: char) -> Option<&'static str> {
+    Some(match c {
+        '"' => "\\\"",
+        '\\' => "\\\\",
+        '\u{8}' => "\\b",
+        '\u{c}' => "\\f",
+        '\n' => "\\n",
+        '\r' => "\\r",
+        '\t' => "\\t",
+        _ => return None,
+    })
+}
+
+/// `c` escaped: its short escape if it has one, else `\uxxxx` (a surrogate pair past U+FFFF).
+fn push_escaped(out: &mut String, c: char) {
+    if let Some(escape) = short_escape(c) {
+        out.push_str(escape);
+    } else {
+        let mut units = [0u16; 2];
+        for unit in c.encode_utf16(&mut units) {
+            push_u_escape(out, *unit);
+        }
     }
 }
 
+fn push_u_escape(out: &mut String, unit: u16) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digit = |shift: u16| HEX[usize::from((unit >> shift) & 0xf)];
+    let escape = [b'\\', b'u', digit(12), digit(8), digit(4), digit(0)];
+    out.push_str(std::str::from_utf8(&escape).unwrap_or_default());
+}
+
 pub(super) fn write_indented(value: &PyValue, style: &impl Scalars) -> Result<String, WriteError> {
-    let mut out = String::new();
+    // Room for the whole text up front: growing by doubling would copy a 100 MB text several
+    // times and fault in every intermediate buffer. Room reserved and never written costs no
+    // memory (the pages are never touched).
+    let mut out = String::with_capacity(estimated_len(value, 0));
     write_value(&mut out, value, style, 0)?;
     Ok(out)
 }
 
+/// About how long the indented text of `value` at `level` is: exact for the layout, ints and
+/// plain strings, generous for floats and strings (escapes), so that the estimate is rarely
+/// short. Stops descending at [`MAX_DEPTH`], where writing fails anyway.
+fn estimated_len(value: &PyValue, level: usize) -> usize {
+    let item_overhead = 2 + 2 * (level + 1); // ",\n" and the indent
+    match value {
+        PyValue::Null | PyValue::Bool(_) => 5,
+        PyValue::Int(n) => n.as_str().len(),
+        PyValue::Float(_) => 24,
+        PyValue::Str(s) => estimated_string_len(s),
+        _ if level >= MAX_DEPTH => 0,
+        PyValue::Array(items) => {
+            2 + 2 * level + items.iter().map(|item| item_overhead + estimated_len(item, level + 1)).sum::<usize>()
+        }
+        PyValue::Object(map) => {
+            2 + 2 * level
+                + map
+                    .iter()
+                    .map(|(key, item)| item_overhead + estimated_string_len(key) + 2 + estimated_len(item, level + 1))
+                    .sum::<usize>()
+        }
+    }
+}
+
+fn estimated_string_len(s: &str) -> usize {
+    s.len() + s.len() / 8 + 2
+}
+
+/// Two spaces per level, for the indents up to this deep without a loop.
+const SPACES: &str = "                                                                ";
+
 fn newline(out: &mut String, level: usize) {
     out.push('\n');
-    for _ in 0..level {
-        out.push_str("  ");
+    let mut width = 2 * level;
+    while width > 0 {
+        let step = width.min(SPACES.len());
+        out.push_str(&SPACES[..step]);
+        width -= step;
     }
 }
 
@@ -86,12 +172,10 @@ fn write_value(out: &mut String, value: &PyValue, style: &impl Scalars, level: u
         PyValue::Object(map) if map.is_empty() => out.push_str("{}"),
         PyValue::Array(items) => {
             out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                newline(out, level + 1);
-                write_value(out, item, style, level + 1)?;
+            if level < PARALLEL_LEVELS && items.len() >= PARALLEL_MIN_ITEMS {
+                write_elements_in_parallel(out, items, style, level + 1)?;
+            } else {
+                write_elements(out, items, true, style, level + 1)?;
             }
             newline(out, level);
             out.push(']');
@@ -112,4 +196,254 @@ fn write_value(out: &mut String, value: &PyValue, style: &impl Scalars, level: u
         }
     }
     Ok(())
+}
+
+/// The elements of an array at `level`, each on its own line after a `,` (none before the
+/// first element of the array: `first` says whether `items` starts the array).
+fn write_elements(
+    out: &mut String,
+    items: &[PyValue],
+    first: bool,
+    style: &impl Scalars,
+    level: usize,
+) -> Result<(), WriteError> {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 || !first {
+            out.push(',');
+        }
+        newline(out, level);
+        write_value(out, item, style, level)?;
+    }
+    Ok(())
+}
+
+/// Only arrays this near the top are split across threads: the long unit and result lists of
+/// OpenAnt's outputs sit at level 1, and the pieces of one split array already keep every
+/// thread busy.
+const PARALLEL_LEVELS: usize = 2;
+/// Shorter arrays are not worth the threads' start-up.
+const PARALLEL_MIN_ITEMS: usize = 256;
+/// Elements per piece one thread writes.
+const PIECE_ITEMS: usize = 32;
+/// Pieces written before they are appended to the output, so that at most this many pieces'
+/// text is held twice at a time.
+const PIECES_PER_ROUND: usize = 32;
+
+/// [`write_elements`] for a long array: pieces of consecutive elements are written to their
+/// own strings on rayon's threads and appended in order. Each element's text depends only on
+/// the element, the level and the style, so the result is the same bytes; when an element
+/// cannot be written, the error is the first one in array order, as writing in order gives.
+fn write_elements_in_parallel(
+    out: &mut String,
+    items: &[PyValue],
+    style: &impl Scalars,
+    level: usize,
+) -> Result<(), WriteError> {
+    use rayon::prelude::*;
+    for (round, round_items) in items.chunks(PIECE_ITEMS * PIECES_PER_ROUND).enumerate() {
+        let pieces: Vec<Result<String, WriteError>> = round_items
+            .par_chunks(PIECE_ITEMS)
+            .enumerate()
+            .map(|(piece, piece_items)| {
+                let mut text = String::new();
+                let first = round == 0 && piece == 0;
+                write_elements(&mut text, piece_items, first, style, level).map(|()| text)
+            })
+            .collect();
+        for piece in pieces {
+            out.push_str(&piece?);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The character-at-a-time string writer the run-copying ones replaced: their oracle.
+    fn write_string_charwise(out: &mut String, s: &str, u_escaped: impl Fn(char) -> bool) {
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if u_escaped(c) => {
+                    let mut units = [0u16; 2];
+                    for unit in c.encode_utf16(&mut units) {
+                        out.push_str(&format!("\\u{unit:04x}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+
+    /// The sequential writer the parallel one must agree with, byte for byte and error for error.
+    fn write_value_sequential(
+        out: &mut String,
+        value: &PyValue,
+        style: &impl Scalars,
+        level: usize,
+    ) -> Result<(), WriteError> {
+        match value {
+            PyValue::Array(_) | PyValue::Object(_) if level >= MAX_DEPTH => return Err(WriteError::TooDeep),
+            PyValue::Array(items) if !items.is_empty() => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    newline(out, level + 1);
+                    write_value_sequential(out, item, style, level + 1)?;
+                }
+                newline(out, level);
+                out.push(']');
+            }
+            PyValue::Object(map) if !map.is_empty() => {
+                out.push('{');
+                for (i, (key, item)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    newline(out, level + 1);
+                    style.string(out, key);
+                    out.push_str(": ");
+                    write_value_sequential(out, item, style, level + 1)?;
+                }
+                newline(out, level);
+                out.push('}');
+            }
+            scalar => write_value(out, scalar, style, level)?,
+        }
+        Ok(())
+    }
+
+    /// A style that refuses non-finite floats (as Go's does), to see which error wins.
+    struct Strict;
+
+    impl Scalars for Strict {
+        fn string(&self, out: &mut String, s: &str) {
+            write_string(out, s, |c| c < ' ' || matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}'));
+        }
+
+        fn float(&self, out: &mut String, x: f64) -> Result<(), WriteError> {
+            if x.is_nan() {
+                return Err(WriteError::NonFiniteFloat("NaN"));
+            }
+            out.push_str(&x.to_string());
+            Ok(())
+        }
+    }
+
+    fn python_escaped(ensure_ascii: bool) -> impl Fn(char) -> bool {
+        move |c| c < ' ' || (ensure_ascii && c > '~')
+    }
+
+    fn go_escaped(c: char) -> bool {
+        matches!(c, '\u{0}'..='\u{1f}' | '<' | '>' | '&' | '\u{2028}' | '\u{2029}')
+    }
+
+    fn any_text() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            6 => "[ -~]{0,40}".prop_map(String::from),
+            2 => proptest::sample::select(vec![
+                "\"", "\\", "\n", "\r", "\t", "\u{8}", "\u{c}", "\u{0}", "\u{1f}", "\u{7f}", "\u{80}", "\u{9f}",
+                "é", "\u{2028}", "\u{2029}", "\u{ffff}", "😀", "<>&", "~",
+            ])
+            .prop_map(str::to_owned),
+            1 => "[\u{80}-\u{10ffff}]{1,8}".prop_map(String::from),
+        ];
+        proptest::collection::vec(piece, 0..10).prop_map(|pieces| pieces.concat())
+    }
+
+    fn any_tree() -> impl Strategy<Value = PyValue> {
+        let leaf = prop_oneof![
+            Just(PyValue::Null),
+            any::<bool>().prop_map(PyValue::from),
+            any::<i64>().prop_map(PyValue::from),
+            prop_oneof![Just(f64::NAN), any::<f64>()].prop_map(PyValue::Float),
+            any_text().prop_map(PyValue::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(PyValue::Array),
+                proptest::collection::vec((any_text(), inner), 0..4)
+                    .prop_map(|members| PyValue::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn strings_match_the_charwise_writer(s in any_text()) {
+            for ensure_ascii in [false, true] {
+                let mut want = String::new();
+                write_string_charwise(&mut want, &s, python_escaped(ensure_ascii));
+                let mut runs = String::new();
+                write_string(&mut runs, &s, python_escaped(ensure_ascii));
+                let mut words = String::new();
+                write_string_escaping_controls(&mut words, &s, ensure_ascii);
+                prop_assert_eq!(&runs, &want);
+                prop_assert_eq!(&words, &want);
+            }
+            let mut want = String::new();
+            write_string_charwise(&mut want, &s, go_escaped);
+            let mut runs = String::new();
+            write_string(&mut runs, &s, go_escaped);
+            prop_assert_eq!(runs, want);
+        }
+    }
+
+    proptest! {
+        // Each case writes hundreds of trees.
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        #[test]
+        fn long_arrays_written_in_parallel_match_the_sequential_writer(
+            items in proptest::collection::vec(any_tree(), PARALLEL_MIN_ITEMS..PARALLEL_MIN_ITEMS + 3 * PIECE_ITEMS * PIECES_PER_ROUND / 2),
+            nested in any::<bool>(),
+        ) {
+            let array = PyValue::Array(items);
+            let value = if nested { PyValue::Object([("results".to_owned(), array)].into_iter().collect()) } else { array };
+            let mut want = String::new();
+            let want = write_value_sequential(&mut want, &value, &Strict, 0).map(|()| want);
+            prop_assert_eq!(write_indented(&value, &Strict), want);
+        }
+    }
+
+    #[test]
+    fn the_first_error_in_array_order_wins() {
+        let mut too_deep = PyValue::Array(vec![]);
+        for _ in 0..MAX_DEPTH {
+            too_deep = PyValue::Array(vec![too_deep]);
+        }
+        let n = 3 * PIECE_ITEMS * PIECES_PER_ROUND;
+        for (deep_at, nan_at) in [(5, n - 5), (n - 5, 5), (PIECE_ITEMS * PIECES_PER_ROUND + 1, n - 1)] {
+            let mut items = vec![PyValue::from("x"); n];
+            items[deep_at] = too_deep.clone();
+            items[nan_at] = PyValue::Float(f64::NAN);
+            let want = if deep_at < nan_at { WriteError::TooDeep } else { WriteError::NonFiniteFloat("NaN") };
+            assert_eq!(write_indented(&PyValue::Array(items), &Strict), Err(want));
+        }
+    }
+
+    #[test]
+    fn indents_deeper_than_the_spaces_constant() {
+        let mut value = PyValue::from(1);
+        for _ in 0..(SPACES.len() / 2 + 3) {
+            value = PyValue::Array(vec![value]);
+        }
+        let mut want = String::new();
+        write_value_sequential(&mut want, &value, &Strict, 0).unwrap();
+        assert_eq!(write_indented(&value, &Strict).unwrap(), want);
+        assert!(want.contains(&format!("\n{}1\n", " ".repeat(SPACES.len() + 6))));
+    }
 }

@@ -28,8 +28,10 @@
 //!
 //! This file only declares the parts and re-exports what callers name: `value` (PyValue,
 //! PyInt, PyObject), `parse`, `limits`, `layout` (the indented layout both writers share and
-//! WriteError), `python` and `go`. The parts import each other, never this file.
+//! WriteError), `python` and `go`, and `bytescan` (the word-at-a-time search both the reader and
+//! the writers step over plain string bytes with). The parts import each other, never this file.
 
+mod bytescan;
 mod go;
 mod layout;
 pub mod limits;

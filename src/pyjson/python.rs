@@ -7,7 +7,7 @@
 //! ints through `int.__repr__`.
 
 use super::layout::WriteError;
-use super::layout::{write_indented, write_string, Scalars};
+use super::layout::{write_indented, write_string_escaping_controls, Scalars};
 use super::value::PyValue;
 
 /// The exact text `json.dumps(value, indent=2, ensure_ascii=ensure_ascii)` returns (what
@@ -26,7 +26,9 @@ impl Scalars for Python {
     /// `encode_basestring_ascii` / `encode_basestring`: other controls as `\u00xx`, and with
     /// `ensure_ascii` everything past `~` too.
     fn string(&self, out: &mut String, s: &str) {
-        write_string(out, s, |c| c < ' ' || (self.ensure_ascii && c > '~'));
+        // Exactly `write_string(out, s, |c| c < ' ' || (self.ensure_ascii && c > '~'))`,
+        // faster (the tests hold the two to the same bytes).
+        write_string_escaping_controls(out, s, self.ensure_ascii);
     }
 
     fn float(&self, out: &mut String, x: f64) -> Result<(), WriteError> {

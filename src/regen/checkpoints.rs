@@ -19,6 +19,7 @@ use std::io;
 use std::path::Path;
 
 use indexmap::IndexMap;
+use rayon::prelude::*;
 
 use super::py::{get2, hash_key, is_str, key_text, truthy, HashKey};
 use super::salvage::{salvage_leading_fields, SalvagedFields};
@@ -331,26 +332,34 @@ impl CheckpointSet {
     /// OpenAnt's `os.listdir` loop does); entries that are not regular files (directories,
     /// symlinks, FIFOs) are reported and never opened. A `dir` that is a symlink is refused
     /// (an error), never entered: its checkpoints are not this scan's.
+    ///
+    /// A step has one file per unit (tens of thousands): they are read and parsed in parallel,
+    /// each file's bytes dropped once parsed, and folded into the set in name order as
+    /// [`CheckpointSet::extend_files`] folds them.
     pub fn load_dir(dir: &Path, step: CheckpointStep) -> io::Result<CheckpointSet> {
         let entries = match no_follow::list_dir(dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(CheckpointSet::empty(step)),
             Err(e) => return Err(e),
         };
-        let mut raw: Vec<(String, Result<Vec<u8>, String>)> = Vec::new();
-        for entry in entries {
-            let name = entry.name.to_string_lossy().into_owned();
-            if !name.ends_with(".json") {
-                continue;
-            }
-            let content = match entry.kind {
-                no_follow::EntryKind::File => no_follow::read(&entry.path).map_err(|e| format!("cannot read: {e}")),
-                _ => Err("not a regular file: not opened".to_owned()),
-            };
-            raw.push((name, content));
-        }
-        let mut set = CheckpointSet::from_files(step, raw);
+        let mut listed: Vec<(String, no_follow::Listed)> =
+            entries.into_iter().map(|entry| (entry.name.to_string_lossy().into_owned(), entry)).collect();
+        listed.retain(|(name, _)| is_considered(name));
+        listed.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let examined = listed
+            .into_par_iter()
+            .map(|(name, entry)| {
+                let content = match entry.kind {
+                    no_follow::EntryKind::File => no_follow::read(&entry.path).map_err(|e| format!("cannot read: {e}")),
+                    _ => Err("not a regular file: not opened".to_owned()),
+                };
+                let examined = examine_file(step, &name, content);
+                (name, examined)
+            })
+            .collect();
+        let mut set = CheckpointSet::empty(step);
         set.dir_exists = true;
+        set.fold_examined(examined);
         Ok(set)
     }
 
@@ -367,65 +376,42 @@ impl CheckpointSet {
     /// decides duplicate ids again over all of them.
     pub fn extend_files(&mut self, files: Vec<(String, Result<Vec<u8>, String>)>) {
         let mut files = files;
-        // `_fingerprint.json` is no unit checkpoint (today's `_RESERVED_FILES`, era.rs): OpenAnt's
-        // `load` skips it, and so does every rebuild. `_summary.json` is read on its own below.
-        files.retain(|(name, _)| name.ends_with(".json") && name != crate::layout::reserved_names::FINGERPRINT_FILE);
+        files.retain(|(name, _)| is_considered(name));
         files.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        for (name, content) in files {
-            self.push_file(name, content);
+        let step = self.step;
+        let examined = files
+            .into_par_iter()
+            .map(|(name, content)| {
+                let examined = examine_file(step, &name, content);
+                (name, examined)
+            })
+            .collect();
+        self.fold_examined(examined);
+    }
+
+    /// Adds files examined on their own, in the order given (name order), then sorts the set's
+    /// files and decides duplicate ids over all of them. Serial: the order of the issues and
+    /// the numbering of NaN ids depend on it.
+    fn fold_examined(&mut self, examined: Vec<(String, ExaminedFile)>) {
+        for (name, examined) in examined {
+            self.push_examined(name, examined);
         }
         self.files.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
         self.index_ids();
     }
 
-    fn push_file(&mut self, name: String, content: Result<Vec<u8>, String>) {
-        let bytes = match content {
-            Ok(bytes) => bytes,
-            Err(problem) => {
-                self.issues.push(FileIssue { name, kind: IssueKind::Unreadable, problem });
+    fn push_examined(&mut self, name: String, examined: ExaminedFile) {
+        let data = match examined {
+            ExaminedFile::Skipped(kind, problem) => {
+                self.issues.push(FileIssue { name, kind, problem });
                 return;
             }
+            ExaminedFile::Summary(data) => {
+                self.summary = Some(data);
+                return;
+            }
+            ExaminedFile::Object(data) => data,
         };
-        let data = match parse(&bytes) {
-            Ok(v) => v,
-            Err(e) if e.kind == crate::pyjson::ParseErrorKind::LoneSurrogate => {
-                self.issues.push(FileIssue { name, kind: IssueKind::CannotCarry, problem: e.to_string() });
-                return;
-            }
-            Err(e) => {
-                let problem = if bytes.iter().all(u8::is_ascii_whitespace) {
-                    "empty (a torn write): unreadable".to_owned()
-                } else {
-                    format!("unreadable ({e})")
-                };
-                self.issues.push(FileIssue { name, kind: IssueKind::Unreadable, problem });
-                return;
-            }
-        };
-        if name == SUMMARY_FILE {
-            self.summary = Some(data);
-            return;
-        }
-        if !matches!(data, PyValue::Object(_)) {
-            self.issues.push(FileIssue {
-                name,
-                kind: IssueKind::Unreadable,
-                problem: "not a JSON object: skipped".to_owned(),
-            });
-            return;
-        }
-        // The shape `check` requires of this step's checkpoints (e.g. analyze needs a
-        // `result` with a `verdict`): a file without it is not restored from, exactly as
-        // `check` reports it and `repair` quarantines it.
-        let shape = crate::layout::shape_for(crate::layout::FileKind::Checkpoint, Some(self.step));
-        if let Some(problem) = crate::validate::validate_bytes(&bytes, shape).problem {
-            self.issues.push(FileIssue {
-                name,
-                kind: IssueKind::Unreadable,
-                problem: format!("wrong shape for this step's checkpoints ({}): skipped", problem.message),
-            });
-            return;
-        }
         let mut key = None;
         let id = match data.get("id") {
             Some(PyValue::Str(s)) if !s.is_empty() => Some(s.clone()),
@@ -602,6 +588,64 @@ impl CheckpointSet {
     }
 }
 
+/// Whether a file name of a checkpoint dir is read at all: `*.json`, but not
+/// `_fingerprint.json`, which is no unit checkpoint (today's `_RESERVED_FILES`, era.rs):
+/// OpenAnt's `load` skips it, and so does every rebuild. `_summary.json` is read on its own.
+fn is_considered(name: &str) -> bool {
+    name.ends_with(".json") && name != crate::layout::reserved_names::FINGERPRINT_FILE
+}
+
+/// What one checkpoint file is, decided from its name and bytes alone (so files can be
+/// examined in parallel); what depends on the other files (NaN id numbering, duplicates, the
+/// order of issues) is decided when the set folds it in.
+#[derive(Debug)]
+enum ExaminedFile {
+    /// Not used: why.
+    Skipped(IssueKind, String),
+    /// `_summary.json`, parsed.
+    Summary(PyValue),
+    /// A JSON object with this step's checkpoint shape.
+    Object(PyValue),
+}
+
+fn examine_file(step: CheckpointStep, name: &str, content: Result<Vec<u8>, String>) -> ExaminedFile {
+    let bytes = match content {
+        Ok(bytes) => bytes,
+        Err(problem) => return ExaminedFile::Skipped(IssueKind::Unreadable, problem),
+    };
+    let data = match parse(&bytes) {
+        Ok(v) => v,
+        Err(e) if e.kind == crate::pyjson::ParseErrorKind::LoneSurrogate => {
+            return ExaminedFile::Skipped(IssueKind::CannotCarry, e.to_string());
+        }
+        Err(e) => {
+            let problem = if bytes.iter().all(u8::is_ascii_whitespace) {
+                "empty (a torn write): unreadable".to_owned()
+            } else {
+                format!("unreadable ({e})")
+            };
+            return ExaminedFile::Skipped(IssueKind::Unreadable, problem);
+        }
+    };
+    if name == SUMMARY_FILE {
+        return ExaminedFile::Summary(data);
+    }
+    if !matches!(data, PyValue::Object(_)) {
+        return ExaminedFile::Skipped(IssueKind::Unreadable, "not a JSON object: skipped".to_owned());
+    }
+    // The shape `check` requires of this step's checkpoints (e.g. analyze needs a `result`
+    // with a `verdict`): a file without it is not restored from, exactly as `check` reports it
+    // and `repair` quarantines it.
+    let shape = crate::layout::shape_for(crate::layout::FileKind::Checkpoint, Some(step));
+    if let Some(problem) = crate::validate::validate_bytes(&bytes, shape).problem {
+        return ExaminedFile::Skipped(
+            IssueKind::Unreadable,
+            format!("wrong shape for this step's checkpoints ({}): skipped", problem.message),
+        );
+    }
+    ExaminedFile::Object(data)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -770,6 +814,79 @@ mod tests {
         // The last-wins view picks u.json (the safe_filename of "u").
         assert_eq!(set.get("u").unwrap().name, "u.json");
         assert!(set.restorable("u").is_none());
+    }
+
+    /// Files read and parsed in parallel fold into the very set a one-thread load gives, and
+    /// the one `from_files` gives over the same bytes read one by one: duplicates, foreign
+    /// names, torn, empty and id-less files, NaN and int ids, a summary, a fingerprint, a
+    /// subdirectory and a symlink, all in the same order.
+    #[test]
+    fn parallel_load_matches_a_serial_one() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("analyze_checkpoints");
+        std::fs::create_dir(&dir).unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+        for i in 0..300 {
+            let id = format!("src/m{}.py:f{i}", i % 7);
+            let name = match i % 10 {
+                3 => format!("copy-{i}.json"),
+                _ => checkpoint_file_name(&id),
+            };
+            let text = match i % 13 {
+                1 => format!(r#"{{"result": {{"verdict": "SAFE", "n": {i}"#),
+                2 => "  \n".to_owned(),
+                4 => format!(r#"{{"result": {{"verdict": "SAFE"}}, "n": {i}}}"#),
+                5 => format!(r#"{{"result": {{"verdict": "SAFE"}}, "id": NaN, "n": {i}}}"#),
+                6 => format!(r#"{{"result": {{"verdict": "SAFE"}}, "id": {}}}"#, i % 4),
+                7 => format!(r#"{{"result": {{"no": "verdict"}}, "id": "{id}"}}"#),
+                8 => "[1, 2]".to_owned(),
+                _ => format!(r#"{{"result": {{"verdict": "SAFE", "n": {i}}}, "id": "src/m0.py:f{}"}}"#, i % 40),
+            };
+            write(&name, &text);
+        }
+        write(SUMMARY_FILE, r#"{"step": "Analyze", "phase": "done"}"#);
+        write(crate::layout::reserved_names::FINGERPRINT_FILE, r#"{"scheme_version": 2}"#);
+        write("notes.txt", "not json");
+        std::fs::create_dir(dir.join("sub.json")).unwrap();
+        std::os::unix::fs::symlink(dir.join("copy-3.json"), dir.join("link.json")).unwrap();
+
+        let load_in = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| CheckpointSet::load_dir(&dir, CheckpointStep::Analyze).unwrap())
+        };
+        let serial = load_in(1);
+        let parallel = load_in(4);
+        // Compared as text: a NaN id is not equal to itself.
+        let text = |set: &CheckpointSet| format!("{set:#?}");
+        assert_eq!(text(&parallel), text(&serial));
+        // What load_dir was before it went parallel: every file read first, one by one.
+        let read_one_by_one: Vec<(String, Result<Vec<u8>, String>)> = no_follow::list_dir(&dir)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.name.to_string_lossy().ends_with(".json"))
+            .map(|e| {
+                let content = match e.kind {
+                    no_follow::EntryKind::File => no_follow::read(&e.path).map_err(|e| format!("cannot read: {e}")),
+                    _ => Err("not a regular file: not opened".to_owned()),
+                };
+                (e.name.to_string_lossy().into_owned(), content)
+            })
+            .collect();
+        assert_eq!(text(&CheckpointSet::from_files(CheckpointStep::Analyze, read_one_by_one)), text(&serial));
+        // The dir has every case the fold decides.
+        let kinds: HashSet<IssueKind> = serial.issues.iter().map(|i| i.kind).collect();
+        for kind in [
+            IssueKind::Unreadable,
+            IssueKind::MissingId,
+            IssueKind::NonStringId,
+            IssueKind::ForeignName,
+            IssueKind::DuplicateId,
+        ] {
+            assert!(kinds.contains(&kind), "{kind:?} in {kinds:?}");
+        }
+        assert!(serial.summary.is_some());
+        assert!(serial.nan_ids > 1);
+        assert!(serial.issues.iter().any(|i| i.name == "link.json" && i.problem.contains("not a regular file")));
     }
 
     #[test]

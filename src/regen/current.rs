@@ -28,6 +28,7 @@ use chrono::NaiveDateTime;
 use indexmap::IndexMap;
 
 use super::checkpoints::CheckpointSet;
+use super::last_use::{index_of, take_member, Uses};
 use super::py::{id_text, key_text, py_str, truthy};
 use super::results::{
     analyze_timestamp, carry_stage1_updates, dataset_units, note_dataset_rename, note_stage1_groups, reorder,
@@ -218,35 +219,49 @@ pub fn enhance_unclassified_analyzed(results: &[PyValue]) -> usize {
 /// Rebuilds today's `results.json` (ensure_ascii=True). Units without an adoptable checkpoint
 /// keep their complete old entry when the old file has one that is not an error; otherwise an
 /// errored or stale checkpoint's row is used (what a failed retry writes) and the unit is named
-/// in [`Rebuilt::missing_units`], or the unit is left out.
+/// in [`Rebuilt::missing_units`], or the unit is left out. The rows and `code_for_route` values
+/// used are moved out of `checkpoints` (a null left in their place) rather than copied.
 pub fn rebuild_results_current(
     inp: &CurrentAnalyze<'_>,
-    checkpoints: &CheckpointSet,
+    checkpoints: &mut CheckpointSet,
     salvaged: Option<&SalvagedFields>,
     now: NaiveDateTime,
 ) -> Result<Rebuilt, RegenError> {
     let units = analyzed_units(inp)?;
+    let uid_of =
+        |i: usize, unit: &PyValue| unit.get("id").cloned().unwrap_or_else(|| PyValue::from(format!("unit_{i}")));
+    // Each unit's checkpoint file, chosen before any is moved out of the set.
+    let sources: Vec<Option<usize>> = units
+        .iter()
+        .enumerate()
+        .map(|(i, unit)| {
+            uid_of(i, unit).as_str().and_then(|id| checkpoints.get(id)).map(|cp| index_of(checkpoints, cp))
+        })
+        .collect();
+    let mut uses = Uses::count(checkpoints, sources.iter().flatten().copied());
     let mut inexact = Vec::new();
     let mut missing = Vec::new();
     let mut results = Vec::with_capacity(units.len());
     let mut adopted: Vec<(PyValue, PyValue)> = Vec::new();
     let mut rerun: Vec<(PyValue, PyValue)> = Vec::new();
-    for (i, unit) in units.iter().enumerate() {
-        let uid = unit.get("id").cloned().unwrap_or_else(|| PyValue::from(format!("unit_{i}")));
+    for (i, (unit, source)) in units.iter().zip(sources).enumerate() {
+        let uid = uid_of(i, unit);
         let label = id_text(&uid);
-        let cp = uid.as_str().and_then(|id| checkpoints.get(id));
-        let route = |cp: &PyValue| {
+        let route = |cp: &mut PyValue, last: bool| {
             (
                 cp.get("route_key").cloned().unwrap_or_else(|| uid.clone()),
-                cp.get("code_for_route").cloned().unwrap_or_else(|| PyValue::from("")),
+                take_member(cp, "code_for_route", last).unwrap_or_else(|| PyValue::from("")),
             )
         };
-        if let Some(cp) = cp {
-            let error = analyze_result_is_error(cp.data.get("result"));
-            let stale = !error && is_stale(&cp.data, unit);
+        let row = |cp: &mut PyValue, last: bool| take_member(cp, "result", last).unwrap_or_else(PyValue::object);
+        if let Some(file) = source {
+            let last = uses.last(file);
+            let cp = &mut checkpoints.files[file].data;
+            let error = analyze_result_is_error(cp.get("result"));
+            let stale = !error && is_stale(cp, unit);
             if !error && !stale {
-                adopted.push(route(&cp.data));
-                results.push(cp.data.get("result").cloned().unwrap_or_else(PyValue::object));
+                adopted.push(route(cp, last));
+                results.push(row(cp, last));
                 continue;
             }
             if let Some(old) = old_row(&uid, salvaged) {
@@ -270,8 +285,8 @@ pub fn rebuild_results_current(
                     "its analyze checkpoint is stale (the unit was re-enhanced since, #611): used its row; re-run `openant analyze` to redo it"
                 },
             ));
-            rerun.push(route(&cp.data));
-            results.push(cp.data.get("result").cloned().unwrap_or_else(PyValue::object));
+            rerun.push(route(cp, last));
+            results.push(row(cp, last));
             missing.push(label);
             continue;
         }
@@ -453,17 +468,18 @@ const ERRORED_VERIFY_KEYS: [&str; 3] = ["error", "verification", "verification_n
 /// [`Rebuilt::missing_units`]; a candidate without a usable checkpoint keeps the verification
 /// of its old row (its `error` too), or stays unverified.
 pub fn rebuild_verified_current(
-    results_doc: &PyValue,
+    results_doc: PyValue,
     checkpoints: &CheckpointSet,
     salvaged: Option<&SalvagedFields>,
 ) -> Result<Rebuilt, RegenError> {
-    let PyValue::Object(experiment) = results_doc else {
+    let PyValue::Object(mut experiment) = results_doc else {
         return Err(RegenError::BadInput("results.json is not a JSON object".to_owned()));
     };
-    // `normalize_results`: non-object rows are dropped.
-    let mut all_results: Vec<PyValue> = match experiment.get("results") {
+    // `normalize_results`: non-object rows are dropped. The rows are moved out: nothing below
+    // reads the document's own `results`.
+    let mut all_results: Vec<PyValue> = match experiment.get_mut("results") {
         None => Vec::new(),
-        Some(PyValue::Array(r)) => r.iter().filter(|r| matches!(r, PyValue::Object(_))).cloned().collect(),
+        Some(PyValue::Array(r)) => std::mem::take(r).into_iter().filter(|r| matches!(r, PyValue::Object(_))).collect(),
         Some(_) => return Err(RegenError::BadInput("results.json `results` is not a list".to_owned())),
     };
     let mut inexact = Vec::new();
@@ -558,18 +574,28 @@ pub fn rebuild_verified_current(
     for &c in &candidates {
         last.insert(merge_key(&all_results[c]), c);
     }
-    let merged: Vec<PyValue> = all_results
-        .iter()
-        .map(|r| match last.get(&merge_key(r)) {
-            Some(&c) => all_results[c].clone(),
-            None => r.clone(),
-        })
-        .collect();
     let confirmed: Vec<PyValue> =
         candidates.iter().map(|&c| &all_results[c]).filter(|r| is_candidate(r)).cloned().collect();
+    let winners: Vec<Option<usize>> = all_results.iter().map(|r| last.get(&merge_key(r)).copied()).collect();
+    // Every row goes into `merged` once, moved: a row without a winner is no candidate, so no
+    // other row reads it; a winner is copied for all but the last row it stands for.
+    let mut uses = vec![0u32; all_results.len()];
+    for &c in winners.iter().flatten() {
+        uses[c] += 1;
+    }
+    let mut merged = Vec::with_capacity(all_results.len());
+    for (i, winner) in winners.into_iter().enumerate() {
+        let source = winner.unwrap_or(i);
+        uses[source] = uses[source].saturating_sub(1);
+        merged.push(if uses[source] == 0 {
+            std::mem::replace(&mut all_results[source], PyValue::Null)
+        } else {
+            all_results[source].clone()
+        });
+    }
 
     let copied = |k: &str| experiment.get(k).cloned().unwrap_or_else(|| PyValue::from(""));
-    super::verified::note_copied_timestamp(experiment, salvaged, &mut inexact);
+    super::verified::note_copied_timestamp(&experiment, salvaged, &mut inexact);
     let mut doc = PyObject::new();
     doc.insert("dataset".to_owned(), copied("dataset"));
     doc.insert("model".to_owned(), copied("model"));
@@ -701,7 +727,7 @@ mod tests {
             analyze_fingerprint: sourced("sha256:abc"),
             verified: None,
         };
-        let r = rebuild_results_current(&inp, &set, None, now()).unwrap();
+        let r = rebuild_results_current(&inp, &mut set.clone(), None, now()).unwrap();
         let keys: Vec<&String> = r.value.as_object().unwrap().keys().collect();
         assert_eq!(
             keys,
@@ -762,7 +788,7 @@ mod tests {
                 ),
             ],
         );
-        let r = rebuild_verified_current(&results, &set, None).unwrap();
+        let r = rebuild_verified_current(results.clone(), &set, None).unwrap();
         assert_eq!(
             r.value.get("metrics"),
             Some(&p(

@@ -5,20 +5,15 @@ use crate::layout::safe_filename::checkpoint_file_name;
 use crate::pyjson::{python_round, to_python_string, PyObject, PyValue};
 
 use super::checkpoints::{CheckpointSet, Era};
+use super::last_use::{index_of, take_member, Uses};
 use super::py::{add, get, id_text, key_text, truthy};
 use super::salvage::SalvagedFields;
 use super::single_file::RunRecord;
 use super::{Inexact, Rebuilt, RegenError};
 
-/// What the enhance rebuild reads.
+/// What the enhance rebuild reads besides the dataset and the checkpoints.
 #[derive(Debug, Clone, Copy)]
 pub struct EnhanceInputs<'a> {
-    /// The input dataset as read (`enhance.report.json` `inputs.dataset_path`, normally
-    /// `dataset.json`).
-    pub dataset: &'a PyValue,
-    /// The enhance checkpoint dir (`enhance_checkpoints/`, or on the fork
-    /// `dataset_enhanced_checkpoint_checkpoints/`).
-    pub checkpoints: &'a CheckpointSet,
     pub era: Era,
     /// What the old `dataset_enhanced.json` still holds, if it exists: its `metadata.token_usage`
     /// is carried over when the file was complete enough to contain it.
@@ -28,7 +23,24 @@ pub struct EnhanceInputs<'a> {
     pub single_file: Option<&'a RunRecord>,
 }
 
-/// Rebuilds `dataset_enhanced.json` (written with ensure_ascii=True).
+/// Where a working unit's `agent_context` comes from, decided before any is moved.
+enum Restore {
+    /// A completed id, from this file (`None`: no file enhance restores it from).
+    Completed(Option<usize>),
+    /// Only an errored checkpoint, this file.
+    Errored(usize),
+    /// Nothing restored; whether the unit has a checkpoint at all.
+    Nothing { has_checkpoint: bool },
+}
+
+/// Rebuilds `dataset_enhanced.json` (written with ensure_ascii=True) from the input dataset
+/// as read (`enhance.report.json` `inputs.dataset_path`, normally `dataset.json`) and the
+/// enhance checkpoint dir (`enhance_checkpoints/`, or on the fork
+/// `dataset_enhanced_checkpoint_checkpoints/`).
+///
+/// The dataset becomes the output, and the restored `agent_context` and `code` values are
+/// moved out of `checkpoints` (a null left in their place) rather than copied: a 20,000-unit
+/// scan held each twice. The set's names, ids and other members are left as they are.
 ///
 /// * Working units: with the diff filter (fix era) only the units whose `diff_selected` is
 ///   truthy when any unit has the key; all units stay in the output, in order.
@@ -41,8 +53,12 @@ pub struct EnhanceInputs<'a> {
 ///   in `missing_units` and noted.
 /// * `metadata` gets `agentic_enhanced`, `enhancement_mode`, `agentic_stats` and `token_usage`
 ///   appended (existing keys keep their places).
-pub fn rebuild_enhanced(inp: &EnhanceInputs<'_>) -> Result<Rebuilt, RegenError> {
-    let mut dataset = inp.dataset.clone();
+pub fn rebuild_enhanced(
+    dataset: PyValue,
+    checkpoints: &mut CheckpointSet,
+    inp: &EnhanceInputs<'_>,
+) -> Result<Rebuilt, RegenError> {
+    let mut dataset = dataset;
     let PyValue::Object(doc) = &mut dataset else {
         return Err(RegenError::BadInput("the input dataset is not a JSON object".to_owned()));
     };
@@ -50,7 +66,7 @@ pub fn rebuild_enhanced(inp: &EnhanceInputs<'_>) -> Result<Rebuilt, RegenError> 
     let mut missing = Vec::new();
 
     let had_units = doc.contains_key("units");
-    // Taken out of the copy (and put back below), not copied again: the units are most of it.
+    // Taken out of the document (and put back below): the units are most of it.
     let mut units = match doc.get_mut("units") {
         None => Vec::new(),
         Some(PyValue::Array(units)) => std::mem::take(units),
@@ -65,56 +81,65 @@ pub fn rebuild_enhanced(inp: &EnhanceInputs<'_>) -> Result<Rebuilt, RegenError> 
         (0..units.len()).collect()
     };
 
-    let cps = inp.checkpoints;
-    let completed = cps.enhance_completed_ids();
-    for &i in &working {
+    let restores = plan_restores(&working, &units, checkpoints);
+    let mut uses = Uses::count(
+        checkpoints,
+        restores.iter().filter_map(|r| match r {
+            Restore::Completed(file) => *file,
+            Restore::Errored(file) => Some(*file),
+            Restore::Nothing { .. } => None,
+        }),
+    );
+    let cps = checkpoints;
+    for (&i, restore) in working.iter().zip(restores) {
         let unit = &mut units[i];
         let uid = unit.get("id").cloned();
         let uid_str = uid.as_ref().and_then(PyValue::as_str).map(str::to_owned);
         let label = uid.as_ref().map_or_else(|| format!("<unit {i} without id>"), id_text);
         let field = format!("units[{label}].agent_context");
-        if let Some(id) = uid_str.as_deref().filter(|id| completed.contains(id)) {
-            let name = checkpoint_file_name(id);
-            match unit_file(cps, id) {
-                Some(file) => {
-                    let ac = file.data.get("agent_context").cloned().unwrap_or_else(PyValue::object);
-                    if ac.get("error").is_some_and(truthy) {
-                        inexact.push(Inexact::new(
-                            &field,
-                            format!(
-                                "{name} holds an error while another file with this id is complete; restored from \
-                                 {name} as OpenAnt does (re-run `openant enhance` to retry the unit)"
-                            ),
-                        ));
-                        missing.push(label.clone());
-                    }
-                    set(unit, "agent_context", ac);
-                    if let Some(code) = file.data.get("code") {
-                        set(unit, "code", code.clone());
-                    }
-                }
-                None => {
-                    let why = match cps.unreadable(&name) {
-                        Some(issue) => format!(
-                            "{name} is unusable ({}): OpenAnt would stop on it; left unenhanced, re-run `openant \
-                             enhance` after removing it",
-                            issue.problem
+        match restore {
+            Restore::Completed(Some(file)) => {
+                let name = checkpoint_file_name(uid_str.as_deref().unwrap_or_default());
+                let last = uses.last(file);
+                let data = &mut cps.files[file].data;
+                let ac = take_member(data, "agent_context", last).unwrap_or_else(PyValue::object);
+                if ac.get("error").is_some_and(truthy) {
+                    inexact.push(Inexact::new(
+                        &field,
+                        format!(
+                            "{name} holds an error while another file with this id is complete; restored from \
+                             {name} as OpenAnt does (re-run `openant enhance` to retry the unit)"
                         ),
-                        None => format!(
-                            "completed only under another file name, and OpenAnt restores from {name}, which does \
-                             not exist: the unit stays unenhanced and is not re-run (as in OpenAnt)"
-                        ),
-                    };
-                    inexact.push(Inexact::new(&field, why));
+                    ));
                     missing.push(label.clone());
                 }
+                set(unit, "agent_context", ac);
+                if let Some(code) = take_member(data, "code", last) {
+                    set(unit, "code", code);
+                }
+                continue;
             }
-            continue;
-        }
-        let cp = uid_str.as_deref().and_then(|id| cps.get(id));
-        match cp.and_then(|f| f.data.get("agent_context")).filter(|ac| ac.get("error").is_some_and(truthy)) {
-            Some(ac) => {
-                set(unit, "agent_context", ac.clone());
+            Restore::Completed(None) => {
+                let name = checkpoint_file_name(uid_str.as_deref().unwrap_or_default());
+                let why = match cps.unreadable(&name) {
+                    Some(issue) => format!(
+                        "{name} is unusable ({}): OpenAnt would stop on it; left unenhanced, re-run `openant \
+                         enhance` after removing it",
+                        issue.problem
+                    ),
+                    None => format!(
+                        "completed only under another file name, and OpenAnt restores from {name}, which does \
+                         not exist: the unit stays unenhanced and is not re-run (as in OpenAnt)"
+                    ),
+                };
+                inexact.push(Inexact::new(&field, why));
+                missing.push(label.clone());
+                continue;
+            }
+            Restore::Errored(file) => {
+                let last = uses.last(file);
+                let ac = take_member(&mut cps.files[file].data, "agent_context", last).unwrap_or(PyValue::Null);
+                set(unit, "agent_context", ac);
                 inexact.push(Inexact::new(
                     &field,
                     format!(
@@ -123,8 +148,8 @@ pub fn rebuild_enhanced(inp: &EnhanceInputs<'_>) -> Result<Rebuilt, RegenError> 
                     ),
                 ));
             }
-            None => {
-                let what = if cp.is_some() { "an empty agent_context in its checkpoint" } else { "no checkpoint" };
+            Restore::Nothing { has_checkpoint } => {
+                let what = if has_checkpoint { "an empty agent_context in its checkpoint" } else { "no checkpoint" };
                 inexact.push(Inexact::new(
                     &field,
                     format!("unit {label} has {what}: left unenhanced; re-run `openant enhance`"),
@@ -133,6 +158,7 @@ pub fn rebuild_enhanced(inp: &EnhanceInputs<'_>) -> Result<Rebuilt, RegenError> 
         }
         missing.push(label);
     }
+    let cps = &*cps;
 
     let stats = agentic_stats(working.iter().map(|&i| &units[i]), &mut inexact);
     let recorded = inp.single_file.and_then(|r| Some((r, r.token_usage.as_ref()?)));
@@ -172,6 +198,26 @@ pub fn rebuild_enhanced(inp: &EnhanceInputs<'_>) -> Result<Rebuilt, RegenError> 
 
     let bytes = to_python_string(&dataset, true)?;
     Ok(Rebuilt::new(dataset, bytes, inexact, missing))
+}
+
+/// Where each working unit's `agent_context` comes from, in `working`'s order: the files are
+/// chosen on the set as loaded, before the restore moves anything out of it.
+fn plan_restores(working: &[usize], units: &[PyValue], cps: &CheckpointSet) -> Vec<Restore> {
+    let completed = cps.enhance_completed_ids();
+    working
+        .iter()
+        .map(|&i| {
+            let uid_str = units[i].get("id").and_then(PyValue::as_str);
+            if let Some(id) = uid_str.filter(|id| completed.contains(id)) {
+                return Restore::Completed(unit_file(cps, id).map(|file| index_of(cps, file)));
+            }
+            let cp = uid_str.and_then(|id| cps.get(id));
+            match cp.filter(|f| f.data.get("agent_context").is_some_and(|ac| ac.get("error").is_some_and(truthy))) {
+                Some(file) => Restore::Errored(index_of(cps, file)),
+                None => Restore::Nothing { has_checkpoint: cp.is_some() },
+            }
+        })
+        .collect()
 }
 
 /// Python's `d[key] = value`.
@@ -322,7 +368,8 @@ mod tests {
 
     /// `rebuild_enhanced` with nothing salvaged and no single file.
     fn rebuild_plain(dataset: &PyValue, checkpoints: &CheckpointSet, era: Era) -> Rebuilt {
-        rebuild_enhanced(&EnhanceInputs { dataset, checkpoints, era, salvaged: None, single_file: None }).unwrap()
+        let inputs = EnhanceInputs { era, salvaged: None, single_file: None };
+        rebuild_enhanced(dataset.clone(), &mut checkpoints.clone(), &inputs).unwrap()
     }
 
     fn cps(files: &[(&str, &str)]) -> CheckpointSet {
@@ -423,20 +470,14 @@ mod tests {
             token_usage: Some(recorded.clone()),
             ..RunRecord::default()
         };
-        let inputs = EnhanceInputs {
-            dataset: &ds,
-            checkpoints: &set,
-            era: Era::ForkMaster,
-            salvaged: None,
-            single_file: Some(&record),
-        };
-        let r = rebuild_enhanced(&inputs).unwrap();
+        let inputs = EnhanceInputs { era: Era::ForkMaster, salvaged: None, single_file: Some(&record) };
+        let r = rebuild_enhanced(ds.clone(), &mut set.clone(), &inputs).unwrap();
         assert_eq!(r.value.get("metadata").unwrap().get("token_usage"), Some(&recorded));
         let note = &r.inexact.iter().find(|n| n.field == "metadata.token_usage").unwrap().note;
         assert!(note.starts_with("taken from dataset_enhanced_checkpoint.json's metadata.token_usage"), "{note}");
         // The old file's own totals, when it still holds them, come first.
         let old = crate::regen::salvage_leading_fields(br#"{"units":[],"metadata":{"token_usage":{"total_calls":9}}}"#);
-        let r = rebuild_enhanced(&EnhanceInputs { salvaged: Some(&old), ..inputs }).unwrap();
+        let r = rebuild_enhanced(ds, &mut set.clone(), &EnhanceInputs { salvaged: Some(&old), ..inputs }).unwrap();
         assert_eq!(r.value.get("metadata").unwrap().get("token_usage"), Some(&p(r#"{"total_calls":9}"#)));
     }
 

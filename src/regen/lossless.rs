@@ -156,8 +156,14 @@ const MAX_SALVAGE_DEPTH: usize = 64;
 /// prefix (a kill leaves a prefix, possibly followed by NULs). `None` when not even the opening
 /// `{` of an object is there. Never panics, whatever the bytes.
 pub fn salvage_tree(bytes: &[u8]) -> Option<Node> {
-    if let Ok(v @ PyValue::Object(_)) = parse(bytes) {
-        return Some(Node::Complete(v));
+    // Only a document whose last byte but JSON whitespace is `}` can parse as an object; a torn
+    // one almost never ends so, and parsing it whole would build (and drop) the tree of its
+    // entire readable prefix just to fail at the end.
+    let last = bytes.iter().rev().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if last == Some(&b'}') {
+        if let Ok(v @ PyValue::Object(_)) = parse(bytes) {
+            return Some(Node::Complete(v));
+        }
     }
     let start = skip_ws(bytes, 0);
     if bytes.get(start) != Some(&b'{') {
@@ -379,17 +385,19 @@ fn merge_object(old: NodeRef<'_>, new: &mut PyValue, path: &str, merged: &mut Me
     // The last old key that `new` has, so far: a carried key goes right after it.
     let mut anchor: Option<&str> = None;
     for (key, node) in old.members() {
-        let here = join(path, key);
+        // The member's path is spelled only where it is used: most members of most rows are
+        // scalars the rebuild has too, and need none.
         match map.get_mut(key) {
             Some(value) => {
                 match &*value {
-                    PyValue::Object(_) if node.is_object() => merge_object(node, value, &here, merged),
-                    PyValue::Array(_) if node.is_array() => merge_rows(node, value, &here, merged),
+                    PyValue::Object(_) if node.is_object() => merge_object(node, value, &join(path, key), merged),
+                    PyValue::Array(_) if node.is_array() => merge_rows(node, value, &join(path, key), merged),
                     _ => {}
                 }
                 anchor = Some(key);
             }
             None => {
+                let here = join(path, key);
                 let (value, carried) = match node {
                     NodeRef::Value(value) => (Some(value.clone()), &mut merged.carried),
                     NodeRef::Node(Node::Torn) => {

@@ -25,6 +25,7 @@ pub mod current;
 pub mod dynamic;
 pub mod enhanced;
 pub mod json_input;
+mod last_use;
 pub mod lossless;
 pub mod pipeline;
 pub mod py;

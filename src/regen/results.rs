@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 use crate::pyjson::{to_python_string, PyObject, PyValue};
 
 use super::checkpoints::{is_restorable, CheckpointSet, Era};
+use super::last_use::{index_of, take_member, Uses};
 use super::py::{get2, id_text, is_str, key_text, lower, truthy};
 use super::salvage::SalvagedFields;
 use super::single_file::RunRecord;
@@ -189,24 +190,66 @@ pub fn count_verdicts(results: &[PyValue], insufficient_context: bool) -> PyObje
 /// A unit with no usable checkpoint (torn, or gone because an earlier repair quarantined it)
 /// keeps its complete entry of the old file, at the place OpenAnt puts results, so no paid-for
 /// result is lost; it stays in [`Rebuilt::missing_units`] only if that entry is an error.
+///
+/// Each unit's `result` and `code_for_route` are moved out of `checkpoints` (a null left in
+/// their place) rather than copied; the set's names, ids and other members are left as they are.
 pub fn rebuild_results(
     inp: &AnalyzeInputs<'_>,
-    checkpoints: &CheckpointSet,
+    checkpoints: &mut CheckpointSet,
     era: Era,
     salvaged: Option<&SalvagedFields>,
     now: NaiveDateTime,
 ) -> Result<Rebuilt, RegenError> {
+    results_document(inp, checkpoints, era, salvaged, now)?.serialize()
+}
+
+/// `results.json` as rebuilt, before it is serialized: a caller that holds the inputs frees
+/// them first (the input dataset's tree is larger than the text written).
+#[derive(Debug)]
+pub struct ResultsDocument {
+    pub value: PyValue,
+    inexact: Vec<Inexact>,
+    missing: Vec<String>,
+}
+
+impl ResultsDocument {
+    /// The document as analyze writes it (ensure_ascii=True).
+    pub fn serialize(self) -> Result<Rebuilt, RegenError> {
+        let bytes = to_python_string(&self.value, true)?;
+        Ok(Rebuilt::new(self.value, bytes, self.inexact, self.missing))
+    }
+}
+
+/// [`rebuild_results`] without the serialization.
+pub fn results_document(
+    inp: &AnalyzeInputs<'_>,
+    checkpoints: &mut CheckpointSet,
+    era: Era,
+    salvaged: Option<&SalvagedFields>,
+    now: NaiveDateTime,
+) -> Result<ResultsDocument, RegenError> {
     let units = analyzed_units(inp, era)?;
+    let uid_of =
+        |i: usize, unit: &PyValue| unit.get("id").cloned().unwrap_or_else(|| PyValue::from(format!("unit_{i}")));
+    // Each unit's checkpoint file, chosen before any is moved out of the set.
+    let sources: Vec<Option<usize>> = units
+        .iter()
+        .enumerate()
+        .map(|(i, unit)| {
+            let uid = uid_of(i, unit);
+            uid.as_str().and_then(|id| checkpoints.get(id)).map(|cp| index_of(checkpoints, cp))
+        })
+        .collect();
+    let mut uses = Uses::count(checkpoints, sources.iter().flatten().copied());
     let mut inexact = Vec::new();
     let mut missing = Vec::new();
     let mut results: Vec<PyValue> = Vec::with_capacity(units.len());
     let mut restored_routes: Vec<(PyValue, PyValue)> = Vec::new();
     let mut rerun_routes: Vec<(PyValue, PyValue)> = Vec::new();
-    for (i, unit) in units.iter().enumerate() {
-        let uid = unit.get("id").cloned().unwrap_or_else(|| PyValue::from(format!("unit_{i}")));
+    for (i, (unit, source)) in units.iter().zip(sources).enumerate() {
+        let uid = uid_of(i, unit);
         let label = id_text(&uid);
-        let cp = uid.as_str().and_then(|id| checkpoints.get(id));
-        let Some(cp) = cp else {
+        let Some(file) = source else {
             let torn = uid.as_str().is_some_and(|id| checkpoints.unreadable(&checkpoint_file_name(id)).is_some());
             let why = if torn { "its checkpoint is torn" } else { "it has no analyze checkpoint" };
             let carried = carry_over(&uid, unit, salvaged).or_else(|| carry_from_verified(&uid, unit, inp.verified));
@@ -241,12 +284,16 @@ pub fn rebuild_results(
             missing.push(label);
             continue;
         };
-        let result = cp.data.get("result").cloned().unwrap_or_else(PyValue::object);
+        // Judged before anything is moved out of it.
+        let restorable = is_restorable(checkpoints.step, &checkpoints.files[file].data);
+        let last = uses.last(file);
+        let data = &mut checkpoints.files[file].data;
+        let result = take_member(data, "result", last).unwrap_or_else(PyValue::object);
         let route = (
-            cp.data.get("route_key").cloned().unwrap_or_else(|| uid.clone()),
-            cp.data.get("code_for_route").cloned().unwrap_or_else(|| PyValue::from("")),
+            data.get("route_key").cloned().unwrap_or_else(|| uid.clone()),
+            take_member(data, "code_for_route", last).unwrap_or_else(|| PyValue::from("")),
         );
-        if is_restorable(checkpoints.step, &cp.data) {
+        if restorable {
             restored_routes.push(route);
         } else {
             inexact.push(Inexact::new(
@@ -293,9 +340,7 @@ pub fn rebuild_results(
     doc.insert("metrics".to_owned(), PyValue::Object(metrics));
     doc.insert("results".to_owned(), PyValue::Array(results));
     doc.insert("code_by_route".to_owned(), PyValue::Object(code_by_route));
-    let value = PyValue::Object(doc);
-    let bytes = to_python_string(&value, true)?;
-    Ok(Rebuilt::new(value, bytes, inexact, missing))
+    Ok(ResultsDocument { value: PyValue::Object(doc), inexact, missing })
 }
 
 /// A unit's entry taken over from the old results.json, and its `code_by_route` entry.
@@ -606,7 +651,7 @@ mod tests {
             ("r.json", &ok_cp("r", "GET:/x", "vulnerable")),
         ]);
         let inp = AnalyzeInputs::from_report(&ds, None, "dataset.json");
-        let r = rebuild_results(&inp, &set, Era::Fix, None, now()).unwrap();
+        let r = rebuild_results(&inp, &mut set.clone(), Era::Fix, None, now()).unwrap();
         let keys: Vec<&String> = r.value.get("code_by_route").unwrap().as_object().unwrap().keys().collect();
         assert_eq!(keys, ["a", "m", "GET:/x", "z"]);
         // results stay in unit order, the errored result included.
@@ -627,7 +672,8 @@ mod tests {
             ("b.json", &ok_cp("b", "L", "safe")),
             ("c.json", &ok_cp("c", "K", "safe")),
         ]);
-        let r = rebuild_results(&AnalyzeInputs::from_report(&ds, None, "d"), &set, Era::Fix, None, now()).unwrap();
+        let r = rebuild_results(&AnalyzeInputs::from_report(&ds, None, "d"), &mut set.clone(), Era::Fix, None, now())
+            .unwrap();
         assert_eq!(r.value.get("code_by_route"), Some(&p(r#"{"K":"code c","L":"code b"}"#)));
     }
 
@@ -635,7 +681,8 @@ mod tests {
     fn missing_units_are_left_out_but_counted_in_total() {
         let ds = p(r#"{"units":[{"id":"a"},{"id":"b"}]}"#);
         let set = cps(&[("a.json", &ok_cp("a", "a", "vulnerable"))]);
-        let r = rebuild_results(&AnalyzeInputs::from_report(&ds, None, "d"), &set, Era::Fix, None, now()).unwrap();
+        let r = rebuild_results(&AnalyzeInputs::from_report(&ds, None, "d"), &mut set.clone(), Era::Fix, None, now())
+            .unwrap();
         assert_eq!(r.value.get("results").unwrap().as_array().unwrap().len(), 1);
         assert_eq!(r.value.get("metrics").unwrap().get("total"), Some(&PyValue::from(2)));
         assert_eq!(r.missing_units, ["b"]);
@@ -717,7 +764,7 @@ mod tests {
         ]);
         let mut inp = AnalyzeInputs::from_report(&ds, None, "d");
         inp.model = Some("sonnet".to_owned());
-        let r = rebuild_results(&inp, &set, Era::ForkMaster, None, now()).unwrap();
+        let r = rebuild_results(&inp, &mut set.clone(), Era::ForkMaster, None, now()).unwrap();
         let ids: Vec<&str> = r.value.get("results").unwrap().as_array().unwrap().iter().map(sort_key).collect();
         assert_eq!(ids, ["a", "b", "c"]);
         // code_by_route stays in restore (unit) order.
@@ -745,7 +792,7 @@ mod tests {
         let mut inp = AnalyzeInputs::from_report(&ds, None, "d");
         inp.model = Some("sonnet".to_owned());
         inp.single_file = Some(&record);
-        let r = rebuild_results(&inp, &set, Era::ForkMaster, None, now()).unwrap();
+        let r = rebuild_results(&inp, &mut set.clone(), Era::ForkMaster, None, now()).unwrap();
         assert_eq!(r.value.get("model"), Some(&PyValue::from("claude-sonnet-4-20250514")));
         let model_note = &r.inexact.iter().find(|n| n.field == "model").unwrap().note;
         assert!(model_note.contains("analyze.report.json inputs would give \"claude-sonnet-4-6\""), "{model_note}");
@@ -756,7 +803,7 @@ mod tests {
 
         // What the old file still holds comes first.
         let old = salvage_leading_fields(br#"{"dataset":"d","model":"claude-opus-4-6","timestamp":"t","metrics":{},"results":[],"code_by_route":{"a":"code a","b":"code b","c":"code c"}}"#);
-        let r = rebuild_results(&inp, &set, Era::ForkMaster, Some(&old), now()).unwrap();
+        let r = rebuild_results(&inp, &mut set.clone(), Era::ForkMaster, Some(&old), now()).unwrap();
         assert_eq!(r.value.get("model"), Some(&PyValue::from("claude-opus-4-6")));
         let keys: Vec<&String> = r.value.get("code_by_route").unwrap().as_object().unwrap().keys().collect();
         assert_eq!(keys, ["a", "b", "c"]);
@@ -777,14 +824,14 @@ mod tests {
             ("u.py_create_user.json", &ok_cp("u.py:create_user", "u.py:create_user", "safe")),
         ]);
         let inp = AnalyzeInputs::from_report(&ds, None, "d");
-        let r = rebuild_results(&inp, &set, Era::Fix, None, now()).unwrap();
+        let r = rebuild_results(&inp, &mut set.clone(), Era::Fix, None, now()).unwrap();
         assert!(r.names_inexact("results[u.py:create_user].verdict"));
         let old = salvage_leading_fields(
             br#"{"dataset":"d","model":"claude-opus-4-6","timestamp":"2026-01-01T00:00:00","metrics":{},"results":[
             {"unit_id":"u.py:get_user"},
             {"verdict":"VULNERABLE","unit_id":"u.py:create_user","finding":"safe","stage1_consistency_update":{"from":"SAFE","to":"VULNERABLE"}},"#,
         );
-        let r = rebuild_results(&inp, &set, Era::Fix, Some(&old), now()).unwrap();
+        let r = rebuild_results(&inp, &mut set.clone(), Era::Fix, Some(&old), now()).unwrap();
         let res = &r.value.get("results").unwrap().as_array().unwrap()[1];
         assert_eq!(res.get("verdict"), Some(&PyValue::from("VULNERABLE")));
         let keys: Vec<&String> = res.as_object().unwrap().keys().collect();
@@ -824,7 +871,7 @@ mod tests {
         // A torn old file: code_by_route is lost, so the codes come from the dataset units.
         let cut = old.find("{\"finding\": \"vulnerable\", \"verdict\": \"VULNERABLE\", \"route_key\": \"d\"").unwrap();
         let salvaged = salvage_leading_fields(&old.as_bytes()[..cut]);
-        let r = rebuild_results(&inp, &set, Era::Fix, Some(&salvaged), now()).unwrap();
+        let r = rebuild_results(&inp, &mut set.clone(), Era::Fix, Some(&salvaged), now()).unwrap();
         let ids: Vec<&str> = r.value.get("results").unwrap().as_array().unwrap().iter().map(sort_key).collect();
         assert_eq!(ids, ["a", "b", "c", "d"]);
         assert_eq!(
@@ -848,7 +895,7 @@ mod tests {
         // A complete old file: its code_by_route values are used; the unit no longer in the
         // dataset is not carried over.
         let salvaged = salvage_leading_fields(old.as_bytes());
-        let r = rebuild_results(&inp, &set, Era::Fix, Some(&salvaged), now()).unwrap();
+        let r = rebuild_results(&inp, &mut set.clone(), Era::Fix, Some(&salvaged), now()).unwrap();
         assert_eq!(r.value.get("results").unwrap().as_array().unwrap().len(), 4);
         assert_eq!(
             r.value.get("code_by_route"),
@@ -858,7 +905,7 @@ mod tests {
         // Without the old entries (cut inside b's), b and c are left out and named.
         let cut = old.find("\"GET:/b\"").unwrap();
         let salvaged = salvage_leading_fields(&old.as_bytes()[..cut]);
-        let r = rebuild_results(&inp, &set, Era::Fix, Some(&salvaged), now()).unwrap();
+        let r = rebuild_results(&inp, &mut set.clone(), Era::Fix, Some(&salvaged), now()).unwrap();
         assert_eq!(r.missing_units, ["b", "c"]);
         let b = &r.inexact.iter().find(|n| n.field == "unit b").unwrap().note;
         assert!(
@@ -869,8 +916,14 @@ mod tests {
         // The fork sorts results by unit id, carried ones included.
         let ds = p(r#"{"units":[{"id":"d"},{"id":"b"},{"id":"a"}]}"#);
         let inp = AnalyzeInputs::from_report(&ds, None, "d");
-        let r =
-            rebuild_results(&inp, &set, Era::ForkMaster, Some(&salvage_leading_fields(old.as_bytes())), now()).unwrap();
+        let r = rebuild_results(
+            &inp,
+            &mut set.clone(),
+            Era::ForkMaster,
+            Some(&salvage_leading_fields(old.as_bytes())),
+            now(),
+        )
+        .unwrap();
         let ids: Vec<&str> = r.value.get("results").unwrap().as_array().unwrap().iter().map(sort_key).collect();
         assert_eq!(ids, ["a", "b", "d"]);
     }
@@ -883,8 +936,14 @@ mod tests {
         let set = cps(&[("z.json", ""), ("a.json", &ok_cp("a", "a", "safe"))]);
         let old = br#"{"dataset": "d", "results": [{"unit_id": "z", "verdict": "ERROR", "finding": "error", "error": "529"},"#;
         let salvaged = salvage_leading_fields(old);
-        let r = rebuild_results(&AnalyzeInputs::from_report(&ds, None, "d"), &set, Era::Fix, Some(&salvaged), now())
-            .unwrap();
+        let r = rebuild_results(
+            &AnalyzeInputs::from_report(&ds, None, "d"),
+            &mut set.clone(),
+            Era::Fix,
+            Some(&salvaged),
+            now(),
+        )
+        .unwrap();
         assert_eq!(r.value.get("code_by_route"), Some(&p(r#"{"a":"code a","z":""}"#)));
         assert_eq!(r.missing_units, ["z"]);
         assert_eq!(r.value.get("metrics").unwrap().get("errors"), Some(&PyValue::from(1)));

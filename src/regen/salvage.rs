@@ -204,19 +204,20 @@ pub(crate) fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
             let mut depth = 0usize;
             let mut pos = start;
             loop {
-                match *bytes.get(pos)? {
+                // Step over everything but quotes and brackets in one go.
+                pos += bytes.get(pos..)?.iter().position(|&b| IN_CONTAINER_STOPS[usize::from(b)])?;
+                match bytes[pos] {
                     b'"' => {
                         pos = string_end(bytes, pos)?;
                         continue;
                     }
                     b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
+                    _ => {
                         depth = depth.checked_sub(1)?;
                         if depth == 0 {
                             return Some(pos + 1);
                         }
                     }
-                    _ => {}
                 }
                 pos += 1;
             }
@@ -230,6 +231,18 @@ pub(crate) fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
         }
     }
 }
+
+/// The bytes [`value_end`] stops at inside an array or object: a string's opening quote and
+/// the brackets that change the depth.
+static IN_CONTAINER_STOPS: [bool; 256] = {
+    let mut stops = [false; 256];
+    stops[b'"' as usize] = true;
+    stops[b'{' as usize] = true;
+    stops[b'}' as usize] = true;
+    stops[b'[' as usize] = true;
+    stops[b']' as usize] = true;
+    stops
+};
 
 /// Walks the members of the object whose `{` is at `pos`, as far as the input goes: for each
 /// complete key it calls `value(key, start)`, `start` being where the member's value begins;
@@ -260,11 +273,13 @@ pub(crate) fn walk_members(bytes: &[u8], pos: usize, mut value: impl FnMut(Strin
 pub(crate) fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
     let mut pos = start + 1;
     loop {
-        match *bytes.get(pos)? {
-            b'\\' => pos += 2,
-            b'"' => return Some(pos + 1),
-            _ => pos += 1,
+        // Only a quote or a backslash matters inside a string; memchr finds them many bytes
+        // per step.
+        pos += memchr::memchr2(b'"', b'\\', bytes.get(pos..)?)?;
+        if bytes[pos] == b'"' {
+            return Some(pos + 1);
         }
+        pos += 2;
     }
 }
 
@@ -355,6 +370,74 @@ mod tests {
         #[test]
         fn never_panics_on_json_like_bytes(s in "[{}\\[\\]\",:\\\\ a-z0-9\n]{0,200}") {
             let _ = salvage_leading_fields(s.as_bytes());
+        }
+    }
+
+    /// The byte-at-a-time tokenizer `value_end` and `string_end` replaced: their oracle.
+    fn value_end_bytewise(bytes: &[u8], start: usize) -> Option<usize> {
+        match *bytes.get(start)? {
+            b'"' => string_end_bytewise(bytes, start),
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                let mut pos = start;
+                loop {
+                    match *bytes.get(pos)? {
+                        b'"' => {
+                            pos = string_end_bytewise(bytes, pos)?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth = depth.checked_sub(1)?;
+                            if depth == 0 {
+                                return Some(pos + 1);
+                            }
+                        }
+                        _ => {}
+                    }
+                    pos += 1;
+                }
+            }
+            _ => {
+                let mut pos = start;
+                while !matches!(bytes.get(pos)?, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                    pos += 1;
+                }
+                (pos > start).then_some(pos)
+            }
+        }
+    }
+
+    fn string_end_bytewise(bytes: &[u8], start: usize) -> Option<usize> {
+        let mut pos = start + 1;
+        loop {
+            match *bytes.get(pos)? {
+                b'\\' => pos += 2,
+                b'"' => return Some(pos + 1),
+                _ => pos += 1,
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn tokenizer_matches_the_bytewise_one(
+            s in "[{}\\[\\]\",:\\\\ a-z0-9\n\u{e9}]{0,120}",
+            cut in any::<proptest::sample::Index>(),
+        ) {
+            let bytes = s.as_bytes();
+            for start in 0..=bytes.len() {
+                prop_assert_eq!(value_end(bytes, start), value_end_bytewise(bytes, start), "start {}", start);
+                if bytes.get(start) == Some(&b'"') {
+                    prop_assert_eq!(string_end(bytes, start), string_end_bytewise(bytes, start));
+                }
+            }
+            // Whole documents, cut anywhere.
+            let doc = doc();
+            let doc = &doc.as_bytes()[..cut.index(doc.len() + 1)];
+            for start in 0..doc.len() {
+                prop_assert_eq!(value_end(doc, start), value_end_bytewise(doc, start), "start {}", start);
+            }
         }
     }
 

@@ -48,18 +48,21 @@ fn merge_key(r: &PyValue) -> PyValue {
 /// out as in the old file. A candidate whose verify checkpoint is torn or gone (an earlier
 /// repair quarantined it) gets the verification of its complete old entry, when that entry
 /// holds one verify's resume rule accepts.
+///
+/// The rows of `results_doc` become the output's (moved, not copied).
 pub fn rebuild_verified(
-    results_doc: &PyValue,
+    results_doc: PyValue,
     checkpoints: &CheckpointSet,
     era: Era,
     salvaged: Option<&SalvagedFields>,
 ) -> Result<Rebuilt, RegenError> {
-    let PyValue::Object(experiment) = results_doc else {
+    let PyValue::Object(mut experiment) = results_doc else {
         return Err(RegenError::BadInput("results.json is not a JSON object".to_owned()));
     };
-    let mut all_results = match experiment.get("results") {
+    // Taken out: nothing below reads the document's own `results`.
+    let mut all_results = match experiment.get_mut("results") {
         None => Vec::new(),
-        Some(PyValue::Array(r)) => r.clone(),
+        Some(PyValue::Array(r)) => std::mem::take(r),
         Some(_) => return Err(RegenError::BadInput("results.json `results` is not a list".to_owned())),
     };
     if let Some(i) = all_results.iter().position(|r| !matches!(r, PyValue::Object(_))) {
@@ -152,14 +155,6 @@ pub fn rebuild_verified(
     for &c in &candidates {
         last_candidate.insert(key_text(&all_results[c]), c);
     }
-    let mut merged = Vec::with_capacity(all_results.len());
-    for r in &all_results {
-        let winner = last_candidate.get(&key_text(r));
-        merged.push(match winner {
-            Some(&c) => all_results[c].clone(),
-            None => r.clone(),
-        });
-    }
     let confirmed: Vec<PyValue> = candidates
         .iter()
         .map(|&c| &all_results[c])
@@ -169,9 +164,26 @@ pub fn rebuild_verified(
         })
         .cloned()
         .collect();
+    let winners: Vec<Option<usize>> = all_results.iter().map(|r| last_candidate.get(&key_text(r)).copied()).collect();
+    // Every row goes into `merged` once, moved: a row without a winner is no candidate, so no
+    // other row reads it; a winner is copied for all but the last row it stands for.
+    let mut uses = vec![0u32; all_results.len()];
+    for &c in winners.iter().flatten() {
+        uses[c] += 1;
+    }
+    let mut merged = Vec::with_capacity(all_results.len());
+    for (i, winner) in winners.into_iter().enumerate() {
+        let source = winner.unwrap_or(i);
+        uses[source] = uses[source].saturating_sub(1);
+        merged.push(if uses[source] == 0 {
+            std::mem::replace(&mut all_results[source], PyValue::Null)
+        } else {
+            all_results[source].clone()
+        });
+    }
 
     let copied = |k: &str| experiment.get(k).cloned().unwrap_or_else(|| PyValue::from(""));
-    note_copied_timestamp(experiment, salvaged, &mut inexact);
+    note_copied_timestamp(&experiment, salvaged, &mut inexact);
     let mut metrics = PyObject::new();
     metrics.insert("total".to_owned(), PyValue::from(merged.len()));
     metrics.extend(count_verdicts(&merged, false));
@@ -373,7 +385,7 @@ mod tests {
                 r#"{"verification":{},"finding":"vulnerable","verification_note":"","usage":{},"id":"c.py:k"}"#,
             ),
         ]);
-        let r = rebuild_verified(&results_doc(), &set, Era::Fix, None).unwrap();
+        let r = rebuild_verified(results_doc(), &set, Era::Fix, None).unwrap();
         let v = &r.value;
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["dataset", "model", "timestamp", "verify", "metrics", "results", "confirmed_findings"]);
@@ -408,21 +420,21 @@ mod tests {
     #[test]
     fn fork_writes_code_by_route_and_escapes() {
         let set = cps(&[("a.py_f.json", &agree("a.py:f", "vulnerable"))]);
-        let r = rebuild_verified(&results_doc(), &set, Era::ForkMaster, None).unwrap();
+        let r = rebuild_verified(results_doc(), &set, Era::ForkMaster, None).unwrap();
         let keys: Vec<&String> = r.value.as_object().unwrap().keys().collect();
         assert_eq!(
             keys,
             ["dataset", "model", "timestamp", "verify", "metrics", "results", "code_by_route", "confirmed_findings"]
         );
         assert!(r.bytes.contains("code \\u00e9"));
-        let r = rebuild_verified(&results_doc(), &set, Era::Fix, None).unwrap();
+        let r = rebuild_verified(results_doc(), &set, Era::Fix, None).unwrap();
         assert!(!r.bytes.contains("code_by_route"));
     }
 
     #[test]
     fn no_candidates_copies_results_and_confirms_nothing() {
         let doc = p(r#"{"dataset":"d","results":[{"finding":"safe","unit_id":"x"}]}"#);
-        let r = rebuild_verified(&doc, &CheckpointSet::empty(CheckpointStep::Verify), Era::Fix, None).unwrap();
+        let r = rebuild_verified(doc.clone(), &CheckpointSet::empty(CheckpointStep::Verify), Era::Fix, None).unwrap();
         assert_eq!(r.value.get("model"), Some(&PyValue::from("")));
         assert_eq!(r.value.get("confirmed_findings"), Some(&PyValue::Array(vec![])));
         assert!(r.missing_units.is_empty());
@@ -440,7 +452,7 @@ mod tests {
     fn salvage_carries_consistency_updates_and_note_absence() {
         let set =
             cps(&[("a.py_f.json", &agree("a.py:f", "vulnerable")), ("b.py_h.json", &agree("b.py:h", "bypassable"))]);
-        let mut old = rebuild_verified(&results_doc(), &set, Era::Fix, None).unwrap().value;
+        let mut old = rebuild_verified(results_doc(), &set, Era::Fix, None).unwrap().value;
         {
             let res = old.get_mut("results").unwrap().as_array_mut().unwrap();
             let a = res[0].as_object_mut().unwrap();
@@ -452,7 +464,7 @@ mod tests {
         }
         let old_bytes = to_python_string(&old, false).unwrap();
         let salvaged = salvage_leading_fields(old_bytes.as_bytes());
-        let r = rebuild_verified(&results_doc(), &set, Era::Fix, Some(&salvaged)).unwrap();
+        let r = rebuild_verified(results_doc(), &set, Era::Fix, Some(&salvaged)).unwrap();
         let res = r.value.get("results").unwrap().as_array().unwrap();
         assert!(res[0].get("verification_note").is_none());
         assert_eq!(res[2].get("finding"), Some(&PyValue::from("vulnerable")));
@@ -466,11 +478,11 @@ mod tests {
     fn torn_or_gone_checkpoints_keep_the_old_verification() {
         let full =
             cps(&[("a.py_f.json", &agree("a.py:f", "vulnerable")), ("b.py_h.json", &agree("b.py:h", "bypassable"))]);
-        let old = rebuild_verified(&results_doc(), &full, Era::Fix, None).unwrap();
+        let old = rebuild_verified(results_doc(), &full, Era::Fix, None).unwrap();
         // a's checkpoint is torn, b's is gone (quarantined by an earlier repair).
         let set = cps(&[("a.py_f.json", r#"{"verification": {"agree": tr"#)]);
         let salvaged = salvage_leading_fields(old.bytes.as_bytes());
-        let r = rebuild_verified(&results_doc(), &set, Era::Fix, Some(&salvaged)).unwrap();
+        let r = rebuild_verified(results_doc(), &set, Era::Fix, Some(&salvaged)).unwrap();
         assert_eq!(r.value.get("results"), old.value.get("results"));
         assert_eq!(r.missing_units, ["c.py:k"]);
         let note = |unit: &str| r.inexact.iter().find(|n| n.field == format!("unit {unit}")).unwrap().note.clone();
@@ -480,13 +492,13 @@ mod tests {
         // Only a complete old entry whose verification verify would restore is carried over.
         let cut = old.bytes.find("\"b.py:h\"").unwrap();
         let salvaged = salvage_leading_fields(&old.bytes.as_bytes()[..cut]);
-        let r = rebuild_verified(&results_doc(), &set, Era::Fix, Some(&salvaged)).unwrap();
+        let r = rebuild_verified(results_doc(), &set, Era::Fix, Some(&salvaged)).unwrap();
         assert_eq!(r.missing_units, ["b.py:h", "c.py:k"]);
         let mut errored = old.value.clone();
         let a = &mut errored.get_mut("results").unwrap().as_array_mut().unwrap()[0];
         a.get_mut("verification").unwrap().insert("correct_finding", "error").unwrap();
         let salvaged = salvage_leading_fields(to_python_string(&errored, false).unwrap().as_bytes());
-        let r = rebuild_verified(&results_doc(), &set, Era::Fix, Some(&salvaged)).unwrap();
+        let r = rebuild_verified(results_doc(), &set, Era::Fix, Some(&salvaged)).unwrap();
         assert_eq!(r.missing_units, ["a.py:f", "c.py:k"]);
         let note = &r.inexact.iter().find(|n| n.field == "unit a.py:f").unwrap().note;
         assert!(note.starts_with("a torn verify checkpoint"), "{note}");

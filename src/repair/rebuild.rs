@@ -20,7 +20,7 @@ use crate::regen::dynamic::{rebuild_dynamic_results, DynamicOptions, MissingReas
 use crate::regen::enhanced::{rebuild_enhanced, EnhanceInputs};
 use crate::regen::lossless;
 use crate::regen::pipeline::{rebuild_pipeline_output, PipelineOptions};
-use crate::regen::results::{rebuild_results, AnalyzeInputs};
+use crate::regen::results::{results_document, AnalyzeInputs};
 use crate::regen::single_file::{self, LeftOutWhy, LegacyInputs, LegacyKind, RunRecord, Unusable};
 use crate::regen::verified::rebuild_verified;
 use crate::regen::{self, current, Rebuilt, RegenError};
@@ -433,7 +433,7 @@ impl Rebuilder {
                 let default = if enhanced { "dataset_enhanced.json" } else { "dataset.json" };
                 let dataset_name = input_name(report.as_ref(), "dataset_path").unwrap_or_else(|| default.into());
                 let dataset = self.parsed(&dataset_name)?;
-                let loaded = self.checkpoints("analyze_checkpoints", CheckpointStep::Analyze, None)?;
+                let mut loaded = self.checkpoints("analyze_checkpoints", CheckpointStep::Analyze, None)?;
                 let fingerprint = self.optional("analyze_checkpoints/_fingerprint.json");
                 let field = |k: &str| {
                     report
@@ -462,7 +462,7 @@ impl Rebuilder {
                     verified: verified.as_ref(),
                 };
                 let now = chrono::Local::now().naive_local();
-                let rebuilt = current::rebuild_results_current(&inputs, &loaded.set, salvaged.as_ref(), now)
+                let rebuilt = current::rebuild_results_current(&inputs, &mut loaded.set, salvaged.as_ref(), now)
                     .map_err(regen_error)?;
                 let mut inputs = vec![dataset_name];
                 if fingerprint.is_some() {
@@ -474,7 +474,7 @@ impl Rebuilder {
                 let results = self.parsed("results.json")?;
                 let loaded = self.checkpoints("verify_checkpoints", CheckpointStep::Verify, Some(&results))?;
                 let rebuilt =
-                    current::rebuild_verified_current(&results, &loaded.set, salvaged.as_ref()).map_err(regen_error)?;
+                    current::rebuild_verified_current(results, &loaded.set, salvaged.as_ref()).map_err(regen_error)?;
                 self.finish(kind, rebuilt, loaded, vec!["results.json".into()], "verify")
             }
         }
@@ -491,7 +491,7 @@ impl Rebuilder {
                 let dataset_name = input_name(report.as_ref(), "dataset_path").unwrap_or_else(|| "dataset.json".into());
                 let dataset = self.parsed(&dataset_name)?;
                 let cp_dir = checkpoints::enhance_checkpoint_dir_in(&self.dir, era);
-                let loaded = self.checkpoints(cp_dir, CheckpointStep::Enhance, None)?;
+                let mut loaded = self.checkpoints(cp_dir, CheckpointStep::Enhance, None)?;
                 // Single-shot enhance records (`{id, llm_context, context_key}`, PR #95) are
                 // restored by a builder whose dataset metadata today's OpenAnt writes in a form
                 // not established (docs/openant-eras.md §1.8): rebuilding would write another
@@ -507,14 +507,10 @@ impl Rebuilder {
                         fix: Some("openant enhance (restores every unit from its checkpoints)".into()),
                     });
                 }
-                let inputs = EnhanceInputs {
-                    dataset: &dataset,
-                    checkpoints: &loaded.set,
-                    era,
-                    salvaged: salvaged.as_ref(),
-                    single_file: loaded.record.as_ref(),
-                };
-                let rebuilt = rebuild_enhanced(&inputs).map_err(regen_error)?;
+                let inputs = EnhanceInputs { era, salvaged: salvaged.as_ref(), single_file: loaded.record.as_ref() };
+                // The dataset becomes the output, and the restored values leave the set: only
+                // names and ids are read from it afterwards (`finish`).
+                let rebuilt = rebuild_enhanced(dataset, &mut loaded.set, &inputs).map_err(regen_error)?;
                 self.finish(kind, rebuilt, loaded, vec![dataset_name], "enhance")
             }
             FileKind::Results => {
@@ -530,20 +526,25 @@ impl Rebuilder {
                 };
                 let dataset_name = input_name(report.as_ref(), "dataset_path").unwrap_or_else(|| default.into());
                 let dataset = self.parsed(&dataset_name)?;
-                let loaded = self.checkpoints("analyze_checkpoints", CheckpointStep::Analyze, None)?;
+                let mut loaded = self.checkpoints("analyze_checkpoints", CheckpointStep::Analyze, None)?;
                 let verified = self.verified_rows();
                 let mut inputs = AnalyzeInputs::from_report(&dataset, report.as_ref(), default);
                 inputs.single_file = loaded.record.as_ref();
                 inputs.verified = verified.as_ref();
                 let now = chrono::Local::now().naive_local();
-                let rebuilt =
-                    rebuild_results(&inputs, &loaded.set, era, salvaged.as_ref(), now).map_err(regen_error)?;
+                let document =
+                    results_document(&inputs, &mut loaded.set, era, salvaged.as_ref(), now).map_err(regen_error)?;
+                // Freed before the text is written: the dataset's tree and the old files' rows
+                // are not read again, and together outweigh the text.
+                drop(inputs);
+                drop((dataset, verified, salvaged));
+                let rebuilt = document.serialize().map_err(regen_error)?;
                 self.finish(kind, rebuilt, loaded, vec![dataset_name], "analyze")
             }
             FileKind::ResultsVerified => {
                 let results = self.parsed("results.json")?;
                 let mut loaded = self.checkpoints("verify_checkpoints", CheckpointStep::Verify, Some(&results))?;
-                let rebuilt = rebuild_verified(&results, &loaded.set, era, salvaged.as_ref()).map_err(regen_error)?;
+                let rebuilt = rebuild_verified(results, &loaded.set, era, salvaged.as_ref()).map_err(regen_error)?;
                 if let Some(note) = fork_confirmed_note(&rebuilt.value, &loaded.from_fork_verify) {
                     loaded.notes.push(note);
                 }

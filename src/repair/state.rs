@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use rayon::prelude::*;
+
 use crate::backup::OwnWrites;
 use crate::layout::{self, shape_for, CheckpointStep, FileKind};
 use crate::no_follow::{self, EntryKind};
@@ -124,122 +126,164 @@ impl ScanDirState {
         state
     }
 
+    /// Walks the scan dir (in name order), then examines its temps and unit checkpoints in
+    /// parallel (tens of thousands of files, each read and validated on its own), and records
+    /// what they are in walk order, so the lists read as a serial walk would leave them.
     fn scan_entries(&mut self) {
-        let walker = walkdir::WalkDir::new(&self.dir).follow_links(false).same_file_system(true).sort_by_file_name();
-        let mut it = walker.into_iter();
-        while let Some(entry) = it.next() {
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(error) => {
-                    let path = error.path().unwrap_or(&self.dir).to_path_buf();
-                    self.io_errors.push((path, error.to_string()));
-                    continue;
-                }
-            };
-            let name = layout::file_name(entry.path());
-            if entry.file_type().is_dir() && entry.depth() > 0 && name == crate::layout::state_names::STATE_DIR {
-                it.skip_current_dir();
-                continue;
-            }
-            if !entry.file_type().is_file() || entry.depth() == 0 {
-                continue;
-            }
-            let path = entry.path();
-            let parent = path.parent().unwrap_or(&self.dir);
-            let class = layout::classify_file(path, Some(&self.dir), &|n| parent.join(n).exists());
-            // Single-file checkpoints (`FileKind::LegacyCheckpoint`) are never quarantined: a
-            // torn one may be the only record of paid-for units, and `migrate` or a person may
-            // still salvage it. A rebuild that needs it reports it instead (rebuild.rs).
-            match class.kind {
-                // A temp inside a checkpoint dir (depth 2) is never promoted: checkpoints are
-                // per unit, OpenAnt redoes a unit without one; `clean` removes it.
-                FileKind::Temp if entry.depth() == 1 => self.consider_temp(path, class.temp),
-                // `_summary.json` and `_fingerprint.json` are classified apart from unit
-                // checkpoints (today's `_RESERVED_FILES`) and never reach here: the sidecar is
-                // never quarantined, since without it OpenAnt reuses checkpoints of any model.
-                FileKind::Checkpoint => self.consider_checkpoint(path, class.checkpoint_step),
-                _ => {}
-            }
-        }
-    }
-
-    fn consider_temp(&mut self, path: &Path, temp: Option<layout::TempName>) {
-        let stamp = FileStamp::of(path);
-        let writer = temp.as_ref().map(|t| t.writer);
-        let kinds: Vec<FileKind> = match temp.and_then(|t| t.target).as_deref() {
-            Some(name) => REBUILD_ORDER.iter().copied().filter(|k| output_name(*k) == name).collect(),
-            // Today's write_json temp (.tmp-XXXXXXXX.tmp): the kind its content tells, when
-            // exactly one target fits (check's `temp_kinds`, the same question check and
-            // clean ask); a dataset-shaped document may be dataset.json or
-            // dataset_enhanced.json, so it is never promoted.
-            None if writer == Some(layout::TempWriter::WriteJson) => {
-                let keys = match validate::validate_file(path, &crate::shape::any_recording_keys()) {
-                    Ok(v) if v.is_valid() => v.captures,
-                    Ok(_) => return,
-                    Err(error) => {
-                        self.io_errors.push((path.to_path_buf(), error.to_string()));
-                        return;
-                    }
-                };
-                match crate::temps::temp_kinds(writer, path, &keys).as_slice() {
-                    [one] if REBUILD_ORDER.contains(&one.kind) => vec![one.kind],
-                    _ => Vec::new(),
-                }
-            }
-            // The name does not say (the fork's tmpXXXXXXXX.tmp): try each kind's shape.
-            None => REBUILD_ORDER.to_vec(),
-        };
-        for kind in kinds {
-            match validate::validate_file(path, shape_for(kind, None)) {
-                Ok(v) if v.is_valid() && holds_kind(kind, &v.captures.top_level_keys) => {
-                    let modified = std::fs::symlink_metadata(path).and_then(|m| m.modified()).ok();
+        let walked = walk_files(&self.dir);
+        let dir = self.dir.as_path();
+        let found: Vec<Option<Found>> = walked
+            .into_par_iter()
+            .map(|walked| match walked {
+                Walked::Error(path, error) => Some(Found::IoError(path, error)),
+                Walked::File { path, depth } => examine_entry(dir, &path, depth),
+            })
+            .collect();
+        for found in found.into_iter().flatten() {
+            match found {
+                Found::IoError(path, error) => self.io_errors.push((path, error)),
+                Found::Temp(kind, temp) => {
                     let temps = self.temps.entry(kind).or_default();
-                    temps.push(SalvageableTemp { path: path.to_path_buf(), modified, stamp });
+                    temps.push(temp);
                     temps.sort_by(|a, b| b.modified.cmp(&a.modified).then_with(|| a.path.cmp(&b.path)));
-                    return;
                 }
-                Ok(_) => {}
-                Err(error) => {
-                    self.io_errors.push((path.to_path_buf(), error.to_string()));
-                    return;
-                }
+                Found::BadCheckpoint(bad) => self.bad_checkpoints.push(bad),
             }
         }
     }
+}
 
-    fn consider_checkpoint(&mut self, path: &Path, step: Option<CheckpointStep>) {
-        // Today's `_RESERVED_FILES`: never a unit checkpoint, never quarantined (layout
-        // classifies them apart already; this keeps the rule where quarantine is decided).
-        if crate::layout::reserved_names::RESERVED_CHECKPOINT_FILES.contains(&layout::file_name(path).as_str()) {
-            return;
-        }
-        let stamp = FileStamp::of(path);
-        let validation = match validate::validate_file(path, shape_for(FileKind::Checkpoint, step)) {
-            Ok(v) => v,
+/// An entry of the scan dir's walk that repair may look into.
+enum Walked {
+    /// The walk could not read this.
+    Error(PathBuf, String),
+    /// A regular file below the scan dir (not in scanaudit's state dir).
+    File { path: PathBuf, depth: usize },
+}
+
+/// What one file of the scan dir is to repair, when it is anything.
+enum Found {
+    IoError(PathBuf, String),
+    Temp(FileKind, SalvageableTemp),
+    BadCheckpoint(BadCheckpoint),
+}
+
+/// Every regular file below `dir` and every error of the walk, in walk order (names sorted),
+/// scanaudit's state dir left out.
+fn walk_files(dir: &Path) -> Vec<Walked> {
+    let mut walked = Vec::new();
+    let walker = walkdir::WalkDir::new(dir).follow_links(false).same_file_system(true).sort_by_file_name();
+    let mut it = walker.into_iter();
+    while let Some(entry) = it.next() {
+        let entry = match entry {
+            Ok(entry) => entry,
             Err(error) => {
-                self.io_errors.push((path.to_path_buf(), error.to_string()));
-                return;
+                let path = error.path().unwrap_or(dir).to_path_buf();
+                walked.push(Walked::Error(path, error.to_string()));
+                continue;
             }
         };
-        let reason = match (&validation.problem, validation.captures.get("id")) {
-            (Some(problem), _) => Some(format!("{} checkpoint", problem.kind)),
-            (None, None) => Some("checkpoint without \"id\"".to_string()),
-            (None, Some(Captured::Str(id))) => {
-                let expected = layout::safe_filename::checkpoint_file_name(id);
-                // A misnamed copy of a unit whose real checkpoint exists: OpenAnt may load
-                // either, so it goes. A misnamed only copy is the unit's work: it stays. A
-                // #317 case-collision name (`<safe>_<16 hex>.json`) is a correct name, and on
-                // a case-insensitive filesystem its bare name "exists" as another unit's file.
-                (!layout::safe_filename::is_checkpoint_name_for(&layout::file_name(path), id)
-                    && path.with_file_name(&expected).exists())
-                .then(|| format!("duplicate of {expected}"))
+        if entry.file_type().is_dir()
+            && entry.depth() > 0
+            && layout::file_name(entry.path()) == crate::layout::state_names::STATE_DIR
+        {
+            it.skip_current_dir();
+            continue;
+        }
+        if !entry.file_type().is_file() || entry.depth() == 0 {
+            continue;
+        }
+        let depth = entry.depth();
+        walked.push(Walked::File { path: entry.into_path(), depth });
+    }
+    walked
+}
+
+/// What the file at `path`, `depth` levels below the scan dir `dir`, is to repair.
+fn examine_entry(dir: &Path, path: &Path, depth: usize) -> Option<Found> {
+    let parent = path.parent().unwrap_or(dir);
+    let class = layout::classify_file(path, Some(dir), &|n| parent.join(n).exists());
+    // Single-file checkpoints (`FileKind::LegacyCheckpoint`) are never quarantined: a torn one
+    // may be the only record of paid-for units, and `migrate` or a person may still salvage
+    // it. A rebuild that needs it reports it instead (rebuild.rs).
+    match class.kind {
+        // A temp inside a checkpoint dir (depth 2) is never promoted: checkpoints are per
+        // unit, OpenAnt redoes a unit without one; `clean` removes it.
+        FileKind::Temp if depth == 1 => consider_temp(path, class.temp),
+        // `_summary.json` and `_fingerprint.json` are classified apart from unit checkpoints
+        // (today's `_RESERVED_FILES`) and never reach here: the sidecar is never quarantined,
+        // since without it OpenAnt reuses checkpoints of any model.
+        FileKind::Checkpoint => consider_checkpoint(path, class.checkpoint_step),
+        _ => None,
+    }
+}
+
+/// The output a temp can restore, if it holds a complete, valid document of one.
+fn consider_temp(path: &Path, temp: Option<layout::TempName>) -> Option<Found> {
+    let stamp = FileStamp::of(path);
+    let writer = temp.as_ref().map(|t| t.writer);
+    let io_error = |error: std::io::Error| Some(Found::IoError(path.to_path_buf(), error.to_string()));
+    let kinds: Vec<FileKind> = match temp.and_then(|t| t.target).as_deref() {
+        Some(name) => REBUILD_ORDER.iter().copied().filter(|k| output_name(*k) == name).collect(),
+        // Today's write_json temp (.tmp-XXXXXXXX.tmp): the kind its content tells, when
+        // exactly one target fits (check's `temp_kinds`, the same question check and clean
+        // ask); a dataset-shaped document may be dataset.json or dataset_enhanced.json, so it
+        // is never promoted.
+        None if writer == Some(layout::TempWriter::WriteJson) => {
+            let keys = match validate::validate_file(path, &crate::shape::any_recording_keys()) {
+                Ok(v) if v.is_valid() => v.captures,
+                Ok(_) => return None,
+                Err(error) => return io_error(error),
+            };
+            match crate::temps::temp_kinds(writer, path, &keys).as_slice() {
+                [one] if REBUILD_ORDER.contains(&one.kind) => vec![one.kind],
+                _ => Vec::new(),
             }
-            (None, Some(_)) => Some("checkpoint whose \"id\" is not a string".to_string()),
-        };
-        if let Some(reason) = reason {
-            self.bad_checkpoints.push(BadCheckpoint { path: path.to_path_buf(), reason, stamp });
+        }
+        // The name does not say (the fork's tmpXXXXXXXX.tmp): try each kind's shape.
+        None => REBUILD_ORDER.to_vec(),
+    };
+    for kind in kinds {
+        match validate::validate_file(path, shape_for(kind, None)) {
+            Ok(v) if v.is_valid() && holds_kind(kind, &v.captures.top_level_keys) => {
+                let modified = std::fs::symlink_metadata(path).and_then(|m| m.modified()).ok();
+                return Some(Found::Temp(kind, SalvageableTemp { path: path.to_path_buf(), modified, stamp }));
+            }
+            Ok(_) => {}
+            Err(error) => return io_error(error),
         }
     }
+    None
+}
+
+/// Why OpenAnt cannot use this unit checkpoint, if it cannot.
+fn consider_checkpoint(path: &Path, step: Option<CheckpointStep>) -> Option<Found> {
+    // Today's `_RESERVED_FILES`: never a unit checkpoint, never quarantined (layout classifies
+    // them apart already; this keeps the rule where quarantine is decided).
+    if crate::layout::reserved_names::RESERVED_CHECKPOINT_FILES.contains(&layout::file_name(path).as_str()) {
+        return None;
+    }
+    let stamp = FileStamp::of(path);
+    let validation = match validate::validate_file(path, shape_for(FileKind::Checkpoint, step)) {
+        Ok(v) => v,
+        Err(error) => return Some(Found::IoError(path.to_path_buf(), error.to_string())),
+    };
+    let reason = match (&validation.problem, validation.captures.get("id")) {
+        (Some(problem), _) => Some(format!("{} checkpoint", problem.kind)),
+        (None, None) => Some("checkpoint without \"id\"".to_string()),
+        (None, Some(Captured::Str(id))) => {
+            let expected = layout::safe_filename::checkpoint_file_name(id);
+            // A misnamed copy of a unit whose real checkpoint exists: OpenAnt may load either,
+            // so it goes. A misnamed only copy is the unit's work: it stays. A #317
+            // case-collision name (`<safe>_<16 hex>.json`) is a correct name, and on a
+            // case-insensitive filesystem its bare name "exists" as another unit's file.
+            (!layout::safe_filename::is_checkpoint_name_for(&layout::file_name(path), id)
+                && path.with_file_name(&expected).exists())
+            .then(|| format!("duplicate of {expected}"))
+        }
+        (None, Some(_)) => Some("checkpoint whose \"id\" is not a string".to_string()),
+    };
+    reason.map(|reason| Found::BadCheckpoint(BadCheckpoint { path: path.to_path_buf(), reason, stamp }))
 }
 
 /// Whether a document that passed `kind`'s shape is really that kind and not a sibling kind
@@ -437,6 +481,56 @@ mod tests {
         write(&cp.join("src__A.py_f.json"), &record);
         let state = ScanDirState::gather(&scan);
         assert!(state.bad_checkpoints.is_empty(), "{:?}", state.bad_checkpoints);
+    }
+
+    /// Checkpoints and temps examined in parallel are recorded as a one-thread gather records
+    /// them: the same bad checkpoints with the same reasons, in walk order, and the same temps.
+    #[test]
+    fn parallel_gather_matches_a_serial_one() {
+        let root = tempfile::tempdir().unwrap();
+        let scan = root.path().join("scan");
+        let results = r#"{"dataset": "dataset.json", "model": "m", "provider": "p", "timestamp": "t",
+            "metrics": {"total": 0}, "results": [], "code_by_route": {}, "analyze_fingerprint": "sha256:00"}"#;
+        for i in 0..6 {
+            let temp = scan.join(format!("tmp{i:08}.tmp"));
+            write(&temp, if i % 2 == 0 { results } else { r#"{"torn": "# });
+            let when = filetime::FileTime::from_unix_time(1_700_000_000 + (i % 3) * 60, 0);
+            filetime::set_file_mtime(&temp, when).unwrap();
+        }
+        for (dir, good) in [
+            ("analyze_checkpoints", r#"{"result": {"verdict": "SAFE"}, "id": "ID"}"#),
+            ("verify_checkpoints", r#"{"verification": {"correct_finding": "agree"}, "id": "ID"}"#),
+        ] {
+            for i in 0..150 {
+                let id = format!("src/m.py:f{}", i % 61);
+                let name = match i % 5 {
+                    4 => format!("copy-{i}.json"),
+                    _ => layout::safe_filename::checkpoint_file_name(&id),
+                };
+                let text = match i % 7 {
+                    1 => good[..good.len() / 2].to_owned(),
+                    2 => good.replace(r#", "id": "ID""#, ""),
+                    3 => good.replace(r#""ID""#, "7"),
+                    _ => good.replace("ID", &id),
+                };
+                write(&scan.join(dir).join(name), &text);
+            }
+        }
+        let gather_in = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| ScanDirState::gather(&scan))
+        };
+        let (serial, parallel) = (gather_in(1), gather_in(4));
+        assert_eq!(parallel.bad_checkpoints, serial.bad_checkpoints);
+        assert_eq!(parallel.temps, serial.temps);
+        assert_eq!(parallel.io_errors, serial.io_errors);
+        assert_eq!(parallel.outputs, serial.outputs);
+        assert_eq!(parallel.refused, serial.refused);
+        let reasons: std::collections::HashSet<&str> =
+            serial.bad_checkpoints.iter().map(|b| b.reason.split(['"', '.']).next().unwrap()).collect();
+        assert_eq!(reasons.len(), 4, "{reasons:?}");
+        assert!(serial.bad_checkpoints.windows(2).all(|w| w[0].path < w[1].path));
+        assert_eq!(serial.temps[&FileKind::Results].len(), 3);
     }
 
     #[test]

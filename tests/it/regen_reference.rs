@@ -53,7 +53,8 @@ fn enhanced(scan: &Scan, era: Era, salvaged: Option<&SalvagedFields>) -> Rebuilt
     let cp_dir = scanaudit::regen::checkpoints::enhance_checkpoint_dir_in(&d, era);
     let cps = CheckpointSet::load_dir(&d.join(cp_dir), CheckpointStep::Enhance).unwrap();
     assert!(cps.dir_exists, "{}: no enhance checkpoints", scan.rel);
-    rebuild_enhanced(&EnhanceInputs { dataset: &dataset, checkpoints: &cps, era, salvaged, single_file: None }).unwrap()
+    let mut cps = cps;
+    rebuild_enhanced(dataset, &mut cps, &EnhanceInputs { era, salvaged, single_file: None }).unwrap()
 }
 
 fn results(scan: &Scan, era: Era, salvaged: Option<&SalvagedFields>) -> Rebuilt {
@@ -64,14 +65,15 @@ fn results(scan: &Scan, era: Era, salvaged: Option<&SalvagedFields>) -> Rebuilt 
     let dataset = json(&d.join(&name));
     let inputs = AnalyzeInputs::from_report(&dataset, Some(&report), "dataset.json");
     let cps = CheckpointSet::load_dir(&d.join("analyze_checkpoints"), CheckpointStep::Analyze).unwrap();
-    rebuild_results(&inputs, &cps, era, salvaged, now()).unwrap()
+    let mut cps = cps;
+    rebuild_results(&inputs, &mut cps, era, salvaged, now()).unwrap()
 }
 
 fn verified(scan: &Scan, era: Era, salvaged: Option<&SalvagedFields>) -> Rebuilt {
     let d = dir(scan);
     let results_doc = json(&d.join("results.json"));
     let cps = CheckpointSet::load_dir(&d.join("verify_checkpoints"), CheckpointStep::Verify).unwrap();
-    rebuild_verified(&results_doc, &cps, era, salvaged).unwrap()
+    rebuild_verified(results_doc, &cps, era, salvaged).unwrap()
 }
 
 // `PyValue` has no Index impl; a tiny helper keeps the test readable.
@@ -502,11 +504,11 @@ mod no_panic {
             let salvaged = salvage_leading_fields(&old_bytes.as_bytes()[..cut.index(old_bytes.len() + 1)]);
             for step in [CheckpointStep::Enhance, CheckpointStep::Analyze, CheckpointStep::Verify] {
                 let set = CheckpointSet::from_files(step, files(cps.clone()));
-                let _ = rebuild_enhanced(&EnhanceInputs { dataset: &doc, checkpoints: &set, era, salvaged: Some(&salvaged), single_file: None });
+                let _ = rebuild_enhanced(doc.clone(), &mut set.clone(), &EnhanceInputs { era, salvaged: Some(&salvaged), single_file: None });
                 let report = PyValue::Object(PyObject::from_iter([("inputs".to_owned(), doc.clone())]));
                 let inputs = AnalyzeInputs::from_report(&doc, Some(&report), "dataset.json");
-                let _ = rebuild_results(&inputs, &set, era, Some(&salvaged), now());
-                let _ = rebuild_verified(&doc, &set, era, Some(&salvaged));
+                let _ = rebuild_results(&inputs, &mut set.clone(), era, Some(&salvaged), now());
+                let _ = rebuild_verified(doc.clone(), &set, era, Some(&salvaged));
             }
         }
     }
