@@ -29,9 +29,17 @@ impl Uses {
 }
 
 /// The index in `set.files` of a file that one of `set`'s lookups returned.
+/// `file` must be an element of `set.files` (the lookups return nothing else); that is
+/// asserted, so a misuse stops here rather than moving another unit's value.
 pub(crate) fn index_of(set: &CheckpointSet, file: &LoadedFile) -> usize {
-    let offset = file as *const LoadedFile as usize - set.files.as_ptr() as usize;
-    offset / std::mem::size_of::<LoadedFile>()
+    let offset = (file as *const LoadedFile as usize).wrapping_sub(set.files.as_ptr() as usize);
+    let index = offset / std::mem::size_of::<LoadedFile>();
+    assert!(
+        set.files.get(index).is_some_and(|f| std::ptr::eq(f, file)),
+        "index_of: {} is not a file of this checkpoint set",
+        file.name
+    );
+    index
 }
 
 /// Member `key` of a checkpoint's data: moved out (a null left in its place) on the file's
@@ -39,4 +47,39 @@ pub(crate) fn index_of(set: &CheckpointSet, file: &LoadedFile) -> usize {
 pub(crate) fn take_member(data: &mut PyValue, key: &str, last: bool) -> Option<PyValue> {
     let value = data.get_mut(key)?;
     Some(if last { std::mem::replace(value, PyValue::Null) } else { value.clone() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::CheckpointStep;
+
+    fn set() -> CheckpointSet {
+        let file = |id: &str| {
+            (format!("{id}.json"), Ok(format!(r#"{{"id": "{id}", "result": {{"verdict": "SAFE"}}}}"#).into_bytes()))
+        };
+        CheckpointSet::from_files(CheckpointStep::Analyze, vec![file("a"), file("b"), file("c")])
+    }
+
+    #[test]
+    fn a_lookup_gives_its_index_and_the_last_read_moves() {
+        let mut set = set();
+        let b = index_of(&set, set.get("b").unwrap());
+        assert_eq!(set.files[b].name, "b.json");
+        let mut uses = Uses::count(&set, [b, b].into_iter());
+        let first = uses.last(b);
+        assert_eq!(take_member(&mut set.files[b].data, "result", first), set.files[b].data.get("result").cloned());
+        let last = uses.last(b);
+        assert!(last);
+        assert!(take_member(&mut set.files[b].data, "result", last).is_some());
+        assert_eq!(set.files[b].data.get("result"), Some(&PyValue::Null), "moved out on the last read");
+    }
+
+    #[test]
+    #[should_panic(expected = "is not a file of this checkpoint set")]
+    fn a_file_from_elsewhere_is_refused() {
+        let set = set();
+        let copy = set.files[1].clone();
+        index_of(&set, &copy);
+    }
 }
