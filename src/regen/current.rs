@@ -28,11 +28,11 @@ use chrono::NaiveDateTime;
 use indexmap::IndexMap;
 
 use super::checkpoints::CheckpointSet;
-use super::last_use::{index_of, take_member, Uses};
+use super::last_use::take_member;
 use super::py::{id_text, key_text, py_str, truthy};
 use super::results::{
     analyze_timestamp, carry_stage1_updates, dataset_units, note_dataset_rename, note_stage1_groups, reorder,
-    truncate_like_slice, unit_code,
+    truncate_like_slice, uid_of, unit_code, unit_sources,
 };
 use super::salvage::SalvagedFields;
 use super::{Inexact, Rebuilt, RegenError};
@@ -228,17 +228,7 @@ pub fn rebuild_results_current(
     now: NaiveDateTime,
 ) -> Result<Rebuilt, RegenError> {
     let units = analyzed_units(inp)?;
-    let uid_of =
-        |i: usize, unit: &PyValue| unit.get("id").cloned().unwrap_or_else(|| PyValue::from(format!("unit_{i}")));
-    // Each unit's checkpoint file, chosen before any is moved out of the set.
-    let sources: Vec<Option<usize>> = units
-        .iter()
-        .enumerate()
-        .map(|(i, unit)| {
-            uid_of(i, unit).as_str().and_then(|id| checkpoints.get(id)).map(|cp| index_of(checkpoints, cp))
-        })
-        .collect();
-    let mut uses = Uses::count(checkpoints, sources.iter().flatten().copied());
+    let (sources, mut uses) = unit_sources(&units, checkpoints);
     let mut inexact = Vec::new();
     let mut missing = Vec::new();
     let mut results = Vec::with_capacity(units.len());
@@ -577,22 +567,7 @@ pub fn rebuild_verified_current(
     let confirmed: Vec<PyValue> =
         candidates.iter().map(|&c| &all_results[c]).filter(|r| is_candidate(r)).cloned().collect();
     let winners: Vec<Option<usize>> = all_results.iter().map(|r| last.get(&merge_key(r)).copied()).collect();
-    // Every row goes into `merged` once, moved: a row without a winner is no candidate, so no
-    // other row reads it; a winner is copied for all but the last row it stands for.
-    let mut uses = vec![0u32; all_results.len()];
-    for &c in winners.iter().flatten() {
-        uses[c] += 1;
-    }
-    let mut merged = Vec::with_capacity(all_results.len());
-    for (i, winner) in winners.into_iter().enumerate() {
-        let source = winner.unwrap_or(i);
-        uses[source] = uses[source].saturating_sub(1);
-        merged.push(if uses[source] == 0 {
-            std::mem::replace(&mut all_results[source], PyValue::Null)
-        } else {
-            all_results[source].clone()
-        });
-    }
+    let merged = super::last_use::merge_rows(&mut all_results, winners);
 
     let copied = |k: &str| experiment.get(k).cloned().unwrap_or_else(|| PyValue::from(""));
     super::verified::note_copied_timestamp(&experiment, salvaged, &mut inexact);

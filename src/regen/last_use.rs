@@ -49,6 +49,28 @@ pub(crate) fn take_member(data: &mut PyValue, key: &str, last: bool) -> Option<P
     Some(if last { std::mem::replace(value, PyValue::Null) } else { value.clone() })
 }
 
+/// The merged rows: row `i` becomes the row its winner names (`winners[i]`), itself when it
+/// has none. Every row is taken once, moved: a row without a winner is no candidate, so no
+/// other row reads it, and a winner is copied for all but the last row it stands for. `rows`
+/// is left with nulls where rows were moved out.
+pub(crate) fn merge_rows(rows: &mut [PyValue], winners: Vec<Option<usize>>) -> Vec<PyValue> {
+    let mut uses = vec![0u32; rows.len()];
+    for &c in winners.iter().flatten() {
+        uses[c] += 1;
+    }
+    let mut merged = Vec::with_capacity(rows.len());
+    for (i, winner) in winners.into_iter().enumerate() {
+        let source = winner.unwrap_or(i);
+        uses[source] = uses[source].saturating_sub(1);
+        merged.push(if uses[source] == 0 {
+            std::mem::replace(&mut rows[source], PyValue::Null)
+        } else {
+            rows[source].clone()
+        });
+    }
+    merged
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +95,15 @@ mod tests {
         assert!(last);
         assert!(take_member(&mut set.files[b].data, "result", last).is_some());
         assert_eq!(set.files[b].data.get("result"), Some(&PyValue::Null), "moved out on the last read");
+    }
+
+    #[test]
+    fn merged_rows_take_their_winner_moving_it_on_its_last_use() {
+        let mut rows: Vec<PyValue> = (0..4).map(PyValue::from).collect();
+        // Rows 0 and 2 stand for row 2; row 1 for itself; row 3 has no winner.
+        let merged = merge_rows(&mut rows, vec![Some(2), Some(1), Some(2), None]);
+        assert_eq!(merged, [2, 1, 2, 3].map(PyValue::from));
+        assert_eq!(rows, [PyValue::from(0), PyValue::Null, PyValue::Null, PyValue::Null]);
     }
 
     #[test]

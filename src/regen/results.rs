@@ -193,6 +193,25 @@ pub fn count_verdicts(results: &[PyValue], insufficient_context: bool) -> PyObje
 ///
 /// Each unit's `result` and `code_for_route` are moved out of `checkpoints` (a null left in
 /// their place) rather than copied; the set's names, ids and other members are left as they are.
+/// The id analyze gives unit `i` (`unit.get("id") or f"unit_{i}"`).
+pub(crate) fn uid_of(i: usize, unit: &PyValue) -> PyValue {
+    unit.get("id").cloned().unwrap_or_else(|| PyValue::from(format!("unit_{i}")))
+}
+
+/// Each unit's checkpoint file (by [`uid_of`]), chosen before any value is moved out of the
+/// set, and how often each file is read.
+pub(crate) fn unit_sources(units: &[&PyValue], checkpoints: &CheckpointSet) -> (Vec<Option<usize>>, Uses) {
+    let sources: Vec<Option<usize>> = units
+        .iter()
+        .enumerate()
+        .map(|(i, unit)| {
+            uid_of(i, unit).as_str().and_then(|id| checkpoints.get(id)).map(|cp| index_of(checkpoints, cp))
+        })
+        .collect();
+    let uses = Uses::count(checkpoints, sources.iter().flatten().copied());
+    (sources, uses)
+}
+
 pub fn rebuild_results(
     inp: &AnalyzeInputs<'_>,
     checkpoints: &mut CheckpointSet,
@@ -229,18 +248,7 @@ pub fn results_document(
     now: NaiveDateTime,
 ) -> Result<ResultsDocument, RegenError> {
     let units = analyzed_units(inp, era)?;
-    let uid_of =
-        |i: usize, unit: &PyValue| unit.get("id").cloned().unwrap_or_else(|| PyValue::from(format!("unit_{i}")));
-    // Each unit's checkpoint file, chosen before any is moved out of the set.
-    let sources: Vec<Option<usize>> = units
-        .iter()
-        .enumerate()
-        .map(|(i, unit)| {
-            let uid = uid_of(i, unit);
-            uid.as_str().and_then(|id| checkpoints.get(id)).map(|cp| index_of(checkpoints, cp))
-        })
-        .collect();
-    let mut uses = Uses::count(checkpoints, sources.iter().flatten().copied());
+    let (sources, mut uses) = unit_sources(&units, checkpoints);
     let mut inexact = Vec::new();
     let mut missing = Vec::new();
     let mut results: Vec<PyValue> = Vec::with_capacity(units.len());

@@ -165,22 +165,7 @@ pub fn rebuild_verified(
         .cloned()
         .collect();
     let winners: Vec<Option<usize>> = all_results.iter().map(|r| last_candidate.get(&key_text(r)).copied()).collect();
-    // Every row goes into `merged` once, moved: a row without a winner is no candidate, so no
-    // other row reads it; a winner is copied for all but the last row it stands for.
-    let mut uses = vec![0u32; all_results.len()];
-    for &c in winners.iter().flatten() {
-        uses[c] += 1;
-    }
-    let mut merged = Vec::with_capacity(all_results.len());
-    for (i, winner) in winners.into_iter().enumerate() {
-        let source = winner.unwrap_or(i);
-        uses[source] = uses[source].saturating_sub(1);
-        merged.push(if uses[source] == 0 {
-            std::mem::replace(&mut all_results[source], PyValue::Null)
-        } else {
-            all_results[source].clone()
-        });
-    }
+    let merged = super::last_use::merge_rows(&mut all_results, winners);
 
     let copied = |k: &str| experiment.get(k).cloned().unwrap_or_else(|| PyValue::from(""));
     note_copied_timestamp(&experiment, salvaged, &mut inexact);
