@@ -30,9 +30,9 @@ use crate::text::brief_list;
 #[derive(Debug, Clone)]
 pub struct RebuiltFile {
     pub bytes: Vec<u8>,
-    /// The document `bytes` hold, when the builder handed it over: the lossless merge works
-    /// on it rather than parsing `bytes` back.
-    pub value: Option<PyValue>,
+    /// The document `bytes` hold: the lossless merge works on it rather than parsing `bytes`
+    /// back.
+    pub value: PyValue,
     /// What could not be reproduced exactly, and what was done.
     pub notes: Vec<String>,
     /// The files it was built from, for the plan.
@@ -786,7 +786,7 @@ fn rebuilt_file(rebuilt: Rebuilt, mut inputs: Vec<String>, dir: &Path) -> Rebuil
             inputs.push(name);
         }
     }
-    RebuiltFile { bytes: rebuilt.bytes.into_bytes(), value: Some(rebuilt.value), notes, inputs }
+    RebuiltFile { bytes: rebuilt.bytes.into_bytes(), value: rebuilt.value, notes, inputs }
 }
 
 /// The `openant` step that writes `kind`.
@@ -817,25 +817,14 @@ fn make_lossless(mut file: RebuiltFile, old: &lossless::Node, name: &str) -> Res
     // Which `ensure_ascii` the builder wrote with: `False` leaves non-ASCII text and DEL raw;
     // without either, both settings write the same bytes, so `True` reproduces them.
     let ensure_ascii = file.bytes.is_ascii() && !file.bytes.contains(&0x7f);
-    // Line breaks are whitespace between tokens: the document is the same with either.
-    let mut value = match file.value.take() {
-        Some(value) => value,
-        None => {
-            let text = String::from_utf8_lossy(&file.bytes);
-            pyjson::parse(text.replace("\r\n", "\n").as_bytes()).map_err(|e| CannotRebuild {
-                reason: format!("the rebuilt document does not parse back: {e}"),
-                fix: None,
-            })?
-        }
-    };
-    let merged = lossless::merge_lossless(old, &mut value);
+    let merged = lossless::merge_lossless(old, &mut file.value);
     file.notes.extend(merged.notes(name));
     if !merged.changed() {
         return Ok(file);
     }
     // Serialized anew below: the builder's bytes are not needed beside it.
     file.bytes = Vec::new();
-    let out = pyjson::to_python_string(&value, ensure_ascii)
+    let out = pyjson::to_python_string(&file.value, ensure_ascii)
         .map_err(|e| CannotRebuild { reason: format!("cannot serialize the merged document: {e}"), fix: None })?;
     file.bytes = if crlf { out.replace('\n', "\r\n").into_bytes() } else { out.into_bytes() };
     Ok(file)
