@@ -1,8 +1,9 @@
 //! The indented layout Python's `json.dumps(indent=2)` and Go's `MarshalIndent(v, "", "  ")`
 //! share: each item on its own line indented by two spaces per level, `,` at the end of every
 //! item but the last, `": "` after keys, and empty containers as `[]` / `{}`.
-//! The two writers differ only in how scalars are spelled, which [`Scalars`] supplies; even
-//! their strings share [`write_string`] and differ only in which characters become `\uxxxx`.
+//! The two writers differ only in how scalars are spelled, which [`Scalars`] supplies, and in
+//! which characters of a string become `\uxxxx`: Go's through [`write_string`], Python's
+//! through [`write_string_escaping_controls`], which finds the runs to copy a word at a time.
 //! Either writer fails only as [`WriteError`] says.
 
 use super::bytescan::find_special;
@@ -106,7 +107,7 @@ fn push_u_escape(out: &mut String, unit: u16) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let digit = |shift: u16| HEX[usize::from((unit >> shift) & 0xf)];
     let escape = [b'\\', b'u', digit(12), digit(8), digit(4), digit(0)];
-    out.push_str(std::str::from_utf8(&escape).unwrap_or_default());
+    out.extend(escape.map(char::from));
 }
 
 pub(super) fn write_indented(value: &PyValue, style: &impl Scalars) -> Result<String, WriteError> {

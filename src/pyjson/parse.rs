@@ -111,7 +111,9 @@ struct Items {
 
 impl Items {
     fn close_array(&mut self, start: usize) -> PyValue {
-        PyValue::Array(self.elements.split_off(start))
+        // Not `split_off`: at `start == 0` it hands over the stack's whole buffer, room and
+        // all, so the largest arrays (a dataset's units) kept the doubling slack.
+        PyValue::Array(self.elements.drain(start..).collect())
     }
 
     fn close_object(&mut self, start: usize) -> PyValue {
