@@ -142,7 +142,8 @@ impl Default for WriteOptions {
 pub fn write_atomic(target: &Path, contents: &[u8], validate: Validator<'_>) -> Result<WriteOutcome, AtomicError> {
     let (dir_path, name) = split_target(target)?;
     let dir = Dir::open(&dir_path)?;
-    dir.write_atomic_impl(name, target, contents, validate, WriteOptions::default())
+    let outcome = dir.prepare_impl(name, target, contents, validate, WriteOptions::default())?.commit();
+    outcome
 }
 
 /// Write several files of one directory atomically, fsyncing the directory once at the end
@@ -196,19 +197,7 @@ impl Dir {
         validate: Validator<'_>,
         options: WriteOptions,
     ) -> Result<WriteOutcome, AtomicError> {
-        let target = self.path().join(name);
-        self.write_atomic_impl(name, &target, contents, validate, options)
-    }
-
-    fn write_atomic_impl(
-        &self,
-        name: &OsStr,
-        target: &Path,
-        contents: &[u8],
-        validate: Validator<'_>,
-        options: WriteOptions,
-    ) -> Result<WriteOutcome, AtomicError> {
-        self.prepare_impl(name, target, contents, validate, options)?.commit()
+        self.prepare_atomic_with(name, contents, validate, options)?.commit()
     }
 
     /// Steps 1 to 5 of the protocol for `name` in this directory: the temp file is written,
@@ -399,30 +388,7 @@ impl<'d> TempFile<'d> {
         if ours.dev() != theirs.dev() || ours.ino() != theirs.ino() {
             return Err(io::Error::other("the temp file was replaced by another file while being written"));
         }
-        let mut reader = reopened.take(expected.len() as u64 + 1);
-        let mut buf = vec![0u8; READ_BACK_CHUNK.min(expected.len() + 1)];
-        let mut read = 0usize;
-        let mut first_difference = None;
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if first_difference.is_none() {
-                let want = &expected[read.min(expected.len())..(read + n).min(expected.len())];
-                let got = &buf[..n];
-                if want != got {
-                    let at = want.iter().zip(got).position(|(a, b)| a != b).unwrap_or(want.len().min(got.len()));
-                    first_difference = Some(read + at);
-                }
-            }
-            read += n;
-        }
-        if first_difference.is_none() && read != expected.len() {
-            first_difference = Some(read.min(expected.len()));
-        }
+        let (read, first_difference) = compare_read(reopened, expected, READ_BACK_CHUNK)?;
         Ok(first_difference.map(|first| describe_mismatch_at(expected.len(), read, first)))
     }
 
@@ -530,6 +496,38 @@ fn random_suffix() -> [u8; TEMP_RANDOM_LEN] {
     out
 }
 
+/// Reads `reader` to its end, `chunk` bytes at a time (never a second whole copy of a 100 MB
+/// output), comparing it with `expected`: how many bytes it held (at most `expected.len() + 1`
+/// are read) and the first byte that differs, when any does or the lengths differ.
+fn compare_read(reader: impl Read, expected: &[u8], chunk: usize) -> io::Result<(usize, Option<usize>)> {
+    let mut reader = reader.take(expected.len() as u64 + 1);
+    let mut buf = vec![0u8; chunk.min(expected.len() + 1).max(1)];
+    let mut read = 0usize;
+    let mut first_difference = None;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if first_difference.is_none() {
+            let want = &expected[read.min(expected.len())..(read + n).min(expected.len())];
+            let got = &buf[..n];
+            if want != got {
+                let at = want.iter().zip(got).position(|(a, b)| a != b).unwrap_or(want.len().min(got.len()));
+                first_difference = Some(read + at);
+            }
+        }
+        read += n;
+    }
+    if first_difference.is_none() && read != expected.len() {
+        first_difference = Some(read.min(expected.len()));
+    }
+    Ok((read, first_difference))
+}
+
+/// The whole-buffer comparison [`compare_read`] does chunk by chunk: the tests' oracle.
 #[cfg(test)]
 fn describe_mismatch(expected: &[u8], got: &[u8]) -> String {
     let first = expected.iter().zip(got).position(|(a, b)| a != b).unwrap_or(expected.len().min(got.len()));
@@ -857,6 +855,34 @@ mod tests {
         assert!(s.contains("first difference at byte 3"), "{s}");
         let s = describe_mismatch(b"abc", b"abcd");
         assert!(s.contains("read more than 3"), "{s}");
+    }
+
+    /// The chunked read-back finds what the whole-buffer comparison finds, whatever the chunk
+    /// size and wherever the difference falls: equal, shorter, longer (by one or by many), a
+    /// difference inside a chunk, on a boundary, or in the last byte.
+    #[test]
+    fn the_chunked_read_back_agrees_with_the_whole_comparison() {
+        let expected: Vec<u8> = (0..40u8).collect();
+        let mut cases: Vec<Vec<u8>> =
+            vec![expected.clone(), Vec::new(), expected[..39].to_vec(), expected[..7].to_vec()];
+        cases.push([expected.as_slice(), b"x"].concat());
+        cases.push([expected.as_slice(), &[9u8; 100]].concat());
+        for at in [0, 1, 7, 8, 15, 16, 39] {
+            let mut changed = expected.clone();
+            changed[at] ^= 0xff;
+            cases.push(changed);
+        }
+        for got in &cases {
+            // At most expected + 1 bytes are read: what the oracle is given.
+            let seen = &got[..got.len().min(expected.len() + 1)];
+            let oracle = (seen != expected.as_slice()).then(|| describe_mismatch(&expected, seen));
+            for chunk in [1, 3, 8, 16, 64] {
+                let (read, first) = compare_read(std::io::Cursor::new(got), &expected, chunk).unwrap();
+                assert_eq!(read, seen.len(), "chunk {chunk}");
+                let found = first.map(|first| describe_mismatch_at(expected.len(), read, first));
+                assert_eq!(found, oracle, "chunk {chunk}, got {got:?}");
+            }
+        }
     }
 
     #[test]
