@@ -394,16 +394,16 @@ impl BackupSession {
         // must come before the target is replaced still does: the rename waits for all three,
         // then for the manifest naming the backup and the write. The validator stays on this
         // thread (it need not be Send).
+        let side_work = || (old.as_ref().map(|old| old.copy(&display)), sha256_hex(new_bytes));
         let (copied, hash, prepared) = std::thread::scope(|scope| {
-            let side = scope.spawn(|| {
-                let copied = old.as_ref().map(|old| old.copy(&display));
-                (copied, sha256_hex(new_bytes))
-            });
+            // When the system refuses a thread, the same work is done here after the write.
+            let side = std::thread::Builder::new().spawn_scoped(scope, side_work);
             let prepared = dir.prepare_atomic_with(name, new_bytes, validate, options);
-            match side.join() {
-                Ok((copied, hash)) => (copied, hash, prepared),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
+            let (copied, hash) = match side {
+                Ok(side) => side.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(_) => side_work(),
+            };
+            (copied, hash, prepared)
         });
         // A failed backup: nothing is replaced (the prepared temp file is removed on return).
         let backup = match (old, copied) {
