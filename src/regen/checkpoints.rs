@@ -342,24 +342,10 @@ impl CheckpointSet {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(CheckpointSet::empty(step)),
             Err(e) => return Err(e),
         };
-        let mut listed: Vec<(String, no_follow::Listed)> =
-            entries.into_iter().map(|entry| (entry.name.to_string_lossy().into_owned(), entry)).collect();
-        listed.retain(|(name, _)| is_considered(name));
-        listed.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        let examined = listed
-            .into_par_iter()
-            .map(|(name, entry)| {
-                let content = match entry.kind {
-                    no_follow::EntryKind::File => no_follow::read(&entry.path).map_err(|e| format!("cannot read: {e}")),
-                    _ => Err("not a regular file: not opened".to_owned()),
-                };
-                let examined = examine_file(step, &name, content);
-                (name, examined)
-            })
-            .collect();
+        let listed = entries.into_iter().map(|entry| (entry.name.to_string_lossy().into_owned(), entry)).collect();
         let mut set = CheckpointSet::empty(step);
         set.dir_exists = true;
-        set.fold_examined(examined);
+        set.fold_files(listed, |entry| read_entry(&entry));
         Ok(set)
     }
 
@@ -375,14 +361,23 @@ impl CheckpointSet {
     /// Adds files to the set as if they were in its directory (`from_files`' rules), and
     /// decides duplicate ids again over all of them.
     pub fn extend_files(&mut self, files: Vec<(String, Result<Vec<u8>, String>)>) {
-        let mut files = files;
+        self.fold_files(files, |content| content);
+    }
+
+    /// The files considered (`*.json`, not the sidecar), in name order: each one's content
+    /// got by `content` and examined in parallel, then folded in serially.
+    fn fold_files<T: Send>(
+        &mut self,
+        mut files: Vec<(String, T)>,
+        content: impl Fn(T) -> Result<Vec<u8>, String> + Sync + Send,
+    ) {
         files.retain(|(name, _)| is_considered(name));
         files.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         let step = self.step;
         let examined = files
             .into_par_iter()
-            .map(|(name, content)| {
-                let examined = examine_file(step, &name, content);
+            .map(|(name, file)| {
+                let examined = examine_file(step, &name, content(file));
                 (name, examined)
             })
             .collect();
@@ -606,6 +601,14 @@ enum ExaminedFile {
     Summary(PyValue),
     /// A JSON object with this step's checkpoint shape.
     Object(PyValue),
+}
+
+/// A listed entry's bytes: read when it is a regular file, never opened otherwise.
+fn read_entry(entry: &no_follow::Listed) -> Result<Vec<u8>, String> {
+    match entry.kind {
+        no_follow::EntryKind::File => no_follow::read(&entry.path).map_err(|e| format!("cannot read: {e}")),
+        _ => Err("not a regular file: not opened".to_owned()),
+    }
 }
 
 fn examine_file(step: CheckpointStep, name: &str, content: Result<Vec<u8>, String>) -> ExaminedFile {
@@ -864,13 +867,7 @@ mod tests {
             .unwrap()
             .into_iter()
             .filter(|e| e.name.to_string_lossy().ends_with(".json"))
-            .map(|e| {
-                let content = match e.kind {
-                    no_follow::EntryKind::File => no_follow::read(&e.path).map_err(|e| format!("cannot read: {e}")),
-                    _ => Err("not a regular file: not opened".to_owned()),
-                };
-                (e.name.to_string_lossy().into_owned(), content)
-            })
+            .map(|e| (e.name.to_string_lossy().into_owned(), read_entry(&e)))
             .collect();
         assert_eq!(text(&CheckpointSet::from_files(CheckpointStep::Analyze, read_one_by_one)), text(&serial));
         // The dir has every case the fold decides.
