@@ -156,7 +156,11 @@ fn audit(
         );
     }
 
-    let mut jobs = 0;
+    // The files classified and examined in the parallel phase, gathered first so that phase
+    // knows its length: rayon then writes each result into its place in one vector, where a
+    // filtered iterator collected per-thread vectors and copied them together on this thread,
+    // the whole of what was examined once more (issue 17).
+    let mut jobs: Vec<&walk::Entry> = Vec::with_capacity(walked.entries.len());
     for entry in &walked.entries {
         let path = &entry.path;
         let scan_dir = || index.scan_dir_of(path).map(Path::to_path_buf);
@@ -167,7 +171,7 @@ fn audit(
                 }
             }
             // Classified and examined in the parallel phase.
-            EntryType::File | EntryType::TempDir => jobs += 1,
+            EntryType::File | EntryType::TempDir => jobs.push(entry),
             EntryType::Symlink => findings.push(
                 Finding::new(FindingKind::Symlink, path, symlink_message(path))
                     .scan_dir(scan_dir())
@@ -194,12 +198,10 @@ fn audit(
         }
     }
 
-    progress.start_files(jobs);
-    let mut examined: Vec<Examined> = walked
-        .entries
+    progress.start_files(jobs.len() as u64);
+    let mut examined: Vec<Examined> = jobs
         .par_iter()
-        .filter(|entry| matches!(entry.entry_type, EntryType::File | EntryType::TempDir))
-        .map_init(ScanDirOfParent::default, |last, entry| {
+        .map_init(ScanDirOfParent::default, |last, &entry| {
             let path = &entry.path;
             let scan_dir = last.scan_dir_of(&index, path).map(Path::to_path_buf);
             let class = match entry.entry_type {
