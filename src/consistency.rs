@@ -4,9 +4,14 @@
 //! plus file names, mtimes and modes; no file is read a second time.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
+
+// foldhash, not std's SipHash: the id sets and the top-level file map are built and probed
+// for every scan dir, keyed by unit ids and names read from the files (issue 17). Nothing
+// here depends on their iteration order, which std randomises per process too.
+use foldhash::{HashMap, HashSet};
 
 use crate::captures::{Captured, Captures, RowKind, Rows};
 use crate::era::{DirEra, Era};
