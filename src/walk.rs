@@ -399,6 +399,98 @@ mod tests {
         }
     }
 
+    /// The walk before it listed directories in parallel: one serial walkdir over the root.
+    /// The oracle the parallel walk is held to, entry for entry, error for error, in order.
+    fn serial_walk(root: &Path, filters: &Filters) -> WalkOutput {
+        let mut out = WalkOutput::default();
+        let mut it = WalkDir::new(root).follow_links(false).follow_root_links(true).same_file_system(true).into_iter();
+        while let Some(next) = it.next() {
+            let dent = match next {
+                Ok(dent) => dent,
+                Err(error) => {
+                    out.errors.push(walk_error(root, &error));
+                    continue;
+                }
+            };
+            let path = dent.path();
+            let ft = dent.file_type();
+            if dent.depth() > 0 && filters.excluded(root, path) {
+                if ft.is_dir() {
+                    it.skip_current_dir();
+                }
+                out.left_out.push(path.to_path_buf());
+                continue;
+            }
+            let entry_type = if ft.is_symlink() {
+                EntryType::Symlink
+            } else if ft.is_dir() {
+                let name = file_name(path);
+                if name == STATE_DIR {
+                    out.entries.extend(list_backups(path, root, filters));
+                    it.skip_current_dir();
+                    continue;
+                }
+                if temp_names::recognise_dir(&name).is_some() {
+                    it.skip_current_dir();
+                    EntryType::TempDir
+                } else if name == "repo" && path.parent().is_some_and(|p| p.join("project.json").is_file()) {
+                    it.skip_current_dir();
+                    continue;
+                } else {
+                    EntryType::Dir
+                }
+            } else if ft.is_file() {
+                EntryType::File
+            } else {
+                EntryType::Special
+            };
+            if !matches!(entry_type, EntryType::Dir) && !filters.included(root, path) {
+                out.left_out.push(path.to_path_buf());
+                continue;
+            }
+            out.entries.push(Entry { path: path.to_path_buf(), entry_type });
+        }
+        out.entries.sort_by(|a, b| walk_order(&a.path, &b.path));
+        out
+    }
+
+    #[test]
+    fn the_parallel_walk_reports_what_a_serial_walkdir_does() {
+        let dir = tree();
+        let p = dir.path();
+        for (i, sub) in
+            ["s/enhance_checkpoints", "t/a/b/c", "t/a/d", "proj/repo/src", "u/.atomicwriteXyZ987/in"].iter().enumerate()
+        {
+            std::fs::create_dir_all(p.join(sub)).unwrap();
+            std::fs::write(p.join(sub).join(format!("f{i}.json")), "{}").unwrap();
+            std::fs::write(p.join(sub).join(format!("g{i}.md")), "x").unwrap();
+        }
+        std::fs::write(p.join("proj/project.json"), "{}").unwrap();
+        std::fs::create_dir_all(p.join("t/.scanaudit/backups/20260202T000000Z")).unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(p.join("t"), p.join("u/to_t")).unwrap();
+            std::os::unix::fs::symlink(p.join("t"), p.join("root_link")).unwrap();
+            // A name that is no file's: an entry that cannot be stat'ed when a glob asks nothing of it.
+            std::os::unix::fs::symlink(p.join("nowhere"), p.join("t/a/dangling")).unwrap();
+        }
+        let filter_sets = [
+            Filters::default(),
+            Filters { include: Some(set(&["*.json"])), exclude: None },
+            Filters { include: None, exclude: Some(set(&["a", "*.md"])) },
+            Filters { include: Some(set(&["**/b/**", "*.md"])), exclude: Some(set(&["enhance_checkpoints"])) },
+        ];
+        let roots = [p.to_path_buf(), p.join("t"), p.join("root_link"), p.join("s/results.json"), p.join("missing")];
+        for filters in &filter_sets {
+            for root in &roots {
+                let (parallel, serial) = (walk(std::slice::from_ref(root), filters), serial_walk(root, filters));
+                assert_eq!(parallel.entries, serial.entries, "{root:?} {filters:?}");
+                assert_eq!(parallel.errors, serial.errors, "{root:?} {filters:?}");
+                assert_eq!(parallel.left_out, serial.left_out, "{root:?} {filters:?}");
+            }
+        }
+    }
+
     #[test]
     fn a_missing_root_is_an_error_not_a_panic() {
         let out = walk(&[PathBuf::from("/nonexistent/scanaudit/root")], &Filters::default());
