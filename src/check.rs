@@ -337,25 +337,33 @@ fn cross_check(
             ScanDirView { dir, files: Vec::new(), dirs: Vec::new(), meta: Meta::Absent, scan_meta: Meta::Absent },
         );
     }
-    for file in examined {
-        let Some(view) = file.scan_dir.as_deref().and_then(|d| views.get_mut(d)) else { continue };
-        // Below the scan dir, by bytes (component-wise Path comparisons are slow at 100k files).
-        // Names that are not UTF-8 are none of OpenAnt's, and stay out of the view.
-        let Some(rel) = relative(view.dir, &file.path) else { continue };
-        let validation = match &file.outcome {
-            Ok(Some(v)) => Some(v),
-            _ => None,
-        };
-        view.files.push(FileFacts {
-            path: &file.path,
-            rel,
-            kind: file.class.kind,
-            step: file.class.checkpoint_step,
-            modified: file.modified,
-            mode: file.mode,
-            validation,
-            cp1252: matches!(file.code_page, Some(CodePage::Cp1252)),
-        });
+    // In walk order a scan dir's files come one after another: each run of them is looked up
+    // once and its view's list grown once (this loop is serial; issue 17).
+    let same_scan_dir = |a: &Examined, b: &Examined| {
+        a.scan_dir.as_deref().map(Path::as_os_str) == b.scan_dir.as_deref().map(Path::as_os_str)
+    };
+    for run in examined.chunk_by(same_scan_dir) {
+        let Some(view) = run[0].scan_dir.as_deref().and_then(|d| views.get_mut(d)) else { continue };
+        view.files.reserve(run.len());
+        for file in run {
+            // Below the scan dir, by bytes (component-wise Path comparisons are slow at 100k
+            // files). Names that are not UTF-8 are none of OpenAnt's, and stay out of the view.
+            let Some(rel) = relative(view.dir, &file.path) else { continue };
+            let validation = match &file.outcome {
+                Ok(Some(v)) => Some(v),
+                _ => None,
+            };
+            view.files.push(FileFacts {
+                path: &file.path,
+                rel,
+                kind: file.class.kind,
+                step: file.class.checkpoint_step,
+                modified: file.modified,
+                mode: file.mode,
+                validation,
+                cp1252: matches!(file.code_page, Some(CodePage::Cp1252)),
+            });
+        }
     }
     for entry in entries.iter().filter(|e| e.entry_type == EntryType::Dir) {
         if let Some(view) = index.scan_dir_of(&entry.path).and_then(|d| views.get_mut(d)) {
