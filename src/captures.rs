@@ -207,12 +207,19 @@ pub struct RowPolicy {
 
 impl RowPolicy {
     fn position(&self, tag: &str) -> Option<u8> {
-        self.tags.iter().position(|t| *t == tag).map(|p| p as u8)
+        self.tags.iter().position(|t| same_tag(t, tag)).map(|p| p as u8)
     }
 
     pub fn covers(&self, tag: &str) -> bool {
         self.position(tag).is_some()
     }
+}
+
+/// `a == b` for tags, cheap when they differ: tags are constants, so equal ones are nearly
+/// always at one address, and those of a policy often share a length and a prefix
+/// (`result.…`) but not a last byte; the bytes are compared only when all that agrees.
+fn same_tag(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (a.as_ptr() == b.as_ptr() || (a.as_bytes().last() == b.as_bytes().last() && a == b))
 }
 
 /// An array's rows, folded (see [`RowPolicy`]).
@@ -295,6 +302,10 @@ enum Fact {
     Object(bool),
 }
 
+/// How many strings, of at most how many bytes, [`RowFold`] remembers as they came.
+const RECENT_STRINGS: usize = 8;
+const RECENT_LEN: usize = 32;
+
 /// Folds rows as their values are recorded, one row at a time (a row ends when a value of
 /// another element index comes).
 #[derive(Debug)]
@@ -312,6 +323,11 @@ pub struct RowFold {
     last_id: Option<Option<(usize, usize)>>,
     last_nonempty_id: Option<(usize, usize)>,
     last_nonempty_fallback: Option<(usize, usize)>,
+    /// The last few short strings recorded, with their canonical form's number.
+    recent: Vec<(Box<str>, u32)>,
+    /// The facts and kind of the last row flushed.
+    last_facts: Vec<(u8, Fact)>,
+    last_kind: Option<usize>,
 }
 
 impl RowFold {
@@ -328,6 +344,9 @@ impl RowFold {
             last_id: None,
             last_nonempty_id: None,
             last_nonempty_fallback: None,
+            recent: Vec::new(),
+            last_facts: Vec::new(),
+            last_kind: None,
         }
     }
 
@@ -358,26 +377,45 @@ impl RowFold {
     pub fn record_str(&mut self, tag: &str, index: usize, value: &str) {
         let Some(position) = self.policy.position(tag) else { return };
         self.row(index);
-        if tag == self.policy.id {
+        if same_tag(tag, self.policy.id) {
             let span = self.keep_text(value);
             self.id_spans.push(span);
             self.last_id = Some(Some(span));
             if !value.is_empty() {
                 self.last_nonempty_id = Some(span);
             }
-        } else if tag == self.policy.fallback_key {
+        } else if same_tag(tag, self.policy.fallback_key) {
             if !value.is_empty() {
                 self.last_nonempty_fallback = Some(self.keep_text(value));
             }
         } else {
-            let canonical = (self.policy.canonical_str)(value);
-            let next = self.strings.len() as u32;
-            let number = match self.strings.get(canonical) {
-                Some(n) => *n,
-                None => *self.strings.entry(canonical.into()).or_insert(next),
-            };
+            let number = self.string_number(value);
             self.set(position, Fact::Str(number));
         }
+    }
+
+    /// The number of `value`'s canonical form. Row strings mostly repeat a few words
+    /// (`"SAFE"`, `"safe"`): the last few met are looked up as they are, before a string is
+    /// made canonical and hashed.
+    fn string_number(&mut self, value: &str) -> u32 {
+        if let Some((_, number)) = self.recent.iter().find(|(raw, _)| **raw == *value) {
+            return *number;
+        }
+        let canonical = (self.policy.canonical_str)(value);
+        let next = self.strings.len() as u32;
+        let number = match self.strings.get(canonical) {
+            Some(n) => *n,
+            None => *self.strings.entry(canonical.into()).or_insert(next),
+        };
+        // Only words kept as they are (a closed vocabulary): free text would churn the list.
+        let kept_as_is = canonical.as_ptr() == value.as_ptr() && canonical.len() == value.len();
+        if kept_as_is && value.len() <= RECENT_LEN {
+            if self.recent.len() == RECENT_STRINGS {
+                self.recent.remove(0);
+            }
+            self.recent.push((value.into(), number));
+        }
+        number
     }
 
     pub fn record(&mut self, tag: &str, index: usize, value: &Captured) {
@@ -386,9 +424,9 @@ impl RowFold {
         }
         let Some(position) = self.policy.position(tag) else { return };
         self.row(index);
-        if tag == self.policy.id {
+        if same_tag(tag, self.policy.id) {
             self.last_id = Some(None);
-        } else if tag != self.policy.fallback_key {
+        } else if !same_tag(tag, self.policy.fallback_key) {
             let fact = match value {
                 Captured::Number(n) => Fact::Number(*n != 0.0),
                 Captured::Bool(b) => Fact::Bool(*b),
@@ -401,25 +439,14 @@ impl RowFold {
         }
     }
 
-    fn flush(&mut self) {
-        let Some(index) = self.current.take() else { return };
-        let text = &self.text;
-        let span_text = |(a, b): (usize, usize)| &text[a..b];
-        let key = self.last_nonempty_id.map(span_text);
-        for span in &self.id_spans {
-            let id = span_text(*span);
-            if Some(id) == key {
-                self.rows.keyed_ids.push(id);
-            } else {
-                self.rows.other_ids.push(id);
+    /// The kind of the row whose facts are in `facts` (sorted): most rows are of the kind of
+    /// the row before, which is then known without hashing the facts.
+    fn kind(&mut self) -> usize {
+        if let Some(kind) = self.last_kind {
+            if self.last_facts == self.facts {
+                return kind;
             }
         }
-        if key.is_none() {
-            if let Some(fallback) = self.last_nonempty_fallback {
-                self.rows.fallback_keys.push(span_text(fallback));
-            }
-        }
-        self.facts.sort_unstable_by_key(|(p, _)| *p);
         let kind = match self.kind_of.get(self.facts.as_slice()) {
             Some(k) => *k,
             None => {
@@ -444,6 +471,31 @@ impl RowFold {
                 self.rows.kinds.len() - 1
             }
         };
+        self.last_facts.clone_from(&self.facts);
+        self.last_kind = Some(kind);
+        kind
+    }
+
+    fn flush(&mut self) {
+        let Some(index) = self.current.take() else { return };
+        self.facts.sort_unstable_by_key(|(p, _)| *p);
+        let kind = self.kind();
+        let text = &self.text;
+        let span_text = |(a, b): (usize, usize)| &text[a..b];
+        let key = self.last_nonempty_id.map(span_text);
+        for span in &self.id_spans {
+            let id = span_text(*span);
+            if Some(id) == key {
+                self.rows.keyed_ids.push(id);
+            } else {
+                self.rows.other_ids.push(id);
+            }
+        }
+        if key.is_none() {
+            if let Some(fallback) = self.last_nonempty_fallback {
+                self.rows.fallback_keys.push(span_text(fallback));
+            }
+        }
         let kind = &mut self.rows.kinds[kind];
         kind.rows += 1;
         if kind.first.len() < self.policy.shown {

@@ -392,25 +392,32 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
                 let mut seen = Seen::new(object.fields.len());
                 let mut present: Vec<String> = Vec::new();
                 let mut present_count = 0;
-                while let Some(key) = access.next_key::<Key<'de>>()? {
+                // An unlisted key's text is copied only when something reads it.
+                let keep_others =
+                    at_top || !object.variants.is_empty() || object.others.is_some() || object.other_keys.is_some();
+                while let Some(key) = access.next_key_seed(KeySeed { object, keep_others })? {
                     present_count += 1;
-                    let key = key.as_str();
+                    // A listed key's text is its field's name (they compared equal).
+                    let (field, text) = match &key {
+                        ObjectKey::Field(i) => (Some(*i), object.fields[*i].name),
+                        ObjectKey::Other(text) => (None, text.as_ref().map_or("", Key::as_str)),
+                    };
                     if at_top {
-                        self.state.borrow_mut().captures.top_level_keys.push(key.to_string());
+                        self.state.borrow_mut().captures.top_level_keys.push(text.to_string());
                     }
-                    match object.fields.iter().position(|f| f.name == key) {
+                    match field {
                         Some(i) => {
                             seen.insert(i);
                             let field = &object.fields[i];
-                            access.next_value_seed(self.child(&field.shape, JsonPath::Key(&self.path, key), None))?;
+                            access.next_value_seed(self.child(&field.shape, JsonPath::Key(&self.path, text), None))?;
                         }
                         None => {
                             if let Some(tag) = object.other_keys {
-                                self.state.borrow_mut().record_str(tag, self.path.element_index(), key);
+                                self.state.borrow_mut().record_str(tag, self.path.element_index(), text);
                             }
                             match &object.others {
                                 Some(shape) => {
-                                    access.next_value_seed(self.child(shape, JsonPath::Key(&self.path, key), None))?;
+                                    access.next_value_seed(self.child(shape, JsonPath::Key(&self.path, text), None))?;
                                 }
                                 None => {
                                     access.next_value::<IgnoredAny>()?;
@@ -419,7 +426,7 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
                         }
                     }
                     if !object.variants.is_empty() {
-                        present.push(key.to_string());
+                        present.push(text.to_string());
                     }
                 }
                 let missing: Vec<&str> = object
@@ -510,6 +517,11 @@ impl InlineKey {
 }
 
 impl Key<'_> {
+    /// A copy of a key read from a stream: inline when short.
+    fn copied<'de>(key: &str) -> Key<'de> {
+        InlineKey::new(key).map_or_else(|| Key::Owned(key.to_string()), Key::Inline)
+    }
+
     fn as_str(&self) -> &str {
         match self {
             Key::Borrowed(s) => s,
@@ -531,13 +543,82 @@ impl<'de> Deserialize<'de> for Key<'de> {
                 Ok(Key::Borrowed(v))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(InlineKey::new(v).map_or_else(|| Key::Owned(v.to_string()), Key::Inline))
+                Ok(Key::copied(v))
             }
             fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
                 Ok(Key::Owned(v))
             }
         }
         deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+impl ObjectShape {
+    /// The index of the field named `key`. Most keys of a document's objects are not listed,
+    /// and names often share a length: the first and last bytes rule most of them out before
+    /// the bytes are compared.
+    fn field_index(&self, key: &str) -> Option<usize> {
+        let key = key.as_bytes();
+        self.fields.iter().position(|f| {
+            let name = f.name.as_bytes();
+            name.len() == key.len() && name.first() == key.first() && name.last() == key.last() && name == key
+        })
+    }
+}
+
+/// An object's key as its [`ObjectShape`] sees it: one of its fields, or another key, whose
+/// text is kept only when asked for (most objects' unlisted keys are skipped unread).
+enum ObjectKey<'de> {
+    Field(usize),
+    Other(Option<Key<'de>>),
+}
+
+/// Reads an object's key straight into an [`ObjectKey`]: no copy of a listed key's text.
+struct KeySeed<'s> {
+    object: &'s ObjectShape,
+    keep_others: bool,
+}
+
+impl KeySeed<'_> {
+    fn other<'de>(&self, key: impl FnOnce() -> Key<'de>) -> ObjectKey<'de> {
+        ObjectKey::Other(self.keep_others.then(key))
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = ObjectKey<'de>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<ObjectKey<'de>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = ObjectKey<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<ObjectKey<'de>, E> {
+        Ok(match self.object.field_index(v) {
+            Some(i) => ObjectKey::Field(i),
+            None => self.other(|| Key::Borrowed(v)),
+        })
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<ObjectKey<'de>, E> {
+        Ok(match self.object.field_index(v) {
+            Some(i) => ObjectKey::Field(i),
+            None => self.other(|| Key::copied(v)),
+        })
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<ObjectKey<'de>, E> {
+        Ok(match self.object.field_index(&v) {
+            Some(i) => ObjectKey::Field(i),
+            None => self.other(|| Key::Owned(v)),
+        })
     }
 }
 
