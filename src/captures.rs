@@ -311,6 +311,10 @@ const RECENT_LEN: usize = 32;
 #[derive(Debug)]
 pub struct RowFold {
     policy: &'static RowPolicy,
+    /// Where the policy's id and fallback key are in its tags: a tag at one of them is one
+    /// of them (the first position of equal tags).
+    id_position: Option<u8>,
+    fallback_position: Option<u8>,
     strings: HashMap<Box<str>, u32>,
     kind_of: HashMap<Vec<(u8, Fact)>, usize>,
     rows: Rows,
@@ -334,6 +338,8 @@ impl RowFold {
     pub fn new(policy: &'static RowPolicy) -> RowFold {
         RowFold {
             policy,
+            id_position: policy.position(policy.id),
+            fallback_position: policy.position(policy.fallback_key),
             strings: HashMap::default(),
             kind_of: HashMap::default(),
             rows: Rows::default(),
@@ -375,16 +381,22 @@ impl RowFold {
     }
 
     pub fn record_str(&mut self, tag: &str, index: usize, value: &str) {
-        let Some(position) = self.policy.position(tag) else { return };
+        self.try_record_str(tag, index, value);
+    }
+
+    /// [`RowFold::record_str`]; false (and nothing recorded) when the policy does not cover
+    /// `tag`, so a caller needs no [`RowFold::covers`] first.
+    pub fn try_record_str(&mut self, tag: &str, index: usize, value: &str) -> bool {
+        let Some(position) = self.policy.position(tag) else { return false };
         self.row(index);
-        if same_tag(tag, self.policy.id) {
+        if Some(position) == self.id_position {
             let span = self.keep_text(value);
             self.id_spans.push(span);
             self.last_id = Some(Some(span));
             if !value.is_empty() {
                 self.last_nonempty_id = Some(span);
             }
-        } else if same_tag(tag, self.policy.fallback_key) {
+        } else if Some(position) == self.fallback_position {
             if !value.is_empty() {
                 self.last_nonempty_fallback = Some(self.keep_text(value));
             }
@@ -392,6 +404,7 @@ impl RowFold {
             let number = self.string_number(value);
             self.set(position, Fact::Str(number));
         }
+        true
     }
 
     /// The number of `value`'s canonical form. Row strings mostly repeat a few words
@@ -424,9 +437,9 @@ impl RowFold {
         }
         let Some(position) = self.policy.position(tag) else { return };
         self.row(index);
-        if same_tag(tag, self.policy.id) {
+        if Some(position) == self.id_position {
             self.last_id = Some(None);
-        } else if !same_tag(tag, self.policy.fallback_key) {
+        } else if Some(position) != self.fallback_position {
             let fact = match value {
                 Captured::Number(n) => Fact::Number(*n != 0.0),
                 Captured::Bool(b) => Fact::Bool(*b),

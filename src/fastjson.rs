@@ -723,6 +723,7 @@ impl<'de, S: Source<'de>> Reader<S> {
 
     /// A string's rest (its opening quote consumed), handed to the visitor: borrowed from the
     /// input when it has no escapes and the input lives long enough.
+    #[inline]
     fn visit_string<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
         let w = self.src.window();
         if let Some(end) = find_special(w, self.pos) {
@@ -876,13 +877,24 @@ impl<'de, S: Source<'de>> de::Deserializer<'de> for &mut Reader<S> {
         }
     }
 
+    #[inline]
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         self.skip_value()?;
         visitor.visit_unit()
     }
 
+    /// Object keys come here: a string goes straight to the string reader.
+    #[inline]
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        if self.peek_token()? == b'"' {
+            self.pos += 1;
+            return self.visit_string(visitor);
+        }
+        self.deserialize_any(visitor)
+    }
+
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char string
         bytes byte_buf option unit unit_struct newtype_struct seq tuple
         tuple_struct map struct enum identifier
     }
@@ -902,6 +914,7 @@ impl Items {
 
     /// The first byte of the next item, its separating comma consumed; `None` once `close`
     /// ends the container.
+    #[inline]
     fn next<'de, S: Source<'de>>(&mut self, reader: &mut Reader<S>, close: u8) -> Result<Option<u8>> {
         if self.done {
             return Ok(None);

@@ -45,6 +45,14 @@ pub struct ObjectShape {
     others: Option<Box<Shape>>,
     /// When set, the name of every key not listed in `fields` is recorded under this tag.
     other_keys: Option<&'static str>,
+    /// Bit `n` set when some field's name is `n` bytes long (63 for any longer): most keys
+    /// of a document's objects are not listed, and are told so by their length alone.
+    name_lengths: u64,
+}
+
+/// The bit of [`ObjectShape::name_lengths`] for a name `len` bytes long.
+fn length_bit(len: usize) -> u64 {
+    1 << len.min(63)
 }
 
 #[derive(Debug, Clone)]
@@ -60,14 +68,18 @@ impl ObjectShape {
     }
 
     /// A key that must be present, with the shape its value must have.
-    pub fn req(mut self, name: &'static str, shape: Shape) -> ObjectShape {
-        self.fields.push(Field { name, shape, required: true });
-        self
+    pub fn req(self, name: &'static str, shape: Shape) -> ObjectShape {
+        self.field(Field { name, shape, required: true })
     }
 
     /// A key that may be absent; when present its value must have the shape.
-    pub fn opt(mut self, name: &'static str, shape: Shape) -> ObjectShape {
-        self.fields.push(Field { name, shape, required: false });
+    pub fn opt(self, name: &'static str, shape: Shape) -> ObjectShape {
+        self.field(Field { name, shape, required: false })
+    }
+
+    fn field(mut self, field: Field) -> ObjectShape {
+        self.name_lengths |= length_bit(field.name.len());
+        self.fields.push(field);
         self
     }
 
@@ -187,12 +199,12 @@ impl ShapeState {
     }
 
     fn record_str(&mut self, tag: &'static str, index: Option<usize>, value: &str) {
-        match (&mut self.folding, index) {
-            (Some(Folding { fold: Some(fold), .. }), Some(index)) if fold.covers(tag) => {
-                fold.record_str(tag, index, value)
+        if let (Some(Folding { fold: Some(fold), .. }), Some(index)) = (&mut self.folding, index) {
+            if fold.try_record_str(tag, index, value) {
+                return;
             }
-            _ => self.record(tag, index, Captured::Str(value.to_string())),
         }
+        self.record(tag, index, Captured::Str(value.to_string()))
     }
 
     /// Ends a folded array: its rows join the captures when they were folded.
@@ -395,12 +407,15 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
                 // An unlisted key's text is copied only when something reads it.
                 let keep_others =
                     at_top || !object.variants.is_empty() || object.others.is_some() || object.other_keys.is_some();
-                while let Some(key) = access.next_key_seed(KeySeed { object, keep_others })? {
+                let mut other: Option<Key<'de>> = None;
+                while let Some(field) =
+                    access.next_key_seed(KeySeed { object, other: keep_others.then_some(&mut other) })?
+                {
                     present_count += 1;
                     // A listed key's text is its field's name (they compared equal).
-                    let (field, text) = match &key {
-                        ObjectKey::Field(i) => (Some(*i), object.fields[*i].name),
-                        ObjectKey::Other(text) => (None, text.as_ref().map_or("", Key::as_str)),
+                    let text = match field {
+                        Some(i) => object.fields[i].name,
+                        None => other.as_ref().map_or("", Key::as_str),
                     };
                     if at_top {
                         self.state.borrow_mut().captures.top_level_keys.push(text.to_string());
@@ -517,7 +532,10 @@ impl InlineKey {
 }
 
 impl Key<'_> {
-    /// A copy of a key read from a stream: inline when short.
+    /// A copy of a key read from a stream: inline when short. Out of line: the key readers
+    /// that call it stay small for the many keys that need no copy.
+    #[cold]
+    #[inline(never)]
     fn copied<'de>(key: &str) -> Key<'de> {
         InlineKey::new(key).map_or_else(|| Key::Owned(key.to_string()), Key::Inline)
     }
@@ -554,10 +572,13 @@ impl<'de> Deserialize<'de> for Key<'de> {
 }
 
 impl ObjectShape {
-    /// The index of the field named `key`. Most keys of a document's objects are not listed,
-    /// and names often share a length: the first and last bytes rule most of them out before
-    /// the bytes are compared.
+    /// The index of the field named `key`. Most keys of a document's objects are not listed:
+    /// their length rules them out; names often share a length, and the first and last bytes
+    /// rule most of those out before the bytes are compared.
     fn field_index(&self, key: &str) -> Option<usize> {
+        if self.name_lengths & length_bit(key.len()) == 0 {
+            return None;
+        }
         let key = key.as_bytes();
         self.fields.iter().position(|f| {
             let name = f.name.as_bytes();
@@ -566,57 +587,58 @@ impl ObjectShape {
     }
 }
 
-/// An object's key as its [`ObjectShape`] sees it: one of its fields, or another key, whose
-/// text is kept only when asked for (most objects' unlisted keys are skipped unread).
-enum ObjectKey<'de> {
-    Field(usize),
-    Other(Option<Key<'de>>),
-}
-
-/// Reads an object's key straight into an [`ObjectKey`]: no copy of a listed key's text.
-struct KeySeed<'s> {
+/// Reads an object's key straight into the index of its [`ObjectShape`] field, `None` for
+/// another key, whose text is copied into `other` when it is given (most objects' unlisted
+/// keys are skipped unread). The index alone is the seed's value: small enough to come back
+/// in registers, where a key's text would go through memory for every key of a big file.
+struct KeySeed<'s, 'de> {
     object: &'s ObjectShape,
-    keep_others: bool,
+    other: Option<&'s mut Option<Key<'de>>>,
 }
 
-impl KeySeed<'_> {
-    fn other<'de>(&self, key: impl FnOnce() -> Key<'de>) -> ObjectKey<'de> {
-        ObjectKey::Other(self.keep_others.then(key))
+impl<'de> KeySeed<'_, 'de> {
+    fn other(self, key: impl FnOnce() -> Key<'de>) -> Option<usize> {
+        if let Some(slot) = self.other {
+            *slot = Some(key());
+        }
+        None
     }
 }
 
-impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
-    type Value = ObjectKey<'de>;
+impl<'de> DeserializeSeed<'de> for KeySeed<'_, 'de> {
+    type Value = Option<usize>;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<ObjectKey<'de>, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
         deserializer.deserialize_str(self)
     }
 }
 
-impl<'de> Visitor<'de> for KeySeed<'_> {
-    type Value = ObjectKey<'de>;
+impl<'de> Visitor<'de> for KeySeed<'_, 'de> {
+    type Value = Option<usize>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object key")
     }
 
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<ObjectKey<'de>, E> {
+    #[inline]
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Option<usize>, E> {
         Ok(match self.object.field_index(v) {
-            Some(i) => ObjectKey::Field(i),
+            Some(i) => Some(i),
             None => self.other(|| Key::Borrowed(v)),
         })
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<ObjectKey<'de>, E> {
+    #[inline]
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<usize>, E> {
         Ok(match self.object.field_index(v) {
-            Some(i) => ObjectKey::Field(i),
+            Some(i) => Some(i),
             None => self.other(|| Key::copied(v)),
         })
     }
 
-    fn visit_string<E: de::Error>(self, v: String) -> Result<ObjectKey<'de>, E> {
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Option<usize>, E> {
         Ok(match self.object.field_index(&v) {
-            Some(i) => ObjectKey::Field(i),
+            Some(i) => Some(i),
             None => self.other(|| Key::Owned(v)),
         })
     }
