@@ -215,11 +215,29 @@ impl RowPolicy {
     }
 }
 
+/// `a == b` for two byte strings of one length, without a call into `memcmp` for the short
+/// ones keys and row words are (two overlapping loads from each end cover 4 to 16 bytes).
+#[inline]
+pub fn same_len_bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    debug_assert_eq!(a.len(), b.len());
+    let n = a.len();
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("eight bytes"));
+    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("four bytes"));
+    match n {
+        0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
+    }
+}
+
 /// `a == b` for tags, cheap when they differ: tags are constants, so equal ones are nearly
 /// always at one address, and those of a policy often share a length and a prefix
 /// (`result.…`) but not a last byte; the bytes are compared only when all that agrees.
 fn same_tag(a: &str, b: &str) -> bool {
-    a.len() == b.len() && (a.as_ptr() == b.as_ptr() || (a.as_bytes().last() == b.as_bytes().last() && a == b))
+    a.len() == b.len()
+        && (a.as_ptr() == b.as_ptr()
+            || (a.as_bytes().last() == b.as_bytes().last() && same_len_bytes_equal(a.as_bytes(), b.as_bytes())))
 }
 
 /// An array's rows, folded (see [`RowPolicy`]).
@@ -411,7 +429,10 @@ impl RowFold {
     /// (`"SAFE"`, `"safe"`): the last few met are looked up as they are, before a string is
     /// made canonical and hashed.
     fn string_number(&mut self, value: &str) -> u32 {
-        if let Some((_, number)) = self.recent.iter().find(|(raw, _)| **raw == *value) {
+        let known = |raw: &&(Box<str>, u32)| {
+            raw.0.len() == value.len() && same_len_bytes_equal(raw.0.as_bytes(), value.as_bytes())
+        };
+        if let Some((_, number)) = self.recent.iter().find(known) {
             return *number;
         }
         let canonical = (self.policy.canonical_str)(value);
@@ -567,6 +588,19 @@ mod tests {
 
     fn s(v: &str) -> Captured {
         Captured::Str(v.into())
+    }
+
+    #[test]
+    fn same_len_bytes_equal_is_equality_at_every_length() {
+        for n in 0..40 {
+            let a: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(same_len_bytes_equal(&a, &a.clone()), "{n}");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!same_len_bytes_equal(&a, &b), "{n} {at}");
+            }
+        }
     }
 
     #[test]

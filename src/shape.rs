@@ -9,7 +9,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use crate::captures::{raw_row_budget, RowFold};
+use crate::captures::{raw_row_budget, same_len_bytes_equal, RowFold};
 pub use crate::captures::{Captured, Captures, JsonType, RowPolicy};
 
 /// What a JSON value must look like.
@@ -308,9 +308,10 @@ fn describe(shape: &Shape) -> String {
 impl<'de> DeserializeSeed<'de> for ShapeSeed<'_> {
     type Value = ();
 
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        if let Shape::Tagged(tag, inner) = self.shape {
-            return self.child(inner, self.path, Some(tag)).deserialize(deserializer);
+    fn deserialize<D: de::Deserializer<'de>>(mut self, deserializer: D) -> Result<(), D::Error> {
+        // A tagged shape is its inner shape, recorded under the (innermost) tag.
+        while let Shape::Tagged(tag, inner) = self.shape {
+            self = self.child(inner, self.path, Some(tag));
         }
         if let Shape::Rows(policy, inner) = self.shape {
             let outer = {
@@ -582,7 +583,10 @@ impl ObjectShape {
         let key = key.as_bytes();
         self.fields.iter().position(|f| {
             let name = f.name.as_bytes();
-            name.len() == key.len() && name.first() == key.first() && name.last() == key.last() && name == key
+            name.len() == key.len()
+                && name.first() == key.first()
+                && name.last() == key.last()
+                && same_len_bytes_equal(name, key)
         })
     }
 }
