@@ -207,12 +207,37 @@ pub struct RowPolicy {
 
 impl RowPolicy {
     fn position(&self, tag: &str) -> Option<u8> {
-        self.tags.iter().position(|t| *t == tag).map(|p| p as u8)
+        self.tags.iter().position(|t| same_tag(t, tag)).map(|p| p as u8)
     }
 
     pub fn covers(&self, tag: &str) -> bool {
         self.position(tag).is_some()
     }
+}
+
+/// `a == b` for two byte strings of one length, without a call into `memcmp` for the short
+/// ones keys and row words are (two overlapping loads from each end cover 4 to 16 bytes).
+#[inline]
+pub fn same_len_bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    debug_assert_eq!(a.len(), b.len());
+    let n = a.len();
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("eight bytes"));
+    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("four bytes"));
+    match n {
+        0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
+    }
+}
+
+/// `a == b` for tags, cheap when they differ: tags are constants, so equal ones are nearly
+/// always at one address, and those of a policy often share a length and a prefix
+/// (`result.…`) but not a last byte; the bytes are compared only when all that agrees.
+fn same_tag(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && (a.as_ptr() == b.as_ptr()
+            || (a.as_bytes().last() == b.as_bytes().last() && same_len_bytes_equal(a.as_bytes(), b.as_bytes())))
 }
 
 /// An array's rows, folded (see [`RowPolicy`]).
@@ -295,11 +320,19 @@ enum Fact {
     Object(bool),
 }
 
+/// How many strings, of at most how many bytes, [`RowFold`] remembers as they came.
+const RECENT_STRINGS: usize = 8;
+const RECENT_LEN: usize = 32;
+
 /// Folds rows as their values are recorded, one row at a time (a row ends when a value of
 /// another element index comes).
 #[derive(Debug)]
 pub struct RowFold {
     policy: &'static RowPolicy,
+    /// Where the policy's id and fallback key are in its tags: a tag at one of them is one
+    /// of them (the first position of equal tags).
+    id_position: Option<u8>,
+    fallback_position: Option<u8>,
     strings: HashMap<Box<str>, u32>,
     kind_of: HashMap<Vec<(u8, Fact)>, usize>,
     rows: Rows,
@@ -312,12 +345,19 @@ pub struct RowFold {
     last_id: Option<Option<(usize, usize)>>,
     last_nonempty_id: Option<(usize, usize)>,
     last_nonempty_fallback: Option<(usize, usize)>,
+    /// The last few short strings recorded, with their canonical form's number.
+    recent: Vec<(Box<str>, u32)>,
+    /// The facts and kind of the last row flushed.
+    last_facts: Vec<(u8, Fact)>,
+    last_kind: Option<usize>,
 }
 
 impl RowFold {
     pub fn new(policy: &'static RowPolicy) -> RowFold {
         RowFold {
             policy,
+            id_position: policy.position(policy.id),
+            fallback_position: policy.position(policy.fallback_key),
             strings: HashMap::default(),
             kind_of: HashMap::default(),
             rows: Rows::default(),
@@ -328,6 +368,9 @@ impl RowFold {
             last_id: None,
             last_nonempty_id: None,
             last_nonempty_fallback: None,
+            recent: Vec::new(),
+            last_facts: Vec::new(),
+            last_kind: None,
         }
     }
 
@@ -356,28 +399,57 @@ impl RowFold {
     }
 
     pub fn record_str(&mut self, tag: &str, index: usize, value: &str) {
-        let Some(position) = self.policy.position(tag) else { return };
+        self.try_record_str(tag, index, value);
+    }
+
+    /// [`RowFold::record_str`]; false (and nothing recorded) when the policy does not cover
+    /// `tag`, so a caller needs no [`RowFold::covers`] first.
+    pub fn try_record_str(&mut self, tag: &str, index: usize, value: &str) -> bool {
+        let Some(position) = self.policy.position(tag) else { return false };
         self.row(index);
-        if tag == self.policy.id {
+        if Some(position) == self.id_position {
             let span = self.keep_text(value);
             self.id_spans.push(span);
             self.last_id = Some(Some(span));
             if !value.is_empty() {
                 self.last_nonempty_id = Some(span);
             }
-        } else if tag == self.policy.fallback_key {
+        } else if Some(position) == self.fallback_position {
             if !value.is_empty() {
                 self.last_nonempty_fallback = Some(self.keep_text(value));
             }
         } else {
-            let canonical = (self.policy.canonical_str)(value);
-            let next = self.strings.len() as u32;
-            let number = match self.strings.get(canonical) {
-                Some(n) => *n,
-                None => *self.strings.entry(canonical.into()).or_insert(next),
-            };
+            let number = self.string_number(value);
             self.set(position, Fact::Str(number));
         }
+        true
+    }
+
+    /// The number of `value`'s canonical form. Row strings mostly repeat a few words
+    /// (`"SAFE"`, `"safe"`): the last few met are looked up as they are, before a string is
+    /// made canonical and hashed.
+    fn string_number(&mut self, value: &str) -> u32 {
+        let known = |raw: &&(Box<str>, u32)| {
+            raw.0.len() == value.len() && same_len_bytes_equal(raw.0.as_bytes(), value.as_bytes())
+        };
+        if let Some((_, number)) = self.recent.iter().find(known) {
+            return *number;
+        }
+        let canonical = (self.policy.canonical_str)(value);
+        let next = self.strings.len() as u32;
+        let number = match self.strings.get(canonical) {
+            Some(n) => *n,
+            None => *self.strings.entry(canonical.into()).or_insert(next),
+        };
+        // Only words kept as they are (a closed vocabulary): free text would churn the list.
+        let kept_as_is = canonical.as_ptr() == value.as_ptr() && canonical.len() == value.len();
+        if kept_as_is && value.len() <= RECENT_LEN {
+            if self.recent.len() == RECENT_STRINGS {
+                self.recent.remove(0);
+            }
+            self.recent.push((value.into(), number));
+        }
+        number
     }
 
     pub fn record(&mut self, tag: &str, index: usize, value: &Captured) {
@@ -386,9 +458,9 @@ impl RowFold {
         }
         let Some(position) = self.policy.position(tag) else { return };
         self.row(index);
-        if tag == self.policy.id {
+        if Some(position) == self.id_position {
             self.last_id = Some(None);
-        } else if tag != self.policy.fallback_key {
+        } else if Some(position) != self.fallback_position {
             let fact = match value {
                 Captured::Number(n) => Fact::Number(*n != 0.0),
                 Captured::Bool(b) => Fact::Bool(*b),
@@ -401,25 +473,14 @@ impl RowFold {
         }
     }
 
-    fn flush(&mut self) {
-        let Some(index) = self.current.take() else { return };
-        let text = &self.text;
-        let span_text = |(a, b): (usize, usize)| &text[a..b];
-        let key = self.last_nonempty_id.map(span_text);
-        for span in &self.id_spans {
-            let id = span_text(*span);
-            if Some(id) == key {
-                self.rows.keyed_ids.push(id);
-            } else {
-                self.rows.other_ids.push(id);
+    /// The kind of the row whose facts are in `facts` (sorted): most rows are of the kind of
+    /// the row before, which is then known without hashing the facts.
+    fn kind(&mut self) -> usize {
+        if let Some(kind) = self.last_kind {
+            if self.last_facts == self.facts {
+                return kind;
             }
         }
-        if key.is_none() {
-            if let Some(fallback) = self.last_nonempty_fallback {
-                self.rows.fallback_keys.push(span_text(fallback));
-            }
-        }
-        self.facts.sort_unstable_by_key(|(p, _)| *p);
         let kind = match self.kind_of.get(self.facts.as_slice()) {
             Some(k) => *k,
             None => {
@@ -444,6 +505,31 @@ impl RowFold {
                 self.rows.kinds.len() - 1
             }
         };
+        self.last_facts.clone_from(&self.facts);
+        self.last_kind = Some(kind);
+        kind
+    }
+
+    fn flush(&mut self) {
+        let Some(index) = self.current.take() else { return };
+        self.facts.sort_unstable_by_key(|(p, _)| *p);
+        let kind = self.kind();
+        let text = &self.text;
+        let span_text = |(a, b): (usize, usize)| &text[a..b];
+        let key = self.last_nonempty_id.map(span_text);
+        for span in &self.id_spans {
+            let id = span_text(*span);
+            if Some(id) == key {
+                self.rows.keyed_ids.push(id);
+            } else {
+                self.rows.other_ids.push(id);
+            }
+        }
+        if key.is_none() {
+            if let Some(fallback) = self.last_nonempty_fallback {
+                self.rows.fallback_keys.push(span_text(fallback));
+            }
+        }
         let kind = &mut self.rows.kinds[kind];
         kind.rows += 1;
         if kind.first.len() < self.policy.shown {
@@ -502,6 +588,19 @@ mod tests {
 
     fn s(v: &str) -> Captured {
         Captured::Str(v.into())
+    }
+
+    #[test]
+    fn same_len_bytes_equal_is_equality_at_every_length() {
+        for n in 0..40 {
+            let a: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(same_len_bytes_equal(&a, &a.clone()), "{n}");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!same_len_bytes_equal(&a, &b), "{n} {at}");
+            }
+        }
     }
 
     #[test]

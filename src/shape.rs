@@ -9,7 +9,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use crate::captures::{raw_row_budget, RowFold};
+use crate::captures::{raw_row_budget, same_len_bytes_equal, RowFold};
 pub use crate::captures::{Captured, Captures, JsonType, RowPolicy};
 
 /// What a JSON value must look like.
@@ -45,6 +45,14 @@ pub struct ObjectShape {
     others: Option<Box<Shape>>,
     /// When set, the name of every key not listed in `fields` is recorded under this tag.
     other_keys: Option<&'static str>,
+    /// Bit `n` set when some field's name is `n` bytes long (63 for any longer): most keys
+    /// of a document's objects are not listed, and are told so by their length alone.
+    name_lengths: u64,
+}
+
+/// The bit of [`ObjectShape::name_lengths`] for a name `len` bytes long.
+fn length_bit(len: usize) -> u64 {
+    1 << len.min(63)
 }
 
 #[derive(Debug, Clone)]
@@ -60,14 +68,18 @@ impl ObjectShape {
     }
 
     /// A key that must be present, with the shape its value must have.
-    pub fn req(mut self, name: &'static str, shape: Shape) -> ObjectShape {
-        self.fields.push(Field { name, shape, required: true });
-        self
+    pub fn req(self, name: &'static str, shape: Shape) -> ObjectShape {
+        self.field(Field { name, shape, required: true })
     }
 
     /// A key that may be absent; when present its value must have the shape.
-    pub fn opt(mut self, name: &'static str, shape: Shape) -> ObjectShape {
-        self.fields.push(Field { name, shape, required: false });
+    pub fn opt(self, name: &'static str, shape: Shape) -> ObjectShape {
+        self.field(Field { name, shape, required: false })
+    }
+
+    fn field(mut self, field: Field) -> ObjectShape {
+        self.name_lengths |= length_bit(field.name.len());
+        self.fields.push(field);
         self
     }
 
@@ -187,12 +199,12 @@ impl ShapeState {
     }
 
     fn record_str(&mut self, tag: &'static str, index: Option<usize>, value: &str) {
-        match (&mut self.folding, index) {
-            (Some(Folding { fold: Some(fold), .. }), Some(index)) if fold.covers(tag) => {
-                fold.record_str(tag, index, value)
+        if let (Some(Folding { fold: Some(fold), .. }), Some(index)) = (&mut self.folding, index) {
+            if fold.try_record_str(tag, index, value) {
+                return;
             }
-            _ => self.record(tag, index, Captured::Str(value.to_string())),
         }
+        self.record(tag, index, Captured::Str(value.to_string()))
     }
 
     /// Ends a folded array: its rows join the captures when they were folded.
@@ -296,9 +308,10 @@ fn describe(shape: &Shape) -> String {
 impl<'de> DeserializeSeed<'de> for ShapeSeed<'_> {
     type Value = ();
 
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        if let Shape::Tagged(tag, inner) = self.shape {
-            return self.child(inner, self.path, Some(tag)).deserialize(deserializer);
+    fn deserialize<D: de::Deserializer<'de>>(mut self, deserializer: D) -> Result<(), D::Error> {
+        // A tagged shape is its inner shape, recorded under the (innermost) tag.
+        while let Shape::Tagged(tag, inner) = self.shape {
+            self = self.child(inner, self.path, Some(tag));
         }
         if let Shape::Rows(policy, inner) = self.shape {
             let outer = {
@@ -392,25 +405,35 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
                 let mut seen = Seen::new(object.fields.len());
                 let mut present: Vec<String> = Vec::new();
                 let mut present_count = 0;
-                while let Some(key) = access.next_key::<Key<'de>>()? {
+                // An unlisted key's text is copied only when something reads it.
+                let keep_others =
+                    at_top || !object.variants.is_empty() || object.others.is_some() || object.other_keys.is_some();
+                let mut other: Option<Key<'de>> = None;
+                while let Some(field) =
+                    access.next_key_seed(KeySeed { object, other: keep_others.then_some(&mut other) })?
+                {
                     present_count += 1;
-                    let key = key.as_str();
+                    // A listed key's text is its field's name (they compared equal).
+                    let text = match field {
+                        Some(i) => object.fields[i].name,
+                        None => other.as_ref().map_or("", Key::as_str),
+                    };
                     if at_top {
-                        self.state.borrow_mut().captures.top_level_keys.push(key.to_string());
+                        self.state.borrow_mut().captures.top_level_keys.push(text.to_string());
                     }
-                    match object.fields.iter().position(|f| f.name == key) {
+                    match field {
                         Some(i) => {
                             seen.insert(i);
                             let field = &object.fields[i];
-                            access.next_value_seed(self.child(&field.shape, JsonPath::Key(&self.path, key), None))?;
+                            access.next_value_seed(self.child(&field.shape, JsonPath::Key(&self.path, text), None))?;
                         }
                         None => {
                             if let Some(tag) = object.other_keys {
-                                self.state.borrow_mut().record_str(tag, self.path.element_index(), key);
+                                self.state.borrow_mut().record_str(tag, self.path.element_index(), text);
                             }
                             match &object.others {
                                 Some(shape) => {
-                                    access.next_value_seed(self.child(shape, JsonPath::Key(&self.path, key), None))?;
+                                    access.next_value_seed(self.child(shape, JsonPath::Key(&self.path, text), None))?;
                                 }
                                 None => {
                                     access.next_value::<IgnoredAny>()?;
@@ -419,7 +442,7 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
                         }
                     }
                     if !object.variants.is_empty() {
-                        present.push(key.to_string());
+                        present.push(text.to_string());
                     }
                 }
                 let missing: Vec<&str> = object
@@ -510,6 +533,14 @@ impl InlineKey {
 }
 
 impl Key<'_> {
+    /// A copy of a key read from a stream: inline when short. Out of line: the key readers
+    /// that call it stay small for the many keys that need no copy.
+    #[cold]
+    #[inline(never)]
+    fn copied<'de>(key: &str) -> Key<'de> {
+        InlineKey::new(key).map_or_else(|| Key::Owned(key.to_string()), Key::Inline)
+    }
+
     fn as_str(&self) -> &str {
         match self {
             Key::Borrowed(s) => s,
@@ -531,13 +562,89 @@ impl<'de> Deserialize<'de> for Key<'de> {
                 Ok(Key::Borrowed(v))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(InlineKey::new(v).map_or_else(|| Key::Owned(v.to_string()), Key::Inline))
+                Ok(Key::copied(v))
             }
             fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
                 Ok(Key::Owned(v))
             }
         }
         deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+impl ObjectShape {
+    /// The index of the field named `key`. Most keys of a document's objects are not listed:
+    /// their length rules them out; names often share a length, and the first and last bytes
+    /// rule most of those out before the bytes are compared.
+    fn field_index(&self, key: &str) -> Option<usize> {
+        if self.name_lengths & length_bit(key.len()) == 0 {
+            return None;
+        }
+        let key = key.as_bytes();
+        self.fields.iter().position(|f| {
+            let name = f.name.as_bytes();
+            name.len() == key.len()
+                && name.first() == key.first()
+                && name.last() == key.last()
+                && same_len_bytes_equal(name, key)
+        })
+    }
+}
+
+/// Reads an object's key straight into the index of its [`ObjectShape`] field, `None` for
+/// another key, whose text is copied into `other` when it is given (most objects' unlisted
+/// keys are skipped unread). The index alone is the seed's value: small enough to come back
+/// in registers, where a key's text would go through memory for every key of a big file.
+struct KeySeed<'s, 'de> {
+    object: &'s ObjectShape,
+    other: Option<&'s mut Option<Key<'de>>>,
+}
+
+impl<'de> KeySeed<'_, 'de> {
+    fn other(self, key: impl FnOnce() -> Key<'de>) -> Option<usize> {
+        if let Some(slot) = self.other {
+            *slot = Some(key());
+        }
+        None
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_, 'de> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_, 'de> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    #[inline]
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Option<usize>, E> {
+        Ok(match self.object.field_index(v) {
+            Some(i) => Some(i),
+            None => self.other(|| Key::Borrowed(v)),
+        })
+    }
+
+    #[inline]
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<usize>, E> {
+        Ok(match self.object.field_index(v) {
+            Some(i) => Some(i),
+            None => self.other(|| Key::copied(v)),
+        })
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Option<usize>, E> {
+        Ok(match self.object.field_index(&v) {
+            Some(i) => Some(i),
+            None => self.other(|| Key::Owned(v)),
+        })
     }
 }
 

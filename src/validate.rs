@@ -1538,6 +1538,12 @@ mod tests {
                     "chunks of {size}: {:?}",
                     String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
                 );
+                assert_eq!(
+                    fastjson::validate_read_ahead(bytes, size, shape),
+                    fast,
+                    "chunks of {size} read ahead: {:?}",
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+                );
             }
             fast.is_some()
         }
