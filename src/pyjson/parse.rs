@@ -123,7 +123,7 @@ impl Items {
             // last value (IndexMap::insert does exactly that).
             map.insert(key, value);
         }
-        PyValue::Object(map)
+        PyValue::from(map)
     }
 }
 
@@ -183,7 +183,7 @@ impl<'a> Parser<'a> {
                         }
                     } else if self.peek() == Some(b'}') {
                         self.pos += 1;
-                        PyValue::Object(PyObject::new())
+                        PyValue::from(PyObject::new())
                     } else {
                         let key = self.key()?;
                         stack.push(Frame::Object(items.members.len(), key));

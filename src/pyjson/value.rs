@@ -23,8 +23,14 @@ pub enum PyValue {
     Float(f64),
     Str(String),
     Array(Vec<PyValue>),
-    Object(PyObject),
+    /// Boxed so that every value (a null, a bool, an array item, an object member) is the size
+    /// of a string plus a tag rather than of a whole map.
+    Object(Box<PyObject>),
 }
+
+// Every array item and object member is a whole `PyValue`: a parsed 100 MB document holds
+// millions of them, so their size is most of a tree's memory (issue 17).
+const _: () = assert!(std::mem::size_of::<PyValue>() <= 32);
 
 /// An integer of any size, stored as its canonical decimal text (`-?(0|[1-9][0-9]*)`, never
 /// `-0`), so it is written back exactly as Python would.
@@ -133,14 +139,14 @@ impl From<Vec<PyValue>> for PyValue {
 
 impl From<PyObject> for PyValue {
     fn from(map: PyObject) -> PyValue {
-        PyValue::Object(map)
+        PyValue::Object(Box::new(map))
     }
 }
 
 impl PyValue {
     /// An empty object.
     pub fn object() -> PyValue {
-        PyValue::Object(PyObject::new())
+        PyValue::from(PyObject::new())
     }
 
     /// The member `key` of an object; `None` for a missing key or a non-object.
@@ -281,7 +287,9 @@ impl From<&serde_json::Value> for PyValue {
             }
             Value::String(s) => PyValue::Str(s.clone()),
             Value::Array(items) => PyValue::Array(items.iter().map(PyValue::from).collect()),
-            Value::Object(map) => PyValue::Object(map.iter().map(|(k, v)| (k.clone(), PyValue::from(v))).collect()),
+            Value::Object(map) => {
+                PyValue::from(map.iter().map(|(k, v)| (k.clone(), PyValue::from(v))).collect::<PyObject>())
+            }
         }
     }
 }

@@ -368,11 +368,11 @@ pub fn rebuild_results_current(
     doc.insert("model".to_owned(), inp.model.value.clone());
     doc.insert("provider".to_owned(), inp.provider.value.clone());
     doc.insert("timestamp".to_owned(), timestamp);
-    doc.insert("metrics".to_owned(), PyValue::Object(metrics));
+    doc.insert("metrics".to_owned(), PyValue::from(metrics));
     doc.insert("results".to_owned(), PyValue::Array(results));
-    doc.insert("code_by_route".to_owned(), PyValue::Object(code_by_route));
+    doc.insert("code_by_route".to_owned(), PyValue::from(code_by_route));
     doc.insert("analyze_fingerprint".to_owned(), inp.analyze_fingerprint.value.clone());
-    let value = PyValue::Object(doc);
+    let value = PyValue::from(doc);
     let bytes = to_python_string(&value, true)?;
     Ok(Rebuilt::new(value, bytes, inexact, missing))
 }
@@ -576,10 +576,10 @@ pub fn rebuild_verified_current(
     doc.insert("model".to_owned(), copied("model"));
     doc.insert("timestamp".to_owned(), copied("timestamp"));
     doc.insert("verify".to_owned(), PyValue::Bool(true));
-    doc.insert("metrics".to_owned(), PyValue::Object(recount_verified(&merged)));
+    doc.insert("metrics".to_owned(), PyValue::from(recount_verified(&merged)));
     doc.insert("results".to_owned(), PyValue::Array(merged));
     doc.insert("confirmed_findings".to_owned(), PyValue::Array(confirmed));
-    let value = PyValue::Object(doc);
+    let value = PyValue::from(doc);
     let bytes = to_python_string(&value, false)?;
     Ok(Rebuilt::new(value, bytes, inexact, missing))
 }
@@ -622,7 +622,7 @@ mod tests {
             PyValue::Null,
         ];
         assert_eq!(
-            PyValue::Object(count_verdicts_current(&rows)),
+            PyValue::from(count_verdicts_current(&rows)),
             p(r#"{"vulnerable": 2, "bypassable": 0, "inconclusive": 1, "protected": 0, "safe": 1, "errors": 5}"#)
         );
         let rows = [

@@ -294,8 +294,8 @@ pub(crate) fn agentic_stats<'a>(units: impl Iterator<Item = &'a PyValue>, inexac
     st.insert("vulnerable_found".to_owned(), PyValue::from(n[VULNERABLE]));
     st.insert("neutral_found".to_owned(), PyValue::from(n[NEUTRAL]));
     st.insert("errors".to_owned(), PyValue::from(n[ERRORS]));
-    st.insert("error_summary".to_owned(), PyValue::Object(error_summary));
-    PyValue::Object(st)
+    st.insert("error_summary".to_owned(), PyValue::from(error_summary));
+    PyValue::from(st)
 }
 
 fn unit_label(unit: &PyValue) -> String {
@@ -357,7 +357,7 @@ fn token_usage(working: &[usize], units: &[PyValue], cps: &CheckpointSet) -> PyV
     tu.insert("total_output_tokens".to_owned(), total_out);
     tu.insert("total_tokens".to_owned(), total);
     tu.insert("total_cost_usd".to_owned(), rounded);
-    PyValue::Object(tu)
+    PyValue::from(tu)
 }
 
 #[cfg(test)]

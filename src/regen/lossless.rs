@@ -431,7 +431,7 @@ fn readable_value(node: &Node) -> Option<PyValue> {
                     object.insert(key.clone(), value);
                 }
             }
-            Some(PyValue::Object(object))
+            Some(PyValue::from(object))
         }
         Node::PartialArray(elements) => Some(PyValue::Array(elements.iter().filter_map(readable_value).collect())),
         Node::Torn => None,
@@ -677,7 +677,7 @@ mod tests {
         let leaf = arb_leaf().boxed();
         let value = if depth == 0 { leaf } else { prop_oneof![3 => leaf, 1 => arb_object(depth - 1)].boxed() };
         proptest::collection::vec(("[a-e]{1,2}", value), 0..5)
-            .prop_map(|kv| PyValue::Object(kv.into_iter().collect()))
+            .prop_map(|kv| PyValue::from(kv.into_iter().collect::<PyObject>()))
             .boxed()
     }
 
@@ -695,7 +695,7 @@ mod tests {
                     })
                     .collect();
                 doc.insert("results".into(), PyValue::Array(rows));
-                PyValue::Object(doc)
+                PyValue::from(doc)
             },
         )
     }
@@ -717,7 +717,7 @@ mod tests {
                         .map(|r| {
                             let mut o = PyObject::new();
                             o.insert("unit_id".into(), r.get("unit_id").unwrap().clone());
-                            PyValue::Object(o)
+                            PyValue::from(o)
                         })
                         .collect(),
                 ),
@@ -726,7 +726,7 @@ mod tests {
             };
             new.insert(k.clone(), v);
         }
-        PyValue::Object(new)
+        PyValue::from(new)
     }
 
     proptest! {

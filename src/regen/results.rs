@@ -345,10 +345,10 @@ pub fn results_document(
     doc.insert("dataset".to_owned(), PyValue::from(inp.dataset_name.clone()));
     doc.insert("model".to_owned(), model);
     doc.insert("timestamp".to_owned(), timestamp);
-    doc.insert("metrics".to_owned(), PyValue::Object(metrics));
+    doc.insert("metrics".to_owned(), PyValue::from(metrics));
     doc.insert("results".to_owned(), PyValue::Array(results));
-    doc.insert("code_by_route".to_owned(), PyValue::Object(code_by_route));
-    Ok(ResultsDocument { value: PyValue::Object(doc), inexact, missing })
+    doc.insert("code_by_route".to_owned(), PyValue::from(code_by_route));
+    Ok(ResultsDocument { value: PyValue::from(doc), inexact, missing })
 }
 
 /// A unit's entry taken over from the old results.json, and its `code_by_route` entry.
@@ -383,7 +383,7 @@ fn carry_over(uid: &PyValue, unit: &PyValue, salvaged: Option<&SalvagedFields>) 
         (None, None) => (PyValue::from(""), "\"\" under the unit id, as for any exception result"),
     };
     // Judged by analyze's own resume rule, on the entry as its checkpoint would have held it.
-    let as_checkpoint = PyValue::Object([("result".to_owned(), old.clone())].into_iter().collect());
+    let as_checkpoint = PyValue::from([("result".to_owned(), old.clone())].into_iter().collect::<PyObject>());
     Some(Carried {
         result: old.clone(),
         route: (route_key.unwrap_or(uid).clone(), code),
@@ -409,7 +409,7 @@ fn carry_from_verified(uid: &PyValue, unit: &PyValue, verified: Option<&Salvaged
         (None, Some(_)) => (unit_code(unit), "rebuilt from the unit's code in the input dataset, as analyze stores it"),
         (None, None) => (PyValue::from(""), "\"\" under the unit id, as for any exception result"),
     };
-    let as_checkpoint = PyValue::Object([("result".to_owned(), result.clone())].into_iter().collect());
+    let as_checkpoint = PyValue::from([("result".to_owned(), result.clone())].into_iter().collect::<PyObject>());
     Some(Carried {
         restorable: is_restorable(CheckpointStep::Analyze, &as_checkpoint),
         route: (route_key.unwrap_or_else(|| uid.clone()), code),
@@ -750,12 +750,12 @@ mod tests {
         ];
         let fix = count_verdicts(&results, false);
         assert_eq!(
-            PyValue::Object(fix),
+            PyValue::from(fix),
             p(r#"{"vulnerable":1,"bypassable":0,"inconclusive":0,"protected":0,"safe":1,"errors":3}"#)
         );
         let fork = count_verdicts(&results, true);
         assert_eq!(
-            PyValue::Object(fork),
+            PyValue::from(fork),
             p(
                 r#"{"vulnerable":1,"bypassable":0,"inconclusive":0,"insufficient_context":1,"protected":0,"safe":1,"errors":3}"#
             )

@@ -177,7 +177,7 @@ pub fn rebuild_verified(
     doc.insert("model".to_owned(), copied("model"));
     doc.insert("timestamp".to_owned(), copied("timestamp"));
     doc.insert("verify".to_owned(), PyValue::Bool(true));
-    doc.insert("metrics".to_owned(), PyValue::Object(metrics));
+    doc.insert("metrics".to_owned(), PyValue::from(metrics));
     doc.insert("results".to_owned(), PyValue::Array(merged));
     if era == Era::ForkMaster {
         doc.insert(
@@ -186,7 +186,7 @@ pub fn rebuild_verified(
         );
     }
     doc.insert("confirmed_findings".to_owned(), PyValue::Array(confirmed));
-    let value = PyValue::Object(doc);
+    let value = PyValue::from(doc);
     let bytes = to_python_string(&value, era.verified_ensure_ascii())?;
     Ok(Rebuilt::new(value, bytes, inexact, missing))
 }

@@ -333,7 +333,7 @@ pub fn diff_block(manifest: &SidecarInput, filter_report: &SidecarInput) -> Resu
             out.insert(k.into(), py_or(s.get(k), Some(&zero)).cloned().unwrap_or(PyValue::from(0)));
         }
     }
-    Ok(Some(PyValue::Object(out)))
+    Ok(Some(PyValue::from(out)))
 }
 
 /// `pipeline_stats.costs` and `.durations` from the step reports: the key's position comes
@@ -351,7 +351,7 @@ pub fn costs_and_durations(step_reports: &[PyValue]) -> Result<(PyObject, PyObje
         if let Some(cost) = sr.get("cost_usd").filter(|v| truthy(v)) {
             let mut actual = PyObject::new();
             actual.insert("actual".into(), cost.clone());
-            costs.insert(step.clone(), PyValue::Object(actual));
+            costs.insert(step.clone(), PyValue::from(actual));
         }
         if let Some(d) = sr.get("duration_seconds").filter(|v| truthy(v)) {
             durations.insert(step, d.clone());
@@ -477,7 +477,7 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
         let mut location = PyObject::new();
         location.insert("file".into(), PyValue::Str(file_path));
         location.insert("function".into(), route_key.clone());
-        out.insert("location".into(), PyValue::Object(location));
+        out.insert("location".into(), PyValue::from(location));
         let (cwe_id, cwe_name) = match inputs.era {
             PipelineEra::Current => {
                 let zero = PyValue::from(0);
@@ -509,7 +509,7 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
         out.insert("impact".into(), impact);
         out.insert("suggested_fix".into(), vuln.get("suggested_fix").cloned().unwrap_or(PyValue::Null));
         out.insert("steps_to_reproduce".into(), steps);
-        findings.push(PyValue::Object(out));
+        findings.push(PyValue::from(out));
     }
 
     let (costs, durations) = costs_and_durations(inputs.step_reports)?;
@@ -535,7 +535,7 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
             repo.insert("url".into(), truthy_or_empty(args.repo_url.as_ref()));
             repo.insert("language".into(), truthy_or_empty(args.language.as_ref()));
             repo.insert("commit_sha".into(), args.commit_sha.clone());
-            PyValue::Object(repo)
+            PyValue::from(repo)
         }
     };
 
@@ -544,8 +544,8 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
     stats.insert("reachable_units".into(), total_units.clone());
     stats.insert("units_analyzed".into(), units_analyzed);
     stats.insert("processing_level".into(), args.processing_level.clone());
-    stats.insert("costs".into(), PyValue::Object(costs));
-    stats.insert("durations".into(), PyValue::Object(durations));
+    stats.insert("costs".into(), PyValue::from(costs));
+    stats.insert("durations".into(), PyValue::from(durations));
     stats.insert("skipped_steps".into(), PyValue::Array(Vec::new()));
 
     let mut results = PyObject::new();
@@ -558,8 +558,8 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
     doc.insert("repository".into(), repository);
     doc.insert("analysis_date".into(), PyValue::Str(args.analysis_date.clone()));
     doc.insert("application_type".into(), args.application_type.clone());
-    doc.insert("pipeline_stats".into(), PyValue::Object(stats));
-    doc.insert("results".into(), PyValue::Object(results));
+    doc.insert("pipeline_stats".into(), PyValue::from(stats));
+    doc.insert("results".into(), PyValue::from(results));
     doc.insert("findings".into(), PyValue::Array(findings));
     if matches!(inputs.diff_manifest, SidecarInput::Unreadable(_)) {
         inexact.push(Inexact::new(
@@ -578,7 +578,7 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
     if let Some(diff) = diff_block(inputs.diff_manifest, inputs.diff_filter_report)? {
         doc.insert("diff".into(), diff);
     }
-    Ok((PyValue::Object(doc), inexact))
+    Ok((PyValue::from(doc), inexact))
 }
 
 pub(super) fn unknown_value() -> PyValue {
@@ -836,11 +836,11 @@ mod tests {
           {"status": "unknown"}, {"step": "app-context", "status": "unknown"}]"#);
         let (costs, durations) = costs_and_durations(v_array(&reports)).unwrap();
         assert_eq!(
-            pyjson::to_python_string(&PyValue::Object(costs), true).unwrap().replace([' ', '\n'], ""),
+            pyjson::to_python_string(&PyValue::from(costs), true).unwrap().replace([' ', '\n'], ""),
             r#"{"enhance":{"actual":0.5},"parse":{"actual":0.1}}"#
         );
         assert_eq!(
-            pyjson::to_python_string(&PyValue::Object(durations), true).unwrap().replace([' ', '\n'], ""),
+            pyjson::to_python_string(&PyValue::from(durations), true).unwrap().replace([' ', '\n'], ""),
             r#"{"parse":2.0,"enhance":3}"#
         );
     }

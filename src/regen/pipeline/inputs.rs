@@ -184,7 +184,7 @@ pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Resul
                 let mut o = PyObject::new();
                 o.insert("step".into(), PyValue::Str(step.clone()));
                 o.insert("status".into(), PyValue::from("unknown"));
-                step_reports.push(PyValue::Object(o));
+                step_reports.push(PyValue::from(o));
             }
         }
         loaded.insert(step.clone(), input);
@@ -311,7 +311,7 @@ pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Resul
                         let mut o = PyObject::new();
                         o.insert("step".into(), PyValue::from(s.as_str()));
                         o.insert("reason".into(), reason);
-                        PyValue::Object(o)
+                        PyValue::from(o)
                     })
                     .collect();
                 if sr.is_none() {
@@ -354,7 +354,7 @@ pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Resul
                 repo.insert("url".into(), truthy_or_empty(args_repo.1.as_ref()));
                 repo.insert("language".into(), truthy_or_empty(language.as_ref()));
                 repo.insert("commit_sha".into(), args_repo.2.clone());
-                PyValue::Object(repo)
+                PyValue::from(repo)
             }
         };
         let inputs = today::TodayInputs {

@@ -376,7 +376,7 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), 
         let mut location = PyObject::new();
         location.insert("file".into(), PyValue::Str(file));
         location.insert("function".into(), PyValue::Str(function));
-        out.insert("location".into(), PyValue::Object(location));
+        out.insert("location".into(), PyValue::from(location));
         out.insert("cwe_id".into(), cwe_id);
         out.insert("cwe_name".into(), cwe_name);
         let s1 = finding.get("finding").cloned().unwrap_or_else(|| PyValue::from("vulnerable"));
@@ -403,7 +403,7 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), 
         out.insert("impact".into(), impact);
         out.insert("suggested_fix".into(), vuln.get("suggested_fix").cloned().unwrap_or(PyValue::Null));
         out.insert("steps_to_reproduce".into(), steps);
-        findings.push(PyValue::Object(out));
+        findings.push(PyValue::from(out));
     }
 
     // Step reports: costs/durations (zeros kept, #535), verify scope, Stage-1 stats.
@@ -416,7 +416,10 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), 
         let Some(sr) = sr.as_object() else { continue };
         let step = sr.get("step").and_then(PyValue::as_str).unwrap_or("unknown").to_owned();
         if let Some(c) = sr.get("cost_usd").filter(|v| !v.is_null()) {
-            costs.insert(step.clone(), PyValue::Object([("actual".to_owned(), c.clone())].into_iter().collect()));
+            costs.insert(
+                step.clone(),
+                PyValue::from([("actual".to_owned(), c.clone())].into_iter().collect::<PyObject>()),
+            );
         }
         if let Some(d) = sr.get("duration_seconds").filter(|v| !v.is_null()) {
             durations.insert(step.clone(), d.clone());
@@ -532,8 +535,8 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), 
         stats.insert("units_analyzed".into(), PyValue::from(total_i - num(metrics.get("errors"))));
     }
     stats.insert("processing_level".into(), inputs.processing_level.clone());
-    stats.insert("costs".into(), PyValue::Object(costs));
-    stats.insert("durations".into(), PyValue::Object(durations));
+    stats.insert("costs".into(), PyValue::from(costs));
+    stats.insert("durations".into(), PyValue::from(durations));
     stats.insert("skipped_steps".into(), inputs.today.skipped_steps.clone());
 
     let m = |k: &str| metrics.get(k).cloned().unwrap_or_else(|| PyValue::from(0));
@@ -560,13 +563,13 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), 
     }
     doc.insert("threat_model_warnings".into(), t.threat_model_warnings.clone());
     doc.extend(t.manual_fields.iter().cloned());
-    doc.insert("pipeline_stats".into(), PyValue::Object(stats));
-    doc.insert("results".into(), PyValue::Object(results));
+    doc.insert("pipeline_stats".into(), PyValue::from(stats));
+    doc.insert("results".into(), PyValue::from(results));
     doc.insert("findings".into(), PyValue::Array(findings));
     if let Some(diff) = diff_block(inputs.diff_manifest, inputs.diff_filter_report)? {
         doc.insert("diff".into(), diff);
     }
-    Ok((PyValue::Object(doc), inexact))
+    Ok((PyValue::from(doc), inexact))
 }
 
 #[cfg(test)]

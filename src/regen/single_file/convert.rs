@@ -255,9 +255,9 @@ pub fn summary_document<'a>(
     summary.insert("total_units".to_owned(), total_units.into());
     summary.insert("completed".to_owned(), completed.into());
     summary.insert("errors".to_owned(), errors.into());
-    summary.insert("error_breakdown".to_owned(), PyValue::Object(breakdown));
-    summary.insert("usage".to_owned(), PyValue::Object(usage));
-    (PyValue::Object(summary), notes)
+    summary.insert("error_breakdown".to_owned(), PyValue::from(breakdown));
+    summary.insert("usage".to_owned(), PyValue::from(usage));
+    (PyValue::from(summary), notes)
 }
 
 /// `datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")` at `when` instead of now:
@@ -344,7 +344,7 @@ fn usable_id(v: Option<&PyValue>) -> Option<&str> {
 }
 
 fn object(pairs: Vec<(&str, PyValue)>) -> PyValue {
-    PyValue::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    PyValue::from(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<PyObject>())
 }
 
 /// `_migrate_legacy_checkpoint` then `_save_unit_checkpoint`: every unit whose `agent_context`
