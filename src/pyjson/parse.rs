@@ -117,7 +117,7 @@ impl Items {
     }
 
     fn close_object(&mut self, start: usize) -> PyValue {
-        let mut map = PyObject::with_capacity(self.members.len() - start);
+        let mut map = PyObject::with_capacity_and_hasher(self.members.len() - start, Default::default());
         for (key, value) in self.members.drain(start..) {
             // Python dict semantics: a repeated key keeps its first position and takes the
             // last value (IndexMap::insert does exactly that).
@@ -183,7 +183,7 @@ impl<'a> Parser<'a> {
                         }
                     } else if self.peek() == Some(b'}') {
                         self.pos += 1;
-                        PyValue::from(PyObject::new())
+                        PyValue::from(PyObject::default())
                     } else {
                         let key = self.key()?;
                         stack.push(Frame::Object(items.members.len(), key));

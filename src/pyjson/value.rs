@@ -7,7 +7,11 @@ use std::fmt;
 use indexmap::IndexMap;
 
 /// An object: string keys in insertion order.
-pub type PyObject = IndexMap<String, PyValue>;
+///
+/// Hashed with foldhash rather than std's SipHash: a repair parses millions of keys, and SipHash
+/// was a visible share of that. The hasher is still seeded at random per process (and per map),
+/// so crafted keys cannot be made to collide; the order is IndexMap's, never the hash's.
+pub type PyObject = IndexMap<String, PyValue, foldhash::fast::RandomState>;
 
 /// Anything Python's `json.load` returns from an OpenAnt file.
 ///
@@ -146,7 +150,7 @@ impl From<PyObject> for PyValue {
 impl PyValue {
     /// An empty object.
     pub fn object() -> PyValue {
-        PyValue::from(PyObject::new())
+        PyValue::from(PyObject::default())
     }
 
     /// The member `key` of an object; `None` for a missing key or a non-object.

@@ -179,7 +179,7 @@ fn py_round(v: &PyValue, ndigits: i32) -> Option<PyValue> {
 fn restored_result(fid: &PyValue, cp: &PyObject, evidence: EvidencePolicy) -> Result<PyObject, String> {
     let get = |k: &str, d: PyValue| cp.get(k).cloned().unwrap_or(d);
     let zero = || PyValue::from(0);
-    let mut r = PyObject::new();
+    let mut r = PyObject::default();
     r.insert("finding_id".into(), fid.clone());
     r.insert("status".into(), get("status", PyValue::from("ERROR")));
     r.insert("details".into(), get("details", PyValue::from("")));
@@ -375,7 +375,7 @@ pub fn rebuild_dynamic_results(
     });
     if !testable {
         // core/dynamic_tester.run_tests: plain write_json, ensure_ascii=True, no Markdown.
-        let mut o = PyObject::new();
+        let mut o = PyObject::default();
         o.insert("findings_tested".into(), PyValue::from(0));
         o.insert("results".into(), PyValue::Array(Vec::new()));
         let value = PyValue::from(o);
@@ -585,7 +585,7 @@ pub fn rebuild_dynamic_results(
         ),
     }
 
-    let mut o = PyObject::new();
+    let mut o = PyObject::default();
     o.insert("repository".into(), repo.clone());
     o.insert("total_findings".into(), PyValue::from(findings.len()));
     o.insert("total_cost_usd".into(), total_cost);

@@ -425,7 +425,7 @@ fn readable_value(node: &Node) -> Option<PyValue> {
     match node {
         Node::Complete(value) => Some(value.clone()),
         Node::PartialObject(members) => {
-            let mut object = PyObject::new();
+            let mut object = PyObject::default();
             for (key, member) in members {
                 if let Some(value) = readable_value(member) {
                     object.insert(key.clone(), value);
@@ -704,7 +704,7 @@ mod tests {
     /// old units with fewer keys.
     fn rebuild_of(old: &PyValue, keep: &[bool]) -> PyValue {
         let mut flag = keep.iter().copied().cycle();
-        let mut new = PyObject::new();
+        let mut new = PyObject::default();
         new.insert("built".into(), PyValue::from(1));
         for (k, v) in old.as_object().unwrap() {
             if !flag.next().unwrap_or(true) {
@@ -715,7 +715,7 @@ mod tests {
                     rows.iter()
                         .filter(|_| flag.next().unwrap_or(true))
                         .map(|r| {
-                            let mut o = PyObject::new();
+                            let mut o = PyObject::default();
                             o.insert("unit_id".into(), r.get("unit_id").unwrap().clone());
                             PyValue::from(o)
                         })

@@ -314,7 +314,7 @@ pub fn results_document(
         }
         results.push(result);
     }
-    let mut code_by_route = PyObject::new();
+    let mut code_by_route = PyObject::default();
     for (key, code) in restored_routes.into_iter().chain(rerun_routes) {
         match key_text(&key) {
             Some(k) => {
@@ -333,7 +333,7 @@ pub fn results_document(
         results.sort_by(|a, b| sort_key(a).cmp(sort_key(b)));
     }
 
-    let mut metrics = PyObject::new();
+    let mut metrics = PyObject::default();
     metrics.insert("total".to_owned(), PyValue::from(units.len()));
     metrics.extend(count_verdicts(&results, era == Era::ForkMaster));
 
@@ -341,7 +341,7 @@ pub fn results_document(
     let timestamp = analyze_timestamp(salvaged, now, &mut inexact);
     note_dataset_rename(salvaged, &inp.dataset_name, &mut inexact);
 
-    let mut doc = PyObject::new();
+    let mut doc = PyObject::default();
     doc.insert("dataset".to_owned(), PyValue::from(inp.dataset_name.clone()));
     doc.insert("model".to_owned(), model);
     doc.insert("timestamp".to_owned(), timestamp);
@@ -471,7 +471,7 @@ fn order_like_old(
 /// Moves the keys of `order` that `map` has to its front, in that order; the rest follow in
 /// their own order.
 pub(crate) fn reorder<'k>(map: &mut PyObject, order: impl Iterator<Item = &'k String>) {
-    let mut reordered = PyObject::with_capacity(map.len());
+    let mut reordered = PyObject::with_capacity_and_hasher(map.len(), Default::default());
     for k in order {
         if let Some(v) = map.shift_remove(k) {
             reordered.insert(k.clone(), v);

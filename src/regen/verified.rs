@@ -169,10 +169,10 @@ pub fn rebuild_verified(
 
     let copied = |k: &str| experiment.get(k).cloned().unwrap_or_else(|| PyValue::from(""));
     note_copied_timestamp(&experiment, salvaged, &mut inexact);
-    let mut metrics = PyObject::new();
+    let mut metrics = PyObject::default();
     metrics.insert("total".to_owned(), PyValue::from(merged.len()));
     metrics.extend(count_verdicts(&merged, false));
-    let mut doc = PyObject::new();
+    let mut doc = PyObject::default();
     doc.insert("dataset".to_owned(), copied("dataset"));
     doc.insert("model".to_owned(), copied("model"));
     doc.insert("timestamp".to_owned(), copied("timestamp"));

@@ -313,7 +313,7 @@ pub fn diff_block(manifest: &SidecarInput, filter_report: &SidecarInput) -> Resu
     };
     let m = as_dict(manifest, "diff_manifest.json")?;
     let get = |k: &str| m.get(k).cloned().unwrap_or(PyValue::Null);
-    let mut out = PyObject::new();
+    let mut out = PyObject::default();
     out.insert("mode".into(), PyValue::from("incremental"));
     for k in ["base_ref", "base_sha", "head_sha", "scope"] {
         out.insert(k.into(), get(k));
@@ -339,8 +339,8 @@ pub fn diff_block(manifest: &SidecarInput, filter_report: &SidecarInput) -> Resu
 /// `pipeline_stats.costs` and `.durations` from the step reports: the key's position comes
 /// from the first report that sets it, the value from the last truthy one (spec §3.4.4).
 pub fn costs_and_durations(step_reports: &[PyValue]) -> Result<(PyObject, PyObject), RegenError> {
-    let mut costs = PyObject::new();
-    let mut durations = PyObject::new();
+    let mut costs = PyObject::default();
+    let mut durations = PyObject::default();
     for sr in step_reports {
         let sr = as_dict(sr, "a step report")?;
         let step = match sr.get("step") {
@@ -349,7 +349,7 @@ pub fn costs_and_durations(step_reports: &[PyValue]) -> Result<(PyObject, PyObje
             Some(_) => return Err(RegenError::Unsupported("a step report's `step` is not a string".into())),
         };
         if let Some(cost) = sr.get("cost_usd").filter(|v| truthy(v)) {
-            let mut actual = PyObject::new();
+            let mut actual = PyObject::default();
             actual.insert("actual".into(), cost.clone());
             costs.insert(step.clone(), PyValue::from(actual));
         }
@@ -407,7 +407,7 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
     let experiment = as_dict(inputs.experiment, "the results file")?;
     let empty_list = PyValue::Array(Vec::new());
     let empty_obj = PyValue::object();
-    let empty_map = PyObject::new();
+    let empty_map = PyObject::default();
     let all_results = get_or(experiment, "results", &empty_list);
     let code_by_route = get_or(experiment, "code_by_route", &empty_obj);
     let metrics = as_dict(get_or(experiment, "metrics", &empty_obj), "metrics")?;
@@ -468,13 +468,13 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
         let steps = steps_to_reproduce(finding, vuln)?;
         let s2 = stage2_verdict(finding)?;
 
-        let mut out = PyObject::new();
+        let mut out = PyObject::default();
         out.insert("id".into(), PyValue::Str(format!("VULN-{:03}", i + 1)));
         let name = get_or(finding, "finding", &PyValue::from("Unknown Vulnerability")).clone();
         out.insert("name".into(), vuln.get("name").cloned().unwrap_or(name));
         let short = get_or(finding, "verdict", &PyValue::from("vuln")).clone();
         out.insert("short_name".into(), vuln.get("short_name").cloned().unwrap_or(short));
-        let mut location = PyObject::new();
+        let mut location = PyObject::default();
         location.insert("file".into(), PyValue::Str(file_path));
         location.insert("function".into(), route_key.clone());
         out.insert("location".into(), PyValue::from(location));
@@ -525,7 +525,7 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
     let repository = match &args.repository {
         Some(r) => r.clone(),
         None => {
-            let mut repo = PyObject::new();
+            let mut repo = PyObject::default();
             let dataset = get_or(experiment, "dataset", &unknown_value()).clone();
             let name = match &args.repo_name {
                 Some(n) if truthy(n) => n.clone(),
@@ -539,7 +539,7 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
         }
     };
 
-    let mut stats = PyObject::new();
+    let mut stats = PyObject::default();
     stats.insert("total_units".into(), total_units.clone());
     stats.insert("reachable_units".into(), total_units.clone());
     stats.insert("units_analyzed".into(), units_analyzed);
@@ -548,13 +548,13 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
     stats.insert("durations".into(), PyValue::from(durations));
     stats.insert("skipped_steps".into(), PyValue::Array(Vec::new()));
 
-    let mut results = PyObject::new();
+    let mut results = PyObject::default();
     results.insert("vulnerable".into(), add(m("vulnerable"), m("bypassable"))?);
     results.insert("safe".into(), add(m("safe"), m("protected"))?);
     results.insert("inconclusive".into(), m("inconclusive").clone());
     results.insert("total".into(), total_units);
 
-    let mut doc = PyObject::new();
+    let mut doc = PyObject::default();
     doc.insert("repository".into(), repository);
     doc.insert("analysis_date".into(), PyValue::Str(args.analysis_date.clone()));
     doc.insert("application_type".into(), args.application_type.clone());
@@ -804,7 +804,7 @@ mod tests {
 
     #[test]
     fn steps_to_reproduce_cases() {
-        let empty = PyObject::new();
+        let empty = PyObject::default();
         let st = |t: &str| steps_to_reproduce(v(t).as_object().unwrap(), &empty).unwrap();
         assert_eq!(st(r#"{"attack_vector": "send x"}"#), PyValue::from("send x"));
         assert_eq!(st(r#"{"attack_vector": ""}"#), PyValue::Null);

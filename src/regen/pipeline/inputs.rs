@@ -181,7 +181,7 @@ pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Resul
             Some(v) if v.as_object().is_some() => step_reports.push(v.clone()),
             _ => {
                 unreadable_steps.push(step.clone());
-                let mut o = PyObject::new();
+                let mut o = PyObject::default();
                 o.insert("step".into(), PyValue::Str(step.clone()));
                 o.insert("status".into(), PyValue::from("unknown"));
                 step_reports.push(PyValue::from(o));
@@ -308,7 +308,7 @@ pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Resul
                     .map(|s| {
                         let reason =
                             reasons.as_ref().and_then(|r| r.get(s)).cloned().unwrap_or_else(|| PyValue::from(""));
-                        let mut o = PyObject::new();
+                        let mut o = PyObject::default();
                         o.insert("step".into(), PyValue::from(s.as_str()));
                         o.insert("reason".into(), reason);
                         PyValue::from(o)
@@ -345,7 +345,7 @@ pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Resul
         let repository = match repository {
             Some(r) => r,
             None => {
-                let mut repo = PyObject::new();
+                let mut repo = PyObject::default();
                 let name = match &args_repo.0 {
                     Some(n) if truthy(n) => n.clone(),
                     _ => experiment.get("dataset").cloned().unwrap_or_else(unknown_value),

@@ -179,7 +179,7 @@ fn or3<'v>(a: Option<&'v PyValue>, b: Option<&'v PyValue>, c: Option<&'v PyValue
 
 /// The `stage2_verdict` today (#283, PR #69 F4).
 pub fn stage2_verdict(finding: &PyObject) -> PyValue {
-    let empty = PyObject::new();
+    let empty = PyObject::default();
     let verification = finding.get("verification").and_then(PyValue::as_object).unwrap_or(&empty);
     if verification.get("agree").is_some_and(truthy) {
         PyValue::from(if finding.get("exploit_path").is_some_and(truthy) { "confirmed" } else { "agreed" })
@@ -233,7 +233,7 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), 
         _ => Vec::new(),
     };
     let all_results = PyValue::Array(rows.clone());
-    let empty = PyObject::new();
+    let empty = PyObject::default();
     let code_by_route = experiment.get("code_by_route").and_then(PyValue::as_object).unwrap_or(&empty);
     let metrics = experiment.get("metrics").and_then(PyValue::as_object).unwrap_or(&empty);
     let confirmed: Vec<&PyObject> = match experiment.get("confirmed_findings") {
@@ -366,14 +366,14 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), 
             .cloned()
             .unwrap_or(PyValue::Null);
 
-        let mut out = PyObject::new();
+        let mut out = PyObject::default();
         out.insert("id".into(), PyValue::Str(id));
         out.insert("identity_key".into(), PyValue::Str(identity_key(&file, &function, &cwe_id)));
         let name = finding.get("finding").cloned().unwrap_or_else(|| PyValue::from("Unknown Vulnerability"));
         out.insert("name".into(), vuln.get("name").cloned().unwrap_or(name));
         let short = finding.get("verdict").cloned().unwrap_or_else(|| PyValue::from("vuln"));
         out.insert("short_name".into(), vuln.get("short_name").cloned().unwrap_or(short));
-        let mut location = PyObject::new();
+        let mut location = PyObject::default();
         location.insert("file".into(), PyValue::Str(file));
         location.insert("function".into(), PyValue::Str(function));
         out.insert("location".into(), PyValue::from(location));
@@ -407,10 +407,10 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), 
     }
 
     // Step reports: costs/durations (zeros kept, #535), verify scope, Stage-1 stats.
-    let mut costs = PyObject::new();
-    let mut durations = PyObject::new();
-    let mut verify_scope = PyObject::new();
-    let mut stage1 = PyObject::new();
+    let mut costs = PyObject::default();
+    let mut durations = PyObject::default();
+    let mut verify_scope = PyObject::default();
+    let mut stage1 = PyObject::default();
     let mut analyze_supplied = false;
     for sr in inputs.step_reports {
         let Some(sr) = sr.as_object() else { continue };
@@ -467,7 +467,7 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), 
     let mut original = total_units.clone();
     let mut reduction = PyValue::Null;
     let mut warnings: Vec<PyValue> = Vec::new();
-    let mut telemetry = PyObject::new();
+    let mut telemetry = PyObject::default();
     let level = inputs.processing_level.as_str().unwrap_or("").to_lowercase();
     if let Some(rf) = &inputs.today.reachability {
         if let Some(v @ PyValue::Int(_)) = rf.get("reachable_units") {
@@ -520,7 +520,7 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), 
         }
     }
 
-    let mut stats = PyObject::new();
+    let mut stats = PyObject::default();
     stats.insert("total_units".into(), total_units.clone());
     stats.insert("reachable_units".into(), reachable);
     stats.insert("original_units".into(), original);
@@ -540,7 +540,7 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), 
     stats.insert("skipped_steps".into(), inputs.today.skipped_steps.clone());
 
     let m = |k: &str| metrics.get(k).cloned().unwrap_or_else(|| PyValue::from(0));
-    let mut results = PyObject::new();
+    let mut results = PyObject::default();
     results.insert("vulnerable".into(), PyValue::from(findings.len()));
     results.insert("vulnerable_before_dedup".into(), PyValue::from(before));
     results.insert("deduplicated".into(), PyValue::from(before - findings.len()));
@@ -552,7 +552,7 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), 
     results.insert("total".into(), total_units);
 
     let t = inputs.today;
-    let mut doc = PyObject::new();
+    let mut doc = PyObject::default();
     doc.insert("repository".into(), inputs.repository.clone());
     doc.insert("analysis_date".into(), PyValue::Str(inputs.analysis_date.clone()));
     doc.insert("application_type".into(), inputs.application_type.clone());

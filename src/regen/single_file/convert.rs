@@ -206,7 +206,7 @@ pub fn summary_document<'a>(
     let step = kind.step();
     let mut completed = 0usize;
     let mut errors = 0usize;
-    let mut breakdown = PyObject::new();
+    let mut breakdown = PyObject::default();
     let mut input_tokens = PyValue::from(0);
     let mut output_tokens = PyValue::from(0);
     let mut cost = PyValue::Float(0.0);
@@ -243,11 +243,11 @@ pub fn summary_document<'a>(
         }
     }
     let cost = PyValue::Float(python_round(cost.as_f64().unwrap_or(0.0), 6));
-    let mut usage = PyObject::new();
+    let mut usage = PyObject::default();
     usage.insert("input_tokens".to_owned(), input_tokens);
     usage.insert("output_tokens".to_owned(), output_tokens);
     usage.insert("cost_usd".to_owned(), cost);
-    let mut summary = PyObject::new();
+    let mut summary = PyObject::default();
     summary.insert("step".to_owned(), kind.summary_step().into());
     let phase = if total_units > 0 && completed + errors >= total_units { "done" } else { "in_progress" };
     summary.insert("phase".to_owned(), phase.into());
