@@ -261,6 +261,7 @@ fn write_elements_in_parallel(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pyjson::PyObject;
     use proptest::prelude::*;
 
     /// The character-at-a-time string writer the run-copying ones replaced: their oracle.
@@ -377,7 +378,7 @@ mod tests {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..4).prop_map(PyValue::Array),
                 proptest::collection::vec((any_text(), inner), 0..4)
-                    .prop_map(|members| PyValue::Object(members.into_iter().collect())),
+                    .prop_map(|members| PyValue::from(members.into_iter().collect::<PyObject>())),
             ]
         })
     }
@@ -413,7 +414,7 @@ mod tests {
             nested in any::<bool>(),
         ) {
             let array = PyValue::Array(items);
-            let value = if nested { PyValue::Object([("results".to_owned(), array)].into_iter().collect()) } else { array };
+            let value = if nested { PyValue::from([("results".to_owned(), array)].into_iter().collect::<PyObject>()) } else { array };
             let mut want = String::new();
             let want = write_value_sequential(&mut want, &value, &Strict, 0).map(|()| want);
             prop_assert_eq!(write_indented(&value, &Strict), want);

@@ -117,13 +117,13 @@ impl Items {
     }
 
     fn close_object(&mut self, start: usize) -> PyValue {
-        let mut map = PyObject::with_capacity(self.members.len() - start);
+        let mut map = PyObject::with_capacity_and_hasher(self.members.len() - start, Default::default());
         for (key, value) in self.members.drain(start..) {
             // Python dict semantics: a repeated key keeps its first position and takes the
             // last value (IndexMap::insert does exactly that).
             map.insert(key, value);
         }
-        PyValue::Object(map)
+        PyValue::from(map)
     }
 }
 
@@ -183,7 +183,7 @@ impl<'a> Parser<'a> {
                         }
                     } else if self.peek() == Some(b'}') {
                         self.pos += 1;
-                        PyValue::Object(PyObject::new())
+                        PyValue::from(PyObject::default())
                     } else {
                         let key = self.key()?;
                         stack.push(Frame::Object(items.members.len(), key));
@@ -364,7 +364,10 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             return Ok(self.text[start..self.pos - 1].to_owned());
         }
-        let mut out = String::with_capacity(self.pos - start + 16);
+        // Sized to the whole raw body, not grown: a code snippet has an escape every line, and
+        // doubling from its first run left up to half of each buffer unused in a parsed tree.
+        // Every escape is longer than what it decodes to, so decoding never outgrows it.
+        let mut out = String::with_capacity(escaped_body_end(self.bytes(), self.pos) - start);
         let mut run_start = start;
         loop {
             out.push_str(&self.text[run_start..self.pos]);
@@ -445,6 +448,20 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Where the body of a string with escapes ends, scanning on from `at` (inside the body): the
+/// first `"` that no backslash takes, or where the body turns out to be malformed (a raw control
+/// character, the end of the input). It only sizes the decoded string's buffer; the decoder
+/// itself finds and reports every error.
+fn escaped_body_end(bytes: &[u8], mut at: usize) -> usize {
+    loop {
+        at = find_special::<false>(bytes, at);
+        match bytes.get(at) {
+            Some(b'\\') => at += 2,
+            _ => return at.min(bytes.len()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -477,6 +494,17 @@ mod tests {
         assert!(matches!(parse(b"3").unwrap(), PyValue::Int(_)));
         assert!(matches!(parse(b"3.0").unwrap(), PyValue::Float(_)));
         assert!(matches!(parse(b"3e0").unwrap(), PyValue::Float(_)));
+    }
+
+    #[test]
+    fn an_escaped_string_is_decoded_into_a_buffer_no_larger_than_its_raw_body() {
+        let line = "    x = 1\\n";
+        let raw = format!("[\"def f():\\n{}\\u00e9\\ud83d\\ude00\\\"\", 1]", line.repeat(200));
+        let value = parse(raw.as_bytes()).unwrap();
+        let PyValue::Str(s) = &value.as_array().unwrap()[0] else { panic!("not a string") };
+        assert_eq!(s, &format!("def f():\n{}\u{e9}\u{1f600}\"", "    x = 1\n".repeat(200)));
+        let body = raw.rfind("\", 1]").unwrap() - 2;
+        assert!(s.capacity() <= body, "capacity {} for a {body}-byte body", s.capacity());
     }
 
     #[test]

@@ -7,7 +7,11 @@ use std::fmt;
 use indexmap::IndexMap;
 
 /// An object: string keys in insertion order.
-pub type PyObject = IndexMap<String, PyValue>;
+///
+/// Hashed with foldhash rather than std's SipHash: a repair parses millions of keys, and SipHash
+/// was a visible share of that. The hasher is still seeded at random per process (and per map),
+/// so crafted keys cannot be made to collide; the order is IndexMap's, never the hash's.
+pub type PyObject = IndexMap<String, PyValue, foldhash::fast::RandomState>;
 
 /// Anything Python's `json.load` returns from an OpenAnt file.
 ///
@@ -23,8 +27,14 @@ pub enum PyValue {
     Float(f64),
     Str(String),
     Array(Vec<PyValue>),
-    Object(PyObject),
+    /// Boxed so that every value (a null, a bool, an array item, an object member) is the size
+    /// of a string plus a tag rather than of a whole map.
+    Object(Box<PyObject>),
 }
+
+// Every array item and object member is a whole `PyValue`: a parsed 100 MB document holds
+// millions of them, so their size is most of a tree's memory (issue 17).
+const _: () = assert!(std::mem::size_of::<PyValue>() <= 32);
 
 /// An integer of any size, stored as its canonical decimal text (`-?(0|[1-9][0-9]*)`, never
 /// `-0`), so it is written back exactly as Python would.
@@ -133,14 +143,14 @@ impl From<Vec<PyValue>> for PyValue {
 
 impl From<PyObject> for PyValue {
     fn from(map: PyObject) -> PyValue {
-        PyValue::Object(map)
+        PyValue::Object(Box::new(map))
     }
 }
 
 impl PyValue {
     /// An empty object.
     pub fn object() -> PyValue {
-        PyValue::Object(PyObject::new())
+        PyValue::from(PyObject::default())
     }
 
     /// The member `key` of an object; `None` for a missing key or a non-object.
@@ -281,7 +291,9 @@ impl From<&serde_json::Value> for PyValue {
             }
             Value::String(s) => PyValue::Str(s.clone()),
             Value::Array(items) => PyValue::Array(items.iter().map(PyValue::from).collect()),
-            Value::Object(map) => PyValue::Object(map.iter().map(|(k, v)| (k.clone(), PyValue::from(v))).collect()),
+            Value::Object(map) => {
+                PyValue::from(map.iter().map(|(k, v)| (k.clone(), PyValue::from(v))).collect::<PyObject>())
+            }
         }
     }
 }

@@ -127,7 +127,7 @@ pub fn detect_era(e: &EraEvidence<'_>) -> (Era, &'static str) {
         return (Era::ForkMaster, "the scan has the fork's single-file checkpoints (fork, before or after its merge)");
     }
     if let Some(old) = e.old_results {
-        if get2(&PyValue::Object(old.fields.clone()), "metrics", "insufficient_context").is_some() {
+        if get2(&PyValue::from(old.fields.clone()), "metrics", "insufficient_context").is_some() {
             return (Era::ForkMaster, "the old results.json counts insufficient_context (fork master)");
         }
         match old.str_field("model") {

@@ -318,7 +318,7 @@ pub fn rebuild_results_current(
             },
         }
     }
-    let mut code_by_route = PyObject::new();
+    let mut code_by_route = PyObject::default();
     for (key, code) in adopted.into_iter().chain(rerun) {
         match key_text(&key) {
             Some(k) => {
@@ -344,7 +344,7 @@ pub fn rebuild_results_current(
     carry_stage1_updates(&mut results, salvaged, &mut inexact);
     note_stage1_groups(&results, &mut inexact);
 
-    let mut metrics = PyObject::new();
+    let mut metrics = PyObject::default();
     metrics.insert("total".to_owned(), PyValue::from(units.len()));
     metrics.extend(count_verdicts_current(&results));
     metrics.insert("enhance_unclassified_analyzed".to_owned(), PyValue::from(enhance_unclassified_analyzed(&results)));
@@ -363,16 +363,16 @@ pub fn rebuild_results_current(
     }
     note_dataset_rename(salvaged, &inp.dataset_name, &mut inexact);
 
-    let mut doc = PyObject::new();
+    let mut doc = PyObject::default();
     doc.insert("dataset".to_owned(), PyValue::from(inp.dataset_name.clone()));
     doc.insert("model".to_owned(), inp.model.value.clone());
     doc.insert("provider".to_owned(), inp.provider.value.clone());
     doc.insert("timestamp".to_owned(), timestamp);
-    doc.insert("metrics".to_owned(), PyValue::Object(metrics));
+    doc.insert("metrics".to_owned(), PyValue::from(metrics));
     doc.insert("results".to_owned(), PyValue::Array(results));
-    doc.insert("code_by_route".to_owned(), PyValue::Object(code_by_route));
+    doc.insert("code_by_route".to_owned(), PyValue::from(code_by_route));
     doc.insert("analyze_fingerprint".to_owned(), inp.analyze_fingerprint.value.clone());
-    let value = PyValue::Object(doc);
+    let value = PyValue::from(doc);
     let bytes = to_python_string(&value, true)?;
     Ok(Rebuilt::new(value, bytes, inexact, missing))
 }
@@ -439,7 +439,7 @@ pub fn recount_verified(merged: &[PyValue]) -> PyObject {
             counts["errors"] += 1;
         }
     }
-    let mut out = PyObject::new();
+    let mut out = PyObject::default();
     out.insert("total".to_owned(), PyValue::from(merged.len()));
     out.extend(counts.into_iter().map(|(k, v)| (k.to_owned(), PyValue::from(v))));
     out
@@ -571,15 +571,15 @@ pub fn rebuild_verified_current(
 
     let copied = |k: &str| experiment.get(k).cloned().unwrap_or_else(|| PyValue::from(""));
     super::verified::note_copied_timestamp(&experiment, salvaged, &mut inexact);
-    let mut doc = PyObject::new();
+    let mut doc = PyObject::default();
     doc.insert("dataset".to_owned(), copied("dataset"));
     doc.insert("model".to_owned(), copied("model"));
     doc.insert("timestamp".to_owned(), copied("timestamp"));
     doc.insert("verify".to_owned(), PyValue::Bool(true));
-    doc.insert("metrics".to_owned(), PyValue::Object(recount_verified(&merged)));
+    doc.insert("metrics".to_owned(), PyValue::from(recount_verified(&merged)));
     doc.insert("results".to_owned(), PyValue::Array(merged));
     doc.insert("confirmed_findings".to_owned(), PyValue::Array(confirmed));
-    let value = PyValue::Object(doc);
+    let value = PyValue::from(doc);
     let bytes = to_python_string(&value, false)?;
     Ok(Rebuilt::new(value, bytes, inexact, missing))
 }
@@ -622,7 +622,7 @@ mod tests {
             PyValue::Null,
         ];
         assert_eq!(
-            PyValue::Object(count_verdicts_current(&rows)),
+            PyValue::from(count_verdicts_current(&rows)),
             p(r#"{"vulnerable": 2, "bypassable": 0, "inconclusive": 1, "protected": 0, "safe": 1, "errors": 5}"#)
         );
         let rows = [

@@ -179,7 +179,7 @@ fn py_round(v: &PyValue, ndigits: i32) -> Option<PyValue> {
 fn restored_result(fid: &PyValue, cp: &PyObject, evidence: EvidencePolicy) -> Result<PyObject, String> {
     let get = |k: &str, d: PyValue| cp.get(k).cloned().unwrap_or(d);
     let zero = || PyValue::from(0);
-    let mut r = PyObject::new();
+    let mut r = PyObject::default();
     r.insert("finding_id".into(), fid.clone());
     r.insert("status".into(), get("status", PyValue::from("ERROR")));
     r.insert("details".into(), get("details", PyValue::from("")));
@@ -375,10 +375,10 @@ pub fn rebuild_dynamic_results(
     });
     if !testable {
         // core/dynamic_tester.run_tests: plain write_json, ensure_ascii=True, no Markdown.
-        let mut o = PyObject::new();
+        let mut o = PyObject::default();
         o.insert("findings_tested".into(), PyValue::from(0));
         o.insert("results".into(), PyValue::Array(Vec::new()));
-        let value = PyValue::Object(o);
+        let value = PyValue::from(o);
         let bytes = pyjson::to_python_string(&value, true).unwrap_or_default();
         return Ok(DynamicRebuild {
             json: Rebuilt { value, bytes, inexact, missing_units: Vec::new(), inputs, notes },
@@ -501,8 +501,8 @@ pub fn rebuild_dynamic_results(
                 for k in ["elapsed_seconds", "generation_cost_usd"] {
                     md.insert(k.into(), cp.data.get(k).cloned().unwrap_or_else(|| PyValue::from(0)));
                 }
-                results.push(PyValue::Object(r));
-                md_results.push(PyValue::Object(md));
+                results.push(PyValue::from(r));
+                md_results.push(PyValue::from(md));
             }
             Err(why) => missing.push(miss(MissingReason::Unrestorable(why))),
         }
@@ -585,12 +585,12 @@ pub fn rebuild_dynamic_results(
         ),
     }
 
-    let mut o = PyObject::new();
+    let mut o = PyObject::default();
     o.insert("repository".into(), repo.clone());
     o.insert("total_findings".into(), PyValue::from(findings.len()));
     o.insert("total_cost_usd".into(), total_cost);
     o.insert("results".into(), PyValue::Array(results));
-    let value = PyValue::Object(o);
+    let value = PyValue::from(o);
     let text = pyjson::to_python_string(&value, false).map_err(RegenError::from)?;
     let crlf = old_json.as_deref().is_some_and(|b| b.starts_with(b"{\r\n"));
     let bytes = if crlf { text.replace('\n', "\r\n") } else { text };
@@ -799,7 +799,7 @@ mod tests {
     fn restored_values_follow_to_dict() {
         let cp = v(r#"{"status": "NOT_REPRODUCED", "elapsed_seconds": 3, "generation_cost_usd": 5e-07, "id": "X"}"#);
         let r = restored_result(&v("\"X\""), cp.as_object().unwrap(), EvidencePolicy::KeepFromCheckpoints).unwrap();
-        let text = pyjson::to_python_string(&PyValue::Object(r), false).unwrap();
+        let text = pyjson::to_python_string(&PyValue::from(r), false).unwrap();
         assert_eq!(
             text,
             "{\n  \"finding_id\": \"X\",\n  \"status\": \"NOT_REPRODUCED\",\n  \"details\": \"\",\n  \"evidence\": [],\n  \

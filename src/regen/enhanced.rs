@@ -239,7 +239,7 @@ pub(crate) fn agentic_stats<'a>(units: impl Iterator<Item = &'a PyValue>, inexac
     const NEUTRAL: usize = 7;
     const ERRORS: usize = 8;
     let mut iterations = PyValue::from(0);
-    let mut error_summary = PyObject::new();
+    let mut error_summary = PyObject::default();
     for unit in units {
         let Some(ac) = unit.get("agent_context").filter(|ac| truthy(ac)) else { continue };
         if !matches!(ac, PyValue::Object(_)) {
@@ -284,7 +284,7 @@ pub(crate) fn agentic_stats<'a>(units: impl Iterator<Item = &'a PyValue>, inexac
             )),
         }
     }
-    let mut st = PyObject::new();
+    let mut st = PyObject::default();
     st.insert("units_processed".to_owned(), PyValue::from(n[PROCESSED]));
     st.insert("units_with_context".to_owned(), PyValue::from(n[WITH_CONTEXT]));
     st.insert("total_iterations".to_owned(), iterations);
@@ -294,8 +294,8 @@ pub(crate) fn agentic_stats<'a>(units: impl Iterator<Item = &'a PyValue>, inexac
     st.insert("vulnerable_found".to_owned(), PyValue::from(n[VULNERABLE]));
     st.insert("neutral_found".to_owned(), PyValue::from(n[NEUTRAL]));
     st.insert("errors".to_owned(), PyValue::from(n[ERRORS]));
-    st.insert("error_summary".to_owned(), PyValue::Object(error_summary));
-    PyValue::Object(st)
+    st.insert("error_summary".to_owned(), PyValue::from(error_summary));
+    PyValue::from(st)
 }
 
 fn unit_label(unit: &PyValue) -> String {
@@ -351,13 +351,13 @@ fn token_usage(working: &[usize], units: &[PyValue], cps: &CheckpointSet) -> PyV
         PyValue::Float(x) => PyValue::Float(python_round(x, 6)),
         other => other,
     };
-    let mut tu = PyObject::new();
+    let mut tu = PyObject::default();
     tu.insert("total_calls".to_owned(), PyValue::from(0));
     tu.insert("total_input_tokens".to_owned(), total_in);
     tu.insert("total_output_tokens".to_owned(), total_out);
     tu.insert("total_tokens".to_owned(), total);
     tu.insert("total_cost_usd".to_owned(), rounded);
-    PyValue::Object(tu)
+    PyValue::from(tu)
 }
 
 #[cfg(test)]

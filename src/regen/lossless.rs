@@ -425,13 +425,13 @@ fn readable_value(node: &Node) -> Option<PyValue> {
     match node {
         Node::Complete(value) => Some(value.clone()),
         Node::PartialObject(members) => {
-            let mut object = PyObject::new();
+            let mut object = PyObject::default();
             for (key, member) in members {
                 if let Some(value) = readable_value(member) {
                     object.insert(key.clone(), value);
                 }
             }
-            Some(PyValue::Object(object))
+            Some(PyValue::from(object))
         }
         Node::PartialArray(elements) => Some(PyValue::Array(elements.iter().filter_map(readable_value).collect())),
         Node::Torn => None,
@@ -677,7 +677,7 @@ mod tests {
         let leaf = arb_leaf().boxed();
         let value = if depth == 0 { leaf } else { prop_oneof![3 => leaf, 1 => arb_object(depth - 1)].boxed() };
         proptest::collection::vec(("[a-e]{1,2}", value), 0..5)
-            .prop_map(|kv| PyValue::Object(kv.into_iter().collect()))
+            .prop_map(|kv| PyValue::from(kv.into_iter().collect::<PyObject>()))
             .boxed()
     }
 
@@ -695,7 +695,7 @@ mod tests {
                     })
                     .collect();
                 doc.insert("results".into(), PyValue::Array(rows));
-                PyValue::Object(doc)
+                PyValue::from(doc)
             },
         )
     }
@@ -704,7 +704,7 @@ mod tests {
     /// old units with fewer keys.
     fn rebuild_of(old: &PyValue, keep: &[bool]) -> PyValue {
         let mut flag = keep.iter().copied().cycle();
-        let mut new = PyObject::new();
+        let mut new = PyObject::default();
         new.insert("built".into(), PyValue::from(1));
         for (k, v) in old.as_object().unwrap() {
             if !flag.next().unwrap_or(true) {
@@ -715,9 +715,9 @@ mod tests {
                     rows.iter()
                         .filter(|_| flag.next().unwrap_or(true))
                         .map(|r| {
-                            let mut o = PyObject::new();
+                            let mut o = PyObject::default();
                             o.insert("unit_id".into(), r.get("unit_id").unwrap().clone());
-                            PyValue::Object(o)
+                            PyValue::from(o)
                         })
                         .collect(),
                 ),
@@ -726,7 +726,7 @@ mod tests {
             };
             new.insert(k.clone(), v);
         }
-        PyValue::Object(new)
+        PyValue::from(new)
     }
 
     proptest! {

@@ -314,7 +314,7 @@ pub fn results_document(
         }
         results.push(result);
     }
-    let mut code_by_route = PyObject::new();
+    let mut code_by_route = PyObject::default();
     for (key, code) in restored_routes.into_iter().chain(rerun_routes) {
         match key_text(&key) {
             Some(k) => {
@@ -333,7 +333,7 @@ pub fn results_document(
         results.sort_by(|a, b| sort_key(a).cmp(sort_key(b)));
     }
 
-    let mut metrics = PyObject::new();
+    let mut metrics = PyObject::default();
     metrics.insert("total".to_owned(), PyValue::from(units.len()));
     metrics.extend(count_verdicts(&results, era == Era::ForkMaster));
 
@@ -341,14 +341,14 @@ pub fn results_document(
     let timestamp = analyze_timestamp(salvaged, now, &mut inexact);
     note_dataset_rename(salvaged, &inp.dataset_name, &mut inexact);
 
-    let mut doc = PyObject::new();
+    let mut doc = PyObject::default();
     doc.insert("dataset".to_owned(), PyValue::from(inp.dataset_name.clone()));
     doc.insert("model".to_owned(), model);
     doc.insert("timestamp".to_owned(), timestamp);
-    doc.insert("metrics".to_owned(), PyValue::Object(metrics));
+    doc.insert("metrics".to_owned(), PyValue::from(metrics));
     doc.insert("results".to_owned(), PyValue::Array(results));
-    doc.insert("code_by_route".to_owned(), PyValue::Object(code_by_route));
-    Ok(ResultsDocument { value: PyValue::Object(doc), inexact, missing })
+    doc.insert("code_by_route".to_owned(), PyValue::from(code_by_route));
+    Ok(ResultsDocument { value: PyValue::from(doc), inexact, missing })
 }
 
 /// A unit's entry taken over from the old results.json, and its `code_by_route` entry.
@@ -383,7 +383,7 @@ fn carry_over(uid: &PyValue, unit: &PyValue, salvaged: Option<&SalvagedFields>) 
         (None, None) => (PyValue::from(""), "\"\" under the unit id, as for any exception result"),
     };
     // Judged by analyze's own resume rule, on the entry as its checkpoint would have held it.
-    let as_checkpoint = PyValue::Object([("result".to_owned(), old.clone())].into_iter().collect());
+    let as_checkpoint = PyValue::from([("result".to_owned(), old.clone())].into_iter().collect::<PyObject>());
     Some(Carried {
         result: old.clone(),
         route: (route_key.unwrap_or(uid).clone(), code),
@@ -409,7 +409,7 @@ fn carry_from_verified(uid: &PyValue, unit: &PyValue, verified: Option<&Salvaged
         (None, Some(_)) => (unit_code(unit), "rebuilt from the unit's code in the input dataset, as analyze stores it"),
         (None, None) => (PyValue::from(""), "\"\" under the unit id, as for any exception result"),
     };
-    let as_checkpoint = PyValue::Object([("result".to_owned(), result.clone())].into_iter().collect());
+    let as_checkpoint = PyValue::from([("result".to_owned(), result.clone())].into_iter().collect::<PyObject>());
     Some(Carried {
         restorable: is_restorable(CheckpointStep::Analyze, &as_checkpoint),
         route: (route_key.unwrap_or_else(|| uid.clone()), code),
@@ -471,7 +471,7 @@ fn order_like_old(
 /// Moves the keys of `order` that `map` has to its front, in that order; the rest follow in
 /// their own order.
 pub(crate) fn reorder<'k>(map: &mut PyObject, order: impl Iterator<Item = &'k String>) {
-    let mut reordered = PyObject::with_capacity(map.len());
+    let mut reordered = PyObject::with_capacity_and_hasher(map.len(), Default::default());
     for k in order {
         if let Some(v) = map.shift_remove(k) {
             reordered.insert(k.clone(), v);
@@ -750,12 +750,12 @@ mod tests {
         ];
         let fix = count_verdicts(&results, false);
         assert_eq!(
-            PyValue::Object(fix),
+            PyValue::from(fix),
             p(r#"{"vulnerable":1,"bypassable":0,"inconclusive":0,"protected":0,"safe":1,"errors":3}"#)
         );
         let fork = count_verdicts(&results, true);
         assert_eq!(
-            PyValue::Object(fork),
+            PyValue::from(fork),
             p(
                 r#"{"vulnerable":1,"bypassable":0,"inconclusive":0,"insufficient_context":1,"protected":0,"safe":1,"errors":3}"#
             )

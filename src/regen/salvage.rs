@@ -80,7 +80,7 @@ impl SalvagedFields {
         for key in VERIFY_ROW_KEYS {
             stage1.shift_remove(*key);
         }
-        Some(PyValue::Object(stage1))
+        Some(PyValue::from(stage1))
     }
 }
 
@@ -106,7 +106,7 @@ pub fn salvage_leading_fields(bytes: &[u8]) -> SalvagedFields {
     // most prefixes skip the whole-document parse.
     if bytes.iter().rev().find(|b| !b.is_ascii_whitespace()) == Some(&b'}') {
         if let Ok(PyValue::Object(map)) = parse(bytes) {
-            return from_complete(map);
+            return from_complete(*map);
         }
     }
     let mut out = SalvagedFields::default();

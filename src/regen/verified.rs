@@ -169,15 +169,15 @@ pub fn rebuild_verified(
 
     let copied = |k: &str| experiment.get(k).cloned().unwrap_or_else(|| PyValue::from(""));
     note_copied_timestamp(&experiment, salvaged, &mut inexact);
-    let mut metrics = PyObject::new();
+    let mut metrics = PyObject::default();
     metrics.insert("total".to_owned(), PyValue::from(merged.len()));
     metrics.extend(count_verdicts(&merged, false));
-    let mut doc = PyObject::new();
+    let mut doc = PyObject::default();
     doc.insert("dataset".to_owned(), copied("dataset"));
     doc.insert("model".to_owned(), copied("model"));
     doc.insert("timestamp".to_owned(), copied("timestamp"));
     doc.insert("verify".to_owned(), PyValue::Bool(true));
-    doc.insert("metrics".to_owned(), PyValue::Object(metrics));
+    doc.insert("metrics".to_owned(), PyValue::from(metrics));
     doc.insert("results".to_owned(), PyValue::Array(merged));
     if era == Era::ForkMaster {
         doc.insert(
@@ -186,7 +186,7 @@ pub fn rebuild_verified(
         );
     }
     doc.insert("confirmed_findings".to_owned(), PyValue::Array(confirmed));
-    let value = PyValue::Object(doc);
+    let value = PyValue::from(doc);
     let bytes = to_python_string(&value, era.verified_ensure_ascii())?;
     Ok(Rebuilt::new(value, bytes, inexact, missing))
 }

@@ -462,7 +462,7 @@ mod no_panic {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..5).prop_map(PyValue::Array),
                 proptest::collection::vec((proptest::sample::select(KEYS), inner), 0..6).prop_map(|kv| {
-                    PyValue::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<PyObject>())
+                    PyValue::from(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<PyObject>())
                 }),
             ]
         })
@@ -472,11 +472,11 @@ mod no_panic {
     fn shaped() -> impl Strategy<Value = PyValue> {
         let obj = || {
             proptest::collection::vec((proptest::sample::select(KEYS), value()), 0..8)
-                .prop_map(|kv| PyValue::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<PyObject>()))
+                .prop_map(|kv| PyValue::from(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<PyObject>()))
         };
         (proptest::collection::vec(obj(), 0..6), proptest::collection::vec(obj(), 0..6), value()).prop_map(
             |(units, results, meta)| {
-                PyValue::Object(PyObject::from_iter([
+                PyValue::from(PyObject::from_iter([
                     ("units".to_owned(), PyValue::Array(units)),
                     ("results".to_owned(), PyValue::Array(results)),
                     ("metadata".to_owned(), meta),
@@ -505,7 +505,7 @@ mod no_panic {
             for step in [CheckpointStep::Enhance, CheckpointStep::Analyze, CheckpointStep::Verify] {
                 let set = CheckpointSet::from_files(step, files(cps.clone()));
                 let _ = rebuild_enhanced(doc.clone(), &mut set.clone(), &EnhanceInputs { era, salvaged: Some(&salvaged), single_file: None });
-                let report = PyValue::Object(PyObject::from_iter([("inputs".to_owned(), doc.clone())]));
+                let report = PyValue::from(PyObject::from_iter([("inputs".to_owned(), doc.clone())]));
                 let inputs = AnalyzeInputs::from_report(&doc, Some(&report), "dataset.json");
                 let _ = rebuild_results(&inputs, &mut set.clone(), era, Some(&salvaged), now());
                 let _ = rebuild_verified(doc.clone(), &set, era, Some(&salvaged));

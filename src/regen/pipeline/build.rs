@@ -313,7 +313,7 @@ pub fn diff_block(manifest: &SidecarInput, filter_report: &SidecarInput) -> Resu
     };
     let m = as_dict(manifest, "diff_manifest.json")?;
     let get = |k: &str| m.get(k).cloned().unwrap_or(PyValue::Null);
-    let mut out = PyObject::new();
+    let mut out = PyObject::default();
     out.insert("mode".into(), PyValue::from("incremental"));
     for k in ["base_ref", "base_sha", "head_sha", "scope"] {
         out.insert(k.into(), get(k));
@@ -333,14 +333,14 @@ pub fn diff_block(manifest: &SidecarInput, filter_report: &SidecarInput) -> Resu
             out.insert(k.into(), py_or(s.get(k), Some(&zero)).cloned().unwrap_or(PyValue::from(0)));
         }
     }
-    Ok(Some(PyValue::Object(out)))
+    Ok(Some(PyValue::from(out)))
 }
 
 /// `pipeline_stats.costs` and `.durations` from the step reports: the key's position comes
 /// from the first report that sets it, the value from the last truthy one (spec §3.4.4).
 pub fn costs_and_durations(step_reports: &[PyValue]) -> Result<(PyObject, PyObject), RegenError> {
-    let mut costs = PyObject::new();
-    let mut durations = PyObject::new();
+    let mut costs = PyObject::default();
+    let mut durations = PyObject::default();
     for sr in step_reports {
         let sr = as_dict(sr, "a step report")?;
         let step = match sr.get("step") {
@@ -349,9 +349,9 @@ pub fn costs_and_durations(step_reports: &[PyValue]) -> Result<(PyObject, PyObje
             Some(_) => return Err(RegenError::Unsupported("a step report's `step` is not a string".into())),
         };
         if let Some(cost) = sr.get("cost_usd").filter(|v| truthy(v)) {
-            let mut actual = PyObject::new();
+            let mut actual = PyObject::default();
             actual.insert("actual".into(), cost.clone());
-            costs.insert(step.clone(), PyValue::Object(actual));
+            costs.insert(step.clone(), PyValue::from(actual));
         }
         if let Some(d) = sr.get("duration_seconds").filter(|v| truthy(v)) {
             durations.insert(step, d.clone());
@@ -407,7 +407,7 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
     let experiment = as_dict(inputs.experiment, "the results file")?;
     let empty_list = PyValue::Array(Vec::new());
     let empty_obj = PyValue::object();
-    let empty_map = PyObject::new();
+    let empty_map = PyObject::default();
     let all_results = get_or(experiment, "results", &empty_list);
     let code_by_route = get_or(experiment, "code_by_route", &empty_obj);
     let metrics = as_dict(get_or(experiment, "metrics", &empty_obj), "metrics")?;
@@ -468,16 +468,16 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
         let steps = steps_to_reproduce(finding, vuln)?;
         let s2 = stage2_verdict(finding)?;
 
-        let mut out = PyObject::new();
+        let mut out = PyObject::default();
         out.insert("id".into(), PyValue::Str(format!("VULN-{:03}", i + 1)));
         let name = get_or(finding, "finding", &PyValue::from("Unknown Vulnerability")).clone();
         out.insert("name".into(), vuln.get("name").cloned().unwrap_or(name));
         let short = get_or(finding, "verdict", &PyValue::from("vuln")).clone();
         out.insert("short_name".into(), vuln.get("short_name").cloned().unwrap_or(short));
-        let mut location = PyObject::new();
+        let mut location = PyObject::default();
         location.insert("file".into(), PyValue::Str(file_path));
         location.insert("function".into(), route_key.clone());
-        out.insert("location".into(), PyValue::Object(location));
+        out.insert("location".into(), PyValue::from(location));
         let (cwe_id, cwe_name) = match inputs.era {
             PipelineEra::Current => {
                 let zero = PyValue::from(0);
@@ -509,7 +509,7 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
         out.insert("impact".into(), impact);
         out.insert("suggested_fix".into(), vuln.get("suggested_fix").cloned().unwrap_or(PyValue::Null));
         out.insert("steps_to_reproduce".into(), steps);
-        findings.push(PyValue::Object(out));
+        findings.push(PyValue::from(out));
     }
 
     let (costs, durations) = costs_and_durations(inputs.step_reports)?;
@@ -525,7 +525,7 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
     let repository = match &args.repository {
         Some(r) => r.clone(),
         None => {
-            let mut repo = PyObject::new();
+            let mut repo = PyObject::default();
             let dataset = get_or(experiment, "dataset", &unknown_value()).clone();
             let name = match &args.repo_name {
                 Some(n) if truthy(n) => n.clone(),
@@ -535,31 +535,31 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
             repo.insert("url".into(), truthy_or_empty(args.repo_url.as_ref()));
             repo.insert("language".into(), truthy_or_empty(args.language.as_ref()));
             repo.insert("commit_sha".into(), args.commit_sha.clone());
-            PyValue::Object(repo)
+            PyValue::from(repo)
         }
     };
 
-    let mut stats = PyObject::new();
+    let mut stats = PyObject::default();
     stats.insert("total_units".into(), total_units.clone());
     stats.insert("reachable_units".into(), total_units.clone());
     stats.insert("units_analyzed".into(), units_analyzed);
     stats.insert("processing_level".into(), args.processing_level.clone());
-    stats.insert("costs".into(), PyValue::Object(costs));
-    stats.insert("durations".into(), PyValue::Object(durations));
+    stats.insert("costs".into(), PyValue::from(costs));
+    stats.insert("durations".into(), PyValue::from(durations));
     stats.insert("skipped_steps".into(), PyValue::Array(Vec::new()));
 
-    let mut results = PyObject::new();
+    let mut results = PyObject::default();
     results.insert("vulnerable".into(), add(m("vulnerable"), m("bypassable"))?);
     results.insert("safe".into(), add(m("safe"), m("protected"))?);
     results.insert("inconclusive".into(), m("inconclusive").clone());
     results.insert("total".into(), total_units);
 
-    let mut doc = PyObject::new();
+    let mut doc = PyObject::default();
     doc.insert("repository".into(), repository);
     doc.insert("analysis_date".into(), PyValue::Str(args.analysis_date.clone()));
     doc.insert("application_type".into(), args.application_type.clone());
-    doc.insert("pipeline_stats".into(), PyValue::Object(stats));
-    doc.insert("results".into(), PyValue::Object(results));
+    doc.insert("pipeline_stats".into(), PyValue::from(stats));
+    doc.insert("results".into(), PyValue::from(results));
     doc.insert("findings".into(), PyValue::Array(findings));
     if matches!(inputs.diff_manifest, SidecarInput::Unreadable(_)) {
         inexact.push(Inexact::new(
@@ -578,7 +578,7 @@ pub fn build_pipeline_output(inputs: &BuildInputs<'_>) -> Result<(PyValue, Vec<I
     if let Some(diff) = diff_block(inputs.diff_manifest, inputs.diff_filter_report)? {
         doc.insert("diff".into(), diff);
     }
-    Ok((PyValue::Object(doc), inexact))
+    Ok((PyValue::from(doc), inexact))
 }
 
 pub(super) fn unknown_value() -> PyValue {
@@ -804,7 +804,7 @@ mod tests {
 
     #[test]
     fn steps_to_reproduce_cases() {
-        let empty = PyObject::new();
+        let empty = PyObject::default();
         let st = |t: &str| steps_to_reproduce(v(t).as_object().unwrap(), &empty).unwrap();
         assert_eq!(st(r#"{"attack_vector": "send x"}"#), PyValue::from("send x"));
         assert_eq!(st(r#"{"attack_vector": ""}"#), PyValue::Null);
@@ -836,11 +836,11 @@ mod tests {
           {"status": "unknown"}, {"step": "app-context", "status": "unknown"}]"#);
         let (costs, durations) = costs_and_durations(v_array(&reports)).unwrap();
         assert_eq!(
-            pyjson::to_python_string(&PyValue::Object(costs), true).unwrap().replace([' ', '\n'], ""),
+            pyjson::to_python_string(&PyValue::from(costs), true).unwrap().replace([' ', '\n'], ""),
             r#"{"enhance":{"actual":0.5},"parse":{"actual":0.1}}"#
         );
         assert_eq!(
-            pyjson::to_python_string(&PyValue::Object(durations), true).unwrap().replace([' ', '\n'], ""),
+            pyjson::to_python_string(&PyValue::from(durations), true).unwrap().replace([' ', '\n'], ""),
             r#"{"parse":2.0,"enhance":3}"#
         );
     }

@@ -181,10 +181,10 @@ pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Resul
             Some(v) if v.as_object().is_some() => step_reports.push(v.clone()),
             _ => {
                 unreadable_steps.push(step.clone());
-                let mut o = PyObject::new();
+                let mut o = PyObject::default();
                 o.insert("step".into(), PyValue::Str(step.clone()));
                 o.insert("status".into(), PyValue::from("unknown"));
-                step_reports.push(PyValue::Object(o));
+                step_reports.push(PyValue::from(o));
             }
         }
         loaded.insert(step.clone(), input);
@@ -308,10 +308,10 @@ pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Resul
                     .map(|s| {
                         let reason =
                             reasons.as_ref().and_then(|r| r.get(s)).cloned().unwrap_or_else(|| PyValue::from(""));
-                        let mut o = PyObject::new();
+                        let mut o = PyObject::default();
                         o.insert("step".into(), PyValue::from(s.as_str()));
                         o.insert("reason".into(), reason);
-                        PyValue::Object(o)
+                        PyValue::from(o)
                     })
                     .collect();
                 if sr.is_none() {
@@ -345,7 +345,7 @@ pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Resul
         let repository = match repository {
             Some(r) => r,
             None => {
-                let mut repo = PyObject::new();
+                let mut repo = PyObject::default();
                 let name = match &args_repo.0 {
                     Some(n) if truthy(n) => n.clone(),
                     _ => experiment.get("dataset").cloned().unwrap_or_else(unknown_value),
@@ -354,7 +354,7 @@ pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Resul
                 repo.insert("url".into(), truthy_or_empty(args_repo.1.as_ref()));
                 repo.insert("language".into(), truthy_or_empty(language.as_ref()));
                 repo.insert("commit_sha".into(), args_repo.2.clone());
-                PyValue::Object(repo)
+                PyValue::from(repo)
             }
         };
         let inputs = today::TodayInputs {

@@ -179,7 +179,7 @@ fn or3<'v>(a: Option<&'v PyValue>, b: Option<&'v PyValue>, c: Option<&'v PyValue
 
 /// The `stage2_verdict` today (#283, PR #69 F4).
 pub fn stage2_verdict(finding: &PyObject) -> PyValue {
-    let empty = PyObject::new();
+    let empty = PyObject::default();
     let verification = finding.get("verification").and_then(PyValue::as_object).unwrap_or(&empty);
     if verification.get("agree").is_some_and(truthy) {
         PyValue::from(if finding.get("exploit_path").is_some_and(truthy) { "confirmed" } else { "agreed" })
@@ -233,7 +233,7 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), 
         _ => Vec::new(),
     };
     let all_results = PyValue::Array(rows.clone());
-    let empty = PyObject::new();
+    let empty = PyObject::default();
     let code_by_route = experiment.get("code_by_route").and_then(PyValue::as_object).unwrap_or(&empty);
     let metrics = experiment.get("metrics").and_then(PyValue::as_object).unwrap_or(&empty);
     let confirmed: Vec<&PyObject> = match experiment.get("confirmed_findings") {
@@ -366,17 +366,17 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), 
             .cloned()
             .unwrap_or(PyValue::Null);
 
-        let mut out = PyObject::new();
+        let mut out = PyObject::default();
         out.insert("id".into(), PyValue::Str(id));
         out.insert("identity_key".into(), PyValue::Str(identity_key(&file, &function, &cwe_id)));
         let name = finding.get("finding").cloned().unwrap_or_else(|| PyValue::from("Unknown Vulnerability"));
         out.insert("name".into(), vuln.get("name").cloned().unwrap_or(name));
         let short = finding.get("verdict").cloned().unwrap_or_else(|| PyValue::from("vuln"));
         out.insert("short_name".into(), vuln.get("short_name").cloned().unwrap_or(short));
-        let mut location = PyObject::new();
+        let mut location = PyObject::default();
         location.insert("file".into(), PyValue::Str(file));
         location.insert("function".into(), PyValue::Str(function));
-        out.insert("location".into(), PyValue::Object(location));
+        out.insert("location".into(), PyValue::from(location));
         out.insert("cwe_id".into(), cwe_id);
         out.insert("cwe_name".into(), cwe_name);
         let s1 = finding.get("finding").cloned().unwrap_or_else(|| PyValue::from("vulnerable"));
@@ -403,20 +403,23 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), 
         out.insert("impact".into(), impact);
         out.insert("suggested_fix".into(), vuln.get("suggested_fix").cloned().unwrap_or(PyValue::Null));
         out.insert("steps_to_reproduce".into(), steps);
-        findings.push(PyValue::Object(out));
+        findings.push(PyValue::from(out));
     }
 
     // Step reports: costs/durations (zeros kept, #535), verify scope, Stage-1 stats.
-    let mut costs = PyObject::new();
-    let mut durations = PyObject::new();
-    let mut verify_scope = PyObject::new();
-    let mut stage1 = PyObject::new();
+    let mut costs = PyObject::default();
+    let mut durations = PyObject::default();
+    let mut verify_scope = PyObject::default();
+    let mut stage1 = PyObject::default();
     let mut analyze_supplied = false;
     for sr in inputs.step_reports {
         let Some(sr) = sr.as_object() else { continue };
         let step = sr.get("step").and_then(PyValue::as_str).unwrap_or("unknown").to_owned();
         if let Some(c) = sr.get("cost_usd").filter(|v| !v.is_null()) {
-            costs.insert(step.clone(), PyValue::Object([("actual".to_owned(), c.clone())].into_iter().collect()));
+            costs.insert(
+                step.clone(),
+                PyValue::from([("actual".to_owned(), c.clone())].into_iter().collect::<PyObject>()),
+            );
         }
         if let Some(d) = sr.get("duration_seconds").filter(|v| !v.is_null()) {
             durations.insert(step.clone(), d.clone());
@@ -464,7 +467,7 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), 
     let mut original = total_units.clone();
     let mut reduction = PyValue::Null;
     let mut warnings: Vec<PyValue> = Vec::new();
-    let mut telemetry = PyObject::new();
+    let mut telemetry = PyObject::default();
     let level = inputs.processing_level.as_str().unwrap_or("").to_lowercase();
     if let Some(rf) = &inputs.today.reachability {
         if let Some(v @ PyValue::Int(_)) = rf.get("reachable_units") {
@@ -517,7 +520,7 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), 
         }
     }
 
-    let mut stats = PyObject::new();
+    let mut stats = PyObject::default();
     stats.insert("total_units".into(), total_units.clone());
     stats.insert("reachable_units".into(), reachable);
     stats.insert("original_units".into(), original);
@@ -532,12 +535,12 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), 
         stats.insert("units_analyzed".into(), PyValue::from(total_i - num(metrics.get("errors"))));
     }
     stats.insert("processing_level".into(), inputs.processing_level.clone());
-    stats.insert("costs".into(), PyValue::Object(costs));
-    stats.insert("durations".into(), PyValue::Object(durations));
+    stats.insert("costs".into(), PyValue::from(costs));
+    stats.insert("durations".into(), PyValue::from(durations));
     stats.insert("skipped_steps".into(), inputs.today.skipped_steps.clone());
 
     let m = |k: &str| metrics.get(k).cloned().unwrap_or_else(|| PyValue::from(0));
-    let mut results = PyObject::new();
+    let mut results = PyObject::default();
     results.insert("vulnerable".into(), PyValue::from(findings.len()));
     results.insert("vulnerable_before_dedup".into(), PyValue::from(before));
     results.insert("deduplicated".into(), PyValue::from(before - findings.len()));
@@ -549,7 +552,7 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), 
     results.insert("total".into(), total_units);
 
     let t = inputs.today;
-    let mut doc = PyObject::new();
+    let mut doc = PyObject::default();
     doc.insert("repository".into(), inputs.repository.clone());
     doc.insert("analysis_date".into(), PyValue::Str(inputs.analysis_date.clone()));
     doc.insert("application_type".into(), inputs.application_type.clone());
@@ -560,13 +563,13 @@ pub fn build_today(inputs: &TodayInputs<'_>) -> Result<(PyValue, Vec<Inexact>), 
     }
     doc.insert("threat_model_warnings".into(), t.threat_model_warnings.clone());
     doc.extend(t.manual_fields.iter().cloned());
-    doc.insert("pipeline_stats".into(), PyValue::Object(stats));
-    doc.insert("results".into(), PyValue::Object(results));
+    doc.insert("pipeline_stats".into(), PyValue::from(stats));
+    doc.insert("results".into(), PyValue::from(results));
     doc.insert("findings".into(), PyValue::Array(findings));
     if let Some(diff) = diff_block(inputs.diff_manifest, inputs.diff_filter_report)? {
         doc.insert("diff".into(), diff);
     }
-    Ok((PyValue::Object(doc), inexact))
+    Ok((PyValue::from(doc), inexact))
 }
 
 #[cfg(test)]

@@ -206,7 +206,7 @@ pub fn summary_document<'a>(
     let step = kind.step();
     let mut completed = 0usize;
     let mut errors = 0usize;
-    let mut breakdown = PyObject::new();
+    let mut breakdown = PyObject::default();
     let mut input_tokens = PyValue::from(0);
     let mut output_tokens = PyValue::from(0);
     let mut cost = PyValue::Float(0.0);
@@ -243,11 +243,11 @@ pub fn summary_document<'a>(
         }
     }
     let cost = PyValue::Float(python_round(cost.as_f64().unwrap_or(0.0), 6));
-    let mut usage = PyObject::new();
+    let mut usage = PyObject::default();
     usage.insert("input_tokens".to_owned(), input_tokens);
     usage.insert("output_tokens".to_owned(), output_tokens);
     usage.insert("cost_usd".to_owned(), cost);
-    let mut summary = PyObject::new();
+    let mut summary = PyObject::default();
     summary.insert("step".to_owned(), kind.summary_step().into());
     let phase = if total_units > 0 && completed + errors >= total_units { "done" } else { "in_progress" };
     summary.insert("phase".to_owned(), phase.into());
@@ -255,9 +255,9 @@ pub fn summary_document<'a>(
     summary.insert("total_units".to_owned(), total_units.into());
     summary.insert("completed".to_owned(), completed.into());
     summary.insert("errors".to_owned(), errors.into());
-    summary.insert("error_breakdown".to_owned(), PyValue::Object(breakdown));
-    summary.insert("usage".to_owned(), PyValue::Object(usage));
-    (PyValue::Object(summary), notes)
+    summary.insert("error_breakdown".to_owned(), PyValue::from(breakdown));
+    summary.insert("usage".to_owned(), PyValue::from(usage));
+    (PyValue::from(summary), notes)
 }
 
 /// `datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")` at `when` instead of now:
@@ -344,7 +344,7 @@ fn usable_id(v: Option<&PyValue>) -> Option<&str> {
 }
 
 fn object(pairs: Vec<(&str, PyValue)>) -> PyValue {
-    PyValue::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    PyValue::from(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<PyObject>())
 }
 
 /// `_migrate_legacy_checkpoint` then `_save_unit_checkpoint`: every unit whose `agent_context`
