@@ -113,6 +113,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
         unfixable.push(Unfixable { path: input.path.clone(), reason: input.describe(), fix: None });
     }
     for (kind, stamp) in REBUILD_ORDER.into_iter().zip(stamps) {
+        rebuilder.keep_handed_for(kind);
         let target = dir.join(output_name(kind));
         let output = &state.outputs[&kind];
         let why = match output {
@@ -186,7 +187,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
             Ok(rebuilt) => {
                 // Later outputs are built from this one as it will be, not as it is on disk.
                 let bytes = Arc::new(rebuilt.bytes);
-                rebuilder.provide(kind, Arc::clone(&bytes));
+                rebuilder.provide_rebuilt(kind, Arc::clone(&bytes), rebuilt.value);
                 actions.push(Action {
                     action: ActionKind::Regenerate,
                     target: target.clone(),
@@ -207,6 +208,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
         }
         io_errors.extend(rebuilder.take_unreadable());
     }
+    rebuilder.forget_handed();
     for bad in &state.bad_checkpoints {
         actions.push(Action {
             action: ActionKind::Quarantine,

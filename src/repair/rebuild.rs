@@ -93,6 +93,11 @@ pub struct Rebuilder {
     /// the damaged files on disk.
     /// The same bytes the plan's action holds (one copy for both).
     provided: HashMap<FileKind, Arc<Vec<u8>>>,
+    /// The document the output rebuilt last holds (its `provided` bytes parse to exactly
+    /// this), for the rebuild right after it, which reads it as an input: parsing the bytes
+    /// back would cost as much as the rebuild's own work. Taken by the first read of it, and
+    /// kept no longer than that next rebuild ([`Rebuilder::keep_handed_for`]).
+    handed: RefCell<Option<(FileKind, PyValue)>>,
     missing: Vec<Unfixable>,
     /// Inputs that exist but could not be read (an I/O error, not a missing file).
     unreadable: RefCell<Vec<(PathBuf, String)>>,
@@ -108,6 +113,7 @@ impl Rebuilder {
         Rebuilder {
             dir: dir.to_path_buf(),
             provided: HashMap::new(),
+            handed: RefCell::new(None),
             missing: Vec::new(),
             unreadable: RefCell::new(Vec::new()),
             legacy: OnceCell::new(),
@@ -120,8 +126,43 @@ impl Rebuilder {
         *self.line.get_or_init(|| checkpoints::detect_era_in_dir(&self.dir).0)
     }
 
+    /// What the output `kind` will hold once an earlier action (a promotion) has run.
     pub fn provide(&mut self, kind: FileKind, bytes: Arc<Vec<u8>>) {
+        self.forget_handed();
         self.provided.insert(kind, bytes);
+    }
+
+    /// What the output `kind` will hold once its rebuild is written: `bytes`, which hold the
+    /// document `value` ([`RebuiltFile::value`], after the lossless merge). The next rebuild
+    /// reads `value` rather than parsing `bytes` back.
+    pub fn provide_rebuilt(&mut self, kind: FileKind, bytes: Arc<Vec<u8>>, value: PyValue) {
+        self.forget_handed();
+        self.provided.insert(kind, bytes);
+        *self.handed.get_mut() = Some((kind, value));
+    }
+
+    /// Called before `kind` is considered: the handed document stays only when `kind`'s
+    /// rebuild comes right after the output it belongs to (the only rebuild that reads it);
+    /// otherwise it is freed now rather than held through later rebuilds.
+    pub fn keep_handed_for(&mut self, kind: FileKind) {
+        let next = |of: FileKind| REBUILD_ORDER.iter().position(|k| *k == of).and_then(|i| REBUILD_ORDER.get(i + 1));
+        if self.handed.get_mut().as_ref().is_some_and(|(of, _)| next(*of) != Some(&kind)) {
+            self.forget_handed();
+        }
+    }
+
+    /// Frees the handed document.
+    pub fn forget_handed(&mut self) {
+        *self.handed.get_mut() = None;
+    }
+
+    /// The handed document, when it is the output named `name`: taken, so it is read once.
+    fn take_handed(&self, name: &str) -> Option<PyValue> {
+        let mut handed = self.handed.borrow_mut();
+        if handed.as_ref().is_some_and(|(kind, _)| output_name(*kind) == name) {
+            return handed.take().map(|(_, value)| value);
+        }
+        None
     }
 
     /// Units the last rebuild had no usable checkpoint for: never invented, listed.
@@ -137,6 +178,9 @@ impl Rebuilder {
     /// Reads and parses an input of the scan dir (or what an earlier action provides). A
     /// damaged input stops the rebuild: nothing is written from bad input.
     fn parsed(&self, name: &str) -> Result<PyValue, CannotRebuild> {
+        if let Some(value) = self.take_handed(name) {
+            return Ok(value);
+        }
         let provided = REBUILD_ORDER.iter().find(|k| output_name(**k) == name).and_then(|k| self.provided.get(k));
         let read;
         let bytes: &[u8] = match provided {
@@ -554,8 +598,12 @@ impl Rebuilder {
                 let mut provided = HashMap::new();
                 for source in [FileKind::Results, FileKind::ResultsVerified] {
                     if let Some(bytes) = self.provided.get(&source) {
-                        let value =
-                            pyjson::parse(bytes).map_err(|e| CannotRebuild { reason: e.to_string(), fix: None })?;
+                        let value = match self.take_handed(output_name(source)) {
+                            Some(value) => value,
+                            None => {
+                                pyjson::parse(bytes).map_err(|e| CannotRebuild { reason: e.to_string(), fix: None })?
+                            }
+                        };
                         provided.insert(output_name(source).to_string(), value);
                     }
                 }
