@@ -151,9 +151,11 @@ impl Rebuilder {
         }
     }
 
-    /// Frees the handed document.
+    /// Frees the handed document ([`drop_in_background`]).
     pub fn forget_handed(&mut self) {
-        *self.handed.get_mut() = None;
+        if let Some(handed) = self.handed.get_mut().take() {
+            drop_in_background(handed);
+        }
     }
 
     /// The handed document, when it is the output named `name`: taken, so it is read once.
@@ -400,6 +402,7 @@ impl Rebuilder {
         };
         if let Some(old) = old_tree {
             file = make_lossless(file, &old, output_name(kind))?;
+            drop_in_background(old);
         }
         Ok(file)
     }
@@ -581,7 +584,7 @@ impl Rebuilder {
                 // Freed before the text is written: the dataset's tree and the old files' rows
                 // are not read again, and together outweigh the text.
                 drop(inputs);
-                drop((dataset, verified, salvaged));
+                drop_in_background((dataset, verified, salvaged));
                 let rebuilt = document.serialize().map_err(regen_error)?;
                 self.finish(kind, rebuilt, loaded, vec![dataset_name], "analyze")
             }
@@ -656,6 +659,8 @@ impl Rebuilder {
         self.missing_units(kind, &rebuilt.missing_units, verb);
         let mut inputs = first;
         inputs.extend(loaded.inputs);
+        // The step's checkpoints as trees (the analyze step's are most of the results rebuild's memory).
+        drop_in_background(loaded.set);
         let mut file = rebuilt_file(rebuilt, inputs, &self.dir);
         notes.append(&mut file.notes);
         file.notes = notes;
@@ -835,6 +840,13 @@ fn rebuilt_file(rebuilt: Rebuilt, mut inputs: Vec<String>, dir: &Path) -> Rebuil
         }
     }
     RebuiltFile { bytes: rebuilt.bytes.into_bytes(), value: rebuilt.value, notes, inputs }
+}
+
+/// Frees `value` on a thread of its own: a rebuild's trees are hundreds of MB in millions of
+/// allocations, and freeing one takes a good part of the time parsing it took, which the work
+/// after it need not wait for. When the system refuses a thread, the value is freed here.
+pub fn drop_in_background<T: Send + 'static>(value: T) {
+    let _ = std::thread::Builder::new().name("drop".into()).spawn(move || drop(value));
 }
 
 /// The `openant` step that writes `kind`.
