@@ -87,6 +87,10 @@ fn cp1252_convertible(path: &Path, kind: FileKind, problem: FindingKind) -> bool
         return false;
     }
     let Some(raw) = crate::cp1252::RawText::of(kind, path) else { return false };
+    // Judged on the whole text: one too large to read is rebuilt, or refused with the reason.
+    if rebuild::over_read_limit(path).is_some() {
+        return false;
+    }
     crate::no_follow::read(path).is_ok_and(|bytes| {
         matches!(
             crate::cp1252::judge(&bytes, raw, crate::layout::shape_for(kind, None)),

@@ -56,7 +56,7 @@ pub const MAX_REBUILD_READ: u64 = 500_000_000;
 
 /// Why `path` is not read: it is over [`MAX_REBUILD_READ`]. `None` when it is within it (or
 /// cannot be looked at: the read that follows says why).
-fn over_read_limit(path: &Path) -> Option<String> {
+pub fn over_read_limit(path: &Path) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     let size = std::fs::symlink_metadata(path).ok().filter(|m| m.is_file())?.size();
     (size > MAX_REBUILD_READ).then(|| {
@@ -365,16 +365,11 @@ impl Rebuilder {
     /// would invent every row, and the file is left as it is for OpenAnt to produce.
     pub fn rebuild(&mut self, kind: FileKind) -> Result<RebuiltFile, CannotRebuild> {
         // The old outputs this rebuild reads besides its inputs (which `parsed` checks): its own
-        // (salvaged from), and the results files whose keys and rows it takes.
-        let old_outputs: &[FileKind] = match kind {
-            FileKind::Results => &[FileKind::Results, FileKind::ResultsVerified],
-            FileKind::ResultsVerified | FileKind::PipelineOutput => {
-                &[kind, FileKind::Results, FileKind::ResultsVerified]
-            }
-            _ => &[kind],
-        };
+        // (salvaged from), and the results files, whose keys and rows it takes and which tell
+        // the OpenAnt line every builder depends on ([`Rebuilder::line`]).
+        let old_outputs = [kind, FileKind::Results, FileKind::ResultsVerified];
         for old in old_outputs {
-            if let Some(reason) = over_read_limit(&self.dir.join(output_name(*old))) {
+            if let Some(reason) = over_read_limit(&self.dir.join(output_name(old))) {
                 return Err(CannotRebuild { reason, fix: Some(format!("openant {}", step_verb(kind))) });
             }
         }
@@ -925,7 +920,8 @@ mod tests {
         std::fs::write(&results, b"{\"results\": [").unwrap();
         std::fs::OpenOptions::new().write(true).open(&results).unwrap().set_len(600_000_000).unwrap();
         let mut rebuilder = Rebuilder::new(scan.path());
-        for kind in [FileKind::Results, FileKind::ResultsVerified, FileKind::PipelineOutput] {
+        // Every rebuild reads the results files for the OpenAnt line (detect_era_in_dir).
+        for kind in REBUILD_ORDER {
             let refused = rebuilder.rebuild(kind).unwrap_err();
             let expected = format!(
                 "{} is 600 MB, over the 500 MB a rebuild reads into memory: nothing is rebuilt from it, and it is \
