@@ -87,6 +87,10 @@ fn cp1252_convertible(path: &Path, kind: FileKind, problem: FindingKind) -> bool
         return false;
     }
     let Some(raw) = crate::cp1252::RawText::of(kind, path) else { return false };
+    // Judged on the whole text: one too large to read is rebuilt, or refused with the reason.
+    if rebuild::over_read_limit(path).is_some() {
+        return false;
+    }
     crate::no_follow::read(path).is_ok_and(|bytes| {
         matches!(
             crate::cp1252::judge(&bytes, raw, crate::layout::shape_for(kind, None)),
@@ -113,6 +117,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
         unfixable.push(Unfixable { path: input.path.clone(), reason: input.describe(), fix: None });
     }
     for (kind, stamp) in REBUILD_ORDER.into_iter().zip(stamps) {
+        rebuilder.keep_handed_for(kind);
         let target = dir.join(output_name(kind));
         let output = &state.outputs[&kind];
         let why = match output {
@@ -186,7 +191,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
             Ok(rebuilt) => {
                 // Later outputs are built from this one as it will be, not as it is on disk.
                 let bytes = Arc::new(rebuilt.bytes);
-                rebuilder.provide(kind, Arc::clone(&bytes));
+                rebuilder.provide_rebuilt(kind, Arc::clone(&bytes), rebuilt.value);
                 actions.push(Action {
                     action: ActionKind::Regenerate,
                     target: target.clone(),
@@ -207,6 +212,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
         }
         io_errors.extend(rebuilder.take_unreadable());
     }
+    rebuilder.forget_handed();
     for bad in &state.bad_checkpoints {
         actions.push(Action {
             action: ActionKind::Quarantine,
