@@ -142,13 +142,14 @@ impl ScanDirState {
         for found in found.into_iter().flatten() {
             match found {
                 Found::IoError(path, error) => self.io_errors.push((path, error)),
-                Found::Temp(kind, temp) => {
-                    let temps = self.temps.entry(kind).or_default();
-                    temps.push(temp);
-                    temps.sort_by(|a, b| b.modified.cmp(&a.modified).then_with(|| a.path.cmp(&b.path)));
-                }
+                Found::Temp(kind, temp) => self.temps.entry(kind).or_default().push(temp),
                 Found::BadCheckpoint(bad) => self.bad_checkpoints.push(bad),
             }
+        }
+        // Newest first, once all are in (sorting after each push made many temps quadratic);
+        // the path decides between temps of one mtime, so the order is total.
+        for temps in self.temps.values_mut() {
+            temps.sort_by(|a, b| b.modified.cmp(&a.modified).then_with(|| a.path.cmp(&b.path)));
         }
     }
 }
@@ -531,6 +532,27 @@ mod tests {
         assert_eq!(reasons.len(), 4, "{reasons:?}");
         assert!(serial.bad_checkpoints.windows(2).all(|w| w[0].path < w[1].path));
         assert_eq!(serial.temps[&FileKind::Results].len(), 3);
+    }
+
+    /// A target's temps are listed newest first, and temps of one mtime by path, whatever
+    /// order the walk met them in.
+    #[test]
+    fn temps_are_newest_first_then_by_path() {
+        let root = tempfile::tempdir().unwrap();
+        let scan = root.path().join("scan");
+        let results = r#"{"dataset": "dataset.json", "model": "m", "provider": "p", "timestamp": "t",
+            "metrics": {"total": 0}, "results": [], "code_by_route": {}, "analyze_fingerprint": "sha256:00"}"#;
+        for (name, minutes) in
+            [("tmp00000001.tmp", 1), ("tmp00000002.tmp", 3), ("tmp00000003.tmp", 2), ("tmp00000004.tmp", 3)]
+        {
+            let temp = scan.join(name);
+            write(&temp, results);
+            filetime::set_file_mtime(&temp, filetime::FileTime::from_unix_time(1_700_000_000 + minutes * 60, 0))
+                .unwrap();
+        }
+        let state = ScanDirState::gather(&scan);
+        let order: Vec<String> = state.temps[&FileKind::Results].iter().map(|t| layout::file_name(&t.path)).collect();
+        assert_eq!(order, ["tmp00000002.tmp", "tmp00000004.tmp", "tmp00000003.tmp", "tmp00000001.tmp"]);
     }
 
     #[test]
