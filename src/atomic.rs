@@ -500,27 +500,25 @@ fn random_suffix() -> [u8; TEMP_RANDOM_LEN] {
 /// output), comparing it with `expected`: how many bytes it held (at most `expected.len() + 1`
 /// are read) and the first byte that differs, when any does or the lengths differ.
 fn compare_read(reader: impl Read, expected: &[u8], chunk: usize) -> io::Result<(usize, Option<usize>)> {
-    let mut reader = reader.take(expected.len() as u64 + 1);
     let mut buf = vec![0u8; chunk.min(expected.len() + 1).max(1)];
     let mut read = 0usize;
     let mut first_difference = None;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if first_difference.is_none() {
-            let want = &expected[read.min(expected.len())..(read + n).min(expected.len())];
-            let got = &buf[..n];
-            if want != got {
-                let at = want.iter().zip(got).position(|(a, b)| a != b).unwrap_or(want.len().min(got.len()));
-                first_difference = Some(read + at);
+    crate::no_follow::for_each_chunk(
+        reader.take(expected.len() as u64 + 1),
+        &mut buf,
+        |got| {
+            if first_difference.is_none() {
+                let want = &expected[read.min(expected.len())..(read + got.len()).min(expected.len())];
+                if want != got {
+                    let at = want.iter().zip(got).position(|(a, b)| a != b).unwrap_or(want.len().min(got.len()));
+                    first_difference = Some(read + at);
+                }
             }
-        }
-        read += n;
-    }
+            read += got.len();
+            Ok(())
+        },
+        |e| e,
+    )?;
     if first_difference.is_none() && read != expected.len() {
         first_difference = Some(read.min(expected.len()));
     }

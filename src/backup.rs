@@ -898,17 +898,14 @@ fn read_hashing(
 ) -> Result<(u64, String), BackupError> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; HASHING_CHUNK];
-    let mut len = 0u64;
-    loop {
-        let n = match src.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(BackupError::io(display, "reading the file", e)),
-        };
-        hasher.update(&buf[..n]);
-        sink(&buf[..n])?;
-        len += n as u64;
-    }
+    let len = crate::no_follow::for_each_chunk(
+        src,
+        &mut buf,
+        |chunk| {
+            hasher.update(chunk);
+            sink(chunk)
+        },
+        |e| BackupError::io(display, "reading the file", e),
+    )?;
     Ok((len, hex(&hasher.finalize())))
 }

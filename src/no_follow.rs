@@ -127,6 +127,29 @@ pub fn read(path: &Path) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Reads `reader` to its end, at most `buf.len()` bytes at a time, handing each chunk to
+/// `each` in order (a read interrupted by a signal is retried); the number of bytes read. The
+/// one chunked read loop: the backup copy with its hash and the atomic writer's read-back both
+/// read through it, so neither holds a whole second copy of a file.
+pub fn for_each_chunk<E>(
+    mut reader: impl Read,
+    buf: &mut [u8],
+    mut each: impl FnMut(&[u8]) -> Result<(), E>,
+    read_error: impl FnOnce(io::Error) -> E,
+) -> Result<u64, E> {
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_error(e)),
+        };
+        each(&buf[..n])?;
+        total += n as u64;
+    }
+}
+
 /// One entry of a listed directory, with what it is (never following a symlink).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
@@ -213,6 +236,75 @@ pub(crate) fn names_in(fd: RawFd) -> io::Result<Vec<OsString>> {
 
 #[cfg(test)]
 mod tests {
+
+    /// A reader that hands out at most `step` bytes a read and is interrupted before every
+    /// other one, then fails once `fail_at` bytes are out (when set).
+    struct Choppy<'a> {
+        data: &'a [u8],
+        step: usize,
+        interrupt: bool,
+        fail_at: Option<usize>,
+        at: usize,
+    }
+
+    impl Read for Choppy<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.interrupt = !self.interrupt;
+            if self.interrupt {
+                return Err(io::Error::from(io::ErrorKind::Interrupted));
+            }
+            if self.fail_at.is_some_and(|at| self.at >= at) {
+                return Err(io::Error::other("disk gone"));
+            }
+            let n = buf.len().min(self.step).min(self.data.len() - self.at);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn for_each_chunk_hands_on_every_byte_in_order_across_interruptions() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for (step, chunk) in [(1, 1), (3, 8), (64, 16), (1000, 7), (1000, 4096)] {
+            let reader = Choppy { data: &data, step, interrupt: false, fail_at: None, at: 0 };
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; chunk];
+            let n = for_each_chunk(
+                reader,
+                &mut buf,
+                |c| {
+                    assert!(!c.is_empty() && c.len() <= chunk);
+                    got.extend_from_slice(c);
+                    Ok::<_, io::Error>(())
+                },
+                |e| e,
+            )
+            .unwrap();
+            assert_eq!((n, &got), (1000, &data), "step {step}, chunk {chunk}");
+        }
+        // A read error ends it with that error; a sink's error ends it with the sink's.
+        let failing = Choppy { data: &data, step: 10, interrupt: false, fail_at: Some(30), at: 0 };
+        let error = for_each_chunk(failing, &mut [0u8; 16], |_| Ok(()), |e| e.to_string()).unwrap_err();
+        assert_eq!(error, "disk gone");
+        let reader = Choppy { data: &data, step: 10, interrupt: false, fail_at: None, at: 0 };
+        let mut calls = 0;
+        let error = for_each_chunk(
+            reader,
+            &mut [0u8; 16],
+            |_| {
+                calls += 1;
+                if calls == 3 {
+                    Err("sink full".to_string())
+                } else {
+                    Ok(())
+                }
+            },
+            |e| e.to_string(),
+        )
+        .unwrap_err();
+        assert_eq!((error.as_str(), calls), ("sink full", 3));
+    }
     use super::*;
 
     fn fifo(path: &Path) {
