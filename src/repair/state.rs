@@ -446,6 +446,10 @@ mod tests {
         std::fs::write(path, text).unwrap();
     }
 
+    /// A complete results.json, as a temp an interrupted write left holds it.
+    const COMPLETE_RESULTS: &str = r#"{"dataset": "dataset.json", "model": "m", "provider": "p", "timestamp": "t",
+            "metrics": {"total": 0}, "results": [], "code_by_route": {}, "analyze_fingerprint": "sha256:00"}"#;
+
     #[test]
     fn running_is_the_union_of_both_meta_files() {
         let root = tempfile::tempdir().unwrap();
@@ -490,8 +494,7 @@ mod tests {
     fn parallel_gather_matches_a_serial_one() {
         let root = tempfile::tempdir().unwrap();
         let scan = root.path().join("scan");
-        let results = r#"{"dataset": "dataset.json", "model": "m", "provider": "p", "timestamp": "t",
-            "metrics": {"total": 0}, "results": [], "code_by_route": {}, "analyze_fingerprint": "sha256:00"}"#;
+        let results = COMPLETE_RESULTS;
         for i in 0..6 {
             let temp = scan.join(format!("tmp{i:08}.tmp"));
             write(&temp, if i % 2 == 0 { results } else { r#"{"torn": "# });
@@ -540,8 +543,7 @@ mod tests {
     fn temps_are_newest_first_then_by_path() {
         let root = tempfile::tempdir().unwrap();
         let scan = root.path().join("scan");
-        let results = r#"{"dataset": "dataset.json", "model": "m", "provider": "p", "timestamp": "t",
-            "metrics": {"total": 0}, "results": [], "code_by_route": {}, "analyze_fingerprint": "sha256:00"}"#;
+        let results = COMPLETE_RESULTS;
         for (name, minutes) in
             [("tmp00000001.tmp", 1), ("tmp00000002.tmp", 3), ("tmp00000003.tmp", 2), ("tmp00000004.tmp", 3)]
         {
@@ -559,8 +561,7 @@ mod tests {
     fn a_write_json_temp_is_promoted_only_for_one_fitting_output() {
         let root = tempfile::tempdir().unwrap();
         let scan = root.path().join("scan");
-        let results = r#"{"dataset": "dataset.json", "model": "m", "provider": "p", "timestamp": "t",
-            "metrics": {"total": 0}, "results": [], "code_by_route": {}, "analyze_fingerprint": "sha256:00"}"#;
+        let results = COMPLETE_RESULTS;
         write(&scan.join(".tmp-abcd1234.tmp"), results);
         write(&scan.join(".tmp-dddd1234.tmp"), r#"{"units": [], "metadata": {}}"#);
         write(&scan.join("analyze_checkpoints/.tmp-eeee1234.tmp"), r#"{"result": {"verdict": "SAFE"}, "id": "x"}"#);
