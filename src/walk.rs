@@ -104,7 +104,7 @@ fn walk_root(root: &Path, filters: &Filters, out: &mut WalkOutput) {
         let entered = ft.is_dir() || (ft.is_symlink() && target.as_ref().is_some_and(|meta| meta.is_dir()));
         let walk = Walk { root, filters, device: target.as_ref().map(device) };
         if let Visit::Descend(dir) = walk.visit(dent.into_path(), ft, true, entered, &mut items) {
-            items.push(Item::Listed(walk.list(&dir)));
+            items.push(Item::Listed(walk.list(&dir, 0)));
         }
     }
     flatten(items, out);
@@ -157,6 +157,9 @@ enum Visit {
     /// same entries.
     StopListing,
 }
+
+/// How many levels below a root are listed in parallel ([`Walk::list`]).
+const PARALLEL_DEPTH: usize = 8;
 
 /// One root's walk below the root: each directory listed on its own, the subdirectories of
 /// one in parallel (reading directories was a tenth of check's time on a 24-scan tree, all on
@@ -230,7 +233,7 @@ impl Walk<'_> {
     }
 
     /// Lists `dir`, an entered directory, and (in parallel) the subdirectories it enters.
-    fn list(&self, dir: &Path) -> Vec<Item> {
+    fn list(&self, dir: &Path, depth: usize) -> Vec<Item> {
         let mut items = Vec::new();
         let read = match std::fs::read_dir(dir) {
             Ok(read) => read,
@@ -277,7 +280,15 @@ impl Walk<'_> {
                 Visit::StopListing => break,
             }
         }
-        let listings: Vec<Vec<Item>> = subdirs.par_iter().map(|(_, sub)| self.list(sub)).collect();
+        // In parallel near the root only: each level listed in parallel adds rayon's frames to
+        // a worker's 2 MiB stack (and a waiting worker may run other listings on top), while a
+        // tree can nest as deep as PATH_MAX allows; the levels near the root already give every
+        // core a subtree.
+        let listings: Vec<Vec<Item>> = if depth < PARALLEL_DEPTH {
+            subdirs.par_iter().map(|(_, sub)| self.list(sub, depth + 1)).collect()
+        } else {
+            subdirs.iter().map(|(_, sub)| self.list(sub, depth + 1)).collect()
+        };
         for ((at, _), listing) in subdirs.into_iter().zip(listings) {
             items[at] = Item::Listed(listing);
         }
