@@ -31,7 +31,9 @@ use crate::finding::{FindingKind, Location};
 use crate::pyjson::limits::{self, LimitScanner, LimitViolation};
 use crate::shape::{Captures, Shape, ShapeSeed, ShapeState};
 
-/// Bytes of file content all threads together may hold in memory at once.
+/// Bytes of file content all threads together may hold in memory at once. Besides it, each
+/// thread keeps a read buffer of at most [`KEPT_BUFFER`] between files, and a streamed file
+/// holds three chunks of [`fastjson`]'s reader at a time.
 pub const MEMORY_BUDGET: u64 = 256 * 1024 * 1024;
 
 /// Files larger than this always stream, whatever the budget holds.
@@ -201,7 +203,8 @@ pub fn validate_open_len(file: File, len: u64, shape: &Shape) -> io::Result<Vali
 }
 
 /// A read buffer up to this size is kept for the thread's next file; a larger one is freed.
-const KEPT_BUFFER: usize = 4 * 1024 * 1024;
+/// Small next to [`MEMORY_BUDGET`] on any number of threads, large for the files it is for.
+const KEPT_BUFFER: usize = 256 * 1024;
 
 thread_local! {
     /// The buffer the thread's last file was read into, kept for its next one.
