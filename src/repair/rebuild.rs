@@ -404,8 +404,7 @@ impl Rebuilder {
             Builder::Known(era) => self.rebuild_era(kind, era == Era::IdentityGate)?,
         };
         if let Some(old) = old_tree {
-            file = make_lossless(file, &old, output_name(kind))?;
-            drop_in_background(old);
+            file = make_lossless(file, old, output_name(kind))?;
         }
         Ok(file)
     }
@@ -876,17 +875,20 @@ fn markers_of(kind: FileKind, rel: &str, old: &lossless::Node) -> Vec<crate::era
 
 /// Carries every key of the old file the rebuild does not produce into it (see
 /// [`lossless`]), re-serialized the way the builder wrote it (its `ensure_ascii`, its line
-/// breaks), and names the carried keys in the notes.
-fn make_lossless(mut file: RebuiltFile, old: &lossless::Node, name: &str) -> Result<RebuiltFile, CannotRebuild> {
+/// breaks), and names the carried keys in the notes. `old` is freed once merged: a document
+/// serialized anew must not have the old file's tree beside it.
+fn make_lossless(mut file: RebuiltFile, old: lossless::Node, name: &str) -> Result<RebuiltFile, CannotRebuild> {
     let crlf = file.bytes.windows(2).any(|w| w == b"\r\n");
     // Which `ensure_ascii` the builder wrote with: `False` leaves non-ASCII text and DEL raw;
     // without either, both settings write the same bytes, so `True` reproduces them.
     let ensure_ascii = file.bytes.is_ascii() && !file.bytes.contains(&0x7f);
-    let merged = lossless::merge_lossless(old, &mut file.value);
+    let merged = lossless::merge_lossless(&old, &mut file.value);
     file.notes.extend(merged.notes(name));
     if !merged.changed() {
+        drop_in_background(old);
         return Ok(file);
     }
+    drop(old);
     // Serialized anew below: the builder's bytes are not needed beside it.
     file.bytes = Vec::new();
     let out = pyjson::to_python_string(&file.value, ensure_ascii)
