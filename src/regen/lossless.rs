@@ -25,7 +25,7 @@
 //! object's complete members, an array's complete elements: [`Merged::carried_partly`]), and a
 //! scalar cut short, of which nothing is readable, is named ([`Merged::torn`]).
 
-use super::salvage::{skip_ws, string_end, value_end, walk_members};
+use super::salvage::{may_be_whole_object, skip_ws, string_end, value_end, walk_members};
 use crate::pyjson::{parse, PyObject, PyValue};
 
 /// A node of an old file's readable prefix.
@@ -156,11 +156,7 @@ const MAX_SALVAGE_DEPTH: usize = 64;
 /// prefix (a kill leaves a prefix, possibly followed by NULs). `None` when not even the opening
 /// `{` of an object is there. Never panics, whatever the bytes.
 pub fn salvage_tree(bytes: &[u8]) -> Option<Node> {
-    // Only a document whose last byte but JSON whitespace is `}` can parse as an object; a torn
-    // one almost never ends so, and parsing it whole would build (and drop) the tree of its
-    // entire readable prefix just to fail at the end.
-    let last = bytes.iter().rev().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
-    if last == Some(&b'}') {
+    if may_be_whole_object(bytes) {
         if let Ok(v @ PyValue::Object(_)) = parse(bytes) {
             return Some(Node::Complete(v));
         }

@@ -102,9 +102,7 @@ pub(crate) fn result_key(r: &PyValue) -> Option<&str> {
 /// Recovers the leading top-level members and the complete prefix of the `results` array from
 /// the bytes of a possibly torn JSON object. Garbage in gives an empty result, never a panic.
 pub fn salvage_leading_fields(bytes: &[u8]) -> SalvagedFields {
-    // Only a document that ends in `}` can be complete; a torn prefix almost never does, so
-    // most prefixes skip the whole-document parse.
-    if bytes.iter().rev().find(|b| !b.is_ascii_whitespace()) == Some(&b'}') {
+    if may_be_whole_object(bytes) {
         if let Ok(PyValue::Object(map)) = parse(bytes) {
             return from_complete(*map);
         }
@@ -181,6 +179,13 @@ fn salvage_array(bytes: &[u8], start: usize, items: &mut Vec<PyValue>) -> Option
             _ => return None,
         }
     }
+}
+
+/// Whether `bytes` can be a whole JSON object: only one whose last byte but JSON whitespace is
+/// `}`. A torn prefix almost never ends so, and parsing it whole would build (and drop) the
+/// tree of its entire readable prefix just to fail at the end.
+pub(crate) fn may_be_whole_object(bytes: &[u8]) -> bool {
+    bytes.iter().rev().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) == Some(&b'}')
 }
 
 pub(crate) fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
