@@ -133,28 +133,24 @@ impl Rebuilder {
     }
 
     /// What the output `kind` will hold once its rebuild is written: `bytes`, which hold the
-    /// document `value` ([`RebuiltFile::value`], after the lossless merge). The next rebuild
-    /// reads `value` rather than parsing `bytes` back.
-    ///
-    /// Not dataset_enhanced.json's: its document is the dataset with every unit's map grown in
-    /// place, about 40% larger than the tree its bytes parse into, and the results rebuild
-    /// that reads it is where repair's memory peaks (measured: 130 MB more at the peak, for
-    /// no measurable time saved). It is freed and the results rebuild parses the bytes.
+    /// document `value` ([`RebuiltFile::value`], after the lossless merge). A later rebuild
+    /// that reads it ([`handed_readers`]) takes `value` rather than parsing `bytes` back; a
+    /// document no rebuild takes is freed now.
     pub fn provide_rebuilt(&mut self, kind: FileKind, bytes: Arc<Vec<u8>>, value: PyValue) {
         self.forget_handed();
         self.provided.insert(kind, bytes);
-        *self.handed.get_mut() = Some((kind, value));
-        if kind == FileKind::DatasetEnhanced {
-            self.forget_handed();
+        if REBUILD_ORDER.iter().any(|reader| handed_readers(*reader).contains(&kind)) {
+            *self.handed.get_mut() = Some((kind, value));
+        } else {
+            drop_in_background(value);
         }
     }
 
-    /// Called before `kind` is considered: the handed document stays only when `kind`'s
-    /// rebuild comes right after the output it belongs to (the only rebuild that reads it);
-    /// otherwise it is freed now rather than held through later rebuilds.
+    /// Called before `kind` is considered: the handed document stays while the rebuilds
+    /// considered read it ([`handed_readers`]), and is freed at the first that does not,
+    /// rather than held through later rebuilds.
     pub fn keep_handed_for(&mut self, kind: FileKind) {
-        let next = |of: FileKind| REBUILD_ORDER.iter().position(|k| *k == of).and_then(|i| REBUILD_ORDER.get(i + 1));
-        if self.handed.get_mut().as_ref().is_some_and(|(of, _)| next(*of) != Some(&kind)) {
+        if self.handed.get_mut().as_ref().is_some_and(|(of, _)| !handed_readers(kind).contains(of)) {
             self.forget_handed();
         }
     }
@@ -846,6 +842,22 @@ fn rebuilt_file(rebuilt: Rebuilt, mut inputs: Vec<String>, dir: &Path) -> Rebuil
     RebuiltFile { bytes: rebuilt.bytes.into_bytes(), value: rebuilt.value, notes, inputs }
 }
 
+/// The earlier outputs whose rebuilt document the rebuild of `kind` reads, handed to it rather
+/// than parsed back from their bytes ([`Rebuilder::provide_rebuilt`]).
+///
+/// Not dataset_enhanced.json's, which the results rebuild reads: its document is the dataset
+/// with every unit's map grown in place, about 40% larger than the tree its bytes parse into,
+/// and the results rebuild is where repair's memory peaks (measured: 130 MB more at the peak,
+/// for no measurable time saved). The results rebuild parses its bytes.
+fn handed_readers(kind: FileKind) -> &'static [FileKind] {
+    match kind {
+        FileKind::ResultsVerified => &[FileKind::Results],
+        FileKind::PipelineOutput => &[FileKind::Results, FileKind::ResultsVerified],
+        FileKind::DynamicTestResults => &[FileKind::PipelineOutput],
+        _ => &[],
+    }
+}
+
 /// Frees `value` on a thread of its own: a rebuild's trees are hundreds of MB in millions of
 /// allocations, and freeing one takes a good part of the time parsing it took, which the work
 /// after it need not wait for. When the system refuses a thread, the value is freed here.
@@ -900,6 +912,30 @@ fn make_lossless(mut file: RebuiltFile, old: lossless::Node, name: &str) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A rebuilt results.json's document is kept through the rebuilds that read it, a healthy
+    /// results_verified.json between them included, and freed at the first that does not; a
+    /// rebuilt dataset_enhanced.json's is never kept.
+    #[test]
+    fn a_handed_document_lives_until_the_last_rebuild_that_reads_it() {
+        let scan = tempfile::tempdir().unwrap();
+        let mut rebuilder = Rebuilder::new(scan.path());
+        let handed = |r: &Rebuilder| r.handed.borrow().as_ref().map(|(kind, _)| *kind);
+        let doc = || pyjson::parse(b"{}").unwrap();
+        rebuilder.provide_rebuilt(FileKind::DatasetEnhanced, Arc::new(b"{}".to_vec()), doc());
+        assert_eq!(handed(&rebuilder), None);
+        rebuilder.provide_rebuilt(FileKind::Results, Arc::new(b"{}".to_vec()), doc());
+        rebuilder.keep_handed_for(FileKind::ResultsVerified);
+        rebuilder.keep_handed_for(FileKind::PipelineOutput);
+        assert_eq!(handed(&rebuilder), Some(FileKind::Results));
+        rebuilder.keep_handed_for(FileKind::DynamicTestResults);
+        assert_eq!(handed(&rebuilder), None);
+        // Taken by the first read, so a second read parses the bytes.
+        rebuilder.provide_rebuilt(FileKind::PipelineOutput, Arc::new(b"{}".to_vec()), doc());
+        rebuilder.keep_handed_for(FileKind::DynamicTestResults);
+        assert!(rebuilder.take_handed("pipeline_output.json").is_some());
+        assert!(rebuilder.take_handed("pipeline_output.json").is_none());
+    }
 
     #[test]
     fn the_forks_confirmed_findings_rule_is_named_where_it_differs() {
