@@ -398,13 +398,9 @@ impl RowFold {
         (start, self.text.len())
     }
 
-    pub fn record_str(&mut self, tag: &str, index: usize, value: &str) {
-        self.try_record_str(tag, index, value);
-    }
-
-    /// [`RowFold::record_str`]; false (and nothing recorded) when the policy does not cover
-    /// `tag`, so a caller needs no [`RowFold::covers`] first.
-    pub fn try_record_str(&mut self, tag: &str, index: usize, value: &str) -> bool {
+    /// Records a string of row `index` under `tag`; false (and nothing recorded) when the
+    /// policy does not cover `tag`, so a caller needs no [`RowFold::covers`] first.
+    pub fn record_str(&mut self, tag: &str, index: usize, value: &str) -> bool {
         let Some(position) = self.policy.position(tag) else { return false };
         self.row(index);
         if Some(position) == self.id_position {
@@ -454,7 +450,8 @@ impl RowFold {
 
     pub fn record(&mut self, tag: &str, index: usize, value: &Captured) {
         if let Captured::Str(s) = value {
-            return self.record_str(tag, index, s);
+            self.record_str(tag, index, s);
+            return;
         }
         let Some(position) = self.policy.position(tag) else { return };
         self.row(index);

@@ -200,7 +200,7 @@ impl ShapeState {
 
     fn record_str(&mut self, tag: &'static str, index: Option<usize>, value: &str) {
         if let (Some(Folding { fold: Some(fold), .. }), Some(index)) = (&mut self.folding, index) {
-            if fold.try_record_str(tag, index, value) {
+            if fold.record_str(tag, index, value) {
                 return;
             }
         }
