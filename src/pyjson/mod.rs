@@ -26,8 +26,11 @@
 //! [`python_round`] is CPython's `round(x, ndigits)` for floats, which repair uses for costs and
 //! durations.
 //!
+//! [`parse_projected`] reads a document exactly as [`parse`] does but builds only the members a
+//! caller names, recording where some others lie to be read later if needed.
+//!
 //! This file only declares the parts and re-exports what callers name: `value` (PyValue,
-//! PyInt, PyObject), `parse`, `limits`, `layout` (the indented layout both writers share and
+//! PyInt, PyObject), `parse`, `project`, `limits`, `layout` (the indented layout both writers share and
 //! WriteError), `python` and `go`, and `bytescan` (the word-at-a-time search both the reader and
 //! the writers step over plain string bytes with). The parts import each other, never this file.
 
@@ -36,6 +39,7 @@ mod go;
 mod layout;
 pub mod limits;
 mod parse;
+mod project;
 mod python;
 mod value;
 
@@ -43,5 +47,6 @@ pub use go::to_go_string;
 pub use layout::WriteError;
 pub use limits::{MAX_DEPTH, MAX_INT_DIGITS};
 pub use parse::{parse, ParseError, ParseErrorKind};
+pub use project::{parse_projected, Keep, Member, Projected, Step};
 pub use python::{python_float_repr, python_round, to_python_string};
 pub use value::{PyInt, PyObject, PyValue};

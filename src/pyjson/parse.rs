@@ -20,6 +20,7 @@
 //!   overwritten duplicate key's value). The error says the file is valid for OpenAnt, so a
 //!   caller refuses to rebuild from it instead of treating it as damage.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use super::bytescan::find_special;
@@ -82,14 +83,7 @@ impl fmt::Display for ParseErrorKind {
 ///
 /// Never panics and never recurses, whatever the input; nesting is limited to [`MAX_DEPTH`].
 pub fn parse(bytes: &[u8]) -> Result<PyValue, ParseError> {
-    // simdutf8 validates several times faster than std; std (same verdicts, both are strict
-    // UTF-8) only runs to name the offset of a rejected file.
-    let text = match simdutf8::basic::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(_) => std::str::from_utf8(bytes)
-            .map_err(|e| ParseError { offset: e.valid_up_to(), kind: ParseErrorKind::InvalidUtf8 })?,
-    };
-    Parser { text, pos: 0 }.document()
+    Parser::new(bytes)?.document()
 }
 
 /// An array or object being filled: where its items start on the shared item stacks, and for
@@ -104,19 +98,19 @@ enum Frame {
 /// doubling (a 20,000-element array would otherwise hold room for 32,768) and the stacks' room
 /// is reused from one container to the next.
 #[derive(Default)]
-struct Items {
-    elements: Vec<PyValue>,
-    members: Vec<(String, PyValue)>,
+pub(super) struct Items {
+    pub(super) elements: Vec<PyValue>,
+    pub(super) members: Vec<(String, PyValue)>,
 }
 
 impl Items {
-    fn close_array(&mut self, start: usize) -> PyValue {
+    pub(super) fn close_array(&mut self, start: usize) -> PyValue {
         // Not `split_off`: at `start == 0` it hands over the stack's whole buffer, room and
         // all, so the largest arrays (a dataset's units) kept the doubling slack.
         PyValue::Array(self.elements.drain(start..).collect())
     }
 
-    fn close_object(&mut self, start: usize) -> PyValue {
+    pub(super) fn close_object(&mut self, start: usize) -> PyValue {
         let mut map = PyObject::with_capacity_and_hasher(self.members.len() - start, Default::default());
         for (key, value) in self.members.drain(start..) {
             // Python dict semantics: a repeated key keeps its first position and takes the
@@ -127,26 +121,40 @@ impl Items {
     }
 }
 
-struct Parser<'a> {
+/// The reader's position in a document, and the steps both [`parse`] and the projected reader
+/// (`super::project`) take through it, so that both accept and reject exactly the same input.
+pub(super) struct Parser<'a> {
     text: &'a str,
-    pos: usize,
+    pub(super) pos: usize,
 }
 
 impl<'a> Parser<'a> {
-    fn bytes(&self) -> &'a [u8] {
+    /// A reader at the start of `bytes`, which must be UTF-8.
+    pub(super) fn new(bytes: &'a [u8]) -> Result<Parser<'a>, ParseError> {
+        // simdutf8 validates several times faster than std; std (same verdicts, both are strict
+        // UTF-8) only runs to name the offset of a rejected file.
+        let text = match simdutf8::basic::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(_) => std::str::from_utf8(bytes)
+                .map_err(|e| ParseError { offset: e.valid_up_to(), kind: ParseErrorKind::InvalidUtf8 })?,
+        };
+        Ok(Parser { text, pos: 0 })
+    }
+
+    pub(super) fn bytes(&self) -> &'a [u8] {
         self.text.as_bytes()
     }
 
-    fn peek(&self) -> Option<u8> {
+    pub(super) fn peek(&self) -> Option<u8> {
         self.bytes().get(self.pos).copied()
     }
 
-    fn err(&self, kind: ParseErrorKind) -> ParseError {
+    pub(super) fn err(&self, kind: ParseErrorKind) -> ParseError {
         ParseError { offset: self.pos, kind }
     }
 
     /// `Unexpected { expected }` at the current byte, or `UnexpectedEnd` at the end.
-    fn unexpected(&self, expected: &'static str) -> ParseError {
+    pub(super) fn unexpected(&self, expected: &'static str) -> ParseError {
         if self.pos >= self.bytes().len() {
             self.err(ParseErrorKind::UnexpectedEnd)
         } else {
@@ -154,7 +162,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn skip_ws(&mut self) {
+    pub(super) fn skip_ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.pos += 1;
         }
@@ -239,10 +247,25 @@ impl<'a> Parser<'a> {
 
     /// `"key"` then `:`, leaving the position at the value.
     fn key(&mut self) -> Result<String, ParseError> {
+        self.key_with(Self::string)
+    }
+
+    /// [`Parser::key`], the key borrowed from the text when it has no escape.
+    pub(super) fn key_cow(&mut self) -> Result<Cow<'a, str>, ParseError> {
+        self.key_with(Self::string_cow)
+    }
+
+    /// [`Parser::key`] only checked.
+    pub(super) fn skip_key(&mut self) -> Result<(), ParseError> {
+        self.key_with(Self::skip_string)
+    }
+
+    /// `"key"` read by `read`, then `:`, leaving the position at the value.
+    fn key_with<T>(&mut self, read: impl FnOnce(&mut Self) -> Result<T, ParseError>) -> Result<T, ParseError> {
         if self.peek() != Some(b'"') {
             return Err(self.unexpected("property name in double quotes"));
         }
-        let key = self.string()?;
+        let key = read(self)?;
         self.skip_ws();
         if self.peek() != Some(b':') {
             return Err(self.unexpected("':'"));
@@ -252,7 +275,17 @@ impl<'a> Parser<'a> {
         Ok(key)
     }
 
-    fn scalar(&mut self) -> Result<PyValue, ParseError> {
+    /// [`Parser::scalar`] only checked: strings and numbers are not built (nothing allocated).
+    pub(super) fn skip_scalar(&mut self) -> Result<(), ParseError> {
+        match self.peek() {
+            Some(b'"') => self.skip_string(),
+            Some(b'-') if self.bytes().get(self.pos + 1) != Some(&b'I') => self.number_syntax().map(drop),
+            Some(b'0'..=b'9') => self.number_syntax().map(drop),
+            _ => self.scalar().map(drop),
+        }
+    }
+
+    pub(super) fn scalar(&mut self) -> Result<PyValue, ParseError> {
         match self.peek() {
             Some(b'"') => self.string().map(PyValue::Str),
             Some(b'n') => self.literal("null", PyValue::Null),
@@ -290,6 +323,25 @@ impl<'a> Parser<'a> {
     }
 
     fn number(&mut self) -> Result<PyValue, ParseError> {
+        let (start, is_float) = self.number_syntax()?;
+        let text = &self.text[start..self.pos];
+        if is_float {
+            // Rust's parser is correctly rounded like Python's float(); overflow gives ±inf.
+            let x: f64 = text
+                .parse()
+                .map_err(|_| ParseError { offset: start, kind: ParseErrorKind::Unexpected { expected: "a number" } })?;
+            Ok(PyValue::Float(x))
+        } else {
+            PyInt::parse(text)
+                .map(PyValue::Int)
+                .ok_or(ParseError { offset: start, kind: ParseErrorKind::Unexpected { expected: "a number" } })
+        }
+    }
+
+    /// Steps over a number, checking its syntax and the int digit limit: where it starts and
+    /// whether it is a float. (The conversions [`Parser::number`] then makes cannot fail on
+    /// text this accepts.)
+    fn number_syntax(&mut self) -> Result<(usize, bool), ParseError> {
         let start = self.pos;
         let b = self.bytes();
         if b[self.pos] == b'-' {
@@ -337,47 +389,64 @@ impl<'a> Parser<'a> {
                 is_float = true;
             }
         }
-        let text = &self.text[start..self.pos];
-        if is_float {
-            // Rust's parser is correctly rounded like Python's float(); overflow gives ±inf.
-            let x: f64 = text
-                .parse()
-                .map_err(|_| ParseError { offset: start, kind: ParseErrorKind::Unexpected { expected: "a number" } })?;
-            Ok(PyValue::Float(x))
-        } else if int_digits > MAX_INT_DIGITS {
-            Err(ParseError { offset: start, kind: ParseErrorKind::IntTooLong })
-        } else {
-            PyInt::parse(text)
-                .map(PyValue::Int)
-                .ok_or(ParseError { offset: start, kind: ParseErrorKind::Unexpected { expected: "a number" } })
+        if !is_float && int_digits > MAX_INT_DIGITS {
+            return Err(ParseError { offset: start, kind: ParseErrorKind::IntTooLong });
         }
+        Ok((start, is_float))
     }
 
     /// A string starting at the opening quote; leaves the position after the closing quote.
     fn string(&mut self) -> Result<String, ParseError> {
+        // Most strings (every key, nearly every value) have no escape: one exact allocation.
+        self.string_cow().map(Cow::into_owned)
+    }
+
+    /// [`Parser::string`], borrowed from the text when it has no escape.
+    fn string_cow(&mut self) -> Result<Cow<'a, str>, ParseError> {
         self.pos += 1;
         let start = self.pos;
         self.pos = find_special::<false>(self.bytes(), start);
-        // Most strings (every key, nearly every value) have no escape: one exact allocation.
         // The run stops only at ASCII bytes, so it ends on a char boundary.
         if self.peek() == Some(b'"') {
             self.pos += 1;
-            return Ok(self.text[start..self.pos - 1].to_owned());
+            return Ok(Cow::Borrowed(&self.text[start..self.pos - 1]));
         }
         // Sized to the whole raw body, not grown: a code snippet has an escape every line, and
         // doubling from its first run left up to half of each buffer unused in a parsed tree.
         // Every escape is longer than what it decodes to, so decoding never outgrows it.
         let mut out = String::with_capacity(escaped_body_end(self.bytes(), self.pos) - start);
-        let mut run_start = start;
+        self.escaped_body(start, Some(&mut out))?;
+        Ok(Cow::Owned(out))
+    }
+
+    /// [`Parser::string`] only checked (nothing allocated), with the same errors.
+    pub(super) fn skip_string(&mut self) -> Result<(), ParseError> {
+        self.pos += 1;
+        let start = self.pos;
+        self.pos = find_special::<false>(self.bytes(), start);
+        self.escaped_body(start, None)
+    }
+
+    /// The rest of a string body from the special byte at the position (the body began at
+    /// `run_start`): decoded into `out` when given, else only checked. Leaves the position
+    /// after the closing quote.
+    fn escaped_body(&mut self, mut run_start: usize, mut out: Option<&mut String>) -> Result<(), ParseError> {
         loop {
-            out.push_str(&self.text[run_start..self.pos]);
+            if let Some(out) = out.as_deref_mut() {
+                out.push_str(&self.text[run_start..self.pos]);
+            }
             match self.peek() {
                 None => return Err(self.err(ParseErrorKind::UnexpectedEnd)),
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(out);
+                    return Ok(());
                 }
-                Some(b'\\') => out.push(self.escape()?),
+                Some(b'\\') => {
+                    let c = self.escape()?;
+                    if let Some(out) = out.as_deref_mut() {
+                        out.push(c);
+                    }
+                }
                 Some(_) => return Err(self.err(ParseErrorKind::ControlCharacterInString)),
             }
             run_start = self.pos;

@@ -32,7 +32,7 @@ use super::last_use::take_member;
 use super::py::{id_text, key_text, py_str, truthy};
 use super::results::{
     analyze_timestamp, carry_stage1_updates, dataset_units, note_dataset_rename, note_stage1_groups, reorder,
-    truncate_like_slice, uid_of, unit_code, unit_sources,
+    truncate_like_slice, uid_of, unit_code, unit_sources, Dataset, Unit,
 };
 use super::salvage::SalvagedFields;
 use super::{Inexact, Rebuilt, RegenError};
@@ -52,7 +52,7 @@ pub struct Sourced {
 /// What today's `analyze` was run with and on.
 #[derive(Debug, Clone)]
 pub struct CurrentAnalyze<'a> {
-    pub dataset: &'a PyValue,
+    pub dataset: Dataset<'a>,
     /// `basename(dataset path)`.
     pub dataset_name: String,
     /// `inputs.limit` of `analyze.report.json` (null or 0: no limit).
@@ -123,7 +123,7 @@ fn unit_classification(unit: &PyValue) -> Option<&str> {
 }
 
 /// The units today's `run_analysis` analyzes, in order.
-pub fn analyzed_units<'a>(inp: &CurrentAnalyze<'a>) -> Result<Vec<&'a PyValue>, RegenError> {
+pub fn analyzed_units<'a>(inp: &CurrentAnalyze<'a>) -> Result<Vec<Unit<'a>>, RegenError> {
     let mut units = dataset_units(inp.dataset)?;
     if units.iter().any(|u| u.get("diff_selected").is_some()) {
         units.retain(|u| u.get("diff_selected").is_some_and(truthy));
@@ -388,7 +388,7 @@ fn old_row<'s>(uid: &PyValue, salvaged: Option<&'s SalvagedFields>) -> Option<&'
 
 /// The `code_by_route` entry of a unit whose old row is kept: the old file's entry when it was
 /// read, else the unit's code as analyze stores it.
-fn old_route(uid: &PyValue, unit: &PyValue, old: &PyValue, salvaged: Option<&SalvagedFields>) -> (PyValue, PyValue) {
+fn old_route(uid: &PyValue, unit: &Unit<'_>, old: &PyValue, salvaged: Option<&SalvagedFields>) -> (PyValue, PyValue) {
     let key = old.get("route_key").cloned().unwrap_or_else(|| uid.clone());
     let code = salvaged
         .and_then(|s| s.fields.get("code_by_route"))
@@ -653,7 +653,7 @@ mod tests {
             {"id": "c", "agent_context": {"security_classification": "exploitable"}}, {"id": "d"}]}"#,
         );
         let mut inp = CurrentAnalyze {
-            dataset: &ds,
+            dataset: (&ds).into(),
             dataset_name: "dataset.json".into(),
             limit: Some(PyValue::from(3)),
             exploitable_filter: None,
@@ -693,7 +693,7 @@ mod tests {
             ],
         );
         let inp = CurrentAnalyze {
-            dataset: &ds,
+            dataset: (&ds).into(),
             dataset_name: "dataset.json".into(),
             limit: None,
             exploitable_filter: None,
@@ -785,5 +785,55 @@ mod tests {
         assert_eq!(r.missing_units, ["b"]);
         let keys: Vec<&String> = r.value.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["dataset", "model", "timestamp", "verify", "metrics", "results", "confirmed_findings"]);
+    }
+
+    #[test]
+    fn a_dataset_read_without_its_code_rebuilds_the_same_bytes() {
+        use crate::regen::results::InputDataset;
+        // a adopted; b's checkpoint is an error and c's stale (both keep their old row); d has no
+        // checkpoint and an old row; e has neither. The old file is torn before its
+        // code_by_route, so kept rows take their unit's code.
+        let text = r#"{"units": [
+            {"code": {"primary_code": "code a"}, "id": "a"},
+            {"id": "b", "code": {"primary_code": "code b", "primary_code": "b\u00e9"}},
+            {"code": "raw c", "llm_context": {"security_classification": "exploitable", "more": 1}, "id": "c"},
+            {"id": "d", "code": {"other": [1]}},
+            {"id": "e", "code": "e"}
+        ]}"#;
+        let set = cps(
+            CheckpointStep::Analyze,
+            &[
+                ("a.json", &analyze_cp("a", "safe", "")),
+                ("b.json", &analyze_cp("b", "error", "")),
+                ("c.json", &analyze_cp("c", "safe", r#", "security_classification": "error""#)),
+            ],
+        );
+        let mut old = String::from(
+            r#"{"dataset": "dataset.json", "model": "m", "provider": "p", "timestamp": "t", "metrics": {}, "results": ["#,
+        );
+        for id in ["a", "b", "c", "d"] {
+            old.push_str(&format!(
+                r#"{{"finding": "safe", "verdict": "SAFE", "route_key": "{id}", "unit_id": "{id}"}}, "#
+            ));
+        }
+        let salvaged = salvage_leading_fields(old.as_bytes());
+        let (whole, read) = (p(text), InputDataset::read(std::sync::Arc::new(text.as_bytes().to_vec())).unwrap());
+        let rebuild = |dataset: Dataset<'_>| {
+            let inp = CurrentAnalyze {
+                dataset,
+                dataset_name: "dataset.json".into(),
+                limit: None,
+                exploitable_filter: None,
+                model: sourced("m"),
+                provider: sourced("p"),
+                analyze_fingerprint: sourced("sha256:1"),
+                verified: None,
+            };
+            rebuild_results_current(&inp, &mut set.clone(), Some(&salvaged), now()).unwrap()
+        };
+        let (a, b) = (rebuild(Dataset::from(&whole)), rebuild(Dataset::from(&read)));
+        assert_eq!(a.bytes, b.bytes);
+        assert_eq!(a.inexact, b.inexact);
+        assert_eq!(a.value.get("code_by_route"), Some(&p(r#"{"a": "code a", "b": "b\u00e9", "c": "raw c", "d": ""}"#)));
     }
 }

@@ -1,10 +1,14 @@
 //! `results.json` ← the input dataset + the analyze checkpoints (spec §3.2; OpenAnt's
 //! `core/analyzer.run_analysis` with every unit restored).
 
+use std::collections::HashMap;
+use std::ops::{Deref, Range};
+use std::sync::Arc;
+
 use chrono::{NaiveDateTime, Timelike};
 use indexmap::IndexMap;
 
-use crate::pyjson::{to_python_string, PyObject, PyValue};
+use crate::pyjson::{self, parse_projected, to_python_string, Keep, Member, ParseError, PyObject, PyValue, Step};
 
 use super::checkpoints::{is_restorable, CheckpointSet, Era};
 use super::last_use::{index_of, take_member, Uses};
@@ -19,7 +23,7 @@ use crate::layout::CheckpointStep;
 #[derive(Debug, Clone)]
 pub struct AnalyzeInputs<'a> {
     /// The input dataset as read (`dataset_enhanced.json` when enhance ran, else `dataset.json`).
-    pub dataset: &'a PyValue,
+    pub dataset: Dataset<'a>,
     /// `basename(dataset path)`, written as `dataset`.
     pub dataset_name: String,
     /// The CLI model name (`"opus"`/`"sonnet"`), when known.
@@ -40,13 +44,17 @@ pub struct AnalyzeInputs<'a> {
 impl<'a> AnalyzeInputs<'a> {
     /// Reads `dataset_path` (basename), `model`, `limit` and `exploitable_filter` from a parsed
     /// `analyze.report.json`; `default_name` is used when the report has no dataset path.
-    pub fn from_report(dataset: &'a PyValue, report: Option<&PyValue>, default_name: &str) -> AnalyzeInputs<'a> {
+    pub fn from_report(
+        dataset: impl Into<Dataset<'a>>,
+        report: Option<&PyValue>,
+        default_name: &str,
+    ) -> AnalyzeInputs<'a> {
         let inputs = report.and_then(|r| r.get("inputs"));
         let field = |k: &str| inputs.and_then(|i| i.get(k)).filter(|v| !v.is_null()).cloned();
         let dataset_name =
             field("dataset_path").and_then(|p| p.as_str().map(basename)).unwrap_or_else(|| default_name.to_owned());
         AnalyzeInputs {
-            dataset,
+            dataset: dataset.into(),
             dataset_name,
             model: field("model").and_then(|m| m.as_str().map(str::to_owned)),
             limit: field("limit"),
@@ -105,7 +113,7 @@ pub(crate) fn note_dataset_rename(salvaged: Option<&SalvagedFields>, dataset_nam
 
 /// The units `run_analysis` analyzes, in order: the diff filter (fix era), the exploitable
 /// filter, then the limit (spec §3.2.1).
-pub fn analyzed_units<'a>(inp: &AnalyzeInputs<'a>, era: Era) -> Result<Vec<&'a PyValue>, RegenError> {
+pub fn analyzed_units<'a>(inp: &AnalyzeInputs<'a>, era: Era) -> Result<Vec<Unit<'a>>, RegenError> {
     let mut units = dataset_units(inp.dataset)?;
     if era.has_diff_filter() && units.iter().any(|u| u.get("diff_selected").is_some()) {
         units.retain(|u| u.get("diff_selected").is_some_and(truthy));
@@ -128,18 +136,108 @@ pub fn analyzed_units<'a>(inp: &AnalyzeInputs<'a>, era: Era) -> Result<Vec<&'a P
     Ok(units)
 }
 
+/// What the results builders (here and in [`super::current`]) read of the input dataset: of
+/// each unit, its `id`, `diff_selected`, the `security_classification` of its `agent_context`
+/// and `llm_context`, and its `code` ([`unit_code`]). The code is most of a dataset's text and
+/// is read only for a unit no adoptable checkpoint holds, so it is left in the text until then.
+pub const DATASET_READ: Keep = Keep::Members(&[(
+    "units",
+    Member::Keep(Keep::Elements(&Keep::Members(&[
+        ("id", Member::Keep(Keep::All)),
+        ("diff_selected", Member::Keep(Keep::All)),
+        ("agent_context", Member::Keep(CLASSIFICATION)),
+        ("llm_context", Member::Keep(CLASSIFICATION)),
+        ("code", Member::Span),
+    ]))),
+)]);
+
+const CLASSIFICATION: Keep = Keep::Members(&[("security_classification", Member::Keep(Keep::All))]);
+
+/// An input dataset as a results rebuild holds it: read as [`DATASET_READ`] says, or whole.
+#[derive(Debug, Clone)]
+pub struct InputDataset {
+    tree: PyValue,
+    codes: Option<DeferredCodes>,
+}
+
+/// The units' `code` values left in the dataset's text: where each lies, by unit index.
+#[derive(Debug, Clone)]
+struct DeferredCodes {
+    text: Arc<Vec<u8>>,
+    by_unit: HashMap<usize, Range<usize>>,
+}
+
+impl InputDataset {
+    /// Reads a dataset's text as [`DATASET_READ`] says; it is refused exactly as
+    /// [`pyjson::parse`] refuses it.
+    pub fn read(text: Arc<Vec<u8>>) -> Result<InputDataset, ParseError> {
+        let projected = parse_projected(&text, &DATASET_READ)?;
+        let by_unit = projected
+            .spans
+            .into_iter()
+            .filter_map(|(path, range)| match path.as_slice() {
+                [Step::Key(_), Step::Index(i), Step::Key(_)] => Some((*i, range)),
+                _ => None,
+            })
+            .collect();
+        Ok(InputDataset { tree: projected.value, codes: Some(DeferredCodes { text, by_unit }) })
+    }
+
+    /// A dataset already read whole.
+    pub fn whole(tree: PyValue) -> InputDataset {
+        InputDataset { tree, codes: None }
+    }
+}
+
+/// An input dataset as the builders read it: whole, or an [`InputDataset`].
+#[derive(Debug, Clone, Copy)]
+pub struct Dataset<'a> {
+    tree: &'a PyValue,
+    codes: Option<&'a DeferredCodes>,
+}
+
+impl<'a> From<&'a PyValue> for Dataset<'a> {
+    fn from(tree: &'a PyValue) -> Dataset<'a> {
+        Dataset { tree, codes: None }
+    }
+}
+
+impl<'a> From<&'a InputDataset> for Dataset<'a> {
+    fn from(dataset: &'a InputDataset) -> Dataset<'a> {
+        Dataset { tree: &dataset.tree, codes: dataset.codes.as_ref() }
+    }
+}
+
+/// A unit of the input dataset: its members as read (it derefs to them), and where its `code`
+/// is ([`unit_code`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Unit<'a> {
+    value: &'a PyValue,
+    /// `None` when the unit holds its code; else the code's text (`None` inside: no code).
+    code_text: Option<Option<&'a [u8]>>,
+}
+
+impl Deref for Unit<'_> {
+    type Target = PyValue;
+
+    fn deref(&self) -> &PyValue {
+        self.value
+    }
+}
+
 /// The input dataset's `units`, each an object (an absent list is empty), as both eras'
 /// `run_analysis` read them: borrowed, since the dataset is most of the memory a rebuild uses.
-pub(crate) fn dataset_units(dataset: &PyValue) -> Result<Vec<&PyValue>, RegenError> {
-    let units: Vec<&PyValue> = match dataset.get("units") {
-        None => Vec::new(),
-        Some(PyValue::Array(units)) => units.iter().collect(),
+pub(crate) fn dataset_units(dataset: Dataset<'_>) -> Result<Vec<Unit<'_>>, RegenError> {
+    let units: &[PyValue] = match dataset.tree.get("units") {
+        None => &[],
+        Some(PyValue::Array(units)) => units,
         Some(_) => return Err(RegenError::BadInput("the input dataset's `units` is not a list".to_owned())),
     };
     if let Some(i) = units.iter().position(|u| !matches!(u, PyValue::Object(_))) {
         return Err(RegenError::BadInput(format!("unit {i} of the input dataset is not an object")));
     }
-    Ok(units)
+    let code_text = |i: usize| dataset.codes.map(|codes| codes.by_unit.get(&i).map(|range| &codes.text[range.clone()]));
+    Ok(units.iter().enumerate().map(|(i, value)| Unit { value, code_text: code_text(i) }).collect())
 }
 
 /// Python's `units[:n]`, a negative `n` counting from the end.
@@ -200,7 +298,7 @@ pub(crate) fn uid_of(i: usize, unit: &PyValue) -> PyValue {
 
 /// Each unit's checkpoint file (by [`uid_of`]), chosen before any value is moved out of the
 /// set, and how often each file is read.
-pub(crate) fn unit_sources(units: &[&PyValue], checkpoints: &CheckpointSet) -> (Vec<Option<usize>>, Uses) {
+pub(crate) fn unit_sources(units: &[Unit<'_>], checkpoints: &CheckpointSet) -> (Vec<Option<usize>>, Uses) {
     let sources: Vec<Option<usize>> = units
         .iter()
         .enumerate()
@@ -370,7 +468,7 @@ struct Carried {
 /// `route_key` (the unit id for an exception result, which has none), valued by the old file's
 /// entry when the old `code_by_route` was read, else by what analyze stores, the unit's
 /// `code.primary_code` (`""` for an exception result).
-fn carry_over(uid: &PyValue, unit: &PyValue, salvaged: Option<&SalvagedFields>) -> Option<Carried> {
+fn carry_over(uid: &PyValue, unit: &Unit<'_>, salvaged: Option<&SalvagedFields>) -> Option<Carried> {
     let salvaged = salvaged?;
     let id = uid.as_str()?;
     let old = salvaged.result_for(id).filter(|r| matches!(r, PyValue::Object(_)) && is_str(r.get("unit_id"), id))?;
@@ -396,7 +494,7 @@ fn carry_over(uid: &PyValue, unit: &PyValue, salvaged: Option<&SalvagedFields>) 
 /// A unit's stage-1 result as `results_verified.json` still holds it, when no checkpoint and
 /// no old results.json entry does. The fork's file keeps its `code_by_route`; the fix branch's
 /// has none, and the entry is then rebuilt from the unit's code, as analyze stores it.
-fn carry_from_verified(uid: &PyValue, unit: &PyValue, verified: Option<&SalvagedFields>) -> Option<Carried> {
+fn carry_from_verified(uid: &PyValue, unit: &Unit<'_>, verified: Option<&SalvagedFields>) -> Option<Carried> {
     let verified = verified?;
     let result = verified.stage1_row_of_verified(uid.as_str()?)?;
     let route_key = result.get("route_key").cloned();
@@ -420,9 +518,20 @@ fn carry_from_verified(uid: &PyValue, unit: &PyValue, verified: Option<&Salvaged
 }
 
 /// `code_for_route` of `_process_unit`: `unit.get("code", {})`, its `primary_code` (default
-/// `""`) when it is a dict, else the value itself.
-pub(crate) fn unit_code(unit: &PyValue) -> PyValue {
-    match unit.get("code") {
+/// `""`) when it is a dict, else the value itself. A code left in the dataset's text is read
+/// here, for the few units that need it.
+pub(crate) fn unit_code(unit: &Unit<'_>) -> PyValue {
+    let read;
+    let code = match unit.code_text {
+        None => unit.get("code"),
+        Some(text) => {
+            // The projected read accepted the whole text, so the value's own bytes read alone
+            // (pyjson::project's tests check it).
+            read = text.map(|text| pyjson::parse(text).expect("a value the projected read accepted"));
+            read.as_ref()
+        }
+    };
+    match code {
         None => PyValue::from(""),
         Some(PyValue::Object(code)) => code.get("primary_code").cloned().unwrap_or_else(|| PyValue::from("")),
         Some(other) => other.clone(),
@@ -955,6 +1064,96 @@ mod tests {
         assert_eq!(r.value.get("code_by_route"), Some(&p(r#"{"a":"code a","z":""}"#)));
         assert_eq!(r.missing_units, ["z"]);
         assert_eq!(r.value.get("metrics").unwrap().get("errors"), Some(&PyValue::from(1)));
+    }
+
+    /// Units whose code takes every form `unit_code` reads: in an object (after or before the
+    /// id, with or without `primary_code`, escaped), repeated (the last wins), not an object,
+    /// absent; ids that are not strings or absent; only unit `a` has a checkpoint.
+    const CODE_SHAPES: &str = r#"{"name": "x", "units": [
+        {"code": {"primary_code": "code a", "deps": [1, {"k": "v"}]}, "id": "a"},
+        {"id": "b", "code": {"other": 1}},
+        {"code": "raw c", "id": "c", "code": {"primary_code": "c\u00e9\n2", "primary_code": "c3"}},
+        {"id": "d", "code": ["list", 1.5, null]},
+        {"id": "e", "agent_context": {"security_classification": "exploitable", "x": [1]}},
+        {"co\u0064e": {"primary_code": "f\ud83d\ude00"}, "id": "f", "code2": "not it"},
+        {"id": 7, "code": "seven"},
+        {"code": "anon"},
+        {"id": "g", "code": null},
+        {"id": "h", "code": 12}
+    ], "units_after": {"code": "nothing"}}"#;
+
+    #[test]
+    fn a_dataset_read_without_its_code_rebuilds_the_same_bytes() {
+        let whole = p(CODE_SHAPES);
+        let read = InputDataset::read(Arc::new(CODE_SHAPES.as_bytes().to_vec())).unwrap();
+        // Only what the builders read is in the tree.
+        let unit = &read.tree.get("units").unwrap().as_array().unwrap()[4];
+        assert_eq!(unit, &p(r#"{"id": "e", "agent_context": {"security_classification": "exploitable"}}"#));
+        let set = cps(&[("a.json", &ok_cp("a", "a", "safe"))]);
+        // Every other unit is carried over from a torn old file (its code_by_route lost), so its
+        // code_by_route entry is its code.
+        let mut old = String::from(
+            r#"{"dataset": "d", "model": "claude-opus-4-6", "timestamp": "t", "metrics": {}, "results": ["#,
+        );
+        for id in ["b", "c", "d", "e", "f", "g", "h", "unit_7"] {
+            old.push_str(&format!(
+                r#"{{"finding": "safe", "verdict": "SAFE", "route_key": "{id}", "unit_id": "{id}"}}, "#
+            ));
+        }
+        let salvaged = salvage_leading_fields(old.as_bytes());
+        for era in [Era::Fix, Era::ForkMaster] {
+            let rebuild = |dataset: Dataset<'_>| {
+                let inp = AnalyzeInputs::from_report(dataset, None, "d");
+                rebuild_results(&inp, &mut set.clone(), era, Some(&salvaged), now()).unwrap()
+            };
+            let (a, b) = (rebuild(Dataset::from(&whole)), rebuild(Dataset::from(&read)));
+            assert_eq!(a.bytes, b.bytes);
+            assert_eq!(a.inexact, b.inexact);
+            assert_eq!(
+                a.value.get("code_by_route"),
+                Some(&p(
+                    r#"{"a": "code a", "b": "", "c": "c3", "d": ["list", 1.5, null], "e": "", "f": "f\ud83d\ude00", "unit_7": "anon", "g": null, "h": 12}"#
+                ))
+            );
+        }
+    }
+
+    #[test]
+    fn unit_code_reads_a_code_left_in_the_text() {
+        let read = InputDataset::read(Arc::new(CODE_SHAPES.as_bytes().to_vec())).unwrap();
+        let whole = p(CODE_SHAPES);
+        let from_text = dataset_units(Dataset::from(&read)).unwrap();
+        let from_tree = dataset_units(Dataset::from(&whole)).unwrap();
+        assert_eq!(from_text.len(), from_tree.len());
+        for (t, w) in from_text.iter().zip(&from_tree) {
+            assert!(t.code_text.is_some() && w.code_text.is_none());
+            assert_eq!(unit_code(t), unit_code(w), "{:?}", w.get("id"));
+        }
+        assert_eq!(unit_code(&from_text[7]), PyValue::from("anon"));
+        assert_eq!(unit_code(&from_text[4]), PyValue::from(""));
+    }
+
+    #[test]
+    fn the_filters_read_the_same_units_from_a_dataset_read_without_its_code() {
+        let text = r#"{"units": [
+            {"id": "a", "diff_selected": 1, "diff_selected": null, "agent_context": {"security_classification": "exploitable"}},
+            {"diff_selected": [0], "i\u0064": "b", "agent_context": {"security_classification": "neutral"}},
+            {"agent_context": "exploitable", "diff_selected": true, "id": "c"},
+            {"id": "d", "diff_selected": "", "code": "x"},
+            {"id": "e", "diff_selected": {"k": 0}, "agent_context": {"security_classification": "vulnerable_internal", "security_classification": "exploitable"}}
+        ]}"#;
+        let (whole, read) = (p(text), InputDataset::read(Arc::new(text.as_bytes().to_vec())).unwrap());
+        for (filter, limit) in [(None, None), (Some("strict"), None), (Some("all"), Some(1)), (None, Some(-1))] {
+            for era in [Era::Fix, Era::ForkMaster] {
+                let ids = |dataset: Dataset<'_>| {
+                    let mut inp = AnalyzeInputs::from_report(dataset, None, "d");
+                    inp.exploitable_filter = filter.map(PyValue::from);
+                    inp.limit = limit.map(PyValue::from);
+                    analyzed_units(&inp, era).unwrap().iter().map(|u| id_text(u.get("id").unwrap())).collect::<Vec<_>>()
+                };
+                assert_eq!(ids(Dataset::from(&whole)), ids(Dataset::from(&read)), "{filter:?} {limit:?} {era:?}");
+            }
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::regen::dynamic::{rebuild_dynamic_results, DynamicOptions, MissingReas
 use crate::regen::enhanced::{rebuild_enhanced, EnhanceInputs};
 use crate::regen::lossless;
 use crate::regen::pipeline::{rebuild_pipeline_output, PipelineOptions};
-use crate::regen::results::{results_document, AnalyzeInputs};
+use crate::regen::results::{results_document, AnalyzeInputs, InputDataset};
 use crate::regen::single_file::{self, LeftOutWhy, LegacyInputs, LegacyKind, RunRecord, Unusable};
 use crate::regen::verified::rebuild_verified;
 use crate::regen::{self, current, Rebuilt, RegenError};
@@ -187,15 +187,31 @@ impl Rebuilder {
         if let Some(value) = self.take_handed(name) {
             return Ok(value);
         }
+        let bytes = self.input_bytes(name)?;
+        pyjson::parse(&bytes).map_err(|error| damaged_input(name, error))
+    }
+
+    /// The input dataset of a results.json rebuild, read as [`parsed`](Rebuilder::parsed)
+    /// reads an input (the same refusals), but only as far as the builders read it
+    /// ([`InputDataset::read`]): the units' code stays in the text.
+    fn input_dataset(&self, name: &str) -> Result<InputDataset, CannotRebuild> {
+        if let Some(value) = self.take_handed(name) {
+            return Ok(InputDataset::whole(value));
+        }
+        let bytes = self.input_bytes(name)?;
+        InputDataset::read(bytes).map_err(|error| damaged_input(name, error))
+    }
+
+    /// The bytes of an input of the scan dir, or what an earlier action provides.
+    fn input_bytes(&self, name: &str) -> Result<Arc<Vec<u8>>, CannotRebuild> {
         let provided = REBUILD_ORDER.iter().find(|k| output_name(**k) == name).and_then(|k| self.provided.get(k));
-        let read;
-        let bytes: &[u8] = match provided {
-            Some(bytes) => bytes,
+        match provided {
+            Some(bytes) => Ok(Arc::clone(bytes)),
             None => {
                 if let Some(reason) = over_read_limit(&self.dir.join(name)) {
                     return Err(CannotRebuild { reason: format!("its input {reason}"), fix: None });
                 }
-                read = no_follow::read(&self.dir.join(name)).map_err(|error| {
+                let read = no_follow::read(&self.dir.join(name)).map_err(|error| {
                     // A missing input is no read error, and a refused one (a symlink, a FIFO) is
                     // already named in the plan as left alone; anything else leaves the run incomplete.
                     if error.kind() != std::io::ErrorKind::NotFound && !no_follow::is_refusal(&error) {
@@ -203,17 +219,9 @@ impl Rebuilder {
                     }
                     CannotRebuild { reason: format!("its input {name} cannot be read ({error})"), fix: None }
                 })?;
-                &read
+                Ok(Arc::new(read))
             }
-        };
-        pyjson::parse(bytes).map_err(|error| CannotRebuild {
-            reason: if error.kind == pyjson::ParseErrorKind::LoneSurrogate {
-                format!("its input {name} holds {error}: nothing is rebuilt from it")
-            } else {
-                format!("its input {name} is damaged ({error}); repair or re-create it first")
-            },
-            fix: None,
-        })
+        }
     }
 
     fn optional(&self, name: &str) -> Option<PyValue> {
@@ -477,7 +485,7 @@ impl Rebuilder {
                     || self.provided.contains_key(&FileKind::DatasetEnhanced);
                 let default = if enhanced { "dataset_enhanced.json" } else { "dataset.json" };
                 let dataset_name = input_name(report.as_ref(), "dataset_path").unwrap_or_else(|| default.into());
-                let dataset = self.parsed(&dataset_name)?;
+                let dataset = self.input_dataset(&dataset_name)?;
                 let mut loaded = self.checkpoints("analyze_checkpoints", CheckpointStep::Analyze, None)?;
                 let fingerprint = self.optional("analyze_checkpoints/_fingerprint.json");
                 let field = |k: &str| {
@@ -489,7 +497,7 @@ impl Rebuilder {
                         .cloned()
                 };
                 let inputs = current::CurrentAnalyze {
-                    dataset: &dataset,
+                    dataset: (&dataset).into(),
                     dataset_name: dataset_name.clone(),
                     limit: field("limit"),
                     exploitable_filter: field("exploitable_filter"),
@@ -570,7 +578,7 @@ impl Rebuilder {
                     None => "dataset.json",
                 };
                 let dataset_name = input_name(report.as_ref(), "dataset_path").unwrap_or_else(|| default.into());
-                let dataset = self.parsed(&dataset_name)?;
+                let dataset = self.input_dataset(&dataset_name)?;
                 let mut loaded = self.checkpoints("analyze_checkpoints", CheckpointStep::Analyze, None)?;
                 let verified = self.verified_rows();
                 let mut inputs = AnalyzeInputs::from_report(&dataset, report.as_ref(), default);
@@ -863,6 +871,18 @@ fn handed_readers(kind: FileKind) -> &'static [FileKind] {
 /// after it need not wait for. When the system refuses a thread, the value is freed here.
 pub fn drop_in_background<T: Send + 'static>(value: T) {
     let _ = std::thread::Builder::new().name("drop".into()).spawn(move || drop(value));
+}
+
+/// Why a rebuild reads nothing from its input `name`, which the reader refused.
+fn damaged_input(name: &str, error: pyjson::ParseError) -> CannotRebuild {
+    CannotRebuild {
+        reason: if error.kind == pyjson::ParseErrorKind::LoneSurrogate {
+            format!("its input {name} holds {error}: nothing is rebuilt from it")
+        } else {
+            format!("its input {name} is damaged ({error}); repair or re-create it first")
+        },
+        fix: None,
+    }
 }
 
 /// The `openant` step that writes `kind`.
