@@ -338,32 +338,17 @@ fn cross_check(
         );
     }
     // In walk order a scan dir's files come one after another: each run of them is looked up
-    // once and its view's list grown once (this loop is serial; issue 17).
+    // once here (this loop is serial; issue 17), and its facts are made in the parallel phase
+    // below, each view's by the job that checks it.
     let same_scan_dir = |a: &Examined, b: &Examined| {
         a.scan_dir.as_deref().map(Path::as_os_str) == b.scan_dir.as_deref().map(Path::as_os_str)
     };
+    let mut runs: HashMap<&Path, Vec<&[Examined]>> = HashMap::default();
     for run in examined.chunk_by(same_scan_dir) {
-        let Some(view) = run[0].scan_dir.as_deref().and_then(|d| views.get_mut(d)) else { continue };
-        view.files.reserve(run.len());
-        for file in run {
-            // Below the scan dir, by bytes (component-wise Path comparisons are slow at 100k
-            // files). Names that are not UTF-8 are none of OpenAnt's, and stay out of the view.
-            let Some(rel) = relative(view.dir, &file.path) else { continue };
-            let validation = match &file.outcome {
-                Ok(Some(v)) => Some(v),
-                _ => None,
-            };
-            view.files.push(FileFacts {
-                path: &file.path,
-                rel,
-                kind: file.class.kind,
-                step: file.class.checkpoint_step,
-                modified: file.modified,
-                mode: file.mode,
-                validation,
-                cp1252: matches!(file.code_page, Some(CodePage::Cp1252)),
-            });
-        }
+        let Some(dir) = run[0].scan_dir.as_deref().and_then(|d| views.get_key_value(d)).map(|(dir, _)| *dir) else {
+            continue;
+        };
+        runs.entry(dir).or_default().push(run);
     }
     for entry in entries.iter().filter(|e| e.entry_type == EntryType::Dir) {
         if let Some(view) = index.scan_dir_of(&entry.path).and_then(|d| views.get_mut(d)) {
@@ -420,8 +405,46 @@ fn cross_check(
         };
     }
     let options = Options { min_idle, now };
-    let views: Vec<ScanDirView> = views.into_values().collect();
-    views.par_iter().flat_map_iter(|view| consistency::check_scan_dir(view, &options)).collect()
+    let views: Vec<(ScanDirView, Vec<&[Examined]>)> = views
+        .into_values()
+        .map(|view| {
+            let runs = runs.remove(view.dir).unwrap_or_default();
+            (view, runs)
+        })
+        .collect();
+    views
+        .into_par_iter()
+        .flat_map_iter(|(mut view, runs)| {
+            view.files = file_facts(view.dir, &runs);
+            consistency::check_scan_dir(&view, &options)
+        })
+        .collect()
+}
+
+/// The facts the cross-file rules read of a scan dir's files, from its runs of them in walk
+/// order.
+fn file_facts<'a>(dir: &Path, runs: &[&'a [Examined]]) -> Vec<FileFacts<'a>> {
+    let mut files = Vec::with_capacity(runs.iter().map(|run| run.len()).sum());
+    for file in runs.iter().copied().flatten() {
+        // Below the scan dir, by bytes (component-wise Path comparisons are slow at 100k
+        // files). Names that are not UTF-8 are none of OpenAnt's, and stay out of the view.
+        let Some(rel) = relative(dir, &file.path) else { continue };
+        let validation = match &file.outcome {
+            Ok(Some(v)) => Some(v),
+            _ => None,
+        };
+        files.push(FileFacts {
+            path: &file.path,
+            rel,
+            kind: file.class.kind,
+            step: file.class.checkpoint_step,
+            modified: file.modified,
+            mode: file.mode,
+            validation,
+            cp1252: matches!(file.code_page, Some(CodePage::Cp1252)),
+        });
+    }
+    files
 }
 
 /// `path` below `dir` as text, when `path` is strictly below it and the rest is UTF-8.
