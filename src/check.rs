@@ -67,9 +67,6 @@ struct Examined {
     outcome: Result<Option<Validation>, String>,
     /// For a file OpenAnt writes as raw text whose bytes are not UTF-8: whether they are cp1252.
     code_page: Option<CodePage>,
-    /// What the file alone tells ([`file_findings`]), found in the parallel phase; a temp's
-    /// finding needs the other files, and is made after it.
-    findings: Vec<Finding>,
 }
 
 /// What the bytes of a raw-text file that is not UTF-8 are (see [`crate::cp1252`]).
@@ -199,7 +196,10 @@ fn audit(
     }
 
     progress.start_files(jobs.len() as u64);
-    let mut examined: Vec<Examined> = jobs
+    // Beside each file, what it alone tells ([`file_findings`]), found in the parallel phase
+    // too (a temp's finding needs the other files, and is made after it); unzipped there into
+    // a vector of their own, not taken out of each file on this thread (issue 17).
+    let (examined, mut own_findings): (Vec<Examined>, Vec<Vec<Finding>>) = jobs
         .par_iter()
         .map_init(ScanDirOfParent::default, |last, &entry| {
             let path = &entry.path;
@@ -216,17 +216,17 @@ fn audit(
                     layout::classify_file(path, scan_dir.as_deref(), &sibling_exists)
                 }
             };
-            let mut file = examine(path.clone(), class, scan_dir);
-            if let (Ok(Some(validation)), false) = (&file.outcome, file.class.kind == FileKind::Temp) {
-                file.findings = file_findings(&file, validation);
-            }
+            let file = examine(path.clone(), class, scan_dir);
+            let findings = match (&file.outcome, file.class.kind == FileKind::Temp) {
+                (Ok(Some(validation)), false) => file_findings(&file, validation),
+                _ => Vec::new(),
+            };
             progress.inc();
-            file
+            (file, findings)
         })
-        .collect();
+        .unzip();
     progress.finish();
 
-    let mut own_findings: Vec<Vec<Finding>> = examined.iter_mut().map(|e| std::mem::take(&mut e.findings)).collect();
     // A temp's finding looks at its target: the map is only built when there is a temp.
     let by_path: HashMap<&Path, &Examined> = match examined.iter().any(|e| e.class.kind == FileKind::Temp) {
         true => examined.iter().map(|e| (e.path.as_path(), e)).collect(),
@@ -560,7 +560,7 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
         _ => None,
     };
     let outcome = outcome.map_err(|e| e.to_string());
-    Examined { path, class, scan_dir, size, modified, mode, outcome, code_page, findings: Vec::new() }
+    Examined { path, class, scan_dir, size, modified, mode, outcome, code_page }
 }
 
 /// The modification time in an `fstat`'s answer.

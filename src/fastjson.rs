@@ -754,9 +754,12 @@ impl<'de, S: Source<'de>> Reader<S> {
                     }
                     let b = w[i];
                     self.pos = i + 1;
-                    match b {
-                        b'"' => return Ok(()),
-                        b'\\' => self.escape(false)?,
+                    match (b, w.get(i + 1)) {
+                        (b'"', _) => return Ok(()),
+                        // A one-letter escape in the window (code's `\n` and `\"`, most of a
+                        // dataset's escapes) is stepped over here, as `escape` would.
+                        (b'\\', Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't')) => self.pos += 1,
+                        (b'\\', _) => self.escape(false)?,
                         _ => return Err(GiveUp),
                     }
                 }
