@@ -8,7 +8,7 @@ use foldhash::HashSet;
 
 use super::kinds::CheckpointStep;
 use super::output_names::is_scan_dir_marker;
-use super::path_names::name_of;
+use super::path_names::{name_of, text_of};
 use super::scan_dir_names::{is_language_dir_name, ADHOC_PREFIXES, AUTO_LANGUAGE, LANGUAGES};
 use super::temp_names;
 
@@ -46,7 +46,7 @@ impl ScanDirIndex {
             }
             let run = run.as_mut().expect("a run for this entry's parent");
             let name = match split {
-                Some((_, name)) => String::from_utf8_lossy(name),
+                Some((_, name)) => text_of(std::os::unix::ffi::OsStrExt::from_bytes(name)),
                 None => name_of(path),
             };
             let marks_parent = is_scan_dir_marker(&name, is_dir)
