@@ -14,9 +14,10 @@
       a scan dir, and reports throughput and peak RSS of `scanaudit check` on each, medians
       of --runs interleaved runs.
 
-Wall times come from perf_counter around each child, peak RSS from its getrusage. The load
-average is printed before and after: on a shared machine the ratio of interleaved runs is
-the figure to read, not the times.
+Wall times come from perf_counter around each child, peak RSS and CPU time (user + system)
+from its getrusage. The load average is printed before and after: on a shared machine the
+ratio of interleaved runs is the figure to read, not the times; under a heavy load the CPU
+times (which contention inflates far less than wall times) tell more than either.
 """
 import argparse
 import json
@@ -48,7 +49,8 @@ print(bad)
 
 
 def once(cmd):
-    """Wall seconds and peak RSS (MB) of one run of `cmd`; exits on a failure."""
+    """Wall seconds, peak RSS (MB) and CPU seconds (user + system) of one run of `cmd`; exits
+    on a failure."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -57,19 +59,25 @@ def once(cmd):
     if code not in (0, 4):
         sys.exit(f"{cmd[0]} failed ({code}): {proc.stderr.read().decode()[:500]}")
     proc.stderr.close()
-    return elapsed, usage.ru_maxrss / 1024.0
+    return elapsed, usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime
 
 
 def interleaved(commands, runs):
-    """Runs each (name, cmd) in turn, `runs` rounds; per name: median seconds, all times, peak RSS."""
+    """Runs each (name, cmd) in turn, `runs` rounds; per name: median seconds, all times, peak
+    RSS, median CPU seconds."""
     times = {name: [] for name, _ in commands}
+    cpus = {name: [] for name, _ in commands}
     peaks = {name: 0.0 for name, _ in commands}
     for _ in range(runs):
         for name, cmd in commands:
-            secs, rss = once(cmd)
+            secs, rss, cpu = once(cmd)
             times[name].append(secs)
+            cpus[name].append(cpu)
             peaks[name] = max(peaks[name], rss)
-    return {name: (statistics.median(times[name]), times[name], peaks[name]) for name, _ in commands}
+    return {
+        name: (statistics.median(times[name]), times[name], peaks[name], statistics.median(cpus[name]))
+        for name, _ in commands
+    }
 
 
 def build():
@@ -99,11 +107,11 @@ def machine():
 
 
 def report(results, unit=None):
-    print(f"{'command':28} {'median':>9} {'peak RSS':>10}  runs")
-    for name, (median, times, rss) in results.items():
+    print(f"{'command':28} {'median':>9} {'peak RSS':>10} {'CPU':>8}  runs")
+    for name, (median, times, rss, cpu) in results.items():
         rate = f"  {unit / median / 1e6:,.0f} MB/s" if unit else ""
         runs = " ".join(f"{t:.3f}" for t in times)
-        print(f"{name:28} {median:8.3f}s {rss:8.1f} MB  [{runs}]{rate}")
+        print(f"{name:28} {median:8.3f}s {rss:8.1f} MB {cpu:7.3f}s  [{runs}]{rate}")
 
 
 def tree(args):
@@ -130,10 +138,12 @@ def tree(args):
     print(f"tree: {args.dir}: {files:,} files, {size / 1e6:.0f} MB, warm page cache, "
           f"medians of {args.runs} interleaved runs")
     report(results)
-    probe = results["probe (walk+read+parse)"][0]
-    print(f"\nratio check / probe: {results['scanaudit check'][0] / probe:.2f}x")
+    probe, probe_cpu = results["probe (walk+read+parse)"][0], results["probe (walk+read+parse)"][3]
+    check, check_cpu = results["scanaudit check"][0], results["scanaudit check"][3]
+    print(f"\nratio check / probe: {check / probe:.2f}x (CPU {check_cpu / probe_cpu:.2f}x)")
     if args.before:
-        print(f"ratio check (before) / probe: {results['scanaudit check (before)'][0] / probe:.2f}x")
+        before, before_cpu = results["scanaudit check (before)"][0], results["scanaudit check (before)"][3]
+        print(f"ratio check (before) / probe: {before / probe:.2f}x (CPU {before_cpu / probe_cpu:.2f}x)")
 
 
 def results_file(path, size_mb):

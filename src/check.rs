@@ -67,9 +67,6 @@ struct Examined {
     outcome: Result<Option<Validation>, String>,
     /// For a file OpenAnt writes as raw text whose bytes are not UTF-8: whether they are cp1252.
     code_page: Option<CodePage>,
-    /// What the file alone tells ([`file_findings`]), found in the parallel phase; a temp's
-    /// finding needs the other files, and is made after it.
-    findings: Vec<Finding>,
 }
 
 /// What the bytes of a raw-text file that is not UTF-8 are (see [`crate::cp1252`]).
@@ -199,7 +196,10 @@ fn audit(
     }
 
     progress.start_files(jobs.len() as u64);
-    let mut examined: Vec<Examined> = jobs
+    // Beside each file, what it alone tells ([`file_findings`]), found in the parallel phase
+    // too (a temp's finding needs the other files, and is made after it); unzipped there into
+    // a vector of their own, not taken out of each file on this thread (issue 17).
+    let (examined, mut own_findings): (Vec<Examined>, Vec<Vec<Finding>>) = jobs
         .par_iter()
         .map_init(ScanDirOfParent::default, |last, &entry| {
             let path = &entry.path;
@@ -216,17 +216,17 @@ fn audit(
                     layout::classify_file(path, scan_dir.as_deref(), &sibling_exists)
                 }
             };
-            let mut file = examine(path.clone(), class, scan_dir);
-            if let (Ok(Some(validation)), false) = (&file.outcome, file.class.kind == FileKind::Temp) {
-                file.findings = file_findings(&file, validation);
-            }
+            let file = examine(path.clone(), class, scan_dir);
+            let findings = match (&file.outcome, file.class.kind == FileKind::Temp) {
+                (Ok(Some(validation)), false) => file_findings(&file, validation),
+                _ => Vec::new(),
+            };
             progress.inc();
-            file
+            (file, findings)
         })
-        .collect();
+        .unzip();
     progress.finish();
 
-    let mut own_findings: Vec<Vec<Finding>> = examined.iter_mut().map(|e| std::mem::take(&mut e.findings)).collect();
     // A temp's finding looks at its target: the map is only built when there is a temp.
     let by_path: HashMap<&Path, &Examined> = match examined.iter().any(|e| e.class.kind == FileKind::Temp) {
         true => examined.iter().map(|e| (e.path.as_path(), e)).collect(),
@@ -338,32 +338,17 @@ fn cross_check(
         );
     }
     // In walk order a scan dir's files come one after another: each run of them is looked up
-    // once and its view's list grown once (this loop is serial; issue 17).
+    // once here (this loop is serial; issue 17), and its facts are made in the parallel phase
+    // below, each view's by the job that checks it.
     let same_scan_dir = |a: &Examined, b: &Examined| {
         a.scan_dir.as_deref().map(Path::as_os_str) == b.scan_dir.as_deref().map(Path::as_os_str)
     };
+    let mut runs: HashMap<&Path, Vec<&[Examined]>> = HashMap::default();
     for run in examined.chunk_by(same_scan_dir) {
-        let Some(view) = run[0].scan_dir.as_deref().and_then(|d| views.get_mut(d)) else { continue };
-        view.files.reserve(run.len());
-        for file in run {
-            // Below the scan dir, by bytes (component-wise Path comparisons are slow at 100k
-            // files). Names that are not UTF-8 are none of OpenAnt's, and stay out of the view.
-            let Some(rel) = relative(view.dir, &file.path) else { continue };
-            let validation = match &file.outcome {
-                Ok(Some(v)) => Some(v),
-                _ => None,
-            };
-            view.files.push(FileFacts {
-                path: &file.path,
-                rel,
-                kind: file.class.kind,
-                step: file.class.checkpoint_step,
-                modified: file.modified,
-                mode: file.mode,
-                validation,
-                cp1252: matches!(file.code_page, Some(CodePage::Cp1252)),
-            });
-        }
+        let Some(dir) = run[0].scan_dir.as_deref().and_then(|d| views.get_key_value(d)).map(|(dir, _)| *dir) else {
+            continue;
+        };
+        runs.entry(dir).or_default().push(run);
     }
     for entry in entries.iter().filter(|e| e.entry_type == EntryType::Dir) {
         if let Some(view) = index.scan_dir_of(&entry.path).and_then(|d| views.get_mut(d)) {
@@ -420,8 +405,46 @@ fn cross_check(
         };
     }
     let options = Options { min_idle, now };
-    let views: Vec<ScanDirView> = views.into_values().collect();
-    views.par_iter().flat_map_iter(|view| consistency::check_scan_dir(view, &options)).collect()
+    let views: Vec<(ScanDirView, Vec<&[Examined]>)> = views
+        .into_values()
+        .map(|view| {
+            let runs = runs.remove(view.dir).unwrap_or_default();
+            (view, runs)
+        })
+        .collect();
+    views
+        .into_par_iter()
+        .flat_map_iter(|(mut view, runs)| {
+            view.files = file_facts(view.dir, &runs);
+            consistency::check_scan_dir(&view, &options)
+        })
+        .collect()
+}
+
+/// The facts the cross-file rules read of a scan dir's files, from its runs of them in walk
+/// order.
+fn file_facts<'a>(dir: &Path, runs: &[&'a [Examined]]) -> Vec<FileFacts<'a>> {
+    let mut files = Vec::with_capacity(runs.iter().map(|run| run.len()).sum());
+    for file in runs.iter().copied().flatten() {
+        // Below the scan dir, by bytes (component-wise Path comparisons are slow at 100k
+        // files). Names that are not UTF-8 are none of OpenAnt's, and stay out of the view.
+        let Some(rel) = relative(dir, &file.path) else { continue };
+        let validation = match &file.outcome {
+            Ok(Some(v)) => Some(v),
+            _ => None,
+        };
+        files.push(FileFacts {
+            path: &file.path,
+            rel,
+            kind: file.class.kind,
+            step: file.class.checkpoint_step,
+            modified: file.modified,
+            mode: file.mode,
+            validation,
+            cp1252: matches!(file.code_page, Some(CodePage::Cp1252)),
+        });
+    }
+    files
 }
 
 /// `path` below `dir` as text, when `path` is strictly below it and the rest is UTF-8.
@@ -537,7 +560,7 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
         _ => None,
     };
     let outcome = outcome.map_err(|e| e.to_string());
-    Examined { path, class, scan_dir, size, modified, mode, outcome, code_page, findings: Vec::new() }
+    Examined { path, class, scan_dir, size, modified, mode, outcome, code_page }
 }
 
 /// The modification time in an `fstat`'s answer.

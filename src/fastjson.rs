@@ -33,9 +33,14 @@ pub const CHUNK: usize = 1 << 20;
 const MAX_ANY_DEPTH: usize = 100;
 
 /// The captures of a healthy in-memory document, or `None` when the full validator must decide.
+///
+/// Its UTF-8 is checked string by string as the reader meets them, not in a pass of its own
+/// over the whole input: outside strings the reader takes ASCII only, and a string's bytes
+/// past ASCII are seen by the same SIMD loop that looks for its end, so only strings holding
+/// some are checked again, and a whole file read once more was an eighth of check's parsing
+/// on the 24-scan tree (issue 17). Strings and ASCII between them make the whole input valid
+/// UTF-8 exactly when each string is.
 pub fn validate_slice(bytes: &[u8], shape: &Shape) -> Option<Captures> {
-    // Valid UTF-8 as a whole: every string (and so every borrowed key) is too.
-    simdutf8::basic::from_utf8(bytes).ok()?;
     run(SliceSource { data: bytes, ended: false }, shape)
 }
 
@@ -134,6 +139,7 @@ struct ReadAhead {
 }
 
 impl<'de> Source<'de> for ReadAhead {
+    const CHECKED: bool = true;
     fn window(&self) -> &[u8] {
         &self.current
     }
@@ -202,6 +208,10 @@ type Result<T> = std::result::Result<T, GiveUp>;
 /// Where the bytes come from: a window on the current chunk, replaced by the next one on
 /// `refill` (an empty one at the end).
 trait Source<'de> {
+    /// Every window is checked for UTF-8 before it is read (but for a character cut by its
+    /// end). When not, the reader checks each string's bytes, the only place it takes a byte
+    /// past ASCII.
+    const CHECKED: bool;
     fn window(&self) -> &[u8];
     /// Moves to the next chunk; false at the end of the input.
     fn refill(&mut self) -> Result<bool>;
@@ -218,6 +228,7 @@ struct SliceSource<'de> {
 }
 
 impl<'de> Source<'de> for SliceSource<'de> {
+    const CHECKED: bool = false;
     fn window(&self) -> &[u8] {
         if self.ended {
             &[]
@@ -277,6 +288,7 @@ impl<R: io::Read> Chunked<R> {
 }
 
 impl<'de, R: io::Read> Source<'de> for Chunked<R> {
+    const CHECKED: bool = true;
     fn window(&self) -> &[u8] {
         &self.buf[..self.len]
     }
@@ -348,12 +360,13 @@ impl Utf8Stream {
     }
 }
 
-/// The text of a string read whole from one window, between its quotes. Every window is
-/// UTF-8-checked before it is read (the whole slice in [`validate_slice`], each chunk as it
-/// comes in [`Utf8Stream::feed`], where only a character cut by the chunk's end is held back, and
-/// that lies after any quote of the window), and a span between two ASCII quotes starts and
-/// ends on character boundaries: so it is valid UTF-8 without checking it again (a tenth of the
-/// time of a results file went to that second check of short strings).
+/// The text of a string read whole from one window, between its quotes. It is valid UTF-8
+/// without checking it again (a tenth of the time of a results file went to that second check
+/// of short strings): a chunk's window is UTF-8-checked before it is read (in
+/// [`Utf8Stream::feed`], where only a character cut by the chunk's end is held back, and that
+/// lies after any quote of the window), and a span between two ASCII quotes starts and ends
+/// on character boundaries; a slice's strings are checked as they are found
+/// ([`Reader::segment_is_text`]).
 fn checked_text(bytes: &[u8]) -> &str {
     debug_assert!(std::str::from_utf8(bytes).is_ok(), "a window's string is not valid UTF-8");
     // SAFETY: valid UTF-8 as said above; the debug assertion holds the property tests to it.
@@ -398,18 +411,25 @@ fn specials(word: u64) -> u64 {
 /// Index of the first `"`, `\` or control character in `w` from `at`: 32 bytes a step with
 /// SSE2 (part of every x86_64 CPU), then eight a step, then one.
 fn find_special(w: &[u8], at: usize) -> Option<usize> {
+    find_special_noting_high(w, at).map(|(found, _)| found)
+}
+
+/// [`find_special`], and whether a byte past ASCII may lie between `at` and what it found:
+/// false only when none does (a byte after it, read in the same step, may make it true).
+fn find_special_noting_high(w: &[u8], at: usize) -> Option<(usize, bool)> {
+    let mut high = false;
     #[cfg(target_arch = "x86_64")]
-    let at = match find_special_sse2(w, at) {
-        Ok(found) => return Some(found),
+    let at = match find_special_sse2(w, at, &mut high) {
+        Ok(found) => return Some((found, high)),
         Err(rest) => rest,
     };
-    find_special_words(w, at)
+    find_special_words_noting_high(w, at, &mut high).map(|found| (found, high))
 }
 
 /// `Ok(index)` of the first special byte in the 32-byte blocks from `at`, or `Err(where the
-/// blocks end)`.
+/// blocks end)`; sets `high` when a block it read holds a byte past ASCII.
 #[cfg(target_arch = "x86_64")]
-fn find_special_sse2(w: &[u8], mut at: usize) -> std::result::Result<usize, usize> {
+fn find_special_sse2(w: &[u8], mut at: usize, high: &mut bool) -> std::result::Result<usize, usize> {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_setzero_si128,
         _mm_subs_epu8,
@@ -427,30 +447,47 @@ fn find_special_sse2(w: &[u8], mut at: usize) -> std::result::Result<usize, usiz
             let mark = _mm_or_si128(_mm_cmpeq_epi8(block, quote), _mm_cmpeq_epi8(block, backslash));
             _mm_movemask_epi8(_mm_or_si128(mark, control)) as u32
         };
+        let mut past_ascii = 0;
         while at + 32 <= w.len() {
-            let low = hits(_mm_loadu_si128(w.as_ptr().add(at).cast()));
-            let high = hits(_mm_loadu_si128(w.as_ptr().add(at + 16).cast()));
-            let mask = u64::from(low) | (u64::from(high) << 16);
+            let (low_block, high_block) =
+                (_mm_loadu_si128(w.as_ptr().add(at).cast()), _mm_loadu_si128(w.as_ptr().add(at + 16).cast()));
+            // The top bit of each byte: set past ASCII.
+            past_ascii |= _mm_movemask_epi8(_mm_or_si128(low_block, high_block));
+            let mask = u64::from(hits(low_block)) | (u64::from(hits(high_block)) << 16);
             if mask != 0 {
+                *high |= past_ascii != 0;
                 return Ok(at + mask.trailing_zeros() as usize);
             }
             at += 32;
         }
+        *high |= past_ascii != 0;
     }
     Err(at)
 }
 
 /// [`find_special`] eight bytes at a time (see [`specials`]).
-fn find_special_words(w: &[u8], mut at: usize) -> Option<usize> {
+#[cfg(test)]
+fn find_special_words(w: &[u8], at: usize) -> Option<usize> {
+    find_special_words_noting_high(w, at, &mut false)
+}
+
+/// [`find_special_words`], setting `high` as [`find_special_sse2`] does.
+fn find_special_words_noting_high(w: &[u8], mut at: usize, high: &mut bool) -> Option<usize> {
+    let mut past_ascii = 0;
     while at + 8 <= w.len() {
         let word = u64::from_le_bytes(w[at..at + 8].try_into().expect("eight bytes"));
+        past_ascii |= word & HI;
         let hits = specials(word);
         if hits != 0 {
+            *high |= past_ascii != 0;
             return Some(at + (hits.trailing_zeros() / 8) as usize);
         }
         at += 8;
     }
-    w[at..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).map(|i| at + i)
+    *high |= past_ascii != 0;
+    let found = w[at..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).map(|i| at + i);
+    *high |= !w[at..found.unwrap_or(w.len())].is_ascii();
+    found
 }
 
 impl<'de, S: Source<'de>> Reader<S> {
@@ -697,17 +734,32 @@ impl<'de, S: Source<'de>> Reader<S> {
         Ok(value)
     }
 
+    /// Whether `w[start..end]`, the bytes of a string between an opening quote or escape and
+    /// the next one, is text: a source whose windows are checked already has it so; a slice's
+    /// (see [`validate_slice`]) is checked here when [`find_special_noting_high`] saw a byte
+    /// past ASCII. It starts and ends on character boundaries, as ASCII bytes bound it.
+    #[inline]
+    fn segment_is_text(w: &[u8], start: usize, end: usize, high: bool) -> bool {
+        S::CHECKED || !high || simdutf8::basic::from_utf8(&w[start..end]).is_ok()
+    }
+
     /// Skips a string's rest (its opening quote consumed).
     fn skip_string(&mut self) -> Result<()> {
         loop {
             let w = self.src.window();
-            match find_special(w, self.pos) {
-                Some(i) => {
+            match find_special_noting_high(w, self.pos) {
+                Some((i, high)) => {
+                    if !Self::segment_is_text(w, self.pos, i, high) {
+                        return Err(GiveUp);
+                    }
                     let b = w[i];
                     self.pos = i + 1;
-                    match b {
-                        b'"' => return Ok(()),
-                        b'\\' => self.escape(false)?,
+                    match (b, w.get(i + 1)) {
+                        (b'"', _) => return Ok(()),
+                        // A one-letter escape in the window (code's `\n` and `\"`, most of a
+                        // dataset's escapes) is stepped over here, as `escape` would.
+                        (b'\\', Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't')) => self.pos += 1,
+                        (b'\\', _) => self.escape(false)?,
                         _ => return Err(GiveUp),
                     }
                 }
@@ -726,8 +778,11 @@ impl<'de, S: Source<'de>> Reader<S> {
     #[inline]
     fn visit_string<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value> {
         let w = self.src.window();
-        if let Some(end) = find_special(w, self.pos) {
+        if let Some((end, high)) = find_special_noting_high(w, self.pos) {
             if w[end] == b'"' {
+                if !Self::segment_is_text(w, self.pos, end, high) {
+                    return Err(GiveUp);
+                }
                 let start = self.pos;
                 self.pos = end + 1;
                 if let Some(bytes) = self.src.borrow(start, end) {
@@ -1121,6 +1176,78 @@ mod tests {
         let mut stream = Utf8Stream::default();
         assert!(stream.feed(b"a\xf0"));
         assert_eq!(stream.pending, 1);
+    }
+
+    /// The slice's strings are checked for UTF-8 as they are read: a document differing from a
+    /// healthy one only by bytes that are not UTF-8, in a key, a captured value or a skipped
+    /// one, at any offset around the 32-byte blocks and 8-byte words, is never taken; with
+    /// valid characters there it is, as when the whole input was checked first (and as the
+    /// chunked sources, which check each chunk before it is read, answer).
+    #[test]
+    fn a_slice_is_taken_only_when_its_strings_are_utf8() {
+        let inserts: [&[u8]; 9] = [
+            b"\xc3\xa9",
+            b"\xe2\x82\xac",
+            b"\xf0\x9f\x98\x80",
+            b"\xff",
+            b"\x80",
+            b"\xe2\x82",
+            b"\xc0\xaf",
+            b"\xed\xa0\x80",
+            b"\xf4\x90\x80\x80",
+        ];
+        for insert in inserts {
+            let valid = std::str::from_utf8(insert).is_ok();
+            for len in [0, 1, 7, 8, 9, 15, 16, 31, 32, 33, 40, 63, 64, 65] {
+                for at in [0, len / 2, len] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes.splice(at..at, insert.iter().copied());
+                    for (before, after) in [
+                        (&b"{\"id\": \""[..], &b"\", \"n\": 1}"[..]),
+                        (b"{\"id\": 1, \"n\": 2, \"skip\": [\"", b"\"]}"),
+                        (b"{\"id\": 1, \"n\": 2, \"", b"\": 3}"),
+                        (b"{\"id\": \"\\n", b"\\t\", \"n\": 1}"),
+                        (b"{\"id\": 1, \"n\": 2, \"skip\": \"\\u00e9", b"\\\\\"}"),
+                    ] {
+                        let doc = [before, &bytes, after].concat();
+                        let taken = all_chunkings(&doc, &shape());
+                        assert_eq!(taken.is_some(), valid, "{doc:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whenever a byte past ASCII lies before what [`find_special_noting_high`] found, it says
+    /// so, at every position and start of the blocks and words.
+    #[test]
+    fn a_byte_past_ascii_before_the_special_is_noted() {
+        for len in [0, 7, 8, 9, 31, 32, 33, 64, 95] {
+            for high_at in 0..len {
+                for hit in 0..=len {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[high_at] = 0xe9;
+                    if hit < len {
+                        bytes[hit] = b'"';
+                    }
+                    for start in [0, 1, high_at, hit.min(len)] {
+                        let found = find_special_noting_high(&bytes, start);
+                        assert_eq!(found.map(|(i, _)| i), find_special(&bytes, start));
+                        let end = found.map_or(len, |(i, _)| i);
+                        let mut high = false;
+                        let words = find_special_words_noting_high(&bytes, start, &mut high);
+                        assert_eq!(words, found.map(|(i, _)| i));
+                        if (start..end).contains(&high_at) {
+                            assert!(
+                                found.is_none_or(|(_, high)| high),
+                                "len {len} high {high_at} hit {hit} start {start}"
+                            );
+                            assert!(high, "words: len {len} high {high_at} hit {hit} start {start}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -2,14 +2,14 @@
 //! are reported and never followed, other filesystems are never entered, FIFOs, sockets and
 //! devices are never opened, and an unreadable directory is reported while the walk goes on.
 //! Metadata is left for the parallel phase: the walk only reads directories (several at once).
-//! Entries come out in path order (a directory's entries by name, right after it), by one sort
-//! per root at the end rather than one per directory.
+//! Entries come out in path order (a directory's entries by name, right after it): each
+//! directory's entries are sorted by name as it is listed, in parallel, so no sort of the
+//! whole walk is left for the end.
 
 use std::path::{Path, PathBuf};
 
 use globset::GlobSet;
 use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
-use rayon::slice::ParallelSliceMut;
 use walkdir::WalkDir;
 
 use crate::layout::state_names::{BACKUPS_DIR, STATE_DIR};
@@ -107,8 +107,10 @@ fn walk_root(root: &Path, filters: &Filters, out: &mut WalkOutput) {
             items.push(Item::Listed(walk.list(&dir, 0)));
         }
     }
-    flatten(items, out);
-    out.entries[first..].par_sort_unstable_by(|a, b| walk_order(&a.path, &b.path));
+    let top = Listing::new(items);
+    out.entries.reserve(top.entries);
+    flatten(top, out);
+    debug_assert!(out.entries[first..].is_sorted_by(|a, b| walk_order(&a.path, &b.path).is_le()));
 }
 
 /// The walkdir error as the walk reports it: an error without a path is the root's.
@@ -133,16 +135,82 @@ enum Item {
     Entry(Entry),
     Error(WalkError),
     LeftOut(PathBuf),
-    Listed(Vec<Item>),
+    Listed(Listing),
+    /// What [`flatten`] has moved out.
+    Taken,
 }
 
-fn flatten(items: Vec<Item>, out: &mut WalkOutput) {
-    for item in items {
+/// A directory's items, and the order its entries go out in.
+struct Listing {
+    items: Vec<Item>,
+    /// The indices of the entry items in path order: a directory's own listing, the item
+    /// right after its entry, goes out right after it, which makes the whole walk's entries
+    /// path order ([`walk_order`]).
+    order: Vec<usize>,
+    /// How many entries this listing and those in it hold.
+    entries: usize,
+}
+
+impl Listing {
+    /// Sorts the entries of `items`: they share the listed directory's path up to their names
+    /// (but for the backup folders of a `.scanaudit/` in it, whose path goes on after that
+    /// name, which [`walk_order`] ranks as the whole walk's sort did).
+    fn new(items: Vec<Item>) -> Listing {
+        let path = |at: usize| match &items[at] {
+            Item::Entry(entry) => entry.path.as_path(),
+            _ => unreachable!("only entries are ordered"),
+        };
+        let mut order: Vec<usize> = (0..items.len()).filter(|&at| matches!(items[at], Item::Entry(_))).collect();
+        order.sort_unstable_by(|&a, &b| walk_order(path(a), path(b)));
+        let nested: usize =
+            items.iter().map(|item| if let Item::Listed(listing) = item { listing.entries } else { 0 }).sum();
+        let entries = order.len() + nested;
+        Listing { items, order, entries }
+    }
+}
+
+/// Moves what `listing` found into `out`: errors and what the filters left out in the order
+/// of the listings, entries in path order.
+fn flatten(mut listing: Listing, out: &mut WalkOutput) {
+    take_errors_and_left_out(&mut listing, out);
+    take_entries(listing, out);
+}
+
+fn take_errors_and_left_out(listing: &mut Listing, out: &mut WalkOutput) {
+    for item in &mut listing.items {
         match item {
-            Item::Entry(entry) => out.entries.push(entry),
-            Item::Error(error) => out.errors.push(error),
-            Item::LeftOut(path) => out.left_out.push(path),
-            Item::Listed(items) => flatten(items, out),
+            Item::Error(_) | Item::LeftOut(_) => match std::mem::replace(item, Item::Taken) {
+                Item::Error(error) => out.errors.push(error),
+                Item::LeftOut(path) => out.left_out.push(path),
+                _ => unreachable!("matched above"),
+            },
+            Item::Listed(nested) => take_errors_and_left_out(nested, out),
+            Item::Entry(_) | Item::Taken => {}
+        }
+    }
+}
+
+fn take_entries(mut listing: Listing, out: &mut WalkOutput) {
+    // A root the filters left out is still listed: its listing follows no entry, and is the
+    // only one at its level.
+    for at in 0..listing.items.len() {
+        let orphan = matches!(listing.items[at], Item::Listed(_))
+            && !matches!(at.checked_sub(1).map(|before| &listing.items[before]), Some(Item::Entry(_)));
+        if orphan {
+            if let Item::Listed(nested) = std::mem::replace(&mut listing.items[at], Item::Taken) {
+                take_entries(nested, out);
+            }
+        }
+    }
+    for &at in &listing.order {
+        if let Item::Entry(entry) = std::mem::replace(&mut listing.items[at], Item::Taken) {
+            out.entries.push(entry);
+        }
+        // The listing of a directory is the item right after its entry.
+        if let Some(Item::Listed(_)) = listing.items.get(at + 1) {
+            if let Item::Listed(nested) = std::mem::replace(&mut listing.items[at + 1], Item::Taken) {
+                take_entries(nested, out);
+            }
         }
     }
 }
@@ -233,13 +301,13 @@ impl Walk<'_> {
     }
 
     /// Lists `dir`, an entered directory, and (in parallel) the subdirectories it enters.
-    fn list(&self, dir: &Path, depth: usize) -> Vec<Item> {
+    fn list(&self, dir: &Path, depth: usize) -> Listing {
         let mut items = Vec::new();
         let read = match std::fs::read_dir(dir) {
             Ok(read) => read,
             Err(error) => {
                 items.push(Item::Error(WalkError { path: dir.to_path_buf(), message: error.to_string() }));
-                return items;
+                return Listing::new(items);
             }
         };
         let mut subdirs: Vec<(usize, PathBuf)> = Vec::new();
@@ -275,7 +343,7 @@ impl Walk<'_> {
                 Visit::Next => {}
                 Visit::Descend(sub) => {
                     subdirs.push((items.len(), sub));
-                    items.push(Item::Listed(Vec::new()));
+                    items.push(Item::Taken);
                 }
                 Visit::StopListing => break,
             }
@@ -284,7 +352,7 @@ impl Walk<'_> {
         // a worker's 2 MiB stack (and a waiting worker may run other listings on top), while a
         // tree can nest as deep as PATH_MAX allows; the levels near the root already give every
         // core a subtree.
-        let listings: Vec<Vec<Item>> = if depth < PARALLEL_DEPTH {
+        let listings: Vec<Listing> = if depth < PARALLEL_DEPTH {
             subdirs.par_iter().map(|(_, sub)| self.list(sub, depth + 1)).collect()
         } else {
             subdirs.iter().map(|(_, sub)| self.list(sub, depth + 1)).collect()
@@ -292,7 +360,7 @@ impl Walk<'_> {
         for ((at, _), listing) in subdirs.into_iter().zip(listings) {
             items[at] = Item::Listed(listing);
         }
-        items
+        Listing::new(items)
     }
 }
 
@@ -478,6 +546,15 @@ mod tests {
         }
         std::fs::write(p.join("proj/project.json"), "{}").unwrap();
         std::fs::create_dir_all(p.join("t/.scanaudit/backups/20260202T000000Z")).unwrap();
+        // Siblings whose names sort around a directory's own path (`-` and `.` below `/`) and
+        // around the backup folders of a `.scanaudit/`.
+        for sub in ["t/a.b", "t/a-", "t/a0", "t/.scanaudit-x", "t/.scanaudi", "s/analyze_checkpoints.old"] {
+            std::fs::create_dir_all(p.join(sub)).unwrap();
+            std::fs::write(p.join(sub).join("z.json"), "{}").unwrap();
+        }
+        for file in ["t/.scanaudit.json", "t/a.json", "t/.scanaudiu"] {
+            std::fs::write(p.join(file), "{}").unwrap();
+        }
         #[cfg(unix)]
         {
             std::os::unix::fs::symlink(p.join("t"), p.join("u/to_t")).unwrap();

@@ -8,7 +8,7 @@ use std::path::{Component, Path};
 
 use super::kinds::{CheckpointStep, FileKind};
 use super::output_names::scan_dir_file_kind;
-use super::path_names::name_of;
+use super::path_names::{name_of, text_of};
 use super::reserved_names;
 use super::scan_dir_names::{is_language_level_meta, AUTO_LANGUAGE, LANGUAGES};
 use super::temp_names::{self, TempName};
@@ -62,7 +62,7 @@ pub fn classify_file(path: &Path, scan_dir: Option<&Path>, sibling_exists: &dyn 
             .map(|rel| {
                 rel.components()
                     .filter_map(|c| match c {
-                        Component::Normal(s) => Some(s.to_string_lossy()),
+                        Component::Normal(s) => Some(text_of(s)),
                         _ => None,
                     })
                     .collect()

@@ -43,6 +43,11 @@ pub fn checkpoint_file_name(unit_id: &str) -> String {
 /// so both are accepted for every id. The one place the accepted names are defined.
 pub fn is_checkpoint_name_for(name: &str, unit_id: &str) -> bool {
     let Some(stem) = name.strip_suffix(".json") else { return false };
+    // Check asks this of every checkpoint, and nearly all are named right: the bare name is
+    // compared with the id as it goes, with no string made (issue 17).
+    if is_uncut_safe_filename(stem, unit_id) {
+        return true;
+    }
     let safe = safe_filename(unit_id);
     if stem == safe {
         return true;
@@ -51,6 +56,29 @@ pub fn is_checkpoint_name_for(name: &str, unit_id: &str) -> bool {
     disambiguated.push('_');
     disambiguated.push_str(&id_hash16(unit_id));
     stem == disambiguated
+}
+
+/// Whether `stem` is `safe_filename(unit_id)` where that keeps the whole id: a false answer
+/// leaves the question open. The replaced characters are ASCII, so byte for byte.
+fn is_uncut_safe_filename(stem: &str, unit_id: &str) -> bool {
+    // Each byte of the id gives at most two of the stem, and the stem is cut only past
+    // MAX_STEM_CHARS code points, which are at least as many bytes.
+    if unit_id.len() * 2 > MAX_STEM_CHARS {
+        return false;
+    }
+    let mut rest = stem.as_bytes();
+    for &b in unit_id.as_bytes() {
+        let expected: &[u8] = match b {
+            b'/' | b'\\' => b"__",
+            b':' | b' ' => b"_",
+            _ => std::slice::from_ref(&b),
+        };
+        match rest.strip_prefix(expected) {
+            Some(after) => rest = after,
+            None => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 /// The first 16 hex digits of sha256(unit_id).
@@ -113,6 +141,38 @@ mod tests {
         let cut: String = safe_filename(&long).chars().take(233).collect();
         assert!(is_checkpoint_name_for(&format!("{cut}_{h}.json"), &long));
         assert!(is_checkpoint_name_for(&checkpoint_file_name(&long), &long));
+    }
+
+    /// The names accepted before the bare name was compared without making it: the oracle.
+    fn reference_is_checkpoint_name_for(name: &str, unit_id: &str) -> bool {
+        let Some(stem) = name.strip_suffix(".json") else { return false };
+        let safe = safe_filename(unit_id);
+        if stem == safe {
+            return true;
+        }
+        let mut disambiguated: String = safe.chars().take(MAX_STEM_CHARS).collect();
+        disambiguated.push('_');
+        disambiguated.push_str(&id_hash16(unit_id));
+        stem == disambiguated
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_accepted_names_are_the_ones_accepted_before(
+            id in "[a/\\\\: _é.]{0,130}",
+            tweak in proptest::option::of((proptest::num::usize::ANY, "[a/\\\\: _é.]{0,2}")),
+        ) {
+            let mut names = vec![checkpoint_file_name(&id), format!("{}_{}.json", safe_filename(&id).chars().take(MAX_STEM_CHARS).collect::<String>(), id_hash16(&id)), safe_filename(&id)];
+            if let Some((at, insert)) = tweak {
+                let mut name = checkpoint_file_name(&id);
+                let at = name.char_indices().map(|(i, _)| i).nth(at % name.chars().count().max(1)).unwrap_or(0);
+                name.insert_str(at, &insert);
+                names.push(name);
+            }
+            for name in &names {
+                proptest::prop_assert_eq!(is_checkpoint_name_for(name, &id), reference_is_checkpoint_name_for(name, &id), "{:?} {:?}", name, id);
+            }
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use foldhash::HashSet;
 
 use super::kinds::CheckpointStep;
 use super::output_names::is_scan_dir_marker;
-use super::path_names::name_of;
+use super::path_names::{name_of, text_of};
 use super::scan_dir_names::{is_language_dir_name, ADHOC_PREFIXES, AUTO_LANGUAGE, LANGUAGES};
 use super::temp_names;
 
@@ -19,25 +19,54 @@ pub struct ScanDirIndex {
 
 impl ScanDirIndex {
     /// Builds the index from every walked path (files and directories).
+    ///
+    /// What depends on an entry's parent alone (is it a checkpoint dir, is it in the index
+    /// yet) is worked out once per run of entries with the same parent, as the walk gives a
+    /// directory's files: this runs on one thread before the parallel phase, where splitting
+    /// and hashing every path's parent and grandparent was most of its time (issue 17). Any
+    /// order of entries gives the same index.
     pub fn build<'a>(entries: impl IntoIterator<Item = (&'a Path, bool)>) -> ScanDirIndex {
         let mut dirs = HashSet::default();
+        let mut run: Option<ParentRun<'a>> = None;
         for (path, is_dir) in entries {
-            let name = name_of(path);
-            let Some(parent) = path.parent() else { continue };
+            let split = split_plain_name(path);
+            let same = matches!((&run, split), (Some(r), Some((prefix, _))) if r.prefix == Some(prefix));
+            if !same {
+                let Some(parent) = path.parent() else {
+                    run = None;
+                    continue;
+                };
+                run = Some(ParentRun {
+                    prefix: split.map(|(prefix, _)| prefix),
+                    parent,
+                    checkpoint_dir: CheckpointStep::from_dir_name(&name_of(parent)).is_some(),
+                    parent_marked: false,
+                    grandparent_marked: false,
+                });
+            }
+            let run = run.as_mut().expect("a run for this entry's parent");
+            let name = match split {
+                Some((_, name)) => text_of(std::os::unix::ffi::OsStrExt::from_bytes(name)),
+                None => name_of(path),
+            };
             let marks_parent = is_scan_dir_marker(&name, is_dir)
                 || (!is_dir
                     && temp_names::recognise_file(&name, &|_| false)
                         .and_then(|t| t.target)
                         .is_some_and(|target| is_scan_dir_marker(&target, false)));
-            if marks_parent && !is_auto_parse_dir(parent) {
-                dirs.insert(parent.to_path_buf());
+            if marks_parent && !run.parent_marked {
+                if !is_auto_parse_dir(run.parent) {
+                    dirs.insert(run.parent.to_path_buf());
+                }
+                run.parent_marked = true;
             }
             // A checkpoint file marks its grandparent even when the walk started inside
             // the checkpoint dir.
-            if !is_dir && CheckpointStep::from_dir_name(&name_of(parent)).is_some() {
-                if let Some(grandparent) = parent.parent() {
+            if !is_dir && run.checkpoint_dir && !run.grandparent_marked {
+                if let Some(grandparent) = run.parent.parent() {
                     dirs.insert(grandparent.to_path_buf());
                 }
+                run.grandparent_marked = true;
             }
             if is_dir && (is_language_scan_dir(path) || ADHOC_PREFIXES.iter().any(|p| name.starts_with(p))) {
                 dirs.insert(path.to_path_buf());
@@ -69,6 +98,31 @@ impl ScanDirIndex {
     }
 }
 
+/// What [`ScanDirIndex::build`] knows about the parent of the entries it is going through.
+struct ParentRun<'a> {
+    /// The bytes before the last `/` of the run's paths, whose last component is a plain
+    /// name: every such path with these bytes has this parent. `None`: a run of one.
+    prefix: Option<&'a [u8]>,
+    parent: &'a Path,
+    /// The parent is a checkpoint dir: its files mark the grandparent.
+    checkpoint_dir: bool,
+    /// What the parent's or the grandparent's marking did is done (inserting again would
+    /// change nothing).
+    parent_marked: bool,
+    grandparent_marked: bool,
+}
+
+/// `path`'s bytes before its last `/` and its name after it, when that name is a plain one
+/// (not empty, `.` or `..`): then `Path::parent` is a function of the bytes before, and
+/// `Path::file_name` is the name.
+fn split_plain_name(path: &Path) -> Option<(&[u8], &[u8])> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    let slash = bytes.iter().rposition(|&b| b == b'/')?;
+    let name = &bytes[slash + 1..];
+    (!matches!(name, b"" | b"." | b"..")).then(|| (&bytes[..slash], name))
+}
+
 /// `…/scans/<sha>/<language>`, `auto` included (multi-language scans, PR #199).
 fn is_language_scan_dir(path: &Path) -> bool {
     is_language_dir_name(&name_of(path))
@@ -85,6 +139,83 @@ fn is_auto_parse_dir(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The index as it was built before runs of one parent were worked out once: the
+    /// oracle [`ScanDirIndex::build`] is held to.
+    fn reference_build<'a>(entries: impl IntoIterator<Item = (&'a Path, bool)>) -> Vec<Vec<u8>> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut dirs = HashSet::default();
+        for (path, is_dir) in entries {
+            let name = name_of(path);
+            let Some(parent) = path.parent() else { continue };
+            let marks_parent = is_scan_dir_marker(&name, is_dir)
+                || (!is_dir
+                    && temp_names::recognise_file(&name, &|_| false)
+                        .and_then(|t| t.target)
+                        .is_some_and(|target| is_scan_dir_marker(&target, false)));
+            if marks_parent && !is_auto_parse_dir(parent) {
+                dirs.insert(parent.to_path_buf());
+            }
+            if !is_dir && CheckpointStep::from_dir_name(&name_of(parent)).is_some() {
+                if let Some(grandparent) = parent.parent() {
+                    dirs.insert(grandparent.to_path_buf());
+                }
+            }
+            if is_dir && (is_language_scan_dir(path) || ADHOC_PREFIXES.iter().any(|p| name.starts_with(p))) {
+                dirs.insert(path.to_path_buf());
+            }
+        }
+        // The bytes, not `Path` equality, which is blind to `a//b` against `a/b`.
+        let mut dirs: Vec<Vec<u8>> = dirs.into_iter().map(|d| d.as_os_str().as_bytes().to_vec()).collect();
+        dirs.sort();
+        dirs
+    }
+
+    fn index_bytes(index: &ScanDirIndex) -> Vec<Vec<u8>> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut dirs: Vec<Vec<u8>> = index.iter().map(|d| d.as_os_str().as_bytes().to_vec()).collect();
+        dirs.sort();
+        dirs
+    }
+
+    /// Components the index cares about, and separators and dots it must keep as given.
+    const COMPONENT: &str = "(scans|abc|python|auto|analyze_checkpoints|enhance_checkpoints|results\\.json|a\\.json|open_ant_x|\\.tmp-results\\.json-abcdefgh\\.json|meta\\.json|x|\\.|\\.\\.|)";
+
+    proptest::proptest! {
+        #[test]
+        fn the_index_is_the_one_built_entry_by_entry(
+            entries in proptest::collection::vec((proptest::string::string_regex(&format!("/?{COMPONENT}(//?{COMPONENT}){{0,5}}/?")).unwrap(), proptest::bool::ANY), 0..40)
+        ) {
+            let entries: Vec<(PathBuf, bool)> = entries.into_iter().map(|(p, d)| (PathBuf::from(p), d)).collect();
+            let mut sorted = entries.clone();
+            sorted.sort();
+            for entries in [&entries, &sorted] {
+                let built = ScanDirIndex::build(entries.iter().map(|(p, d)| (p.as_path(), *d)));
+                proptest::prop_assert_eq!(index_bytes(&built), reference_build(entries.iter().map(|(p, d)| (p.as_path(), *d))));
+            }
+        }
+    }
+
+    #[test]
+    fn a_tree_in_walk_order_gives_the_index_built_entry_by_entry() {
+        let mut entries: Vec<(PathBuf, bool)> = Vec::new();
+        for scan in ["p/scans/abc/python", "p/scans/abd/auto", "q/out", "r/open_ant_x1", "s//t/./u"] {
+            entries.push((scan.into(), true));
+            for step in ["analyze_checkpoints", "enhance_checkpoints", "notes"] {
+                entries.push((format!("{scan}/{step}").into(), true));
+                for unit in 0..3 {
+                    entries.push((format!("{scan}/{step}/u{unit}.json").into(), false));
+                }
+                entries.push((format!("{scan}/{step}/.tmp-results.json-abcdefgh.json").into(), false));
+            }
+            for file in ["results.json", "x.md", "dataset.json", "python/call_graph.json"] {
+                entries.push((format!("{scan}/{file}").into(), false));
+            }
+        }
+        let built = ScanDirIndex::build(entries.iter().map(|(p, d)| (p.as_path(), *d)));
+        assert_eq!(index_bytes(&built), reference_build(entries.iter().map(|(p, d)| (p.as_path(), *d))));
+        assert!(built.len() >= 5, "{:?}", index_bytes(&built));
+    }
 
     #[test]
     fn finds_scan_dirs_by_content_and_by_path() {
