@@ -5,7 +5,6 @@
 use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use super::state::{output_name, REBUILD_ORDER};
 use super::unfixable::Unfixable;
@@ -24,6 +23,7 @@ use crate::regen::results::{results_document, AnalyzeInputs};
 use crate::regen::single_file::{self, LeftOutWhy, LegacyInputs, LegacyKind, RunRecord, Unusable};
 use crate::regen::verified::rebuild_verified;
 use crate::regen::{self, current, Rebuilt, RegenError};
+use crate::spill::Contents;
 use crate::text::brief_list;
 
 /// A rebuilt output, ready for the atomic writer.
@@ -91,8 +91,9 @@ pub struct Rebuilder {
     dir: PathBuf,
     /// Outputs an earlier action will write, by kind: later rebuilds read these instead of
     /// the damaged files on disk.
-    /// The same bytes the plan's action holds (one copy for both).
-    provided: HashMap<FileKind, Arc<Vec<u8>>>,
+    /// The same bytes the plan's action holds (one copy for both; in an unnamed file rather
+    /// than memory when the plan spilled them, [`crate::spill`]).
+    provided: HashMap<FileKind, Contents>,
     /// The document the output rebuilt last holds (its `provided` bytes parse to exactly
     /// this), for the rebuild right after it, which reads it as an input: parsing the bytes
     /// back would cost as much as the rebuild's own work. Taken by the first read of it, and
@@ -127,18 +128,18 @@ impl Rebuilder {
     }
 
     /// What the output `kind` will hold once an earlier action (a promotion) has run.
-    pub fn provide(&mut self, kind: FileKind, bytes: Arc<Vec<u8>>) {
+    pub fn provide(&mut self, kind: FileKind, bytes: impl Into<Contents>) {
         self.forget_handed();
-        self.provided.insert(kind, bytes);
+        self.provided.insert(kind, bytes.into());
     }
 
     /// What the output `kind` will hold once its rebuild is written: `bytes`, which hold the
     /// document `value` ([`RebuiltFile::value`], after the lossless merge). A later rebuild
     /// that reads it ([`handed_readers`]) takes `value` rather than parsing `bytes` back; a
     /// document no rebuild takes is freed now.
-    pub fn provide_rebuilt(&mut self, kind: FileKind, bytes: Arc<Vec<u8>>, value: PyValue) {
+    pub fn provide_rebuilt(&mut self, kind: FileKind, bytes: impl Into<Contents>, value: PyValue) {
         self.forget_handed();
-        self.provided.insert(kind, bytes);
+        self.provided.insert(kind, bytes.into());
         if REBUILD_ORDER.iter().any(|reader| handed_readers(*reader).contains(&kind)) {
             *self.handed.get_mut() = Some((kind, value));
         } else {
@@ -189,8 +190,16 @@ impl Rebuilder {
         }
         let provided = REBUILD_ORDER.iter().find(|k| output_name(**k) == name).and_then(|k| self.provided.get(k));
         let read;
+        let provided_bytes;
         let bytes: &[u8] = match provided {
-            Some(bytes) => bytes,
+            Some(contents) => {
+                // Spilled bytes are read back for the parse, and freed after it.
+                provided_bytes = contents.bytes().map_err(|error| {
+                    self.unreadable.borrow_mut().push((self.dir.join(name), error.to_string()));
+                    CannotRebuild { reason: format!("its input {name} cannot be read ({error})"), fix: None }
+                })?;
+                &provided_bytes
+            }
             None => {
                 if let Some(reason) = over_read_limit(&self.dir.join(name)) {
                     return Err(CannotRebuild { reason: format!("its input {reason}"), fix: None });
@@ -422,7 +431,7 @@ impl Rebuilder {
         };
         let input_markers = |input: FileKind| -> Vec<crate::era::Marker> {
             let outline = match self.provided.get(&input) {
-                Some(bytes) => lossless::outline(bytes),
+                Some(contents) => contents.bytes().ok().and_then(|bytes| lossless::outline(&bytes)),
                 None => self.old_bytes(input).and_then(|bytes| lossless::outline(&bytes)),
             };
             let Some((keys, metrics)) = outline else { return Vec::new() };
@@ -600,11 +609,13 @@ impl Rebuilder {
             FileKind::PipelineOutput => {
                 let mut provided = HashMap::new();
                 for source in [FileKind::Results, FileKind::ResultsVerified] {
-                    if let Some(bytes) = self.provided.get(&source) {
+                    if let Some(contents) = self.provided.get(&source) {
                         let value = match self.take_handed(output_name(source)) {
                             Some(value) => value,
                             None => {
-                                pyjson::parse(bytes).map_err(|e| CannotRebuild { reason: e.to_string(), fix: None })?
+                                let bytes =
+                                    contents.bytes().map_err(|e| CannotRebuild { reason: e.to_string(), fix: None })?;
+                                pyjson::parse(&bytes).map_err(|e| CannotRebuild { reason: e.to_string(), fix: None })?
                             }
                         };
                         provided.insert(output_name(source).to_string(), value);
@@ -912,6 +923,7 @@ fn make_lossless(mut file: RebuiltFile, old: lossless::Node, name: &str) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     /// A rebuilt results.json's document is kept through the rebuilds that read it, a healthy
     /// results_verified.json between them included, and freed at the first that does not; a
