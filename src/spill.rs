@@ -108,9 +108,22 @@ impl Contents {
     /// `bytes` moved into an unnamed file in `dir` (and freed) when `dir` is given and takes
     /// one; otherwise kept in memory.
     pub fn hold(bytes: Vec<u8>, dir: Option<&Path>) -> Contents {
-        match dir.map(|dir| Spill::create(dir, &bytes)) {
-            Some(Ok(spill)) => Contents::Spilled(Arc::new(spill)),
-            _ => Contents::from(bytes),
+        let contents = Contents::from(bytes);
+        match dir {
+            Some(dir) => contents.spilled_into(dir),
+            None => contents,
+        }
+    }
+
+    /// These contents moved into an unnamed file in `dir` when they are in memory and `dir`
+    /// takes one (their memory is freed when nothing else shares it); otherwise as they are.
+    pub fn spilled_into(self, dir: &Path) -> Contents {
+        match &self {
+            Contents::Memory(bytes) => match Spill::create(dir, bytes) {
+                Ok(spill) => Contents::Spilled(Arc::new(spill)),
+                Err(_) => self,
+            },
+            Contents::Spilled(_) => self,
         }
     }
 

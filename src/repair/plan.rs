@@ -113,7 +113,6 @@ pub enum Holding {
 
 /// Plans one scan dir.
 pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime, holding: Holding) -> DirPlan {
-    let spill_dir = (holding == Holding::Spilled).then_some(dir);
     // Before anything is read: what each output was when the plan was made from it.
     let stamps: Vec<FileStamp> =
         REBUILD_ORDER.iter().map(|kind| FileStamp::of(&dir.join(output_name(*kind)))).collect();
@@ -126,6 +125,9 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime, holding: Holdin
     // Paths that could not be read: the run is incomplete (exit bit 8), as for check.
     let mut io_errors = state.io_errors.clone();
     let mut rebuilder = Rebuilder::new(dir);
+    if holding == Holding::Spilled {
+        rebuilder.spill_provided();
+    }
     for input in &state.refused {
         unfixable.push(Unfixable { path: input.path.clone(), reason: input.describe(), fix: None });
     }
@@ -179,8 +181,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime, holding: Holdin
         if let Some(temp) = state.temps.get(&kind).and_then(|temps| temps.first()).filter(|_| damaged_or_missing) {
             match crate::no_follow::read(&temp.path) {
                 Ok(bytes) => {
-                    let bytes = Contents::hold(bytes, spill_dir);
-                    rebuilder.provide(kind, bytes.clone());
+                    let bytes = rebuilder.provide(kind, bytes);
                     actions.push(Action {
                         action: ActionKind::PromoteTemp,
                         target: target.clone(),
@@ -203,8 +204,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime, holding: Holdin
         match rebuilder.rebuild(kind) {
             Ok(rebuilt) => {
                 // Later outputs are built from this one as it will be, not as it is on disk.
-                let bytes = Contents::hold(rebuilt.bytes, spill_dir);
-                rebuilder.provide_rebuilt(kind, bytes.clone(), rebuilt.value);
+                let bytes = rebuilder.provide_rebuilt(kind, rebuilt.bytes, rebuilt.value);
                 actions.push(Action {
                     action: ActionKind::Regenerate,
                     target: target.clone(),

@@ -94,6 +94,12 @@ pub struct Rebuilder {
     /// The same bytes the plan's action holds (one copy for both; in an unnamed file rather
     /// than memory when the plan spilled them, [`crate::spill`]).
     provided: HashMap<FileKind, Contents>,
+    /// Whether what is provided is moved out of memory into unnamed files in the scan dir
+    /// ([`Rebuilder::spill_provided`]).
+    spill: bool,
+    /// The outline of each provided output a later rebuild reads era markers from
+    /// ([`OUTLINED`]), taken while its bytes are in memory rather than read back.
+    outlines: HashMap<FileKind, Option<Outline>>,
     /// The document the output rebuilt last holds (its `provided` bytes parse to exactly
     /// this), for the rebuild right after it, which reads it as an input: parsing the bytes
     /// back would cost as much as the rebuild's own work. Taken by the first read of it, and
@@ -114,6 +120,8 @@ impl Rebuilder {
         Rebuilder {
             dir: dir.to_path_buf(),
             provided: HashMap::new(),
+            spill: false,
+            outlines: HashMap::new(),
             handed: RefCell::new(None),
             missing: Vec::new(),
             unreadable: RefCell::new(Vec::new()),
@@ -127,24 +135,44 @@ impl Rebuilder {
         *self.line.get_or_init(|| checkpoints::detect_era_in_dir(&self.dir).0)
     }
 
-    /// What the output `kind` will hold once an earlier action (a promotion) has run.
-    pub fn provide(&mut self, kind: FileKind, bytes: impl Into<Contents>) {
+    /// From now on, what is provided is moved into an unnamed file in the scan dir
+    /// ([`crate::spill`]; kept in memory where the filesystem refuses one) once the outline a
+    /// later rebuild reads of it is taken: a plan that will be applied does not hold every
+    /// output it will write in memory.
+    pub fn spill_provided(&mut self) {
+        self.spill = true;
+    }
+
+    /// Records what the output `kind` will hold; the same contents for the plan's action.
+    fn hold(&mut self, kind: FileKind, bytes: Contents) -> Contents {
+        if let (true, Contents::Memory(memory)) = (OUTLINED.contains(&kind), &bytes) {
+            self.outlines.insert(kind, lossless::outline(memory));
+        }
+        let bytes = if self.spill { bytes.spilled_into(&self.dir) } else { bytes };
+        self.provided.insert(kind, bytes.clone());
+        bytes
+    }
+
+    /// What the output `kind` will hold once an earlier action (a promotion) has run; the
+    /// same contents for the plan's action.
+    pub fn provide(&mut self, kind: FileKind, bytes: impl Into<Contents>) -> Contents {
         self.forget_handed();
-        self.provided.insert(kind, bytes.into());
+        self.hold(kind, bytes.into())
     }
 
     /// What the output `kind` will hold once its rebuild is written: `bytes`, which hold the
     /// document `value` ([`RebuiltFile::value`], after the lossless merge). A later rebuild
     /// that reads it ([`handed_readers`]) takes `value` rather than parsing `bytes` back; a
     /// document no rebuild takes is freed now.
-    pub fn provide_rebuilt(&mut self, kind: FileKind, bytes: impl Into<Contents>, value: PyValue) {
+    pub fn provide_rebuilt(&mut self, kind: FileKind, bytes: impl Into<Contents>, value: PyValue) -> Contents {
         self.forget_handed();
-        self.provided.insert(kind, bytes.into());
+        let bytes = self.hold(kind, bytes.into());
         if REBUILD_ORDER.iter().any(|reader| handed_readers(*reader).contains(&kind)) {
             *self.handed.get_mut() = Some((kind, value));
         } else {
             drop_in_background(value);
         }
+        bytes
     }
 
     /// Called before `kind` is considered: the handed document stays while the rebuilds
@@ -431,7 +459,10 @@ impl Rebuilder {
         };
         let input_markers = |input: FileKind| -> Vec<crate::era::Marker> {
             let outline = match self.provided.get(&input) {
-                Some(contents) => contents.bytes().ok().and_then(|bytes| lossless::outline(&bytes)),
+                Some(contents) => match self.outlines.get(&input) {
+                    Some(outline) => outline.clone(),
+                    None => contents.bytes().ok().and_then(|bytes| lossless::outline(&bytes)),
+                },
                 None => self.old_bytes(input).and_then(|bytes| lossless::outline(&bytes)),
             };
             let Some((keys, metrics)) = outline else { return Vec::new() };
@@ -852,6 +883,13 @@ fn rebuilt_file(rebuilt: Rebuilt, mut inputs: Vec<String>, dir: &Path) -> Rebuil
     }
     RebuiltFile { bytes: rebuilt.bytes.into_bytes(), value: rebuilt.value, notes, inputs }
 }
+
+/// [`lossless::outline`]: an output's top-level keys and its `metrics`.
+type Outline = (Vec<String>, Option<lossless::Node>);
+
+/// The outputs whose outline the rebuilds after them read era markers from (`input_markers`
+/// in [`Rebuilder::builder_for`]).
+const OUTLINED: [FileKind; 2] = [FileKind::Results, FileKind::ResultsVerified];
 
 /// The earlier outputs whose rebuilt document the rebuild of `kind` reads, handed to it rather
 /// than parsed back from their bytes ([`Rebuilder::provide_rebuilt`]).
