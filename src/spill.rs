@@ -20,10 +20,35 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// How much of a spilled file is read at a time.
 pub const CHUNK: usize = 1 << 20;
+
+/// The most unnamed files open at once. Each holds a descriptor until its plan is applied or
+/// dropped, and a plan of a tree of many scan dirs must leave the process enough of them (the
+/// soft limit is often 1,024) to read those dirs: past this, bytes stay in memory.
+pub const MAX_OPEN: usize = 256;
+
+/// Unnamed files open now, process-wide.
+static OPEN: AtomicUsize = AtomicUsize::new(0);
+
+/// One of [`MAX_OPEN`] places, given back on drop.
+#[derive(Debug)]
+struct Slot(&'static AtomicUsize);
+
+impl Slot {
+    fn take(open: &'static AtomicUsize, max: usize) -> Option<Slot> {
+        open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).ok().map(|_| Slot(open))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// An unnamed file holding `len` bytes. Read by offset (`pread`), never by a shared cursor,
 /// so readers on several threads (the backup's hashing, the writer) do not disturb each other.
@@ -31,6 +56,7 @@ pub const CHUNK: usize = 1 << 20;
 pub struct Spill {
     file: File,
     len: u64,
+    _slot: Slot,
 }
 
 impl Spill {
@@ -38,9 +64,10 @@ impl Spill {
     /// `O_TMPFILE`, the disk is full, ...) leaves nothing behind.
     pub fn create(dir: &Path, bytes: &[u8]) -> io::Result<Spill> {
         fail::fail_point!("spill::create", |_| Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP)));
+        let slot = Slot::take(&OPEN, MAX_OPEN).ok_or_else(|| io::Error::other("too many unnamed files open"))?;
         let mut file = open_unnamed(dir)?;
         file.write_all(bytes)?;
-        Ok(Spill { file, len: bytes.len() as u64 })
+        Ok(Spill { file, len: bytes.len() as u64, _slot: slot })
     }
 
     pub fn len(&self) -> u64 {
@@ -268,6 +295,17 @@ mod tests {
         let last = bytes.len() as u64 - 3;
         assert_eq!(contents.source().slice_at(last, 10, &mut scratch).unwrap(), &bytes[bytes.len() - 3..]);
         assert!(contents.source().slice_at(u64::MAX, 10, &mut scratch).unwrap().is_empty());
+    }
+
+    #[test]
+    fn no_more_than_the_most_places_are_taken_and_each_comes_back() {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let taken: Vec<Slot> = (0..3).map_while(|_| Slot::take(&COUNT, 3)).collect();
+        assert_eq!(taken.len(), 3);
+        assert!(Slot::take(&COUNT, 3).is_none());
+        drop(taken);
+        assert_eq!(COUNT.load(Ordering::Acquire), 0);
+        assert!(Slot::take(&COUNT, 3).is_some());
     }
 
     #[test]
