@@ -145,6 +145,7 @@ impl Rebuilder {
 
     /// Records what the output `kind` will hold; the same contents for the plan's action.
     fn hold(&mut self, kind: FileKind, bytes: Contents) -> Contents {
+        self.outlines.remove(&kind);
         if let (true, Contents::Memory(memory)) = (OUTLINED.contains(&kind), &bytes) {
             self.outlines.insert(kind, lossless::outline(memory));
         }
