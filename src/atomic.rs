@@ -933,6 +933,44 @@ mod tests {
         }
     }
 
+    /// Spilled contents are copied in chunks, compared with the spill, and validated from the
+    /// temp file read back: the file the validator reads holds them exactly.
+    #[test]
+    fn spilled_contents_are_written_compared_and_validated_from_the_file() {
+        struct Spy(std::cell::RefCell<Vec<u8>>);
+        impl Validate for Spy {
+            fn bytes(&self, _: &[u8]) -> Result<(), String> {
+                Err("spilled contents are validated from the file".into())
+            }
+            fn file(&self, mut file: File, len: u64) -> io::Result<Result<(), String>> {
+                file.read_to_end(&mut self.0.borrow_mut())?;
+                Ok(json(&self.0.borrow()).and_then(|()| {
+                    (self.0.borrow().len() as u64 == len).then_some(()).ok_or_else(|| "length".to_string())
+                }))
+            }
+        }
+        let d = tempfile::tempdir().unwrap();
+        let body = format!("[{}1]", "1234567890,".repeat(300_000)).into_bytes();
+        let spill = crate::spill::Spill::create(d.path(), &body).unwrap();
+        let dir = Dir::open(d.path()).unwrap();
+        let spy = Spy(Default::default());
+        let name = OsStr::new("big.json");
+        let prepared = dir.prepare_atomic_with(name, Source::Spilled(&spill), &spy, WriteOptions::default()).unwrap();
+        let outcome = prepared.commit().unwrap();
+        assert_eq!(outcome.bytes, body.len() as u64);
+        assert!(*spy.0.borrow() == body, "the validator read the file whole");
+        assert!(std::fs::read(d.path().join("big.json")).unwrap() == body);
+        assert_eq!(others(d.path(), &["big.json"]), Vec::<String>::new());
+
+        // A spilled document the validator refuses never replaces its target.
+        let torn = crate::spill::Spill::create(d.path(), &body[..body.len() / 2]).unwrap();
+        let spy = Spy(Default::default());
+        let err = dir.prepare_atomic_with(name, Source::Spilled(&torn), &spy, WriteOptions::default()).err().unwrap();
+        assert!(matches!(err, AtomicError::Validation { .. }), "{err}");
+        assert!(std::fs::read(d.path().join("big.json")).unwrap() == body);
+        assert_eq!(others(d.path(), &["big.json"]), Vec::<String>::new());
+    }
+
     #[test]
     fn large_file_roundtrip() {
         let d = tempfile::tempdir().unwrap();

@@ -192,3 +192,29 @@ fn a_failed_apply_leaves_nothing_but_the_backup() {
     drop(plan);
     assert_eq!(open_files_in(&env.scan), 0);
 }
+
+/// Spilled contents are validated as read back before they replace anything: a torn document
+/// in the place of a rebuilt one is refused with what is wrong with it, and the target and the
+/// rest of the scan dir stay as they were.
+#[test]
+fn a_spilled_document_that_does_not_validate_is_refused() {
+    alone!(a_spilled_document_that_does_not_validate_is_refused);
+    let env = damaged();
+    let mut plan = plan_of(&env, Holding::Spilled);
+    let first = &mut plan.scan_dirs[0].actions[0];
+    let planned = first.contents.as_ref().unwrap().bytes().unwrap().into_owned();
+    first.contents = Some(Contents::hold(planned[..planned.len() / 2].to_vec(), Some(&env.scan)));
+    assert!(first.contents.as_ref().unwrap().is_spilled());
+    let target = first.target.clone();
+    let before = std::fs::read(&target).unwrap_or_default();
+    let applied = repair::apply(&plan, &AtomicBool::new(false));
+    let results = &applied.dirs[0].results;
+    match &results[0] {
+        ActionOutcome::Failed(why) => assert!(why.contains("truncated"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(std::fs::read(&target).unwrap_or_default() == before, "left as it was");
+    let names: Vec<String> =
+        std::fs::read_dir(&env.scan).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(!names.iter().any(|n| n.contains(".scanaudit-")), "no temp left: {names:?}");
+}
