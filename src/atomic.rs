@@ -20,6 +20,10 @@
 //!    durability not guaranteed"), because the write did happen and must not be retried as if it
 //!    had failed.
 //!
+//! The bytes given are in memory, or in an unnamed file a plan moved them into
+//! ([`crate::spill`]): then steps 3 and 4 copy and compare them a chunk at a time, and the
+//! validator reads the temp file itself ([`Validate::file`]), so they are never in memory whole.
+//!
 //! On every error path (and on unwinding panics) the temp file is removed. Only SIGKILL, power
 //! loss or an OS crash can leave one behind; it is then recognisable by its name.
 //!
@@ -54,17 +58,41 @@
 
 use std::ffi::{CStr, CString, OsStr};
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::fsx::{component, current_umask, mode_bits, AtomicError, Dir, EntryKind, Step};
 use crate::no_follow::{open_regular_at, refusal};
+use crate::spill::Source;
 
 /// The validator callback: gets the bytes read back from the temp file, returns a message on
-/// failure. Callers pass the JSON validator for the target's file kind.
-pub type Validator<'a> = &'a dyn Fn(&[u8]) -> Result<(), String>;
+/// failure. Callers pass the JSON validator for the target's file kind; any
+/// `Fn(&[u8]) -> Result<(), String>` is one.
+pub type Validator<'a> = &'a dyn Validate;
+
+/// Judges what was read back from a temp file before it may replace its target.
+pub trait Validate {
+    /// Judges bytes in memory.
+    fn bytes(&self, bytes: &[u8]) -> Result<(), String>;
+
+    /// Judges the `len` bytes `file` holds from its start, for new contents that were never
+    /// in memory whole ([`Source::Spilled`]). `Err` when the file cannot be read. By default
+    /// they are read whole and handed to [`bytes`](Self::bytes); a validator that can read a
+    /// file in bounded memory does that instead.
+    fn file(&self, file: File, len: u64) -> io::Result<Result<(), String>> {
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        file.take(len).read_to_end(&mut bytes)?;
+        Ok(self.bytes(&bytes))
+    }
+}
+
+impl<F: Fn(&[u8]) -> Result<(), String>> Validate for F {
+    fn bytes(&self, bytes: &[u8]) -> Result<(), String> {
+        self(bytes)
+    }
+}
 
 /// A validator that accepts anything (for files that are not JSON, e.g. copies of raw bytes).
 pub fn accept_any(_: &[u8]) -> Result<(), String> {
@@ -142,7 +170,7 @@ impl Default for WriteOptions {
 pub fn write_atomic(target: &Path, contents: &[u8], validate: Validator<'_>) -> Result<WriteOutcome, AtomicError> {
     let (dir_path, name) = split_target(target)?;
     let dir = Dir::open(&dir_path)?;
-    let outcome = dir.prepare_impl(name, target, contents, validate, WriteOptions::default())?.commit();
+    let outcome = dir.prepare_impl(name, target, Source::Bytes(contents), validate, WriteOptions::default())?.commit();
     outcome
 }
 
@@ -197,7 +225,7 @@ impl Dir {
         validate: Validator<'_>,
         options: WriteOptions,
     ) -> Result<WriteOutcome, AtomicError> {
-        self.prepare_atomic_with(name, contents, validate, options)?.commit()
+        self.prepare_atomic_with(name, Source::Bytes(contents), validate, options)?.commit()
     }
 
     /// Steps 1 to 5 of the protocol for `name` in this directory: the temp file is written,
@@ -205,10 +233,11 @@ impl Dir {
     /// [`Prepared::commit`] does that (dropping the [`Prepared`] removes the temp file). A
     /// caller uses the time in between for work that must be done before the target is
     /// replaced but not before the new bytes are written (the backup, its manifest).
+    /// `contents` are in memory or in an unnamed file ([`crate::spill`]), copied in chunks.
     pub fn prepare_atomic_with(
         &self,
         name: &OsStr,
-        contents: &[u8],
+        contents: Source<'_>,
         validate: Validator<'_>,
         options: WriteOptions,
     ) -> Result<Prepared<'_>, AtomicError> {
@@ -220,7 +249,7 @@ impl Dir {
         &self,
         name: &OsStr,
         target: &Path,
-        contents: &[u8],
+        contents: Source<'_>,
         validate: Validator<'_>,
         options: WriteOptions,
     ) -> Result<Prepared<'_>, AtomicError> {
@@ -244,29 +273,36 @@ impl Dir {
 
         // 3. Write everything, fsync.
         fail::fail_point!("atomic::write", |_| {
-            let half = &contents[..contents.len() / 2];
-            let _ = temp.file.write_all(half);
+            let _ = write_out(&mut temp.file, contents, contents.len() / 2);
             Err(AtomicError::io(target, Step::Write, injected("atomic::write")))
         });
-        temp.file.write_all(contents).map_err(|e| AtomicError::io(target, Step::Write, e))?;
+        write_out(&mut temp.file, contents, contents.len()).map_err(|e| AtomicError::io(target, Step::Write, e))?;
         fail::fail_point!("atomic::fsync", |_| Err(AtomicError::io(target, Step::Fsync, injected("atomic::fsync"))));
         temp.file.sync_all().map_err(|e| AtomicError::io(target, Step::Fsync, e))?;
 
         // 4. Read back from disk and compare, then validate. The file was read back in chunks
-        // and compared byte for byte with `contents`, so the validator is handed `contents`:
-        // exactly the bytes on disk, without a second whole-file buffer (for a 100 MB output,
-        // 100 MB of fresh memory to fault in).
+        // and compared byte for byte with `contents`, so the validator is handed `contents`
+        // when they are in memory: exactly the bytes on disk, without a second whole-file
+        // buffer (for a 100 MB output, 100 MB of fresh memory to fault in). Spilled contents
+        // were never in memory whole: the validator reads the temp file itself, as it likes.
         fail::fail_point!("atomic::read-back", |_| Err(AtomicError::io(
             target,
             Step::ReadBack,
             injected("atomic::read-back")
         )));
-        if let Some(detail) =
-            temp.read_back_differs(contents).map_err(|e| AtomicError::io(target, Step::ReadBack, e))?
-        {
+        let (reopened, differs) =
+            temp.read_back_differs(contents).map_err(|e| AtomicError::io(target, Step::ReadBack, e))?;
+        if let Some(detail) = differs {
             return Err(AtomicError::ReadBackMismatch { path: target.to_path_buf(), detail });
         }
-        let verdict = validate(contents);
+        let verdict = match contents {
+            Source::Bytes(bytes) => validate.bytes(bytes),
+            Source::Spilled(_) => {
+                let mut reopened = reopened;
+                reopened.seek(SeekFrom::Start(0)).map_err(|e| AtomicError::io(target, Step::ReadBack, e))?;
+                validate.file(reopened, contents.len()).map_err(|e| AtomicError::io(target, Step::ReadBack, e))?
+            }
+        };
         fail::fail_point!("atomic::validate", |_| Err(AtomicError::Validation {
             path: target.to_path_buf(),
             message: "injected failure at failpoint atomic::validate".to_string(),
@@ -295,7 +331,7 @@ impl Dir {
             temp,
             c_name,
             target: target.to_path_buf(),
-            bytes: contents.len() as u64,
+            bytes: contents.len(),
             replaced: existing.is_some(),
             mode,
             ownership,
@@ -379,8 +415,8 @@ impl<'d> TempFile<'d> {
 
     /// Reopen by name, check it is the inode we wrote, and compare what it holds with
     /// `expected`, chunk by chunk (reading at most `expected.len() + 1` bytes). `None` when
-    /// the file holds exactly `expected`; otherwise what differs.
-    fn read_back_differs(&self, expected: &[u8]) -> io::Result<Option<String>> {
+    /// the file holds exactly `expected`; otherwise what differs. With the file reopened.
+    fn read_back_differs(&self, expected: Source<'_>) -> io::Result<(File, Option<String>)> {
         let reopened = open_regular_at(self.dir.raw(), &self.name)?.map_err(refusal)?;
         let ours = self.file.metadata()?;
         let theirs = reopened.metadata()?;
@@ -388,8 +424,8 @@ impl<'d> TempFile<'d> {
         if ours.dev() != theirs.dev() || ours.ino() != theirs.ino() {
             return Err(io::Error::other("the temp file was replaced by another file while being written"));
         }
-        let (read, first_difference) = compare_read(reopened, expected, READ_BACK_CHUNK)?;
-        Ok(first_difference.map(|first| describe_mismatch_at(expected.len(), read, first)))
+        let (read, first_difference) = compare_read(&reopened, expected, READ_BACK_CHUNK)?;
+        Ok((reopened, first_difference.map(|first| describe_mismatch_at(expected.len() as usize, read, first))))
     }
 
     /// fchown to the owner and group in `st`. EPERM: try the group alone, then give up quietly.
@@ -496,19 +532,33 @@ fn random_suffix() -> [u8; TEMP_RANDOM_LEN] {
     out
 }
 
+/// Writes the first `end` bytes of `contents` to `file`, a chunk at a time (a spilled chunk is
+/// read into a buffer of that size, never the whole).
+fn write_out(file: &mut File, contents: Source<'_>, end: u64) -> io::Result<()> {
+    contents.for_each_chunk(end, |chunk| file.write_all(chunk), |e| e)
+}
+
 /// Reads `reader` to its end, `chunk` bytes at a time (never a second whole copy of a 100 MB
-/// output), comparing it with `expected`: how many bytes it held (at most `expected.len() + 1`
-/// are read) and the first byte that differs, when any does or the lengths differ.
-fn compare_read(reader: impl Read, expected: &[u8], chunk: usize) -> io::Result<(usize, Option<usize>)> {
-    let mut buf = vec![0u8; chunk.min(expected.len() + 1).max(1)];
+/// output), comparing it with `expected` (read a chunk at a time too when spilled): how many
+/// bytes it held (at most `expected.len() + 1` are read) and the first byte that differs, when
+/// any does or the lengths differ.
+fn compare_read<'e>(
+    reader: impl Read,
+    expected: impl Into<Source<'e>>,
+    chunk: usize,
+) -> io::Result<(usize, Option<usize>)> {
+    let expected: Source<'e> = expected.into();
+    let expected_len = expected.len() as usize;
+    let mut buf = vec![0u8; chunk.min(expected_len + 1).max(1)];
+    let mut scratch = Vec::new();
     let mut read = 0usize;
     let mut first_difference = None;
     crate::no_follow::for_each_chunk(
-        reader.take(expected.len() as u64 + 1),
+        reader.take(expected_len as u64 + 1),
         &mut buf,
         |got| {
             if first_difference.is_none() {
-                let want = &expected[read.min(expected.len())..(read + got.len()).min(expected.len())];
+                let want = expected.slice_at(read as u64, got.len(), &mut scratch)?;
                 if want != got {
                     let at = want.iter().zip(got).position(|(a, b)| a != b).unwrap_or(want.len().min(got.len()));
                     first_difference = Some(read + at);
@@ -519,8 +569,8 @@ fn compare_read(reader: impl Read, expected: &[u8], chunk: usize) -> io::Result<
         },
         |e| e,
     )?;
-    if first_difference.is_none() && read != expected.len() {
-        first_difference = Some(read.min(expected.len()));
+    if first_difference.is_none() && read != expected_len {
+        first_difference = Some(read.min(expected_len));
     }
     Ok((read, first_difference))
 }
@@ -881,6 +931,44 @@ mod tests {
                 assert_eq!(found, oracle, "chunk {chunk}, got {got:?}");
             }
         }
+    }
+
+    /// Spilled contents are copied in chunks, compared with the spill, and validated from the
+    /// temp file read back: the file the validator reads holds them exactly.
+    #[test]
+    fn spilled_contents_are_written_compared_and_validated_from_the_file() {
+        struct Spy(std::cell::RefCell<Vec<u8>>);
+        impl Validate for Spy {
+            fn bytes(&self, _: &[u8]) -> Result<(), String> {
+                Err("spilled contents are validated from the file".into())
+            }
+            fn file(&self, mut file: File, len: u64) -> io::Result<Result<(), String>> {
+                file.read_to_end(&mut self.0.borrow_mut())?;
+                Ok(json(&self.0.borrow()).and_then(|()| {
+                    (self.0.borrow().len() as u64 == len).then_some(()).ok_or_else(|| "length".to_string())
+                }))
+            }
+        }
+        let d = tempfile::tempdir().unwrap();
+        let body = format!("[{}1]", "1234567890,".repeat(300_000)).into_bytes();
+        let spill = crate::spill::Spill::create(d.path(), &body).unwrap();
+        let dir = Dir::open(d.path()).unwrap();
+        let spy = Spy(Default::default());
+        let name = OsStr::new("big.json");
+        let prepared = dir.prepare_atomic_with(name, Source::Spilled(&spill), &spy, WriteOptions::default()).unwrap();
+        let outcome = prepared.commit().unwrap();
+        assert_eq!(outcome.bytes, body.len() as u64);
+        assert!(*spy.0.borrow() == body, "the validator read the file whole");
+        assert!(std::fs::read(d.path().join("big.json")).unwrap() == body);
+        assert_eq!(others(d.path(), &["big.json"]), Vec::<String>::new());
+
+        // A spilled document the validator refuses never replaces its target.
+        let torn = crate::spill::Spill::create(d.path(), &body[..body.len() / 2]).unwrap();
+        let spy = Spy(Default::default());
+        let err = dir.prepare_atomic_with(name, Source::Spilled(&torn), &spy, WriteOptions::default()).err().unwrap();
+        assert!(matches!(err, AtomicError::Validation { .. }), "{err}");
+        assert!(std::fs::read(d.path().join("big.json")).unwrap() == body);
+        assert_eq!(others(d.path(), &["big.json"]), Vec::<String>::new());
     }
 
     #[test]

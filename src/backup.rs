@@ -40,6 +40,7 @@ use crate::atomic::{TempFile, Validator, WriteOptions, WriteOutcome};
 use crate::fsx::{self, AtomicError, Dir, EntryKind};
 use crate::layout::state_names::{BACKUPS_DIR, BACKUP_STAMP_FORMAT, STATE_DIR};
 use crate::no_follow::open_regular_at;
+use crate::spill::Source;
 
 /// Name of the manifest in each backup session directory.
 pub const MANIFEST_NAME: &str = "manifest.json";
@@ -364,7 +365,7 @@ impl BackupSession {
         reason: &str,
         validate: Validator<'_>,
     ) -> Result<Replaced, BackupError> {
-        self.replace_with(path, new_bytes, WriteOptions::default(), action, reason, validate)
+        self.replace_from(path, Source::Bytes(new_bytes), WriteOptions::default(), action, reason, validate)
     }
 
     /// [`replace`](Self::replace) with the writer's options (undo puts a file it creates
@@ -373,6 +374,20 @@ impl BackupSession {
         &mut self,
         path: &Path,
         new_bytes: &[u8],
+        options: WriteOptions,
+        action: BackupAction,
+        reason: &str,
+        validate: Validator<'_>,
+    ) -> Result<Replaced, BackupError> {
+        self.replace_from(path, Source::Bytes(new_bytes), options, action, reason, validate)
+    }
+
+    /// [`replace_with`](Self::replace_with) for new contents in memory or in an unnamed file
+    /// ([`crate::spill`]): read a chunk at a time, to hash and to write.
+    pub fn replace_from(
+        &mut self,
+        path: &Path,
+        new_bytes: Source<'_>,
         options: WriteOptions,
         action: BackupAction,
         reason: &str,
@@ -394,7 +409,7 @@ impl BackupSession {
         // must come before the target is replaced still does: the rename waits for all three,
         // then for the manifest naming the backup and the write. The validator stays on this
         // thread (it need not be Send).
-        let side_work = || (old.as_ref().map(|old| old.copy(&display)), sha256_hex(new_bytes));
+        let side_work = || (old.as_ref().map(|old| old.copy(&display)), source_sha256(new_bytes, &display));
         let (copied, hash, prepared) = std::thread::scope(|scope| {
             // When the system refuses a thread, the same work is done here after the write.
             let side = std::thread::Builder::new().spawn_scoped(scope, side_work);
@@ -416,6 +431,7 @@ impl BackupSession {
         // Recorded (and with the eager manifest, on disk) before the rename, even when the
         // new bytes were refused: the manifest then says what was backed up, and that nothing
         // replaced it.
+        let hash = hash?;
         self.note_write(&comps, &hash)?;
         let path = join_lossy(&comps);
         self.changes.push(match &backup {
@@ -831,6 +847,23 @@ fn read_manifests(scan_dir: &Path) -> Vec<Manifest> {
 /// Lower-case hex sha256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
+}
+
+/// [`sha256_hex`] of new contents, in memory or spilled (read a chunk at a time).
+fn source_sha256(source: Source<'_>, display: &Path) -> Result<String, BackupError> {
+    if let Source::Bytes(bytes) = source {
+        return Ok(sha256_hex(bytes));
+    }
+    let mut hasher = Sha256::new();
+    source.for_each_chunk(
+        u64::MAX,
+        |chunk| {
+            hasher.update(chunk);
+            Ok(())
+        },
+        |e| BackupError::io(display, "reading the new contents", e),
+    )?;
+    Ok(hex(&hasher.finalize()))
 }
 
 fn hex(bytes: &[u8]) -> String {

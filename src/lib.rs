@@ -38,6 +38,7 @@ pub mod repair;
 pub mod report;
 pub mod scan_lock;
 pub mod shape;
+pub mod spill;
 pub mod temps;
 pub mod text;
 pub mod undo;

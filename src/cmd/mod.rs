@@ -20,6 +20,7 @@ use crate::exit_codes::ExitCode;
 use crate::finding::{FindingKind, Level};
 use crate::interrupt::{Interrupt, Mode};
 use crate::progress::Progress;
+use crate::repair::Holding;
 use crate::report::migrate::Migrate;
 use crate::report::repair::Repair;
 use crate::report::{self, output_error};
@@ -169,7 +170,11 @@ fn repair(mut config: RepairConfig) -> ExitCode {
     let run = Run { roots: &config.roots, apply: &config.apply, output: &config.output };
     code | plan_and_apply::run::<Repair>(
         run,
-        |progress| crate::repair::plan(&config.roots, &config.filters, config.apply.min_idle, progress),
+        |progress| {
+            // A dry run writes nothing, so what it would write stays in memory.
+            let holding = if config.apply.dry_run { Holding::Memory } else { Holding::Spilled };
+            crate::repair::plan(&config.roots, &config.filters, config.apply.min_idle, holding, progress)
+        },
         crate::repair::apply,
     )
 }

@@ -15,23 +15,26 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, SystemTime};
 
+use crate::atomic::{Validate, WriteOptions};
 use crate::backup::{BackupAction, BackupSession};
 use crate::dir_plan::ApplyDir;
 use crate::layout::shape_for;
 use crate::progress::Progress;
-use crate::validate::validate_bytes;
+use crate::shape::Shape;
+use crate::validate::{validate_bytes, validate_open_len, Validation};
 use crate::walk::Filters;
 
-pub use plan::{Action, ActionKind, DirPlan, DirStatus};
+pub use plan::{Action, ActionKind, DirPlan, DirStatus, Holding};
 pub use unfixable::Unfixable;
 
 /// What repair will do, per scan dir.
 pub type Plan = crate::dir_plan::Plan<Action, Unfixable>;
 
-/// Finds the scan dirs under `roots` and plans each.
-pub fn plan(roots: &[PathBuf], filters: &Filters, min_idle: Duration, progress: &Progress) -> Plan {
+/// Finds the scan dirs under `roots` and plans each, holding what it will write as `holding`
+/// says (in memory for a dry run).
+pub fn plan(roots: &[PathBuf], filters: &Filters, min_idle: Duration, holding: Holding, progress: &Progress) -> Plan {
     let now = SystemTime::now();
-    Plan::build(roots, filters, progress, |dir| plan::plan_dir(dir, min_idle, now))
+    Plan::build(roots, filters, progress, |dir| plan::plan_dir(dir, min_idle, now, holding))
 }
 
 pub use crate::dir_plan::ActionOutcome;
@@ -89,20 +92,20 @@ fn run_action(session: &mut BackupSession, scan_dir: &Path, action: &Action) -> 
     let target = rel(&action.target);
     let result = match action.action {
         ActionKind::PromoteTemp | ActionKind::Regenerate => {
-            let Some(contents) = action.contents.as_deref() else {
+            let Some(contents) = action.contents.as_ref() else {
                 return ActionOutcome::Failed("nothing prepared to write".into());
             };
             let shape = shape_for(action.kind.unwrap_or(crate::layout::FileKind::GenericJson), None);
-            let validator = |bytes: &[u8]| match validate_bytes(bytes, shape).problem {
-                None => Ok(()),
-                Some(problem) => Err(format!("{}: {}", problem.kind, problem.message)),
-            };
+            let validator = ShapeValidator(shape);
             let backup_action = if action.action == ActionKind::PromoteTemp {
                 BackupAction::PromoteTemp
             } else {
                 BackupAction::Regenerate
             };
-            session.replace(&target, contents, backup_action, &action.reason, &validator).and_then(|replaced| {
+            let options = WriteOptions::default();
+            let replaced =
+                session.replace_from(&target, contents.source(), options, backup_action, &action.reason, &validator);
+            replaced.and_then(|replaced| {
                 if let Some(temp) = action.source.as_deref().map(rel) {
                     // The temp's content now lives in the target; keep the temp itself in the
                     // backup rather than deleting it.
@@ -124,5 +127,29 @@ fn run_action(session: &mut BackupSession, scan_dir: &Path, action: &Action) -> 
             replaced.outcome.dir_sync_error.unwrap_or_else(|| "directory not synced".to_string()),
         ),
         Err(error) => ActionOutcome::Failed(error.to_string()),
+    }
+}
+
+/// An output read back before it replaces its target must be a healthy document of its kind.
+struct ShapeValidator(&'static Shape);
+
+impl ShapeValidator {
+    fn verdict(validation: Validation) -> Result<(), String> {
+        match validation.problem {
+            None => Ok(()),
+            Some(problem) => Err(format!("{}: {}", problem.kind, problem.message)),
+        }
+    }
+}
+
+impl Validate for ShapeValidator {
+    fn bytes(&self, bytes: &[u8]) -> Result<(), String> {
+        Self::verdict(validate_bytes(bytes, self.0))
+    }
+
+    /// Spilled contents: the file is validated as check validates one, a big one streamed in
+    /// bounded memory.
+    fn file(&self, file: std::fs::File, len: u64) -> std::io::Result<Result<(), String>> {
+        validate_open_len(file, len, self.0).map(Self::verdict)
     }
 }

@@ -2,7 +2,6 @@
 //! sees the whole plan (and `--dry-run` stops there).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -12,6 +11,7 @@ use super::state::{output_name, FileStamp, OutputState, ScanDirState, REBUILD_OR
 use super::unfixable::Unfixable;
 use crate::finding::FindingKind;
 use crate::layout::FileKind;
+use crate::spill::Contents;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -35,9 +35,10 @@ pub struct Action {
     pub reason: String,
     /// What could not be reproduced exactly, and what was done instead.
     pub notes: Vec<String>,
-    /// What it writes; the rebuilds after it read the same bytes.
+    /// What it writes; the rebuilds after it read the same bytes. In an unnamed file beside
+    /// the target when the plan is to be applied ([`Holding`]).
     #[serde(skip)]
-    pub contents: Option<Arc<Vec<u8>>>,
+    pub contents: Option<Contents>,
     #[serde(skip)]
     pub kind: Option<FileKind>,
     /// The files this action was planned from (its target, the temp it promotes), as they
@@ -99,8 +100,19 @@ fn cp1252_convertible(path: &Path, kind: FileKind, problem: FindingKind) -> bool
     })
 }
 
+/// Where a plan holds the bytes it will write until its apply writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holding {
+    /// In memory: a dry run, which writes nothing.
+    Memory,
+    /// Each moved into an unnamed file in the scan dir as soon as it is planned
+    /// ([`crate::spill`]), so a scan's outputs are not all in memory at once; in memory where
+    /// the filesystem refuses one.
+    Spilled,
+}
+
 /// Plans one scan dir.
-pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
+pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime, holding: Holding) -> DirPlan {
     // Before anything is read: what each output was when the plan was made from it.
     let stamps: Vec<FileStamp> =
         REBUILD_ORDER.iter().map(|kind| FileStamp::of(&dir.join(output_name(*kind)))).collect();
@@ -113,6 +125,9 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
     // Paths that could not be read: the run is incomplete (exit bit 8), as for check.
     let mut io_errors = state.io_errors.clone();
     let mut rebuilder = Rebuilder::new(dir);
+    if holding == Holding::Spilled {
+        rebuilder.spill_provided();
+    }
     for input in &state.refused {
         unfixable.push(Unfixable { path: input.path.clone(), reason: input.describe(), fix: None });
     }
@@ -166,8 +181,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
         if let Some(temp) = state.temps.get(&kind).and_then(|temps| temps.first()).filter(|_| damaged_or_missing) {
             match crate::no_follow::read(&temp.path) {
                 Ok(bytes) => {
-                    let bytes = Arc::new(bytes);
-                    rebuilder.provide(kind, Arc::clone(&bytes));
+                    let bytes = rebuilder.provide(kind, bytes);
                     actions.push(Action {
                         action: ActionKind::PromoteTemp,
                         target: target.clone(),
@@ -190,8 +204,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime) -> DirPlan {
         match rebuilder.rebuild(kind) {
             Ok(rebuilt) => {
                 // Later outputs are built from this one as it will be, not as it is on disk.
-                let bytes = Arc::new(rebuilt.bytes);
-                rebuilder.provide_rebuilt(kind, Arc::clone(&bytes), rebuilt.value);
+                let bytes = rebuilder.provide_rebuilt(kind, rebuilt.bytes, rebuilt.value);
                 actions.push(Action {
                     action: ActionKind::Regenerate,
                     target: target.clone(),

@@ -24,6 +24,7 @@ use crate::regen::results::{results_document, AnalyzeInputs, InputDataset};
 use crate::regen::single_file::{self, LeftOutWhy, LegacyInputs, LegacyKind, RunRecord, Unusable};
 use crate::regen::verified::rebuild_verified;
 use crate::regen::{self, current, Rebuilt, RegenError};
+use crate::spill::Contents;
 use crate::text::brief_list;
 
 /// A rebuilt output, ready for the atomic writer.
@@ -91,8 +92,15 @@ pub struct Rebuilder {
     dir: PathBuf,
     /// Outputs an earlier action will write, by kind: later rebuilds read these instead of
     /// the damaged files on disk.
-    /// The same bytes the plan's action holds (one copy for both).
-    provided: HashMap<FileKind, Arc<Vec<u8>>>,
+    /// The same bytes the plan's action holds (one copy for both; in an unnamed file rather
+    /// than memory when the plan spilled them, [`crate::spill`]).
+    provided: HashMap<FileKind, Contents>,
+    /// Whether what is provided is moved out of memory into unnamed files in the scan dir
+    /// ([`Rebuilder::spill_provided`]).
+    spill: bool,
+    /// The outline of each provided output a later rebuild reads era markers from
+    /// ([`OUTLINED`]), taken while its bytes are in memory rather than read back.
+    outlines: HashMap<FileKind, Option<Outline>>,
     /// The document the output rebuilt last holds (its `provided` bytes parse to exactly
     /// this), for the rebuild right after it, which reads it as an input: parsing the bytes
     /// back would cost as much as the rebuild's own work. Taken by the first read of it, and
@@ -113,6 +121,8 @@ impl Rebuilder {
         Rebuilder {
             dir: dir.to_path_buf(),
             provided: HashMap::new(),
+            spill: false,
+            outlines: HashMap::new(),
             handed: RefCell::new(None),
             missing: Vec::new(),
             unreadable: RefCell::new(Vec::new()),
@@ -126,24 +136,45 @@ impl Rebuilder {
         *self.line.get_or_init(|| checkpoints::detect_era_in_dir(&self.dir).0)
     }
 
-    /// What the output `kind` will hold once an earlier action (a promotion) has run.
-    pub fn provide(&mut self, kind: FileKind, bytes: Arc<Vec<u8>>) {
+    /// From now on, what is provided is moved into an unnamed file in the scan dir
+    /// ([`crate::spill`]; kept in memory where the filesystem refuses one) once the outline a
+    /// later rebuild reads of it is taken: a plan that will be applied does not hold every
+    /// output it will write in memory.
+    pub fn spill_provided(&mut self) {
+        self.spill = true;
+    }
+
+    /// Records what the output `kind` will hold; the same contents for the plan's action.
+    fn hold(&mut self, kind: FileKind, bytes: Contents) -> Contents {
+        self.outlines.remove(&kind);
+        if let (true, Contents::Memory(memory)) = (OUTLINED.contains(&kind), &bytes) {
+            self.outlines.insert(kind, lossless::outline(memory));
+        }
+        let bytes = if self.spill { bytes.spilled_into(&self.dir) } else { bytes };
+        self.provided.insert(kind, bytes.clone());
+        bytes
+    }
+
+    /// What the output `kind` will hold once an earlier action (a promotion) has run; the
+    /// same contents for the plan's action.
+    pub fn provide(&mut self, kind: FileKind, bytes: impl Into<Contents>) -> Contents {
         self.forget_handed();
-        self.provided.insert(kind, bytes);
+        self.hold(kind, bytes.into())
     }
 
     /// What the output `kind` will hold once its rebuild is written: `bytes`, which hold the
     /// document `value` ([`RebuiltFile::value`], after the lossless merge). A later rebuild
     /// that reads it ([`handed_readers`]) takes `value` rather than parsing `bytes` back; a
     /// document no rebuild takes is freed now.
-    pub fn provide_rebuilt(&mut self, kind: FileKind, bytes: Arc<Vec<u8>>, value: PyValue) {
+    pub fn provide_rebuilt(&mut self, kind: FileKind, bytes: impl Into<Contents>, value: PyValue) -> Contents {
         self.forget_handed();
-        self.provided.insert(kind, bytes);
+        let bytes = self.hold(kind, bytes.into());
         if REBUILD_ORDER.iter().any(|reader| handed_readers(*reader).contains(&kind)) {
             *self.handed.get_mut() = Some((kind, value));
         } else {
             drop_in_background(value);
         }
+        bytes
     }
 
     /// Called before `kind` is considered: the handed document stays while the rebuilds
@@ -206,7 +237,15 @@ impl Rebuilder {
     fn input_bytes(&self, name: &str) -> Result<Arc<Vec<u8>>, CannotRebuild> {
         let provided = REBUILD_ORDER.iter().find(|k| output_name(**k) == name).and_then(|k| self.provided.get(k));
         match provided {
-            Some(bytes) => Ok(Arc::clone(bytes)),
+            Some(Contents::Memory(bytes)) => Ok(Arc::clone(bytes)),
+            Some(contents) => {
+                // Spilled bytes are read back for the rebuild that reads them, and freed after it.
+                let bytes = contents.bytes().map_err(|error| {
+                    self.unreadable.borrow_mut().push((self.dir.join(name), error.to_string()));
+                    CannotRebuild { reason: format!("its input {name} cannot be read ({error})"), fix: None }
+                })?;
+                Ok(Arc::new(bytes.into_owned()))
+            }
             None => {
                 if let Some(reason) = over_read_limit(&self.dir.join(name)) {
                     return Err(CannotRebuild { reason: format!("its input {reason}"), fix: None });
@@ -430,7 +469,10 @@ impl Rebuilder {
         };
         let input_markers = |input: FileKind| -> Vec<crate::era::Marker> {
             let outline = match self.provided.get(&input) {
-                Some(bytes) => lossless::outline(bytes),
+                Some(contents) => match self.outlines.get(&input) {
+                    Some(outline) => outline.clone(),
+                    None => contents.bytes().ok().and_then(|bytes| lossless::outline(&bytes)),
+                },
                 None => self.old_bytes(input).and_then(|bytes| lossless::outline(&bytes)),
             };
             let Some((keys, metrics)) = outline else { return Vec::new() };
@@ -608,11 +650,13 @@ impl Rebuilder {
             FileKind::PipelineOutput => {
                 let mut provided = HashMap::new();
                 for source in [FileKind::Results, FileKind::ResultsVerified] {
-                    if let Some(bytes) = self.provided.get(&source) {
+                    if let Some(contents) = self.provided.get(&source) {
                         let value = match self.take_handed(output_name(source)) {
                             Some(value) => value,
                             None => {
-                                pyjson::parse(bytes).map_err(|e| CannotRebuild { reason: e.to_string(), fix: None })?
+                                let bytes =
+                                    contents.bytes().map_err(|e| CannotRebuild { reason: e.to_string(), fix: None })?;
+                                pyjson::parse(&bytes).map_err(|e| CannotRebuild { reason: e.to_string(), fix: None })?
                             }
                         };
                         provided.insert(output_name(source).to_string(), value);
@@ -850,6 +894,13 @@ fn rebuilt_file(rebuilt: Rebuilt, mut inputs: Vec<String>, dir: &Path) -> Rebuil
     RebuiltFile { bytes: rebuilt.bytes.into_bytes(), value: rebuilt.value, notes, inputs }
 }
 
+/// [`lossless::outline`]: an output's top-level keys and its `metrics`.
+type Outline = (Vec<String>, Option<lossless::Node>);
+
+/// The outputs whose outline the rebuilds after them read era markers from (`input_markers`
+/// in [`Rebuilder::builder_for`]).
+const OUTLINED: [FileKind; 2] = [FileKind::Results, FileKind::ResultsVerified];
+
 /// The earlier outputs whose rebuilt document the rebuild of `kind` reads, handed to it rather
 /// than parsed back from their bytes ([`Rebuilder::provide_rebuilt`]).
 ///
@@ -932,6 +983,7 @@ fn make_lossless(mut file: RebuiltFile, old: lossless::Node, name: &str) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     /// A rebuilt results.json's document is kept through the rebuilds that read it, a healthy
     /// results_verified.json between them included, and freed at the first that does not; a

@@ -32,6 +32,7 @@ mod regen_pipeline;
 mod regen_reference;
 mod repair;
 mod repair_current;
+mod repair_spill;
 mod repair_trust;
 mod signals;
 mod source_tree;

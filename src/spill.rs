@@ -1,0 +1,325 @@
+//! The bytes a plan will write, held until its apply: in memory, or moved out of it into an
+//! unnamed file (Linux `O_TMPFILE`) in the target's own directory.
+//!
+//! Repair plans every output of a scan dir before it writes any, and a 20,000-unit scan's
+//! outputs are hundreds of MB: held in memory until the apply, they were a fifth of its peak
+//! (issue 17). An unnamed file has no name: nothing is left behind when the process is killed,
+//! interrupted or the plan is declined, and no reader of the scan dir (OpenAnt, check, clean)
+//! ever sees it. It lives in the target's directory, so on the target's filesystem: the writer
+//! copies it beside the target without crossing into another one. Where the filesystem (or the
+//! kernel) refuses one, the bytes stay in memory, as they always did.
+//!
+//! # Failpoints
+//!
+//! | name | where it fires | effect of `return` |
+//! |---|---|---|
+//! | `spill::create` | before the unnamed file is made | refused (`EOPNOTSUPP`): the bytes stay in memory |
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// How much of a spilled file is read at a time.
+pub const CHUNK: usize = 1 << 20;
+
+/// The most unnamed files open at once. Each holds a descriptor until its plan is applied or
+/// dropped, and a plan of a tree of many scan dirs must leave the process enough of them (the
+/// soft limit is often 1,024) to read those dirs: past this, bytes stay in memory.
+pub const MAX_OPEN: usize = 256;
+
+/// Unnamed files open now, process-wide.
+static OPEN: AtomicUsize = AtomicUsize::new(0);
+
+/// One of [`MAX_OPEN`] places, given back on drop.
+#[derive(Debug)]
+struct Slot(&'static AtomicUsize);
+
+impl Slot {
+    fn take(open: &'static AtomicUsize, max: usize) -> Option<Slot> {
+        open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).ok().map(|_| Slot(open))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// An unnamed file holding `len` bytes. Read by offset (`pread`), never by a shared cursor,
+/// so readers on several threads (the backup's hashing, the writer) do not disturb each other.
+#[derive(Debug)]
+pub struct Spill {
+    file: File,
+    len: u64,
+    _slot: Slot,
+}
+
+impl Spill {
+    /// Writes `bytes` into a new unnamed file in `dir`. An error (the filesystem refuses
+    /// `O_TMPFILE`, the disk is full, ...) leaves nothing behind.
+    pub fn create(dir: &Path, bytes: &[u8]) -> io::Result<Spill> {
+        fail::fail_point!("spill::create", |_| Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP)));
+        let slot = Slot::take(&OPEN, MAX_OPEN).ok_or_else(|| io::Error::other("too many unnamed files open"))?;
+        let mut file = open_unnamed(dir)?;
+        file.write_all(bytes)?;
+        Ok(Spill { file, len: bytes.len() as u64, _slot: slot })
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Fills `buf` from byte `at` on (as much of it as the file holds from there).
+    fn read_exact_at(&self, buf: &mut [u8], at: u64) -> io::Result<()> {
+        self.file.read_exact_at(buf, at).map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                io::Error::new(e.kind(), "the spilled bytes are shorter than written")
+            } else {
+                e
+            }
+        })
+    }
+}
+
+/// `open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)`.
+#[cfg(target_os = "linux")]
+fn open_unnamed(dir: &Path) -> io::Result<File> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+    let c_dir = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in directory name"))?;
+    let flags = libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC;
+    // SAFETY: NUL-terminated path; the mode is passed as the variadic argument.
+    let fd = unsafe { libc::open(c_dir.as_ptr(), flags, 0o600 as libc::c_uint) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd owned by nobody else.
+    Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_unnamed(_dir: &Path) -> io::Result<File> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+/// What a planned write will write, owned by the plan (cheap to clone: shared).
+#[derive(Debug, Clone)]
+pub enum Contents {
+    Memory(Arc<Vec<u8>>),
+    Spilled(Arc<Spill>),
+}
+
+impl From<Vec<u8>> for Contents {
+    fn from(bytes: Vec<u8>) -> Contents {
+        Contents::Memory(Arc::new(bytes))
+    }
+}
+
+impl From<Arc<Vec<u8>>> for Contents {
+    fn from(bytes: Arc<Vec<u8>>) -> Contents {
+        Contents::Memory(bytes)
+    }
+}
+
+impl Contents {
+    /// `bytes` moved into an unnamed file in `dir` (and freed) when `dir` is given and takes
+    /// one; otherwise kept in memory.
+    pub fn hold(bytes: Vec<u8>, dir: Option<&Path>) -> Contents {
+        let contents = Contents::from(bytes);
+        match dir {
+            Some(dir) => contents.spilled_into(dir),
+            None => contents,
+        }
+    }
+
+    /// These contents moved into an unnamed file in `dir` when they are in memory and `dir`
+    /// takes one (their memory is freed when nothing else shares it); otherwise as they are.
+    pub fn spilled_into(self, dir: &Path) -> Contents {
+        match &self {
+            Contents::Memory(bytes) => match Spill::create(dir, bytes) {
+                Ok(spill) => Contents::Spilled(Arc::new(spill)),
+                Err(_) => self,
+            },
+            Contents::Spilled(_) => self,
+        }
+    }
+
+    /// The bytes, for a writer or a reader that takes them a chunk at a time.
+    pub fn source(&self) -> Source<'_> {
+        match self {
+            Contents::Memory(bytes) => Source::Bytes(bytes),
+            Contents::Spilled(spill) => Source::Spilled(spill),
+        }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.source().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn is_spilled(&self) -> bool {
+        matches!(self, Contents::Spilled(_))
+    }
+
+    /// All the bytes at once, for a parser that needs them whole: borrowed when in memory,
+    /// read back when spilled (and freed when the caller is done).
+    pub fn bytes(&self) -> io::Result<Cow<'_, [u8]>> {
+        match self {
+            Contents::Memory(bytes) => Ok(Cow::Borrowed(bytes)),
+            Contents::Spilled(spill) => {
+                let len = usize::try_from(spill.len).map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
+                let mut bytes = vec![0u8; len];
+                spill.read_exact_at(&mut bytes, 0)?;
+                Ok(Cow::Owned(bytes))
+            }
+        }
+    }
+}
+
+/// Bytes to write, borrowed: in memory, or in a [`Spill`].
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    Bytes(&'a [u8]),
+    Spilled(&'a Spill),
+}
+
+impl<'a> From<&'a [u8]> for Source<'a> {
+    fn from(bytes: &'a [u8]) -> Source<'a> {
+        Source::Bytes(bytes)
+    }
+}
+
+impl<'a> From<&'a Vec<u8>> for Source<'a> {
+    fn from(bytes: &'a Vec<u8>) -> Source<'a> {
+        Source::Bytes(bytes)
+    }
+}
+
+impl<'a> Source<'a> {
+    pub fn len(&self) -> u64 {
+        match self {
+            Source::Bytes(bytes) => bytes.len() as u64,
+            Source::Spilled(spill) => spill.len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes `at..at + want` (cut at the end): borrowed when in memory, read into `scratch`
+    /// when spilled.
+    pub fn slice_at<'s>(&self, at: u64, want: usize, scratch: &'s mut Vec<u8>) -> io::Result<&'s [u8]>
+    where
+        'a: 's,
+    {
+        let len = self.len();
+        let at = at.min(len);
+        let n = (want as u64).min(len - at) as usize;
+        match *self {
+            Source::Bytes(bytes) => Ok(&bytes[at as usize..at as usize + n]),
+            Source::Spilled(spill) => {
+                scratch.resize(n, 0);
+                spill.read_exact_at(&mut scratch[..n], at)?;
+                Ok(&scratch[..n])
+            }
+        }
+    }
+
+    /// Hands bytes `..end` to `each`, at most [`CHUNK`] at a time, in order.
+    pub fn for_each_chunk<E>(
+        &self,
+        end: u64,
+        mut each: impl FnMut(&[u8]) -> Result<(), E>,
+        read_error: impl Fn(io::Error) -> E,
+    ) -> Result<(), E> {
+        let end = end.min(self.len());
+        let mut scratch = Vec::new();
+        let mut at = 0u64;
+        while at < end {
+            let want = (end - at).min(CHUNK as u64) as usize;
+            let chunk = self.slice_at(at, want, &mut scratch).map_err(&read_error)?;
+            each(chunk)?;
+            at += chunk.len() as u64;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spilled_in(dir: &Path, bytes: &[u8]) -> Contents {
+        let contents = Contents::hold(bytes.to_vec(), Some(dir));
+        assert!(contents.is_spilled(), "this filesystem takes unnamed files");
+        contents
+    }
+
+    fn collect(contents: &Contents, end: u64) -> Vec<u8> {
+        let mut got = Vec::new();
+        let each = |chunk: &[u8]| {
+            assert!(chunk.len() <= CHUNK);
+            got.extend_from_slice(chunk);
+            Ok::<_, io::Error>(())
+        };
+        contents.source().for_each_chunk(end, each, |e| e).unwrap();
+        got
+    }
+
+    #[test]
+    fn spilled_bytes_read_back_exactly_and_leave_no_name() {
+        let d = tempfile::tempdir().unwrap();
+        let bytes: Vec<u8> = (0..(3 * CHUNK + 17)).map(|i| (i * 31 % 251) as u8).collect();
+        let contents = spilled_in(d.path(), &bytes);
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0, "an unnamed file has no name");
+        assert_eq!(contents.len(), bytes.len() as u64);
+        assert_eq!(&*contents.bytes().unwrap(), bytes.as_slice());
+        assert_eq!(collect(&contents, u64::MAX), bytes);
+        assert_eq!(collect(&contents, bytes.len() as u64 / 2), &bytes[..bytes.len() / 2]);
+        let mut scratch = Vec::new();
+        assert_eq!(contents.source().slice_at(5, 10, &mut scratch).unwrap(), &bytes[5..15]);
+        let last = bytes.len() as u64 - 3;
+        assert_eq!(contents.source().slice_at(last, 10, &mut scratch).unwrap(), &bytes[bytes.len() - 3..]);
+        assert!(contents.source().slice_at(u64::MAX, 10, &mut scratch).unwrap().is_empty());
+    }
+
+    #[test]
+    fn no_more_than_the_most_places_are_taken_and_each_comes_back() {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let taken: Vec<Slot> = (0..3).map_while(|_| Slot::take(&COUNT, 3)).collect();
+        assert_eq!(taken.len(), 3);
+        assert!(Slot::take(&COUNT, 3).is_none());
+        drop(taken);
+        assert_eq!(COUNT.load(Ordering::Acquire), 0);
+        assert!(Slot::take(&COUNT, 3).is_some());
+    }
+
+    #[test]
+    fn without_a_dir_the_bytes_stay_in_memory() {
+        let contents = Contents::hold(b"{}".to_vec(), None);
+        assert!(!contents.is_spilled());
+        assert!(matches!(contents.bytes().unwrap(), Cow::Borrowed(b"{}")));
+    }
+
+    #[test]
+    fn a_dir_that_refuses_keeps_the_bytes_in_memory() {
+        let d = tempfile::tempdir().unwrap();
+        let contents = Contents::hold(b"[1]".to_vec(), Some(&d.path().join("missing")));
+        assert!(!contents.is_spilled());
+        assert_eq!(&*contents.bytes().unwrap(), b"[1]");
+    }
+}
