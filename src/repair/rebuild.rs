@@ -225,9 +225,12 @@ impl Rebuilder {
     }
 
     /// What `results_verified.json` still holds, as far as it reads: stage-1 rows verify left
-    /// unchanged, for a results.json rebuild whose units have no other source.
-    fn verified_rows(&self) -> Option<regen::SalvagedFields> {
-        self.old_bytes(FileKind::ResultsVerified).map(|bytes| regen::salvage_leading_fields(&bytes))
+    /// unchanged, for a results.json rebuild whose units have no other source. Only the rows of
+    /// units `analyze` has no checkpoint for are kept: the builders read no other (they take a
+    /// unit's row from here only when `analyze.get(unit)` has none).
+    fn verified_rows(&self, analyze: &CheckpointSet) -> Option<regen::SalvagedFields> {
+        self.old_bytes(FileKind::ResultsVerified)
+            .map(|bytes| regen::salvage::salvage_rows_where(&bytes, |key| analyze.get(key).is_none()))
     }
 
     /// `dir_name`'s checkpoints plus the units of the step's single files. `results` is the
@@ -380,8 +383,10 @@ impl Rebuilder {
         if let Some(nothing) = recoverable::nothing_holds(&self.dir, kind, &|k| self.provided.contains_key(&k)) {
             return Err(CannotRebuild { fix: Some(nothing.fix()), reason: nothing.reason });
         }
-        let old_tree = self.old_bytes(kind).and_then(|bytes| lossless::salvage_tree(&bytes));
-        let builder = self.builder_for(kind, old_tree.as_ref());
+        // The old file, read and parsed once: the builders read its fields and rows, then the
+        // lossless merge takes its tree.
+        let old = self.old_bytes(kind).map(|bytes| regen::salvage_leading_fields(&bytes));
+        let builder = self.builder_for(kind, old.as_ref().and_then(regen::SalvagedFields::tree));
         let mut file = match builder {
             Builder::Unknown(markers) => {
                 let list: Vec<String> = markers.iter().map(|m| m.to_string()).collect();
@@ -395,12 +400,12 @@ impl Rebuilder {
                 });
             }
             Builder::Known(Era::IdentityGate) if matches!(kind, FileKind::Results | FileKind::ResultsVerified) => {
-                self.rebuild_current(kind)?
+                self.rebuild_current(kind, old.as_ref())?
             }
-            Builder::Known(era) => self.rebuild_era(kind, era == Era::IdentityGate)?,
+            Builder::Known(era) => self.rebuild_era(kind, era == Era::IdentityGate, old.as_ref())?,
         };
-        if let Some(old) = old_tree {
-            file = make_lossless(file, old, output_name(kind))?;
+        if let Some(tree) = old.and_then(regen::SalvagedFields::into_tree) {
+            file = make_lossless(file, tree, output_name(kind))?;
         }
         Ok(file)
     }
@@ -462,16 +467,18 @@ impl Rebuilder {
         crate::era::builder_for(&own, &evidence, own_predates_today, default)
     }
 
-    /// Today's (identity-gate era) builders.
-    fn rebuild_current(&mut self, kind: FileKind) -> Result<RebuiltFile, CannotRebuild> {
-        let salvaged = self.old_bytes(kind).map(|bytes| regen::salvage_leading_fields(&bytes));
+    /// Today's (identity-gate era) builders. `salvaged`: what the old file still holds.
+    fn rebuild_current(
+        &mut self,
+        kind: FileKind,
+        salvaged: Option<&regen::SalvagedFields>,
+    ) -> Result<RebuiltFile, CannotRebuild> {
         let regen_error = |error: RegenError| CannotRebuild {
             reason: error.to_string(),
             fix: Some(format!("openant {}", step_verb(kind))),
         };
         match kind {
             FileKind::Results => {
-                let verified = self.verified_rows();
                 let report = self.optional("analyze.report.json");
                 let enhanced = self.dir.join("dataset_enhanced.json").exists()
                     || self.provided.contains_key(&FileKind::DatasetEnhanced);
@@ -479,6 +486,7 @@ impl Rebuilder {
                 let dataset_name = input_name(report.as_ref(), "dataset_path").unwrap_or_else(|| default.into());
                 let dataset = self.parsed(&dataset_name)?;
                 let mut loaded = self.checkpoints("analyze_checkpoints", CheckpointStep::Analyze, None)?;
+                let verified = self.verified_rows(&loaded.set);
                 let fingerprint = self.optional("analyze_checkpoints/_fingerprint.json");
                 let field = |k: &str| {
                     report
@@ -493,22 +501,17 @@ impl Rebuilder {
                     dataset_name: dataset_name.clone(),
                     limit: field("limit"),
                     exploitable_filter: field("exploitable_filter"),
-                    model: current::pick_identity("model", salvaged.as_ref(), report.as_ref(), fingerprint.as_ref())
+                    model: current::pick_identity("model", salvaged, report.as_ref(), fingerprint.as_ref())
                         .map_err(regen_error)?,
-                    provider: current::pick_identity(
-                        "provider",
-                        salvaged.as_ref(),
-                        report.as_ref(),
-                        fingerprint.as_ref(),
-                    )
-                    .map_err(regen_error)?,
-                    analyze_fingerprint: current::pick_fingerprint(salvaged.as_ref(), fingerprint.as_ref())
+                    provider: current::pick_identity("provider", salvaged, report.as_ref(), fingerprint.as_ref())
+                        .map_err(regen_error)?,
+                    analyze_fingerprint: current::pick_fingerprint(salvaged, fingerprint.as_ref())
                         .map_err(regen_error)?,
                     verified: verified.as_ref(),
                 };
                 let now = chrono::Local::now().naive_local();
-                let rebuilt = current::rebuild_results_current(&inputs, &mut loaded.set, salvaged.as_ref(), now)
-                    .map_err(regen_error)?;
+                let rebuilt =
+                    current::rebuild_results_current(&inputs, &mut loaded.set, salvaged, now).map_err(regen_error)?;
                 let mut inputs = vec![dataset_name];
                 if fingerprint.is_some() {
                     inputs.push("analyze_checkpoints/_fingerprint.json".into());
@@ -518,17 +521,21 @@ impl Rebuilder {
             _ => {
                 let results = self.parsed("results.json")?;
                 let loaded = self.checkpoints("verify_checkpoints", CheckpointStep::Verify, Some(&results))?;
-                let rebuilt =
-                    current::rebuild_verified_current(results, &loaded.set, salvaged.as_ref()).map_err(regen_error)?;
+                let rebuilt = current::rebuild_verified_current(results, &loaded.set, salvaged).map_err(regen_error)?;
                 self.finish(kind, rebuilt, loaded, vec!["results.json".into()], "verify")
             }
         }
     }
 
-    /// The builders of the older eras (spec/openant-layout.md §3).
-    fn rebuild_era(&mut self, kind: FileKind, today: bool) -> Result<RebuiltFile, CannotRebuild> {
+    /// The builders of the older eras (spec/openant-layout.md §3). `salvaged`: what the old
+    /// file still holds.
+    fn rebuild_era(
+        &mut self,
+        kind: FileKind,
+        today: bool,
+        salvaged: Option<&regen::SalvagedFields>,
+    ) -> Result<RebuiltFile, CannotRebuild> {
         let era = self.line();
-        let salvaged = self.old_bytes(kind).map(|bytes| regen::salvage_leading_fields(&bytes));
         let regen_error = |error: RegenError| CannotRebuild { reason: error.to_string(), fix: None };
         match kind {
             FileKind::DatasetEnhanced => {
@@ -552,7 +559,7 @@ impl Rebuilder {
                         fix: Some("openant enhance (restores every unit from its checkpoints)".into()),
                     });
                 }
-                let inputs = EnhanceInputs { era, salvaged: salvaged.as_ref(), single_file: loaded.record.as_ref() };
+                let inputs = EnhanceInputs { era, salvaged, single_file: loaded.record.as_ref() };
                 // The dataset becomes the output, and the restored values leave the set: only
                 // names and ids are read from it afterwards (`finish`).
                 let rebuilt = rebuild_enhanced(dataset, &mut loaded.set, &inputs).map_err(regen_error)?;
@@ -572,26 +579,25 @@ impl Rebuilder {
                 let dataset_name = input_name(report.as_ref(), "dataset_path").unwrap_or_else(|| default.into());
                 let dataset = self.parsed(&dataset_name)?;
                 let mut loaded = self.checkpoints("analyze_checkpoints", CheckpointStep::Analyze, None)?;
-                let verified = self.verified_rows();
+                let verified = self.verified_rows(&loaded.set);
                 let mut inputs = AnalyzeInputs::from_report(&dataset, report.as_ref(), default);
                 inputs.single_file = loaded.record.as_ref();
                 inputs.verified = verified.as_ref();
                 let now = chrono::Local::now().naive_local();
-                let document =
-                    results_document(&inputs, &mut loaded.set, era, salvaged.as_ref(), now).map_err(regen_error)?;
-                // Freed before the text is written: the dataset's tree and the old files' rows
-                // are not read again, and together outweigh the text. Here, not in the
-                // background: the text's allocation reuses their memory (freed later, the
-                // plan's peak rose by 80 MB).
+                let document = results_document(&inputs, &mut loaded.set, era, salvaged, now).map_err(regen_error)?;
+                // Freed before the text is written: the dataset's tree and results_verified.json's
+                // rows are not read again, and outweigh the text. Here, not in the background:
+                // the text's allocation reuses their memory (freed later, the plan's peak rose by
+                // 80 MB). The old file's tree stays for the lossless merge.
                 drop(inputs);
-                drop((dataset, verified, salvaged));
+                drop((dataset, verified));
                 let rebuilt = document.serialize().map_err(regen_error)?;
                 self.finish(kind, rebuilt, loaded, vec![dataset_name], "analyze")
             }
             FileKind::ResultsVerified => {
                 let results = self.parsed("results.json")?;
                 let mut loaded = self.checkpoints("verify_checkpoints", CheckpointStep::Verify, Some(&results))?;
-                let rebuilt = rebuild_verified(results, &loaded.set, era, salvaged.as_ref()).map_err(regen_error)?;
+                let rebuilt = rebuild_verified(results, &loaded.set, era, salvaged).map_err(regen_error)?;
                 if let Some(note) = fork_confirmed_note(&rebuilt.value, &loaded.from_fork_verify) {
                     loaded.notes.push(note);
                 }
