@@ -385,7 +385,7 @@ impl Rebuilder {
         }
         // The old file, read and parsed once: the builders read its fields and rows, then the
         // lossless merge takes its tree.
-        let old = self.old_bytes(kind).map(|bytes| regen::salvage_leading_fields(&bytes));
+        let mut old = self.old_bytes(kind).map(|bytes| regen::salvage_leading_fields(&bytes));
         let builder = self.builder_for(kind, old.as_ref().and_then(regen::SalvagedFields::tree));
         let mut file = match builder {
             Builder::Unknown(markers) => {
@@ -402,8 +402,9 @@ impl Rebuilder {
             Builder::Known(Era::IdentityGate) if matches!(kind, FileKind::Results | FileKind::ResultsVerified) => {
                 self.rebuild_current(kind, old.as_ref())?
             }
-            Builder::Known(era) => self.rebuild_era(kind, era == Era::IdentityGate, old.as_ref())?,
+            Builder::Known(era) => self.rebuild_era(kind, era == Era::IdentityGate, &mut old)?,
         };
+        // Unless the rebuild merged it already (it took it).
         if let Some(tree) = old.and_then(regen::SalvagedFields::into_tree) {
             file = make_lossless(file, tree, output_name(kind))?;
         }
@@ -527,14 +528,15 @@ impl Rebuilder {
         }
     }
 
-    /// The builders of the older eras (spec/openant-layout.md §3). `salvaged`: what the old
-    /// file still holds.
+    /// The builders of the older eras (spec/openant-layout.md §3). `old`: what the old file
+    /// still holds; a rebuild that merges it into its document itself takes it.
     fn rebuild_era(
         &mut self,
         kind: FileKind,
         today: bool,
-        salvaged: Option<&regen::SalvagedFields>,
+        old: &mut Option<regen::SalvagedFields>,
     ) -> Result<RebuiltFile, CannotRebuild> {
+        let salvaged = old.as_ref();
         let era = self.line();
         let regen_error = |error: RegenError| CannotRebuild { reason: error.to_string(), fix: None };
         match kind {
@@ -584,15 +586,26 @@ impl Rebuilder {
                 inputs.single_file = loaded.record.as_ref();
                 inputs.verified = verified.as_ref();
                 let now = chrono::Local::now().naive_local();
-                let document = results_document(&inputs, &mut loaded.set, era, salvaged, now).map_err(regen_error)?;
-                // Freed before the text is written: the dataset's tree and results_verified.json's
-                // rows are not read again, and outweigh the text. Here, not in the background:
-                // the text's allocation reuses their memory (freed later, the plan's peak rose by
-                // 80 MB). The old file's tree stays for the lossless merge.
+                let mut document =
+                    results_document(&inputs, &mut loaded.set, era, salvaged, now).map_err(regen_error)?;
+                // Freed before the text is written: the dataset's tree, results_verified.json's
+                // rows and the old file's tree are not read again, and outweigh the text. Here, not
+                // in the background: the text's allocation reuses their memory (freed later, the
+                // plan's peak rose by 80 MB).
                 drop(inputs);
                 drop((dataset, verified));
+                // The lossless merge ([`make_lossless`]) is done now, so the old tree is freed
+                // (at the end of the closure) before the text is allocated, and the text written
+                // once: analyze writes ensure_ascii=True without `\r\n`, which is how
+                // `make_lossless` would write the merged document again.
+                let merged = old
+                    .take()
+                    .and_then(regen::SalvagedFields::into_tree)
+                    .map(|tree| lossless::merge_lossless(&tree, &mut document.value));
                 let rebuilt = document.serialize().map_err(regen_error)?;
-                self.finish(kind, rebuilt, loaded, vec![dataset_name], "analyze")
+                let mut file = self.finish(kind, rebuilt, loaded, vec![dataset_name], "analyze")?;
+                file.notes.extend(merged.iter().flat_map(|m| m.notes(output_name(kind))));
+                Ok(file)
             }
             FileKind::ResultsVerified => {
                 let results = self.parsed("results.json")?;
@@ -989,6 +1002,43 @@ mod tests {
         std::fs::File::create(&dataset).unwrap().set_len(MAX_REBUILD_READ + 1).unwrap();
         let refused = rebuilder.parsed("dataset.json").unwrap_err();
         assert!(refused.reason.starts_with("its input ") && refused.reason.contains("dataset.json is 500 MB, over"));
+    }
+
+    fn copy_tree(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy_tree(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), &target).unwrap();
+            }
+        }
+    }
+
+    /// analyze's results.json is merged with the old file before it is serialized (the old
+    /// tree freed first): the bytes are the merged document written as `make_lossless` writes
+    /// it again (ensure_ascii=True, `\n`), and the merge's notes come after the rebuild's.
+    #[test]
+    fn a_results_rebuild_merges_the_old_file_before_writing_it_once() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/healthy/projects/acme-webapp/scans/3f9c2e1b7a6/python");
+        let scan = tempfile::tempdir().unwrap();
+        copy_tree(&fixture, scan.path());
+        let path = scan.path().join("results.json");
+        let mut old = pyjson::parse(&std::fs::read(&path).unwrap()).unwrap();
+        for row in old.get_mut("results").and_then(PyValue::as_array_mut).unwrap() {
+            row.as_object_mut().unwrap().insert("kept_by_merge".into(), PyValue::from("\u{e9}"));
+        }
+        let text = pyjson::to_python_string(&old, true).unwrap();
+        std::fs::write(&path, &text.as_bytes()[..text.len() * 7 / 10]).unwrap();
+        let file = Rebuilder::new(scan.path()).rebuild(FileKind::Results).unwrap();
+        let rows = file.value.get("results").and_then(PyValue::as_array).unwrap();
+        assert!(rows.iter().any(|r| r.get("kept_by_merge").is_some()));
+        assert_eq!(file.bytes, pyjson::to_python_string(&file.value, true).unwrap().into_bytes());
+        let last = file.notes.last().unwrap();
+        assert!(last.starts_with("carried over from the old results.json at their place"), "{:?}", file.notes);
     }
 
     #[test]
