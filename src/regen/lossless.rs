@@ -236,6 +236,12 @@ pub fn outline(bytes: &[u8]) -> Option<(Vec<String>, Option<Node>)> {
     Some((keys, metrics))
 }
 
+/// [`outline`] of a whole document already parsed: what `outline` reads from its text.
+pub fn outline_of_document(document: &PyValue) -> Option<(Vec<String>, Option<Node>)> {
+    let map = document.as_object()?;
+    Some((map.keys().cloned().collect(), map.get("metrics").cloned().map(Node::Complete)))
+}
+
 /// Reads the value at `pos`: `(node, end)` where `end` is `Some(offset after it)` only when the
 /// value is complete.
 fn read_value(b: &[u8], pos: usize, depth: usize) -> (Node, Option<usize>) {
@@ -792,6 +798,14 @@ mod tests {
                 merge_lossless(&prefix, &mut new);
                 assert_superset(&prefix, &new, "");
             }
+        }
+
+        /// A document's outline is its text's, so a rebuild handed the document reads its era
+        /// markers from it rather than scanning the text.
+        #[test]
+        fn a_documents_outline_is_its_texts(doc in arb_doc(), ascii in any::<bool>()) {
+            let text = to_python_string(&doc, ascii).unwrap();
+            prop_assert_eq!(outline_of_document(&doc), outline(text.as_bytes()));
         }
 
         #[test]

@@ -427,9 +427,13 @@ impl Rebuilder {
             }
         };
         let input_markers = |input: FileKind| -> Vec<crate::era::Marker> {
-            let outline = match self.provided.get(&input) {
-                Some(bytes) => lossless::outline(bytes),
-                None => self.old_bytes(input).and_then(|bytes| lossless::outline(&bytes)),
+            // A document handed to this rebuild is what its provided bytes hold: its keys are
+            // read from it, not by scanning the text.
+            let handed = self.handed.borrow();
+            let outline = match (handed.as_ref().filter(|(of, _)| *of == input), self.provided.get(&input)) {
+                (Some((_, document)), _) => lossless::outline_of_document(document),
+                (None, Some(bytes)) => lossless::outline(bytes),
+                (None, None) => self.old_bytes(input).and_then(|bytes| lossless::outline(&bytes)),
             };
             let Some((keys, metrics)) = outline else { return Vec::new() };
             let metric_keys: Vec<&str> = metrics.as_ref().map(|m| m.keys()).unwrap_or_default();
