@@ -126,12 +126,12 @@ fn own_results_absent(dir: &Path, kind: FileKind) -> Option<NothingHolds> {
         no_follow::read(&dir.join(name)).ok().map(|bytes| salvage_leading_fields(&bytes)).unwrap_or_default()
     };
     let own = old_rows(crate::layout::output_file_name(kind));
-    if !own.results.is_empty() {
+    if own.results().next().is_some() {
         return None;
     }
     if kind == FileKind::Results {
         let verified = old_rows("results_verified.json");
-        let carried = verified.results.iter().any(|row| {
+        let carried = verified.results().any(|row| {
             row.get("unit_id").and_then(PyValue::as_str).is_some_and(|id| verified.stage1_row_of_verified(id).is_some())
         });
         if carried {

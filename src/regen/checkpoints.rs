@@ -22,7 +22,7 @@ use indexmap::IndexMap;
 use rayon::prelude::*;
 
 use super::py::{get2, hash_key, is_str, key_text, truthy, HashKey};
-use super::salvage::{salvage_leading_fields, SalvagedFields};
+use super::salvage::{salvage_fields, SalvagedFields};
 use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::CheckpointStep;
 use crate::no_follow;
@@ -127,7 +127,7 @@ pub fn detect_era(e: &EraEvidence<'_>) -> (Era, &'static str) {
         return (Era::ForkMaster, "the scan has the fork's single-file checkpoints (fork, before or after its merge)");
     }
     if let Some(old) = e.old_results {
-        if get2(&PyValue::from(old.fields.clone()), "metrics", "insufficient_context").is_some() {
+        if old.field("metrics").and_then(|m| m.get("insufficient_context")).is_some() {
             return (Era::ForkMaster, "the old results.json counts insufficient_context (fork master)");
         }
         match old.str_field("model") {
@@ -141,10 +141,10 @@ pub fn detect_era(e: &EraEvidence<'_>) -> (Era, &'static str) {
         }
     }
     if let Some(old) = e.old_verified {
-        if old.fields.contains_key("code_by_route") {
+        if old.field("code_by_route").is_some() {
             return (Era::ForkMaster, "the old results_verified.json has code_by_route (fork master)");
         }
-        if old.complete {
+        if old.complete() {
             return (Era::Fix, "the old results_verified.json has no code_by_route (fix branch)");
         }
     }
@@ -175,8 +175,10 @@ pub fn enhance_checkpoint_dir_in(scan_dir: &Path, era: Era) -> &'static str {
 /// present; unreadable files count as absent).
 pub fn detect_era_in_dir(scan_dir: &Path) -> (Era, &'static str) {
     let read = |name: &str| no_follow::read(&scan_dir.join(name)).ok();
-    let old_results = read("results.json").map(|b| salvage_leading_fields(&b));
-    let old_verified = read("results_verified.json").map(|b| salvage_leading_fields(&b));
+    // Only the fields `detect_era` reads: the rows are not held (nor parsed, unless such a
+    // field follows them).
+    let old_results = read("results.json").map(|b| salvage_fields(&b, &["metrics", "model"]));
+    let old_verified = read("results_verified.json").map(|b| salvage_fields(&b, &["code_by_route"]));
     let scan_report = read("scan.report.json").and_then(|b| parse(&b).ok());
     let upstream_only =
         ["diff_manifest.json", "diff_filter.report.json", "llm_reachability.json", "meta.json", "../meta.json"]
@@ -652,6 +654,7 @@ fn examine_file(step: CheckpointStep, name: &str, content: Result<Vec<u8>, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::regen::salvage_leading_fields;
 
     fn file(name: &str, json: &str) -> (String, Result<Vec<u8>, String>) {
         (name.to_owned(), Ok(json.as_bytes().to_vec()))

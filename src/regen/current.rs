@@ -80,7 +80,7 @@ pub fn pick_identity(
     fingerprint: Option<&PyValue>,
 ) -> Result<Sourced, RegenError> {
     let usable = |v: &PyValue| v.as_str().is_some_and(|s| !s.is_empty());
-    if let Some(v) = old.and_then(|o| o.fields.get(key)).filter(|v| usable(v)) {
+    if let Some(v) = old.and_then(|o| o.field(key)).filter(|v| usable(v)) {
         return Ok(Sourced { value: v.clone(), source: "the old results.json".to_owned() });
     }
     if let Some(v) = report.and_then(|r| r.get("inputs")).and_then(|i| i.get(key)).filter(|v| usable(v)) {
@@ -102,7 +102,7 @@ pub fn pick_fingerprint(old: Option<&SalvagedFields>, fingerprint: Option<&PyVal
     if let Some(d) = fingerprint.and_then(|f| f.get("key_digest")).filter(|d| d.as_str().is_some()) {
         return Ok(Sourced { value: d.clone(), source: "analyze_checkpoints/_fingerprint.json key_digest".to_owned() });
     }
-    if let Some(d) = old.and_then(|o| o.fields.get("analyze_fingerprint")) {
+    if let Some(d) = old.and_then(|o| o.field("analyze_fingerprint")) {
         return Ok(Sourced { value: d.clone(), source: "the old results.json".to_owned() });
     }
     Err(RegenError::BadInput(
@@ -327,7 +327,7 @@ pub fn rebuild_results_current(
             None => inexact.push(Inexact::new("code_by_route", "a route_key is a list or object: entry left out")),
         }
     }
-    let old_cbr = salvaged.and_then(|s| s.fields.get("code_by_route")).and_then(PyValue::as_object);
+    let old_cbr = salvaged.and_then(|s| s.field("code_by_route")).and_then(PyValue::as_object);
     match old_cbr {
         Some(old) if old.len() == code_by_route.len() && old.keys().all(|k| code_by_route.contains_key(k)) => {
             if !old.keys().eq(code_by_route.keys()) {
@@ -356,7 +356,7 @@ pub fn rebuild_results_current(
         if s.source != "the old results.json" {
             inexact.push(Inexact::new(key, format!("taken from {}", s.source)));
         }
-        if let Some(old) = salvaged.and_then(|o| o.fields.get(key)).filter(|o| **o != s.value) {
+        if let Some(old) = salvaged.and_then(|o| o.field(key)).filter(|o| **o != s.value) {
             inexact
                 .push(Inexact::new(key, format!("the old file had {old:?}; written {:?} from {}", s.value, s.source)));
         }
@@ -391,7 +391,7 @@ fn old_row<'s>(uid: &PyValue, salvaged: Option<&'s SalvagedFields>) -> Option<&'
 fn old_route(uid: &PyValue, unit: &Unit<'_>, old: &PyValue, salvaged: Option<&SalvagedFields>) -> (PyValue, PyValue) {
     let key = old.get("route_key").cloned().unwrap_or_else(|| uid.clone());
     let code = salvaged
-        .and_then(|s| s.fields.get("code_by_route"))
+        .and_then(|s| s.field("code_by_route"))
         .and_then(|c| c.get(&key_text(&key)?).cloned())
         .unwrap_or_else(|| unit_code(unit));
     (key, code)

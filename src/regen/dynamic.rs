@@ -150,11 +150,11 @@ fn load_checkpoints(
 fn old_results_by_id(old: Option<&SalvagedFields>, findings: usize) -> HashMap<HashKey, &PyValue> {
     let mut by_id = HashMap::new();
     let Some(old) = old else { return by_id };
-    if !old.fields.get("total_findings").is_some_and(|t| py_eq(t, &PyValue::from(findings))) {
+    if !old.field("total_findings").is_some_and(|t| py_eq(t, &PyValue::from(findings))) {
         return by_id;
     }
     let mut nan = 0usize;
-    for r in &old.results {
+    for r in old.results() {
         let Some(key) = r.as_object().and_then(|o| o.get("finding_id")).and_then(|f| hash_key(f, &mut nan)) else {
             continue;
         };
@@ -561,7 +561,7 @@ pub fn rebuild_dynamic_results(
         .and_then(|s| s.get("steps_completed"))
         .and_then(PyValue::as_array)
         .is_some_and(|a| a.iter().any(|s| s.as_str() == Some("dynamic-test")));
-    let salvaged_cost = old_salvaged.as_ref().and_then(|old| old.fields.get("total_cost_usd").cloned());
+    let salvaged_cost = old_salvaged.as_ref().and_then(|old| old.field("total_cost_usd").cloned());
     match salvaged_cost {
         Some(c) if missing.is_empty() => total_cost = c,
         _ if !missing.is_empty() => inexact.push(Inexact::new(

@@ -303,7 +303,7 @@ fn unit_label(unit: &PyValue) -> String {
 }
 
 fn salvaged_token_usage(salvaged: Option<&SalvagedFields>) -> Option<PyValue> {
-    salvaged?.fields.get("metadata")?.get("token_usage").cloned()
+    salvaged?.field("metadata")?.get("token_usage").cloned()
 }
 
 /// `tracker.get_totals()` after a standalone restore: the usage of the checkpoint file of every

@@ -25,7 +25,7 @@
 //! object's complete members, an array's complete elements: [`Merged::carried_partly`]), and a
 //! scalar cut short, of which nothing is readable, is named ([`Merged::torn`]).
 
-use super::salvage::{may_be_whole_object, skip_ws, string_end, value_end, walk_members};
+use super::partial_json::{may_be_whole_object, skip_ws, string_end, value_end, walk_members};
 use crate::pyjson::{parse, PyObject, PyValue};
 
 /// A node of an old file's readable prefix.
@@ -156,16 +156,42 @@ const MAX_SALVAGE_DEPTH: usize = 64;
 /// prefix (a kill leaves a prefix, possibly followed by NULs). `None` when not even the opening
 /// `{` of an object is there. Never panics, whatever the bytes.
 pub fn salvage_tree(bytes: &[u8]) -> Option<Node> {
+    read_old(bytes).tree
+}
+
+/// [`salvage_tree`]'s answer, with how it was read: what `salvage::SalvagedFields` needs to
+/// answer from the same tree instead of reading the bytes again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    pub tree: Option<Node>,
+    /// The whole input parsed as one object (not only the object it begins with).
+    pub whole: bool,
+    /// The last top-level member is an array cut short whose every element was read whole and
+    /// is followed by its closing `]`. Only a nesting deeper than the parse allows makes one:
+    /// each element parses, the array around them does not.
+    pub last_array_closed: bool,
+}
+
+/// Reads the old file's bytes as [`salvage_tree`] does, noting how (see [`Reading`]).
+pub fn read_old(bytes: &[u8]) -> Reading {
+    let read = |tree, whole, last_array_closed| Reading { tree, whole, last_array_closed };
     if may_be_whole_object(bytes) {
         if let Ok(v @ PyValue::Object(_)) = parse(bytes) {
-            return Some(Node::Complete(v));
+            return read(Some(Node::Complete(v)), true, false);
         }
     }
     let start = skip_ws(bytes, 0);
     if bytes.get(start) != Some(&b'{') {
-        return None;
+        return read(None, false, false);
     }
-    Some(read_value(bytes, start, 0).0)
+    // `read_value` of the top-level object, keeping its last member's `]`.
+    if let Some(end) = value_end(bytes, start) {
+        if let Ok(v) = parse(&bytes[start..end]) {
+            return read(Some(Node::Complete(v)), false, false);
+        }
+    }
+    let (members, last_array_closed) = read_members(bytes, start, 0);
+    read(Some(Node::PartialObject(members)), false, last_array_closed)
 }
 
 /// The top-level keys of a document (or of its readable prefix) and its `metrics` member, read
@@ -210,49 +236,74 @@ pub fn outline(bytes: &[u8]) -> Option<(Vec<String>, Option<Node>)> {
     Some((keys, metrics))
 }
 
+/// [`outline`] of a whole document already parsed: what `outline` reads from its text.
+pub fn outline_of_document(document: &PyValue) -> Option<(Vec<String>, Option<Node>)> {
+    let map = document.as_object()?;
+    Some((map.keys().cloned().collect(), map.get("metrics").cloned().map(Node::Complete)))
+}
+
 /// Reads the value at `pos`: `(node, end)` where `end` is `Some(offset after it)` only when the
 /// value is complete.
 fn read_value(b: &[u8], pos: usize, depth: usize) -> (Node, Option<usize>) {
+    let (node, end, _) = read_value_noting(b, pos, depth);
+    (node, end)
+}
+
+/// [`read_value`], and whether the value is an array cut short that its `]` closes after every
+/// element was read whole ([`Reading::last_array_closed`]).
+fn read_value_noting(b: &[u8], pos: usize, depth: usize) -> (Node, Option<usize>, bool) {
     if let Some(end) = value_end(b, pos) {
         if let Ok(v) = parse(&b[pos..end]) {
-            return (Node::Complete(v), Some(end));
+            return (Node::Complete(v), Some(end), false);
         }
     }
     match b.get(pos) {
-        Some(b'{') if depth < MAX_SALVAGE_DEPTH => (Node::PartialObject(read_members(b, pos, depth)), None),
-        Some(b'[') if depth < MAX_SALVAGE_DEPTH => (Node::PartialArray(read_elements(b, pos, depth)), None),
-        _ => (Node::Torn, None),
+        Some(b'{') if depth < MAX_SALVAGE_DEPTH => (Node::PartialObject(read_members(b, pos, depth).0), None, false),
+        Some(b'[') if depth < MAX_SALVAGE_DEPTH => {
+            let (elements, closed) = read_elements(b, pos, depth);
+            (Node::PartialArray(elements), None, closed)
+        }
+        _ => (Node::Torn, None, false),
     }
 }
 
-fn read_members(b: &[u8], pos: usize, depth: usize) -> Vec<(String, Node)> {
+/// The members of the object at `pos`, and whether the last is an array its `]` closes (see
+/// [`read_value_noting`]).
+fn read_members(b: &[u8], pos: usize, depth: usize) -> (Vec<(String, Node)>, bool) {
     let mut out = Vec::new();
+    let mut last_closed = false;
     walk_members(b, pos, |key, start| {
         if start >= b.len() || b[start] == 0 {
             return None;
         }
-        let (node, end) = read_value(b, start, depth + 1);
+        let (node, end, closed) = read_value_noting(b, start, depth + 1);
         out.push((key, node));
+        last_closed = closed;
         end
     });
-    out
+    (out, last_closed)
 }
 
-fn read_elements(b: &[u8], pos: usize, depth: usize) -> Vec<Node> {
+/// The elements of the array at `pos`, as far as they read, and whether its `]` follows the
+/// last of them (every one read whole).
+fn read_elements(b: &[u8], pos: usize, depth: usize) -> (Vec<Node>, bool) {
     let mut out = Vec::new();
     let mut i = skip_ws(b, pos + 1);
+    if b.get(i) == Some(&b']') {
+        return (out, true);
+    }
     loop {
         if i >= b.len() || b[i] == 0 || b[i] == b']' {
-            return out;
+            return (out, false);
         }
         let (node, end) = read_value(b, i, depth + 1);
         if !matches!(node, Node::Torn) {
             out.push(node);
         }
-        let Some(end) = end else { return out };
+        let Some(end) = end else { return (out, false) };
         i = skip_ws(b, end);
         if b.get(i) != Some(&b',') {
-            return out;
+            return (out, b.get(i) == Some(&b']'));
         }
         i = skip_ws(b, i + 1);
     }
@@ -747,6 +798,14 @@ mod tests {
                 merge_lossless(&prefix, &mut new);
                 assert_superset(&prefix, &new, "");
             }
+        }
+
+        /// A document's outline is its text's, so a rebuild handed the document reads its era
+        /// markers from it rather than scanning the text.
+        #[test]
+        fn a_documents_outline_is_its_texts(doc in arb_doc(), ascii in any::<bool>()) {
+            let text = to_python_string(&doc, ascii).unwrap();
+            prop_assert_eq!(outline_of_document(&doc), outline(text.as_bytes()));
         }
 
         #[test]

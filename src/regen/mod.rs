@@ -10,7 +10,7 @@
 //! * [`single_file`]: single-file checkpoints of the fork and of old upstream (spec §2.6) as
 //!   the per-unit checkpoint files current OpenAnt resumes from.
 //! * [`checkpoints`]: the one checkpoint loader every rebuild reads through, and the era.
-//! * [`salvage`]: what a torn old output still holds, with the one partial-JSON tokenizer;
+//! * [`salvage`]: what a torn old output still holds (`partial_json` the one tokenizer of a torn file);
 //!   [`lossless`]: the one merge that carries the old file's unknown keys into a rebuild.
 //! * [`py`]: the Python semantics (truthiness, `==`, `str()`, `+`/`-`) OpenAnt's builders rely
 //!   on; [`json_input`]: the state of one optional JSON input a rebuild reads itself.
@@ -27,6 +27,7 @@ pub mod enhanced;
 pub mod json_input;
 mod last_use;
 pub mod lossless;
+mod partial_json;
 pub mod pipeline;
 pub mod py;
 pub mod results;

@@ -89,7 +89,7 @@ pub(crate) fn analyze_timestamp(
     now: NaiveDateTime,
     inexact: &mut Vec<Inexact>,
 ) -> PyValue {
-    match salvaged.and_then(|s| s.fields.get("timestamp")) {
+    match salvaged.and_then(|s| s.field("timestamp")) {
         Some(ts) => ts.clone(),
         None => {
             inexact.push(Inexact::new(
@@ -473,8 +473,7 @@ fn carry_over(uid: &PyValue, unit: &Unit<'_>, salvaged: Option<&SalvagedFields>)
     let id = uid.as_str()?;
     let old = salvaged.result_for(id).filter(|r| matches!(r, PyValue::Object(_)) && is_str(r.get("unit_id"), id))?;
     let route_key = old.get("route_key");
-    let old_code =
-        salvaged.fields.get("code_by_route").and_then(|c| c.get(&key_text(route_key.unwrap_or(uid))?).cloned());
+    let old_code = salvaged.field("code_by_route").and_then(|c| c.get(&key_text(route_key.unwrap_or(uid))?).cloned());
     let (code, code_source) = match (old_code, route_key) {
         (Some(code), _) => (code, "from the old file too"),
         (None, Some(_)) => (unit_code(unit), "rebuilt from the unit's code in the input dataset, as analyze stores it"),
@@ -498,10 +497,8 @@ fn carry_from_verified(uid: &PyValue, unit: &Unit<'_>, verified: Option<&Salvage
     let verified = verified?;
     let result = verified.stage1_row_of_verified(uid.as_str()?)?;
     let route_key = result.get("route_key").cloned();
-    let old_code = verified
-        .fields
-        .get("code_by_route")
-        .and_then(|c| c.get(&key_text(route_key.as_ref().unwrap_or(uid))?).cloned());
+    let old_code =
+        verified.field("code_by_route").and_then(|c| c.get(&key_text(route_key.as_ref().unwrap_or(uid))?).cloned());
     let (code, code_source) = match (old_code, &route_key) {
         (Some(code), _) => (code, "from results_verified.json too"),
         (None, Some(_)) => (unit_code(unit), "rebuilt from the unit's code in the input dataset, as analyze stores it"),
@@ -549,7 +546,7 @@ fn order_like_old(
     single_file: Option<&RunRecord>,
     inexact: &mut Vec<Inexact>,
 ) {
-    let old = salvaged.and_then(|s| s.fields.get("code_by_route")).and_then(PyValue::as_object);
+    let old = salvaged.and_then(|s| s.field("code_by_route")).and_then(PyValue::as_object);
     match old {
         Some(old) if old.len() == code_by_route.len() && old.keys().all(|k| code_by_route.contains_key(k)) => {
             if !old.keys().eq(code_by_route.keys()) {
@@ -601,7 +598,7 @@ fn pick_model(
     inexact: &mut Vec<Inexact>,
 ) -> PyValue {
     let from_report = inp.model.as_deref().map(|m| era.analyze_model_id(m));
-    if let Some(old) = salvaged.and_then(|s| s.fields.get("model")) {
+    if let Some(old) = salvaged.and_then(|s| s.field("model")) {
         if let Some(r) = from_report.filter(|r| old.as_str() != Some(*r)) {
             inexact.push(Inexact::new(
                 "model",
@@ -647,7 +644,7 @@ pub(crate) fn carry_stage1_updates(
     let Some(salvaged) = salvaged else { return };
     // The last old element of each unit id wins, as a reverse search would find it.
     let old_by_unit: std::collections::HashMap<&str, &PyValue> =
-        salvaged.results.iter().filter_map(|o| Some((o.get("unit_id")?.as_str()?, o))).collect();
+        salvaged.results().filter_map(|o| Some((o.get("unit_id")?.as_str()?, o))).collect();
     for r in results.iter_mut() {
         let Some(uid) = r.get("unit_id").and_then(PyValue::as_str).map(str::to_owned) else { continue };
         let Some(&old) = old_by_unit.get(uid.as_str()) else { continue };

@@ -4,50 +4,230 @@
 //!
 //! A hard kill leaves a **prefix** of the document (spec §4). Python writes members in order, so
 //! the prefix holds the leading top-level members complete (`dataset`, `model`, `timestamp`,
-//! `metrics`, …) and then a prefix of the `results` array. [`salvage_leading_fields`] finds the
-//! boundaries of top-level members and of `results` elements with a small scanner that respects
-//! strings and escapes, and parses each complete piece on its own with [`crate::pyjson::parse`].
-//! It never recurses and never panics, whatever the bytes. The scanner (`value_end`,
-//! `string_end`, `skip_ws`, `walk_members`) is the one tokenizer of every salvage: `pipeline`
-//! and `lossless` read torn files with it too.
+//! `metrics`, …) and then a prefix of the `results` array. [`salvage_leading_fields`] answers
+//! those from the tree the lossless merge reads the old file into ([`lossless::read_old`]), so a
+//! rebuild reads and parses its old output once and holds one tree of it: the builders read the
+//! fields and rows through [`SalvagedFields`], then the merge takes the tree
+//! ([`SalvagedFields::into_tree`]). It never recurses and never panics, whatever the bytes.
 
+use std::cell::OnceCell;
+use std::collections::HashMap;
+
+use super::lossless::{self, Node};
+use super::partial_json::{may_be_whole_object, skip_ws, value_end, walk_members};
 use crate::pyjson::{parse, PyObject, PyValue};
 
-/// What could be recovered from an old output file.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What could be recovered from an old output file: every complete top-level member before the
+/// first incomplete one, in file order ([`Self::field`]; the big unit lists `results` and
+/// `units` aside), and the complete elements of the top-level `results` array
+/// ([`Self::results`]). Read from the old file's lossless tree, which it holds.
+#[derive(Debug, Clone, Default)]
 pub struct SalvagedFields {
-    /// Every complete top-level member before the first incomplete one, in file order, except
-    /// the big unit lists `results` and `units` (a `results` array goes to [`Self::results`]).
-    pub fields: PyObject,
-    /// The complete elements of the top-level `results` array, in order.
-    pub results: Vec<PyValue>,
-    /// Whether the `results` array was seen whole (its closing `]`).
-    pub results_complete: bool,
-    /// Whether the whole file parsed as one JSON object.
-    pub complete: bool,
+    /// The old file as the lossless merge reads it ([`lossless::salvage_tree`]).
+    tree: Option<Node>,
+    /// Where the fields and rows are.
+    leading: Leading,
     /// `result_for`'s index, built on first use.
-    by_key: std::cell::OnceCell<std::collections::HashMap<String, usize>>,
+    by_key: OnceCell<HashMap<String, RowAt>>,
+}
+
+/// Where [`SalvagedFields`] finds the leading members and rows.
+#[derive(Debug, Clone)]
+enum Leading {
+    /// In the tree: a whole object's members, or the complete members of one cut short.
+    InTree {
+        /// Whether the whole file parsed as one JSON object.
+        complete: bool,
+    },
+    /// Read apart from the tree ([`leading_members`]), where the member-by-member reading and
+    /// the tree's differ: a `results` array whose elements parse but which, nested too deep,
+    /// does not parse whole, or an object that parses whole before trailing bytes and names
+    /// `results` twice. Never for a file OpenAnt wrote.
+    Owned(LeadingMembers),
+}
+
+impl Default for Leading {
+    fn default() -> Leading {
+        Leading::InTree { complete: false }
+    }
+}
+
+/// The leading members read member by member, each complete piece parsed on its own.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct LeadingMembers {
+    fields: PyObject,
+    results: Vec<PyValue>,
+    results_complete: bool,
+    complete: bool,
+}
+
+/// Where a salvaged row is: in which group of rows ([`SalvagedFields::row_groups`]), at which
+/// index of it.
+type RowAt = (usize, usize);
+
+/// One group of salvaged rows: a `results` array read whole, or the elements of one cut short
+/// (its complete ones are rows).
+#[derive(Clone, Copy)]
+enum RowGroup<'a> {
+    Values(&'a [PyValue]),
+    Nodes(&'a [Node]),
+}
+
+impl<'a> RowGroup<'a> {
+    fn row(self, i: usize) -> Option<&'a PyValue> {
+        match self {
+            RowGroup::Values(values) => values.get(i),
+            RowGroup::Nodes(nodes) => match nodes.get(i) {
+                Some(Node::Complete(value)) => Some(value),
+                _ => None,
+            },
+        }
+    }
+
+    fn rows(self) -> impl Iterator<Item = (usize, &'a PyValue)> {
+        let (values, nodes) = match self {
+            RowGroup::Values(values) => (values, &[][..]),
+            RowGroup::Nodes(nodes) => (&[][..], nodes),
+        };
+        values.iter().enumerate().chain(nodes.iter().enumerate().filter_map(|(i, n)| match n {
+            Node::Complete(value) => Some((i, value)),
+            _ => None,
+        }))
+    }
+}
+
+/// The keys that are no field: the unit lists.
+fn is_field_key(key: &str) -> bool {
+    key != "results" && key != "units"
 }
 
 impl SalvagedFields {
+    /// A complete top-level member, except `results` and `units`; the last of a key read twice.
+    pub fn field(&self, key: &str) -> Option<&PyValue> {
+        if !is_field_key(key) {
+            return None;
+        }
+        match (&self.leading, &self.tree) {
+            (Leading::Owned(owned), _) => owned.fields.get(key),
+            (Leading::InTree { .. }, Some(Node::Complete(PyValue::Object(map)))) => map.get(key),
+            (Leading::InTree { .. }, Some(Node::PartialObject(members))) => {
+                members.iter().rev().filter(|(k, _)| k == key).find_map(|(_, node)| match node {
+                    Node::Complete(value) => Some(value),
+                    _ => None,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The fields ([`Self::field`]) in file order: a key read twice at its first place.
+    pub fn fields(&self) -> Vec<(&str, &PyValue)> {
+        let keys: Vec<&str> = match (&self.leading, &self.tree) {
+            (Leading::Owned(owned), _) => owned.fields.keys().map(String::as_str).collect(),
+            (Leading::InTree { .. }, Some(Node::Complete(PyValue::Object(map)))) => {
+                map.keys().map(String::as_str).collect()
+            }
+            (Leading::InTree { .. }, Some(Node::PartialObject(members))) => {
+                let mut keys: Vec<&str> = Vec::new();
+                for (key, node) in members {
+                    if matches!(node, Node::Complete(_)) && !keys.contains(&key.as_str()) {
+                        keys.push(key);
+                    }
+                }
+                keys
+            }
+            _ => Vec::new(),
+        };
+        keys.into_iter().filter_map(|k| Some((k, self.field(k)?))).collect()
+    }
+
     /// A top-level string member, e.g. `model` or `timestamp`.
     pub fn str_field(&self, key: &str) -> Option<&str> {
-        self.fields.get(key).and_then(PyValue::as_str)
+        self.field(key).and_then(PyValue::as_str)
+    }
+
+    /// The groups the salvaged rows are in, in file order: every `results` array read (a key
+    /// read twice adds its rows after the first's).
+    fn row_groups(&self) -> Vec<RowGroup<'_>> {
+        match (&self.leading, &self.tree) {
+            (Leading::Owned(owned), _) => vec![RowGroup::Values(&owned.results)],
+            (Leading::InTree { .. }, Some(Node::Complete(PyValue::Object(map)))) => match map.get("results") {
+                Some(PyValue::Array(rows)) => vec![RowGroup::Values(rows)],
+                _ => Vec::new(),
+            },
+            (Leading::InTree { .. }, Some(Node::PartialObject(members))) => members
+                .iter()
+                .filter(|(key, _)| key == "results")
+                .filter_map(|(_, node)| match node {
+                    Node::Complete(PyValue::Array(rows)) => Some(RowGroup::Values(rows)),
+                    Node::PartialArray(nodes) => Some(RowGroup::Nodes(nodes)),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The complete elements of the top-level `results` array, in order.
+    pub fn results(&self) -> impl Iterator<Item = &PyValue> {
+        self.row_groups().into_iter().flat_map(|group| group.rows().map(|(_, row)| row))
+    }
+
+    /// Whether the `results` array was seen whole (its closing `]`).
+    pub fn results_complete(&self) -> bool {
+        match (&self.leading, &self.tree) {
+            (Leading::Owned(owned), _) => owned.results_complete,
+            (Leading::InTree { .. }, Some(Node::Complete(PyValue::Object(map)))) => {
+                matches!(map.get("results"), Some(PyValue::Array(_)))
+            }
+            (Leading::InTree { .. }, Some(Node::PartialObject(members))) => {
+                members.iter().any(|(key, node)| key == "results" && matches!(node, Node::Complete(PyValue::Array(_))))
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the whole file parsed as one JSON object.
+    pub fn complete(&self) -> bool {
+        match &self.leading {
+            Leading::Owned(owned) => owned.complete,
+            Leading::InTree { complete } => *complete,
+        }
     }
 
     /// Whether nothing at all was recovered.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty() && self.results.is_empty()
+        self.fields().is_empty() && self.results().next().is_none()
+    }
+
+    /// The old file's tree, for era markers ([`lossless::Node::keys`]).
+    pub fn tree(&self) -> Option<&Node> {
+        self.tree.as_ref()
+    }
+
+    /// The old file's tree, for the lossless merge once the builders are done reading.
+    pub fn into_tree(self) -> Option<Node> {
+        self.tree
     }
 
     /// The salvaged result whose `unit_id` (or, failing that, `route_key`) is `key`; the last
     /// one wins, as in a Python dict built over the list.
     pub fn result_for(&self, key: &str) -> Option<&PyValue> {
+        let groups = self.row_groups();
         let index = self.by_key.get_or_init(|| {
             // Inserting in order lets the last element of each key win.
-            self.results.iter().enumerate().filter_map(|(i, r)| Some((result_key(r)?.to_owned(), i))).collect()
+            let mut index = HashMap::new();
+            for (g, group) in groups.iter().enumerate() {
+                for (i, row) in group.rows() {
+                    if let Some(key) = result_key(row) {
+                        index.insert(key.to_owned(), (g, i));
+                    }
+                }
+            }
+            index
         });
-        index.get(key).map(|&i| &self.results[i])
+        let &(g, i) = index.get(key)?;
+        groups.get(g)?.row(i)
     }
 
     /// Unit `id`'s stage-1 result as the `results_verified.json` salvaged in `self` still holds
@@ -100,59 +280,206 @@ pub(crate) fn result_key(r: &PyValue) -> Option<&str> {
 }
 
 /// Recovers the leading top-level members and the complete prefix of the `results` array from
-/// the bytes of a possibly torn JSON object. Garbage in gives an empty result, never a panic.
+/// the bytes of a possibly torn JSON object, and keeps the old file's lossless tree they are
+/// read from. Garbage in gives an empty result, never a panic.
 pub fn salvage_leading_fields(bytes: &[u8]) -> SalvagedFields {
+    let read = lossless::read_old(bytes);
+    let leading = if reads_alike(&read, bytes) {
+        Leading::InTree { complete: read.whole }
+    } else {
+        Leading::Owned(leading_members(bytes))
+    };
+    SalvagedFields { tree: read.tree, leading, by_key: OnceCell::new() }
+}
+
+/// Whether the tree holds what reading the file member by member ([`leading_members`]) gives.
+/// The two differ only where the tree reads a value whole that the member-by-member reading
+/// splits, the top-level `results` array: a cut-short array there whose `]` follows its last
+/// element (the array did not parse whole, nested too deep, while each element did: read
+/// member by member, the file goes on after it); and an object read whole before trailing
+/// bytes that has `results` twice (member by member, the rows of both are kept).
+fn reads_alike(read: &lossless::Reading, bytes: &[u8]) -> bool {
+    match &read.tree {
+        Some(Node::PartialObject(members)) => {
+            !(read.last_array_closed && members.last().is_some_and(|(key, _)| key == "results"))
+        }
+        Some(Node::Complete(_)) if !read.whole => {
+            let start = skip_ws(bytes, 0);
+            let mut results = 0;
+            walk_members(bytes, start, |key, at| {
+                results += usize::from(key == "results");
+                value_end(bytes, at)
+            });
+            results < 2
+        }
+        _ => true,
+    }
+}
+
+/// The leading members read member by member: each complete top-level member and each
+/// complete element of a top-level `results` array parsed on its own, up to the first that
+/// is not complete. The tree's reading differs only where [`reads_alike`] says.
+fn leading_members(bytes: &[u8]) -> LeadingMembers {
     if may_be_whole_object(bytes) {
         if let Ok(PyValue::Object(map)) = parse(bytes) {
             return from_complete(*map);
         }
     }
-    let mut out = SalvagedFields::default();
+    let mut fields = PyObject::default();
+    let mut results = Vec::new();
+    let results_complete = walk_leading(
+        bytes,
+        usize::MAX,
+        |key, value| {
+            if is_field_key(&key) {
+                fields.insert(key, value);
+            }
+        },
+        |row| results.push(row),
+    );
+    LeadingMembers { fields, results, results_complete, complete: false }
+}
+
+/// The top-level fields named `keys` as [`salvage_leading_fields`] reads them, and whether
+/// the file parses whole, without its tree or rows: for a reader of those fields alone (the
+/// OpenAnt line, told from the results files). The members before the last one named `keys`
+/// (a `results` array among them) are parsed only to tell whether the reading goes on past
+/// them, and dropped; the members after it are not parsed. Holds no rows and no tree.
+pub fn salvage_fields(bytes: &[u8], keys: &[&str]) -> SalvagedFields {
+    let mut fields = PyObject::default();
+    let complete = may_be_whole_object(bytes) && {
+        match parse(bytes) {
+            Ok(PyValue::Object(map)) => {
+                fields = map.into_iter().filter(|(k, _)| is_field_key(k) && keys.contains(&k.as_str())).collect();
+                true
+            }
+            _ => false,
+        }
+    };
+    if !complete {
+        // Read by extent only: how many members the answer depends on.
+        let start = skip_ws(bytes, 0);
+        let (mut seen, mut needed) = (0, 0);
+        if bytes.get(start) == Some(&b'{') {
+            walk_members(bytes, start, |key, at| {
+                seen += 1;
+                if keys.contains(&key.as_str()) {
+                    needed = seen;
+                }
+                value_end(bytes, at)
+            });
+        }
+        walk_leading(
+            bytes,
+            needed,
+            |key, value| {
+                if is_field_key(&key) && keys.contains(&key.as_str()) {
+                    fields.insert(key, value);
+                }
+            },
+            drop,
+        );
+    }
+    let leading = LeadingMembers { fields, results: Vec::new(), results_complete: false, complete };
+    SalvagedFields { tree: None, leading: Leading::Owned(leading), by_key: OnceCell::new() }
+}
+
+/// [`salvage_leading_fields`] keeping only the rows whose key ([`result_key`]) `keep` accepts,
+/// read one by one and the others dropped as they are read, and no tree: for a reader that
+/// looks rows up only by such keys ([`SalvagedFields::result_for`],
+/// [`SalvagedFields::stage1_row_of_verified`]), which answer for them as over every row. The
+/// fields, `complete` and `results_complete` are [`salvage_leading_fields`]'s.
+pub fn salvage_rows_where(bytes: &[u8], keep: impl Fn(&str) -> bool) -> SalvagedFields {
+    let kept = |row: &PyValue| result_key(row).is_some_and(&keep);
+    let leading = if may_be_whole_object(bytes) {
+        match parse(bytes) {
+            Ok(PyValue::Object(map)) => {
+                let mut leading = from_complete(*map);
+                leading.results.retain(kept);
+                Some(leading)
+            }
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let leading = leading.unwrap_or_else(|| {
+        let mut fields = PyObject::default();
+        let mut results = Vec::new();
+        let results_complete = walk_leading(
+            bytes,
+            usize::MAX,
+            |key, value| {
+                if is_field_key(&key) {
+                    fields.insert(key, value);
+                }
+            },
+            |row| {
+                if kept(&row) {
+                    results.push(row);
+                }
+            },
+        );
+        LeadingMembers { fields, results, results_complete, complete: false }
+    });
+    SalvagedFields { tree: None, leading: Leading::Owned(leading), by_key: OnceCell::new() }
+}
+
+/// Reads the first `members` top-level members of a possibly torn object one by one, up to the
+/// first that is not complete: `field(key, value)` for each complete one (every key), and, for
+/// a `results` array, `row(element)` for each complete element instead. Returns whether a
+/// `results` array was read to its closing `]`.
+fn walk_leading(
+    bytes: &[u8],
+    members: usize,
+    mut field: impl FnMut(String, PyValue),
+    mut row: impl FnMut(PyValue),
+) -> bool {
+    let mut results_complete = false;
     let mut pos = skip_ws(bytes, 0);
     if bytes.get(pos) != Some(&b'{') {
-        return out;
+        return results_complete;
     }
     pos += 1;
-    loop {
+    for _ in 0..members {
         pos = skip_ws(bytes, pos);
         if bytes.get(pos) != Some(&b'"') {
-            return out;
+            break;
         }
-        let Some(key_end) = value_end(bytes, pos) else { return out };
-        let Ok(PyValue::Str(key)) = parse(&bytes[pos..key_end]) else { return out };
+        let Some(key_end) = value_end(bytes, pos) else { break };
+        let Ok(PyValue::Str(key)) = parse(&bytes[pos..key_end]) else { break };
         pos = skip_ws(bytes, key_end);
         if bytes.get(pos) != Some(&b':') {
-            return out;
+            break;
         }
         pos = skip_ws(bytes, pos + 1);
         if key == "results" && bytes.get(pos) == Some(&b'[') {
-            match salvage_array(bytes, pos, &mut out.results) {
+            match salvage_array(bytes, pos, &mut row) {
                 Some(end) => {
-                    out.results_complete = true;
+                    results_complete = true;
                     pos = end;
                 }
-                None => return out,
+                None => break,
             }
         } else {
-            let Some(end) = value_end(bytes, pos) else { return out };
-            let Ok(value) = parse(&bytes[pos..end]) else { return out };
-            if key != "units" && key != "results" {
-                out.fields.insert(key, value);
-            }
+            let Some(end) = value_end(bytes, pos) else { break };
+            let Ok(value) = parse(&bytes[pos..end]) else { break };
+            field(key, value);
             pos = end;
         }
         pos = skip_ws(bytes, pos);
         match bytes.get(pos) {
             Some(b',') => pos += 1,
-            _ => return out,
+            _ => break,
         }
     }
+    results_complete
 }
 
-fn from_complete(mut map: PyObject) -> SalvagedFields {
-    let mut out = SalvagedFields { complete: true, ..SalvagedFields::default() };
-    if let Some(PyValue::Array(items)) = map.get("results") {
-        out.results = items.clone();
+fn from_complete(mut map: PyObject) -> LeadingMembers {
+    let mut out = LeadingMembers { complete: true, ..LeadingMembers::default() };
+    if let Some(PyValue::Array(items)) = map.get_mut("results") {
+        out.results = std::mem::take(items);
         out.results_complete = true;
     }
     map.shift_remove("results");
@@ -161,9 +488,9 @@ fn from_complete(mut map: PyObject) -> SalvagedFields {
     out
 }
 
-/// Parses the complete elements of the array starting at `start` (a `[`) into `items`.
+/// Parses the complete elements of the array starting at `start` (a `[`), handing each to `row`.
 /// Returns the offset after the closing `]`, or `None` if the array is torn or malformed.
-fn salvage_array(bytes: &[u8], start: usize, items: &mut Vec<PyValue>) -> Option<usize> {
+fn salvage_array(bytes: &[u8], start: usize, row: &mut impl FnMut(PyValue)) -> Option<usize> {
     let mut pos = skip_ws(bytes, start + 1);
     if bytes.get(pos) == Some(&b']') {
         return Some(pos + 1);
@@ -171,7 +498,7 @@ fn salvage_array(bytes: &[u8], start: usize, items: &mut Vec<PyValue>) -> Option
     loop {
         pos = skip_ws(bytes, pos);
         let end = value_end(bytes, pos)?;
-        items.push(parse(&bytes[pos..end]).ok()?);
+        row(parse(&bytes[pos..end]).ok()?);
         pos = skip_ws(bytes, end);
         match bytes.get(pos) {
             Some(b',') => pos += 1,
@@ -181,117 +508,11 @@ fn salvage_array(bytes: &[u8], start: usize, items: &mut Vec<PyValue>) -> Option
     }
 }
 
-/// Whether `bytes` can be a whole JSON object: only one whose last byte but JSON whitespace is
-/// `}`. A torn prefix almost never ends so, and parsing it whole would build (and drop) the
-/// tree of its entire readable prefix just to fail at the end.
-pub(crate) fn may_be_whole_object(bytes: &[u8]) -> bool {
-    bytes.iter().rev().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) == Some(&b'}')
-}
-
-pub(crate) fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
-    while matches!(bytes.get(pos), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-        pos += 1;
-    }
-    pos
-}
-
-/// The end (exclusive) of the JSON value starting at `start`, found without parsing it:
-/// strings to their closing quote (skipping escapes), arrays/objects to the bracket that closes
-/// them (counting depth, ignoring brackets inside strings), scalars to the next delimiter.
-/// `None` when the input ends first, so a torn scalar such as `12` at EOF (maybe `123`) is
-/// never taken as complete, and `None` for an empty scalar (a delimiter where a value should
-/// start): there is no value, as `json.load` would say. The piece still has to pass [`parse`].
-/// This is the one tokenizer of every salvage (this module's and `pipeline`'s).
-pub(crate) fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
-    match *bytes.get(start)? {
-        b'"' => string_end(bytes, start),
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            let mut pos = start;
-            loop {
-                // Step over everything but quotes and brackets in one go.
-                pos += bytes.get(pos..)?.iter().position(|&b| IN_CONTAINER_STOPS[usize::from(b)])?;
-                match bytes[pos] {
-                    b'"' => {
-                        pos = string_end(bytes, pos)?;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    _ => {
-                        depth = depth.checked_sub(1)?;
-                        if depth == 0 {
-                            return Some(pos + 1);
-                        }
-                    }
-                }
-                pos += 1;
-            }
-        }
-        _ => {
-            let mut pos = start;
-            while !matches!(bytes.get(pos)?, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
-                pos += 1;
-            }
-            (pos > start).then_some(pos)
-        }
-    }
-}
-
-/// The bytes [`value_end`] stops at inside an array or object: a string's opening quote and
-/// the brackets that change the depth.
-static IN_CONTAINER_STOPS: [bool; 256] = {
-    let mut stops = [false; 256];
-    stops[b'"' as usize] = true;
-    stops[b'{' as usize] = true;
-    stops[b'}' as usize] = true;
-    stops[b'[' as usize] = true;
-    stops[b']' as usize] = true;
-    stops
-};
-
-/// Walks the members of the object whose `{` is at `pos`, as far as the input goes: for each
-/// complete key it calls `value(key, start)`, `start` being where the member's value begins;
-/// the callback answers where that value ends, or `None` when it is torn (the walk stops).
-pub(crate) fn walk_members(bytes: &[u8], pos: usize, mut value: impl FnMut(String, usize) -> Option<usize>) {
-    let mut i = pos + 1;
-    loop {
-        i = skip_ws(bytes, i);
-        if bytes.get(i) != Some(&b'"') {
-            return;
-        }
-        let Some(key_end) = string_end(bytes, i) else { return };
-        let Ok(PyValue::Str(key)) = parse(&bytes[i..key_end]) else { return };
-        i = skip_ws(bytes, key_end);
-        if bytes.get(i) != Some(&b':') {
-            return;
-        }
-        let Some(end) = value(key, skip_ws(bytes, i + 1)) else { return };
-        i = skip_ws(bytes, end);
-        if bytes.get(i) != Some(&b',') {
-            return;
-        }
-        i += 1;
-    }
-}
-
-/// The end (exclusive) of the string whose opening quote is at `start`.
-pub(crate) fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
-    let mut pos = start + 1;
-    loop {
-        // Only a quote or a backslash matters inside a string; memchr finds them many bytes
-        // per step.
-        pos += memchr::memchr2(b'"', b'\\', bytes.get(pos..)?)?;
-        if bytes[pos] == b'"' {
-            return Some(pos + 1);
-        }
-        pos += 2;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::pyjson::to_python_string;
+    use crate::regen::partial_json::string_end;
     use proptest::prelude::*;
 
     fn doc() -> String {
@@ -306,11 +527,11 @@ mod tests {
     #[test]
     fn complete_file_gives_everything() {
         let s = salvage_leading_fields(doc().as_bytes());
-        assert!(s.complete && s.results_complete);
-        assert_eq!(s.results.len(), 2);
+        assert!(s.complete() && s.results_complete());
+        assert_eq!(s.results().count(), 2);
         assert_eq!(s.str_field("model"), Some("m"));
-        assert!(s.fields.contains_key("code_by_route"));
-        assert!(!s.fields.contains_key("results"));
+        assert!(s.field("code_by_route").is_some());
+        assert!(s.field("results").is_none());
     }
 
     #[test]
@@ -318,19 +539,19 @@ mod tests {
         let d = doc();
         let cut = d.find("\"b\"").unwrap();
         let s = salvage_leading_fields(&d.as_bytes()[..cut]);
-        assert!(!s.complete && !s.results_complete);
+        assert!(!s.complete() && !s.results_complete());
         assert_eq!(s.str_field("timestamp"), Some("2026-01-01T00:00:00.5"));
-        assert_eq!(s.results.len(), 1);
-        assert_eq!(s.results[0].get("s").and_then(PyValue::as_str), Some("x\"}]"));
+        assert_eq!(s.results().count(), 1);
+        assert_eq!(s.results().next().unwrap().get("s").and_then(PyValue::as_str), Some("x\"}]"));
         // Cut inside the timestamp: dataset and model only.
         let cut = d.find("2026").unwrap() + 3;
         let s = salvage_leading_fields(&d.as_bytes()[..cut]);
-        assert_eq!(s.fields.keys().map(String::as_str).collect::<Vec<_>>(), ["dataset", "model"]);
+        assert_eq!(s.fields().iter().map(|(k, _)| *k).collect::<Vec<_>>(), ["dataset", "model"]);
         // A torn number is never taken as complete.
         let s = salvage_leading_fields(b"{\"a\": 12");
-        assert!(s.fields.is_empty());
+        assert!(s.fields().is_empty());
         let s = salvage_leading_fields(b"{\"a\": 12,");
-        assert_eq!(s.fields.get("a"), Some(&PyValue::from(12)));
+        assert_eq!(s.field("a"), Some(&PyValue::from(12)));
     }
 
     #[test]
@@ -355,7 +576,7 @@ mod tests {
         assert_eq!(value_end(b"12", 0), None);
         assert_eq!(value_end(b"12,", 0), Some(2));
         assert_eq!(salvage_leading_fields(br#"{"model": "m", "a": , "b": 1"#).str_field("model"), Some("m"));
-        assert!(!salvage_leading_fields(br#"{"model": "m", "a": , "b": 1"#).fields.contains_key("b"));
+        assert!(salvage_leading_fields(br#"{"model": "m", "a": , "b": 1"#).field("b").is_none());
     }
 
     #[test]
@@ -452,9 +673,167 @@ mod tests {
         let mut last = 0;
         for cut in 0..=d.len() {
             let s = salvage_leading_fields(&d.as_bytes()[..cut]);
-            let n = s.fields.len() + s.results.len();
-            assert!(n >= last || s.complete, "prefix {cut}");
+            let n = s.fields().len() + s.results().count();
+            assert!(n >= last || s.complete(), "prefix {cut}");
             last = n;
+        }
+    }
+
+    /// What the tree gives, checked against the member-by-member reading it replaced
+    /// ([`leading_members`], the oracle): the same fields in the same order, the same rows,
+    /// the same answers; and the tree is the lossless merge's. Says whether the tree answered.
+    fn reads_like_members(bytes: &[u8]) -> bool {
+        let s = salvage_leading_fields(bytes);
+        let oracle = leading_members(bytes);
+        let fields: Vec<(&str, &PyValue)> = oracle.fields.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        assert_eq!(s.fields(), fields, "{:?}", String::from_utf8_lossy(bytes));
+        for (key, value) in &fields {
+            assert_eq!(s.field(key), Some(*value));
+        }
+        assert!(s.field("results").is_none() && s.field("units").is_none());
+        assert!(s.results().eq(oracle.results.iter()), "{:?}", String::from_utf8_lossy(bytes));
+        assert_eq!(s.results_complete(), oracle.results_complete, "{:?}", String::from_utf8_lossy(bytes));
+        assert_eq!(s.complete(), oracle.complete);
+        assert_eq!(s.is_empty(), oracle.fields.is_empty() && oracle.results.is_empty());
+        for row in &oracle.results {
+            let Some(key) = result_key(row) else { continue };
+            let last = oracle.results.iter().rev().find(|r| result_key(r) == Some(key));
+            assert_eq!(s.result_for(key), last);
+            assert_eq!(s.stage1_row_of_verified(key), oracle_stage1(&oracle, key));
+        }
+        assert_eq!(s.tree(), lossless::salvage_tree(bytes).as_ref());
+        // The rows of some keys only: the same answers for those keys.
+        let some = |key: &str| key.len() % 2 == 0;
+        let rows = salvage_rows_where(bytes, some);
+        assert_eq!(rows.fields(), fields);
+        assert_eq!((rows.complete(), rows.results_complete()), (oracle.complete, oracle.results_complete));
+        assert!(rows.results().all(|r| result_key(r).is_some_and(some)) && rows.tree().is_none());
+        for key in oracle.results.iter().filter_map(result_key) {
+            if some(key) {
+                assert_eq!(rows.result_for(key), s.result_for(key));
+                assert_eq!(rows.stage1_row_of_verified(key), s.stage1_row_of_verified(key));
+            }
+        }
+        // The fields alone, as the OpenAnt line reads them.
+        for keys in [&["metrics", "model"][..], &["code_by_route"], &["x", "units", "results", "model"], &[]] {
+            let light = salvage_fields(bytes, keys);
+            let wanted: Vec<(&str, &PyValue)> = fields.iter().filter(|(k, _)| keys.contains(k)).copied().collect();
+            assert_eq!(light.fields(), wanted, "{keys:?} {:?}", String::from_utf8_lossy(bytes));
+            assert_eq!(light.complete(), oracle.complete);
+            assert!(light.tree().is_none() && light.results().next().is_none());
+        }
+        matches!(s.leading, Leading::InTree { .. })
+    }
+
+    /// `stage1_row_of_verified` over the oracle's rows.
+    fn oracle_stage1(oracle: &LeadingMembers, id: &str) -> Option<PyValue> {
+        let owned = SalvagedFields { tree: None, leading: Leading::Owned(oracle.clone()), by_key: OnceCell::new() };
+        owned.stage1_row_of_verified(id)
+    }
+
+    /// Every output of the test scans, cut at many offsets (and whole): the tree answers, and
+    /// answers as the member-by-member reading did.
+    #[test]
+    fn the_tree_reads_real_outputs_like_the_member_reading_at_every_cut() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+        let names = [
+            "results.json",
+            "results_verified.json",
+            "dataset_enhanced.json",
+            "pipeline_output.json",
+            "dynamic_test_results.json",
+        ];
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![root];
+        let mut files = 0;
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let is_output = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| names.contains(&n));
+                let Ok(bytes) = std::fs::read(&path) else { continue };
+                if !is_output || !seen.insert(bytes.clone()) {
+                    continue;
+                }
+                files += 1;
+                let step = (bytes.len() / 60).max(1);
+                let mut cuts: Vec<usize> = (0..=bytes.len()).step_by(step).collect();
+                // Cuts right after an element or member closes, before its comma.
+                for (i, w) in bytes.windows(2).enumerate() {
+                    if w == b"},".as_slice() || w == b"],".as_slice() {
+                        cuts.push(i + 1);
+                    }
+                }
+                cuts.push(bytes.len());
+                cuts.sort_unstable();
+                cuts.dedup();
+                for cut in cuts.into_iter().filter(|c| *c <= bytes.len()) {
+                    assert!(reads_like_members(&bytes[..cut]), "{} cut at {cut}", path.display());
+                }
+                // Padded with NULs, as a crash may leave a whole file.
+                let mut padded = bytes.clone();
+                padded.extend([0u8; 16]);
+                assert!(reads_like_members(&padded), "{} padded", path.display());
+            }
+        }
+        assert!(files > 20, "{files} outputs");
+    }
+
+    /// Where the readings differ, the member-by-member one is kept: a `results` array whose
+    /// every element parses but which, nested one level more, does not; and an object read
+    /// whole before trailing bytes with `results` twice.
+    #[test]
+    fn where_the_readings_differ_the_member_reading_answers() {
+        let deep = format!("{}{}", "[".repeat(crate::pyjson::MAX_DEPTH), "]".repeat(crate::pyjson::MAX_DEPTH));
+        let text = format!(r#"{{"model": "m", "results": [{{"unit_id": "a"}}, {deep}], "timestamp": "t", "x": 1"#);
+        assert!(!reads_like_members(text.as_bytes()));
+        let s = salvage_leading_fields(text.as_bytes());
+        assert_eq!(s.results().count(), 2);
+        assert!(s.results_complete());
+        assert_eq!(s.str_field("timestamp"), Some("t"));
+        let text = br#"{"results": [{"unit_id": "a"}], "model": "m", "results": [{"unit_id": "b"}]}  x"#;
+        assert!(!reads_like_members(text));
+        assert_eq!(salvage_leading_fields(text).results().count(), 2);
+        // Named once, the tree answers.
+        assert!(reads_like_members(br#"{"results": [{"unit_id": "a"}], "model": "m"}  x"#));
+        assert!(reads_like_members(br#"{"model": "m", "model": "n", "results": [{"unit_id": "a"}], "model": "#));
+    }
+
+    proptest! {
+        #[test]
+        fn the_tree_reads_json_like_bytes_like_the_member_reading(
+            s in "[{}\\[\\]\",:\\\\ a-z0-9\n\u{0}]{0,200}",
+        ) {
+            reads_like_members(s.as_bytes());
+        }
+
+        /// Documents with the shape of an output (repeated keys among them), cut anywhere.
+        #[test]
+        fn the_tree_reads_cut_documents_like_the_member_reading(
+            members in proptest::collection::vec(
+                (prop_oneof!["model", "results", "units", "metrics", "x"], 0u8..4),
+                0..6,
+            ),
+            cut in any::<proptest::sample::Index>(),
+            tail in prop_oneof![Just(""), Just("\0\0"), Just(" x"), Just("}")],
+        ) {
+            let value = |key: &str, n: u8| match (key, n) {
+                ("results" | "units", _) => format!(
+                    "[{}]",
+                    (0..n).map(|i| format!(r#"{{"unit_id": "u{}", "n": [{i}, {{"k": "v\\"}}]}}"#, i % 2)).collect::<Vec<_>>().join(", ")
+                ),
+                (_, 0) => "\"s\"".to_owned(),
+                (_, 1) => "12".to_owned(),
+                (_, _) => r#"{"total": 2, "e": [1, 2]}"#.to_owned(),
+            };
+            let body: Vec<String> = members.iter().map(|(k, n)| format!("\"{k}\": {}", value(k, *n))).collect();
+            let text = format!("{{{}}}{tail}", body.join(", "));
+            let at = cut.index(text.len() + 1);
+            reads_like_members(text.as_bytes());
+            reads_like_members(&text.as_bytes()[..at]);
         }
     }
 }

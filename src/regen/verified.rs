@@ -319,7 +319,7 @@ pub(crate) fn note_copied_timestamp(
     salvaged: Option<&SalvagedFields>,
     inexact: &mut Vec<Inexact>,
 ) {
-    if let (Some(old), Some(ts)) = (salvaged.and_then(|s| s.fields.get("timestamp")), experiment.get("timestamp")) {
+    if let (Some(old), Some(ts)) = (salvaged.and_then(|s| s.field("timestamp")), experiment.get("timestamp")) {
         if old != ts {
             inexact.push(Inexact::new(
                 "timestamp",

@@ -272,9 +272,12 @@ impl Rebuilder {
     }
 
     /// What `results_verified.json` still holds, as far as it reads: stage-1 rows verify left
-    /// unchanged, for a results.json rebuild whose units have no other source.
-    fn verified_rows(&self) -> Option<regen::SalvagedFields> {
-        self.old_bytes(FileKind::ResultsVerified).map(|bytes| regen::salvage_leading_fields(&bytes))
+    /// unchanged, for a results.json rebuild whose units have no other source. Only the rows of
+    /// units `analyze` has no checkpoint for are kept: the builders read no other (they take a
+    /// unit's row from here only when `analyze.get(unit)` has none).
+    fn verified_rows(&self, analyze: &CheckpointSet) -> Option<regen::SalvagedFields> {
+        self.old_bytes(FileKind::ResultsVerified)
+            .map(|bytes| regen::salvage::salvage_rows_where(&bytes, |key| analyze.get(key).is_none()))
     }
 
     /// `dir_name`'s checkpoints plus the units of the step's single files. `results` is the
@@ -427,8 +430,10 @@ impl Rebuilder {
         if let Some(nothing) = recoverable::nothing_holds(&self.dir, kind, &|k| self.provided.contains_key(&k)) {
             return Err(CannotRebuild { fix: Some(nothing.fix()), reason: nothing.reason });
         }
-        let old_tree = self.old_bytes(kind).and_then(|bytes| lossless::salvage_tree(&bytes));
-        let builder = self.builder_for(kind, old_tree.as_ref());
+        // The old file, read and parsed once: the builders read its fields and rows, then the
+        // lossless merge takes its tree.
+        let mut old = self.old_bytes(kind).map(|bytes| regen::salvage_leading_fields(&bytes));
+        let builder = self.builder_for(kind, old.as_ref().and_then(regen::SalvagedFields::tree));
         let mut file = match builder {
             Builder::Unknown(markers) => {
                 let list: Vec<String> = markers.iter().map(|m| m.to_string()).collect();
@@ -442,12 +447,13 @@ impl Rebuilder {
                 });
             }
             Builder::Known(Era::IdentityGate) if matches!(kind, FileKind::Results | FileKind::ResultsVerified) => {
-                self.rebuild_current(kind)?
+                self.rebuild_current(kind, old.as_ref())?
             }
-            Builder::Known(era) => self.rebuild_era(kind, era == Era::IdentityGate)?,
+            Builder::Known(era) => self.rebuild_era(kind, era == Era::IdentityGate, &mut old)?,
         };
-        if let Some(old) = old_tree {
-            file = make_lossless(file, old, output_name(kind))?;
+        // Unless the rebuild merged it already (it took it).
+        if let Some(tree) = old.and_then(regen::SalvagedFields::into_tree) {
+            file = make_lossless(file, tree, output_name(kind))?;
         }
         Ok(file)
     }
@@ -468,12 +474,17 @@ impl Rebuilder {
             }
         };
         let input_markers = |input: FileKind| -> Vec<crate::era::Marker> {
-            let outline = match self.provided.get(&input) {
-                Some(contents) => match self.outlines.get(&input) {
+            // A document handed to this rebuild is what its provided bytes hold: its keys are
+            // read from it, not by scanning the text; else the outline taken of provided bytes
+            // before they were spilled.
+            let handed = self.handed.borrow();
+            let outline = match (handed.as_ref().filter(|(of, _)| *of == input), self.provided.get(&input)) {
+                (Some((_, document)), _) => lossless::outline_of_document(document),
+                (None, Some(contents)) => match self.outlines.get(&input) {
                     Some(outline) => outline.clone(),
                     None => contents.bytes().ok().and_then(|bytes| lossless::outline(&bytes)),
                 },
-                None => self.old_bytes(input).and_then(|bytes| lossless::outline(&bytes)),
+                (None, None) => self.old_bytes(input).and_then(|bytes| lossless::outline(&bytes)),
             };
             let Some((keys, metrics)) = outline else { return Vec::new() };
             let metric_keys: Vec<&str> = metrics.as_ref().map(|m| m.keys()).unwrap_or_default();
@@ -512,16 +523,18 @@ impl Rebuilder {
         crate::era::builder_for(&own, &evidence, own_predates_today, default)
     }
 
-    /// Today's (identity-gate era) builders.
-    fn rebuild_current(&mut self, kind: FileKind) -> Result<RebuiltFile, CannotRebuild> {
-        let salvaged = self.old_bytes(kind).map(|bytes| regen::salvage_leading_fields(&bytes));
+    /// Today's (identity-gate era) builders. `salvaged`: what the old file still holds.
+    fn rebuild_current(
+        &mut self,
+        kind: FileKind,
+        salvaged: Option<&regen::SalvagedFields>,
+    ) -> Result<RebuiltFile, CannotRebuild> {
         let regen_error = |error: RegenError| CannotRebuild {
             reason: error.to_string(),
             fix: Some(format!("openant {}", step_verb(kind))),
         };
         match kind {
             FileKind::Results => {
-                let verified = self.verified_rows();
                 let report = self.optional("analyze.report.json");
                 let enhanced = self.dir.join("dataset_enhanced.json").exists()
                     || self.provided.contains_key(&FileKind::DatasetEnhanced);
@@ -529,6 +542,7 @@ impl Rebuilder {
                 let dataset_name = input_name(report.as_ref(), "dataset_path").unwrap_or_else(|| default.into());
                 let dataset = self.input_dataset(&dataset_name)?;
                 let mut loaded = self.checkpoints("analyze_checkpoints", CheckpointStep::Analyze, None)?;
+                let verified = self.verified_rows(&loaded.set);
                 let fingerprint = self.optional("analyze_checkpoints/_fingerprint.json");
                 let field = |k: &str| {
                     report
@@ -543,22 +557,17 @@ impl Rebuilder {
                     dataset_name: dataset_name.clone(),
                     limit: field("limit"),
                     exploitable_filter: field("exploitable_filter"),
-                    model: current::pick_identity("model", salvaged.as_ref(), report.as_ref(), fingerprint.as_ref())
+                    model: current::pick_identity("model", salvaged, report.as_ref(), fingerprint.as_ref())
                         .map_err(regen_error)?,
-                    provider: current::pick_identity(
-                        "provider",
-                        salvaged.as_ref(),
-                        report.as_ref(),
-                        fingerprint.as_ref(),
-                    )
-                    .map_err(regen_error)?,
-                    analyze_fingerprint: current::pick_fingerprint(salvaged.as_ref(), fingerprint.as_ref())
+                    provider: current::pick_identity("provider", salvaged, report.as_ref(), fingerprint.as_ref())
+                        .map_err(regen_error)?,
+                    analyze_fingerprint: current::pick_fingerprint(salvaged, fingerprint.as_ref())
                         .map_err(regen_error)?,
                     verified: verified.as_ref(),
                 };
                 let now = chrono::Local::now().naive_local();
-                let rebuilt = current::rebuild_results_current(&inputs, &mut loaded.set, salvaged.as_ref(), now)
-                    .map_err(regen_error)?;
+                let rebuilt =
+                    current::rebuild_results_current(&inputs, &mut loaded.set, salvaged, now).map_err(regen_error)?;
                 let mut inputs = vec![dataset_name];
                 if fingerprint.is_some() {
                     inputs.push("analyze_checkpoints/_fingerprint.json".into());
@@ -568,17 +577,22 @@ impl Rebuilder {
             _ => {
                 let results = self.parsed("results.json")?;
                 let loaded = self.checkpoints("verify_checkpoints", CheckpointStep::Verify, Some(&results))?;
-                let rebuilt =
-                    current::rebuild_verified_current(results, &loaded.set, salvaged.as_ref()).map_err(regen_error)?;
+                let rebuilt = current::rebuild_verified_current(results, &loaded.set, salvaged).map_err(regen_error)?;
                 self.finish(kind, rebuilt, loaded, vec!["results.json".into()], "verify")
             }
         }
     }
 
-    /// The builders of the older eras (spec/openant-layout.md §3).
-    fn rebuild_era(&mut self, kind: FileKind, today: bool) -> Result<RebuiltFile, CannotRebuild> {
+    /// The builders of the older eras (spec/openant-layout.md §3). `old`: what the old file
+    /// still holds; a rebuild that merges it into its document itself takes it.
+    fn rebuild_era(
+        &mut self,
+        kind: FileKind,
+        today: bool,
+        old: &mut Option<regen::SalvagedFields>,
+    ) -> Result<RebuiltFile, CannotRebuild> {
+        let salvaged = old.as_ref();
         let era = self.line();
-        let salvaged = self.old_bytes(kind).map(|bytes| regen::salvage_leading_fields(&bytes));
         let regen_error = |error: RegenError| CannotRebuild { reason: error.to_string(), fix: None };
         match kind {
             FileKind::DatasetEnhanced => {
@@ -602,7 +616,7 @@ impl Rebuilder {
                         fix: Some("openant enhance (restores every unit from its checkpoints)".into()),
                     });
                 }
-                let inputs = EnhanceInputs { era, salvaged: salvaged.as_ref(), single_file: loaded.record.as_ref() };
+                let inputs = EnhanceInputs { era, salvaged, single_file: loaded.record.as_ref() };
                 // The dataset becomes the output, and the restored values leave the set: only
                 // names and ids are read from it afterwards (`finish`).
                 let rebuilt = rebuild_enhanced(dataset, &mut loaded.set, &inputs).map_err(regen_error)?;
@@ -622,26 +636,36 @@ impl Rebuilder {
                 let dataset_name = input_name(report.as_ref(), "dataset_path").unwrap_or_else(|| default.into());
                 let dataset = self.input_dataset(&dataset_name)?;
                 let mut loaded = self.checkpoints("analyze_checkpoints", CheckpointStep::Analyze, None)?;
-                let verified = self.verified_rows();
+                let verified = self.verified_rows(&loaded.set);
                 let mut inputs = AnalyzeInputs::from_report(&dataset, report.as_ref(), default);
                 inputs.single_file = loaded.record.as_ref();
                 inputs.verified = verified.as_ref();
                 let now = chrono::Local::now().naive_local();
-                let document =
-                    results_document(&inputs, &mut loaded.set, era, salvaged.as_ref(), now).map_err(regen_error)?;
-                // Freed before the text is written: the dataset's tree and the old files' rows
-                // are not read again, and together outweigh the text. Here, not in the
-                // background: the text's allocation reuses their memory (freed later, the
+                let mut document =
+                    results_document(&inputs, &mut loaded.set, era, salvaged, now).map_err(regen_error)?;
+                // Freed before the text is written: the dataset's tree, results_verified.json's
+                // rows and the old file's tree are not read again, and outweigh the text. Here, not
+                // in the background: the text's allocation reuses their memory (freed later, the
                 // plan's peak rose by 80 MB).
                 drop(inputs);
-                drop((dataset, verified, salvaged));
+                drop((dataset, verified));
+                // The lossless merge ([`make_lossless`]) is done now, so the old tree is freed
+                // (at the end of the closure) before the text is allocated, and the text written
+                // once: analyze writes ensure_ascii=True without `\r\n`, which is how
+                // `make_lossless` would write the merged document again.
+                let merged = old
+                    .take()
+                    .and_then(regen::SalvagedFields::into_tree)
+                    .map(|tree| lossless::merge_lossless(&tree, &mut document.value));
                 let rebuilt = document.serialize().map_err(regen_error)?;
-                self.finish(kind, rebuilt, loaded, vec![dataset_name], "analyze")
+                let mut file = self.finish(kind, rebuilt, loaded, vec![dataset_name], "analyze")?;
+                file.notes.extend(merged.iter().flat_map(|m| m.notes(output_name(kind))));
+                Ok(file)
             }
             FileKind::ResultsVerified => {
                 let results = self.parsed("results.json")?;
                 let mut loaded = self.checkpoints("verify_checkpoints", CheckpointStep::Verify, Some(&results))?;
-                let rebuilt = rebuild_verified(results, &loaded.set, era, salvaged.as_ref()).map_err(regen_error)?;
+                let rebuilt = rebuild_verified(results, &loaded.set, era, salvaged).map_err(regen_error)?;
                 if let Some(note) = fork_confirmed_note(&rebuilt.value, &loaded.from_fork_verify) {
                     loaded.notes.push(note);
                 }
@@ -1055,6 +1079,43 @@ mod tests {
         std::fs::File::create(&dataset).unwrap().set_len(MAX_REBUILD_READ + 1).unwrap();
         let refused = rebuilder.parsed("dataset.json").unwrap_err();
         assert!(refused.reason.starts_with("its input ") && refused.reason.contains("dataset.json is 500 MB, over"));
+    }
+
+    fn copy_tree(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy_tree(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), &target).unwrap();
+            }
+        }
+    }
+
+    /// analyze's results.json is merged with the old file before it is serialized (the old
+    /// tree freed first): the bytes are the merged document written as `make_lossless` writes
+    /// it again (ensure_ascii=True, `\n`), and the merge's notes come after the rebuild's.
+    #[test]
+    fn a_results_rebuild_merges_the_old_file_before_writing_it_once() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/healthy/projects/acme-webapp/scans/3f9c2e1b7a6/python");
+        let scan = tempfile::tempdir().unwrap();
+        copy_tree(&fixture, scan.path());
+        let path = scan.path().join("results.json");
+        let mut old = pyjson::parse(&std::fs::read(&path).unwrap()).unwrap();
+        for row in old.get_mut("results").and_then(PyValue::as_array_mut).unwrap() {
+            row.as_object_mut().unwrap().insert("kept_by_merge".into(), PyValue::from("\u{e9}"));
+        }
+        let text = pyjson::to_python_string(&old, true).unwrap();
+        std::fs::write(&path, &text.as_bytes()[..text.len() * 7 / 10]).unwrap();
+        let file = Rebuilder::new(scan.path()).rebuild(FileKind::Results).unwrap();
+        let rows = file.value.get("results").and_then(PyValue::as_array).unwrap();
+        assert!(rows.iter().any(|r| r.get("kept_by_merge").is_some()));
+        assert_eq!(file.bytes, pyjson::to_python_string(&file.value, true).unwrap().into_bytes());
+        let last = file.notes.last().unwrap();
+        assert!(last.starts_with("carried over from the old results.json at their place"), "{:?}", file.notes);
     }
 
     #[test]

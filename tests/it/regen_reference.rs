@@ -244,14 +244,14 @@ fn cuts(old: &[u8]) -> Vec<usize> {
 fn check_prefix(what: &str, rebuilt: &Rebuilt, salvaged: &SalvagedFields, old_bytes: &[u8], tail_fields: &[&str]) {
     // Whatever the prefix held is exact.
     for field in ["timestamp", "model"] {
-        if salvaged.fields.contains_key(field) {
+        if salvaged.field(field).is_some() {
             assert!(!rebuilt.names_inexact(field), "{what}: {field} was salvaged");
-            assert_eq!(rebuilt.value.get(field), salvaged.fields.get(field), "{what}: {field}");
+            assert_eq!(rebuilt.value.get(field), salvaged.field(field), "{what}: {field}");
         }
     }
     let old = parse(old_bytes).unwrap();
     let rebuilt_results = rebuilt.value.at("results").as_array().unwrap();
-    for s in &salvaged.results {
+    for s in salvaged.results() {
         if s.get("stage1_consistency_update").is_some() || s.get("consistency_update").is_some() {
             let id = s.at("unit_id");
             let r = rebuilt_results.iter().find(|r| r.at("unit_id") == id).unwrap();
@@ -272,10 +272,10 @@ fn check_prefix(what: &str, rebuilt: &Rebuilt, salvaged: &SalvagedFields, old_by
                 || (r.get("verification").is_some() && r.get("verification_note").is_none())
         })
         .collect();
-    let all_held = tail_fields.iter().all(|f| salvaged.fields.contains_key(*f))
-        && needs.iter().all(|n| salvaged.results.iter().any(|s| s.at("unit_id") == n.at("unit_id")));
+    let all_held = tail_fields.iter().all(|f| salvaged.field(f).is_some())
+        && needs.iter().all(|n| salvaged.results().any(|s| s.at("unit_id") == n.at("unit_id")));
     if all_held && rebuilt.inexact.iter().all(|n| !n.field.starts_with("units[") && !n.field.starts_with("metadata")) {
-        let code_by_route_ok = !rebuilt.names_inexact("code_by_route") || salvaged.fields.contains_key("code_by_route");
+        let code_by_route_ok = !rebuilt.names_inexact("code_by_route") || salvaged.field("code_by_route").is_some();
         if code_by_route_ok {
             assert_same_bytes(what, rebuilt, old_bytes);
         }
@@ -289,7 +289,7 @@ fn torn_old_outputs_give_back_what_their_prefix_holds() {
         let old = read(&d.join("results.json"));
         for cut in cuts(&old) {
             let salvaged = salvage_leading_fields(&old[..cut]);
-            assert!(!salvaged.complete);
+            assert!(!salvaged.complete());
             let what = format!("{} results.json cut at {cut}", scan.rel);
             let rebuilt = results(scan, scan.era, Some(&salvaged));
             check_prefix(&what, &rebuilt, &salvaged, &old, &["timestamp", "model"]);
@@ -308,7 +308,7 @@ fn torn_old_outputs_give_back_what_their_prefix_holds() {
             let salvaged = salvage_leading_fields(&old[..cut]);
             let rebuilt = enhanced(scan, scan.era, Some(&salvaged));
             // The metadata is the last member: only a prefix that holds all of it gives token_usage.
-            assert_eq!(rebuilt.names_inexact("metadata.token_usage"), !salvaged.fields.contains_key("metadata"));
+            assert_eq!(rebuilt.names_inexact("metadata.token_usage"), salvaged.field("metadata").is_none());
             assert_same_masked(&format!("{} dataset_enhanced.json cut at {cut}", scan.rel), &rebuilt, &old);
         }
     }
@@ -342,15 +342,16 @@ fn every_prefix(old: &[u8], cuts: &[usize]) {
     let mut last = 0;
     for &cut in cuts {
         let s = salvage_leading_fields(&old[..cut]);
-        assert!(s.results.len() >= last, "cut {cut}: fewer elements than a shorter prefix");
-        assert_eq!(s.results[..], all[..s.results.len()], "cut {cut}");
-        for (k, v) in &s.fields {
+        let results: Vec<&PyValue> = s.results().collect();
+        assert!(results.len() >= last, "cut {cut}: fewer elements than a shorter prefix");
+        assert!(results.iter().copied().eq(&all[..results.len()]), "cut {cut}");
+        for (k, v) in s.fields() {
             assert_eq!(full.get(k), Some(v), "cut {cut}: {k}");
         }
-        last = s.results.len();
+        last = results.len();
     }
     assert_eq!(last, all.len());
-    assert!(salvage_leading_fields(old).complete);
+    assert!(salvage_leading_fields(old).complete());
 }
 
 /// The notes a rebuild without the old file gives (what repair's plan shows) are about this

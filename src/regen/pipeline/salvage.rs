@@ -4,7 +4,7 @@
 //! [`crate::regen::salvage`].
 
 use crate::pyjson::{self, PyValue};
-use crate::regen::salvage::{skip_ws, value_end, walk_members};
+use crate::regen::partial_json::{skip_ws, value_end, walk_members};
 
 /// What could be read back from an old `pipeline_output.json`, intact or cut anywhere.
 #[derive(Debug, Clone, Default, PartialEq)]
