@@ -2,14 +2,14 @@
 //! `context_enhancer.enhance_dataset_agentic` with every unit restored).
 
 use crate::layout::safe_filename::checkpoint_file_name;
-use crate::pyjson::{python_round, to_python_string, PyObject, PyValue};
+use crate::pyjson::{python_round, PyObject, PyValue};
 
 use super::checkpoints::{CheckpointSet, Era};
 use super::last_use::{index_of, take_member, Uses};
 use super::py::{add, get, id_text, key_text, truthy};
 use super::salvage::SalvagedFields;
 use super::single_file::RunRecord;
-use super::{Inexact, Rebuilt, RegenError};
+use super::{Document, Inexact, Rebuilt, RegenError};
 
 /// What the enhance rebuild reads besides the dataset and the checkpoints.
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +58,15 @@ pub fn rebuild_enhanced(
     checkpoints: &mut CheckpointSet,
     inp: &EnhanceInputs<'_>,
 ) -> Result<Rebuilt, RegenError> {
+    enhanced_document(dataset, checkpoints, inp)?.serialize()
+}
+
+/// [`rebuild_enhanced`] without the serialization.
+pub fn enhanced_document(
+    dataset: PyValue,
+    checkpoints: &mut CheckpointSet,
+    inp: &EnhanceInputs<'_>,
+) -> Result<Document, RegenError> {
     let mut dataset = dataset;
     let PyValue::Object(doc) = &mut dataset else {
         return Err(RegenError::BadInput("the input dataset is not a JSON object".to_owned()));
@@ -196,8 +205,7 @@ pub fn rebuild_enhanced(
     meta.insert("agentic_stats".to_owned(), stats);
     meta.insert("token_usage".to_owned(), token_usage);
 
-    let bytes = to_python_string(&dataset, true)?;
-    Ok(Rebuilt::new(dataset, bytes, inexact, missing))
+    Ok(Document::new(dataset, inexact, missing))
 }
 
 /// Where each working unit's `agent_context` comes from, in `working`'s order: the files are

@@ -45,6 +45,29 @@ use crate::pyjson::{PyValue, WriteError};
 pub use checkpoints::{CheckpointSet, Era};
 pub use salvage::{salvage_leading_fields, SalvagedFields};
 
+/// A rebuilt document before it is serialized, for the outputs OpenAnt writes with
+/// `ensure_ascii=True` (analyze's results.json, enhance's dataset_enhanced.json): a caller that
+/// holds the inputs, or the old file's tree for the lossless merge, frees them first, since
+/// they outweigh the text.
+#[derive(Debug)]
+pub struct Document {
+    pub value: PyValue,
+    inexact: Vec<Inexact>,
+    missing: Vec<String>,
+}
+
+impl Document {
+    pub fn new(value: PyValue, inexact: Vec<Inexact>, missing: Vec<String>) -> Document {
+        Document { value, inexact, missing }
+    }
+
+    /// The document as the step writes it (`ensure_ascii=True`).
+    pub fn serialize(self) -> Result<Rebuilt, RegenError> {
+        let bytes = crate::pyjson::to_python_string(&self.value, true)?;
+        Ok(Rebuilt::new(self.value, bytes, self.inexact, self.missing))
+    }
+}
+
 /// A rebuilt output file: what every rebuild returns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rebuilt {

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use chrono::{NaiveDateTime, Timelike};
 use indexmap::IndexMap;
 
-use crate::pyjson::{self, parse_projected, to_python_string, Keep, Member, ParseError, PyObject, PyValue, Step};
+use crate::pyjson::{self, parse_projected, Keep, Member, ParseError, PyObject, PyValue, Step};
 
 use super::checkpoints::{is_restorable, CheckpointSet, Era};
 use super::last_use::{index_of, take_member, Uses};
 use super::py::{get2, id_text, is_str, key_text, lower, truthy};
 use super::salvage::SalvagedFields;
 use super::single_file::RunRecord;
-use super::{result_field, Inexact, Rebuilt, RegenError};
+use super::{result_field, Document, Inexact, Rebuilt, RegenError};
 use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::CheckpointStep;
 
@@ -320,23 +320,6 @@ pub fn rebuild_results(
     results_document(inp, checkpoints, era, salvaged, now)?.serialize()
 }
 
-/// `results.json` as rebuilt, before it is serialized: a caller that holds the inputs frees
-/// them first (the input dataset's tree is larger than the text written).
-#[derive(Debug)]
-pub struct ResultsDocument {
-    pub value: PyValue,
-    inexact: Vec<Inexact>,
-    missing: Vec<String>,
-}
-
-impl ResultsDocument {
-    /// The document as analyze writes it (ensure_ascii=True).
-    pub fn serialize(self) -> Result<Rebuilt, RegenError> {
-        let bytes = to_python_string(&self.value, true)?;
-        Ok(Rebuilt::new(self.value, bytes, self.inexact, self.missing))
-    }
-}
-
 /// [`rebuild_results`] without the serialization.
 pub fn results_document(
     inp: &AnalyzeInputs<'_>,
@@ -344,7 +327,7 @@ pub fn results_document(
     era: Era,
     salvaged: Option<&SalvagedFields>,
     now: NaiveDateTime,
-) -> Result<ResultsDocument, RegenError> {
+) -> Result<Document, RegenError> {
     let units = analyzed_units(inp, era)?;
     let (sources, mut uses) = unit_sources(&units, checkpoints);
     let mut inexact = Vec::new();
@@ -446,7 +429,7 @@ pub fn results_document(
     doc.insert("metrics".to_owned(), PyValue::from(metrics));
     doc.insert("results".to_owned(), PyValue::Array(results));
     doc.insert("code_by_route".to_owned(), PyValue::from(code_by_route));
-    Ok(ResultsDocument { value: PyValue::from(doc), inexact, missing })
+    Ok(Document::new(PyValue::from(doc), inexact, missing))
 }
 
 /// A unit's entry taken over from the old results.json, and its `code_by_route` entry.

@@ -17,7 +17,7 @@ use crate::pyjson::{self, PyValue};
 use crate::recoverable;
 use crate::regen::checkpoints::{self, CheckpointSet, IssueKind};
 use crate::regen::dynamic::{rebuild_dynamic_results, DynamicOptions, MissingReason};
-use crate::regen::enhanced::{rebuild_enhanced, EnhanceInputs};
+use crate::regen::enhanced::{enhanced_document, EnhanceInputs};
 use crate::regen::lossless;
 use crate::regen::pipeline::{rebuild_pipeline_output, PipelineOptions};
 use crate::regen::results::{results_document, AnalyzeInputs, InputDataset};
@@ -619,8 +619,19 @@ impl Rebuilder {
                 let inputs = EnhanceInputs { era, salvaged, single_file: loaded.record.as_ref() };
                 // The dataset becomes the output, and the restored values leave the set: only
                 // names and ids are read from it afterwards (`finish`).
-                let rebuilt = rebuild_enhanced(dataset, &mut loaded.set, &inputs).map_err(regen_error)?;
-                self.finish(kind, rebuilt, loaded, vec![dataset_name], "enhance")
+                let mut document = enhanced_document(dataset, &mut loaded.set, &inputs).map_err(regen_error)?;
+                // Merged before the text is written, as for results.json below: the old file's
+                // tree is freed first (it was most of the peak beside the document and its
+                // text), and enhance writes ensure_ascii=True without `\r\n`, which is how
+                // `make_lossless` would write the merged document again.
+                let merged = old
+                    .take()
+                    .and_then(regen::SalvagedFields::into_tree)
+                    .map(|tree| lossless::merge_lossless(&tree, &mut document.value));
+                let rebuilt = document.serialize().map_err(regen_error)?;
+                let mut file = self.finish(kind, rebuilt, loaded, vec![dataset_name], "enhance")?;
+                file.notes.extend(merged.iter().flat_map(|m| m.notes(output_name(kind))));
+                Ok(file)
             }
             FileKind::Results => {
                 let report = self.optional("analyze.report.json");
