@@ -172,7 +172,11 @@ fn repair(mut config: RepairConfig) -> ExitCode {
         run,
         |progress| {
             // A dry run writes nothing, so what it would write stays in memory.
-            let holding = if config.apply.dry_run { Holding::Memory } else { Holding::Spilled };
+            let holding = if config.apply.dry_run {
+                Holding::Memory
+            } else {
+                Holding::Spilled(crate::spill::MemoryBudget::new(crate::spill::IN_MEMORY))
+            };
             crate::repair::plan(&config.roots, &config.filters, config.apply.min_idle, holding, progress)
         },
         crate::repair::apply,

@@ -34,7 +34,7 @@ pub type Plan = crate::dir_plan::Plan<Action, Unfixable>;
 /// says (in memory for a dry run).
 pub fn plan(roots: &[PathBuf], filters: &Filters, min_idle: Duration, holding: Holding, progress: &Progress) -> Plan {
     let now = SystemTime::now();
-    Plan::build(roots, filters, progress, |dir| plan::plan_dir(dir, min_idle, now, holding))
+    Plan::build(roots, filters, progress, |dir| plan::plan_dir(dir, min_idle, now, holding.clone()))
 }
 
 pub use crate::dir_plan::ActionOutcome;

@@ -11,7 +11,7 @@ use super::state::{output_name, FileStamp, OutputState, ScanDirState, REBUILD_OR
 use super::unfixable::Unfixable;
 use crate::finding::FindingKind;
 use crate::layout::FileKind;
-use crate::spill::Contents;
+use crate::spill::{Contents, MemoryBudget};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -101,14 +101,15 @@ fn cp1252_convertible(path: &Path, kind: FileKind, problem: FindingKind) -> bool
 }
 
 /// Where a plan holds the bytes it will write until its apply writes them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Holding {
     /// In memory: a dry run, which writes nothing.
     Memory,
-    /// Each moved into an unnamed file in the scan dir as soon as it is planned
-    /// ([`crate::spill`]), so a scan's outputs are not all in memory at once; in memory where
-    /// the filesystem refuses one.
-    Spilled,
+    /// In memory while the budget (shared by every scan dir of the plan) lasts; past it, each
+    /// moved into an unnamed file in the scan dir as soon as it is planned ([`crate::spill`]),
+    /// so a plan's outputs are not all in memory at once; in memory where the filesystem
+    /// refuses one.
+    Spilled(MemoryBudget),
 }
 
 /// Plans one scan dir.
@@ -125,8 +126,8 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime, holding: Holdin
     // Paths that could not be read: the run is incomplete (exit bit 8), as for check.
     let mut io_errors = state.io_errors.clone();
     let mut rebuilder = Rebuilder::new(dir);
-    if holding == Holding::Spilled {
-        rebuilder.spill_provided();
+    if let Holding::Spilled(budget) = holding {
+        rebuilder.spill_provided(budget);
     }
     for input in &state.refused {
         unfixable.push(Unfixable { path: input.path.clone(), reason: input.describe(), fix: None });

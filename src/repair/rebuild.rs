@@ -24,7 +24,7 @@ use crate::regen::results::{results_document, AnalyzeInputs, InputDataset};
 use crate::regen::single_file::{self, LeftOutWhy, LegacyInputs, LegacyKind, RunRecord, Unusable};
 use crate::regen::verified::rebuild_verified;
 use crate::regen::{self, current, Rebuilt, RegenError};
-use crate::spill::Contents;
+use crate::spill::{Contents, MemoryBudget};
 use crate::text::brief_list;
 
 /// A rebuilt output, ready for the atomic writer.
@@ -95,9 +95,9 @@ pub struct Rebuilder {
     /// The same bytes the plan's action holds (one copy for both; in an unnamed file rather
     /// than memory when the plan spilled them, [`crate::spill`]).
     provided: HashMap<FileKind, Contents>,
-    /// Whether what is provided is moved out of memory into unnamed files in the scan dir
-    /// ([`Rebuilder::spill_provided`]).
-    spill: bool,
+    /// When set, what is provided past this budget is moved out of memory into unnamed files
+    /// in the scan dir ([`Rebuilder::spill_provided`]).
+    spill: Option<MemoryBudget>,
     /// The outline of each provided output a later rebuild reads era markers from
     /// ([`OUTLINED`]), taken while its bytes are in memory rather than read back.
     outlines: HashMap<FileKind, Option<Outline>>,
@@ -121,7 +121,7 @@ impl Rebuilder {
         Rebuilder {
             dir: dir.to_path_buf(),
             provided: HashMap::new(),
-            spill: false,
+            spill: None,
             outlines: HashMap::new(),
             handed: RefCell::new(None),
             missing: Vec::new(),
@@ -136,12 +136,12 @@ impl Rebuilder {
         *self.line.get_or_init(|| checkpoints::detect_era_in_dir(&self.dir).0)
     }
 
-    /// From now on, what is provided is moved into an unnamed file in the scan dir
-    /// ([`crate::spill`]; kept in memory where the filesystem refuses one) once the outline a
-    /// later rebuild reads of it is taken: a plan that will be applied does not hold every
-    /// output it will write in memory.
-    pub fn spill_provided(&mut self) {
-        self.spill = true;
+    /// From now on, what is provided and does not fit what is left of `budget` is moved into an
+    /// unnamed file in the scan dir ([`crate::spill`]; kept in memory where the filesystem
+    /// refuses one) once the outline a later rebuild reads of it is taken: a plan that will be
+    /// applied does not hold every output it will write in memory.
+    pub fn spill_provided(&mut self, budget: MemoryBudget) {
+        self.spill = Some(budget);
     }
 
     /// Records what the output `kind` will hold; the same contents for the plan's action.
@@ -150,7 +150,10 @@ impl Rebuilder {
         if let (true, Contents::Memory(memory)) = (OUTLINED.contains(&kind), &bytes) {
             self.outlines.insert(kind, lossless::outline(memory));
         }
-        let bytes = if self.spill { bytes.spilled_into(&self.dir) } else { bytes };
+        let bytes = match &self.spill {
+            Some(budget) if !bytes.is_spilled() && !budget.take(bytes.len()) => bytes.spilled_into(&self.dir),
+            _ => bytes,
+        };
         self.provided.insert(kind, bytes.clone());
         bytes
     }

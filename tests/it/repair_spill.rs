@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use scanaudit::backup::sha256_hex;
 use scanaudit::repair::{self, ActionKind, ActionOutcome, Holding, Plan};
-use scanaudit::spill::Contents;
+use scanaudit::spill::{Contents, MemoryBudget};
 use serde_json::Value;
 
 use crate::common::{self, alone, backup_sessions, scanaudit, Damage, TestEnv, OUTPUTS};
@@ -93,7 +93,7 @@ fn open_files_in(dir: &Path) -> usize {
 fn spilled_contents_write_the_bytes_and_hashes_in_memory_contents_do() {
     alone!(spilled_contents_write_the_bytes_and_hashes_in_memory_contents_do);
     let (spilling, keeping) = (damaged(), damaged());
-    let spilled_plan = plan_of(&spilling, Holding::Spilled);
+    let spilled_plan = plan_of(&spilling, Holding::Spilled(MemoryBudget::new(0)));
     assert!(spilled(&spilled_plan).iter().all(|s| *s), "every write's bytes are spilled");
     let writes = planned_writes(&spilled_plan);
     assert_eq!(open_files_in(&spilling.scan), writes.len(), "one unnamed file per write, in the scan dir");
@@ -133,6 +133,27 @@ fn spilled_contents_write_the_bytes_and_hashes_in_memory_contents_do() {
     assert_eq!(open_files_in(&spilling.scan), 0, "the unnamed files went with the plan");
 }
 
+/// A plan keeps its bytes in memory while its budget lasts, and spills each output past it:
+/// with room for everything nothing is spilled, with room for the first write only the rest
+/// is, and the apply writes the same bytes either way.
+#[test]
+fn a_plan_spills_only_past_its_memory_budget() {
+    let roomy = plan_of(&damaged(), Holding::Spilled(MemoryBudget::new(u64::MAX)));
+    assert!(spilled(&roomy).iter().all(|s| !*s), "all in memory: {:?}", spilled(&roomy));
+    let writes = planned_writes(&roomy);
+    let first = writes[0].1.len() as u64;
+    let env = damaged();
+    let tight = plan_of(&env, Holding::Spilled(MemoryBudget::new(first)));
+    let spilled = spilled(&tight);
+    assert!(!spilled[0] && spilled[1..].iter().all(|s| *s), "only past the budget: {spilled:?}");
+    let tight_writes = planned_writes(&tight);
+    assert!(tight_writes.iter().map(|w| &w.1).eq(writes.iter().map(|w| &w.1)), "the same bytes either way");
+    apply_all_done(&tight);
+    for (target, bytes) in &tight_writes {
+        assert!(std::fs::read(target).unwrap() == *bytes, "{}", target.display());
+    }
+}
+
 /// Where the filesystem refuses an unnamed file, the bytes stay in memory and are written the
 /// same way.
 #[test]
@@ -140,7 +161,7 @@ fn a_refused_unnamed_file_keeps_the_bytes_in_memory() {
     alone!(a_refused_unnamed_file_keeps_the_bytes_in_memory);
     let env = damaged();
     fail::cfg("spill::create", "return").unwrap();
-    let plan = plan_of(&env, Holding::Spilled);
+    let plan = plan_of(&env, Holding::Spilled(MemoryBudget::new(0)));
     fail::remove("spill::create");
     assert!(spilled(&plan).iter().all(|s| !*s), "nothing spilled");
     assert_eq!(open_files_in(&env.scan), 0);
@@ -175,7 +196,7 @@ fn a_failed_apply_leaves_nothing_but_the_backup() {
     alone!(a_failed_apply_leaves_nothing_but_the_backup);
     let env = damaged();
     let before = listing(env.tree.root());
-    let plan = plan_of(&env, Holding::Spilled);
+    let plan = plan_of(&env, Holding::Spilled(MemoryBudget::new(0)));
     assert!(spilled(&plan).iter().all(|s| *s));
     for failpoint in ["atomic::write", "atomic::validate", "atomic::rename"] {
         fail::cfg(failpoint, "return").unwrap();
@@ -200,7 +221,7 @@ fn a_failed_apply_leaves_nothing_but_the_backup() {
 fn a_spilled_document_that_does_not_validate_is_refused() {
     alone!(a_spilled_document_that_does_not_validate_is_refused);
     let env = damaged();
-    let mut plan = plan_of(&env, Holding::Spilled);
+    let mut plan = plan_of(&env, Holding::Spilled(MemoryBudget::new(0)));
     let first = &mut plan.scan_dirs[0].actions[0];
     let planned = first.contents.as_ref().unwrap().bytes().unwrap().into_owned();
     first.contents = Some(Contents::hold(planned[..planned.len() / 2].to_vec(), Some(&env.scan)));
