@@ -320,9 +320,17 @@ fn reads_alike(read: &lossless::Reading, bytes: &[u8]) -> bool {
 /// complete element of a top-level `results` array parsed on its own, up to the first that
 /// is not complete. The tree's reading differs only where [`reads_alike`] says.
 fn leading_members(bytes: &[u8]) -> LeadingMembers {
+    leading_members_where(bytes, |_| true)
+}
+
+/// [`leading_members`] keeping only the rows `kept` accepts, the others dropped as they are
+/// read.
+fn leading_members_where(bytes: &[u8], kept: impl Fn(&PyValue) -> bool) -> LeadingMembers {
     if may_be_whole_object(bytes) {
         if let Ok(PyValue::Object(map)) = parse(bytes) {
-            return from_complete(*map);
+            let mut leading = from_complete(*map);
+            leading.results.retain(&kept);
+            return leading;
         }
     }
     let mut fields = PyObject::default();
@@ -335,7 +343,11 @@ fn leading_members(bytes: &[u8]) -> LeadingMembers {
                 fields.insert(key, value);
             }
         },
-        |row| results.push(row),
+        |row| {
+            if kept(&row) {
+                results.push(row);
+            }
+        },
     );
     LeadingMembers { fields, results, results_complete, complete: false }
 }
@@ -390,38 +402,7 @@ pub fn salvage_fields(bytes: &[u8], keys: &[&str]) -> SalvagedFields {
 /// [`SalvagedFields::stage1_row_of_verified`]), which answer for them as over every row. The
 /// fields, `complete` and `results_complete` are [`salvage_leading_fields`]'s.
 pub fn salvage_rows_where(bytes: &[u8], keep: impl Fn(&str) -> bool) -> SalvagedFields {
-    let kept = |row: &PyValue| result_key(row).is_some_and(&keep);
-    let leading = if may_be_whole_object(bytes) {
-        match parse(bytes) {
-            Ok(PyValue::Object(map)) => {
-                let mut leading = from_complete(*map);
-                leading.results.retain(kept);
-                Some(leading)
-            }
-            _ => None,
-        }
-    } else {
-        None
-    };
-    let leading = leading.unwrap_or_else(|| {
-        let mut fields = PyObject::default();
-        let mut results = Vec::new();
-        let results_complete = walk_leading(
-            bytes,
-            usize::MAX,
-            |key, value| {
-                if is_field_key(&key) {
-                    fields.insert(key, value);
-                }
-            },
-            |row| {
-                if kept(&row) {
-                    results.push(row);
-                }
-            },
-        );
-        LeadingMembers { fields, results, results_complete, complete: false }
-    });
+    let leading = leading_members_where(bytes, |row: &PyValue| result_key(row).is_some_and(&keep));
     SalvagedFields { tree: None, leading: Leading::Owned(leading), by_key: OnceCell::new() }
 }
 
