@@ -622,19 +622,8 @@ impl Rebuilder {
                 let inputs = EnhanceInputs { era, salvaged, single_file: loaded.record.as_ref() };
                 // The dataset becomes the output, and the restored values leave the set: only
                 // names and ids are read from it afterwards (`finish`).
-                let mut document = enhanced_document(dataset, &mut loaded.set, &inputs).map_err(regen_error)?;
-                // Merged before the text is written, as for results.json below: the old file's
-                // tree is freed first (it was most of the peak beside the document and its
-                // text), and enhance writes ensure_ascii=True without `\r\n`, which is how
-                // `make_lossless` would write the merged document again.
-                let merged = old
-                    .take()
-                    .and_then(regen::SalvagedFields::into_tree)
-                    .map(|tree| lossless::merge_lossless(&tree, &mut document.value));
-                let rebuilt = document.serialize().map_err(regen_error)?;
-                let mut file = self.finish(kind, rebuilt, loaded, vec![dataset_name], "enhance")?;
-                file.notes.extend(merged.iter().flat_map(|m| m.notes(output_name(kind))));
-                Ok(file)
+                let document = enhanced_document(dataset, &mut loaded.set, &inputs).map_err(regen_error)?;
+                self.finish_merged(kind, document, old, loaded, vec![dataset_name], "enhance")
             }
             FileKind::Results => {
                 let report = self.optional("analyze.report.json");
@@ -655,26 +644,14 @@ impl Rebuilder {
                 inputs.single_file = loaded.record.as_ref();
                 inputs.verified = verified.as_ref();
                 let now = chrono::Local::now().naive_local();
-                let mut document =
-                    results_document(&inputs, &mut loaded.set, era, salvaged, now).map_err(regen_error)?;
+                let document = results_document(&inputs, &mut loaded.set, era, salvaged, now).map_err(regen_error)?;
                 // Freed before the text is written: the dataset's tree, results_verified.json's
                 // rows and the old file's tree are not read again, and outweigh the text. Here, not
                 // in the background: the text's allocation reuses their memory (freed later, the
                 // plan's peak rose by 80 MB).
                 drop(inputs);
                 drop((dataset, verified));
-                // The lossless merge ([`make_lossless`]) is done now, so the old tree is freed
-                // (at the end of the closure) before the text is allocated, and the text written
-                // once: analyze writes ensure_ascii=True without `\r\n`, which is how
-                // `make_lossless` would write the merged document again.
-                let merged = old
-                    .take()
-                    .and_then(regen::SalvagedFields::into_tree)
-                    .map(|tree| lossless::merge_lossless(&tree, &mut document.value));
-                let rebuilt = document.serialize().map_err(regen_error)?;
-                let mut file = self.finish(kind, rebuilt, loaded, vec![dataset_name], "analyze")?;
-                file.notes.extend(merged.iter().flat_map(|m| m.notes(output_name(kind))));
-                Ok(file)
+                self.finish_merged(kind, document, old, loaded, vec![dataset_name], "analyze")
             }
             FileKind::ResultsVerified => {
                 let results = self.parsed("results.json")?;
@@ -731,6 +708,31 @@ impl Rebuilder {
             }
             _ => Err(CannotRebuild { reason: format!("scanaudit does not rebuild {}", kind.describe()), fix: None }),
         }
+    }
+
+    /// [`Rebuilder::finish`] for a document not yet serialized, of an output written with
+    /// `ensure_ascii=True` (results.json, dataset_enhanced.json): the lossless merge
+    /// ([`make_lossless`]) is done first, so the old file's tree is freed before the text is
+    /// allocated (it was most of the peak beside the document and its text), and the text is
+    /// written once. The bytes are make_lossless's: such a document has no raw `\r\n` and no
+    /// non-ASCII, and make_lossless wrote the merged document again the same way.
+    fn finish_merged(
+        &mut self,
+        kind: FileKind,
+        mut document: regen::Document,
+        old: &mut Option<regen::SalvagedFields>,
+        loaded: StepCheckpoints,
+        first: Vec<String>,
+        verb: &str,
+    ) -> Result<RebuiltFile, CannotRebuild> {
+        let merged = old
+            .take()
+            .and_then(regen::SalvagedFields::into_tree)
+            .map(|tree| lossless::merge_lossless(&tree, &mut document.value));
+        let rebuilt = document.serialize().map_err(|error| CannotRebuild { reason: error.to_string(), fix: None })?;
+        let mut file = self.finish(kind, rebuilt, loaded, first, verb)?;
+        file.notes.extend(merged.iter().flat_map(|m| m.notes(output_name(kind))));
+        Ok(file)
     }
 
     /// The plan entry of a rebuild from a step's checkpoints: its inputs (`first` and then the
