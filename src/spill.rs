@@ -115,16 +115,16 @@ impl Spill {
     }
 }
 
-/// `open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)`.
+/// `openat(dir, ".", O_TMPFILE | O_EXCL | O_RDWR | O_CLOEXEC, 0600)`, `dir` opened refusing a
+/// symlink as its last component (as the walk found it). `O_EXCL`: the file can never be given
+/// a name, so it can never appear in the scan dir.
 #[cfg(target_os = "linux")]
 fn open_unnamed(dir: &Path) -> io::Result<File> {
     use std::os::fd::{FromRawFd, OwnedFd};
-    use std::os::unix::ffi::OsStrExt;
-    let c_dir = std::ffi::CString::new(dir.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in directory name"))?;
-    let flags = libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC;
-    // SAFETY: NUL-terminated path; the mode is passed as the variadic argument.
-    let fd = unsafe { libc::open(c_dir.as_ptr(), flags, 0o600 as libc::c_uint) };
+    let dir = crate::fsx::Dir::open_nofollow(dir).map_err(|e| io::Error::other(e.to_string()))?;
+    let flags = libc::O_TMPFILE | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC;
+    // SAFETY: an open directory fd and a NUL-terminated name; the mode is the variadic argument.
+    let fd = unsafe { libc::openat(dir.raw(), c".".as_ptr(), flags, 0o600 as libc::c_uint) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }

@@ -244,7 +244,9 @@ impl Rebuilder {
             Some(contents) => {
                 // Spilled bytes are read back for the rebuild that reads them, and freed after it.
                 let bytes = contents.bytes().map_err(|error| {
-                    self.unreadable.borrow_mut().push((self.dir.join(name), error.to_string()));
+                    // Scanaudit's own unnamed file, not the scan's: said so.
+                    let what = format!("its planned contents, held in an unnamed file, cannot be read back: {error}");
+                    self.unreadable.borrow_mut().push((self.dir.join(name), what));
                     CannotRebuild { reason: format!("its input {name} cannot be read ({error})"), fix: None }
                 })?;
                 Ok(Arc::new(bytes.into_owned()))

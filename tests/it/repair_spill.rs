@@ -184,9 +184,17 @@ fn a_refused_unnamed_file_keeps_the_bytes_in_memory() {
 fn a_declined_plan_leaves_nothing() {
     let env = damaged();
     let before = listing(env.tree.root());
-    // Off a terminal, without --yes: planned (its writes spilled), shown, not applied.
+    // Off a terminal, without --yes: planned, shown, not applied (its writes fit the memory
+    // budget, so they stay in memory).
     let output = scanaudit().arg("repair").arg(&env.scan).output().unwrap();
     assert!(String::from_utf8_lossy(&output.stdout).contains("regenerate"));
+    assert!(listing(env.tree.root()) == before, "nothing written, nothing left");
+    // Every write spilled, then the plan dropped unapplied: the unnamed files leave nothing.
+    let plan = plan_of(&env, Holding::Spilled(MemoryBudget::new(0)));
+    assert!(spilled(&plan).iter().all(|s| *s), "every write spilled: {:?}", spilled(&plan));
+    assert!(open_files_in(&env.scan) > 0, "the unnamed files are open while the plan lives");
+    drop(plan);
+    assert_eq!(open_files_in(&env.scan), 0);
     assert!(listing(env.tree.root()) == before, "nothing written, nothing left");
 }
 
