@@ -25,7 +25,7 @@
 //! object's complete members, an array's complete elements: [`Merged::carried_partly`]), and a
 //! scalar cut short, of which nothing is readable, is named ([`Merged::torn`]).
 
-use super::partial_json::{may_be_whole_object, skip_ws, string_end, value_end, walk_members};
+use super::partial_json::{may_be_whole_object, skip_ws, value_end, walk_members};
 use crate::pyjson::{parse, PyObject, PyValue};
 
 /// A node of an old file's readable prefix.
@@ -205,34 +205,15 @@ pub fn outline(bytes: &[u8]) -> Option<(Vec<String>, Option<Node>)> {
     }
     let mut keys = Vec::new();
     let mut metrics = None;
-    let mut i = start + 1;
-    loop {
-        i = skip_ws(bytes, i);
-        if bytes.get(i) != Some(&b'"') {
-            break;
-        }
-        let Some(key_end) = string_end(bytes, i) else { break };
-        let Ok(PyValue::Str(key)) = parse(&bytes[i..key_end]) else { break };
-        i = skip_ws(bytes, key_end);
-        if bytes.get(i) != Some(&b':') {
-            break;
-        }
-        i = skip_ws(bytes, i + 1);
-        if bytes.get(i).is_none() {
-            break;
-        }
-        let end = value_end(bytes, i);
+    walk_members(bytes, start, |key, at| {
+        // A key with nothing after its colon is not part of the outline.
+        bytes.get(at)?;
         if key == "metrics" {
-            metrics = Some(read_value(bytes, i, 0).0);
+            metrics = Some(read_value(bytes, at, 0).0);
         }
         keys.push(key);
-        let Some(end) = end else { break };
-        i = skip_ws(bytes, end);
-        if bytes.get(i) != Some(&b',') {
-            break;
-        }
-        i += 1;
-    }
+        value_end(bytes, at)
+    });
     Some((keys, metrics))
 }
 
