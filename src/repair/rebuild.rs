@@ -147,12 +147,16 @@ impl Rebuilder {
     /// Records what the output `kind` will hold; the same contents for the plan's action.
     fn hold(&mut self, kind: FileKind, bytes: Contents) -> Contents {
         self.outlines.remove(&kind);
-        if let (true, Contents::Memory(memory)) = (OUTLINED.contains(&kind), &bytes) {
-            self.outlines.insert(kind, lossless::outline(memory));
-        }
-        let bytes = match &self.spill {
-            Some(budget) if !bytes.is_spilled() && !budget.take(bytes.len()) => bytes.spilled_into(&self.dir),
-            _ => bytes,
+        let spill = matches!(&self.spill, Some(budget) if !bytes.is_spilled() && !budget.take(bytes.len()));
+        let bytes = if spill {
+            // Taken only for bytes about to leave memory: bytes kept in memory are outlined
+            // when (and if) a later rebuild asks, without a read back.
+            if let (true, Contents::Memory(memory)) = (OUTLINED.contains(&kind), &bytes) {
+                self.outlines.insert(kind, lossless::outline(memory));
+            }
+            bytes.spilled_into(&self.dir)
+        } else {
+            bytes
         };
         self.provided.insert(kind, bytes.clone());
         bytes
