@@ -167,7 +167,7 @@ impl ScanDirState {
         let mut rest = Vec::new();
         for found in found.into_iter().flatten() {
             match found {
-                Found::Temp(kind, temp) => self.temps.entry(kind).or_default().push(temp),
+                Found::Temp(kind, temp) => self.temps.entry(kind).or_default().push(*temp),
                 other => rest.push(other),
             }
         }
@@ -216,14 +216,40 @@ pub struct SeenCheckpoints {
     files: Mutex<SeenFiles>,
 }
 
+/// A few loaded dirs of tens of thousands of files each: the dirs are looked through, the
+/// files hashed by name (with foldhash: this is done once per file loaded and once per file
+/// judged).
 #[derive(Default)]
-struct SeenFiles(HashMap<(PathBuf, CheckpointStep), HashMap<OsString, SeenVerdict>>);
+struct SeenFiles(Vec<SeenDir>);
+
+struct SeenDir {
+    dir: PathBuf,
+    step: CheckpointStep,
+    files: HashMap<OsString, SeenVerdict, foldhash::fast::RandomState>,
+}
+
+impl SeenDir {
+    /// Whether this is what a load of `dir` as `step`'s checkpoints saw. Paths are compared as
+    /// the bytes the walk and the loader both join from the scan dir: two spellings of one dir
+    /// only miss, and a missed file is read again.
+    fn is(&self, dir: &Path, step: CheckpointStep) -> bool {
+        self.step == step && self.dir.as_os_str() == dir.as_os_str()
+    }
+}
 
 impl SeenFiles {
     /// What a load of `path`'s dir as `step`'s checkpoints saw of it.
     fn get(&self, path: &Path, step: Option<CheckpointStep>) -> Option<&SeenVerdict> {
-        let key = (path.parent()?.to_path_buf(), step?);
-        self.0.get(&key)?.get(path.file_name()?)
+        let (dir, step) = (path.parent()?, step?);
+        self.0.iter().find(|seen| seen.is(dir, step))?.files.get(path.file_name()?)
+    }
+
+    fn insert(&mut self, dir: &Path, step: CheckpointStep, name: &std::ffi::OsStr, verdict: SeenVerdict) {
+        let index = self.0.iter().position(|seen| seen.is(dir, step)).unwrap_or_else(|| {
+            self.0.push(SeenDir { dir: dir.to_path_buf(), step, files: HashMap::default() });
+            self.0.len() - 1
+        });
+        self.0[index].files.insert(name.to_owned(), verdict);
     }
 }
 
@@ -251,7 +277,7 @@ impl SeenCheckpoints {
             let verdict = (!used_as_it_is)
                 .then(|| Box::new(SeenFacts { stamp: FileStamp::from_metadata(metadata), problem, id: id.cloned() }));
             let mut files = seen.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            files.0.entry((dir.to_path_buf(), step)).or_default().insert(name.to_owned(), verdict);
+            files.insert(dir, step, name, verdict);
         })
     }
 }
@@ -274,7 +300,9 @@ enum Walked {
 /// What one file of the scan dir is to repair, when it is anything.
 enum Found {
     IoError(PathBuf, String),
-    Temp(FileKind, SalvageableTemp),
+    /// Boxed: the walk's list of what it found is kept, one entry per unit checkpoint, while
+    /// the rebuilds run, and a temp is rare.
+    Temp(FileKind, Box<SalvageableTemp>),
     BadCheckpoint(BadCheckpoint),
     /// A unit checkpoint of this step, not judged yet.
     Checkpoint(PathBuf, Option<CheckpointStep>),
@@ -369,7 +397,10 @@ fn consider_temp(path: &Path, temp: Option<layout::TempName>) -> Option<Found> {
         match validate::validate_file(path, shape_for(kind, None)) {
             Ok(v) if v.is_valid() && holds_kind(kind, &v.captures.top_level_keys) => {
                 let modified = std::fs::symlink_metadata(path).and_then(|m| m.modified()).ok();
-                return Some(Found::Temp(kind, SalvageableTemp { path: path.to_path_buf(), modified, stamp }));
+                return Some(Found::Temp(
+                    kind,
+                    Box::new(SalvageableTemp { path: path.to_path_buf(), modified, stamp }),
+                ));
             }
             Ok(_) => {}
             Err(error) => return io_error(error),
@@ -721,7 +752,7 @@ mod tests {
                 CheckpointSet::load_dir(&scan.join(dir), step).unwrap();
             }
             drop(observing);
-            let shown: usize = seen.files.lock().unwrap().0.values().map(HashMap::len).sum();
+            let shown: usize = seen.files.lock().unwrap().0.iter().map(|seen| seen.files.len()).sum();
             let files = |dir: &str| std::fs::read_dir(scan.join(dir)).unwrap().count();
             assert_eq!(shown, files("analyze_checkpoints") + files("verify_checkpoints"));
             state.judge_checkpoints(unjudged, &seen);
