@@ -19,7 +19,7 @@ use crate::regen::checkpoints::{self, CheckpointSet, IssueKind};
 use crate::regen::dynamic::{rebuild_dynamic_results, DynamicOptions, MissingReason};
 use crate::regen::enhanced::{enhanced_document, EnhanceInputs};
 use crate::regen::lossless;
-use crate::regen::pipeline::{rebuild_pipeline_output, PipelineOptions};
+use crate::regen::pipeline::{rebuild_pipeline_output, PipelineOptions, Provided};
 use crate::regen::results::{results_document, AnalyzeInputs, InputDataset};
 use crate::regen::single_file::{self, LeftOutWhy, LegacyInputs, LegacyKind, RunRecord, Unusable};
 use crate::regen::verified::rebuild_verified;
@@ -672,21 +672,24 @@ impl Rebuilder {
                 let mut provided = HashMap::new();
                 for source in [FileKind::Results, FileKind::ResultsVerified] {
                     if let Some(contents) = self.provided.get(&source) {
-                        let value = match self.take_handed(output_name(source)) {
-                            Some(value) => value,
+                        let input = match self.take_handed(output_name(source)) {
+                            Some(value) => Provided::Parsed(value),
+                            // Parsed only if the build reads this one of the two.
                             None => {
-                                let bytes =
-                                    contents.bytes().map_err(|e| CannotRebuild { reason: e.to_string(), fix: None })?;
-                                pyjson::parse(&bytes).map_err(|e| CannotRebuild { reason: e.to_string(), fix: None })?
+                                let contents = contents.clone();
+                                Provided::OnDemand(Box::new(move || {
+                                    let bytes = contents.bytes().map_err(|e| e.to_string())?;
+                                    pyjson::parse(&bytes).map_err(|e| e.to_string())
+                                }))
                             }
                         };
-                        provided.insert(output_name(source).to_string(), value);
+                        provided.insert(output_name(source).to_string(), input);
                     }
                 }
                 let verify_ran = step_ran(&self.dir, FileKind::ResultsVerified)
                     || self.provided.contains_key(&FileKind::ResultsVerified);
                 let options = PipelineOptions { provided, today, verify_ran, ..PipelineOptions::default() };
-                let rebuilt = rebuild_pipeline_output(&self.dir, &options).map_err(|error| CannotRebuild {
+                let rebuilt = rebuild_pipeline_output(&self.dir, options).map_err(|error| CannotRebuild {
                     reason: error.to_string(),
                     fix: Some("openant build-output".into()),
                 })?;
