@@ -1,6 +1,7 @@
 //! `scanaudit check`: walk, classify every file, validate every JSON file in parallel, and
 //! turn what was found into findings. Read-only.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use foldhash::{HashMap, HashSet};
 use rayon::prelude::*;
 
+use crate::cli::Format;
 use crate::config::CheckConfig;
 use crate::consistency::{self, FileFacts, Meta, Options, ScanDirView};
 use crate::cp1252::{self, RawText, Sniffed, Verdict};
@@ -38,8 +40,12 @@ pub struct CheckOutcome {
     /// Some path could not be read: the audit is incomplete.
     pub incomplete: bool,
     /// Every file examined (the `files` counted), with its scan dir, in walk order: what
-    /// `--format junit` makes a testcase of.
+    /// `--format junit` makes a testcase of. Listed only when asked ([`Listing::Files`]):
+    /// the other formats never read it, and making it was a copy of every path on check's
+    /// serial end (issue 17).
     pub checked: Vec<CheckedFile>,
+    /// The scan dirs the examined files belong to, sorted and each once.
+    pub file_scan_dirs: Vec<PathBuf>,
     /// The scan dirs `--include`/`--exclude` left files out of, sorted: their cross-file
     /// rules were not run.
     pub narrowed: Vec<PathBuf>,
@@ -52,12 +58,14 @@ pub struct CheckedFile {
     pub scan_dir: Option<PathBuf>,
 }
 
-/// What the parallel phase learned about one file.
+/// What the parallel phase learned about one file. Its path and scan dir are borrowed from
+/// the walk and the index: copying them for every file was two allocations each in the
+/// parallel phase, and comparing the copies a cache miss each on the serial end (issue 17).
 #[derive(Debug)]
-struct Examined {
-    path: PathBuf,
+struct Examined<'w> {
+    path: &'w Path,
     class: Classified,
-    scan_dir: Option<PathBuf>,
+    scan_dir: Option<&'w Path>,
     size: u64,
     /// When the content last changed. Deliberately not ctime: restoring a tree with `cp -a`
     /// or `rsync` resets ctime, and would make every abandoned temp look like a live write.
@@ -84,7 +92,18 @@ enum CodePage {
 }
 
 pub fn run(config: &CheckConfig, progress: &Progress) -> CheckOutcome {
-    audit(&config.roots, &config.filters, config.min_idle, config.now, progress, Teardown::Leak)
+    let listing = match config.output.format {
+        Format::Junit => Listing::Files,
+        _ => Listing::None,
+    };
+    audit(&config.roots, &config.filters, config.min_idle, config.now, progress, Teardown::Leak, listing)
+}
+
+/// Whether [`audit`] lists the files it examined in [`CheckOutcome::checked`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Listing {
+    Files,
+    None,
 }
 
 /// What [`audit`] does with what it built and no longer needs (the walk, the index, every
@@ -103,8 +122,15 @@ enum Teardown {
 /// `finding-id-gap`) and that `scanaudit repair` fixes: what repair rebuilds though nothing
 /// is damaged. `min_idle` as for check.
 pub fn stale_outputs(scan_dir: &Path, min_idle: Duration, now: SystemTime) -> Vec<Finding> {
-    let outcome =
-        audit(&[scan_dir.to_path_buf()], &Filters::default(), min_idle, now, &Progress::hidden(), Teardown::Free);
+    let outcome = audit(
+        &[scan_dir.to_path_buf()],
+        &Filters::default(),
+        min_idle,
+        now,
+        &Progress::hidden(),
+        Teardown::Free,
+        Listing::None,
+    );
     outcome
         .findings
         .into_iter()
@@ -124,14 +150,15 @@ fn audit(
     now: SystemTime,
     progress: &Progress,
     teardown: Teardown,
+    listing: Listing,
 ) -> CheckOutcome {
     let started = Instant::now();
     progress.set_message("walking");
     let walked = walk::walk(roots, filters);
 
-    let index = ScanDirIndex::build(
-        walked.entries.iter().map(|e| (e.path.as_path(), matches!(e.entry_type, EntryType::Dir | EntryType::TempDir))),
-    );
+    let index = ScanDirIndex::build_in_parallel(&walked.entries, |e| {
+        (e.path.as_path(), matches!(e.entry_type, EntryType::Dir | EntryType::TempDir))
+    });
     // Every walked path, for the few names whose class depends on a sibling (a dotfile shaped
     // like an atomic-write temp, a `project.json` outside `projects/`): built the first time
     // one asks, which a healthy tree may never do. Built serially: the first asker is a rayon
@@ -202,8 +229,8 @@ fn audit(
     let (examined, mut own_findings): (Vec<Examined>, Vec<Vec<Finding>>) = jobs
         .par_iter()
         .map_init(ScanDirOfParent::default, |last, &entry| {
-            let path = &entry.path;
-            let scan_dir = last.scan_dir_of(&index, path).map(Path::to_path_buf);
+            let path = entry.path.as_path();
+            let scan_dir = last.scan_dir_of(&index, path);
             let class = match entry.entry_type {
                 EntryType::TempDir => Classified {
                     kind: FileKind::Temp,
@@ -213,10 +240,10 @@ fn audit(
                 _ => {
                     let parent = path.parent().unwrap_or(Path::new(""));
                     let sibling_exists = |name: &str| is_known(&parent.join(name));
-                    layout::classify_file(path, scan_dir.as_deref(), &sibling_exists)
+                    layout::classify_file(path, scan_dir, &sibling_exists)
                 }
             };
-            let file = examine(path.clone(), class, scan_dir);
+            let file = examine(path, class, scan_dir);
             let findings = match (&file.outcome, file.class.kind == FileKind::Temp) {
                 (Ok(Some(validation)), false) => file_findings(&file, validation),
                 _ => Vec::new(),
@@ -229,20 +256,33 @@ fn audit(
 
     // A temp's finding looks at its target: the map is only built when there is a temp.
     let by_path: HashMap<&Path, &Examined> = match examined.iter().any(|e| e.class.kind == FileKind::Temp) {
-        true => examined.iter().map(|e| (e.path.as_path(), e)).collect(),
+        true => examined.iter().map(|e| (e.path, e)).collect(),
         false => HashMap::default(),
     };
     let mut files = 0u64;
     let mut bytes = 0u64;
+    // The files of a scan dir come one after another: one of each run is enough to sort.
+    let mut file_scan_dirs: BTreeSet<&Path> = BTreeSet::new();
+    let mut last_scan_dir: Option<&Path> = None;
     for (file, own) in examined.iter().zip(&mut own_findings) {
         files += 1;
         bytes += file.size;
+        // Every scan dir is the index's one copy of its path: the same dir, the same pointer
+        // (the set has the last word anyway).
+        let same = match (file.scan_dir, last_scan_dir) {
+            (Some(a), Some(b)) => std::ptr::eq(a, b),
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        if !same {
+            file_scan_dirs.extend(file.scan_dir);
+            last_scan_dir = file.scan_dir;
+        }
         match &file.outcome {
             Err(message) => {
                 incomplete = true;
                 findings.push(
-                    Finding::new(FindingKind::Unreadable, &file.path, format!("cannot read: {message}"))
-                        .scan_dir(file.scan_dir.clone())
+                    Finding::new(FindingKind::Unreadable, file.path, format!("cannot read: {message}"))
+                        .scan_dir(file.scan_dir.map(Path::to_path_buf))
                         .file_kind(file.class.kind),
                 );
             }
@@ -267,24 +307,32 @@ fn audit(
 
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     drop(by_path);
-    let checked = match teardown {
-        Teardown::Free => examined.into_iter().map(|e| CheckedFile { path: e.path, scan_dir: e.scan_dir }).collect(),
-        Teardown::Leak => examined
-            .into_iter()
-            .map(|e| {
-                let Examined { path, scan_dir, outcome, .. } = e;
-                std::mem::forget(outcome);
-                CheckedFile { path, scan_dir }
-            })
+    let checked = match listing {
+        Listing::Files => examined
+            .iter()
+            .map(|e| CheckedFile { path: e.path.to_path_buf(), scan_dir: e.scan_dir.map(Path::to_path_buf) })
             .collect(),
+        Listing::None => Vec::new(),
     };
+    let file_scan_dirs: Vec<PathBuf> = file_scan_dirs.into_iter().map(Path::to_path_buf).collect();
     let scan_dirs = index.len();
     if teardown == Teardown::Leak {
+        std::mem::forget(examined);
         std::mem::forget(known_paths);
         std::mem::forget(index);
         std::mem::forget(walked);
     }
-    CheckOutcome { findings, scan_dirs, files, bytes, elapsed: started.elapsed(), incomplete, checked, narrowed }
+    CheckOutcome {
+        findings,
+        scan_dirs,
+        files,
+        bytes,
+        elapsed: started.elapsed(),
+        incomplete,
+        checked,
+        file_scan_dirs,
+        narrowed,
+    }
 }
 
 /// [`ScanDirIndex::scan_dir_of`] for paths in walk order, where a directory's files come one
@@ -340,12 +388,10 @@ fn cross_check(
     // In walk order a scan dir's files come one after another: each run of them is looked up
     // once here (this loop is serial; issue 17), and its facts are made in the parallel phase
     // below, each view's by the job that checks it.
-    let same_scan_dir = |a: &Examined, b: &Examined| {
-        a.scan_dir.as_deref().map(Path::as_os_str) == b.scan_dir.as_deref().map(Path::as_os_str)
-    };
+    let same_scan_dir = |a: &Examined, b: &Examined| a.scan_dir.map(Path::as_os_str) == b.scan_dir.map(Path::as_os_str);
     let mut runs: HashMap<&Path, Vec<&[Examined]>> = HashMap::default();
     for run in examined.chunk_by(same_scan_dir) {
-        let Some(dir) = run[0].scan_dir.as_deref().and_then(|d| views.get_key_value(d)).map(|(dir, _)| *dir) else {
+        let Some(dir) = run[0].scan_dir.and_then(|d| views.get_key_value(d)).map(|(dir, _)| *dir) else {
             continue;
         };
         runs.entry(dir).or_default().push(run);
@@ -359,7 +405,7 @@ fn cross_check(
     // level). When the walk did not reach it (a scan dir given as root), it is read here:
     // a few hundred bytes, once.
     let by_path: HashMap<&Path, &Examined> =
-        examined.iter().filter(|e| e.class.kind == FileKind::ScanMeta).map(|e| (e.path.as_path(), e)).collect();
+        examined.iter().filter(|e| e.class.kind == FileKind::ScanMeta).map(|e| (e.path, e)).collect();
     let mut outside: HashMap<PathBuf, Option<Validation>> = HashMap::default();
     let meta_path = |dir: &Path| -> Option<PathBuf> {
         let parent = dir.parent()?;
@@ -423,18 +469,18 @@ fn cross_check(
 
 /// The facts the cross-file rules read of a scan dir's files, from its runs of them in walk
 /// order.
-fn file_facts<'a>(dir: &Path, runs: &[&'a [Examined]]) -> Vec<FileFacts<'a>> {
+fn file_facts<'a>(dir: &Path, runs: &[&'a [Examined<'a>]]) -> Vec<FileFacts<'a>> {
     let mut files = Vec::with_capacity(runs.iter().map(|run| run.len()).sum());
     for file in runs.iter().copied().flatten() {
         // Below the scan dir, by bytes (component-wise Path comparisons are slow at 100k
         // files). Names that are not UTF-8 are none of OpenAnt's, and stay out of the view.
-        let Some(rel) = relative(dir, &file.path) else { continue };
+        let Some(rel) = relative(dir, file.path) else { continue };
         let validation = match &file.outcome {
             Ok(Some(v)) => Some(v),
             _ => None,
         };
         files.push(FileFacts {
-            path: &file.path,
+            path: file.path,
             rel,
             kind: file.class.kind,
             step: file.class.checkpoint_step,
@@ -494,7 +540,7 @@ fn symlink_message(path: &Path) -> String {
 /// Stats and validates one file. Never panics; I/O errors become `Err(message)`. A JSON file
 /// (the walk saw a regular file) is opened once and stat-ed once, through the open handle
 /// (see [`no_follow::open_listed_regular`]).
-fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Examined {
+fn examine<'w>(path: &'w Path, class: Classified, scan_dir: Option<&'w Path>) -> Examined<'w> {
     use std::os::unix::fs::PermissionsExt;
     let mut size = 0;
     let mut modified = None;
@@ -506,7 +552,7 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
         mode = meta.permissions().mode() & 0o7777;
     };
     let outcome = if class.kind.is_json() {
-        no_follow::open_listed_regular(&path)
+        no_follow::open_listed_regular(path)
             .and_then(|(file, st)| {
                 size = st.st_size as u64;
                 modified = mtime(&st);
@@ -521,8 +567,8 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
         // A Markdown report a scan dir owns is sniffed below: opened once here, as a JSON file
         // is, its `fstat` standing for the `lstat`. Any failure takes the path every other file
         // takes, so what is reported for it stays the same.
-        let sniffed = scan_dir.is_some() && matches!(RawText::of(class.kind, &path), Some(RawText::Markdown));
-        match sniffed.then(|| no_follow::open_listed_regular(&path).ok()).flatten() {
+        let sniffed = scan_dir.is_some() && matches!(RawText::of(class.kind, path), Some(RawText::Markdown));
+        match sniffed.then(|| no_follow::open_listed_regular(path).ok()).flatten() {
             Some((file, st)) => {
                 size = st.st_size as u64;
                 modified = mtime(&st);
@@ -530,27 +576,27 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
                 opened = Some(file);
                 Ok(None)
             }
-            None => std::fs::symlink_metadata(&path).and_then(|meta| {
+            None => std::fs::symlink_metadata(path).and_then(|meta| {
                 stat(&meta);
                 match class.kind {
-                    FileKind::Temp => validate_temp(&path, &class, &|p: &Path| no_follow::open_regular(p)),
+                    FileKind::Temp => validate_temp(path, &class, &|p: &Path| no_follow::open_regular(p)),
                     _ => Ok(None),
                 }
             }),
         }
     };
-    let code_page = match (&outcome, RawText::of(class.kind, &path)) {
+    let code_page = match (&outcome, RawText::of(class.kind, path)) {
         (Ok(Some(v)), Some(RawText::Json(kind)))
             if v.problem.as_ref().is_some_and(|p| p.kind == FindingKind::InvalidUtf8) =>
         {
-            code_page_of_json(&path, kind, size)
+            code_page_of_json(path, kind, size)
         }
         // Markdown is not validated, only sniffed, and only where a scan dir owns it. A file
         // that cannot be read is left alone, as check always has for files it does not parse.
         (Ok(None), Some(RawText::Markdown)) if scan_dir.is_some() => {
             let file = match opened.take() {
                 Some(file) => Ok(file),
-                None => no_follow::open_regular(&path),
+                None => no_follow::open_regular(path),
             };
             match file.and_then(cp1252::sniff) {
                 Ok(Sniffed::Cp1252) => Some(CodePage::Cp1252),
@@ -597,7 +643,7 @@ fn code_page_of_json(path: &Path, kind: FileKind, size: u64) -> Option<CodePage>
 }
 
 fn file_findings(file: &Examined, validation: &Validation) -> Vec<Finding> {
-    let scan_dir = file.scan_dir.clone();
+    let scan_dir = file.scan_dir.map(Path::to_path_buf);
     if let Some(problem) = &validation.problem {
         let Problem { kind, location, message } = problem;
         let mut message = format!("{}: {message}", file.class.kind.describe());
@@ -625,7 +671,7 @@ fn file_findings(file: &Examined, validation: &Validation) -> Vec<Finding> {
             ),
             _ => {}
         }
-        return vec![Finding::new(*kind, &file.path, message)
+        return vec![Finding::new(*kind, file.path, message)
             .scan_dir(scan_dir.clone())
             .file_kind(file.class.kind)
             .location(*location)
@@ -658,8 +704,8 @@ fn unknown_era_findings(file: &Examined, captures: &Captures) -> Vec<Finding> {
         file.class.kind.describe(),
         unknown.join(", ")
     );
-    vec![Finding::new(FindingKind::UnknownEra, &file.path, message)
-        .scan_dir(file.scan_dir.clone())
+    vec![Finding::new(FindingKind::UnknownEra, file.path, message)
+        .scan_dir(file.scan_dir.map(Path::to_path_buf))
         .file_kind(file.class.kind)]
 }
 
@@ -698,8 +744,8 @@ fn fingerprint_key_findings(file: &Examined, captures: &Captures) -> Vec<Finding
         keys.join(", "),
         fingerprint_damage_note(file)
     );
-    vec![Finding::new(FindingKind::Schema, &file.path, message)
-        .scan_dir(file.scan_dir.clone())
+    vec![Finding::new(FindingKind::Schema, file.path, message)
+        .scan_dir(file.scan_dir.map(Path::to_path_buf))
         .file_kind(file.class.kind)
         .fix(fix_for_damage(file))]
 }
@@ -707,9 +753,11 @@ fn fingerprint_key_findings(file: &Examined, captures: &Captures) -> Vec<Finding
 /// `id` must be present, a string, and name the file (spec §2.2).
 fn checkpoint_id_findings(file: &Examined, captures: &Captures) -> Vec<Finding> {
     let finding = |kind, message: String| {
-        Finding::new(kind, &file.path, message).scan_dir(file.scan_dir.clone()).file_kind(FileKind::Checkpoint)
+        Finding::new(kind, file.path, message)
+            .scan_dir(file.scan_dir.map(Path::to_path_buf))
+            .file_kind(FileKind::Checkpoint)
     };
-    let fix_repair = || file.scan_dir.as_deref().map(repair_command);
+    let fix_repair = || file.scan_dir.map(repair_command);
     match captures.get("id") {
         None => vec![finding(
             FindingKind::CheckpointMissingId,
@@ -717,7 +765,7 @@ fn checkpoint_id_findings(file: &Examined, captures: &Captures) -> Vec<Finding> 
         )
         .fix(fix_repair())],
         Some(Captured::Str(id)) => {
-            let actual = layout::file_name(&file.path);
+            let actual = layout::file_name(file.path);
             if is_checkpoint_name_for(&actual, id) {
                 return Vec::new();
             }
@@ -731,7 +779,7 @@ fn checkpoint_id_findings(file: &Examined, captures: &Captures) -> Vec<Finding> 
             } else {
                 (
                     format!("holds unit \"{id}\", which OpenAnt names {expected}"),
-                    Some(format!("mv -n {} {}", shell_quote(&file.path), shell_quote(&sibling))),
+                    Some(format!("mv -n {} {}", shell_quote(file.path), shell_quote(&sibling))),
                 )
             };
             vec![finding(FindingKind::CheckpointNameMismatch, message).fix(fix)]
@@ -754,9 +802,9 @@ fn temp_finding(
     let age = file.modified.and_then(|t| now.duration_since(t).ok());
     let young = age.is_none_or(|age| age < TEMP_GRACE);
     let dir = file.path.parent().unwrap_or(Path::new("."));
-    let fix_dir = file.scan_dir.as_deref().unwrap_or(dir);
+    let fix_dir = file.scan_dir.unwrap_or(dir);
 
-    let assessment = assess_temp(temp, &file.path, validation, &|name| {
+    let assessment = assess_temp(temp, file.path, validation, &|name| {
         let target_path = dir.join(name);
         match by_path.get(target_path.as_path()) {
             None => TargetState::Missing,
@@ -788,9 +836,9 @@ fn temp_finding(
     } else {
         Level::Warn
     };
-    Finding::new(FindingKind::StrayTemp, &file.path, message)
+    Finding::new(FindingKind::StrayTemp, file.path, message)
         .level(level)
-        .scan_dir(file.scan_dir.clone())
+        .scan_dir(file.scan_dir.map(Path::to_path_buf))
         .file_kind(FileKind::Temp)
         .location(None::<Location>)
         .fix(Some(fix))
@@ -798,7 +846,7 @@ fn temp_finding(
 
 /// The next command for a damaged file (design.md "Findings").
 fn fix_for_damage(file: &Examined) -> Option<String> {
-    let scan_dir = file.scan_dir.as_deref();
+    let scan_dir = file.scan_dir;
     let repair = || scan_dir.map(repair_command);
     let kind = file.class.kind;
     if kind.is_rebuildable() {
@@ -816,7 +864,7 @@ fn fix_for_damage(file: &Examined) -> Option<String> {
             file.class.checkpoint_step.and_then(|s| s.openant_verb())?
         }
         FileKind::StepReport => {
-            let name = layout::file_name(&file.path);
+            let name = layout::file_name(file.path);
             let step = name.strip_suffix(".report.json").unwrap_or(&name).to_string();
             return layout::STEP_NAMES.contains(&step.as_str()).then(|| format!("openant {step}"));
         }
