@@ -3,7 +3,8 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use foldhash::{HashMap, HashSet};
@@ -223,75 +224,78 @@ fn audit(
     }
 
     progress.start_files(jobs.len() as u64);
-    // Beside each file, what it alone tells ([`file_findings`]), found in the parallel phase
-    // too (a temp's finding needs the other files, and is made after it); unzipped there into
-    // a vector of their own, not taken out of each file on this thread (issue 17).
-    let (examined, mut own_findings): (Vec<Examined>, Vec<Vec<Finding>>) = jobs
+    // Besides its file, each job notes what this thread must turn into findings (what the file
+    // alone tells, a read error, a temp), which a healthy tree rarely has, and tallies what
+    // every file adds (its bytes, its scan dir): this thread then goes through those notes
+    // only, not through every file once more (issue 17).
+    let tally = Tally::default();
+    let examined: Vec<Examined> = jobs
         .par_iter()
-        .map_init(ScanDirOfParent::default, |last, &entry| {
-            let path = entry.path.as_path();
-            let scan_dir = last.scan_dir_of(&index, path);
-            let class = match entry.entry_type {
-                EntryType::TempDir => Classified {
-                    kind: FileKind::Temp,
-                    checkpoint_step: None,
-                    temp: layout::temp_names::recognise_dir(&layout::file_name(path)),
-                },
-                _ => {
-                    let parent = path.parent().unwrap_or(Path::new(""));
-                    let sibling_exists = |name: &str| is_known(&parent.join(name));
-                    layout::classify_file(path, scan_dir, &sibling_exists)
-                }
-            };
-            let file = examine(path, class, scan_dir);
-            let findings = match (&file.outcome, file.class.kind == FileKind::Temp) {
-                (Ok(Some(validation)), false) => file_findings(&file, validation),
-                _ => Vec::new(),
-            };
-            progress.inc();
-            (file, findings)
-        })
-        .unzip();
+        .enumerate()
+        .map_init(
+            || Worker::new(&tally),
+            |worker, (at, &entry)| {
+                let path = entry.path.as_path();
+                let scan_dir = worker.last.scan_dir_of(&index, path);
+                let class = match entry.entry_type {
+                    EntryType::TempDir => Classified {
+                        kind: FileKind::Temp,
+                        checkpoint_step: None,
+                        temp: layout::temp_names::recognise_dir(&layout::file_name(path)),
+                    },
+                    _ => {
+                        let parent = path.parent().unwrap_or(Path::new(""));
+                        let sibling_exists = |name: &str| is_known(&parent.join(name));
+                        layout::classify_file(path, scan_dir, &sibling_exists)
+                    }
+                };
+                let file = examine(path, class, scan_dir);
+                let note = match (&file.outcome, file.class.kind == FileKind::Temp) {
+                    (Err(message), _) => Some(Note::Unreadable(
+                        Finding::new(FindingKind::Unreadable, file.path, format!("cannot read: {message}"))
+                            .scan_dir(file.scan_dir.map(Path::to_path_buf))
+                            .file_kind(file.class.kind),
+                    )),
+                    (Ok(_), true) => Some(Note::Temp),
+                    (Ok(Some(validation)), false) => {
+                        Some(file_findings(&file, validation)).filter(|f| !f.is_empty()).map(Note::Findings)
+                    }
+                    (Ok(None), false) => None,
+                };
+                worker.add(&file, at, note);
+                progress.inc();
+                file
+            },
+        )
+        .collect();
     progress.finish();
 
+    let Tally { bytes, runs, scan_metas, notes } = tally;
+    let bytes = bytes.into_inner();
+    let runs = runs_of(&examined, into_inner(runs));
+    let file_scan_dirs: BTreeSet<&Path> = runs.iter().filter_map(|run| run[0].scan_dir).collect();
+    let mut scan_metas = into_inner(scan_metas);
+    scan_metas.sort_unstable();
+    let scan_metas: Vec<&Examined> = scan_metas.into_iter().map(|at| &examined[at]).collect();
+    let mut notes = into_inner(notes);
+    notes.sort_unstable_by_key(|(at, _)| *at);
+    let files = examined.len() as u64;
     // A temp's finding looks at its target: the map is only built when there is a temp.
-    let by_path: HashMap<&Path, &Examined> = match examined.iter().any(|e| e.class.kind == FileKind::Temp) {
+    let by_path: HashMap<&Path, &Examined> = match notes.iter().any(|(_, note)| matches!(note, Note::Temp)) {
         true => examined.iter().map(|e| (e.path, e)).collect(),
         false => HashMap::default(),
     };
-    let mut files = 0u64;
-    let mut bytes = 0u64;
-    // The files of a scan dir come one after another: one of each run is enough to sort.
-    let mut file_scan_dirs: BTreeSet<&Path> = BTreeSet::new();
-    let mut last_scan_dir: Option<&Path> = None;
-    for (file, own) in examined.iter().zip(&mut own_findings) {
-        files += 1;
-        bytes += file.size;
-        // Every scan dir is the index's one copy of its path: the same dir, the same pointer
-        // (the set has the last word anyway).
-        let same = match (file.scan_dir, last_scan_dir) {
-            (Some(a), Some(b)) => std::ptr::eq(a, b),
-            (a, b) => a.is_none() && b.is_none(),
-        };
-        if !same {
-            file_scan_dirs.extend(file.scan_dir);
-            last_scan_dir = file.scan_dir;
-        }
-        match &file.outcome {
-            Err(message) => {
+    for (at, note) in notes {
+        match note {
+            Note::Findings(own) => findings.extend(own),
+            Note::Unreadable(finding) => {
                 incomplete = true;
-                findings.push(
-                    Finding::new(FindingKind::Unreadable, file.path, format!("cannot read: {message}"))
-                        .scan_dir(file.scan_dir.map(Path::to_path_buf))
-                        .file_kind(file.class.kind),
-                );
+                findings.push(finding);
             }
-            Ok(validation) => {
-                if file.class.kind == FileKind::Temp {
-                    findings.push(temp_finding(file, validation.as_ref(), &by_path, now));
-                } else {
-                    findings.append(own);
-                }
+            Note::Temp => {
+                let file = &examined[at];
+                let validation = file.outcome.as_ref().ok().and_then(Option::as_ref);
+                findings.push(temp_finding(file, validation, &by_path, now));
             }
         }
     }
@@ -301,7 +305,15 @@ fn audit(
     let narrowed: HashSet<&Path> =
         walked.left_out.iter().flat_map(|path| path.ancestors().skip(1)).filter(|a| index.contains(a)).collect();
     progress.set_message("cross-checking");
-    findings.extend(cross_check(roots, &narrowed, min_idle, &walked.entries, &index, &examined, now));
+    findings.extend(cross_check(
+        roots,
+        &narrowed,
+        &walked.entries,
+        &index,
+        &runs,
+        &scan_metas,
+        &Options { min_idle, now },
+    ));
     let mut narrowed: Vec<PathBuf> = narrowed.into_iter().map(Path::to_path_buf).collect();
     narrowed.sort();
 
@@ -333,6 +345,115 @@ fn audit(
         file_scan_dirs,
         narrowed,
     }
+}
+
+/// What a file of the parallel phase leaves for check's own thread to do.
+enum Note {
+    /// What the file alone tells ([`file_findings`]), when it tells something.
+    Findings(Vec<Finding>),
+    /// It could not be read: the finding, and the audit is incomplete.
+    Unreadable(Finding),
+    /// A temp, whose finding looks at its target among the other files ([`temp_finding`]).
+    Temp,
+}
+
+/// What the parallel phase adds up over every file: what each [`Worker`] gathered, handed
+/// over once as it is dropped.
+#[derive(Default)]
+struct Tally<'w> {
+    bytes: AtomicU64,
+    /// Where each run of files of one scan dir (or of none) starts, in walk order: where a
+    /// job starts, and where the scan dir changes within it ([`runs_of`] joins them).
+    runs: Mutex<Vec<(usize, Option<&'w Path>)>>,
+    /// The places of the `meta.json` files (`FileKind::ScanMeta`), which the cross-file rules
+    /// look up by path.
+    scan_metas: Mutex<Vec<usize>>,
+    /// Each file's [`Note`], by its place in walk order.
+    notes: Mutex<Vec<(usize, Note)>>,
+}
+
+/// One job of the parallel phase (rayon's `map_init` state, a run of files in walk order):
+/// what it gathers goes into the [`Tally`] when rayon drops it, the job done.
+struct Worker<'t, 'w> {
+    tally: &'t Tally<'w>,
+    last: ScanDirOfParent<'w>,
+    bytes: u64,
+    /// The place and scan dir of the last file added.
+    previous: Option<(usize, Option<&'w Path>)>,
+    runs: Vec<(usize, Option<&'w Path>)>,
+    scan_metas: Vec<usize>,
+    notes: Vec<(usize, Note)>,
+}
+
+impl<'t, 'w> Worker<'t, 'w> {
+    fn new(tally: &'t Tally<'w>) -> Worker<'t, 'w> {
+        Worker {
+            tally,
+            last: ScanDirOfParent::default(),
+            bytes: 0,
+            previous: None,
+            runs: Vec::new(),
+            scan_metas: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Counts the `at`th file of the walk.
+    fn add(&mut self, file: &Examined<'w>, at: usize, note: Option<Note>) {
+        self.bytes += file.size;
+        let goes_on = self.previous.is_some_and(|(before, dir)| before + 1 == at && same_dir(dir, file.scan_dir));
+        if !goes_on {
+            self.runs.push((at, file.scan_dir));
+        }
+        self.previous = Some((at, file.scan_dir));
+        if file.class.kind == FileKind::ScanMeta {
+            self.scan_metas.push(at);
+        }
+        if let Some(note) = note {
+            self.notes.push((at, note));
+        }
+    }
+}
+
+impl Drop for Worker<'_, '_> {
+    fn drop(&mut self) {
+        self.tally.bytes.fetch_add(self.bytes, Ordering::Relaxed);
+        locked(&self.tally.runs).append(&mut self.runs);
+        locked(&self.tally.scan_metas).append(&mut self.scan_metas);
+        locked(&self.tally.notes).append(&mut self.notes);
+    }
+}
+
+/// Whether two scan dirs of files are the same. Every one is the index's one copy of its
+/// path: the same dir, the same pointer.
+fn same_dir(a: Option<&Path>, b: Option<&Path>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => std::ptr::eq(a, b),
+        (a, b) => a.is_none() && b.is_none(),
+    }
+}
+
+/// `examined` cut into runs of files of one scan dir (or of none), in walk order, at the
+/// places in `starts` ([`Tally::runs`]): a place whose scan dir is the one before it goes on
+/// the run before.
+fn runs_of<'a, 'w>(
+    examined: &'a [Examined<'w>],
+    mut starts: Vec<(usize, Option<&'w Path>)>,
+) -> Vec<&'a [Examined<'w>]> {
+    starts.sort_unstable_by_key(|(at, _)| *at);
+    starts.dedup_by(|(_, dir), (_, before)| same_dir(*dir, *before));
+    let ends = starts.iter().skip(1).map(|(at, _)| *at).chain([examined.len()]);
+    starts.iter().zip(ends).map(|((start, _), end)| &examined[*start..end]).collect()
+}
+
+/// A lock's guard, poisoned or not: a job that panicked fails the whole phase anyway, and a
+/// drop must not panic while it unwinds.
+fn locked<T>(lock: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    lock.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn into_inner<T>(lock: Mutex<T>) -> T {
+    lock.into_inner().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// [`ScanDirIndex::scan_dir_of`] for paths in walk order, where a directory's files come one
@@ -368,14 +489,14 @@ impl<'a> ScanDirOfParent<'a> {
 
 /// Runs the cross-file rules on every scan dir the walk saw whole: at or below a root (a
 /// single file given as root is checked alone) and not `narrowed` by --include/--exclude.
-fn cross_check(
+fn cross_check<'a>(
     roots: &[PathBuf],
     narrowed: &HashSet<&Path>,
-    min_idle: Duration,
     entries: &[walk::Entry],
     index: &ScanDirIndex,
-    examined: &[Examined],
-    now: SystemTime,
+    runs: &[&'a [Examined<'a>]],
+    scan_metas: &[&'a Examined<'a>],
+    options: &Options,
 ) -> Vec<Finding> {
     let whole = |dir: &Path| roots.iter().any(|root| dir.starts_with(root)) && !narrowed.contains(dir);
     let mut views: HashMap<&Path, ScanDirView> = HashMap::default();
@@ -385,16 +506,15 @@ fn cross_check(
             ScanDirView { dir, files: Vec::new(), dirs: Vec::new(), meta: Meta::Absent, scan_meta: Meta::Absent },
         );
     }
-    // In walk order a scan dir's files come one after another: each run of them is looked up
-    // once here (this loop is serial; issue 17), and its facts are made in the parallel phase
-    // below, each view's by the job that checks it.
-    let same_scan_dir = |a: &Examined, b: &Examined| a.scan_dir.map(Path::as_os_str) == b.scan_dir.map(Path::as_os_str);
-    let mut runs: HashMap<&Path, Vec<&[Examined]>> = HashMap::default();
-    for run in examined.chunk_by(same_scan_dir) {
+    // A scan dir's files come in runs (one, unless something outside it sits between): each is
+    // looked up once here (this loop is serial; issue 17), and its facts are made in the
+    // parallel phase below, each view's by the job that checks it.
+    let mut runs_of_dir: HashMap<&Path, Vec<&[Examined]>> = HashMap::default();
+    for &run in runs {
         let Some(dir) = run[0].scan_dir.and_then(|d| views.get_key_value(d)).map(|(dir, _)| *dir) else {
             continue;
         };
-        runs.entry(dir).or_default().push(run);
+        runs_of_dir.entry(dir).or_default().push(run);
     }
     for entry in entries.iter().filter(|e| e.entry_type == EntryType::Dir) {
         if let Some(view) = index.scan_dir_of(&entry.path).and_then(|d| views.get_mut(d)) {
@@ -404,8 +524,7 @@ fn cross_check(
     // meta.json sits in the run dir, above the scan dir (or in it, before the language
     // level). When the walk did not reach it (a scan dir given as root), it is read here:
     // a few hundred bytes, once.
-    let by_path: HashMap<&Path, &Examined> =
-        examined.iter().filter(|e| e.class.kind == FileKind::ScanMeta).map(|e| (e.path, e)).collect();
+    let by_path: HashMap<&Path, &Examined> = scan_metas.iter().map(|e| (e.path, *e)).collect();
     let mut outside: HashMap<PathBuf, Option<Validation>> = HashMap::default();
     let meta_path = |dir: &Path| -> Option<PathBuf> {
         let parent = dir.parent()?;
@@ -450,11 +569,10 @@ fn cross_check(
             Meta::Absent
         };
     }
-    let options = Options { min_idle, now };
     let views: Vec<(ScanDirView, Vec<&[Examined]>)> = views
         .into_values()
         .map(|view| {
-            let runs = runs.remove(view.dir).unwrap_or_default();
+            let runs = runs_of_dir.remove(view.dir).unwrap_or_default();
             (view, runs)
         })
         .collect();
@@ -462,7 +580,7 @@ fn cross_check(
         .into_par_iter()
         .flat_map_iter(|(mut view, runs)| {
             view.files = file_facts(view.dir, &runs);
-            consistency::check_scan_dir(&view, &options)
+            consistency::check_scan_dir(&view, options)
         })
         .collect()
 }
