@@ -19,7 +19,7 @@ use crate::layout::safe_filename::{checkpoint_file_name, is_checkpoint_name_for}
 use crate::layout::{self, shape_for, CheckpointStep, Classified, FileKind, ScanDirIndex, TempName};
 use crate::no_follow;
 use crate::progress::Progress;
-use crate::shape::{Captured, Captures};
+use crate::shape::{Captured, Captures, TopLevelKeys};
 use crate::temps::{assess_temp, validate_temp, TargetState};
 use crate::text::{
     clean_backups_command, clean_command, human_age, is_repair_command, migrate_command, repair_command, shell_quote,
@@ -676,7 +676,12 @@ fn examine<'w>(path: &'w Path, class: Classified, scan_dir: Option<&'w Path>) ->
                 modified = mtime(&st);
                 mode = st.st_mode & 0o7777;
                 let shape = shape_for(class.kind, class.checkpoint_step);
-                let mut validation = validate::validate_open_len(file, size, shape)?;
+                // compact drops the top-level keys of most kinds: they need not be recorded.
+                let keys = match consistency::keeps_top_level_keys(class.kind) {
+                    true => TopLevelKeys::Recorded,
+                    false => TopLevelKeys::Unwanted,
+                };
+                let mut validation = validate::validate_open_len_keys(file, size, shape, keys)?;
                 consistency::compact(class.kind, &mut validation.captures);
                 Ok(validation)
             })
