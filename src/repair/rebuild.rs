@@ -32,7 +32,8 @@ use crate::text::brief_list;
 pub struct RebuiltFile {
     pub bytes: Vec<u8>,
     /// The document `bytes` hold: the lossless merge works on it rather than parsing `bytes`
-    /// back.
+    /// back. `null` for an output no later rebuild is handed ([`is_handed_on`]) whose document
+    /// was freed as it was written ([`regen::Document::serialize_consuming`]).
     pub value: PyValue,
     /// What could not be reproduced exactly, and what was done.
     pub notes: Vec<String>,
@@ -176,7 +177,7 @@ impl Rebuilder {
     pub fn provide_rebuilt(&mut self, kind: FileKind, bytes: impl Into<Contents>, value: PyValue) -> Contents {
         self.forget_handed();
         let bytes = self.hold(kind, bytes.into());
-        if REBUILD_ORDER.iter().any(|reader| handed_readers(*reader).contains(&kind)) {
+        if is_handed_on(kind) {
             *self.handed.get_mut() = Some((kind, value));
         } else {
             drop_in_background(value);
@@ -735,7 +736,9 @@ impl Rebuilder {
             .take()
             .and_then(regen::SalvagedFields::into_tree)
             .map(|tree| lossless::merge_lossless(&tree, &mut document.value));
-        let rebuilt = document.serialize().map_err(|error| CannotRebuild { reason: error.to_string(), fix: None })?;
+        // A document no later rebuild is handed is freed as it is written.
+        let rebuilt = if is_handed_on(kind) { document.serialize() } else { document.serialize_consuming() };
+        let rebuilt = rebuilt.map_err(|error| CannotRebuild { reason: error.to_string(), fix: None })?;
         let mut file = self.finish(kind, rebuilt, loaded, first, verb)?;
         file.notes.extend(merged.iter().flat_map(|m| m.notes(output_name(kind))));
         Ok(file)
@@ -961,6 +964,11 @@ fn handed_readers(kind: FileKind) -> &'static [FileKind] {
         FileKind::DynamicTestResults => &[FileKind::PipelineOutput],
         _ => &[],
     }
+}
+
+/// Whether a later rebuild is handed the document of `kind` ([`handed_readers`]).
+fn is_handed_on(kind: FileKind) -> bool {
+    REBUILD_ORDER.iter().any(|reader| handed_readers(*reader).contains(&kind))
 }
 
 /// Frees `value` on a thread of its own: a rebuild's trees are hundreds of MB in millions of
