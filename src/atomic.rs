@@ -21,8 +21,12 @@
 //!    had failed.
 //!
 //! The bytes given are in memory, or in an unnamed file a plan moved them into
-//! ([`crate::spill`]): then steps 3 and 4 copy and compare them a chunk at a time, and the
-//! validator reads the temp file itself ([`Validate::file`]), so they are never in memory whole.
+//! ([`crate::spill`]). That file is linked in as the temp file in step 2 (under a temp name, as
+//! `O_EXCL` would make it: a name taken gets another), so step 3 only fsyncs it and step 4
+//! reopens it by name, checks it is that inode and has the expected length, and the validator
+//! reads it ([`Validate::file`]): the bytes were written once, when they were planned, and are
+//! validated as read back from disk. Where it cannot be linked, steps 3 and 4 copy and compare
+//! them a chunk at a time into a temp file of its own. Either way they are never in memory whole.
 //!
 //! On every error path (and on unwinding panics) the temp file is removed. Only SIGKILL, power
 //! loss or an OS crash can leave one behind; it is then recognisable by its name.
@@ -47,7 +51,7 @@
 //! | name | where it fires | effect of `return` |
 //! |---|---|---|
 //! | `atomic::create` | right after the temp file was created | `Step::Create` error, temp removed |
-//! | `atomic::write` | instead of the write, after writing the first half | torn temp, `Step::Write` error, temp removed |
+//! | `atomic::write` | instead of the write, after writing the first half (a linked unnamed file is whole) | torn temp, `Step::Write` error, temp removed |
 //! | `atomic::fsync` | before `fsync` of the temp file | `Step::Fsync` error |
 //! | `atomic::read-back` | before re-reading the temp file | `Step::ReadBack` error |
 //! | `atomic::validate` | replaces the validator's verdict | [`AtomicError::Validation`] |
@@ -65,7 +69,7 @@ use std::path::{Path, PathBuf};
 
 use crate::fsx::{component, current_umask, mode_bits, AtomicError, Dir, EntryKind, Step};
 use crate::no_follow::{open_regular_at, refusal};
-use crate::spill::Source;
+use crate::spill::{Source, Spill};
 
 /// The validator callback: gets the bytes read back from the temp file, returns a message on
 /// failure. Callers pass the JSON validator for the target's file kind; any
@@ -267,16 +271,29 @@ impl Dir {
             }
         }
 
-        // 2. Temp file beside the target, O_EXCL, 0600.
-        let mut temp = TempFile::create(self, name).map_err(|e| AtomicError::io(target, Step::Create, e))?;
+        // 2. Temp file beside the target, O_EXCL, 0600: spilled bytes' unnamed file linked in
+        // under a temp name when that works, else a new file.
+        let linked = match contents {
+            Source::Spilled(spill) => TempFile::link(self, name, spill).ok(),
+            Source::Bytes(_) => None,
+        };
+        let written = linked.is_some();
+        let mut temp = match linked {
+            Some(temp) => temp,
+            None => TempFile::create(self, name).map_err(|e| AtomicError::io(target, Step::Create, e))?,
+        };
         fail::fail_point!("atomic::create", |_| Err(AtomicError::io(target, Step::Create, injected("atomic::create"))));
 
-        // 3. Write everything, fsync.
+        // 3. Write everything (a linked file holds it already), fsync.
         fail::fail_point!("atomic::write", |_| {
-            let _ = write_out(&mut temp.file, contents, contents.len() / 2);
+            if !written {
+                let _ = write_out(&mut temp.file, contents, contents.len() / 2);
+            }
             Err(AtomicError::io(target, Step::Write, injected("atomic::write")))
         });
-        write_out(&mut temp.file, contents, contents.len()).map_err(|e| AtomicError::io(target, Step::Write, e))?;
+        if !written {
+            write_out(&mut temp.file, contents, contents.len()).map_err(|e| AtomicError::io(target, Step::Write, e))?;
+        }
         fail::fail_point!("atomic::fsync", |_| Err(AtomicError::io(target, Step::Fsync, injected("atomic::fsync"))));
         temp.file.sync_all().map_err(|e| AtomicError::io(target, Step::Fsync, e))?;
 
@@ -290,8 +307,11 @@ impl Dir {
             Step::ReadBack,
             injected("atomic::read-back")
         )));
+        // A linked file is the spilled bytes themselves: comparing it with them would read one
+        // file twice; its length is checked, and the validator reads it from disk.
         let (reopened, differs) =
-            temp.read_back_differs(contents).map_err(|e| AtomicError::io(target, Step::ReadBack, e))?;
+            if written { temp.reopen_with_len(contents.len()) } else { temp.read_back_differs(contents) }
+                .map_err(|e| AtomicError::io(target, Step::ReadBack, e))?;
         if let Some(detail) = differs {
             return Err(AtomicError::ReadBackMismatch { path: target.to_path_buf(), detail });
         }
@@ -413,10 +433,24 @@ impl<'d> TempFile<'d> {
         Err(last.unwrap_or_else(|| io::Error::other("could not create a unique temp file")))
     }
 
-    /// Reopen by name, check it is the inode we wrote, and compare what it holds with
-    /// `expected`, chunk by chunk (reading at most `expected.len() + 1` bytes). `None` when
-    /// the file holds exactly `expected`; otherwise what differs. With the file reopened.
-    fn read_back_differs(&self, expected: Source<'_>) -> io::Result<(File, Option<String>)> {
+    /// `spill`'s unnamed file linked in as `.<target>.scanaudit-XXXXXX.tmp` (a name taken gets
+    /// another, as `create`'s `O_EXCL` does); its bytes are written already.
+    fn link(dir: &'d Dir, target: &OsStr, spill: &Spill) -> io::Result<TempFile<'d>> {
+        let mut last = None;
+        for _ in 0..CREATE_ATTEMPTS {
+            let name = temp_name(target.as_bytes(), &random_suffix());
+            let c = CString::new(name).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in file name"))?;
+            match spill.link_at(dir.raw(), &c) {
+                Ok(file) => return Ok(TempFile { dir, name: c, file, committed: false }),
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => last = Some(err),
+                Err(err) => return Err(err),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::other("could not link a unique temp file")))
+    }
+
+    /// Reopen by name and check it is the inode we wrote.
+    fn reopen(&self) -> io::Result<File> {
         let reopened = open_regular_at(self.dir.raw(), &self.name)?.map_err(refusal)?;
         let ours = self.file.metadata()?;
         let theirs = reopened.metadata()?;
@@ -424,8 +458,24 @@ impl<'d> TempFile<'d> {
         if ours.dev() != theirs.dev() || ours.ino() != theirs.ino() {
             return Err(io::Error::other("the temp file was replaced by another file while being written"));
         }
+        Ok(reopened)
+    }
+
+    /// [`reopen`](Self::reopen), and compare what it holds with `expected`, chunk by chunk
+    /// (reading at most `expected.len() + 1` bytes). `None` when the file holds exactly
+    /// `expected`; otherwise what differs. With the file reopened.
+    fn read_back_differs(&self, expected: Source<'_>) -> io::Result<(File, Option<String>)> {
+        let reopened = self.reopen()?;
         let (read, first_difference) = compare_read(&reopened, expected, READ_BACK_CHUNK)?;
         Ok((reopened, first_difference.map(|first| describe_mismatch_at(expected.len() as usize, read, first))))
+    }
+
+    /// [`reopen`](Self::reopen), and compare its length with `expected`'s: `None` when they agree.
+    fn reopen_with_len(&self, expected: u64) -> io::Result<(File, Option<String>)> {
+        let reopened = self.reopen()?;
+        let len = reopened.metadata()?.len();
+        let differs = (len != expected).then(|| format!("expected {expected} bytes, the file holds {len}"));
+        Ok((reopened, differs))
     }
 
     /// fchown to the owner and group in `st`. EPERM: try the group alone, then give up quietly.
@@ -933,8 +983,53 @@ mod tests {
         }
     }
 
-    /// Spilled contents are copied in chunks, compared with the spill, and validated from the
-    /// temp file read back: the file the validator reads holds them exactly.
+    /// A spilled file becomes the temp file itself (the target is its inode, nothing is copied);
+    /// where linking is refused, or the file had a name once and lost it, its bytes are copied
+    /// into a temp file of the writer's own, with the same result.
+    #[test]
+    fn a_spilled_file_is_linked_in_as_the_temp_file_or_else_copied() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let dir = Dir::open(d.path()).unwrap();
+        let body = format!("[{}1]", "1234567890,".repeat(200_000)).into_bytes();
+        let ino = |p: &Path| std::fs::metadata(p).unwrap().ino();
+        let target = d.path().join("out.json");
+        let write = |source: Source<'_>, validate: Validator<'_>| {
+            dir.prepare_atomic_with(OsStr::new("out.json"), source, validate, WriteOptions::default())
+                .and_then(Prepared::commit)
+        };
+
+        let spill = crate::spill::Spill::create(d.path(), &body).unwrap();
+        let outcome = write(Source::Spilled(&spill), &json).unwrap();
+        assert_eq!(outcome.bytes, body.len() as u64);
+        assert_eq!(ino(&target), spill.file_for_tests().metadata().unwrap().ino(), "linked, not copied");
+        assert!(std::fs::read(&target).unwrap() == body);
+        assert_eq!(mode_of(&target), 0o666 & !current_umask(), "a new file's mode, as for any temp file");
+        assert_eq!(others(d.path(), &["out.json"]), Vec::<String>::new());
+
+        // Refused: copied, same bytes.
+        let refused = crate::spill::Spill::create(d.path(), &body).unwrap();
+        fail::cfg("spill::link", "return").unwrap();
+        let outcome = write(Source::Spilled(&refused), &json);
+        fail::remove("spill::link");
+        outcome.unwrap();
+        assert_ne!(ino(&target), refused.file_for_tests().metadata().unwrap().ino(), "copied");
+        assert!(std::fs::read(&target).unwrap() == body);
+
+        // Linked once, refused by the validator (its name removed): the next write copies it.
+        let once = crate::spill::Spill::create(d.path(), &body).unwrap();
+        let refuse = |_: &[u8]| Err::<(), String>("no".into());
+        let err = write(Source::Spilled(&once), &refuse).err().unwrap();
+        assert!(matches!(err, AtomicError::Validation { .. }), "{err}");
+        assert_eq!(others(d.path(), &["out.json"]), Vec::<String>::new(), "the temp name is gone");
+        write(Source::Spilled(&once), &json).unwrap();
+        assert_ne!(ino(&target), once.file_for_tests().metadata().unwrap().ino(), "copied the second time");
+        assert!(std::fs::read(&target).unwrap() == body);
+        assert_eq!(others(d.path(), &["out.json"]), Vec::<String>::new());
+    }
+
+    /// Spilled contents are validated from the temp file read back (linked in, or copied in
+    /// chunks and compared with the spill): the file the validator reads holds them exactly.
     #[test]
     fn spilled_contents_are_written_compared_and_validated_from_the_file() {
         struct Spy(std::cell::RefCell<Vec<u8>>);

@@ -1,13 +1,16 @@
 //! `scanaudit check`: walk, classify every file, validate every JSON file in parallel, and
 //! turn what was found into findings. Read-only.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use foldhash::{HashMap, HashSet};
 use rayon::prelude::*;
 
+use crate::cli::Format;
 use crate::config::CheckConfig;
 use crate::consistency::{self, FileFacts, Meta, Options, ScanDirView};
 use crate::cp1252::{self, RawText, Sniffed, Verdict};
@@ -16,7 +19,7 @@ use crate::layout::safe_filename::{checkpoint_file_name, is_checkpoint_name_for}
 use crate::layout::{self, shape_for, CheckpointStep, Classified, FileKind, ScanDirIndex, TempName};
 use crate::no_follow;
 use crate::progress::Progress;
-use crate::shape::{Captured, Captures};
+use crate::shape::{Captured, Captures, TopLevelKeys};
 use crate::temps::{assess_temp, validate_temp, TargetState};
 use crate::text::{
     clean_backups_command, clean_command, human_age, is_repair_command, migrate_command, repair_command, shell_quote,
@@ -38,8 +41,12 @@ pub struct CheckOutcome {
     /// Some path could not be read: the audit is incomplete.
     pub incomplete: bool,
     /// Every file examined (the `files` counted), with its scan dir, in walk order: what
-    /// `--format junit` makes a testcase of.
+    /// `--format junit` makes a testcase of. Listed only when asked ([`Listing::Files`]):
+    /// the other formats never read it, and making it was a copy of every path on check's
+    /// serial end (issue 17).
     pub checked: Vec<CheckedFile>,
+    /// The scan dirs the examined files belong to, sorted and each once.
+    pub file_scan_dirs: Vec<PathBuf>,
     /// The scan dirs `--include`/`--exclude` left files out of, sorted: their cross-file
     /// rules were not run.
     pub narrowed: Vec<PathBuf>,
@@ -52,12 +59,14 @@ pub struct CheckedFile {
     pub scan_dir: Option<PathBuf>,
 }
 
-/// What the parallel phase learned about one file.
+/// What the parallel phase learned about one file. Its path and scan dir are borrowed from
+/// the walk and the index: copying them for every file was two allocations each in the
+/// parallel phase, and comparing the copies a cache miss each on the serial end (issue 17).
 #[derive(Debug)]
-struct Examined {
-    path: PathBuf,
+struct Examined<'w> {
+    path: &'w Path,
     class: Classified,
-    scan_dir: Option<PathBuf>,
+    scan_dir: Option<&'w Path>,
     size: u64,
     /// When the content last changed. Deliberately not ctime: restoring a tree with `cp -a`
     /// or `rsync` resets ctime, and would make every abandoned temp look like a live write.
@@ -84,7 +93,18 @@ enum CodePage {
 }
 
 pub fn run(config: &CheckConfig, progress: &Progress) -> CheckOutcome {
-    audit(&config.roots, &config.filters, config.min_idle, config.now, progress, Teardown::Leak)
+    let listing = match config.output.format {
+        Format::Junit => Listing::Files,
+        _ => Listing::None,
+    };
+    audit(&config.roots, &config.filters, config.min_idle, config.now, progress, Teardown::Leak, listing)
+}
+
+/// Whether [`audit`] lists the files it examined in [`CheckOutcome::checked`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Listing {
+    Files,
+    None,
 }
 
 /// What [`audit`] does with what it built and no longer needs (the walk, the index, every
@@ -103,8 +123,15 @@ enum Teardown {
 /// `finding-id-gap`) and that `scanaudit repair` fixes: what repair rebuilds though nothing
 /// is damaged. `min_idle` as for check.
 pub fn stale_outputs(scan_dir: &Path, min_idle: Duration, now: SystemTime) -> Vec<Finding> {
-    let outcome =
-        audit(&[scan_dir.to_path_buf()], &Filters::default(), min_idle, now, &Progress::hidden(), Teardown::Free);
+    let outcome = audit(
+        &[scan_dir.to_path_buf()],
+        &Filters::default(),
+        min_idle,
+        now,
+        &Progress::hidden(),
+        Teardown::Free,
+        Listing::None,
+    );
     outcome
         .findings
         .into_iter()
@@ -124,14 +151,15 @@ fn audit(
     now: SystemTime,
     progress: &Progress,
     teardown: Teardown,
+    listing: Listing,
 ) -> CheckOutcome {
     let started = Instant::now();
     progress.set_message("walking");
     let walked = walk::walk(roots, filters);
 
-    let index = ScanDirIndex::build(
-        walked.entries.iter().map(|e| (e.path.as_path(), matches!(e.entry_type, EntryType::Dir | EntryType::TempDir))),
-    );
+    let index = ScanDirIndex::build_in_parallel(&walked.entries, |e| {
+        (e.path.as_path(), matches!(e.entry_type, EntryType::Dir | EntryType::TempDir))
+    });
     // Every walked path, for the few names whose class depends on a sibling (a dotfile shaped
     // like an atomic-write temp, a `project.json` outside `projects/`): built the first time
     // one asks, which a healthy tree may never do. Built serially: the first asker is a rayon
@@ -196,62 +224,78 @@ fn audit(
     }
 
     progress.start_files(jobs.len() as u64);
-    // Beside each file, what it alone tells ([`file_findings`]), found in the parallel phase
-    // too (a temp's finding needs the other files, and is made after it); unzipped there into
-    // a vector of their own, not taken out of each file on this thread (issue 17).
-    let (examined, mut own_findings): (Vec<Examined>, Vec<Vec<Finding>>) = jobs
+    // Besides its file, each job notes what this thread must turn into findings (what the file
+    // alone tells, a read error, a temp), which a healthy tree rarely has, and tallies what
+    // every file adds (its bytes, its scan dir): this thread then goes through those notes
+    // only, not through every file once more (issue 17).
+    let tally = Tally::default();
+    let examined: Vec<Examined> = jobs
         .par_iter()
-        .map_init(ScanDirOfParent::default, |last, &entry| {
-            let path = &entry.path;
-            let scan_dir = last.scan_dir_of(&index, path).map(Path::to_path_buf);
-            let class = match entry.entry_type {
-                EntryType::TempDir => Classified {
-                    kind: FileKind::Temp,
-                    checkpoint_step: None,
-                    temp: layout::temp_names::recognise_dir(&layout::file_name(path)),
-                },
-                _ => {
-                    let parent = path.parent().unwrap_or(Path::new(""));
-                    let sibling_exists = |name: &str| is_known(&parent.join(name));
-                    layout::classify_file(path, scan_dir.as_deref(), &sibling_exists)
-                }
-            };
-            let file = examine(path.clone(), class, scan_dir);
-            let findings = match (&file.outcome, file.class.kind == FileKind::Temp) {
-                (Ok(Some(validation)), false) => file_findings(&file, validation),
-                _ => Vec::new(),
-            };
-            progress.inc();
-            (file, findings)
-        })
-        .unzip();
+        .enumerate()
+        .map_init(
+            || Worker::new(&tally),
+            |worker, (at, &entry)| {
+                let path = entry.path.as_path();
+                let scan_dir = worker.last.scan_dir_of(&index, path);
+                let class = match entry.entry_type {
+                    EntryType::TempDir => Classified {
+                        kind: FileKind::Temp,
+                        checkpoint_step: None,
+                        temp: layout::temp_names::recognise_dir(&layout::file_name(path)),
+                    },
+                    _ => {
+                        let parent = path.parent().unwrap_or(Path::new(""));
+                        let sibling_exists = |name: &str| is_known(&parent.join(name));
+                        layout::classify_file(path, scan_dir, &sibling_exists)
+                    }
+                };
+                let file = examine(path, class, scan_dir);
+                let note = match (&file.outcome, file.class.kind == FileKind::Temp) {
+                    (Err(message), _) => Some(Note::Unreadable(
+                        Finding::new(FindingKind::Unreadable, file.path, format!("cannot read: {message}"))
+                            .scan_dir(file.scan_dir.map(Path::to_path_buf))
+                            .file_kind(file.class.kind),
+                    )),
+                    (Ok(_), true) => Some(Note::Temp),
+                    (Ok(Some(validation)), false) => {
+                        Some(file_findings(&file, validation)).filter(|f| !f.is_empty()).map(Note::Findings)
+                    }
+                    (Ok(None), false) => None,
+                };
+                worker.add(&file, at, note);
+                progress.inc();
+                file
+            },
+        )
+        .collect();
     progress.finish();
 
+    let Tally { bytes, runs, scan_metas, notes } = tally;
+    let bytes = bytes.into_inner();
+    let runs = runs_of(&examined, into_inner(runs));
+    let file_scan_dirs: BTreeSet<&Path> = runs.iter().filter_map(|run| run[0].scan_dir).collect();
+    let mut scan_metas = into_inner(scan_metas);
+    scan_metas.sort_unstable();
+    let scan_metas: Vec<&Examined> = scan_metas.into_iter().map(|at| &examined[at]).collect();
+    let mut notes = into_inner(notes);
+    notes.sort_unstable_by_key(|(at, _)| *at);
+    let files = examined.len() as u64;
     // A temp's finding looks at its target: the map is only built when there is a temp.
-    let by_path: HashMap<&Path, &Examined> = match examined.iter().any(|e| e.class.kind == FileKind::Temp) {
-        true => examined.iter().map(|e| (e.path.as_path(), e)).collect(),
+    let by_path: HashMap<&Path, &Examined> = match notes.iter().any(|(_, note)| matches!(note, Note::Temp)) {
+        true => examined.iter().map(|e| (e.path, e)).collect(),
         false => HashMap::default(),
     };
-    let mut files = 0u64;
-    let mut bytes = 0u64;
-    for (file, own) in examined.iter().zip(&mut own_findings) {
-        files += 1;
-        bytes += file.size;
-        match &file.outcome {
-            Err(message) => {
+    for (at, note) in notes {
+        match note {
+            Note::Findings(own) => findings.extend(own),
+            Note::Unreadable(finding) => {
                 incomplete = true;
-                findings.push(
-                    Finding::new(FindingKind::Unreadable, &file.path, format!("cannot read: {message}"))
-                        .scan_dir(file.scan_dir.clone())
-                        .file_kind(file.class.kind),
-                );
+                findings.push(finding);
             }
-            Ok(validation) => {
-                if file.class.kind == FileKind::Temp {
-                    findings.push(temp_finding(file, validation.as_ref(), &by_path, now));
-                } else {
-                    findings.append(own);
-                }
+            Note::Temp => {
+                let file = &examined[at];
+                let validation = file.outcome.as_ref().ok().and_then(Option::as_ref);
+                findings.push(temp_finding(file, validation, &by_path, now));
             }
         }
     }
@@ -261,30 +305,155 @@ fn audit(
     let narrowed: HashSet<&Path> =
         walked.left_out.iter().flat_map(|path| path.ancestors().skip(1)).filter(|a| index.contains(a)).collect();
     progress.set_message("cross-checking");
-    findings.extend(cross_check(roots, &narrowed, min_idle, &walked.entries, &index, &examined, now));
+    findings.extend(cross_check(
+        roots,
+        &narrowed,
+        &walked.entries,
+        &index,
+        &runs,
+        &scan_metas,
+        &Options { min_idle, now },
+    ));
     let mut narrowed: Vec<PathBuf> = narrowed.into_iter().map(Path::to_path_buf).collect();
     narrowed.sort();
 
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     drop(by_path);
-    let checked = match teardown {
-        Teardown::Free => examined.into_iter().map(|e| CheckedFile { path: e.path, scan_dir: e.scan_dir }).collect(),
-        Teardown::Leak => examined
-            .into_iter()
-            .map(|e| {
-                let Examined { path, scan_dir, outcome, .. } = e;
-                std::mem::forget(outcome);
-                CheckedFile { path, scan_dir }
-            })
+    let checked = match listing {
+        Listing::Files => examined
+            .iter()
+            .map(|e| CheckedFile { path: e.path.to_path_buf(), scan_dir: e.scan_dir.map(Path::to_path_buf) })
             .collect(),
+        Listing::None => Vec::new(),
     };
+    let file_scan_dirs: Vec<PathBuf> = file_scan_dirs.into_iter().map(Path::to_path_buf).collect();
     let scan_dirs = index.len();
     if teardown == Teardown::Leak {
+        std::mem::forget(examined);
         std::mem::forget(known_paths);
         std::mem::forget(index);
         std::mem::forget(walked);
     }
-    CheckOutcome { findings, scan_dirs, files, bytes, elapsed: started.elapsed(), incomplete, checked, narrowed }
+    CheckOutcome {
+        findings,
+        scan_dirs,
+        files,
+        bytes,
+        elapsed: started.elapsed(),
+        incomplete,
+        checked,
+        file_scan_dirs,
+        narrowed,
+    }
+}
+
+/// What a file of the parallel phase leaves for check's own thread to do.
+enum Note {
+    /// What the file alone tells ([`file_findings`]), when it tells something.
+    Findings(Vec<Finding>),
+    /// It could not be read: the finding, and the audit is incomplete.
+    Unreadable(Finding),
+    /// A temp, whose finding looks at its target among the other files ([`temp_finding`]).
+    Temp,
+}
+
+/// What the parallel phase adds up over every file: what each [`Worker`] gathered, handed
+/// over once as it is dropped.
+#[derive(Default)]
+struct Tally<'w> {
+    bytes: AtomicU64,
+    /// Where each run of files of one scan dir (or of none) starts, in walk order: where a
+    /// job starts, and where the scan dir changes within it ([`runs_of`] joins them).
+    runs: Mutex<Vec<(usize, Option<&'w Path>)>>,
+    /// The places of the `meta.json` files (`FileKind::ScanMeta`), which the cross-file rules
+    /// look up by path.
+    scan_metas: Mutex<Vec<usize>>,
+    /// Each file's [`Note`], by its place in walk order.
+    notes: Mutex<Vec<(usize, Note)>>,
+}
+
+/// One job of the parallel phase (rayon's `map_init` state, a run of files in walk order):
+/// what it gathers goes into the [`Tally`] when rayon drops it, the job done.
+struct Worker<'t, 'w> {
+    tally: &'t Tally<'w>,
+    last: ScanDirOfParent<'w>,
+    bytes: u64,
+    /// The place and scan dir of the last file added.
+    previous: Option<(usize, Option<&'w Path>)>,
+    runs: Vec<(usize, Option<&'w Path>)>,
+    scan_metas: Vec<usize>,
+    notes: Vec<(usize, Note)>,
+}
+
+impl<'t, 'w> Worker<'t, 'w> {
+    fn new(tally: &'t Tally<'w>) -> Worker<'t, 'w> {
+        Worker {
+            tally,
+            last: ScanDirOfParent::default(),
+            bytes: 0,
+            previous: None,
+            runs: Vec::new(),
+            scan_metas: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Counts the `at`th file of the walk.
+    fn add(&mut self, file: &Examined<'w>, at: usize, note: Option<Note>) {
+        self.bytes += file.size;
+        let goes_on = self.previous.is_some_and(|(before, dir)| before + 1 == at && same_dir(dir, file.scan_dir));
+        if !goes_on {
+            self.runs.push((at, file.scan_dir));
+        }
+        self.previous = Some((at, file.scan_dir));
+        if file.class.kind == FileKind::ScanMeta {
+            self.scan_metas.push(at);
+        }
+        if let Some(note) = note {
+            self.notes.push((at, note));
+        }
+    }
+}
+
+impl Drop for Worker<'_, '_> {
+    fn drop(&mut self) {
+        self.tally.bytes.fetch_add(self.bytes, Ordering::Relaxed);
+        locked(&self.tally.runs).append(&mut self.runs);
+        locked(&self.tally.scan_metas).append(&mut self.scan_metas);
+        locked(&self.tally.notes).append(&mut self.notes);
+    }
+}
+
+/// Whether two scan dirs of files are the same. Every one is the index's one copy of its
+/// path: the same dir, the same pointer.
+fn same_dir(a: Option<&Path>, b: Option<&Path>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => std::ptr::eq(a, b),
+        (a, b) => a.is_none() && b.is_none(),
+    }
+}
+
+/// `examined` cut into runs of files of one scan dir (or of none), in walk order, at the
+/// places in `starts` ([`Tally::runs`]): a place whose scan dir is the one before it goes on
+/// the run before.
+fn runs_of<'a, 'w>(
+    examined: &'a [Examined<'w>],
+    mut starts: Vec<(usize, Option<&'w Path>)>,
+) -> Vec<&'a [Examined<'w>]> {
+    starts.sort_unstable_by_key(|(at, _)| *at);
+    starts.dedup_by(|(_, dir), (_, before)| same_dir(*dir, *before));
+    let ends = starts.iter().skip(1).map(|(at, _)| *at).chain([examined.len()]);
+    starts.iter().zip(ends).map(|((start, _), end)| &examined[*start..end]).collect()
+}
+
+/// A lock's guard, poisoned or not: a job that panicked fails the whole phase anyway, and a
+/// drop must not panic while it unwinds.
+fn locked<T>(lock: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    lock.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn into_inner<T>(lock: Mutex<T>) -> T {
+    lock.into_inner().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// [`ScanDirIndex::scan_dir_of`] for paths in walk order, where a directory's files come one
@@ -320,14 +489,14 @@ impl<'a> ScanDirOfParent<'a> {
 
 /// Runs the cross-file rules on every scan dir the walk saw whole: at or below a root (a
 /// single file given as root is checked alone) and not `narrowed` by --include/--exclude.
-fn cross_check(
+fn cross_check<'a>(
     roots: &[PathBuf],
     narrowed: &HashSet<&Path>,
-    min_idle: Duration,
     entries: &[walk::Entry],
     index: &ScanDirIndex,
-    examined: &[Examined],
-    now: SystemTime,
+    runs: &[&'a [Examined<'a>]],
+    scan_metas: &[&'a Examined<'a>],
+    options: &Options,
 ) -> Vec<Finding> {
     let whole = |dir: &Path| roots.iter().any(|root| dir.starts_with(root)) && !narrowed.contains(dir);
     let mut views: HashMap<&Path, ScanDirView> = HashMap::default();
@@ -337,18 +506,15 @@ fn cross_check(
             ScanDirView { dir, files: Vec::new(), dirs: Vec::new(), meta: Meta::Absent, scan_meta: Meta::Absent },
         );
     }
-    // In walk order a scan dir's files come one after another: each run of them is looked up
-    // once here (this loop is serial; issue 17), and its facts are made in the parallel phase
-    // below, each view's by the job that checks it.
-    let same_scan_dir = |a: &Examined, b: &Examined| {
-        a.scan_dir.as_deref().map(Path::as_os_str) == b.scan_dir.as_deref().map(Path::as_os_str)
-    };
-    let mut runs: HashMap<&Path, Vec<&[Examined]>> = HashMap::default();
-    for run in examined.chunk_by(same_scan_dir) {
-        let Some(dir) = run[0].scan_dir.as_deref().and_then(|d| views.get_key_value(d)).map(|(dir, _)| *dir) else {
+    // A scan dir's files come in runs (one, unless something outside it sits between): each is
+    // looked up once here (this loop is serial; issue 17), and its facts are made in the
+    // parallel phase below, each view's by the job that checks it.
+    let mut runs_of_dir: HashMap<&Path, Vec<&[Examined]>> = HashMap::default();
+    for &run in runs {
+        let Some(dir) = run[0].scan_dir.and_then(|d| views.get_key_value(d)).map(|(dir, _)| *dir) else {
             continue;
         };
-        runs.entry(dir).or_default().push(run);
+        runs_of_dir.entry(dir).or_default().push(run);
     }
     for entry in entries.iter().filter(|e| e.entry_type == EntryType::Dir) {
         if let Some(view) = index.scan_dir_of(&entry.path).and_then(|d| views.get_mut(d)) {
@@ -358,8 +524,7 @@ fn cross_check(
     // meta.json sits in the run dir, above the scan dir (or in it, before the language
     // level). When the walk did not reach it (a scan dir given as root), it is read here:
     // a few hundred bytes, once.
-    let by_path: HashMap<&Path, &Examined> =
-        examined.iter().filter(|e| e.class.kind == FileKind::ScanMeta).map(|e| (e.path.as_path(), e)).collect();
+    let by_path: HashMap<&Path, &Examined> = scan_metas.iter().map(|e| (e.path, *e)).collect();
     let mut outside: HashMap<PathBuf, Option<Validation>> = HashMap::default();
     let meta_path = |dir: &Path| -> Option<PathBuf> {
         let parent = dir.parent()?;
@@ -404,11 +569,10 @@ fn cross_check(
             Meta::Absent
         };
     }
-    let options = Options { min_idle, now };
     let views: Vec<(ScanDirView, Vec<&[Examined]>)> = views
         .into_values()
         .map(|view| {
-            let runs = runs.remove(view.dir).unwrap_or_default();
+            let runs = runs_of_dir.remove(view.dir).unwrap_or_default();
             (view, runs)
         })
         .collect();
@@ -416,25 +580,25 @@ fn cross_check(
         .into_par_iter()
         .flat_map_iter(|(mut view, runs)| {
             view.files = file_facts(view.dir, &runs);
-            consistency::check_scan_dir(&view, &options)
+            consistency::check_scan_dir(&view, options)
         })
         .collect()
 }
 
 /// The facts the cross-file rules read of a scan dir's files, from its runs of them in walk
 /// order.
-fn file_facts<'a>(dir: &Path, runs: &[&'a [Examined]]) -> Vec<FileFacts<'a>> {
+fn file_facts<'a>(dir: &Path, runs: &[&'a [Examined<'a>]]) -> Vec<FileFacts<'a>> {
     let mut files = Vec::with_capacity(runs.iter().map(|run| run.len()).sum());
     for file in runs.iter().copied().flatten() {
         // Below the scan dir, by bytes (component-wise Path comparisons are slow at 100k
         // files). Names that are not UTF-8 are none of OpenAnt's, and stay out of the view.
-        let Some(rel) = relative(dir, &file.path) else { continue };
+        let Some(rel) = relative(dir, file.path) else { continue };
         let validation = match &file.outcome {
             Ok(Some(v)) => Some(v),
             _ => None,
         };
         files.push(FileFacts {
-            path: &file.path,
+            path: file.path,
             rel,
             kind: file.class.kind,
             step: file.class.checkpoint_step,
@@ -494,7 +658,7 @@ fn symlink_message(path: &Path) -> String {
 /// Stats and validates one file. Never panics; I/O errors become `Err(message)`. A JSON file
 /// (the walk saw a regular file) is opened once and stat-ed once, through the open handle
 /// (see [`no_follow::open_listed_regular`]).
-fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Examined {
+fn examine<'w>(path: &'w Path, class: Classified, scan_dir: Option<&'w Path>) -> Examined<'w> {
     use std::os::unix::fs::PermissionsExt;
     let mut size = 0;
     let mut modified = None;
@@ -506,13 +670,18 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
         mode = meta.permissions().mode() & 0o7777;
     };
     let outcome = if class.kind.is_json() {
-        no_follow::open_listed_regular(&path)
+        no_follow::open_listed_regular(path)
             .and_then(|(file, st)| {
                 size = st.st_size as u64;
                 modified = mtime(&st);
                 mode = st.st_mode & 0o7777;
                 let shape = shape_for(class.kind, class.checkpoint_step);
-                let mut validation = validate::validate_open_len(file, size, shape)?;
+                // compact drops the top-level keys of most kinds: they need not be recorded.
+                let keys = match consistency::keeps_top_level_keys(class.kind) {
+                    true => TopLevelKeys::Recorded,
+                    false => TopLevelKeys::Unwanted,
+                };
+                let mut validation = validate::validate_open_len_keys(file, size, shape, keys)?;
                 consistency::compact(class.kind, &mut validation.captures);
                 Ok(validation)
             })
@@ -521,8 +690,8 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
         // A Markdown report a scan dir owns is sniffed below: opened once here, as a JSON file
         // is, its `fstat` standing for the `lstat`. Any failure takes the path every other file
         // takes, so what is reported for it stays the same.
-        let sniffed = scan_dir.is_some() && matches!(RawText::of(class.kind, &path), Some(RawText::Markdown));
-        match sniffed.then(|| no_follow::open_listed_regular(&path).ok()).flatten() {
+        let sniffed = scan_dir.is_some() && matches!(RawText::of(class.kind, path), Some(RawText::Markdown));
+        match sniffed.then(|| no_follow::open_listed_regular(path).ok()).flatten() {
             Some((file, st)) => {
                 size = st.st_size as u64;
                 modified = mtime(&st);
@@ -530,27 +699,27 @@ fn examine(path: PathBuf, class: Classified, scan_dir: Option<PathBuf>) -> Exami
                 opened = Some(file);
                 Ok(None)
             }
-            None => std::fs::symlink_metadata(&path).and_then(|meta| {
+            None => std::fs::symlink_metadata(path).and_then(|meta| {
                 stat(&meta);
                 match class.kind {
-                    FileKind::Temp => validate_temp(&path, &class, &|p: &Path| no_follow::open_regular(p)),
+                    FileKind::Temp => validate_temp(path, &class, &|p: &Path| no_follow::open_regular(p)),
                     _ => Ok(None),
                 }
             }),
         }
     };
-    let code_page = match (&outcome, RawText::of(class.kind, &path)) {
+    let code_page = match (&outcome, RawText::of(class.kind, path)) {
         (Ok(Some(v)), Some(RawText::Json(kind)))
             if v.problem.as_ref().is_some_and(|p| p.kind == FindingKind::InvalidUtf8) =>
         {
-            code_page_of_json(&path, kind, size)
+            code_page_of_json(path, kind, size)
         }
         // Markdown is not validated, only sniffed, and only where a scan dir owns it. A file
         // that cannot be read is left alone, as check always has for files it does not parse.
         (Ok(None), Some(RawText::Markdown)) if scan_dir.is_some() => {
             let file = match opened.take() {
                 Some(file) => Ok(file),
-                None => no_follow::open_regular(&path),
+                None => no_follow::open_regular(path),
             };
             match file.and_then(cp1252::sniff) {
                 Ok(Sniffed::Cp1252) => Some(CodePage::Cp1252),
@@ -597,7 +766,7 @@ fn code_page_of_json(path: &Path, kind: FileKind, size: u64) -> Option<CodePage>
 }
 
 fn file_findings(file: &Examined, validation: &Validation) -> Vec<Finding> {
-    let scan_dir = file.scan_dir.clone();
+    let scan_dir = file.scan_dir.map(Path::to_path_buf);
     if let Some(problem) = &validation.problem {
         let Problem { kind, location, message } = problem;
         let mut message = format!("{}: {message}", file.class.kind.describe());
@@ -625,7 +794,7 @@ fn file_findings(file: &Examined, validation: &Validation) -> Vec<Finding> {
             ),
             _ => {}
         }
-        return vec![Finding::new(*kind, &file.path, message)
+        return vec![Finding::new(*kind, file.path, message)
             .scan_dir(scan_dir.clone())
             .file_kind(file.class.kind)
             .location(*location)
@@ -658,8 +827,8 @@ fn unknown_era_findings(file: &Examined, captures: &Captures) -> Vec<Finding> {
         file.class.kind.describe(),
         unknown.join(", ")
     );
-    vec![Finding::new(FindingKind::UnknownEra, &file.path, message)
-        .scan_dir(file.scan_dir.clone())
+    vec![Finding::new(FindingKind::UnknownEra, file.path, message)
+        .scan_dir(file.scan_dir.map(Path::to_path_buf))
         .file_kind(file.class.kind)]
 }
 
@@ -698,8 +867,8 @@ fn fingerprint_key_findings(file: &Examined, captures: &Captures) -> Vec<Finding
         keys.join(", "),
         fingerprint_damage_note(file)
     );
-    vec![Finding::new(FindingKind::Schema, &file.path, message)
-        .scan_dir(file.scan_dir.clone())
+    vec![Finding::new(FindingKind::Schema, file.path, message)
+        .scan_dir(file.scan_dir.map(Path::to_path_buf))
         .file_kind(file.class.kind)
         .fix(fix_for_damage(file))]
 }
@@ -707,9 +876,11 @@ fn fingerprint_key_findings(file: &Examined, captures: &Captures) -> Vec<Finding
 /// `id` must be present, a string, and name the file (spec §2.2).
 fn checkpoint_id_findings(file: &Examined, captures: &Captures) -> Vec<Finding> {
     let finding = |kind, message: String| {
-        Finding::new(kind, &file.path, message).scan_dir(file.scan_dir.clone()).file_kind(FileKind::Checkpoint)
+        Finding::new(kind, file.path, message)
+            .scan_dir(file.scan_dir.map(Path::to_path_buf))
+            .file_kind(FileKind::Checkpoint)
     };
-    let fix_repair = || file.scan_dir.as_deref().map(repair_command);
+    let fix_repair = || file.scan_dir.map(repair_command);
     match captures.get("id") {
         None => vec![finding(
             FindingKind::CheckpointMissingId,
@@ -717,7 +888,7 @@ fn checkpoint_id_findings(file: &Examined, captures: &Captures) -> Vec<Finding> 
         )
         .fix(fix_repair())],
         Some(Captured::Str(id)) => {
-            let actual = layout::file_name(&file.path);
+            let actual = layout::file_name(file.path);
             if is_checkpoint_name_for(&actual, id) {
                 return Vec::new();
             }
@@ -731,7 +902,7 @@ fn checkpoint_id_findings(file: &Examined, captures: &Captures) -> Vec<Finding> 
             } else {
                 (
                     format!("holds unit \"{id}\", which OpenAnt names {expected}"),
-                    Some(format!("mv -n {} {}", shell_quote(&file.path), shell_quote(&sibling))),
+                    Some(format!("mv -n {} {}", shell_quote(file.path), shell_quote(&sibling))),
                 )
             };
             vec![finding(FindingKind::CheckpointNameMismatch, message).fix(fix)]
@@ -754,9 +925,9 @@ fn temp_finding(
     let age = file.modified.and_then(|t| now.duration_since(t).ok());
     let young = age.is_none_or(|age| age < TEMP_GRACE);
     let dir = file.path.parent().unwrap_or(Path::new("."));
-    let fix_dir = file.scan_dir.as_deref().unwrap_or(dir);
+    let fix_dir = file.scan_dir.unwrap_or(dir);
 
-    let assessment = assess_temp(temp, &file.path, validation, &|name| {
+    let assessment = assess_temp(temp, file.path, validation, &|name| {
         let target_path = dir.join(name);
         match by_path.get(target_path.as_path()) {
             None => TargetState::Missing,
@@ -788,9 +959,9 @@ fn temp_finding(
     } else {
         Level::Warn
     };
-    Finding::new(FindingKind::StrayTemp, &file.path, message)
+    Finding::new(FindingKind::StrayTemp, file.path, message)
         .level(level)
-        .scan_dir(file.scan_dir.clone())
+        .scan_dir(file.scan_dir.map(Path::to_path_buf))
         .file_kind(FileKind::Temp)
         .location(None::<Location>)
         .fix(Some(fix))
@@ -798,7 +969,7 @@ fn temp_finding(
 
 /// The next command for a damaged file (design.md "Findings").
 fn fix_for_damage(file: &Examined) -> Option<String> {
-    let scan_dir = file.scan_dir.as_deref();
+    let scan_dir = file.scan_dir;
     let repair = || scan_dir.map(repair_command);
     let kind = file.class.kind;
     if kind.is_rebuildable() {
@@ -816,7 +987,7 @@ fn fix_for_damage(file: &Examined) -> Option<String> {
             file.class.checkpoint_step.and_then(|s| s.openant_verb())?
         }
         FileKind::StepReport => {
-            let name = layout::file_name(&file.path);
+            let name = layout::file_name(file.path);
             let step = name.strip_suffix(".report.json").unwrap_or(&name).to_string();
             return layout::STEP_NAMES.contains(&step.as_str()).then(|| format!("openant {step}"));
         }

@@ -369,11 +369,7 @@ fn completed(c: &Captures) -> bool {
 /// its top-level key list (only temp files need it, to tell what they hold). At 100,000
 /// checkpoints this is most of the memory the captures take.
 pub fn compact(kind: FileKind, captures: &mut Captures) {
-    // The outputs whose keys tell their era (`era::content_markers`) keep their key list.
-    if !matches!(
-        kind,
-        FileKind::Results | FileKind::ResultsVerified | FileKind::PipelineOutput | FileKind::CheckpointFingerprint
-    ) {
+    if !keeps_top_level_keys(kind) {
         captures.top_level_keys = Vec::new();
     }
     if kind == FileKind::Checkpoint {
@@ -396,6 +392,15 @@ pub fn compact(kind: FileKind, captures: &mut Captures) {
         captures.fields.shrink_to_fit();
         captures.items.shrink_to_fit();
     }
+}
+
+/// Whether [`compact`] keeps the top-level key list of a file of `kind`: the outputs whose keys
+/// tell their era (`era::content_markers`), and the identity sidecar, held to its scheme's keys.
+pub fn keeps_top_level_keys(kind: FileKind) -> bool {
+    matches!(
+        kind,
+        FileKind::Results | FileKind::ResultsVerified | FileKind::PipelineOutput | FileKind::CheckpointFingerprint
+    )
 }
 
 fn output_of(step: CheckpointStep) -> Option<&'static str> {

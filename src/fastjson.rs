@@ -23,7 +23,7 @@ use std::sync::mpsc;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use crate::pyjson::{MAX_DEPTH, MAX_INT_DIGITS};
-use crate::shape::{Captures, Shape, ShapeSeed, ShapeState};
+use crate::shape::{Captures, Shape, ShapeSeed, ShapeState, TopLevelKeys};
 
 /// Bytes read from a streamed file at a time.
 pub const CHUNK: usize = 1 << 20;
@@ -41,7 +41,12 @@ const MAX_ANY_DEPTH: usize = 100;
 /// on the 24-scan tree (issue 17). Strings and ASCII between them make the whole input valid
 /// UTF-8 exactly when each string is.
 pub fn validate_slice(bytes: &[u8], shape: &Shape) -> Option<Captures> {
-    run(SliceSource { data: bytes, ended: false }, shape)
+    validate_slice_keys(bytes, shape, TopLevelKeys::Recorded)
+}
+
+/// [`validate_slice`], recording the top-level keys or not.
+pub fn validate_slice_keys(bytes: &[u8], shape: &Shape, keys: TopLevelKeys) -> Option<Captures> {
+    run_keys(SliceSource { data: bytes, ended: false }, shape, keys)
 }
 
 /// [`validate_slice`] for a file read [`CHUNK`] bytes at a time from offset 0 with positioned
@@ -177,7 +182,11 @@ impl<'de> Source<'de> for ReadAhead {
 }
 
 fn run<'de, S: Source<'de>>(source: S, shape: &Shape) -> Option<Captures> {
-    let state = RefCell::new(ShapeState::default());
+    run_keys(source, shape, TopLevelKeys::Recorded)
+}
+
+fn run_keys<'de, S: Source<'de>>(source: S, shape: &Shape, keys: TopLevelKeys) -> Option<Captures> {
+    let state = RefCell::new(ShapeState::new(keys));
     let mut reader =
         Reader { src: source, pos: 0, depth: 0, any_depth: 0, objects: [0; KIND_WORDS], scratch: Vec::new() };
     ShapeSeed::new(shape, &state).deserialize(&mut reader).ok()?;
@@ -1076,6 +1085,27 @@ mod tests {
         let ks: Vec<_> = captures.items("k").map(|(i, c)| (i, c.clone())).collect();
         assert_eq!(ks, [(0, Captured::Str("v1".into())), (1, Captured::Str("/\u{8}\u{c}\n\r\t".into()))]);
         assert_eq!(captures.top_level_keys, ["id", "n", "skip", "list"]);
+    }
+
+    #[test]
+    fn unwanted_top_level_keys_are_all_that_is_left_out() {
+        let docs = [
+            r#"{"id": "a", "n": 1, "skip": [{"x": 1}], "list": [{"k": "v1"}], "unlisted": {"y": [2]}}"#,
+            r#"{"unlisted": 1, "id": 2}"#,
+            r#"{"n": 1}"#,
+            r#"[{"id": 1}]"#,
+            r#"{"id": "a""#,
+            r#"{"id": "a", "n": "x"}"#,
+            r#"{"id": "a", "list": [{"k": 1}]}"#,
+        ];
+        for doc in docs {
+            let recorded = validate_slice(doc.as_bytes(), &shape()).map(|mut c| {
+                c.top_level_keys.clear();
+                c
+            });
+            assert_eq!(validate_slice_keys(doc.as_bytes(), &shape(), TopLevelKeys::Unwanted), recorded, "{doc}");
+        }
+        assert!(validate_slice(docs[0].as_bytes(), &shape()).is_some_and(|c| c.top_level_keys.len() == 5));
     }
 
     #[test]

@@ -157,6 +157,24 @@ pub struct ShapeState {
     pub violation: Option<String>,
     /// The folded array being walked, if any.
     folding: Option<Folding>,
+    /// [`Captures::top_level_keys`] is left empty.
+    skip_top_level_keys: bool,
+}
+
+/// Whether a validation records the keys of the top-level object
+/// ([`Captures::top_level_keys`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopLevelKeys {
+    Recorded,
+    /// Left out where that saves time (a copy of every key of every file): for a caller that
+    /// never reads them. They may still be there.
+    Unwanted,
+}
+
+impl ShapeState {
+    pub fn new(keys: TopLevelKeys) -> ShapeState {
+        ShapeState { skip_top_level_keys: keys == TopLevelKeys::Unwanted, ..ShapeState::default() }
+    }
 }
 
 /// A [`Shape::Rows`] array being walked: its values are kept in `captures.items` from
@@ -406,8 +424,11 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
                 let mut present: Vec<String> = Vec::new();
                 let mut present_count = 0;
                 // An unlisted key's text is copied only when something reads it.
-                let keep_others =
-                    at_top || !object.variants.is_empty() || object.others.is_some() || object.other_keys.is_some();
+                let record_keys = at_top && !self.state.borrow().skip_top_level_keys;
+                let keep_others = record_keys
+                    || !object.variants.is_empty()
+                    || object.others.is_some()
+                    || object.other_keys.is_some();
                 let mut other: Option<Key<'de>> = None;
                 while let Some(field) =
                     access.next_key_seed(KeySeed { object, other: keep_others.then_some(&mut other) })?
@@ -418,7 +439,7 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
                         Some(i) => object.fields[i].name,
                         None => other.as_ref().map_or("", Key::as_str),
                     };
-                    if at_top {
+                    if record_keys {
                         self.state.borrow_mut().captures.top_level_keys.push(text.to_string());
                     }
                     match field {
@@ -469,9 +490,10 @@ impl<'de> Visitor<'de> for ShapeSeed<'_> {
             }
             Shape::Map(values) => {
                 let mut count = 0;
+                let record_keys = at_top && !self.state.borrow().skip_top_level_keys;
                 while let Some(key) = access.next_key::<Key<'de>>()? {
                     let key = key.as_str();
-                    if at_top {
+                    if record_keys {
                         self.state.borrow_mut().captures.top_level_keys.push(key.to_string());
                     }
                     access.next_value_seed(self.child(values, JsonPath::Key(&self.path, key), None))?;

@@ -5,15 +5,18 @@
 //! outputs are hundreds of MB: held in memory until the apply, they were a fifth of its peak
 //! (issue 17). An unnamed file has no name: nothing is left behind when the process is killed,
 //! interrupted or the plan is declined, and no reader of the scan dir (OpenAnt, check, clean)
-//! ever sees it. It lives in the target's directory, so on the target's filesystem: the writer
-//! copies it beside the target without crossing into another one. Where the filesystem (or the
-//! kernel) refuses one, the bytes stay in memory, as they always did.
+//! ever sees it. It lives in the target's directory, so on the target's filesystem: at the
+//! apply the atomic writer links it in as its temp file (`linkat`), so the bytes are written
+//! once, when they are planned, and read back from disk and validated as any temp file is;
+//! where linking is refused it copies them into a temp file of its own. Where the filesystem (or
+//! the kernel) refuses an unnamed file, the bytes stay in memory, as they always did.
 //!
 //! # Failpoints
 //!
 //! | name | where it fires | effect of `return` |
 //! |---|---|---|
 //! | `spill::create` | before the unnamed file is made | refused (`EOPNOTSUPP`): the bytes stay in memory |
+//! | `spill::link` | before the writer links it in as its temp file | refused (`EPERM`): the writer copies it |
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -99,8 +102,49 @@ impl Spill {
         self.len
     }
 
+    /// The unnamed file, for tests that tell it from a copy.
+    #[cfg(test)]
+    pub(crate) fn file_for_tests(&self) -> &File {
+        &self.file
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Gives the unnamed file the name `name` in the directory `dir_fd` (`linkat`; `EEXIST`
+    /// when the name is taken) and returns a descriptor of it: the atomic writer's temp file,
+    /// whose bytes are then already written. Possible once: a file that had a name and lost
+    /// it cannot be linked again, and a system that refuses (no `/proc`, not permitted) says
+    /// so with an error; the writer then copies the bytes as it does from memory.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn link_at(&self, dir_fd: std::os::fd::RawFd, name: &std::ffi::CStr) -> io::Result<File> {
+        use std::os::fd::AsRawFd;
+        fail::fail_point!("spill::link", |_| Err(io::Error::from_raw_os_error(libc::EPERM)));
+        let fd = self.file.as_raw_fd();
+        // SAFETY: valid fds and NUL-terminated names. AT_EMPTY_PATH links the fd itself (it
+        // needs CAP_DAC_READ_SEARCH); /proc/self/fd/N followed is the same without it.
+        let linked = unsafe { libc::linkat(fd, c"".as_ptr(), dir_fd, name.as_ptr(), libc::AT_EMPTY_PATH) } == 0;
+        if !linked {
+            let first = io::Error::last_os_error();
+            if first.raw_os_error() == Some(libc::EEXIST) {
+                return Err(first);
+            }
+            let proc_path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).map_err(io::Error::other)?;
+            // SAFETY: as above.
+            let linked = unsafe {
+                libc::linkat(libc::AT_FDCWD, proc_path.as_ptr(), dir_fd, name.as_ptr(), libc::AT_SYMLINK_FOLLOW)
+            } == 0;
+            if !linked {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        self.file.try_clone()
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn link_at(&self, _dir_fd: i32, _name: &std::ffi::CStr) -> io::Result<File> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
     }
 
     /// Fills `buf` from byte `at` on (as much of it as the file holds from there).
@@ -115,14 +159,15 @@ impl Spill {
     }
 }
 
-/// `openat(dir, ".", O_TMPFILE | O_EXCL | O_RDWR | O_CLOEXEC, 0600)`, `dir` opened refusing a
-/// symlink as its last component (as the walk found it). `O_EXCL`: the file can never be given
-/// a name, so it can never appear in the scan dir.
+/// `openat(dir, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)`, `dir` opened refusing a symlink
+/// as its last component (as the walk found it). Without `O_EXCL` the file can be given a
+/// name, and only the atomic writer does that: it links it in as its temp file
+/// ([`Spill::link_at`]) rather than copying it into one.
 #[cfg(target_os = "linux")]
 fn open_unnamed(dir: &Path) -> io::Result<File> {
     use std::os::fd::{FromRawFd, OwnedFd};
     let dir = crate::fsx::Dir::open_nofollow(dir).map_err(|e| io::Error::other(e.to_string()))?;
-    let flags = libc::O_TMPFILE | libc::O_EXCL | libc::O_RDWR | libc::O_CLOEXEC;
+    let flags = libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC;
     // SAFETY: an open directory fd and a NUL-terminated name; the mode is the variadic argument.
     let fd = unsafe { libc::openat(dir.raw(), c".".as_ptr(), flags, 0o600 as libc::c_uint) };
     if fd < 0 {

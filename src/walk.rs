@@ -149,6 +149,10 @@ struct Listing {
     order: Vec<usize>,
     /// How many entries this listing and those in it hold.
     entries: usize,
+    /// Neither this listing nor those in it hold an error or a path the filters left out:
+    /// [`take_errors_and_left_out`] need not go through it (it went through the whole walk,
+    /// on check's one thread, to find nothing in a healthy tree; issue 17).
+    quiet: bool,
 }
 
 impl Listing {
@@ -165,7 +169,12 @@ impl Listing {
         let nested: usize =
             items.iter().map(|item| if let Item::Listed(listing) = item { listing.entries } else { 0 }).sum();
         let entries = order.len() + nested;
-        Listing { items, order, entries }
+        let quiet = items.iter().all(|item| match item {
+            Item::Error(_) | Item::LeftOut(_) => false,
+            Item::Listed(listing) => listing.quiet,
+            Item::Entry(_) | Item::Taken => true,
+        });
+        Listing { items, order, entries, quiet }
     }
 }
 
@@ -177,6 +186,9 @@ fn flatten(mut listing: Listing, out: &mut WalkOutput) {
 }
 
 fn take_errors_and_left_out(listing: &mut Listing, out: &mut WalkOutput) {
+    if listing.quiet {
+        return;
+    }
     for item in &mut listing.items {
         match item {
             Item::Error(_) | Item::LeftOut(_) => match std::mem::replace(item, Item::Taken) {

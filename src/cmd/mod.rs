@@ -9,7 +9,7 @@ mod scope;
 mod undo;
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 
@@ -78,16 +78,9 @@ fn check(mut config: CheckConfig) -> ExitCode {
     let _interrupt = Interrupt::install(Mode::ReadOnly, &progress);
     let outcome = crate::check::run(&config, &progress);
     progress.finish();
-    // The files of a scan dir come one after another: one of each run is enough to sort (the
-    // set of every file's scan dir, 24k paths compared component by component, was a few ms
-    // of check's serial end on a 24-scan tree; issue 17).
-    let scan_dirs: std::collections::BTreeSet<&Path> = outcome
-        .checked
-        .chunk_by(|a, b| a.scan_dir.as_deref().map(Path::as_os_str) == b.scan_dir.as_deref().map(Path::as_os_str))
-        .filter_map(|run| run[0].scan_dir.as_deref())
-        .collect();
-    scope::note_roots_without_scans(&config.roots, scan_dirs.iter().copied());
-    scope::explain_eras(scan_dirs.iter().copied());
+    let scan_dirs = outcome.file_scan_dirs.iter().map(PathBuf::as_path);
+    scope::note_roots_without_scans(&config.roots, scan_dirs.clone());
+    scope::explain_eras(scan_dirs);
     if let Some(first) = outcome.narrowed.first() {
         let dirs = match outcome.narrowed.len() {
             1 => format!("scan dir {}", first.display()),

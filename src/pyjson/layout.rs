@@ -119,6 +119,61 @@ pub(super) fn write_indented(value: &PyValue, style: &impl Scalars) -> Result<St
     Ok(out)
 }
 
+/// [`write_indented`] taking the value: every part of it is freed once written, so the whole
+/// tree and the whole text never exist together (a rebuilt dataset's tree is about three times
+/// its text). The same bytes, and the same error, as [`write_indented`] on the same value.
+pub(super) fn write_indented_consuming(value: PyValue, style: &impl Scalars) -> Result<String, WriteError> {
+    let mut out = String::with_capacity(estimated_len(&value, 0));
+    write_value(&mut out, value, style, 0)?;
+    Ok(out)
+}
+
+/// A value as the writer walks it: borrowed, the tree left as it is, or owned, each element and
+/// member freed right after it is written. One writer for both, so they write the same bytes.
+trait Walked: Sized + Send {
+    fn value(&self) -> &PyValue;
+    /// An array's elements (none for any other value).
+    fn elements(self) -> impl Iterator<Item = Self>;
+    /// An object's keys and values, in order (none for any other value).
+    fn members(self) -> impl Iterator<Item = (impl AsRef<str>, Self)>;
+}
+
+impl Walked for &PyValue {
+    fn value(&self) -> &PyValue {
+        self
+    }
+
+    fn elements(self) -> impl Iterator<Item = Self> {
+        self.as_array().map_or(&[][..], Vec::as_slice).iter()
+    }
+
+    fn members(self) -> impl Iterator<Item = (impl AsRef<str>, Self)> {
+        self.as_object().into_iter().flat_map(|map| map.iter())
+    }
+}
+
+impl Walked for PyValue {
+    fn value(&self) -> &PyValue {
+        self
+    }
+
+    fn elements(self) -> impl Iterator<Item = Self> {
+        match self {
+            PyValue::Array(items) => items,
+            _ => Vec::new(),
+        }
+        .into_iter()
+    }
+
+    fn members(self) -> impl Iterator<Item = (impl AsRef<str>, Self)> {
+        let map = match self {
+            PyValue::Object(map) => Some(*map),
+            _ => None,
+        };
+        map.into_iter().flatten()
+    }
+}
+
 /// About how long the indented text of `value` at `level` is: exact for the layout, ints and
 /// plain strings, generous for floats and strings (escapes), so that the estimate is rarely
 /// short. Stops descending at [`MAX_DEPTH`], where writing fails anyway.
@@ -160,35 +215,52 @@ fn newline(out: &mut String, level: usize) {
     }
 }
 
-fn write_value(out: &mut String, value: &PyValue, style: &impl Scalars, level: usize) -> Result<(), WriteError> {
-    match value {
-        PyValue::Null => out.push_str("null"),
-        PyValue::Bool(true) => out.push_str("true"),
-        PyValue::Bool(false) => out.push_str("false"),
-        PyValue::Int(n) => out.push_str(n.as_str()),
-        PyValue::Float(x) => style.float(out, *x)?,
-        PyValue::Str(s) => style.string(out, s),
+fn write_value(out: &mut String, value: impl Walked, style: &impl Scalars, level: usize) -> Result<(), WriteError> {
+    // What the value is, asked of it before its parts are taken (an owned value is taken apart).
+    let (is_array, len) = match value.value() {
+        PyValue::Null => {
+            out.push_str("null");
+            return Ok(());
+        }
+        PyValue::Bool(b) => {
+            out.push_str(if *b { "true" } else { "false" });
+            return Ok(());
+        }
+        PyValue::Int(n) => {
+            out.push_str(n.as_str());
+            return Ok(());
+        }
+        PyValue::Float(x) => return style.float(out, *x),
+        PyValue::Str(s) => {
+            style.string(out, s);
+            return Ok(());
+        }
         PyValue::Array(_) | PyValue::Object(_) if level >= MAX_DEPTH => return Err(WriteError::TooDeep),
-        PyValue::Array(items) if items.is_empty() => out.push_str("[]"),
-        PyValue::Object(map) if map.is_empty() => out.push_str("{}"),
-        PyValue::Array(items) => {
+        PyValue::Array(items) => (true, items.len()),
+        PyValue::Object(map) => (false, map.len()),
+    };
+    match (is_array, len) {
+        (true, 0) => out.push_str("[]"),
+        (false, 0) => out.push_str("{}"),
+        (true, _) => {
+            let parallel = level < PARALLEL_LEVELS && len >= PARALLEL_MIN_ITEMS;
             out.push('[');
-            if level < PARALLEL_LEVELS && items.len() >= PARALLEL_MIN_ITEMS {
-                write_elements_in_parallel(out, items, style, level + 1)?;
+            if parallel {
+                write_elements_in_parallel(out, value.elements(), style, level + 1)?;
             } else {
-                write_elements(out, items, true, style, level + 1)?;
+                write_elements(out, value.elements(), true, style, level + 1)?;
             }
             newline(out, level);
             out.push(']');
         }
-        PyValue::Object(map) => {
+        (false, _) => {
             out.push('{');
-            for (i, (key, item)) in map.iter().enumerate() {
+            for (i, (key, item)) in value.members().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
                 newline(out, level + 1);
-                style.string(out, key);
+                style.string(out, key.as_ref());
                 out.push_str(": ");
                 write_value(out, item, style, level + 1)?;
             }
@@ -201,14 +273,14 @@ fn write_value(out: &mut String, value: &PyValue, style: &impl Scalars, level: u
 
 /// The elements of an array at `level`, each on its own line after a `,` (none before the
 /// first element of the array: `first` says whether `items` starts the array).
-fn write_elements(
+fn write_elements<V: Walked>(
     out: &mut String,
-    items: &[PyValue],
+    items: impl Iterator<Item = V>,
     first: bool,
     style: &impl Scalars,
     level: usize,
 ) -> Result<(), WriteError> {
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.enumerate() {
         if i > 0 || !first {
             out.push(',');
         }
@@ -234,21 +306,32 @@ const PIECES_PER_ROUND: usize = 32;
 /// own strings on rayon's threads and appended in order. Each element's text depends only on
 /// the element, the level and the style, so the result is the same bytes; when an element
 /// cannot be written, the error is the first one in array order, as writing in order gives.
-fn write_elements_in_parallel(
+fn write_elements_in_parallel<V: Walked>(
     out: &mut String,
-    items: &[PyValue],
+    mut items: impl Iterator<Item = V>,
     style: &impl Scalars,
     level: usize,
 ) -> Result<(), WriteError> {
     use rayon::prelude::*;
-    for (round, round_items) in items.chunks(PIECE_ITEMS * PIECES_PER_ROUND).enumerate() {
-        let pieces: Vec<Result<String, WriteError>> = round_items
-            .par_chunks(PIECE_ITEMS)
+    for round in 0.. {
+        let mut pieces: Vec<Vec<V>> = Vec::new();
+        for _ in 0..PIECES_PER_ROUND {
+            let piece: Vec<V> = items.by_ref().take(PIECE_ITEMS).collect();
+            if piece.is_empty() {
+                break;
+            }
+            pieces.push(piece);
+        }
+        if pieces.is_empty() {
+            break;
+        }
+        let pieces: Vec<Result<String, WriteError>> = pieces
+            .into_par_iter()
             .enumerate()
             .map(|(piece, piece_items)| {
                 let mut text = String::new();
                 let first = round == 0 && piece == 0;
-                write_elements(&mut text, piece_items, first, style, level).map(|()| text)
+                write_elements(&mut text, piece_items.into_iter(), first, style, level).map(|()| text)
             })
             .collect();
         for piece in pieces {
@@ -418,6 +501,63 @@ mod tests {
             let mut want = String::new();
             let want = write_value_sequential(&mut want, &value, &Strict, 0).map(|()| want);
             prop_assert_eq!(write_indented(&value, &Strict), want);
+        }
+    }
+
+    /// A value nested one level deeper than the writers allow, at `depth` levels in.
+    fn too_deep_at(depth: usize) -> PyValue {
+        let mut value = PyValue::Array(vec![]);
+        for _ in depth..MAX_DEPTH {
+            value = PyValue::Array(vec![value]);
+        }
+        value
+    }
+
+    /// Some document: a tree, a long list of trees (written in parallel) under a key or not,
+    /// now and then with a value too deep to write or a NaN (which [`Strict`] refuses) in it.
+    fn any_document() -> impl Strategy<Value = PyValue> {
+        let long = proptest::collection::vec(
+            any_tree(),
+            PARALLEL_MIN_ITEMS..PARALLEL_MIN_ITEMS + 2 * PIECE_ITEMS * PIECES_PER_ROUND,
+        );
+        let items = prop_oneof![4 => proptest::collection::vec(any_tree(), 0..4), 1 => long];
+        let spoiled = proptest::option::weighted(0.3, (any::<proptest::sample::Index>(), any::<bool>()));
+        (items, spoiled, any::<bool>()).prop_map(|(mut items, spoiled, nested)| {
+            let level = usize::from(nested) + 1;
+            if let (Some((at, deep)), false) = (spoiled, items.is_empty()) {
+                let at = at.index(items.len());
+                items[at] = if deep { too_deep_at(level) } else { PyValue::Float(f64::NAN) };
+            }
+            let array = PyValue::Array(items);
+            if nested {
+                PyValue::from([("units".to_owned(), array)].into_iter().collect::<PyObject>())
+            } else {
+                array
+            }
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The consuming writer writes what the borrowing one writes, and fails as it fails.
+        #[test]
+        fn the_consuming_writer_matches_the_borrowing_one(doc in any_document(), ascii in any::<bool>()) {
+            prop_assert_eq!(write_indented_consuming(doc.clone(), &Strict), write_indented(&doc, &Strict));
+            let python = |ascii| crate::pyjson::to_python_string(&doc, ascii);
+            prop_assert_eq!(crate::pyjson::into_python_string(doc.clone(), ascii), python(ascii));
+        }
+    }
+
+    #[test]
+    fn the_consuming_writer_fails_on_too_deep_values_as_the_borrowing_one() {
+        for depth in [0, 1, 2, 3] {
+            let mut value = too_deep_at(depth);
+            for _ in 0..depth {
+                value = PyValue::Array(vec![PyValue::from(1), value]);
+            }
+            assert_eq!(write_indented(&value, &Strict), Err(WriteError::TooDeep));
+            assert_eq!(write_indented_consuming(value, &Strict), Err(WriteError::TooDeep));
         }
     }
 

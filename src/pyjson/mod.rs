@@ -4,7 +4,8 @@
 //! byte-identical to what OpenAnt itself would have written (design.md, "Format fidelity";
 //! spec/openant-layout.md §3.0):
 //!
-//! * Python: `json.dump(value, f, indent=2, ensure_ascii=X)` → [`to_python_string`].
+//! * Python: `json.dump(value, f, indent=2, ensure_ascii=X)` → [`to_python_string`] (or
+//!   [`into_python_string`], which frees the value as it writes it).
 //! * Go: `json.MarshalIndent(v, "", "  ")` plus `"\n"` → [`to_go_string`].
 //!
 //! [`parse`] reads a file into a [`PyValue`], accepting what Python's `json.load` accepts on a
@@ -48,5 +49,5 @@ pub use layout::WriteError;
 pub use limits::{MAX_DEPTH, MAX_INT_DIGITS};
 pub use parse::{parse, ParseError, ParseErrorKind};
 pub use project::{parse_projected, Keep, Member, Projected, Step};
-pub use python::{python_float_repr, python_round, to_python_string};
+pub use python::{into_python_string, python_float_repr, python_round, to_python_string};
 pub use value::{PyInt, PyObject, PyValue};

@@ -7,7 +7,7 @@
 //! ints through `int.__repr__`.
 
 use super::layout::WriteError;
-use super::layout::{write_indented, write_string_escaping_controls, Scalars};
+use super::layout::{write_indented, write_indented_consuming, write_string_escaping_controls, Scalars};
 use super::value::PyValue;
 
 /// The exact text `json.dumps(value, indent=2, ensure_ascii=ensure_ascii)` returns (what
@@ -16,6 +16,13 @@ use super::value::PyValue;
 /// Fails only for nesting deeper than [`super::limits::MAX_DEPTH`], where Python fails too.
 pub fn to_python_string(value: &PyValue, ensure_ascii: bool) -> Result<String, WriteError> {
     write_indented(value, &Python { ensure_ascii })
+}
+
+/// [`to_python_string`] taking the value, which is freed part by part as it is written: for a
+/// document no one reads after it is written, so that its tree and its text never both exist
+/// whole. The same text, or the same error.
+pub fn into_python_string(value: PyValue, ensure_ascii: bool) -> Result<String, WriteError> {
+    write_indented_consuming(value, &Python { ensure_ascii })
 }
 
 struct Python {

@@ -16,12 +16,20 @@ use super::{Document, Inexact, Rebuilt, RegenError};
 pub struct EnhanceInputs<'a> {
     pub era: Era,
     /// What the old `dataset_enhanced.json` still holds, if it exists: its `metadata.token_usage`
-    /// is carried over when the file was complete enough to contain it.
+    /// is carried over when the file was complete enough to contain it. Only the fields
+    /// [`OLD_FIELDS_READ`] are read of it.
     pub salvaged: Option<&'a SalvagedFields>,
     /// What a whole-dataset single-file checkpoint recorded of its run, when every checkpoint
     /// comes from it: its `metadata.token_usage` stands in for the old file's.
     pub single_file: Option<&'a RunRecord>,
 }
+
+/// The top-level fields of the old `dataset_enhanced.json` the rebuild reads
+/// ([`EnhanceInputs::salvaged`]): a caller may salvage these alone.
+pub const OLD_FIELDS_READ: &[&str] = &[OLD_METADATA];
+
+/// The old file's field `metadata.token_usage` is carried over from.
+const OLD_METADATA: &str = "metadata";
 
 /// Where a working unit's `agent_context` comes from, decided before any is moved.
 enum Restore {
@@ -311,7 +319,7 @@ fn unit_label(unit: &PyValue) -> String {
 }
 
 fn salvaged_token_usage(salvaged: Option<&SalvagedFields>) -> Option<PyValue> {
-    salvaged?.field("metadata")?.get("token_usage").cloned()
+    salvaged?.field(OLD_METADATA)?.get("token_usage").cloned()
 }
 
 /// `tracker.get_totals()` after a standalone restore: the usage of the checkpoint file of every

@@ -13,6 +13,9 @@
 //!    by `finding_id`), so a row keeps the keys only the old file had (an errored row's
 //!    `error`, `error_info`, a consistency update). Every carried key is returned by its path
 //!    for the plan's notes.
+//! 3. [`merge_lossless_text`] is the same merge reading the old file's text where a caller does
+//!    not hold its tree (a torn dataset of many MB beside a rebuilt one as large): one top-level
+//!    member, one row, at a time.
 //!
 //! Limits, by design: the builder's value wins wherever it produced the key (the rebuild is
 //! the truth for what it computes); arrays whose elements have no key (lists of strings,
@@ -26,7 +29,7 @@
 //! scalar cut short, of which nothing is readable, is named ([`Merged::torn`]).
 
 use super::partial_json::{may_be_whole_object, skip_ws, value_end, walk_members};
-use crate::pyjson::{parse, PyObject, PyValue};
+use crate::pyjson::{parse, parse_projected, Keep, PyObject, PyValue};
 
 /// A node of an old file's readable prefix.
 #[derive(Debug, Clone, PartialEq)]
@@ -194,6 +197,78 @@ pub fn read_old(bytes: &[u8]) -> Reading {
     read(Some(Node::PartialObject(members)), false, last_array_closed)
 }
 
+/// The top-level members of an old file as [`salvage_tree`] reads them, without their values:
+/// each key and where its value starts, in file order (a key read twice, twice).
+struct TopMembers {
+    members: Vec<(String, usize)>,
+    /// The object read whole ([`Node::Complete`]; else [`Node::PartialObject`]).
+    complete: bool,
+}
+
+/// [`TopMembers`] of `bytes`; `None` where [`salvage_tree`] is. The values are found by their
+/// extent and checked as [`parse`] reads them, none built.
+fn top_members(bytes: &[u8]) -> Option<TopMembers> {
+    // `read_old`'s reading: the object read whole, when it parses (the whole input parses only
+    // if its object does), else its members up to the first that does not.
+    let start = skip_ws(bytes, 0);
+    if bytes.get(start) != Some(&b'{') {
+        return None;
+    }
+    let complete = value_end(bytes, start).is_some_and(|end| parses(&bytes[start..end]));
+    let mut members = Vec::new();
+    walk_members(bytes, start, |key, at| {
+        if at >= bytes.len() || bytes[at] == 0 {
+            return None;
+        }
+        members.push((key, at));
+        // Every member of an object read whole is; else the first that is not ends the reading.
+        let end = value_end(bytes, at)?;
+        (complete || parses(&bytes[at..end])).then_some(end)
+    });
+    Some(TopMembers { members, complete })
+}
+
+/// Whether [`parse`] reads `piece`, told without building it: its objects are checked member
+/// by member and left empty.
+fn parses(piece: &[u8]) -> bool {
+    const NOTHING: Keep = Keep::Members(&[]);
+    let keep = if piece.first() == Some(&b'[') { Keep::Elements(&NOTHING) } else { NOTHING };
+    parse_projected(piece, &keep).is_ok()
+}
+
+/// The top level of [`salvage_tree`] with only the values of the members named `read`: its keys
+/// (those of an object read whole once, at the first place) and, for each key named, its
+/// [`Node::member`], every other member's value left out as [`Node::Torn`]. For the era markers
+/// of an old file whose tree is not held (the keys and `metrics`), without building its units.
+pub fn salvage_top(bytes: &[u8], read: &[&str]) -> Option<Node> {
+    let top = top_members(bytes)?;
+    let members = if top.complete { last_values(top.members) } else { top.members };
+    let members = members
+        .into_iter()
+        .map(|(key, at)| {
+            let node = if read.contains(&key.as_str()) { read_value(bytes, at, 1).0 } else { Node::Torn };
+            (key, node)
+        })
+        .collect();
+    Some(Node::PartialObject(members))
+}
+
+/// Members as a dict holds them: a key read twice at its first place, with its last value.
+fn last_values(members: Vec<(String, usize)>) -> Vec<(String, usize)> {
+    let mut out: Vec<(String, usize)> = Vec::with_capacity(members.len());
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (key, at) in members {
+        match index.get(&key) {
+            Some(&i) => out[i].1 = at,
+            None => {
+                index.insert(key.clone(), out.len());
+                out.push((key, at));
+            }
+        }
+    }
+    out
+}
+
 /// The top-level keys of a document (or of its readable prefix) and its `metrics` member, read
 /// without building the rest: era markers need only these, and the files they are read from
 /// (results files of many MB) are read whole elsewhere. Values are skipped by their extent,
@@ -269,22 +344,29 @@ fn read_members(b: &[u8], pos: usize, depth: usize) -> (Vec<(String, Node)>, boo
 /// last of them (every one read whole).
 fn read_elements(b: &[u8], pos: usize, depth: usize) -> (Vec<Node>, bool) {
     let mut out = Vec::new();
+    let closed = for_each_element(b, pos, depth, |node| out.push(node));
+    (out, closed)
+}
+
+/// [`read_elements`] one element at a time: `each` is handed every element read (a torn
+/// scalar is none) and may drop it before the next is read.
+fn for_each_element(b: &[u8], pos: usize, depth: usize, mut each: impl FnMut(Node)) -> bool {
     let mut i = skip_ws(b, pos + 1);
     if b.get(i) == Some(&b']') {
-        return (out, true);
+        return true;
     }
     loop {
         if i >= b.len() || b[i] == 0 || b[i] == b']' {
-            return (out, false);
+            return false;
         }
         let (node, end) = read_value(b, i, depth + 1);
         if !matches!(node, Node::Torn) {
-            out.push(node);
+            each(node);
         }
-        let Some(end) = end else { return (out, false) };
+        let Some(end) = end else { return false };
         i = skip_ws(b, end);
         if b.get(i) != Some(&b',') {
-            return (out, b.get(i) == Some(&b']'));
+            return b.get(i) == Some(&b']');
         }
         i = skip_ws(b, i + 1);
     }
@@ -397,6 +479,52 @@ pub fn merge_lossless(old: &Node, new: &mut PyValue) -> Merged {
     merged
 }
 
+/// [`merge_lossless`]`(&salvage_tree(bytes)?, new)` without the old file's tree: the old file's
+/// top-level members are read from its text one at a time, and its top-level arrays of rows one
+/// row at a time, each freed once merged. The same document and the same [`Merged`], in the
+/// same order; `None` where [`salvage_tree`] is. For a torn old file of many MB merged into a
+/// rebuilt document as large, whose tree would otherwise be held beside it.
+pub fn merge_lossless_text(bytes: &[u8], new: &mut PyValue) -> Option<Merged> {
+    let top = top_members(bytes)?;
+    let mut merged = Merged::default();
+    let PyValue::Object(map) = new else { return Some(merged) };
+    // [`merge_object`] at the top level, each old member read where it is needed: a member of
+    // an object read whole is the last value of its key at the first place, as in the tree,
+    // and an object cut short gives its members as `NodeRef::members` does.
+    let members = last_values(top.members);
+    let mut anchor: Option<&str> = None;
+    for (key, at) in &members {
+        let (key, at) = (key.as_str(), *at);
+        // At the top level (depth 1) a value read is an object (or array) exactly when it
+        // starts as one: whole, or cut short and read as far as it goes.
+        let starts = bytes[at];
+        match map.get_mut(key) {
+            Some(value) => {
+                match &*value {
+                    PyValue::Object(_) if starts == b'{' => {
+                        let node = read_value(bytes, at, 1).0;
+                        merge_object(NodeRef::of(&node), value, key, &mut merged);
+                    }
+                    PyValue::Array(_) if starts == b'[' => {
+                        if let Some(mut rows) = RowMerge::new(value, key) {
+                            for_each_element(bytes, at, 1, |row| rows.merge(NodeRef::of(&row), &mut merged));
+                        }
+                    }
+                    _ => {}
+                }
+                anchor = Some(key);
+            }
+            None => {
+                let node = read_value(bytes, at, 1).0;
+                if carry(map, anchor, key, NodeRef::of(&node), "", &mut merged) {
+                    anchor = Some(key);
+                }
+            }
+        }
+    }
+    Some(merged)
+}
+
 fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_owned()
@@ -425,26 +553,41 @@ fn merge_object(old: NodeRef<'_>, new: &mut PyValue, path: &str, merged: &mut Me
                 anchor = Some(key);
             }
             None => {
-                let here = join(path, key);
-                let (value, carried) = match node {
-                    NodeRef::Value(value) => (Some(value.clone()), &mut merged.carried),
-                    NodeRef::Node(Node::Torn) => {
-                        merged.torn.push(here);
-                        continue;
-                    }
-                    // A container the cut went through: its complete members (elements) are
-                    // what the old file still holds of it, carried and named as cut short.
-                    partial => (partial.readable(), &mut merged.carried_partly),
-                };
-                if let Some(value) = value {
-                    let at = anchor.and_then(|a| map.get_index_of(a)).map_or(0, |i| i + 1);
-                    insert_at(map, at, key.to_owned(), value);
-                    carried.push(here);
+                if carry(map, anchor, key, node, path, merged) {
                     anchor = Some(key);
                 }
             }
         }
     }
+}
+
+/// Carries the old member `key`, which `map` lacks, right after the key `anchor` (first when
+/// there is none): whole when it was read whole, as far as it is readable when the cut went
+/// through it, and only named when nothing of it is readable. Whether it was carried.
+fn carry(
+    map: &mut PyObject,
+    anchor: Option<&str>,
+    key: &str,
+    node: NodeRef<'_>,
+    path: &str,
+    merged: &mut Merged,
+) -> bool {
+    let here = join(path, key);
+    let (value, carried) = match node {
+        NodeRef::Value(value) => (Some(value.clone()), &mut merged.carried),
+        NodeRef::Node(Node::Torn) => {
+            merged.torn.push(here);
+            return false;
+        }
+        // A container the cut went through: its complete members (elements) are what the old
+        // file still holds of it, carried and named as cut short.
+        partial => (partial.readable(), &mut merged.carried_partly),
+    };
+    let Some(value) = value else { return false };
+    let at = anchor.and_then(|a| map.get_index_of(a)).map_or(0, |i| i + 1);
+    insert_at(map, at, key.to_owned(), value);
+    carried.push(here);
+    true
 }
 
 /// What a node of a torn file still holds: a complete value whole, a container cut short as its
@@ -479,61 +622,80 @@ fn insert_at(map: &mut PyObject, at: usize, key: String, value: PyValue) {
 }
 
 fn merge_rows(old: NodeRef<'_>, new: &mut PyValue, path: &str, merged: &mut Merged) {
-    let PyValue::Array(rows) = new else { return };
-    let keyed = matches!(path, "results" | "confirmed_findings" | "findings" | "units");
-    if !keyed {
-        return;
+    let Some(mut rows) = RowMerge::new(new, path) else { return };
+    for old_row in old.elements() {
+        rows.merge(old_row, merged);
     }
-    let old_rows = old.elements();
-    // Rebuilt rows by key: their positions, in order (a map, since scans have many thousands).
-    let mut new_positions: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
-    for (i, row) in rows.iter().enumerate() {
-        if let Some(k) = row_key_of_value(path, row) {
-            new_positions.entry(k.to_owned()).or_default().push(i);
+}
+
+/// The merge of an old array of rows into the rebuilt one, one old row at a time in file order
+/// (so that the old rows need not all be read before the first is merged).
+struct RowMerge<'n> {
+    rows: &'n mut Vec<PyValue>,
+    path: &'n str,
+    /// Rebuilt rows by key: their positions, in order (a map, since scans have many thousands).
+    new_positions: std::collections::HashMap<String, Vec<usize>>,
+    /// The keys already named as dropped.
+    named: Vec<String>,
+    /// Where the next carried-back row goes: after the rebuilt row the previous old row matched.
+    after: Option<usize>,
+    /// Rows carried back so far (the positions above are of the rows before them).
+    inserted: usize,
+}
+
+impl<'n> RowMerge<'n> {
+    /// `None` when `new` is no array, or the rows at `path` have no key (they are the builder's).
+    fn new(new: &'n mut PyValue, path: &'n str) -> Option<RowMerge<'n>> {
+        let PyValue::Array(rows) = new else { return None };
+        if !matches!(path, "results" | "confirmed_findings" | "findings" | "units") {
+            return None;
         }
-    }
-    // Every old row of a key is merged in, in file order: a key met twice (two rows of one
-    // unit) loses neither row's keys.
-    let mut by_key: Vec<(String, NodeRef<'_>)> = Vec::new();
-    for row in old_rows {
-        if let Some(k) = row.row_key(path) {
-            by_key.push((k, row));
+        let mut new_positions: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
+        for (i, row) in rows.iter().enumerate() {
+            if let Some(k) = row_key_of_value(path, row) {
+                new_positions.entry(k.to_owned()).or_default().push(i);
+            }
         }
+        Some(RowMerge { rows, path, new_positions, named: Vec::new(), after: None, inserted: 0 })
     }
-    let mut named: Vec<String> = Vec::new();
-    // Where the next carried-back row goes: after the rebuilt row the previous old row matched.
-    let mut after: Option<usize> = None;
-    let mut inserted = 0usize;
-    for (k, old_row) in &by_key {
-        let positions: Vec<usize> =
-            new_positions.get(k.as_str()).map(|p| p.iter().map(|i| i + inserted).collect()).unwrap_or_default();
+
+    /// Merges the next old row: every old row of a key is merged in, in file order, so a key
+    /// met twice (two rows of one unit) loses neither row's keys. A row without a key is left.
+    fn merge(&mut self, old_row: NodeRef<'_>, merged: &mut Merged) {
+        let path = self.path;
+        let Some(k) = old_row.row_key(path) else { return };
+        let positions: Vec<usize> = self
+            .new_positions
+            .get(k.as_str())
+            .map(|p| p.iter().map(|i| i + self.inserted).collect())
+            .unwrap_or_default();
         if positions.is_empty() {
             // A dynamic-test result (keyed by `finding_id`) stands alone: nothing is counted
             // from it, so a result the rebuild has no data for (no checkpoint, and the old row
             // cut short or not carried by the builder) comes back as far as it is readable.
             // Unit rows feed the metrics, which the builder computed from its own rows: those
             // are named instead (the next OpenAnt run redoes the unit).
-            if is_standalone_row(*old_row) {
+            if is_standalone_row(old_row) {
                 if let Some(value) = old_row.readable() {
-                    let at = after.map_or(0, |i| i + 1);
-                    rows.insert(at, value);
-                    inserted += 1;
-                    after = Some(at);
+                    let at = self.after.map_or(0, |i| i + 1);
+                    self.rows.insert(at, value);
+                    self.inserted += 1;
+                    self.after = Some(at);
                     merged.carried_rows.push(format!("{path}[{k}]"));
                 }
-                continue;
+                return;
             }
             // Only the top-level unit lists are named; confirmed_findings follows results.
-            if path != "confirmed_findings" && !named.contains(k) {
+            if path != "confirmed_findings" && !self.named.contains(&k) {
                 merged.dropped_rows.push(format!("{path}[{k}]"));
-                named.push(k.clone());
+                self.named.push(k);
             }
-            continue;
+            return;
         }
         for &i in &positions {
-            merge_object(*old_row, &mut rows[i], &format!("{path}[{k}]"), merged);
+            merge_object(old_row, &mut self.rows[i], &format!("{path}[{k}]"), merged);
         }
-        after = positions.last().copied();
+        self.after = positions.last().copied();
     }
 }
 
@@ -757,6 +919,116 @@ mod tests {
         PyValue::from(new)
     }
 
+    /// JSON-like text as a torn old output holds it: keys from a small pool (so the rebuilt
+    /// document shares some, and an object may name one twice), rows keyed by `id` / `unit_id` /
+    /// `finding_id` or not keyed or not objects, and now and then a value `parse` refuses (a
+    /// malformed number, a lone surrogate, nesting past its limit) though its extent is found.
+    fn arb_text(depth: u32, bad: bool) -> BoxedStrategy<String> {
+        let good = proptest::sample::select(vec![
+            "null",
+            "true",
+            "0",
+            "-2.5",
+            "1e3",
+            "\"\"",
+            "\"s\"",
+            "\"\\u00e9\\n\"",
+            "\"u1\"",
+        ])
+        .prop_map(str::to_owned);
+        let refused = prop_oneof![
+            3 => proptest::sample::select(vec!["1.2.3", "\"\\ud800\"", "tru"]).prop_map(str::to_owned),
+            1 => Just(format!("{}{}", "[".repeat(crate::pyjson::MAX_DEPTH), "]".repeat(crate::pyjson::MAX_DEPTH))),
+        ];
+        let leaf = if bad { prop_oneof![30 => good, 1 => refused].boxed() } else { good.boxed() };
+        if depth == 0 {
+            return leaf.boxed();
+        }
+        let key = proptest::sample::select(vec![
+            "id",
+            "unit_id",
+            "finding_id",
+            "route_key",
+            "a",
+            "b",
+            "metrics",
+            "metadata",
+            "units",
+            "results",
+        ]);
+        let value = prop_oneof![3 => leaf, 2 => arb_text(depth - 1, bad)].boxed();
+        let object = proptest::collection::vec((key, value.clone()), 0..5).prop_map(|members| {
+            let members: Vec<String> = members.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+            format!("{{{}}}", members.join(", "))
+        });
+        let array = proptest::collection::vec(value, 0..5).prop_map(|items| format!("[{}]", items.join(", ")));
+        prop_oneof![object, array].boxed()
+    }
+
+    /// A whole old output's text: a top-level object of such members, its arrays of rows.
+    fn arb_old_text(bad: bool) -> impl Strategy<Value = String> {
+        let member_key = proptest::sample::select(vec!["a", "b", "c", "agent_context", "error", "id", "unit_id"]);
+        let keyed = (
+            proptest::sample::select(vec!["id", "unit_id", "finding_id", "x"]),
+            0u8..4,
+            proptest::collection::vec((member_key, arb_text(1, bad)), 0..4),
+        )
+            .prop_map(|(key, id, members)| {
+                let members: String = members.iter().map(|(k, v)| format!(", \"{k}\": {v}")).collect();
+                format!("{{\"{key}\": \"u{id}\"{members}}}")
+            });
+        let row = prop_oneof![5 => keyed, 1 => arb_text(1, bad)];
+        let rows = proptest::collection::vec(row, 0..5).prop_map(|rows| format!("[{}]", rows.join(", ")));
+        let member = prop_oneof![
+            3 => (proptest::sample::select(vec!["units", "results", "findings"]), prop_oneof![4 => rows, 1 => arb_text(2, bad)]),
+            2 => (proptest::sample::select(vec!["metadata", "metrics", "a", "b"]), arb_text(2, bad)),
+        ];
+        proptest::collection::vec(member, 0..6).prop_map(|members| {
+            let members: Vec<String> = members.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+            format!("{{\n  {}\n}}", members.join(",\n  "))
+        })
+    }
+
+    /// The old text, whole or cut at any byte (and then maybe followed by NULs, as a kill
+    /// leaves a file), and a rebuilt document: the old document, when it parses, with some keys
+    /// left out at the top and in its rows (as a builder leaves out what it does not produce),
+    /// or another document.
+    fn arb_merge_case() -> impl Strategy<Value = (Vec<u8>, PyValue)> {
+        let cut = (any::<proptest::sample::Index>(), 0usize..3, any::<bool>());
+        let other = arb_old_text(false).prop_filter_map("parses", |text| parse(text.as_bytes()).ok());
+        let leave_out = proptest::collection::vec(any::<bool>(), 1..16);
+        (arb_old_text(true), cut, other, leave_out).prop_map(|(text, (cut, nuls, whole), other, leave_out)| {
+            let new = match parse(text.as_bytes()) {
+                Ok(doc) if leave_out[0] => thinned(doc, &mut leave_out.iter().copied().cycle()),
+                _ => other,
+            };
+            let mut bytes = text.into_bytes();
+            if !whole {
+                bytes.truncate(cut.index(bytes.len() + 1));
+                bytes.extend(std::iter::repeat_n(0, nuls));
+            }
+            (bytes, new)
+        })
+    }
+
+    /// `doc` with the members `leave_out` picks left out, at the top and in the objects of its
+    /// arrays (their row keys kept), recursively.
+    fn thinned(doc: PyValue, leave_out: &mut impl Iterator<Item = bool>) -> PyValue {
+        match doc {
+            PyValue::Object(map) => {
+                let mut kept = PyObject::default();
+                for (k, v) in *map {
+                    if matches!(k.as_str(), "id" | "unit_id" | "finding_id") || !leave_out.next().unwrap_or(false) {
+                        kept.insert(k, thinned(v, leave_out));
+                    }
+                }
+                PyValue::from(kept)
+            }
+            PyValue::Array(items) => PyValue::Array(items.into_iter().map(|v| thinned(v, leave_out)).collect()),
+            scalar => scalar,
+        }
+    }
+
     proptest! {
         /// The lossless property: old file (whole, or cut at any offset) + rebuild ⊇ the old
         /// file's keys, top-level, nested and per keyed row; ensure_ascii either way.
@@ -787,6 +1059,33 @@ mod tests {
         fn a_documents_outline_is_its_texts(doc in arb_doc(), ascii in any::<bool>()) {
             let text = to_python_string(&doc, ascii).unwrap();
             prop_assert_eq!(outline_of_document(&doc), outline(text.as_bytes()));
+        }
+
+        /// The merge from the old file's text is the merge from its tree: the same document,
+        /// key order included, and the same notes in the same order.
+        #[test]
+        fn merging_from_the_text_is_merging_from_the_tree((old, new) in arb_merge_case()) {
+            let mut from_tree = new.clone();
+            let want = salvage_tree(&old).map(|tree| merge_lossless(&tree, &mut from_tree));
+            let mut from_text = new;
+            let got = merge_lossless_text(&old, &mut from_text);
+            prop_assert_eq!(got, want);
+            prop_assert_eq!(to_python_string(&from_text, true), to_python_string(&from_tree, true));
+        }
+
+        /// The top level read for era markers has the tree's keys, and the tree's member for
+        /// each key it was asked to read.
+        #[test]
+        fn the_top_level_alone_has_the_trees_keys_and_named_members((old, _) in arb_merge_case()) {
+            let tree = salvage_tree(&old);
+            let top = salvage_top(&old, &["metrics", "units"]);
+            prop_assert_eq!(top.is_some(), tree.is_some());
+            if let (Some(top), Some(tree)) = (top, tree) {
+                prop_assert_eq!(top.keys(), tree.keys());
+                for key in ["metrics", "units"] {
+                    prop_assert_eq!(top.member(key), tree.member(key));
+                }
+            }
         }
 
         #[test]

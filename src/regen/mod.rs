@@ -66,12 +66,21 @@ impl Document {
         let bytes = crate::pyjson::to_python_string(&self.value, true)?;
         Ok(Rebuilt::new(self.value, bytes, self.inexact, self.missing))
     }
+
+    /// [`Document::serialize`] for a document nothing reads once it is written: its tree is
+    /// freed as it is written ([`crate::pyjson::into_python_string`]), so the tree and the
+    /// text never both exist whole. The same bytes; the [`Rebuilt::value`] is `null`.
+    pub fn serialize_consuming(self) -> Result<Rebuilt, RegenError> {
+        let bytes = crate::pyjson::into_python_string(self.value, true)?;
+        Ok(Rebuilt::new(PyValue::Null, bytes, self.inexact, self.missing))
+    }
 }
 
 /// A rebuilt output file: what every rebuild returns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rebuilt {
-    /// The document (for `DYNAMIC_TEST_RESULTS.md`, the text as a string).
+    /// The document (for `DYNAMIC_TEST_RESULTS.md`, the text as a string); `null` when it was
+    /// freed as it was written ([`Document::serialize_consuming`]).
     pub value: PyValue,
     /// `value` serialized exactly as OpenAnt writes this file (`json.dump(indent=2)`, the
     /// file's `ensure_ascii`, no trailing newline; `\r\n` line breaks only where the old file

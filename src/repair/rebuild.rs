@@ -17,9 +17,9 @@ use crate::pyjson::{self, PyValue};
 use crate::recoverable;
 use crate::regen::checkpoints::{self, CheckpointSet, IssueKind};
 use crate::regen::dynamic::{rebuild_dynamic_results, DynamicOptions, MissingReason};
-use crate::regen::enhanced::{enhanced_document, EnhanceInputs};
+use crate::regen::enhanced::{self, enhanced_document, EnhanceInputs};
 use crate::regen::lossless;
-use crate::regen::pipeline::{rebuild_pipeline_output, PipelineOptions};
+use crate::regen::pipeline::{rebuild_pipeline_output, PipelineOptions, Provided};
 use crate::regen::results::{results_document, AnalyzeInputs, InputDataset};
 use crate::regen::single_file::{self, LeftOutWhy, LegacyInputs, LegacyKind, RunRecord, Unusable};
 use crate::regen::verified::rebuild_verified;
@@ -32,7 +32,8 @@ use crate::text::brief_list;
 pub struct RebuiltFile {
     pub bytes: Vec<u8>,
     /// The document `bytes` hold: the lossless merge works on it rather than parsing `bytes`
-    /// back.
+    /// back. `null` for an output no later rebuild is handed ([`is_handed_on`]) whose document
+    /// was freed as it was written ([`regen::Document::serialize_consuming`]).
     pub value: PyValue,
     /// What could not be reproduced exactly, and what was done.
     pub notes: Vec<String>,
@@ -176,7 +177,7 @@ impl Rebuilder {
     pub fn provide_rebuilt(&mut self, kind: FileKind, bytes: impl Into<Contents>, value: PyValue) -> Contents {
         self.forget_handed();
         let bytes = self.hold(kind, bytes.into());
-        if REBUILD_ORDER.iter().any(|reader| handed_readers(*reader).contains(&kind)) {
+        if is_handed_on(kind) {
             *self.handed.get_mut() = Some((kind, value));
         } else {
             drop_in_background(value);
@@ -440,9 +441,18 @@ impl Rebuilder {
             return Err(CannotRebuild { fix: Some(nothing.fix()), reason: nothing.reason });
         }
         // The old file, read and parsed once: the builders read its fields and rows, then the
-        // lossless merge takes its tree.
-        let mut old = self.old_bytes(kind).map(|bytes| regen::salvage_leading_fields(&bytes));
-        let builder = self.builder_for(kind, old.as_ref().and_then(regen::SalvagedFields::tree));
+        // lossless merge takes its tree. Of an output merged from its text ([`merged_from_text`]),
+        // only the fields its builder reads, and the keys and `metrics` its era markers are
+        // read from ([`markers_of`]), are held until then.
+        let (mut old, top) = match self.old_bytes(kind) {
+            Some(bytes) if merged_from_text(kind) => (
+                Some(regen::salvage::salvage_fields(&bytes, enhanced::OLD_FIELDS_READ)),
+                lossless::salvage_top(&bytes, &["metrics"]),
+            ),
+            bytes => (bytes.map(|bytes| regen::salvage_leading_fields(&bytes)), None),
+        };
+        let builder = self.builder_for(kind, top.as_ref().or(old.as_ref().and_then(regen::SalvagedFields::tree)));
+        drop(top);
         let mut file = match builder {
             Builder::Unknown(markers) => {
                 let list: Vec<String> = markers.iter().map(|m| m.to_string()).collect();
@@ -672,21 +682,24 @@ impl Rebuilder {
                 let mut provided = HashMap::new();
                 for source in [FileKind::Results, FileKind::ResultsVerified] {
                     if let Some(contents) = self.provided.get(&source) {
-                        let value = match self.take_handed(output_name(source)) {
-                            Some(value) => value,
+                        let input = match self.take_handed(output_name(source)) {
+                            Some(value) => Provided::Parsed(value),
+                            // Parsed only if the build reads this one of the two.
                             None => {
-                                let bytes =
-                                    contents.bytes().map_err(|e| CannotRebuild { reason: e.to_string(), fix: None })?;
-                                pyjson::parse(&bytes).map_err(|e| CannotRebuild { reason: e.to_string(), fix: None })?
+                                let contents = contents.clone();
+                                Provided::OnDemand(Box::new(move || {
+                                    let bytes = contents.bytes().map_err(|e| e.to_string())?;
+                                    pyjson::parse(&bytes).map_err(|e| e.to_string())
+                                }))
                             }
                         };
-                        provided.insert(output_name(source).to_string(), value);
+                        provided.insert(output_name(source).to_string(), input);
                     }
                 }
                 let verify_ran = step_ran(&self.dir, FileKind::ResultsVerified)
                     || self.provided.contains_key(&FileKind::ResultsVerified);
                 let options = PipelineOptions { provided, today, verify_ran, ..PipelineOptions::default() };
-                let rebuilt = rebuild_pipeline_output(&self.dir, &options).map_err(|error| CannotRebuild {
+                let rebuilt = rebuild_pipeline_output(&self.dir, options).map_err(|error| CannotRebuild {
                     reason: error.to_string(),
                     fix: Some("openant build-output".into()),
                 })?;
@@ -731,11 +744,24 @@ impl Rebuilder {
         first: Vec<String>,
         verb: &str,
     ) -> Result<RebuiltFile, CannotRebuild> {
-        let merged = old
-            .take()
-            .and_then(regen::SalvagedFields::into_tree)
-            .map(|tree| lossless::merge_lossless(&tree, &mut document.value));
-        let rebuilt = document.serialize().map_err(|error| CannotRebuild { reason: error.to_string(), fix: None })?;
+        let merged = match old.take() {
+            // Only the fields the builder read were held: the old file is read again, and
+            // merged from its text, one member and one row at a time.
+            Some(fields) if merged_from_text(kind) => {
+                drop(fields);
+                let bytes = self.old_bytes(kind).ok_or_else(|| CannotRebuild {
+                    reason: format!("the old {} cannot be read again to carry its keys over", output_name(kind)),
+                    fix: None,
+                })?;
+                lossless::merge_lossless_text(&bytes, &mut document.value)
+            }
+            old => old
+                .and_then(regen::SalvagedFields::into_tree)
+                .map(|tree| lossless::merge_lossless(&tree, &mut document.value)),
+        };
+        // A document no later rebuild is handed is freed as it is written.
+        let rebuilt = if is_handed_on(kind) { document.serialize() } else { document.serialize_consuming() };
+        let rebuilt = rebuilt.map_err(|error| CannotRebuild { reason: error.to_string(), fix: None })?;
         let mut file = self.finish(kind, rebuilt, loaded, first, verb)?;
         file.notes.extend(merged.iter().flat_map(|m| m.notes(output_name(kind))));
         Ok(file)
@@ -963,6 +989,19 @@ fn handed_readers(kind: FileKind) -> &'static [FileKind] {
     }
 }
 
+/// Whether the lossless merge of `kind` reads the old file's text (again, once the document is
+/// built: [`lossless::merge_lossless_text`]) rather than its tree, held through the rebuild:
+/// dataset_enhanced.json, whose builder reads one field of the old file, and whose old tree
+/// was a quarter of the enhance rebuild's peak. The results builders read the old rows.
+fn merged_from_text(kind: FileKind) -> bool {
+    kind == FileKind::DatasetEnhanced
+}
+
+/// Whether a later rebuild is handed the document of `kind` ([`handed_readers`]).
+fn is_handed_on(kind: FileKind) -> bool {
+    REBUILD_ORDER.iter().any(|reader| handed_readers(*reader).contains(&kind))
+}
+
 /// Frees `value` on a thread of its own: a rebuild's trees are hundreds of MB in millions of
 /// allocations, and freeing one takes a good part of the time parsing it took, which the work
 /// after it need not wait for. When the system refuses a thread, the value is freed here.
@@ -1138,6 +1177,39 @@ mod tests {
         assert_eq!(file.bytes, pyjson::to_python_string(&file.value, true).unwrap().into_bytes());
         let last = file.notes.last().unwrap();
         assert!(last.starts_with("carried over from the old results.json at their place"), "{:?}", file.notes);
+    }
+
+    /// dataset_enhanced.json is merged with its old torn file from the text, once the document
+    /// is built, and written as it is freed: the bytes and the merge's notes are those the old
+    /// file's tree gives, merged into the document the builder writes without an old file.
+    #[test]
+    fn an_enhance_rebuild_merges_the_old_torn_file_as_its_tree_does() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/healthy/projects/acme-webapp/scans/3f9c2e1b7a6/python");
+        let scan = tempfile::tempdir().unwrap();
+        copy_tree(&fixture, scan.path());
+        let path = scan.path().join("dataset_enhanced.json");
+        let mut old = pyjson::parse(&std::fs::read(&path).unwrap()).unwrap();
+        old.as_object_mut().unwrap().shift_insert(1, "kept_at_the_top".into(), PyValue::from("t"));
+        let units = old.get_mut("units").and_then(PyValue::as_array_mut).unwrap();
+        for unit in units.iter_mut() {
+            unit.as_object_mut().unwrap().insert("kept_by_merge".into(), PyValue::from("\u{e9}"));
+        }
+        units.insert(1, pyjson::parse(br#"{"id": "gone.py:f", "code": "x"}"#).unwrap());
+        let text = pyjson::to_python_string(&old, true).unwrap();
+        let torn = &text.as_bytes()[..text.len() * 7 / 10];
+        std::fs::remove_file(&path).unwrap();
+        let built = Rebuilder::new(scan.path()).rebuild(FileKind::DatasetEnhanced).unwrap();
+        std::fs::write(&path, torn).unwrap();
+        let file = Rebuilder::new(scan.path()).rebuild(FileKind::DatasetEnhanced).unwrap();
+        let mut want = pyjson::parse(&built.bytes).unwrap();
+        let merged = lossless::merge_lossless(&lossless::salvage_tree(torn).unwrap(), &mut want);
+        assert!(!merged.carried.is_empty() && !merged.dropped_rows.is_empty(), "{merged:?}");
+        assert_eq!(String::from_utf8(file.bytes).unwrap(), pyjson::to_python_string(&want, true).unwrap());
+        let notes = merged.notes("dataset_enhanced.json");
+        assert!(file.notes.ends_with(&notes), "{:?}", file.notes);
+        // Nothing reads the document once written: it was freed as it was.
+        assert_eq!(file.value, PyValue::Null);
     }
 
     #[test]

@@ -82,7 +82,7 @@ fn pipeline_output_rebuilds_byte_exact_with_the_old_file() {
     for dir in scans {
         let on_disk = std::fs::read(dir.join("pipeline_output.json")).unwrap();
         let opts = PipelineOptions { today: todays(&on_disk), ..PipelineOptions::default() };
-        let out = pipeline::rebuild_pipeline_output(&dir, &opts).unwrap();
+        let out = pipeline::rebuild_pipeline_output(&dir, opts).unwrap();
         assert!(out.inexact.is_empty(), "{}: {}", dir.display(), show(&out));
         assert!(
             out.bytes.as_bytes() == on_disk,
@@ -115,7 +115,7 @@ fn pipeline_output_rebuilds_from_a_torn_old_file() {
                 today: todays(&on_disk),
                 ..PipelineOptions::default()
             };
-            let out = pipeline::rebuild_pipeline_output(&dir, &opts).unwrap();
+            let out = pipeline::rebuild_pipeline_output(&dir, opts).unwrap();
             let ctx = format!("{} cut at {cut}", dir.display());
             assert_equal_except_inexact(&out, &on_disk, &ctx);
             let salvaged = pipeline::salvage_leading_fields(&on_disk[..cut]);
@@ -140,7 +140,7 @@ fn pipeline_output_rebuilds_without_an_old_file() {
             today: todays(&on_disk),
             ..PipelineOptions::default()
         };
-        let out = pipeline::rebuild_pipeline_output(&dir, &opts).unwrap();
+        let out = pipeline::rebuild_pipeline_output(&dir, opts).unwrap();
         let ctx = dir.display().to_string();
         assert_equal_except_inexact(&out, &on_disk, &ctx);
         assert!(out.is_inexact("analysis_date"), "{ctx}");
@@ -162,10 +162,48 @@ fn pipeline_output_rebuilds_without_an_old_file() {
     }
 }
 
+/// A results file an earlier repair step provides is read only if the build reads it: the
+/// other one's reader is never called, and the one read is used instead of the disk's.
+#[test]
+fn a_provided_results_file_is_read_only_when_the_build_reads_it() {
+    use pipeline::Provided;
+    use std::cell::Cell;
+    use std::rc::Rc;
+    for dir in scans_with("pipeline_output.json") {
+        let on_disk = std::fs::read(dir.join("pipeline_output.json")).unwrap();
+        let ctx = dir.display().to_string();
+        let base = || PipelineOptions { now: Some(fixed_now()), today: todays(&on_disk), ..PipelineOptions::default() };
+        // Which file the build reads, told by giving it both and seeing which it calls for.
+        let called: Rc<Cell<Option<&'static str>>> = Rc::new(Cell::new(None));
+        let mut opts = base();
+        for name in ["results.json", "results_verified.json"] {
+            let (called, path) = (Rc::clone(&called), dir.join(name));
+            let read = move || {
+                assert!(called.replace(Some(name)).is_none(), "both results files were read");
+                Ok(pyjson::parse(&std::fs::read(path).map_err(|e| e.to_string())?).unwrap())
+            };
+            opts.provided.insert(name.to_owned(), Provided::OnDemand(Box::new(read)));
+        }
+        let verify_ran = dir.join("results_verified.json").exists();
+        opts.verify_ran = verify_ran;
+        let out = pipeline::rebuild_pipeline_output(&dir, opts).unwrap();
+        let read = called.get().expect("the results file the build reads was read");
+        // The same document as built from the disk alone.
+        let from_disk = pipeline::rebuild_pipeline_output(&dir, PipelineOptions { verify_ran, ..base() }).unwrap();
+        assert_eq!(out.bytes, from_disk.bytes, "{ctx}: read {read}");
+        // A reader that fails names the file and stops the rebuild.
+        let mut opts = base();
+        opts.verify_ran = verify_ran;
+        opts.provided.insert(read.to_owned(), Provided::OnDemand(Box::new(|| Err("gone".to_owned()))));
+        let err = pipeline::rebuild_pipeline_output(&dir, opts).unwrap_err().to_string();
+        assert!(err.contains(read) && err.contains("gone"), "{ctx}: {err}");
+    }
+}
+
 #[test]
 fn pipeline_rebuild_fails_cleanly_without_the_results_file() {
     let tmp = tempfile::tempdir().unwrap();
-    let err = pipeline::rebuild_pipeline_output(tmp.path(), &PipelineOptions::default()).unwrap_err();
+    let err = pipeline::rebuild_pipeline_output(tmp.path(), PipelineOptions::default()).unwrap_err();
     assert!(err.to_string().contains("results.json"), "{err}");
 }
 

@@ -20,8 +20,28 @@ use crate::regen::json_input::JsonInput;
 use crate::regen::py::truthy;
 use crate::regen::{Inexact, InputUsed, OldOutput, Rebuilt, RegenError};
 
+/// A file of the scan dir that an earlier repair step is about to write, as this rebuild reads
+/// it instead of what is on disk.
+pub enum Provided {
+    /// Its document.
+    Parsed(PyValue),
+    /// How to read its document, called only if this rebuild reads the file: it reads one of
+    /// the two results files, and parsing the other (the larger, results.json, on most scans)
+    /// cost as much memory as its text three times over.
+    OnDemand(Box<dyn FnOnce() -> Result<PyValue, String>>),
+}
+
+impl std::fmt::Debug for Provided {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Provided::Parsed(value) => f.debug_tuple("Parsed").field(value).finish(),
+            Provided::OnDemand(_) => f.write_str("OnDemand"),
+        }
+    }
+}
+
 /// Options for [`rebuild_pipeline_output`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct PipelineOptions {
     /// The time used for `analysis_date` when it cannot be salvaged (default: now).
     pub now: Option<DateTime<Utc>>,
@@ -30,7 +50,7 @@ pub struct PipelineOptions {
     pub era: Option<PipelineEra>,
     /// Files of the scan dir by name (`results.json`, `results_verified.json`) whose content an
     /// earlier repair step is about to write: used instead of what is on disk.
-    pub provided: HashMap<String, PyValue>,
+    pub provided: HashMap<String, Provided>,
     /// Build today's (identity-gate era) format ([`super::today`]).
     pub today: bool,
     /// The scan dir holds evidence that verify ran (its checkpoints, its step report, its
@@ -92,7 +112,7 @@ fn project_dir_of(scan_dir: &Path) -> Option<PathBuf> {
 }
 
 /// Rebuilds `<scan_dir>/pipeline_output.json` as `scan` built it. Reads, never writes.
-pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Result<Rebuilt, RegenError> {
+pub fn rebuild_pipeline_output(scan_dir: &Path, mut opts: PipelineOptions) -> Result<Rebuilt, RegenError> {
     let mut c =
         Collector { scan_dir: scan_dir.to_path_buf(), inputs: Vec::new(), inexact: Vec::new(), notes: Vec::new() };
 
@@ -133,10 +153,17 @@ pub fn rebuild_pipeline_output(scan_dir: &Path, opts: &PipelineOptions) -> Resul
         (None, None) => "results.json".to_owned(),
     };
     let results_path = scan_dir.join(&results_name);
-    let loaded_results = match opts.provided.get(&results_name) {
-        Some(v) => JsonInput::Parsed(v.clone()),
+    // Taken, not copied: the document of a results file is tens of MB of tree.
+    let loaded_results = match opts.provided.remove(&results_name) {
+        Some(Provided::Parsed(value)) => JsonInput::Parsed(value),
+        Some(Provided::OnDemand(read)) => match read() {
+            Ok(value) => JsonInput::Parsed(value),
+            Err(why) => JsonInput::Unreadable(why),
+        },
         None => JsonInput::load(&results_path),
     };
+    // The other one is not read: freed now, not held through the build.
+    drop(std::mem::take(&mut opts.provided));
     let experiment = match loaded_results {
         JsonInput::Parsed(v) => v,
         JsonInput::Absent => {

@@ -20,5 +20,5 @@ pub mod salvage;
 pub mod today;
 
 pub use build::{build_pipeline_output, BuildArgs, BuildInputs, PipelineEra, SidecarInput, STEPS_BEFORE_BUILD_OUTPUT};
-pub use inputs::{python_utc_isoformat, rebuild_pipeline_output, PipelineOptions};
+pub use inputs::{python_utc_isoformat, rebuild_pipeline_output, PipelineOptions, Provided};
 pub use salvage::{salvage_leading_fields, SalvagedPipeline};
