@@ -13,10 +13,12 @@
 //! objects, do not have the step's shape, or carry no usable id are reported in
 //! [`CheckpointSet::issues`] and skipped, as OpenAnt skips them; they are never fatal.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use rayon::prelude::*;
@@ -27,6 +29,7 @@ use crate::layout::safe_filename::checkpoint_file_name;
 use crate::layout::CheckpointStep;
 use crate::no_follow;
 use crate::pyjson::{parse, PyValue};
+use crate::validate::Validation;
 
 /// Name of the per-dir summary file, which is never a unit.
 pub const SUMMARY_FILE: &str = "_summary.json";
@@ -347,7 +350,10 @@ impl CheckpointSet {
         let listed = entries.into_iter().map(|entry| (entry.name.to_string_lossy().into_owned(), entry)).collect();
         let mut set = CheckpointSet::empty(step);
         set.dir_exists = true;
-        set.fold_files(listed, |entry| read_entry(&entry));
+        match LOAD_OBSERVER.with_borrow(Option::clone) {
+            None => set.fold_files(listed, |entry| (read_entry(&entry), None)),
+            Some(observer) => set.fold_files(listed, |entry| read_observed(&entry, step, &*observer)),
+        }
         Ok(set)
     }
 
@@ -363,15 +369,16 @@ impl CheckpointSet {
     /// Adds files to the set as if they were in its directory (`from_files`' rules), and
     /// decides duplicate ids again over all of them.
     pub fn extend_files(&mut self, files: Vec<(String, Result<Vec<u8>, String>)>) {
-        self.fold_files(files, |content| content);
+        self.fold_files(files, |content| (content, None));
     }
 
     /// The files considered (`*.json`, not the sidecar), in name order: each one's content
-    /// got by `content` and examined in parallel, then folded in serially.
+    /// (and its shape validation, when the read made it already) got by `content` and examined
+    /// in parallel, then folded in serially.
     fn fold_files<T: Send>(
         &mut self,
         mut files: Vec<(String, T)>,
-        content: impl Fn(T) -> Result<Vec<u8>, String> + Sync + Send,
+        content: impl Fn(T) -> (Result<Vec<u8>, String>, Option<Validation>) + Sync + Send,
     ) {
         files.retain(|(name, _)| is_considered(name));
         files.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
@@ -379,7 +386,8 @@ impl CheckpointSet {
         let examined = files
             .into_par_iter()
             .map(|(name, file)| {
-                let examined = examine_file(step, &name, content(file));
+                let (bytes, validation) = content(file);
+                let examined = examine_file(step, &name, bytes, validation);
                 (name, examined)
             })
             .collect();
@@ -613,7 +621,93 @@ fn read_entry(entry: &no_follow::Listed) -> Result<Vec<u8>, String> {
     }
 }
 
-fn examine_file(step: CheckpointStep, name: &str, content: Result<Vec<u8>, String>) -> ExaminedFile {
+/// What sees every unit file a load reads, as it reads it ([`observe_loads`]): the file's
+/// path, the step loaded, the file's metadata (taken on the open file, before its bytes were
+/// read) and the validation of those bytes against the step's checkpoint shape, which the
+/// load then applies itself.
+pub type LoadObserver = dyn Fn(&Path, CheckpointStep, &std::fs::Metadata, &Validation) + Sync + Send;
+
+thread_local! {
+    /// The observer of the loads this thread makes, while an [`ObservingLoads`] lives.
+    static LOAD_OBSERVER: RefCell<Option<Arc<LoadObserver>>> = const { RefCell::new(None) };
+}
+
+/// From now until the returned guard is dropped, every [`CheckpointSet::load_dir`] this thread
+/// makes shows each unit file it reads to `observer`. Repair judges which checkpoints to
+/// quarantine with check's shape rule, the very validation the loader applies: seeing the
+/// load's own read spares it a second read and validation of every file a rebuild loads
+/// (issue 17). A hook rather than a parameter, so that the rebuilds between the plan and the
+/// loader need not carry it; other loads (migrate, tests, other threads) are as they were.
+pub fn observe_loads(observer: Arc<LoadObserver>) -> ObservingLoads {
+    ObservingLoads {
+        previous: LOAD_OBSERVER.with_borrow_mut(|current| current.replace(observer)),
+        _this_thread: std::marker::PhantomData,
+    }
+}
+
+/// Loads on this thread are observed while this lives ([`observe_loads`]); dropping it puts
+/// back the observer there was before.
+#[must_use = "loads are observed only while the guard lives"]
+pub struct ObservingLoads {
+    previous: Option<Arc<LoadObserver>>,
+    /// Dropped on the thread it was made on, whose thread-local it restores.
+    _this_thread: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for ObservingLoads {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        LOAD_OBSERVER.with_borrow_mut(|current| *current = previous);
+    }
+}
+
+/// [`read_entry`], also validating a unit file's bytes against the step's checkpoint shape and
+/// showing them to `observer` with the metadata of the open file. `_summary.json` is not a
+/// unit: read as `read_entry` reads it. A file whose metadata cannot be had is not shown.
+fn read_observed(
+    entry: &no_follow::Listed,
+    step: CheckpointStep,
+    observer: &LoadObserver,
+) -> (Result<Vec<u8>, String>, Option<Validation>) {
+    if entry.kind != no_follow::EntryKind::File || entry.name == SUMMARY_FILE {
+        return (read_entry(entry), None);
+    }
+    use std::io::Read;
+    // What `no_follow::read` does, keeping the metadata it takes for the buffer's size; the
+    // listing has just seen a regular file there, so the open needs no `lstat` first (check's
+    // per-file path), one path lookup fewer per file.
+    let read = || -> io::Result<(Vec<u8>, Option<std::fs::Metadata>)> {
+        let (mut file, _) = no_follow::open_listed_regular(&entry.path)?;
+        let metadata = file.metadata().ok();
+        let mut bytes = Vec::with_capacity(metadata.as_ref().map_or(0, |m| m.len() as usize) + 1);
+        file.read_to_end(&mut bytes)?;
+        Ok((bytes, metadata))
+    };
+    match read() {
+        Ok((bytes, metadata)) => {
+            let validation = crate::validate::validate_bytes(&bytes, checkpoint_shape(step));
+            if let Some(metadata) = &metadata {
+                observer(&entry.path, step, metadata, &validation);
+            }
+            (Ok(bytes), Some(validation))
+        }
+        Err(e) => (Err(format!("cannot read: {e}")), None),
+    }
+}
+
+/// The shape `check` requires of this step's checkpoints.
+fn checkpoint_shape(step: CheckpointStep) -> &'static crate::shape::Shape {
+    crate::layout::shape_for(crate::layout::FileKind::Checkpoint, Some(step))
+}
+
+/// Examines one file: `validation` is its bytes' validation against the step's checkpoint
+/// shape when the read made it already, else it is made here, if the shape rule is reached.
+fn examine_file(
+    step: CheckpointStep,
+    name: &str,
+    content: Result<Vec<u8>, String>,
+    validation: Option<Validation>,
+) -> ExaminedFile {
     let bytes = match content {
         Ok(bytes) => bytes,
         Err(problem) => return ExaminedFile::Skipped(IssueKind::Unreadable, problem),
@@ -641,8 +735,8 @@ fn examine_file(step: CheckpointStep, name: &str, content: Result<Vec<u8>, Strin
     // The shape `check` requires of this step's checkpoints (e.g. analyze needs a `result`
     // with a `verdict`): a file without it is not restored from, exactly as `check` reports it
     // and `repair` quarantines it.
-    let shape = crate::layout::shape_for(crate::layout::FileKind::Checkpoint, Some(step));
-    if let Some(problem) = crate::validate::validate_bytes(&bytes, shape).problem {
+    let validation = validation.unwrap_or_else(|| crate::validate::validate_bytes(&bytes, checkpoint_shape(step)));
+    if let Some(problem) = validation.problem {
         return ExaminedFile::Skipped(
             IssueKind::Unreadable,
             format!("wrong shape for this step's checkpoints ({}): skipped", problem.message),
@@ -865,6 +959,30 @@ mod tests {
         // Compared as text: a NaN id is not equal to itself.
         let text = |set: &CheckpointSet| format!("{set:#?}");
         assert_eq!(text(&parallel), text(&serial));
+        // A load observed (repair's) is the same load, and shows each unit file it read, once.
+        let shown = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let observer: Arc<LoadObserver> = {
+            let shown = Arc::clone(&shown);
+            Arc::new(move |path, step, _metadata, validation| {
+                assert_eq!(step, CheckpointStep::Analyze);
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                shown.lock().unwrap().push((name, validation.is_valid()));
+            })
+        };
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+        let observed = pool.install(|| {
+            let _observing = observe_loads(observer);
+            CheckpointSet::load_dir(&dir, CheckpointStep::Analyze).unwrap()
+        });
+        assert_eq!(text(&observed), text(&serial));
+        let mut shown = std::mem::take(&mut *shown.lock().unwrap());
+        shown.sort();
+        assert!(serial.files.iter().all(|f| shown.iter().any(|(n, _)| *n == f.name)));
+        assert!(shown.iter().any(|(_, valid)| !valid));
+        assert!(!shown.iter().any(|(n, _)| n == SUMMARY_FILE || n == "link.json" || n == "notes.txt"));
+        assert!(shown.windows(2).all(|w| w[0].0 != w[1].0), "each file shown once");
+        // Once the guard is gone, nothing is observed.
+        assert!(LOAD_OBSERVER.with_borrow(Option::is_none));
         // What load_dir was before it went parallel: every file read first, one by one.
         let read_one_by_one: Vec<(String, Result<Vec<u8>, String>)> = no_follow::list_dir(&dir)
             .unwrap()

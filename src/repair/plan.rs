@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::rebuild::{self, Rebuilder};
-use super::state::{output_name, FileStamp, OutputState, ScanDirState, REBUILD_ORDER};
+use super::state::{output_name, FileStamp, OutputState, ScanDirState, SeenCheckpoints, REBUILD_ORDER};
 use super::unfixable::Unfixable;
 use crate::finding::FindingKind;
 use crate::layout::FileKind;
@@ -117,14 +117,17 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime, holding: Holdin
     // Before anything is read: what each output was when the plan was made from it.
     let stamps: Vec<FileStamp> =
         REBUILD_ORDER.iter().map(|kind| FileStamp::of(&dir.join(output_name(*kind)))).collect();
-    let state = ScanDirState::gather(dir);
+    // The unit checkpoints are judged after the rebuilds, from what their loads read: most
+    // of them are read once, not once to rebuild and once more to judge (issue 17).
+    let (mut state, unjudged) = ScanDirState::gather_before_checkpoints(dir);
+    let seen = std::sync::Arc::new(SeenCheckpoints::default());
     // Check's cross-file rules read the whole scan dir: asked only when some output parses,
     // since a damaged or missing output is rebuilt whatever they say.
     let inconsistent = std::cell::OnceCell::new();
     let mut actions = Vec::new();
     let mut unfixable = Vec::new();
-    // Paths that could not be read: the run is incomplete (exit bit 8), as for check.
-    let mut io_errors = state.io_errors.clone();
+    // Paths the rebuilds could not read (after the gather's, once those are known).
+    let mut rebuild_io_errors = Vec::new();
     let mut rebuilder = Rebuilder::new(dir);
     if let Holding::Spilled(budget) = holding {
         rebuilder.spill_provided(budget);
@@ -132,6 +135,8 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime, holding: Holdin
     for input in &state.refused {
         unfixable.push(Unfixable { path: input.path.clone(), reason: input.describe(), fix: None });
     }
+    // The rebuilds' loads show what they read of each unit checkpoint.
+    let observing = crate::regen::checkpoints::observe_loads(seen.observer());
     for (kind, stamp) in REBUILD_ORDER.into_iter().zip(stamps) {
         rebuilder.keep_handed_for(kind);
         let target = dir.join(output_name(kind));
@@ -174,7 +179,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime, holding: Holdin
                     ),
                     fix: None,
                 });
-                io_errors.push((target, error.clone()));
+                rebuild_io_errors.push((target, error.clone()));
                 continue;
             }
         };
@@ -224,9 +229,14 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime, holding: Holdin
         for missing in rebuilder.take_missing_units() {
             unfixable.push(missing);
         }
-        io_errors.extend(rebuilder.take_unreadable());
+        rebuild_io_errors.extend(rebuilder.take_unreadable());
     }
+    drop(observing);
     rebuilder.forget_handed();
+    state.judge_checkpoints(unjudged, &seen);
+    // Paths that could not be read: the run is incomplete (exit bit 8), as for check.
+    let mut io_errors = state.io_errors.clone();
+    io_errors.extend(rebuild_io_errors);
     for bad in &state.bad_checkpoints {
         actions.push(Action {
             action: ActionKind::Quarantine,

@@ -2,17 +2,21 @@
 //! rebuild, the temp files that could restore one, torn checkpoints, and when anything in the
 //! dir last changed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use rayon::prelude::*;
 
 use crate::backup::OwnWrites;
+use crate::finding::FindingKind;
 use crate::layout::{self, shape_for, CheckpointStep, FileKind};
 use crate::no_follow::{self, EntryKind};
+use crate::regen::checkpoints::LoadObserver;
 use crate::shape::Captured;
-use crate::validate::{self, Problem};
+use crate::validate::{self, Problem, Validation};
 
 /// The outputs repair rebuilds, in the order it rebuilds them (each feeds the next).
 pub const REBUILD_ORDER: [FileKind; 5] = [
@@ -57,17 +61,22 @@ pub enum FileStamp {
 impl FileStamp {
     /// The file at `path` now, not following a symlink.
     pub fn of(path: &Path) -> FileStamp {
-        use std::os::unix::fs::MetadataExt;
         match std::fs::symlink_metadata(path) {
-            Ok(m) => FileStamp::Present {
-                dev: m.dev(),
-                ino: m.ino(),
-                size: m.size(),
-                mtime: (m.mtime(), m.mtime_nsec()),
-                ctime: (m.ctime(), m.ctime_nsec()),
-            },
+            Ok(m) => FileStamp::from_metadata(&m),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => FileStamp::Missing,
             Err(_) => FileStamp::Unknown,
+        }
+    }
+
+    /// The file this metadata is of (a path's without following a symlink, or an open file's).
+    pub fn from_metadata(m: &std::fs::Metadata) -> FileStamp {
+        use std::os::unix::fs::MetadataExt;
+        FileStamp::Present {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
         }
     }
 
@@ -108,8 +117,24 @@ pub struct ScanDirState {
     pub io_errors: Vec<(PathBuf, String)>,
 }
 
+/// The unit checkpoints a gather found, not yet judged, among what else its walk found, in
+/// walk order ([`ScanDirState::judge_checkpoints`]).
+pub struct UnjudgedCheckpoints {
+    found: Vec<Found>,
+}
+
 impl ScanDirState {
+    /// What `dir` holds, every checkpoint judged.
     pub fn gather(dir: &Path) -> ScanDirState {
+        let (mut state, unjudged) = ScanDirState::gather_before_checkpoints(dir);
+        state.judge_checkpoints(unjudged, &SeenCheckpoints::default());
+        state
+    }
+
+    /// What `dir` holds, its unit checkpoints left to judge, so that the rebuilds, which read
+    /// most of them, can be made first and show what they read ([`SeenCheckpoints`]): until
+    /// [`ScanDirState::judge_checkpoints`], `bad_checkpoints` and `io_errors` are empty.
+    pub fn gather_before_checkpoints(dir: &Path) -> (ScanDirState, UnjudgedCheckpoints) {
         let mut state = ScanDirState {
             dir: dir.to_path_buf(),
             outputs: BTreeMap::new(),
@@ -122,14 +147,14 @@ impl ScanDirState {
             let state_of = output_state(&dir.join(output_name(kind)), kind);
             state.outputs.insert(kind, state_of);
         }
-        state.scan_entries();
-        state
+        let unjudged = state.scan_entries();
+        (state, unjudged)
     }
 
-    /// Walks the scan dir (in name order), then examines its temps and unit checkpoints in
-    /// parallel (tens of thousands of files, each read and validated on its own), and records
-    /// what they are in walk order, so the lists read as a serial walk would leave them.
-    fn scan_entries(&mut self) {
+    /// Walks the scan dir (in name order), then examines its temps in parallel and records
+    /// them; the rest of what the walk found (its errors, the unit checkpoints) is returned in
+    /// walk order.
+    fn scan_entries(&mut self) -> UnjudgedCheckpoints {
         let walked = walk_files(&self.dir);
         let dir = self.dir.as_path();
         let found: Vec<Option<Found>> = walked
@@ -139,11 +164,11 @@ impl ScanDirState {
                 Walked::File { path, depth } => examine_entry(dir, &path, depth),
             })
             .collect();
+        let mut rest = Vec::new();
         for found in found.into_iter().flatten() {
             match found {
-                Found::IoError(path, error) => self.io_errors.push((path, error)),
-                Found::Temp(kind, temp) => self.temps.entry(kind).or_default().push(temp),
-                Found::BadCheckpoint(bad) => self.bad_checkpoints.push(bad),
+                Found::Temp(kind, temp) => self.temps.entry(kind).or_default().push(*temp),
+                other => rest.push(other),
             }
         }
         // Newest first, once all are in (sorting after each push made many temps quadratic);
@@ -151,7 +176,117 @@ impl ScanDirState {
         for temps in self.temps.values_mut() {
             temps.sort_by(|a, b| b.modified.cmp(&a.modified).then_with(|| a.path.cmp(&b.path)));
         }
+        UnjudgedCheckpoints { found: rest }
     }
+
+    /// Judges the unit checkpoints a gather left (in parallel: tens of thousands of files):
+    /// from what a load showed `seen` when it read one of them as this step's checkpoint,
+    /// else by reading and validating it here; then records the bad ones and the errors in
+    /// walk order, so the lists read as a serial walk would leave them.
+    pub fn judge_checkpoints(&mut self, unjudged: UnjudgedCheckpoints, seen: &SeenCheckpoints) {
+        let seen = seen.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let judged: Vec<Option<Found>> = unjudged
+            .found
+            .into_par_iter()
+            .map(|found| match found {
+                Found::Checkpoint(path, step) => match seen.get(&path, step) {
+                    Some(verdict) => judge_seen(verdict, &path),
+                    None => consider_checkpoint(&path, step),
+                },
+                other => Some(other),
+            })
+            .collect();
+        for found in judged.into_iter().flatten() {
+            match found {
+                Found::IoError(path, error) => self.io_errors.push((path, error)),
+                Found::BadCheckpoint(bad) => self.bad_checkpoints.push(bad),
+                Found::Temp(..) | Found::Checkpoint(..) => unreachable!("temps are recorded, checkpoints judged"),
+            }
+        }
+    }
+}
+
+/// What the checkpoint loads made while [`SeenCheckpoints::observer`] watched saw of each
+/// unit file they read, as much as quarantine needs: the files are judged from it rather
+/// than read and validated a second time (issue 17). The verdict is of the bytes the load
+/// read, with the stamp of the file they were read from.
+#[derive(Default)]
+pub struct SeenCheckpoints {
+    /// By checkpoint dir and the step it was loaded as, by file name.
+    files: Mutex<SeenFiles>,
+}
+
+/// A few loaded dirs of tens of thousands of files each: the dirs are looked through, the
+/// files hashed by name (with foldhash: this is done once per file loaded and once per file
+/// judged).
+#[derive(Default)]
+struct SeenFiles(Vec<SeenDir>);
+
+struct SeenDir {
+    dir: PathBuf,
+    step: CheckpointStep,
+    files: HashMap<OsString, SeenVerdict, foldhash::fast::RandomState>,
+}
+
+impl SeenDir {
+    /// Whether this is what a load of `dir` as `step`'s checkpoints saw. Paths are compared as
+    /// the bytes the walk and the loader both join from the scan dir: two spellings of one dir
+    /// only miss, and a missed file is read again.
+    fn is(&self, dir: &Path, step: CheckpointStep) -> bool {
+        self.step == step && self.dir.as_os_str() == dir.as_os_str()
+    }
+}
+
+impl SeenFiles {
+    /// What a load of `path`'s dir as `step`'s checkpoints saw of it.
+    fn get(&self, path: &Path, step: Option<CheckpointStep>) -> Option<&SeenVerdict> {
+        let (dir, step) = (path.parent()?, step?);
+        self.0.iter().find(|seen| seen.is(dir, step))?.files.get(path.file_name()?)
+    }
+
+    fn insert(&mut self, dir: &Path, step: CheckpointStep, name: &std::ffi::OsStr, verdict: SeenVerdict) {
+        let index = self.0.iter().position(|seen| seen.is(dir, step)).unwrap_or_else(|| {
+            self.0.push(SeenDir { dir: dir.to_path_buf(), step, files: HashMap::default() });
+            self.0.len() - 1
+        });
+        self.0[index].files.insert(name.to_owned(), verdict);
+    }
+}
+
+/// One seen file: `None` when it is a unit checkpoint OpenAnt uses as it is (nearly all: kept
+/// small), else what [`checkpoint_reason`] judges.
+type SeenVerdict = Option<Box<SeenFacts>>;
+
+/// What quarantine judges a checkpoint from: its stamp and its validation's verdict and id.
+struct SeenFacts {
+    stamp: FileStamp,
+    problem: Option<FindingKind>,
+    id: Option<Captured>,
+}
+
+impl SeenCheckpoints {
+    /// The observer to run the plan's rebuilds under ([`crate::regen::checkpoints::observe_loads`]).
+    pub fn observer(self: &Arc<Self>) -> Arc<LoadObserver> {
+        let seen = Arc::clone(self);
+        Arc::new(move |path: &Path, step: CheckpointStep, metadata: &std::fs::Metadata, validation: &Validation| {
+            let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return };
+            let problem = validation.problem.as_ref().map(|p| p.kind);
+            let id = validation.captures.get("id");
+            let used_as_it_is = problem.is_none()
+                && matches!(id, Some(Captured::Str(id)) if layout::safe_filename::is_checkpoint_name_for(&layout::file_name(path), id));
+            let verdict = (!used_as_it_is)
+                .then(|| Box::new(SeenFacts { stamp: FileStamp::from_metadata(metadata), problem, id: id.cloned() }));
+            let mut files = seen.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            files.insert(dir, step, name, verdict);
+        })
+    }
+}
+
+/// [`consider_checkpoint`]'s verdict on the checkpoint at `path`, from what a load saw of it.
+fn judge_seen(verdict: &SeenVerdict, path: &Path) -> Option<Found> {
+    let facts = verdict.as_ref()?;
+    let reason = checkpoint_reason(path, facts.problem, facts.id.as_ref())?;
+    Some(Found::BadCheckpoint(BadCheckpoint { path: path.to_path_buf(), reason, stamp: facts.stamp }))
 }
 
 /// An entry of the scan dir's walk that repair may look into.
@@ -165,8 +300,12 @@ enum Walked {
 /// What one file of the scan dir is to repair, when it is anything.
 enum Found {
     IoError(PathBuf, String),
-    Temp(FileKind, SalvageableTemp),
+    /// Boxed: the walk's list of what it found is kept, one entry per unit checkpoint, while
+    /// the rebuilds run, and a temp is rare.
+    Temp(FileKind, Box<SalvageableTemp>),
     BadCheckpoint(BadCheckpoint),
+    /// A unit checkpoint of this step, not judged yet.
+    Checkpoint(PathBuf, Option<CheckpointStep>),
 }
 
 /// Every regular file below `dir` and every error of the walk, in walk order (names sorted),
@@ -214,9 +353,19 @@ fn examine_entry(dir: &Path, path: &Path, depth: usize) -> Option<Found> {
         // `_summary.json` and `_fingerprint.json` are classified apart from unit checkpoints
         // (today's `_RESERVED_FILES`) and never reach here: the sidecar is never quarantined,
         // since without it OpenAnt reuses checkpoints of any model.
-        FileKind::Checkpoint => consider_checkpoint(path, class.checkpoint_step),
+        FileKind::Checkpoint => unit_checkpoint(path, class.checkpoint_step),
         _ => None,
     }
+}
+
+/// A unit checkpoint to judge, unless it is one of the reserved files of a checkpoint dir.
+fn unit_checkpoint(path: &Path, step: Option<CheckpointStep>) -> Option<Found> {
+    // Today's `_RESERVED_FILES`: never a unit checkpoint, never quarantined (layout classifies
+    // them apart already; this keeps the rule where quarantine is decided).
+    if crate::layout::reserved_names::RESERVED_CHECKPOINT_FILES.contains(&layout::file_name(path).as_str()) {
+        return None;
+    }
+    Some(Found::Checkpoint(path.to_path_buf(), step))
 }
 
 /// The output a temp can restore, if it holds a complete, valid document of one.
@@ -248,7 +397,10 @@ fn consider_temp(path: &Path, temp: Option<layout::TempName>) -> Option<Found> {
         match validate::validate_file(path, shape_for(kind, None)) {
             Ok(v) if v.is_valid() && holds_kind(kind, &v.captures.top_level_keys) => {
                 let modified = std::fs::symlink_metadata(path).and_then(|m| m.modified()).ok();
-                return Some(Found::Temp(kind, SalvageableTemp { path: path.to_path_buf(), modified, stamp }));
+                return Some(Found::Temp(
+                    kind,
+                    Box::new(SalvageableTemp { path: path.to_path_buf(), modified, stamp }),
+                ));
             }
             Ok(_) => {}
             Err(error) => return io_error(error),
@@ -257,20 +409,22 @@ fn consider_temp(path: &Path, temp: Option<layout::TempName>) -> Option<Found> {
     None
 }
 
-/// Why OpenAnt cannot use this unit checkpoint, if it cannot.
+/// Why OpenAnt cannot use this unit checkpoint, if it cannot: read and validated here.
 fn consider_checkpoint(path: &Path, step: Option<CheckpointStep>) -> Option<Found> {
-    // Today's `_RESERVED_FILES`: never a unit checkpoint, never quarantined (layout classifies
-    // them apart already; this keeps the rule where quarantine is decided).
-    if crate::layout::reserved_names::RESERVED_CHECKPOINT_FILES.contains(&layout::file_name(path).as_str()) {
-        return None;
-    }
     let stamp = FileStamp::of(path);
     let validation = match validate::validate_file(path, shape_for(FileKind::Checkpoint, step)) {
         Ok(v) => v,
         Err(error) => return Some(Found::IoError(path.to_path_buf(), error.to_string())),
     };
-    let reason = match (&validation.problem, validation.captures.get("id")) {
-        (Some(problem), _) => Some(format!("{} checkpoint", problem.kind)),
+    let reason = checkpoint_reason(path, validation.problem.map(|p| p.kind), validation.captures.get("id"));
+    reason.map(|reason| Found::BadCheckpoint(BadCheckpoint { path: path.to_path_buf(), reason, stamp }))
+}
+
+/// Why OpenAnt cannot use the unit checkpoint at `path`, if it cannot, from its validation
+/// against the step's checkpoint shape: the problem it found, and the `id` it captured.
+fn checkpoint_reason(path: &Path, problem: Option<FindingKind>, id: Option<&Captured>) -> Option<String> {
+    match (problem, id) {
+        (Some(problem), _) => Some(format!("{problem} checkpoint")),
         (None, None) => Some("checkpoint without \"id\"".to_string()),
         (None, Some(Captured::Str(id))) => {
             let expected = layout::safe_filename::checkpoint_file_name(id);
@@ -283,8 +437,7 @@ fn consider_checkpoint(path: &Path, step: Option<CheckpointStep>) -> Option<Foun
             .then(|| format!("duplicate of {expected}"))
         }
         (None, Some(_)) => Some("checkpoint whose \"id\" is not a string".to_string()),
-    };
-    reason.map(|reason| Found::BadCheckpoint(BadCheckpoint { path: path.to_path_buf(), reason, stamp }))
+    }
 }
 
 /// Whether a document that passed `kind`'s shape is really that kind and not a sibling kind
@@ -488,12 +641,10 @@ mod tests {
         assert!(state.bad_checkpoints.is_empty(), "{:?}", state.bad_checkpoints);
     }
 
-    /// Checkpoints and temps examined in parallel are recorded as a one-thread gather records
-    /// them: the same bad checkpoints with the same reasons, in walk order, and the same temps.
-    #[test]
-    fn parallel_gather_matches_a_serial_one() {
-        let root = tempfile::tempdir().unwrap();
-        let scan = root.path().join("scan");
+    /// A scan with temps (complete and torn) and two checkpoint dirs of good, torn, id-less,
+    /// int-id and misnamed checkpoints.
+    fn mixed_scan(root: &Path) -> PathBuf {
+        let scan = root.join("scan");
         let results = COMPLETE_RESULTS;
         for i in 0..6 {
             let temp = scan.join(format!("tmp{i:08}.tmp"));
@@ -520,6 +671,15 @@ mod tests {
                 write(&scan.join(dir).join(name), &text);
             }
         }
+        scan
+    }
+
+    /// Checkpoints and temps examined in parallel are recorded as a one-thread gather records
+    /// them: the same bad checkpoints with the same reasons, in walk order, and the same temps.
+    #[test]
+    fn parallel_gather_matches_a_serial_one() {
+        let root = tempfile::tempdir().unwrap();
+        let scan = mixed_scan(root.path());
         let gather_in = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| ScanDirState::gather(&scan))
@@ -569,5 +729,62 @@ mod tests {
         let kinds: Vec<(FileKind, Vec<String>)> =
             state.temps.iter().map(|(k, t)| (*k, t.iter().map(|t| layout::file_name(&t.path)).collect())).collect();
         assert_eq!(kinds, [(FileKind::Results, vec![".tmp-abcd1234.tmp".to_string()])]);
+    }
+
+    /// Checkpoints judged from what the rebuilds' loads read are judged as a gather reading
+    /// them itself judges them: the same bad checkpoints, reasons and stamps, in walk order. A
+    /// dir loaded as another step's is judged by reading it again.
+    #[test]
+    fn checkpoints_judged_from_loads_match_a_gather_of_their_own() {
+        use crate::regen::checkpoints::{observe_loads, CheckpointSet};
+        let root = tempfile::tempdir().unwrap();
+        let scan = mixed_scan(root.path());
+        let reference = ScanDirState::gather(&scan);
+        let loads = [
+            [("analyze_checkpoints", CheckpointStep::Analyze), ("verify_checkpoints", CheckpointStep::Verify)],
+            [("analyze_checkpoints", CheckpointStep::Analyze), ("verify_checkpoints", CheckpointStep::Analyze)],
+        ];
+        for loads in loads {
+            let (mut state, unjudged) = ScanDirState::gather_before_checkpoints(&scan);
+            let seen = Arc::new(SeenCheckpoints::default());
+            let observing = observe_loads(seen.observer());
+            for (dir, step) in loads {
+                CheckpointSet::load_dir(&scan.join(dir), step).unwrap();
+            }
+            drop(observing);
+            let shown: usize = seen.files.lock().unwrap().0.iter().map(|seen| seen.files.len()).sum();
+            let files = |dir: &str| std::fs::read_dir(scan.join(dir)).unwrap().count();
+            assert_eq!(shown, files("analyze_checkpoints") + files("verify_checkpoints"));
+            state.judge_checkpoints(unjudged, &seen);
+            assert_eq!(state.bad_checkpoints, reference.bad_checkpoints);
+            assert_eq!(state.io_errors, reference.io_errors);
+            assert_eq!(state.temps, reference.temps);
+        }
+    }
+
+    /// A checkpoint is judged on what the load read, with the stamp of the file it read: one
+    /// changed since no longer holds that stamp, so its quarantine would not run.
+    #[test]
+    fn a_checkpoint_changed_after_its_load_is_judged_on_what_was_read() {
+        use crate::regen::checkpoints::{observe_loads, CheckpointSet};
+        let root = tempfile::tempdir().unwrap();
+        let cp = root.path().join("scan/analyze_checkpoints");
+        let name = layout::safe_filename::checkpoint_file_name("src/a.py:f");
+        write(&cp.join(&name), r#"{"result": {"verdict": "SAFE"}, "id": "src/a.py:f"#);
+        let scan = root.path().join("scan");
+        let (mut state, unjudged) = ScanDirState::gather_before_checkpoints(&scan);
+        let seen = Arc::new(SeenCheckpoints::default());
+        let observing = observe_loads(seen.observer());
+        CheckpointSet::load_dir(&cp, CheckpointStep::Analyze).unwrap();
+        drop(observing);
+        // Mended after the load (a new inode, as OpenAnt's atomic write makes one).
+        write(&cp.join("new.tmp"), r#"{"result": {"verdict": "SAFE"}, "id": "src/a.py:f"}"#);
+        std::fs::rename(cp.join("new.tmp"), cp.join(&name)).unwrap();
+        state.judge_checkpoints(unjudged, &seen);
+        assert_eq!(state.bad_checkpoints.len(), 1, "{:?}", state.bad_checkpoints);
+        let bad = &state.bad_checkpoints[0];
+        assert_eq!(bad.reason, "truncated checkpoint");
+        assert!(!bad.stamp.still_holds(&bad.path));
+        assert!(ScanDirState::gather(&scan).bad_checkpoints.is_empty());
     }
 }
