@@ -1155,15 +1155,21 @@ mod tests {
         }
     }
 
+    /// A copy of a healthy fixture scan, to damage.
+    fn healthy_scan_copy() -> tempfile::TempDir {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/healthy/projects/acme-webapp/scans/3f9c2e1b7a6/python");
+        let scan = tempfile::tempdir().unwrap();
+        copy_tree(&fixture, scan.path());
+        scan
+    }
+
     /// analyze's results.json is merged with the old file before it is serialized (the old
     /// tree freed first): the bytes are the merged document written as `make_lossless` writes
     /// it again (ensure_ascii=True, `\n`), and the merge's notes come after the rebuild's.
     #[test]
     fn a_results_rebuild_merges_the_old_file_before_writing_it_once() {
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("testdata/healthy/projects/acme-webapp/scans/3f9c2e1b7a6/python");
-        let scan = tempfile::tempdir().unwrap();
-        copy_tree(&fixture, scan.path());
+        let scan = healthy_scan_copy();
         let path = scan.path().join("results.json");
         let mut old = pyjson::parse(&std::fs::read(&path).unwrap()).unwrap();
         for row in old.get_mut("results").and_then(PyValue::as_array_mut).unwrap() {
@@ -1184,10 +1190,7 @@ mod tests {
     /// file's tree gives, merged into the document the builder writes without an old file.
     #[test]
     fn an_enhance_rebuild_merges_the_old_torn_file_as_its_tree_does() {
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("testdata/healthy/projects/acme-webapp/scans/3f9c2e1b7a6/python");
-        let scan = tempfile::tempdir().unwrap();
-        copy_tree(&fixture, scan.path());
+        let scan = healthy_scan_copy();
         let path = scan.path().join("dataset_enhanced.json");
         let mut old = pyjson::parse(&std::fs::read(&path).unwrap()).unwrap();
         old.as_object_mut().unwrap().shift_insert(1, "kept_at_the_top".into(), PyValue::from("t"));
