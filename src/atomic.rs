@@ -1006,6 +1006,11 @@ mod tests {
         assert!(std::fs::read(&target).unwrap() == body);
         assert_eq!(mode_of(&target), 0o666 & !current_umask(), "a new file's mode, as for any temp file");
         assert_eq!(others(d.path(), &["out.json"]), Vec::<String>::new());
+        // Applied again, the spill (now the target itself) is not linked a second time: copied.
+        write(Source::Spilled(&spill), &json).unwrap();
+        assert_ne!(ino(&target), spill.file_for_tests().metadata().unwrap().ino(), "a copy, not a relink");
+        assert!(std::fs::read(&target).unwrap() == body);
+        assert_eq!(others(d.path(), &["out.json"]), Vec::<String>::new(), "no temp name left");
 
         // Refused: copied, same bytes.
         let refused = crate::spill::Spill::create(d.path(), &body).unwrap();

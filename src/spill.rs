@@ -120,7 +120,15 @@ impl Spill {
     #[cfg(target_os = "linux")]
     pub(crate) fn link_at(&self, dir_fd: std::os::fd::RawFd, name: &std::ffi::CStr) -> io::Result<File> {
         use std::os::fd::AsRawFd;
+        use std::os::unix::fs::MetadataExt;
         fail::fail_point!("spill::link", |_| Err(io::Error::from_raw_os_error(libc::EPERM)));
+        // Only a file without a name: once linked and committed it is its target, and linking
+        // it again would hand the writer a live file to chmod and rename.
+        if self.file.metadata()?.nlink() != 0 {
+            return Err(io::Error::other("the unnamed file has a name already"));
+        }
+        // Taken before the link: once the name exists, no error may leave it behind.
+        let temp = self.file.try_clone()?;
         let fd = self.file.as_raw_fd();
         // SAFETY: valid fds and NUL-terminated names. AT_EMPTY_PATH links the fd itself (it
         // needs CAP_DAC_READ_SEARCH); /proc/self/fd/N followed is the same without it.
@@ -139,7 +147,7 @@ impl Spill {
                 return Err(io::Error::last_os_error());
             }
         }
-        self.file.try_clone()
+        Ok(temp)
     }
 
     #[cfg(not(target_os = "linux"))]
