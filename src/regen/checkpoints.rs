@@ -622,10 +622,10 @@ fn read_entry(entry: &no_follow::Listed) -> Result<Vec<u8>, String> {
 }
 
 /// What sees every unit file a load reads, as it reads it ([`observe_loads`]): the file's
-/// path, the step loaded, the file's metadata (taken on the open file, before its bytes were
+/// path, the step loaded, the `fstat` of the open file (taken before its bytes were
 /// read) and the validation of those bytes against the step's checkpoint shape, which the
 /// load then applies itself.
-pub type LoadObserver = dyn Fn(&Path, CheckpointStep, &std::fs::Metadata, &Validation) + Sync + Send;
+pub type LoadObserver = dyn Fn(&Path, CheckpointStep, &libc::stat, &Validation) + Sync + Send;
 
 thread_local! {
     /// The observer of the loads this thread makes, while an [`ObservingLoads`] lives.
@@ -662,8 +662,8 @@ impl Drop for ObservingLoads {
 }
 
 /// [`read_entry`], also validating a unit file's bytes against the step's checkpoint shape and
-/// showing them to `observer` with the metadata of the open file. `_summary.json` is not a
-/// unit: read as `read_entry` reads it. A file whose metadata cannot be had is not shown.
+/// showing them to `observer` with the `fstat` of the open file. `_summary.json` is not a
+/// unit: read as `read_entry` reads it.
 fn read_observed(
     entry: &no_follow::Listed,
     step: CheckpointStep,
@@ -673,22 +673,19 @@ fn read_observed(
         return (read_entry(entry), None);
     }
     use std::io::Read;
-    // What `no_follow::read` does, keeping the metadata it takes for the buffer's size; the
-    // listing has just seen a regular file there, so the open needs no `lstat` first (check's
-    // per-file path), one path lookup fewer per file.
-    let read = || -> io::Result<(Vec<u8>, Option<std::fs::Metadata>)> {
-        let (mut file, _) = no_follow::open_listed_regular(&entry.path)?;
-        let metadata = file.metadata().ok();
-        let mut bytes = Vec::with_capacity(metadata.as_ref().map_or(0, |m| m.len() as usize) + 1);
+    // What `no_follow::read` does, keeping the `fstat` the open takes (for the buffer's size
+    // and the stamp); the listing has just seen a regular file there, so the open needs no
+    // `lstat` first (check's per-file path), one path lookup fewer per file.
+    let read = || -> io::Result<(Vec<u8>, libc::stat)> {
+        let (mut file, st) = no_follow::open_listed_regular(&entry.path)?;
+        let mut bytes = Vec::with_capacity(usize::try_from(st.st_size).unwrap_or(0) + 1);
         file.read_to_end(&mut bytes)?;
-        Ok((bytes, metadata))
+        Ok((bytes, st))
     };
     match read() {
-        Ok((bytes, metadata)) => {
+        Ok((bytes, st)) => {
             let validation = crate::validate::validate_bytes(&bytes, checkpoint_shape(step));
-            if let Some(metadata) = &metadata {
-                observer(&entry.path, step, metadata, &validation);
-            }
+            observer(&entry.path, step, &st, &validation);
             (Ok(bytes), Some(validation))
         }
         Err(e) => (Err(format!("cannot read: {e}")), None),
@@ -963,7 +960,7 @@ mod tests {
         let shown = Arc::new(std::sync::Mutex::new(Vec::new()));
         let observer: Arc<LoadObserver> = {
             let shown = Arc::clone(&shown);
-            Arc::new(move |path, step, _metadata, validation| {
+            Arc::new(move |path, step, _stat, validation| {
                 assert_eq!(step, CheckpointStep::Analyze);
                 let name = path.file_name().unwrap().to_string_lossy().into_owned();
                 shown.lock().unwrap().push((name, validation.is_valid()));

@@ -80,6 +80,17 @@ impl FileStamp {
         }
     }
 
+    /// The file this `stat` is of (an open file's `fstat`).
+    pub fn from_stat(st: &libc::stat) -> FileStamp {
+        FileStamp::Present {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            size: st.st_size as u64,
+            mtime: (st.st_mtime, st.st_mtime_nsec),
+            ctime: (st.st_ctime, st.st_ctime_nsec),
+        }
+    }
+
     /// Whether the file at `path` is still what this stamp says.
     pub fn still_holds(&self, path: &Path) -> bool {
         *self != FileStamp::Unknown && FileStamp::of(path) == *self
@@ -268,14 +279,14 @@ impl SeenCheckpoints {
     /// The observer to run the plan's rebuilds under ([`crate::regen::checkpoints::observe_loads`]).
     pub fn observer(self: &Arc<Self>) -> Arc<LoadObserver> {
         let seen = Arc::clone(self);
-        Arc::new(move |path: &Path, step: CheckpointStep, metadata: &std::fs::Metadata, validation: &Validation| {
+        Arc::new(move |path: &Path, step: CheckpointStep, st: &libc::stat, validation: &Validation| {
             let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return };
             let problem = validation.problem.as_ref().map(|p| p.kind);
             let id = validation.captures.get("id");
             let used_as_it_is = problem.is_none()
                 && matches!(id, Some(Captured::Str(id)) if layout::safe_filename::is_checkpoint_name_for(&layout::file_name(path), id));
             let verdict = (!used_as_it_is)
-                .then(|| Box::new(SeenFacts { stamp: FileStamp::from_metadata(metadata), problem, id: id.cloned() }));
+                .then(|| Box::new(SeenFacts { stamp: FileStamp::from_stat(st), problem, id: id.cloned() }));
             let mut files = seen.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             files.insert(dir, step, name, verdict);
         })
