@@ -213,6 +213,19 @@ pub fn validate_open_len_keys(file: File, len: u64, shape: &Shape, keys: TopLeve
     validate_stream(file, shape)
 }
 
+/// [`validate_open_len`] without the fast path, for a file whose caller has seen it cannot be
+/// a whole document (its last byte closes nothing): the fast path would read it to its end
+/// only to give up. The full validator decides either way, so the answer is the same.
+pub fn validate_open_len_unfinished(file: File, len: u64, shape: &Shape) -> io::Result<Validation> {
+    if let Some(_reservation) = Reservation::take(len) {
+        return with_read_buffer(|bytes| {
+            read_rest_into(&file, len, bytes)?;
+            Ok(full_validation(bytes, shape))
+        });
+    }
+    full_stream_validation(file, shape)
+}
+
 /// A read buffer up to this size is kept for the thread's next file; a larger one is freed.
 /// Big enough for the few MB files of a scan tree: at 256 KiB, the buffers freed and taken
 /// anew for them doubled check's peak RSS on the 24-scan tree (48 → 96 MB) and cost 8% of its

@@ -146,28 +146,37 @@ impl ScanDirState {
     /// most of them, can be made first and show what they read ([`SeenCheckpoints`]): until
     /// [`ScanDirState::judge_checkpoints`], `bad_checkpoints` and `io_errors` are empty.
     pub fn gather_before_checkpoints(dir: &Path) -> (ScanDirState, UnjudgedCheckpoints) {
-        let mut state = ScanDirState {
+        // The outputs are validated at once, and while the walk runs: each is a pass over up
+        // to a hundred MB, and one after another they were most of the gather (issue 17). Each
+        // lands in its own slot, so what is recorded does not depend on which ends first.
+        let (outputs, (refused, (temps, unjudged))) = rayon::join(
+            || {
+                REBUILD_ORDER
+                    .par_iter()
+                    // One output a task: they differ in size a hundredfold, and the biggest
+                    // should not wait behind another.
+                    .with_max_len(1)
+                    .map(|&kind| (kind, output_state(&dir.join(output_name(kind)), kind)))
+                    .collect::<BTreeMap<_, _>>()
+            },
+            || rayon::join(|| refused_inputs(dir), || ScanDirState::scan_entries(dir)),
+        );
+        let state = ScanDirState {
             dir: dir.to_path_buf(),
-            outputs: BTreeMap::new(),
-            temps: BTreeMap::new(),
+            outputs,
+            temps,
             bad_checkpoints: Vec::new(),
-            refused: refused_inputs(dir),
+            refused,
             io_errors: Vec::new(),
         };
-        for kind in REBUILD_ORDER {
-            let state_of = output_state(&dir.join(output_name(kind)), kind);
-            state.outputs.insert(kind, state_of);
-        }
-        let unjudged = state.scan_entries();
         (state, unjudged)
     }
 
-    /// Walks the scan dir (in name order), then examines its temps in parallel and records
+    /// Walks the scan dir (in name order), then examines its temps in parallel and returns
     /// them; the rest of what the walk found (its errors, the unit checkpoints) is returned in
     /// walk order.
-    fn scan_entries(&mut self) -> UnjudgedCheckpoints {
-        let walked = walk_files(&self.dir);
-        let dir = self.dir.as_path();
+    fn scan_entries(dir: &Path) -> (BTreeMap<FileKind, Vec<SalvageableTemp>>, UnjudgedCheckpoints) {
+        let walked = walk_files(dir);
         let found: Vec<Option<Found>> = walked
             .into_par_iter()
             .map(|walked| match walked {
@@ -175,19 +184,20 @@ impl ScanDirState {
                 Walked::File { path, depth } => examine_entry(dir, &path, depth),
             })
             .collect();
+        let mut temps: BTreeMap<FileKind, Vec<SalvageableTemp>> = BTreeMap::new();
         let mut rest = Vec::new();
         for found in found.into_iter().flatten() {
             match found {
-                Found::Temp(kind, temp) => self.temps.entry(kind).or_default().push(*temp),
+                Found::Temp(kind, temp) => temps.entry(kind).or_default().push(*temp),
                 other => rest.push(other),
             }
         }
         // Newest first, once all are in (sorting after each push made many temps quadratic);
         // the path decides between temps of one mtime, so the order is total.
-        for temps in self.temps.values_mut() {
-            temps.sort_by(|a, b| b.modified.cmp(&a.modified).then_with(|| a.path.cmp(&b.path)));
+        for kind_temps in temps.values_mut() {
+            kind_temps.sort_by(|a, b| b.modified.cmp(&a.modified).then_with(|| a.path.cmp(&b.path)));
         }
-        UnjudgedCheckpoints { found: rest }
+        (temps, UnjudgedCheckpoints { found: rest })
     }
 
     /// Judges the unit checkpoints a gather left (in parallel: tens of thousands of files):
@@ -471,7 +481,7 @@ fn output_state(path: &Path, kind: FileKind) -> OutputState {
             "{}: left alone",
             crate::check::directory_in_place_of_file(&crate::layout::file_name(path))
         )),
-        Ok(EntryKind::File) => match validate::validate_file(path, shape_for(kind, None)) {
+        Ok(EntryKind::File) => match validate_output(path, shape_for(kind, None)) {
             Ok(v) => match v.problem {
                 Some(problem) => OutputState::Damaged(problem),
                 None => OutputState::Healthy,
@@ -479,6 +489,32 @@ fn output_state(path: &Path, kind: FileKind) -> OutputState {
             Err(error) => OutputState::Unreadable(error.to_string()),
         },
         Ok(other) => OutputState::NotRegular(RefusedInput { path: path.to_path_buf(), kind: other }.describe()),
+    }
+}
+
+/// [`validate::validate_file`] for an output: one cut short (the damage repair is run for)
+/// skips the fast path, which takes only whole documents and would read all of it to give up
+/// at its end (a fifth of a cut output's validation, issue 17).
+fn validate_output(path: &Path, shape: &crate::shape::Shape) -> std::io::Result<Validation> {
+    let file = no_follow::open_regular(path)?;
+    let len = file.metadata()?.len();
+    if ends_unfinished(&file, len) {
+        return validate::validate_open_len_unfinished(file, len, shape);
+    }
+    validate::validate_open_len(file, len, shape)
+}
+
+/// Whether the `len` bytes of `file` surely do not end a document of an output: their last
+/// byte but whitespace is no `}` or `]` (every output is an object). Only a hint of which
+/// validator path is quicker: `false` when the tail cannot be read or is all whitespace.
+fn ends_unfinished(file: &std::fs::File, len: u64) -> bool {
+    use std::os::unix::fs::FileExt;
+    let mut tail = [0u8; 256];
+    let start = len.saturating_sub(tail.len() as u64);
+    let Ok(read) = file.read_at(&mut tail[..(len - start) as usize], start) else { return false };
+    match tail[..read].iter().rev().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+        Some(last) => !matches!(last, b'}' | b']'),
+        None => false,
     }
 }
 
@@ -797,5 +833,127 @@ mod tests {
         assert_eq!(bad.reason, "truncated checkpoint");
         assert!(!bad.stamp.still_holds(&bad.path));
         assert!(ScanDirState::gather(&scan).bad_checkpoints.is_empty());
+    }
+
+    fn copy_tree(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy_tree(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), &target).unwrap();
+            }
+        }
+    }
+
+    /// A copy of the healthy fixture scan with every output damaged another way (cut, zeroed,
+    /// a dir, missing, a symlink), salvageable and torn temps, and bad checkpoints.
+    fn damaged_fixture_scan(root: &Path) -> PathBuf {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/healthy/projects/acme-webapp/scans/3f9c2e1b7a6/python");
+        let scan = mixed_scan(root);
+        copy_tree(&fixture, &scan);
+        let cut = |name: &str, keep: f64| {
+            let bytes = std::fs::read(scan.join(name)).unwrap();
+            std::fs::write(scan.join(name), &bytes[..(bytes.len() as f64 * keep) as usize]).unwrap();
+        };
+        cut("dataset_enhanced.json", 0.6);
+        let results = std::fs::read(scan.join("results.json")).unwrap();
+        let mut zeroed = results[..results.len() / 2].to_vec();
+        zeroed.resize(results.len(), 0);
+        std::fs::write(scan.join("results.json"), zeroed).unwrap();
+        std::fs::remove_file(scan.join("results_verified.json")).unwrap();
+        std::fs::create_dir(scan.join("results_verified.json")).unwrap();
+        std::fs::remove_file(scan.join("pipeline_output.json")).unwrap();
+        std::fs::remove_file(scan.join("dynamic_test_results.json")).unwrap();
+        std::os::unix::fs::symlink("dataset.json", scan.join("dynamic_test_results.json")).unwrap();
+        std::fs::remove_file(scan.join("application_context.json")).unwrap();
+        std::os::unix::fs::symlink("nowhere", scan.join("application_context.json")).unwrap();
+        scan
+    }
+
+    /// The gather as it was before its parts ran at once: the outputs one after another in
+    /// rebuild order, then the walk.
+    fn serial_gather(dir: &Path) -> ScanDirState {
+        let mut state = ScanDirState {
+            dir: dir.to_path_buf(),
+            outputs: BTreeMap::new(),
+            temps: BTreeMap::new(),
+            bad_checkpoints: Vec::new(),
+            refused: refused_inputs(dir),
+            io_errors: Vec::new(),
+        };
+        for kind in REBUILD_ORDER {
+            state.outputs.insert(kind, output_state(&dir.join(output_name(kind)), kind));
+        }
+        let (temps, unjudged) = ScanDirState::scan_entries(dir);
+        state.temps = temps;
+        state.judge_checkpoints(unjudged, &SeenCheckpoints::default());
+        state
+    }
+
+    /// The outputs validated at once and beside the walk are recorded as a one-thread gather
+    /// that validates them in turn records them: the same states (with the same problems and
+    /// words), temps, refusals, bad checkpoints and errors, in the same order.
+    #[test]
+    fn outputs_validated_at_once_give_the_serial_gathers_state() {
+        let root = tempfile::tempdir().unwrap();
+        let scan = damaged_fixture_scan(root.path());
+        let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let serial = one_thread.install(|| serial_gather(&scan));
+        let kinds: Vec<&str> = serial
+            .outputs
+            .values()
+            .map(|state| match state {
+                OutputState::Missing => "missing",
+                OutputState::Damaged(_) => "damaged",
+                OutputState::Healthy => "healthy",
+                OutputState::NotRegular(_) => "not regular",
+                OutputState::Unreadable(_) => "unreadable",
+            })
+            .collect();
+        assert_eq!(kinds, ["damaged", "damaged", "not regular", "missing", "not regular"]);
+        assert!(!serial.refused.is_empty() && !serial.temps.is_empty() && !serial.bad_checkpoints.is_empty());
+        for threads in [2, 4] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let parallel = pool.install(|| ScanDirState::gather(&scan));
+            assert_eq!(parallel.outputs, serial.outputs);
+            assert_eq!(parallel.temps, serial.temps);
+            assert_eq!(parallel.refused, serial.refused);
+            assert_eq!(parallel.bad_checkpoints, serial.bad_checkpoints);
+            assert_eq!(parallel.io_errors, serial.io_errors);
+        }
+    }
+
+    /// An output validated past the fast path when its end closes nothing gets what the one
+    /// validator gives every file: the same problem, offset and words, or health, for outputs
+    /// cut anywhere, zero-filled, whitespace-padded, empty, or whole.
+    #[test]
+    fn an_output_cut_short_is_judged_as_validate_file_judges_it() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/healthy/projects/acme-webapp/scans/3f9c2e1b7a6/python");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("output.json");
+        let mut unfinished = 0;
+        for kind in REBUILD_ORDER {
+            let whole = std::fs::read(fixture.join(output_name(kind))).unwrap();
+            let shape = shape_for(kind, None);
+            let mut variants: Vec<Vec<u8>> =
+                (0..=20).map(|i| whole[..whole.len() * i / 20].to_vec()).chain([whole.clone()]).collect();
+            variants.extend([[&whole[..], b"\n \n"].concat(), [&whole[..whole.len() / 2], &[b' '; 300]].concat()]);
+            let mut zeroed = whole[..whole.len() / 3].to_vec();
+            zeroed.resize(whole.len(), 0);
+            variants.push(zeroed);
+            for bytes in variants {
+                std::fs::write(&path, &bytes).unwrap();
+                let file = std::fs::File::open(&path).unwrap();
+                unfinished += usize::from(ends_unfinished(&file, bytes.len() as u64));
+                let expected = validate::validate_file(&path, shape).unwrap();
+                assert_eq!(validate_output(&path, shape).unwrap(), expected, "{kind:?}, {} bytes", bytes.len());
+            }
+        }
+        assert!(unfinished > REBUILD_ORDER.len() * 15, "{unfinished} taken past the fast path");
     }
 }
