@@ -581,6 +581,32 @@ fn scan_meta_paths(dir: &Path) -> Vec<PathBuf> {
 /// manifest says it wrote there (the run dir's too: a language-level migration leaves its state
 /// there); only files changed after `since` are hashed to tell, newest first.
 pub fn last_foreign_change(dir: &Path, since: SystemTime) -> Option<SystemTime> {
+    // The walk reads only the dirs (each entry's type comes with its name); the files' times
+    // are taken on all cores: a scan dir holds tens of thousands of unit checkpoints, and one
+    // `lstat` after another was most of the look (issue 17). What a file's time decides does
+    // not depend on the order the times come in: among files changed after `since`, the newest
+    // foreign one; else the newest of the rest.
+    let modified: Vec<(SystemTime, PathBuf)> = files_not_written_by_scanaudit(dir)
+        .into_par_iter()
+        .filter_map(|path| Some((std::fs::symlink_metadata(&path).ok()?.modified().ok()?, path)))
+        .collect();
+    let (mut newer, older): (Vec<_>, Vec<_>) = modified.into_iter().partition(|(modified, _)| *modified > since);
+    newer.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
+    let mut own: Option<OwnWrites> = None;
+    let foreign = newer.into_iter().find_map(|(modified, path)| {
+        let own = own.get_or_insert_with(|| {
+            let run_dir = dir.parent().filter(|p| !p.as_os_str().is_empty());
+            let dirs: Vec<&Path> = std::iter::once(dir).chain(run_dir).collect();
+            OwnWrites::read(&dirs)
+        });
+        (!own.wrote(&path)).then_some(modified)
+    });
+    foreign.or_else(|| older.into_iter().map(|(modified, _)| modified).max())
+}
+
+/// Every regular file below `dir` but scanaudit's state dir and its temp files, as the walk
+/// meets them.
+fn files_not_written_by_scanaudit(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let walker = walkdir::WalkDir::new(dir).follow_links(false).same_file_system(true);
     let mut it = walker.into_iter();
@@ -595,24 +621,10 @@ pub fn last_foreign_change(dir: &Path, since: SystemTime) -> Option<SystemTime> 
         let ours = layout::temp_names::recognise_file(&entry.file_name().to_string_lossy(), &|_| false)
             .is_some_and(|temp| temp.writer == layout::TempWriter::Scanaudit);
         if entry.file_type().is_file() && !ours {
-            if let Some(modified) = entry.metadata().ok().and_then(|m| m.modified().ok()) {
-                files.push((modified, entry.into_path()));
-            }
+            files.push(entry.into_path());
         }
     }
-    files.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
-    let mut own: Option<OwnWrites> = None;
-    files.into_iter().find_map(|(modified, path)| {
-        if modified <= since {
-            return Some(modified);
-        }
-        let own = own.get_or_insert_with(|| {
-            let run_dir = dir.parent().filter(|p| !p.as_os_str().is_empty());
-            let dirs: Vec<&Path> = std::iter::once(dir).chain(run_dir).collect();
-            OwnWrites::read(&dirs)
-        });
-        (!own.wrote(&path)).then_some(modified)
-    })
+    files
 }
 
 /// `meta.json` lives in the run dir (`scans/<sha>/`), or in the scan dir itself before the
@@ -925,6 +937,71 @@ mod tests {
             assert_eq!(parallel.bad_checkpoints, serial.bad_checkpoints);
             assert_eq!(parallel.io_errors, serial.io_errors);
         }
+    }
+
+    /// [`last_foreign_change`] as it was: every file's time taken in turn, all sorted newest
+    /// first, the first at or before `since` or foreign after it answers.
+    fn serial_last_foreign_change(dir: &Path, since: SystemTime) -> Option<SystemTime> {
+        let mut files = Vec::new();
+        let mut it = walkdir::WalkDir::new(dir).follow_links(false).same_file_system(true).into_iter();
+        while let Some(entry) = it.next() {
+            let Ok(entry) = entry else { continue };
+            if entry.file_type().is_dir()
+                && entry.depth() > 0
+                && entry.file_name() == crate::layout::state_names::STATE_DIR
+            {
+                it.skip_current_dir();
+                continue;
+            }
+            let ours = layout::temp_names::recognise_file(&entry.file_name().to_string_lossy(), &|_| false)
+                .is_some_and(|temp| temp.writer == layout::TempWriter::Scanaudit);
+            if entry.file_type().is_file() && !ours {
+                if let Some(modified) = entry.metadata().ok().and_then(|m| m.modified().ok()) {
+                    files.push((modified, entry.into_path()));
+                }
+            }
+        }
+        files.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
+        let own = OwnWrites::read(&[dir]);
+        files.into_iter().find_map(|(modified, path)| (modified <= since || !own.wrote(&path)).then_some(modified))
+    }
+
+    /// The newest foreign change found with the files' times taken at once is the one a serial
+    /// look finds, whatever `since` is: before every file, between them, on one, after all;
+    /// scanaudit's state dir and temps, however new, and symlinks and dirs never count.
+    #[test]
+    fn last_foreign_change_answers_as_a_serial_look_does() {
+        use std::time::Duration;
+        let root = tempfile::tempdir().unwrap();
+        let scan = mixed_scan(root.path());
+        let at = |seconds: i64| filetime::FileTime::from_unix_time(1_700_000_000 + seconds, 0);
+        let time = |seconds: i64| SystemTime::UNIX_EPOCH + Duration::from_secs((1_700_000_000 + seconds) as u64);
+        let files: Vec<PathBuf> = walkdir::WalkDir::new(&scan)
+            .into_iter()
+            .map(|entry| entry.unwrap())
+            .filter(|entry| entry.file_type().is_file())
+            .map(walkdir::DirEntry::into_path)
+            .collect();
+        // Spread over 0..100 s, a few of them sharing a time.
+        for (i, path) in files.iter().enumerate() {
+            filetime::set_file_mtime(path, at((i as i64 * 37) % 100)).unwrap();
+        }
+        write(&scan.join(".scanaudit/backups/x/results.json"), "{}");
+        write(&scan.join(".results.json.scanaudit-Ab12Cd.tmp"), "{}");
+        for ours in [".scanaudit/backups/x/results.json", ".results.json.scanaudit-Ab12Cd.tmp"] {
+            filetime::set_file_mtime(scan.join(ours), at(500)).unwrap();
+        }
+        std::os::unix::fs::symlink("nowhere", scan.join("results.json")).unwrap();
+        filetime::set_symlink_file_times(scan.join("results.json"), at(600), at(600)).unwrap();
+        for since in [-10, 0, 36, 37, 50, 99, 100, 1000] {
+            let since = time(since);
+            assert_eq!(last_foreign_change(&scan, since), serial_last_foreign_change(&scan, since), "{since:?}");
+        }
+        assert_eq!(last_foreign_change(&scan, time(0)), Some(time(99)));
+        assert_eq!(last_foreign_change(&scan, time(1000)), Some(time(99)));
+        let empty = root.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        assert_eq!(last_foreign_change(&empty, time(0)), None);
     }
 
     /// An output validated past the fast path when its end closes nothing gets what the one
