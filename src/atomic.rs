@@ -12,7 +12,9 @@
 //!    `.<name>.scanaudit-XXXXXX.tmp` (see [temp file names](#temp-file-names)).
 //! 3. write everything, `fsync` the temp file;
 //! 4. reopen the temp file by name (checking it is still the same inode), read it back, compare
-//!    with the bytes given, and run the caller's validator on what was read;
+//!    with the bytes given, and run the caller's validator on what was read (bytes given in
+//!    memory, which the comparison proves to be what was read, are validated while a thread
+//!    of the writer's does steps 3 and 4; only a verdict with both done counts);
 //! 5. `fchown` to the replaced file's owner and group (EPERM tolerated) and `fchmod` to its
 //!    permission bits, or to `0666 & !umask` (or the mode the caller asked for) for a new file;
 //! 6. `renameat` onto the target, then `fsync` the directory. A failing directory fsync after a
@@ -113,6 +115,10 @@ const TEMP_RANDOM_LEN: usize = 6;
 const CREATE_ATTEMPTS: usize = 64;
 /// How much of a written file is read back at a time to compare it with what was written.
 const READ_BACK_CHUNK: usize = 1 << 20;
+/// Contents in memory from this size on are validated while a thread of the writer's writes,
+/// fsyncs and reads them back; below it (a manifest, a checkpoint) a thread costs more than
+/// the validation it would hide.
+const CONCURRENT_VALIDATION_MIN: usize = 1 << 20;
 
 /// Who owns the written file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -284,40 +290,41 @@ impl Dir {
         };
         fail::fail_point!("atomic::create", |_| Err(AtomicError::io(target, Step::Create, injected("atomic::create"))));
 
-        // 3. Write everything (a linked file holds it already), fsync.
-        fail::fail_point!("atomic::write", |_| {
-            if !written {
-                let _ = write_out(&mut temp.file, contents, contents.len() / 2);
-            }
-            Err(AtomicError::io(target, Step::Write, injected("atomic::write")))
-        });
-        if !written {
-            write_out(&mut temp.file, contents, contents.len()).map_err(|e| AtomicError::io(target, Step::Write, e))?;
+        // 3-4. Write everything (a linked file holds it already), fsync, read back from disk and
+        // compare. Bytes in memory are validated meanwhile, on this thread: the validator judges
+        // `contents`, which the read-back then proves byte for byte to be what is on disk, so the
+        // verdict is the one on the bytes read back, found while the disk works (for a 100 MB
+        // output, the validation hides behind the write and the fsync instead of following
+        // them). Spilled contents were never in memory whole: the validator reads the temp file
+        // itself once it is read back. An error writing or reading back comes first, as when
+        // the steps ran one after the other; the verdict is then dropped.
+        let concurrent = match contents {
+            Source::Bytes(bytes) if !written && bytes.len() >= CONCURRENT_VALIDATION_MIN => Some(bytes),
+            _ => None,
+        };
+        let mut verdict = None;
+        let mut reopened = None;
+        if let Some(bytes) = concurrent {
+            let temp = &mut temp;
+            std::thread::scope(|scope| {
+                let writer = std::thread::Builder::new()
+                    .name("atomic-writer".into())
+                    .spawn_scoped(scope, || write_and_read_back(temp, contents, false, target));
+                // When the system refuses a thread, the steps run one after the other below.
+                if let Ok(writer) = writer {
+                    verdict = Some(validate.bytes(bytes));
+                    reopened = Some(writer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+                }
+            });
         }
-        fail::fail_point!("atomic::fsync", |_| Err(AtomicError::io(target, Step::Fsync, injected("atomic::fsync"))));
-        temp.file.sync_all().map_err(|e| AtomicError::io(target, Step::Fsync, e))?;
-
-        // 4. Read back from disk and compare, then validate. The file was read back in chunks
-        // and compared byte for byte with `contents`, so the validator is handed `contents`
-        // when they are in memory: exactly the bytes on disk, without a second whole-file
-        // buffer (for a 100 MB output, 100 MB of fresh memory to fault in). Spilled contents
-        // were never in memory whole: the validator reads the temp file itself, as it likes.
-        fail::fail_point!("atomic::read-back", |_| Err(AtomicError::io(
-            target,
-            Step::ReadBack,
-            injected("atomic::read-back")
-        )));
-        // A linked file is the spilled bytes themselves: comparing it with them would read one
-        // file twice; its length is checked, and the validator reads it from disk.
-        let (reopened, differs) =
-            if written { temp.reopen_with_len(contents.len()) } else { temp.read_back_differs(contents) }
-                .map_err(|e| AtomicError::io(target, Step::ReadBack, e))?;
-        if let Some(detail) = differs {
-            return Err(AtomicError::ReadBackMismatch { path: target.to_path_buf(), detail });
-        }
-        let verdict = match contents {
-            Source::Bytes(bytes) => validate.bytes(bytes),
-            Source::Spilled(_) => {
+        let reopened = match reopened {
+            Some(reopened) => reopened?,
+            None => write_and_read_back(&mut temp, contents, written, target)?,
+        };
+        let verdict = match (verdict, contents) {
+            (Some(verdict), _) => verdict,
+            (None, Source::Bytes(bytes)) => validate.bytes(bytes),
+            (None, Source::Spilled(_)) => {
                 let mut reopened = reopened;
                 reopened.seek(SeekFrom::Start(0)).map_err(|e| AtomicError::io(target, Step::ReadBack, e))?;
                 validate.file(reopened, contents.len()).map_err(|e| AtomicError::io(target, Step::ReadBack, e))?
@@ -580,6 +587,42 @@ fn random_suffix() -> [u8; TEMP_RANDOM_LEN] {
         x /= 62;
     }
     out
+}
+
+/// Steps 3 and 4 of the protocol but the validation: writes `contents` into `temp` (unless
+/// `written`: a linked spill holds them already), fsyncs it, reopens it by name and reads it
+/// back, comparing it with `contents` (a linked file, which is the spilled bytes themselves,
+/// only has its length checked). The reopened file, or why the temp file cannot replace the
+/// target.
+fn write_and_read_back(
+    temp: &mut TempFile<'_>,
+    contents: Source<'_>,
+    written: bool,
+    target: &Path,
+) -> Result<File, AtomicError> {
+    fail::fail_point!("atomic::write", |_| {
+        if !written {
+            let _ = write_out(&mut temp.file, contents, contents.len() / 2);
+        }
+        Err(AtomicError::io(target, Step::Write, injected("atomic::write")))
+    });
+    if !written {
+        write_out(&mut temp.file, contents, contents.len()).map_err(|e| AtomicError::io(target, Step::Write, e))?;
+    }
+    fail::fail_point!("atomic::fsync", |_| Err(AtomicError::io(target, Step::Fsync, injected("atomic::fsync"))));
+    temp.file.sync_all().map_err(|e| AtomicError::io(target, Step::Fsync, e))?;
+    fail::fail_point!("atomic::read-back", |_| Err(AtomicError::io(
+        target,
+        Step::ReadBack,
+        injected("atomic::read-back")
+    )));
+    let (reopened, differs) =
+        if written { temp.reopen_with_len(contents.len()) } else { temp.read_back_differs(contents) }
+            .map_err(|e| AtomicError::io(target, Step::ReadBack, e))?;
+    match differs {
+        Some(detail) => Err(AtomicError::ReadBackMismatch { path: target.to_path_buf(), detail }),
+        None => Ok(reopened),
+    }
 }
 
 /// Writes the first `end` bytes of `contents` to `file`, a chunk at a time (a spilled chunk is

@@ -409,7 +409,11 @@ impl BackupSession {
         // must come before the target is replaced still does: the rename waits for all three,
         // then for the manifest naming the backup and the write. The validator stays on this
         // thread (it need not be Send).
-        let side_work = || (old.as_ref().map(|old| old.copy(&display)), source_sha256(new_bytes, &display));
+        // The manifest written below, before the rename, fsyncs the session dir: a copy that
+        // lies there needs no fsync of that dir of its own first (the same dir, twice in a row).
+        let sync_backup_dir = !(self.eager_manifest && comps.len() == 1);
+        let side_work =
+            || (old.as_ref().map(|old| old.copy(&display, sync_backup_dir)), source_sha256(new_bytes, &display));
         let (copied, hash, prepared) = std::thread::scope(|scope| {
             // When the system refuses a thread, the same work is done here after the write.
             let side = std::thread::Builder::new().spawn_scoped(scope, side_work);
@@ -679,7 +683,7 @@ impl BackupSession {
         reason: &str,
     ) -> Result<BackupEntry, BackupError> {
         let old = self.open_for_copy(dir, comps, display)?;
-        let (len, old_sha) = old.copy(display)?;
+        let (len, old_sha) = old.copy(display, true)?;
         Ok(self.record(comps.to_vec(), old.bcomps, action, reason, old_sha, len, BackupMethod::Copy, old.mode))
     }
 
@@ -736,8 +740,9 @@ struct OldFile {
 
 impl OldFile {
     /// Copy the file into its place in the backup, byte for byte: a temp file, fsynced, given
-    /// the original's mode, renamed into place, the directory fsynced. Its size and sha256.
-    fn copy(&self, display: &Path) -> Result<(u64, String), BackupError> {
+    /// the original's mode, renamed into place, the directory fsynced (unless `sync_dir` is
+    /// false: the caller fsyncs it before the copy is relied on). Its size and sha256.
+    fn copy(&self, display: &Path, sync_dir: bool) -> Result<(u64, String), BackupError> {
         let mut temp = TempFile::create(&self.bdir, last(&self.bcomps))
             .map_err(|e| BackupError::io(display, "creating the backup copy", e))?;
         let (len, old_sha) = read_hashing(&mut &self.src, display, |chunk| {
@@ -747,7 +752,9 @@ impl OldFile {
         temp.chmod(self.mode & 0o777).map_err(|e| BackupError::io(display, "setting the backup copy's mode", e))?;
         temp.commit(&self.c_bname).map_err(|e| BackupError::io(display, "renaming the backup copy into place", e))?;
         drop(temp);
-        self.bdir.sync()?;
+        if sync_dir {
+            self.bdir.sync()?;
+        }
         Ok((len, old_sha))
     }
 }
@@ -941,4 +948,41 @@ fn read_hashing(
         |e| BackupError::io(display, "reading the file", e),
     )?;
     Ok((len, hex(&hasher.finalize())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A replaced file's backup copy and the manifest naming it lie in one directory, and the
+    /// manifest's own directory fsync (before the target is replaced) makes both durable: that
+    /// directory is not fsynced twice in a row for one replacement.
+    #[test]
+    fn no_directory_is_fsynced_twice_in_a_row_for_a_replacement() {
+        let d = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(d.path()).unwrap();
+        std::fs::write(root.join("results.json"), b"{\"old\": 1}").unwrap();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        std::fs::write(root.join("sub/a.json"), b"{\"old\": 2}").unwrap();
+        let mut session = BackupSession::begin(&root).unwrap();
+        let json = |b: &[u8]| serde_json::from_slice::<serde::de::IgnoredAny>(b).map(|_| ()).map_err(|e| e.to_string());
+        for (path, new) in [("results.json", &b"{\"new\": 1}"[..]), ("sub/a.json", b"{\"new\": 2}")] {
+            session.replace(Path::new(path), new, BackupAction::Regenerate, "test", &json).unwrap();
+        }
+        let session_dir = session.session_dir().unwrap().strip_prefix(&root).unwrap().to_path_buf();
+        session.finish().unwrap();
+
+        let synced = crate::fsx::dir_syncs::under(&root);
+        for pair in synced.windows(2) {
+            assert_ne!(pair[0], pair[1], "fsynced twice in a row: {synced:?}");
+        }
+        // Still fsynced: the session dir (for the copy and the manifest), the backup's own
+        // subdirectory, and the scan dir after each rename.
+        let count = |dir: &Path| synced.iter().filter(|p| p.as_path() == dir).count();
+        assert!(count(&session_dir) >= 3, "{synced:?}");
+        assert!(count(&session_dir.join("sub")) >= 1, "{synced:?}");
+        assert!(count(Path::new("")) >= 1 && count(Path::new("sub")) >= 1, "{synced:?}");
+        assert_eq!(std::fs::read(root.join(&session_dir).join("results.json")).unwrap(), b"{\"old\": 1}");
+        assert_eq!(std::fs::read(root.join(&session_dir).join("sub/a.json")).unwrap(), b"{\"old\": 2}");
+    }
 }

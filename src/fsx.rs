@@ -238,6 +238,8 @@ impl Dir {
 
     /// `fsync` of the directory itself, as a plain `io::Result`.
     pub(crate) fn fsync(&self) -> io::Result<()> {
+        #[cfg(test)]
+        dir_syncs::record(&self.path);
         // SAFETY: valid fd.
         if unsafe { libc::fsync(self.raw()) } == 0 {
             Ok(())
@@ -266,6 +268,26 @@ impl Dir {
         } else {
             Err(io::Error::last_os_error())
         }
+    }
+}
+
+/// Which directories were fsynced, in order, for tests that count them (tests run on several
+/// threads at once: each looks only at the paths under its own temp dir).
+#[cfg(test)]
+pub(crate) mod dir_syncs {
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    static SYNCED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    pub(crate) fn record(path: &Path) {
+        SYNCED.lock().unwrap_or_else(|e| e.into_inner()).push(path.to_path_buf());
+    }
+
+    /// The directories under `root` fsynced so far, in order, relative to `root`.
+    pub(crate) fn under(root: &Path) -> Vec<PathBuf> {
+        let synced = SYNCED.lock().unwrap_or_else(|e| e.into_inner());
+        synced.iter().filter_map(|p| p.strip_prefix(root).ok().map(Path::to_path_buf)).collect()
     }
 }
 

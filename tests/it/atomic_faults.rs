@@ -16,7 +16,11 @@ fn json(b: &[u8]) -> Result<(), String> {
 
 fn new_contents() -> Vec<u8> {
     // Large enough that a torn (half) write is clearly distinguishable.
-    let payload = "n".repeat(256 * 1024);
+    contents_of(256 * 1024)
+}
+
+fn contents_of(payload_bytes: usize) -> Vec<u8> {
+    let payload = "n".repeat(payload_bytes);
     format!("{{\n  \"generation\": 2,\n  \"payload\": \"{payload}\"\n}}").into_bytes()
 }
 
@@ -39,7 +43,15 @@ enum Expect {
 fn every_failpoint_leaves_old_or_new_and_no_temp() {
     crate::common::alone!(every_failpoint_leaves_old_or_new_and_no_temp);
     let scenario = fail::FailScenario::setup();
-    let new = new_contents();
+    // Small contents are validated after the read-back; from 1 MiB on, while a thread of the
+    // writer's writes and reads them back: every step fails the same way in both.
+    for new in [new_contents(), contents_of(3 << 20)] {
+        every_failpoint_with(&new);
+    }
+    scenario.teardown();
+}
+
+fn every_failpoint_with(new: &[u8]) {
     let cases = [
         ("atomic::create", Expect::Fails(Some(Step::Create))),
         ("atomic::write", Expect::Fails(Some(Step::Write))),
@@ -60,7 +72,7 @@ fn every_failpoint_leaves_old_or_new_and_no_temp() {
             let target = d.path().join("results.json");
             std::fs::write(&target, OLD).unwrap();
             fail::cfg(*name, action).unwrap();
-            let result = std::panic::catch_unwind(|| write_atomic(&target, &new, &json));
+            let result = std::panic::catch_unwind(|| write_atomic(&target, new, &json));
             fail::remove(*name);
 
             let now = std::fs::read(&target).unwrap();
@@ -99,7 +111,7 @@ fn every_failpoint_leaves_old_or_new_and_no_temp() {
         let d = tempfile::tempdir().unwrap();
         let target = d.path().join("fresh.json");
         fail::cfg(*name, "return").unwrap();
-        let result = write_atomic(&target, &new, &json);
+        let result = write_atomic(&target, new, &json);
         fail::remove(*name);
         assert!(result.is_err(), "{name}: should fail");
         assert_eq!(dir_entries(d.path()), Vec::<String>::new(), "{name}");
@@ -109,8 +121,50 @@ fn every_failpoint_leaves_old_or_new_and_no_temp() {
     let d = tempfile::tempdir().unwrap();
     let target = d.path().join("results.json");
     std::fs::write(&target, OLD).unwrap();
-    let outcome = write_atomic(&target, &new, &json).unwrap();
+    let outcome = write_atomic(&target, new, &json).unwrap();
     assert!(outcome.durable);
     assert_eq!(std::fs::read(&target).unwrap(), new);
+}
+
+/// Bytes in memory are validated while the writer's own thread writes, fsyncs and reads them
+/// back (the read-back then proves the verdict is the one on what is on disk). Here the
+/// read-back waits for the validation: were the steps run one after the other, it would wait
+/// in vain (until the timeout) and see no verdict yet.
+#[test]
+fn in_memory_contents_are_validated_while_they_are_written() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Condvar, Mutex};
+    use std::time::Duration;
+
+    crate::common::alone!(in_memory_contents_are_validated_while_they_are_written);
+    let scenario = fail::FailScenario::setup();
+    let validated = Arc::new((Mutex::new(false), Condvar::new()));
+    let validated_before_read_back = Arc::new(AtomicBool::new(false));
+    let (waiting, seen) = (validated.clone(), validated_before_read_back.clone());
+    fail::cfg_callback("atomic::read-back", move || {
+        let (done, changed) = &*waiting;
+        let done = done.lock().unwrap();
+        let (done, _) = changed.wait_timeout_while(done, Duration::from_secs(30), |done| !*done).unwrap();
+        seen.store(*done, Ordering::SeqCst);
+    })
+    .unwrap();
+    let validator = |bytes: &[u8]| {
+        let (done, changed) = &*validated;
+        *done.lock().unwrap() = true;
+        changed.notify_all();
+        json(bytes)
+    };
+    // Large enough to be worth a thread (small files are written and validated in turn).
+    let payload = "v".repeat(4 << 20);
+    let new = format!("{{\"payload\": \"{payload}\"}}").into_bytes();
+    let d = tempfile::tempdir().unwrap();
+    let target = d.path().join("results.json");
+    std::fs::write(&target, OLD).unwrap();
+    let result = write_atomic(&target, &new, &validator);
+    fail::remove("atomic::read-back");
+    result.unwrap();
+    assert!(validated_before_read_back.load(Ordering::SeqCst), "validated only after the read-back");
+    assert_eq!(std::fs::read(&target).unwrap(), new);
+    assert_eq!(dir_entries(d.path()), vec!["results.json".to_string()]);
     scenario.teardown();
 }
