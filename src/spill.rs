@@ -9,13 +9,16 @@
 //! apply the atomic writer links it in as its temp file (`linkat`), so the bytes are written
 //! once, when they are planned, and read back from disk and validated as any temp file is;
 //! where linking is refused it copies them into a temp file of its own. Where the filesystem (or
-//! the kernel) refuses an unnamed file, the bytes stay in memory, as they always did.
+//! the kernel) refuses an unnamed file, the bytes stay in memory, as they always did. A text
+//! serialized from a document goes into its unnamed file as it is written ([`TextWriter`]),
+//! never whole in memory.
 //!
 //! # Failpoints
 //!
 //! | name | where it fires | effect of `return` |
 //! |---|---|---|
 //! | `spill::create` | before the unnamed file is made | refused (`EOPNOTSUPP`): the bytes stay in memory |
+//! | `spill::write` | before bytes are written into an unnamed file | fails (`ENOSPC`): the bytes stay in memory (what a [`TextWriter`] wrote is read back) |
 //! | `spill::link` | before the writer links it in as its temp file | refused (`EPERM`): the writer copies it |
 
 use std::borrow::Cow;
@@ -76,6 +79,11 @@ impl MemoryBudget {
     pub fn take(&self, len: u64) -> bool {
         self.left.fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| left.checked_sub(len)).is_ok()
     }
+
+    /// What is left, taking nothing.
+    pub fn left(&self) -> u64 {
+        self.left.load(Ordering::Acquire)
+    }
 }
 
 /// An unnamed file holding `len` bytes. Read by offset (`pread`), never by a shared cursor,
@@ -91,11 +99,17 @@ impl Spill {
     /// Writes `bytes` into a new unnamed file in `dir`. An error (the filesystem refuses
     /// `O_TMPFILE`, the disk is full, ...) leaves nothing behind.
     pub fn create(dir: &Path, bytes: &[u8]) -> io::Result<Spill> {
-        fail::fail_point!("spill::create", |_| Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP)));
-        let slot = Slot::take(&OPEN, MAX_OPEN).ok_or_else(|| io::Error::other("too many unnamed files open"))?;
-        let mut file = open_unnamed(dir)?;
+        let (mut file, slot) = Spill::open(dir)?;
+        fail_write()?;
         file.write_all(bytes)?;
         Ok(Spill { file, len: bytes.len() as u64, _slot: slot })
+    }
+
+    /// A new, empty unnamed file in `dir`, and its place among the [`MAX_OPEN`].
+    fn open(dir: &Path) -> io::Result<(File, Slot)> {
+        fail::fail_point!("spill::create", |_| Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP)));
+        let slot = Slot::take(&OPEN, MAX_OPEN).ok_or_else(|| io::Error::other("too many unnamed files open"))?;
+        Ok((open_unnamed(dir)?, slot))
     }
 
     pub fn len(&self) -> u64 {
@@ -188,6 +202,129 @@ fn open_unnamed(dir: &Path) -> io::Result<File> {
 #[cfg(not(target_os = "linux"))]
 fn open_unnamed(_dir: &Path) -> io::Result<File> {
     Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+/// A text a plan will write, taken as it is serialized ([`crate::pyjson::Drain`]): kept in
+/// memory while it fits what was left of the plan's budget when the writing began, and past
+/// that written straight into an unnamed file in the target's directory, [`CHUNK`] bytes at a
+/// time, so the whole text is never in memory (a results.json text was a quarter of repair's
+/// peak, issue 17). The same bytes either way ([`TextWriter::finish`]).
+///
+/// Where the unnamed file is refused, the text stays in memory, as [`Contents::hold`] keeps
+/// bytes a refused file cannot take; where a write into it fails (the disk is full), the text
+/// it holds is read back and the whole text stays in memory.
+#[derive(Debug)]
+pub struct TextWriter<'a> {
+    dir: &'a Path,
+    /// The most bytes kept in memory before they go into a file.
+    in_memory: u64,
+    state: Writing,
+}
+
+#[derive(Debug)]
+enum Writing {
+    /// All of it in memory so far.
+    Memory,
+    /// `len` bytes written into `file`; the rest is in memory, less than [`CHUNK`] of it after
+    /// each piece.
+    File { file: File, len: u64, slot: Slot },
+    /// In memory for good: `before` followed by the text the writer holds. `Err` when a write
+    /// into the unnamed file failed and what it held cannot be read back.
+    Kept { before: io::Result<Vec<u8>> },
+}
+
+impl<'a> TextWriter<'a> {
+    /// Takes nothing of `budget`: the plan takes what it keeps in memory when it holds it
+    /// ([`MemoryBudget::take`]).
+    pub fn new(dir: &'a Path, budget: &MemoryBudget) -> TextWriter<'a> {
+        TextWriter { dir, in_memory: budget.left(), state: Writing::Memory }
+    }
+
+    /// The whole text: what was taken, followed by `rest` (what the serializer left). In an
+    /// unnamed file once some of it went into one, else in memory. `Err` only when a write into
+    /// the unnamed file failed and what it held could not be read back.
+    pub fn finish(mut self, mut rest: String) -> io::Result<Contents> {
+        match self.state {
+            Writing::Memory if rest.len() as u64 > self.in_memory => self.move_out(&mut rest),
+            _ if !rest.is_empty() => self.write_out(&mut rest),
+            _ => {}
+        }
+        match self.state {
+            Writing::Memory => Ok(Contents::from(rest.into_bytes())),
+            Writing::File { file, len, slot } => Ok(Contents::Spilled(Arc::new(Spill { file, len, _slot: slot }))),
+            Writing::Kept { before } => {
+                let mut bytes = before?;
+                bytes.extend_from_slice(rest.as_bytes());
+                Ok(Contents::from(bytes))
+            }
+        }
+    }
+
+    /// Moves `text`, past the budget, into a new unnamed file, and keeps it in memory for good
+    /// when the file is refused.
+    fn move_out(&mut self, text: &mut String) {
+        match Spill::open(self.dir) {
+            Ok((file, slot)) => {
+                self.state = Writing::File { file, len: 0, slot };
+                self.write_out(text);
+            }
+            Err(_) => self.state = Writing::Kept { before: Ok(Vec::new()) },
+        }
+    }
+
+    /// Moves `text` into the unnamed file, when there is one (and leaves it in memory when the
+    /// write fails).
+    fn write_out(&mut self, text: &mut String) {
+        let Writing::File { file, len, .. } = &mut self.state else { return };
+        match fail_write().and_then(|()| file.write_all(text.as_bytes())) {
+            Ok(()) => {
+                *len += text.len() as u64;
+                text.clear();
+            }
+            Err(error) => self.keep(error),
+        }
+    }
+
+    /// After a write into the unnamed file failed with `error`: what it holds is read back, and
+    /// the rest of the text stays in memory after it.
+    fn keep(&mut self, error: io::Error) {
+        let Writing::File { file, len, .. } = &self.state else { return };
+        let before = usize::try_from(*len).map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory)).and_then(|len| {
+            let mut bytes = vec![0u8; len];
+            file.read_exact_at(&mut bytes, 0)?;
+            Ok(bytes)
+        });
+        let before = before.map_err(|read| io::Error::new(read.kind(), format!("{error}, and reading back: {read}")));
+        self.state = Writing::Kept { before };
+    }
+}
+
+/// The `spill::write` failpoint.
+fn fail_write() -> io::Result<()> {
+    fail::fail_point!("spill::write", |_| Err(io::Error::from_raw_os_error(libc::ENOSPC)));
+    Ok(())
+}
+
+impl crate::pyjson::Drain for TextWriter<'_> {
+    fn capacity(&mut self, estimated_len: usize) -> usize {
+        // Room reserved and never written costs no memory; past `in_memory` the text goes into
+        // a file, a piece (one element, or a parallel writer's piece) at a time.
+        estimated_len.min(usize::try_from(self.in_memory).unwrap_or(usize::MAX).saturating_add(2 * CHUNK))
+    }
+
+    fn drain(&mut self, text: &mut String) {
+        match self.state {
+            Writing::Memory if text.len() as u64 > self.in_memory => {
+                self.move_out(text);
+                // The memory that held the text so far is given back.
+                if text.is_empty() && text.capacity() > 4 * CHUNK {
+                    *text = String::with_capacity(2 * CHUNK);
+                }
+            }
+            Writing::File { .. } if text.len() >= CHUNK => self.write_out(text),
+            _ => {}
+        }
+    }
 }
 
 /// What a planned write will write, owned by the plan (cheap to clone: shared).
@@ -404,6 +541,82 @@ mod tests {
         let contents = Contents::hold(b"{}".to_vec(), None);
         assert!(!contents.is_spilled());
         assert!(matches!(contents.bytes().unwrap(), Cow::Borrowed(b"{}")));
+    }
+
+    /// A document of `units` units of about 200 bytes each, and its text.
+    fn document(units: usize) -> (crate::pyjson::PyValue, Vec<u8>) {
+        let unit = |i: usize| format!(r#"{{"id": "u{i}", "code": "{}\u00e9", "n": {i}}}"#, "x".repeat(150));
+        let text = format!(
+            r#"{{"units": [{}], "metadata": {{"n": 1.5}}}}"#,
+            (0..units).map(unit).collect::<Vec<_>>().join(",")
+        );
+        let value = crate::pyjson::parse(text.as_bytes()).unwrap();
+        let written = crate::pyjson::to_python_string(&value, true).unwrap().into_bytes();
+        (value, written)
+    }
+
+    /// A [`TextWriter`], and the most text the serializer held at once while it wrote.
+    struct Watched<'a> {
+        writer: TextWriter<'a>,
+        most: usize,
+    }
+
+    impl crate::pyjson::Drain for Watched<'_> {
+        fn capacity(&mut self, estimated_len: usize) -> usize {
+            self.writer.capacity(estimated_len)
+        }
+
+        fn drain(&mut self, text: &mut String) {
+            self.most = self.most.max(text.len());
+            self.writer.drain(text);
+        }
+    }
+
+    /// `value` written through a [`TextWriter`] in `dir` with `budget` left: what it holds, and
+    /// the most text held in memory at once.
+    fn write_through(value: &crate::pyjson::PyValue, dir: &Path, left: u64, consuming: bool) -> (Contents, usize) {
+        let budget = MemoryBudget::new(left);
+        let mut watched = Watched { writer: TextWriter::new(dir, &budget), most: 0 };
+        let rest = if consuming {
+            crate::pyjson::write_python_into_consuming(value.clone(), true, &mut watched).unwrap()
+        } else {
+            crate::pyjson::write_python_into(value, true, &mut watched).unwrap()
+        };
+        assert_eq!(budget.left(), left, "nothing of the budget is taken");
+        let most = watched.most.max(rest.len());
+        (watched.writer.finish(rest).unwrap(), most)
+    }
+
+    /// Past what is left of the budget, a text goes straight into an unnamed file, a piece at
+    /// a time (never whole in memory); within it, it stays in memory; the same bytes either way.
+    #[test]
+    fn a_text_past_the_budget_is_written_into_an_unnamed_file_as_it_is_serialized() {
+        let d = tempfile::tempdir().unwrap();
+        let (value, want) = document(30_000);
+        assert!(want.len() > 4 * CHUNK);
+        for consuming in [false, true] {
+            let (contents, most) = write_through(&value, d.path(), 0, consuming);
+            assert!(contents.is_spilled());
+            assert!(*contents.bytes().unwrap() == *want, "the same bytes");
+            assert!(most < 2 * CHUNK, "at most about a piece in memory: {most}");
+            assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0, "an unnamed file has no name");
+        }
+        let len = want.len() as u64;
+        let (within, most) = write_through(&value, d.path(), len, false);
+        assert!(!within.is_spilled() && *within.bytes().unwrap() == *want);
+        assert_eq!(most, want.len(), "kept whole");
+        let (past, _) = write_through(&value, d.path(), len - 1, false);
+        assert!(past.is_spilled() && *past.bytes().unwrap() == *want);
+    }
+
+    /// Where the unnamed file is refused, the text stays in memory, the same bytes.
+    #[test]
+    fn a_text_an_unnamed_file_refuses_stays_in_memory() {
+        let d = tempfile::tempdir().unwrap();
+        let (value, want) = document(3_000);
+        let (contents, _) = write_through(&value, &d.path().join("missing"), 0, true);
+        assert!(!contents.is_spilled());
+        assert!(*contents.bytes().unwrap() == *want);
     }
 
     #[test]

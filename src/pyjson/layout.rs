@@ -111,26 +111,59 @@ fn push_u_escape(out: &mut String, unit: u16) {
 }
 
 pub(super) fn write_indented(value: &PyValue, style: &impl Scalars) -> Result<String, WriteError> {
-    // Room for the whole text up front: growing by doubling would copy a 100 MB text several
-    // times and fault in every intermediate buffer. Room reserved and never written costs no
-    // memory (the pages are never touched).
-    let mut out = String::with_capacity(estimated_len(value, 0));
-    write_value(&mut out, value, style, 0)?;
-    Ok(out)
+    write_indented_into(value, style, &mut KeepWhole)
 }
 
 /// [`write_indented`] taking the value: every part of it is freed once written, so the whole
 /// tree and the whole text never exist together (a rebuilt dataset's tree is about three times
 /// its text). The same bytes, and the same error, as [`write_indented`] on the same value.
 pub(super) fn write_indented_consuming(value: PyValue, style: &impl Scalars) -> Result<String, WriteError> {
-    let mut out = String::with_capacity(estimated_len(&value, 0));
-    write_value(&mut out, value, style, 0)?;
+    write_indented_into(value, style, &mut KeepWhole)
+}
+
+/// Where the text goes as it is written: the writer appends to one `String`, and after each
+/// array element and object member (at any level) hands it to [`Drain::drain`], which may take
+/// the text written so far (and leave the `String` empty) to put it elsewhere, e.g. a file, so
+/// that the whole text never has to be in memory. The text it takes, followed by the `String`
+/// the writer returns, is the text [`write_indented`] returns.
+pub trait Drain {
+    /// The capacity the text starts with, given about how long the whole text is (rarely
+    /// short: [`estimated_len`]).
+    fn capacity(&mut self, estimated_len: usize) -> usize;
+    /// Called with the text written so far; may take any of it from its start.
+    fn drain(&mut self, text: &mut String);
+}
+
+/// The drain that takes nothing: the writer returns the whole text.
+struct KeepWhole;
+
+impl Drain for KeepWhole {
+    fn capacity(&mut self, estimated_len: usize) -> usize {
+        // Room for the whole text up front: growing by doubling would copy a 100 MB text several
+        // times and fault in every intermediate buffer. Room reserved and never written costs no
+        // memory (the pages are never touched).
+        estimated_len
+    }
+
+    #[inline(always)]
+    fn drain(&mut self, _text: &mut String) {}
+}
+
+/// [`write_indented`] (borrowing `value`) or [`write_indented_consuming`] (taking it), the text
+/// handed to `drain` as it is written: returns what `drain` left of it.
+pub(super) fn write_indented_into(
+    value: impl Walked,
+    style: &impl Scalars,
+    drain: &mut impl Drain,
+) -> Result<String, WriteError> {
+    let mut out = String::with_capacity(drain.capacity(estimated_len(value.value(), 0)));
+    write_value(&mut out, value, style, 0, drain)?;
     Ok(out)
 }
 
 /// A value as the writer walks it: borrowed, the tree left as it is, or owned, each element and
 /// member freed right after it is written. One writer for both, so they write the same bytes.
-trait Walked: Sized + Send {
+pub(super) trait Walked: Sized + Send {
     fn value(&self) -> &PyValue;
     /// An array's elements (none for any other value).
     fn elements(self) -> impl Iterator<Item = Self>;
@@ -215,7 +248,13 @@ fn newline(out: &mut String, level: usize) {
     }
 }
 
-fn write_value(out: &mut String, value: impl Walked, style: &impl Scalars, level: usize) -> Result<(), WriteError> {
+fn write_value(
+    out: &mut String,
+    value: impl Walked,
+    style: &impl Scalars,
+    level: usize,
+    drain: &mut impl Drain,
+) -> Result<(), WriteError> {
     // What the value is, asked of it before its parts are taken (an owned value is taken apart).
     let (is_array, len) = match value.value() {
         PyValue::Null => {
@@ -246,9 +285,9 @@ fn write_value(out: &mut String, value: impl Walked, style: &impl Scalars, level
             let parallel = level < PARALLEL_LEVELS && len >= PARALLEL_MIN_ITEMS;
             out.push('[');
             if parallel {
-                write_elements_in_parallel(out, value.elements(), style, level + 1)?;
+                write_elements_in_parallel(out, value.elements(), style, level + 1, drain)?;
             } else {
-                write_elements(out, value.elements(), true, style, level + 1)?;
+                write_elements(out, value.elements(), true, style, level + 1, drain)?;
             }
             newline(out, level);
             out.push(']');
@@ -262,7 +301,8 @@ fn write_value(out: &mut String, value: impl Walked, style: &impl Scalars, level
                 newline(out, level + 1);
                 style.string(out, key.as_ref());
                 out.push_str(": ");
-                write_value(out, item, style, level + 1)?;
+                write_value(out, item, style, level + 1, drain)?;
+                drain.drain(out);
             }
             newline(out, level);
             out.push('}');
@@ -279,13 +319,15 @@ fn write_elements<V: Walked>(
     first: bool,
     style: &impl Scalars,
     level: usize,
+    drain: &mut impl Drain,
 ) -> Result<(), WriteError> {
     for (i, item) in items.enumerate() {
         if i > 0 || !first {
             out.push(',');
         }
         newline(out, level);
-        write_value(out, item, style, level)?;
+        write_value(out, item, style, level, drain)?;
+        drain.drain(out);
     }
     Ok(())
 }
@@ -311,6 +353,7 @@ fn write_elements_in_parallel<V: Walked>(
     mut items: impl Iterator<Item = V>,
     style: &impl Scalars,
     level: usize,
+    drain: &mut impl Drain,
 ) -> Result<(), WriteError> {
     use rayon::prelude::*;
     for round in 0.. {
@@ -331,11 +374,13 @@ fn write_elements_in_parallel<V: Walked>(
             .map(|(piece, piece_items)| {
                 let mut text = String::new();
                 let first = round == 0 && piece == 0;
-                write_elements(&mut text, piece_items.into_iter(), first, style, level).map(|()| text)
+                // A piece is handed to `drain` once appended, not while it is written.
+                write_elements(&mut text, piece_items.into_iter(), first, style, level, &mut KeepWhole).map(|()| text)
             })
             .collect();
         for piece in pieces {
             out.push_str(&piece?);
+            drain.drain(out);
         }
     }
     Ok(())
@@ -406,7 +451,7 @@ mod tests {
                 newline(out, level);
                 out.push('}');
             }
-            scalar => write_value(out, scalar, style, level)?,
+            scalar => write_value(out, scalar, style, level, &mut KeepWhole)?,
         }
         Ok(())
     }
@@ -547,6 +592,65 @@ mod tests {
             let python = |ascii| crate::pyjson::to_python_string(&doc, ascii);
             prop_assert_eq!(crate::pyjson::into_python_string(doc.clone(), ascii), python(ascii));
         }
+    }
+
+    /// Takes the text whenever it is at least `at_least` bytes long (0: every time it is asked).
+    struct TakeFrom {
+        at_least: usize,
+        taken: String,
+        asked: usize,
+    }
+
+    impl Drain for TakeFrom {
+        fn capacity(&mut self, _estimated_len: usize) -> usize {
+            0
+        }
+
+        fn drain(&mut self, text: &mut String) {
+            self.asked += 1;
+            if text.len() >= self.at_least {
+                self.taken.push_str(text);
+                text.clear();
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// What a drain takes as the text is written, and what is left, are the whole text, in
+        /// order, from the borrowing and the consuming writer alike; an error is the same error.
+        #[test]
+        fn a_drained_text_is_the_whole_text(doc in any_document(), at_least in 0usize..200, ascii in any::<bool>()) {
+            let whole = write_indented(&doc, &Strict);
+            for consuming in [false, true] {
+                let mut drain = TakeFrom { at_least, taken: String::new(), asked: 0 };
+                let rest = if consuming {
+                    write_indented_into(doc.clone(), &Strict, &mut drain)
+                } else {
+                    write_indented_into(&doc, &Strict, &mut drain)
+                };
+                prop_assert_eq!(rest.map(|rest| drain.taken + &rest), whole.clone());
+            }
+            let mut drain = TakeFrom { at_least, taken: String::new(), asked: 0 };
+            let rest = crate::pyjson::write_python_into(&doc, ascii, &mut drain);
+            prop_assert_eq!(rest.map(|rest| drain.taken + &rest), crate::pyjson::to_python_string(&doc, ascii));
+        }
+    }
+
+    /// The drain is asked after each element of a long array, and after each member: a long
+    /// document is never held whole by a drain that takes it.
+    #[test]
+    fn a_drain_is_asked_as_each_element_is_written() {
+        let items = (0..3 * PIECE_ITEMS * PIECES_PER_ROUND).map(|i| PyValue::from(i as i64)).collect();
+        let doc: PyObject =
+            [("units".to_owned(), PyValue::Array(items)), ("n".to_owned(), PyValue::from(1))].into_iter().collect();
+        let doc = PyValue::from(doc);
+        let mut drain = TakeFrom { at_least: 0, taken: String::new(), asked: 0 };
+        let rest = write_indented_into(doc.clone(), &Strict, &mut drain).unwrap();
+        assert_eq!(rest, "\n}");
+        assert_eq!(drain.taken + &rest, write_indented(&doc, &Strict).unwrap());
+        assert!(drain.asked > 3 * PIECES_PER_ROUND, "asked {} times", drain.asked);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! spec/openant-layout.md §3.0):
 //!
 //! * Python: `json.dump(value, f, indent=2, ensure_ascii=X)` → [`to_python_string`] (or
-//!   [`into_python_string`], which frees the value as it writes it).
+//!   [`into_python_string`], which frees the value as it writes it; or [`write_python_into`]
+//!   and [`write_python_into_consuming`], which hand the text to a [`Drain`] as they write it).
 //! * Go: `json.MarshalIndent(v, "", "  ")` plus `"\n"` → [`to_go_string`].
 //!
 //! [`parse`] reads a file into a [`PyValue`], accepting what Python's `json.load` accepts on a
@@ -45,9 +46,12 @@ mod python;
 mod value;
 
 pub use go::to_go_string;
-pub use layout::WriteError;
+pub use layout::{Drain, WriteError};
 pub use limits::{MAX_DEPTH, MAX_INT_DIGITS};
 pub use parse::{parse, ParseError, ParseErrorKind};
 pub use project::{parse_projected, Keep, Member, Projected, Step};
-pub use python::{into_python_string, python_float_repr, python_round, to_python_string};
+pub use python::{
+    into_python_string, python_float_repr, python_round, to_python_string, write_python_into,
+    write_python_into_consuming,
+};
 pub use value::{PyInt, PyObject, PyValue};

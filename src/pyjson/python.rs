@@ -7,7 +7,9 @@
 //! ints through `int.__repr__`.
 
 use super::layout::WriteError;
-use super::layout::{write_indented, write_indented_consuming, write_string_escaping_controls, Scalars};
+use super::layout::{
+    write_indented, write_indented_consuming, write_indented_into, write_string_escaping_controls, Drain, Scalars,
+};
 use super::value::PyValue;
 
 /// The exact text `json.dumps(value, indent=2, ensure_ascii=ensure_ascii)` returns (what
@@ -23,6 +25,22 @@ pub fn to_python_string(value: &PyValue, ensure_ascii: bool) -> Result<String, W
 /// whole. The same text, or the same error.
 pub fn into_python_string(value: PyValue, ensure_ascii: bool) -> Result<String, WriteError> {
     write_indented_consuming(value, &Python { ensure_ascii })
+}
+
+/// [`to_python_string`] with the text handed to `drain` as it is written (for a file that takes
+/// it a piece at a time): what `drain` took, followed by the text returned, is the text
+/// `to_python_string` returns. Fails as it fails.
+pub fn write_python_into(value: &PyValue, ensure_ascii: bool, drain: &mut impl Drain) -> Result<String, WriteError> {
+    write_indented_into(value, &Python { ensure_ascii }, drain)
+}
+
+/// [`write_python_into`] taking the value, freed as it is written ([`into_python_string`]).
+pub fn write_python_into_consuming(
+    value: PyValue,
+    ensure_ascii: bool,
+    drain: &mut impl Drain,
+) -> Result<String, WriteError> {
+    write_indented_into(value, &Python { ensure_ascii }, drain)
 }
 
 struct Python {

@@ -74,6 +74,23 @@ impl Document {
         let bytes = crate::pyjson::into_python_string(self.value, true)?;
         Ok(Rebuilt::new(PyValue::Null, bytes, self.inexact, self.missing))
     }
+
+    /// [`Document::serialize`] (`keep_value`) or [`Document::serialize_consuming`], the text
+    /// handed to `drain` as it is written (into a file, a piece at a time): the
+    /// [`Rebuilt::bytes`] are what `drain` left of it, after what it took.
+    pub fn serialize_into(
+        self,
+        keep_value: bool,
+        drain: &mut impl crate::pyjson::Drain,
+    ) -> Result<Rebuilt, RegenError> {
+        let (value, rest) = if keep_value {
+            let rest = crate::pyjson::write_python_into(&self.value, true, drain)?;
+            (self.value, rest)
+        } else {
+            (PyValue::Null, crate::pyjson::write_python_into_consuming(self.value, true, drain)?)
+        };
+        Ok(Rebuilt::new(value, rest, self.inexact, self.missing))
+    }
 }
 
 /// A rebuilt output file: what every rebuild returns.

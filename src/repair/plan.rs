@@ -107,8 +107,9 @@ pub enum Holding {
     Memory,
     /// In memory while the budget (shared by every scan dir of the plan) lasts; past it, each
     /// moved into an unnamed file in the scan dir as soon as it is planned ([`crate::spill`]),
-    /// so a plan's outputs are not all in memory at once; in memory where the filesystem
-    /// refuses one.
+    /// or, for an output rebuilt from a document, written into one as it is serialized
+    /// ([`crate::spill::TextWriter`]), so a plan's outputs are not all in memory at once; in
+    /// memory where the filesystem refuses one.
     Spilled(MemoryBudget),
 }
 
@@ -210,7 +211,8 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime, holding: Holdin
         match rebuilder.rebuild(kind) {
             Ok(rebuilt) => {
                 // Later outputs are built from this one as it will be, not as it is on disk.
-                let bytes = rebuilder.provide_rebuilt(kind, rebuilt.bytes, rebuilt.value);
+                let contents = rebuilt.written.unwrap_or_else(|| Contents::from(rebuilt.bytes));
+                let bytes = rebuilder.provide_rebuilt(kind, contents, rebuilt.value);
                 actions.push(Action {
                     action: ActionKind::Regenerate,
                     target: target.clone(),

@@ -24,13 +24,18 @@ use crate::regen::results::{results_document, AnalyzeInputs, InputDataset};
 use crate::regen::single_file::{self, LeftOutWhy, LegacyInputs, LegacyKind, RunRecord, Unusable};
 use crate::regen::verified::rebuild_verified;
 use crate::regen::{self, current, Rebuilt, RegenError};
-use crate::spill::{Contents, MemoryBudget};
+use crate::spill::{Contents, MemoryBudget, TextWriter};
 use crate::text::brief_list;
 
 /// A rebuilt output, ready for the atomic writer.
 #[derive(Debug, Clone)]
 pub struct RebuiltFile {
+    /// Empty when the rebuild wrote them itself ([`RebuiltFile::written`]).
     pub bytes: Vec<u8>,
+    /// The bytes, when the rebuild wrote them itself as it serialized its document, for a plan
+    /// that will be applied ([`Rebuilder::spill_provided`]): into an unnamed file once they
+    /// did not fit the plan's memory budget ([`crate::spill::TextWriter`]).
+    pub written: Option<Contents>,
     /// The document `bytes` hold: the lossless merge works on it rather than parsing `bytes`
     /// back. `null` for an output no later rebuild is handed ([`is_handed_on`]) whose document
     /// was freed as it was written ([`regen::Document::serialize_consuming`]).
@@ -139,8 +144,9 @@ impl Rebuilder {
 
     /// From now on, what is provided and does not fit what is left of `budget` is moved into an
     /// unnamed file in the scan dir ([`crate::spill`]; kept in memory where the filesystem
-    /// refuses one) once the outline a later rebuild reads of it is taken: a plan that will be
-    /// applied does not hold every output it will write in memory.
+    /// refuses one) once the outline a later rebuild reads of it is taken, and a document
+    /// serialized past it is written into one as it is serialized ([`Rebuilder::finish_merged`]):
+    /// a plan that will be applied does not hold every output it will write in memory.
     pub fn spill_provided(&mut self, budget: MemoryBudget) {
         self.spill = Some(budget);
     }
@@ -176,7 +182,15 @@ impl Rebuilder {
     /// document no rebuild takes is freed now.
     pub fn provide_rebuilt(&mut self, kind: FileKind, bytes: impl Into<Contents>, value: PyValue) -> Contents {
         self.forget_handed();
-        let bytes = self.hold(kind, bytes.into());
+        let bytes = bytes.into();
+        // Written into an unnamed file as it was serialized: outlined from its document, which
+        // is what its bytes hold, rather than read back.
+        let outline = (bytes.is_spilled() && OUTLINED.contains(&kind) && !matches!(value, PyValue::Null))
+            .then(|| lossless::outline_of_document(&value));
+        let bytes = self.hold(kind, bytes);
+        if let Some(outline) = outline {
+            self.outlines.insert(kind, outline);
+        }
         if is_handed_on(kind) {
             *self.handed.get_mut() = Some((kind, value));
         } else {
@@ -760,9 +774,25 @@ impl Rebuilder {
                 .map(|tree| lossless::merge_lossless(&tree, &mut document.value)),
         };
         // A document no later rebuild is handed is freed as it is written.
-        let rebuilt = if is_handed_on(kind) { document.serialize() } else { document.serialize_consuming() };
-        let rebuilt = rebuilt.map_err(|error| CannotRebuild { reason: error.to_string(), fix: None })?;
+        let keep_value = is_handed_on(kind);
+        let cannot = |error: RegenError| CannotRebuild { reason: error.to_string(), fix: None };
+        let (rebuilt, written) = match &self.spill {
+            // A plan to be applied: past its memory budget the text goes straight into the
+            // unnamed file the apply links in, never whole in memory.
+            Some(budget) => {
+                let mut writer = TextWriter::new(&self.dir, budget);
+                let mut rebuilt = document.serialize_into(keep_value, &mut writer).map_err(cannot)?;
+                let written = writer.finish(std::mem::take(&mut rebuilt.bytes)).map_err(|error| CannotRebuild {
+                    reason: format!("its text could not be written into an unnamed file nor kept in memory ({error})"),
+                    fix: None,
+                })?;
+                (rebuilt, Some(written))
+            }
+            None if keep_value => (document.serialize().map_err(cannot)?, None),
+            None => (document.serialize_consuming().map_err(cannot)?, None),
+        };
         let mut file = self.finish(kind, rebuilt, loaded, first, verb)?;
+        file.written = written;
         file.notes.extend(merged.iter().flat_map(|m| m.notes(output_name(kind))));
         Ok(file)
     }
@@ -963,7 +993,7 @@ fn rebuilt_file(rebuilt: Rebuilt, mut inputs: Vec<String>, dir: &Path) -> Rebuil
             inputs.push(name);
         }
     }
-    RebuiltFile { bytes: rebuilt.bytes.into_bytes(), value: rebuilt.value, notes, inputs }
+    RebuiltFile { bytes: rebuilt.bytes.into_bytes(), written: None, value: rebuilt.value, notes, inputs }
 }
 
 /// [`lossless::outline`]: an output's top-level keys and its `metrics`.

@@ -1,5 +1,6 @@
 //! Repair's plan moves what it will write out of memory into unnamed files (`O_TMPFILE`) in the
-//! scan dir (src/spill.rs), and its apply copies them into the atomic writer's temp files: the
+//! scan dir (src/spill.rs; the outputs rebuilt from a document written into them as they are
+//! serialized), and its apply copies them into the atomic writer's temp files: the
 //! same bytes, backups and manifest hashes as when they stay in memory; a refused unnamed file
 //! keeps them in memory; and a declined or failed apply leaves nothing in the scan dir.
 
@@ -177,6 +178,41 @@ fn a_refused_unnamed_file_keeps_the_bytes_in_memory() {
     let (_, check) = env.check();
     let left: Vec<&Value> = common::findings(&check).iter().filter(|f| f["kind"] != "backup").collect();
     assert!(left.is_empty(), "check after repair: {left:#?}");
+}
+
+/// Where writes into unnamed files fail (the disk is full), every output stays in memory, the
+/// same bytes as when they succeed, and the apply writes them. Outputs rebuilt from a document
+/// (dataset_enhanced.json, results.json here) are written into their unnamed file as they are
+/// serialized: what it holds when a write fails is read back.
+#[test]
+fn a_failed_write_into_an_unnamed_file_keeps_the_text_in_memory() {
+    alone!(a_failed_write_into_an_unnamed_file_keeps_the_text_in_memory);
+    let env = damaged();
+    let written = plan_of(&env, Holding::Spilled(MemoryBudget::new(0)));
+    assert!(spilled(&written).iter().all(|s| *s));
+    // Rebuilt outputs carry the time they were built: lines that say it are left out.
+    let timeless = |bytes: &[u8]| -> Vec<Vec<u8>> {
+        bytes.split(|b| *b == b'\n').filter(|l| !l.windows(4).any(|w| w == b"time")).map(<[u8]>::to_vec).collect()
+    };
+    // dataset_enhanced.json's first piece goes in (and is read back), or nothing does.
+    for failing in ["1*off->return", "return"] {
+        fail::cfg("spill::write", failing).unwrap();
+        let plan = plan_of(&env, Holding::Spilled(MemoryBudget::new(0)));
+        fail::remove("spill::write");
+        assert!(spilled(&plan).iter().all(|s| !*s), "{failing}: all in memory: {:?}", spilled(&plan));
+        let writes = planned_writes(&plan);
+        for ((target, bytes), (_, want)) in writes.iter().zip(planned_writes(&written)) {
+            assert!(timeless(bytes) == timeless(&want), "{failing}: {}: the same bytes", target.display());
+        }
+        if failing == "return" {
+            apply_all_done(&plan);
+            for (target, bytes) in &writes {
+                assert!(std::fs::read(target).unwrap() == *bytes, "{}", target.display());
+            }
+        }
+    }
+    drop(written);
+    assert_eq!(open_files_in(&env.scan), 0);
 }
 
 /// A plan the user declines leaves the scan dir exactly as it was.
