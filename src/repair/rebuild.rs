@@ -1245,6 +1245,92 @@ mod tests {
         assert_eq!(file.value, PyValue::Null);
     }
 
+    /// A checkpoint no rebuild can carry (a lone surrogate), in `dir` of `scan`.
+    fn write_uncarriable_checkpoint(scan: &Path, dir: &str) {
+        let unit = r#"{"id": "x.py:f", "result": {"unit_id": "x.py:f", "finding": "\ud800"}, "llm_context": "\ud800"}"#;
+        std::fs::write(scan.join(dir).join("x.py_f.json"), unit).unwrap();
+    }
+
+    /// A damaged input dataset refuses the rebuild before its checkpoints would: a rebuild that
+    /// reads the two at once (they need nothing from each other) must keep this order.
+    #[test]
+    fn a_damaged_dataset_refuses_a_rebuild_before_its_checkpoints_do() {
+        for (kind, dataset, dir) in [
+            (FileKind::DatasetEnhanced, "dataset.json", "enhance_checkpoints"),
+            (FileKind::Results, "dataset_enhanced.json", "analyze_checkpoints"),
+        ] {
+            let scan = healthy_scan_copy();
+            write_uncarriable_checkpoint(scan.path(), dir);
+            let refused = Rebuilder::new(scan.path()).rebuild(kind).unwrap_err();
+            assert!(refused.reason.starts_with(&format!("{dir}/x.py_f.json holds ")), "{kind:?}: {}", refused.reason);
+            let path = scan.path().join(dataset);
+            let text = std::fs::read(&path).unwrap();
+            std::fs::write(&path, &text[..text.len() / 2]).unwrap();
+            let refused = Rebuilder::new(scan.path()).rebuild(kind).unwrap_err();
+            assert!(
+                refused.reason.starts_with(&format!("its input {dataset} is damaged (")),
+                "{kind:?}: {}",
+                refused.reason
+            );
+        }
+    }
+
+    /// An old results.json from a newer OpenAnt refuses the rebuild with that reason, not with
+    /// what its checkpoints say: a rebuild loading them while the old file is salvaged, before
+    /// its era is told, must keep this order.
+    #[test]
+    fn an_unknown_era_refuses_a_results_rebuild_before_its_checkpoints_do() {
+        let scan = healthy_scan_copy();
+        write_uncarriable_checkpoint(scan.path(), "analyze_checkpoints");
+        let path = scan.path().join("results.json");
+        let text = String::from_utf8(std::fs::read(&path).unwrap()).unwrap();
+        let newer = text.replacen('{', "{\"analysis_schema\": 3, ", 1);
+        std::fs::write(&path, &newer.as_bytes()[..newer.len() / 2]).unwrap();
+        let refused = Rebuilder::new(scan.path()).rebuild(FileKind::Results).unwrap_err();
+        assert!(
+            refused.reason.contains("\"analysis_schema\"") && refused.reason.contains("newer"),
+            "{}",
+            refused.reason
+        );
+    }
+
+    /// The checkpoints the enhance and results rebuilds load are shown to this thread's load
+    /// observer, each unit file once: the plan judges them from what was shown (a load moved
+    /// to another thread, or made twice, would break that).
+    #[test]
+    fn checkpoints_loaded_beside_the_serial_reads_are_observed_once_each() {
+        use std::sync::Mutex;
+        let scan = healthy_scan_copy();
+        let shown: Arc<Mutex<Vec<(CheckpointStep, String)>>> = Arc::default();
+        let observer: Arc<checkpoints::LoadObserver> = {
+            let shown = Arc::clone(&shown);
+            Arc::new(move |path: &Path, step, _: &libc::stat, _: &crate::validate::Validation| {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                shown.lock().unwrap().push((step, name));
+            })
+        };
+        let _observing = checkpoints::observe_loads(observer);
+        let mut rebuilder = Rebuilder::new(scan.path());
+        for (kind, step, dir) in [
+            (FileKind::DatasetEnhanced, CheckpointStep::Enhance, "enhance_checkpoints"),
+            (FileKind::Results, CheckpointStep::Analyze, "analyze_checkpoints"),
+        ] {
+            rebuilder.rebuild(kind).unwrap();
+            let mut units: Vec<String> = std::fs::read_dir(scan.path().join(dir))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n != checkpoints::SUMMARY_FILE)
+                .collect();
+            units.sort();
+            let shown: Vec<(CheckpointStep, String)> = shown.lock().unwrap().drain(..).collect();
+            assert!(shown.iter().all(|(shown_step, _)| *shown_step == step), "{kind:?}");
+            let mut seen: Vec<String> = shown.into_iter().map(|(_, name)| name).collect();
+            seen.sort();
+            assert!(!units.is_empty());
+            assert_eq!(seen, units, "{kind:?}");
+        }
+    }
+
     #[test]
     fn notes_about_many_units_are_grouped() {
         let many: Vec<(String, &str)> =
