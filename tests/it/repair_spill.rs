@@ -1,7 +1,7 @@
 //! Repair's plan moves what it will write out of memory into unnamed files (`O_TMPFILE`) in the
 //! scan dir (src/spill.rs; the outputs rebuilt from a document written into them as they are
-//! serialized), and its apply copies them into the atomic writer's temp files: the
-//! same bytes, backups and manifest hashes as when they stay in memory; a refused unnamed file
+//! serialized), and its apply links each in as the atomic writer's temp file (or copies it
+//! into one where linking is refused): the same bytes, backups and manifest hashes as when they stay in memory; a refused unnamed file
 //! keeps them in memory; and a declined or failed apply leaves nothing in the scan dir.
 
 use std::collections::BTreeMap;
