@@ -34,7 +34,7 @@ pub mod results;
 pub mod salvage;
 pub mod single_file;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 pub mod verified;
 
 use std::fmt;

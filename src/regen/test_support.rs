@@ -18,3 +18,17 @@ pub fn at(secs: u64) -> std::time::SystemTime {
 pub fn checkpoint_set(step: CheckpointStep, files: &[(&str, &str)]) -> CheckpointSet {
     CheckpointSet::from_files(step, files.iter().map(|(n, s)| (n.to_string(), Ok(s.as_bytes().to_vec()))).collect())
 }
+
+/// Copies the tree at `from` to `to` (created), for a test that damages a fixture's copy.
+pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

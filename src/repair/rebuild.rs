@@ -1098,6 +1098,7 @@ fn make_lossless(mut file: RebuiltFile, old: lossless::Node, name: &str) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::regen::test_support::copy_tree;
     use std::sync::Arc;
 
     /// A rebuilt results.json's document is kept through the rebuilds that read it, a healthy
@@ -1170,19 +1171,6 @@ mod tests {
         std::fs::File::create(&dataset).unwrap().set_len(MAX_REBUILD_READ + 1).unwrap();
         let refused = rebuilder.parsed("dataset.json").unwrap_err();
         assert!(refused.reason.starts_with("its input ") && refused.reason.contains("dataset.json is 500 MB, over"));
-    }
-
-    fn copy_tree(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            let target = to.join(entry.file_name());
-            if entry.file_type().unwrap().is_dir() {
-                copy_tree(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), &target).unwrap();
-            }
-        }
     }
 
     /// A copy of a healthy fixture scan, to damage.

@@ -652,6 +652,7 @@ pub fn scan_running(dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::regen::test_support::copy_tree;
 
     fn write(path: &Path, text: &str) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -845,19 +846,6 @@ mod tests {
         assert_eq!(bad.reason, "truncated checkpoint");
         assert!(!bad.stamp.still_holds(&bad.path));
         assert!(ScanDirState::gather(&scan).bad_checkpoints.is_empty());
-    }
-
-    fn copy_tree(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            let target = to.join(entry.file_name());
-            if entry.file_type().unwrap().is_dir() {
-                copy_tree(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), &target).unwrap();
-            }
-        }
     }
 
     /// A copy of the healthy fixture scan with every output damaged another way (cut, zeroed,
