@@ -92,11 +92,33 @@ pub fn validate_bytes(bytes: &[u8], shape: &Shape) -> Validation {
 
 /// [`validate_bytes`], recording the top-level keys or not.
 fn validate_bytes_keys(bytes: &[u8], shape: &Shape, keys: TopLevelKeys) -> Validation {
-    // Most files are healthy: one pass decides that; anything else is decided below.
-    if let Some(captures) = fastjson::validate_slice_keys(bytes, shape, keys) {
-        return Validation { problem: None, captures };
+    // Most files are healthy: one pass decides that; anything else is decided below. A file
+    // cut short (what repair is run for) would be read to its end only to give up.
+    if !ends_unfinished(tail(bytes)) {
+        if let Some(captures) = fastjson::validate_slice_keys(bytes, shape, keys) {
+            return Validation { problem: None, captures };
+        }
     }
     full_validation(bytes, shape)
+}
+
+/// How much of a file's end [`ends_unfinished`] looks at.
+const TAIL: usize = 256;
+
+/// The last [`TAIL`] bytes of `bytes`.
+fn tail(bytes: &[u8]) -> &[u8] {
+    &bytes[bytes.len().saturating_sub(TAIL)..]
+}
+
+/// Whether a text ending in `tail` surely is no whole document of an object or array: its last
+/// byte but whitespace is no `}` or `]`. Only a hint that the fast path would read it all to
+/// give up (a fifth of a cut output's validation, issue 17): the full validator decides every
+/// file either way. `false` for a tail of whitespace only.
+fn ends_unfinished(tail: &[u8]) -> bool {
+    match tail.iter().rev().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+        Some(last) => !matches!(last, b'}' | b']'),
+        None => false,
+    }
 }
 
 /// [`validate_bytes`] without the fast path: the validator that decides and words every problem.
@@ -213,19 +235,6 @@ pub fn validate_open_len_keys(file: File, len: u64, shape: &Shape, keys: TopLeve
     validate_stream(file, shape)
 }
 
-/// [`validate_open_len`] without the fast path, for a file whose caller has seen it cannot be
-/// a whole document (its last byte closes nothing): the fast path would read it to its end
-/// only to give up. The full validator decides either way, so the answer is the same.
-pub fn validate_open_len_unfinished(file: File, len: u64, shape: &Shape) -> io::Result<Validation> {
-    if let Some(_reservation) = Reservation::take(len) {
-        return with_read_buffer(|bytes| {
-            read_rest_into(&file, len, bytes)?;
-            Ok(full_validation(bytes, shape))
-        });
-    }
-    full_stream_validation(file, shape)
-}
-
 /// A read buffer up to this size is kept for the thread's next file; a larger one is freed.
 /// Big enough for the few MB files of a scan tree: at 256 KiB, the buffers freed and taken
 /// anew for them doubled check's peak RSS on the 24-scan tree (48 → 96 MB) and cost 8% of its
@@ -301,11 +310,27 @@ fn read_rest_into(file: &File, len: u64, bytes: &mut Vec<u8>) -> io::Result<()> 
 
 fn validate_stream(file: File, shape: &Shape) -> io::Result<Validation> {
     // Most files are healthy: one pass in bounded memory decides that (with positioned reads,
-    // leaving the file's offset where the full validator below expects it).
-    if let Some(captures) = fastjson::validate_file(&file, shape) {
-        return Ok(Validation { problem: None, captures });
+    // leaving the file's offset where the full validator below expects it), unless the file's
+    // end shows it cut short.
+    if !file_ends_unfinished(&file) {
+        if let Some(captures) = fastjson::validate_file(&file, shape) {
+            return Ok(Validation { problem: None, captures });
+        }
     }
     full_stream_validation(file, shape)
+}
+
+/// [`ends_unfinished`] of an open file's end, read by position (the offset is left as it is);
+/// `false` when it cannot be read.
+fn file_ends_unfinished(file: &File) -> bool {
+    use std::os::unix::fs::FileExt;
+    let Ok(len) = file.metadata().map(|m| m.len()) else { return false };
+    let mut tail = [0u8; TAIL];
+    let start = len.saturating_sub(TAIL as u64);
+    match file.read_at(&mut tail[..(len - start) as usize], start) {
+        Ok(read) => ends_unfinished(&tail[..read]),
+        Err(_) => false,
+    }
 }
 
 /// [`validate_stream`] without the fast path.
@@ -1181,6 +1206,48 @@ impl<R: Read> Read for PythonText<R> {
 mod tests {
     use super::*;
     use crate::shape::obj;
+
+    /// An output validated past the fast path when its end closes nothing gets what the one
+    /// validator gives every file: the same problem, offset and words, or health, for outputs
+    /// cut anywhere, zero-filled, whitespace-padded, empty, or whole; read whole or streamed.
+    #[test]
+    fn an_output_cut_short_is_judged_as_the_full_validator_judges_it() {
+        use crate::layout::{shape_for, FileKind};
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/healthy/projects/acme-webapp/scans/3f9c2e1b7a6/python");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("output.json");
+        let outputs = [
+            (FileKind::DatasetEnhanced, "dataset_enhanced.json"),
+            (FileKind::Results, "results.json"),
+            (FileKind::ResultsVerified, "results_verified.json"),
+            (FileKind::PipelineOutput, "pipeline_output.json"),
+            (FileKind::DynamicTestResults, "dynamic_test_results.json"),
+        ];
+        let mut unfinished = 0;
+        for (kind, name) in outputs {
+            let whole = std::fs::read(fixture.join(name)).unwrap();
+            let shape = shape_for(kind, None);
+            let mut variants: Vec<Vec<u8>> =
+                (0..=20).map(|i| whole[..whole.len() * i / 20].to_vec()).chain([whole.clone()]).collect();
+            variants.extend([[&whole[..], b"\n \n"].concat(), [&whole[..whole.len() / 2], &[b' '; 300]].concat()]);
+            let mut zeroed = whole[..whole.len() / 3].to_vec();
+            zeroed.resize(whole.len(), 0);
+            variants.push(zeroed);
+            for bytes in variants {
+                unfinished += usize::from(ends_unfinished(tail(&bytes)));
+                let expected = full_validation(&bytes, shape);
+                assert_eq!(validate_bytes(&bytes, shape), expected, "{kind:?}, {} bytes", bytes.len());
+                std::fs::write(&path, &bytes).unwrap();
+                let file = File::open(&path).unwrap();
+                assert_eq!(file_ends_unfinished(&file), ends_unfinished(tail(&bytes)));
+                let streamed = validate_stream(file, shape).unwrap();
+                let full_streamed = full_stream_validation(File::open(&path).unwrap(), shape).unwrap();
+                assert_eq!(streamed, full_streamed, "{kind:?}, {} bytes, streamed", bytes.len());
+            }
+        }
+        assert!(unfinished > outputs.len() * 15, "{unfinished} taken past the fast path");
+    }
 
     fn any(bytes: &[u8]) -> (Option<FindingKind>, Option<u64>) {
         let v = validate_bytes(bytes, &Shape::Any);

@@ -481,7 +481,7 @@ fn output_state(path: &Path, kind: FileKind) -> OutputState {
             "{}: left alone",
             crate::check::directory_in_place_of_file(&crate::layout::file_name(path))
         )),
-        Ok(EntryKind::File) => match validate_output(path, shape_for(kind, None)) {
+        Ok(EntryKind::File) => match validate::validate_file(path, shape_for(kind, None)) {
             Ok(v) => match v.problem {
                 Some(problem) => OutputState::Damaged(problem),
                 None => OutputState::Healthy,
@@ -489,32 +489,6 @@ fn output_state(path: &Path, kind: FileKind) -> OutputState {
             Err(error) => OutputState::Unreadable(error.to_string()),
         },
         Ok(other) => OutputState::NotRegular(RefusedInput { path: path.to_path_buf(), kind: other }.describe()),
-    }
-}
-
-/// [`validate::validate_file`] for an output: one cut short (the damage repair is run for)
-/// skips the fast path, which takes only whole documents and would read all of it to give up
-/// at its end (a fifth of a cut output's validation, issue 17).
-fn validate_output(path: &Path, shape: &crate::shape::Shape) -> std::io::Result<Validation> {
-    let file = no_follow::open_regular(path)?;
-    let len = file.metadata()?.len();
-    if ends_unfinished(&file, len) {
-        return validate::validate_open_len_unfinished(file, len, shape);
-    }
-    validate::validate_open_len(file, len, shape)
-}
-
-/// Whether the `len` bytes of `file` surely do not end a document of an output: their last
-/// byte but whitespace is no `}` or `]` (every output is an object). Only a hint of which
-/// validator path is quicker: `false` when the tail cannot be read or is all whitespace.
-fn ends_unfinished(file: &std::fs::File, len: u64) -> bool {
-    use std::os::unix::fs::FileExt;
-    let mut tail = [0u8; 256];
-    let start = len.saturating_sub(tail.len() as u64);
-    let Ok(read) = file.read_at(&mut tail[..(len - start) as usize], start) else { return false };
-    match tail[..read].iter().rev().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
-        Some(last) => !matches!(last, b'}' | b']'),
-        None => false,
     }
 }
 
@@ -990,35 +964,5 @@ mod tests {
         let empty = root.path().join("empty");
         std::fs::create_dir(&empty).unwrap();
         assert_eq!(last_foreign_change(&empty, time(0)), None);
-    }
-
-    /// An output validated past the fast path when its end closes nothing gets what the one
-    /// validator gives every file: the same problem, offset and words, or health, for outputs
-    /// cut anywhere, zero-filled, whitespace-padded, empty, or whole.
-    #[test]
-    fn an_output_cut_short_is_judged_as_validate_file_judges_it() {
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("testdata/healthy/projects/acme-webapp/scans/3f9c2e1b7a6/python");
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("output.json");
-        let mut unfinished = 0;
-        for kind in REBUILD_ORDER {
-            let whole = std::fs::read(fixture.join(output_name(kind))).unwrap();
-            let shape = shape_for(kind, None);
-            let mut variants: Vec<Vec<u8>> =
-                (0..=20).map(|i| whole[..whole.len() * i / 20].to_vec()).chain([whole.clone()]).collect();
-            variants.extend([[&whole[..], b"\n \n"].concat(), [&whole[..whole.len() / 2], &[b' '; 300]].concat()]);
-            let mut zeroed = whole[..whole.len() / 3].to_vec();
-            zeroed.resize(whole.len(), 0);
-            variants.push(zeroed);
-            for bytes in variants {
-                std::fs::write(&path, &bytes).unwrap();
-                let file = std::fs::File::open(&path).unwrap();
-                unfinished += usize::from(ends_unfinished(&file, bytes.len() as u64));
-                let expected = validate::validate_file(&path, shape).unwrap();
-                assert_eq!(validate_output(&path, shape).unwrap(), expected, "{kind:?}, {} bytes", bytes.len());
-            }
-        }
-        assert!(unfinished > REBUILD_ORDER.len() * 15, "{unfinished} taken past the fast path");
     }
 }
