@@ -211,8 +211,7 @@ pub fn plan_dir(dir: &Path, min_idle: Duration, now: SystemTime, holding: Holdin
         match rebuilder.rebuild(kind) {
             Ok(rebuilt) => {
                 // Later outputs are built from this one as it will be, not as it is on disk.
-                let contents = rebuilt.written.unwrap_or_else(|| Contents::from(rebuilt.bytes));
-                let bytes = rebuilder.provide_rebuilt(kind, contents, rebuilt.value);
+                let bytes = rebuilder.provide_rebuilt(kind, rebuilt.contents, rebuilt.value);
                 actions.push(Action {
                     action: ActionKind::Regenerate,
                     target: target.clone(),

@@ -30,12 +30,10 @@ use crate::text::brief_list;
 /// A rebuilt output, ready for the atomic writer.
 #[derive(Debug, Clone)]
 pub struct RebuiltFile {
-    /// Empty when the rebuild wrote them itself ([`RebuiltFile::written`]).
-    pub bytes: Vec<u8>,
-    /// The bytes, when the rebuild wrote them itself as it serialized its document, for a plan
-    /// that will be applied ([`Rebuilder::spill_provided`]): into an unnamed file once they
-    /// did not fit the plan's memory budget ([`crate::spill::TextWriter`]).
-    pub written: Option<Contents>,
+    /// The bytes to write: in memory, or, for a rebuild that wrote its text as it serialized
+    /// it for a plan that will be applied ([`Rebuilder::spill_provided`]), in an unnamed file
+    /// once they did not fit the plan's memory budget ([`crate::spill::TextWriter`]).
+    pub contents: Contents,
     /// The document `bytes` hold: the lossless merge works on it rather than parsing `bytes`
     /// back. `null` for an output no later rebuild is handed ([`is_handed_on`]) whose document
     /// was freed as it was written ([`regen::Document::serialize_consuming`]).
@@ -792,7 +790,9 @@ impl Rebuilder {
             None => (document.serialize_consuming().map_err(cannot)?, None),
         };
         let mut file = self.finish(kind, rebuilt, loaded, first, verb)?;
-        file.written = written;
+        if let Some(written) = written {
+            file.contents = written;
+        }
         file.notes.extend(merged.iter().flat_map(|m| m.notes(output_name(kind))));
         Ok(file)
     }
@@ -993,7 +993,7 @@ fn rebuilt_file(rebuilt: Rebuilt, mut inputs: Vec<String>, dir: &Path) -> Rebuil
             inputs.push(name);
         }
     }
-    RebuiltFile { bytes: rebuilt.bytes.into_bytes(), written: None, value: rebuilt.value, notes, inputs }
+    RebuiltFile { contents: Contents::from(rebuilt.bytes.into_bytes()), value: rebuilt.value, notes, inputs }
 }
 
 /// [`lossless::outline`]: an output's top-level keys and its `metrics`.
@@ -1076,10 +1076,15 @@ fn markers_of(kind: FileKind, rel: &str, old: &lossless::Node) -> Vec<crate::era
 /// breaks), and names the carried keys in the notes. `old` is freed once merged: a document
 /// serialized anew must not have the old file's tree beside it.
 fn make_lossless(mut file: RebuiltFile, old: lossless::Node, name: &str) -> Result<RebuiltFile, CannotRebuild> {
-    let crlf = file.bytes.windows(2).any(|w| w == b"\r\n");
-    // Which `ensure_ascii` the builder wrote with: `False` leaves non-ASCII text and DEL raw;
-    // without either, both settings write the same bytes, so `True` reproduces them.
-    let ensure_ascii = file.bytes.is_ascii() && !file.bytes.contains(&0x7f);
+    let (crlf, ensure_ascii) = {
+        let bytes = file.contents.bytes().map_err(|e| CannotRebuild {
+            reason: format!("its rebuilt text cannot be read back to merge the old file into it ({e})"),
+            fix: None,
+        })?;
+        // Which `ensure_ascii` the builder wrote with: `False` leaves non-ASCII text and DEL raw;
+        // without either, both settings write the same bytes, so `True` reproduces them.
+        (bytes.windows(2).any(|w| w == b"\r\n"), bytes.is_ascii() && !bytes.contains(&0x7f))
+    };
     let merged = lossless::merge_lossless(&old, &mut file.value);
     file.notes.extend(merged.notes(name));
     if !merged.changed() {
@@ -1088,10 +1093,10 @@ fn make_lossless(mut file: RebuiltFile, old: lossless::Node, name: &str) -> Resu
     }
     drop(old);
     // Serialized anew below: the builder's bytes are not needed beside it.
-    file.bytes = Vec::new();
+    file.contents = Contents::from(Vec::new());
     let out = pyjson::to_python_string(&file.value, ensure_ascii)
         .map_err(|e| CannotRebuild { reason: format!("cannot serialize the merged document: {e}"), fix: None })?;
-    file.bytes = if crlf { out.replace('\n', "\r\n").into_bytes() } else { out.into_bytes() };
+    file.contents = Contents::from(if crlf { out.replace('\n', "\r\n").into_bytes() } else { out.into_bytes() });
     Ok(file)
 }
 
@@ -1198,7 +1203,7 @@ mod tests {
         let file = Rebuilder::new(scan.path()).rebuild(FileKind::Results).unwrap();
         let rows = file.value.get("results").and_then(PyValue::as_array).unwrap();
         assert!(rows.iter().any(|r| r.get("kept_by_merge").is_some()));
-        assert_eq!(file.bytes, pyjson::to_python_string(&file.value, true).unwrap().into_bytes());
+        assert_eq!(file.contents.bytes().unwrap(), pyjson::to_python_string(&file.value, true).unwrap().as_bytes());
         let last = file.notes.last().unwrap();
         assert!(last.starts_with("carried over from the old results.json at their place"), "{:?}", file.notes);
     }
@@ -1223,10 +1228,13 @@ mod tests {
         let built = Rebuilder::new(scan.path()).rebuild(FileKind::DatasetEnhanced).unwrap();
         std::fs::write(&path, torn).unwrap();
         let file = Rebuilder::new(scan.path()).rebuild(FileKind::DatasetEnhanced).unwrap();
-        let mut want = pyjson::parse(&built.bytes).unwrap();
+        let mut want = pyjson::parse(&built.contents.bytes().unwrap()).unwrap();
         let merged = lossless::merge_lossless(&lossless::salvage_tree(torn).unwrap(), &mut want);
         assert!(!merged.carried.is_empty() && !merged.dropped_rows.is_empty(), "{merged:?}");
-        assert_eq!(String::from_utf8(file.bytes).unwrap(), pyjson::to_python_string(&want, true).unwrap());
+        assert_eq!(
+            String::from_utf8(file.contents.bytes().unwrap().into_owned()).unwrap(),
+            pyjson::to_python_string(&want, true).unwrap()
+        );
         let notes = merged.notes("dataset_enhanced.json");
         assert!(file.notes.ends_with(&notes), "{:?}", file.notes);
         // Nothing reads the document once written: it was freed as it was.
